@@ -1,0 +1,201 @@
+//! The HTTP API (axum): admin REST endpoints, login, OpenAPI, health and metrics.
+//!
+//! Every endpoint is declared once in an [`Api`] builder with its access rule and schemas.
+//! The same declarations drive the router, the access check (one middleware, so no handler can
+//! forget it), the OpenAPI document and the role-matrix test.
+
+mod account;
+mod auth;
+mod calls;
+mod commerce;
+mod config;
+pub mod error;
+mod extract;
+pub mod metrics;
+mod openapi;
+mod people;
+mod ui;
+
+pub use auth::{Principal, SESSION_COOKIE};
+
+use crate::db::Db;
+use crate::model::Role;
+use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::JsonSchema;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// Any authenticated principal whose role is at least this.
+    AtLeast(Role),
+}
+
+/// One declared endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub method: Method,
+    pub path: String,
+    pub access: Access,
+    pub tag: &'static str,
+    pub summary: String,
+    pub request: Option<serde_json::Value>,
+    pub response: Option<serde_json::Value>,
+    /// Names of query parameters.
+    pub query: Vec<&'static str>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub metrics: Arc<metrics::Metrics>,
+    access: Arc<HashMap<(Method, String), Access>>,
+    openapi: Arc<serde_json::Value>,
+    /// Mark the session cookie `Secure` (set when served over TLS).
+    pub secure_cookies: bool,
+}
+
+/// Collects endpoints while building the router.
+pub struct Api {
+    router: Router<AppState>,
+    endpoints: Vec<Endpoint>,
+    schemas: SchemaGenerator,
+}
+
+impl Api {
+    fn new() -> Self {
+        Api {
+            router: Router::new(),
+            endpoints: Vec::new(),
+            schemas: SchemaSettings::openapi3().into_generator(),
+        }
+    }
+
+    /// The OpenAPI reference for `T`, registering its definition.
+    pub fn schema<T: JsonSchema>(&mut self) -> Option<serde_json::Value> {
+        Some(self.schemas.subschema_for::<T>().to_value())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn add<H, T>(
+        &mut self,
+        method: Method,
+        path: &str,
+        access: Access,
+        tag: &'static str,
+        summary: impl Into<String>,
+        request: Option<serde_json::Value>,
+        response: Option<serde_json::Value>,
+        handler: H,
+    ) -> &mut Endpoint
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("standard HTTP method");
+        let router = std::mem::take(&mut self.router);
+        self.router = router.route(path, on(filter, handler));
+        self.endpoints.push(Endpoint {
+            method,
+            path: path.to_string(),
+            access,
+            tag,
+            summary: summary.into(),
+            request,
+            response,
+            query: Vec::new(),
+        });
+        self.endpoints.last_mut().expect("just pushed")
+    }
+}
+
+fn declare(api: &mut Api) {
+    auth::routes(api);
+    account::routes(api);
+    people::routes(api);
+    config::routes(api);
+    commerce::routes(api);
+    calls::routes(api);
+}
+
+/// Every endpoint the API serves (for documentation and tests).
+pub fn endpoints() -> Vec<Endpoint> {
+    let mut api = Api::new();
+    declare(&mut api);
+    api.endpoints
+}
+
+/// The whole HTTP application.
+pub fn app(db: Db, secure_cookies: bool) -> Router {
+    let mut api = Api::new();
+    declare(&mut api);
+    let openapi = openapi::document(&api.endpoints, api.schemas.take_definitions(true));
+    let access = api
+        .endpoints
+        .iter()
+        .map(|e| ((e.method.clone(), e.path.clone()), e.access))
+        .collect();
+    let state = AppState {
+        db,
+        metrics: Arc::new(metrics::Metrics::new()),
+        access: Arc::new(access),
+        openapi: Arc::new(openapi),
+        secure_cookies,
+    };
+    api.router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route("/api/openapi.json", axum::routing::get(openapi::serve))
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(metrics::serve))
+        .merge(ui::routes())
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Enforces the declared access rule of the matched endpoint and hands the principal on.
+async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let access = path.and_then(|p| state.access.get(&(req.method().clone(), p)).copied());
+    match access {
+        Some(Access::Public) => next.run(req).await,
+        Some(Access::AtLeast(min)) => match auth::authenticate(&state, req.headers()).await {
+            Ok(principal) if principal.role >= min => {
+                req.extensions_mut().insert(principal);
+                next.run(req).await
+            }
+            Ok(principal) => error::ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("this needs the {} role or higher; you are {}", min.as_str(), principal.role.as_str()),
+            )
+            .into_response(),
+            Err(e) => error::ApiError::from(e).into_response(),
+        },
+        // Unreachable while every route is declared through `Api::add`; fail closed.
+        None => error::ApiError::new(StatusCode::FORBIDDEN, "forbidden").into_response(),
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database not answering");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "database unavailable"})))
+                .into_response()
+        }
+    }
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+}

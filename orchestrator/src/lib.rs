@@ -1,0 +1,13 @@
+//! Switchboard's application layer: configuration model, persistence, HTTP API, and the
+//! `switchboard` command line. See ARCHITECTURE.md for how it fits with the other crates.
+
+pub mod api;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod model;
+pub mod store;
+
+pub use error::{Error, Result};
+pub mod configfile;
+pub mod demo;

@@ -1,0 +1,101 @@
+//! Account-wide settings and user roles.
+
+use super::{validate::is_email, Problems};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// The four roles. Each includes everything the roles before it may do.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Own calls and own status.
+    Agent,
+    /// Monitor calls, coach, approve overrides, see team data.
+    Supervisor,
+    /// Configure everything in the account.
+    Admin,
+    /// Users, roles, billing and API tokens.
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Agent, Role::Supervisor, Role::Admin, Role::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role '{s}' (expected agent, supervisor, admin or owner)"))
+    }
+}
+
+/// Settings that apply to the whole account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Display name of the merchant.
+    pub name: String,
+    /// IANA time zone used where an entity names none, e.g. `America/New_York`.
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+    /// Caller ID presented on outbound calls (E.164).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_email: Option<String>,
+    #[serde(default = "default_plan")]
+    pub plan: String,
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+
+fn default_plan() -> String {
+    "standard".into()
+}
+
+impl AccountSettings {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            time_zone: default_tz(),
+            caller_id: None,
+            billing_email: None,
+            plan: default_plan(),
+        }
+    }
+
+    pub fn validate(&self, p: &mut Problems) {
+        p.text("name", &self.name, true, 200);
+        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            p.push("time_zone", "must be an IANA time zone such as America/New_York");
+        }
+        if let Some(c) = &self.caller_id {
+            p.e164("caller_id", c);
+        }
+        if let Some(e) = &self.billing_email {
+            if !is_email(e) {
+                p.push("billing_email", "must be an e-mail address");
+            }
+        }
+        if !["trial", "standard", "enterprise"].contains(&self.plan.as_str()) {
+            p.push("plan", "must be one of trial, standard, enterprise");
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! AI agents and the tools they may call.
+
+use super::target::{check_opt_target, check_target, target_refs};
+use super::{ConfigKind, Problems, Reference, Target};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The built-in commerce and call-control tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinTool {
+    LookupCustomer,
+    LookupOrder,
+    AccountBalance,
+    OpenTickets,
+    Transfer,
+    TakeMessage,
+    EndCall,
+}
+
+impl BuiltinTool {
+    pub const ALL: [BuiltinTool; 7] = [
+        BuiltinTool::LookupCustomer,
+        BuiltinTool::LookupOrder,
+        BuiltinTool::AccountBalance,
+        BuiltinTool::OpenTickets,
+        BuiltinTool::Transfer,
+        BuiltinTool::TakeMessage,
+        BuiltinTool::EndCall,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinTool::LookupCustomer => "lookup_customer",
+            BuiltinTool::LookupOrder => "lookup_order",
+            BuiltinTool::AccountBalance => "account_balance",
+            BuiltinTool::OpenTickets => "open_tickets",
+            BuiltinTool::Transfer => "transfer",
+            BuiltinTool::TakeMessage => "take_message",
+            BuiltinTool::EndCall => "end_call",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
+/// An OpenAI-compatible chat endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1` or a local vLLM / Ollama / llama.cpp server.
+    pub base_url: String,
+    pub model: String,
+    /// Write-only.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default = "default_temperature")]
+    pub temperature: f32,
+}
+
+fn default_temperature() -> f32 {
+    0.3
+}
+
+/// An autonomous voice agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiAgent {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub system_prompt: String,
+    pub greeting: String,
+    /// Whether the caller can interrupt the greeting.
+    #[serde(default = "yes")]
+    pub greeting_interruptible: bool,
+    /// TTS voice name ("default" picks the best installed voice).
+    #[serde(default = "default_voice")]
+    pub voice: String,
+    /// The LLM brain. Unset: the offline guided agent (intent matching, no network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmConfig>,
+    /// Built-in tool names and merchant tool definitions this agent may call.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Where "I want a person" or pressing 0 goes.
+    pub escalation_target: Target,
+    /// Where callers go when the AI fails (LLM, speech or tool outage); the escalation target when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_target: Option<Target>,
+    /// Silence after speech that ends the caller's turn.
+    #[serde(default = "default_eot")]
+    pub end_of_turn_silence_ms: u32,
+    #[serde(default = "default_max_minutes")]
+    pub max_call_minutes: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_voice() -> String {
+    "default".into()
+}
+fn default_eot() -> u32 {
+    700
+}
+fn default_max_minutes() -> u32 {
+    30
+}
+
+fn check_url(p: &mut Problems, field: &str, url: &str) {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2000
+        && !url.contains(char::is_whitespace)
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+    if !ok {
+        p.push(field, "must be an http:// or https:// URL");
+    }
+}
+
+impl ConfigKind for AiAgent {
+    const KIND: &'static str = "ai_agents";
+    const SINGULAR: &'static str = "AI agent";
+    const KEY_FIELD: &'static str = "name";
+
+    fn key(&self) -> &str {
+        &self.name
+    }
+
+    fn validate(&self, p: &mut Problems) {
+        p.name("name", &self.name);
+        p.text("description", &self.description, false, 500);
+        p.text("system_prompt", &self.system_prompt, true, 20_000);
+        p.text("greeting", &self.greeting, true, 1000);
+        p.text("voice", &self.voice, true, 100);
+        if let Some(llm) = &self.llm {
+            p.field("llm", |p| {
+                check_url(p, "base_url", &llm.base_url);
+                p.text("model", &llm.model, true, 200);
+                if !(0.0..=2.0).contains(&llm.temperature) {
+                    p.push("temperature", "must be 0..=2");
+                }
+            });
+        }
+        p.field("tools", |p| {
+            for (i, t) in self.tools.iter().enumerate() {
+                p.index(i, |p| {
+                    p.name("", t);
+                    if self.tools[..i].contains(t) {
+                        p.push("", "is listed twice");
+                    }
+                });
+            }
+        });
+        check_target(p, "escalation_target", &self.escalation_target);
+        check_opt_target(p, "fallback_target", &self.fallback_target);
+        p.range("end_of_turn_silence_ms", self.end_of_turn_silence_ms, 200, 5000);
+        p.range("max_call_minutes", self.max_call_minutes, 1, 240);
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        for (i, t) in self.tools.iter().enumerate() {
+            // Built-in tools exist without a definition; a definition of the same name overrides.
+            if BuiltinTool::from_name(t).is_none() {
+                out.push(Reference { path: format!("tools[{i}]"), kind: "tools", key: t.clone() });
+            }
+        }
+        target_refs(&mut out, "escalation_target", &Some(self.escalation_target.clone()));
+        target_refs(&mut out, "fallback_target", &self.fallback_target);
+        out
+    }
+
+    fn redact(&mut self) {
+        if let Some(llm) = &mut self.llm {
+            llm.api_key = None;
+        }
+    }
+
+    fn keep_secrets_from(&mut self, stored: &Self) {
+        if let (Some(new), Some(old)) = (&mut self.llm, &stored.llm) {
+            if new.api_key.is_none() {
+                new.api_key = old.api_key.clone();
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    #[default]
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// What runs when the tool is called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToolImplementation {
+    Builtin {
+        builtin: BuiltinTool,
+    },
+    /// A merchant's HTTP endpoint, called with the validated arguments as JSON.
+    Webhook {
+        url: String,
+        #[serde(default)]
+        method: HttpMethod,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        headers: BTreeMap<String, String>,
+        /// Header values that are secrets (write-only; null on update keeps the stored value).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        secret_headers: BTreeMap<String, Option<String>>,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u32,
+        #[serde(default = "default_retries")]
+        retries: u32,
+        /// JSON pointer into the response handed to the model (whole body when unset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result_pointer: Option<String>,
+    },
+}
+
+fn default_timeout_ms() -> u32 {
+    5000
+}
+fn default_retries() -> u32 {
+    1
+}
+
+/// A tool an AI agent may call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDefinition {
+    pub name: String,
+    /// What the tool does, for the model.
+    pub description: String,
+    /// JSON Schema of the arguments (an object schema).
+    pub parameters: serde_json::Value,
+    pub implementation: ToolImplementation,
+    /// A supervisor must approve each call before it runs.
+    #[serde(default)]
+    pub requires_approval: bool,
+    /// A caller interrupting the agent cancels a running call of this tool.
+    #[serde(default = "yes")]
+    pub cancel_on_interruption: bool,
+}
+
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl ConfigKind for ToolDefinition {
+    const KIND: &'static str = "tools";
+    const SINGULAR: &'static str = "tool";
+    const KEY_FIELD: &'static str = "name";
+
+    fn key(&self) -> &str {
+        &self.name
+    }
+
+    fn validate(&self, p: &mut Problems) {
+        p.name("name", &self.name);
+        p.text("description", &self.description, true, 2000);
+        let is_object_schema = self.parameters.as_object().is_some_and(|o| {
+            o.get("type").and_then(|t| t.as_str()) == Some("object")
+                && o.get("properties").is_none_or(|p| p.is_object())
+        });
+        if !is_object_schema {
+            p.push("parameters", "must be a JSON Schema with \"type\": \"object\"");
+        }
+        p.field("implementation", |p| match &self.implementation {
+            ToolImplementation::Builtin { builtin } => {
+                if builtin.name() != self.name {
+                    p.push("builtin", format!("a built-in tool definition must be named '{}'", builtin.name()));
+                }
+            }
+            ToolImplementation::Webhook {
+                url, headers, secret_headers, timeout_ms, retries, result_pointer, ..
+            } => {
+                check_url(p, "url", url);
+                for name in headers.keys().chain(secret_headers.keys()) {
+                    if !header_name_ok(name) {
+                        p.push("headers", format!("'{name}' is not a valid header name"));
+                    }
+                }
+                for name in secret_headers.keys() {
+                    if headers.contains_key(name) {
+                        p.push("secret_headers", format!("'{name}' is also a plain header"));
+                    }
+                }
+                for (name, value) in secret_headers {
+                    if value.is_none() {
+                        p.push("secret_headers", format!("'{name}' needs a value"));
+                    }
+                }
+                p.range("timeout_ms", *timeout_ms, 100, 30_000);
+                p.range("retries", *retries, 0, 5);
+                if let Some(ptr) = result_pointer {
+                    if !ptr.is_empty() && !ptr.starts_with('/') {
+                        p.push("result_pointer", "must be a JSON pointer starting with '/'");
+                    }
+                }
+            }
+        });
+    }
+
+    fn redact(&mut self) {
+        if let ToolImplementation::Webhook { secret_headers, .. } = &mut self.implementation {
+            for v in secret_headers.values_mut() {
+                *v = None;
+            }
+        }
+    }
+
+    fn keep_secrets_from(&mut self, stored: &Self) {
+        if let (
+            ToolImplementation::Webhook { secret_headers: new, .. },
+            ToolImplementation::Webhook { secret_headers: old, .. },
+        ) = (&mut self.implementation, &stored.implementation)
+        {
+            for (name, value) in new.iter_mut() {
+                if value.is_none() {
+                    *value = old.get(name).cloned().flatten();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_and_kept_on_update() {
+        let mut stored = ToolDefinition {
+            name: "loyalty".into(),
+            description: "Loyalty points".into(),
+            parameters: serde_json::json!({"type": "object", "properties": {}}),
+            implementation: ToolImplementation::Webhook {
+                url: "https://example.com/points".into(),
+                method: HttpMethod::Post,
+                headers: BTreeMap::new(),
+                secret_headers: [("Authorization".to_string(), Some("Bearer s3cret".to_string()))]
+                    .into(),
+                timeout_ms: 2000,
+                retries: 1,
+                result_pointer: None,
+            },
+            requires_approval: false,
+            cancel_on_interruption: true,
+        };
+        let mut shown = stored.clone();
+        shown.redact();
+        assert!(!serde_json::to_string(&shown).unwrap().contains("s3cret"));
+        shown.keep_secrets_from(&stored);
+        assert_eq!(shown, stored);
+        let mut p = Problems::new();
+        stored.parameters = serde_json::json!({"type": "string"});
+        stored.validate(&mut p);
+        assert_eq!(p.into_vec()[0].path, "parameters");
+    }
+}

@@ -1,0 +1,366 @@
+//! Agents, numbers, trunks and class-of-service templates.
+
+use super::target::{check_opt_target, check_target, target_refs};
+use super::validate::{is_e164, is_email, is_extension};
+use super::{ConfigKind, Problems, Reference, Target};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// What a group of agents may dial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassOfService {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub allow_internal: bool,
+    #[serde(default = "yes")]
+    pub allow_national: bool,
+    #[serde(default)]
+    pub allow_international: bool,
+    #[serde(default)]
+    pub allow_premium: bool,
+    /// Longest outbound call in minutes (none: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_call_minutes: Option<u32>,
+    /// E.164 prefixes always refused, e.g. `+1900`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_prefixes: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ConfigKind for ClassOfService {
+    const KIND: &'static str = "classes_of_service";
+    const SINGULAR: &'static str = "class of service";
+    const KEY_FIELD: &'static str = "name";
+
+    fn key(&self) -> &str {
+        &self.name
+    }
+
+    fn validate(&self, p: &mut Problems) {
+        p.name("name", &self.name);
+        p.text("description", &self.description, false, 500);
+        if let Some(m) = self.max_call_minutes {
+            p.range("max_call_minutes", m, 1, 1440);
+        }
+        p.field("blocked_prefixes", |p| {
+            for (i, prefix) in self.blocked_prefixes.iter().enumerate() {
+                let ok = prefix.len() >= 2
+                    && prefix.starts_with('+')
+                    && prefix[1..].bytes().all(|b| b.is_ascii_digit());
+                if !ok {
+                    p.index(i, |p| p.push("", "must be '+' followed by digits"));
+                }
+            }
+        });
+    }
+}
+
+/// How an agent's calls are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPreference {
+    /// Follow the queue or account default.
+    #[default]
+    Inherit,
+    Always,
+    Never,
+    /// The agent starts and stops recording during the call.
+    OnDemand,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMembership {
+    pub queue: String,
+    /// 1 is offered calls first.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+}
+
+fn default_priority() -> u8 {
+    5
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Forwarding {
+    /// Forward every call without ringing the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconditional: Option<Target>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_busy: Option<Target>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_no_answer: Option<Target>,
+    #[serde(default = "default_no_answer")]
+    pub no_answer_seconds: u32,
+}
+
+fn default_no_answer() -> u32 {
+    20
+}
+
+/// A human agent: an extension with SIP credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    pub extension: String,
+    pub display_name: String,
+    /// SIP user name for registration (defaults to the extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_username: Option<String>,
+    /// Write-only: never shown; leave out (null) on update to keep the stored password.
+    #[serde(default)]
+    pub sip_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueMembership>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_box: Option<String>,
+    #[serde(default)]
+    pub recording: RecordingPreference,
+    #[serde(default)]
+    pub forwarding: Forwarding,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_of_service: Option<String>,
+    /// Simultaneous calls before the agent counts as busy.
+    #[serde(default = "default_lines")]
+    pub lines: u8,
+}
+
+fn default_lines() -> u8 {
+    2
+}
+
+impl Agent {
+    pub fn sip_username(&self) -> &str {
+        self.sip_username.as_deref().unwrap_or(&self.extension)
+    }
+}
+
+impl ConfigKind for Agent {
+    const KIND: &'static str = "agents";
+    const SINGULAR: &'static str = "agent";
+    const KEY_FIELD: &'static str = "extension";
+
+    fn key(&self) -> &str {
+        &self.extension
+    }
+
+    fn validate(&self, p: &mut Problems) {
+        if !is_extension(&self.extension) {
+            p.push("extension", "must be 2 to 6 digits, not starting with 0");
+        }
+        p.text("display_name", &self.display_name, true, 100);
+        if let Some(u) = &self.sip_username {
+            let ok = !u.is_empty()
+                && u.len() <= 64
+                && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                p.push("sip_username", "must be 1 to 64 letters, digits, '.', '_' or '-'");
+            }
+        }
+        match &self.sip_password {
+            None => p.push("sip_password", "is required"),
+            Some(pw) if pw.len() < 8 || pw.len() > 128 => {
+                p.push("sip_password", "must be 8 to 128 characters")
+            }
+            Some(_) => {}
+        }
+        if let Some(e) = &self.email {
+            if !is_email(e) {
+                p.push("email", "must be an e-mail address");
+            }
+        }
+        p.field("queues", |p| {
+            for (i, m) in self.queues.iter().enumerate() {
+                p.index(i, |p| {
+                    p.name("queue", &m.queue);
+                    p.range("priority", m.priority, 1, 10);
+                    if self.queues[..i].iter().any(|o| o.queue == m.queue) {
+                        p.push("queue", "is listed twice");
+                    }
+                });
+            }
+        });
+        p.field("forwarding", |p| {
+            check_opt_target(p, "unconditional", &self.forwarding.unconditional);
+            check_opt_target(p, "on_busy", &self.forwarding.on_busy);
+            check_opt_target(p, "on_no_answer", &self.forwarding.on_no_answer);
+            p.range("no_answer_seconds", self.forwarding.no_answer_seconds, 5, 120);
+        });
+        p.range("lines", self.lines, 1, 8);
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        for (i, m) in self.queues.iter().enumerate() {
+            out.push(Reference {
+                path: format!("queues[{i}].queue"),
+                kind: "queues",
+                key: m.queue.clone(),
+            });
+        }
+        if let Some(v) = &self.voicemail_box {
+            out.push(Reference { path: "voicemail_box".into(), kind: "voicemail_boxes", key: v.clone() });
+        }
+        if let Some(c) = &self.class_of_service {
+            out.push(Reference {
+                path: "class_of_service".into(),
+                kind: "classes_of_service",
+                key: c.clone(),
+            });
+        }
+        target_refs(&mut out, "forwarding.unconditional", &self.forwarding.unconditional);
+        target_refs(&mut out, "forwarding.on_busy", &self.forwarding.on_busy);
+        target_refs(&mut out, "forwarding.on_no_answer", &self.forwarding.on_no_answer);
+        out
+    }
+
+    fn redact(&mut self) {
+        self.sip_password = None;
+    }
+
+    fn keep_secrets_from(&mut self, stored: &Self) {
+        if self.sip_password.is_none() {
+            self.sip_password = stored.sip_password.clone();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrunkTransport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+/// An upstream SIP trunk: carries inbound DIDs and outbound calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trunk {
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_sip_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub transport: TrunkTransport,
+    /// Register with these credentials (otherwise the carrier authenticates us by IP).
+    #[serde(default)]
+    pub register: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Write-only.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Source addresses inbound calls from this carrier may come from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbound_ips: Vec<String>,
+    /// Caller ID for outbound calls that have none of their own (E.164).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_channels: Option<u32>,
+}
+
+fn default_sip_port() -> u16 {
+    5060
+}
+
+impl ConfigKind for Trunk {
+    const KIND: &'static str = "trunks";
+    const SINGULAR: &'static str = "trunk";
+    const KEY_FIELD: &'static str = "name";
+
+    fn key(&self) -> &str {
+        &self.name
+    }
+
+    fn validate(&self, p: &mut Problems) {
+        p.name("name", &self.name);
+        let host_ok = !self.host.is_empty()
+            && self.host.len() <= 253
+            && self.host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        if !host_ok {
+            p.push("host", "must be a host name or IP address");
+        }
+        if self.port == 0 {
+            p.push("port", "must be 1..=65535");
+        }
+        if self.register && (self.username.is_none() || self.password.is_none()) {
+            p.push("register", "registration needs username and password");
+        }
+        p.field("inbound_ips", |p| {
+            for (i, ip) in self.inbound_ips.iter().enumerate() {
+                if ip.parse::<IpAddr>().is_err() {
+                    p.index(i, |p| p.push("", "must be an IP address"));
+                }
+            }
+        });
+        if let Some(c) = &self.caller_id {
+            p.e164("caller_id", c);
+        }
+        if let Some(m) = self.max_channels {
+            p.range("max_channels", m, 1, 10_000);
+        }
+    }
+
+    fn redact(&mut self) {
+        self.password = None;
+    }
+
+    fn keep_secrets_from(&mut self, stored: &Self) {
+        if self.password.is_none() {
+            self.password = stored.password.clone();
+        }
+    }
+}
+
+/// A DID owned by the account and where its calls go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneNumber {
+    /// E.164, e.g. `+15550100`.
+    pub number: String,
+    #[serde(default)]
+    pub description: String,
+    pub target: Target,
+    /// The trunk this number arrives on (any trunk when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk: Option<String>,
+}
+
+impl ConfigKind for PhoneNumber {
+    const KIND: &'static str = "phone_numbers";
+    const SINGULAR: &'static str = "phone number";
+    const KEY_FIELD: &'static str = "number";
+
+    fn key(&self) -> &str {
+        &self.number
+    }
+
+    fn validate(&self, p: &mut Problems) {
+        if !is_e164(&self.number) {
+            p.push("number", "must be an E.164 number such as +15551234567");
+        }
+        p.text("description", &self.description, false, 500);
+        check_target(p, "target", &self.target);
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        let mut out = Vec::new();
+        target_refs(&mut out, "target", &Some(self.target.clone()));
+        if let Some(t) = &self.trunk {
+            out.push(Reference { path: "trunk".into(), kind: "trunks", key: t.clone() });
+        }
+        out
+    }
+}
