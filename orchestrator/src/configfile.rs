@@ -87,6 +87,17 @@ impl ConfigFile {
         }
     }
 
+    /// Each section sorted by key (how exports are written: stable, diff-friendly).
+    pub fn normalized(mut self) -> Self {
+        macro_rules! m {
+            ($t:ty) => {
+                Section::<$t>::section_mut(&mut self).sort_by(|a, b| a.key().cmp(b.key()));
+            };
+        }
+        crate::for_each_config_kind!(m);
+        self
+    }
+
     /// Parses YAML; the first structural error comes back with its path.
     pub fn from_yaml(text: &str) -> Result<Self> {
         let de = serde_yaml::Deserializer::from_str(text);
@@ -179,7 +190,7 @@ pub async fn export(db: &Db, account_slug: &str, include_secrets: bool) -> Resul
         };
     }
     crate::for_each_config_kind!(m);
-    Ok(file)
+    Ok(file.normalized())
 }
 
 /// What an import changed, per kind.

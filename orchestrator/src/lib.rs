@@ -11,3 +11,5 @@ pub mod store;
 pub use error::{Error, Result};
 pub mod configfile;
 pub mod demo;
+pub mod cli;
+pub mod serve;

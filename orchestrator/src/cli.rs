@@ -1,0 +1,238 @@
+//! The `switchboard` command line.
+
+use crate::configfile::{self, ConfigFile};
+use crate::db::Db;
+use crate::model::{AccountSettings, Role};
+use crate::serve::{self, ServeOptions};
+use crate::store::{accounts, users};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "An AI-native phone system for online merchants")]
+pub struct Cli {
+    /// Log format: readable text or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "SWITCHBOARD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the data lives (shared by every command that touches the database).
+#[derive(Debug, Clone, Args)]
+pub struct DataOptions {
+    /// Directory for the SQLite database, recordings and voicemail.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Database URL (sqlite://FILE or postgres://USER:PASS@HOST/DB); default: SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataOptions {
+    pub fn url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(u) => Ok(u.clone()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+                Ok(Db::sqlite_url(&self.data_dir))
+            }
+        }
+    }
+
+    pub async fn open(&self) -> anyhow::Result<Db> {
+        let url = self.url()?;
+        Db::open(&url).await.with_context(|| format!("cannot open database {}", redact_url(&url)))
+    }
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start everything: HTTP API and web UI, SIP and RTP.
+    Serve(ServeOptions),
+    /// Print an account's configuration as YAML.
+    Export {
+        #[arg(long)]
+        account: String,
+        /// Include SIP passwords, PINs, API keys and secret headers.
+        #[arg(long)]
+        include_secrets: bool,
+        #[command(flatten)]
+        data: DataOptions,
+    },
+    /// Make an account's configuration match a YAML file (validated first; all or nothing).
+    Import {
+        file: PathBuf,
+        /// Only validate and report problems.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        data: DataOptions,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account with its first owner.
+    Create {
+        /// Short name: lowercase letters, digits, '-' and '_'.
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        /// The owner's password (or SWITCHBOARD_OWNER_PASSWORD).
+        #[arg(long, env = "SWITCHBOARD_OWNER_PASSWORD", hide_env_values = true)]
+        owner_password: String,
+        #[command(flatten)]
+        data: DataOptions,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        data: DataOptions,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Prints validation problems one per line.
+fn report(e: crate::Error) -> anyhow::Error {
+    match e {
+        crate::Error::Invalid(problems) => {
+            let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+            anyhow::anyhow!("{} problem(s) found, nothing was changed:\n{}", problems.len(), lines.join("\n"))
+        }
+        other => other.into(),
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve(opts) => serve::run(opts).await,
+        Command::Export { account, include_secrets, data } => {
+            let db = data.open().await?;
+            let file = configfile::export(&db, &account, include_secrets).await.map_err(report)?;
+            print!("# Switchboard configuration for account '{account}'\n{}", file.to_yaml()?);
+            db.close().await;
+            Ok(())
+        }
+        Command::Import { file, dry_run, data } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let config = ConfigFile::from_yaml(&text).map_err(report)?;
+            let db = data.open().await?;
+            let result = configfile::import(&db, config, dry_run).await;
+            db.close().await;
+            let summary = result.map_err(report)?;
+            if dry_run {
+                println!("{}: no problems found (dry run, nothing changed)", file.display());
+            } else {
+                let s = summary.to_string();
+                println!("{}: imported{}", file.display(), if s.is_empty() { " (no changes)".to_string() } else { format!("\n{}", s.trim_end()) });
+            }
+            Ok(())
+        }
+        Command::Account(AccountCommand::Create { slug, name, owner_email, owner_password, data }) => {
+            let db = data.open().await?;
+            let account = accounts::create(&db, &slug, &AccountSettings::new(name)).await.map_err(report)?;
+            let owner = users::UserInput {
+                email: owner_email,
+                name: "Owner".into(),
+                role: Role::Owner,
+                password: Some(owner_password),
+                agent_extension: None,
+                disabled: false,
+            };
+            if let Err(e) = users::create(&db, account.id, &owner).await {
+                // Keep the two steps together: no account without an owner.
+                sqlx::query("DELETE FROM accounts WHERE id = $1").bind(account.id).execute(db.pool()).await?;
+                return Err(report(e));
+            }
+            println!("account '{slug}' created with owner {}", owner.email);
+            db.close().await;
+            Ok(())
+        }
+        Command::Account(AccountCommand::List { data }) => {
+            let db = data.open().await?;
+            for a in accounts::list(&db).await? {
+                println!("{}\t{}", a.slug, a.settings.name);
+            }
+            db.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Checks a `LO-HI` RTP port range.
+pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (lo, hi) = s.split_once('-').ok_or("expected LO-HI, e.g. 10000-20000")?;
+    let lo: u16 = lo.trim().parse().map_err(|_| format!("'{lo}' is not a port"))?;
+    let hi: u16 = hi.trim().parse().map_err(|_| format!("'{hi}' is not a port"))?;
+    if lo < 1024 || hi <= lo {
+        return Err("the range must be LO-HI with 1024 <= LO < HI".into());
+    }
+    if hi - lo < 2 {
+        return Err("the range must hold at least one RTP/RTCP port pair".into());
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("10000-20000"), Ok((10000, 20000)));
+        assert!(parse_port_range("20000-10000").is_err());
+        assert!(parse_port_range("80-90").is_err());
+        assert!(parse_port_range("10000").is_err());
+        assert!(parse_port_range("10000-x").is_err());
+    }
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        assert_eq!(redact_url("postgres://sb:secret@localhost/sb"), "postgres://sb:***@localhost/sb");
+        assert_eq!(redact_url("sqlite://data/switchboard.db"), "sqlite://data/switchboard.db");
+    }
+
+    #[test]
+    fn command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

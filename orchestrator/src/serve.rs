@@ -1,0 +1,98 @@
+//! `switchboard serve`: one process with the HTTP API and web UI, and (as telephony lands)
+//! SIP and RTP.
+
+use crate::cli::{parse_port_range, redact_url, DataOptions};
+use crate::{api, demo};
+use anyhow::Context;
+use clap::Args;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeOptions {
+    #[command(flatten)]
+    pub data: DataOptions,
+    /// Address for the HTTP API and web UI.
+    #[arg(long, env = "SWITCHBOARD_HTTP", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Address for SIP (UDP and TCP).
+    #[arg(long, env = "SWITCHBOARD_SIP", default_value = "127.0.0.1:5060")]
+    pub sip: SocketAddr,
+    /// UDP port range for RTP media, LO-HI.
+    #[arg(long, env = "SWITCHBOARD_RTP_PORTS", default_value = "10000-20000", value_parser = parse_port_range)]
+    pub rtp_ports: (u16, u16),
+    /// Load the demo account (idempotent) and print its logins.
+    #[arg(long, env = "SWITCHBOARD_DEMO")]
+    pub demo: bool,
+    /// Mark the session cookie Secure (when a TLS proxy fronts the server).
+    #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
+    let url = opts.data.url()?;
+    let db = opts.data.open().await?;
+    tracing::info!(database = %redact_url(&url), "database ready");
+    if opts.demo {
+        let (created, logins) = demo::ensure(&db).await.context("cannot load the demo account")?;
+        print_banner(&opts, created, &logins);
+    }
+    let listener = tokio::net::TcpListener::bind(opts.http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", opts.http))?;
+    let http_addr = listener.local_addr()?;
+    tracing::info!(%http_addr, "HTTP API and web UI listening");
+    tracing::warn!(
+        sip = %opts.sip,
+        rtp_ports = %format!("{}-{}", opts.rtp_ports.0, opts.rtp_ports.1),
+        "SIP and RTP are configured but the telephony engine is not part of this build yet"
+    );
+    let app = api::app(db.clone(), opts.secure_cookies);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(opts: &ServeOptions, created: bool, logins: &[demo::Login]) {
+    let mut out = String::new();
+    out.push_str("\n=== Switchboard demo account ");
+    out.push_str(if created { "(just created) ===\n" } else { "(already loaded) ===\n" });
+    out.push_str(&format!("Web UI:        http://{}/\n", opts.http));
+    out.push_str(&format!("Main number:   {} (business hours -> IVR; after hours -> voicemail)\n", demo::MAIN_NUMBER));
+    out.push_str(&format!("AI hotline:    {} (AI order assistant)\n", demo::AI_NUMBER));
+    for l in logins {
+        out.push_str(&format!("{:<40} {:<28} password: {}\n", l.what, l.user, l.secret));
+    }
+    out.push_str(&format!("SIP registrar: {} (when telephony is enabled)\n", opts.sip));
+    println!("{out}");
+}

@@ -1,0 +1,243 @@
+//! API behaviour beyond access control: login and tokens, validation errors with field paths,
+//! conflicts, secrets, agent scoping, health, metrics and the OpenAPI document.
+
+use crate::common::{call, on_each_db};
+use crate::role_matrix::fixture;
+use axum::http::{header, Method, StatusCode};
+use serde_json::json;
+use switchboard::db::Db;
+use switchboard::model::{Agent, Role};
+use switchboard::store::{calls, config as cfg};
+
+async fn login_and_tokens(db: Db) {
+    let f = fixture(&db, "acme", "+1555").await;
+    let app = switchboard::api::app(db.clone(), false);
+    let bad = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": f.emails[&Role::Admin], "password": "wrong-password"}))).await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    let unknown = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": "nobody@x.example", "password": "whatever-123"}))).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let ok = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": f.emails[&Role::Admin].to_uppercase(), "password": "correct-horse-battery"}))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let set_cookie = ok.headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let me = call(&app, Method::GET, "/api/me", Some(&cookie), None).await;
+    assert_eq!(me.json["role"], "admin");
+    assert_eq!(me.json["account_id"], json!(f.account_id));
+    let out = call(&app, Method::POST, "/api/auth/logout", None, None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let out = call(&app, Method::POST, "/api/auth/logout", Some(&cookie), None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, Method::GET, "/api/me", Some(&cookie), None).await.status, StatusCode::UNAUTHORIZED);
+
+    // API tokens: created by the owner, shown once, usable as Bearer, revocable.
+    let owner = &f.cookies[&Role::Owner];
+    let t = call(&app, Method::POST, "/api/tokens", Some(owner), Some(&json!({"name": "deploy", "role": "admin"}))).await;
+    assert_eq!(t.status, StatusCode::CREATED);
+    let bearer = format!("Bearer {}", t.json["token"].as_str().unwrap());
+    let list = call(&app, Method::GET, "/api/tokens", Some(owner), None).await;
+    assert!(!list.text.contains(t.json["token"].as_str().unwrap()), "secret shown again");
+    assert_eq!(call(&app, Method::GET, "/api/queues", Some(&bearer), None).await.status, StatusCode::OK);
+    assert_eq!(call(&app, Method::GET, "/api/users", Some(&bearer), None).await.status, StatusCode::FORBIDDEN);
+    let id = t.json["id"].as_i64().unwrap();
+    assert_eq!(call(&app, Method::DELETE, &format!("/api/tokens/{id}"), Some(owner), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, Method::GET, "/api/queues", Some(&bearer), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&app, Method::GET, "/api/queues", Some("Bearer sbt_forged"), None).await.status, StatusCode::UNAUTHORIZED);
+
+    // A new password ends the user's sessions; a disabled user cannot log in.
+    let users = call(&app, Method::GET, "/api/users", Some(owner), None).await;
+    let admin = users.json.as_array().unwrap().iter().find(|u| u["role"] == "admin").unwrap().clone();
+    let admin_cookie = &f.cookies[&Role::Admin];
+    assert_eq!(call(&app, Method::GET, "/api/me", Some(admin_cookie), None).await.status, StatusCode::OK);
+    let upd = json!({"email": admin["email"], "name": "Admin", "role": "admin", "password": "a-brand-new-password", "disabled": true});
+    let r = call(&app, Method::PUT, &format!("/api/users/{}", admin["id"]), Some(owner), Some(&upd)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(call(&app, Method::GET, "/api/me", Some(admin_cookie), None).await.status, StatusCode::UNAUTHORIZED);
+    let r = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": admin["email"], "password": "a-brand-new-password"}))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "disabled users cannot log in");
+
+    // The last owner cannot be removed or demoted.
+    let me_owner = call(&app, Method::GET, "/api/me", Some(owner), None).await;
+    let owner_id = me_owner.json["user_id"].as_i64().unwrap();
+    let r = call(&app, Method::DELETE, &format!("/api/users/{owner_id}"), Some(owner), None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    let demote = json!({"email": f.emails[&Role::Owner], "name": "Owner", "role": "admin"});
+    let r = call(&app, Method::PUT, &format!("/api/users/{owner_id}"), Some(owner), Some(&demote)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // Duplicate e-mail.
+    let dup = json!({"email": f.emails[&Role::Agent], "name": "Dup", "role": "agent", "password": "long-enough-pw"});
+    assert_eq!(call(&app, Method::POST, "/api/users", Some(owner), Some(&dup)).await.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn login_sessions_and_api_tokens() {
+    on_each_db(login_and_tokens).await;
+}
+
+async fn validation(db: Db) {
+    let f = fixture(&db, "acme", "+1555").await;
+    let g = fixture(&db, "globex", "+1666").await;
+    let app = switchboard::api::app(db.clone(), false);
+    let admin = &f.cookies[&Role::Admin];
+    let post = |body: serde_json::Value| {
+        let app = app.clone();
+        async move { call(&app, Method::POST, "/api/queues", Some(admin), Some(&body)).await }
+    };
+    let r = post(json!({"name": "returns", "wrap_up_seconds": 5000})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["problems"][0]["path"], "wrap_up_seconds");
+    assert_eq!(r.json["problems"][0]["message"], "must be 0..=3600");
+    let r = post(json!({"name": "returns", "strategy": "loudest"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["problems"][0]["path"], "strategy", "{}", r.text);
+    let r = post(json!({"name": "returns", "colour": "red"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.json["error"].as_str().unwrap().contains("colour"), "{}", r.text);
+    let r = post(json!({"name": "Returns Dept"})).await;
+    assert_eq!(r.json["problems"][0]["path"], "name");
+    let r = post(json!({"name": "returns", "overflow_target": {"type": "queue", "name": "nowhere"}})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["problems"][0]["path"], "overflow_target");
+    assert!(r.json["problems"][0]["message"].as_str().unwrap().contains("does not exist"));
+    let raw = crate::common::raw(
+        &app,
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/api/queues")
+            .header(header::COOKIE, admin)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from("{not json"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::BAD_REQUEST);
+    assert!(raw.json["error"].is_string());
+    // Duplicates are conflicts.
+    let r = post(json!({"name": "sales"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.json["error"].as_str().unwrap().contains("sales"));
+    // A DID belongs to one account only.
+    let r = call(&app, Method::POST, "/api/phone_numbers", Some(&g.cookies[&Role::Admin]),
+        Some(&json!({"number": "+15555550100", "target": {"type": "hangup"}}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // In-use entities cannot be deleted or renamed.
+    let sales = f.ids["/api/queues"];
+    let r = call(&app, Method::DELETE, &format!("/api/queues/{sales}"), Some(admin), None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.json["error"].as_str().unwrap().contains("IVR menu 'main'"), "{}", r.text);
+    let mut renamed = f.bodies["/api/queues"].clone();
+    renamed["name"] = json!("sales-2");
+    let r = call(&app, Method::PUT, &format!("/api/queues/{sales}"), Some(admin), Some(&renamed)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // Query and path mistakes are clear 4xx answers.
+    let r = call(&app, Method::GET, "/api/customers?limit=lots", Some(admin), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json["error"].as_str().unwrap().contains("limit"), "{}", r.text);
+    assert_eq!(call(&app, Method::GET, "/api/queues/abc", Some(admin), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, Method::GET, "/api/queues/99999999", Some(admin), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, Method::GET, "/api/nothing-here", Some(admin), None).await.status, StatusCode::NOT_FOUND);
+    // Orders: totals computed, bad items named.
+    let r = call(&app, Method::POST, "/api/orders", Some(admin), Some(&json!({
+        "customer_id": f.customer_id, "number": "7001", "status": "paid", "shipping_cents": 500,
+        "items": [{"sku": "A", "name": "A", "quantity": 2, "unit_price_cents": 1000}]}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["total_cents"], 2500);
+    let r = call(&app, Method::POST, "/api/orders", Some(admin), Some(&json!({
+        "customer_id": f.customer_id, "number": "7002", "status": "paid",
+        "items": [{"sku": "A", "name": "A", "quantity": 0, "unit_price_cents": 1000}]}))).await;
+    assert_eq!(r.json["problems"][0]["path"], "items[0].quantity", "{}", r.text);
+    let r = call(&app, Method::POST, "/api/orders", Some(admin), Some(&json!({
+        "customer_id": g.customer_id, "number": "7003", "status": "paid",
+        "items": [{"sku": "A", "name": "A", "quantity": 1, "unit_price_cents": 1000}]}))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "another account's customer: {}", r.text);
+    assert_eq!(r.json["problems"][0]["path"], "customer_id");
+    // Customers are found by phone number (how calls are matched).
+    let r = call(&app, Method::GET, "/api/customers?phone=%2B12025550999", Some(admin), None).await;
+    assert_eq!(r.json.as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(r.json[0]["name"], "Pat Doe");
+}
+
+#[tokio::test]
+async fn validation_names_fields_and_conflicts_are_409() {
+    on_each_db(validation).await;
+}
+
+async fn secrets_and_scope(db: Db) {
+    let f = fixture(&db, "acme", "+1555").await;
+    let app = switchboard::api::app(db.clone(), false);
+    let admin = &f.cookies[&Role::Admin];
+    let agents = call(&app, Method::GET, "/api/agents", Some(admin), None).await;
+    assert!(!agents.text.contains("alice-sip-101"), "SIP password shown");
+    assert!(agents.json[0]["sip_password"].is_null());
+    let tools = call(&app, Method::GET, "/api/tools", Some(admin), None).await;
+    assert!(!tools.text.contains("top-secret"), "secret header shown");
+    // Updating without the secret keeps it.
+    let id = f.ids["/api/agents"];
+    let mut body = f.bodies["/api/agents"].clone();
+    body["display_name"] = json!("Alice N.");
+    let r = call(&app, Method::PUT, &format!("/api/agents/{id}"), Some(admin), Some(&body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let stored = cfg::get::<Agent>(&db, f.account_id, id).await.unwrap();
+    assert_eq!(stored.spec.display_name, "Alice N.");
+    assert_eq!(stored.spec.sip_password.as_deref(), Some("alice-sip-101"));
+
+    // Agents see their own calls only.
+    let other = calls::create(&db, f.account_id, &calls::NewCall {
+        direction: "inbound".into(),
+        from_number: "+12025550111".into(),
+        to_number: "+15555550100".into(),
+        customer_id: None,
+        agent_extension: Some("102".into()),
+        ai_agent: None,
+    })
+    .await
+    .unwrap();
+    let agent = &f.cookies[&Role::Agent];
+    let mine = call(&app, Method::GET, "/api/calls", Some(agent), None).await;
+    let ids: Vec<i64> = mine.json.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![f.ids["/api/calls"]]);
+    assert_eq!(call(&app, Method::GET, &format!("/api/calls/{other}"), Some(agent), None).await.status, StatusCode::NOT_FOUND);
+    let detail = call(&app, Method::GET, &format!("/api/calls/{}", f.ids["/api/calls"]), Some(agent), None).await;
+    assert_eq!(detail.json["timeline"][0]["kind"], "answered");
+    let all = call(&app, Method::GET, "/api/calls", Some(&f.cookies[&Role::Supervisor]), None).await;
+    assert_eq!(all.json.as_array().unwrap().len(), 2);
+    // Presence.
+    let r = call(&app, Method::PUT, "/api/me/status", Some(agent), Some(&json!({"status": "on_break"}))).await;
+    assert_eq!(r.json["extension"], "101");
+    let p = call(&app, Method::GET, "/api/presence", Some(&f.cookies[&Role::Supervisor]), None).await;
+    assert_eq!(p.json[0]["status"], "on_break");
+}
+
+#[tokio::test]
+async fn secrets_are_write_only_and_agents_see_their_own_calls() {
+    on_each_db(secrets_and_scope).await;
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi() {
+    on_each_db(|db: Db| async move {
+        let app = switchboard::api::app(db.clone(), false);
+        let h = call(&app, Method::GET, "/healthz", None, None).await;
+        assert_eq!(h.status, StatusCode::OK);
+        let _ = call(&app, Method::GET, "/api/queues", None, None).await;
+        let m = call(&app, Method::GET, "/metrics", None, None).await;
+        assert!(m.text.contains("switchboard_http_requests_total{method=\"GET\",route=\"/api/queues\",status=\"401\"} 1"), "{}", m.text);
+        let doc = call(&app, Method::GET, "/api/openapi.json", None, None).await;
+        assert_eq!(doc.json["openapi"], "3.0.3");
+        for e in switchboard::api::endpoints() {
+            let op = &doc.json["paths"][&e.path][e.method.as_str().to_lowercase()];
+            assert!(op.is_object(), "{} {} missing from OpenAPI", e.method, e.path);
+        }
+        let schemas = doc.json["components"]["schemas"].as_object().unwrap();
+        assert!(schemas.contains_key("Queue") && schemas.contains_key("ErrorBody"));
+        // Every $ref resolves.
+        let text = doc.json.to_string();
+        for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = &part[..part.find('"').unwrap()];
+            assert!(schemas.contains_key(name), "dangling $ref {name}");
+        }
+        let ui = call(&app, Method::GET, "/", None, None).await;
+        assert!(ui.text.contains("<title>Switchboard</title>"));
+    })
+    .await;
+}

@@ -1,0 +1,286 @@
+//! Every endpoint × every role × own/other account: allowed, denied (403), unauthenticated
+//! (401), and another account's data never visible (404 / absent from lists).
+
+use crate::common::{call, on_each_db};
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use switchboard::api::{endpoints, Access, Endpoint};
+use switchboard::configfile::{self, ConfigFile};
+use switchboard::db::Db;
+use switchboard::model::*;
+use switchboard::store::{calls, config as cfg, users};
+
+const PASSWORD: &str = "correct-horse-battery";
+
+pub struct Fixture {
+    pub account_id: i64,
+    pub cookies: HashMap<Role, String>,
+    pub emails: HashMap<Role, String>,
+    /// Collection path → id of an existing item.
+    pub ids: HashMap<String, i64>,
+    /// Collection path → a body that PUT accepts for that item.
+    pub bodies: HashMap<String, Value>,
+    pub customer_id: i64,
+}
+
+fn with_tool(mut f: ConfigFile) -> ConfigFile {
+    f.tools.push(ToolDefinition {
+        name: "loyalty_points".into(),
+        description: "Look up loyalty points".into(),
+        parameters: json!({"type": "object", "properties": {"email": {"type": "string"}}}),
+        implementation: ToolImplementation::Webhook {
+            url: "https://loyalty.example/points".into(),
+            method: HttpMethod::Post,
+            headers: Default::default(),
+            secret_headers: [("Authorization".to_string(), Some("Bearer top-secret".to_string()))].into(),
+            timeout_ms: 2000,
+            retries: 1,
+            result_pointer: None,
+        },
+        requires_approval: false,
+        cancel_on_interruption: true,
+    });
+    f
+}
+
+/// An account made from the demo configuration, with a user of every role and one record of
+/// every kind. `prefix` keeps DIDs and e-mails distinct between accounts.
+pub async fn fixture(db: &Db, slug: &str, did_prefix: &str) -> Fixture {
+    let mut file = with_tool(switchboard::demo::config());
+    file.account = slug.to_string();
+    for n in &mut file.phone_numbers {
+        n.number = format!("{did_prefix}{}", &n.number[did_prefix.len()..]);
+    }
+    configfile::import(db, file, false).await.unwrap();
+    let account_id = switchboard::store::accounts::by_slug(db, slug).await.unwrap().unwrap().id;
+    let mut cookies = HashMap::new();
+    let mut emails = HashMap::new();
+    for (role, ext) in [(Role::Agent, "101"), (Role::Supervisor, "102"), (Role::Admin, "101"), (Role::Owner, "102")] {
+        let email = format!("{}@{slug}.example", role.as_str());
+        let u = users::create(db, account_id, &users::UserInput {
+            email: email.clone(),
+            name: format!("{} {}", slug, role.as_str()),
+            role,
+            password: Some(PASSWORD.into()),
+            agent_extension: Some(ext.into()),
+            disabled: false,
+        })
+        .await
+        .unwrap();
+        let token = users::create_session(db, u.id).await.unwrap();
+        cookies.insert(role, format!("sb_session={token}"));
+        emails.insert(role, email);
+    }
+    let mut ids = HashMap::new();
+    let mut bodies = HashMap::new();
+    macro_rules! m {
+        ($t:ty) => {
+            let first = cfg::list::<$t>(db, account_id).await.unwrap().remove(0);
+            let mut spec = first.spec.clone();
+            spec.redact();
+            ids.insert(format!("/api/{}", <$t>::KIND), first.id);
+            bodies.insert(format!("/api/{}", <$t>::KIND), serde_json::to_value(&spec).unwrap());
+        };
+    }
+    switchboard::for_each_config_kind!(m);
+
+    let target_user = json!({"email": format!("target@{slug}.example"), "name": "Target", "role": "agent"});
+    let mut create = target_user.clone();
+    create["password"] = json!(PASSWORD);
+    let u = users::create(db, account_id, &serde_json::from_value(create).unwrap()).await.unwrap();
+    ids.insert("/api/users".into(), u.id);
+    bodies.insert("/api/users".into(), target_user);
+
+    let t = users::create_token(db, account_id, &users::TokenInput { name: "ci".into(), role: Role::Agent }, None).await.unwrap();
+    ids.insert("/api/tokens".into(), t.info.id);
+
+    use switchboard::store::commerce as c;
+    let customer = json!({"name": "Pat Doe", "phones": [{"number": "+12025550999", "label": "home"}], "emails": ["pat@doe.example"]});
+    let cu = c::create_customer(db, account_id, &serde_json::from_value(customer.clone()).unwrap()).await.unwrap();
+    ids.insert("/api/customers".into(), cu.id);
+    bodies.insert("/api/customers".into(), customer);
+    let order = json!({"customer_id": cu.id, "number": "9001", "status": "shipped", "items": [{"sku": "A", "name": "Thing", "quantity": 2, "unit_price_cents": 500}], "carrier": "UPS", "tracking_number": "1Z1"});
+    let o = c::create_order(db, account_id, &serde_json::from_value(order.clone()).unwrap()).await.unwrap();
+    ids.insert("/api/orders".into(), o.id);
+    bodies.insert("/api/orders".into(), order);
+    let ticket = json!({"customer_id": cu.id, "subject": "Broken zip", "status": "open", "priority": "high"});
+    let tk = c::create_ticket(db, account_id, &serde_json::from_value(ticket.clone()).unwrap()).await.unwrap();
+    ids.insert("/api/tickets".into(), tk.id);
+    bodies.insert("/api/tickets".into(), ticket);
+
+    let call_id = calls::create(db, account_id, &calls::NewCall {
+        direction: "inbound".into(),
+        from_number: "+12025550999".into(),
+        to_number: "+15555550100".into(),
+        customer_id: Some(cu.id),
+        agent_extension: Some("101".into()),
+        ai_agent: None,
+    })
+    .await
+    .unwrap();
+    calls::add_event(db, call_id, "answered", &json!({"by": "101"})).await.unwrap();
+    ids.insert("/api/calls".into(), call_id);
+
+    Fixture { account_id, cookies, emails, ids, bodies, customer_id: cu.id }
+}
+
+static FRESH: AtomicU32 = AtomicU32::new(0);
+
+/// A body that creates a new, unreferenced item in `collection`.
+fn fresh_body(f: &Fixture, collection: &str) -> Value {
+    let n = FRESH.fetch_add(1, Ordering::Relaxed);
+    match collection {
+        "/api/users" => json!({"email": format!("fresh{n}@x.example"), "name": "Fresh", "role": "agent", "password": PASSWORD}),
+        "/api/tokens" => json!({"name": format!("token {n}"), "role": "agent"}),
+        "/api/customers" => json!({"name": "Fresh Customer", "phones": [{"number": format!("+1999777{n:04}")}]}),
+        "/api/orders" => json!({"customer_id": f.customer_id, "number": format!("F{n}"), "status": "paid",
+                                "items": [{"sku": "X", "name": "X", "quantity": 1, "unit_price_cents": 100}]}),
+        "/api/tickets" => json!({"customer_id": f.customer_id, "subject": "Fresh", "status": "open", "priority": "low"}),
+        _ => {
+            let kind = collection.trim_start_matches("/api/");
+            let mut spec = f.bodies[collection].clone();
+            let (field, key) = match kind {
+                "agents" => ("extension", format!("9{n:04}")),
+                "phone_numbers" => ("number", format!("+1999555{n:04}")),
+                _ => ("name", format!("fresh-{n}")),
+            };
+            spec[field] = json!(key);
+            match kind {
+                "agents" => spec["sip_password"] = json!("fresh-sip-password"),
+                "tools" => spec["implementation"]["secret_headers"]["Authorization"] = json!("Bearer fresh"),
+                _ => {}
+            }
+            spec
+        }
+    }
+}
+
+fn collection_of(path: &str) -> String {
+    path.trim_end_matches("/{id}").to_string()
+}
+
+/// The concrete path and body for calling `e` as the owner/role of `f`.
+async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, Option<Value>) {
+    let collection = collection_of(&e.path);
+    let body = match (e.method.clone(), e.path.as_str()) {
+        (Method::POST, "/api/auth/login") => Some(json!({"email": f.emails[&Role::Agent], "password": PASSWORD})),
+        (Method::POST, "/api/auth/logout") => None,
+        (Method::PUT, "/api/me/status") => Some(json!({"status": "available"})),
+        (Method::PUT, "/api/account") => Some(serde_json::to_value(switchboard::demo::config().settings).unwrap()),
+        (Method::POST, _) => Some(fresh_body(f, &collection)),
+        (Method::PUT, _) => Some(f.bodies[&collection].clone()),
+        _ => None,
+    };
+    let path = if !e.path.contains("{id}") {
+        e.path.clone()
+    } else if e.method == Method::DELETE {
+        // Deleting needs an item of its own, created by the owner.
+        let created = call(app, Method::POST, &collection, Some(&f.cookies[&Role::Owner]), Some(&fresh_body(f, &collection))).await;
+        assert_eq!(created.status, StatusCode::CREATED, "creating a victim for DELETE {}: {}", e.path, created.text);
+        e.path.replace("{id}", &created.json["id"].to_string())
+    } else {
+        e.path.replace("{id}", &f.ids[&collection].to_string())
+    };
+    (path, body)
+}
+
+fn success(e: &Endpoint) -> StatusCode {
+    match (e.method.clone(), e.path.as_str()) {
+        (Method::POST, "/api/auth/login") => StatusCode::OK,
+        (Method::POST, "/api/auth/logout") => StatusCode::NO_CONTENT,
+        (Method::POST, _) => StatusCode::CREATED,
+        (Method::DELETE, _) => StatusCode::NO_CONTENT,
+        _ => StatusCode::OK,
+    }
+}
+
+/// The role policy, written down independently of the API's declarations: the matrix then
+/// proves the server enforces exactly this.
+fn expected_access(method: &Method, path: &str) -> Access {
+    use Role::*;
+    let read = *method == Method::GET;
+    Access::AtLeast(match path {
+        "/api/auth/login" | "/api/auth/logout" => return Access::Public,
+        "/api/me" | "/api/me/status" | "/api/calls" | "/api/calls/{id}" => Agent,
+        "/api/account" if read => Agent,
+        "/api/account" => Owner,
+        p if p.starts_with("/api/users") || p.starts_with("/api/tokens") => Owner,
+        "/api/presence" => Supervisor,
+        // Configuration and store data: supervisors read, admins change.
+        _ if read => Supervisor,
+        _ => Admin,
+    })
+}
+
+#[test]
+fn declared_access_matches_the_role_policy() {
+    for e in endpoints() {
+        assert_eq!(e.access, expected_access(&e.method, &e.path), "{} {}", e.method, e.path);
+    }
+}
+
+async fn matrix(db: Db) {
+    let a = fixture(&db, "acme", "+1555").await;
+    let b = fixture(&db, "globex", "+1666").await;
+    let app = switchboard::api::app(db.clone(), false);
+    let all = endpoints();
+    assert!(all.len() > 70, "expected every kind to be routed, got {}", all.len());
+    let mut checked = 0;
+    for e in &all {
+        for role in Role::ALL {
+            let (path, body) = request_for(&app, &a, e).await;
+            // Logging out would end the fixture's session; it is public, so call it bare.
+            let auth = (e.path != "/api/auth/logout").then(|| a.cookies[&role].as_str());
+            let r = call(&app, e.method.clone(), &path, auth, body.as_ref()).await;
+            let allowed = match e.access {
+                Access::Public => true,
+                Access::AtLeast(min) => role >= min,
+            };
+            if allowed {
+                assert_eq!(r.status, success(e), "{} {} as {:?} should succeed: {}", e.method, path, role, r.text);
+            } else {
+                assert_eq!(r.status, StatusCode::FORBIDDEN, "{} {} as {:?} should be denied: {}", e.method, path, role, r.text);
+            }
+            checked += 1;
+        }
+        if let Access::AtLeast(_) = e.access {
+            let (path, body) = request_for(&app, &a, e).await;
+            let r = call(&app, e.method.clone(), &path, None, body.as_ref()).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{} {} without credentials", e.method, path);
+            let r = call(&app, e.method.clone(), &path, Some("sb_session=forged"), body.as_ref()).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{} {} with a forged session", e.method, path);
+        }
+        // Another account's items: invisible even to the owner.
+        let collection = collection_of(&e.path);
+        if e.path.contains("{id}") {
+            let other = b.ids[&collection];
+            let body = match e.method {
+                Method::PUT => Some(b.bodies[&collection].clone()),
+                _ => None,
+            };
+            let path = e.path.replace("{id}", &other.to_string());
+            let r = call(&app, e.method.clone(), &path, Some(&a.cookies[&Role::Owner]), body.as_ref()).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{} {path} reached another account: {}", e.method, r.text);
+        } else if e.method == Method::GET && b.ids.contains_key(&collection) {
+            let r = call(&app, Method::GET, &e.path, Some(&a.cookies[&Role::Owner]), None).await;
+            let items = r.json.as_array().unwrap_or_else(|| panic!("GET {} is not a list: {}", e.path, r.text));
+            assert!(!items.is_empty(), "GET {} lists nothing", e.path);
+            let foreign: Vec<&Value> = items.iter().filter(|i| i["id"] == json!(b.ids[&collection])).collect();
+            assert!(foreign.is_empty(), "GET {} shows another account's item", e.path);
+        }
+    }
+    assert!(checked >= all.len() * 4);
+    // B's data survived A's owner trying to change it.
+    let r = call(&app, Method::GET, &format!("/api/orders/{}", b.ids["/api/orders"]), Some(&b.cookies[&Role::Agent]), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "agents do not read orders");
+    let r = call(&app, Method::GET, &format!("/api/orders/{}", b.ids["/api/orders"]), Some(&b.cookies[&Role::Supervisor]), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json["number"], "9001");
+}
+
+#[tokio::test]
+async fn every_endpoint_every_role_both_accounts() {
+    on_each_db(matrix).await;
+}
