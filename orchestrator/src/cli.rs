@@ -152,7 +152,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { file, dry_run, data } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let config = ConfigFile::from_yaml(&text).map_err(report)?;
             let db = data.open().await?;
             let result = configfile::import(&db, config, dry_run).await;
@@ -162,7 +163,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}: no problems found (dry run, nothing changed)", file.display());
             } else {
                 let s = summary.to_string();
-                println!("{}: imported{}", file.display(), if s.is_empty() { " (no changes)".to_string() } else { format!("\n{}", s.trim_end()) });
+                println!(
+                    "{}: imported{}",
+                    file.display(),
+                    if s.is_empty() { " (no changes)".to_string() } else { format!("\n{}", s.trim_end()) }
+                );
             }
             Ok(())
         }

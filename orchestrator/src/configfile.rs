@@ -207,8 +207,11 @@ impl std::fmt::Display for ImportSummary {
         if self.account_created {
             writeln!(f, "account created")?;
         }
-        for (label, map) in [("created", &self.created), ("updated", &self.updated), ("deleted", &self.deleted)] {
-            let parts: Vec<String> = map.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+        for (label, map) in
+            [("created", &self.created), ("updated", &self.updated), ("deleted", &self.deleted)]
+        {
+            let parts: Vec<String> =
+                map.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{n} {k}")).collect();
             if !parts.is_empty() {
                 writeln!(f, "{label}: {}", parts.join(", "))?;
             }
@@ -394,9 +397,21 @@ queues:
 "#;
         let file = ConfigFile::from_yaml(yaml).unwrap();
         let problems: Vec<String> = file.problems().iter().map(|p| p.to_string()).collect();
-        assert!(problems.contains(&"queues[2].wrap_up_seconds: must be 0..=3600".to_string()), "{problems:?}");
-        assert!(problems.contains(&"queues[2].overflow_target: refers to voicemail box 'nowhere', which does not exist".to_string()), "{problems:?}");
-        assert!(problems.contains(&"queues[3].name: 'sales' is already used by queues[0]".to_string()), "{problems:?}");
+        assert!(
+            problems.contains(&"queues[2].wrap_up_seconds: must be 0..=3600".to_string()),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(
+                &"queues[2].overflow_target: refers to voicemail box 'nowhere', which does not exist"
+                    .to_string()
+            ),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(&"queues[3].name: 'sales' is already used by queues[0]".to_string()),
+            "{problems:?}"
+        );
     }
 
     #[test]

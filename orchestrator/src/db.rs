@@ -39,13 +39,10 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(Error::invalid(
-                "database_url",
-                "must start with sqlite: or postgres:",
-            ));
+            return Err(Error::invalid("database_url", "must start with sqlite: or postgres:"));
         };
-        let options = AnyConnectOptions::from_str(url)
-            .map_err(|e| Error::invalid("database_url", e.to_string()))?;
+        let options =
+            AnyConnectOptions::from_str(url).map_err(|e| Error::invalid("database_url", e.to_string()))?;
         let mut pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             pool_options = pool_options.max_connections(4).after_connect(|conn, _meta| {

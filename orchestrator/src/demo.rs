@@ -6,7 +6,9 @@ use crate::configfile::{self, ConfigFile};
 use crate::db::Db;
 use crate::error::Result;
 use crate::model::*;
-use crate::store::commerce::{self, CustomerInput, CustomerPhone, OrderInput, OrderItem, OrderStatus, TicketInput};
+use crate::store::commerce::{
+    self, CustomerInput, CustomerPhone, OrderInput, OrderItem, OrderStatus, TicketInput,
+};
 use crate::store::{accounts, users};
 
 pub const ACCOUNT: &str = "demo";
@@ -142,8 +144,16 @@ pub fn config() -> ConfigFile {
         holiday_target: None,
     }];
     f.queues = vec![
-        queue("sales", "New orders and product questions", "Thanks for calling sales. An adviser will be with you shortly."),
-        queue("support", "Orders, returns and account help", "Thanks for calling support. The next available agent will help you."),
+        queue(
+            "sales",
+            "New orders and product questions",
+            "Thanks for calling sales. An adviser will be with you shortly.",
+        ),
+        queue(
+            "support",
+            "Orders, returns and account help",
+            "Thanks for calling support. The next available agent will help you.",
+        ),
     ];
     f.ivr_menus = vec![IvrMenu {
         name: "main".into(),
@@ -153,8 +163,16 @@ pub fn config() -> ConfigFile {
              To check on an order with our automated assistant, press 3.",
         ),
         options: vec![
-            IvrOption { digit: "1".into(), phrases: vec!["sales".into(), "buy".into()], target: Target::Queue { name: "sales".into() } },
-            IvrOption { digit: "2".into(), phrases: vec!["support".into(), "help".into(), "return".into()], target: Target::Queue { name: "support".into() } },
+            IvrOption {
+                digit: "1".into(),
+                phrases: vec!["sales".into(), "buy".into()],
+                target: Target::Queue { name: "sales".into() },
+            },
+            IvrOption {
+                digit: "2".into(),
+                phrases: vec!["support".into(), "help".into(), "return".into()],
+                target: Target::Queue { name: "support".into() },
+            },
             IvrOption {
                 digit: "3".into(),
                 phrases: vec!["order".into(), "where is my order".into(), "tracking".into()],
@@ -209,7 +227,9 @@ pub fn config() -> ConfigFile {
     f
 }
 
-const FIRST: [&str; 12] = ["Maria", "James", "Priya", "Daniel", "Sofia", "Liam", "Chen", "Olivia", "Ahmed", "Emma", "Lucas", "Grace"];
+const FIRST: [&str; 12] = [
+    "Maria", "James", "Priya", "Daniel", "Sofia", "Liam", "Chen", "Olivia", "Ahmed", "Emma", "Lucas", "Grace",
+];
 const LAST: [&str; 9] = ["Garcia", "Smith", "Patel", "Johnson", "Rossi", "Brown", "Wang", "Miller", "Khan"];
 const PRODUCTS: [(&str, &str, i64); 8] = [
     ("TENT-2P", "Two-person backpacking tent", 24_900),
@@ -244,7 +264,9 @@ async fn seed_store(db: &Db, account_id: i64) -> Result<()> {
     let mut order_no = 1001;
     for i in 0..36 {
         let name = format!("{} {}", FIRST[i % FIRST.len()], LAST[(i * 7 + i / 12) % LAST.len()]);
-        let email = format!("{}.{}{}@example.com", FIRST[i % FIRST.len()], LAST[(i * 7 + i / 12) % LAST.len()], i).to_lowercase();
+        let email =
+            format!("{}.{}{}@example.com", FIRST[i % FIRST.len()], LAST[(i * 7 + i / 12) % LAST.len()], i)
+                .to_lowercase();
         let customer = commerce::create_customer(
             db,
             account_id,
@@ -261,11 +283,18 @@ async fn seed_store(db: &Db, account_id: i64) -> Result<()> {
         for k in 0..(1 + i % 3) {
             let status = STATUSES[(i + k * 3) % STATUSES.len()];
             let (p1, p2) = (PRODUCTS[(i + k) % PRODUCTS.len()], PRODUCTS[(i * 3 + k + 1) % PRODUCTS.len()]);
-            let mut items = vec![OrderItem { sku: p1.0.into(), name: p1.1.into(), quantity: 1, unit_price_cents: p1.2 }];
+            let mut items =
+                vec![OrderItem { sku: p1.0.into(), name: p1.1.into(), quantity: 1, unit_price_cents: p1.2 }];
             if (i + k) % 2 == 0 && p2.0 != p1.0 {
-                items.push(OrderItem { sku: p2.0.into(), name: p2.1.into(), quantity: 1 + (k as i64 % 2), unit_price_cents: p2.2 });
+                items.push(OrderItem {
+                    sku: p2.0.into(),
+                    name: p2.1.into(),
+                    quantity: 1 + (k as i64 % 2),
+                    unit_price_cents: p2.2,
+                });
             }
-            let shipped = matches!(status, OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Returned);
+            let shipped =
+                matches!(status, OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Returned);
             let (carrier, tracking) = if shipped {
                 if order_no % 2 == 0 {
                     (Some("UPS".to_string()), Some(format!("1Z999AA1{:010}", order_no * 7919)))
@@ -346,7 +375,11 @@ pub async fn ensure(db: &Db) -> Result<(bool, Vec<Login>)> {
     };
     let mut logins: Vec<Login> = USERS
         .iter()
-        .map(|(email, _, role, _)| Login { what: format!("web login ({})", role.as_str()), user: email.to_string(), secret: PASSWORD.into() })
+        .map(|(email, _, role, _)| Login {
+            what: format!("web login ({})", role.as_str()),
+            user: email.to_string(),
+            secret: PASSWORD.into(),
+        })
         .collect();
     for a in config().agents {
         logins.push(Login {

@@ -44,7 +44,9 @@ impl Error {
             match db.kind() {
                 ErrorKind::UniqueViolation => return Error::Conflict(format!("{what} already exists")),
                 ErrorKind::ForeignKeyViolation => {
-                    return Error::Conflict(format!("{what} refers to a record that does not exist or is still referenced"))
+                    return Error::Conflict(format!(
+                        "{what} refers to a record that does not exist or is still referenced"
+                    ))
                 }
                 ErrorKind::CheckViolation | ErrorKind::NotNullViolation => {
                     return Error::invalid("", format!("{what} violates a data constraint"))

@@ -9,7 +9,7 @@ pub mod model;
 pub mod store;
 
 pub use error::{Error, Result};
+pub mod cli;
 pub mod configfile;
 pub mod demo;
-pub mod cli;
 pub mod serve;

@@ -88,7 +88,10 @@ fn print_banner(opts: &ServeOptions, created: bool, logins: &[demo::Login]) {
     out.push_str("\n=== Switchboard demo account ");
     out.push_str(if created { "(just created) ===\n" } else { "(already loaded) ===\n" });
     out.push_str(&format!("Web UI:        http://{}/\n", opts.http));
-    out.push_str(&format!("Main number:   {} (business hours -> IVR; after hours -> voicemail)\n", demo::MAIN_NUMBER));
+    out.push_str(&format!(
+        "Main number:   {} (business hours -> IVR; after hours -> voicemail)\n",
+        demo::MAIN_NUMBER
+    ));
     out.push_str(&format!("AI hotline:    {} (AI order assistant)\n", demo::AI_NUMBER));
     for l in logins {
         out.push_str(&format!("{:<40} {:<28} password: {}\n", l.what, l.user, l.secret));

@@ -9,8 +9,16 @@ struct Asset {
 }
 
 const ASSETS: &[Asset] = &[
-    Asset { path: "index.html", mime: "text/html; charset=utf-8", body: include_bytes!("../static/index.html") },
-    Asset { path: "app.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../static/app.js") },
+    Asset {
+        path: "index.html",
+        mime: "text/html; charset=utf-8",
+        body: include_bytes!("../static/index.html"),
+    },
+    Asset {
+        path: "app.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../static/app.js"),
+    },
     Asset { path: "style.css", mime: "text/css; charset=utf-8", body: include_bytes!("../static/style.css") },
 ];
 

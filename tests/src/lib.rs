@@ -1,1 +1,201 @@
-//! placeholder
+//! Helpers for end-to-end tests: run the real `switchboard` binary, talk to it over HTTP,
+//! and get a fresh PostgreSQL database when one is configured.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Environment variable naming a PostgreSQL URL whose user may create databases.
+pub const PG_ENV: &str = "SWITCHBOARD_TEST_POSTGRES";
+
+/// The `switchboard` binary of this build (built on demand).
+pub fn bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SWITCHBOARD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/switchboard
+    let path = exe.parent().and_then(Path::parent).expect("target dir").join("switchboard");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "switchboard-orchestrator", "--bin", "switchboard"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the switchboard binary failed");
+    }
+    path
+}
+
+/// Runs a switchboard command to completion.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).env_remove("DATABASE_URL").env("RUST_BACKTRACE", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run switchboard")
+}
+
+/// Whether a missing dependency should fail (CI) rather than skip (a laptop).
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// A fresh PostgreSQL database URL, or None when none is configured (a failure under CI).
+pub async fn fresh_postgres() -> Option<String> {
+    let admin = match std::env::var(PG_ENV) {
+        Ok(u) if !u.is_empty() => u,
+        _ if in_ci() => panic!("CI=true but {PG_ENV} is not set"),
+        _ => {
+            eprintln!("note: {PG_ENV} unset, PostgreSQL half skipped");
+            return None;
+        }
+    };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&admin).await.expect("reach test PostgreSQL");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let name = format!("sbe2e_{}_{}", std::process::id(), nanos % 1_000_000_000);
+    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&pool).await.unwrap();
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+/// A running `switchboard serve`.
+pub struct Server {
+    child: Option<Child>,
+    pub http: String,
+    /// Everything printed on stdout (the start-up banner).
+    pub stdout: String,
+    log_rx: mpsc::Receiver<String>,
+    pub logs: Vec<String>,
+}
+
+impl Server {
+    /// Starts `serve` on a free port with JSON logs and waits until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Result<Server> {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--log-format").arg("json").arg("serve").arg("--http").arg("127.0.0.1:0");
+        cmd.arg("--data-dir").arg(data_dir).args(extra);
+        cmd.env_remove("DATABASE_URL").env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("spawn switchboard")?;
+        let (out_tx, out_rx) = mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                let _ = out_tx.send(line);
+            }
+        });
+        let (log_tx, log_rx) = mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+                let _ = log_tx.send(line);
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            http: String::new(),
+            stdout: String::new(),
+            log_rx,
+            logs: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.http.is_empty() {
+            if Instant::now() > deadline {
+                bail!("server did not start listening: {:?}", server.logs);
+            }
+            if let Some(status) = server.child.as_mut().unwrap().try_wait()? {
+                server.drain();
+                bail!("server exited with {status}: {}", server.logs.join("\n"));
+            }
+            if let Ok(line) = server.log_rx.recv_timeout(Duration::from_millis(100)) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if let Some(addr) = v["http_addr"].as_str() {
+                        server.http = format!("http://{addr}");
+                    }
+                }
+                server.logs.push(line);
+            }
+        }
+        // The banner is printed before the listener starts.
+        while let Ok(line) = out_rx.recv_timeout(Duration::from_millis(200)) {
+            server.stdout.push_str(&line);
+            server.stdout.push('\n');
+        }
+        Ok(server)
+    }
+
+    fn drain(&mut self) {
+        while let Ok(line) = self.log_rx.try_recv() {
+            self.logs.push(line);
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+    }
+
+    /// Sends a signal and waits for the exit status.
+    pub fn signal_and_wait(&mut self, signal: i32, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let mut child = self.child.take().ok_or_else(|| anyhow!("already stopped"))?;
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                // Give the log reader a moment to catch the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                self.drain();
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("server did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.http, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Logs in and returns the session cookie (`name=value`).
+pub async fn login(client: &reqwest::Client, server: &Server, email: &str, password: &str) -> Result<String> {
+    let resp = client
+        .post(server.url("/api/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!("login failed: {}", resp.status());
+    }
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| anyhow!("no cookie"))?;
+    Ok(cookie.to_string())
+}

@@ -13,7 +13,10 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-async fn get_account(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Json<Account>> {
+async fn get_account(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Account>> {
     Ok(Json(accounts::get(&st.db, p.account_id).await?))
 }
 
@@ -67,30 +70,38 @@ async fn set_my_status(
         .execute(&mut *tx)
         .await
         .map_err(Error::from)?;
-    sqlx::query("INSERT INTO agent_presence (account_id, extension, status, updated_at) VALUES ($1, $2, $3, $4)")
-        .bind(p.account_id)
-        .bind(&extension)
-        .bind(&status)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::from)?;
+    sqlx::query(
+        "INSERT INTO agent_presence (account_id, extension, status, updated_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(p.account_id)
+    .bind(&extension)
+    .bind(&status)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::from)?;
     tx.commit().await.map_err(Error::from)?;
     Ok(Json(Presence { extension, status: req.status, updated_at: now }))
 }
 
-async fn list_presence(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Json<Vec<Presence>>> {
-    let rows = sqlx::query("SELECT extension, status, updated_at FROM agent_presence WHERE account_id = $1 ORDER BY extension")
-        .bind(p.account_id)
-        .fetch_all(st.db.pool())
-        .await
-        .map_err(Error::from)?;
+async fn list_presence(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Vec<Presence>>> {
+    let rows = sqlx::query(
+        "SELECT extension, status, updated_at FROM agent_presence WHERE account_id = $1 ORDER BY extension",
+    )
+    .bind(p.account_id)
+    .fetch_all(st.db.pool())
+    .await
+    .map_err(Error::from)?;
     let mut out = Vec::new();
     for r in rows {
         let status: String = r.try_get("status").map_err(Error::from)?;
         out.push(Presence {
             extension: r.try_get("extension").map_err(Error::from)?,
-            status: serde_json::from_value(serde_json::Value::String(status)).unwrap_or(PresenceStatus::Offline),
+            status: serde_json::from_value(serde_json::Value::String(status))
+                .unwrap_or(PresenceStatus::Offline),
             updated_at: r.try_get("updated_at").map_err(Error::from)?,
         });
     }
@@ -101,11 +112,44 @@ pub fn routes(api: &mut Api) {
     let (account, settings) = (api.schema::<Account>(), api.schema::<AccountSettings>());
     let (status, presence, presences) =
         (api.schema::<StatusRequest>(), api.schema::<Presence>(), api.schema::<Vec<Presence>>());
-    api.add(Method::GET, "/api/account", Access::AtLeast(Role::Agent), "account", "The caller's account", None, account.clone(), get_account);
-    api.add(Method::PUT, "/api/account", Access::AtLeast(Role::Owner), "account",
-        "Change account settings (name, time zone, caller ID, billing)", settings, account, put_account);
-    api.add(Method::PUT, "/api/me/status", Access::AtLeast(Role::Agent), "presence",
-        "Set my agent status (available, away, on break, offline)", status, presence, set_my_status);
-    api.add(Method::GET, "/api/presence", Access::AtLeast(Role::Supervisor), "presence",
-        "Status of every agent", None, presences, list_presence);
+    api.add(
+        Method::GET,
+        "/api/account",
+        Access::AtLeast(Role::Agent),
+        "account",
+        "The caller's account",
+        None,
+        account.clone(),
+        get_account,
+    );
+    api.add(
+        Method::PUT,
+        "/api/account",
+        Access::AtLeast(Role::Owner),
+        "account",
+        "Change account settings (name, time zone, caller ID, billing)",
+        settings,
+        account,
+        put_account,
+    );
+    api.add(
+        Method::PUT,
+        "/api/me/status",
+        Access::AtLeast(Role::Agent),
+        "presence",
+        "Set my agent status (available, away, on break, offline)",
+        status,
+        presence,
+        set_my_status,
+    );
+    api.add(
+        Method::GET,
+        "/api/presence",
+        Access::AtLeast(Role::Supervisor),
+        "presence",
+        "Status of every agent",
+        None,
+        presences,
+        list_presence,
+    );
 }

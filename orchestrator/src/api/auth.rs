@@ -63,12 +63,8 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let token = auth
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(Error::Unauthenticated)?
-            .trim();
+        let token =
+            auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(Error::Unauthenticated)?.trim();
         let (id, account_id, role, name) =
             users::token_principal(&state.db, token).await?.ok_or(Error::Unauthenticated)?;
         return Ok(Principal {
@@ -129,10 +125,27 @@ async fn me(Extension(p): Extension<Principal>) -> Json<Principal> {
 }
 
 pub fn routes(api: &mut Api) {
-    let (req, user, principal) = (api.schema::<LoginRequest>(), api.schema::<User>(), api.schema::<Principal>());
-    api.add(Method::POST, "/api/auth/login", Access::Public, "auth",
-        "Log in with e-mail and password; sets the session cookie", req, user, login);
+    let (req, user, principal) =
+        (api.schema::<LoginRequest>(), api.schema::<User>(), api.schema::<Principal>());
+    api.add(
+        Method::POST,
+        "/api/auth/login",
+        Access::Public,
+        "auth",
+        "Log in with e-mail and password; sets the session cookie",
+        req,
+        user,
+        login,
+    );
     api.add(Method::POST, "/api/auth/logout", Access::Public, "auth", "End the session", None, None, logout);
-    api.add(Method::GET, "/api/me", Access::AtLeast(Role::Agent), "auth",
-        "Who am I: account, role and linked agent", None, principal, me);
+    api.add(
+        Method::GET,
+        "/api/me",
+        Access::AtLeast(Role::Agent),
+        "auth",
+        "Who am I: account, role and linked agent",
+        None,
+        principal,
+        me,
+    );
 }

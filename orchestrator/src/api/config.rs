@@ -14,12 +14,19 @@ fn shown<K: ConfigKind>(mut s: Stored<K>) -> Stored<K> {
     s
 }
 
-async fn list<K: ConfigKind>(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Json<Vec<Stored<K>>>> {
+async fn list<K: ConfigKind>(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Vec<Stored<K>>>> {
     let all = config::list::<K>(&st.db, p.account_id).await?;
     Ok(Json(all.into_iter().map(shown).collect()))
 }
 
-async fn get<K: ConfigKind>(State(st): State<AppState>, Extension(p): Extension<Principal>, Id(id): Id) -> ApiResult<Json<Stored<K>>> {
+async fn get<K: ConfigKind>(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+) -> ApiResult<Json<Stored<K>>> {
     Ok(Json(shown(config::get::<K>(&st.db, p.account_id, id).await?)))
 }
 
@@ -44,7 +51,11 @@ async fn update<K: ConfigKind>(
     Ok(Json(shown(stored)))
 }
 
-async fn delete<K: ConfigKind>(State(st): State<AppState>, Extension(p): Extension<Principal>, Id(id): Id) -> ApiResult<StatusCode> {
+async fn delete<K: ConfigKind>(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     config::delete::<K>(&st.db, p.account_id, id).await?;
     tracing::info!(kind = K::KIND, id, by = %p.name, "deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -57,11 +68,37 @@ fn kind_routes<K: ConfigKind>(api: &mut Api) {
     let (read, write) = (Access::AtLeast(Role::Supervisor), Access::AtLeast(Role::Admin));
     let s = K::SINGULAR;
     api.add(Method::GET, &collection, read, K::KIND, format!("List every {s}"), None, many, list::<K>);
-    api.add(Method::POST, &collection, write, K::KIND, format!("Create a {s}"), spec.clone(), stored.clone(), create::<K>);
+    api.add(
+        Method::POST,
+        &collection,
+        write,
+        K::KIND,
+        format!("Create a {s}"),
+        spec.clone(),
+        stored.clone(),
+        create::<K>,
+    );
     api.add(Method::GET, &item, read, K::KIND, format!("Get a {s}"), None, stored.clone(), get::<K>);
-    api.add(Method::PUT, &item, write, K::KIND,
-        format!("Replace a {s} (write-only secrets left null keep their stored value)"), spec, stored, update::<K>);
-    api.add(Method::DELETE, &item, write, K::KIND, format!("Delete a {s} (409 while anything refers to it)"), None, None, delete::<K>);
+    api.add(
+        Method::PUT,
+        &item,
+        write,
+        K::KIND,
+        format!("Replace a {s} (write-only secrets left null keep their stored value)"),
+        spec,
+        stored,
+        update::<K>,
+    );
+    api.add(
+        Method::DELETE,
+        &item,
+        write,
+        K::KIND,
+        format!("Delete a {s} (409 while anything refers to it)"),
+        None,
+        None,
+        delete::<K>,
+    );
 }
 
 pub fn routes(api: &mut Api) {

@@ -139,11 +139,7 @@ pub fn app(db: Db, secure_cookies: bool) -> Router {
     let mut api = Api::new();
     declare(&mut api);
     let openapi = openapi::document(&api.endpoints, api.schemas.take_definitions(true));
-    let access = api
-        .endpoints
-        .iter()
-        .map(|e| ((e.method.clone(), e.path.clone()), e.access))
-        .collect();
+    let access = api.endpoints.iter().map(|e| ((e.method.clone(), e.path.clone()), e.access)).collect();
     let state = AppState {
         db,
         metrics: Arc::new(metrics::Metrics::new()),
@@ -175,7 +171,11 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
             }
             Ok(principal) => error::ApiError::new(
                 StatusCode::FORBIDDEN,
-                format!("this needs the {} role or higher; you are {}", min.as_str(), principal.role.as_str()),
+                format!(
+                    "this needs the {} role or higher; you are {}",
+                    min.as_str(),
+                    principal.role.as_str()
+                ),
             )
             .into_response(),
             Err(e) => error::ApiError::from(e).into_response(),
@@ -190,7 +190,10 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database not answering");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "database unavailable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "database unavailable"})),
+            )
                 .into_response()
         }
     }

@@ -20,7 +20,9 @@ pub fn document(endpoints: &[Endpoint], schemas: Map<String, Value>) -> Value {
             ("POST", Some(s)) if e.path != "/api/auth/login" => {
                 ("201", json!({"description": "created", "content": {"application/json": {"schema": s}}}))
             }
-            (_, Some(s)) => ("200", json!({"description": "ok", "content": {"application/json": {"schema": s}}})),
+            (_, Some(s)) => {
+                ("200", json!({"description": "ok", "content": {"application/json": {"schema": s}}}))
+            }
         };
         let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
         let mut responses = Map::new();

@@ -10,11 +10,18 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::{Extension, Json};
 
-async fn list_users(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Json<Vec<User>>> {
+async fn list_users(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Vec<User>>> {
     Ok(Json(users::list(&st.db, p.account_id).await?))
 }
 
-async fn get_user(State(st): State<AppState>, Extension(p): Extension<Principal>, Id(id): Id) -> ApiResult<Json<User>> {
+async fn get_user(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+) -> ApiResult<Json<User>> {
     Ok(Json(users::get(&st.db, p.account_id, id).await?))
 }
 
@@ -29,7 +36,12 @@ async fn create_user(
 }
 
 /// Refuses changes that would leave the account without an enabled owner.
-async fn keep_an_owner(st: &AppState, account_id: i64, changing: i64, still_owner: bool) -> Result<(), Error> {
+async fn keep_an_owner(
+    st: &AppState,
+    account_id: i64,
+    changing: i64,
+    still_owner: bool,
+) -> Result<(), Error> {
     if still_owner {
         return Ok(());
     }
@@ -54,14 +66,21 @@ async fn update_user(
     Ok(Json(users::update(&st.db, p.account_id, id, &input).await?))
 }
 
-async fn delete_user(State(st): State<AppState>, Extension(p): Extension<Principal>, Id(id): Id) -> ApiResult<StatusCode> {
+async fn delete_user(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     users::get(&st.db, p.account_id, id).await?;
     keep_an_owner(&st, p.account_id, id, false).await?;
     users::delete(&st.db, p.account_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_tokens(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Json<Vec<ApiToken>>> {
+async fn list_tokens(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Vec<ApiToken>>> {
     Ok(Json(users::list_tokens(&st.db, p.account_id).await?))
 }
 
@@ -78,7 +97,11 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(token)))
 }
 
-async fn revoke_token(State(st): State<AppState>, Extension(p): Extension<Principal>, Id(id): Id) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     users::revoke_token(&st.db, p.account_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -87,14 +110,49 @@ pub fn routes(api: &mut Api) {
     let owner = Access::AtLeast(Role::Owner);
     let (input, user, many) = (api.schema::<UserInput>(), api.schema::<User>(), api.schema::<Vec<User>>());
     api.add(Method::GET, "/api/users", owner, "users", "List users", None, many, list_users);
-    api.add(Method::POST, "/api/users", owner, "users", "Create a user", input.clone(), user.clone(), create_user);
+    api.add(
+        Method::POST,
+        "/api/users",
+        owner,
+        "users",
+        "Create a user",
+        input.clone(),
+        user.clone(),
+        create_user,
+    );
     api.add(Method::GET, "/api/users/{id}", owner, "users", "Get a user", None, user.clone(), get_user);
-    api.add(Method::PUT, "/api/users/{id}", owner, "users",
-        "Replace a user (leave password out to keep it; a new password ends their sessions)", input, user, update_user);
+    api.add(
+        Method::PUT,
+        "/api/users/{id}",
+        owner,
+        "users",
+        "Replace a user (leave password out to keep it; a new password ends their sessions)",
+        input,
+        user,
+        update_user,
+    );
     api.add(Method::DELETE, "/api/users/{id}", owner, "users", "Delete a user", None, None, delete_user);
-    let (input, new, many) = (api.schema::<TokenInput>(), api.schema::<NewToken>(), api.schema::<Vec<ApiToken>>());
+    let (input, new, many) =
+        (api.schema::<TokenInput>(), api.schema::<NewToken>(), api.schema::<Vec<ApiToken>>());
     api.add(Method::GET, "/api/tokens", owner, "tokens", "List live API tokens", None, many, list_tokens);
-    api.add(Method::POST, "/api/tokens", owner, "tokens",
-        "Create an API token (the secret is returned once; send it as `Authorization: Bearer …`)", input, new, create_token);
-    api.add(Method::DELETE, "/api/tokens/{id}", owner, "tokens", "Revoke an API token", None, None, revoke_token);
+    api.add(
+        Method::POST,
+        "/api/tokens",
+        owner,
+        "tokens",
+        "Create an API token (the secret is returned once; send it as `Authorization: Bearer …`)",
+        input,
+        new,
+        create_token,
+    );
+    api.add(
+        Method::DELETE,
+        "/api/tokens/{id}",
+        owner,
+        "tokens",
+        "Revoke an API token",
+        None,
+        None,
+        revoke_token,
+    );
 }

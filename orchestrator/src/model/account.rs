@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 /// The four roles. Each includes everything the roles before it may do.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Own calls and own status.

@@ -280,11 +280,20 @@ impl ConfigKind for ToolDefinition {
         p.field("implementation", |p| match &self.implementation {
             ToolImplementation::Builtin { builtin } => {
                 if builtin.name() != self.name {
-                    p.push("builtin", format!("a built-in tool definition must be named '{}'", builtin.name()));
+                    p.push(
+                        "builtin",
+                        format!("a built-in tool definition must be named '{}'", builtin.name()),
+                    );
                 }
             }
             ToolImplementation::Webhook {
-                url, headers, secret_headers, timeout_ms, retries, result_pointer, ..
+                url,
+                headers,
+                secret_headers,
+                timeout_ms,
+                retries,
+                result_pointer,
+                ..
             } => {
                 check_url(p, "url", url);
                 for name in headers.keys().chain(secret_headers.keys()) {
@@ -350,8 +359,7 @@ mod tests {
                 url: "https://example.com/points".into(),
                 method: HttpMethod::Post,
                 headers: BTreeMap::new(),
-                secret_headers: [("Authorization".to_string(), Some("Bearer s3cret".to_string()))]
-                    .into(),
+                secret_headers: [("Authorization".to_string(), Some("Bearer s3cret".to_string()))].into(),
                 timeout_ms: 2000,
                 retries: 1,
                 result_pointer: None,

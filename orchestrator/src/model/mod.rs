@@ -100,8 +100,17 @@ pub fn singular(kind: &str) -> &'static str {
         };
     }
     pick!(
-        ClassOfService, VoicemailBox, AudioEntry, Schedule, Queue, IvrMenu, Agent, AiAgent,
-        ToolDefinition, Trunk, PhoneNumber
+        ClassOfService,
+        VoicemailBox,
+        AudioEntry,
+        Schedule,
+        Queue,
+        IvrMenu,
+        Agent,
+        AiAgent,
+        ToolDefinition,
+        Trunk,
+        PhoneNumber
     );
     "entity"
 }

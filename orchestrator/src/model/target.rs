@@ -8,14 +8,28 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
-    Queue { name: String },
-    IvrMenu { name: String },
-    Agent { extension: String },
-    VoicemailBox { name: String },
-    Schedule { name: String },
-    AiAgent { name: String },
+    Queue {
+        name: String,
+    },
+    IvrMenu {
+        name: String,
+    },
+    Agent {
+        extension: String,
+    },
+    VoicemailBox {
+        name: String,
+    },
+    Schedule {
+        name: String,
+    },
+    AiAgent {
+        name: String,
+    },
     /// An outside number, dialled through the account's trunk.
-    External { number: String },
+    External {
+        number: String,
+    },
     Hangup,
 }
 

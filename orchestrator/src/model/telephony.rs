@@ -202,11 +202,7 @@ impl ConfigKind for Agent {
     fn references(&self) -> Vec<Reference> {
         let mut out = Vec::new();
         for (i, m) in self.queues.iter().enumerate() {
-            out.push(Reference {
-                path: format!("queues[{i}].queue"),
-                kind: "queues",
-                key: m.queue.clone(),
-            });
+            out.push(Reference { path: format!("queues[{i}].queue"), kind: "queues", key: m.queue.clone() });
         }
         if let Some(v) = &self.voicemail_box {
             out.push(Reference { path: "voicemail_box".into(), kind: "voicemail_boxes", key: v.clone() });

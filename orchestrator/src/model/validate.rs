@@ -110,9 +110,8 @@ impl Problems {
 }
 
 pub fn check_name(value: &str) -> Result<(), &'static str> {
-    let ok_chars = value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    let ok_chars =
+        value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if value.is_empty() || value.len() > 64 {
         Err("must be 1 to 64 characters")
     } else if !ok_chars {
@@ -127,16 +126,12 @@ pub fn check_name(value: &str) -> Result<(), &'static str> {
 /// `+` then 7 to 15 digits, the first not zero.
 pub fn is_e164(value: &str) -> bool {
     let Some(digits) = value.strip_prefix('+') else { return false };
-    (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
+    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
 /// A dialable extension: 2 to 6 digits, not starting with 0.
 pub fn is_extension(value: &str) -> bool {
-    (2..=6).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_digit())
-        && !value.starts_with('0')
+    (2..=6).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0')
 }
 
 /// A loose but useful e-mail check: one `@`, something before it, a dot in the domain.

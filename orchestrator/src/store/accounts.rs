@@ -52,7 +52,12 @@ pub async fn create(db: &Db, slug: &str, settings: &AccountSettings) -> Result<A
     .fetch_one(db.pool())
     .await
     .map_err(|e| Error::from_db(e, &format!("account '{slug}'")))?;
-    Ok(Account { id: row.try_get("id")?, slug: slug.to_string(), settings: settings.clone(), created_at: now })
+    Ok(Account {
+        id: row.try_get("id")?,
+        slug: slug.to_string(),
+        settings: settings.clone(),
+        created_at: now,
+    })
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Account> {

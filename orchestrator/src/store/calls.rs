@@ -132,7 +132,12 @@ pub struct CallQuery {
 }
 
 /// Calls, newest first. `only_agent` restricts to one agent's calls (the agent role).
-pub async fn list(db: &Db, account_id: i64, query: &CallQuery, only_agent: Option<&str>) -> Result<Vec<CallRecord>> {
+pub async fn list(
+    db: &Db,
+    account_id: i64,
+    query: &CallQuery,
+    only_agent: Option<&str>,
+) -> Result<Vec<CallRecord>> {
     let agent = only_agent.map(str::to_string).or_else(|| query.agent_extension.clone());
     let rows = sqlx::query(&format!(
         "SELECT {CALL_COLS} FROM call_records WHERE account_id = $1 AND ($2 IS NULL OR agent_extension = $2) \

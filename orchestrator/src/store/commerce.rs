@@ -93,22 +93,26 @@ impl CustomerInput {
 
 async fn load_customer(db: &Db, account_id: i64, row: &sqlx::any::AnyRow) -> Result<Customer> {
     let id: i64 = row.try_get("id")?;
-    let phones = sqlx::query("SELECT number, label FROM customer_phones WHERE customer_id = $1 AND account_id = $2 ORDER BY id")
-        .bind(id)
-        .bind(account_id)
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(|r| Ok(CustomerPhone { number: r.try_get("number")?, label: r.try_get("label")? }))
-        .collect::<Result<Vec<_>>>()?;
-    let emails = sqlx::query("SELECT email FROM customer_emails WHERE customer_id = $1 AND account_id = $2 ORDER BY id")
-        .bind(id)
-        .bind(account_id)
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(|r| Ok(r.try_get("email")?))
-        .collect::<Result<Vec<_>>>()?;
+    let phones = sqlx::query(
+        "SELECT number, label FROM customer_phones WHERE customer_id = $1 AND account_id = $2 ORDER BY id",
+    )
+    .bind(id)
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| Ok(CustomerPhone { number: r.try_get("number")?, label: r.try_get("label")? }))
+    .collect::<Result<Vec<_>>>()?;
+    let emails = sqlx::query(
+        "SELECT email FROM customer_emails WHERE customer_id = $1 AND account_id = $2 ORDER BY id",
+    )
+    .bind(id)
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get("email")?))
+    .collect::<Result<Vec<_>>>()?;
     Ok(Customer {
         id,
         name: row.try_get("name")?,
@@ -162,12 +166,14 @@ pub async fn list_customers(db: &Db, account_id: i64, query: &CustomerQuery) -> 
 }
 
 pub async fn get_customer(db: &Db, account_id: i64, id: i64) -> Result<Customer> {
-    let row = sqlx::query(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.account_id = $1 AND c.id = $2"))
-        .bind(account_id)
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = sqlx::query(&format!(
+        "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.account_id = $1 AND c.id = $2"
+    ))
+    .bind(account_id)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(Error::NotFound)?;
     load_customer(db, account_id, &row).await
 }
 
@@ -180,13 +186,15 @@ async fn write_contacts(
     sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1").bind(id).execute(&mut **tx).await?;
     sqlx::query("DELETE FROM customer_emails WHERE customer_id = $1").bind(id).execute(&mut **tx).await?;
     for ph in &input.phones {
-        sqlx::query("INSERT INTO customer_phones (account_id, customer_id, number, label) VALUES ($1, $2, $3, $4)")
-            .bind(account_id)
-            .bind(id)
-            .bind(&ph.number)
-            .bind(&ph.label)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO customer_phones (account_id, customer_id, number, label) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(account_id)
+        .bind(id)
+        .bind(&ph.number)
+        .bind(&ph.label)
+        .execute(&mut **tx)
+        .await?;
     }
     for e in &input.emails {
         sqlx::query("INSERT INTO customer_emails (account_id, customer_id, email) VALUES ($1, $2, $3)")
@@ -372,25 +380,28 @@ impl OrderInput {
     }
 }
 
-const ORDER_COLS: &str = "id, customer_id, number, status, currency, subtotal_cents, shipping_cents, tax_cents, \
+const ORDER_COLS: &str =
+    "id, customer_id, number, status, currency, subtotal_cents, shipping_cents, tax_cents, \
                           total_cents, carrier, tracking_number, placed_at, updated_at";
 
 async fn load_order(db: &Db, row: &sqlx::any::AnyRow) -> Result<Order> {
     let id: i64 = row.try_get("id")?;
-    let items = sqlx::query("SELECT sku, name, quantity, unit_price_cents FROM order_items WHERE order_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(OrderItem {
-                sku: r.try_get("sku")?,
-                name: r.try_get("name")?,
-                quantity: r.try_get("quantity")?,
-                unit_price_cents: r.try_get("unit_price_cents")?,
-            })
+    let items = sqlx::query(
+        "SELECT sku, name, quantity, unit_price_cents FROM order_items WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(OrderItem {
+            sku: r.try_get("sku")?,
+            name: r.try_get("name")?,
+            quantity: r.try_get("quantity")?,
+            unit_price_cents: r.try_get("unit_price_cents")?,
         })
-        .collect::<Result<Vec<_>>>()?;
+    })
+    .collect::<Result<Vec<_>>>()?;
     let status: String = row.try_get("status")?;
     Ok(Order {
         id,

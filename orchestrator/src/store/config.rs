@@ -18,8 +18,7 @@ pub struct Stored<K> {
 }
 
 fn parse<K: ConfigKind>(id: i64, spec: &str) -> Result<K> {
-    serde_json::from_str(spec)
-        .map_err(|e| Error::Corrupt(format!("{} #{id}: {e}", K::KIND)))
+    serde_json::from_str(spec).map_err(|e| Error::Corrupt(format!("{} #{id}: {e}", K::KIND)))
 }
 
 fn row_to_stored<K: ConfigKind>(row: &sqlx::any::AnyRow) -> Result<Stored<K>> {
@@ -128,10 +127,11 @@ pub fn references_of(kind: &str, spec: &str) -> Vec<Reference> {
 
 /// Describes every entity in the account that refers to (`kind`, `key`).
 pub async fn referrers(db: &Db, account_id: i64, kind: &str, key: &str) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT kind, key, spec FROM config_entities WHERE account_id = $1 ORDER BY kind, key")
-        .bind(account_id)
-        .fetch_all(db.pool())
-        .await?;
+    let rows =
+        sqlx::query("SELECT kind, key, spec FROM config_entities WHERE account_id = $1 ORDER BY kind, key")
+            .bind(account_id)
+            .fetch_all(db.pool())
+            .await?;
     let mut out = Vec::new();
     for row in rows {
         let (rk, rkey, spec): (String, String, String) =
@@ -204,18 +204,20 @@ pub async fn update<K: ConfigKind>(db: &Db, account_id: i64, id: i64, mut spec: 
     validate(db, account_id, &spec).await?;
     let now = now_ms();
     let json = serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query("UPDATE config_entities SET key = $1, spec = $2, updated_at = $3 WHERE id = $4 AND account_id = $5")
-        .bind(spec.key())
-        .bind(&json)
-        .bind(now)
-        .bind(id)
-        .bind(account_id)
-        .execute(db.pool())
-        .await
-        .map_err(|e| match Error::from_db(e, K::SINGULAR) {
-            Error::Conflict(_) => Error::Conflict(conflict(&spec)),
-            other => other,
-        })?;
+    sqlx::query(
+        "UPDATE config_entities SET key = $1, spec = $2, updated_at = $3 WHERE id = $4 AND account_id = $5",
+    )
+    .bind(spec.key())
+    .bind(&json)
+    .bind(now)
+    .bind(id)
+    .bind(account_id)
+    .execute(db.pool())
+    .await
+    .map_err(|e| match Error::from_db(e, K::SINGULAR) {
+        Error::Conflict(_) => Error::Conflict(conflict(&spec)),
+        other => other,
+    })?;
     Ok(Stored { id, spec, created_at: old.created_at, updated_at: now })
 }
 

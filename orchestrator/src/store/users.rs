@@ -207,7 +207,8 @@ pub async fn check_login(db: &Db, email: &str, password: &str) -> Result<Option<
         .fetch_optional(db.pool())
         .await?;
     // Verify against a dummy hash when the user is unknown so timing does not reveal e-mails.
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0aDGJw5eGDWmQwRbBo5S4lEZCNZ1UYk5mX5kTQzKf1A";
+    const DUMMY: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0aDGJw5eGDWmQwRbBo5S4lEZCNZ1UYk5mX5kTQzKf1A";
     let Some(row) = row else {
         verify_password(password, DUMMY).await;
         return Ok(None);
@@ -256,10 +257,7 @@ pub async fn session_user(db: &Db, token: &str) -> Result<Option<User>> {
 }
 
 pub async fn end_session(db: &Db, token: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(digest(token))
-        .execute(db.pool())
-        .await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(digest(token)).execute(db.pool()).await?;
     Ok(())
 }
 
@@ -300,7 +298,12 @@ fn token_from_row(row: &sqlx::any::AnyRow) -> Result<ApiToken> {
     })
 }
 
-pub async fn create_token(db: &Db, account_id: i64, input: &TokenInput, created_by: Option<i64>) -> Result<NewToken> {
+pub async fn create_token(
+    db: &Db,
+    account_id: i64,
+    input: &TokenInput,
+    created_by: Option<i64>,
+) -> Result<NewToken> {
     let mut p = Problems::new();
     p.text("name", &input.name, true, 100);
     if !p.is_empty() {
@@ -345,11 +348,12 @@ pub async fn list_tokens(db: &Db, account_id: i64) -> Result<Vec<ApiToken>> {
 }
 
 pub async fn revoke_token(db: &Db, account_id: i64, id: i64) -> Result<()> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = $1 AND account_id = $2 AND revoked = 0")
-        .bind(id)
-        .bind(account_id)
-        .execute(db.pool())
-        .await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = $1 AND account_id = $2 AND revoked = 0")
+            .bind(id)
+            .bind(account_id)
+            .execute(db.pool())
+            .await?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound);
     }
@@ -358,10 +362,12 @@ pub async fn revoke_token(db: &Db, account_id: i64, id: i64) -> Result<()> {
 
 /// The account and role of a live API token.
 pub async fn token_principal(db: &Db, token: &str) -> Result<Option<(i64, i64, Role, String)>> {
-    let row = sqlx::query("SELECT id, account_id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked = 0")
-        .bind(digest(token))
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, account_id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked = 0",
+    )
+    .bind(digest(token))
+    .fetch_optional(db.pool())
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let id: i64 = row.try_get("id")?;
     let role: String = row.try_get("role")?;

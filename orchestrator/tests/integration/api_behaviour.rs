@@ -12,11 +12,32 @@ use switchboard::store::{calls, config as cfg};
 async fn login_and_tokens(db: Db) {
     let f = fixture(&db, "acme", "+1555").await;
     let app = switchboard::api::app(db.clone(), false);
-    let bad = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": f.emails[&Role::Admin], "password": "wrong-password"}))).await;
+    let bad = call(
+        &app,
+        Method::POST,
+        "/api/auth/login",
+        None,
+        Some(&json!({"email": f.emails[&Role::Admin], "password": "wrong-password"})),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
-    let unknown = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": "nobody@x.example", "password": "whatever-123"}))).await;
+    let unknown = call(
+        &app,
+        Method::POST,
+        "/api/auth/login",
+        None,
+        Some(&json!({"email": "nobody@x.example", "password": "whatever-123"})),
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
-    let ok = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": f.emails[&Role::Admin].to_uppercase(), "password": "correct-horse-battery"}))).await;
+    let ok = call(
+        &app,
+        Method::POST,
+        "/api/auth/login",
+        None,
+        Some(&json!({"email": f.emails[&Role::Admin].to_uppercase(), "password": "correct-horse-battery"})),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     let set_cookie = ok.headers[header::SET_COOKIE].to_str().unwrap().to_string();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
@@ -28,21 +49,43 @@ async fn login_and_tokens(db: Db) {
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     let out = call(&app, Method::POST, "/api/auth/logout", Some(&cookie), None).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    assert_eq!(call(&app, Method::GET, "/api/me", Some(&cookie), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, Method::GET, "/api/me", Some(&cookie), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // API tokens: created by the owner, shown once, usable as Bearer, revocable.
     let owner = &f.cookies[&Role::Owner];
-    let t = call(&app, Method::POST, "/api/tokens", Some(owner), Some(&json!({"name": "deploy", "role": "admin"}))).await;
+    let t = call(
+        &app,
+        Method::POST,
+        "/api/tokens",
+        Some(owner),
+        Some(&json!({"name": "deploy", "role": "admin"})),
+    )
+    .await;
     assert_eq!(t.status, StatusCode::CREATED);
     let bearer = format!("Bearer {}", t.json["token"].as_str().unwrap());
     let list = call(&app, Method::GET, "/api/tokens", Some(owner), None).await;
     assert!(!list.text.contains(t.json["token"].as_str().unwrap()), "secret shown again");
     assert_eq!(call(&app, Method::GET, "/api/queues", Some(&bearer), None).await.status, StatusCode::OK);
-    assert_eq!(call(&app, Method::GET, "/api/users", Some(&bearer), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&app, Method::GET, "/api/users", Some(&bearer), None).await.status,
+        StatusCode::FORBIDDEN
+    );
     let id = t.json["id"].as_i64().unwrap();
-    assert_eq!(call(&app, Method::DELETE, &format!("/api/tokens/{id}"), Some(owner), None).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(call(&app, Method::GET, "/api/queues", Some(&bearer), None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(call(&app, Method::GET, "/api/queues", Some("Bearer sbt_forged"), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, Method::DELETE, &format!("/api/tokens/{id}"), Some(owner), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/queues", Some(&bearer), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/queues", Some("Bearer sbt_forged"), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // A new password ends the user's sessions; a disabled user cannot log in.
     let users = call(&app, Method::GET, "/api/users", Some(owner), None).await;
@@ -52,8 +95,18 @@ async fn login_and_tokens(db: Db) {
     let upd = json!({"email": admin["email"], "name": "Admin", "role": "admin", "password": "a-brand-new-password", "disabled": true});
     let r = call(&app, Method::PUT, &format!("/api/users/{}", admin["id"]), Some(owner), Some(&upd)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(call(&app, Method::GET, "/api/me", Some(admin_cookie), None).await.status, StatusCode::UNAUTHORIZED);
-    let r = call(&app, Method::POST, "/api/auth/login", None, Some(&json!({"email": admin["email"], "password": "a-brand-new-password"}))).await;
+    assert_eq!(
+        call(&app, Method::GET, "/api/me", Some(admin_cookie), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/auth/login",
+        None,
+        Some(&json!({"email": admin["email"], "password": "a-brand-new-password"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "disabled users cannot log in");
 
     // The last owner cannot be removed or demoted.
@@ -66,7 +119,10 @@ async fn login_and_tokens(db: Db) {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     // Duplicate e-mail.
     let dup = json!({"email": f.emails[&Role::Agent], "name": "Dup", "role": "agent", "password": "long-enough-pw"});
-    assert_eq!(call(&app, Method::POST, "/api/users", Some(owner), Some(&dup)).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        call(&app, Method::POST, "/api/users", Some(owner), Some(&dup)).await.status,
+        StatusCode::CONFLICT
+    );
 }
 
 #[tokio::test]
@@ -117,8 +173,14 @@ async fn validation(db: Db) {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert!(r.json["error"].as_str().unwrap().contains("sales"));
     // A DID belongs to one account only.
-    let r = call(&app, Method::POST, "/api/phone_numbers", Some(&g.cookies[&Role::Admin]),
-        Some(&json!({"number": "+15555550100", "target": {"type": "hangup"}}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/phone_numbers",
+        Some(&g.cookies[&Role::Admin]),
+        Some(&json!({"number": "+15555550100", "target": {"type": "hangup"}})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     // In-use entities cannot be deleted or renamed.
     let sales = f.ids["/api/queues"];
@@ -133,22 +195,52 @@ async fn validation(db: Db) {
     let r = call(&app, Method::GET, "/api/customers?limit=lots", Some(admin), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.json["error"].as_str().unwrap().contains("limit"), "{}", r.text);
-    assert_eq!(call(&app, Method::GET, "/api/queues/abc", Some(admin), None).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(call(&app, Method::GET, "/api/queues/99999999", Some(admin), None).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(call(&app, Method::GET, "/api/nothing-here", Some(admin), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&app, Method::GET, "/api/queues/abc", Some(admin), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/queues/99999999", Some(admin), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/nothing-here", Some(admin), None).await.status,
+        StatusCode::NOT_FOUND
+    );
     // Orders: totals computed, bad items named.
-    let r = call(&app, Method::POST, "/api/orders", Some(admin), Some(&json!({
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/orders",
+        Some(admin),
+        Some(&json!({
         "customer_id": f.customer_id, "number": "7001", "status": "paid", "shipping_cents": 500,
-        "items": [{"sku": "A", "name": "A", "quantity": 2, "unit_price_cents": 1000}]}))).await;
+        "items": [{"sku": "A", "name": "A", "quantity": 2, "unit_price_cents": 1000}]})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json["total_cents"], 2500);
-    let r = call(&app, Method::POST, "/api/orders", Some(admin), Some(&json!({
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/orders",
+        Some(admin),
+        Some(&json!({
         "customer_id": f.customer_id, "number": "7002", "status": "paid",
-        "items": [{"sku": "A", "name": "A", "quantity": 0, "unit_price_cents": 1000}]}))).await;
+        "items": [{"sku": "A", "name": "A", "quantity": 0, "unit_price_cents": 1000}]})),
+    )
+    .await;
     assert_eq!(r.json["problems"][0]["path"], "items[0].quantity", "{}", r.text);
-    let r = call(&app, Method::POST, "/api/orders", Some(admin), Some(&json!({
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/orders",
+        Some(admin),
+        Some(&json!({
         "customer_id": g.customer_id, "number": "7003", "status": "paid",
-        "items": [{"sku": "A", "name": "A", "quantity": 1, "unit_price_cents": 1000}]}))).await;
+        "items": [{"sku": "A", "name": "A", "quantity": 1, "unit_price_cents": 1000}]})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "another account's customer: {}", r.text);
     assert_eq!(r.json["problems"][0]["path"], "customer_id");
     // Customers are found by phone number (how calls are matched).
@@ -182,27 +274,36 @@ async fn secrets_and_scope(db: Db) {
     assert_eq!(stored.spec.sip_password.as_deref(), Some("alice-sip-101"));
 
     // Agents see their own calls only.
-    let other = calls::create(&db, f.account_id, &calls::NewCall {
-        direction: "inbound".into(),
-        from_number: "+12025550111".into(),
-        to_number: "+15555550100".into(),
-        customer_id: None,
-        agent_extension: Some("102".into()),
-        ai_agent: None,
-    })
+    let other = calls::create(
+        &db,
+        f.account_id,
+        &calls::NewCall {
+            direction: "inbound".into(),
+            from_number: "+12025550111".into(),
+            to_number: "+15555550100".into(),
+            customer_id: None,
+            agent_extension: Some("102".into()),
+            ai_agent: None,
+        },
+    )
     .await
     .unwrap();
     let agent = &f.cookies[&Role::Agent];
     let mine = call(&app, Method::GET, "/api/calls", Some(agent), None).await;
     let ids: Vec<i64> = mine.json.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![f.ids["/api/calls"]]);
-    assert_eq!(call(&app, Method::GET, &format!("/api/calls/{other}"), Some(agent), None).await.status, StatusCode::NOT_FOUND);
-    let detail = call(&app, Method::GET, &format!("/api/calls/{}", f.ids["/api/calls"]), Some(agent), None).await;
+    assert_eq!(
+        call(&app, Method::GET, &format!("/api/calls/{other}"), Some(agent), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let detail =
+        call(&app, Method::GET, &format!("/api/calls/{}", f.ids["/api/calls"]), Some(agent), None).await;
     assert_eq!(detail.json["timeline"][0]["kind"], "answered");
     let all = call(&app, Method::GET, "/api/calls", Some(&f.cookies[&Role::Supervisor]), None).await;
     assert_eq!(all.json.as_array().unwrap().len(), 2);
     // Presence.
-    let r = call(&app, Method::PUT, "/api/me/status", Some(agent), Some(&json!({"status": "on_break"}))).await;
+    let r =
+        call(&app, Method::PUT, "/api/me/status", Some(agent), Some(&json!({"status": "on_break"}))).await;
     assert_eq!(r.json["extension"], "101");
     let p = call(&app, Method::GET, "/api/presence", Some(&f.cookies[&Role::Supervisor]), None).await;
     assert_eq!(p.json[0]["status"], "on_break");
@@ -221,7 +322,13 @@ async fn health_metrics_and_openapi() {
         assert_eq!(h.status, StatusCode::OK);
         let _ = call(&app, Method::GET, "/api/queues", None, None).await;
         let m = call(&app, Method::GET, "/metrics", None, None).await;
-        assert!(m.text.contains("switchboard_http_requests_total{method=\"GET\",route=\"/api/queues\",status=\"401\"} 1"), "{}", m.text);
+        assert!(
+            m.text.contains(
+                "switchboard_http_requests_total{method=\"GET\",route=\"/api/queues\",status=\"401\"} 1"
+            ),
+            "{}",
+            m.text
+        );
         let doc = call(&app, Method::GET, "/api/openapi.json", None, None).await;
         assert_eq!(doc.json["openapi"], "3.0.3");
         for e in switchboard::api::endpoints() {

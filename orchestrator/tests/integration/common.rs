@@ -82,7 +82,13 @@ pub struct Resp {
 }
 
 /// Sends one request to the app. `auth` is a cookie header value or `Bearer …`.
-pub async fn call(app: &axum::Router, method: Method, path: &str, auth: Option<&str>, body: Option<&serde_json::Value>) -> Resp {
+pub async fn call(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Resp {
     let mut req = Request::builder().method(method).uri(path);
     if let Some(a) = auth {
         if a.starts_with("Bearer ") {

@@ -20,7 +20,10 @@ async fn round_trip(db: Db) {
 
     // Importing the export changes nothing.
     let summary = configfile::import(&db, exported.clone(), false).await.unwrap();
-    assert!(summary.created.is_empty() && summary.updated.is_empty() && summary.deleted.is_empty(), "{summary:?}");
+    assert!(
+        summary.created.is_empty() && summary.updated.is_empty() && summary.deleted.is_empty(),
+        "{summary:?}"
+    );
 
     // Without secrets the export carries no passwords, and importing it keeps the stored ones.
     let public = configfile::export(&db, "demo", false).await.unwrap().to_yaml().unwrap();
@@ -65,7 +68,11 @@ async fn round_trip(db: Db) {
     ] {
         assert!(text.iter().any(|t| t == expected), "missing '{expected}' in {text:?}");
     }
-    assert_eq!(configfile::export(&db, "demo", true).await.unwrap(), after, "a rejected import changed something");
+    assert_eq!(
+        configfile::export(&db, "demo", true).await.unwrap(),
+        after,
+        "a rejected import changed something"
+    );
 
     // A new account from a file; its DIDs may not collide with another account's.
     let mut copy = after.clone();

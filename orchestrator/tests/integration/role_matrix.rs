@@ -57,16 +57,22 @@ pub async fn fixture(db: &Db, slug: &str, did_prefix: &str) -> Fixture {
     let account_id = switchboard::store::accounts::by_slug(db, slug).await.unwrap().unwrap().id;
     let mut cookies = HashMap::new();
     let mut emails = HashMap::new();
-    for (role, ext) in [(Role::Agent, "101"), (Role::Supervisor, "102"), (Role::Admin, "101"), (Role::Owner, "102")] {
+    for (role, ext) in
+        [(Role::Agent, "101"), (Role::Supervisor, "102"), (Role::Admin, "101"), (Role::Owner, "102")]
+    {
         let email = format!("{}@{slug}.example", role.as_str());
-        let u = users::create(db, account_id, &users::UserInput {
-            email: email.clone(),
-            name: format!("{} {}", slug, role.as_str()),
-            role,
-            password: Some(PASSWORD.into()),
-            agent_extension: Some(ext.into()),
-            disabled: false,
-        })
+        let u = users::create(
+            db,
+            account_id,
+            &users::UserInput {
+                email: email.clone(),
+                name: format!("{} {}", slug, role.as_str()),
+                role,
+                password: Some(PASSWORD.into()),
+                agent_extension: Some(ext.into()),
+                disabled: false,
+            },
+        )
         .await
         .unwrap();
         let token = users::create_session(db, u.id).await.unwrap();
@@ -93,12 +99,20 @@ pub async fn fixture(db: &Db, slug: &str, did_prefix: &str) -> Fixture {
     ids.insert("/api/users".into(), u.id);
     bodies.insert("/api/users".into(), target_user);
 
-    let t = users::create_token(db, account_id, &users::TokenInput { name: "ci".into(), role: Role::Agent }, None).await.unwrap();
+    let t = users::create_token(
+        db,
+        account_id,
+        &users::TokenInput { name: "ci".into(), role: Role::Agent },
+        None,
+    )
+    .await
+    .unwrap();
     ids.insert("/api/tokens".into(), t.info.id);
 
     use switchboard::store::commerce as c;
     let customer = json!({"name": "Pat Doe", "phones": [{"number": "+12025550999", "label": "home"}], "emails": ["pat@doe.example"]});
-    let cu = c::create_customer(db, account_id, &serde_json::from_value(customer.clone()).unwrap()).await.unwrap();
+    let cu =
+        c::create_customer(db, account_id, &serde_json::from_value(customer.clone()).unwrap()).await.unwrap();
     ids.insert("/api/customers".into(), cu.id);
     bodies.insert("/api/customers".into(), customer);
     let order = json!({"customer_id": cu.id, "number": "9001", "status": "shipped", "items": [{"sku": "A", "name": "Thing", "quantity": 2, "unit_price_cents": 500}], "carrier": "UPS", "tracking_number": "1Z1"});
@@ -106,18 +120,23 @@ pub async fn fixture(db: &Db, slug: &str, did_prefix: &str) -> Fixture {
     ids.insert("/api/orders".into(), o.id);
     bodies.insert("/api/orders".into(), order);
     let ticket = json!({"customer_id": cu.id, "subject": "Broken zip", "status": "open", "priority": "high"});
-    let tk = c::create_ticket(db, account_id, &serde_json::from_value(ticket.clone()).unwrap()).await.unwrap();
+    let tk =
+        c::create_ticket(db, account_id, &serde_json::from_value(ticket.clone()).unwrap()).await.unwrap();
     ids.insert("/api/tickets".into(), tk.id);
     bodies.insert("/api/tickets".into(), ticket);
 
-    let call_id = calls::create(db, account_id, &calls::NewCall {
-        direction: "inbound".into(),
-        from_number: "+12025550999".into(),
-        to_number: "+15555550100".into(),
-        customer_id: Some(cu.id),
-        agent_extension: Some("101".into()),
-        ai_agent: None,
-    })
+    let call_id = calls::create(
+        db,
+        account_id,
+        &calls::NewCall {
+            direction: "inbound".into(),
+            from_number: "+12025550999".into(),
+            to_number: "+15555550100".into(),
+            customer_id: Some(cu.id),
+            agent_extension: Some("101".into()),
+            ai_agent: None,
+        },
+    )
     .await
     .unwrap();
     calls::add_event(db, call_id, "answered", &json!({"by": "101"})).await.unwrap();
@@ -132,12 +151,18 @@ static FRESH: AtomicU32 = AtomicU32::new(0);
 fn fresh_body(f: &Fixture, collection: &str) -> Value {
     let n = FRESH.fetch_add(1, Ordering::Relaxed);
     match collection {
-        "/api/users" => json!({"email": format!("fresh{n}@x.example"), "name": "Fresh", "role": "agent", "password": PASSWORD}),
+        "/api/users" => {
+            json!({"email": format!("fresh{n}@x.example"), "name": "Fresh", "role": "agent", "password": PASSWORD})
+        }
         "/api/tokens" => json!({"name": format!("token {n}"), "role": "agent"}),
-        "/api/customers" => json!({"name": "Fresh Customer", "phones": [{"number": format!("+1999777{n:04}")}]}),
+        "/api/customers" => {
+            json!({"name": "Fresh Customer", "phones": [{"number": format!("+1999777{n:04}")}]})
+        }
         "/api/orders" => json!({"customer_id": f.customer_id, "number": format!("F{n}"), "status": "paid",
                                 "items": [{"sku": "X", "name": "X", "quantity": 1, "unit_price_cents": 100}]}),
-        "/api/tickets" => json!({"customer_id": f.customer_id, "subject": "Fresh", "status": "open", "priority": "low"}),
+        "/api/tickets" => {
+            json!({"customer_id": f.customer_id, "subject": "Fresh", "status": "open", "priority": "low"})
+        }
         _ => {
             let kind = collection.trim_start_matches("/api/");
             let mut spec = f.bodies[collection].clone();
@@ -165,10 +190,14 @@ fn collection_of(path: &str) -> String {
 async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, Option<Value>) {
     let collection = collection_of(&e.path);
     let body = match (e.method.clone(), e.path.as_str()) {
-        (Method::POST, "/api/auth/login") => Some(json!({"email": f.emails[&Role::Agent], "password": PASSWORD})),
+        (Method::POST, "/api/auth/login") => {
+            Some(json!({"email": f.emails[&Role::Agent], "password": PASSWORD}))
+        }
         (Method::POST, "/api/auth/logout") => None,
         (Method::PUT, "/api/me/status") => Some(json!({"status": "available"})),
-        (Method::PUT, "/api/account") => Some(serde_json::to_value(switchboard::demo::config().settings).unwrap()),
+        (Method::PUT, "/api/account") => {
+            Some(serde_json::to_value(switchboard::demo::config().settings).unwrap())
+        }
         (Method::POST, _) => Some(fresh_body(f, &collection)),
         (Method::PUT, _) => Some(f.bodies[&collection].clone()),
         _ => None,
@@ -177,8 +206,21 @@ async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, 
         e.path.clone()
     } else if e.method == Method::DELETE {
         // Deleting needs an item of its own, created by the owner.
-        let created = call(app, Method::POST, &collection, Some(&f.cookies[&Role::Owner]), Some(&fresh_body(f, &collection))).await;
-        assert_eq!(created.status, StatusCode::CREATED, "creating a victim for DELETE {}: {}", e.path, created.text);
+        let created = call(
+            app,
+            Method::POST,
+            &collection,
+            Some(&f.cookies[&Role::Owner]),
+            Some(&fresh_body(f, &collection)),
+        )
+        .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "creating a victim for DELETE {}: {}",
+            e.path,
+            created.text
+        );
         e.path.replace("{id}", &created.json["id"].to_string())
     } else {
         e.path.replace("{id}", &f.ids[&collection].to_string())
@@ -239,9 +281,25 @@ async fn matrix(db: Db) {
                 Access::AtLeast(min) => role >= min,
             };
             if allowed {
-                assert_eq!(r.status, success(e), "{} {} as {:?} should succeed: {}", e.method, path, role, r.text);
+                assert_eq!(
+                    r.status,
+                    success(e),
+                    "{} {} as {:?} should succeed: {}",
+                    e.method,
+                    path,
+                    role,
+                    r.text
+                );
             } else {
-                assert_eq!(r.status, StatusCode::FORBIDDEN, "{} {} as {:?} should be denied: {}", e.method, path, role, r.text);
+                assert_eq!(
+                    r.status,
+                    StatusCode::FORBIDDEN,
+                    "{} {} as {:?} should be denied: {}",
+                    e.method,
+                    path,
+                    role,
+                    r.text
+                );
             }
             checked += 1;
         }
@@ -262,20 +320,42 @@ async fn matrix(db: Db) {
             };
             let path = e.path.replace("{id}", &other.to_string());
             let r = call(&app, e.method.clone(), &path, Some(&a.cookies[&Role::Owner]), body.as_ref()).await;
-            assert_eq!(r.status, StatusCode::NOT_FOUND, "{} {path} reached another account: {}", e.method, r.text);
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "{} {path} reached another account: {}",
+                e.method,
+                r.text
+            );
         } else if e.method == Method::GET && b.ids.contains_key(&collection) {
             let r = call(&app, Method::GET, &e.path, Some(&a.cookies[&Role::Owner]), None).await;
-            let items = r.json.as_array().unwrap_or_else(|| panic!("GET {} is not a list: {}", e.path, r.text));
+            let items =
+                r.json.as_array().unwrap_or_else(|| panic!("GET {} is not a list: {}", e.path, r.text));
             assert!(!items.is_empty(), "GET {} lists nothing", e.path);
-            let foreign: Vec<&Value> = items.iter().filter(|i| i["id"] == json!(b.ids[&collection])).collect();
+            let foreign: Vec<&Value> =
+                items.iter().filter(|i| i["id"] == json!(b.ids[&collection])).collect();
             assert!(foreign.is_empty(), "GET {} shows another account's item", e.path);
         }
     }
     assert!(checked >= all.len() * 4);
     // B's data survived A's owner trying to change it.
-    let r = call(&app, Method::GET, &format!("/api/orders/{}", b.ids["/api/orders"]), Some(&b.cookies[&Role::Agent]), None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("/api/orders/{}", b.ids["/api/orders"]),
+        Some(&b.cookies[&Role::Agent]),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "agents do not read orders");
-    let r = call(&app, Method::GET, &format!("/api/orders/{}", b.ids["/api/orders"]), Some(&b.cookies[&Role::Supervisor]), None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("/api/orders/{}", b.ids["/api/orders"]),
+        Some(&b.cookies[&Role::Supervisor]),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json["number"], "9001");
 }
