@@ -56,6 +56,8 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.data.data_dir)
+        .with_context(|| format!("cannot create data directory {}", opts.data.data_dir.display()))?;
     let url = opts.data.url()?;
     let db = opts.data.open().await?;
     tracing::info!(database = %redact_url(&url), "database ready");
@@ -73,7 +75,10 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         rtp_ports = %format!("{}-{}", opts.rtp_ports.0, opts.rtp_ports.1),
         "SIP and RTP are configured but the telephony engine is not part of this build yet"
     );
-    let app = api::app(db.clone(), opts.secure_cookies);
+    let app = api::app(
+        db.clone(),
+        api::AppOptions { data_dir: opts.data.data_dir.clone(), secure_cookies: opts.secure_cookies },
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

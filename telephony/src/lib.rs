@@ -5,5 +5,9 @@
 //! inputs and return packets, timers and events; a thin driver owns sockets and the clock.
 //! This crate never imports `speech` or the orchestrator, and knows nothing of HTTP or JSON.
 //!
-//! Status: the crate boundary exists; the SIP and media engine lands with the telephony core
-//! issue (see ARCHITECTURE.md).
+//! Status: G.711 codecs and WAV files so far; SIP and RTP follow (see ARCHITECTURE.md).
+
+mod error;
+pub mod media;
+
+pub use error::Error;

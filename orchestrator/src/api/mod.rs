@@ -5,6 +5,7 @@
 //! forget it), the OpenAPI document and the role-matrix test.
 
 mod account;
+mod audio;
 mod auth;
 mod calls;
 mod commerce;
@@ -30,6 +31,7 @@ use axum::Router;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::JsonSchema;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Who may call an endpoint.
@@ -52,6 +54,8 @@ pub struct Endpoint {
     pub response: Option<serde_json::Value>,
     /// Names of query parameters.
     pub query: Vec<&'static str>,
+    /// Media type of a non-JSON body (uploads and downloads of files); JSON when empty.
+    pub media_type: &'static str,
 }
 
 #[derive(Clone)]
@@ -61,6 +65,16 @@ pub struct AppState {
     access: Arc<HashMap<(Method, String), Access>>,
     openapi: Arc<serde_json::Value>,
     /// Mark the session cookie `Secure` (set when served over TLS).
+    pub secure_cookies: bool,
+    /// Where files (audio library, recordings, voicemail) live.
+    pub data_dir: PathBuf,
+}
+
+/// How the HTTP application is set up.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub data_dir: PathBuf,
+    /// Mark the session cookie `Secure` (when served over TLS).
     pub secure_cookies: bool,
 }
 
@@ -113,6 +127,7 @@ impl Api {
             request,
             response,
             query: Vec::new(),
+            media_type: "",
         });
         self.endpoints.last_mut().expect("just pushed")
     }
@@ -123,6 +138,7 @@ fn declare(api: &mut Api) {
     account::routes(api);
     people::routes(api);
     config::routes(api);
+    audio::routes(api);
     commerce::routes(api);
     calls::routes(api);
 }
@@ -135,7 +151,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 }
 
 /// The whole HTTP application.
-pub fn app(db: Db, secure_cookies: bool) -> Router {
+pub fn app(db: Db, options: AppOptions) -> Router {
     let mut api = Api::new();
     declare(&mut api);
     let openapi = openapi::document(&api.endpoints, api.schemas.take_definitions(true));
@@ -145,7 +161,8 @@ pub fn app(db: Db, secure_cookies: bool) -> Router {
         metrics: Arc::new(metrics::Metrics::new()),
         access: Arc::new(access),
         openapi: Arc::new(openapi),
-        secure_cookies,
+        secure_cookies: options.secure_cookies,
+        data_dir: options.data_dir,
     };
     api.router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))

@@ -16,6 +16,10 @@ pub fn document(endpoints: &[Endpoint], schemas: Map<String, Value>) -> Value {
             params.push(json!({"name": q, "in": "query", "required": false, "schema": {"type": "string"}}));
         }
         let ok = match (e.method.as_str(), &e.response) {
+            (_, None) if !e.media_type.is_empty() => (
+                "200",
+                json!({"description": "the file", "content": {e.media_type: {"schema": {"type": "string", "format": "binary"}}}}),
+            ),
             (_, None) => ("204", json!({"description": "done"})),
             ("POST", Some(s)) if e.path != "/api/auth/login" => {
                 ("201", json!({"description": "created", "content": {"application/json": {"schema": s}}}))
@@ -47,7 +51,8 @@ pub fn document(endpoints: &[Endpoint], schemas: Map<String, Value>) -> Value {
             Access::AtLeast(role) => op["x-required-role"] = json!(role.as_str()),
         }
         if let Some(req) = &e.request {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": req}}});
+            let media = if e.media_type.is_empty() { "application/json" } else { e.media_type };
+            op["requestBody"] = json!({"required": true, "content": {media: {"schema": req}}});
         }
         let item = paths.entry(e.path.clone()).or_insert_with(|| json!({}));
         item[e.method.as_str().to_lowercase()] = op;

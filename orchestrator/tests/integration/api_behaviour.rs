@@ -11,7 +11,7 @@ use switchboard::store::{calls, config as cfg};
 
 async fn login_and_tokens(db: Db) {
     let f = fixture(&db, "acme", "+1555").await;
-    let app = switchboard::api::app(db.clone(), false);
+    let app = crate::common::app(&db);
     let bad = call(
         &app,
         Method::POST,
@@ -133,7 +133,7 @@ async fn login_sessions_and_api_tokens() {
 async fn validation(db: Db) {
     let f = fixture(&db, "acme", "+1555").await;
     let g = fixture(&db, "globex", "+1666").await;
-    let app = switchboard::api::app(db.clone(), false);
+    let app = crate::common::app(&db);
     let admin = &f.cookies[&Role::Admin];
     let post = |body: serde_json::Value| {
         let app = app.clone();
@@ -256,7 +256,7 @@ async fn validation_names_fields_and_conflicts_are_409() {
 
 async fn secrets_and_scope(db: Db) {
     let f = fixture(&db, "acme", "+1555").await;
-    let app = switchboard::api::app(db.clone(), false);
+    let app = crate::common::app(&db);
     let admin = &f.cookies[&Role::Admin];
     let agents = call(&app, Method::GET, "/api/agents", Some(admin), None).await;
     assert!(!agents.text.contains("alice-sip-101"), "SIP password shown");
@@ -317,7 +317,7 @@ async fn secrets_are_write_only_and_agents_see_their_own_calls() {
 #[tokio::test]
 async fn health_metrics_and_openapi() {
     on_each_db(|db: Db| async move {
-        let app = switchboard::api::app(db.clone(), false);
+        let app = crate::common::app(&db);
         let h = call(&app, Method::GET, "/healthz", None, None).await;
         assert_eq!(h.status, StatusCode::OK);
         let _ = call(&app, Method::GET, "/api/queues", None, None).await;
@@ -345,6 +345,54 @@ async fn health_metrics_and_openapi() {
         }
         let ui = call(&app, Method::GET, "/", None, None).await;
         assert!(ui.text.contains("<title>Switchboard</title>"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn audio_files_are_checked_stored_and_served() {
+    on_each_db(|db: Db| async move {
+        let f = fixture(&db, "acme", "+1555").await;
+        let app = crate::common::app(&db);
+        let admin = &f.cookies[&Role::Admin];
+        let path = format!("/api/audio/{}/file", f.ids["/api/audio"]);
+        let r = call(&app, Method::GET, &path, Some(admin), None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "nothing uploaded yet");
+        let r = crate::common::call_bytes(
+            &app,
+            Method::PUT,
+            &path,
+            Some(admin),
+            "audio/wav",
+            b"MP3 pretending".to_vec(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json["problems"][0]["path"], "file");
+        assert!(r.json["error"].as_str().unwrap().contains("RIFF"), "{}", r.text);
+        let wav = crate::common::tone_wav(1500);
+        let r = crate::common::call_bytes(
+            &app,
+            Method::PUT,
+            &path,
+            Some(admin),
+            "audio/wav",
+            wav[..wav.len() - 1000].to_vec(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "a truncated data chunk is still usable: {}", r.text);
+        let r =
+            crate::common::call_bytes(&app, Method::PUT, &path, Some(admin), "audio/wav", wav.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json["duration_ms"], 1500);
+        assert_eq!(r.json["sample_rate"], 8000);
+        let back = call(&app, Method::GET, &path, Some(&f.cookies[&Role::Supervisor]), None).await;
+        assert_eq!(back.status, StatusCode::OK);
+        assert_eq!(back.headers[header::CONTENT_TYPE], "audio/wav");
+        assert_eq!(back.text.len(), String::from_utf8_lossy(&wav).len());
+        let entry =
+            call(&app, Method::GET, &format!("/api/audio/{}", f.ids["/api/audio"]), Some(admin), None).await;
+        assert_eq!(entry.json["file"], "closed.wav");
     })
     .await;
 }

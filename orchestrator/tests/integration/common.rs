@@ -105,6 +105,28 @@ pub async fn call(
     raw(app, req).await
 }
 
+/// Sends raw bytes with a content type.
+pub async fn call_bytes(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Resp {
+    let mut req = Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, content_type);
+    if let Some(a) = auth {
+        req = req.header(header::COOKIE, a);
+    }
+    raw(app, req.body(Body::from(body)).unwrap()).await
+}
+
+/// A short WAV file (a 440 Hz tone, 8 kHz mono).
+pub fn tone_wav(ms: u32) -> Vec<u8> {
+    let samples: Vec<i16> = (0..8 * ms).map(|i| ((i as f32 * 0.3454).sin() * 8000.0) as i16).collect();
+    switchboard_telephony::media::wav::encode_pcm16(&samples, 8000, 1)
+}
+
 pub async fn raw(app: &axum::Router, req: Request<Body>) -> Resp {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
@@ -113,4 +135,10 @@ pub async fn raw(app: &axum::Router, req: Request<Body>) -> Resp {
     let text = String::from_utf8_lossy(&bytes).to_string();
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     Resp { status, headers, json, text }
+}
+
+/// The HTTP application over `db`, with files in a fresh temporary directory.
+pub fn app(db: &Db) -> axum::Router {
+    let dir = std::env::temp_dir().join(format!("switchboard-test-{}-{}", std::process::id(), rand_suffix()));
+    switchboard::api::app(db.clone(), switchboard::api::AppOptions { data_dir: dir, secure_cookies: false })
 }

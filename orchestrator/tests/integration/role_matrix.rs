@@ -1,7 +1,7 @@
 //! Every endpoint × every role × own/other account: allowed, denied (403), unauthenticated
 //! (401), and another account's data never visible (404 / absent from lists).
 
-use crate::common::{call, on_each_db};
+use crate::common::{call, call_bytes, on_each_db, tone_wav};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -183,7 +183,24 @@ fn fresh_body(f: &Fixture, collection: &str) -> Value {
 }
 
 fn collection_of(path: &str) -> String {
-    path.trim_end_matches("/{id}").to_string()
+    path.split("/{id}").next().unwrap_or(path).to_string()
+}
+
+const AUDIO_FILE: &str = "/api/audio/{id}/file";
+
+/// Sends a request; the audio upload endpoint takes a WAV file instead of JSON.
+async fn send(
+    app: &axum::Router,
+    method: Method,
+    template: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&Value>,
+) -> crate::common::Resp {
+    if template == AUDIO_FILE && method == Method::PUT {
+        return call_bytes(app, method, path, auth, "audio/wav", tone_wav(200)).await;
+    }
+    call(app, method, path, auth, body).await
 }
 
 /// The concrete path and body for calling `e` as the owner/role of `f`.
@@ -266,7 +283,15 @@ fn declared_access_matches_the_role_policy() {
 async fn matrix(db: Db) {
     let a = fixture(&db, "acme", "+1555").await;
     let b = fixture(&db, "globex", "+1666").await;
-    let app = switchboard::api::app(db.clone(), false);
+    let app = crate::common::app(&db);
+    // Both accounts' first audio entries get a recording, so downloads have something to return.
+    for f in [&a, &b] {
+        let path = AUDIO_FILE.replace("{id}", &f.ids["/api/audio"].to_string());
+        let r =
+            call_bytes(&app, Method::PUT, &path, Some(&f.cookies[&Role::Admin]), "audio/wav", tone_wav(300))
+                .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
     let all = endpoints();
     assert!(all.len() > 70, "expected every kind to be routed, got {}", all.len());
     let mut checked = 0;
@@ -275,7 +300,7 @@ async fn matrix(db: Db) {
             let (path, body) = request_for(&app, &a, e).await;
             // Logging out would end the fixture's session; it is public, so call it bare.
             let auth = (e.path != "/api/auth/logout").then(|| a.cookies[&role].as_str());
-            let r = call(&app, e.method.clone(), &path, auth, body.as_ref()).await;
+            let r = send(&app, e.method.clone(), &e.path, &path, auth, body.as_ref()).await;
             let allowed = match e.access {
                 Access::Public => true,
                 Access::AtLeast(min) => role >= min,
@@ -305,9 +330,10 @@ async fn matrix(db: Db) {
         }
         if let Access::AtLeast(_) = e.access {
             let (path, body) = request_for(&app, &a, e).await;
-            let r = call(&app, e.method.clone(), &path, None, body.as_ref()).await;
+            let r = send(&app, e.method.clone(), &e.path, &path, None, body.as_ref()).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{} {} without credentials", e.method, path);
-            let r = call(&app, e.method.clone(), &path, Some("sb_session=forged"), body.as_ref()).await;
+            let r =
+                send(&app, e.method.clone(), &e.path, &path, Some("sb_session=forged"), body.as_ref()).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{} {} with a forged session", e.method, path);
         }
         // Another account's items: invisible even to the owner.
