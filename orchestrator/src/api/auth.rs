@@ -89,11 +89,23 @@ pub struct LoginRequest {
 }
 
 async fn login(State(state): State<AppState>, JsonBody(req): JsonBody<LoginRequest>) -> ApiResult<Response> {
+    let now = std::time::Instant::now();
+    if let Some(wait) = state.login_throttle.retry_after(&req.email, now) {
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed logins; try again in {wait} s"),
+        )
+        .into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return Ok(resp);
+    }
     let Some(user) = users::check_login(&state.db, &req.email, &req.password).await? else {
         tracing::info!(email = %req.email, "failed login");
         state.metrics.login_failures.inc();
+        state.login_throttle.failed(&req.email, now);
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong e-mail or password"));
     };
+    state.login_throttle.succeeded(&req.email);
     let token = users::create_session(&state.db, user.id).await?;
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",

@@ -15,6 +15,7 @@ mod extract;
 pub mod metrics;
 mod openapi;
 mod people;
+mod throttle;
 mod ui;
 
 pub use auth::{Principal, SESSION_COOKIE};
@@ -68,6 +69,7 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Where files (audio library, recordings, voicemail) live.
     pub data_dir: PathBuf,
+    login_throttle: Arc<throttle::LoginThrottle>,
 }
 
 /// How the HTTP application is set up.
@@ -163,6 +165,7 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         openapi: Arc::new(openapi),
         secure_cookies: options.secure_cookies,
         data_dir: options.data_dir,
+        login_throttle: Arc::default(),
     };
     api.router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))

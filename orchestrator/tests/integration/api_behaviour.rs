@@ -54,6 +54,30 @@ async fn login_and_tokens(db: Db) {
         StatusCode::UNAUTHORIZED
     );
 
+    // Password guessing is throttled per e-mail, even for the right password afterwards.
+    let victim = &f.emails[&Role::Supervisor];
+    for _ in 0..5 {
+        let r = call(
+            &app,
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(&json!({"email": victim, "password": "guess-guess"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/auth/login",
+        None,
+        Some(&json!({"email": victim, "password": "correct-horse-battery"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+
     // API tokens: created by the owner, shown once, usable as Bearer, revocable.
     let owner = &f.cookies[&Role::Owner];
     let t = call(
