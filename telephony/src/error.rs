@@ -1,8 +1,16 @@
-/// Everything that can go wrong in the telephony crate.
+use crate::sip::{header::HeaderError, parse::ParseError, uri::UriError};
+
+/// Everything that can go wrong in the telephony crate; module errors fold into it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// A WAV file that cannot be used, and why.
     #[error("not a usable WAV file: {0}")]
     Wav(String),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Uri(#[from] UriError),
+    #[error(transparent)]
+    Header(#[from] HeaderError),
 }

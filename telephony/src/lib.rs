@@ -5,9 +5,11 @@
 //! inputs and return packets, timers and events; a thin driver owns sockets and the clock.
 //! This crate never imports `speech` or the orchestrator, and knows nothing of HTTP or JSON.
 //!
-//! Status: G.711 codecs and WAV files so far; SIP and RTP follow (see ARCHITECTURE.md).
+//! Status: SIP message parsing, URIs, headers and digest authentication; G.711 codecs and WAV
+//! files. Transactions, registrar, B2BUA and RTP follow (see ARCHITECTURE.md).
 
 mod error;
 pub mod media;
+pub mod sip;
 
 pub use error::Error;
