@@ -5,6 +5,8 @@ pub mod digest;
 pub mod header;
 pub mod message;
 pub mod parse;
+pub mod registrar;
+pub mod server;
 pub mod uri;
 
 pub use message::{Headers, Message, Method, Request, Response};

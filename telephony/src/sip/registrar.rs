@@ -1,0 +1,513 @@
+//! The registrar (RFC 3261 §10.3), sans-IO: digest-authenticated REGISTER against a
+//! [`Directory`] of SIP users, several contacts per user with expiry, the source address of
+//! each registration kept (NAT), and throttling of repeated failures per source address.
+//! Time is an input (`now_ms`); nothing here reads a clock or touches a socket.
+
+use super::digest::{ha1, Credentials, NonceCheck, NonceSource};
+use super::header::{self, NameAddr};
+use super::message::{Request, Response};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// One SIP user the registrar may authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUser {
+    /// Opaque owner of the user (the orchestrator's account id).
+    pub account: i64,
+    /// The account's SIP domain, if it has one.
+    pub domain: Option<String>,
+    pub username: String,
+    pub password: String,
+    pub extension: String,
+}
+
+/// Who may register: a snapshot the application replaces when configuration changes.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    by_user: HashMap<String, Vec<SipUser>>,
+}
+
+impl Directory {
+    pub fn new(users: impl IntoIterator<Item = SipUser>) -> Self {
+        let mut by_user: HashMap<String, Vec<SipUser>> = HashMap::new();
+        for u in users {
+            by_user.entry(u.username.to_ascii_lowercase()).or_default().push(u);
+        }
+        Directory { by_user }
+    }
+
+    /// The user `username` at `host`: the account whose SIP domain is `host`, or else the only
+    /// account that has this user name (a single-tenant install addressed by IP).
+    pub fn lookup(&self, username: &str, host: &str) -> Option<&SipUser> {
+        let candidates = self.by_user.get(&username.to_ascii_lowercase())?;
+        candidates
+            .iter()
+            .find(|u| u.domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(host)))
+            .or_else(|| if candidates.len() == 1 { candidates.first() } else { None })
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_user.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_user.is_empty()
+    }
+}
+
+/// How a registered device is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub contact: String,
+    /// Where the REGISTER came from: requests go here (symmetric signalling through NAT).
+    pub source: SocketAddr,
+    pub transport: String,
+    pub expires_at_ms: u64,
+    pub call_id: String,
+    pub cseq: u32,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrarEvent {
+    Registered {
+        account: i64,
+        extension: String,
+        contact: String,
+        source: SocketAddr,
+    },
+    Unregistered {
+        account: i64,
+        extension: String,
+        contact: String,
+    },
+    Expired {
+        account: i64,
+        extension: String,
+        contact: String,
+    },
+    AuthFailed {
+        source: SocketAddr,
+        username: String,
+    },
+    /// A source address was blocked after repeated failures.
+    Blocked {
+        source: IpAddr,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RegistrarConfig {
+    pub realm: String,
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub max_contacts: usize,
+    /// Failed attempts from one address within `failure_window_ms` before it is blocked.
+    pub max_failures: u32,
+    pub failure_window_ms: u64,
+    pub block_ms: u64,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            realm: "switchboard".into(),
+            min_expires: 60,
+            max_expires: 3600,
+            max_contacts: 10,
+            max_failures: 5,
+            failure_window_ms: 60_000,
+            block_ms: 300_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    since_ms: u64,
+    blocked_until_ms: Option<u64>,
+}
+
+pub struct Registrar {
+    config: RegistrarConfig,
+    nonces: NonceSource,
+    bindings: HashMap<(i64, String), Vec<Binding>>,
+    failures: HashMap<IpAddr, Failures>,
+    events: Vec<RegistrarEvent>,
+}
+
+fn respond(req: &Request, status: u16, to_tag: &str) -> Response {
+    Response::for_request(req, status, Some(to_tag))
+}
+
+impl Registrar {
+    /// `secret` signs nonces; give each process a random one.
+    pub fn new(config: RegistrarConfig, secret: impl Into<String>) -> Self {
+        Registrar {
+            config,
+            nonces: NonceSource::new(secret),
+            bindings: HashMap::new(),
+            failures: HashMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Current contacts of an extension, most recent registration first.
+    pub fn contacts(&self, account: i64, extension: &str) -> &[Binding] {
+        self.bindings.get(&(account, extension.to_string())).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every (account, extension, binding).
+    pub fn all(&self) -> impl Iterator<Item = (i64, &str, &Binding)> {
+        self.bindings.iter().flat_map(|((a, e), bs)| bs.iter().map(move |b| (*a, e.as_str(), b)))
+    }
+
+    pub fn poll_event(&mut self) -> Option<RegistrarEvent> {
+        if self.events.is_empty() {
+            None
+        } else {
+            Some(self.events.remove(0))
+        }
+    }
+
+    /// The next time something expires.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.bindings.values().flatten().map(|b| b.expires_at_ms).min()
+    }
+
+    /// Drops bindings that have expired by `now_ms`.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let events = &mut self.events;
+        self.bindings.retain(|(account, ext), list| {
+            list.retain(|b| {
+                let live = b.expires_at_ms > now_ms;
+                if !live {
+                    events.push(RegistrarEvent::Expired {
+                        account: *account,
+                        extension: ext.clone(),
+                        contact: b.contact.clone(),
+                    });
+                }
+                live
+            });
+            !list.is_empty()
+        });
+        let window = self.config.failure_window_ms;
+        self.failures.retain(|_, f| {
+            f.blocked_until_ms.is_some_and(|t| t > now_ms) || now_ms - f.since_ms.min(now_ms) < window
+        });
+    }
+
+    fn blocked(&self, ip: IpAddr, now_ms: u64) -> bool {
+        self.failures.get(&ip).and_then(|f| f.blocked_until_ms).is_some_and(|t| t > now_ms)
+    }
+
+    fn fail(&mut self, source: SocketAddr, username: &str, now_ms: u64) {
+        self.events.push(RegistrarEvent::AuthFailed { source, username: username.to_string() });
+        let f = self.failures.entry(source.ip()).or_insert(Failures {
+            count: 0,
+            since_ms: now_ms,
+            blocked_until_ms: None,
+        });
+        if now_ms.saturating_sub(f.since_ms) > self.config.failure_window_ms {
+            *f = Failures { count: 0, since_ms: now_ms, blocked_until_ms: None };
+        }
+        f.count += 1;
+        if f.count >= self.config.max_failures {
+            f.blocked_until_ms = Some(now_ms + self.config.block_ms);
+            self.events.push(RegistrarEvent::Blocked { source: source.ip() });
+        }
+    }
+
+    /// Answers a REGISTER that arrived from `source` over `transport`.
+    pub fn handle_register(
+        &mut self,
+        now_ms: u64,
+        req: &Request,
+        source: SocketAddr,
+        transport: &str,
+        dir: &Directory,
+    ) -> Response {
+        let tag = format!("r{:x}", now_ms);
+        if self.blocked(source.ip(), now_ms) {
+            let mut r = respond(req, 403, &tag);
+            r.reason = "Forbidden (too many failed attempts)".into();
+            return r;
+        }
+        let Some(to) = req.headers.get("To").and_then(|v| NameAddr::parse(v).ok()) else {
+            return respond(req, 400, &tag);
+        };
+        let Some(aor_user) = to.uri.user_unescaped() else {
+            return respond(req, 400, &tag);
+        };
+        let nonces = self.nonces.clone();
+        let realm = self.config.realm.clone();
+        let challenge = |stale: bool| {
+            let mut r = respond(req, 401, &tag);
+            r.headers.push("WWW-Authenticate", nonces.challenge(&realm, now_ms, stale));
+            r
+        };
+        let Some(creds) = req.headers.get("Authorization").and_then(Credentials::parse) else {
+            return challenge(false);
+        };
+        match self.nonces.check(&creds.nonce, now_ms) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => return challenge(true),
+            NonceCheck::Forged => {
+                self.fail(source, &creds.username, now_ms);
+                return challenge(false);
+            }
+        }
+        let user = dir.lookup(&creds.username, &to.uri.host).cloned();
+        let verified = user.as_ref().is_some_and(|u| {
+            creds.realm == self.config.realm
+                && creds.verify("REGISTER", &ha1(&creds.username, &creds.realm, &u.password))
+        });
+        let Some(user) = user.filter(|_| verified) else {
+            self.fail(source, &creds.username, now_ms);
+            return respond(req, 403, &tag);
+        };
+        if !creds.username.eq_ignore_ascii_case(&aor_user) && aor_user != user.extension {
+            // Credentials of one user may not register another's address.
+            return respond(req, 403, &tag);
+        }
+        self.failures.remove(&source.ip());
+        self.update_bindings(now_ms, req, source, transport, &user, &tag)
+    }
+
+    fn update_bindings(
+        &mut self,
+        now_ms: u64,
+        req: &Request,
+        source: SocketAddr,
+        transport: &str,
+        user: &SipUser,
+        tag: &str,
+    ) -> Response {
+        let key = (user.account, user.extension.clone());
+        let call_id = req.headers.get("Call-ID").unwrap_or_default().to_string();
+        let cseq = req.headers.get("CSeq").and_then(|v| header::cseq(v).ok()).map(|c| c.0).unwrap_or(0);
+        let default_expires =
+            req.headers.get("Expires").and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(3600);
+        let contacts = req.headers.get_all("Contact");
+        if contacts.iter().any(|c| c.trim() == "*") {
+            if contacts.len() != 1 || default_expires != 0 {
+                return respond(req, 400, tag);
+            }
+            for b in self.bindings.remove(&key).unwrap_or_default() {
+                self.events.push(RegistrarEvent::Unregistered {
+                    account: user.account,
+                    extension: user.extension.clone(),
+                    contact: b.contact,
+                });
+            }
+            return respond(req, 200, tag);
+        }
+        let mut parsed = Vec::new();
+        for c in &contacts {
+            let Ok(na) = NameAddr::parse(c) else { return respond(req, 400, tag) };
+            let expires =
+                na.param("expires").flatten().and_then(|e| e.parse::<u32>().ok()).unwrap_or(default_expires);
+            if expires != 0 && expires < self.config.min_expires {
+                let mut r = respond(req, 423, tag);
+                r.headers.push("Min-Expires", self.config.min_expires.to_string());
+                return r;
+            }
+            parsed.push((na.uri_text, expires.min(self.config.max_expires)));
+        }
+        let list = self.bindings.entry(key.clone()).or_default();
+        for (contact, expires) in parsed {
+            if let Some(i) = list.iter().position(|b| b.contact == contact) {
+                if list[i].call_id == call_id && cseq <= list[i].cseq {
+                    continue; // an old, reordered REGISTER
+                }
+                list.remove(i);
+                if expires == 0 {
+                    self.events.push(RegistrarEvent::Unregistered {
+                        account: key.0,
+                        extension: key.1.clone(),
+                        contact,
+                    });
+                    continue;
+                }
+            } else if expires == 0 {
+                continue;
+            }
+            self.events.push(RegistrarEvent::Registered {
+                account: key.0,
+                extension: key.1.clone(),
+                contact: contact.clone(),
+                source,
+            });
+            list.insert(
+                0,
+                Binding {
+                    contact,
+                    source,
+                    transport: transport.to_string(),
+                    expires_at_ms: now_ms + expires as u64 * 1000,
+                    call_id: call_id.clone(),
+                    cseq,
+                    user_agent: req.headers.get("User-Agent").map(str::to_string),
+                },
+            );
+        }
+        list.truncate(self.config.max_contacts);
+        let mut r = respond(req, 200, tag);
+        for b in list.iter() {
+            let left = b.expires_at_ms.saturating_sub(now_ms) / 1000;
+            r.headers.push("Contact", format!("<{}>;expires={left}", b.contact));
+        }
+        if list.is_empty() {
+            self.bindings.remove(&key);
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::digest;
+    use crate::sip::message::Method;
+
+    fn dir() -> Directory {
+        Directory::new([
+            SipUser {
+                account: 1,
+                domain: None,
+                username: "101".into(),
+                password: "alice-pw-101".into(),
+                extension: "101".into(),
+            },
+            SipUser {
+                account: 1,
+                domain: None,
+                username: "102".into(),
+                password: "bob-pw-102".into(),
+                extension: "102".into(),
+            },
+            SipUser {
+                account: 2,
+                domain: Some("other.example".into()),
+                username: "102".into(),
+                password: "x-pw".into(),
+                extension: "102".into(),
+            },
+        ])
+    }
+
+    fn register(user: &str, cseq: u32, contact: &str, expires: Option<u32>, auth: Option<String>) -> Request {
+        let mut r = Request::new(Method::Register, "sip:127.0.0.1");
+        r.headers.push("Via", format!("SIP/2.0/UDP 10.0.0.9:5062;branch=z9hG4bK{cseq}"));
+        r.headers.push("From", format!("<sip:{user}@127.0.0.1>;tag=abc"));
+        r.headers.push("To", format!("<sip:{user}@127.0.0.1>"));
+        r.headers.push("Call-ID", "reg-1");
+        r.headers.push("CSeq", format!("{cseq} REGISTER"));
+        r.headers.push("Contact", contact);
+        if let Some(e) = expires {
+            r.headers.push("Expires", e.to_string());
+        }
+        if let Some(a) = auth {
+            r.headers.push("Authorization", a);
+        }
+        r
+    }
+
+    fn src() -> SocketAddr {
+        "192.0.2.7:40000".parse().unwrap()
+    }
+
+    /// Challenge, then answer with `password`.
+    fn login(
+        reg: &mut Registrar,
+        now: u64,
+        user: &str,
+        password: &str,
+        cseq: u32,
+        contact: &str,
+        expires: Option<u32>,
+    ) -> Response {
+        let d = dir();
+        let r = reg.handle_register(now, &register(user, cseq, contact, expires, None), src(), "UDP", &d);
+        assert_eq!(r.status, 401);
+        let ch = r.headers.get("WWW-Authenticate").unwrap().to_string();
+        let auth = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", user, password, "c0ffee", 1).unwrap();
+        reg.handle_register(now, &register(user, cseq + 1, contact, expires, Some(auth)), src(), "UDP", &d)
+    }
+
+    #[test]
+    fn registers_with_the_right_password_only() {
+        let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+        let ok = login(&mut reg, 1_000, "101", "alice-pw-101", 1, "<sip:101@10.0.0.9:5062>", Some(120));
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.headers.get("Contact"), Some("<sip:101@10.0.0.9:5062>;expires=120"));
+        let b = &reg.contacts(1, "101")[0];
+        assert_eq!(b.source, src());
+        assert!(matches!(reg.poll_event(), Some(RegistrarEvent::Registered { .. })));
+        let bad = login(&mut reg, 1_000, "102", "wrong-password", 1, "<sip:102@10.0.0.9>", None);
+        assert_eq!(bad.status, 403);
+        assert!(reg.contacts(1, "102").is_empty());
+        // Unknown users are challenged like everyone, then refused.
+        assert_eq!(login(&mut reg, 1_000, "999", "whatever", 1, "<sip:999@x>", None).status, 403);
+    }
+
+    #[test]
+    fn multiple_contacts_expiry_and_removal() {
+        let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+        login(&mut reg, 0, "101", "alice-pw-101", 1, "<sip:101@10.0.0.9:5062>", Some(60));
+        login(&mut reg, 10_000, "101", "alice-pw-101", 1, "<sip:101@10.0.0.10:5062>;expires=300", None);
+        assert_eq!(reg.contacts(1, "101").len(), 2);
+        assert_eq!(reg.poll_timeout(), Some(60_000));
+        reg.handle_timeout(59_999);
+        assert_eq!(reg.contacts(1, "101").len(), 2);
+        reg.handle_timeout(60_000);
+        assert_eq!(reg.contacts(1, "101").len(), 1);
+        // Too short an interval is refused with Min-Expires.
+        let r = login(&mut reg, 20_000, "101", "alice-pw-101", 5, "<sip:101@10.0.0.11>", Some(10));
+        assert_eq!((r.status, r.headers.get("Min-Expires")), (423, Some("60")));
+        // Contact: * with Expires: 0 removes everything.
+        let r = login(&mut reg, 30_000, "101", "alice-pw-101", 7, "*", Some(0));
+        assert_eq!(r.status, 200);
+        assert!(reg.contacts(1, "101").is_empty());
+        assert_eq!(reg.poll_timeout(), None);
+    }
+
+    #[test]
+    fn repeated_failures_block_the_source() {
+        let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+        for _ in 0..5 {
+            assert_eq!(login(&mut reg, 1_000, "101", "guess", 1, "<sip:101@x>", None).status, 403);
+        }
+        // Even the right password is refused while blocked, without a challenge.
+        let r =
+            reg.handle_register(2_000, &register("101", 9, "<sip:101@x>", None, None), src(), "UDP", &dir());
+        assert_eq!(r.status, 403);
+        // Other addresses are unaffected; the block lifts after its time.
+        reg.handle_timeout(400_000);
+        assert_eq!(login(&mut reg, 400_000, "101", "alice-pw-101", 20, "<sip:101@x>", None).status, 200);
+    }
+
+    #[test]
+    fn stale_nonces_are_rechallenged_and_domains_pick_accounts() {
+        let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+        let d = dir();
+        let r = reg.handle_register(0, &register("101", 1, "<sip:101@x>", None, None), src(), "UDP", &d);
+        let ch = r.headers.get("WWW-Authenticate").unwrap().to_string();
+        let auth = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", "101", "alice-pw-101", "c", 1).unwrap();
+        let r = reg.handle_register(
+            10 * 60 * 1000,
+            &register("101", 2, "<sip:101@x>", None, Some(auth)),
+            src(),
+            "UDP",
+            &d,
+        );
+        assert_eq!(r.status, 401);
+        assert!(r.headers.get("WWW-Authenticate").unwrap().contains("stale=true"));
+        // "102" exists in two accounts: the domain decides, the bare IP is ambiguous.
+        assert_eq!(d.lookup("102", "other.example").map(|u| u.account), Some(2));
+        assert_eq!(d.lookup("102", "127.0.0.1"), None);
+        assert_eq!(d.lookup("101", "127.0.0.1").map(|u| u.account), Some(1));
+    }
+}

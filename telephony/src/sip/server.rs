@@ -1,0 +1,413 @@
+//! The SIP server core, sans-IO: parses what arrives, answers what it can (REGISTER through the
+//! registrar, OPTIONS keep-alives), absorbs retransmissions by replaying the cached response
+//! (RFC 3261 §17.2.2, Timer J), and rejects malformed or unsupported requests with the right
+//! status. Bytes and the time come in; bytes to send, events and the next timeout come out.
+
+use super::header::{self, NameAddr, Via};
+use super::message::{Message, Method, Request, Response};
+use super::parse::{parse_datagram, ParseError};
+use super::registrar::{Directory, Registrar, RegistrarConfig, RegistrarEvent};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+/// How long a non-INVITE server transaction absorbs retransmissions over UDP (Timer J = 64·T1).
+pub const TIMER_J_MS: u64 = 32_000;
+/// Most transactions remembered at once (oldest forgotten first).
+const MAX_TRANSACTIONS: usize = 100_000;
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
+
+/// Bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub transport: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    Registrar(RegistrarEvent),
+    /// Something arrived that could not be used.
+    Malformed {
+        source: SocketAddr,
+        reason: String,
+    },
+}
+
+struct Cached {
+    response: Vec<u8>,
+    to: SocketAddr,
+    expires_ms: u64,
+}
+
+pub struct SipServer {
+    registrar: Registrar,
+    directory: Directory,
+    transactions: HashMap<(String, String), Cached>,
+    order: VecDeque<(String, String)>,
+    out: VecDeque<Transmit>,
+    events: VecDeque<ServerEvent>,
+    server_name: String,
+}
+
+fn is_request_like(buf: &[u8]) -> bool {
+    let start = buf.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(buf.len());
+    let word: Vec<u8> = buf[start..].iter().take_while(|b| b.is_ascii_uppercase()).copied().collect();
+    !word.is_empty() && buf.get(start + word.len()) == Some(&b' ')
+}
+
+/// Collects the headers of a message that failed to parse, leniently, to answer 400.
+fn salvage(buf: &[u8]) -> Option<Request> {
+    let text = String::from_utf8_lossy(buf);
+    let mut lines = text.split('\n');
+    let first = lines.next()?.trim();
+    let method = first.split(' ').next()?;
+    let mut req = Request::new(Method::from_token(method), "sip:invalid");
+    for line in lines {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            let n = n.trim();
+            if !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                req.headers.push(n, v.trim());
+            }
+        }
+    }
+    for h in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        req.headers.get(h)?;
+    }
+    Some(req)
+}
+
+impl SipServer {
+    pub fn new(config: RegistrarConfig, secret: impl Into<String>, server_name: impl Into<String>) -> Self {
+        SipServer {
+            registrar: Registrar::new(config, secret),
+            directory: Directory::default(),
+            transactions: HashMap::new(),
+            order: VecDeque::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            server_name: server_name.into(),
+        }
+    }
+
+    pub fn set_directory(&mut self, directory: Directory) {
+        self.directory = directory;
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        if let Some(e) = self.registrar.poll_event() {
+            return Some(ServerEvent::Registrar(e));
+        }
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let txn = self.order.front().and_then(|k| self.transactions.get(k)).map(|c| c.expires_ms);
+        match (txn, self.registrar.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.registrar.handle_timeout(now_ms);
+        while let Some(k) = self.order.front() {
+            match self.transactions.get(k) {
+                Some(c) if c.expires_ms > now_ms => break,
+                _ => {
+                    let k = self.order.pop_front().expect("front exists");
+                    self.transactions.remove(&k);
+                }
+            }
+        }
+    }
+
+    pub fn handle_datagram(
+        &mut self,
+        now_ms: u64,
+        source: SocketAddr,
+        transport: &'static str,
+        bytes: &[u8],
+    ) {
+        match parse_datagram(bytes) {
+            Ok(Message::Request(req)) => self.handle_request(now_ms, source, transport, req),
+            // No client transactions yet: stray responses are dropped (RFC 3261 §18.1.2).
+            Ok(Message::Response(_)) => {}
+            Err(ParseError::KeepAlive) => {}
+            Err(e) => {
+                self.events.push_back(ServerEvent::Malformed { source, reason: e.to_string() });
+                if let (true, Some(req)) = (is_request_like(bytes), salvage(bytes)) {
+                    if req.method != Method::Ack {
+                        let status = if matches!(e, ParseError::Version(_)) { 505 } else { 400 };
+                        let mut r = Response::for_request(&req, status, Some("x"));
+                        r.reason = format!("{} ({e})", r.reason);
+                        self.send(source, transport, r);
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, to: SocketAddr, transport: &'static str, mut resp: Response) {
+        let top = resp.headers.get_all("Via").first().map(|v| v.to_string());
+        if let Some(top) = top {
+            let stamped = Via::stamp(&top, to);
+            resp.headers.remove_first("Via");
+            resp.headers.push_front("Via", stamped);
+        }
+        resp.headers.push("Server", self.server_name.clone());
+        self.out.push_back(Transmit { to, transport, bytes: resp.to_bytes() });
+    }
+
+    /// Checks RFC 3261 §8.2 requirements; the failing response if any.
+    fn validate(req: &Request) -> Result<(), (u16, String)> {
+        let bad = |m: &str| Err((400, format!("Bad Request ({m})")));
+        let top_via = req.headers.get_all("Via").first().map(|v| Via::parse(v));
+        match top_via {
+            None => return bad("missing Via"),
+            Some(Err(_)) => return bad("malformed Via"),
+            Some(Ok(_)) => {}
+        }
+        for h in ["From", "To"] {
+            match req.headers.get(h).map(NameAddr::parse) {
+                None => return bad(&format!("missing {h}")),
+                Some(Err(_)) => return bad(&format!("malformed {h}")),
+                Some(Ok(_)) => {}
+            }
+        }
+        if req.headers.get("Call-ID").is_none_or(|c| c.trim().is_empty()) {
+            return bad("missing Call-ID");
+        }
+        match req.headers.get("CSeq").map(header::cseq) {
+            None => return bad("missing CSeq"),
+            Some(Err(_)) => return bad("malformed CSeq"),
+            Some(Ok((_, m))) if m != req.method.as_str() => return bad("CSeq method does not match"),
+            Some(Ok(_)) => {}
+        }
+        if let Some(mf) = req.headers.get("Max-Forwards") {
+            if mf.trim().parse::<u8>().is_err() {
+                return bad("malformed Max-Forwards");
+            }
+        }
+        if !req.uri.to_ascii_lowercase().starts_with("sip:")
+            && !req.uri.to_ascii_lowercase().starts_with("sips:")
+        {
+            return Err((416, "Unsupported URI Scheme".into()));
+        }
+        let required: Vec<&str> = req.headers.get_all("Require");
+        if !required.is_empty() && req.method != Method::Ack && req.method != Method::Cancel {
+            return Err((420, required.join(", ")));
+        }
+        Ok(())
+    }
+
+    fn handle_request(&mut self, now_ms: u64, source: SocketAddr, transport: &'static str, req: Request) {
+        let branch = req
+            .headers
+            .get_all("Via")
+            .first()
+            .and_then(|v| Via::parse(v).ok())
+            .and_then(|v| v.branch().map(str::to_string));
+        let method_key =
+            if req.method == Method::Ack { "INVITE".to_string() } else { req.method.to_string() };
+        let key = branch.map(|b| (b, method_key));
+        if let Some(cached) = key.as_ref().and_then(|k| self.transactions.get(k)) {
+            // A retransmission (or the ACK of a final non-2xx): replay or absorb.
+            if req.method != Method::Ack {
+                self.out.push_back(Transmit { to: cached.to, transport, bytes: cached.response.clone() });
+            }
+            return;
+        }
+        if req.method == Method::Ack {
+            return; // ACK never gets a response.
+        }
+        let resp = match Self::validate(&req) {
+            Err((420, unsupported)) => {
+                let mut r = Response::for_request(&req, 420, Some("x"));
+                r.headers.push("Unsupported", unsupported);
+                r
+            }
+            Err((status, reason)) => {
+                let mut r = Response::for_request(&req, status, Some("x"));
+                r.reason = reason;
+                r
+            }
+            Ok(()) => match req.method {
+                Method::Register => {
+                    self.registrar.handle_register(now_ms, &req, source, transport, &self.directory)
+                }
+                Method::Options => {
+                    let mut r = Response::for_request(&req, 200, Some("opt"));
+                    r.headers.push("Allow", ALLOW);
+                    r.headers.push("Accept", "application/sdp");
+                    r
+                }
+                Method::Invite => {
+                    let mut r = Response::for_request(&req, 480, Some("inv"));
+                    r.reason = "Temporarily Unavailable (calls are not routed yet)".into();
+                    r
+                }
+                Method::Bye | Method::Cancel | Method::Info => Response::for_request(&req, 481, Some("x")),
+                Method::Other(_) => {
+                    let mut r = Response::for_request(&req, 501, Some("x"));
+                    r.headers.push("Allow", ALLOW);
+                    r
+                }
+                _ => {
+                    let mut r = Response::for_request(&req, 405, Some("x"));
+                    r.headers.push("Allow", ALLOW);
+                    r
+                }
+            },
+        };
+        let status = resp.status;
+        self.send(source, transport, resp);
+        if let (Some(key), Some(sent)) = (key, self.out.back()) {
+            if status >= 200 {
+                let linger = if transport == "UDP" { TIMER_J_MS } else { 0 };
+                if linger > 0 {
+                    if self.order.len() >= MAX_TRANSACTIONS {
+                        if let Some(old) = self.order.pop_front() {
+                            self.transactions.remove(&old);
+                        }
+                    }
+                    self.transactions.insert(
+                        key.clone(),
+                        Cached { response: sent.bytes.clone(), to: source, expires_ms: now_ms + linger },
+                    );
+                    self.order.push_back(key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::digest;
+    use crate::sip::registrar::SipUser;
+
+    fn server() -> SipServer {
+        let mut s = SipServer::new(RegistrarConfig::default(), "k", "test");
+        s.set_directory(Directory::new([SipUser {
+            account: 1,
+            domain: None,
+            username: "101".into(),
+            password: "pw-101-long".into(),
+            extension: "101".into(),
+        }]));
+        s
+    }
+
+    fn src() -> SocketAddr {
+        "127.0.0.1:5062".parse().unwrap()
+    }
+
+    fn response(s: &mut SipServer) -> Response {
+        let t = s.poll_transmit().expect("a response");
+        assert!(s.poll_transmit().is_none());
+        match parse_datagram(&t.bytes).unwrap() {
+            Message::Response(r) => r,
+            _ => panic!("not a response"),
+        }
+    }
+
+    fn msg(method: &str, branch: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "{method} sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch={branch};rport\r\n\
+             From: <sip:101@127.0.0.1>;tag=a\r\nTo: <sip:101@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 {method}\r\n\
+             Max-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn options_register_and_retransmissions() {
+        let mut s = server();
+        s.handle_datagram(0, src(), "UDP", &msg("OPTIONS", "z9hG4bK1", ""));
+        let r = response(&mut s);
+        assert_eq!(r.status, 200);
+        assert!(r.headers.get("Via").unwrap().contains("rport=5062"));
+        assert_eq!(r.headers.get("Allow"), Some(ALLOW));
+        // The same request again: the same bytes again, no new processing.
+        s.handle_datagram(10, src(), "UDP", &msg("OPTIONS", "z9hG4bK1", ""));
+        assert_eq!(response(&mut s).status, 200);
+        assert_eq!(s.poll_timeout(), Some(TIMER_J_MS));
+        s.handle_timeout(TIMER_J_MS);
+        assert_eq!(s.poll_timeout(), None);
+
+        s.handle_datagram(
+            0,
+            src(),
+            "UDP",
+            &msg("REGISTER", "z9hG4bK2", "Contact: <sip:101@127.0.0.1:5062>\r\n"),
+        );
+        let ch = response(&mut s);
+        assert_eq!(ch.status, 401);
+        let auth = digest::answer(
+            ch.headers.get("WWW-Authenticate").unwrap(),
+            "REGISTER",
+            "sip:127.0.0.1",
+            "101",
+            "pw-101-long",
+            "x",
+            1,
+        )
+        .unwrap();
+        let again = msg(
+            "REGISTER",
+            "z9hG4bK3",
+            &format!("Contact: <sip:101@127.0.0.1:5062>\r\nAuthorization: {auth}\r\n"),
+        );
+        s.handle_datagram(5, src(), "UDP", &again);
+        assert_eq!(response(&mut s).status, 200);
+        assert!(matches!(s.poll_event(), Some(ServerEvent::Registrar(RegistrarEvent::Registered { .. }))));
+        assert_eq!(s.registrar().contacts(1, "101").len(), 1);
+    }
+
+    #[test]
+    fn malformed_and_unsupported_requests_get_the_right_answer() {
+        let mut s = server();
+        // Missing Call-ID.
+        let no_callid =
+            String::from_utf8(msg("OPTIONS", "z9hG4bK5", "")).unwrap().replace("Call-ID: c1\r\n", "");
+        s.handle_datagram(0, src(), "UDP", no_callid.as_bytes());
+        let r = response(&mut s);
+        assert_eq!((r.status, r.reason.as_str()), (400, "Bad Request (missing Call-ID)"));
+        let mismatch = String::from_utf8(msg("OPTIONS", "z9hG4bK6", ""))
+            .unwrap()
+            .replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+        s.handle_datagram(0, src(), "UDP", mismatch.as_bytes());
+        assert_eq!(response(&mut s).status, 400);
+        s.handle_datagram(0, src(), "UDP", &msg("OPTIONS", "z9hG4bK7", "Require: nonsense\r\n"));
+        let r = response(&mut s);
+        assert_eq!((r.status, r.headers.get("Unsupported")), (420, Some("nonsense")));
+        s.handle_datagram(0, src(), "UDP", &msg("FOO", "z9hG4bK8", ""));
+        assert_eq!(response(&mut s).status, 501);
+        s.handle_datagram(0, src(), "UDP", &msg("SUBSCRIBE", "z9hG4bK9", ""));
+        assert_eq!(response(&mut s).status, 405);
+        let v3 = String::from_utf8(msg("OPTIONS", "z9hG4bKa", ""))
+            .unwrap()
+            .replace("sip:127.0.0.1 SIP/2.0", "sip:127.0.0.1 SIP/3.0");
+        s.handle_datagram(0, src(), "UDP", v3.as_bytes());
+        assert_eq!(response(&mut s).status, 505);
+        s.handle_datagram(0, src(), "UDP", &msg("ACK", "z9hG4bKb", ""));
+        assert!(s.poll_transmit().is_none(), "ACK is never answered");
+        s.handle_datagram(0, src(), "UDP", b"\x16\x03\x01 binary junk \x00\xff");
+        assert!(s.poll_transmit().is_none());
+        assert!(matches!(s.poll_event(), Some(ServerEvent::Malformed { .. })));
+    }
+}
