@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod model;
 pub mod store;
+pub mod telephony;
 
 pub use error::{Error, Result};
 pub mod cli;

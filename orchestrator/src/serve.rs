@@ -65,24 +65,35 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         let (created, logins) = demo::ensure(&db).await.context("cannot load the demo account")?;
         print_banner(&opts, created, &logins);
     }
+    let config_changed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (sip, sip_task) = crate::telephony::start(db.clone(), opts.sip, config_changed.clone())
+        .await
+        .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
+    tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP)");
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", opts.http))?;
     let http_addr = listener.local_addr()?;
     tracing::info!(%http_addr, "HTTP API and web UI listening");
     tracing::warn!(
-        sip = %opts.sip,
         rtp_ports = %format!("{}-{}", opts.rtp_ports.0, opts.rtp_ports.1),
-        "SIP and RTP are configured but the telephony engine is not part of this build yet"
+        "calls are not routed yet: SIP registration and OPTIONS work, INVITEs are answered 480"
     );
     let app = api::app(
         db.clone(),
-        api::AppOptions { data_dir: opts.data.data_dir.clone(), secure_cookies: opts.secure_cookies },
+        api::AppOptions {
+            data_dir: opts.data.data_dir.clone(),
+            secure_cookies: opts.secure_cookies,
+            sip: Some(sip.clone()),
+            config_changed,
+        },
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("HTTP server failed")?;
+    sip.shutdown().await;
+    let _ = sip_task.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -101,6 +112,9 @@ fn print_banner(opts: &ServeOptions, created: bool, logins: &[demo::Login]) {
     for l in logins {
         out.push_str(&format!("{:<40} {:<28} password: {}\n", l.what, l.user, l.secret));
     }
-    out.push_str(&format!("SIP registrar: {} (when telephony is enabled)\n", opts.sip));
+    out.push_str(&format!(
+        "SIP registrar: {} (UDP; register extensions 101/102 with the passwords above)\n",
+        opts.sip
+    ));
     println!("{out}");
 }

@@ -81,6 +81,9 @@ impl Server {
         let mut cmd = Command::new(bin());
         cmd.arg("--log-format").arg("json").arg("serve").arg("--http").arg("127.0.0.1:0");
         cmd.arg("--data-dir").arg(data_dir).args(extra);
+        if !extra.contains(&"--sip") {
+            cmd.arg("--sip").arg(format!("127.0.0.1:{}", free_udp_port()));
+        }
         cmd.env_remove("DATABASE_URL").env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
@@ -198,4 +201,127 @@ pub async fn login(client: &reqwest::Client, server: &Server, email: &str, passw
         .and_then(|v| v.split(';').next())
         .ok_or_else(|| anyhow!("no cookie"))?;
     Ok(cookie.to_string())
+}
+
+/// A free UDP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free UDP port")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free TCP port")
+}
+
+/// Whether a program is installed; under CI=true a missing one fails the test.
+pub fn require_program(name: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if in_ci() {
+            panic!("CI=true but {name} is not installed (scripts/setup test installs it)");
+        }
+        eprintln!("note: {name} not installed, test skipped");
+    }
+    found
+}
+
+/// A headless baresip phone with one account, its log collected.
+pub struct Baresip {
+    child: Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    _dir: tempfile::TempDir,
+    pub sip_port: u16,
+}
+
+impl Baresip {
+    /// `account` is a baresip account line, e.g. `<sip:101@127.0.0.1:5060>;auth_pass=x`.
+    pub fn start(account: &str) -> Result<Baresip> {
+        let dir = tempfile::tempdir()?;
+        let sip_port = free_udp_port();
+        let ctrl_port = free_tcp_port();
+        let config = format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule_app account.so\n\
+             module_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\naudio_source aufile,/dev/null\n\
+             audio_player aufile,/dev/null\n"
+        );
+        std::fs::write(dir.path().join("config"), config)?;
+        std::fs::write(dir.path().join("accounts"), format!("{account}\n"))?;
+        let mut child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("start baresip")?;
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
+                    let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        Ok(Baresip { child, log, _dir: dir, sip_port })
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("baresip never printed {needle:?}; log:\n{}", self.log())
+    }
+
+    /// Stops baresip politely (it un-registers) and waits for it.
+    pub fn stop(mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -15,6 +15,7 @@ mod extract;
 pub mod metrics;
 mod openapi;
 mod people;
+mod registrations;
 mod throttle;
 mod ui;
 
@@ -70,14 +71,20 @@ pub struct AppState {
     /// Where files (audio library, recordings, voicemail) live.
     pub data_dir: PathBuf,
     login_throttle: Arc<throttle::LoginThrottle>,
+    /// The SIP engine, when running.
+    pub sip: Option<switchboard_telephony::driver::SipHandle>,
+    /// Signalled after configuration writes (the SIP directory reloads).
+    pub config_changed: Arc<tokio::sync::Notify>,
 }
 
 /// How the HTTP application is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone, Default)]
 pub struct AppOptions {
     pub data_dir: PathBuf,
     /// Mark the session cookie `Secure` (when served over TLS).
     pub secure_cookies: bool,
+    pub sip: Option<switchboard_telephony::driver::SipHandle>,
+    pub config_changed: Arc<tokio::sync::Notify>,
 }
 
 /// Collects endpoints while building the router.
@@ -143,6 +150,7 @@ fn declare(api: &mut Api) {
     audio::routes(api);
     commerce::routes(api);
     calls::routes(api);
+    registrations::routes(api);
 }
 
 /// Every endpoint the API serves (for documentation and tests).
@@ -166,6 +174,8 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         secure_cookies: options.secure_cookies,
         data_dir: options.data_dir,
         login_throttle: Arc::default(),
+        sip: options.sip,
+        config_changed: options.config_changed,
     };
     api.router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))

@@ -140,5 +140,5 @@ pub async fn raw(app: &axum::Router, req: Request<Body>) -> Resp {
 /// The HTTP application over `db`, with files in a fresh temporary directory.
 pub fn app(db: &Db) -> axum::Router {
     let dir = std::env::temp_dir().join(format!("switchboard-test-{}-{}", std::process::id(), rand_suffix()));
-    switchboard::api::app(db.clone(), switchboard::api::AppOptions { data_dir: dir, secure_cookies: false })
+    switchboard::api::app(db.clone(), switchboard::api::AppOptions { data_dir: dir, ..Default::default() })
 }

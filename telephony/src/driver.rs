@@ -1,0 +1,141 @@
+//! The thin I/O driver around the sans-IO SIP core: one UDP socket, the clock, and a command
+//! channel. It feeds datagrams and timeouts in, sends what comes out, forwards events.
+
+use crate::sip::registrar::{Directory, RegistrarConfig};
+use crate::sip::server::{ServerEvent, SipServer};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    pub bind: SocketAddr,
+    pub registrar: RegistrarConfig,
+    /// Signs digest nonces; random per process.
+    pub secret: String,
+    /// The `Server` header value.
+    pub server_name: String,
+}
+
+/// A live registration, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub account: i64,
+    pub extension: String,
+    pub contact: String,
+    pub source: SocketAddr,
+    pub transport: String,
+    pub expires_in_s: u64,
+    pub user_agent: Option<String>,
+}
+
+enum Command {
+    SetDirectory(Directory),
+    Registrations(oneshot::Sender<Vec<Registration>>),
+    Shutdown,
+}
+
+/// Talks to a running SIP driver. Cheap to clone.
+#[derive(Clone)]
+pub struct SipHandle {
+    commands: mpsc::Sender<Command>,
+    local_addr: SocketAddr,
+}
+
+impl SipHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Replaces who may register.
+    pub async fn set_directory(&self, directory: Directory) {
+        let _ = self.commands.send(Command::SetDirectory(directory)).await;
+    }
+
+    /// Current registrations (empty if the driver has stopped).
+    pub async fn registrations(&self) -> Vec<Registration> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Registrations(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+}
+
+/// Binds the SIP socket and runs the driver until shut down or every handle is dropped.
+pub async fn start(
+    config: SipConfig,
+    events: mpsc::Sender<ServerEvent>,
+) -> std::io::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
+    let socket = UdpSocket::bind(config.bind).await?;
+    let local_addr = socket.local_addr()?;
+    let (tx, rx) = mpsc::channel(64);
+    let server = SipServer::new(config.registrar, config.secret, config.server_name);
+    let task = tokio::spawn(run(socket, server, rx, events));
+    Ok((SipHandle { commands: tx, local_addr }, task))
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut server: SipServer,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<ServerEvent>,
+) {
+    let start = Instant::now();
+    let now_ms = || start.elapsed().as_millis() as u64;
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let wake = server.poll_timeout().map(|t| start + Duration::from_millis(t));
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, from)) => server.handle_datagram(now_ms(), from, "UDP", &buf[..n]),
+                // ICMP port unreachable and friends surface here on some systems; keep going.
+                Err(e) => tracing::debug!(error = %e, "SIP receive error"),
+            },
+            _ = sleep_until(wake) => server.handle_timeout(now_ms()),
+            cmd = commands.recv() => match cmd {
+                Some(Command::SetDirectory(d)) => server.set_directory(d),
+                Some(Command::Registrations(reply)) => {
+                    let now = now_ms();
+                    let list = server
+                        .registrar()
+                        .all()
+                        .map(|(account, ext, b)| Registration {
+                            account,
+                            extension: ext.to_string(),
+                            contact: b.contact.clone(),
+                            source: b.source,
+                            transport: b.transport.clone(),
+                            expires_in_s: b.expires_at_ms.saturating_sub(now) / 1000,
+                            user_agent: b.user_agent.clone(),
+                        })
+                        .collect();
+                    let _ = reply.send(list);
+                }
+                Some(Command::Shutdown) | None => break,
+            },
+        }
+        while let Some(t) = server.poll_transmit() {
+            if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+                tracing::debug!(error = %e, to = %t.to, "SIP send failed");
+            }
+        }
+        while let Some(e) = server.poll_event() {
+            // Events are informational: never let a slow consumer stall signalling.
+            let _ = events.try_send(e);
+        }
+    }
+    tracing::info!("SIP driver stopped");
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
