@@ -12,6 +12,7 @@
 pub mod driver;
 mod error;
 pub mod media;
+pub mod sdp;
 pub mod sip;
 
 pub use error::Error;
