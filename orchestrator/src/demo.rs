@@ -123,7 +123,7 @@ pub fn config() -> ConfigFile {
         register: false,
         username: None,
         password: None,
-        inbound_ips: vec!["127.0.0.1".into()],
+        inbound_ips: vec!["127.0.0.1:5080".into()],
         caller_id: Some(MAIN_NUMBER.into()),
         max_channels: Some(30),
     }];

@@ -66,19 +66,17 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         print_banner(&opts, created, &logins);
     }
     let config_changed = std::sync::Arc::new(tokio::sync::Notify::new());
-    let (sip, sip_task) = crate::telephony::start(db.clone(), opts.sip, config_changed.clone())
-        .await
-        .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
+    let (sip, sip_task) =
+        crate::telephony::start(db.clone(), opts.sip, opts.rtp_ports, config_changed.clone())
+            .await
+            .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
     tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP)");
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", opts.http))?;
     let http_addr = listener.local_addr()?;
     tracing::info!(%http_addr, "HTTP API and web UI listening");
-    tracing::warn!(
-        rtp_ports = %format!("{}-{}", opts.rtp_ports.0, opts.rtp_ports.1),
-        "calls are not routed yet: SIP registration and OPTIONS work, INVITEs are answered 480"
-    );
+    tracing::info!(rtp_ports = %format!("{}-{}", opts.rtp_ports.0, opts.rtp_ports.1), "RTP media relay ready");
     let app = api::app(
         db.clone(),
         api::AppOptions {

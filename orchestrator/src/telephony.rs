@@ -3,12 +3,17 @@
 
 use crate::db::Db;
 use crate::error::Result;
-use crate::model::Agent;
-use crate::store::{accounts, config};
-use std::net::SocketAddr;
+use crate::model::{validate::is_e164, Agent, PhoneNumber, Target, Trunk};
+use crate::store::{accounts, calls, commerce, config};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_telephony::driver::{self, SipConfig, SipHandle};
+use switchboard_telephony::media::relay::{PortPool, Relay};
+use switchboard_telephony::sip::b2bua::{
+    CallEvent, CallId, Caller, IncomingCall, MediaPorts, Outcome, RouteDecision, Side,
+};
 use switchboard_telephony::sip::registrar::{Directory, RegistrarConfig, RegistrarEvent, SipUser};
 use switchboard_telephony::sip::server::ServerEvent;
 use tokio::sync::{mpsc, Notify};
@@ -17,10 +22,20 @@ use tokio::sync::{mpsc, Notify};
 /// another process, such as `switchboard import`).
 pub const REFRESH: Duration = Duration::from_secs(10);
 
-/// Every agent of every account with SIP credentials.
+/// Every agent of every account with SIP credentials, and every IP-authenticated trunk.
 pub async fn load_directory(db: &Db) -> Result<Directory> {
     let mut users = Vec::new();
+    let mut trusted = Vec::new();
     for account in accounts::list(db).await? {
+        for trunk in config::list::<Trunk>(db, account.id).await? {
+            for entry in &trunk.spec.inbound_ips {
+                if let Ok(addr) = entry.parse::<SocketAddr>() {
+                    trusted.push((addr.ip(), Some(addr.port()), account.id));
+                } else if let Ok(ip) = entry.parse::<IpAddr>() {
+                    trusted.push((ip, None, account.id));
+                }
+            }
+        }
         for agent in config::list::<Agent>(db, account.id).await? {
             let Some(password) = agent.spec.sip_password.clone() else { continue };
             users.push(SipUser {
@@ -32,7 +47,11 @@ pub async fn load_directory(db: &Db) -> Result<Directory> {
             });
         }
     }
-    Ok(Directory::new(users))
+    let mut dir = Directory::new(users);
+    for (ip, port, account) in trusted {
+        dir.trust(ip, port, account);
+    }
+    Ok(dir)
 }
 
 fn random_secret() -> String {
@@ -42,10 +61,12 @@ fn random_secret() -> String {
     hex::encode(b)
 }
 
-/// Starts SIP on `bind`, loads the directory and keeps it current.
+/// Starts SIP on `bind` with RTP from `rtp_ports`, loads the directory and keeps it current,
+/// and routes calls.
 pub async fn start(
     db: Db,
     bind: SocketAddr,
+    rtp_ports: (u16, u16),
     changed: Arc<Notify>,
 ) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
     let (events_tx, mut events) = mpsc::channel(1024);
@@ -58,6 +79,7 @@ pub async fn start(
     let (handle, task) = driver::start(config, events_tx).await?;
     handle.set_directory(load_directory(&db).await?).await;
     let refresher = handle.clone();
+    let router_db = db.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -72,9 +94,18 @@ pub async fn start(
             }
         }
     });
+    let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
+    let mut router = CallRouter {
+        db: router_db,
+        sip: handle.clone(),
+        pool: PortPool::new(rtp_ports.0, rtp_ports.1),
+        media_ip,
+        calls: HashMap::new(),
+    };
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
             match e {
+                ServerEvent::Call(e) => router.handle(e).await,
                 ServerEvent::Registrar(RegistrarEvent::Registered {
                     account,
                     extension,
@@ -100,4 +131,268 @@ pub async fn start(
         }
     });
     Ok((handle, task))
+}
+
+/// What the application keeps per live call.
+struct ActiveCall {
+    relay: Option<Relay>,
+    record: Option<i64>,
+}
+
+/// Turns call events into routing decisions, media relays and call records.
+struct CallRouter {
+    db: Db,
+    sip: SipHandle,
+    pool: PortPool,
+    media_ip: IpAddr,
+    calls: HashMap<CallId, ActiveCall>,
+}
+
+/// Where a call should go, before media is attached.
+enum Plan {
+    Ring { account: i64, extension: String, lines: usize, ring_ms: u64, direction: &'static str, to: String },
+    Reject { status: u16, account: Option<i64>, direction: &'static str, to: String, why: String },
+}
+
+/// A dialled string as E.164, when it is a number.
+fn as_e164(dialled: &str) -> Option<String> {
+    let digits: String = dialled.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+    let e = if digits.starts_with('+') { digits } else { format!("+{digits}") };
+    is_e164(&e).then_some(e)
+}
+
+impl CallRouter {
+    async fn handle(&mut self, e: CallEvent) {
+        match e {
+            CallEvent::Incoming(inc) => self.incoming(inc).await,
+            CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,
+            CallEvent::Answered { call, contact } => {
+                if let Some(id) = self.calls.get(&call).and_then(|c| c.record) {
+                    let _ = sqlx::query("UPDATE call_records SET answered_at = $1 WHERE id = $2")
+                        .bind(crate::clock::now_ms())
+                        .bind(id)
+                        .execute(self.db.pool())
+                        .await;
+                }
+                self.event(call, "answered", serde_json::json!({ "contact": contact })).await;
+            }
+            CallEvent::Media { call, a_remote, b_remote, payload_type, .. } => {
+                if let Some(relay) = self.calls.get(&call).and_then(|c| c.relay.as_ref()) {
+                    relay.update(a_remote, b_remote);
+                }
+                tracing::debug!(%call, ?a_remote, ?b_remote, payload_type, "media");
+            }
+            CallEvent::Ended { call, outcome } => {
+                let disposition = match outcome {
+                    Outcome::Completed { hung_up_by: Side::Caller } => {
+                        "completed (caller hung up)".to_string()
+                    }
+                    Outcome::Completed { hung_up_by: Side::Callee } => {
+                        "completed (callee hung up)".to_string()
+                    }
+                    Outcome::Busy => "busy".to_string(),
+                    Outcome::NoAnswer => "no answer".to_string(),
+                    Outcome::Cancelled => "cancelled".to_string(),
+                    Outcome::Rejected(s) => format!("rejected ({s})"),
+                };
+                tracing::info!(%call, %disposition, "call ended");
+                if let Some(active) = self.calls.remove(&call) {
+                    if let Some(id) = active.record {
+                        let _ = calls::add_event(
+                            &self.db,
+                            id,
+                            "ended",
+                            &serde_json::json!({ "disposition": disposition }),
+                        )
+                        .await;
+                        let _ = calls::finish(&self.db, id, &disposition, 0).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn event(&self, call: CallId, kind: &str, data: serde_json::Value) {
+        if let Some(id) = self.calls.get(&call).and_then(|c| c.record) {
+            let _ = calls::add_event(&self.db, id, kind, &data).await;
+        }
+    }
+
+    async fn plan(&self, inc: &IncomingCall) -> Result<Plan> {
+        match &inc.caller {
+            Caller::User { account, extension } => {
+                match config::get_by_key::<Agent>(&self.db, *account, &inc.dialled).await? {
+                    Some(agent) if agent.spec.extension != *extension => Ok(Plan::Ring {
+                        account: *account,
+                        extension: agent.spec.extension.clone(),
+                        lines: agent.spec.lines as usize,
+                        ring_ms: agent.spec.forwarding.no_answer_seconds as u64 * 1000,
+                        direction: "internal",
+                        to: inc.dialled.clone(),
+                    }),
+                    Some(_) => Ok(Plan::Reject {
+                        status: 486,
+                        account: Some(*account),
+                        direction: "internal",
+                        to: inc.dialled.clone(),
+                        why: "called itself".into(),
+                    }),
+                    None => Ok(Plan::Reject {
+                        status: 404,
+                        account: Some(*account),
+                        direction: "internal",
+                        to: inc.dialled.clone(),
+                        why: "no such extension".into(),
+                    }),
+                }
+            }
+            Caller::Trunk { accounts } => {
+                let Some(number) = as_e164(&inc.dialled) else {
+                    return Ok(Plan::Reject {
+                        status: 404,
+                        account: None,
+                        direction: "inbound",
+                        to: inc.dialled.clone(),
+                        why: "not a number".into(),
+                    });
+                };
+                let owner =
+                    config::account_of_number(&self.db, &number).await?.filter(|a| accounts.contains(a));
+                let Some(account) = owner else {
+                    return Ok(Plan::Reject {
+                        status: 404,
+                        account: None,
+                        direction: "inbound",
+                        to: number,
+                        why: "unknown number".into(),
+                    });
+                };
+                let did = config::get_by_key::<PhoneNumber>(&self.db, account, &number).await?;
+                match did.map(|d| d.spec.target) {
+                    Some(Target::Agent { extension }) => {
+                        let agent = config::get_by_key::<Agent>(&self.db, account, &extension).await?;
+                        let (lines, ring_ms) = agent
+                            .map(|a| {
+                                (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000)
+                            })
+                            .unwrap_or((2, 20_000));
+                        Ok(Plan::Ring {
+                            account,
+                            extension,
+                            lines,
+                            ring_ms,
+                            direction: "inbound",
+                            to: number,
+                        })
+                    }
+                    // Queues, IVR menus, schedules, voicemail and AI agents plug in here as they land.
+                    Some(other) => Ok(Plan::Reject {
+                        status: 480,
+                        account: Some(account),
+                        direction: "inbound",
+                        to: number,
+                        why: format!("routing to {other:?} is not available yet"),
+                    }),
+                    None => Ok(Plan::Reject {
+                        status: 404,
+                        account: Some(account),
+                        direction: "inbound",
+                        to: number,
+                        why: "unknown number".into(),
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn incoming(&mut self, inc: IncomingCall) {
+        let plan = match self.plan(&inc).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, call = %inc.call, "routing failed; refusing the call");
+                return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
+            }
+        };
+        let from = inc.from_user.clone().unwrap_or_else(|| "anonymous".into());
+        let (account, direction, to) = match &plan {
+            Plan::Ring { account, direction, to, .. } => (Some(*account), *direction, to.clone()),
+            Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
+        };
+        let record = match account {
+            Some(account) => {
+                let customer = match as_e164(&from) {
+                    Some(n) => commerce::list_customers(
+                        &self.db,
+                        account,
+                        &commerce::CustomerQuery { phone: Some(n), ..Default::default() },
+                    )
+                    .await
+                    .ok()
+                    .and_then(|c| c.first().map(|c| c.id)),
+                    None => None,
+                };
+                let agent = match &plan {
+                    Plan::Ring { extension, .. } => Some(extension.clone()),
+                    _ => None,
+                };
+                calls::create(
+                    &self.db,
+                    account,
+                    &calls::NewCall {
+                        direction: direction.into(),
+                        from_number: from.clone(),
+                        to_number: to.clone(),
+                        customer_id: customer,
+                        agent_extension: agent,
+                        ai_agent: None,
+                    },
+                )
+                .await
+                .ok()
+            }
+            None => None,
+        };
+        match plan {
+            Plan::Reject { status, why, .. } => {
+                tracing::info!(call = %inc.call, %from, %to, status, %why, "call refused");
+                if let Some(id) = record {
+                    let _ = calls::add_event(
+                        &self.db,
+                        id,
+                        "refused",
+                        &serde_json::json!({ "status": status, "reason": why }),
+                    )
+                    .await;
+                }
+                self.calls.insert(inc.call, ActiveCall { relay: None, record });
+                self.sip.route(inc.call, RouteDecision::Reject { status }).await;
+            }
+            Plan::Ring { account, extension, lines, ring_ms, .. } => {
+                let relay = match (self.pool.bind(self.media_ip).await, self.pool.bind(self.media_ip).await) {
+                    (Ok(a), Ok(b)) => Relay::start(a, b).ok(),
+                    _ => None,
+                };
+                let Some(relay) = relay else {
+                    tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
+                    self.calls.insert(inc.call, ActiveCall { relay: None, record });
+                    return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
+                };
+                tracing::info!(call = %inc.call, %from, %to, %extension, "ringing");
+                let media = MediaPorts { a: relay.a_local, b: relay.b_local };
+                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                self.sip
+                    .route(
+                        inc.call,
+                        RouteDecision::Ring {
+                            account,
+                            extension,
+                            max_lines: lines,
+                            ring_timeout_ms: ring_ms,
+                            media,
+                        },
+                    )
+                    .await;
+            }
+        }
+    }
 }

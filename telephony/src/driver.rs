@@ -1,6 +1,7 @@
 //! The thin I/O driver around the sans-IO SIP core: one UDP socket, the clock, and a command
 //! channel. It feeds datagrams and timeouts in, sends what comes out, forwards events.
 
+use crate::sip::b2bua::{CallId, RouteDecision};
 use crate::sip::registrar::{Directory, RegistrarConfig};
 use crate::sip::server::{ServerEvent, SipServer};
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub struct Registration {
 
 enum Command {
     SetDirectory(Directory),
+    Route(CallId, RouteDecision),
     Registrations(oneshot::Sender<Vec<Registration>>),
     Shutdown,
 }
@@ -62,6 +64,11 @@ impl SipHandle {
         rx.await.unwrap_or_default()
     }
 
+    /// Where an incoming call goes (answer to `CallEvent::Incoming`).
+    pub async fn route(&self, call: CallId, decision: RouteDecision) {
+        let _ = self.commands.send(Command::Route(call, decision)).await;
+    }
+
     pub async fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown).await;
     }
@@ -75,7 +82,7 @@ pub async fn start(
     let socket = UdpSocket::bind(config.bind).await?;
     let local_addr = socket.local_addr()?;
     let (tx, rx) = mpsc::channel(64);
-    let server = SipServer::new(config.registrar, config.secret, config.server_name);
+    let server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
     let task = tokio::spawn(run(socket, server, rx, events));
     Ok((SipHandle { commands: tx, local_addr }, task))
 }
@@ -100,6 +107,7 @@ async fn run(
             _ = sleep_until(wake) => server.handle_timeout(now_ms()),
             cmd = commands.recv() => match cmd {
                 Some(Command::SetDirectory(d)) => server.set_directory(d),
+                Some(Command::Route(call, decision)) => server.route(now_ms(), call, decision),
                 Some(Command::Registrations(reply)) => {
                     let now = now_ms();
                     let list = server
@@ -126,8 +134,17 @@ async fn run(
             }
         }
         while let Some(e) = server.poll_event() {
-            // Events are informational: never let a slow consumer stall signalling.
-            let _ = events.try_send(e);
+            // Never let a slow consumer stall signalling; call events matter, so wait briefly for them.
+            match e {
+                ServerEvent::Call(_) => {
+                    if events.send(e).await.is_err() {
+                        tracing::warn!("nobody is handling call events");
+                    }
+                }
+                other => {
+                    let _ = events.try_send(other);
+                }
+            }
         }
     }
     tracing::info!("SIP driver stopped");

@@ -257,7 +257,8 @@ pub struct Trunk {
     /// Write-only.
     #[serde(default)]
     pub password: Option<String>,
-    /// Source addresses inbound calls from this carrier may come from.
+    /// Source addresses inbound calls from this carrier may come from: an IP (any port) or
+    /// IP:port (only that port, for a carrier that shares a host with phones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbound_ips: Vec<String>,
     /// Caller ID for outbound calls that have none of their own (E.164).
@@ -296,8 +297,8 @@ impl ConfigKind for Trunk {
         }
         p.field("inbound_ips", |p| {
             for (i, ip) in self.inbound_ips.iter().enumerate() {
-                if ip.parse::<IpAddr>().is_err() {
-                    p.index(i, |p| p.push("", "must be an IP address"));
+                if ip.parse::<IpAddr>().is_err() && ip.parse::<std::net::SocketAddr>().is_err() {
+                    p.index(i, |p| p.push("", "must be an IP address or IP:port"));
                 }
             }
         });

@@ -1,6 +1,7 @@
 //! SIP: messages, parsing, URIs and headers; digest authentication; (transactions, dialogs,
 //! registrar and B2BUA follow). All sans-IO.
 
+pub mod b2bua;
 pub mod digest;
 pub mod header;
 pub mod message;

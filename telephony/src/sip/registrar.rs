@@ -25,6 +25,9 @@ pub struct SipUser {
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     by_user: HashMap<String, Vec<SipUser>>,
+    /// Carrier addresses trusted without digest auth (any port when the port is `None`), and the
+    /// accounts that use them.
+    trusted: HashMap<(IpAddr, Option<u16>), Vec<i64>>,
 }
 
 impl Directory {
@@ -33,7 +36,24 @@ impl Directory {
         for u in users {
             by_user.entry(u.username.to_ascii_lowercase()).or_default().push(u);
         }
-        Directory { by_user }
+        Directory { by_user, trusted: HashMap::new() }
+    }
+
+    /// Adds a carrier source address (IP-authenticated trunk) for an account; with a port, only
+    /// that port is trusted (useful when phones share the carrier's host).
+    pub fn trust(&mut self, ip: IpAddr, port: Option<u16>, account: i64) {
+        let list = self.trusted.entry((ip, port)).or_default();
+        if !list.contains(&account) {
+            list.push(account);
+        }
+    }
+
+    /// The accounts whose trunks send from this address.
+    pub fn trusted(&self, source: SocketAddr) -> Option<&[i64]> {
+        self.trusted
+            .get(&(source.ip(), Some(source.port())))
+            .or_else(|| self.trusted.get(&(source.ip(), None)))
+            .map(Vec::as_slice)
     }
 
     /// The user `username` at `host`: the account whose SIP domain is `host`, or else the only
@@ -158,6 +178,11 @@ impl Registrar {
         self.bindings.get(&(account, extension.to_string())).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Whether a registered phone sends from exactly this address.
+    pub fn is_registered_source(&self, source: SocketAddr) -> bool {
+        self.bindings.values().flatten().any(|b| b.source == source)
+    }
+
     /// Every (account, extension, binding).
     pub fn all(&self) -> impl Iterator<Item = (i64, &str, &Binding)> {
         self.bindings.iter().flat_map(|((a, e), bs)| bs.iter().map(move |b| (*a, e.as_str(), b)))
@@ -220,6 +245,67 @@ impl Registrar {
         }
     }
 
+    /// Authenticates a request by digest (`Authorization` for REGISTER, `Proxy-Authorization`
+    /// otherwise). `Err` is the response to send: a challenge or a refusal.
+    pub fn authenticate(
+        &mut self,
+        now_ms: u64,
+        req: &Request,
+        source: SocketAddr,
+        dir: &Directory,
+    ) -> Result<SipUser, Response> {
+        let tag = format!("r{now_ms:x}");
+        let register = req.method == super::message::Method::Register;
+        if self.blocked(source.ip(), now_ms) {
+            let mut r = respond(req, 403, &tag);
+            r.reason = "Forbidden (too many failed attempts)".into();
+            return Err(r);
+        }
+        let (status, challenge_header, creds_header) = if register {
+            (401, "WWW-Authenticate", "Authorization")
+        } else {
+            (407, "Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let challenge = |stale: bool, nonces: &NonceSource, realm: &str| {
+            let mut r = respond(req, status, &tag);
+            r.headers.push(challenge_header, nonces.challenge(realm, now_ms, stale));
+            r
+        };
+        // Credentials in a scheme we do not speak are ignored (RFC 4475 §3.3.7): challenge.
+        let Some(creds) = req.headers.lines(creds_header).find_map(Credentials::parse) else {
+            return Err(challenge(false, &self.nonces, &self.config.realm));
+        };
+        match self.nonces.check(&creds.nonce, now_ms) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => return Err(challenge(true, &self.nonces, &self.config.realm)),
+            NonceCheck::Forged => {
+                self.fail(source, &creds.username, now_ms);
+                return Err(challenge(false, &self.nonces, &self.config.realm));
+            }
+        }
+        let host = req
+            .headers
+            .get(if register { "To" } else { "From" })
+            .and_then(|v| NameAddr::parse(v).ok())
+            .map(|n| n.uri.host)
+            .unwrap_or_default();
+        let user = dir.lookup(&creds.username, &host).cloned();
+        let verified = user.as_ref().is_some_and(|u| {
+            creds.realm == self.config.realm
+                && creds.verify(req.method.as_str(), &ha1(&creds.username, &creds.realm, &u.password))
+        });
+        match user.filter(|_| verified) {
+            Some(u) => {
+                self.failures.remove(&source.ip());
+                Ok(u)
+            }
+            None => {
+                self.fail(source, &creds.username, now_ms);
+                Err(respond(req, 403, &tag))
+            }
+        }
+    }
+
     /// Answers a REGISTER that arrived from `source` over `transport`.
     pub fn handle_register(
         &mut self,
@@ -230,49 +316,20 @@ impl Registrar {
         dir: &Directory,
     ) -> Response {
         let tag = format!("r{:x}", now_ms);
-        if self.blocked(source.ip(), now_ms) {
-            let mut r = respond(req, 403, &tag);
-            r.reason = "Forbidden (too many failed attempts)".into();
-            return r;
-        }
         let Some(to) = req.headers.get("To").and_then(|v| NameAddr::parse(v).ok()) else {
             return respond(req, 400, &tag);
         };
         let Some(aor_user) = to.uri.user_unescaped() else {
             return respond(req, 400, &tag);
         };
-        let nonces = self.nonces.clone();
-        let realm = self.config.realm.clone();
-        let challenge = |stale: bool| {
-            let mut r = respond(req, 401, &tag);
-            r.headers.push("WWW-Authenticate", nonces.challenge(&realm, now_ms, stale));
-            r
+        let user = match self.authenticate(now_ms, req, source, dir) {
+            Ok(u) => u,
+            Err(r) => return r,
         };
-        let Some(creds) = req.headers.get("Authorization").and_then(Credentials::parse) else {
-            return challenge(false);
-        };
-        match self.nonces.check(&creds.nonce, now_ms) {
-            NonceCheck::Fresh => {}
-            NonceCheck::Stale => return challenge(true),
-            NonceCheck::Forged => {
-                self.fail(source, &creds.username, now_ms);
-                return challenge(false);
-            }
-        }
-        let user = dir.lookup(&creds.username, &to.uri.host).cloned();
-        let verified = user.as_ref().is_some_and(|u| {
-            creds.realm == self.config.realm
-                && creds.verify("REGISTER", &ha1(&creds.username, &creds.realm, &u.password))
-        });
-        let Some(user) = user.filter(|_| verified) else {
-            self.fail(source, &creds.username, now_ms);
-            return respond(req, 403, &tag);
-        };
-        if !creds.username.eq_ignore_ascii_case(&aor_user) && aor_user != user.extension {
+        if !user.username.eq_ignore_ascii_case(&aor_user) && aor_user != user.extension {
             // Credentials of one user may not register another's address.
             return respond(req, 403, &tag);
         }
-        self.failures.remove(&source.ip());
         self.update_bindings(now_ms, req, source, transport, &user, &tag)
     }
 

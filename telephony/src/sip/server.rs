@@ -3,6 +3,7 @@
 //! (RFC 3261 §17.2.2, Timer J), and rejects malformed or unsupported requests with the right
 //! status. Bytes and the time come in; bytes to send, events and the next timeout come out.
 
+use super::b2bua::{B2bua, CallEvent, CallId, Caller, RouteDecision};
 use super::header::{self, NameAddr, Via};
 use super::message::{Message, Method, Request, Response};
 use super::parse::{parse_datagram, ParseError};
@@ -27,6 +28,7 @@ pub struct Transmit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
     Registrar(RegistrarEvent),
+    Call(CallEvent),
     /// Something arrived that could not be used.
     Malformed {
         source: SocketAddr,
@@ -42,6 +44,7 @@ struct Cached {
 
 pub struct SipServer {
     registrar: Registrar,
+    b2bua: B2bua,
     directory: Directory,
     transactions: HashMap<(String, String), Cached>,
     order: VecDeque<(String, String)>,
@@ -82,9 +85,18 @@ fn salvage(buf: &[u8]) -> Option<Request> {
 }
 
 impl SipServer {
-    pub fn new(config: RegistrarConfig, secret: impl Into<String>, server_name: impl Into<String>) -> Self {
+    /// `local` is the address we are reached at (for Via and Contact).
+    pub fn new(
+        local: SocketAddr,
+        config: RegistrarConfig,
+        secret: impl Into<String>,
+        server_name: impl Into<String>,
+    ) -> Self {
+        let secret = secret.into();
+        let prefix: String = secret.chars().take(6).collect();
         SipServer {
             registrar: Registrar::new(config, secret),
+            b2bua: B2bua::new(local, prefix),
             directory: Directory::default(),
             transactions: HashMap::new(),
             order: VecDeque::new(),
@@ -102,6 +114,25 @@ impl SipServer {
         &self.registrar
     }
 
+    pub fn b2bua(&self) -> &B2bua {
+        &self.b2bua
+    }
+
+    /// The application's routing decision for an incoming call.
+    pub fn route(&mut self, now_ms: u64, call: CallId, decision: RouteDecision) {
+        self.b2bua.route(now_ms, call, decision, &self.registrar);
+        self.drain_b2bua();
+    }
+
+    fn drain_b2bua(&mut self) {
+        while let Some((to, bytes)) = self.b2bua.poll_transmit() {
+            self.out.push_back(Transmit { to, transport: "UDP", bytes });
+        }
+        while let Some(e) = self.b2bua.poll_event() {
+            self.events.push_back(ServerEvent::Call(e));
+        }
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.pop_front()
     }
@@ -115,14 +146,13 @@ impl SipServer {
 
     pub fn poll_timeout(&self) -> Option<u64> {
         let txn = self.order.front().and_then(|k| self.transactions.get(k)).map(|c| c.expires_ms);
-        match (txn, self.registrar.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [txn, self.registrar.poll_timeout(), self.b2bua.poll_timeout()].into_iter().flatten().min()
     }
 
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.registrar.handle_timeout(now_ms);
+        self.b2bua.handle_timeout(now_ms);
+        self.drain_b2bua();
         while let Some(k) = self.order.front() {
             match self.transactions.get(k) {
                 Some(c) if c.expires_ms > now_ms => break,
@@ -143,8 +173,11 @@ impl SipServer {
     ) {
         match parse_datagram(bytes) {
             Ok(Message::Request(req)) => self.handle_request(now_ms, source, transport, req),
-            // No client transactions yet: stray responses are dropped (RFC 3261 §18.1.2).
-            Ok(Message::Response(_)) => {}
+            // Responses belong to our outbound legs; strays are dropped (RFC 3261 §18.1.2).
+            Ok(Message::Response(resp)) => {
+                self.b2bua.handle_response(now_ms, &resp);
+                self.drain_b2bua();
+            }
             Err(ParseError::KeepAlive) => {}
             Err(e) => {
                 self.events.push_back(ServerEvent::Malformed { source, reason: e.to_string() });
@@ -231,7 +264,19 @@ impl SipServer {
             return;
         }
         if req.method == Method::Ack {
-            return; // ACK never gets a response.
+            // The ACK of a 2xx belongs to the call's dialog; it never gets a response.
+            self.b2bua.handle_in_call(now_ms, &req, source);
+            self.drain_b2bua();
+            return;
+        }
+        if req.method == Method::Invite {
+            if let Some((b, _)) = &key {
+                if self.b2bua.owns_branch(b) {
+                    self.b2bua.retransmitted_invite(b);
+                    self.drain_b2bua();
+                    return;
+                }
+            }
         }
         let resp = match Self::validate(&req) {
             Err((420, unsupported)) => {
@@ -255,11 +300,46 @@ impl SipServer {
                     r
                 }
                 Method::Invite => {
-                    let mut r = Response::for_request(&req, 480, Some("inv"));
-                    r.reason = "Temporarily Unavailable (calls are not routed yet)".into();
-                    r
+                    let in_dialog = req
+                        .headers
+                        .get("To")
+                        .and_then(|v| NameAddr::parse(v).ok())
+                        .is_some_and(|t| t.tag().is_some());
+                    let answer = if in_dialog {
+                        self.b2bua.handle_in_call(now_ms, &req, source)
+                    } else {
+                        // A carrier is trusted by address; a registered phone at that very address
+                        // (a PBX and its phones can share a host) still authenticates as a user.
+                        let trunk = self
+                            .directory
+                            .trusted(source)
+                            .filter(|_| !self.registrar.is_registered_source(source));
+                        let caller = match trunk {
+                            Some(accounts) => Ok(Caller::Trunk { accounts: accounts.to_vec() }),
+                            None => self
+                                .registrar
+                                .authenticate(now_ms, &req, source, &self.directory)
+                                .map(|u| Caller::User { account: u.account, extension: u.extension }),
+                        };
+                        match caller {
+                            Ok(caller) => self.b2bua.handle_new_invite(now_ms, req.clone(), source, caller),
+                            Err(challenge) => Some(challenge),
+                        }
+                    };
+                    self.drain_b2bua();
+                    match answer {
+                        Some(r) => r,
+                        None => return,
+                    }
                 }
-                Method::Bye | Method::Cancel | Method::Info => Response::for_request(&req, 481, Some("x")),
+                Method::Bye | Method::Cancel | Method::Info => {
+                    let answer = self.b2bua.handle_in_call(now_ms, &req, source);
+                    self.drain_b2bua();
+                    match answer {
+                        Some(r) => r,
+                        None => return,
+                    }
+                }
                 Method::Other(_) => {
                     let mut r = Response::for_request(&req, 501, Some("x"));
                     r.headers.push("Allow", ALLOW);
@@ -301,7 +381,8 @@ mod tests {
     use crate::sip::registrar::SipUser;
 
     fn server() -> SipServer {
-        let mut s = SipServer::new(RegistrarConfig::default(), "k", "test");
+        let mut s =
+            SipServer::new("127.0.0.1:5060".parse().unwrap(), RegistrarConfig::default(), "k", "test");
         s.set_directory(Directory::new([SipUser {
             account: 1,
             domain: None,
