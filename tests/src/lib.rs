@@ -243,23 +243,49 @@ pub struct Baresip {
     pub sip_port: u16,
 }
 
+/// What a baresip phone plays, records and does at start.
+#[derive(Debug, Clone, Default)]
+pub struct PhoneOptions {
+    /// WAV file used as the microphone (8 kHz mono); silence when unset.
+    pub microphone: Option<PathBuf>,
+    /// Directory where each call's audio is recorded (`*-dec.wav` is what the phone heard).
+    pub record_dir: Option<PathBuf>,
+    /// Commands run at start-up, e.g. `/dial sip:102@127.0.0.1:5060`.
+    pub commands: Vec<String>,
+}
+
 impl Baresip {
     /// `account` is a baresip account line, e.g. `<sip:101@127.0.0.1:5060>;auth_pass=x`.
     pub fn start(account: &str) -> Result<Baresip> {
+        Self::start_with(account, PhoneOptions::default())
+    }
+
+    pub fn start_with(account: &str, options: PhoneOptions) -> Result<Baresip> {
         let dir = tempfile::tempdir()?;
         let sip_port = free_udp_port();
         let ctrl_port = free_tcp_port();
-        let config = format!(
+        let mic = options
+            .microphone
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "/dev/null".into());
+        let mut config = format!(
             "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n\
              module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule_app account.so\n\
-             module_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\naudio_source aufile,/dev/null\n\
-             audio_player aufile,/dev/null\n"
+             module_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n\
+             audio_source aufile,{mic}\naudio_player aufile,/dev/null\nausrc_srate 8000\n"
         );
+        if let Some(rec) = &options.record_dir {
+            config.push_str(&format!("module sndfile.so\nsnd_path {}\n", rec.display()));
+        }
         std::fs::write(dir.path().join("config"), config)?;
         std::fs::write(dir.path().join("accounts"), format!("{account}\n"))?;
-        let mut child = Command::new("baresip")
-            .arg("-f")
-            .arg(dir.path())
+        let mut cmd = Command::new("baresip");
+        cmd.arg("-f").arg(dir.path());
+        for c in &options.commands {
+            cmd.arg("-e").arg(c);
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -324,4 +350,37 @@ impl Drop for Baresip {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes an 8 kHz mono sine tone as a WAV file.
+pub fn write_tone(path: &Path, hz: f32, seconds: f32) -> Result<()> {
+    let n = (8000.0 * seconds) as usize;
+    let samples: Vec<i16> =
+        (0..n).map(|i| ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * 12000.0) as i16).collect();
+    std::fs::write(path, switchboard_telephony::media::wav::encode_pcm16(&samples, 8000, 1))?;
+    Ok(())
+}
+
+/// Loudness and dominant frequency (by zero crossings) of a WAV file's audible part.
+pub fn tone_of(path: &Path) -> Result<(f64, f64)> {
+    let bytes = std::fs::read(path)?;
+    let (info, samples) = switchboard_telephony::media::wav::decode(&bytes).map_err(|e| anyhow!("{e}"))?;
+    let mono: Vec<f64> =
+        samples.iter().step_by(info.channels as usize).map(|&s| s as f64 / 32768.0).collect();
+    let loud: Vec<f64> = mono.into_iter().filter(|s| s.abs() > 0.0).collect();
+    if loud.len() < 800 {
+        bail!("{} holds almost no audio", path.display());
+    }
+    let rms = (loud.iter().map(|s| s * s).sum::<f64>() / loud.len() as f64).sqrt();
+    let crossings = loud.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+    let hz = crossings as f64 / 2.0 / (loud.len() as f64 / info.sample_rate as f64);
+    Ok((rms, hz))
+}
+
+/// The file in `dir` whose name ends with `suffix`.
+pub fn find_file(dir: &Path, suffix: &str) -> Result<PathBuf> {
+    std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with(suffix))
+        .ok_or_else(|| anyhow!("no *{suffix} in {}", dir.display()))
 }

@@ -969,7 +969,8 @@ impl B2bua {
         ack.headers.push("From", format!("{};tag={}", o.from, o.local_tag));
         ack.headers.push("To", format!("{};tag={}", o.to, o.remote_tag.clone().unwrap_or_default()));
         ack.headers.push("Call-ID", o.call_id.clone());
-        ack.headers.push("CSeq", format!("{} ACK", o.cseq.min(1).max(1)));
+        // Our only INVITE on an outbound leg is CSeq 1 (we never re-INVITE it).
+        ack.headers.push("CSeq", "1 ACK");
         ack.to_bytes()
     }
 
