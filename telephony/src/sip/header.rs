@@ -95,6 +95,10 @@ impl NameAddr {
         if !tail.is_empty() && !tail.starts_with(';') {
             return Err(err("junk after the address"));
         }
+        if uri_text.trim() != uri_text && !uri_text.is_empty() && v.contains('<') {
+            // RFC 4475 §3.1.2.14: no whitespace inside <> around the URI.
+            return Err(err("whitespace inside <>"));
+        }
         let uri = SipUri::parse(uri_text).map_err(|e| HeaderError(e.0))?;
         Ok(NameAddr { display, uri, uri_text: uri_text.trim().to_string(), params: params(tail) })
     }

@@ -61,11 +61,9 @@ impl SipUri {
         if scheme != "sip" && scheme != "sips" {
             return Err(err("unsupported scheme"));
         }
-        let (rest, headers) = match rest.split_once('?') {
-            Some((r, h)) => (r, Some(h.to_string())),
-            None => (rest, None),
-        };
-        let (user, hostpart) = match rest.rfind('@') {
+        // '@' cannot appear unescaped in URI headers, so the last one ends the user part
+        // (which may itself contain '?' and ';'); headers start at the first '?' after it.
+        let (user, after_user) = match rest.rfind('@') {
             Some(i) => {
                 let userinfo = &rest[..i];
                 // A password in a URI is deprecated and ignored; keep the user only.
@@ -76,6 +74,10 @@ impl SipUri {
                 (Some(user.to_string()), &rest[i + 1..])
             }
             None => (None, rest),
+        };
+        let (hostpart, headers) = match after_user.split_once('?') {
+            Some((h, hdrs)) => (h, Some(hdrs.to_string())),
+            None => (after_user, None),
         };
         let mut pieces = hostpart.split(';');
         let hostport = pieces.next().unwrap_or_default();

@@ -14,108 +14,15 @@ use crate::sdp::{self, AudioMedia, Codec, Direction, LocalAudio};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
+mod types;
+pub use types::*;
+
+#[cfg(test)]
+mod tests;
+
 pub const T1: u64 = 500;
 pub const T2: u64 = 4_000;
 const SUPPORTED: [Codec; 2] = [Codec::Pcmu, Codec::Pcma];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId(pub u64);
-
-impl std::fmt::Display for CallId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "call-{}", self.0)
-    }
-}
-
-/// Who placed a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// An authenticated phone of ours.
-    User { account: i64, extension: String },
-    /// A trusted carrier (by source address); the accounts that use it.
-    Trunk { accounts: Vec<i64> },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncomingCall {
-    pub call: CallId,
-    pub caller: Caller,
-    /// The dialled user part of the Request-URI (an extension or a number).
-    pub dialled: String,
-    /// The caller's user part (From) and display name.
-    pub from_user: Option<String>,
-    pub from_display: Option<String>,
-    pub source: SocketAddr,
-}
-
-/// Our RTP addresses for a call: `a` faces the caller, `b` faces the callee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MediaPorts {
-    pub a: SocketAddr,
-    pub b: SocketAddr,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteDecision {
-    /// Ring every registered contact of an extension.
-    Ring {
-        account: i64,
-        extension: String,
-        max_lines: usize,
-        ring_timeout_ms: u64,
-        media: MediaPorts,
-    },
-    Reject {
-        status: u16,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Caller,
-    Callee,
-}
-
-/// How a call ended, as the application records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Answered, then hung up by one side.
-    Completed {
-        hung_up_by: Side,
-    },
-    Busy,
-    NoAnswer,
-    /// The caller gave up before an answer.
-    Cancelled,
-    /// Refused by the application or the callee, with the status sent to the caller.
-    Rejected(u16),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallEvent {
-    Incoming(IncomingCall),
-    Ringing {
-        call: CallId,
-    },
-    Answered {
-        call: CallId,
-        contact: String,
-    },
-    /// Where each side's media goes now (None: nowhere, e.g. on hold). `payload_type` is the
-    /// negotiated codec on both sides; DTMF event types per side.
-    Media {
-        call: CallId,
-        a_remote: Option<SocketAddr>,
-        b_remote: Option<SocketAddr>,
-        payload_type: u8,
-        a_dtmf: Option<u8>,
-        b_dtmf: Option<u8>,
-    },
-    Ended {
-        call: CallId,
-        outcome: Outcome,
-    },
-}
 
 /// A message on a timer: resent with back-off until `deadline`.
 #[derive(Debug, Clone)]
@@ -153,6 +60,8 @@ struct Inbound {
     offer: AudioMedia,
     last_provisional: Option<Vec<u8>>,
     final_status: Option<u16>,
+    /// Our final response, kept to answer retransmitted INVITEs.
+    final_bytes: Option<Vec<u8>>,
     final_tx: Option<Retransmit>,
     local_cseq: u32,
     sdp_version: u64,
@@ -360,6 +269,7 @@ impl B2bua {
                 offer,
                 last_provisional: None,
                 final_status: None,
+                final_bytes: None,
                 final_tx: None,
                 local_cseq: 1,
                 sdp_version: 1,
@@ -402,12 +312,7 @@ impl B2bua {
     /// Answers a retransmitted INVITE with the last response sent.
     pub fn retransmitted_invite(&mut self, branch: &str) {
         if let Some(call) = self.by_branch.get(branch).and_then(|id| self.calls.get(id)) {
-            let last = call
-                .inbound
-                .final_tx
-                .as_ref()
-                .map(|r| r.bytes.clone())
-                .or_else(|| call.inbound.last_provisional.clone());
+            let last = call.inbound.final_bytes.clone().or_else(|| call.inbound.last_provisional.clone());
             if let Some(bytes) = last {
                 self.out.push_back((call.inbound.source, bytes));
             }
@@ -539,6 +444,7 @@ impl B2bua {
         let bytes = self.send_response(source, &resp);
         let call = self.calls.get_mut(&id).expect("exists");
         call.inbound.final_status = Some(status);
+        call.inbound.final_bytes = Some(bytes.clone());
         call.inbound.final_tx = Some(Retransmit::new(bytes, source, now, T2));
         call.state = CallState::Ending;
         call.ring_deadline = None;
@@ -925,6 +831,7 @@ impl B2bua {
             let bytes = self.send_response(source, &ok);
             let call = self.calls.get_mut(&id).expect("exists");
             call.inbound.final_status = Some(200);
+            call.inbound.final_bytes = Some(bytes.clone());
             call.inbound.final_tx = Some(Retransmit::new(bytes, source, now, T2));
             self.events.push_back(CallEvent::Media {
                 call: id,

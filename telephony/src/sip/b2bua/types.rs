@@ -1,0 +1,102 @@
+//! What the B2BUA tells the application, and what the application decides.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call-{}", self.0)
+    }
+}
+
+/// Who placed a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An authenticated phone of ours.
+    User { account: i64, extension: String },
+    /// A trusted carrier (by source address); the accounts that use it.
+    Trunk { accounts: Vec<i64> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingCall {
+    pub call: CallId,
+    pub caller: Caller,
+    /// The dialled user part of the Request-URI (an extension or a number).
+    pub dialled: String,
+    /// The caller's user part (From) and display name.
+    pub from_user: Option<String>,
+    pub from_display: Option<String>,
+    pub source: SocketAddr,
+}
+
+/// Our RTP addresses for a call: `a` faces the caller, `b` faces the callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaPorts {
+    pub a: SocketAddr,
+    pub b: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteDecision {
+    /// Ring every registered contact of an extension.
+    Ring {
+        account: i64,
+        extension: String,
+        max_lines: usize,
+        ring_timeout_ms: u64,
+        media: MediaPorts,
+    },
+    Reject {
+        status: u16,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Caller,
+    Callee,
+}
+
+/// How a call ended, as the application records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered, then hung up by one side.
+    Completed {
+        hung_up_by: Side,
+    },
+    Busy,
+    NoAnswer,
+    /// The caller gave up before an answer.
+    Cancelled,
+    /// Refused by the application or the callee, with the status sent to the caller.
+    Rejected(u16),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    Incoming(IncomingCall),
+    Ringing {
+        call: CallId,
+    },
+    Answered {
+        call: CallId,
+        contact: String,
+    },
+    /// Where each side's media goes now (None: nowhere, e.g. on hold). `payload_type` is the
+    /// negotiated codec on both sides; DTMF event types per side.
+    Media {
+        call: CallId,
+        a_remote: Option<SocketAddr>,
+        b_remote: Option<SocketAddr>,
+        payload_type: u8,
+        a_dtmf: Option<u8>,
+        b_dtmf: Option<u8>,
+    },
+    Ended {
+        call: CallId,
+        outcome: Outcome,
+    },
+}
