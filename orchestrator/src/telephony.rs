@@ -176,11 +176,21 @@ impl CallRouter {
                 }
                 self.event(call, "answered", serde_json::json!({ "contact": contact })).await;
             }
-            CallEvent::Media { call, a_remote, b_remote, payload_type, .. } => {
+            CallEvent::Media { call, a_remote, b_remote, payload_type, a_dtmf, b_dtmf } => {
                 if let Some(relay) = self.calls.get(&call).and_then(|c| c.relay.as_ref()) {
-                    relay.update(a_remote, b_remote);
+                    relay.update(a_remote, b_remote, a_dtmf, b_dtmf);
                 }
                 tracing::debug!(%call, ?a_remote, ?b_remote, payload_type, "media");
+            }
+            CallEvent::Dtmf { call, side, digit } => {
+                let side = if side == Side::Caller { "caller" } else { "callee" };
+                tracing::info!(%call, %digit, side, "DTMF (SIP INFO)");
+                self.event(
+                    call,
+                    "dtmf",
+                    serde_json::json!({ "digit": digit.to_string(), "side": side, "via": "info" }),
+                )
+                .await;
             }
             CallEvent::Ended { call, outcome } => {
                 let disposition = match outcome {
@@ -368,10 +378,12 @@ impl CallRouter {
                 self.sip.route(inc.call, RouteDecision::Reject { status }).await;
             }
             Plan::Ring { account, extension, lines, ring_ms, .. } => {
+                let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
                 let relay = match (self.pool.bind(self.media_ip).await, self.pool.bind(self.media_ip).await) {
-                    (Ok(a), Ok(b)) => Relay::start(a, b).ok(),
+                    (Ok(a), Ok(b)) => Relay::start(a, b, Some(digits_tx)).ok(),
                     _ => None,
                 };
+                spawn_digit_recorder(self.db.clone(), inc.call, record, digits);
                 let Some(relay) = relay else {
                     tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
                     self.calls.insert(inc.call, ActiveCall { relay: None, record });
@@ -395,4 +407,31 @@ impl CallRouter {
             }
         }
     }
+}
+
+/// Writes the digits a call's media relay hears into the call's timeline.
+fn spawn_digit_recorder(
+    db: Db,
+    call: CallId,
+    record: Option<i64>,
+    mut digits: tokio::sync::mpsc::UnboundedReceiver<switchboard_telephony::media::relay::Digit>,
+) {
+    use switchboard_telephony::media::relay::MediaSide;
+    tokio::spawn(async move {
+        // Ends when the relay (and with it the sender) is dropped at the end of the call.
+        while let Some(d) = digits.recv().await {
+            let side = if d.side == MediaSide::A { "caller" } else { "callee" };
+            let via = if d.event { "rfc4733" } else { "inband" };
+            tracing::info!(%call, digit = %d.digit, side, via, "DTMF");
+            if let Some(id) = record {
+                let _ = calls::add_event(
+                    &db,
+                    id,
+                    "dtmf",
+                    &serde_json::json!({ "digit": d.digit.to_string(), "side": side, "via": via }),
+                )
+                .await;
+            }
+        }
+    });
 }

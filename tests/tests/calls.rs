@@ -130,3 +130,106 @@ async fn caller_hangs_up_before_answer_and_unknown_extensions_are_404() {
     .unwrap();
     carol.wait_for("404 Not Found", Duration::from_secs(10)).unwrap();
 }
+
+#[tokio::test]
+async fn carrier_call_to_a_did_reaches_the_agent_with_digits_and_sees_the_agents_bye() {
+    if !require_program("baresip") || !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip_port = free_udp_port();
+    let sip = format!("127.0.0.1:{sip_port}");
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    // A DID for Bob, and the carrier trusted at the address sipp will send from.
+    let carrier_port = free_udp_port();
+    let r = client
+        .post(server.url("/api/phone_numbers"))
+        .header("cookie", &admin)
+        .json(&serde_json::json!({"number": "+15555550199", "target": {"type": "agent", "extension": "102"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let trunks = json(&client, &server, &admin, "/api/trunks").await;
+    let mut trunk = trunks[0].clone();
+    let id = trunk["id"].clone();
+    for k in ["id", "created_at", "updated_at"] {
+        trunk.as_object_mut().unwrap().remove(k);
+    }
+    trunk["inbound_ips"] = serde_json::json!([format!("127.0.0.1:{carrier_port}")]);
+    let r = client
+        .put(server.url(&format!("/api/trunks/{id}")))
+        .header("cookie", &admin)
+        .json(&trunk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let tone = dir.path().join("bob.wav");
+    write_tone(&tone, 700.0, 5.0).unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let bob = Baresip::start_with(
+        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMA,PCMU;answermode=auto"),
+        PhoneOptions { microphone: Some(tone), record_dir: Some(rec.clone()), ..Default::default() },
+    )
+    .unwrap();
+    wait_registered(&client, &server, &admin, &["102"]).await;
+
+    // sipp plays the carrier; its pcaps are looked up under ./pcap.
+    std::os::unix::fs::symlink("/usr/share/sip-tester", dir.path().join("pcap")).unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_dtmf.xml");
+    let sipp = tokio::process::Command::new("sipp")
+        .current_dir(dir.path())
+        .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
+        .args([
+            "-mp",
+            &free_udp_port().to_string(),
+            "-s",
+            "15555550199",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        sipp.status.success(),
+        "sipp failed: {}\n{}",
+        String::from_utf8_lossy(&sipp.stdout),
+        String::from_utf8_lossy(&sipp.stderr)
+    );
+    bob.wait_for("terminated", Duration::from_secs(5)).unwrap();
+
+    let call = last_call(&client, &server, &admin).await;
+    assert_eq!(call["direction"], "inbound", "{call}");
+    assert_eq!(call["to_number"], "+15555550199");
+    assert_eq!(call["agent_extension"], "102");
+    assert!(!call["customer_id"].is_null(), "the caller is a demo customer: {call}");
+    assert_eq!(call["disposition"], "completed (callee hung up)", "{call}");
+    let digits: Vec<String> = call["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "dtmf")
+        .map(|e| {
+            format!(
+                "{}/{}/{}",
+                e["data"]["digit"].as_str().unwrap(),
+                e["data"]["side"].as_str().unwrap(),
+                e["data"]["via"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(digits, vec!["4/caller/rfc4733", "2/caller/rfc4733"], "{call}");
+    // Bob heard the carrier's recording.
+    std::thread::sleep(Duration::from_millis(300));
+    let (rms, _) = tone_of(&find_file(&rec, "-dec.wav").unwrap()).unwrap();
+    assert!(rms > 0.01, "Bob heard nothing (RMS {rms})");
+}

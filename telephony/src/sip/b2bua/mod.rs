@@ -555,6 +555,7 @@ impl B2bua {
                 Some(reject(req, 200, "OK"))
             }
             Method::Invite => Some(self.reinvite(id, Side::Caller, req, source)),
+            Method::Info => Some(self.info(id, Side::Caller, req)),
             _ => Some(reject(req, 200, "OK")),
         }
     }
@@ -582,8 +583,18 @@ impl B2bua {
                 Some(reject(req, 200, "OK"))
             }
             Method::Invite => Some(self.reinvite(id, Side::Callee, req, source)),
+            Method::Info => Some(self.info(id, Side::Callee, req)),
             _ => Some(reject(req, 200, "OK")),
         }
+    }
+
+    /// SIP INFO: a DTMF digit (application/dtmf-relay or application/dtmf) is reported.
+    fn info(&mut self, id: CallId, side: Side, req: &Request) -> Response {
+        let ct = req.headers.get("Content-Type").unwrap_or_default();
+        if let Some(digit) = crate::media::dtmf::info_digit(ct, &String::from_utf8_lossy(&req.body)) {
+            self.events.push_back(CallEvent::Dtmf { call: id, side, digit });
+        }
+        reject(req, 200, "OK")
     }
 
     /// Hold, resume or a new address from one side: answered from our anchored media.

@@ -418,3 +418,16 @@ fn hold_and_resume_by_reinvite() {
     assert!(String::from_utf8_lossy(&ok.body).contains("a=sendrecv"));
     assert!(matches!(w.take_event(), CallEvent::Media { b_remote: Some(_), .. }));
 }
+
+#[test]
+fn info_digits_are_reported() {
+    let mut w = World::new();
+    let call = w.invite("c14");
+    let (inv, _) = w.answer("c14", call);
+    let mut info = callee_request(&inv, Method::Info, "");
+    info.headers.set("Content-Type", "application/dtmf-relay");
+    info.body = b"Signal=7\r\nDuration=160\r\n".to_vec();
+    w.deliver(CALLEE, &info.to_bytes());
+    w.take_response(CALLEE, 200);
+    assert_eq!(w.take_event(), CallEvent::Dtmf { call, side: Side::Callee, digit: '7' });
+}

@@ -99,4 +99,10 @@ pub enum CallEvent {
         call: CallId,
         outcome: Outcome,
     },
+    /// A digit sent by SIP INFO (RTP events and in-band tones are heard by the media relay).
+    Dtmf {
+        call: CallId,
+        side: Side,
+        digit: char,
+    },
 }
