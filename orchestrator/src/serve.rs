@@ -66,10 +66,16 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         print_banner(&opts, created, &logins);
     }
     let config_changed = std::sync::Arc::new(tokio::sync::Notify::new());
-    let (sip, sip_task) =
-        crate::telephony::start(db.clone(), opts.sip, opts.rtp_ports, config_changed.clone())
-            .await
-            .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
+    let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (sip, sip_task) = crate::telephony::start(
+        db.clone(),
+        opts.sip,
+        opts.rtp_ports,
+        config_changed.clone(),
+        media_relays.clone(),
+    )
+    .await
+    .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
     tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP)");
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -84,6 +90,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             secure_cookies: opts.secure_cookies,
             sip: Some(sip.clone()),
             config_changed,
+            media_relays,
         },
     );
     axum::serve(listener, app)

@@ -68,6 +68,7 @@ pub async fn start(
     bind: SocketAddr,
     rtp_ports: (u16, u16),
     changed: Arc<Notify>,
+    relays_open: Arc<std::sync::atomic::AtomicUsize>,
 ) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
     let (events_tx, mut events) = mpsc::channel(1024);
     let config = SipConfig {
@@ -101,6 +102,7 @@ pub async fn start(
         pool: PortPool::new(rtp_ports.0, rtp_ports.1),
         media_ip,
         calls: HashMap::new(),
+        relays_open,
     };
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
@@ -146,6 +148,7 @@ struct CallRouter {
     pool: PortPool,
     media_ip: IpAddr,
     calls: HashMap<CallId, ActiveCall>,
+    relays_open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Where a call should go, before media is attached.
@@ -163,6 +166,12 @@ fn as_e164(dialled: &str) -> Option<String> {
 
 impl CallRouter {
     async fn handle(&mut self, e: CallEvent) {
+        self.dispatch(e).await;
+        let open = self.calls.values().filter(|c| c.relay.is_some()).count();
+        self.relays_open.store(open, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    async fn dispatch(&mut self, e: CallEvent) {
         match e {
             CallEvent::Incoming(inc) => self.incoming(inc).await,
             CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,

@@ -31,7 +31,15 @@ pub struct Registration {
     pub user_agent: Option<String>,
 }
 
+/// Counts for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SipStats {
+    pub calls: usize,
+    pub registrations: usize,
+}
+
 enum Command {
+    Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
     Registrations(oneshot::Sender<Vec<Registration>>),
@@ -60,6 +68,15 @@ impl SipHandle {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Registrations(tx)).await.is_err() {
             return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Calls and registrations held right now.
+    pub async fn stats(&self) -> SipStats {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Stats(tx)).await.is_err() {
+            return SipStats::default();
         }
         rx.await.unwrap_or_default()
     }
@@ -107,6 +124,9 @@ async fn run(
             _ = sleep_until(wake) => server.handle_timeout(now_ms()),
             cmd = commands.recv() => match cmd {
                 Some(Command::SetDirectory(d)) => server.set_directory(d),
+                Some(Command::Stats(reply)) => {
+                    let _ = reply.send(SipStats { calls: server.b2bua().active_calls(), registrations: server.registrar().all().count() });
+                }
                 Some(Command::Route(call, decision)) => server.route(now_ms(), call, decision),
                 Some(Command::Registrations(reply)) => {
                     let now = now_ms();

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Instant;
@@ -30,6 +31,12 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
     pub login_failures: Counter,
+    calls_active: Gauge,
+    registrations: Gauge,
+    media_relays: Gauge,
+    open_fds: Gauge,
+    tasks_alive: Gauge,
+    resident_bytes: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -46,7 +53,31 @@ impl Metrics {
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", durations.clone());
         registry.register("login_failures", "Failed password logins", login_failures.clone());
-        Metrics { registry, requests, durations, login_failures }
+        let (calls_active, registrations, media_relays, open_fds, tasks_alive) =
+            (Gauge::default(), Gauge::default(), Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "calls_active",
+            "Calls the SIP engine holds (ringing, talking or ending)",
+            calls_active.clone(),
+        );
+        registry.register("sip_registrations", "Registered phone contacts", registrations.clone());
+        registry.register("media_relays", "RTP relays open (two ports each)", media_relays.clone());
+        registry.register("process_open_fds", "Open file descriptors of the process", open_fds.clone());
+        registry.register("runtime_tasks_alive", "Async tasks alive in the runtime", tasks_alive.clone());
+        let resident_bytes = Gauge::default();
+        registry.register("process_resident_bytes", "Resident memory of the process", resident_bytes.clone());
+        Metrics {
+            registry,
+            requests,
+            durations,
+            login_failures,
+            calls_active,
+            registrations,
+            media_relays,
+            open_fds,
+            tasks_alive,
+            resident_bytes,
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -83,7 +114,30 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
+fn resident_bytes() -> i64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        .map_or(-1, |kb| kb * 1024)
+}
+
+fn open_fds() -> i64 {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(-1)
+}
+
 pub async fn serve(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    if let Some(sip) = &state.sip {
+        let stats = sip.stats().await;
+        m.calls_active.set(stats.calls as i64);
+        m.registrations.set(stats.registrations as i64);
+    }
+    m.media_relays.set(state.media_relays.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    m.open_fds.set(open_fds());
+    m.resident_bytes.set(resident_bytes());
+    m.tasks_alive.set(tokio::runtime::Handle::current().metrics().num_alive_tasks() as i64);
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.metrics.encode(),

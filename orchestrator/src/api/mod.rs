@@ -75,6 +75,8 @@ pub struct AppState {
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
     /// Signalled after configuration writes (the SIP directory reloads).
     pub config_changed: Arc<tokio::sync::Notify>,
+    /// RTP relays open right now.
+    pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How the HTTP application is set up.
@@ -85,6 +87,7 @@ pub struct AppOptions {
     pub secure_cookies: bool,
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
     pub config_changed: Arc<tokio::sync::Notify>,
+    pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Collects endpoints while building the router.
@@ -176,6 +179,7 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         login_throttle: Arc::default(),
         sip: options.sip,
         config_changed: options.config_changed,
+        media_relays: options.media_relays,
     };
     api.router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))

@@ -1,0 +1,177 @@
+//! The PBX under repetition and abuse: 200 sequential calls leave nothing behind; random bytes
+//! on the SIP and RTP ports never crash it.
+
+use std::time::{Duration, Instant};
+use switchboard_tests::{free_udp_port, login, require_program, write_tone, Baresip, PhoneOptions, Server};
+
+async fn metric(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
+    let text = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with(&format!("switchboard_{name} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+}
+
+/// Points the demo trunk at `carrier_port` and adds a DID for extension 102.
+async fn carrier_setup(client: &reqwest::Client, server: &Server, carrier_port: u16) {
+    let admin = login(client, server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let r = client
+        .post(server.url("/api/phone_numbers"))
+        .header("cookie", &admin)
+        .json(&serde_json::json!({"number": "+15555550199", "target": {"type": "agent", "extension": "102"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let trunks: serde_json::Value = client
+        .get(server.url("/api/trunks"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut trunk = trunks[0].clone();
+    let id = trunk["id"].clone();
+    for k in ["id", "created_at", "updated_at"] {
+        trunk.as_object_mut().unwrap().remove(k);
+    }
+    trunk["inbound_ips"] = serde_json::json!([format!("127.0.0.1:{carrier_port}")]);
+    let r = client
+        .put(server.url(&format!("/api/trunks/{id}")))
+        .header("cookie", &admin)
+        .json(&trunk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn two_hundred_sequential_calls_leave_no_trace() {
+    if !require_program("baresip") || !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let carrier_port = free_udp_port();
+    carrier_setup(&client, &server, carrier_port).await;
+    let tone = dir.path().join("bob.wav");
+    write_tone(&tone, 700.0, 30.0).unwrap();
+    let bob = Baresip::start_with(
+        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
+        PhoneOptions { microphone: Some(tone), ..Default::default() },
+    )
+    .unwrap();
+    bob.wait_for("200 OK", Duration::from_secs(10)).unwrap();
+    // Warm up with a few calls so lazily created things exist before the baseline.
+    let run = |calls: u32| {
+        let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/short_call.xml");
+        let sip = sip.clone();
+        async move {
+            tokio::process::Command::new("sipp")
+                .args([
+                    "-sf",
+                    scenario,
+                    &sip,
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    &carrier_port.to_string(),
+                    "-mi",
+                    "127.0.0.1",
+                ])
+                .args(["-mp", &free_udp_port().to_string(), "-s", "15555550199", "-m", &calls.to_string()])
+                .args(["-l", "1", "-r", "50", "-nostdin", "-timeout", "120s"])
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let warm = run(5).await;
+    assert!(warm.status.success(), "{}", String::from_utf8_lossy(&warm.stdout));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (fds0, tasks0, rss0) = (
+        metric(&client, &server, "process_open_fds").await,
+        metric(&client, &server, "runtime_tasks_alive").await,
+        metric(&client, &server, "process_resident_bytes").await,
+    );
+
+    let out = run(200).await;
+    assert!(
+        out.status.success(),
+        "sipp: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Call records are written after the calls end, so the relays close a moment later.
+    while metric(&client, &server, "calls_active").await > 0.0 || metric(&client, &server, "media_relays").await > 0.0 {
+        assert!(Instant::now() < deadline, "calls or RTP relays still held after the run");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (fds1, tasks1, rss1) = (
+        metric(&client, &server, "process_open_fds").await,
+        metric(&client, &server, "runtime_tasks_alive").await,
+        metric(&client, &server, "process_resident_bytes").await,
+    );
+    assert!(fds1 <= fds0 + 4.0, "file descriptors grew from {fds0} to {fds1}");
+    assert!(tasks1 <= tasks0 + 4.0, "tasks grew from {tasks0} to {tasks1}");
+    assert!(rss1 <= rss0 + 24.0 * 1024.0 * 1024.0, "memory grew from {rss0} to {rss1}");
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let calls: serde_json::Value = client
+        .get(server.url("/api/calls?limit=1000"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let completed =
+        calls.as_array().unwrap().iter().filter(|c| c["disposition"] == "completed (caller hung up)").count();
+    assert_eq!(completed, 205, "every call was recorded as completed");
+}
+
+#[tokio::test]
+async fn random_bytes_on_sip_and_rtp_ports_do_not_crash_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sip_port = free_udp_port();
+    let sip = format!("127.0.0.1:{sip_port}");
+    let rtp_lo = 20_000 + (free_udp_port() % 20_000) / 2 * 2;
+    let rtp = format!("{}-{}", rtp_lo, rtp_lo + 20);
+    let mut server =
+        Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip, "--rtp-ports", &rtp], &[])
+            .unwrap();
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let starts: [&[u8]; 5] =
+        [b"INVITE sip:", b"SIP/2.0 200 OK\r\n", b"REGISTER sip:x SIP/2.0\r\nVia: ", b"\x80\x00", b""];
+    for i in 0..5000 {
+        let len = (next() % 1500) as usize;
+        let mut packet = starts[i % starts.len()].to_vec();
+        packet.extend((0..len).map(|_| next() as u8));
+        let port = if i % 2 == 0 { sip_port } else { rtp_lo + (i as u16 % 20) };
+        let _ = socket.send_to(&packet, ("127.0.0.1", port)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+    // It still does its job: a phone registers.
+    if require_program("baresip") {
+        let phone = Baresip::start(&format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600")).unwrap();
+        phone.wait_for("200 OK", Duration::from_secs(10)).unwrap();
+    }
+    let status = server.signal_and_wait(libc::SIGTERM, Duration::from_secs(10)).unwrap();
+    assert!(status.success());
+}
