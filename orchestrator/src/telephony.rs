@@ -3,7 +3,7 @@
 
 use crate::db::Db;
 use crate::error::Result;
-use crate::model::{validate::is_e164, Agent, PhoneNumber, Target, Trunk};
+use crate::model::{validate::is_e164, Agent, ClassOfService, PhoneNumber, Target, Trunk};
 use crate::store::{accounts, calls, commerce, config};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -153,8 +153,59 @@ struct CallRouter {
 
 /// Where a call should go, before media is attached.
 enum Plan {
-    Ring { account: i64, extension: String, lines: usize, ring_ms: u64, direction: &'static str, to: String },
-    Reject { status: u16, account: Option<i64>, direction: &'static str, to: String, why: String },
+    Ring {
+        account: i64,
+        extension: String,
+        lines: usize,
+        ring_ms: u64,
+        direction: &'static str,
+        to: String,
+    },
+    Dial {
+        account: i64,
+        uri: String,
+        peer: SocketAddr,
+        caller_id: String,
+        credentials: Option<(String, String)>,
+        to: String,
+    },
+    Reject {
+        status: u16,
+        account: Option<i64>,
+        direction: &'static str,
+        to: String,
+        why: String,
+    },
+}
+
+/// The country-code prefix of an E.164 number, roughly: `+1` and `+7` are one digit, others
+/// are taken as two (good enough to tell national from international for class of service).
+fn country_prefix(e164: &str) -> &str {
+    if e164.starts_with("+1") || e164.starts_with("+7") {
+        &e164[..2.min(e164.len())]
+    } else {
+        &e164[..3.min(e164.len())]
+    }
+}
+
+/// Whether a class of service lets an agent dial `number` (E.164); the reason when not.
+pub fn may_dial(cos: Option<&ClassOfService>, number: &str, home: &str) -> std::result::Result<(), String> {
+    let Some(cos) = cos else { return Ok(()) };
+    if let Some(p) = cos.blocked_prefixes.iter().find(|p| number.starts_with(p.as_str())) {
+        return Err(format!("numbers starting {p} are blocked"));
+    }
+    let premium = ["+1900", "+1976"].iter().any(|p| number.starts_with(p));
+    if premium && !cos.allow_premium {
+        return Err("premium-rate numbers are not allowed".into());
+    }
+    let national = country_prefix(number) == country_prefix(home);
+    if national && !cos.allow_national {
+        return Err("national calls are not allowed".into());
+    }
+    if !national && !cos.allow_international {
+        return Err("international calls are not allowed".into());
+    }
+    Ok(())
 }
 
 /// A dialled string as E.164, when it is a number.
@@ -256,6 +307,9 @@ impl CallRouter {
                         to: inc.dialled.clone(),
                         why: "called itself".into(),
                     }),
+                    None if inc.dialled.len() >= 7 => {
+                        self.plan_outbound(*account, extension, &inc.dialled).await
+                    }
                     None => Ok(Plan::Reject {
                         status: 404,
                         account: Some(*account),
@@ -324,6 +378,60 @@ impl CallRouter {
         }
     }
 
+    /// An agent dialling an outside number: class of service, then the account's trunk.
+    async fn plan_outbound(&self, account: i64, extension: &str, dialled: &str) -> Result<Plan> {
+        let settings = accounts::get(&self.db, account).await?.settings;
+        let home = settings.caller_id.clone().unwrap_or_else(|| "+1".into());
+        let digits: String = dialled.chars().filter(|c| c.is_ascii_digit()).collect();
+        // Ten digits in a +1 account are a national (NANP) number.
+        let number = if !dialled.starts_with('+') && digits.len() == 10 && home.starts_with("+1") {
+            Some(format!("+1{digits}"))
+        } else {
+            as_e164(dialled)
+        };
+        let reject = |status: u16, why: String, to: String| Plan::Reject {
+            status,
+            account: Some(account),
+            direction: "outbound",
+            to,
+            why,
+        };
+        let Some(number) = number else { return Ok(reject(404, "not a number".into(), dialled.to_string())) };
+        let agent = config::get_by_key::<Agent>(&self.db, account, extension).await?;
+        let cos = match agent.as_ref().and_then(|a| a.spec.class_of_service.clone()) {
+            Some(name) => {
+                config::get_by_key::<ClassOfService>(&self.db, account, &name).await?.map(|c| c.spec)
+            }
+            None => None,
+        };
+        if let Err(why) = may_dial(cos.as_ref(), &number, &home) {
+            return Ok(reject(403, why, number));
+        }
+        let Some(trunk) = config::list::<Trunk>(&self.db, account).await?.into_iter().next().map(|t| t.spec)
+        else {
+            return Ok(reject(503, "no trunk configured for outside calls".into(), number));
+        };
+        let peer = match tokio::net::lookup_host((trunk.host.as_str(), trunk.port))
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+        {
+            Some(p) => p,
+            None => return Ok(reject(503, format!("cannot resolve trunk host {}", trunk.host), number)),
+        };
+        let caller_id =
+            trunk.caller_id.clone().or(settings.caller_id).unwrap_or_else(|| extension.to_string());
+        let credentials = trunk.username.clone().zip(trunk.password.clone());
+        Ok(Plan::Dial {
+            account,
+            uri: format!("sip:{number}@{}:{}", trunk.host, trunk.port),
+            peer,
+            caller_id,
+            credentials,
+            to: number,
+        })
+    }
+
     async fn incoming(&mut self, inc: IncomingCall) {
         let plan = match self.plan(&inc).await {
             Ok(p) => p,
@@ -335,6 +443,7 @@ impl CallRouter {
         let from = inc.from_user.clone().unwrap_or_else(|| "anonymous".into());
         let (account, direction, to) = match &plan {
             Plan::Ring { account, direction, to, .. } => (Some(*account), *direction, to.clone()),
+            Plan::Dial { account, to, .. } => (Some(*account), "outbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = match account {
@@ -350,8 +459,9 @@ impl CallRouter {
                     .and_then(|c| c.first().map(|c| c.id)),
                     None => None,
                 };
-                let agent = match &plan {
-                    Plan::Ring { extension, .. } => Some(extension.clone()),
+                let agent = match (&plan, &inc.caller) {
+                    (Plan::Ring { extension, .. }, _) => Some(extension.clone()),
+                    (Plan::Dial { .. }, Caller::User { extension, .. }) => Some(extension.clone()),
                     _ => None,
                 };
                 calls::create(
@@ -386,7 +496,7 @@ impl CallRouter {
                 self.calls.insert(inc.call, ActiveCall { relay: None, record });
                 self.sip.route(inc.call, RouteDecision::Reject { status }).await;
             }
-            Plan::Ring { account, extension, lines, ring_ms, .. } => {
+            plan => {
                 let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
                 let relay = match (self.pool.bind(self.media_ip).await, self.pool.bind(self.media_ip).await) {
                     (Ok(a), Ok(b)) => Relay::start(a, b, Some(digits_tx)).ok(),
@@ -398,21 +508,33 @@ impl CallRouter {
                     self.calls.insert(inc.call, ActiveCall { relay: None, record });
                     return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
                 };
-                tracing::info!(call = %inc.call, %from, %to, %extension, "ringing");
                 let media = MediaPorts { a: relay.a_local, b: relay.b_local };
-                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
-                self.sip
-                    .route(
-                        inc.call,
+                let decision = match plan {
+                    Plan::Ring { account, extension, lines, ring_ms, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %extension, "ringing");
                         RouteDecision::Ring {
                             account,
                             extension,
                             max_lines: lines,
                             ring_timeout_ms: ring_ms,
                             media,
-                        },
-                    )
-                    .await;
+                        }
+                    }
+                    Plan::Dial { uri, peer, caller_id, credentials, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %caller_id, "dialling out");
+                        RouteDecision::Dial {
+                            uri,
+                            peer,
+                            caller_id,
+                            credentials,
+                            ring_timeout_ms: 60_000,
+                            media,
+                        }
+                    }
+                    Plan::Reject { status, .. } => RouteDecision::Reject { status },
+                };
+                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                self.sip.route(inc.call, decision).await;
             }
         }
     }
@@ -443,4 +565,36 @@ fn spawn_digit_recorder(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cos(national: bool, international: bool) -> ClassOfService {
+        ClassOfService {
+            name: "x".into(),
+            description: String::new(),
+            allow_internal: true,
+            allow_national: national,
+            allow_international: international,
+            allow_premium: false,
+            max_call_minutes: None,
+            blocked_prefixes: vec!["+1212555".into()],
+        }
+    }
+
+    #[test]
+    fn class_of_service_decides_who_may_dial_what() {
+        let home = "+15555550100";
+        assert!(may_dial(None, "+442079460000", home).is_ok());
+        let national_only = cos(true, false);
+        assert!(may_dial(Some(&national_only), "+12025550123", home).is_ok());
+        assert!(may_dial(Some(&national_only), "+442079460000", home).unwrap_err().contains("international"));
+        assert!(may_dial(Some(&national_only), "+19005550123", home).unwrap_err().contains("premium"));
+        assert!(may_dial(Some(&national_only), "+12125550123", home).unwrap_err().contains("blocked"));
+        assert!(may_dial(Some(&cos(false, true)), "+12025550123", home).unwrap_err().contains("national"));
+        assert_eq!(as_e164("+1 (202) 555-0123").as_deref(), Some("+12025550123"));
+        assert_eq!(as_e164("102"), None);
+    }
 }

@@ -233,3 +233,79 @@ async fn carrier_call_to_a_did_reaches_the_agent_with_digits_and_sees_the_agents
     let (rms, _) = tone_of(&find_file(&rec, "-dec.wav").unwrap()).unwrap();
     assert!(rms > 0.01, "Bob heard nothing (RMS {rms})");
 }
+
+#[tokio::test]
+async fn an_agent_dials_out_through_the_trunk_with_the_business_caller_id() {
+    if !require_program("baresip") || !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    // The carrier (sipp) listens here; the trunk points at it.
+    let carrier_port = free_udp_port();
+    let trunks = json(&client, &server, &admin, "/api/trunks").await;
+    let mut trunk = trunks[0].clone();
+    let id = trunk["id"].clone();
+    for k in ["id", "created_at", "updated_at"] {
+        trunk.as_object_mut().unwrap().remove(k);
+    }
+    trunk["port"] = serde_json::json!(carrier_port);
+    let r = client
+        .put(server.url(&format!("/api/trunks/{id}")))
+        .header("cookie", &admin)
+        .json(&trunk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_uas.xml");
+    let carrier = tokio::process::Command::new("sipp")
+        .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_udp_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let tone = dir.path().join("alice.wav");
+    write_tone(&tone, 440.0, 3.0).unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let alice = Baresip::start_with(
+        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        PhoneOptions {
+            microphone: Some(tone),
+            record_dir: Some(rec.clone()),
+            commands: vec![format!("/dial sip:2025550123@{sip}")],
+        },
+    )
+    .unwrap();
+    alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    let out = carrier.wait_with_output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "carrier: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let call = last_call(&client, &server, &admin).await;
+    assert_eq!(call["direction"], "outbound", "{call}");
+    assert_eq!(call["to_number"], "+12025550123");
+    assert_eq!(call["agent_extension"], "101");
+    assert_eq!(call["disposition"], "completed (caller hung up)");
+    // The carrier echoed Alice's audio back to her through the PBX.
+    std::thread::sleep(Duration::from_millis(300));
+    let (rms, hz) = tone_of(&find_file(&rec, "-dec.wav").unwrap()).unwrap();
+    assert!(rms > 0.05 && (hz - 440.0).abs() < 40.0, "Alice heard {hz:.0} Hz at {rms:.3}");
+
+    // International numbers are outside the demo agents' class of service.
+    let intl = Baresip::start_with(
+        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        PhoneOptions { commands: vec![format!("/dial sip:+442079460000@{sip}")], ..Default::default() },
+    )
+    .unwrap();
+    intl.wait_for("403 Forbidden", Duration::from_secs(10)).unwrap();
+}

@@ -110,7 +110,9 @@ async fn two_hundred_sequential_calls_leave_no_trace() {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     // Call records are written after the calls end, so the relays close a moment later.
-    while metric(&client, &server, "calls_active").await > 0.0 || metric(&client, &server, "media_relays").await > 0.0 {
+    while metric(&client, &server, "calls_active").await > 0.0
+        || metric(&client, &server, "media_relays").await > 0.0
+    {
         assert!(Instant::now() < deadline, "calls or RTP relays still held after the run");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -24,6 +24,16 @@ pub const T1: u64 = 500;
 pub const T2: u64 = 4_000;
 const SUPPORTED: [Codec; 2] = [Codec::Pcmu, Codec::Pcma];
 
+/// Where one outbound leg goes.
+struct OutLeg {
+    uri: String,
+    peer: SocketAddr,
+    to: String,
+    /// The From user; the caller's own when unset.
+    caller_id: Option<String>,
+    credentials: Option<(String, String)>,
+}
+
 /// A message on a timer: resent with back-off until `deadline`.
 #[derive(Debug, Clone)]
 struct Retransmit {
@@ -84,6 +94,8 @@ struct Outbound {
     cancel_pending: bool,
     ack: Option<Vec<u8>>,
     sdp_version: u64,
+    credentials: Option<(String, String)>,
+    auth_tried: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,21 +365,33 @@ impl B2bua {
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
                 for (contact, peer) in contacts {
-                    self.add_outbound(now, id, &extension, contact, peer, media.b);
+                    let to = format!("<sip:{extension}@{}>", self.local.ip());
+                    self.add_outbound(
+                        now,
+                        id,
+                        OutLeg { uri: contact, peer, to, caller_id: None, credentials: None },
+                        media.b,
+                    );
                 }
+            }
+            RouteDecision::Dial { uri, peer, caller_id, credentials, ring_timeout_ms, media } => {
+                let call = self.calls.get_mut(&id).expect("checked above");
+                call.media = Some(media);
+                call.state = CallState::Ringing;
+                call.ring_deadline = Some(now + ring_timeout_ms);
+                let to = format!("<{uri}>");
+                self.add_outbound(
+                    now,
+                    id,
+                    OutLeg { uri, peer, to, caller_id: Some(caller_id), credentials },
+                    media.b,
+                );
             }
         }
     }
 
-    fn add_outbound(
-        &mut self,
-        now: u64,
-        id: CallId,
-        extension: &str,
-        contact: String,
-        peer: SocketAddr,
-        media_b: SocketAddr,
-    ) {
+    fn add_outbound(&mut self, now: u64, id: CallId, leg: OutLeg, media_b: SocketAddr) {
+        let OutLeg { uri: contact, peer, to, caller_id, credentials } = leg;
         let call_id = format!("{}@switchboard", self.next_id("c"));
         let local_tag = self.next_id("t");
         let (via, _) = self.via();
@@ -393,10 +417,10 @@ impl B2bua {
             .and_then(|f| f.display.clone())
             .map(|d| format!("\"{}\" ", d.replace('"', "")))
             .unwrap_or_default();
-        let from_user =
-            from_hdr.as_ref().and_then(|f| f.uri.user.clone()).unwrap_or_else(|| "anonymous".into());
+        let from_user = caller_id
+            .or_else(|| from_hdr.as_ref().and_then(|f| f.uri.user.clone()))
+            .unwrap_or_else(|| "anonymous".into());
         let from = format!("{display}<sip:{from_user}@{}>", self.local.ip());
-        let to = format!("<sip:{extension}@{}>", self.local.ip());
         let mut req = Request::new(Method::Invite, contact.clone());
         req.headers.push("Via", via);
         req.headers.push("Max-Forwards", "70");
@@ -429,6 +453,8 @@ impl B2bua {
             cancel_pending: false,
             ack: None,
             sdp_version: 1,
+            credentials,
+            auth_tried: false,
         });
         self.by_outbound.insert(call_id, (id, idx));
     }
@@ -856,6 +882,52 @@ impl B2bua {
             self.cancel_outbound(now, id, Some(idx));
             return;
         }
+        // A carrier's challenge: ACK it and send the INVITE again with credentials, once.
+        if (status == 401 || status == 407)
+            && o.credentials.is_some()
+            && !o.auth_tried
+            && o.state != OutState::Done
+        {
+            let ack = ack_non_2xx(o, resp);
+            let peer = o.peer;
+            self.out.push_back((peer, ack));
+            let (via, _) = self.via();
+            let call = self.calls.get_mut(&id).expect("exists");
+            let o = &mut call.outbound[idx];
+            let (header, value) = if status == 401 {
+                ("Authorization", "WWW-Authenticate")
+            } else {
+                ("Proxy-Authorization", "Proxy-Authenticate")
+            };
+            let (user, password) = o.credentials.clone().unwrap_or_default();
+            let answer = resp.headers.get(value).and_then(|ch| {
+                super::digest::answer(
+                    ch,
+                    "INVITE",
+                    &o.invite.uri,
+                    &user,
+                    &password,
+                    &format!("{:x}", now ^ 0x5eed),
+                    1,
+                )
+            });
+            if let Some(answer) = answer {
+                o.auth_tried = true;
+                o.cseq += 1;
+                let mut again = o.invite.clone();
+                again.headers.set("Via", via);
+                again.headers.set("CSeq", format!("{} INVITE", o.cseq));
+                again.headers.set(header, answer);
+                let bytes = again.to_bytes();
+                o.invite = again;
+                o.state = OutState::Calling;
+                o.tx = Some(Retransmit::new(bytes.clone(), peer, now, u64::MAX));
+                self.out.push_back((peer, bytes));
+                return;
+            }
+        }
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(o) = call.outbound.get_mut(idx) else { return };
         // 3xx-6xx: ACK in the INVITE's transaction, then see whether anyone is left ringing.
         let ack = ack_non_2xx(o, resp);
         let peer = o.peer;
@@ -887,8 +959,9 @@ impl B2bua {
         ack.headers.push("From", format!("{};tag={}", o.from, o.local_tag));
         ack.headers.push("To", format!("{};tag={}", o.to, o.remote_tag.clone().unwrap_or_default()));
         ack.headers.push("Call-ID", o.call_id.clone());
-        // Our only INVITE on an outbound leg is CSeq 1 (we never re-INVITE it).
-        ack.headers.push("CSeq", "1 ACK");
+        // The ACK carries the CSeq number of the INVITE it acknowledges.
+        let invite_cseq = o.invite.headers.get("CSeq").and_then(|c| header::cseq(c).ok()).map_or(1, |c| c.0);
+        ack.headers.push("CSeq", format!("{invite_cseq} ACK"));
         ack.to_bytes()
     }
 

@@ -431,3 +431,44 @@ fn info_digits_are_reported() {
     w.take_response(CALLEE, 200);
     assert_eq!(w.take_event(), CallEvent::Dtmf { call, side: Side::Callee, digit: '7' });
 }
+
+#[test]
+fn dialling_out_through_a_carrier_that_challenges() {
+    const CARRIER: &str = "127.0.0.1:5090";
+    let mut w = World::new();
+    w.deliver(CALLER, caller_request("INVITE", "c15", 1, None, OFFER).as_bytes());
+    w.take_response(CALLER, 100);
+    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
+    w.pbx.route(
+        w.now,
+        inc.call,
+        RouteDecision::Dial {
+            uri: "sip:+12025550123@127.0.0.1:5090".into(),
+            peer: addr(CARRIER),
+            caller_id: "+15555550100".into(),
+            credentials: Some(("acct".into(), "trunk-pw".into())),
+            ring_timeout_ms: 30_000,
+            media: media(),
+        },
+    );
+    w.collect();
+    let inv = w.take_request(CARRIER, Method::Invite);
+    assert_eq!(inv.uri, "sip:+12025550123@127.0.0.1:5090");
+    assert!(inv.headers.get("From").unwrap().contains("sip:+15555550100@"), "business caller ID");
+    let ns = crate::sip::digest::NonceSource::new("carrier");
+    let mut challenge = callee_response(&inv, 407, "");
+    challenge.headers.push("Proxy-Authenticate", ns.challenge("carrier.example", 0, false));
+    w.deliver(CARRIER, &challenge.to_bytes());
+    w.take_request(CARRIER, Method::Ack);
+    let again = w.take_request(CARRIER, Method::Invite);
+    assert_eq!(again.headers.get("CSeq"), Some("2 INVITE"));
+    let creds =
+        crate::sip::digest::Credentials::parse(again.headers.get("Proxy-Authorization").unwrap()).unwrap();
+    assert!(creds.verify("INVITE", &crate::sip::digest::ha1("acct", "carrier.example", "trunk-pw")));
+    w.deliver(CARRIER, &callee_response(&again, 200, ANSWER).to_bytes());
+    let ack = w.take_request(CARRIER, Method::Ack);
+    assert_eq!(ack.headers.get("CSeq"), Some("2 ACK"));
+    w.take_response(CALLER, 200);
+    assert!(matches!(w.take_event(), CallEvent::Media { .. }));
+    assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
+}

@@ -49,6 +49,19 @@ pub enum RouteDecision {
         ring_timeout_ms: u64,
         media: MediaPorts,
     },
+    /// Call one SIP destination, e.g. a number through a carrier trunk.
+    Dial {
+        /// The Request-URI, e.g. `sip:+12025550123@carrier.example`.
+        uri: String,
+        /// Where to send the INVITE.
+        peer: SocketAddr,
+        /// Caller ID presented (the From user), e.g. the business number.
+        caller_id: String,
+        /// Digest credentials, used if the carrier challenges.
+        credentials: Option<(String, String)>,
+        ring_timeout_ms: u64,
+        media: MediaPorts,
+    },
     Reject {
         status: u16,
     },
