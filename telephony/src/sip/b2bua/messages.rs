@@ -1,0 +1,38 @@
+//! Requests and responses built from a leg's dialog state.
+
+use super::Outbound;
+use crate::sip::message::{Method, Request, Response};
+use std::net::SocketAddr;
+
+pub(super) fn reject(req: &Request, status: u16, reason: &str) -> Response {
+    let mut r = Response::for_request(req, status, Some("sb"));
+    r.reason = reason.to_string();
+    r
+}
+
+/// CANCEL for an outbound INVITE (same branch, Request-URI, Call-ID, From, To and CSeq number).
+pub(super) fn cancel_of(o: &Outbound) -> (SocketAddr, Request) {
+    let mut req = Request::new(Method::Cancel, o.invite.uri.clone());
+    for h in ["Via", "From", "To", "Call-ID"] {
+        if let Some(v) = o.invite.headers.get(h) {
+            req.headers.push(h, v);
+        }
+    }
+    req.headers.push("Max-Forwards", "70");
+    req.headers.push("CSeq", format!("{} CANCEL", o.cseq));
+    (o.peer, req)
+}
+
+/// ACK for a non-2xx final response: same branch as the INVITE, To with the response's tag.
+pub(super) fn ack_non_2xx(o: &Outbound, resp: &Response) -> Vec<u8> {
+    let mut ack = Request::new(Method::Ack, o.invite.uri.clone());
+    for h in ["Via", "From", "Call-ID"] {
+        if let Some(v) = o.invite.headers.get(h) {
+            ack.headers.push(h, v);
+        }
+    }
+    ack.headers.push("To", resp.headers.get("To").unwrap_or_default());
+    ack.headers.push("Max-Forwards", "70");
+    ack.headers.push("CSeq", format!("{} ACK", o.cseq));
+    ack.to_bytes()
+}

@@ -1,0 +1,96 @@
+//! Timers: retransmissions (RFC 3261 §17 Timers A, E, G), transaction timeouts (B, F, H),
+//! the no-answer timeout, and forgetting calls once nothing is pending.
+
+use super::*;
+
+impl B2bua {
+    /// Timers: retransmissions, transaction timeouts and the no-answer timeout.
+    pub fn handle_timeout(&mut self, now: u64) {
+        let ids: Vec<CallId> = self.calls.keys().copied().collect();
+        for id in ids {
+            let mut timed_out_legs = Vec::new();
+            let mut no_answer = false;
+            let mut final_expired = false;
+            {
+                let Some(call) = self.calls.get_mut(&id) else { continue };
+                let out = &mut self.out;
+                let mut tick = |r: &mut Retransmit| -> bool {
+                    if now >= r.deadline {
+                        return false;
+                    }
+                    if now >= r.next_at {
+                        out.push_back((r.to, r.bytes.clone()));
+                        r.interval = (r.interval * 2).min(r.cap);
+                        r.next_at = now + r.interval;
+                    }
+                    true
+                };
+                if let Some(r) = &mut call.inbound.final_tx {
+                    if !tick(r) {
+                        call.inbound.final_tx = None;
+                        final_expired = true;
+                    }
+                }
+                for (i, o) in call.outbound.iter_mut().enumerate() {
+                    if let Some(r) = &mut o.tx {
+                        if !tick(r) {
+                            o.tx = None;
+                            if o.state == OutState::Calling {
+                                timed_out_legs.push(i);
+                            }
+                        }
+                    }
+                }
+                call.byes.retain_mut(|(_, r)| tick(r));
+                if call.ring_deadline.is_some_and(|d| now >= d) {
+                    call.ring_deadline = None;
+                    no_answer = call.answered.is_none();
+                }
+            }
+            for i in timed_out_legs {
+                let call = self.calls.get_mut(&id).expect("exists");
+                call.outbound[i].state = OutState::Done;
+                call.failure = Some(pick_failure(call.failure, 408));
+                if call.outbound.iter().all(|o| o.state == OutState::Done) && call.answered.is_none() {
+                    self.fail_inbound(now, id, 408, Outcome::NoAnswer);
+                }
+            }
+            if no_answer {
+                self.fail_inbound(now, id, 480, Outcome::NoAnswer);
+            }
+            if final_expired {
+                // The caller never ACKed our final response (Timer H): give up on the call.
+                let answered = self.calls.get(&id).and_then(|c| c.answered);
+                if let Some(idx) = answered {
+                    if self.calls[&id].state == CallState::Answered {
+                        self.calls.get_mut(&id).expect("exists").state = CallState::Ending;
+                        self.bye_outbound(now, id, idx);
+                        self.end(id, Outcome::Rejected(408));
+                    }
+                }
+            }
+            self.reap(id);
+        }
+    }
+
+    /// Forgets a call once nothing about it is pending.
+    pub(super) fn reap(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id) else { return };
+        let pending = call.inbound.final_tx.is_some()
+            || !call.byes.is_empty()
+            || call
+                .outbound
+                .iter()
+                .any(|o| o.tx.is_some() || matches!(o.state, OutState::Calling | OutState::Proceeding))
+            || matches!(call.state, CallState::Routing | CallState::Ringing | CallState::Answered);
+        if pending || !call.ended {
+            return;
+        }
+        let call = self.calls.remove(&id).expect("exists");
+        self.by_inbound.remove(&(call.inbound.call_id.clone(), call.inbound.remote_tag.clone()));
+        self.by_branch.remove(&call.inbound.branch);
+        for o in &call.outbound {
+            self.by_outbound.remove(&o.call_id);
+        }
+    }
+}
