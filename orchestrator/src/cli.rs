@@ -94,6 +94,15 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// SIP call set-up rate and concurrent relayed calls, driven by sipp on loopback.
+    Sip(crate::bench::BenchSipOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Serve(opts) => serve::run(opts).await,
+        Command::Bench(BenchCommand::Sip(opts)) => crate::bench::sip(opts).await,
         Command::Export { account, include_secrets, data } => {
             let db = data.open().await?;
             let file = configfile::export(&db, &account, include_secrets).await.map_err(report)?;

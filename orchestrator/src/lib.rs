@@ -2,6 +2,7 @@
 //! `switchboard` command line. See ARCHITECTURE.md for how it fits with the other crates.
 
 pub mod api;
+pub mod bench;
 pub mod clock;
 pub mod db;
 pub mod error;

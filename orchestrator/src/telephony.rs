@@ -358,6 +358,17 @@ impl CallRouter {
                             to: number,
                         })
                     }
+                    // A number forwarded outside (a mobile, another office): out through the
+                    // trunk, presenting the original caller.
+                    Some(Target::External { number: outside }) => {
+                        let caller =
+                            inc.from_user.clone().and_then(|f| as_e164(&f)).unwrap_or_else(|| number.clone());
+                        let mut plan = self.through_trunk(account, outside, caller, true).await?;
+                        if let Plan::Dial { to, .. } = &mut plan {
+                            *to = number;
+                        }
+                        Ok(plan)
+                    }
                     // Queues, IVR menus, schedules, voicemail and AI agents plug in here as they land.
                     Some(other) => Ok(Plan::Reject {
                         status: 480,
@@ -407,6 +418,26 @@ impl CallRouter {
         if let Err(why) = may_dial(cos.as_ref(), &number, &home) {
             return Ok(reject(403, why, number));
         }
+        let caller_id = settings.caller_id.clone();
+        self.through_trunk(account, number, caller_id.unwrap_or_else(|| extension.to_string()), false).await
+    }
+
+    /// A call to `number` through the account's trunk. `keep_caller_id` presents `caller_id`
+    /// (a forwarded caller's number); otherwise the trunk's caller ID wins over it.
+    async fn through_trunk(
+        &self,
+        account: i64,
+        number: String,
+        caller_id: String,
+        keep_caller_id: bool,
+    ) -> Result<Plan> {
+        let reject = |status: u16, why: String, to: String| Plan::Reject {
+            status,
+            account: Some(account),
+            direction: "outbound",
+            to,
+            why,
+        };
         let Some(trunk) = config::list::<Trunk>(&self.db, account).await?.into_iter().next().map(|t| t.spec)
         else {
             return Ok(reject(503, "no trunk configured for outside calls".into(), number));
@@ -419,8 +450,7 @@ impl CallRouter {
             Some(p) => p,
             None => return Ok(reject(503, format!("cannot resolve trunk host {}", trunk.host), number)),
         };
-        let caller_id =
-            trunk.caller_id.clone().or(settings.caller_id).unwrap_or_else(|| extension.to_string());
+        let caller_id = if keep_caller_id { caller_id } else { trunk.caller_id.clone().unwrap_or(caller_id) };
         let credentials = trunk.username.clone().zip(trunk.password.clone());
         Ok(Plan::Dial {
             account,
@@ -443,7 +473,11 @@ impl CallRouter {
         let from = inc.from_user.clone().unwrap_or_else(|| "anonymous".into());
         let (account, direction, to) = match &plan {
             Plan::Ring { account, direction, to, .. } => (Some(*account), *direction, to.clone()),
-            Plan::Dial { account, to, .. } => (Some(*account), "outbound", to.clone()),
+            Plan::Dial { account, to, .. } => (
+                Some(*account),
+                if matches!(inc.caller, Caller::Trunk { .. }) { "inbound" } else { "outbound" },
+                to.clone(),
+            ),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = match account {

@@ -68,6 +68,10 @@ pub struct Digit {
     pub event: bool,
 }
 
+/// Packets every relay of the process received and forwarded (benchmarks read these).
+pub static PACKETS_RECEIVED: AtomicU64 = AtomicU64::new(0);
+pub static PACKETS_FORWARDED: AtomicU64 = AtomicU64::new(0);
+
 /// Packet counts, for tests and metrics.
 #[derive(Debug, Default)]
 pub struct RelayStats {
@@ -173,6 +177,7 @@ async fn run(
         tokio::select! {
             r = a.recv_from(&mut ba) => {
                 let Ok((n, from)) = r else { continue };
+                PACKETS_RECEIVED.fetch_add(1, Ordering::Relaxed);
                 latched_a = Some(from);
                 if let (Some(d), Some(tx)) = (from_a.inspect(&mut ba[..n], current.a_dtmf, current.b_dtmf), &digits) {
                     let _ = tx.send(d);
@@ -180,11 +185,13 @@ async fn run(
                 if let Some(to) = latched_b.or(current.b) {
                     if b.send_to(&ba[..n], to).await.is_ok() {
                         stats.a_to_b.fetch_add(1, Ordering::Relaxed);
+                        PACKETS_FORWARDED.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
             r = b.recv_from(&mut bb) => {
                 let Ok((n, from)) = r else { continue };
+                PACKETS_RECEIVED.fetch_add(1, Ordering::Relaxed);
                 latched_b = Some(from);
                 if let (Some(d), Some(tx)) = (from_b.inspect(&mut bb[..n], current.b_dtmf, current.a_dtmf), &digits) {
                     let _ = tx.send(d);
@@ -192,6 +199,7 @@ async fn run(
                 if let Some(to) = latched_a.or(current.a) {
                     if a.send_to(&bb[..n], to).await.is_ok() {
                         stats.b_to_a.fetch_add(1, Ordering::Relaxed);
+                        PACKETS_FORWARDED.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

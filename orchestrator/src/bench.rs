@@ -1,0 +1,298 @@
+//! `switchboard bench sip`: drives the PBX with sipp on loopback and prints figures: call
+//! set-ups per second with no failure, and concurrent relayed G.711 calls held with their packet
+//! loss and CPU per call. A benchmark prints numbers; it never fails a build.
+//!
+//! Set-up: an in-process PBX (SQLite in a temporary directory, the demo account). A sipp UAC plays
+//! the carrier calling a DID; the DID forwards to an outside number through the trunk, where a
+//! sipp UAS answers (and echoes RTP). Every call so crosses the B2BUA twice over (inbound and
+//! outbound leg) with media relayed both ways.
+
+use crate::db::Db;
+use crate::model::{PhoneNumber, Target, Trunk};
+use crate::store::{accounts, config};
+use anyhow::{bail, Context};
+use clap::Args;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_telephony::media::relay::{PACKETS_FORWARDED, PACKETS_RECEIVED};
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchSipOptions {
+    /// Highest call rate tried (calls per second); rates double from 25 up to it.
+    #[arg(long, default_value_t = 3200)]
+    pub max_rate: u32,
+    /// Seconds of calls at each rate.
+    #[arg(long, default_value_t = 5)]
+    pub step_seconds: u32,
+    /// Concurrent calls for the hold test (0 skips it).
+    #[arg(long, default_value_t = 1500)]
+    pub concurrent: u32,
+    /// How long the concurrent calls are held, with audio flowing.
+    #[arg(long, default_value_t = 60)]
+    pub hold_seconds: u32,
+    /// RTP ports for the PBX.
+    #[arg(long, default_value = "20000-60000", value_parser = crate::cli::parse_port_range)]
+    pub rtp_ports: (u16, u16),
+}
+
+fn free_udp_port() -> anyhow::Result<u16> {
+    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// CPU seconds this process has used (user + system).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (successful, failed) from sipp's final statistics screen.
+fn sipp_counts(stdout: &str) -> (u64, u64) {
+    let last_number = |label: &str| {
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(label))
+            .filter_map(|l| l.split('|').nth(2).and_then(|v| v.trim().parse::<u64>().ok()))
+            .next_back()
+            .unwrap_or(0)
+    };
+    (last_number("Successful call"), last_number("Failed call"))
+}
+
+const CALL: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="bench call">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:+12025550104@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[local_ip_type] [local_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:+12025550104@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+  HOLD
+  <send retrans="500"><![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:+12025550104@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+struct Rig {
+    dir: tempfile::TempDir,
+    sip: String,
+    uac_port: u16,
+    relays: Arc<AtomicUsize>,
+    uas: tokio::process::Child,
+}
+
+async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
+    let dir = tempfile::tempdir()?;
+    let db = Db::open(&Db::sqlite_url(dir.path())).await?;
+    crate::demo::ensure(&db).await?;
+    let account = accounts::by_slug(&db, crate::demo::ACCOUNT).await?.context("demo account")?;
+    let (sip_port, uac_port, uas_port, uas_media) =
+        (free_udp_port()?, free_udp_port()?, free_udp_port()?, free_udp_port()?);
+    let trunk = config::list::<Trunk>(&db, account.id).await?.into_iter().next().context("demo trunk")?;
+    let mut spec = trunk.spec.clone();
+    spec.port = uas_port;
+    spec.inbound_ips = vec![format!("127.0.0.1:{uac_port}")];
+    config::update(&db, account.id, trunk.id, spec).await?;
+    config::create(
+        &db,
+        account.id,
+        PhoneNumber {
+            number: "+15555550199".into(),
+            description: "benchmark".into(),
+            target: Target::External { number: "+12025550199".into() },
+            trunk: None,
+        },
+    )
+    .await?;
+    let relays = Arc::new(AtomicUsize::new(0));
+    let sip = format!("127.0.0.1:{sip_port}");
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let (_handle, _task) =
+        crate::telephony::start(db, sip.parse()?, opts.rtp_ports, changed, relays.clone()).await?;
+    let uas = tokio::process::Command::new("sipp")
+        .current_dir(dir.path())
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &uas_media.to_string(), "-rtp_echo", "-nostdin", "-max_socket", "65000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start sipp (Debian package sip-tester)")?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(Rig { dir, sip, uac_port, relays, uas })
+}
+
+async fn run_uac(
+    rig: &Rig,
+    scenario: &Path,
+    rate: u32,
+    calls: u32,
+    limit: u32,
+    timeout_s: u32,
+) -> anyhow::Result<(u64, u64, f64)> {
+    let start = Instant::now();
+    let out = tokio::process::Command::new("sipp")
+        .current_dir(rig.dir.path())
+        .args([
+            "-sf",
+            &scenario.display().to_string(),
+            &rig.sip,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &rig.uac_port.to_string(),
+        ])
+        .args(["-mi", "127.0.0.1", "-mp", &free_udp_port()?.to_string(), "-s", "15555550199"])
+        .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-l", &limit.to_string()])
+        .args(["-nostdin", "-max_socket", "65000", "-timeout", &format!("{timeout_s}s")])
+        .output()
+        .await?;
+    let (ok, failed) = sipp_counts(&String::from_utf8_lossy(&out.stdout));
+    Ok((ok, failed, start.elapsed().as_secs_f64()))
+}
+
+pub async fn sip(opts: BenchSipOptions) -> anyhow::Result<()> {
+    if std::process::Command::new("sipp").arg("-v").output().is_err() {
+        bail!("sipp is not installed (Debian package sip-tester)");
+    }
+    let mut rig = rig(&opts).await?;
+    println!("Switchboard SIP benchmark: sipp carrier -> DID -> B2BUA -> trunk -> sipp (two legs per call)");
+    println!(
+        "host: {} CPU cores; sipp runs on the same cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    let short = rig.dir.path().join("short.xml");
+    std::fs::write(&short, CALL.replace("HOLD", "<pause milliseconds=\"100\"/>"))?;
+    println!("\n1. call set-up rate (each call: INVITE, 200, ACK, 100 ms, BYE, 200)");
+    println!(
+        "{:>10} {:>10} {:>8} {:>12} {:>10}",
+        "offered/s", "completed", "failed", "completed/s", "PBX CPU"
+    );
+    let mut best = 0.0f64;
+    let mut rate = 25;
+    while rate <= opts.max_rate {
+        let calls = rate * opts.step_seconds;
+        let cpu0 = cpu_seconds();
+        let (ok, failed, wall) =
+            run_uac(&rig, &short, rate, calls, rate.max(10) * 2, opts.step_seconds * 4 + 30).await?;
+        let cpu = (cpu_seconds() - cpu0) / wall * 100.0;
+        let per_s = ok as f64 / wall;
+        println!("{rate:>10} {ok:>10} {failed:>8} {per_s:>12.1} {cpu:>9.0}%");
+        if failed > 0 || ok < calls as u64 || per_s < rate as f64 * 0.8 {
+            break;
+        }
+        best = per_s;
+        rate *= 2;
+    }
+    println!("=> {best:.0} call set-ups per second completed with no failure");
+
+    if opts.concurrent > 0 {
+        let tone: Vec<u8> = vec![0xFF; 8000 * (opts.hold_seconds as usize + 5)];
+        std::fs::write(rig.dir.path().join("hold.ul"), tone)?;
+        let hold = rig.dir.path().join("hold.xml");
+        std::fs::write(
+            &hold,
+            CALL.replace(
+                "HOLD",
+                &format!(
+                    "<nop><action><exec rtp_stream=\"hold.ul,1,0\"/></action></nop>\n  <pause milliseconds=\"{}\"/>",
+                    opts.hold_seconds * 1000
+                ),
+            ),
+        )?;
+        // Ramp up within a third of the hold time, so every call overlaps the others.
+        let ramp = (opts.concurrent / 10).max(opts.concurrent * 3 / opts.hold_seconds.max(1)).max(1);
+        println!(
+            "\n2. {} concurrent calls, G.711 audio both ways, held {} s (ramp {ramp}/s)",
+            opts.concurrent, opts.hold_seconds
+        );
+        let (rx0, fw0, cpu0) = (
+            PACKETS_RECEIVED.load(Ordering::Relaxed),
+            PACKETS_FORWARDED.load(Ordering::Relaxed),
+            cpu_seconds(),
+        );
+        let relays = rig.relays.clone();
+        let peak = Arc::new(AtomicUsize::new(0));
+        let watch_peak = peak.clone();
+        let watcher = tokio::spawn(async move {
+            loop {
+                watch_peak.fetch_max(relays.load(Ordering::Relaxed), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        let timeout = opts.hold_seconds + opts.concurrent / ramp + 60;
+        let (ok, failed, wall) =
+            run_uac(&rig, &hold, ramp, opts.concurrent, opts.concurrent, timeout).await?;
+        watcher.abort();
+        let (rx, fw, cpu) = (
+            PACKETS_RECEIVED.load(Ordering::Relaxed) - rx0,
+            PACKETS_FORWARDED.load(Ordering::Relaxed) - fw0,
+            cpu_seconds() - cpu0,
+        );
+        let loss = if rx == 0 { 100.0 } else { (rx - fw.min(rx)) as f64 / rx as f64 * 100.0 };
+        let call_seconds = ok as f64 * opts.hold_seconds as f64;
+        let per_call = if call_seconds > 0.0 { cpu / call_seconds * 100.0 } else { 0.0 };
+        println!(
+            "calls completed {ok}, failed {failed}, peak simultaneous relays {}",
+            peak.load(Ordering::Relaxed)
+        );
+        println!("RTP packets received {rx}, forwarded {fw}, lost in the PBX {loss:.3}%");
+        println!("PBX CPU {cpu:.1} s over {wall:.0} s => {per_call:.3}% of a core per relayed call");
+    }
+    let _ = rig.uas.kill().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_sipps_final_screen() {
+        let screen = "  Successful call        |        0                  |       20                 \n  Failed call            |        0                  |        3                 \n";
+        assert_eq!(super::sipp_counts(screen), (20, 3));
+        assert!(super::cpu_seconds() >= 0.0);
+    }
+}
