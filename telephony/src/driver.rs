@@ -1,13 +1,26 @@
-//! The thin I/O driver around the sans-IO SIP core: one UDP socket, the clock, and a command
-//! channel. It feeds datagrams and timeouts in, sends what comes out, forwards events.
+//! The thin I/O driver around the sans-IO SIP core: a UDP socket and a TCP listener on the SIP
+//! address, the clock, and a command channel. It feeds messages and timeouts in, sends what
+//! comes out (over the TCP connection a peer uses, else UDP), and forwards events.
 
 use crate::sip::b2bua::{CallId, RouteDecision};
+use crate::sip::parse::{parse_stream, ParseError, MAX_MESSAGE};
 use crate::sip::registrar::{Directory, RegistrarConfig};
 use crate::sip::server::{ServerEvent, SipServer};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
+
+/// Most simultaneous TCP connections accepted.
+const MAX_CONNECTIONS: usize = 10_000;
+
+/// What a TCP connection task reports to the driver.
+enum StreamEvent {
+    Message(SocketAddr, Vec<u8>),
+    Closed(SocketAddr),
+}
 
 #[derive(Debug, Clone)]
 pub struct SipConfig {
@@ -98,14 +111,73 @@ pub async fn start(
 ) -> std::io::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
     let socket = UdpSocket::bind(config.bind).await?;
     let local_addr = socket.local_addr()?;
+    // TCP on the same address and port as UDP.
+    let listener = TcpListener::bind(local_addr).await?;
     let (tx, rx) = mpsc::channel(64);
     let server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
-    let task = tokio::spawn(run(socket, server, rx, events));
+    let task = tokio::spawn(run(socket, listener, server, rx, events));
     Ok((SipHandle { commands: tx, local_addr }, task))
+}
+
+/// Reads framed SIP messages from one TCP connection and writes what the driver sends it.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    to_driver: mpsc::Sender<StreamEvent>,
+    mut outgoing: mpsc::Receiver<Vec<u8>>,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    'conn: loop {
+        tokio::select! {
+            read = reader.read(&mut chunk) => {
+                let n = match read {
+                    Ok(0) | Err(_) => break 'conn,
+                    Ok(n) => n,
+                };
+                buf.extend_from_slice(&chunk[..n]);
+                loop {
+                    match parse_stream(&buf) {
+                        Ok((_, used)) => {
+                            let message = buf.drain(..used).collect();
+                            if to_driver.send(StreamEvent::Message(peer, message)).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        Err((ParseError::KeepAlive, used)) => {
+                            // RFC 5626: a double-CRLF ping gets a CRLF pong.
+                            let ping = buf[..used].windows(4).any(|w| w == b"\r\n\r\n");
+                            if ping && writer.write_all(b"\r\n").await.is_err() {
+                                break 'conn;
+                            }
+                            buf.drain(..used);
+                        }
+                        Err((ParseError::Incomplete, _)) if buf.len() <= MAX_MESSAGE => break,
+                        // Framing is lost (or the peer floods us): close the connection.
+                        Err((e, _)) => {
+                            tracing::debug!(%peer, error = %e, "closing SIP/TCP connection");
+                            break 'conn;
+                        }
+                    }
+                }
+            }
+            out = outgoing.recv() => match out {
+                Some(bytes) => {
+                    if writer.write_all(&bytes).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                None => break 'conn,
+            },
+        }
+    }
+    let _ = to_driver.send(StreamEvent::Closed(peer)).await;
 }
 
 async fn run(
     socket: UdpSocket,
+    listener: TcpListener,
     mut server: SipServer,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<ServerEvent>,
@@ -113,6 +185,8 @@ async fn run(
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
     let mut buf = vec![0u8; 65_535];
+    let (stream_tx, mut stream_rx) = mpsc::channel::<StreamEvent>(1024);
+    let mut connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     loop {
         let wake = server.poll_timeout().map(|t| start + Duration::from_millis(t));
         tokio::select! {
@@ -120,6 +194,21 @@ async fn run(
                 Ok((n, from)) => server.handle_datagram(now_ms(), from, "UDP", &buf[..n]),
                 // ICMP port unreachable and friends surface here on some systems; keep going.
                 Err(e) => tracing::debug!(error = %e, "SIP receive error"),
+            },
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if connections.len() < MAX_CONNECTIONS => {
+                    let (out_tx, out_rx) = mpsc::channel(256);
+                    connections.insert(peer, out_tx);
+                    tokio::spawn(connection(stream, peer, stream_tx.clone(), out_rx));
+                }
+                Ok((_, peer)) => tracing::warn!(%peer, "too many SIP/TCP connections; refusing one"),
+                Err(e) => tracing::debug!(error = %e, "SIP/TCP accept error"),
+            },
+            Some(event) = stream_rx.recv() => match event {
+                StreamEvent::Message(peer, bytes) => server.handle_datagram(now_ms(), peer, "TCP", &bytes),
+                StreamEvent::Closed(peer) => {
+                    connections.remove(&peer);
+                }
             },
             _ = sleep_until(wake) => server.handle_timeout(now_ms()),
             cmd = commands.recv() => match cmd {
@@ -149,6 +238,13 @@ async fn run(
             },
         }
         while let Some(t) = server.poll_transmit() {
+            // A peer that talks to us over TCP is answered on its connection.
+            if let Some(conn) = connections.get(&t.to) {
+                if conn.try_send(t.bytes).is_err() {
+                    tracing::debug!(to = %t.to, "SIP/TCP connection is not keeping up; message dropped");
+                }
+                continue;
+            }
             if let Err(e) = socket.send_to(&t.bytes, t.to).await {
                 tracing::debug!(error = %e, to = %t.to, "SIP send failed");
             }

@@ -309,3 +309,47 @@ async fn an_agent_dials_out_through_the_trunk_with_the_business_caller_id() {
     .unwrap();
     intl.wait_for("403 Forbidden", Duration::from_secs(10)).unwrap();
 }
+
+#[tokio::test]
+async fn a_phone_on_tcp_and_a_phone_on_udp_talk() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
+    let (tone_a, tone_b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    write_tone(&tone_a, 440.0, 3.0).unwrap();
+    write_tone(&tone_b, 1000.0, 5.0).unwrap();
+    let (rec_a, rec_b) = (dir.path().join("rec-a"), dir.path().join("rec-b"));
+    std::fs::create_dir_all(&rec_a).unwrap();
+    std::fs::create_dir_all(&rec_b).unwrap();
+    let bob = Baresip::start_with(
+        &format!("<sip:102@{sip};transport=tcp>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
+        PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
+    )
+    .unwrap();
+    wait_registered(&client, &server, &cookie, &["102"]).await;
+    let regs = json(&client, &server, &cookie, "/api/registrations").await;
+    assert_eq!(regs[0]["transport"], "TCP", "{regs}");
+    let alice = Baresip::start_with(
+        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        PhoneOptions {
+            microphone: Some(tone_a),
+            record_dir: Some(rec_a.clone()),
+            commands: vec![format!("/dial sip:102@{sip}")],
+        },
+    )
+    .unwrap();
+    alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    bob.wait_for("terminated", Duration::from_secs(15)).unwrap();
+    let call = last_call(&client, &server, &cookie).await;
+    assert_eq!(call["disposition"], "completed (caller hung up)", "{call}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (rms_b, hz_b) = tone_of(&find_file(&rec_b, "-dec.wav").unwrap()).unwrap();
+    let (rms_a, hz_a) = tone_of(&find_file(&rec_a, "-dec.wav").unwrap()).unwrap();
+    assert!(rms_b > 0.1 && (hz_b - 440.0).abs() < 30.0, "Bob (TCP) heard {hz_b:.0} Hz at {rms_b:.3}");
+    assert!(rms_a > 0.1 && (hz_a - 1000.0).abs() < 60.0, "Alice (UDP) heard {hz_a:.0} Hz at {rms_a:.3}");
+}

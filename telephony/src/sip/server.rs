@@ -322,7 +322,9 @@ impl SipServer {
                                 .map(|u| Caller::User { account: u.account, extension: u.extension }),
                         };
                         match caller {
-                            Ok(caller) => self.b2bua.handle_new_invite(now_ms, req.clone(), source, caller),
+                            Ok(caller) => {
+                                self.b2bua.handle_new_invite(now_ms, req.clone(), source, transport, caller)
+                            }
                             Err(challenge) => Some(challenge),
                         }
                     };

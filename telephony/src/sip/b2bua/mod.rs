@@ -32,6 +32,7 @@ const SUPPORTED: [Codec; 2] = [Codec::Pcmu, Codec::Pcma];
 struct OutLeg {
     uri: String,
     peer: SocketAddr,
+    transport: &'static str,
     to: String,
     /// The From user; the caller's own when unset.
     caller_id: Option<String>,
@@ -66,6 +67,7 @@ enum OutState {
 struct Inbound {
     invite: Request,
     source: SocketAddr,
+    transport: &'static str,
     branch: String,
     call_id: String,
     local_tag: String,
@@ -83,6 +85,7 @@ struct Inbound {
 
 struct Outbound {
     peer: SocketAddr,
+    transport: &'static str,
     contact: String,
     call_id: String,
     local_tag: String,
@@ -135,6 +138,17 @@ pub struct B2bua {
     by_outbound: HashMap<String, (CallId, usize)>,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<CallEvent>,
+}
+
+/// The transports we speak, as static names.
+pub(crate) fn static_transport(t: &str) -> &'static str {
+    match t.to_ascii_uppercase().as_str() {
+        "TCP" => "TCP",
+        "WS" => "WS",
+        "WSS" => "WSS",
+        "TLS" => "TLS",
+        _ => "UDP",
+    }
 }
 
 fn uri_of(name_addr: &str) -> String {
@@ -207,9 +221,9 @@ impl B2bua {
         t
     }
 
-    fn via(&mut self) -> (String, String) {
+    fn via(&mut self, transport: &str) -> (String, String) {
         let branch = format!("z9hG4bK{}", self.next_id("b"));
-        (format!("SIP/2.0/UDP {};branch={branch};rport", self.local), branch)
+        (format!("SIP/2.0/{transport} {};branch={branch};rport", self.local), branch)
     }
 
     fn contact(&self) -> String {
@@ -240,6 +254,7 @@ impl B2bua {
         now: u64,
         req: Request,
         source: SocketAddr,
+        transport: &'static str,
         caller: Caller,
     ) -> Option<Response> {
         let offer = match std::str::from_utf8(&req.body)
@@ -277,6 +292,7 @@ impl B2bua {
             inbound: Inbound {
                 invite: req,
                 source,
+                transport,
                 branch: branch.clone(),
                 call_id: call_id.clone(),
                 local_tag,
@@ -355,10 +371,10 @@ impl B2bua {
                 if self.calls_for(account, &extension) >= max_lines {
                     return self.fail_inbound(now, id, 486, Outcome::Busy);
                 }
-                let contacts: Vec<(String, SocketAddr)> = registrar
+                let contacts: Vec<(String, SocketAddr, &'static str)> = registrar
                     .contacts(account, &extension)
                     .iter()
-                    .map(|b| (b.contact.clone(), b.source))
+                    .map(|b| (b.contact.clone(), b.source, static_transport(&b.transport)))
                     .collect();
                 if contacts.is_empty() {
                     return self.fail_inbound(now, id, 480, Outcome::Rejected(480));
@@ -368,12 +384,12 @@ impl B2bua {
                 call.media = Some(media);
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
-                for (contact, peer) in contacts {
+                for (contact, peer, transport) in contacts {
                     let to = format!("<sip:{extension}@{}>", self.local.ip());
                     self.add_outbound(
                         now,
                         id,
-                        OutLeg { uri: contact, peer, to, caller_id: None, credentials: None },
+                        OutLeg { uri: contact, peer, transport, to, caller_id: None, credentials: None },
                         media.b,
                     );
                 }
@@ -387,7 +403,7 @@ impl B2bua {
                 self.add_outbound(
                     now,
                     id,
-                    OutLeg { uri, peer, to, caller_id: Some(caller_id), credentials },
+                    OutLeg { uri, peer, transport: "UDP", to, caller_id: Some(caller_id), credentials },
                     media.b,
                 );
             }
@@ -395,10 +411,10 @@ impl B2bua {
     }
 
     fn add_outbound(&mut self, now: u64, id: CallId, leg: OutLeg, media_b: SocketAddr) {
-        let OutLeg { uri: contact, peer, to, caller_id, credentials } = leg;
+        let OutLeg { uri: contact, peer, transport, to, caller_id, credentials } = leg;
         let call_id = format!("{}@switchboard", self.next_id("c"));
         let local_tag = self.next_id("t");
-        let (via, _) = self.via();
+        let (via, _) = self.via(transport);
         let contact_hdr = self.contact();
         let Some(call) = self.calls.get(&id) else { return };
         let codecs: Vec<(Codec, u8)> = call
@@ -442,6 +458,7 @@ impl B2bua {
         let idx = call.outbound.len();
         call.outbound.push(Outbound {
             peer,
+            transport,
             contact,
             call_id: call_id.clone(),
             local_tag,
@@ -687,7 +704,8 @@ impl B2bua {
     }
 
     fn bye_inbound(&mut self, now: u64, id: CallId) {
-        let (via, _) = self.via();
+        let transport = self.calls.get(&id).map_or("UDP", |c| c.inbound.transport);
+        let (via, _) = self.via(transport);
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.inbound.final_status.is_none_or(|s| s >= 300) {
             // Not answered: a final response ends it instead.
@@ -713,7 +731,8 @@ impl B2bua {
     }
 
     fn bye_outbound(&mut self, now: u64, id: CallId, idx: usize) {
-        let (via, _) = self.via();
+        let transport = self.calls.get(&id).and_then(|c| c.outbound.get(idx)).map_or("UDP", |o| o.transport);
+        let (via, _) = self.via(transport);
         let Some(call) = self.calls.get_mut(&id) else { return };
         let Some(o) = call.outbound.get_mut(idx) else { return };
         o.cseq += 1;

@@ -168,7 +168,8 @@ impl B2bua {
             let ack = ack_non_2xx(o, resp);
             let peer = o.peer;
             self.out.push_back((peer, ack));
-            let (via, _) = self.via();
+            let transport = o.transport;
+            let (via, _) = self.via(transport);
             let call = self.calls.get_mut(&id).expect("exists");
             let o = &mut call.outbound[idx];
             let (header, value) = if status == 401 {
@@ -228,7 +229,8 @@ impl B2bua {
     }
 
     fn build_ack_2xx(&mut self, id: CallId, idx: usize) -> Vec<u8> {
-        let (via, _) = self.via();
+        let transport = self.calls[&id].outbound[idx].transport;
+        let (via, _) = self.via(transport);
         let o = &self.calls[&id].outbound[idx];
         let mut ack = Request::new(Method::Ack, o.remote_target.clone().unwrap_or_else(|| o.contact.clone()));
         ack.headers.push("Via", via);
