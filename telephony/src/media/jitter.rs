@@ -1,0 +1,259 @@
+//! An adaptive jitter buffer for 20 ms audio packets, sans-IO: packets go in with their arrival
+//! time, frames come out on the playout clock. Reordering and duplicates are absorbed, losses
+//! become `Missing` (for concealment), late packets are dropped, and the delay follows the
+//! measured jitter (RFC 3550 §6.4.1 estimator) between a floor and a ceiling.
+
+use std::collections::BTreeMap;
+
+/// One 20 ms slot of playout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Playout {
+    /// The packet's payload for this slot.
+    Frame(Vec<u8>),
+    /// Nothing arrived in time for this slot (lost or too late): conceal it.
+    Missing,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JitterStats {
+    pub received: u64,
+    pub played: u64,
+    pub missing: u64,
+    pub late: u64,
+    pub duplicates: u64,
+    /// Interarrival jitter estimate in milliseconds.
+    pub jitter_ms: f64,
+    /// Current playout delay in milliseconds.
+    pub delay_ms: u64,
+}
+
+pub struct JitterBuffer {
+    frame_ms: u64,
+    min_delay_ms: u64,
+    max_delay_ms: u64,
+    /// Packets by extended sequence number.
+    packets: BTreeMap<u64, Vec<u8>>,
+    /// Next sequence number to play (extended); `None` until the first packet.
+    next: Option<u64>,
+    /// When playout of `next` is due.
+    next_due_ms: Option<u64>,
+    last_seq_ext: Option<u64>,
+    transit: Option<f64>,
+    stats: JitterStats,
+}
+
+/// Extends a 16-bit sequence number to 64 bits near a reference.
+fn extend(seq: u16, reference: u64) -> u64 {
+    let base = reference & !0xFFFF;
+    let candidates = [base.wrapping_sub(0x10000), base, base + 0x10000];
+    candidates
+        .into_iter()
+        .map(|b| b.wrapping_add(seq as u64))
+        .min_by_key(|c| (*c as i64 - reference as i64).unsigned_abs())
+        .unwrap_or(seq as u64)
+}
+
+impl JitterBuffer {
+    /// 20 ms frames; delay between 20 and 200 ms, starting at 40 ms.
+    pub fn new() -> Self {
+        Self::with_limits(20, 20, 200)
+    }
+
+    pub fn with_limits(frame_ms: u64, min_delay_ms: u64, max_delay_ms: u64) -> Self {
+        JitterBuffer {
+            frame_ms,
+            min_delay_ms,
+            max_delay_ms,
+            packets: BTreeMap::new(),
+            next: None,
+            next_due_ms: None,
+            last_seq_ext: None,
+            transit: None,
+            stats: JitterStats { delay_ms: (2 * min_delay_ms).min(max_delay_ms), ..Default::default() },
+        }
+    }
+
+    pub fn stats(&self) -> &JitterStats {
+        &self.stats
+    }
+
+    /// A packet arrived at `now_ms` with RTP sequence number and timestamp (8 kHz clock).
+    pub fn push(&mut self, now_ms: u64, seq: u16, timestamp: u32, payload: Vec<u8>) {
+        self.stats.received += 1;
+        let ext = match self.last_seq_ext {
+            Some(r) => extend(seq, r),
+            None => seq as u64 + 0x10000,
+        };
+        // Interarrival jitter (RFC 3550): transit time differences, smoothed by 1/16.
+        let transit = now_ms as f64 - timestamp as f64 / 8.0;
+        if let Some(prev) = self.transit {
+            let d = (transit - prev).abs();
+            if d < 10_000.0 {
+                self.stats.jitter_ms += (d - self.stats.jitter_ms) / 16.0;
+            }
+        }
+        self.transit = Some(transit);
+        self.last_seq_ext = Some(self.last_seq_ext.map_or(ext, |l| l.max(ext)));
+        if self.next.is_none() {
+            self.next = Some(ext);
+            self.next_due_ms = Some(now_ms + self.stats.delay_ms);
+        }
+        if self.next.is_some_and(|n| ext < n) {
+            self.stats.late += 1;
+            return;
+        }
+        if self.packets.insert(ext, payload).is_some() {
+            self.stats.duplicates += 1;
+        }
+        // Never hold more than the ceiling (a burst after a stall): drop the oldest.
+        let cap = (self.max_delay_ms / self.frame_ms + 2) as usize;
+        while self.packets.len() > cap {
+            if let Some((&first, _)) = self.packets.iter().next() {
+                self.packets.remove(&first);
+                self.next = Some(first + 1);
+            }
+        }
+    }
+
+    /// When the next frame is due (the driver's timer).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.next_due_ms
+    }
+
+    /// The frame for the slot due at or before `now_ms`, if any is due.
+    pub fn pop(&mut self, now_ms: u64) -> Option<Playout> {
+        let due = self.next_due_ms?;
+        if now_ms < due {
+            return None;
+        }
+        let next = self.next?;
+        self.next = Some(next + 1);
+        self.next_due_ms = Some(due + self.frame_ms);
+        // Adapt the delay: aim for about three times the jitter above one frame.
+        let target =
+            ((self.stats.jitter_ms * 3.0) as u64 + self.frame_ms).clamp(self.min_delay_ms, self.max_delay_ms);
+        self.stats.delay_ms = target;
+        let out = match self.packets.remove(&next) {
+            Some(p) => {
+                self.stats.played += 1;
+                Playout::Frame(p)
+            }
+            None => {
+                self.stats.missing += 1;
+                Playout::Missing
+            }
+        };
+        // Buffered beyond the target (the sender sped up or a burst arrived): skip ahead one slot.
+        let buffered = self.packets.keys().filter(|k| **k > next).count() as u64 * self.frame_ms;
+        if buffered > target + 2 * self.frame_ms {
+            if let Some((&first, _)) = self.packets.iter().next() {
+                self.packets.remove(&first);
+                self.next = Some(first + 1);
+            }
+        }
+        Some(out)
+    }
+}
+
+impl Default for JitterBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn play_all(jb: &mut JitterBuffer, from: u64, to: u64) -> Vec<Playout> {
+        let mut out = Vec::new();
+        let mut t = from;
+        while t <= to {
+            while let Some(p) = jb.pop(t) {
+                out.push(p);
+            }
+            t += 1;
+        }
+        out
+    }
+
+    fn frames(out: &[Playout]) -> Vec<u8> {
+        out.iter()
+            .map(|p| match p {
+                Playout::Frame(f) => f[0],
+                Playout::Missing => 0,
+            })
+            .collect()
+    }
+
+    /// Runs the clock 1 ms at a time: packets arrive at their times, frames play when due.
+    fn simulate(jb: &mut JitterBuffer, arrivals: &[(u64, u16, u32, u8)], until: u64) -> Vec<Playout> {
+        let mut out = Vec::new();
+        for t in 0..=until {
+            for &(at, seq, ts, v) in arrivals.iter().filter(|a| a.0 == t) {
+                jb.push(at, seq, ts, vec![v]);
+            }
+            while let Some(p) = jb.pop(t) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn in_order_stream_plays_out_after_the_delay() {
+        let mut jb = JitterBuffer::new();
+        let arrivals: Vec<_> =
+            (0..10u16).map(|i| (i as u64 * 20, 1000 + i, i as u32 * 160, i as u8 + 1)).collect();
+        let out = simulate(&mut jb, &arrivals, 220);
+        assert_eq!(frames(&out)[..10], (1..=10).collect::<Vec<u8>>()[..]);
+        assert_eq!(jb.stats().played, 10);
+    }
+
+    #[test]
+    fn reordering_duplicates_loss_and_late_packets() {
+        let mut jb = JitterBuffer::new();
+        // Arrival order: 0, 2, 1, 1 (duplicate), 4 (3 lost); then 3 arrives far too late.
+        jb.push(0, 0, 0, vec![1]);
+        jb.push(20, 2, 320, vec![3]);
+        jb.push(25, 1, 160, vec![2]);
+        jb.push(26, 1, 160, vec![2]);
+        jb.push(80, 4, 640, vec![5]);
+        let mut out = play_all(&mut jb, 0, 130);
+        jb.push(135, 3, 480, vec![4]);
+        out.extend(play_all(&mut jb, 131, 200));
+        assert_eq!(frames(&out)[..5], [1, 2, 3, 0, 5]);
+        let s = jb.stats();
+        assert_eq!((s.duplicates, s.late), (1, 1));
+        assert!(s.missing >= 1);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let mut jb = JitterBuffer::new();
+        let arrivals: Vec<_> = [65534u16, 65535, 0, 1]
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (i as u64 * 20, s, i as u32 * 160, i as u8 + 1))
+            .collect();
+        assert_eq!(frames(&simulate(&mut jb, &arrivals, 120))[..4], [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn delay_grows_with_jitter_and_stays_within_limits() {
+        let mut jb = JitterBuffer::new();
+        // Packets every 20 ms of media time but arriving with ±30 ms of jitter.
+        let mut x: u32 = 7;
+        for i in 0..500u32 {
+            x = x.wrapping_mul(1103515245).wrapping_add(12345);
+            let wobble = (x >> 16) % 60;
+            jb.push(i as u64 * 20 + wobble as u64, i as u16, i * 160, vec![1]);
+            while jb.pop(i as u64 * 20).is_some() {}
+        }
+        let s = jb.stats().clone();
+        assert!(s.jitter_ms > 5.0, "{s:?}");
+        assert!(s.delay_ms > 40 && s.delay_ms <= 200, "{s:?}");
+        // Most frames still play.
+        assert!(s.played as f64 > 0.9 * 500.0, "{s:?}");
+    }
+}

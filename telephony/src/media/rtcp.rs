@@ -1,0 +1,231 @@
+//! RTCP sender and receiver reports (RFC 3550 §6.4), sans-IO: what we know about a stream goes
+//! in, compound packets come out; reports from the peer are parsed for loss and jitter.
+
+/// Reception statistics for one source, as a report block carries them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportBlock {
+    pub ssrc: u32,
+    /// Fraction lost since the last report, in 1/256.
+    pub fraction_lost: u8,
+    pub cumulative_lost: u32,
+    pub highest_seq: u32,
+    /// Interarrival jitter in timestamp units.
+    pub jitter: u32,
+    pub last_sr: u32,
+    pub delay_since_last_sr: u32,
+}
+
+/// What the sender side knows for a sender report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderInfo {
+    /// NTP timestamp (seconds since 1900 in the high 32 bits).
+    pub ntp: u64,
+    pub rtp_timestamp: u32,
+    pub packets: u32,
+    pub octets: u32,
+}
+
+fn block_bytes(b: &ReportBlock, out: &mut Vec<u8>) {
+    out.extend_from_slice(&b.ssrc.to_be_bytes());
+    let lost = b.cumulative_lost.min(0x7F_FFFF);
+    out.push(b.fraction_lost);
+    out.extend_from_slice(&lost.to_be_bytes()[1..]);
+    out.extend_from_slice(&b.highest_seq.to_be_bytes());
+    out.extend_from_slice(&b.jitter.to_be_bytes());
+    out.extend_from_slice(&b.last_sr.to_be_bytes());
+    out.extend_from_slice(&b.delay_since_last_sr.to_be_bytes());
+}
+
+/// A sender report (when we sent media) or a receiver report, with up to 31 blocks.
+pub fn report(ssrc: u32, sender: Option<SenderInfo>, blocks: &[ReportBlock]) -> Vec<u8> {
+    let blocks = &blocks[..blocks.len().min(31)];
+    let mut out = Vec::new();
+    let words = 1 + if sender.is_some() { 5 } else { 0 } + 6 * blocks.len();
+    out.push(0x80 | blocks.len() as u8);
+    out.push(if sender.is_some() { 200 } else { 201 });
+    out.extend_from_slice(&(words as u16).to_be_bytes());
+    out.extend_from_slice(&ssrc.to_be_bytes());
+    if let Some(s) = sender {
+        out.extend_from_slice(&s.ntp.to_be_bytes());
+        out.extend_from_slice(&s.rtp_timestamp.to_be_bytes());
+        out.extend_from_slice(&s.packets.to_be_bytes());
+        out.extend_from_slice(&s.octets.to_be_bytes());
+    }
+    for b in blocks {
+        block_bytes(b, &mut out);
+    }
+    out
+}
+
+/// A parsed SR or RR (other RTCP packets in a compound packet are skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub ssrc: u32,
+    pub sender: Option<SenderInfo>,
+    pub blocks: Vec<ReportBlock>,
+}
+
+fn u32_at(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
+}
+
+/// Parses every SR and RR in a (compound) RTCP packet; malformed input yields what parsed.
+pub fn parse(packet: &[u8]) -> Vec<Report> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 4 <= packet.len() {
+        let (first, pt) = (packet[pos], packet[pos + 1]);
+        if first >> 6 != 2 {
+            break;
+        }
+        let len = (u16::from_be_bytes([packet[pos + 2], packet[pos + 3]]) as usize + 1) * 4;
+        let Some(body) = packet.get(pos..pos + len) else { break };
+        let count = (first & 0x1F) as usize;
+        if pt == 200 || pt == 201 {
+            let parsed = (|| {
+                let ssrc = u32_at(body, 4)?;
+                let (sender, mut at) = if pt == 200 {
+                    let ntp = ((u32_at(body, 8)? as u64) << 32) | u32_at(body, 12)? as u64;
+                    (
+                        Some(SenderInfo {
+                            ntp,
+                            rtp_timestamp: u32_at(body, 16)?,
+                            packets: u32_at(body, 20)?,
+                            octets: u32_at(body, 24)?,
+                        }),
+                        28,
+                    )
+                } else {
+                    (None, 8)
+                };
+                let mut blocks = Vec::new();
+                for _ in 0..count {
+                    let lost = u32_at(body, at + 4)?;
+                    blocks.push(ReportBlock {
+                        ssrc: u32_at(body, at)?,
+                        fraction_lost: (lost >> 24) as u8,
+                        cumulative_lost: lost & 0xFF_FFFF,
+                        highest_seq: u32_at(body, at + 8)?,
+                        jitter: u32_at(body, at + 12)?,
+                        last_sr: u32_at(body, at + 16)?,
+                        delay_since_last_sr: u32_at(body, at + 20)?,
+                    });
+                    at += 24;
+                }
+                Some(Report { ssrc, sender, blocks })
+            })();
+            if let Some(r) = parsed {
+                out.push(r);
+            }
+        }
+        pos += len;
+    }
+    out
+}
+
+/// Receiver-side bookkeeping for one incoming stream (RFC 3550 Appendix A.3).
+#[derive(Debug, Clone, Default)]
+pub struct ReceptionStats {
+    base_seq: Option<u32>,
+    max_seq: u32,
+    cycles: u32,
+    received: u32,
+    expected_prior: u32,
+    received_prior: u32,
+    pub jitter: u32,
+}
+
+impl ReceptionStats {
+    pub fn packet(&mut self, seq: u16, jitter_ts: u32) {
+        let seq = seq as u32;
+        match self.base_seq {
+            None => {
+                self.base_seq = Some(seq);
+                self.max_seq = seq;
+            }
+            Some(_) => {
+                if seq < (self.max_seq & 0xFFFF) && (self.max_seq & 0xFFFF) - seq > 0x8000 {
+                    self.cycles += 0x10000;
+                }
+                let ext = self.cycles | seq;
+                self.max_seq = self.max_seq.max(ext);
+            }
+        }
+        self.received += 1;
+        self.jitter = jitter_ts;
+    }
+
+    /// A report block for `ssrc`, and resets the interval counters.
+    pub fn block(&mut self, ssrc: u32) -> ReportBlock {
+        let base = self.base_seq.unwrap_or(0);
+        let expected = self.max_seq.wrapping_sub(base) + 1;
+        let lost = expected.saturating_sub(self.received);
+        let expected_interval = expected - self.expected_prior;
+        let received_interval = self.received - self.received_prior;
+        self.expected_prior = expected;
+        self.received_prior = self.received;
+        let lost_interval = expected_interval.saturating_sub(received_interval);
+        let fraction = (lost_interval << 8).checked_div(expected_interval).map_or(0, |f| f as u8);
+        ReportBlock {
+            ssrc,
+            fraction_lost: fraction,
+            cumulative_lost: lost,
+            highest_seq: self.max_seq,
+            jitter: self.jitter,
+            last_sr: 0,
+            delay_since_last_sr: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_round_trip() {
+        let block = ReportBlock {
+            ssrc: 9,
+            fraction_lost: 64,
+            cumulative_lost: 12,
+            highest_seq: 70000,
+            jitter: 33,
+            last_sr: 5,
+            delay_since_last_sr: 6,
+        };
+        let sr = report(
+            1,
+            Some(SenderInfo { ntp: 0xAABB_CCDD_0011_2233, rtp_timestamp: 160, packets: 10, octets: 1600 }),
+            &[block],
+        );
+        let rr = report(2, None, &[block, block]);
+        let mut compound = sr.clone();
+        compound.extend_from_slice(&rr);
+        let parsed = parse(&compound);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].sender.unwrap().octets, 1600);
+        assert_eq!(parsed[0].blocks, vec![block]);
+        assert_eq!(parsed[1].blocks.len(), 2);
+        for n in 0..compound.len() {
+            let _ = parse(&compound[..n]);
+        }
+        assert!(crate::media::rtp::RtpHeader::is_rtcp(&sr));
+    }
+
+    #[test]
+    fn loss_is_counted() {
+        let mut s = ReceptionStats::default();
+        for seq in (0u16..100).filter(|s| s % 10 != 0) {
+            s.packet(seq, 0);
+        }
+        let b = s.block(1);
+        assert_eq!(b.cumulative_lost, 9); // 1..=99 expected 99, got 89 (0 is the base)
+        assert!(b.fraction_lost > 0);
+        // Wrap-around keeps counting.
+        let mut w = ReceptionStats::default();
+        for seq in [65534u16, 65535, 0, 1] {
+            w.packet(seq, 0);
+        }
+        assert_eq!(w.block(1).highest_seq, 65536 + 1);
+    }
+}
