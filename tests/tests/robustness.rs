@@ -177,3 +177,58 @@ async fn random_bytes_on_sip_and_rtp_ports_do_not_crash_it() {
     let status = server.signal_and_wait(libc::SIGTERM, Duration::from_secs(10)).unwrap();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn an_agent_takes_two_calls_and_the_third_caller_hears_busy() {
+    if !require_program("baresip") || !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let carrier_port = free_udp_port();
+    carrier_setup(&client, &server, carrier_port).await;
+    let tone = dir.path().join("bob.wav");
+    write_tone(&tone, 700.0, 30.0).unwrap();
+    // Bob's phone answers every call it is offered; the PBX allows him two lines.
+    let bob = Baresip::start_with(
+        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
+        PhoneOptions { microphone: Some(tone), ..Default::default() },
+    )
+    .unwrap();
+    bob.wait_for("200 OK", Duration::from_secs(10)).unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/held_call.xml");
+    let out = tokio::process::Command::new("sipp")
+        .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_udp_port().to_string(), "-s", "15555550199", "-m", "3", "-l", "3", "-r", "10"])
+        .args(["-nostdin", "-timeout", "30s"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let count = |label: &str| {
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(label))
+            .filter_map(|l| l.split('|').nth(2).and_then(|v| v.trim().parse::<u32>().ok()))
+            .next_back()
+            .unwrap_or(0)
+    };
+    assert_eq!((count("Successful call"), count("Failed call")), (2, 1), "{stdout}");
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let calls: serde_json::Value =
+            client.get(server.url("/api/calls")).header("cookie", &admin).send().await.unwrap().json().await.unwrap();
+        let mut dispositions: Vec<String> =
+            calls.as_array().unwrap().iter().filter_map(|c| c["disposition"].as_str().map(str::to_string)).collect();
+        dispositions.sort();
+        if dispositions.len() == 3 {
+            assert_eq!(dispositions, vec!["busy", "completed (caller hung up)", "completed (caller hung up)"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{dispositions:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
