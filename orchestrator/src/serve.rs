@@ -93,7 +93,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             media_relays,
         },
     );
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("HTTP server failed")?;

@@ -16,10 +16,32 @@ use tokio::sync::{mpsc, oneshot};
 /// Most simultaneous TCP connections accepted.
 const MAX_CONNECTIONS: usize = 10_000;
 
-/// What a TCP connection task reports to the driver.
+/// What a connection (TCP here, WebSocket from the HTTP server) reports to the driver.
 enum StreamEvent {
-    Message(SocketAddr, Vec<u8>),
+    Opened(SocketAddr, mpsc::Sender<Vec<u8>>),
+    Message(SocketAddr, &'static str, Vec<u8>),
     Closed(SocketAddr),
+}
+
+/// A message-oriented connection owned by someone else (a SIP-over-WebSocket session of the
+/// HTTP server, RFC 7118): what arrives is handed in whole, what the PBX sends comes out.
+pub struct StreamLink {
+    peer: SocketAddr,
+    transport: &'static str,
+    to_driver: mpsc::Sender<StreamEvent>,
+    /// Messages the PBX sends to this peer.
+    pub from_driver: mpsc::Receiver<Vec<u8>>,
+}
+
+impl StreamLink {
+    /// One whole SIP message from the peer; `false` once the driver has stopped.
+    pub async fn deliver(&self, message: Vec<u8>) -> bool {
+        self.to_driver.send(StreamEvent::Message(self.peer, self.transport, message)).await.is_ok()
+    }
+
+    pub async fn close(self) {
+        let _ = self.to_driver.send(StreamEvent::Closed(self.peer)).await;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +85,7 @@ enum Command {
 #[derive(Clone)]
 pub struct SipHandle {
     commands: mpsc::Sender<Command>,
+    streams: mpsc::Sender<StreamEvent>,
     local_addr: SocketAddr,
 }
 
@@ -99,6 +122,13 @@ impl SipHandle {
         let _ = self.commands.send(Command::Route(call, decision)).await;
     }
 
+    /// Connects a message-oriented stream (e.g. SIP over WebSocket) from `peer`.
+    pub async fn attach_stream(&self, peer: SocketAddr, transport: &'static str) -> Option<StreamLink> {
+        let (out_tx, out_rx) = mpsc::channel(256);
+        self.streams.send(StreamEvent::Opened(peer, out_tx)).await.ok()?;
+        Some(StreamLink { peer, transport, to_driver: self.streams.clone(), from_driver: out_rx })
+    }
+
     pub async fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown).await;
     }
@@ -114,9 +144,10 @@ pub async fn start(
     // TCP on the same address and port as UDP.
     let listener = TcpListener::bind(local_addr).await?;
     let (tx, rx) = mpsc::channel(64);
+    let (stream_tx, stream_rx) = mpsc::channel::<StreamEvent>(1024);
     let server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
-    let task = tokio::spawn(run(socket, listener, server, rx, events));
-    Ok((SipHandle { commands: tx, local_addr }, task))
+    let task = tokio::spawn(run(socket, listener, server, rx, events, stream_tx.clone(), stream_rx));
+    Ok((SipHandle { commands: tx, streams: stream_tx, local_addr }, task))
 }
 
 /// Reads framed SIP messages from one TCP connection and writes what the driver sends it.
@@ -141,7 +172,7 @@ async fn connection(
                     match parse_stream(&buf) {
                         Ok((_, used)) => {
                             let message = buf.drain(..used).collect();
-                            if to_driver.send(StreamEvent::Message(peer, message)).await.is_err() {
+                            if to_driver.send(StreamEvent::Message(peer, "TCP", message)).await.is_err() {
                                 break 'conn;
                             }
                         }
@@ -181,11 +212,12 @@ async fn run(
     mut server: SipServer,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<ServerEvent>,
+    stream_tx: mpsc::Sender<StreamEvent>,
+    mut stream_rx: mpsc::Receiver<StreamEvent>,
 ) {
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
     let mut buf = vec![0u8; 65_535];
-    let (stream_tx, mut stream_rx) = mpsc::channel::<StreamEvent>(1024);
     let mut connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     loop {
         let wake = server.poll_timeout().map(|t| start + Duration::from_millis(t));
@@ -205,7 +237,12 @@ async fn run(
                 Err(e) => tracing::debug!(error = %e, "SIP/TCP accept error"),
             },
             Some(event) = stream_rx.recv() => match event {
-                StreamEvent::Message(peer, bytes) => server.handle_datagram(now_ms(), peer, "TCP", &bytes),
+                StreamEvent::Opened(peer, out) => {
+                    if connections.len() < MAX_CONNECTIONS {
+                        connections.insert(peer, out);
+                    }
+                }
+                StreamEvent::Message(peer, transport, bytes) => server.handle_datagram(now_ms(), peer, transport, &bytes),
                 StreamEvent::Closed(peer) => {
                     connections.remove(&peer);
                 }

@@ -353,3 +353,77 @@ async fn a_phone_on_tcp_and_a_phone_on_udp_talk() {
     assert!(rms_b > 0.1 && (hz_b - 440.0).abs() < 30.0, "Bob (TCP) heard {hz_b:.0} Hz at {rms_b:.3}");
     assert!(rms_a > 0.1 && (hz_a - 1000.0).abs() < 60.0, "Alice (UDP) heard {hz_a:.0} Hz at {rms_a:.3}");
 }
+
+#[tokio::test]
+async fn a_phone_over_websocket_registers_and_receives_calls() {
+    use futures_util::{SinkExt, StreamExt};
+    use switchboard_telephony::sip::{digest, message::Message as Sip, parse_datagram, Response};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
+    let mut request = server.url("/sip").replace("http://", "ws://").into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+    let (mut ws, resp) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "sip");
+    let register = |cseq: u32, auth: Option<String>| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws{cseq}\r\n\
+             From: <sip:101@127.0.0.1>;tag=ws1\r\nTo: <sip:101@127.0.0.1>\r\nCall-ID: ws-reg-1\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:101@df7jal23ls0d.invalid;transport=ws>\r\nExpires: 600\r\nMax-Forwards: 70\r\n{}Content-Length: 0\r\n\r\n",
+            auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default()
+        )
+    };
+    async fn next_sip(
+        ws: &mut (impl futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+                  + Unpin),
+    ) -> Sip {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("a SIP message")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = msg {
+                return parse_datagram(t.as_bytes()).expect("valid SIP over WebSocket");
+            }
+        }
+    }
+    ws.send(Message::Text(register(1, None).into())).await.unwrap();
+    let Sip::Response(challenge) = next_sip(&mut ws).await else { panic!("expected a response") };
+    assert_eq!(challenge.status, 401);
+    let auth = digest::answer(
+        challenge.headers.get("WWW-Authenticate").unwrap(),
+        "REGISTER",
+        "sip:127.0.0.1",
+        "101",
+        "alice-sip-101",
+        "ws",
+        1,
+    );
+    ws.send(Message::Text(register(2, auth).into())).await.unwrap();
+    let Sip::Response(ok) = next_sip(&mut ws).await else { panic!("expected a response") };
+    assert_eq!(ok.status, 200);
+    let regs = json(&client, &server, &cookie, "/api/registrations").await;
+    assert_eq!(regs[0]["transport"], "WS", "{regs}");
+
+    // A UDP phone calls the WebSocket phone: the INVITE arrives over the WebSocket.
+    let bob = Baresip::start_with(
+        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU"),
+        PhoneOptions { commands: vec![format!("/dial sip:101@{sip}")], ..Default::default() },
+    )
+    .unwrap();
+    let Sip::Request(invite) = next_sip(&mut ws).await else { panic!("expected a request") };
+    assert_eq!(invite.uri, "sip:101@df7jal23ls0d.invalid;transport=ws");
+    assert!(invite.headers.get("Via").unwrap().starts_with("SIP/2.0/WS "), "{:?}", invite.headers.get("Via"));
+    let busy = Response::for_request(&invite, 486, Some("wsphone"));
+    ws.send(Message::Text(String::from_utf8(busy.to_bytes()).unwrap().into())).await.unwrap();
+    bob.wait_for("486 Busy Here", Duration::from_secs(10)).unwrap();
+    let Sip::Request(ack) = next_sip(&mut ws).await else { panic!("expected the ACK") };
+    assert_eq!(ack.method.as_str(), "ACK");
+}

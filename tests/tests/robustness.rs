@@ -219,13 +219,27 @@ async fn an_agent_takes_two_calls_and_the_third_caller_hears_busy() {
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let calls: serde_json::Value =
-            client.get(server.url("/api/calls")).header("cookie", &admin).send().await.unwrap().json().await.unwrap();
-        let mut dispositions: Vec<String> =
-            calls.as_array().unwrap().iter().filter_map(|c| c["disposition"].as_str().map(str::to_string)).collect();
+        let calls: serde_json::Value = client
+            .get(server.url("/api/calls"))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut dispositions: Vec<String> = calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["disposition"].as_str().map(str::to_string))
+            .collect();
         dispositions.sort();
         if dispositions.len() == 3 {
-            assert_eq!(dispositions, vec!["busy", "completed (caller hung up)", "completed (caller hung up)"]);
+            assert_eq!(
+                dispositions,
+                vec!["busy", "completed (caller hung up)", "completed (caller hung up)"]
+            );
             break;
         }
         assert!(Instant::now() < deadline, "{dispositions:?}");

@@ -16,6 +16,7 @@ pub mod metrics;
 mod openapi;
 mod people;
 mod registrations;
+mod sipws;
 mod throttle;
 mod ui;
 
@@ -187,6 +188,7 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         .route("/api/openapi.json", axum::routing::get(openapi::serve))
         .route("/healthz", axum::routing::get(healthz))
         .route("/metrics", axum::routing::get(metrics::serve))
+        .route("/sip", axum::routing::get(sipws::upgrade))
         .merge(ui::routes())
         .fallback(not_found)
         .with_state(state)
