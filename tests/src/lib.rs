@@ -273,7 +273,8 @@ impl Baresip {
             "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n\
              module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule_app account.so\n\
              module_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n\
-             audio_source aufile,{mic}\naudio_player aufile,/dev/null\nausrc_srate 8000\n"
+             audio_source aufile,{mic}\naudio_player aufile,/dev/null\nausrc_srate 8000\n\
+             rtp_ports 50000-59998\n"
         );
         if let Some(rec) = &options.record_dir {
             config.push_str(&format!("module sndfile.so\nsnd_path {}\n", rec.display()));
