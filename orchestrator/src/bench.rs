@@ -150,8 +150,15 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
     let relays = Arc::new(AtomicUsize::new(0));
     let sip = format!("127.0.0.1:{sip_port}");
     let changed = Arc::new(tokio::sync::Notify::new());
-    let (_handle, _task) =
-        crate::telephony::start(db, sip.parse()?, opts.rtp_ports, changed, relays.clone()).await?;
+    let (_handle, _task) = crate::telephony::start(
+        db,
+        sip.parse()?,
+        opts.rtp_ports,
+        changed,
+        relays.clone(),
+        dir.path().to_path_buf(),
+    )
+    .await?;
     let uas = tokio::process::Command::new("sipp")
         .current_dir(dir.path())
         .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string(), "-mi", "127.0.0.1"])

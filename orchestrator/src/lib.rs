@@ -6,6 +6,7 @@ pub mod bench;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod ivr;
 pub mod model;
 pub mod store;
 pub mod telephony;

@@ -73,10 +73,11 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         opts.rtp_ports,
         config_changed.clone(),
         media_relays.clone(),
+        opts.data.data_dir.clone(),
     )
     .await
     .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
-    tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP)");
+    tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP and TCP; WebSocket at /sip on the HTTP port)");
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", opts.http))?;

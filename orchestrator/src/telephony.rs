@@ -3,7 +3,7 @@
 
 use crate::db::Db;
 use crate::error::Result;
-use crate::model::{validate::is_e164, Agent, ClassOfService, PhoneNumber, Target, Trunk};
+use crate::model::{validate::is_e164, Agent, ClassOfService, PhoneNumber, Schedule, Target, Trunk};
 use crate::store::{accounts, calls, commerce, config};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -69,6 +69,7 @@ pub async fn start(
     rtp_ports: (u16, u16),
     changed: Arc<Notify>,
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
+    data_dir: std::path::PathBuf,
 ) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
     let (events_tx, mut events) = mpsc::channel(1024);
     let config = SipConfig {
@@ -103,6 +104,7 @@ pub async fn start(
         media_ip,
         calls: HashMap::new(),
         relays_open,
+        data_dir,
     };
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
@@ -137,7 +139,7 @@ pub async fn start(
 
 /// What the application keeps per live call.
 struct ActiveCall {
-    relay: Option<Relay>,
+    relay: Option<Arc<Relay>>,
     record: Option<i64>,
 }
 
@@ -149,6 +151,7 @@ struct CallRouter {
     media_ip: IpAddr,
     calls: HashMap<CallId, ActiveCall>,
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
+    data_dir: std::path::PathBuf,
 }
 
 /// Where a call should go, before media is attached.
@@ -167,6 +170,12 @@ enum Plan {
         peer: SocketAddr,
         caller_id: String,
         credentials: Option<(String, String)>,
+        to: String,
+    },
+    /// Answer and run an IVR menu.
+    Ivr {
+        account: i64,
+        menu: String,
         to: String,
     },
     Reject {
@@ -238,9 +247,31 @@ impl CallRouter {
             }
             CallEvent::Media { call, a_remote, b_remote, payload_type, a_dtmf, b_dtmf } => {
                 if let Some(relay) = self.calls.get(&call).and_then(|c| c.relay.as_ref()) {
+                    relay.set_payload_type(payload_type);
                     relay.update(a_remote, b_remote, a_dtmf, b_dtmf);
+                    if b_remote.is_some() {
+                        // Someone answered: whatever we were playing to the caller stops.
+                        relay.stop_playing(switchboard_telephony::media::relay::MediaSide::A);
+                    }
                 }
                 tracing::debug!(%call, ?a_remote, ?b_remote, payload_type, "media");
+            }
+            CallEvent::Unreached { call, status } => {
+                // Nobody took a call we answered: busy tone, then goodbye. (Voicemail and queue
+                // overflow plug in here.)
+                self.event(call, "unreached", serde_json::json!({ "status": status })).await;
+                if let Some(relay) = self.calls.get(&call).and_then(|c| c.relay.clone()) {
+                    let sip = self.sip.clone();
+                    tokio::spawn(async move {
+                        let _ = relay
+                            .play(
+                                switchboard_telephony::media::relay::MediaSide::A,
+                                Box::new(switchboard_telephony::media::player::Tone::busy(8000).for_ms(3000)),
+                            )
+                            .await;
+                        sip.hangup(call).await;
+                    });
+                }
             }
             CallEvent::Dtmf { call, side, digit } => {
                 let side = if side == Side::Caller { "caller" } else { "callee" };
@@ -254,6 +285,7 @@ impl CallRouter {
             }
             CallEvent::Ended { call, outcome } => {
                 let disposition = match outcome {
+                    Outcome::HungUpBySystem => "completed (Switchboard hung up)".to_string(),
                     Outcome::Completed { hung_up_by: Side::Caller } => {
                         "completed (caller hung up)".to_string()
                     }
@@ -340,52 +372,55 @@ impl CallRouter {
                         why: "unknown number".into(),
                     });
                 };
-                let did = config::get_by_key::<PhoneNumber>(&self.db, account, &number).await?;
-                match did.map(|d| d.spec.target) {
-                    Some(Target::Agent { extension }) => {
-                        let agent = config::get_by_key::<Agent>(&self.db, account, &extension).await?;
-                        let (lines, ring_ms) = agent
-                            .map(|a| {
-                                (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000)
-                            })
-                            .unwrap_or((2, 20_000));
-                        Ok(Plan::Ring {
-                            account,
-                            extension,
-                            lines,
-                            ring_ms,
-                            direction: "inbound",
-                            to: number,
-                        })
-                    }
-                    // A number forwarded outside (a mobile, another office): out through the
-                    // trunk, presenting the original caller.
-                    Some(Target::External { number: outside }) => {
-                        let caller =
-                            inc.from_user.clone().and_then(|f| as_e164(&f)).unwrap_or_else(|| number.clone());
-                        let mut plan = self.through_trunk(account, outside, caller, true).await?;
-                        if let Plan::Dial { to, .. } = &mut plan {
-                            *to = number;
-                        }
-                        Ok(plan)
-                    }
-                    // Queues, IVR menus, schedules, voicemail and AI agents plug in here as they land.
-                    Some(other) => Ok(Plan::Reject {
-                        status: 480,
-                        account: Some(account),
-                        direction: "inbound",
-                        to: number,
-                        why: format!("routing to {other:?} is not available yet"),
-                    }),
-                    None => Ok(Plan::Reject {
-                        status: 404,
-                        account: Some(account),
-                        direction: "inbound",
-                        to: number,
-                        why: "unknown number".into(),
-                    }),
-                }
+                self.plan_did(account, number, inc.from_user.clone()).await
             }
+        }
+    }
+
+    /// A call to one of the account's numbers (from a carrier, or from an agent of the account).
+    async fn plan_did(&self, account: i64, number: String, from_user: Option<String>) -> Result<Plan> {
+        let did = config::get_by_key::<PhoneNumber>(&self.db, account, &number).await?;
+        let mut target = did.map(|d| d.spec.target);
+        // Schedules choose between targets by the time of day (a few levels at most).
+        for _ in 0..5 {
+            let Some(Target::Schedule { name }) = &target else { break };
+            let schedule = config::get_by_key::<Schedule>(&self.db, account, name).await?;
+            target = schedule.map(|s| s.spec.target_at(chrono::Utc::now()).clone());
+        }
+        match target {
+            Some(Target::IvrMenu { name }) => Ok(Plan::Ivr { account, menu: name, to: number }),
+            Some(Target::Agent { extension }) => {
+                let agent = config::get_by_key::<Agent>(&self.db, account, &extension).await?;
+                let (lines, ring_ms) = agent
+                    .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
+                    .unwrap_or((2, 20_000));
+                Ok(Plan::Ring { account, extension, lines, ring_ms, direction: "inbound", to: number })
+            }
+            // A number forwarded outside (a mobile, another office): out through the
+            // trunk, presenting the original caller.
+            Some(Target::External { number: outside }) => {
+                let caller = from_user.clone().and_then(|f| as_e164(&f)).unwrap_or_else(|| number.clone());
+                let mut plan = self.through_trunk(account, outside, caller, true).await?;
+                if let Plan::Dial { to, .. } = &mut plan {
+                    *to = number;
+                }
+                Ok(plan)
+            }
+            // Queues, IVR menus, schedules, voicemail and AI agents plug in here as they land.
+            Some(other) => Ok(Plan::Reject {
+                status: 480,
+                account: Some(account),
+                direction: "inbound",
+                to: number,
+                why: format!("routing to {other:?} is not available yet"),
+            }),
+            None => Ok(Plan::Reject {
+                status: 404,
+                account: Some(account),
+                direction: "inbound",
+                to: number,
+                why: "unknown number".into(),
+            }),
         }
     }
 
@@ -408,6 +443,10 @@ impl CallRouter {
             why,
         };
         let Some(number) = number else { return Ok(reject(404, "not a number".into(), dialled.to_string())) };
+        // One of the account's own numbers: handled here like a call from outside.
+        if config::account_of_number(&self.db, &number).await? == Some(account) {
+            return self.plan_did(account, number, None).await;
+        }
         let agent = config::get_by_key::<Agent>(&self.db, account, extension).await?;
         let cos = match agent.as_ref().and_then(|a| a.spec.class_of_service.clone()) {
             Some(name) => {
@@ -478,6 +517,7 @@ impl CallRouter {
                 if matches!(inc.caller, Caller::Trunk { .. }) { "inbound" } else { "outbound" },
                 to.clone(),
             ),
+            Plan::Ivr { account, to, .. } => (Some(*account), "inbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = match account {
@@ -533,10 +573,11 @@ impl CallRouter {
             plan => {
                 let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
                 let relay = match (self.pool.bind(self.media_ip).await, self.pool.bind(self.media_ip).await) {
-                    (Ok(a), Ok(b)) => Relay::start(a, b, Some(digits_tx)).ok(),
+                    (Ok(a), Ok(b)) => Relay::start(a, b, Some(digits_tx)).ok().map(Arc::new),
                     _ => None,
                 };
-                spawn_digit_recorder(self.db.clone(), inc.call, record, digits);
+                let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
+                spawn_digit_recorder(self.db.clone(), inc.call, record, digits, keys_tx);
                 let Some(relay) = relay else {
                     tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
                     self.calls.insert(inc.call, ActiveCall { relay: None, record });
@@ -565,6 +606,23 @@ impl CallRouter {
                             media,
                         }
                     }
+                    Plan::Ivr { account, menu, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %menu, "IVR");
+                        let ivr = crate::ivr::IvrCall {
+                            db: self.db.clone(),
+                            sip: self.sip.clone(),
+                            call: inc.call,
+                            account,
+                            relay: relay.clone(),
+                            data_dir: self.data_dir.clone(),
+                            record,
+                            digits: keys,
+                        };
+                        self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
+                        tokio::spawn(ivr.run(menu));
+                        return;
+                    }
                     Plan::Reject { status, .. } => RouteDecision::Reject { status },
                 };
                 self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
@@ -580,6 +638,7 @@ fn spawn_digit_recorder(
     call: CallId,
     record: Option<i64>,
     mut digits: tokio::sync::mpsc::UnboundedReceiver<switchboard_telephony::media::relay::Digit>,
+    keys: tokio::sync::mpsc::UnboundedSender<char>,
 ) {
     use switchboard_telephony::media::relay::MediaSide;
     tokio::spawn(async move {
@@ -588,6 +647,9 @@ fn spawn_digit_recorder(
             let side = if d.side == MediaSide::A { "caller" } else { "callee" };
             let via = if d.event { "rfc4733" } else { "inband" };
             tracing::info!(%call, digit = %d.digit, side, via, "DTMF");
+            if d.side == MediaSide::A {
+                let _ = keys.send(d.digit);
+            }
             if let Some(id) = record {
                 let _ = calls::add_event(
                     &db,

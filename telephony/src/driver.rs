@@ -74,6 +74,7 @@ pub struct SipStats {
 }
 
 enum Command {
+    Hangup(CallId),
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
@@ -115,6 +116,11 @@ impl SipHandle {
             return SipStats::default();
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// Hangs a call up from our side.
+    pub async fn hangup(&self, call: CallId) {
+        let _ = self.commands.send(Command::Hangup(call)).await;
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -254,6 +260,7 @@ async fn run(
                     let _ = reply.send(SipStats { calls: server.b2bua().active_calls(), registrations: server.registrar().all().count() });
                 }
                 Some(Command::Route(call, decision)) => server.route(now_ms(), call, decision),
+                Some(Command::Hangup(call)) => server.hangup(now_ms(), call),
                 Some(Command::Registrations(reply)) => {
                     let now = now_ms();
                     let list = server

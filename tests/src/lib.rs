@@ -241,6 +241,7 @@ pub struct Baresip {
     log: std::sync::Arc<std::sync::Mutex<String>>,
     _dir: tempfile::TempDir,
     pub sip_port: u16,
+    ctrl_port: u16,
 }
 
 /// What a baresip phone plays, records and does at start.
@@ -309,7 +310,17 @@ impl Baresip {
                 }
             });
         }
-        Ok(Baresip { child, log, _dir: dir, sip_port })
+        Ok(Baresip { child, log, _dir: dir, sip_port, ctrl_port })
+    }
+
+    /// Sends a command over baresip's control port (netstring-framed JSON), e.g.
+    /// `("sndcode", "2")` to press a key during a call.
+    pub fn command(&self, command: &str, params: &str) -> Result<()> {
+        use std::io::Write;
+        let body = serde_json::json!({"command": command, "params": params, "token": "t"}).to_string();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port))?;
+        stream.write_all(format!("{}:{},", body.len(), body).as_bytes())?;
+        Ok(())
     }
 
     pub fn log(&self) -> String {

@@ -427,3 +427,107 @@ async fn a_phone_over_websocket_registers_and_receives_calls() {
     let Sip::Request(ack) = next_sip(&mut ws).await else { panic!("expected the ACK") };
     assert_eq!(ack.method.as_str(), "ACK");
 }
+
+/// Dominant frequency of the part of a WAV between two times.
+fn tone_between(path: &std::path::Path, from_s: f64, to_s: f64) -> (f64, f64) {
+    let bytes = std::fs::read(path).unwrap();
+    let (info, samples) = switchboard_telephony::media::wav::decode(&bytes).unwrap();
+    let rate = info.sample_rate as f64;
+    let part: Vec<f64> = samples
+        .iter()
+        .skip((from_s * rate) as usize)
+        .take(((to_s - from_s) * rate) as usize)
+        .map(|&s| s as f64 / 32768.0)
+        .collect();
+    let rms = (part.iter().map(|s| s * s).sum::<f64>() / part.len().max(1) as f64).sqrt();
+    let crossings = part.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+    (rms, crossings as f64 / 2.0 / (part.len() as f64 / rate))
+}
+
+#[tokio::test]
+async fn an_ivr_plays_its_recording_and_a_key_connects_the_caller_to_an_agent() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let post = |path: &'static str, body: serde_json::Value| {
+        let (client, url, admin) = (client.clone(), server.url(path), admin.clone());
+        async move {
+            let r = client.post(url).header("cookie", admin).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), 201);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    // A recorded prompt (a 600 Hz tone standing in for speech), a menu, and a number for it.
+    let entry =
+        post("/api/audio", serde_json::json!({"name": "menu-prompt", "tts_text": "Press 2 for Bob."})).await;
+    let prompt = dir.path().join("prompt.wav");
+    write_tone(&prompt, 600.0, 2.0).unwrap();
+    let r = client
+        .put(server.url(&format!("/api/audio/{}/file", entry["id"])))
+        .header("cookie", &admin)
+        .body(std::fs::read(&prompt).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    post(
+        "/api/ivr_menus",
+        serde_json::json!({"name": "test-menu", "prompt": {"type": "audio", "name": "menu-prompt"},
+        "options": [{"digit": "2", "target": {"type": "agent", "extension": "102"}}], "timeout_seconds": 10}),
+    )
+    .await;
+    post(
+        "/api/phone_numbers",
+        serde_json::json!({"number": "+15555550177", "target": {"type": "ivr_menu", "name": "test-menu"}}),
+    )
+    .await;
+
+    let (tone_a, tone_b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    write_tone(&tone_a, 300.0, 9.0).unwrap();
+    write_tone(&tone_b, 1000.0, 20.0).unwrap();
+    let (rec_a, rec_b) = (dir.path().join("rec-a"), dir.path().join("rec-b"));
+    std::fs::create_dir_all(&rec_a).unwrap();
+    std::fs::create_dir_all(&rec_b).unwrap();
+    let bob = Baresip::start_with(
+        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
+        PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
+    )
+    .unwrap();
+    wait_registered(&client, &server, &admin, &["102"]).await;
+    // Alice dials the menu's number (an own number stays inside the PBX).
+    let alice = Baresip::start_with(
+        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        PhoneOptions {
+            microphone: Some(tone_a),
+            record_dir: Some(rec_a.clone()),
+            commands: vec![format!("/dial sip:+15555550177@{sip}")],
+        },
+    )
+    .unwrap();
+    alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    tokio::time::sleep(Duration::from_millis(2800)).await;
+    alice.command("sndcode", "2").unwrap();
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    alice.wait_for("terminated", Duration::from_secs(15)).unwrap();
+    let call = last_call(&client, &server, &admin).await;
+    let kinds: Vec<&str> =
+        call["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    for k in ["ivr_menu", "dtmf", "ivr_key", "ivr_target", "answered"] {
+        assert!(kinds.contains(&k), "no {k} in {kinds:?}");
+    }
+    assert_eq!(call["disposition"], "completed (caller hung up)", "{call}");
+    std::thread::sleep(Duration::from_millis(300));
+    // Alice heard the prompt first, then Bob; Bob heard Alice.
+    let heard = find_file(&rec_a, "-dec.wav").unwrap();
+    let (rms, hz) = tone_between(&heard, 0.3, 1.7);
+    assert!(rms > 0.05 && (hz - 600.0).abs() < 40.0, "prompt: {hz:.0} Hz at {rms:.3}");
+    let (rms, hz) = tone_between(&heard, 6.0, 8.0);
+    assert!(rms > 0.05 && (hz - 1000.0).abs() < 60.0, "Bob: {hz:.0} Hz at {rms:.3}");
+    let (rms, hz) = tone_of(&find_file(&rec_b, "-dec.wav").unwrap()).unwrap();
+    assert!(rms > 0.05 && (hz - 300.0).abs() < 30.0, "Bob heard {hz:.0} Hz at {rms:.3}");
+}

@@ -3,13 +3,15 @@
 //! address is latched to where its packets actually come from (symmetric RTP through NAT).
 
 use super::dtmf::{EventReceiver, ToneDetector};
+use super::endpoint::{RtpEndpoint, G711};
 use super::g711;
+use super::player::Source;
 use super::rtp::RtpHeader;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Hands out even RTP ports from a range, round robin, skipping ports in use.
 pub struct PortPool {
@@ -50,6 +52,8 @@ pub struct Targets {
     pub b: Option<SocketAddr>,
     pub a_dtmf: Option<u8>,
     pub b_dtmf: Option<u8>,
+    /// The G.711 payload type both sides use (PCMU when unknown).
+    pub payload_type: Option<u8>,
 }
 
 /// Which side of a call a digit came from: `A` faces the caller, `B` the callee.
@@ -82,13 +86,29 @@ pub struct RelayStats {
 /// A running relay; dropping it stops the relay and frees its ports.
 pub struct Relay {
     targets: watch::Sender<Targets>,
+    commands: mpsc::UnboundedSender<Command>,
     pub a_local: SocketAddr,
     pub b_local: SocketAddr,
     pub stats: Arc<RelayStats>,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What the application attaches to a side of the relay.
+enum Command {
+    /// Send this audio to `side` instead of what the other side says, until it ends.
+    Play { side: MediaSide, source: Box<dyn Source + Send>, done: oneshot::Sender<()> },
+    /// Stop playing to `side` (what the other side says flows again).
+    Stop { side: MediaSide },
+    /// Decoded 20 ms frames of what `side` says.
+    Tap { side: MediaSide, frames: mpsc::UnboundedSender<Vec<i16>> },
+}
+
 impl Relay {
+    /// Sets the G.711 payload type the call negotiated (0 PCMU, 8 PCMA).
+    pub fn set_payload_type(&self, pt: u8) {
+        self.targets.send_modify(|t| t.payload_type = Some(pt));
+    }
+
     /// Starts relaying; DTMF digits heard on either side go to `digits`.
     pub fn start(
         a: UdpSocket,
@@ -96,10 +116,30 @@ impl Relay {
         digits: Option<mpsc::UnboundedSender<Digit>>,
     ) -> std::io::Result<Relay> {
         let (tx, rx) = watch::channel(Targets::default());
+        let (commands, command_rx) = mpsc::unbounded_channel();
         let (a_local, b_local) = (a.local_addr()?, b.local_addr()?);
         let stats = Arc::new(RelayStats::default());
-        let task = tokio::spawn(run(a, b, rx, stats.clone(), digits));
-        Ok(Relay { targets: tx, a_local, b_local, stats, task })
+        let task = tokio::spawn(run(a, b, rx, command_rx, stats.clone(), digits));
+        Ok(Relay { targets: tx, commands, a_local, b_local, stats, task })
+    }
+
+    /// Plays `source` to one side; the receiver completes when it has played out (or was
+    /// stopped or replaced).
+    pub fn play(&self, side: MediaSide, source: Box<dyn Source + Send>) -> oneshot::Receiver<()> {
+        let (done, finished) = oneshot::channel();
+        let _ = self.commands.send(Command::Play { side, source, done });
+        finished
+    }
+
+    pub fn stop_playing(&self, side: MediaSide) {
+        let _ = self.commands.send(Command::Stop { side });
+    }
+
+    /// Decoded audio from one side, 20 ms at a time (for recording and speech recognition).
+    pub fn tap(&self, side: MediaSide) -> mpsc::UnboundedReceiver<Vec<i16>> {
+        let (frames, rx) = mpsc::unbounded_channel();
+        let _ = self.commands.send(Command::Tap { side, frames });
+        rx
     }
 
     /// New addresses and DTMF payload types from signalling; `None` keeps what was there.
@@ -160,10 +200,38 @@ impl Drop for Relay {
     }
 }
 
+/// Where decoded frames of one side go.
+type FrameTap = mpsc::UnboundedSender<Vec<i16>>;
+
+/// A player attached to one side.
+struct Playing {
+    source: Box<dyn Source + Send>,
+    endpoint: RtpEndpoint,
+    done: Option<oneshot::Sender<()>>,
+}
+
+fn codec_of(pt: Option<u8>) -> G711 {
+    if pt == Some(8) {
+        G711::Alaw
+    } else {
+        G711::Ulaw
+    }
+}
+
+fn decode(packet: &[u8], pt: Option<u8>) -> Option<Vec<i16>> {
+    let h = RtpHeader::parse(packet)?;
+    match (h.payload_type, pt.unwrap_or(0)) {
+        (0, 0) => Some(h.payload(packet).iter().map(|&b| g711::ulaw_to_linear(b)).collect()),
+        (8, 8) => Some(h.payload(packet).iter().map(|&b| g711::alaw_to_linear(b)).collect()),
+        _ => None,
+    }
+}
+
 async fn run(
     a: UdpSocket,
     b: UdpSocket,
     mut targets: watch::Receiver<Targets>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
     stats: Arc<RelayStats>,
     digits: Option<mpsc::UnboundedSender<Digit>>,
 ) {
@@ -173,7 +241,13 @@ async fn run(
     let mut current = *targets.borrow();
     // Latched sources: where each side's packets really come from.
     let (mut latched_a, mut latched_b): (Option<SocketAddr>, Option<SocketAddr>) = (None, None);
+    let (mut play_a, mut play_b): (Option<Playing>, Option<Playing>) = (None, None);
+    let (mut tap_a, mut tap_b): (Option<FrameTap>, Option<FrameTap>) = (None, None);
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(20));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let seed = a.local_addr().map(|x| x.port() as u32).unwrap_or(1);
     loop {
+        let playing = play_a.is_some() || play_b.is_some();
         tokio::select! {
             r = a.recv_from(&mut ba) => {
                 let Ok((n, from)) = r else { continue };
@@ -181,6 +255,16 @@ async fn run(
                 latched_a = Some(from);
                 if let (Some(d), Some(tx)) = (from_a.inspect(&mut ba[..n], current.a_dtmf, current.b_dtmf), &digits) {
                     let _ = tx.send(d);
+                }
+                if let Some(tap) = &tap_a {
+                    if let Some(frame) = decode(&ba[..n], current.payload_type) {
+                        if tap.send(frame).is_err() {
+                            tap_a = None;
+                        }
+                    }
+                }
+                if play_b.is_some() {
+                    continue; // a player owns what B hears
                 }
                 if let Some(to) = latched_b.or(current.b) {
                     if b.send_to(&ba[..n], to).await.is_ok() {
@@ -196,6 +280,16 @@ async fn run(
                 if let (Some(d), Some(tx)) = (from_b.inspect(&mut bb[..n], current.b_dtmf, current.a_dtmf), &digits) {
                     let _ = tx.send(d);
                 }
+                if let Some(tap) = &tap_b {
+                    if let Some(frame) = decode(&bb[..n], current.payload_type) {
+                        if tap.send(frame).is_err() {
+                            tap_b = None;
+                        }
+                    }
+                }
+                if play_a.is_some() {
+                    continue; // a player owns what A hears
+                }
                 if let Some(to) = latched_a.or(current.a) {
                     if a.send_to(&bb[..n], to).await.is_ok() {
                         stats.b_to_a.fetch_add(1, Ordering::Relaxed);
@@ -203,6 +297,44 @@ async fn run(
                     }
                 }
             }
+            _ = ticker.tick(), if playing => {
+                for (slot, socket, to) in [(&mut play_a, &a, latched_a.or(current.a)), (&mut play_b, &b, latched_b.or(current.b))] {
+                    let Some(p) = slot else { continue };
+                    match p.source.next_frame() {
+                        Some(frame) => {
+                            let packet = p.endpoint.send_frame(&frame);
+                            if let Some(to) = to {
+                                let _ = socket.send_to(&packet, to).await;
+                            }
+                        }
+                        None => {
+                            if let Some(done) = p.done.take() {
+                                let _ = done.send(());
+                            }
+                            *slot = None;
+                        }
+                    }
+                }
+            }
+            command = commands.recv() => match command {
+                Some(Command::Play { side, source, done }) => {
+                    let endpoint = RtpEndpoint::new(codec_of(current.payload_type), seed.wrapping_mul(2654435761), seed as u16, seed, 0);
+                    let p = Playing { source, endpoint, done: Some(done) };
+                    match side {
+                        MediaSide::A => play_a = Some(p),
+                        MediaSide::B => play_b = Some(p),
+                    }
+                }
+                Some(Command::Stop { side }) => match side {
+                    MediaSide::A => play_a = None,
+                    MediaSide::B => play_b = None,
+                },
+                Some(Command::Tap { side, frames }) => match side {
+                    MediaSide::A => tap_a = Some(frames),
+                    MediaSide::B => tap_b = Some(frames),
+                },
+                None => {}
+            },
             changed = targets.changed() => {
                 if changed.is_err() {
                     break;

@@ -124,6 +124,12 @@ impl SipServer {
         self.drain_b2bua();
     }
 
+    /// Hangs a call up from our side.
+    pub fn hangup(&mut self, now_ms: u64, call: CallId) {
+        self.b2bua.hangup(now_ms, call);
+        self.drain_b2bua();
+    }
+
     fn drain_b2bua(&mut self) {
         while let Some((to, bytes)) = self.b2bua.poll_transmit() {
             self.out.push_back(Transmit { to, transport: "UDP", bytes });

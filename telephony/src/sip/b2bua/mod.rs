@@ -115,6 +115,8 @@ enum CallState {
 
 struct Call {
     inbound: Inbound,
+    /// Answered by Switchboard itself (`RouteDecision::Answer`).
+    answered_by_us: bool,
     outbound: Vec<Outbound>,
     state: CallState,
     media: Option<MediaPorts>,
@@ -307,6 +309,7 @@ impl B2bua {
                 sdp_version: 1,
             },
             outbound: Vec::new(),
+            answered_by_us: false,
             state: CallState::Routing,
             media: None,
             target: None,
@@ -362,14 +365,18 @@ impl B2bua {
     /// The application's decision for an incoming call.
     pub fn route(&mut self, now: u64, id: CallId, decision: RouteDecision, registrar: &Registrar) {
         let Some(call) = self.calls.get(&id) else { return };
-        if call.state != CallState::Routing {
+        // New decisions while routing, or to connect someone to a call we answered ourselves.
+        let connecting = call.answered_by_us && call.state == CallState::Answered && call.answered.is_none();
+        if call.state != CallState::Routing && !connecting {
             return;
         }
         match decision {
+            RouteDecision::Reject { .. } | RouteDecision::Answer { .. } if connecting => {}
             RouteDecision::Reject { status } => self.fail_inbound(now, id, status, Outcome::Rejected(status)),
+            RouteDecision::Answer { media } => self.answer_ourselves(now, id, media),
             RouteDecision::Ring { account, extension, max_lines, ring_timeout_ms, media } => {
                 if self.calls_for(account, &extension) >= max_lines {
-                    return self.fail_inbound(now, id, 486, Outcome::Busy);
+                    return self.unreached(now, id, 486, Outcome::Busy);
                 }
                 let contacts: Vec<(String, SocketAddr, &'static str)> = registrar
                     .contacts(account, &extension)
@@ -377,11 +384,11 @@ impl B2bua {
                     .map(|b| (b.contact.clone(), b.source, static_transport(&b.transport)))
                     .collect();
                 if contacts.is_empty() {
-                    return self.fail_inbound(now, id, 480, Outcome::Rejected(480));
+                    return self.unreached(now, id, 480, Outcome::Rejected(480));
                 }
                 let call = self.calls.get_mut(&id).expect("checked above");
                 call.target = Some((account, extension.clone()));
-                call.media = Some(media);
+                call.media = call.media.or(Some(media));
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
                 for (contact, peer, transport) in contacts {
@@ -396,9 +403,10 @@ impl B2bua {
             }
             RouteDecision::Dial { uri, peer, caller_id, credentials, ring_timeout_ms, media } => {
                 let call = self.calls.get_mut(&id).expect("checked above");
-                call.media = Some(media);
+                call.media = call.media.or(Some(media));
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
+                let media = call.media.expect("just set");
                 let to = format!("<{uri}>");
                 self.add_outbound(
                     now,
@@ -423,6 +431,8 @@ impl B2bua {
             .codecs()
             .into_iter()
             .filter(|(c, _)| SUPPORTED.contains(c))
+            // A call we answered already has its codec: the callee must use the same one.
+            .filter(|(c, _)| !call.answered_by_us || c.static_pt() == call.payload_type)
             .map(|(c, _)| (c, c.static_pt()))
             .collect();
         let offer = LocalAudio {
@@ -478,6 +488,81 @@ impl B2bua {
             auth_tried: false,
         });
         self.by_outbound.insert(call_id, (id, idx));
+    }
+
+    /// Answers the caller with our own media (no callee yet).
+    fn answer_ourselves(&mut self, now: u64, id: CallId, media: MediaPorts) {
+        let Some(call) = self.calls.get(&id) else { return };
+        let Some((codec, a_pt)) =
+            call.inbound.offer.codecs().into_iter().find(|(c, _)| SUPPORTED.contains(c))
+        else {
+            return self.fail_inbound(now, id, 488, Outcome::Rejected(488));
+        };
+        let local = LocalAudio {
+            address: media.a,
+            codecs: vec![(codec, a_pt)],
+            telephone_event: call.inbound.offer.telephone_event(),
+            direction: Direction::SendRecv,
+        };
+        let mut ok = self.inbound_response(call, 200);
+        ok.headers.push("Content-Type", "application/sdp");
+        ok.body = sdp::write(&local, id.0, 1).into_bytes();
+        let source = call.inbound.source;
+        let bytes = self.send_response(source, &ok);
+        let call = self.calls.get_mut(&id).expect("exists");
+        call.inbound.final_status = Some(200);
+        call.inbound.final_bytes = Some(bytes.clone());
+        call.inbound.final_tx = Some(Retransmit::new(bytes, source, now, T2));
+        call.answered_by_us = true;
+        call.state = CallState::Answered;
+        call.media = Some(media);
+        call.payload_type = codec.static_pt();
+        self.events.push_back(CallEvent::Media {
+            call: id,
+            a_remote: call.inbound.offer.remote(),
+            b_remote: None,
+            payload_type: codec.static_pt(),
+            a_dtmf: call.inbound.offer.telephone_event(),
+            b_dtmf: None,
+        });
+        self.events.push_back(CallEvent::Answered { call: id, contact: "switchboard".into() });
+    }
+
+    /// Nobody can take the call: refuse it, or, when we answered it, tell the application.
+    fn unreached(&mut self, now: u64, id: CallId, status: u16, outcome: Outcome) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.answered_by_us {
+            call.state = CallState::Answered;
+            call.ring_deadline = None;
+            self.events.push_back(CallEvent::Unreached { call: id, status });
+            self.cancel_outbound(now, id, None);
+        } else {
+            self.fail_inbound(now, id, status, outcome);
+        }
+    }
+
+    /// Hangs the call up from our side: BYE to whoever is connected, CANCEL to whoever rings.
+    pub fn hangup(&mut self, now: u64, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.ended {
+            return;
+        }
+        let answered = call.answered;
+        let caller_answered = call.inbound.final_status == Some(200);
+        call.state = CallState::Ending;
+        call.ring_deadline = None;
+        if let Some(idx) = answered {
+            self.bye_outbound(now, id, idx);
+        } else {
+            self.cancel_outbound(now, id, None);
+        }
+        if caller_answered {
+            self.bye_inbound(now, id);
+            self.end(id, Outcome::HungUpBySystem);
+        } else {
+            self.fail_inbound(now, id, 480, Outcome::Rejected(480));
+        }
+        self.reap(id);
     }
 
     /// Sends a final non-2xx to the caller and ends the call.

@@ -100,6 +100,26 @@ impl B2bua {
             if call.answered == Some(idx) {
                 return; // a retransmitted 2xx
             }
+            if call.answered.is_none() && call.answered_by_us && call.state == CallState::Ringing {
+                // Someone takes a call we answered: media now flows between them and the caller.
+                let answer = std::str::from_utf8(&resp.body).ok().and_then(|b| sdp::parse_audio(b).ok());
+                call.outbound[idx].state = OutState::Answered;
+                call.answered = Some(idx);
+                call.state = CallState::Answered;
+                call.ring_deadline = None;
+                let contact = call.outbound[idx].contact.clone();
+                self.events.push_back(CallEvent::Media {
+                    call: id,
+                    a_remote: None,
+                    b_remote: answer.as_ref().and_then(|a| a.remote()),
+                    payload_type: call.payload_type,
+                    a_dtmf: None,
+                    b_dtmf: answer.as_ref().and_then(|a| a.telephone_event()),
+                });
+                self.events.push_back(CallEvent::Answered { call: id, contact });
+                self.cancel_outbound(now, id, Some(idx));
+                return;
+            }
             if call.answered.is_some() || call.state != CallState::Ringing {
                 // Too late: someone else answered or the caller left. Hang this leg up.
                 call.outbound[idx].state = OutState::Answered;
@@ -218,7 +238,16 @@ impl B2bua {
         }
         call.failure = Some(pick_failure(call.failure, status));
         let everyone_failed = call.outbound.iter().all(|o| o.state == OutState::Done);
-        if everyone_failed && call.answered.is_none() && call.inbound.final_status.is_none() {
+        if everyone_failed
+            && call.answered_by_us
+            && call.answered.is_none()
+            && call.state == CallState::Ringing
+        {
+            let status = call.failure.unwrap_or(480);
+            let outcome =
+                if status == 486 || status == 600 { Outcome::Busy } else { Outcome::Rejected(status) };
+            self.unreached(now, id, status, outcome);
+        } else if everyone_failed && call.answered.is_none() && call.inbound.final_status.is_none() {
             let status = call.failure.unwrap_or(480);
             let outcome =
                 if status == 486 || status == 600 { Outcome::Busy } else { Outcome::Rejected(status) };

@@ -472,3 +472,73 @@ fn dialling_out_through_a_carrier_that_challenges() {
     assert!(matches!(w.take_event(), CallEvent::Media { .. }));
     assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
 }
+
+#[test]
+fn answered_by_us_then_connected_to_an_agent_or_told_nobody_came() {
+    let mut w = World::new();
+    w.deliver(CALLER, caller_request("INVITE", "c16", 1, None, OFFER).as_bytes());
+    w.take_response(CALLER, 100);
+    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
+    let call = inc.call;
+    // We answer (an IVR would now play its prompt to the caller).
+    w.pbx.route(w.now, call, RouteDecision::Answer { media: media() });
+    w.collect();
+    let ok = w.take_response(CALLER, 200);
+    assert!(String::from_utf8_lossy(&ok.body).contains("m=audio 20000 "));
+    assert!(matches!(w.take_event(), CallEvent::Media { b_remote: None, payload_type: 0, .. }));
+    assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
+    let tag = NameAddr::parse(ok.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
+    w.deliver(CALLER, caller_request("ACK", "c16", 1, Some(&tag), "").as_bytes());
+    // First try: the agent is busy; the caller stays with us.
+    w.pbx.route(
+        w.now,
+        call,
+        RouteDecision::Ring {
+            account: 1,
+            extension: "102".into(),
+            max_lines: 2,
+            ring_timeout_ms: 20_000,
+            media: media(),
+        },
+    );
+    w.collect();
+    let inv = w.take_request(CALLEE, Method::Invite);
+    assert!(
+        String::from_utf8_lossy(&inv.body).contains("m=audio 20002 RTP/AVP 0 101"),
+        "only the caller's codec is offered"
+    );
+    w.deliver(CALLEE, &callee_response(&inv, 486, "").to_bytes());
+    w.take_request(CALLEE, Method::Ack);
+    assert_eq!(w.take_event(), CallEvent::Unreached { call, status: 486 });
+    w.nothing_sent();
+    // Second try: the agent answers; no new 200 goes to the caller.
+    w.pbx.route(
+        w.now,
+        call,
+        RouteDecision::Ring {
+            account: 1,
+            extension: "102".into(),
+            max_lines: 2,
+            ring_timeout_ms: 20_000,
+            media: media(),
+        },
+    );
+    w.collect();
+    let inv = w.take_request(CALLEE, Method::Invite);
+    w.deliver(CALLEE, &callee_response(&inv, 200, ANSWER).to_bytes());
+    w.take_request(CALLEE, Method::Ack);
+    w.nothing_sent();
+    assert!(
+        matches!(w.take_event(), CallEvent::Media { b_remote: Some(b), .. } if b == addr("127.0.0.1:8000"))
+    );
+    assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
+    // We hang up: BYE to both.
+    w.pbx.hangup(w.now, call);
+    w.collect();
+    let bye_a = w.take_request(CALLER, Method::Bye);
+    let bye_b = w.take_request(CALLEE, Method::Bye);
+    assert_eq!(w.take_event(), CallEvent::Ended { call, outcome: Outcome::HungUpBySystem });
+    w.deliver(CALLER, &Response::for_request(&bye_a, 200, None).to_bytes());
+    w.deliver(CALLEE, &Response::for_request(&bye_b, 200, None).to_bytes());
+    assert_eq!(w.pbx.b2bua().active_calls(), 0);
+}

@@ -52,11 +52,11 @@ impl B2bua {
                 call.outbound[i].state = OutState::Done;
                 call.failure = Some(pick_failure(call.failure, 408));
                 if call.outbound.iter().all(|o| o.state == OutState::Done) && call.answered.is_none() {
-                    self.fail_inbound(now, id, 408, Outcome::NoAnswer);
+                    self.unreached(now, id, 408, Outcome::NoAnswer);
                 }
             }
             if no_answer {
-                self.fail_inbound(now, id, 480, Outcome::NoAnswer);
+                self.unreached(now, id, 480, Outcome::NoAnswer);
             }
             if final_expired {
                 // The caller never ACKed our final response (Timer H): give up on the call.

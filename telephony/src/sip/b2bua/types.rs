@@ -65,6 +65,12 @@ pub enum RouteDecision {
     Reject {
         status: u16,
     },
+    /// Answer the caller ourselves (IVR, announcements, voicemail, AI agents): media flows
+    /// between the caller and our `a` port. A later `Ring` or `Dial` connects someone to the
+    /// answered call.
+    Answer {
+        media: MediaPorts,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +92,8 @@ pub enum Outcome {
     Cancelled,
     /// Refused by the application or the callee, with the status sent to the caller.
     Rejected(u16),
+    /// Answered, then hung up by Switchboard (the application ended it).
+    HungUpBySystem,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,5 +125,11 @@ pub enum CallEvent {
         call: CallId,
         side: Side,
         digit: char,
+    },
+    /// Nobody took a call we had already answered (busy, no answer, not reachable): the
+    /// application decides what the caller hears next.
+    Unreached {
+        call: CallId,
+        status: u16,
     },
 }

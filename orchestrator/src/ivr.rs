@@ -1,0 +1,174 @@
+//! IVR menus on live calls: the call is answered by Switchboard, the menu's prompt is played, a
+//! digit chooses an option, and the option's target takes the call. Recorded prompts come from
+//! the audio library; text prompts need the speech engine, which is not part of this build yet,
+//! so a short tone stands in for them (the caller can still press keys).
+
+use crate::db::Db;
+use crate::model::{Agent, AudioEntry, IvrMenu, Prompt, Target};
+use crate::store::{calls, config};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_telephony::driver::SipHandle;
+use switchboard_telephony::media::player::{Source, Tone, WavPlayer};
+use switchboard_telephony::media::relay::{MediaSide, Relay};
+use switchboard_telephony::sip::b2bua::{CallId, MediaPorts, RouteDecision};
+use tokio::sync::mpsc;
+
+/// Everything an IVR needs about its call.
+pub struct IvrCall {
+    pub db: Db,
+    pub sip: SipHandle,
+    pub call: CallId,
+    pub account: i64,
+    pub relay: Arc<Relay>,
+    pub data_dir: PathBuf,
+    pub record: Option<i64>,
+    pub digits: mpsc::UnboundedReceiver<char>,
+}
+
+impl IvrCall {
+    async fn source_for(&self, prompt: &Prompt) -> Box<dyn Source + Send> {
+        if let Prompt::Audio { name } = prompt {
+            if let Ok(Some(entry)) = config::get_by_key::<AudioEntry>(&self.db, self.account, name).await {
+                if let Some(file) = entry.spec.file {
+                    let path = self.data_dir.join("audio").join(self.account.to_string()).join(file);
+                    match tokio::fs::read(&path).await.map(|b| WavPlayer::new(&b, 8000, false)) {
+                        Ok(Ok(player)) => return Box::new(player),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, path = %path.display(), "unusable prompt recording")
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, path = %path.display(), "prompt recording missing")
+                        }
+                    }
+                }
+            }
+        }
+        // No recording (or a text prompt without a speech engine): a short tone.
+        Box::new(Tone::beep(8000, 300))
+    }
+
+    async fn event(&self, kind: &str, data: serde_json::Value) {
+        if let Some(id) = self.record {
+            let _ = calls::add_event(&self.db, id, kind, &data).await;
+        }
+    }
+
+    /// Plays a prompt; a key pressed meanwhile stops it and is returned.
+    async fn play(&mut self, prompt: &Prompt) -> Option<char> {
+        let done = self.relay.play(MediaSide::A, self.source_for(prompt).await);
+        tokio::select! {
+            _ = done => None,
+            d = self.digits.recv() => {
+                self.relay.stop_playing(MediaSide::A);
+                d
+            }
+        }
+    }
+
+    /// Waits for a key for up to `seconds`.
+    async fn key(&mut self, seconds: u32) -> Option<char> {
+        tokio::time::timeout(Duration::from_secs(seconds as u64), self.digits.recv()).await.ok().flatten()
+    }
+
+    fn media(&self) -> MediaPorts {
+        MediaPorts { a: self.relay.a_local, b: self.relay.b_local }
+    }
+
+    /// Sends the call where `target` says; `Some(menu)` to continue in another menu.
+    async fn go(&mut self, target: &Target) -> Option<String> {
+        self.event("ivr_target", serde_json::json!({ "target": target })).await;
+        match target {
+            Target::IvrMenu { name } => return Some(name.clone()),
+            Target::Agent { extension } => {
+                let agent =
+                    config::get_by_key::<Agent>(&self.db, self.account, extension).await.ok().flatten();
+                let (lines, ring_ms) = agent
+                    .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
+                    .unwrap_or((2, 20_000));
+                let decision = RouteDecision::Ring {
+                    account: self.account,
+                    extension: extension.clone(),
+                    max_lines: lines,
+                    ring_timeout_ms: ring_ms,
+                    media: self.media(),
+                };
+                // The caller hears ringback while the agent's phone rings.
+                let _ = self.relay.play(MediaSide::A, Box::new(Tone::ringback(8000).for_ms(ring_ms + 1000)));
+                self.sip.route(self.call, decision).await;
+            }
+            Target::Hangup => self.sip.hangup(self.call).await,
+            other => {
+                // Queues, voicemail, schedules, AI agents and outside numbers behind a menu come
+                // with their own features; until then the caller hears busy and the call ends.
+                tracing::info!(call = %self.call, target = ?other, "IVR target not available yet");
+                let done = self.relay.play(MediaSide::A, Box::new(Tone::busy(8000).for_ms(2000)));
+                let _ = done.await;
+                self.sip.hangup(self.call).await;
+            }
+        }
+        None
+    }
+
+    /// Runs menus until the call leaves them.
+    pub async fn run(mut self, first: String) {
+        let mut name = first;
+        for _ in 0..20 {
+            let Ok(Some(menu)) = config::get_by_key::<IvrMenu>(&self.db, self.account, &name).await else {
+                tracing::warn!(call = %self.call, menu = %name, "IVR menu missing; hanging up");
+                return self.sip.hangup(self.call).await;
+            };
+            let menu = menu.spec;
+            self.event("ivr_menu", serde_json::json!({ "menu": menu.name })).await;
+            let mut next = None;
+            let mut chosen = false;
+            for attempt in 1..=menu.max_attempts {
+                let key = match self.play(&menu.prompt).await {
+                    Some(k) => Some(k),
+                    None => self.key(menu.timeout_seconds).await,
+                };
+                match key {
+                    Some(k) => {
+                        self.event("ivr_key", serde_json::json!({ "menu": menu.name, "key": k.to_string() }))
+                            .await;
+                        if let Some(option) = menu.options.iter().find(|o| o.digit == k.to_string()) {
+                            next = self.go(&option.target.clone()).await;
+                            chosen = true;
+                            break;
+                        }
+                        if let Some(p) = &menu.invalid_prompt {
+                            self.play(&p.clone()).await;
+                        }
+                        if attempt == menu.max_attempts {
+                            next = match &menu.invalid_target {
+                                Some(t) => self.go(&t.clone()).await,
+                                None => {
+                                    self.sip.hangup(self.call).await;
+                                    None
+                                }
+                            };
+                            chosen = true;
+                        }
+                    }
+                    None if attempt == menu.max_attempts => {
+                        next = match &menu.timeout_target {
+                            Some(t) => self.go(&t.clone()).await,
+                            None => {
+                                self.sip.hangup(self.call).await;
+                                None
+                            }
+                        };
+                        chosen = true;
+                    }
+                    None => {}
+                }
+            }
+            match (next, chosen) {
+                (Some(n), _) => name = n,
+                _ => return,
+            }
+        }
+        self.sip.hangup(self.call).await;
+    }
+}
