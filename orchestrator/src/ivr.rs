@@ -95,7 +95,8 @@ impl IvrCall {
                     media: self.media(),
                 };
                 // The caller hears ringback while the agent's phone rings.
-                let _ = self.relay.play(MediaSide::A, Box::new(Tone::ringback(8000).for_ms(ring_ms + 1000)));
+                // Not awaited: it stops when the agent answers.
+                drop(self.relay.play(MediaSide::A, Box::new(Tone::ringback(8000).for_ms(ring_ms + 1000))));
                 self.sip.route(self.call, decision).await;
             }
             Target::Hangup => self.sip.hangup(self.call).await,
