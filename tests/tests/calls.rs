@@ -2,12 +2,9 @@
 
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    find_file, free_udp_port, login, require_program, tone_of, write_tone, Baresip, PhoneOptions, Server,
+    add_number, find_file, free_udp_port, get_json as json, login, require_program, set_demo_trunk, tone_of,
+    write_tone, Baresip, PhoneOptions, Server,
 };
-
-async fn json(client: &reqwest::Client, server: &Server, cookie: &str, path: &str) -> serde_json::Value {
-    client.get(server.url(path)).header("cookie", cookie).send().await.unwrap().json().await.unwrap()
-}
 
 async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -144,29 +141,15 @@ async fn carrier_call_to_a_did_reaches_the_agent_with_digits_and_sees_the_agents
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     // A DID for Bob, and the carrier trusted at the address sipp will send from.
     let carrier_port = free_udp_port();
-    let r = client
-        .post(server.url("/api/phone_numbers"))
-        .header("cookie", &admin)
-        .json(&serde_json::json!({"number": "+15555550199", "target": {"type": "agent", "extension": "102"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let trunks = json(&client, &server, &admin, "/api/trunks").await;
-    let mut trunk = trunks[0].clone();
-    let id = trunk["id"].clone();
-    for k in ["id", "created_at", "updated_at"] {
-        trunk.as_object_mut().unwrap().remove(k);
-    }
-    trunk["inbound_ips"] = serde_json::json!([format!("127.0.0.1:{carrier_port}")]);
-    let r = client
-        .put(server.url(&format!("/api/trunks/{id}")))
-        .header("cookie", &admin)
-        .json(&trunk)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    add_number(
+        &client,
+        &server,
+        &admin,
+        "+15555550199",
+        serde_json::json!({"type": "agent", "extension": "102"}),
+    )
+    .await;
+    set_demo_trunk(&client, &server, &admin, None, Some(carrier_port)).await;
 
     let tone = dir.path().join("bob.wav");
     write_tone(&tone, 700.0, 5.0).unwrap();
@@ -246,21 +229,7 @@ async fn an_agent_dials_out_through_the_trunk_with_the_business_caller_id() {
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     // The carrier (sipp) listens here; the trunk points at it.
     let carrier_port = free_udp_port();
-    let trunks = json(&client, &server, &admin, "/api/trunks").await;
-    let mut trunk = trunks[0].clone();
-    let id = trunk["id"].clone();
-    for k in ["id", "created_at", "updated_at"] {
-        trunk.as_object_mut().unwrap().remove(k);
-    }
-    trunk["port"] = serde_json::json!(carrier_port);
-    let r = client
-        .put(server.url(&format!("/api/trunks/{id}")))
-        .header("cookie", &admin)
-        .json(&trunk)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    set_demo_trunk(&client, &server, &admin, Some(carrier_port), None).await;
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_uas.xml");
     let carrier = tokio::process::Command::new("sipp")
         .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])

@@ -2,7 +2,10 @@
 //! on the SIP and RTP ports never crash it.
 
 use std::time::{Duration, Instant};
-use switchboard_tests::{free_udp_port, login, require_program, write_tone, Baresip, PhoneOptions, Server};
+use switchboard_tests::{
+    add_number, free_udp_port, login, require_program, set_demo_trunk, write_tone, Baresip, PhoneOptions,
+    Server,
+};
 
 async fn metric(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
     let text = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
@@ -13,40 +16,18 @@ async fn metric(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
-/// Points the demo trunk at `carrier_port` and adds a DID for extension 102.
+/// Trusts the carrier at `carrier_port` and adds a DID for extension 102.
 async fn carrier_setup(client: &reqwest::Client, server: &Server, carrier_port: u16) {
     let admin = login(client, server, "admin@demo.example", "switchboard-demo").await.unwrap();
-    let r = client
-        .post(server.url("/api/phone_numbers"))
-        .header("cookie", &admin)
-        .json(&serde_json::json!({"number": "+15555550199", "target": {"type": "agent", "extension": "102"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let trunks: serde_json::Value = client
-        .get(server.url("/api/trunks"))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut trunk = trunks[0].clone();
-    let id = trunk["id"].clone();
-    for k in ["id", "created_at", "updated_at"] {
-        trunk.as_object_mut().unwrap().remove(k);
-    }
-    trunk["inbound_ips"] = serde_json::json!([format!("127.0.0.1:{carrier_port}")]);
-    let r = client
-        .put(server.url(&format!("/api/trunks/{id}")))
-        .header("cookie", &admin)
-        .json(&trunk)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    add_number(
+        client,
+        server,
+        &admin,
+        "+15555550199",
+        serde_json::json!({"type": "agent", "extension": "102"}),
+    )
+    .await;
+    set_demo_trunk(client, server, &admin, None, Some(carrier_port)).await;
 }
 
 #[tokio::test]

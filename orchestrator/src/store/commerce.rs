@@ -254,15 +254,7 @@ pub async fn update_customer(db: &Db, account_id: i64, id: i64, input: &Customer
 }
 
 pub async fn delete_customer(db: &Db, account_id: i64, id: i64) -> Result<()> {
-    let done = sqlx::query("DELETE FROM customers WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account_id)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    super::delete_owned(db, super::Owned::Customers, account_id, id).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -550,15 +542,7 @@ pub async fn update_order(db: &Db, account_id: i64, id: i64, input: &OrderInput)
 }
 
 pub async fn delete_order(db: &Db, account_id: i64, id: i64) -> Result<()> {
-    let done = sqlx::query("DELETE FROM orders WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account_id)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    super::delete_owned(db, super::Owned::Orders, account_id, id).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -701,13 +685,5 @@ pub async fn update_ticket(db: &Db, account_id: i64, id: i64, input: &TicketInpu
 }
 
 pub async fn delete_ticket(db: &Db, account_id: i64, id: i64) -> Result<()> {
-    let done = sqlx::query("DELETE FROM tickets WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account_id)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    super::delete_owned(db, super::Owned::Tickets, account_id, id).await
 }

@@ -189,15 +189,7 @@ pub async fn update(db: &Db, account_id: i64, id: i64, input: &UserInput) -> Res
 }
 
 pub async fn delete(db: &Db, account_id: i64, id: i64) -> Result<()> {
-    let done = sqlx::query("DELETE FROM users WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account_id)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    super::delete_owned(db, super::Owned::Users, account_id, id).await
 }
 
 /// The user with this e-mail and password, if both match and the user is enabled.
