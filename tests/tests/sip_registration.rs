@@ -41,7 +41,7 @@ async fn baresip_registers_with_digest_auth_and_a_wrong_password_is_refused() {
     let mallory =
         Baresip::start(&format!("<sip:102@{sip}>;auth_pass=not-bobs-password;regint=600;audio_codecs=PCMU"))
             .unwrap();
-    mallory.wait_for("403 Forbidden", Duration::from_secs(10)).unwrap();
+    mallory.wait_for("403 Forbidden", Duration::from_secs(20)).unwrap();
     let regs = registrations(&client, &server, &cookie).await;
     assert!(
         regs.as_array().unwrap().iter().all(|r| r["extension"] != "102"),
