@@ -16,6 +16,7 @@ use switchboard_telephony::sip::b2bua::{
 };
 use switchboard_telephony::sip::registrar::{Directory, RegistrarConfig, RegistrarEvent, SipUser};
 use switchboard_telephony::sip::server::ServerEvent;
+use switchboard_telephony::sip::uplink::UplinkConfig;
 use tokio::sync::{mpsc, Notify};
 
 /// How often the directory is reloaded even without a change notice (covers changes made by
@@ -26,8 +27,28 @@ pub const REFRESH: Duration = Duration::from_secs(10);
 pub async fn load_directory(db: &Db) -> Result<Directory> {
     let mut users = Vec::new();
     let mut trusted = Vec::new();
+    let mut uplinks = Vec::new();
     for account in accounts::list(db).await? {
         for trunk in config::list::<Trunk>(db, account.id).await? {
+            let t = &trunk.spec;
+            if let (true, Some(username), Some(password)) =
+                (t.register, t.username.clone(), t.password.clone())
+            {
+                match tokio::net::lookup_host((t.host.as_str(), t.port)).await.ok().and_then(|mut a| a.next())
+                {
+                    Some(peer) => uplinks.push(UplinkConfig {
+                        name: format!("{}/{}", account.slug, t.name),
+                        peer,
+                        domain: t.host.clone(),
+                        username,
+                        password,
+                        expires: 300,
+                    }),
+                    None => {
+                        tracing::warn!(trunk = %t.name, host = %t.host, "cannot resolve the trunk's host; not registering")
+                    }
+                }
+            }
             for entry in &trunk.spec.inbound_ips {
                 if let Ok(addr) = entry.parse::<SocketAddr>() {
                     trusted.push((addr.ip(), Some(addr.port()), account.id));
@@ -51,6 +72,7 @@ pub async fn load_directory(db: &Db) -> Result<Directory> {
     for (ip, port, account) in trusted {
         dir.trust(ip, port, account);
     }
+    dir.uplinks = uplinks;
     Ok(dir)
 }
 

@@ -71,6 +71,9 @@ pub struct Registration {
 pub struct SipStats {
     pub calls: usize,
     pub registrations: usize,
+    /// Carrier trunks we are registered with, and those we try to register with.
+    pub trunks_registered: usize,
+    pub trunks_registering: usize,
 }
 
 enum Command {
@@ -255,9 +258,19 @@ async fn run(
             },
             _ = sleep_until(wake) => server.handle_timeout(now_ms()),
             cmd = commands.recv() => match cmd {
-                Some(Command::SetDirectory(d)) => server.set_directory(d),
+                Some(Command::SetDirectory(d)) => server.set_directory(now_ms(), d),
                 Some(Command::Stats(reply)) => {
-                    let _ = reply.send(SipStats { calls: server.b2bua().active_calls(), registrations: server.registrar().all().count() });
+                    let uplinks = server.uplink_status();
+                    let registered = uplinks
+                        .iter()
+                        .filter(|(_, s)| matches!(s, crate::sip::uplink::UplinkState::Registered { .. }))
+                        .count();
+                    let _ = reply.send(SipStats {
+                        calls: server.b2bua().active_calls(),
+                        registrations: server.registrar().all().count(),
+                        trunks_registered: registered,
+                        trunks_registering: uplinks.len(),
+                    });
                 }
                 Some(Command::Route(call, decision)) => server.route(now_ms(), call, decision),
                 Some(Command::Hangup(call)) => server.hangup(now_ms(), call),

@@ -27,7 +27,7 @@ fn messages() -> Vec<(String, bool, String, Vec<u8>)> {
 /// What the server answers to a message (status codes), from a fresh server.
 fn answers(bytes: &[u8]) -> Vec<u16> {
     let mut s = SipServer::new("127.0.0.1:5060".parse().unwrap(), RegistrarConfig::default(), "k", "test");
-    s.set_directory(Directory::default());
+    s.set_directory(0, Directory::default());
     s.handle_datagram(0, "192.0.2.1:5060".parse().unwrap(), "UDP", bytes);
     let mut out = Vec::new();
     while let Some(t) = s.poll_transmit() {

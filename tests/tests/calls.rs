@@ -500,3 +500,66 @@ async fn an_ivr_plays_its_recording_and_a_key_connects_the_caller_to_an_agent() 
     let (rms, hz) = tone_of(&find_file(&rec_b, "-dec.wav").unwrap()).unwrap();
     assert!(rms > 0.05 && (hz - 300.0).abs() < 30.0, "Bob heard {hz:.0} Hz at {rms:.3}");
 }
+
+#[tokio::test]
+async fn switchboard_registers_with_a_carrier_that_challenges() {
+    if !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let carrier_port = free_udp_port();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_registrar.xml");
+    let carrier = tokio::process::Command::new("sipp")
+        .args([
+            "-sf",
+            scenario,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &carrier_port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The trunk asks to be registered with credentials.
+    let trunks = json(&client, &server, &admin, "/api/trunks").await;
+    let mut trunk = trunks[0].clone();
+    let id = trunk["id"].clone();
+    for k in ["id", "created_at", "updated_at"] {
+        trunk.as_object_mut().unwrap().remove(k);
+    }
+    trunk["port"] = serde_json::json!(carrier_port);
+    trunk["register"] = serde_json::json!(true);
+    trunk["username"] = serde_json::json!("acct-42");
+    trunk["password"] = serde_json::json!("trunk-secret");
+    let r = client
+        .put(server.url(&format!("/api/trunks/{id}")))
+        .header("cookie", &admin)
+        .json(&trunk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let out = carrier.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "carrier: {}", String::from_utf8_lossy(&out.stdout));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if metrics.contains("switchboard_trunks_registered 1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not registered with the carrier:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -33,6 +33,7 @@ pub struct Metrics {
     pub login_failures: Counter,
     calls_active: Gauge,
     registrations: Gauge,
+    trunks_registered: Gauge,
     media_relays: Gauge,
     open_fds: Gauge,
     tasks_alive: Gauge,
@@ -61,6 +62,12 @@ impl Metrics {
             calls_active.clone(),
         );
         registry.register("sip_registrations", "Registered phone contacts", registrations.clone());
+        let trunks_registered = Gauge::default();
+        registry.register(
+            "trunks_registered",
+            "Carrier trunks Switchboard is registered with",
+            trunks_registered.clone(),
+        );
         registry.register("media_relays", "RTP relays open (two ports each)", media_relays.clone());
         registry.register("process_open_fds", "Open file descriptors of the process", open_fds.clone());
         registry.register("runtime_tasks_alive", "Async tasks alive in the runtime", tasks_alive.clone());
@@ -73,6 +80,7 @@ impl Metrics {
             login_failures,
             calls_active,
             registrations,
+            trunks_registered,
             media_relays,
             open_fds,
             tasks_alive,
@@ -133,6 +141,7 @@ pub async fn serve(State(state): State<AppState>) -> Response {
         let stats = sip.stats().await;
         m.calls_active.set(stats.calls as i64);
         m.registrations.set(stats.registrations as i64);
+        m.trunks_registered.set(stats.trunks_registered as i64);
     }
     m.media_relays.set(state.media_relays.load(std::sync::atomic::Ordering::Relaxed) as i64);
     m.open_fds.set(open_fds());

@@ -8,6 +8,7 @@ pub mod message;
 pub mod parse;
 pub mod registrar;
 pub mod server;
+pub mod uplink;
 pub mod uri;
 
 pub use message::{Headers, Message, Method, Request, Response};

@@ -28,6 +28,8 @@ pub struct Directory {
     /// Carrier addresses trusted without digest auth (any port when the port is `None`), and the
     /// accounts that use them.
     trusted: HashMap<(IpAddr, Option<u16>), Vec<i64>>,
+    /// Carrier trunks we register with.
+    pub uplinks: Vec<super::uplink::UplinkConfig>,
 }
 
 impl Directory {
@@ -36,7 +38,7 @@ impl Directory {
         for u in users {
             by_user.entry(u.username.to_ascii_lowercase()).or_default().push(u);
         }
-        Directory { by_user, trusted: HashMap::new() }
+        Directory { by_user, trusted: HashMap::new(), uplinks: Vec::new() }
     }
 
     /// Adds a carrier source address (IP-authenticated trunk) for an account; with a port, only

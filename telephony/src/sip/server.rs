@@ -8,6 +8,7 @@ use super::header::{self, NameAddr, Via};
 use super::message::{Message, Method, Request, Response};
 use super::parse::{parse_datagram, ParseError};
 use super::registrar::{Directory, Registrar, RegistrarConfig, RegistrarEvent};
+use super::uplink::{UplinkState, Uplinks};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
@@ -45,6 +46,7 @@ struct Cached {
 pub struct SipServer {
     registrar: Registrar,
     b2bua: B2bua,
+    uplinks: Uplinks,
     directory: Directory,
     transactions: HashMap<(String, String), Cached>,
     order: VecDeque<(String, String)>,
@@ -96,7 +98,8 @@ impl SipServer {
         let prefix: String = secret.chars().take(6).collect();
         SipServer {
             registrar: Registrar::new(config, secret),
-            b2bua: B2bua::new(local, prefix),
+            b2bua: B2bua::new(local, prefix.clone()),
+            uplinks: Uplinks::new(local, prefix),
             directory: Directory::default(),
             transactions: HashMap::new(),
             order: VecDeque::new(),
@@ -106,8 +109,16 @@ impl SipServer {
         }
     }
 
-    pub fn set_directory(&mut self, directory: Directory) {
+    /// Who may register and which carriers we register with.
+    pub fn set_directory(&mut self, now_ms: u64, directory: Directory) {
+        self.uplinks.set(now_ms, directory.uplinks.clone());
         self.directory = directory;
+        self.drain_b2bua();
+    }
+
+    /// Registration state of each carrier trunk we register with.
+    pub fn uplink_status(&self) -> Vec<(String, UplinkState)> {
+        self.uplinks.status()
     }
 
     pub fn registrar(&self) -> &Registrar {
@@ -131,6 +142,9 @@ impl SipServer {
     }
 
     fn drain_b2bua(&mut self) {
+        while let Some((to, bytes)) = self.uplinks.poll_transmit() {
+            self.out.push_back(Transmit { to, transport: "UDP", bytes });
+        }
         while let Some((to, bytes)) = self.b2bua.poll_transmit() {
             self.out.push_back(Transmit { to, transport: "UDP", bytes });
         }
@@ -152,12 +166,16 @@ impl SipServer {
 
     pub fn poll_timeout(&self) -> Option<u64> {
         let txn = self.order.front().and_then(|k| self.transactions.get(k)).map(|c| c.expires_ms);
-        [txn, self.registrar.poll_timeout(), self.b2bua.poll_timeout()].into_iter().flatten().min()
+        [txn, self.registrar.poll_timeout(), self.b2bua.poll_timeout(), self.uplinks.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.registrar.handle_timeout(now_ms);
         self.b2bua.handle_timeout(now_ms);
+        self.uplinks.handle_timeout(now_ms);
         self.drain_b2bua();
         while let Some(k) = self.order.front() {
             match self.transactions.get(k) {
@@ -181,7 +199,9 @@ impl SipServer {
             Ok(Message::Request(req)) => self.handle_request(now_ms, source, transport, req),
             // Responses belong to our outbound legs; strays are dropped (RFC 3261 §18.1.2).
             Ok(Message::Response(resp)) => {
-                self.b2bua.handle_response(now_ms, &resp);
+                if !self.uplinks.handle_response(now_ms, &resp) {
+                    self.b2bua.handle_response(now_ms, &resp);
+                }
                 self.drain_b2bua();
             }
             Err(ParseError::KeepAlive) => {}
@@ -391,13 +411,16 @@ mod tests {
     fn server() -> SipServer {
         let mut s =
             SipServer::new("127.0.0.1:5060".parse().unwrap(), RegistrarConfig::default(), "k", "test");
-        s.set_directory(Directory::new([SipUser {
-            account: 1,
-            domain: None,
-            username: "101".into(),
-            password: "pw-101-long".into(),
-            extension: "101".into(),
-        }]));
+        s.set_directory(
+            0,
+            Directory::new([SipUser {
+                account: 1,
+                domain: None,
+                username: "101".into(),
+                password: "pw-101-long".into(),
+                extension: "101".into(),
+            }]),
+        );
         s
     }
 

@@ -44,7 +44,7 @@ impl World {
             extension: "102".into(),
         }]);
         dir.trust(addr(CALLER).ip(), Some(addr(CALLER).port()), 1);
-        pbx.set_directory(dir);
+        pbx.set_directory(0, dir);
         let mut w = World { pbx, now: 0, sent: Vec::new(), events: Vec::new() };
         w.register_callee();
         w
