@@ -238,7 +238,8 @@ pub async fn sip(opts: BenchSipOptions) -> anyhow::Result<()> {
     println!("=> {best:.0} call set-ups per second completed with no failure");
 
     if opts.concurrent > 0 {
-        let tone: Vec<u8> = vec![0xFF; 8000 * (opts.hold_seconds as usize + 5)];
+        // The audio ends a second before the caller hangs up, so no packet is in flight at BYE.
+        let tone: Vec<u8> = vec![0xFF; 8000 * (opts.hold_seconds.saturating_sub(1).max(1) as usize)];
         std::fs::write(rig.dir.path().join("hold.ul"), tone)?;
         let hold = rig.dir.path().join("hold.xml");
         std::fs::write(

@@ -23,6 +23,7 @@ pub struct IvrCall {
     pub account: i64,
     pub relay: Arc<Relay>,
     pub data_dir: PathBuf,
+    pub records: calls::RecordWriter,
     pub record: Option<i64>,
     pub digits: mpsc::UnboundedReceiver<char>,
 }
@@ -51,7 +52,7 @@ impl IvrCall {
 
     async fn event(&self, kind: &str, data: serde_json::Value) {
         if let Some(id) = self.record {
-            let _ = calls::add_event(&self.db, id, kind, &data).await;
+            self.records.event(id, kind, data);
         }
     }
 

@@ -120,13 +120,14 @@ pub async fn start(
     });
     let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
     let mut router = CallRouter {
-        db: router_db,
+        db: router_db.clone(),
         sip: handle.clone(),
         pool: PortPool::new(rtp_ports.0, rtp_ports.1),
         media_ip,
         calls: HashMap::new(),
         relays_open,
         data_dir,
+        records: calls::RecordWriter::start(router_db.clone()),
     };
     tokio::spawn(async move {
         while let Some(e) = events.recv().await {
@@ -174,6 +175,7 @@ struct CallRouter {
     calls: HashMap<CallId, ActiveCall>,
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
     data_dir: std::path::PathBuf,
+    records: calls::RecordWriter,
 }
 
 /// Where a call should go, before media is attached.
@@ -259,11 +261,7 @@ impl CallRouter {
             CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,
             CallEvent::Answered { call, contact } => {
                 if let Some(id) = self.calls.get(&call).and_then(|c| c.record) {
-                    let _ = sqlx::query("UPDATE call_records SET answered_at = $1 WHERE id = $2")
-                        .bind(crate::clock::now_ms())
-                        .bind(id)
-                        .execute(self.db.pool())
-                        .await;
+                    self.records.answered(id);
                 }
                 self.event(call, "answered", serde_json::json!({ "contact": contact })).await;
             }
@@ -322,14 +320,8 @@ impl CallRouter {
                 tracing::info!(%call, %disposition, "call ended");
                 if let Some(active) = self.calls.remove(&call) {
                     if let Some(id) = active.record {
-                        let _ = calls::add_event(
-                            &self.db,
-                            id,
-                            "ended",
-                            &serde_json::json!({ "disposition": disposition }),
-                        )
-                        .await;
-                        let _ = calls::finish(&self.db, id, &disposition, 0).await;
+                        self.records.event(id, "ended", serde_json::json!({ "disposition": disposition }));
+                        self.records.finish(id, &disposition);
                     }
                 }
             }
@@ -338,7 +330,7 @@ impl CallRouter {
 
     async fn event(&self, call: CallId, kind: &str, data: serde_json::Value) {
         if let Some(id) = self.calls.get(&call).and_then(|c| c.record) {
-            let _ = calls::add_event(&self.db, id, kind, &data).await;
+            self.records.event(id, kind, data);
         }
     }
 
@@ -581,13 +573,7 @@ impl CallRouter {
             Plan::Reject { status, why, .. } => {
                 tracing::info!(call = %inc.call, %from, %to, status, %why, "call refused");
                 if let Some(id) = record {
-                    let _ = calls::add_event(
-                        &self.db,
-                        id,
-                        "refused",
-                        &serde_json::json!({ "status": status, "reason": why }),
-                    )
-                    .await;
+                    self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
                 }
                 self.calls.insert(inc.call, ActiveCall { relay: None, record });
                 self.sip.route(inc.call, RouteDecision::Reject { status }).await;
@@ -599,7 +585,7 @@ impl CallRouter {
                     _ => None,
                 };
                 let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
-                spawn_digit_recorder(self.db.clone(), inc.call, record, digits, keys_tx);
+                spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
                 let Some(relay) = relay else {
                     tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
                     self.calls.insert(inc.call, ActiveCall { relay: None, record });
@@ -637,6 +623,7 @@ impl CallRouter {
                             account,
                             relay: relay.clone(),
                             data_dir: self.data_dir.clone(),
+                            records: self.records.clone(),
                             record,
                             digits: keys,
                         };
@@ -656,7 +643,7 @@ impl CallRouter {
 
 /// Writes the digits a call's media relay hears into the call's timeline.
 fn spawn_digit_recorder(
-    db: Db,
+    records: calls::RecordWriter,
     call: CallId,
     record: Option<i64>,
     mut digits: tokio::sync::mpsc::UnboundedReceiver<switchboard_telephony::media::relay::Digit>,
@@ -673,13 +660,11 @@ fn spawn_digit_recorder(
                 let _ = keys.send(d.digit);
             }
             if let Some(id) = record {
-                let _ = calls::add_event(
-                    &db,
+                records.event(
                     id,
                     "dtmf",
-                    &serde_json::json!({ "digit": d.digit.to_string(), "side": side, "via": via }),
-                )
-                .await;
+                    serde_json::json!({ "digit": d.digit.to_string(), "side": side, "via": via }),
+                );
             }
         }
     });

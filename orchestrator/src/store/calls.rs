@@ -113,17 +113,6 @@ pub async fn add_event(db: &Db, call_id: i64, kind: &str, data: &serde_json::Val
     Ok(())
 }
 
-pub async fn finish(db: &Db, call_id: i64, disposition: &str, cost_micros: i64) -> Result<()> {
-    sqlx::query("UPDATE call_records SET ended_at = $1, disposition = $2, cost_micros = $3 WHERE id = $4")
-        .bind(now_ms())
-        .bind(disposition)
-        .bind(cost_micros)
-        .bind(call_id)
-        .execute(db.pool())
-        .await?;
-    Ok(())
-}
-
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 pub struct CallQuery {
     pub agent_extension: Option<String>,
@@ -197,4 +186,86 @@ pub async fn get(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) ->
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(CallDetail { record, legs, timeline })
+}
+
+/// A change to a call record, stamped when it happened.
+#[derive(Debug)]
+enum RecordOp {
+    Event { call: i64, at: i64, kind: String, data: serde_json::Value },
+    Answered { call: i64, at: i64 },
+    Finish { call: i64, at: i64, disposition: String },
+}
+
+/// Writes call-record updates in order and off the call-routing path: each burst of updates is
+/// one transaction (one fsync), so a busy PBX does not wait on the disk per event.
+#[derive(Clone)]
+pub struct RecordWriter {
+    tx: tokio::sync::mpsc::UnboundedSender<RecordOp>,
+}
+
+impl RecordWriter {
+    pub fn start(db: Db) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RecordOp>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 500 {
+                    match rx.try_recv() {
+                        Ok(op) => batch.push(op),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = write_batch(&db, &batch).await {
+                    tracing::error!(error = %e, updates = batch.len(), "call records could not be written");
+                }
+            }
+        });
+        RecordWriter { tx }
+    }
+
+    pub fn event(&self, call: i64, kind: &str, data: serde_json::Value) {
+        let _ = self.tx.send(RecordOp::Event { call, at: now_ms(), kind: kind.to_string(), data });
+    }
+
+    pub fn answered(&self, call: i64) {
+        let _ = self.tx.send(RecordOp::Answered { call, at: now_ms() });
+    }
+
+    pub fn finish(&self, call: i64, disposition: &str) {
+        let _ = self.tx.send(RecordOp::Finish { call, at: now_ms(), disposition: disposition.to_string() });
+    }
+}
+
+async fn write_batch(db: &Db, batch: &[RecordOp]) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    for op in batch {
+        match op {
+            RecordOp::Event { call, at, kind, data } => {
+                sqlx::query("INSERT INTO call_events (call_id, at, kind, data) VALUES ($1, $2, $3, $4)")
+                    .bind(call)
+                    .bind(at)
+                    .bind(kind)
+                    .bind(data.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            RecordOp::Answered { call, at } => {
+                sqlx::query("UPDATE call_records SET answered_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(call)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            RecordOp::Finish { call, at, disposition } => {
+                sqlx::query("UPDATE call_records SET ended_at = $1, disposition = $2 WHERE id = $3")
+                    .bind(at)
+                    .bind(disposition)
+                    .bind(call)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
