@@ -455,3 +455,28 @@ pub async fn add_number(
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
 }
+
+/// The baresip account line of a demo agent (101 Alice, 102 Bob) registering at `sip`, with
+/// extra parameters such as `;answermode=auto` or `;transport=tcp` (in the URI when it starts with
+/// `;transport`).
+pub fn demo_account(sip: &str, extension: &str, extra: &str) -> String {
+    let password = match extension {
+        "101" => "alice-sip-101",
+        "102" => "bob-sip-102",
+        other => panic!("no demo agent {other}"),
+    };
+    let (uri_params, params) = match extra.strip_prefix(";transport=tcp") {
+        Some(rest) => (";transport=tcp", rest),
+        None => ("", extra),
+    };
+    format!("<sip:{extension}@{sip}{uri_params}>;auth_pass={password};regint=600;audio_codecs=PCMU{params}")
+}
+
+/// A tone file to use as a phone's microphone and a folder for its recordings, under `dir`.
+pub fn mic_and_recorder(dir: &Path, name: &str, hz: f32, seconds: f32) -> (PathBuf, PathBuf) {
+    let mic = dir.join(format!("{name}.wav"));
+    write_tone(&mic, hz, seconds).expect("write the tone");
+    let rec = dir.join(format!("rec-{name}"));
+    std::fs::create_dir_all(&rec).expect("create the recording folder");
+    (mic, rec)
+}

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    add_number, find_file, free_udp_port, get_json as json, login, require_program, set_demo_trunk, tone_of,
-    write_tone, Baresip, PhoneOptions, Server,
+    add_number, demo_account, find_file, free_udp_port, get_json as json, login, mic_and_recorder,
+    require_program, set_demo_trunk, tone_of, write_tone, Baresip, PhoneOptions, Server,
 };
 
 async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
@@ -46,15 +46,11 @@ async fn extension_calls_extension_and_both_hear_each_other() {
     let client = reqwest::Client::new();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
 
-    let (tone_a, tone_b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
-    write_tone(&tone_a, 440.0, 4.0).unwrap();
-    write_tone(&tone_b, 1000.0, 6.0).unwrap();
-    let (rec_a, rec_b) = (dir.path().join("rec-a"), dir.path().join("rec-b"));
-    std::fs::create_dir_all(&rec_a).unwrap();
-    std::fs::create_dir_all(&rec_b).unwrap();
+    let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 4.0);
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 6.0);
 
     let bob = Baresip::start_with(
-        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
+        &demo_account(&sip, "102", ";answermode=auto"),
         PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
     )
     .unwrap();
@@ -62,7 +58,7 @@ async fn extension_calls_extension_and_both_hear_each_other() {
     // Alice dials at once (her INVITE is digest-challenged like any phone's); her 4 s tone ending
     // hangs the call up.
     let alice = Baresip::start_with(
-        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "101", ""),
         PhoneOptions {
             microphone: Some(tone_a),
             record_dir: Some(rec_a.clone()),
@@ -104,11 +100,10 @@ async fn caller_hangs_up_before_answer_and_unknown_extensions_are_404() {
     let client = reqwest::Client::new();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     // Bob's phone rings but nobody answers.
-    let bob = Baresip::start(&format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU"))
-        .unwrap();
+    let bob = Baresip::start(&demo_account(&sip, "102", "")).unwrap();
     wait_registered(&client, &server, &cookie, &["102"]).await;
     let alice = Baresip::start_with(
-        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "101", ""),
         PhoneOptions { commands: vec![format!("/dial sip:102@{sip}")], ..Default::default() },
     )
     .unwrap();
@@ -121,7 +116,7 @@ async fn caller_hangs_up_before_answer_and_unknown_extensions_are_404() {
     assert!(call["answered_at"].is_null());
 
     let carol = Baresip::start_with(
-        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "101", ""),
         PhoneOptions { commands: vec![format!("/dial sip:999@{sip}")], ..Default::default() },
     )
     .unwrap();
@@ -244,7 +239,7 @@ async fn an_agent_dials_out_through_the_trunk_with_the_business_caller_id() {
     let rec = dir.path().join("rec");
     std::fs::create_dir_all(&rec).unwrap();
     let alice = Baresip::start_with(
-        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "101", ""),
         PhoneOptions {
             microphone: Some(tone),
             record_dir: Some(rec.clone()),
@@ -272,7 +267,7 @@ async fn an_agent_dials_out_through_the_trunk_with_the_business_caller_id() {
 
     // International numbers are outside the demo agents' class of service.
     let intl = Baresip::start_with(
-        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "101", ""),
         PhoneOptions { commands: vec![format!("/dial sip:+442079460000@{sip}")], ..Default::default() },
     )
     .unwrap();
@@ -289,14 +284,10 @@ async fn a_phone_on_tcp_and_a_phone_on_udp_talk() {
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
     let client = reqwest::Client::new();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
-    let (tone_a, tone_b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
-    write_tone(&tone_a, 440.0, 3.0).unwrap();
-    write_tone(&tone_b, 1000.0, 5.0).unwrap();
-    let (rec_a, rec_b) = (dir.path().join("rec-a"), dir.path().join("rec-b"));
-    std::fs::create_dir_all(&rec_a).unwrap();
-    std::fs::create_dir_all(&rec_b).unwrap();
+    let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 3.0);
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 5.0);
     let bob = Baresip::start_with(
-        &format!("<sip:102@{sip};transport=tcp>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
+        &demo_account(&sip, "102", ";transport=tcp;answermode=auto"),
         PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
     )
     .unwrap();
@@ -304,7 +295,7 @@ async fn a_phone_on_tcp_and_a_phone_on_udp_talk() {
     let regs = json(&client, &server, &cookie, "/api/registrations").await;
     assert_eq!(regs[0]["transport"], "TCP", "{regs}");
     let alice = Baresip::start_with(
-        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "101", ""),
         PhoneOptions {
             microphone: Some(tone_a),
             record_dir: Some(rec_a.clone()),
@@ -383,7 +374,7 @@ async fn a_phone_over_websocket_registers_and_receives_calls() {
 
     // A UDP phone calls the WebSocket phone: the INVITE arrives over the WebSocket.
     let bob = Baresip::start_with(
-        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "102", ""),
         PhoneOptions { commands: vec![format!("/dial sip:101@{sip}")], ..Default::default() },
     )
     .unwrap();
@@ -456,21 +447,17 @@ async fn an_ivr_plays_its_recording_and_a_key_connects_the_caller_to_an_agent() 
     )
     .await;
 
-    let (tone_a, tone_b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
-    write_tone(&tone_a, 300.0, 9.0).unwrap();
-    write_tone(&tone_b, 1000.0, 20.0).unwrap();
-    let (rec_a, rec_b) = (dir.path().join("rec-a"), dir.path().join("rec-b"));
-    std::fs::create_dir_all(&rec_a).unwrap();
-    std::fs::create_dir_all(&rec_b).unwrap();
+    let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 300.0, 9.0);
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 20.0);
     let bob = Baresip::start_with(
-        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
+        &demo_account(&sip, "102", ";answermode=auto"),
         PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
     )
     .unwrap();
     wait_registered(&client, &server, &admin, &["102"]).await;
     // Alice dials the menu's number (an own number stays inside the PBX).
     let alice = Baresip::start_with(
-        &format!("<sip:101@{sip}>;auth_pass=alice-sip-101;regint=600;audio_codecs=PCMU"),
+        &demo_account(&sip, "101", ""),
         PhoneOptions {
             microphone: Some(tone_a),
             record_dir: Some(rec_a.clone()),
