@@ -119,6 +119,7 @@ pub async fn start(
         }
     });
     let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
+    let (planned_tx, mut planned_rx) = tokio::sync::mpsc::unbounded_channel::<Prepared>();
     let mut router = CallRouter {
         db: router_db.clone(),
         sip: handle.clone(),
@@ -128,9 +129,23 @@ pub async fn start(
         relays_open,
         data_dir,
         records: calls::RecordWriter::start(router_db.clone()),
+        planner: Planner { db: router_db.clone() },
+        planned: planned_tx,
+        ended_early: HashMap::new(),
     };
     tokio::spawn(async move {
-        while let Some(e) = events.recv().await {
+        loop {
+            let e = tokio::select! {
+                e = events.recv() => match e {
+                    Some(e) => e,
+                    None => break,
+                },
+                Some(prepared) = planned_rx.recv() => {
+                    router.apply(prepared).await;
+                    router.count_relays();
+                    continue;
+                }
+            };
             match e {
                 ServerEvent::Call(e) => router.handle(e).await,
                 ServerEvent::Registrar(RegistrarEvent::Registered {
@@ -176,6 +191,10 @@ struct CallRouter {
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
     data_dir: std::path::PathBuf,
     records: calls::RecordWriter,
+    planner: Planner,
+    planned: tokio::sync::mpsc::UnboundedSender<Prepared>,
+    /// Calls that ended while their plan was being prepared, with how they ended.
+    ended_early: HashMap<CallId, String>,
 }
 
 /// Where a call should go, before media is attached.
@@ -251,13 +270,22 @@ fn as_e164(dialled: &str) -> Option<String> {
 impl CallRouter {
     async fn handle(&mut self, e: CallEvent) {
         self.dispatch(e).await;
+        self.count_relays();
+    }
+
+    fn count_relays(&self) {
         let open = self.calls.values().filter(|c| c.relay.is_some()).count();
         self.relays_open.store(open, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn dispatch(&mut self, e: CallEvent) {
         match e {
-            CallEvent::Incoming(inc) => self.incoming(inc).await,
+            CallEvent::Incoming(inc) => {
+                let (planner, planned) = (self.planner.clone(), self.planned.clone());
+                tokio::spawn(async move {
+                    let _ = planned.send(planner.prepare(inc).await);
+                });
+            }
             CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,
             CallEvent::Answered { call, contact } => {
                 if let Some(id) = self.calls.get(&call).and_then(|c| c.record) {
@@ -318,10 +346,20 @@ impl CallRouter {
                     Outcome::Rejected(s) => format!("rejected ({s})"),
                 };
                 tracing::info!(%call, %disposition, "call ended");
-                if let Some(active) = self.calls.remove(&call) {
-                    if let Some(id) = active.record {
-                        self.records.event(id, "ended", serde_json::json!({ "disposition": disposition }));
-                        self.records.finish(id, &disposition);
+                match self.calls.remove(&call) {
+                    Some(active) => {
+                        if let Some(id) = active.record {
+                            self.records.event(
+                                id,
+                                "ended",
+                                serde_json::json!({ "disposition": disposition }),
+                            );
+                            self.records.finish(id, &disposition);
+                        }
+                    }
+                    // Still being prepared: its record is finished when the plan arrives.
+                    None => {
+                        self.ended_early.insert(call, disposition);
                     }
                 }
             }
@@ -334,6 +372,105 @@ impl CallRouter {
         }
     }
 
+    /// Acts on a prepared call: media, routing decision, IVR.
+    async fn apply(&mut self, prepared: Prepared) {
+        let Prepared { inc, plan, record, from, to } = prepared;
+        if let Some(disposition) = self.ended_early.remove(&inc.call) {
+            // The caller left while we were still deciding.
+            if let Some(id) = record {
+                self.records.event(id, "ended", serde_json::json!({ "disposition": disposition }));
+                self.records.finish(id, &disposition);
+            }
+            return;
+        }
+        match plan {
+            Plan::Reject { status, why, .. } => {
+                tracing::info!(call = %inc.call, %from, %to, status, %why, "call refused");
+                if let Some(id) = record {
+                    self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
+                }
+                self.calls.insert(inc.call, ActiveCall { relay: None, record });
+                self.sip.route(inc.call, RouteDecision::Reject { status }).await;
+            }
+            plan => {
+                let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
+                let relay = match (self.pool.bind(self.media_ip).await, self.pool.bind(self.media_ip).await) {
+                    (Ok(a), Ok(b)) => Relay::start(a, b, Some(digits_tx)).ok().map(Arc::new),
+                    _ => None,
+                };
+                let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
+                spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
+                let Some(relay) = relay else {
+                    tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
+                    self.calls.insert(inc.call, ActiveCall { relay: None, record });
+                    return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
+                };
+                let media = MediaPorts { a: relay.a_local, b: relay.b_local };
+                let decision = match plan {
+                    Plan::Ring { account, extension, lines, ring_ms, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %extension, "ringing");
+                        RouteDecision::Ring {
+                            account,
+                            extension,
+                            max_lines: lines,
+                            ring_timeout_ms: ring_ms,
+                            media,
+                        }
+                    }
+                    Plan::Dial { uri, peer, caller_id, credentials, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %caller_id, "dialling out");
+                        RouteDecision::Dial {
+                            uri,
+                            peer,
+                            caller_id,
+                            credentials,
+                            ring_timeout_ms: 60_000,
+                            media,
+                        }
+                    }
+                    Plan::Ivr { account, menu, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %menu, "IVR");
+                        let ivr = crate::ivr::IvrCall {
+                            db: self.db.clone(),
+                            sip: self.sip.clone(),
+                            call: inc.call,
+                            account,
+                            relay: relay.clone(),
+                            data_dir: self.data_dir.clone(),
+                            records: self.records.clone(),
+                            record,
+                            digits: keys,
+                        };
+                        self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
+                        tokio::spawn(ivr.run(menu));
+                        return;
+                    }
+                    Plan::Reject { status, .. } => RouteDecision::Reject { status },
+                };
+                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                self.sip.route(inc.call, decision).await;
+            }
+        }
+    }
+}
+
+/// Decides where new calls go; only reads the database, so it runs outside the router.
+#[derive(Clone)]
+struct Planner {
+    db: Db,
+}
+
+/// A new call, its plan and its call record.
+struct Prepared {
+    inc: IncomingCall,
+    plan: Plan,
+    record: Option<i64>,
+    from: String,
+    to: String,
+}
+
+impl Planner {
     async fn plan(&self, inc: &IncomingCall) -> Result<Plan> {
         match &inc.caller {
             Caller::User { account, extension } => {
@@ -515,12 +652,20 @@ impl CallRouter {
         })
     }
 
-    async fn incoming(&mut self, inc: IncomingCall) {
+    /// Everything about a new call that needs the database: where it goes, the customer, the
+    /// call record. Runs beside the router, so calls already up are not kept waiting.
+    async fn prepare(&self, inc: IncomingCall) -> Prepared {
         let plan = match self.plan(&inc).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, call = %inc.call, "routing failed; refusing the call");
-                return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
+                Plan::Reject {
+                    status: 503,
+                    account: None,
+                    direction: "inbound",
+                    to: inc.dialled.clone(),
+                    why: "routing failed".into(),
+                }
             }
         };
         let from = inc.from_user.clone().unwrap_or_else(|| "anonymous".into());
@@ -569,75 +714,7 @@ impl CallRouter {
             }
             None => None,
         };
-        match plan {
-            Plan::Reject { status, why, .. } => {
-                tracing::info!(call = %inc.call, %from, %to, status, %why, "call refused");
-                if let Some(id) = record {
-                    self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
-                }
-                self.calls.insert(inc.call, ActiveCall { relay: None, record });
-                self.sip.route(inc.call, RouteDecision::Reject { status }).await;
-            }
-            plan => {
-                let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
-                let relay = match (self.pool.bind(self.media_ip).await, self.pool.bind(self.media_ip).await) {
-                    (Ok(a), Ok(b)) => Relay::start(a, b, Some(digits_tx)).ok().map(Arc::new),
-                    _ => None,
-                };
-                let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
-                spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
-                let Some(relay) = relay else {
-                    tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
-                    self.calls.insert(inc.call, ActiveCall { relay: None, record });
-                    return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
-                };
-                let media = MediaPorts { a: relay.a_local, b: relay.b_local };
-                let decision = match plan {
-                    Plan::Ring { account, extension, lines, ring_ms, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %extension, "ringing");
-                        RouteDecision::Ring {
-                            account,
-                            extension,
-                            max_lines: lines,
-                            ring_timeout_ms: ring_ms,
-                            media,
-                        }
-                    }
-                    Plan::Dial { uri, peer, caller_id, credentials, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %caller_id, "dialling out");
-                        RouteDecision::Dial {
-                            uri,
-                            peer,
-                            caller_id,
-                            credentials,
-                            ring_timeout_ms: 60_000,
-                            media,
-                        }
-                    }
-                    Plan::Ivr { account, menu, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %menu, "IVR");
-                        let ivr = crate::ivr::IvrCall {
-                            db: self.db.clone(),
-                            sip: self.sip.clone(),
-                            call: inc.call,
-                            account,
-                            relay: relay.clone(),
-                            data_dir: self.data_dir.clone(),
-                            records: self.records.clone(),
-                            record,
-                            digits: keys,
-                        };
-                        self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
-                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
-                        tokio::spawn(ivr.run(menu));
-                        return;
-                    }
-                    Plan::Reject { status, .. } => RouteDecision::Reject { status },
-                };
-                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
-                self.sip.route(inc.call, decision).await;
-            }
-        }
+        Prepared { inc, plan, record, from, to }
     }
 }
 
