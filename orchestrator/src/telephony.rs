@@ -3,7 +3,7 @@
 
 use crate::db::Db;
 use crate::error::Result;
-use crate::model::{validate::is_e164, Agent, ClassOfService, PhoneNumber, Schedule, Target, Trunk};
+use crate::model::{validate::is_e164, Agent, ClassOfService, Target, Trunk};
 use crate::store::{accounts, calls, commerce, config};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -104,11 +104,21 @@ pub async fn start(
     handle.set_directory(load_directory(&db).await?).await;
     let refresher = handle.clone();
     let router_db = db.clone();
+    let (snapshot_tx, snapshot_rx) =
+        tokio::sync::watch::channel(Arc::new(crate::snapshot::Snapshot::load(&db).await?));
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = changed.notified() => {}
                 _ = tokio::time::sleep(REFRESH) => {}
+            }
+            match crate::snapshot::Snapshot::load(&db).await {
+                Ok(s) => {
+                    let _ = snapshot_tx.send(Arc::new(s));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reload the configuration; keeping the previous one")
+                }
             }
             match load_directory(&db).await {
                 Ok(d) => refresher.set_directory(d).await,
@@ -129,7 +139,7 @@ pub async fn start(
         relays_open,
         data_dir,
         records: calls::RecordWriter::start(router_db.clone()),
-        planner: Planner { db: router_db.clone() },
+        planner: Planner { db: router_db.clone(), snapshot: snapshot_rx },
         planned: planned_tx,
         ended_early: HashMap::new(),
     };
@@ -459,6 +469,7 @@ impl CallRouter {
 #[derive(Clone)]
 struct Planner {
     db: Db,
+    snapshot: tokio::sync::watch::Receiver<Arc<crate::snapshot::Snapshot>>,
 }
 
 /// A new call, its plan and its call record.
@@ -474,12 +485,13 @@ impl Planner {
     async fn plan(&self, inc: &IncomingCall) -> Result<Plan> {
         match &inc.caller {
             Caller::User { account, extension } => {
-                match config::get_by_key::<Agent>(&self.db, *account, &inc.dialled).await? {
-                    Some(agent) if agent.spec.extension != *extension => Ok(Plan::Ring {
+                let snap = self.snapshot.borrow().clone();
+                match snap.agent(*account, &inc.dialled) {
+                    Some(agent) if agent.extension != *extension => Ok(Plan::Ring {
                         account: *account,
-                        extension: agent.spec.extension.clone(),
-                        lines: agent.spec.lines as usize,
-                        ring_ms: agent.spec.forwarding.no_answer_seconds as u64 * 1000,
+                        extension: agent.extension.clone(),
+                        lines: agent.lines as usize,
+                        ring_ms: agent.forwarding.no_answer_seconds as u64 * 1000,
                         direction: "internal",
                         to: inc.dialled.clone(),
                     }),
@@ -512,8 +524,7 @@ impl Planner {
                         why: "not a number".into(),
                     });
                 };
-                let owner =
-                    config::account_of_number(&self.db, &number).await?.filter(|a| accounts.contains(a));
+                let owner = self.snapshot.borrow().owner_of_number(&number).filter(|a| accounts.contains(a));
                 let Some(account) = owner else {
                     return Ok(Plan::Reject {
                         status: 404,
@@ -530,20 +541,21 @@ impl Planner {
 
     /// A call to one of the account's numbers (from a carrier, or from an agent of the account).
     async fn plan_did(&self, account: i64, number: String, from_user: Option<String>) -> Result<Plan> {
-        let did = config::get_by_key::<PhoneNumber>(&self.db, account, &number).await?;
-        let mut target = did.map(|d| d.spec.target);
+        let snap = self.snapshot.borrow().clone();
+        let did = snap.number(account, &number).cloned();
+        let mut target = did.map(|d| d.target);
         // Schedules choose between targets by the time of day (a few levels at most).
         for _ in 0..5 {
             let Some(Target::Schedule { name }) = &target else { break };
-            let schedule = config::get_by_key::<Schedule>(&self.db, account, name).await?;
-            target = schedule.map(|s| s.spec.target_at(chrono::Utc::now()).clone());
+            let schedule = snap.schedule(account, name);
+            target = schedule.map(|s| s.target_at(chrono::Utc::now()).clone());
         }
         match target {
             Some(Target::IvrMenu { name }) => Ok(Plan::Ivr { account, menu: name, to: number }),
             Some(Target::Agent { extension }) => {
-                let agent = config::get_by_key::<Agent>(&self.db, account, &extension).await?;
+                let agent = snap.agent(account, &extension);
                 let (lines, ring_ms) = agent
-                    .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
+                    .map(|a| (a.lines as usize, a.forwarding.no_answer_seconds as u64 * 1000))
                     .unwrap_or((2, 20_000));
                 Ok(Plan::Ring { account, extension, lines, ring_ms, direction: "inbound", to: number })
             }
@@ -577,7 +589,16 @@ impl Planner {
 
     /// An agent dialling an outside number: class of service, then the account's trunk.
     async fn plan_outbound(&self, account: i64, extension: &str, dialled: &str) -> Result<Plan> {
-        let settings = accounts::get(&self.db, account).await?.settings;
+        let snap = self.snapshot.borrow().clone();
+        let Some(settings) = snap.account(account).and_then(|a| a.settings.clone()) else {
+            return Ok(Plan::Reject {
+                status: 404,
+                account: Some(account),
+                direction: "outbound",
+                to: dialled.to_string(),
+                why: "unknown account".into(),
+            });
+        };
         let home = settings.caller_id.clone().unwrap_or_else(|| "+1".into());
         let digits: String = dialled.chars().filter(|c| c.is_ascii_digit()).collect();
         // Ten digits in a +1 account are a national (NANP) number.
@@ -595,14 +616,12 @@ impl Planner {
         };
         let Some(number) = number else { return Ok(reject(404, "not a number".into(), dialled.to_string())) };
         // One of the account's own numbers: handled here like a call from outside.
-        if config::account_of_number(&self.db, &number).await? == Some(account) {
+        if snap.owner_of_number(&number) == Some(account) {
             return self.plan_did(account, number, None).await;
         }
-        let agent = config::get_by_key::<Agent>(&self.db, account, extension).await?;
-        let cos = match agent.as_ref().and_then(|a| a.spec.class_of_service.clone()) {
-            Some(name) => {
-                config::get_by_key::<ClassOfService>(&self.db, account, &name).await?.map(|c| c.spec)
-            }
+        let agent = snap.agent(account, extension);
+        let cos = match agent.and_then(|a| a.class_of_service.clone()) {
+            Some(name) => snap.class_of_service(account, &name).cloned(),
             None => None,
         };
         if let Err(why) = may_dial(cos.as_ref(), &number, &home) {
@@ -628,8 +647,8 @@ impl Planner {
             to,
             why,
         };
-        let Some(trunk) = config::list::<Trunk>(&self.db, account).await?.into_iter().next().map(|t| t.spec)
-        else {
+        let trunk = self.snapshot.borrow().account(account).and_then(|a| a.trunks.first().cloned());
+        let Some(trunk) = trunk else {
             return Ok(reject(503, "no trunk configured for outside calls".into(), number));
         };
         let peer = match tokio::net::lookup_host((trunk.host.as_str(), trunk.port))
