@@ -113,6 +113,46 @@ impl IvrCall {
         None
     }
 
+    /// Goes to `target`, or hangs up when there is none.
+    async fn go_or_hang_up(&mut self, target: &Option<Target>) -> Option<String> {
+        match target {
+            Some(t) => self.go(t).await,
+            None => {
+                self.sip.hangup(self.call).await;
+                None
+            }
+        }
+    }
+
+    /// Offers one menu up to its number of attempts; `Some(name)` to continue in another menu.
+    async fn offer(&mut self, menu: &IvrMenu) -> Option<String> {
+        for attempt in 1..=menu.max_attempts {
+            let key = match self.play(&menu.prompt).await {
+                Some(k) => Some(k),
+                None => self.key(menu.timeout_seconds).await,
+            };
+            let last = attempt == menu.max_attempts;
+            match key {
+                Some(k) => {
+                    self.event("ivr_key", serde_json::json!({ "menu": menu.name, "key": k.to_string() }))
+                        .await;
+                    if let Some(option) = menu.options.iter().find(|o| o.digit == k.to_string()) {
+                        return self.go(&option.target).await;
+                    }
+                    if let Some(p) = &menu.invalid_prompt {
+                        self.play(p).await;
+                    }
+                    if last {
+                        return self.go_or_hang_up(&menu.invalid_target).await;
+                    }
+                }
+                None if last => return self.go_or_hang_up(&menu.timeout_target).await,
+                None => {}
+            }
+        }
+        None
+    }
+
     /// Runs menus until the call leaves them.
     pub async fn run(mut self, first: String) {
         let mut name = first;
@@ -121,56 +161,13 @@ impl IvrCall {
                 tracing::warn!(call = %self.call, menu = %name, "IVR menu missing; hanging up");
                 return self.sip.hangup(self.call).await;
             };
-            let menu = menu.spec;
-            self.event("ivr_menu", serde_json::json!({ "menu": menu.name })).await;
-            let mut next = None;
-            let mut chosen = false;
-            for attempt in 1..=menu.max_attempts {
-                let key = match self.play(&menu.prompt).await {
-                    Some(k) => Some(k),
-                    None => self.key(menu.timeout_seconds).await,
-                };
-                match key {
-                    Some(k) => {
-                        self.event("ivr_key", serde_json::json!({ "menu": menu.name, "key": k.to_string() }))
-                            .await;
-                        if let Some(option) = menu.options.iter().find(|o| o.digit == k.to_string()) {
-                            next = self.go(&option.target.clone()).await;
-                            chosen = true;
-                            break;
-                        }
-                        if let Some(p) = &menu.invalid_prompt {
-                            self.play(&p.clone()).await;
-                        }
-                        if attempt == menu.max_attempts {
-                            next = match &menu.invalid_target {
-                                Some(t) => self.go(&t.clone()).await,
-                                None => {
-                                    self.sip.hangup(self.call).await;
-                                    None
-                                }
-                            };
-                            chosen = true;
-                        }
-                    }
-                    None if attempt == menu.max_attempts => {
-                        next = match &menu.timeout_target {
-                            Some(t) => self.go(&t.clone()).await,
-                            None => {
-                                self.sip.hangup(self.call).await;
-                                None
-                            }
-                        };
-                        chosen = true;
-                    }
-                    None => {}
-                }
-            }
-            match (next, chosen) {
-                (Some(n), _) => name = n,
-                _ => return,
+            self.event("ivr_menu", serde_json::json!({ "menu": menu.spec.name })).await;
+            match self.offer(&menu.spec).await {
+                Some(next) => name = next,
+                None => return,
             }
         }
+        // A loop of menus nobody leaves: end it.
         self.sip.hangup(self.call).await;
     }
 }

@@ -270,6 +270,11 @@ pub fn may_dial(cos: Option<&ClassOfService>, number: &str, home: &str) -> std::
     Ok(())
 }
 
+/// An outside call refused, for the call record.
+fn outbound_reject(account: i64, status: u16, why: String, to: String) -> Plan {
+    Plan::Reject { status, account: Some(account), direction: "outbound", to, why }
+}
+
 /// A dialled string as E.164, when it is a number.
 fn as_e164(dialled: &str) -> Option<String> {
     let digits: String = dialled.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
@@ -607,13 +612,7 @@ impl Planner {
         } else {
             as_e164(dialled)
         };
-        let reject = |status: u16, why: String, to: String| Plan::Reject {
-            status,
-            account: Some(account),
-            direction: "outbound",
-            to,
-            why,
-        };
+        let reject = |status: u16, why: String, to: String| outbound_reject(account, status, why, to);
         let Some(number) = number else { return Ok(reject(404, "not a number".into(), dialled.to_string())) };
         // One of the account's own numbers: handled here like a call from outside.
         if snap.owner_of_number(&number) == Some(account) {
@@ -627,8 +626,8 @@ impl Planner {
         if let Err(why) = may_dial(cos.as_ref(), &number, &home) {
             return Ok(reject(403, why, number));
         }
-        let caller_id = settings.caller_id.clone();
-        self.through_trunk(account, number, caller_id.unwrap_or_else(|| extension.to_string()), false).await
+        let caller_id = settings.caller_id.unwrap_or_else(|| extension.to_string());
+        self.through_trunk(account, number, caller_id, false).await
     }
 
     /// A call to `number` through the account's trunk. `keep_caller_id` presents `caller_id`
@@ -640,13 +639,7 @@ impl Planner {
         caller_id: String,
         keep_caller_id: bool,
     ) -> Result<Plan> {
-        let reject = |status: u16, why: String, to: String| Plan::Reject {
-            status,
-            account: Some(account),
-            direction: "outbound",
-            to,
-            why,
-        };
+        let reject = |status: u16, why: String, to: String| outbound_reject(account, status, why, to);
         let trunk = self.snapshot.borrow().account(account).and_then(|a| a.trunks.first().cloned());
         let Some(trunk) = trunk else {
             return Ok(reject(503, "no trunk configured for outside calls".into(), number));

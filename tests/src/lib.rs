@@ -480,3 +480,37 @@ pub fn mic_and_recorder(dir: &Path, name: &str, hz: f32, seconds: f32) -> (PathB
     std::fs::create_dir_all(&rec).expect("create the recording folder");
     (mic, rec)
 }
+
+/// Runs sipp as a carrier calling `service` at the PBX's `sip` address from `carrier_port`,
+/// with the given scenario file (under `tests/scenarios`) and extra arguments.
+pub async fn run_carrier(
+    scenario: &str,
+    sip: &str,
+    carrier_port: u16,
+    service: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(scenario);
+    tokio::process::Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario)
+        .args([sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_udp_port().to_string(), "-s", service, "-nostdin"])
+        .args(extra)
+        .output()
+        .await
+        .expect("run sipp")
+}
+
+/// (successful, failed) calls from sipp's final statistics screen.
+pub fn sipp_counts(stdout: &str) -> (u32, u32) {
+    let last = |label: &str| {
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(label))
+            .filter_map(|l| l.split('|').nth(2).and_then(|v| v.trim().parse::<u32>().ok()))
+            .next_back()
+            .unwrap_or(0)
+    };
+    (last("Successful call"), last("Failed call"))
+}

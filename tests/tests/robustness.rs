@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    add_number, free_udp_port, login, require_program, set_demo_trunk, write_tone, Baresip, PhoneOptions,
-    Server,
+    add_number, demo_account, free_udp_port, login, require_program, run_carrier, set_demo_trunk,
+    sipp_counts, write_tone, Baresip, PhoneOptions, Server,
 };
 
 async fn metric(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
@@ -16,18 +16,42 @@ async fn metric(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
-/// Trusts the carrier at `carrier_port` and adds a DID for extension 102.
-async fn carrier_setup(client: &reqwest::Client, server: &Server, carrier_port: u16) {
-    let admin = login(client, server, "admin@demo.example", "switchboard-demo").await.unwrap();
+/// A demo PBX whose carrier is trusted at `carrier_port`, a DID for extension 102, and Bob's
+/// phone (102) answering every call it is offered.
+struct Rig {
+    _dir: tempfile::TempDir,
+    sip: String,
+    server: Server,
+    client: reqwest::Client,
+    carrier_port: u16,
+    _bob: Baresip,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let carrier_port = free_udp_port();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     add_number(
-        client,
-        server,
+        &client,
+        &server,
         &admin,
         "+15555550199",
         serde_json::json!({"type": "agent", "extension": "102"}),
     )
     .await;
-    set_demo_trunk(client, server, &admin, None, Some(carrier_port)).await;
+    set_demo_trunk(&client, &server, &admin, None, Some(carrier_port)).await;
+    let tone = dir.path().join("bob.wav");
+    write_tone(&tone, 700.0, 30.0).unwrap();
+    let bob = Baresip::start_with(
+        &demo_account(&sip, "102", ";answermode=auto"),
+        PhoneOptions { microphone: Some(tone), ..Default::default() },
+    )
+    .unwrap();
+    bob.wait_for("200 OK", Duration::from_secs(10)).unwrap();
+    Rig { _dir: dir, sip, server, client, carrier_port, _bob: bob }
 }
 
 #[tokio::test]
@@ -35,42 +59,20 @@ async fn two_hundred_sequential_calls_leave_no_trace() {
     if !require_program("baresip") || !require_program("sipp") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", free_udp_port());
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
-    let carrier_port = free_udp_port();
-    carrier_setup(&client, &server, carrier_port).await;
-    let tone = dir.path().join("bob.wav");
-    write_tone(&tone, 700.0, 30.0).unwrap();
-    let bob = Baresip::start_with(
-        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
-        PhoneOptions { microphone: Some(tone), ..Default::default() },
-    )
-    .unwrap();
-    bob.wait_for("200 OK", Duration::from_secs(10)).unwrap();
+    let Rig { _dir, sip, server, client, carrier_port, _bob } = rig().await;
     // Warm up with a few calls so lazily created things exist before the baseline.
     let run = |calls: u32| {
-        let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/short_call.xml");
         let sip = sip.clone();
         async move {
-            tokio::process::Command::new("sipp")
-                .args([
-                    "-sf",
-                    scenario,
-                    &sip,
-                    "-i",
-                    "127.0.0.1",
-                    "-p",
-                    &carrier_port.to_string(),
-                    "-mi",
-                    "127.0.0.1",
-                ])
-                .args(["-mp", &free_udp_port().to_string(), "-s", "15555550199", "-m", &calls.to_string()])
-                .args(["-l", "1", "-r", "50", "-nostdin", "-timeout", "120s"])
-                .output()
-                .await
-                .unwrap()
+            let calls = calls.to_string();
+            run_carrier(
+                "short_call.xml",
+                &sip,
+                carrier_port,
+                "15555550199",
+                &["-m", &calls, "-l", "1", "-r", "50", "-timeout", "120s"],
+            )
+            .await
         }
     };
     let warm = run(5).await;
@@ -197,39 +199,17 @@ async fn an_agent_takes_two_calls_and_the_third_caller_hears_busy() {
     if !require_program("baresip") || !require_program("sipp") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", free_udp_port());
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
-    let carrier_port = free_udp_port();
-    carrier_setup(&client, &server, carrier_port).await;
-    let tone = dir.path().join("bob.wav");
-    write_tone(&tone, 700.0, 30.0).unwrap();
-    // Bob's phone answers every call it is offered; the PBX allows him two lines.
-    let bob = Baresip::start_with(
-        &format!("<sip:102@{sip}>;auth_pass=bob-sip-102;regint=600;audio_codecs=PCMU;answermode=auto"),
-        PhoneOptions { microphone: Some(tone), ..Default::default() },
+    let Rig { _dir, sip, server, client, carrier_port, _bob } = rig().await;
+    let out = run_carrier(
+        "held_call.xml",
+        &sip,
+        carrier_port,
+        "15555550199",
+        &["-m", "3", "-l", "3", "-r", "10", "-timeout", "30s"],
     )
-    .unwrap();
-    bob.wait_for("200 OK", Duration::from_secs(10)).unwrap();
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/held_call.xml");
-    let out = tokio::process::Command::new("sipp")
-        .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-s", "15555550199", "-m", "3", "-l", "3", "-r", "10"])
-        .args(["-nostdin", "-timeout", "30s"])
-        .output()
-        .await
-        .unwrap();
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let count = |label: &str| {
-        stdout
-            .lines()
-            .filter(|l| l.trim_start().starts_with(label))
-            .filter_map(|l| l.split('|').nth(2).and_then(|v| v.trim().parse::<u32>().ok()))
-            .next_back()
-            .unwrap_or(0)
-    };
-    assert_eq!((count("Successful call"), count("Failed call")), (2, 1), "{stdout}");
+    assert_eq!(sipp_counts(&stdout), (2, 1), "{stdout}");
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
