@@ -282,6 +282,25 @@ fn as_e164(dialled: &str) -> Option<String> {
     is_e164(&e).then_some(e)
 }
 
+/// Each side's media quality as the call record keeps it (as of the relay's last update, at
+/// most a second old): what we received, and what the phone reported about what it received.
+fn media_quality(relay: &Relay) -> serde_json::Value {
+    use switchboard_telephony::media::relay::MediaSide;
+    let side = |s| {
+        let q = relay.quality(s);
+        serde_json::json!({
+            "packets_received": q.packets_received,
+            "packets_lost": q.packets_lost,
+            "jitter_ms": (q.jitter_ms * 10.0).round() / 10.0,
+            "packets_sent": q.packets_sent,
+            "remote_fraction_lost": q.remote_fraction_lost,
+            "remote_jitter_ms": q.remote_jitter_ms,
+            "rtt_ms": q.rtt_ms,
+        })
+    };
+    serde_json::json!({ "caller": side(MediaSide::A), "callee": side(MediaSide::B) })
+}
+
 impl CallRouter {
     async fn handle(&mut self, e: CallEvent) {
         self.dispatch(e).await;
@@ -364,6 +383,9 @@ impl CallRouter {
                 match self.calls.remove(&call) {
                     Some(active) => {
                         if let Some(id) = active.record {
+                            if let Some(relay) = &active.relay {
+                                self.records.event(id, "media", media_quality(relay));
+                            }
                             self.records.event(
                                 id,
                                 "ended",

@@ -36,6 +36,64 @@ impl EventReceiver {
     }
 }
 
+/// The RFC 4733 event code of a digit.
+pub fn digit_event(digit: char) -> Option<u8> {
+    match digit.to_ascii_uppercase() {
+        d @ '0'..='9' => Some(d as u8 - b'0'),
+        '*' => Some(10),
+        '#' => Some(11),
+        d @ 'A'..='D' => Some(d as u8 - b'A' + 12),
+        _ => None,
+    }
+}
+
+/// One telephone-event payload to send, and whether it starts the event (RTP marker bit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPacket {
+    pub payload: [u8; 4],
+    pub marker: bool,
+}
+
+/// Sends one digit as RFC 4733 telephone-events, one packet per 20 ms: the start (marker set),
+/// updates with a growing duration, then the end packet three times. Every packet of the event
+/// carries the same RTP timestamp, which the caller keeps.
+#[derive(Debug, Clone)]
+pub struct EventSender {
+    code: u8,
+    tone_ms: u32,
+    sent: u32,
+    ends_left: u8,
+}
+
+/// Volume of generated events (dBm0 below zero).
+const EVENT_VOLUME: u8 = 10;
+
+impl EventSender {
+    /// `None` for a character that is not a DTMF digit.
+    pub fn new(digit: char, tone_ms: u32) -> Option<Self> {
+        Some(EventSender { code: digit_event(digit)?, tone_ms: tone_ms.max(40), sent: 0, ends_left: 3 })
+    }
+
+    /// The packet for the next 20 ms, or `None` when the event is over.
+    pub fn next_packet(&mut self) -> Option<EventPacket> {
+        let elapsed = (self.sent + 1) * 20;
+        let end = elapsed >= self.tone_ms;
+        if end && self.ends_left == 0 {
+            return None;
+        }
+        let duration = (elapsed.min(self.tone_ms) * 8).min(0xFFFF) as u16;
+        let marker = self.sent == 0;
+        if end {
+            self.ends_left -= 1;
+        } else {
+            self.sent += 1;
+        }
+        let flags = if end { 0x80 } else { 0 } | EVENT_VOLUME;
+        let d = duration.to_be_bytes();
+        Some(EventPacket { payload: [self.code, flags, d[0], d[1]], marker })
+    }
+}
+
 /// The digit in a SIP INFO body: `application/dtmf-relay` (`Signal=5`) or `application/dtmf` (`5`).
 pub fn info_digit(content_type: &str, body: &str) -> Option<char> {
     let ct = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -138,6 +196,33 @@ mod tests {
     }
 
     #[test]
+    fn sent_events_are_heard_once() {
+        let mut sender = EventSender::new('#', 100).unwrap();
+        let mut receiver = EventReceiver::default();
+        let mut packets = Vec::new();
+        while let Some(p) = sender.next_packet() {
+            packets.push(p);
+        }
+        // 100 ms: four updates, then the end three times.
+        assert_eq!(packets.len(), 7);
+        assert!(packets[0].marker && packets[1..].iter().all(|p| !p.marker));
+        assert!(packets[4..].iter().all(|p| p.payload[1] & 0x80 != 0 && p.payload[2..] == [3, 32]));
+        let heard: Vec<char> = packets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let raw = crate::media::rtp::write(p.marker, 101, i as u16, 4000, 7, &p.payload);
+                receiver.handle(&RtpHeader::parse(&raw).unwrap(), &p.payload)
+            })
+            .collect();
+        assert_eq!(heard, vec!['#']);
+        assert!(EventSender::new('x', 100).is_none());
+        for d in "0123456789*#ABCD".chars() {
+            assert_eq!(event_digit(digit_event(d).unwrap()), Some(d));
+        }
+    }
+
+    #[test]
     fn events_are_reported_once() {
         let mut rx = EventReceiver::default();
         let mut got = Vec::new();
@@ -183,5 +268,20 @@ mod tests {
             })
             .collect();
         assert!(a440.chunks(160).chain(noise.chunks(160)).all(|b| d.handle_block(b).is_none()));
+    }
+
+    #[test]
+    fn generated_tones_are_detected() {
+        use crate::media::player::{Source, Tone};
+        let mut d = ToneDetector::default();
+        let mut heard = Vec::new();
+        for digit in "159#0*D".chars() {
+            let mut t = Tone::dtmf(8000, digit, 100).unwrap();
+            while let Some(frame) = t.next_frame() {
+                heard.extend(d.handle_block(&frame));
+            }
+        }
+        assert_eq!(heard.iter().collect::<String>(), "159#0*D");
+        assert!(Tone::dtmf(8000, 'x', 100).is_none());
     }
 }

@@ -1,7 +1,8 @@
 //! One RTP leg as 16-bit PCM, sans-IO: RTP packets in (through the jitter buffer, decoded) become
 //! 20 ms frames out; frames in become RTP packets out (encoded, sequenced, timestamped); RTCP
-//! reports are produced every five seconds. Players, recorders, mixers and the speech pipeline
-//! attach here; a driver owns the socket and the clock.
+//! sender/receiver reports are produced every five seconds and the peer's reports are read for
+//! its view of the call (loss, jitter, round-trip time). Players, recorders, mixers and the
+//! speech pipeline attach here; a driver owns the socket and the clock.
 
 use super::g711;
 use super::jitter::{JitterBuffer, Playout};
@@ -22,9 +23,49 @@ impl G711 {
             G711::Alaw => 8,
         }
     }
+
+    /// The codec of a static payload type (PCMU for anything but 8).
+    pub fn from_payload_type(pt: u8) -> Self {
+        if pt == 8 {
+            G711::Alaw
+        } else {
+            G711::Ulaw
+        }
+    }
+
+    pub fn decode(self, payload: &[u8]) -> Vec<i16> {
+        match self {
+            G711::Ulaw => payload.iter().map(|&b| g711::ulaw_to_linear(b)).collect(),
+            G711::Alaw => payload.iter().map(|&b| g711::alaw_to_linear(b)).collect(),
+        }
+    }
+
+    pub fn encode(self, frame: &[i16]) -> Vec<u8> {
+        match self {
+            G711::Ulaw => frame.iter().map(|&s| g711::linear_to_ulaw(s)).collect(),
+            G711::Alaw => frame.iter().map(|&s| g711::linear_to_alaw(s)).collect(),
+        }
+    }
 }
 
 const RTCP_INTERVAL_MS: u64 = 5_000;
+
+/// How a leg's media is doing: what we measure receiving, and what the peer reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LegQuality {
+    pub packets_received: u32,
+    /// Expected but never received.
+    pub packets_lost: u32,
+    /// Interarrival jitter of what we receive, in ms.
+    pub jitter_ms: f64,
+    /// Packets we generated on this leg (relayed packets are not counted).
+    pub packets_sent: u32,
+    /// The peer's last report about what it receives: fraction lost (0 to 1) and jitter (ms).
+    pub remote_fraction_lost: Option<f64>,
+    pub remote_jitter_ms: Option<f64>,
+    /// Round-trip time from the peer's report on our sender report.
+    pub rtt_ms: Option<u32>,
+}
 
 pub struct RtpEndpoint {
     codec: G711,
@@ -40,6 +81,11 @@ pub struct RtpEndpoint {
     /// The last frame played, for loss concealment (repeated once, then silence).
     last_frame: Option<Vec<i16>>,
     concealed: u32,
+    /// The peer's last sender report (NTP middle bits) and when it arrived, for LSR/DLSR.
+    last_sr: Option<(u32, u64)>,
+    quality: LegQuality,
+    /// The event being sent: its key (the source's event timestamp) and our timestamp for it.
+    event: Option<(u32, u32)>,
 }
 
 impl RtpEndpoint {
@@ -58,7 +104,24 @@ impl RtpEndpoint {
             next_rtcp_ms: now_ms + RTCP_INTERVAL_MS,
             last_frame: None,
             concealed: 0,
+            last_sr: None,
+            quality: LegQuality::default(),
+            event: None,
         }
+    }
+
+    pub fn codec(&self) -> G711 {
+        self.codec
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// Counts a packet from the peer for reports without buffering it (the relay forwarded it).
+    pub fn observe_rtp(&mut self, now_ms: u64, header: &RtpHeader) {
+        self.remote_ssrc = Some(header.ssrc);
+        self.reception.packet(header.sequence, header.timestamp, (now_ms * 8) as u32);
     }
 
     /// A packet from the peer (RTP of our codec; others are ignored here).
@@ -67,12 +130,19 @@ impl RtpEndpoint {
         if h.payload_type != self.codec.payload_type() {
             return;
         }
-        self.remote_ssrc = Some(h.ssrc);
+        self.observe_rtp(now_ms, &h);
         self.jitter.push(now_ms, h.sequence, h.timestamp, h.payload(packet).to_vec());
-        self.reception.packet(h.sequence, (self.jitter.stats().jitter_ms * 8.0) as u32);
     }
 
-    /// When the next received frame is due.
+    /// Forgets buffered audio and the playout clock (after the leg was passed through for a
+    /// while, so that playout restarts from what arrives next).
+    pub fn reset_playout(&mut self) {
+        self.jitter = JitterBuffer::new();
+        self.last_frame = None;
+        self.concealed = 0;
+    }
+
+    /// When the next received frame or report is due.
     pub fn poll_timeout(&self) -> Option<u64> {
         match self.jitter.poll_timeout() {
             Some(t) => Some(t.min(self.next_rtcp_ms)),
@@ -81,14 +151,11 @@ impl RtpEndpoint {
     }
 
     /// The next decoded frame, if due: 160 samples (8 kHz, 20 ms). Losses are concealed by
-    /// repeating the last frame once, then silence.
+    /// repeating the last frame once at half level, then silence.
     pub fn poll_frame(&mut self, now_ms: u64) -> Option<Vec<i16>> {
         match self.jitter.pop(now_ms)? {
             Playout::Frame(payload) => {
-                let frame: Vec<i16> = match self.codec {
-                    G711::Ulaw => payload.iter().map(|&b| g711::ulaw_to_linear(b)).collect(),
-                    G711::Alaw => payload.iter().map(|&b| g711::alaw_to_linear(b)).collect(),
-                };
+                let frame = self.codec.decode(&payload);
                 self.concealed = 0;
                 self.last_frame = Some(frame.clone());
                 Some(frame)
@@ -105,17 +172,60 @@ impl RtpEndpoint {
 
     /// Encodes one 20 ms frame (160 samples) as an RTP packet to send.
     pub fn send_frame(&mut self, frame: &[i16]) -> Vec<u8> {
-        let payload: Vec<u8> = match self.codec {
-            G711::Ulaw => frame.iter().map(|&s| g711::linear_to_ulaw(s)).collect(),
-            G711::Alaw => frame.iter().map(|&s| g711::linear_to_alaw(s)).collect(),
-        };
+        let payload = self.codec.encode(frame);
         let packet =
             rtp::write(false, self.codec.payload_type(), self.seq, self.timestamp, self.ssrc, &payload);
         self.seq = self.seq.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(frame.len() as u32);
         self.sent_packets += 1;
         self.sent_octets += payload.len() as u32;
+        self.quality.packets_sent = self.sent_packets;
         packet
+    }
+
+    /// Lets `samples` of media time pass without sending audio (e.g. while an event is sent).
+    pub fn skip_frame(&mut self, samples: u32) {
+        self.timestamp = self.timestamp.wrapping_add(samples);
+    }
+
+    /// A telephone-event packet in our stream. Packets with the same `key` (the source event's
+    /// timestamp, or any number that identifies one generated event) share one RTP timestamp.
+    pub fn send_event(&mut self, payload_type: u8, key: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+        let ts = match self.event {
+            Some((k, ts)) if k == key => ts,
+            _ => {
+                self.event = Some((key, self.timestamp));
+                self.timestamp
+            }
+        };
+        let packet = rtp::write(marker, payload_type, self.seq, ts, self.ssrc, payload);
+        self.seq = self.seq.wrapping_add(1);
+        self.sent_packets += 1;
+        self.sent_octets += payload.len() as u32;
+        self.quality.packets_sent = self.sent_packets;
+        packet
+    }
+
+    /// An RTCP packet from the peer: its sender report (kept for our LSR/DLSR) and its report
+    /// block about what it receives (loss, jitter, round trip).
+    pub fn handle_rtcp(&mut self, now_ms: u64, now_ntp: u64, packet: &[u8]) {
+        for report in rtcp::parse(packet) {
+            if let Some(sender) = report.sender {
+                self.last_sr = Some((rtcp::ntp_middle(sender.ntp), now_ms));
+            }
+            // Passed-through media carries the other side's SSRC, so take the block about us
+            // if there is one, else the first.
+            let block = report.blocks.iter().find(|b| b.ssrc == self.ssrc).or(report.blocks.first());
+            if let Some(b) = block {
+                self.quality.remote_fraction_lost = Some(b.fraction_lost as f64 / 256.0);
+                self.quality.remote_jitter_ms = Some(b.jitter as f64 / 8.0);
+                if b.ssrc == self.ssrc {
+                    if let Some(rtt) = rtcp::round_trip_ms(b, now_ntp) {
+                        self.quality.rtt_ms = Some(rtt);
+                    }
+                }
+            }
+        }
     }
 
     /// An RTCP report when one is due (SR if we sent media, else RR).
@@ -124,7 +234,11 @@ impl RtpEndpoint {
             return None;
         }
         self.next_rtcp_ms = now_ms + RTCP_INTERVAL_MS;
-        let blocks: Vec<_> = self.remote_ssrc.map(|s| self.reception.block(s)).into_iter().collect();
+        let mut blocks: Vec<_> = self.remote_ssrc.map(|s| self.reception.block(s)).into_iter().collect();
+        if let (Some(block), Some((lsr, at))) = (blocks.first_mut(), self.last_sr) {
+            block.last_sr = lsr;
+            block.delay_since_last_sr = ((now_ms.saturating_sub(at) * 65536) / 1000) as u32;
+        }
         let sender = (self.sent_packets > 0).then_some(SenderInfo {
             ntp,
             rtp_timestamp: self.timestamp,
@@ -136,6 +250,16 @@ impl RtpEndpoint {
 
     pub fn jitter_stats(&self) -> &super::jitter::JitterStats {
         self.jitter.stats()
+    }
+
+    /// The leg's media quality so far.
+    pub fn quality(&self) -> LegQuality {
+        LegQuality {
+            packets_received: self.reception.received(),
+            packets_lost: self.reception.lost(),
+            jitter_ms: self.reception.jitter() as f64 / 8.0,
+            ..self.quality
+        }
     }
 }
 
@@ -185,5 +309,49 @@ mod tests {
         let block = rtcp::parse(&rr)[0].blocks[0];
         assert_eq!(block.ssrc, 1);
         assert!(block.cumulative_lost > 0);
+        assert!(bob.quality().packets_lost > 0 && bob.quality().jitter_ms > 1.0, "{:?}", bob.quality());
+    }
+
+    /// Reports cross both ways on a virtual clock: loss and jitter reach the sender, and the
+    /// round trip comes out of LSR/DLSR.
+    #[test]
+    fn reports_carry_loss_jitter_and_round_trip() {
+        let mut alice = RtpEndpoint::new(G711::Alaw, 11, 1, 0, 0);
+        let mut bob = RtpEndpoint::new(G711::Alaw, 22, 1, 0, 0);
+        let frame = vec![1000i16; 160];
+        let ntp = |ms: u64| rtcp::ntp_from_unix_ms(1_700_000_000_000 + ms);
+        // 250 packets; every 25th lost; the link is 30 ms one way.
+        for i in 0..250u64 {
+            let p = alice.send_frame(&frame);
+            if i % 25 != 7 {
+                bob.handle_rtp(i * 20 + 30, &p);
+            }
+        }
+        let sr = alice.poll_rtcp(5_000, ntp(5_000)).unwrap();
+        bob.handle_rtcp(5_030, ntp(5_030), &sr);
+        // Bob reports 100 ms after the SR reached him; it takes 30 ms back.
+        let rr = bob.poll_rtcp(5_130, ntp(5_130)).unwrap();
+        alice.handle_rtcp(5_160, ntp(5_160), &rr);
+        let q = alice.quality();
+        assert!((0.03..0.05).contains(&q.remote_fraction_lost.unwrap()), "{q:?}");
+        assert!((59..=61).contains(&q.rtt_ms.unwrap()), "{q:?}");
+        assert_eq!(q.packets_sent, 250);
+        assert_eq!(bob.quality().packets_lost, 10);
+        // Junk never panics.
+        for n in 0..sr.len() {
+            bob.handle_rtcp(0, 0, &sr[..n]);
+        }
+    }
+
+    #[test]
+    fn events_share_a_timestamp_and_advance_the_sequence() {
+        let mut e = RtpEndpoint::new(G711::Ulaw, 5, 10, 800, 0);
+        e.send_frame(&[0; 160]);
+        let a = RtpHeader::parse(&e.send_event(101, 77, true, &[1, 0, 0, 160])).unwrap();
+        let b = RtpHeader::parse(&e.send_event(101, 77, false, &[1, 0x80, 1, 64])).unwrap();
+        let c = RtpHeader::parse(&e.send_event(101, 78, true, &[2, 0, 0, 160])).unwrap();
+        assert_eq!((a.timestamp, b.timestamp), (960, 960));
+        assert_eq!((a.sequence, b.sequence, c.sequence), (11, 12, 13));
+        assert!(a.marker && !b.marker);
     }
 }

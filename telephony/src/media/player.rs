@@ -49,6 +49,24 @@ impl Tone {
         }
     }
 
+    /// An in-band DTMF digit (for a leg without telephone-events): its two frequencies for
+    /// `ms`, then as long again of silence. `None` for a character that is not a digit.
+    pub fn dtmf(rate: u32, digit: char, ms: u32) -> Option<Self> {
+        const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+        const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+        const KEYS: [&str; 4] = ["123A", "456B", "789C", "*0#D"];
+        let d = digit.to_ascii_uppercase();
+        let (r, c) = KEYS.iter().enumerate().find_map(|(r, row)| row.find(d).map(|c| (r, c)))?;
+        Some(Tone {
+            rate,
+            freqs: (ROWS[r], COLS[c]),
+            on_ms: ms,
+            off_ms: ms,
+            position: 0,
+            remaining_ms: Some(2 * ms as u64),
+        })
+    }
+
     /// Stops after `ms`.
     pub fn for_ms(mut self, ms: u64) -> Self {
         self.remaining_ms = Some(ms);

@@ -1,23 +1,38 @@
-//! The RTP relay driver: two UDP sockets per call (one facing each side), packets copied
-//! across unchanged when both sides use the same codec and nothing else listens. Each side's
-//! address is latched to where its packets actually come from (symmetric RTP through NAT).
+//! The RTP relay driver: one RTP and one RTCP socket per side of a call (`A` faces the caller,
+//! `B` the callee), each side an [`RtpEndpoint`]. While both sides use the same codec and nothing
+//! is attached, packets are copied across unchanged (pass-through, the cheap path). When a
+//! player, a tap or outgoing DTMF is attached, or the codecs differ, the relay bridges frames
+//! instead: each side's packets go through its jitter buffer and are decoded, and every 20 ms
+//! each side is sent one frame (what the other side said, or what is played to it) encoded for
+//! its codec. Either way each side gets RTCP receiver/sender reports from us every five seconds,
+//! and the peer's reports are read for its view of the call. Each side's address is latched to
+//! where its packets actually come from (symmetric RTP through NAT); RTCP multiplexed on the RTP
+//! port (RFC 5761) is recognised and answered the same way.
 
-use super::dtmf::{EventReceiver, ToneDetector};
-use super::endpoint::{RtpEndpoint, G711};
-use super::g711;
-use super::player::Source;
+use super::dtmf::{EventReceiver, EventSender, ToneDetector};
+use super::endpoint::{LegQuality, RtpEndpoint, G711};
+use super::player::{Source, Tone};
+use super::rtcp;
 use super::rtp::RtpHeader;
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Hands out even RTP ports from a range, round robin, skipping ports in use.
+/// Hands out even RTP ports (with the odd port above for RTCP) from a range, round robin,
+/// skipping ports in use.
 pub struct PortPool {
     lo: u16,
     hi: u16,
     next: Mutex<u16>,
+}
+
+/// The sockets of one side: RTP on an even port, RTCP on the port above.
+pub struct MediaSockets {
+    pub rtp: UdpSocket,
+    pub rtcp: Option<UdpSocket>,
 }
 
 impl PortPool {
@@ -26,41 +41,53 @@ impl PortPool {
         PortPool { lo, hi, next: Mutex::new(lo) }
     }
 
-    /// Binds a socket on `ip` at the next free even port.
-    pub async fn bind(&self, ip: IpAddr) -> std::io::Result<UdpSocket> {
+    /// Binds RTP and RTCP sockets on `ip` at the next free even port and the one above it.
+    pub async fn bind(&self, ip: IpAddr) -> std::io::Result<MediaSockets> {
         let span = ((self.hi - self.lo) / 2).max(1) as usize;
         for _ in 0..span {
             let port = {
                 let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
                 let p = *next;
-                *next = if p + 2 >= self.hi { self.lo } else { p + 2 };
+                *next = if p + 3 >= self.hi { self.lo } else { p + 2 };
                 p
             };
-            if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
-                return Ok(s);
+            if let Ok(rtp) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+                if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)).await {
+                    return Ok(MediaSockets { rtp, rtcp: Some(rtcp) });
+                }
             }
         }
         Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free RTP port in the configured range"))
     }
 }
 
-/// Where each side's media should go (from SDP; latching may override it) and each side's
-/// telephone-event payload type.
+/// Where each side's media should go (from SDP; latching may override it), each side's
+/// telephone-event payload type and G.711 payload type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Targets {
     pub a: Option<SocketAddr>,
     pub b: Option<SocketAddr>,
     pub a_dtmf: Option<u8>,
     pub b_dtmf: Option<u8>,
-    /// The G.711 payload type both sides use (PCMU when unknown).
-    pub payload_type: Option<u8>,
+    /// The G.711 payload type of each side (PCMU when unknown).
+    pub a_pt: Option<u8>,
+    pub b_pt: Option<u8>,
 }
 
-/// Which side of a call a digit came from: `A` faces the caller, `B` the callee.
+/// Which side of a call: `A` faces the caller, `B` the callee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaSide {
     A,
     B,
+}
+
+impl MediaSide {
+    fn index(self) -> usize {
+        match self {
+            MediaSide::A => 0,
+            MediaSide::B => 1,
+        }
+    }
 }
 
 /// A DTMF digit heard in the media, and how.
@@ -79,8 +106,11 @@ pub static PACKETS_FORWARDED: AtomicU64 = AtomicU64::new(0);
 /// Packet counts, for tests and metrics.
 #[derive(Debug, Default)]
 pub struct RelayStats {
+    /// Packets sent to B that came from A (passed through or bridged as frames).
     pub a_to_b: AtomicU64,
     pub b_to_a: AtomicU64,
+    /// RTCP reports we sent.
+    pub rtcp_sent: AtomicU64,
 }
 
 /// A running relay; dropping it stops the relay and frees its ports.
@@ -90,6 +120,7 @@ pub struct Relay {
     pub a_local: SocketAddr,
     pub b_local: SocketAddr,
     pub stats: Arc<RelayStats>,
+    quality: Arc<Mutex<[LegQuality; 2]>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -101,26 +132,37 @@ enum Command {
     Stop { side: MediaSide },
     /// Decoded 20 ms frames of what `side` says.
     Tap { side: MediaSide, frames: mpsc::UnboundedSender<Vec<i16>> },
+    /// Send DTMF digits to `side`.
+    Digits { side: MediaSide, digits: String },
 }
 
 impl Relay {
-    /// Sets the G.711 payload type the call negotiated (0 PCMU, 8 PCMA).
+    /// Sets the G.711 payload type the call negotiated on both sides (0 PCMU, 8 PCMA).
     pub fn set_payload_type(&self, pt: u8) {
-        self.targets.send_modify(|t| t.payload_type = Some(pt));
+        self.set_payload_types(pt, pt);
+    }
+
+    /// Sets each side's G.711 payload type; when they differ the relay transcodes.
+    pub fn set_payload_types(&self, a: u8, b: u8) {
+        self.targets.send_modify(|t| {
+            t.a_pt = Some(a);
+            t.b_pt = Some(b);
+        });
     }
 
     /// Starts relaying; DTMF digits heard on either side go to `digits`.
     pub fn start(
-        a: UdpSocket,
-        b: UdpSocket,
+        a: MediaSockets,
+        b: MediaSockets,
         digits: Option<mpsc::UnboundedSender<Digit>>,
     ) -> std::io::Result<Relay> {
         let (tx, rx) = watch::channel(Targets::default());
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let (a_local, b_local) = (a.local_addr()?, b.local_addr()?);
+        let (a_local, b_local) = (a.rtp.local_addr()?, b.rtp.local_addr()?);
         let stats = Arc::new(RelayStats::default());
-        let task = tokio::spawn(run(a, b, rx, command_rx, stats.clone(), digits));
-        Ok(Relay { targets: tx, commands, a_local, b_local, stats, task })
+        let quality = Arc::new(Mutex::new([LegQuality::default(); 2]));
+        let task = tokio::spawn(run([a, b], rx, command_rx, stats.clone(), quality.clone(), digits));
+        Ok(Relay { targets: tx, commands, a_local, b_local, stats, quality, task })
     }
 
     /// Plays `source` to one side; the receiver completes when it has played out (or was
@@ -140,6 +182,17 @@ impl Relay {
         let (frames, rx) = mpsc::unbounded_channel();
         let _ = self.commands.send(Command::Tap { side, frames });
         rx
+    }
+
+    /// Sends DTMF digits to one side: RFC 4733 events where that side negotiated them, tones
+    /// otherwise. Characters that are not digits are skipped.
+    pub fn send_digits(&self, side: MediaSide, digits: &str) {
+        let _ = self.commands.send(Command::Digits { side, digits: digits.to_string() });
+    }
+
+    /// Media quality of one side so far (updated as packets and reports arrive).
+    pub fn quality(&self, side: MediaSide) -> LegQuality {
+        self.quality.lock().unwrap_or_else(|e| e.into_inner())[side.index()]
     }
 
     /// New addresses and DTMF payload types from signalling; `None` keeps what was there.
@@ -185,11 +238,10 @@ impl Listener {
         if own_dtmf.is_some() {
             return None; // events negotiated: in-band tones are not looked for
         }
-        let samples: Vec<i16> = match h.payload_type {
-            0 => h.payload(packet).iter().map(|&b| g711::ulaw_to_linear(b)).collect(),
-            8 => h.payload(packet).iter().map(|&b| g711::alaw_to_linear(b)).collect(),
-            _ => return None,
-        };
+        if h.payload_type != 0 && h.payload_type != 8 {
+            return None;
+        }
+        let samples = G711::from_payload_type(h.payload_type).decode(h.payload(packet));
         self.tones.handle_block(&samples).map(|digit| Digit { side: self.side, digit, event: false })
     }
 }
@@ -206,148 +258,319 @@ type FrameTap = mpsc::UnboundedSender<Vec<i16>>;
 /// A player attached to one side.
 struct Playing {
     source: Box<dyn Source + Send>,
-    endpoint: RtpEndpoint,
     done: Option<oneshot::Sender<()>>,
 }
 
-fn codec_of(pt: Option<u8>) -> G711 {
-    if pt == Some(8) {
-        G711::Alaw
-    } else {
-        G711::Ulaw
+/// The state of one side of the relay (its sockets live beside it).
+struct Leg {
+    signalled: Option<SocketAddr>,
+    latched: Option<SocketAddr>,
+    rtcp_latched: Option<SocketAddr>,
+    /// The peer sends RTCP on the RTP port.
+    mux: bool,
+    dtmf: Option<u8>,
+    listener: Listener,
+    endpoint: RtpEndpoint,
+    player: Option<Playing>,
+    tap: Option<FrameTap>,
+    digits_out: VecDeque<char>,
+    /// The telephone-event being sent, with its key.
+    event_out: Option<(EventSender, u32)>,
+    /// An in-band DTMF tone being sent (the side has no telephone-events).
+    tone_out: Option<Tone>,
+}
+
+impl Leg {
+    fn new(side: MediaSide, seed: u32) -> Self {
+        let ssrc = seed.wrapping_mul(2654435761) ^ (side.index() as u32 * 0x9E37_79B9);
+        Leg {
+            signalled: None,
+            latched: None,
+            rtcp_latched: None,
+            mux: false,
+            dtmf: None,
+            listener: Listener::new(side),
+            endpoint: RtpEndpoint::new(G711::Ulaw, ssrc, (ssrc >> 7) as u16, ssrc >> 3, 0),
+            player: None,
+            tap: None,
+            digits_out: VecDeque::new(),
+            event_out: None,
+            tone_out: None,
+        }
+    }
+
+    fn to(&self) -> Option<SocketAddr> {
+        self.latched.or(self.signalled)
+    }
+
+    fn rtcp_to(&self) -> Option<SocketAddr> {
+        if self.mux {
+            return self.to();
+        }
+        self.rtcp_latched.or(self.to().map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))))
+    }
+
+    /// Something needs frames from or to this side.
+    fn attached(&self) -> bool {
+        self.player.is_some()
+            || self.tap.is_some()
+            || self.event_out.is_some()
+            || self.tone_out.is_some()
+            || !self.digits_out.is_empty()
+    }
+
+    fn set_codec(&mut self, pt: u8) {
+        let codec = G711::from_payload_type(pt);
+        if codec != self.endpoint.codec() {
+            let ssrc = self.endpoint.ssrc();
+            self.endpoint = RtpEndpoint::new(codec, ssrc, (ssrc >> 7) as u16, ssrc >> 3, 0);
+        }
+    }
+
+    /// The audio this side gets for the next 20 ms when something other than the other side
+    /// speaks to it (a DTMF tone, then a player), and whether it is silenced for an event.
+    fn own_audio(&mut self) -> (Option<Vec<i16>>, bool) {
+        if self.tone_out.is_none() && self.event_out.is_none() {
+            if let Some(d) = self.digits_out.pop_front() {
+                if self.dtmf.is_some() {
+                    self.event_out = EventSender::new(d, 100).map(|e| (e, u32::MAX - d as u32));
+                } else {
+                    self.tone_out = Tone::dtmf(8000, d, 100);
+                }
+            }
+        }
+        if self.event_out.is_some() {
+            return (None, true);
+        }
+        if let Some(t) = &mut self.tone_out {
+            match t.next_frame() {
+                Some(f) => return (Some(f), false),
+                None => self.tone_out = None,
+            }
+        }
+        if let Some(p) = &mut self.player {
+            match p.source.next_frame() {
+                Some(f) => return (Some(f), false),
+                None => {
+                    if let Some(done) = p.done.take() {
+                        let _ = done.send(());
+                    }
+                    self.player = None;
+                }
+            }
+        }
+        (None, false)
     }
 }
 
-fn decode(packet: &[u8], pt: Option<u8>) -> Option<Vec<i16>> {
-    let h = RtpHeader::parse(packet)?;
-    match (h.payload_type, pt.unwrap_or(0)) {
-        (0, 0) => Some(h.payload(packet).iter().map(|&b| g711::ulaw_to_linear(b)).collect()),
-        (8, 8) => Some(h.payload(packet).iter().map(|&b| g711::alaw_to_linear(b)).collect()),
-        _ => None,
+/// New signalling: addresses (a new one resets that side's latches), payload types.
+fn apply_targets(legs: &mut [Leg; 2], old: &Targets, new: &Targets) {
+    let sides = [(new.a, old.a, new.a_dtmf, new.a_pt), (new.b, old.b, new.b_dtmf, new.b_pt)];
+    for (leg, (addr, old_addr, dtmf, pt)) in legs.iter_mut().zip(sides) {
+        if addr != old_addr {
+            leg.latched = None;
+            leg.rtcp_latched = None;
+            leg.mux = false;
+        }
+        leg.signalled = addr;
+        leg.dtmf = dtmf;
+        leg.set_codec(pt.unwrap_or(0));
     }
+}
+
+fn now_ntp() -> u64 {
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    rtcp::ntp_from_unix_ms(unix_ms)
+}
+
+async fn recv_opt(socket: &Option<UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What one 20 ms tick of a bridged call sends to a side.
+async fn send_tick(legs: &mut [Leg; 2], sockets: &[MediaSockets; 2], to: usize, heard: &[Vec<i16>]) -> u64 {
+    let leg = &mut legs[to];
+    let (own, silenced) = leg.own_audio();
+    let mut packets = Vec::new();
+    if let Some((sender, key)) = &mut leg.event_out {
+        match sender.next_packet() {
+            Some(p) => {
+                let pt = leg.dtmf.unwrap_or(101);
+                packets.push(leg.endpoint.send_event(pt, *key, p.marker, &p.payload));
+                leg.endpoint.skip_frame(160);
+            }
+            None => leg.event_out = None,
+        }
+    }
+    if !silenced {
+        match own {
+            Some(frame) => packets.push(leg.endpoint.send_frame(&frame)),
+            None => packets.extend(heard.iter().map(|f| leg.endpoint.send_frame(f))),
+        }
+    }
+    let Some(addr) = leg.to() else { return 0 };
+    let mut sent = 0;
+    for p in packets {
+        if sockets[to].rtp.send_to(&p, addr).await.is_ok() {
+            sent += 1;
+        }
+    }
+    sent
 }
 
 async fn run(
-    a: UdpSocket,
-    b: UdpSocket,
+    sockets: [MediaSockets; 2],
     mut targets: watch::Receiver<Targets>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     stats: Arc<RelayStats>,
+    quality: Arc<Mutex<[LegQuality; 2]>>,
     digits: Option<mpsc::UnboundedSender<Digit>>,
 ) {
-    let mut ba = vec![0u8; 2048];
-    let mut bb = vec![0u8; 2048];
-    let (mut from_a, mut from_b) = (Listener::new(MediaSide::A), Listener::new(MediaSide::B));
-    let mut current = *targets.borrow();
-    // Latched sources: where each side's packets really come from.
-    let (mut latched_a, mut latched_b): (Option<SocketAddr>, Option<SocketAddr>) = (None, None);
-    let (mut play_a, mut play_b): (Option<Playing>, Option<Playing>) = (None, None);
-    let (mut tap_a, mut tap_b): (Option<FrameTap>, Option<FrameTap>) = (None, None);
+    let mut buf = [vec![0u8; 2048], vec![0u8; 2048]];
+    let mut rtcp_buf = [vec![0u8; 1500], vec![0u8; 1500]];
+    let seed = sockets[0].rtp.local_addr().map(|x| x.port() as u32).unwrap_or(1);
+    let mut legs = [Leg::new(MediaSide::A, seed), Leg::new(MediaSide::B, seed)];
+    let mut current = *targets.borrow_and_update();
+    apply_targets(&mut legs, &Targets::default(), &current);
+    let started = tokio::time::Instant::now();
+    let now_ms = || started.elapsed().as_millis() as u64;
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(20));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let seed = a.local_addr().map(|x| x.port() as u32).unwrap_or(1);
+    let mut reports = tokio::time::interval(std::time::Duration::from_millis(1000));
+    reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut bridging = false;
+    let counters = [&stats.b_to_a, &stats.a_to_b]; // packets sent to A came from B, and so on
+    let publish = |legs: &[Leg; 2]| {
+        let mut q = quality.lock().unwrap_or_else(|e| e.into_inner());
+        q[0] = legs[0].endpoint.quality();
+        q[1] = legs[1].endpoint.quality();
+    };
     loop {
-        let playing = play_a.is_some() || play_b.is_some();
-        tokio::select! {
-            r = a.recv_from(&mut ba) => {
-                let Ok((n, from)) = r else { continue };
-                PACKETS_RECEIVED.fetch_add(1, Ordering::Relaxed);
-                latched_a = Some(from);
-                if let (Some(d), Some(tx)) = (from_a.inspect(&mut ba[..n], current.a_dtmf, current.b_dtmf), &digits) {
-                    let _ = tx.send(d);
-                }
-                if let Some(tap) = &tap_a {
-                    if let Some(frame) = decode(&ba[..n], current.payload_type) {
-                        if tap.send(frame).is_err() {
-                            tap_a = None;
-                        }
+        let want_bridge =
+            legs[0].attached() || legs[1].attached() || legs[0].endpoint.codec() != legs[1].endpoint.codec();
+        if want_bridge && !bridging {
+            // Playout restarts from what arrives next.
+            legs[0].endpoint.reset_playout();
+            legs[1].endpoint.reset_playout();
+        }
+        bridging = want_bridge;
+        let [buf_a, buf_b] = &mut buf;
+        let [rtcp_a, rtcp_b] = &mut rtcp_buf;
+        let (side, n, from, is_rtcp) = tokio::select! {
+            r = sockets[0].rtp.recv_from(buf_a) => match r { Ok((n, from)) => (0, n, from, false), Err(_) => continue },
+            r = sockets[1].rtp.recv_from(buf_b) => match r { Ok((n, from)) => (1, n, from, false), Err(_) => continue },
+            r = recv_opt(&sockets[0].rtcp, rtcp_a) => match r { Ok((n, from)) => (0, n, from, true), Err(_) => continue },
+            r = recv_opt(&sockets[1].rtcp, rtcp_b) => match r { Ok((n, from)) => (1, n, from, true), Err(_) => continue },
+            _ = ticker.tick(), if bridging => {
+                let now = now_ms();
+                let mut heard: [Vec<Vec<i16>>; 2] = [Vec::new(), Vec::new()];
+                for (i, leg) in legs.iter_mut().enumerate() {
+                    // Up to a few frames if the clock slipped; the jitter buffer paces them.
+                    while heard[i].len() < 4 {
+                        let Some(frame) = leg.endpoint.poll_frame(now) else { break };
+                        heard[i].push(frame);
                     }
-                }
-                if play_b.is_some() {
-                    continue; // a player owns what B hears
-                }
-                if let Some(to) = latched_b.or(current.b) {
-                    if b.send_to(&ba[..n], to).await.is_ok() {
-                        stats.a_to_b.fetch_add(1, Ordering::Relaxed);
-                        PACKETS_FORWARDED.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            r = b.recv_from(&mut bb) => {
-                let Ok((n, from)) = r else { continue };
-                PACKETS_RECEIVED.fetch_add(1, Ordering::Relaxed);
-                latched_b = Some(from);
-                if let (Some(d), Some(tx)) = (from_b.inspect(&mut bb[..n], current.b_dtmf, current.a_dtmf), &digits) {
-                    let _ = tx.send(d);
-                }
-                if let Some(tap) = &tap_b {
-                    if let Some(frame) = decode(&bb[..n], current.payload_type) {
-                        if tap.send(frame).is_err() {
-                            tap_b = None;
-                        }
-                    }
-                }
-                if play_a.is_some() {
-                    continue; // a player owns what A hears
-                }
-                if let Some(to) = latched_a.or(current.a) {
-                    if a.send_to(&bb[..n], to).await.is_ok() {
-                        stats.b_to_a.fetch_add(1, Ordering::Relaxed);
-                        PACKETS_FORWARDED.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            _ = ticker.tick(), if playing => {
-                for (slot, socket, to) in [(&mut play_a, &a, latched_a.or(current.a)), (&mut play_b, &b, latched_b.or(current.b))] {
-                    let Some(p) = slot else { continue };
-                    match p.source.next_frame() {
-                        Some(frame) => {
-                            let packet = p.endpoint.send_frame(&frame);
-                            if let Some(to) = to {
-                                let _ = socket.send_to(&packet, to).await;
+                    if let Some(tap) = &leg.tap {
+                        for f in &heard[i] {
+                            if tap.send(f.clone()).is_err() {
+                                leg.tap = None;
+                                break;
                             }
                         }
-                        None => {
-                            if let Some(done) = p.done.take() {
-                                let _ = done.send(());
-                            }
-                            *slot = None;
+                    }
+                }
+                for to in 0..2 {
+                    let sent = send_tick(&mut legs, &sockets, to, &heard[1 - to]).await;
+                    counters[to].fetch_add(sent, Ordering::Relaxed);
+                    PACKETS_FORWARDED.fetch_add(sent, Ordering::Relaxed);
+                }
+                continue;
+            }
+            _ = reports.tick() => {
+                let (now, ntp) = (now_ms(), now_ntp());
+                for (i, leg) in legs.iter_mut().enumerate() {
+                    let Some(to) = leg.rtcp_to() else { continue };
+                    let Some(report) = leg.endpoint.poll_rtcp(now, ntp) else { continue };
+                    let socket = if leg.mux { Some(&sockets[i].rtp) } else { sockets[i].rtcp.as_ref() };
+                    if let Some(socket) = socket {
+                        if socket.send_to(&report, to).await.is_ok() {
+                            stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
+                publish(&legs);
+                continue;
             }
-            command = commands.recv() => match command {
-                Some(Command::Play { side, source, done }) => {
-                    let endpoint = RtpEndpoint::new(codec_of(current.payload_type), seed.wrapping_mul(2654435761), seed as u16, seed, 0);
-                    let p = Playing { source, endpoint, done: Some(done) };
-                    match side {
-                        MediaSide::A => play_a = Some(p),
-                        MediaSide::B => play_b = Some(p),
+            command = commands.recv() => {
+                match command {
+                    Some(Command::Play { side, source, done }) => {
+                        legs[side.index()].player = Some(Playing { source, done: Some(done) });
                     }
+                    Some(Command::Stop { side }) => legs[side.index()].player = None,
+                    Some(Command::Tap { side, frames }) => legs[side.index()].tap = Some(frames),
+                    Some(Command::Digits { side, digits }) => legs[side.index()]
+                        .digits_out
+                        .extend(digits.chars().filter(|c| super::dtmf::digit_event(*c).is_some())),
+                    None => {}
                 }
-                Some(Command::Stop { side }) => match side {
-                    MediaSide::A => play_a = None,
-                    MediaSide::B => play_b = None,
-                },
-                Some(Command::Tap { side, frames }) => match side {
-                    MediaSide::A => tap_a = Some(frames),
-                    MediaSide::B => tap_b = Some(frames),
-                },
-                None => {}
-            },
+                continue;
+            }
             changed = targets.changed() => {
                 if changed.is_err() {
                     break;
                 }
-                let next = *targets.borrow();
-                // A new address from signalling (e.g. after hold) resets the latch for that side.
-                if next.a != current.a {
-                    latched_a = None;
-                }
-                if next.b != current.b {
-                    latched_b = None;
-                }
+                let next = *targets.borrow_and_update();
+                apply_targets(&mut legs, &current, &next);
                 current = next;
+                continue;
+            }
+        };
+        let now = now_ms();
+        let (i, j) = (side, 1 - side);
+        let packet = if is_rtcp { &rtcp_buf[i][..n] } else { &buf[i][..n] };
+        if is_rtcp || RtpHeader::is_rtcp(packet) {
+            if !is_rtcp {
+                legs[i].mux = true;
+            } else {
+                legs[i].rtcp_latched = Some(from);
+            }
+            legs[i].endpoint.handle_rtcp(now, now_ntp(), packet);
+            publish(&legs);
+            continue;
+        }
+        PACKETS_RECEIVED.fetch_add(1, Ordering::Relaxed);
+        let Some(h) = RtpHeader::parse(packet) else { continue };
+        legs[i].latched = Some(from);
+        let (own_dtmf, other_dtmf) = (legs[i].dtmf, legs[j].dtmf);
+        let buf_event: Vec<u8>;
+        let packet = &mut buf[i][..n];
+        let digit = legs[i].listener.inspect(packet, own_dtmf, if bridging { own_dtmf } else { other_dtmf });
+        if let (Some(d), Some(tx)) = (digit, &digits) {
+            let _ = tx.send(d);
+        }
+        let out = if !bridging {
+            legs[i].endpoint.observe_rtp(now, &h);
+            Some(&packet[..])
+        } else if Some(h.payload_type) == own_dtmf {
+            // A telephone-event crosses into the other side's stream with its payload type.
+            let payload = h.payload(packet).to_vec();
+            let event = other_dtmf.map(|pt| legs[j].endpoint.send_event(pt, h.timestamp, h.marker, &payload));
+            buf_event = event.unwrap_or_default();
+            (!buf_event.is_empty()).then_some(&buf_event[..])
+        } else {
+            legs[i].endpoint.handle_rtp(now, packet);
+            None
+        };
+        if let (Some(out), Some(to)) = (out, legs[j].to()) {
+            if sockets[j].rtp.send_to(out, to).await.is_ok() {
+                counters[j].fetch_add(1, Ordering::Relaxed);
+                PACKETS_FORWARDED.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -374,19 +597,22 @@ mod tests {
             Some(96),
             Some(101),
         );
-        phone_b.send_to(b"from b", relay.b_local).await.unwrap();
-        let mut buf = [0u8; 64];
+        let from_b = crate::media::rtp::write(false, 0, 1, 0, 0xb, &[0xff; 160]);
+        let from_a = crate::media::rtp::write(false, 0, 1, 0, 0xa, &[0x7f; 160]);
+        phone_b.send_to(b"not rtp", relay.b_local).await.unwrap();
+        phone_b.send_to(&from_b, relay.b_local).await.unwrap();
+        let mut buf = [0u8; 512];
         let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), phone_a.recv_from(&mut buf))
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((&buf[..n], from), (&b"from b"[..], relay.a_local));
-        phone_a.send_to(b"from a", relay.a_local).await.unwrap();
+        assert_eq!((&buf[..n], from), (&from_b[..], relay.a_local));
+        phone_a.send_to(&from_a, relay.a_local).await.unwrap();
         let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), phone_b.recv_from(&mut buf))
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((&buf[..n], from), (&b"from a"[..], relay.b_local));
+        assert_eq!((&buf[..n], from), (&from_a[..], relay.b_local));
         assert_eq!(relay.stats.a_to_b.load(Ordering::Relaxed), 1);
         assert_eq!(relay.stats.b_to_a.load(Ordering::Relaxed), 1);
         // A telephone-event from A: reported once, passed to B with B's payload type.
@@ -404,5 +630,98 @@ mod tests {
         let d =
             tokio::time::timeout(std::time::Duration::from_secs(2), digits.recv()).await.unwrap().unwrap();
         assert_eq!(d, Digit { side: MediaSide::A, digit: '9', event: true });
+    }
+
+    /// Receives RTP packets on `socket` until `until` says stop, with a deadline.
+    async fn collect(
+        socket: &UdpSocket,
+        secs: u64,
+        mut until: impl FnMut(&[Vec<u8>]) -> bool,
+    ) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut buf = [0u8; 2048];
+        while !until(&got) {
+            match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+                Ok(Ok((n, _))) => got.push(buf[..n].to_vec()),
+                _ => break,
+            }
+        }
+        got
+    }
+
+    /// With a tap and a player attached, and PCMU on one side and PCMA on the other, the relay
+    /// bridges frames: it transcodes, stamps packets with its own SSRC, feeds the tap, plays to
+    /// its side, sends DTMF both ways (events and tones), and sends RTCP to the port above RTP.
+    #[tokio::test]
+    async fn bridges_frames_transcodes_sends_digits_and_reports() {
+        let pool = PortPool::new(40200, 40300);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+        let phone_a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // B is a phone with RTP on an even port and RTCP on the port above.
+        let MediaSockets { rtp: phone_b, rtcp: rtcp_b } = PortPool::new(40400, 40500).bind(ip).await.unwrap();
+        let rtcp_b = rtcp_b.unwrap();
+        let a_addr = phone_a.local_addr().unwrap();
+        relay.update(Some(a_addr), Some(phone_b.local_addr().unwrap()), None, Some(101));
+        relay.set_payload_types(0, 8);
+        let mut tap = relay.tap(MediaSide::A);
+        // A speaks a 1 kHz tone in PCMU for a second.
+        let tone: Vec<i16> = (0..8000).map(|i| ((i as f32 * 0.785).sin() * 10000.0) as i16).collect();
+        for (i, chunk) in tone.chunks(160).enumerate() {
+            let payload: Vec<u8> = chunk.iter().map(|&s| crate::media::g711::linear_to_ulaw(s)).collect();
+            let p = crate::media::rtp::write(false, 0, i as u16, i as u32 * 160, 0xa, &payload);
+            phone_a.send_to(&p, relay.a_local).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let at_b = collect(&phone_b, 2, |got| got.len() >= 30).await;
+        assert!(at_b.len() >= 30, "B got {} packets", at_b.len());
+        let headers: Vec<RtpHeader> = at_b.iter().filter_map(|p| RtpHeader::parse(p)).collect();
+        assert!(headers.iter().all(|h| h.payload_type == 8 && h.ssrc != 0xa), "transcoded, own stream");
+        let decoded: Vec<i16> =
+            at_b.iter().flat_map(|p| G711::Alaw.decode(RtpHeader::parse(p).unwrap().payload(p))).collect();
+        let energy = decoded.iter().map(|&s| (s as f64).abs()).sum::<f64>() / decoded.len() as f64;
+        assert!(energy > 3000.0, "B hears A's tone (mean level {energy})");
+        let mut tapped = 0;
+        while let Ok(frame) = tap.try_recv() {
+            assert_eq!(frame.len(), 160);
+            tapped += 1;
+        }
+        assert!(tapped >= 30, "tap got {tapped} frames");
+        // Digits: events to B (which negotiated them), tones to A (which did not).
+        relay.send_digits(MediaSide::B, "4#");
+        relay.send_digits(MediaSide::A, "7");
+        let events = collect(&phone_b, 3, |got| {
+            got.iter().filter(|p| RtpHeader::parse(p).is_some_and(|h| h.payload_type == 101)).count() >= 14
+        })
+        .await;
+        let mut receiver = crate::media::dtmf::EventReceiver::default();
+        let heard: String = events
+            .iter()
+            .filter_map(|p| RtpHeader::parse(p).map(|h| (h, p)))
+            .filter(|(h, _)| h.payload_type == 101)
+            .filter_map(|(h, p)| receiver.handle(&h, h.payload(p)))
+            .collect();
+        assert_eq!(heard, "4#");
+        let tones = collect(&phone_a, 3, |got| got.len() >= 12).await;
+        let mut detector = crate::media::dtmf::ToneDetector::default();
+        let heard: String = tones
+            .iter()
+            .filter_map(|p| RtpHeader::parse(p).map(|h| G711::Ulaw.decode(h.payload(p))))
+            .filter_map(|f| detector.handle_block(&f))
+            .collect();
+        assert_eq!(heard, "7");
+        // RTCP: a sender report reaches B's RTCP port within the first interval or so.
+        let mut buf = [0u8; 512];
+        let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(8), rtcp_b.recv_from(&mut buf))
+            .await
+            .expect("an RTCP report")
+            .unwrap();
+        assert_eq!(from.port(), relay.b_local.port() + 1);
+        let reports = rtcp::parse(&buf[..n]);
+        assert!(reports[0].sender.is_some_and(|s| s.packets >= 30), "{reports:?}");
+        assert!(relay.stats.rtcp_sent.load(Ordering::Relaxed) >= 1);
+        let q = relay.quality(MediaSide::A);
+        assert_eq!((q.packets_received, q.packets_lost), (50, 0), "{q:?}");
     }
 }

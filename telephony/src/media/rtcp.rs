@@ -123,7 +123,7 @@ pub fn parse(packet: &[u8]) -> Vec<Report> {
     out
 }
 
-/// Receiver-side bookkeeping for one incoming stream (RFC 3550 Appendix A.3).
+/// Receiver-side bookkeeping for one incoming stream (RFC 3550 Appendix A.3 and A.8).
 #[derive(Debug, Clone, Default)]
 pub struct ReceptionStats {
     base_seq: Option<u32>,
@@ -132,11 +132,14 @@ pub struct ReceptionStats {
     received: u32,
     expected_prior: u32,
     received_prior: u32,
-    pub jitter: u32,
+    transit: Option<i64>,
+    jitter_x16: u64,
 }
 
 impl ReceptionStats {
-    pub fn packet(&mut self, seq: u16, jitter_ts: u32) {
+    /// A packet with sequence number `seq` and RTP timestamp `rtp_ts` arrived at `arrival_ts`
+    /// (the arrival time in the same timestamp units, e.g. 8 kHz ticks).
+    pub fn packet(&mut self, seq: u16, rtp_ts: u32, arrival_ts: u32) {
         let seq = seq as u32;
         match self.base_seq {
             None => {
@@ -152,13 +155,38 @@ impl ReceptionStats {
             }
         }
         self.received += 1;
-        self.jitter = jitter_ts;
+        // Interarrival jitter: J += (|D| - J) / 16, kept scaled by 16 (A.8).
+        let transit = arrival_ts.wrapping_sub(rtp_ts) as i32 as i64;
+        if let Some(prev) = self.transit {
+            let d = (transit - prev).unsigned_abs();
+            if d < 8_000 * 10 {
+                self.jitter_x16 = self.jitter_x16 + d - ((self.jitter_x16 + 8) >> 4);
+            }
+        }
+        self.transit = Some(transit);
+    }
+
+    /// Interarrival jitter in timestamp units.
+    pub fn jitter(&self) -> u32 {
+        (self.jitter_x16 >> 4) as u32
+    }
+
+    pub fn received(&self) -> u32 {
+        self.received
+    }
+
+    /// Packets expected but not received so far.
+    pub fn lost(&self) -> u32 {
+        match self.base_seq {
+            Some(base) => (self.max_seq.wrapping_sub(base) + 1).saturating_sub(self.received),
+            None => 0,
+        }
     }
 
     /// A report block for `ssrc`, and resets the interval counters.
     pub fn block(&mut self, ssrc: u32) -> ReportBlock {
         let base = self.base_seq.unwrap_or(0);
-        let expected = self.max_seq.wrapping_sub(base) + 1;
+        let expected = if self.base_seq.is_some() { self.max_seq.wrapping_sub(base) + 1 } else { 0 };
         let lost = expected.saturating_sub(self.received);
         let expected_interval = expected - self.expected_prior;
         let received_interval = self.received - self.received_prior;
@@ -171,11 +199,34 @@ impl ReceptionStats {
             fraction_lost: fraction,
             cumulative_lost: lost,
             highest_seq: self.max_seq,
-            jitter: self.jitter,
+            jitter: self.jitter(),
             last_sr: 0,
             delay_since_last_sr: 0,
         }
     }
+}
+
+/// The middle 32 bits of an NTP timestamp, as LSR and DLSR use them (1/65536 s).
+pub fn ntp_middle(ntp: u64) -> u32 {
+    (ntp >> 16) as u32
+}
+
+/// The round-trip time a report block shows (RFC 3550 §6.4.1), in milliseconds, given when it
+/// arrived (NTP); `None` when the peer has not had a sender report from us yet.
+pub fn round_trip_ms(block: &ReportBlock, arrival_ntp: u64) -> Option<u32> {
+    if block.last_sr == 0 {
+        return None;
+    }
+    let rtt = ntp_middle(arrival_ntp).wrapping_sub(block.last_sr).wrapping_sub(block.delay_since_last_sr);
+    // Negative (clock trouble) shows as a huge value: ignore anything over a minute.
+    (rtt < 60 << 16).then(|| ((rtt as u64 * 1000) >> 16) as u32)
+}
+
+/// Seconds since 1900 in the high 32 bits, the fraction in the low 32, from a Unix time in ms.
+pub fn ntp_from_unix_ms(unix_ms: u64) -> u64 {
+    let secs = unix_ms / 1000 + 2_208_988_800;
+    let frac = ((unix_ms % 1000) << 32) / 1000;
+    (secs << 32) | frac
 }
 
 #[cfg(test)]
@@ -216,7 +267,7 @@ mod tests {
     fn loss_is_counted() {
         let mut s = ReceptionStats::default();
         for seq in (0u16..100).filter(|s| s % 10 != 0) {
-            s.packet(seq, 0);
+            s.packet(seq, seq as u32 * 160, seq as u32 * 160);
         }
         let b = s.block(1);
         assert_eq!(b.cumulative_lost, 9); // 1..=99 expected 99, got 89 (0 is the base)
@@ -224,8 +275,35 @@ mod tests {
         // Wrap-around keeps counting.
         let mut w = ReceptionStats::default();
         for seq in [65534u16, 65535, 0, 1] {
-            w.packet(seq, 0);
+            w.packet(seq, 0, 0);
         }
         assert_eq!(w.block(1).highest_seq, 65536 + 1);
+    }
+
+    #[test]
+    fn jitter_follows_arrival_spread() {
+        let mut steady = ReceptionStats::default();
+        let mut shaky = ReceptionStats::default();
+        for i in 0u32..500 {
+            steady.packet(i as u16, i * 160, 1000 + i * 160);
+            // Arrivals alternate 0 and 20 ms (160 ticks) late.
+            shaky.packet(i as u16, i * 160, 1000 + i * 160 + (i % 2) * 160);
+        }
+        assert_eq!(steady.jitter(), 0);
+        assert!((140..=170).contains(&shaky.jitter()), "{}", shaky.jitter());
+    }
+
+    #[test]
+    fn round_trip_from_lsr_and_dlsr() {
+        let sent = ntp_from_unix_ms(1_000_000);
+        // The peer held our report 250 ms; it came back 400 ms after we sent it.
+        let block = ReportBlock {
+            last_sr: ntp_middle(sent),
+            delay_since_last_sr: 250 * 65536 / 1000,
+            ..Default::default()
+        };
+        let rtt = round_trip_ms(&block, ntp_from_unix_ms(1_000_400)).unwrap();
+        assert!((149..=151).contains(&rtt), "{rtt}");
+        assert_eq!(round_trip_ms(&ReportBlock::default(), sent), None);
     }
 }
