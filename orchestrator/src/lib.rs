@@ -11,6 +11,7 @@ pub mod model;
 pub mod snapshot;
 pub mod store;
 pub mod telephony;
+pub mod tls;
 
 pub use error::{Error, Result};
 pub mod cli;

@@ -23,6 +23,16 @@ pub struct ServeOptions {
     /// Load the demo account (idempotent) and print its logins.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
+    /// Address for HTTPS (API, web UI and SIP over secure WebSocket at `/sip`); used when a
+    /// certificate and key are given.
+    #[arg(long, env = "SWITCHBOARD_HTTPS", default_value = "127.0.0.1:8443")]
+    pub https: SocketAddr,
+    /// PEM certificate chain for HTTPS/WSS.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for HTTPS/WSS.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Mark the session cookie Secure (when a TLS proxy fronts the server).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -58,6 +68,11 @@ async fn shutdown_signal() {
 pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.data.data_dir)
         .with_context(|| format!("cannot create data directory {}", opts.data.data_dir.display()))?;
+    // A bad certificate is a start-up error, before anything else is opened.
+    let tls = match (&opts.tls_cert, &opts.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::load(cert, key)?),
+        _ => None,
+    };
     let url = opts.data.url()?;
     let db = opts.data.open().await?;
     tracing::info!(database = %redact_url(&url), "database ready");
@@ -94,10 +109,41 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             media_relays,
         },
     );
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let https = match tls {
+        Some(config) => {
+            let tcp = tokio::net::TcpListener::bind(opts.https)
+                .await
+                .with_context(|| format!("cannot listen for HTTPS on {}", opts.https))?;
+            let listener = crate::tls::TlsListener::new(tcp, config)?;
+            tracing::info!(https_addr = %listener_addr(&listener), "HTTPS (and WSS at /sip) listening");
+            let app = app.clone().layer(axum::Extension(api::Secure));
+            // Each connection's router carries the peer address, as `ConnectInfo` does on HTTP.
+            let make =
+                tower::service_fn(move |conn: axum::serve::IncomingStream<'_, crate::tls::TlsListener>| {
+                    let peer = *conn.remote_addr();
+                    let app = app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+                    async move { Ok::<_, std::convert::Infallible>(app) }
+                });
+            let serve = axum::serve(listener, make).with_graceful_shutdown(stopped(stop.clone()));
+            Some(tokio::spawn(async move { serve.await }))
+        }
+        None => None,
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stopped(stop))
         .await
         .context("HTTP server failed")?;
+    if let Some(https) = https {
+        https.await.context("HTTPS server task")?.context("HTTPS server failed")?;
+    }
     sip.shutdown().await;
     let _ = sip_task.await;
     db.close().await;
@@ -105,11 +151,18 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn listener_addr(l: &crate::tls::TlsListener) -> String {
+    axum::serve::Listener::local_addr(l).map(|a| a.to_string()).unwrap_or_default()
+}
+
 fn print_banner(opts: &ServeOptions, created: bool, logins: &[demo::Login]) {
     let mut out = String::new();
     out.push_str("\n=== Switchboard demo account ");
     out.push_str(if created { "(just created) ===\n" } else { "(already loaded) ===\n" });
     out.push_str(&format!("Web UI:        http://{}/\n", opts.http));
+    if opts.tls_cert.is_some() {
+        out.push_str(&format!("               https://{}/ (SIP over WSS at /sip)\n", opts.https));
+    }
     out.push_str(&format!(
         "Main number:   {} (business hours -> IVR; after hours -> voicemail)\n",
         demo::MAIN_NUMBER

@@ -324,24 +324,104 @@ async fn a_phone_on_tcp_and_a_phone_on_udp_talk() {
 
 #[tokio::test]
 async fn a_phone_over_websocket_registers_and_receives_calls() {
+    websocket_phone(false).await;
+}
+
+/// With a certificate configured, the same over WSS on the HTTPS listener (and the API answers
+/// over HTTPS).
+#[tokio::test]
+async fn a_phone_over_secure_websocket_registers_and_receives_calls() {
+    websocket_phone(true).await;
+}
+
+/// A self-signed certificate for localhost, written as PEM files, and a client configuration
+/// that trusts it.
+fn self_signed(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, tokio_rustls::TlsConnector) {
+    use tokio_rustls::rustls;
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    (cert_path, key_path, tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
+}
+
+/// A TLS connection to `addr`, checked against the name `localhost`.
+async fn tls_connect(
+    connector: &tokio_rustls::TlsConnector,
+    addr: &str,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await.expect("TLS handshake with the server")
+}
+
+/// A byte stream, plain or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn websocket_phone(secure: bool) {
     use futures_util::{SinkExt, StreamExt};
     use switchboard_telephony::sip::{digest, message::Message as Sip, parse_datagram, Response};
     use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
     if !require_program("baresip") {
         return;
     }
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let (cert, key, connector) = self_signed(dir.path());
+    let https = format!("127.0.0.1:{}", free_tcp_port());
+    let mut args = vec!["--demo", "--sip", &sip];
+    let tls_args =
+        ["--https", &https, "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    if secure {
+        args.extend(tls_args);
+    }
+    let server = Server::start(&dir.path().join("data"), &args, &[]).unwrap();
     let client = reqwest::Client::new();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
-    let mut request = server.url("/sip").replace("http://", "ws://").into_client_request().unwrap();
+    let (transport, stream) = if secure {
+        // The API answers over HTTPS too.
+        let mut tls = tls_connect(&connector, &https).await;
+        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        tls.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        ("WSS", Box::new(tls_connect(&connector, &https).await) as Box<dyn Io>)
+    } else {
+        let http = server.http.trim_start_matches("http://").trim_end_matches('/').to_string();
+        ("WS", Box::new(tokio::net::TcpStream::connect(http).await.unwrap()) as Box<dyn Io>)
+    };
+    let url = if secure {
+        format!("wss://localhost:{}/sip", &https[10..])
+    } else {
+        server.url("/sip").replace("http://", "ws://")
+    };
+    let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
-    let (mut ws, resp) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut ws, resp) = tokio_tungstenite::client_async(request, stream).await.unwrap();
     assert_eq!(resp.headers()["sec-websocket-protocol"], "sip");
     let register = |cseq: u32, auth: Option<String>| {
         format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws{cseq}\r\n\
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} df7jal23ls0d.invalid;branch=z9hG4bKws{cseq}\r\n\
              From: <sip:101@127.0.0.1>;tag=ws1\r\nTo: <sip:101@127.0.0.1>\r\nCall-ID: ws-reg-1\r\nCSeq: {cseq} REGISTER\r\n\
              Contact: <sip:101@df7jal23ls0d.invalid;transport=ws>\r\nExpires: 600\r\nMax-Forwards: 70\r\n{}Content-Length: 0\r\n\r\n",
             auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default()
@@ -378,7 +458,7 @@ async fn a_phone_over_websocket_registers_and_receives_calls() {
     let Sip::Response(ok) = next_sip(&mut ws).await else { panic!("expected a response") };
     assert_eq!(ok.status, 200);
     let regs = json(&client, &server, &cookie, "/api/registrations").await;
-    assert_eq!(regs[0]["transport"], "WS", "{regs}");
+    assert_eq!(regs[0]["transport"], transport, "{regs}");
 
     // A UDP phone calls the WebSocket phone: the INVITE arrives over the WebSocket.
     let bob = Baresip::start_with(
@@ -388,7 +468,8 @@ async fn a_phone_over_websocket_registers_and_receives_calls() {
     .unwrap();
     let Sip::Request(invite) = next_sip(&mut ws).await else { panic!("expected a request") };
     assert_eq!(invite.uri, "sip:101@df7jal23ls0d.invalid;transport=ws");
-    assert!(invite.headers.get("Via").unwrap().starts_with("SIP/2.0/WS "), "{:?}", invite.headers.get("Via"));
+    let via = invite.headers.get("Via").unwrap();
+    assert!(via.starts_with(&format!("SIP/2.0/{transport} ")), "{via}");
     let busy = Response::for_request(&invite, 486, Some("wsphone"));
     ws.send(Message::Text(String::from_utf8(busy.to_bytes()).unwrap().into())).await.unwrap();
     bob.wait_for("486 Busy Here", Duration::from_secs(10)).unwrap();

@@ -261,4 +261,19 @@ fn bad_serve_configuration_is_a_clear_error() {
     assert!(!out.status.success());
     let out = run(&["serve", "--data-dir", d], &[("SWITCHBOARD_HTTP", "256.0.0.1:80")]);
     assert!(!out.status.success(), "environment variables are validated too");
+    // TLS: a certificate needs its key; a file that is not PEM is named in the error.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let junk = junk.to_str().unwrap();
+    let out = run(&["serve", "--data-dir", d, "--tls-cert", junk], &[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--tls-key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["serve", "--data-dir", d, "--tls-cert", junk, "--tls-key", junk], &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("junk.pem") && err.contains("PEM"), "{err}");
 }

@@ -17,6 +17,7 @@ mod openapi;
 mod people;
 mod registrations;
 mod sipws;
+pub use sipws::Secure;
 mod throttle;
 mod ui;
 
