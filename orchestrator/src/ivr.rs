@@ -24,7 +24,7 @@ pub struct IvrCall {
     pub relay: Arc<Relay>,
     pub data_dir: PathBuf,
     pub records: calls::RecordWriter,
-    pub record: Option<i64>,
+    pub record: Option<crate::store::calls::RecordKey>,
     pub digits: mpsc::UnboundedReceiver<char>,
 }
 

@@ -80,7 +80,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         let (created, logins) = demo::ensure(&db).await.context("cannot load the demo account")?;
         print_banner(&opts, created, &logins);
     }
-    let config_changed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let config_changed = crate::snapshot::ConfigVersion::default();
     let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (sip, sip_task) = crate::telephony::start(
         db.clone(),

@@ -7,6 +7,67 @@ use crate::error::Result;
 use crate::model::{AccountSettings, Agent, ClassOfService, ConfigKind, PhoneNumber, Schedule, Trunk};
 use crate::store::{accounts, config};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Configuration versions between the API and the telephony side: a change bumps the requested
+/// version and wakes the reloader; the API waits (briefly) until the reloaded snapshot covers its
+/// change, so that once a PUT has answered, the next call is routed by it.
+#[derive(Clone)]
+pub struct ConfigVersion {
+    requested: Arc<AtomicU64>,
+    wake: Arc<Notify>,
+    applied: watch::Sender<u64>,
+    /// A reloader is running (without one, nobody would ever apply a version).
+    live: Arc<AtomicBool>,
+}
+
+impl Default for ConfigVersion {
+    fn default() -> Self {
+        ConfigVersion {
+            requested: Default::default(),
+            wake: Default::default(),
+            applied: watch::channel(0).0,
+            live: Default::default(),
+        }
+    }
+}
+
+/// The longest the API waits for a change to reach call routing.
+const APPLY_WAIT: Duration = Duration::from_secs(3);
+
+impl ConfigVersion {
+    /// Records a change and waits until the telephony side has applied it (or a few seconds
+    /// passed, which is logged).
+    pub async fn changed(&self) {
+        let version = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        if !self.live.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut applied = self.applied.subscribe();
+        if tokio::time::timeout(APPLY_WAIT, applied.wait_for(|a| *a >= version)).await.is_err() {
+            tracing::warn!(version, "configuration change not yet applied to call routing");
+        }
+    }
+
+    /// For the reloader: waits for a change or `period`, then returns the version to load.
+    pub async fn next(&self, period: Duration) -> u64 {
+        self.live.store(true, Ordering::SeqCst);
+        tokio::select! {
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(period) => {}
+        }
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// For the reloader: everything up to `version` is now in effect.
+    pub fn applied(&self, version: u64) {
+        self.applied.send_modify(|a| *a = (*a).max(version));
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct AccountConfig {
@@ -73,5 +134,37 @@ impl Snapshot {
 
     pub fn class_of_service(&self, account: i64, name: &str) -> Option<&ClassOfService> {
         self.account(account)?.classes.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_returns_once_the_reloader_applied_it() {
+        let v = ConfigVersion::default();
+        // Nobody reloads yet: a change does not wait.
+        tokio::time::timeout(Duration::from_millis(1), v.changed()).await.unwrap();
+        let reloader = v.clone();
+        let loads = Arc::new(AtomicU64::new(0));
+        let counted = loads.clone();
+        tokio::spawn(async move {
+            loop {
+                let version = reloader.next(Duration::from_secs(10)).await;
+                tokio::time::sleep(Duration::from_millis(200)).await; // loading takes a while
+                counted.fetch_add(1, Ordering::SeqCst);
+                reloader.applied(version);
+            }
+        });
+        tokio::task::yield_now().await;
+        let started = tokio::time::Instant::now();
+        v.changed().await;
+        assert!(started.elapsed() >= Duration::from_millis(200), "returned before the reload finished");
+        assert!(loads.load(Ordering::SeqCst) >= 1);
+        // Two quick changes are both covered when the second returns.
+        let (a, b) = (v.clone(), v.clone());
+        tokio::join!(a.changed(), b.changed());
+        assert!(*v.applied.borrow() >= 3);
     }
 }

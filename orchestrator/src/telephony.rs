@@ -4,20 +4,20 @@
 use crate::db::Db;
 use crate::error::Result;
 use crate::model::{validate::is_e164, Agent, ClassOfService, Target, Trunk};
-use crate::store::{accounts, calls, commerce, config};
+use crate::store::{accounts, calls, config};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_telephony::driver::{self, SipConfig, SipHandle};
-use switchboard_telephony::media::relay::{PortPool, Relay};
+use switchboard_telephony::media::relay::{MediaSockets, PortPool, Relay};
 use switchboard_telephony::sip::b2bua::{
     CallEvent, CallId, Caller, IncomingCall, MediaPorts, Outcome, RouteDecision, Side,
 };
 use switchboard_telephony::sip::registrar::{Directory, RegistrarConfig, RegistrarEvent, SipUser};
 use switchboard_telephony::sip::server::ServerEvent;
 use switchboard_telephony::sip::uplink::UplinkConfig;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 /// How often the directory is reloaded even without a change notice (covers changes made by
 /// another process, such as `switchboard import`).
@@ -89,7 +89,7 @@ pub async fn start(
     db: Db,
     bind: SocketAddr,
     rtp_ports: (u16, u16),
-    changed: Arc<Notify>,
+    changed: crate::snapshot::ConfigVersion,
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
     data_dir: std::path::PathBuf,
 ) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
@@ -100,7 +100,7 @@ pub async fn start(
         secret: random_secret(),
         server_name: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
     };
-    let (handle, task) = driver::start(config, events_tx).await?;
+    let (handle, driver_task) = driver::start(config, events_tx).await?;
     handle.set_directory(load_directory(&db).await?).await;
     let refresher = handle.clone();
     let router_db = db.clone();
@@ -108,10 +108,7 @@ pub async fn start(
         tokio::sync::watch::channel(Arc::new(crate::snapshot::Snapshot::load(&db).await?));
     tokio::spawn(async move {
         loop {
-            tokio::select! {
-                _ = changed.notified() => {}
-                _ = tokio::time::sleep(REFRESH) => {}
-            }
+            let version = changed.next(REFRESH).await;
             match crate::snapshot::Snapshot::load(&db).await {
                 Ok(s) => {
                     let _ = snapshot_tx.send(Arc::new(s));
@@ -126,24 +123,30 @@ pub async fn start(
                     tracing::warn!(error = %e, "cannot reload the SIP directory; keeping the previous one")
                 }
             }
+            changed.applied(version);
         }
     });
     let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
     let (planned_tx, mut planned_rx) = tokio::sync::mpsc::unbounded_channel::<Prepared>();
+    let records = calls::RecordWriter::start(router_db.clone());
+    let flush_on_exit = records.clone();
     let mut router = CallRouter {
         db: router_db.clone(),
         sip: handle.clone(),
-        pool: PortPool::new(rtp_ports.0, rtp_ports.1),
-        media_ip,
         calls: HashMap::new(),
         relays_open,
         data_dir,
-        records: calls::RecordWriter::start(router_db.clone()),
-        planner: Planner { db: router_db.clone(), snapshot: snapshot_rx },
+        records: records.clone(),
+        planner: Planner {
+            snapshot: snapshot_rx,
+            records,
+            pool: Arc::new(PortPool::new(rtp_ports.0, rtp_ports.1)),
+            media_ip,
+        },
         planned: planned_tx,
         ended_early: HashMap::new(),
     };
-    tokio::spawn(async move {
+    let router_task = tokio::spawn(async move {
         loop {
             let e = tokio::select! {
                 e = events.recv() => match e {
@@ -182,21 +185,28 @@ pub async fn start(
             }
         }
     });
+    // Done when SIP has stopped, the router has seen its last event and every call record
+    // update it queued is written.
+    let task = tokio::spawn(async move {
+        let _ = driver_task.await;
+        let _ = router_task.await;
+        if tokio::time::timeout(std::time::Duration::from_secs(10), flush_on_exit.flush()).await.is_err() {
+            tracing::warn!("call records were still being written at shutdown");
+        }
+    });
     Ok((handle, task))
 }
 
 /// What the application keeps per live call.
 struct ActiveCall {
     relay: Option<Arc<Relay>>,
-    record: Option<i64>,
+    record: Option<calls::RecordKey>,
 }
 
 /// Turns call events into routing decisions, media relays and call records.
 struct CallRouter {
     db: Db,
     sip: SipHandle,
-    pool: PortPool,
-    media_ip: IpAddr,
     calls: HashMap<CallId, ActiveCall>,
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
     data_dir: std::path::PathBuf,
@@ -411,7 +421,7 @@ impl CallRouter {
 
     /// Acts on a prepared call: media, routing decision, IVR.
     async fn apply(&mut self, prepared: Prepared) {
-        let Prepared { inc, plan, record, from, to } = prepared;
+        let Prepared { inc, plan, record, from, to, media } = prepared;
         if let Some(disposition) = self.ended_early.remove(&inc.call) {
             // The caller left while we were still deciding.
             if let Some(id) = record {
@@ -431,8 +441,8 @@ impl CallRouter {
             }
             plan => {
                 let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
-                let relay = match (self.pool.bind(self.media_ip).await, self.pool.bind(self.media_ip).await) {
-                    (Ok(a), Ok(b)) => Relay::start(a, b, Some(digits_tx)).ok().map(Arc::new),
+                let relay = match media {
+                    Some(Ok((a, b))) => Relay::start(a, b, Some(digits_tx)).ok().map(Arc::new),
                     _ => None,
                 };
                 let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
@@ -492,20 +502,24 @@ impl CallRouter {
     }
 }
 
-/// Decides where new calls go; only reads the database, so it runs outside the router.
+/// Decides where new calls go (from the configuration snapshot), queues their call records and
+/// binds their media ports: work that runs beside the router, never blocking it.
 #[derive(Clone)]
 struct Planner {
-    db: Db,
     snapshot: tokio::sync::watch::Receiver<Arc<crate::snapshot::Snapshot>>,
+    records: calls::RecordWriter,
+    pool: Arc<PortPool>,
+    media_ip: IpAddr,
 }
 
-/// A new call, its plan and its call record.
+/// A new call, its plan, its call record and (unless refused) its media ports.
 struct Prepared {
     inc: IncomingCall,
     plan: Plan,
-    record: Option<i64>,
+    record: Option<calls::RecordKey>,
     from: String,
     to: String,
+    media: Option<std::io::Result<(MediaSockets, MediaSockets)>>,
 }
 
 impl Planner {
@@ -713,42 +727,31 @@ impl Planner {
             Plan::Ivr { account, to, .. } => (Some(*account), "inbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
-        let record = match account {
-            Some(account) => {
-                let customer = match as_e164(&from) {
-                    Some(n) => commerce::list_customers(
-                        &self.db,
-                        account,
-                        &commerce::CustomerQuery { phone: Some(n), ..Default::default() },
-                    )
-                    .await
-                    .ok()
-                    .and_then(|c| c.first().map(|c| c.id)),
-                    None => None,
-                };
-                let agent = match (&plan, &inc.caller) {
-                    (Plan::Ring { extension, .. }, _) => Some(extension.clone()),
-                    (Plan::Dial { .. }, Caller::User { extension, .. }) => Some(extension.clone()),
-                    _ => None,
-                };
-                calls::create(
-                    &self.db,
-                    account,
-                    &calls::NewCall {
-                        direction: direction.into(),
-                        from_number: from.clone(),
-                        to_number: to.clone(),
-                        customer_id: customer,
-                        agent_extension: agent,
-                        ai_agent: None,
-                    },
-                )
-                .await
-                .ok()
-            }
-            None => None,
+        let record = account.map(|account| {
+            let agent = match (&plan, &inc.caller) {
+                (Plan::Ring { extension, .. }, _) => Some(extension.clone()),
+                (Plan::Dial { .. }, Caller::User { extension, .. }) => Some(extension.clone()),
+                _ => None,
+            };
+            let call = calls::NewCall {
+                direction: direction.into(),
+                from_number: from.clone(),
+                to_number: to.clone(),
+                customer_id: None,
+                agent_extension: agent,
+                ai_agent: None,
+            };
+            self.records.create(account, call, as_e164(&from))
+        });
+        // Media ports for a call that will be connected or answered.
+        let media = match plan {
+            Plan::Reject { .. } => None,
+            _ => Some(match self.pool.bind(self.media_ip).await {
+                Ok(a) => self.pool.bind(self.media_ip).await.map(|b| (a, b)),
+                Err(e) => Err(e),
+            }),
         };
-        Prepared { inc, plan, record, from, to }
+        Prepared { inc, plan, record, from, to, media }
     }
 }
 
@@ -756,7 +759,7 @@ impl Planner {
 fn spawn_digit_recorder(
     records: calls::RecordWriter,
     call: CallId,
-    record: Option<i64>,
+    record: Option<calls::RecordKey>,
     mut digits: tokio::sync::mpsc::UnboundedReceiver<switchboard_telephony::media::relay::Digit>,
     keys: tokio::sync::mpsc::UnboundedSender<char>,
 ) {

@@ -318,7 +318,15 @@ impl Baresip {
     pub fn command(&self, command: &str, params: &str) -> Result<()> {
         use std::io::Write;
         let body = serde_json::json!({"command": command, "params": params, "token": "t"}).to_string();
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port))?;
+        // The control port may not be listening yet on a busy machine: retry for a while.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut stream = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() > deadline => return Err(e.into()),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
         stream.write_all(format!("{}:{},", body.len(), body).as_bytes())?;
         Ok(())
     }

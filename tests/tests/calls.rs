@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    add_number, demo_account, find_file, free_udp_port, get_json as json, login, mic_and_recorder,
-    require_program, set_demo_trunk, tone_of, write_tone, Baresip, PhoneOptions, Server,
+    add_number, demo_account, find_file, free_tcp_port, free_udp_port, get_json as json, login,
+    mic_and_recorder, require_program, set_demo_trunk, tone_of, write_tone, Baresip, PhoneOptions, Server,
 };
 
 async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
@@ -370,10 +370,6 @@ async fn tls_connect(
 /// A byte stream, plain or TLS.
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn websocket_phone(secure: bool) {
     use futures_util::{SinkExt, StreamExt};

@@ -108,18 +108,30 @@ async fn two_hundred_sequential_calls_leave_no_trace() {
     assert!(tasks1 <= tasks0 + 4.0, "tasks grew from {tasks0} to {tasks1}");
     assert!(rss1 <= rss0 + 24.0 * 1024.0 * 1024.0, "memory grew from {rss0} to {rss1}");
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
-    let calls: serde_json::Value = client
-        .get(server.url("/api/calls?limit=1000"))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let completed =
-        calls.as_array().unwrap().iter().filter(|c| c["disposition"] == "completed (caller hung up)").count();
-    assert_eq!(completed, 205, "every call was recorded as completed");
+    // Call records are written in batches a moment after the calls end.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let calls: serde_json::Value = client
+            .get(server.url("/api/calls?limit=1000"))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let completed = calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["disposition"] == "completed (caller hung up)")
+            .count();
+        if completed == 205 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{completed} of 205 calls recorded as completed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

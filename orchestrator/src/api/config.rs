@@ -36,7 +36,7 @@ async fn create<K: ConfigKind>(
     JsonBody(spec): JsonBody<K>,
 ) -> ApiResult<(StatusCode, Json<Stored<K>>)> {
     let stored = config::create(&st.db, p.account_id, spec).await?;
-    st.config_changed.notify_one();
+    st.config_changed.changed().await;
     tracing::info!(kind = K::KIND, key = stored.spec.key(), by = %p.name, "created");
     Ok((StatusCode::CREATED, Json(shown(stored))))
 }
@@ -48,7 +48,7 @@ async fn update<K: ConfigKind>(
     JsonBody(spec): JsonBody<K>,
 ) -> ApiResult<Json<Stored<K>>> {
     let stored = config::update(&st.db, p.account_id, id, spec).await?;
-    st.config_changed.notify_one();
+    st.config_changed.changed().await;
     tracing::info!(kind = K::KIND, key = stored.spec.key(), by = %p.name, "updated");
     Ok(Json(shown(stored)))
 }
@@ -59,7 +59,7 @@ async fn delete<K: ConfigKind>(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     config::delete::<K>(&st.db, p.account_id, id).await?;
-    st.config_changed.notify_one();
+    st.config_changed.changed().await;
     tracing::info!(kind = K::KIND, id, by = %p.name, "deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -76,7 +76,7 @@ pub struct AppState {
     /// The SIP engine, when running.
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
     /// Signalled after configuration writes (the SIP directory reloads).
-    pub config_changed: Arc<tokio::sync::Notify>,
+    pub config_changed: crate::snapshot::ConfigVersion,
     /// RTP relays open right now.
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -88,7 +88,7 @@ pub struct AppOptions {
     /// Mark the session cookie `Secure` (when served over TLS).
     pub secure_cookies: bool,
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
-    pub config_changed: Arc<tokio::sync::Notify>,
+    pub config_changed: crate::snapshot::ConfigVersion,
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
 }
 

@@ -188,84 +188,225 @@ pub async fn get(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) ->
     Ok(CallDetail { record, legs, timeline })
 }
 
+/// A call record the writer creates: a handle, resolved to the row id inside the writer, so
+/// that routing never waits for the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordKey(u64);
+
 /// A change to a call record, stamped when it happened.
 #[derive(Debug)]
 enum RecordOp {
-    Event { call: i64, at: i64, kind: String, data: serde_json::Value },
-    Answered { call: i64, at: i64 },
-    Finish { call: i64, at: i64, disposition: String },
+    Create {
+        key: RecordKey,
+        account: i64,
+        call: NewCall,
+        match_phone: Option<String>,
+        at: i64,
+    },
+    Event {
+        call: RecordKey,
+        at: i64,
+        kind: String,
+        data: serde_json::Value,
+    },
+    Answered {
+        call: RecordKey,
+        at: i64,
+    },
+    Finish {
+        call: RecordKey,
+        at: i64,
+        disposition: String,
+    },
+    /// Answered once everything queued before it is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// Writes call-record updates in order and off the call-routing path: each burst of updates is
-/// one transaction (one fsync), so a busy PBX does not wait on the disk per event.
+/// Writes call records in order and off the call-routing path: a new call's record (with its
+/// customer matched by caller number) and every later update are queued; each burst of them is
+/// one transaction (one fsync), so a busy PBX does not wait on the disk per call or per event.
 #[derive(Clone)]
 pub struct RecordWriter {
     tx: tokio::sync::mpsc::UnboundedSender<RecordOp>,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// How long the writer waits for more updates before writing a batch, and the most per batch.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+const MAX_BATCH: usize = 2000;
+
+/// How many finished calls keep their id for late updates (a digit after the hang-up).
+const KEEP_FINISHED: usize = 10_000;
+
+/// Row ids of the records the writer created.
+#[derive(Default)]
+struct Ids {
+    ids: std::collections::HashMap<RecordKey, i64>,
+    finished: std::collections::VecDeque<RecordKey>,
 }
 
 impl RecordWriter {
     pub fn start(db: Db) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RecordOp>();
         tokio::spawn(async move {
+            let mut ids = Ids::default();
             while let Some(first) = rx.recv().await {
+                // Gather what arrives within a short linger: one transaction (and one fsync)
+                // then carries many calls' updates instead of one update each.
                 let mut batch = vec![first];
-                while batch.len() < 500 {
-                    match rx.try_recv() {
-                        Ok(op) => batch.push(op),
-                        Err(_) => break,
+                let linger = tokio::time::sleep(LINGER);
+                tokio::pin!(linger);
+                while batch.len() < MAX_BATCH && !matches!(batch.last(), Some(RecordOp::Flush(_))) {
+                    tokio::select! {
+                        op = rx.recv() => match op {
+                            Some(op) => batch.push(op),
+                            None => break,
+                        },
+                        _ = &mut linger => break,
                     }
                 }
-                if let Err(e) = write_batch(&db, &batch).await {
-                    tracing::error!(error = %e, updates = batch.len(), "call records could not be written");
+                match write_batch(&db, &batch, &ids).await {
+                    Ok(created) => ids.ids.extend(created),
+                    Err(e) => {
+                        tracing::error!(error = %e, updates = batch.len(), "call records could not be written")
+                    }
+                }
+                for op in batch {
+                    if let RecordOp::Flush(done) = op {
+                        let _ = done.send(());
+                        continue;
+                    }
+                    if let RecordOp::Finish { call, .. } = op {
+                        ids.finished.push_back(call);
+                        if ids.finished.len() > KEEP_FINISHED {
+                            if let Some(old) = ids.finished.pop_front() {
+                                ids.ids.remove(&old);
+                            }
+                        }
+                    }
                 }
             }
         });
-        RecordWriter { tx }
+        RecordWriter { tx, next: Default::default() }
     }
 
-    pub fn event(&self, call: i64, kind: &str, data: serde_json::Value) {
+    /// Queues a new call's record; `match_phone` (E.164) links it to the account's customer
+    /// with that number, if any.
+    pub fn create(&self, account: i64, call: NewCall, match_phone: Option<String>) -> RecordKey {
+        let key = RecordKey(self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let _ = self.tx.send(RecordOp::Create { key, account, call, match_phone, at: now_ms() });
+        key
+    }
+
+    pub fn event(&self, call: RecordKey, kind: &str, data: serde_json::Value) {
         let _ = self.tx.send(RecordOp::Event { call, at: now_ms(), kind: kind.to_string(), data });
     }
 
-    pub fn answered(&self, call: i64) {
+    pub fn answered(&self, call: RecordKey) {
         let _ = self.tx.send(RecordOp::Answered { call, at: now_ms() });
     }
 
-    pub fn finish(&self, call: i64, disposition: &str) {
+    pub fn finish(&self, call: RecordKey, disposition: &str) {
         let _ = self.tx.send(RecordOp::Finish { call, at: now_ms(), disposition: disposition.to_string() });
+    }
+
+    /// Returns once everything queued so far is written (or failed and was logged).
+    pub async fn flush(&self) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        if self.tx.send(RecordOp::Flush(done)).is_ok() {
+            let _ = written.await;
+        }
     }
 }
 
-async fn write_batch(db: &Db, batch: &[RecordOp]) -> Result<()> {
+/// Events per multi-row INSERT (four parameters each; SQLite looks parameters up by name, so
+/// very long statements cost more than they save).
+const EVENTS_PER_INSERT: usize = 25;
+
+/// Writes one batch in one transaction, in few statements (each statement is a round trip to
+/// the database): one INSERT per new record with its customer matched inside it, the batch's
+/// events in multi-row INSERTs, and one UPDATE per call for its answer and end. Returns the ids
+/// of the records it created.
+async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Vec<(RecordKey, i64)>> {
     let mut tx = db.pool().begin().await?;
+    let mut created: Vec<(RecordKey, i64)> = Vec::new();
+    // Creates first: every later op in the batch may refer to them.
     for op in batch {
-        match op {
+        let RecordOp::Create { key, account, call, match_phone, at } = op else { continue };
+        let row = sqlx::query(
+            "INSERT INTO call_records (account_id, direction, from_number, to_number, customer_id, \
+             agent_extension, ai_agent, started_at) VALUES ($1, $2, $3, $4, \
+             COALESCE((SELECT MIN(customer_id) FROM customer_phones WHERE account_id = $1 AND number = $9), $5), \
+             $6, $7, $8) RETURNING id",
+        )
+        .bind(account)
+        .bind(&call.direction)
+        .bind(&call.from_number)
+        .bind(&call.to_number)
+        .bind(call.customer_id)
+        .bind(&call.agent_extension)
+        .bind(&call.ai_agent)
+        .bind(at)
+        .bind(match_phone)
+        .fetch_one(&mut *tx)
+        .await?;
+        created.push((*key, row.try_get("id")?));
+    }
+    let id_of = |key: &RecordKey| {
+        known.ids.get(key).copied().or_else(|| created.iter().find(|(k, _)| k == key).map(|(_, id)| *id))
+    };
+    let events: Vec<(i64, i64, &str, String)> = batch
+        .iter()
+        .filter_map(|op| match op {
             RecordOp::Event { call, at, kind, data } => {
-                sqlx::query("INSERT INTO call_events (call_id, at, kind, data) VALUES ($1, $2, $3, $4)")
-                    .bind(call)
-                    .bind(at)
-                    .bind(kind)
-                    .bind(data.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                Some((id_of(call)?, *at, kind.as_str(), data.to_string()))
             }
-            RecordOp::Answered { call, at } => {
-                sqlx::query("UPDATE call_records SET answered_at = $1 WHERE id = $2")
-                    .bind(at)
-                    .bind(call)
-                    .execute(&mut *tx)
-                    .await?;
+            _ => None,
+        })
+        .collect();
+    for chunk in events.chunks(EVENTS_PER_INSERT) {
+        // Numbered placeholders, which both databases read.
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+            .collect();
+        let sql = format!("INSERT INTO call_events (call_id, at, kind, data) VALUES {}", rows.join(", "));
+        let mut q = sqlx::query(&sql);
+        for (id, at, kind, data) in chunk {
+            q = q.bind(*id).bind(*at).bind(*kind).bind(data.as_str());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    // Answer and end per call (in batch order, so a later op wins).
+    /// A call's row id, when it was answered, and when and how it ended.
+    type Update<'a> = (i64, Option<i64>, Option<(i64, &'a str)>);
+    let mut updates: Vec<Update> = Vec::new();
+    for op in batch {
+        let (call, answered, ended) = match op {
+            RecordOp::Answered { call, at } => (call, Some(*at), None),
+            RecordOp::Finish { call, at, disposition } => (call, None, Some((*at, disposition.as_str()))),
+            _ => continue,
+        };
+        let Some(id) = id_of(call) else { continue };
+        match updates.iter_mut().find(|u| u.0 == id) {
+            Some(u) => {
+                u.1 = answered.or(u.1);
+                u.2 = ended.or(u.2);
             }
-            RecordOp::Finish { call, at, disposition } => {
-                sqlx::query("UPDATE call_records SET ended_at = $1, disposition = $2 WHERE id = $3")
-                    .bind(at)
-                    .bind(disposition)
-                    .bind(call)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            None => updates.push((id, answered, ended)),
         }
     }
+    for (id, answered, ended) in updates {
+        sqlx::query(
+            "UPDATE call_records SET answered_at = COALESCE($1, answered_at), ended_at = COALESCE($2, ended_at), \
+             disposition = COALESCE($3, disposition) WHERE id = $4",
+        )
+        .bind(answered)
+        .bind(ended.map(|e| e.0))
+        .bind(ended.map(|e| e.1))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
-    Ok(())
+    Ok(created)
 }

@@ -420,3 +420,55 @@ async fn audio_files_are_checked_stored_and_served() {
     })
     .await;
 }
+
+/// The call-record writer creates records (customer matched by caller number), applies events,
+/// answers and ends in order, in batches, on both databases.
+async fn record_writer(db: Db) {
+    let f = fixture(&db, "rw", "+1555").await;
+    let writer = calls::RecordWriter::start(db.clone());
+    let new = |from: &str| calls::NewCall {
+        direction: "inbound".into(),
+        from_number: from.into(),
+        to_number: "+15555550100".into(),
+        customer_id: None,
+        agent_extension: Some("101".into()),
+        ai_agent: None,
+    };
+    // A burst: two calls created, updated and ended in one go (likely one batch)...
+    let known = writer.create(f.account_id, new("+12025550999"), Some("+12025550999".into()));
+    let stranger = writer.create(f.account_id, new("+12025550000"), Some("+12025550000".into()));
+    writer.event(known, "ringing", json!({}));
+    writer.answered(known);
+    writer.event(known, "answered", json!({"contact": "x"}));
+    writer.event(stranger, "refused", json!({"status": 404}));
+    writer.finish(stranger, "rejected (404)");
+    // ...and one updated later, after its record is in the database.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for i in 0..250 {
+        writer.event(known, "dtmf", json!({ "digit": (i % 10).to_string() }));
+    }
+    writer.finish(known, "completed (caller hung up)");
+    // Once flushed, everything queued before is in the database (shutdown relies on this).
+    tokio::time::timeout(std::time::Duration::from_secs(10), writer.flush()).await.unwrap();
+    let list = calls::list(&db, f.account_id, &calls::CallQuery::default(), None).await.unwrap();
+    let find = |from: &str| list.iter().find(|c| c.from_number == from && c.ended_at.is_some()).cloned();
+    let (Some(a), Some(b)) = (find("+12025550999"), find("+12025550000")) else {
+        panic!("records not written by the flush: {list:?}")
+    };
+    assert_eq!(a.customer_id, Some(f.customer_id), "matched by caller number");
+    assert_eq!(b.customer_id, None);
+    assert!(a.answered_at.is_some() && b.answered_at.is_none());
+    assert_eq!(a.disposition.as_deref(), Some("completed (caller hung up)"));
+    assert_eq!(b.disposition.as_deref(), Some("rejected (404)"));
+    let detail = calls::get(&db, f.account_id, a.id, None).await.unwrap();
+    let kinds: Vec<&str> = detail.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.len(), 252, "{kinds:?}");
+    assert_eq!(&kinds[..2], ["ringing", "answered"]);
+    let digits: String = detail.timeline[2..].iter().map(|e| e.data["digit"].as_str().unwrap()).collect();
+    assert_eq!(&digits[..12], "012345678901", "events keep their order");
+}
+
+#[tokio::test]
+async fn call_records_are_written_in_batches_off_the_routing_path() {
+    on_each_db(record_writer).await;
+}
