@@ -215,6 +215,9 @@ async fn connection(
     let _ = to_driver.send(StreamEvent::Closed(peer)).await;
 }
 
+/// Datagrams read in one go after a wake-up.
+const UDP_BURST: usize = 32;
+
 async fn run(
     socket: UdpSocket,
     listener: TcpListener,
@@ -232,7 +235,18 @@ async fn run(
         let wake = server.poll_timeout().map(|t| start + Duration::from_millis(t));
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
-                Ok((n, from)) => server.handle_datagram(now_ms(), from, "UDP", &buf[..n]),
+                Ok((n, from)) => {
+                    let now = now_ms();
+                    server.handle_datagram(now, from, "UDP", &buf[..n]);
+                    // Take whatever else is already waiting before going round the loop (a
+                    // busy PBX then sets its timer and wakes the router once per burst).
+                    for _ in 0..UDP_BURST {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => server.handle_datagram(now, from, "UDP", &buf[..n]),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 // ICMP port unreachable and friends surface here on some systems; keep going.
                 Err(e) => tracing::debug!(error = %e, "SIP receive error"),
             },
