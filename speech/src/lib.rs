@@ -1,7 +1,37 @@
 //! The streaming speech pipeline: VAD, end-of-turn detection, speech recognition, text to
 //! speech, barge-in and resampling, as frames flowing through small processors.
 //!
-//! Pipeline state is driven by audio time, never the wall clock. This crate never imports
-//! `telephony` or the orchestrator, and knows nothing of HTTP or JSON.
+//! Pipeline state is driven by audio time, never the wall clock: every processor takes the
+//! time of the audio it is given (milliseconds on the call's audio clock) and tests run on a
+//! virtual clock. This crate never imports `telephony` or the orchestrator, and knows nothing
+//! of HTTP or JSON.
 //!
-//! Status: the crate boundary exists; the pipeline lands with the speech issue.
+//! - [`frame`]: the flat frame enum that processors exchange.
+//! - [`resample`]: streaming sample-rate conversion (8/48 kHz ↔ 16 kHz ↔ TTS rates).
+//! - [`vad`]: voice activity per 16 ms of 16 kHz audio.
+//! - [`turn`]: speech start/stop and end of turn from VAD scores and partial transcripts.
+//! - [`bargein`]: when caller speech pauses, resumes or interrupts what the agent says.
+//! - [`ears`]: a leg's audio in, turns out (resampler + VAD + turn detector).
+//! - [`text`]: text normalisation for phone speech, and sentence chunking for streaming TTS.
+//! - [`wer`]: word error rate, for tests and benchmarks.
+
+pub mod bargein;
+pub mod ears;
+pub mod frame;
+pub mod resample;
+pub mod text;
+pub mod turn;
+pub mod vad;
+pub mod wer;
+
+/// Errors of the speech crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("unsupported sample rate {0} Hz")]
+    Rate(u32),
+    #[error("bad audio: {0}")]
+    Audio(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

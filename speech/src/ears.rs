@@ -1,0 +1,137 @@
+//! A call leg's ears: the leg's audio in (any rate, 20 ms at a time), turns out. Resamples to
+//! 16 kHz, scores voice, detects speech and end of turn, keeps the utterance audio for the
+//! recogniser, and runs barge-in while the agent speaks. Sans-IO: the audio's own timestamps are
+//! the clock.
+
+use crate::bargein::{BargeIn, BargeInConfig, BargeInEvent};
+use crate::frame::{AudioFrame, Frame};
+use crate::resample::Resampler;
+use crate::turn::{TurnConfig, TurnDetector, TurnEvent};
+use crate::vad::Vad;
+use crate::Result;
+use std::collections::VecDeque;
+
+/// Rate the recogniser and the VAD work at.
+pub const RATE: u32 = 16_000;
+/// Audio kept before the detected start of speech (VAD needs a moment to be sure).
+const PRE_ROLL_MS: u64 = 240;
+/// Audio kept after the end of speech.
+const POST_ROLL_MS: u64 = 160;
+/// Most audio kept (a turn longer than the longest turn cannot need more).
+const KEEP_MS: u64 = 40_000;
+
+pub struct Ears {
+    input_rate: u32,
+    resampler: Option<Resampler>,
+    vad: Vad,
+    turn: TurnDetector,
+    barge: BargeIn,
+    /// Recent 16 kHz audio and the audio time of its first sample.
+    audio: VecDeque<i16>,
+    audio_start_ms: u64,
+    /// Audio time of the next 16 kHz sample (follows the input clock).
+    next_ms: Option<u64>,
+}
+
+impl Ears {
+    pub fn new(input_rate: u32, turn: TurnConfig, barge: BargeInConfig) -> Result<Self> {
+        let resampler = if input_rate == RATE { None } else { Some(Resampler::new(input_rate, RATE)?) };
+        Ok(Ears {
+            input_rate,
+            resampler,
+            vad: Vad::default(),
+            turn: TurnDetector::new(turn),
+            barge: BargeIn::new(barge),
+            audio: VecDeque::new(),
+            audio_start_ms: 0,
+            next_ms: None,
+        })
+    }
+
+    pub fn input_rate(&self) -> u32 {
+        self.input_rate
+    }
+
+    /// The agent started or stopped speaking (barge-in only acts during playback).
+    pub fn playback_started(&mut self, interruptible: bool) {
+        self.barge.playback_started(interruptible);
+    }
+
+    pub fn playback_ended(&mut self) {
+        self.barge.playback_ended();
+    }
+
+    /// What the recogniser made of the current turn so far (lengthens the wait for the end of
+    /// an unfinished sentence; tells backchannels from interruptions).
+    pub fn set_partial(&mut self, text: &str) {
+        self.turn.set_partial(text);
+        self.barge.handle_transcript(text);
+    }
+
+    /// Whether the caller is in a turn.
+    pub fn in_turn(&self) -> bool {
+        self.turn.in_turn()
+    }
+
+    /// The 16 kHz audio of the current turn so far (for partial recognition).
+    pub fn current_turn_audio(&self, from_ms: u64) -> AudioFrame {
+        self.slice(from_ms.saturating_sub(PRE_ROLL_MS), u64::MAX)
+    }
+
+    fn slice(&self, from_ms: u64, to_ms: u64) -> AudioFrame {
+        let from = from_ms.max(self.audio_start_ms);
+        let start = ((from - self.audio_start_ms) * RATE as u64 / 1000) as usize;
+        let end = if to_ms == u64::MAX {
+            self.audio.len()
+        } else {
+            (((to_ms.max(from) - self.audio_start_ms) * RATE as u64 / 1000) as usize).min(self.audio.len())
+        };
+        AudioFrame {
+            rate: RATE,
+            samples: self.audio.range(start.min(end)..end).copied().collect(),
+            at_ms: from,
+        }
+    }
+
+    /// One piece of the leg's audio.
+    pub fn handle_audio(&mut self, frame: &AudioFrame) -> Vec<Frame> {
+        let samples = match &mut self.resampler {
+            Some(r) => r.process(&frame.samples),
+            None => frame.samples.clone(),
+        };
+        let at = *self.next_ms.get_or_insert(frame.at_ms);
+        if self.audio.is_empty() {
+            self.audio_start_ms = at;
+        }
+        self.audio.extend(&samples);
+        let excess = self.audio.len().saturating_sub((KEEP_MS * RATE as u64 / 1000) as usize);
+        if excess > 0 && !self.turn.in_turn() {
+            self.audio.drain(..excess);
+            self.audio_start_ms += excess as u64 * 1000 / RATE as u64;
+        }
+        self.next_ms = Some(at + samples.len() as u64 * 1000 / RATE as u64);
+        let mut out = Vec::new();
+        for (t, score) in self.vad.handle(at, &samples) {
+            self.turn.handle_score(t, score);
+            self.barge.handle_score(t, score);
+            while let Some(e) = self.barge.poll_event() {
+                out.push(match e {
+                    BargeInEvent::Pause { at_ms } => Frame::PausePlayback { at_ms },
+                    BargeInEvent::Resume { at_ms } => Frame::ResumePlayback { at_ms },
+                    BargeInEvent::Interrupt { at_ms } => Frame::Interruption { at_ms },
+                });
+            }
+            while let Some(e) = self.turn.poll_event() {
+                out.push(match e {
+                    TurnEvent::SpeechStarted { at_ms } => Frame::SpeechStarted { at_ms },
+                    TurnEvent::SpeechStopped { at_ms } => Frame::SpeechStopped { at_ms },
+                    TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms } => Frame::EndOfTurn {
+                        at_ms,
+                        audio: self.slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS),
+                    },
+                });
+            }
+        }
+        out
+    }
+}

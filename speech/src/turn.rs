@@ -1,0 +1,268 @@
+//! When the caller starts and stops speaking and when their turn is over, sans-IO: VAD scores in
+//! (with their audio time), events out. The end of a turn needs a stretch of silence, and a
+//! longer one when what the caller said so far sounds unfinished ("my order number is", "and
+//! um"), so callers are not cut off mid-sentence.
+
+use crate::vad::FRAME_MS;
+use std::collections::VecDeque;
+
+/// Per-agent tuning (all times in ms of audio).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnConfig {
+    /// VAD score at or above which a frame is voice.
+    pub threshold: f32,
+    /// Voice needed before speech counts as started (filters clicks and short noises).
+    pub start_ms: u64,
+    /// Silence after voice before speech counts as stopped.
+    pub stop_ms: u64,
+    /// Silence after speech that ends the turn.
+    pub end_ms: u64,
+    /// The same when the partial transcript sounds unfinished.
+    pub unfinished_end_ms: u64,
+    /// A turn never runs longer than this (one long monologue is cut into turns).
+    pub max_turn_ms: u64,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        TurnConfig {
+            threshold: 0.5,
+            start_ms: 96,
+            stop_ms: 208,
+            end_ms: 640,
+            unfinished_end_ms: 1_600,
+            max_turn_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnEvent {
+    /// Speech began at `at_ms` (the first voiced frame).
+    SpeechStarted { at_ms: u64 },
+    /// Voice stopped at `at_ms` (the end of the last voiced frame); the turn may go on.
+    SpeechStopped { at_ms: u64 },
+    /// The turn that began at `start_ms` is over; its speech ended at `speech_end_ms`.
+    EndOfTurn { at_ms: u64, start_ms: u64, speech_end_ms: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No turn: counting voiced frames that might start one.
+    Idle { voiced_since: Option<u64> },
+    /// In a turn, voice now.
+    Speaking { turn_start: u64, last_voice_end: u64 },
+    /// In a turn, silent since `last_voice_end`.
+    Pausing { turn_start: u64, last_voice_end: u64, voiced_since: Option<u64> },
+}
+
+pub struct TurnDetector {
+    config: TurnConfig,
+    state: State,
+    partial: String,
+    events: VecDeque<TurnEvent>,
+}
+
+/// Words a sentence does not end on.
+const UNFINISHED: &[&str] = &[
+    "and", "or", "but", "so", "because", "um", "uh", "er", "erm", "hmm", "the", "a", "an", "my", "is", "to",
+    "of", "for", "with", "like", "then", "it's", "its", "number", "was", "are", "i'm", "at", "in", "on",
+    "from", "your", "our",
+];
+
+/// Whether a partial transcript sounds like the caller is still in the middle of something.
+pub fn sounds_unfinished(text: &str) -> bool {
+    let t = text.trim();
+    if t.is_empty() {
+        return false;
+    }
+    if t.ends_with(',') || t.ends_with('-') || t.ends_with("...") {
+        return true;
+    }
+    let last = t
+        .split_whitespace()
+        .next_back()
+        .unwrap_or_default()
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+        .to_lowercase();
+    UNFINISHED.contains(&last.as_str())
+}
+
+impl TurnDetector {
+    pub fn new(config: TurnConfig) -> Self {
+        TurnDetector {
+            config,
+            state: State::Idle { voiced_since: None },
+            partial: String::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn config(&self) -> &TurnConfig {
+        &self.config
+    }
+
+    /// What the recogniser has heard of this turn so far.
+    pub fn set_partial(&mut self, text: &str) {
+        self.partial = text.to_string();
+    }
+
+    /// Whether the caller is in a turn (speaking or pausing).
+    pub fn in_turn(&self) -> bool {
+        !matches!(self.state, State::Idle { .. })
+    }
+
+    /// Whether the caller is voicing right now (after the start threshold).
+    pub fn speaking(&self) -> bool {
+        matches!(self.state, State::Speaking { .. })
+    }
+
+    /// The VAD score of the frame starting at `at_ms`.
+    pub fn handle_score(&mut self, at_ms: u64, score: f32) {
+        let c = &self.config;
+        let voiced = score >= c.threshold;
+        let frame_end = at_ms + FRAME_MS;
+        self.state = match self.state {
+            State::Idle { voiced_since } => match (voiced, voiced_since) {
+                (false, _) => State::Idle { voiced_since: None },
+                (true, None) if c.start_ms <= FRAME_MS => self.start(at_ms, frame_end),
+                (true, None) => State::Idle { voiced_since: Some(at_ms) },
+                (true, Some(since)) if frame_end.saturating_sub(since) >= c.start_ms => {
+                    self.start(since, frame_end)
+                }
+                (true, Some(since)) => State::Idle { voiced_since: Some(since) },
+            },
+            State::Speaking { turn_start, last_voice_end } => {
+                if voiced {
+                    State::Speaking { turn_start, last_voice_end: frame_end }
+                } else if frame_end.saturating_sub(last_voice_end) >= c.stop_ms {
+                    self.events.push_back(TurnEvent::SpeechStopped { at_ms: last_voice_end });
+                    State::Pausing { turn_start, last_voice_end, voiced_since: None }
+                } else {
+                    State::Speaking { turn_start, last_voice_end }
+                }
+            }
+            State::Pausing { turn_start, last_voice_end, voiced_since } => match (voiced, voiced_since) {
+                (true, None) if c.start_ms <= FRAME_MS => {
+                    self.events.push_back(TurnEvent::SpeechStarted { at_ms });
+                    State::Speaking { turn_start, last_voice_end: frame_end }
+                }
+                (true, None) => State::Pausing { turn_start, last_voice_end, voiced_since: Some(at_ms) },
+                (true, Some(since)) if frame_end.saturating_sub(since) >= c.start_ms => {
+                    self.events.push_back(TurnEvent::SpeechStarted { at_ms: since });
+                    State::Speaking { turn_start, last_voice_end: frame_end }
+                }
+                (true, Some(since)) => {
+                    State::Pausing { turn_start, last_voice_end, voiced_since: Some(since) }
+                }
+                (false, _) => {
+                    let needed =
+                        if sounds_unfinished(&self.partial) { c.unfinished_end_ms } else { c.end_ms };
+                    if frame_end.saturating_sub(last_voice_end) >= needed {
+                        self.end(frame_end, turn_start, last_voice_end)
+                    } else {
+                        State::Pausing { turn_start, last_voice_end, voiced_since: None }
+                    }
+                }
+            },
+        };
+        // A turn that runs too long ends where it is.
+        if let State::Speaking { turn_start, last_voice_end } = self.state {
+            if frame_end.saturating_sub(turn_start) >= self.config.max_turn_ms {
+                self.events.push_back(TurnEvent::SpeechStopped { at_ms: last_voice_end });
+                self.state = self.end(frame_end, turn_start, last_voice_end);
+            }
+        }
+    }
+
+    fn start(&mut self, since: u64, frame_end: u64) -> State {
+        self.events.push_back(TurnEvent::SpeechStarted { at_ms: since });
+        State::Speaking { turn_start: since, last_voice_end: frame_end }
+    }
+
+    fn end(&mut self, at_ms: u64, start_ms: u64, speech_end_ms: u64) -> State {
+        self.events.push_back(TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms });
+        self.partial.clear();
+        State::Idle { voiced_since: None }
+    }
+
+    pub fn poll_event(&mut self) -> Option<TurnEvent> {
+        self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a script of (duration ms, score) on a virtual clock; returns the events with times.
+    fn run(d: &mut TurnDetector, script: &[(u64, f32)]) -> Vec<TurnEvent> {
+        let mut t = 0;
+        run_from(d, &mut t, script)
+    }
+
+    fn run_from(d: &mut TurnDetector, t: &mut u64, script: &[(u64, f32)]) -> Vec<TurnEvent> {
+        let mut out = Vec::new();
+        for &(ms, score) in script {
+            for _ in 0..ms / FRAME_MS {
+                d.handle_score(*t, score);
+                *t += FRAME_MS;
+                while let Some(e) = d.poll_event() {
+                    out.push(e);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_sentence_with_a_short_pause_is_one_turn() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        let events = run(&mut d, &[(320, 0.0), (800, 0.9), (320, 0.1), (640, 0.9), (1_000, 0.0)]);
+        assert_eq!(
+            events,
+            vec![
+                TurnEvent::SpeechStarted { at_ms: 320 },
+                TurnEvent::SpeechStopped { at_ms: 1120 },
+                TurnEvent::SpeechStarted { at_ms: 1440 },
+                TurnEvent::SpeechStopped { at_ms: 2080 },
+                TurnEvent::EndOfTurn { at_ms: 2720, start_ms: 320, speech_end_ms: 2080 },
+            ]
+        );
+    }
+
+    #[test]
+    fn clicks_do_not_start_speech() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        // Voiced for 48 ms at a time (a click, a knock), never the 96 ms speech needs.
+        let script: Vec<(u64, f32)> = (0..20).flat_map(|_| [(48, 0.95), (160, 0.0)]).collect();
+        assert!(run(&mut d, &script).is_empty());
+    }
+
+    #[test]
+    fn an_unfinished_sentence_gets_more_time() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        let mut t = 0;
+        let mut events = run_from(&mut d, &mut t, &[(800, 0.9)]);
+        d.set_partial("my order number is");
+        // 1 s of thinking: not the end of the turn, because the sentence is unfinished...
+        events.extend(run_from(&mut d, &mut t, &[(1_000, 0.0)]));
+        assert!(!events.iter().any(|e| matches!(e, TurnEvent::EndOfTurn { .. })), "{events:?}");
+        // ...and the caller goes on ("four five seven two"): still the same turn.
+        events.extend(run_from(&mut d, &mut t, &[(600, 0.9)]));
+        d.set_partial("my order number is 4572.");
+        events.extend(run_from(&mut d, &mut t, &[(700, 0.0)]));
+        let ends: Vec<_> = events.iter().filter(|e| matches!(e, TurnEvent::EndOfTurn { .. })).collect();
+        assert_eq!(ends.len(), 1, "{events:?}");
+        assert!(sounds_unfinished("so I was wondering, um") && sounds_unfinished("I ordered the"));
+        assert!(!sounds_unfinished("where is my order?") && !sounds_unfinished(""));
+    }
+
+    #[test]
+    fn a_monologue_is_cut_at_the_maximum() {
+        let mut d = TurnDetector::new(TurnConfig { max_turn_ms: 5_000, ..Default::default() });
+        let events = run(&mut d, &[(12_000, 0.9)]);
+        let ends = events.iter().filter(|e| matches!(e, TurnEvent::EndOfTurn { .. })).count();
+        assert_eq!(ends, 2, "{events:?}");
+    }
+}
