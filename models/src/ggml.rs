@@ -1,0 +1,311 @@
+//! Writes a whisper.cpp model file (the legacy `ggml` layout) from Whisper weights in a
+//! CTranslate2 model and the BPE vocabulary in `tokenizer.json`: hyper-parameters, the mel
+//! filterbank (computed here), the vocabulary as raw bytes, then every tensor under the names
+//! whisper.cpp expects. Matrices are stored as f16, vectors and positional tables as f32.
+
+use crate::ct2::{f32_to_f16, Model, Tensor};
+use crate::{Error, Result};
+use std::io::Write;
+
+const MAGIC: u32 = 0x6767_6d6c;
+const N_FFT: usize = 201; // 400-point FFT bins
+const SAMPLE_RATE: f64 = 16_000.0;
+
+/// A tensor ready for the file: OpenAI name, shape (outermost first), f32 values, stored as f16?
+struct Out {
+    name: String,
+    shape: Vec<usize>,
+    values: Vec<f32>,
+    half: bool,
+}
+
+fn hz_to_mel(f: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    if f >= 1000.0 {
+        15.0 + (f / 1000.0).ln() / (6.4f64.ln() / 27.0)
+    } else {
+        f / f_sp
+    }
+}
+
+fn mel_to_hz(m: f64) -> f64 {
+    if m >= 15.0 {
+        1000.0 * ((6.4f64.ln() / 27.0) * (m - 15.0)).exp()
+    } else {
+        200.0 / 3.0 * m
+    }
+}
+
+/// The Slaney-style mel filterbank Whisper uses (librosa's default): `n_mels` × 201 weights.
+pub fn mel_filters(n_mels: usize) -> Vec<f32> {
+    let fft_freqs: Vec<f64> = (0..N_FFT).map(|i| i as f64 * SAMPLE_RATE / 2.0 / (N_FFT - 1) as f64).collect();
+    let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE / 2.0));
+    let points: Vec<f64> =
+        (0..n_mels + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64)).collect();
+    let mut out = vec![0f32; n_mels * N_FFT];
+    for m in 0..n_mels {
+        let (f0, f1, f2) = (points[m], points[m + 1], points[m + 2]);
+        let norm = 2.0 / (f2 - f0);
+        for (k, &f) in fft_freqs.iter().enumerate() {
+            let lower = (f - f0) / (f1 - f0);
+            let upper = (f2 - f) / (f2 - f1);
+            out[m * N_FFT + k] = (lower.min(upper).max(0.0) * norm) as f32;
+        }
+    }
+    out
+}
+
+/// GPT-2's byte-level BPE maps bytes to printable characters; this undoes it.
+fn unicode_to_byte() -> std::collections::HashMap<char, u8> {
+    let mut printable: Vec<u32> = (b'!' as u32..=b'~' as u32).collect();
+    printable.extend(0xA1..=0xAC);
+    printable.extend(0xAE..=0xFF);
+    let mut map = std::collections::HashMap::new();
+    let mut extra = 0;
+    for b in 0u32..256 {
+        let c = if printable.contains(&b) {
+            b
+        } else {
+            extra += 1;
+            255 + extra
+        };
+        if let Some(c) = char::from_u32(c) {
+            map.insert(c, b as u8);
+        }
+    }
+    map
+}
+
+/// The base vocabulary (ids below the first special token) as raw bytes, by id.
+pub fn vocabulary(tokenizer_json: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let v: serde_json::Value =
+        serde_json::from_slice(tokenizer_json).map_err(|e| Error::Format(format!("tokenizer.json: {e}")))?;
+    let vocab =
+        v["model"]["vocab"].as_object().ok_or_else(|| Error::Format("tokenizer.json has no vocab".into()))?;
+    let special: std::collections::HashSet<u64> =
+        v["added_tokens"].as_array().into_iter().flatten().filter_map(|t| t["id"].as_u64()).collect();
+    let map = unicode_to_byte();
+    let mut tokens: Vec<(u64, Vec<u8>)> = vocab
+        .iter()
+        .filter_map(|(text, id)| Some((id.as_u64()?, text)))
+        .filter(|(id, _)| !special.contains(id))
+        .map(|(id, text)| (id, text.chars().map(|c| map.get(&c).copied().unwrap_or(b'?')).collect()))
+        .collect();
+    tokens.sort_by_key(|(id, _)| *id);
+    if tokens.iter().enumerate().any(|(i, (id, _))| *id != i as u64) {
+        return Err(Error::Format("tokenizer.json vocabulary ids are not contiguous".into()));
+    }
+    Ok(tokens.into_iter().map(|(_, b)| b).collect())
+}
+
+fn tensor<'a>(m: &'a Model, name: &str) -> Result<&'a Tensor> {
+    m.get(name).ok_or_else(|| Error::Format(format!("model.bin has no {name}")))
+}
+
+fn rows(t: &Tensor, from: usize, to: usize) -> Result<(Vec<usize>, Vec<f32>)> {
+    let v = t.to_f32()?;
+    let cols: usize = t.shape.iter().skip(1).product::<usize>().max(1);
+    if t.shape.first().is_none_or(|&r| r < to) {
+        return Err(Error::Format(format!("{}: shape {:?} has fewer than {to} rows", t.name, t.shape)));
+    }
+    let mut shape = t.shape.clone();
+    shape[0] = to - from;
+    Ok((shape, v[from * cols..to * cols].to_vec()))
+}
+
+/// Converts Whisper in CTranslate2 form to a whisper.cpp model file written to `out`.
+pub fn write_whisper(model: &Model, tokenizer_json: &[u8], out: &mut impl Write) -> Result<()> {
+    if model.spec != "WhisperSpec" {
+        return Err(Error::Format(format!("{} is not a Whisper model", model.spec)));
+    }
+    let layers = |prefix: &str| {
+        model
+            .tensors
+            .iter()
+            .filter(|t| t.name.starts_with(prefix) && t.name.ends_with("/ffn/linear_0/weight"))
+            .count()
+    };
+    let (n_audio_layer, n_text_layer) = (layers("encoder/layer_"), layers("decoder/layer_"));
+    let conv1 = tensor(model, "encoder/conv1/weight")?;
+    let (n_audio_state, n_mels) = (conv1.shape[0], conv1.shape[1]);
+    let n_audio_ctx = tensor(model, "encoder/position_encodings/encodings")?.shape[0];
+    let embed = tensor(model, "decoder/embeddings/weight")?;
+    let (n_vocab, n_text_state) = (embed.shape[0], embed.shape[1]);
+    let n_text_ctx = tensor(model, "decoder/position_encodings/encodings")?.shape[0];
+    // Stored as a scalar by CTranslate2; 64-dimensional heads otherwise.
+    let n_head = model
+        .get("encoder/num_heads")
+        .filter(|t| t.data.len() == 2)
+        .map(|t| i16::from_le_bytes([t.data[0], t.data[1]]) as usize)
+        .unwrap_or((n_audio_state / 64).max(1));
+
+    let mut outs: Vec<Out> = Vec::new();
+    let mut push = |name: String, shape: Vec<usize>, values: Vec<f32>| {
+        let half = shape.len() >= 2 && !name.contains("positional_embedding") && !name.ends_with(".bias");
+        outs.push(Out { name, shape, values, half });
+    };
+    let whole = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
+        let t = tensor(model, name)?;
+        Ok((t.shape.clone(), t.to_f32()?))
+    };
+    for conv in ["conv1", "conv2"] {
+        let (shape, w) = whole(&format!("encoder/{conv}/weight"))?;
+        push(format!("encoder.{conv}.weight"), shape, w);
+        let (shape, b) = whole(&format!("encoder/{conv}/bias"))?;
+        push(format!("encoder.{conv}.bias"), vec![shape[0], 1], b);
+    }
+    let (shape, v) = whole("encoder/position_encodings/encodings")?;
+    push("encoder.positional_embedding".into(), shape, v);
+    let norm = |push: &mut dyn FnMut(String, Vec<usize>, Vec<f32>), from: &str, to: &str| -> Result<()> {
+        let (s, g) = whole(&format!("{from}/gamma"))?;
+        push(format!("{to}.weight"), s, g);
+        let (s, b) = whole(&format!("{from}/beta"))?;
+        push(format!("{to}.bias"), s, b);
+        Ok(())
+    };
+    let linear = |push: &mut dyn FnMut(String, Vec<usize>, Vec<f32>), from: &str, to: &str| -> Result<()> {
+        let (s, w) = whole(&format!("{from}/weight"))?;
+        push(format!("{to}.weight"), s, w);
+        let (s, b) = whole(&format!("{from}/bias"))?;
+        push(format!("{to}.bias"), s, b);
+        Ok(())
+    };
+    // Fused projections split by rows: (name, first row, last row, keep the bias).
+    let split = |push: &mut dyn FnMut(String, Vec<usize>, Vec<f32>),
+                 from: &str,
+                 parts: &[(&str, usize, usize, bool)]|
+     -> Result<()> {
+        let w = tensor(model, &format!("{from}/weight"))?;
+        let b = tensor(model, &format!("{from}/bias"))?;
+        for &(to, lo, hi, bias) in parts {
+            let (s, v) = rows(w, lo, hi)?;
+            push(format!("{to}.weight"), s, v);
+            if bias {
+                let (s, v) = rows(b, lo, hi)?;
+                push(format!("{to}.bias"), s, v);
+            }
+        }
+        Ok(())
+    };
+    let d = n_audio_state;
+    for (side, n) in [("encoder", n_audio_layer), ("decoder", n_text_layer)] {
+        for l in 0..n {
+            let (ct, oa) = (format!("{side}/layer_{l}"), format!("{side}.blocks.{l}"));
+            split(
+                &mut push,
+                &format!("{ct}/self_attention/linear_0"),
+                &[
+                    (&format!("{oa}.attn.query"), 0, d, true),
+                    (&format!("{oa}.attn.key"), d, 2 * d, false),
+                    (&format!("{oa}.attn.value"), 2 * d, 3 * d, true),
+                ],
+            )?;
+            linear(&mut push, &format!("{ct}/self_attention/linear_1"), &format!("{oa}.attn.out"))?;
+            norm(&mut push, &format!("{ct}/self_attention/layer_norm"), &format!("{oa}.attn_ln"))?;
+            if side == "decoder" {
+                linear(&mut push, &format!("{ct}/attention/linear_0"), &format!("{oa}.cross_attn.query"))?;
+                split(
+                    &mut push,
+                    &format!("{ct}/attention/linear_1"),
+                    &[
+                        (&format!("{oa}.cross_attn.key"), 0, d, false),
+                        (&format!("{oa}.cross_attn.value"), d, 2 * d, true),
+                    ],
+                )?;
+                linear(&mut push, &format!("{ct}/attention/linear_2"), &format!("{oa}.cross_attn.out"))?;
+                norm(&mut push, &format!("{ct}/attention/layer_norm"), &format!("{oa}.cross_attn_ln"))?;
+            }
+            linear(&mut push, &format!("{ct}/ffn/linear_0"), &format!("{oa}.mlp.0"))?;
+            linear(&mut push, &format!("{ct}/ffn/linear_1"), &format!("{oa}.mlp.2"))?;
+            norm(&mut push, &format!("{ct}/ffn/layer_norm"), &format!("{oa}.mlp_ln"))?;
+        }
+    }
+    norm(&mut push, "encoder/layer_norm", "encoder.ln_post")?;
+    let (shape, v) = whole("decoder/embeddings/weight")?;
+    push("decoder.token_embedding.weight".into(), shape, v);
+    let (shape, v) = whole("decoder/position_encodings/encodings")?;
+    push("decoder.positional_embedding".into(), shape, v);
+    norm(&mut push, "decoder/layer_norm", "decoder.ln")?;
+
+    // Header.
+    let mut w = std::io::BufWriter::new(out);
+    let i32s = |w: &mut dyn Write, vals: &[usize]| -> Result<()> {
+        for &v in vals {
+            w.write_all(&(v as i32).to_le_bytes())?;
+        }
+        Ok(())
+    };
+    w.write_all(&MAGIC.to_le_bytes())?;
+    i32s(
+        &mut w,
+        &[
+            n_vocab,
+            n_audio_ctx,
+            n_audio_state,
+            n_head,
+            n_audio_layer,
+            n_text_ctx,
+            n_text_state,
+            n_head,
+            n_text_layer,
+            n_mels,
+            1,
+        ],
+    )?;
+    i32s(&mut w, &[n_mels, N_FFT])?;
+    for f in mel_filters(n_mels) {
+        w.write_all(&f.to_le_bytes())?;
+    }
+    let vocab = vocabulary(tokenizer_json)?;
+    i32s(&mut w, &[vocab.len()])?;
+    for token in &vocab {
+        w.write_all(&(token.len() as u32).to_le_bytes())?;
+        w.write_all(token)?;
+    }
+    for t in &outs {
+        if t.values.len() != t.shape.iter().product::<usize>() {
+            return Err(Error::Format(format!("{}: {} values for {:?}", t.name, t.values.len(), t.shape)));
+        }
+        i32s(&mut w, &[t.shape.len(), t.name.len(), usize::from(t.half)])?;
+        // Dimensions innermost first.
+        let dims: Vec<usize> = t.shape.iter().rev().copied().collect();
+        i32s(&mut w, &dims)?;
+        w.write_all(t.name.as_bytes())?;
+        if t.half {
+            for &v in &t.values {
+                w.write_all(&f32_to_f16(v).to_le_bytes())?;
+            }
+        } else {
+            for &v in &t.values {
+                w.write_all(&v.to_le_bytes())?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mel_filters_look_like_whisper_s() {
+        let f = mel_filters(80);
+        assert_eq!(f.len(), 80 * 201);
+        // Every filter is a non-empty triangle; the first peaks near 0-100 Hz, the last near 8 kHz.
+        for m in 0..80 {
+            let row = &f[m * 201..(m + 1) * 201];
+            assert!(row.iter().any(|&v| v > 0.0), "filter {m} is empty");
+        }
+        let peak = |m: usize| (0..201).max_by(|&a, &b| f[m * 201 + a].total_cmp(&f[m * 201 + b])).unwrap();
+        assert!(peak(0) <= 2 && peak(79) >= 180, "{} {}", peak(0), peak(79));
+    }
+
+    #[test]
+    fn byte_level_tokens_decode_to_bytes() {
+        let json = br#"{"model":{"vocab":{"!":0,"\u0120the":1,"\u010a":2,"<|endoftext|>":3}},"added_tokens":[{"id":3}]}"#;
+        let v = vocabulary(json).unwrap();
+        assert_eq!(v, vec![b"!".to_vec(), b" the".to_vec(), b"\n".to_vec()]);
+    }
+}

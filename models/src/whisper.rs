@@ -1,0 +1,128 @@
+//! Whisper speech recognition on whisper.cpp (through `whisper-rs`): the registry package's
+//! CTranslate2 weights are converted once into a whisper.cpp file in the cache directory, then
+//! loaded once per process. Every recognition gets its own decoder state; the weights are shared.
+
+use crate::catalog::{self, WHISPER_TINY_EN};
+use crate::{ct2, ggml, Error, Result};
+use std::path::{Path, PathBuf};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+/// Bumped when the converter's output changes, so old cached files are rebuilt.
+const CONVERTER_VERSION: u32 = 1;
+
+/// A recognised segment: start and end in ms of the input, and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+}
+
+pub struct Whisper {
+    ctx: WhisperContext,
+    threads: i32,
+    path: PathBuf,
+}
+
+/// Where the converted model lives.
+pub fn converted_path(cache_dir: &Path) -> PathBuf {
+    cache_dir.join(format!("whisper-tiny.en.v{CONVERTER_VERSION}.ggml"))
+}
+
+/// Converts the installed package's weights for whisper.cpp unless that was done already.
+pub fn ensure_converted(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf> {
+    let out = converted_path(cache_dir);
+    if out.metadata().is_ok_and(|m| m.len() > 0) {
+        return Ok(out);
+    }
+    let files = catalog::locate(models_dir, &WHISPER_TINY_EN)?;
+    let model = ct2::parse(&std::fs::read(&files[0])?)?;
+    let tokenizer = std::fs::read(&files[1])?;
+    std::fs::create_dir_all(cache_dir)?;
+    // Written beside, then renamed: a crash never leaves a half file under the real name.
+    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        ggml::write_whisper(&model, &tokenizer, &mut f)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &out)?;
+    Ok(out)
+}
+
+impl Whisper {
+    /// Loads Whisper tiny.en from the models directory (converting it on first use).
+    pub fn load(models_dir: &Path, cache_dir: &Path, threads: usize) -> Result<Self> {
+        let path = ensure_converted(models_dir, cache_dir)?;
+        Self::load_file(&path, threads)
+    }
+
+    pub fn load_file(path: &Path, threads: usize) -> Result<Self> {
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(whisper_rs::install_logging_hooks);
+        let p = path.to_str().ok_or_else(|| Error::Format(format!("{} is not UTF-8", path.display())))?;
+        let ctx = WhisperContext::new_with_params(p, WhisperContextParameters::default())
+            .map_err(|e| Error::Inference(format!("whisper.cpp cannot load {}: {e}", path.display())))?;
+        Ok(Whisper { ctx, threads: threads.clamp(1, 16) as i32, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Transcribes 16 kHz mono audio (-1..1). `short` suits a single utterance (under 30 s):
+    /// the encoder window shrinks to the audio, which makes short turns much cheaper.
+    pub fn transcribe(&self, samples: &[f32], short: bool) -> Result<Vec<Segment>> {
+        if samples.len() < 1_600 {
+            return Ok(Vec::new()); // under 100 ms: nothing to recognise
+        }
+        let mut state =
+            self.ctx.create_state().map_err(|e| Error::Inference(format!("whisper state: {e}")))?;
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.threads);
+        params.set_language(Some("en"));
+        params.set_translate(false);
+        params.set_no_context(true);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        params.set_suppress_blank(true);
+        params.set_temperature_inc(0.0);
+        let duration_ms = samples.len() as u64 * 1000 / 16_000;
+        // Pad short clips to a second: the encoder needs some context.
+        let mut padded;
+        let audio = if samples.len() < 16_000 {
+            padded = samples.to_vec();
+            padded.resize(16_000, 0.0);
+            &padded[..]
+        } else {
+            samples
+        };
+        if short && audio.len() <= 30 * 16_000 {
+            // One encoder frame is 20 ms; keep a margin (too small a window hurts accuracy).
+            let ctx = (audio.len().div_ceil(320) + 128).min(1500) as i32;
+            params.set_audio_ctx(ctx);
+            params.set_single_segment(true);
+            params.set_no_timestamps(true);
+        }
+        state.full(params, audio).map_err(|e| Error::Inference(format!("whisper: {e}")))?;
+        let n = state.full_n_segments();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let Some(seg) = state.get_segment(i) else { continue };
+            let text = seg
+                .to_str_lossy()
+                .map_err(|e| Error::Inference(format!("whisper text: {e}")))?
+                .trim()
+                .to_string();
+            if text.is_empty() {
+                continue;
+            }
+            let start_ms = (seg.start_timestamp().max(0) as u64 * 10).min(duration_ms);
+            let end_ms = (seg.end_timestamp().max(0) as u64 * 10).min(duration_ms).max(start_ms);
+            out.push(Segment { start_ms, end_ms, text });
+        }
+        Ok(out)
+    }
+}

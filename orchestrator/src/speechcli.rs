@@ -1,0 +1,154 @@
+//! Speech from the command line: `transcribe` a WAV file, `say` text into one, and
+//! `models list` what is installed and which engine each job will use.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use std::path::PathBuf;
+use switchboard_models::catalog;
+use switchboard_speech::frame::AudioFrame;
+use switchboard_speech::resample::resample;
+use switchboard_speech::stt::{LocalWhisper, SpeechToText};
+use switchboard_speech::tts::{Espeak, TextToSpeech};
+use switchboard_telephony::media::wav;
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelOptions {
+    /// Where model packages are installed (scripts/setup puts them there).
+    #[arg(long, env = "SWITCHBOARD_MODELS")]
+    pub models: Option<PathBuf>,
+    /// Threads for recognition.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+impl ModelOptions {
+    pub fn dir(&self) -> PathBuf {
+        self.models.clone().unwrap_or_else(catalog::default_dir)
+    }
+}
+
+fn clock(ms: u64) -> String {
+    format!("{:02}:{:02}.{}", ms / 60_000, ms / 1000 % 60, ms % 1000 / 100)
+}
+
+/// Prints the transcript of a WAV file (any rate; stereo = one speaker per channel).
+pub fn transcribe(file: &PathBuf, opts: &ModelOptions) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (info, samples) =
+        wav::decode(&bytes).with_context(|| format!("{} is not usable audio", file.display()))?;
+    if !(1..=2).contains(&info.channels) {
+        bail!(
+            "{}: {} channels; mono or stereo (one speaker per channel) please",
+            file.display(),
+            info.channels
+        );
+    }
+    if samples.iter().all(|&s| s == 0) {
+        bail!("{}: the audio is silent", file.display());
+    }
+    let clipped = samples.iter().filter(|&&s| s >= 32_700 || s <= -32_700).count();
+    if clipped * 5 > samples.len() {
+        bail!(
+            "{}: the audio is clipped ({}% of samples at full scale); record it again at a lower level",
+            file.display(),
+            clipped * 100 / samples.len()
+        );
+    }
+    let stt = LocalWhisper::load(&opts.dir(), opts.threads)?;
+    let channels = info.channels as usize;
+    let mut lines: Vec<(u64, u64, usize, String)> = Vec::new();
+    for ch in 0..channels {
+        let mono: Vec<i16> = samples.iter().skip(ch).step_by(channels).copied().collect();
+        let audio = resample(&mono, info.sample_rate, 16_000)?;
+        let t = stt.transcribe(&AudioFrame { rate: 16_000, samples: audio, at_ms: 0 }, false)?;
+        for (start, end, text) in t.segments {
+            lines.push((start, end, ch, text));
+        }
+    }
+    lines.sort_by_key(|l| (l.0, l.2));
+    for (start, end, ch, text) in lines {
+        if channels == 2 {
+            println!("[{} - {}] Speaker {}: {text}", clock(start), clock(end), ch + 1);
+        } else {
+            println!("[{} - {}] {text}", clock(start), clock(end));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SayOptions {
+    pub text: String,
+    /// Output WAV file.
+    #[arg(short = 'o', long)]
+    pub out: PathBuf,
+    /// The voice: `espeak` (always available).
+    #[arg(long, default_value = "espeak")]
+    pub voice: String,
+    /// Output sample rate (8000 for a phone line).
+    #[arg(long)]
+    pub rate: Option<u32>,
+}
+
+/// Synthesises text (normalised for the phone) into a WAV file.
+pub fn say(opts: &SayOptions) -> anyhow::Result<()> {
+    let tts: Box<dyn TextToSpeech> = match opts.voice.as_str() {
+        "espeak" => Box::new(Espeak::default()),
+        "piper" => bail!("the Piper voice is not available yet; use --voice espeak"),
+        other => bail!("unknown voice {other:?}; available: espeak"),
+    };
+    let text = switchboard_speech::text::for_phone(&opts.text);
+    if text.trim().is_empty() {
+        bail!("nothing to say");
+    }
+    let audio = tts.synthesize(&text)?;
+    let rate = opts.rate.unwrap_or(audio.rate);
+    let samples = resample(&audio.samples, audio.rate, rate)?;
+    std::fs::write(&opts.out, wav::encode_pcm16(&samples, rate, 1))
+        .with_context(|| format!("cannot write {}", opts.out.display()))?;
+    println!(
+        "{} ({} ms at {rate} Hz, {})",
+        opts.out.display(),
+        samples.len() as u64 * 1000 / rate as u64,
+        tts.name()
+    );
+    Ok(())
+}
+
+/// What is installed, and which engine each speech job uses.
+pub fn list(opts: &ModelOptions, verify: bool) -> anyhow::Result<()> {
+    let dir = opts.dir();
+    println!("models directory: {}", dir.display());
+    for spec in catalog::ALL {
+        let status = if verify {
+            match catalog::verify(&dir, spec) {
+                catalog::Status::Installed => "installed, verified".to_string(),
+                catalog::Status::Missing { file } => format!("MISSING {file}"),
+                catalog::Status::Damaged { file, why } => format!("DAMAGED {file}: {why}"),
+            }
+        } else {
+            match catalog::locate(&dir, spec) {
+                Ok(_) => "installed".to_string(),
+                Err(e) => format!("NOT USABLE: {e}"),
+            }
+        };
+        println!("  {:<18} {:<34} {:<28} {status}", spec.name, spec.purpose, spec.package);
+    }
+    let converted = switchboard_models::whisper::converted_path(&dir.join("converted"));
+    println!("engines:");
+    println!(
+        "  speech recognition  whisper.cpp with whisper-tiny.en ({})",
+        if converted.exists() {
+            format!("converted: {}", converted.display())
+        } else {
+            "converted on first use".into()
+        }
+    );
+    let espeak =
+        std::process::Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success());
+    println!(
+        "  text to speech      espeak-ng ({})",
+        if espeak { "installed" } else { "NOT INSTALLED: apt install espeak-ng" }
+    );
+    Ok(())
+}

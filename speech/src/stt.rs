@@ -1,0 +1,180 @@
+//! Speech recognition behind one contract. The local engine is Whisper (whisper.cpp) with the
+//! weights shared by every call; requests from concurrent calls go through a fair queue (one
+//! call's queue is served a request at a time, in turn with the others), so a long utterance
+//! from one caller does not hold up everybody else's short turns.
+
+use crate::frame::{AudioFrame, Transcript};
+use crate::{Error, Result};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+
+/// A speech recogniser: 16 kHz audio in, text out.
+pub trait SpeechToText: Send + Sync {
+    /// The engine, for logs and `models list`.
+    fn name(&self) -> String;
+    /// Recognises one utterance (`short`) or a whole recording.
+    fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript>;
+}
+
+/// Local Whisper tiny.en.
+pub struct LocalWhisper {
+    whisper: switchboard_models::whisper::Whisper,
+}
+
+impl LocalWhisper {
+    pub fn load(models_dir: &std::path::Path, threads: usize) -> Result<Self> {
+        let whisper =
+            switchboard_models::whisper::Whisper::load(models_dir, &models_dir.join("converted"), threads)
+                .map_err(|e| Error::Engine(e.to_string()))?;
+        Ok(LocalWhisper { whisper })
+    }
+}
+
+impl SpeechToText for LocalWhisper {
+    fn name(&self) -> String {
+        format!("whisper.cpp ({})", self.whisper.path().display())
+    }
+
+    fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript> {
+        if audio.rate != 16_000 {
+            return Err(Error::Rate(audio.rate));
+        }
+        let samples: Vec<f32> = audio.samples.iter().map(|&s| s as f32 / 32768.0).collect();
+        let segments = self.whisper.transcribe(&samples, short).map_err(|e| Error::Engine(e.to_string()))?;
+        let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        Ok(Transcript {
+            text,
+            start_ms: audio.at_ms,
+            end_ms: audio.at_ms + audio.duration_ms(),
+            segments: segments
+                .into_iter()
+                .map(|s| (audio.at_ms + s.start_ms, audio.at_ms + s.end_ms, s.text))
+                .collect(),
+        })
+    }
+}
+
+type Job = (AudioFrame, bool, mpsc::Sender<Result<Transcript>>);
+
+#[derive(Default)]
+struct Queues {
+    /// Waiting requests per caller, and the callers in service order.
+    waiting: HashMap<u64, VecDeque<Job>>,
+    order: VecDeque<u64>,
+    closed: bool,
+}
+
+/// A pool of recognition workers serving callers in turn.
+pub struct FairRecognizer {
+    shared: Arc<(Mutex<Queues>, Condvar)>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    engine_name: String,
+}
+
+impl FairRecognizer {
+    /// `workers` threads share `engine` (and its weights).
+    pub fn new(engine: Arc<dyn SpeechToText>, workers: usize) -> Self {
+        let shared = Arc::new((Mutex::new(Queues::default()), Condvar::new()));
+        let engine_name = engine.name();
+        let workers = (0..workers.max(1))
+            .map(|_| {
+                let (shared, engine) = (shared.clone(), engine.clone());
+                std::thread::spawn(move || loop {
+                    let job = {
+                        let (lock, ready) = &*shared;
+                        let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        loop {
+                            if let Some(caller) = q.order.pop_front() {
+                                let job = q.waiting.get_mut(&caller).and_then(|w| w.pop_front());
+                                if q.waiting.get(&caller).is_some_and(|w| !w.is_empty()) {
+                                    q.order.push_back(caller); // its next request waits its turn
+                                } else {
+                                    q.waiting.remove(&caller);
+                                }
+                                if let Some(job) = job {
+                                    break Some(job);
+                                }
+                            } else if q.closed {
+                                break None;
+                            } else {
+                                q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                            }
+                        }
+                    };
+                    let Some((audio, short, reply)) = job else { return };
+                    let _ = reply.send(engine.transcribe(&audio, short));
+                })
+            })
+            .collect();
+        FairRecognizer { shared, workers, engine_name }
+    }
+
+    pub fn engine_name(&self) -> &str {
+        &self.engine_name
+    }
+
+    /// Queues `audio` for `caller`; the receiver gets the result.
+    pub fn submit(&self, caller: u64, audio: AudioFrame, short: bool) -> mpsc::Receiver<Result<Transcript>> {
+        let (tx, rx) = mpsc::channel();
+        let (lock, ready) = &*self.shared;
+        let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let waiting = q.waiting.entry(caller).or_default();
+        waiting.push_back((audio, short, tx));
+        if waiting.len() == 1 {
+            q.order.push_back(caller);
+        }
+        ready.notify_one();
+        rx
+    }
+}
+
+impl Drop for FairRecognizer {
+    fn drop(&mut self) {
+        let (lock, ready) = &*self.shared;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        ready.notify_all();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Takes 1 ms per 100 samples and records the order it served callers in.
+    struct Slow(Mutex<Vec<u64>>);
+
+    impl SpeechToText for Slow {
+        fn name(&self) -> String {
+            "slow".into()
+        }
+        fn transcribe(&self, audio: &AudioFrame, _: bool) -> Result<Transcript> {
+            std::thread::sleep(Duration::from_millis(audio.samples.len() as u64 / 100));
+            self.0.lock().unwrap().push(audio.at_ms);
+            Ok(Transcript { text: format!("caller {}", audio.at_ms), ..Default::default() })
+        }
+    }
+
+    #[test]
+    fn callers_are_served_in_turn() {
+        let engine = Arc::new(Slow(Mutex::new(Vec::new())));
+        let r = FairRecognizer::new(engine.clone(), 1);
+        let audio = |caller: u64, n: usize| AudioFrame { rate: 16_000, samples: vec![0; n], at_ms: caller };
+        // Caller 1 queues five long requests, then callers 2 and 3 one short one each.
+        let long: Vec<_> = (0..5).map(|_| r.submit(1, audio(1, 2_000), false)).collect();
+        let two = r.submit(2, audio(2, 100), true);
+        let three = r.submit(3, audio(3, 100), true);
+        assert_eq!(three.recv().unwrap().unwrap().text, "caller 3");
+        assert_eq!(two.recv().unwrap().unwrap().text, "caller 2");
+        for l in long {
+            l.recv().unwrap().unwrap();
+        }
+        let order = engine.0.lock().unwrap().clone();
+        // Callers 2 and 3 did not wait behind all of caller 1's requests.
+        let pos = |c| order.iter().position(|&x| x == c).unwrap();
+        assert!(pos(2) <= 2 && pos(3) <= 3, "{order:?}");
+    }
+}

