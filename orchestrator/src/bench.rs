@@ -309,3 +309,88 @@ mod tests {
         assert!(super::cpu_seconds() >= 0.0);
     }
 }
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchSpeechOptions {
+    #[command(flatten)]
+    pub models: crate::speechcli::ModelOptions,
+    /// Repetitions per measurement (the median is printed).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `switchboard bench speech`: recognition real-time factor for 2, 5 and 15 s utterances,
+/// end of turn to final transcript, synthesis time to first audio and real-time factor, VAD cost
+/// per frame. Speech is made with espeak-ng.
+pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
+    use switchboard_speech::frame::AudioFrame;
+    use switchboard_speech::resample::resample;
+    use switchboard_speech::stt::{LocalWhisper, SpeechToText};
+    use switchboard_speech::tts::{Espeak, TextToSpeech};
+    let tts = Espeak::default();
+    let threads = opts.models.threads;
+    println!("Switchboard speech benchmark ({} threads for recognition)", threads);
+    let load = Instant::now();
+    let stt = LocalWhisper::load(&opts.models.dir(), threads)?;
+    println!("model load (and conversion on first use): {:.2} s", load.elapsed().as_secs_f64());
+    let sentences = [
+        "Hello, I am calling about my order.",
+        "It was supposed to arrive on Monday but it has not come yet.",
+        "The order number is four five seven two.",
+        "Could you tell me where it is and when it will be delivered?",
+        "If it is lost I would like a refund please.",
+        "Thank you for your help.",
+    ];
+    let mut speech16: Vec<i16> = Vec::new();
+    for s in sentences.iter().cycle().take(12) {
+        let a = tts.synthesize(s)?;
+        speech16.extend(resample(&a.samples, a.rate, 16_000)?);
+        speech16.extend(vec![0i16; 3_200]);
+    }
+    println!("\n1. speech recognition (whisper.cpp, tiny.en), median of {}", opts.repeat);
+    println!("{:>10} {:>12} {:>10}", "utterance", "compute", "× real time");
+    for secs in [2usize, 5, 15] {
+        let audio = AudioFrame { rate: 16_000, samples: speech16[..secs * 16_000].to_vec(), at_ms: 0 };
+        let times: Vec<f64> = (0..opts.repeat.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                let _ = stt.transcribe(&audio, true);
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        let m = median(times);
+        println!("{:>9}s {:>10.0}ms {:>10.1}", secs, m * 1000.0, secs as f64 / m);
+        if secs == 5 {
+            println!("   => end of turn to final transcript for a 5 s utterance: {:.0} ms", m * 1000.0);
+        }
+    }
+    println!("\n2. text to speech (espeak-ng)");
+    let sentence = "Your order four five seven two shipped yesterday and should arrive on Friday.";
+    let times: Vec<(f64, u64)> = (0..opts.repeat.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            let a = tts.synthesize(sentence).map(|a| a.duration_ms()).unwrap_or(0);
+            (t.elapsed().as_secs_f64(), a)
+        })
+        .collect();
+    let first = median(times.iter().map(|t| t.0).collect());
+    let audio_ms = times[0].1;
+    println!("time to first audio (one sentence): {:.0} ms", first * 1000.0);
+    println!("real-time factor: {:.0}× ({} ms of audio)", audio_ms as f64 / 1000.0 / first, audio_ms);
+    println!("\n3. voice activity detection (earshot, 16 ms frames)");
+    let mut vad = switchboard_speech::vad::Vad::default();
+    let t = Instant::now();
+    let mut frames = 0;
+    for _ in 0..5 {
+        frames += vad.handle(0, &speech16).len();
+        vad.reset();
+    }
+    let per = t.elapsed().as_secs_f64() / frames.max(1) as f64;
+    println!("{:.1} µs per frame ({} frames)", per * 1e6, frames);
+    Ok(())
+}

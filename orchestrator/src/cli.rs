@@ -126,6 +126,8 @@ pub enum ModelsCommand {
 pub enum BenchCommand {
     /// SIP call set-up rate and concurrent relayed calls, driven by sipp on loopback.
     Sip(crate::bench::BenchSipOptions),
+    /// Speech recognition and synthesis speed, VAD cost.
+    Speech(crate::bench::BenchSpeechOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +179,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(opts) => serve::run(opts).await,
         Command::Bench(BenchCommand::Sip(opts)) => crate::bench::sip(opts).await,
+        Command::Bench(BenchCommand::Speech(opts)) => {
+            tokio::task::spawn_blocking(move || crate::bench::speech(opts)).await?
+        }
         Command::Transcribe { file, models } => {
             tokio::task::spawn_blocking(move || crate::speechcli::transcribe(&file, &models)).await?
         }
