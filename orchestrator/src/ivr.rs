@@ -1,7 +1,8 @@
 //! IVR menus on live calls: the call is answered by Switchboard, the menu's prompt is played, a
 //! digit chooses an option, and the option's target takes the call. Recorded prompts come from
-//! the audio library; text prompts need the speech engine, which is not part of this build yet,
-//! so a short tone stands in for them (the caller can still press keys).
+//! the audio library; text prompts are spoken by the speech engine (espeak-ng), normalised for
+//! the phone. If a prompt cannot be played, a short tone stands in (the caller can still press
+//! keys).
 
 use crate::db::Db;
 use crate::model::{Agent, AudioEntry, IvrMenu, Prompt, Target};
@@ -46,7 +47,26 @@ impl IvrCall {
                 }
             }
         }
-        // No recording (or a text prompt without a speech engine): a short tone.
+        if let Prompt::Text { text, .. } = prompt {
+            let text = switchboard_speech::text::for_phone(text);
+            let spoken = tokio::task::spawn_blocking(move || {
+                use switchboard_speech::tts::TextToSpeech;
+                switchboard_speech::tts::Espeak::default().synthesize(&text)
+            })
+            .await;
+            match spoken {
+                Ok(Ok(audio)) => {
+                    let wav = switchboard_telephony::media::wav::encode_pcm16(&audio.samples, audio.rate, 1);
+                    match WavPlayer::new(&wav, 8000, false) {
+                        Ok(player) => return Box::new(player),
+                        Err(e) => tracing::warn!(error = %e, "spoken prompt unusable"),
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot speak the prompt; playing a tone"),
+                Err(e) => tracing::warn!(error = %e, "speech task failed"),
+            }
+        }
+        // No recording, or speech failed: a short tone.
         Box::new(Tone::beep(8000, 300))
     }
 

@@ -2,8 +2,12 @@
 //! with espeak-ng is transcribed at 16 kHz and after an 8 kHz μ-law phone line, stereo files get
 //! speaker labels, and bad audio gets a clear error.
 
+use std::time::Duration;
 use switchboard_telephony::media::{g711, wav};
-use switchboard_tests::{in_ci, run};
+use switchboard_tests::{
+    demo_account, find_file, free_udp_port, in_ci, login, require_program, run, write_tone, Baresip,
+    PhoneOptions, Server,
+};
 
 /// The model and espeak-ng are installed (scripts/setup); without them, skip (fail under CI).
 fn ready() -> bool {
@@ -141,4 +145,53 @@ fn bad_audio_and_missing_models_are_clear_errors() {
     );
     let o = run(&["say", "hello", "-o", "/nonexistent-dir/x.wav", "--voice", "nobody"], &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown voice"));
+}
+
+/// An IVR menu whose prompt is text: the caller hears it spoken (checked by transcribing what
+/// the caller's phone recorded), not a placeholder tone.
+#[tokio::test]
+async fn an_ivr_text_prompt_is_spoken_to_the_caller() {
+    if !ready() || !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    for (path, body) in [
+        (
+            "/api/ivr_menus",
+            serde_json::json!({"name": "spoken", "timeout_seconds": 10,
+                "prompt": {"type": "text", "text": "Thank you for calling Acme. For orders, press two."},
+                "options": [{"digit": "2", "target": {"type": "agent", "extension": "102"}}]}),
+        ),
+        (
+            "/api/phone_numbers",
+            serde_json::json!({"number": "+15555550178", "target": {"type": "ivr_menu", "name": "spoken"}}),
+        ),
+    ] {
+        let r = client.post(server.url(path)).header("cookie", &admin).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{path}");
+    }
+    // Alice's quiet microphone lasts 7 s; then she hangs up.
+    let mic = dir.path().join("quiet.wav");
+    write_tone(&mic, 100.0, 7.0).unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let alice = Baresip::start_with(
+        &demo_account(&sip, "101", ""),
+        PhoneOptions {
+            microphone: Some(mic),
+            record_dir: Some(rec.clone()),
+            commands: vec![format!("/dial sip:+15555550178@{sip}")],
+        },
+    )
+    .unwrap();
+    alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    alice.wait_for("terminated", Duration::from_secs(20)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let heard = find_file(&rec, "-dec.wav").unwrap();
+    let text = words(&transcribe(&heard)).to_lowercase();
+    assert!(text.contains("calling") && text.contains("press"), "the caller heard: {text:?}");
 }
