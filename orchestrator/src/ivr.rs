@@ -1,7 +1,7 @@
 //! IVR menus on live calls: the call is answered by Switchboard, the menu's prompt is played, a
 //! digit chooses an option, and the option's target takes the call. Recorded prompts come from
-//! the audio library; text prompts are spoken by the speech engine (espeak-ng), normalised for
-//! the phone. If a prompt cannot be played, a short tone stands in (the caller can still press
+//! the audio library; text prompts are spoken by the default voice (Piper when installed, else
+//! espeak-ng), normalised for the phone. If a prompt cannot be played, a short tone stands in (the caller can still press
 //! keys).
 
 use crate::db::Db;
@@ -50,8 +50,17 @@ impl IvrCall {
         if let Prompt::Text { text, .. } = prompt {
             let text = switchboard_speech::text::for_phone(text);
             let spoken = tokio::task::spawn_blocking(move || {
-                use switchboard_speech::tts::TextToSpeech;
-                switchboard_speech::tts::Espeak::default().synthesize(&text)
+                let voice =
+                    switchboard_speech::tts::default_voice(&switchboard_models::catalog::default_dir());
+                match voice.synthesize(&text) {
+                    Ok(audio) => Ok(audio),
+                    // A voice that fails on this text: the always-available one.
+                    Err(e) => {
+                        tracing::warn!(error = %e, voice = %voice.name(), "voice failed; using espeak-ng");
+                        use switchboard_speech::tts::TextToSpeech;
+                        switchboard_speech::tts::Espeak::default().synthesize(&text)
+                    }
+                }
             })
             .await;
             match spoken {

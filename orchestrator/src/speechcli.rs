@@ -82,9 +82,12 @@ pub struct SayOptions {
     /// Output WAV file.
     #[arg(short = 'o', long)]
     pub out: PathBuf,
-    /// The voice: `espeak` (always available).
-    #[arg(long, default_value = "espeak")]
-    pub voice: String,
+    /// The voice: `piper` (natural; needs its model package) or `espeak` (always available).
+    /// Default: piper when installed.
+    #[arg(long)]
+    pub voice: Option<String>,
+    #[command(flatten)]
+    pub models: ModelOptions,
     /// Output sample rate (8000 for a phone line).
     #[arg(long)]
     pub rate: Option<u32>,
@@ -92,10 +95,14 @@ pub struct SayOptions {
 
 /// Synthesises text (normalised for the phone) into a WAV file.
 pub fn say(opts: &SayOptions) -> anyhow::Result<()> {
-    let tts: Box<dyn TextToSpeech> = match opts.voice.as_str() {
-        "espeak" => Box::new(Espeak::default()),
-        "piper" => bail!("the Piper voice is not available yet; use --voice espeak"),
-        other => bail!("unknown voice {other:?}; available: espeak"),
+    let tts: std::sync::Arc<dyn TextToSpeech> = match opts.voice.as_deref() {
+        None => switchboard_speech::tts::default_voice(&opts.models.dir()),
+        Some("espeak") => std::sync::Arc::new(Espeak::default()),
+        Some("piper") => std::sync::Arc::new(switchboard_speech::tts::Piper::load(
+            &opts.models.dir(),
+            opts.models.threads,
+        )?),
+        Some(other) => bail!("unknown voice {other:?}; available: piper, espeak"),
     };
     let text = switchboard_speech::text::for_phone(&opts.text);
     if text.trim().is_empty() {
@@ -146,9 +153,19 @@ pub fn list(opts: &ModelOptions, verify: bool) -> anyhow::Result<()> {
     );
     let espeak =
         std::process::Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success());
+    let piper = catalog::locate(&dir, &catalog::PIPER_JOE).is_ok() && catalog::onnx_runtime(&dir).is_ok();
     println!(
-        "  text to speech      espeak-ng ({})",
+        "  text to speech      {} (fallback espeak-ng: {})",
+        if piper {
+            "piper-joe on ONNX Runtime"
+        } else {
+            "espeak-ng (piper-joe or onnxruntime not installed)"
+        },
         if espeak { "installed" } else { "NOT INSTALLED: apt install espeak-ng" }
     );
+    match catalog::onnx_runtime(&dir) {
+        Ok(p) => println!("  ONNX Runtime        {}", p.display()),
+        Err(e) => println!("  ONNX Runtime        NOT USABLE: {e}"),
+    }
     Ok(())
 }

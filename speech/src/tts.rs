@@ -61,3 +61,78 @@ fn parse_stream_wav(wav: &[u8]) -> Result<AudioFrame> {
         .collect();
     Ok(AudioFrame { rate, samples, at_ms: 0 })
 }
+
+/// IPA phonemes for `text` the way Piper voices were trained on them: espeak-ng per clause,
+/// with the clause's punctuation kept (it shapes the prosody).
+pub fn phonemize(text: &str, voice: &str) -> Result<String> {
+    let mut clauses: Vec<(String, Option<char>)> = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let ends = matches!(c, ',' | '.' | ';' | ':' | '!' | '?')
+            && chars.get(i + 1).is_none_or(|n| n.is_whitespace());
+        if ends {
+            clauses.push((std::mem::take(&mut current), Some(c)));
+        } else {
+            current.push(c);
+        }
+    }
+    clauses.push((current, None));
+    let mut out = String::new();
+    for (clause, punct) in clauses {
+        let clause = clause.trim();
+        if !clause.is_empty() {
+            let o =
+                Command::new("espeak-ng").args(["-q", "--ipa", "-v", voice, "--", clause]).output().map_err(
+                    |e| Error::Engine(format!("cannot run espeak-ng (Debian package espeak-ng): {e}")),
+                )?;
+            let ipa = String::from_utf8_lossy(&o.stdout);
+            let ipa = ipa.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&ipa);
+        }
+        if let Some(p) = punct {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// A Piper voice (natural; the default when its package is installed).
+pub struct Piper {
+    voice: switchboard_models::piper::Piper,
+}
+
+impl Piper {
+    pub fn load(models_dir: &std::path::Path, threads: usize) -> Result<Self> {
+        let voice = switchboard_models::piper::Piper::load(models_dir, threads)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        Ok(Piper { voice })
+    }
+}
+
+impl TextToSpeech for Piper {
+    fn name(&self) -> String {
+        "piper (en_US joe, medium)".into()
+    }
+
+    fn synthesize(&self, text: &str) -> Result<AudioFrame> {
+        let phonemes = phonemize(text, "en-us")?;
+        let samples = self.voice.synthesize(&phonemes).map_err(|e| Error::Engine(e.to_string()))?;
+        Ok(AudioFrame { rate: self.voice.sample_rate, samples, at_ms: 0 })
+    }
+}
+
+/// The best voice available: Piper when its package is installed, else espeak-ng. Loaded once
+/// per process and shared.
+pub fn default_voice(models_dir: &std::path::Path) -> std::sync::Arc<dyn TextToSpeech> {
+    static VOICE: std::sync::OnceLock<std::sync::Arc<dyn TextToSpeech>> = std::sync::OnceLock::new();
+    VOICE
+        .get_or_init(|| match Piper::load(models_dir, 2) {
+            Ok(p) => std::sync::Arc::new(p),
+            Err(_) => std::sync::Arc::new(Espeak::default()),
+        })
+        .clone()
+}
