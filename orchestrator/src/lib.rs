@@ -19,3 +19,4 @@ pub mod configfile;
 pub mod demo;
 pub mod serve;
 pub mod speechcli;
+pub mod speechcloud;

@@ -19,6 +19,14 @@ pub struct ModelOptions {
     /// Threads for recognition.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// An OpenAI-compatible speech-to-text service to use instead of the local model
+    /// (base URL with the version, e.g. https://api.openai.com/v1).
+    #[arg(long, env = "SWITCHBOARD_STT_URL")]
+    pub stt_url: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_STT_KEY", hide_env_values = true)]
+    pub stt_key: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_STT_MODEL", default_value = "whisper-1")]
+    pub stt_model: String,
 }
 
 impl ModelOptions {
@@ -54,13 +62,26 @@ pub fn transcribe(file: &PathBuf, opts: &ModelOptions) -> anyhow::Result<()> {
             clipped * 100 / samples.len()
         );
     }
-    let stt = LocalWhisper::load(&opts.dir(), opts.threads)?;
+    let stt: Box<dyn SpeechToText> = match &opts.stt_url {
+        Some(url) => Box::new(crate::speechcloud::OpenAiStt(crate::speechcloud::Endpoint {
+            base_url: url.clone(),
+            api_key: opts.stt_key.clone(),
+            model: opts.stt_model.clone(),
+            timeout: std::time::Duration::from_secs(120),
+        })),
+        None => Box::new(LocalWhisper::load(&opts.dir(), opts.threads)?),
+    };
     let channels = info.channels as usize;
     let mut lines: Vec<(u64, u64, usize, String)> = Vec::new();
     for ch in 0..channels {
         let mono: Vec<i16> = samples.iter().skip(ch).step_by(channels).copied().collect();
         let audio = resample(&mono, info.sample_rate, 16_000)?;
-        let t = stt.transcribe(&AudioFrame { rate: 16_000, samples: audio, at_ms: 0 }, false)?;
+        let frame = AudioFrame { rate: 16_000, samples: audio, at_ms: 0 };
+        let end = frame.duration_ms();
+        let t = stt.transcribe(&frame, false)?;
+        if t.segments.is_empty() && !t.text.is_empty() {
+            lines.push((0, end, ch, t.text)); // a service that gives no segment timings
+        }
         for (start, end, text) in t.segments {
             lines.push((start, end, ch, text));
         }
@@ -83,9 +104,16 @@ pub struct SayOptions {
     #[arg(short = 'o', long)]
     pub out: PathBuf,
     /// The voice: `piper` (natural; needs its model package) or `espeak` (always available).
-    /// Default: piper when installed.
+    /// Default: piper when installed. With --tts-url, the service's voice name (e.g. alloy).
     #[arg(long)]
     pub voice: Option<String>,
+    /// An OpenAI-compatible text-to-speech service to use instead of the local voices.
+    #[arg(long, env = "SWITCHBOARD_TTS_URL")]
+    pub tts_url: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_TTS_KEY", hide_env_values = true)]
+    pub tts_key: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_TTS_MODEL", default_value = "tts-1")]
+    pub tts_model: String,
     #[command(flatten)]
     pub models: ModelOptions,
     /// Output sample rate (8000 for a phone line).
@@ -96,6 +124,15 @@ pub struct SayOptions {
 /// Synthesises text (normalised for the phone) into a WAV file.
 pub fn say(opts: &SayOptions) -> anyhow::Result<()> {
     let tts: std::sync::Arc<dyn TextToSpeech> = match opts.voice.as_deref() {
+        _ if opts.tts_url.is_some() => std::sync::Arc::new(crate::speechcloud::OpenAiTts {
+            endpoint: crate::speechcloud::Endpoint {
+                base_url: opts.tts_url.clone().unwrap_or_default(),
+                api_key: opts.tts_key.clone(),
+                model: opts.tts_model.clone(),
+                timeout: std::time::Duration::from_secs(60),
+            },
+            voice: opts.voice.clone().unwrap_or_else(|| "alloy".into()),
+        }),
         None => switchboard_speech::tts::default_voice(&opts.models.dir()),
         Some("espeak") => std::sync::Arc::new(Espeak::default()),
         Some("piper") => std::sync::Arc::new(switchboard_speech::tts::Piper::load(

@@ -428,9 +428,9 @@ async fn websocket_phone(secure: bool) {
                   + Unpin),
     ) -> Sip {
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
                 .await
-                .expect("a SIP message")
+                .unwrap_or_else(|_| panic!("no SIP message within 20 s"))
                 .unwrap()
                 .unwrap();
             if let Message::Text(t) = msg {

@@ -1,0 +1,141 @@
+//! OpenAI-compatible speech endpoints (OpenAI, or a self-hosted server that speaks the same
+//! protocol): `POST {base}/audio/transcriptions` for recognition and `POST {base}/audio/speech`
+//! for synthesis, configured by URL, key and model. They implement the speech crate's contracts,
+//! so a deployment can swap the local engines for them.
+
+use std::time::Duration;
+use switchboard_speech::frame::{AudioFrame, Transcript};
+use switchboard_speech::stt::SpeechToText;
+use switchboard_speech::tts::TextToSpeech;
+use switchboard_speech::Error;
+
+/// Where an OpenAI-compatible service is and how to call it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Base URL including the version, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    pub timeout: Duration,
+}
+
+impl Endpoint {
+    fn client(&self) -> Result<reqwest::blocking::Client, Error> {
+        reqwest::blocking::Client::builder()
+            .timeout(self.timeout)
+            .build()
+            .map_err(|e| Error::Engine(format!("HTTP client: {e}")))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base_url.trim_end_matches('/'))
+    }
+
+    fn authorised(&self, r: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        match &self.api_key {
+            Some(k) => r.bearer_auth(k),
+            None => r,
+        }
+    }
+}
+
+/// Turns an HTTP failure into a clear error (status and the service's message, never the key).
+fn failure(what: &str, url: &str, r: reqwest::blocking::Response) -> Error {
+    let status = r.status();
+    let body = r.text().unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    Error::Engine(format!("{what} at {url} failed: HTTP {status}: {message}"))
+}
+
+pub struct OpenAiStt(pub Endpoint);
+
+impl SpeechToText for OpenAiStt {
+    fn name(&self) -> String {
+        format!("{} at {}", self.0.model, self.0.base_url)
+    }
+
+    fn transcribe(&self, audio: &AudioFrame, _short: bool) -> Result<Transcript, Error> {
+        let wav = switchboard_telephony::media::wav::encode_pcm16(&audio.samples, audio.rate, 1);
+        let part = reqwest::blocking::multipart::Part::bytes(wav)
+            .file_name("audio.wav")
+            .mime_str("audio/wav")
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        let form = reqwest::blocking::multipart::Form::new()
+            .part("file", part)
+            .text("model", self.0.model.clone())
+            .text("response_format", "verbose_json")
+            .text("language", "en");
+        let url = self.0.url("audio/transcriptions");
+        let r = self
+            .0
+            .authorised(self.0.client()?.post(&url).multipart(form))
+            .send()
+            .map_err(|e| Error::Engine(format!("transcription at {url}: {e}")))?;
+        if !r.status().is_success() {
+            return Err(failure("transcription", &url, r));
+        }
+        let v: serde_json::Value =
+            r.json().map_err(|e| Error::Engine(format!("transcription at {url}: unreadable answer: {e}")))?;
+        let text = v["text"]
+            .as_str()
+            .ok_or_else(|| Error::Engine(format!("transcription at {url}: no text in the answer")))?
+            .trim()
+            .to_string();
+        let ms = |x: &serde_json::Value| audio.at_ms + (x.as_f64().unwrap_or(0.0).max(0.0) * 1000.0) as u64;
+        let segments = v["segments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (ms(&s["start"]), ms(&s["end"]), s["text"].as_str().unwrap_or_default().trim().to_string())
+            })
+            .collect();
+        Ok(Transcript { text, start_ms: audio.at_ms, end_ms: audio.at_ms + audio.duration_ms(), segments })
+    }
+}
+
+pub struct OpenAiTts {
+    pub endpoint: Endpoint,
+    pub voice: String,
+}
+
+impl TextToSpeech for OpenAiTts {
+    fn name(&self) -> String {
+        format!("{} ({}) at {}", self.endpoint.model, self.voice, self.endpoint.base_url)
+    }
+
+    fn synthesize(&self, text: &str) -> Result<AudioFrame, Error> {
+        let url = self.endpoint.url("audio/speech");
+        let body = serde_json::json!({
+            "model": self.endpoint.model, "input": text, "voice": self.voice, "response_format": "wav",
+        });
+        let r = self
+            .endpoint
+            .authorised(self.endpoint.client()?.post(&url).json(&body))
+            .send()
+            .map_err(|e| Error::Engine(format!("speech at {url}: {e}")))?;
+        if !r.status().is_success() {
+            return Err(failure("speech", &url, r));
+        }
+        let bytes = r.bytes().map_err(|e| Error::Engine(format!("speech at {url}: {e}")))?;
+        // Streamed WAVs may carry unknown sizes; fix the header sizes before parsing.
+        let mut wav = bytes.to_vec();
+        if wav.len() > 44 && &wav[..4] == b"RIFF" {
+            let data = wav.windows(4).position(|w| w == b"data").unwrap_or(36);
+            let (len, riff) = ((wav.len() - data - 8) as u32, wav.len() as u32 - 8);
+            wav[4..8].copy_from_slice(&riff.to_le_bytes());
+            wav[data + 4..data + 8].copy_from_slice(&len.to_le_bytes());
+        }
+        let (info, samples) = switchboard_telephony::media::wav::decode(&wav)
+            .map_err(|e| Error::Engine(format!("speech at {url}: not WAV audio: {e}")))?;
+        let mono = if info.channels == 2 {
+            samples.chunks_exact(2).map(|c| ((c[0] as i32 + c[1] as i32) / 2) as i16).collect()
+        } else {
+            samples
+        };
+        Ok(AudioFrame { rate: info.sample_rate, samples: mono, at_ms: 0 })
+    }
+}
