@@ -85,9 +85,23 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<CallRecord> {
 }
 
 pub async fn create(db: &Db, account_id: i64, call: &NewCall) -> Result<i64> {
+    insert_record(db.pool(), account_id, call, None, now_ms()).await
+}
+
+/// Inserts a call record; `match_phone` (E.164) links it to the account's customer with that
+/// number unless `call.customer_id` is given.
+async fn insert_record<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    account_id: i64,
+    call: &NewCall,
+    match_phone: Option<&str>,
+    at: i64,
+) -> Result<i64> {
     let row = sqlx::query(
-        "INSERT INTO call_records (account_id, direction, from_number, to_number, customer_id, agent_extension, \
-         ai_agent, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO call_records (account_id, direction, from_number, to_number, customer_id, \
+         agent_extension, ai_agent, started_at) VALUES ($1, $2, $3, $4, \
+         COALESCE($5, (SELECT MIN(customer_id) FROM customer_phones WHERE account_id = $1 AND number = $9)), \
+         $6, $7, $8) RETURNING id",
     )
     .bind(account_id)
     .bind(&call.direction)
@@ -96,8 +110,9 @@ pub async fn create(db: &Db, account_id: i64, call: &NewCall) -> Result<i64> {
     .bind(call.customer_id)
     .bind(&call.agent_extension)
     .bind(&call.ai_agent)
-    .bind(now_ms())
-    .fetch_one(db.pool())
+    .bind(at)
+    .bind(match_phone)
+    .fetch_one(ex)
     .await?;
     Ok(row.try_get("id")?)
 }
@@ -333,24 +348,8 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Vec<(Re
     // Creates first: every later op in the batch may refer to them.
     for op in batch {
         let RecordOp::Create { key, account, call, match_phone, at } = op else { continue };
-        let row = sqlx::query(
-            "INSERT INTO call_records (account_id, direction, from_number, to_number, customer_id, \
-             agent_extension, ai_agent, started_at) VALUES ($1, $2, $3, $4, \
-             COALESCE((SELECT MIN(customer_id) FROM customer_phones WHERE account_id = $1 AND number = $9), $5), \
-             $6, $7, $8) RETURNING id",
-        )
-        .bind(account)
-        .bind(&call.direction)
-        .bind(&call.from_number)
-        .bind(&call.to_number)
-        .bind(call.customer_id)
-        .bind(&call.agent_extension)
-        .bind(&call.ai_agent)
-        .bind(at)
-        .bind(match_phone)
-        .fetch_one(&mut *tx)
-        .await?;
-        created.push((*key, row.try_get("id")?));
+        let id = insert_record(&mut *tx, *account, call, match_phone.as_deref(), *at).await?;
+        created.push((*key, id));
     }
     let id_of = |key: &RecordKey| {
         known.ids.get(key).copied().or_else(|| created.iter().find(|(k, _)| k == key).map(|(_, id)| *id))
