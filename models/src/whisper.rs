@@ -50,6 +50,33 @@ pub fn ensure_converted(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf> 
     Ok(out)
 }
 
+/// Whisper sometimes loops, repeating the last sentence until it runs out of tokens ("Can I
+/// talk to a person? Can I talk to a person? Can I talk to"). Drops a sentence equal to the one
+/// before it, and a trailing fragment that only restarts the previous sentence.
+pub fn without_repeats(text: &str) -> String {
+    let mut sentences: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '?' | '!') {
+            sentences.push(text[start..=i].trim());
+            start = i + c.len_utf8();
+        }
+    }
+    let tail = text[start..].trim();
+    let norm = |s: &str| s.trim_end_matches(['.', '?', '!']).trim().to_lowercase();
+    let mut kept: Vec<&str> = Vec::new();
+    for s in sentences {
+        if s.is_empty() || kept.last().is_some_and(|p| norm(p) == norm(s)) {
+            continue;
+        }
+        kept.push(s);
+    }
+    if !tail.is_empty() && !kept.last().is_some_and(|p| norm(p).starts_with(&norm(tail))) {
+        kept.push(tail);
+    }
+    kept.join(" ")
+}
+
 impl Whisper {
     /// Loads Whisper tiny.en from the models directory (converting it on first use).
     pub fn load(models_dir: &Path, cache_dir: &Path, threads: usize) -> Result<Self> {
@@ -88,7 +115,8 @@ impl Whisper {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_suppress_blank(true);
-        params.set_temperature_inc(0.0);
+        // Temperature fallback stays on: when a decode repeats itself (a known failure of small
+        // encoder windows) whisper.cpp retries it hotter.
         let duration_ms = samples.len() as u64 * 1000 / 16_000;
         // Pad short clips to a second: the encoder needs some context.
         let mut padded;
@@ -105,6 +133,8 @@ impl Whisper {
             params.set_audio_ctx(ctx);
             params.set_single_segment(true);
             params.set_no_timestamps(true);
+            // Nobody says more than about six tokens a second: a longer decode is a loop.
+            params.set_max_tokens((16 + audio.len() / 16_000 * 8) as i32);
         }
         state.full(params, audio).map_err(|e| Error::Inference(format!("whisper: {e}")))?;
         let n = state.full_n_segments();
@@ -121,8 +151,26 @@ impl Whisper {
             }
             let start_ms = (seg.start_timestamp().max(0) as u64 * 10).min(duration_ms);
             let end_ms = (seg.end_timestamp().max(0) as u64 * 10).min(duration_ms).max(start_ms);
-            out.push(Segment { start_ms, end_ms, text });
+            out.push(Segment { start_ms, end_ms, text: without_repeats(&text) });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_repeats;
+
+    #[test]
+    fn loops_are_cut_and_real_repetition_is_kept_apart() {
+        assert_eq!(
+            without_repeats(
+                "Can I talk to a person? Can I talk to a person? can i talk to a person? Can I talk to"
+            ),
+            "Can I talk to a person?"
+        );
+        assert_eq!(without_repeats("Hello. Where is my order?"), "Hello. Where is my order?");
+        assert_eq!(without_repeats("No. No, I mean yes."), "No. No, I mean yes.");
+        assert_eq!(without_repeats("my order is 4572"), "my order is 4572");
     }
 }

@@ -1,0 +1,53 @@
+//! The live path end to end without a call: phone-line audio through the ears; each end of turn
+//! is recognised by the local Whisper in its short-utterance mode; the words come out right.
+
+use switchboard_speech::bargein::BargeInConfig;
+use switchboard_speech::ears::Ears;
+use switchboard_speech::frame::{AudioFrame, Frame};
+use switchboard_speech::resample::resample;
+use switchboard_speech::stt::{LocalWhisper, SpeechToText};
+use switchboard_speech::tts::{Piper, TextToSpeech};
+use switchboard_speech::turn::TurnConfig;
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+#[test]
+fn turns_heard_over_a_phone_line_are_recognised() {
+    let dir = switchboard_models::catalog::default_dir();
+    let (stt, voice) = match (LocalWhisper::load(&dir, 2), Piper::load(&dir, 2)) {
+        (Ok(s), Ok(v)) => (s, v),
+        (s, v) => {
+            assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", s.err(), v.err());
+            eprintln!("skipping: models not installed");
+            return;
+        }
+    };
+    let questions =
+        ["Where is my order 4572?", "Can I talk to a person?", "I want a refund for the blue jacket."];
+    // A caller asks three questions with pauses, over 8 kHz μ-law.
+    let mut line: Vec<i16> = vec![0; 4000];
+    for q in questions {
+        let a = voice.synthesize(q).unwrap();
+        line.extend(resample(&a.samples, a.rate, 8000).unwrap());
+        line.extend(vec![0i16; 12_000]);
+    }
+    let mut ears = Ears::new(8000, TurnConfig::default(), BargeInConfig::default()).unwrap();
+    let mut turns = Vec::new();
+    for (i, chunk) in line.chunks(160).enumerate() {
+        let frame = AudioFrame { rate: 8000, samples: chunk.to_vec(), at_ms: i as u64 * 20 };
+        for f in ears.handle_audio(&frame) {
+            if let Frame::EndOfTurn { audio, .. } = f {
+                turns.push(stt.transcribe(&audio, true).unwrap().text);
+            }
+        }
+    }
+    assert_eq!(turns.len(), 3, "{turns:?}");
+    let reference = questions.join(" ");
+    let heard = turns.join(" ");
+    let wer = switchboard_speech::wer::wer(&reference, &heard);
+    eprintln!("heard {turns:?} (WER {wer:.3})");
+    assert!(wer <= 0.15, "word error rate {wer:.3}: {turns:?}");
+    assert!(turns[0].replace(',', "").contains("4572"), "the order number comes out usable: {:?}", turns[0]);
+}
