@@ -126,14 +126,22 @@ pub fn for_phone(text: &str) -> String {
 }
 
 /// Cuts streamed text into sentences: push text as it arrives, take sentences as they complete.
+/// With `clause_first`, the first chunk of a reply may end at a clause (", ; :") so that speech
+/// starts sooner ("Sure," is spoken while the rest is still being synthesised).
 #[derive(Debug, Default)]
 pub struct SentenceChunker {
     buffer: String,
+    clause_first: bool,
+    emitted: bool,
 }
 
 const ABBREVIATIONS: &[&str] = &["mr.", "mrs.", "ms.", "dr.", "st.", "e.g.", "i.e.", "etc.", "no.", "vs."];
 
 impl SentenceChunker {
+    pub fn clause_first() -> Self {
+        SentenceChunker { clause_first: true, ..Default::default() }
+    }
+
     /// Adds text; returns the sentences it completed.
     pub fn push(&mut self, text: &str) -> Vec<String> {
         self.buffer.push_str(text);
@@ -143,6 +151,7 @@ impl SentenceChunker {
             let sentence = sentence.trim().to_string();
             if !sentence.is_empty() {
                 out.push(sentence);
+                self.emitted = true;
             }
         }
         out
@@ -153,7 +162,8 @@ impl SentenceChunker {
     fn sentence_end(&self) -> Option<usize> {
         let b = self.buffer.as_bytes();
         for i in 0..b.len() {
-            if !matches!(b[i], b'.' | b'!' | b'?' | b'\n') {
+            let clause = self.clause_first && !self.emitted && matches!(b[i], b',' | b';' | b':');
+            if !clause && !matches!(b[i], b'.' | b'!' | b'?' | b'\n') {
                 continue;
             }
             let next = b.get(i + 1).copied();
@@ -212,5 +222,12 @@ mod tests {
         assert_eq!(out, vec!["Hello Mr. Smith.", "Your total is $12.50 today.", "Anything else?"]);
         assert_eq!(c.finish().as_deref(), Some("Thanks"));
         assert_eq!(c.finish(), None);
+        // Clause first: the opening clause goes at once, then whole sentences.
+        let mut c = SentenceChunker::clause_first();
+        let out = c.push("Sure, your order shipped on May 3, 2026, by UPS. It arrives Friday, I think. ");
+        assert_eq!(
+            out,
+            vec!["Sure,", "your order shipped on May 3, 2026, by UPS.", "It arrives Friday, I think."]
+        );
     }
 }
