@@ -66,6 +66,14 @@ impl Piper {
         Ok(Piper { session: Mutex::new(session), ids, sample_rate, scales })
     }
 
+    /// Without the voice's random variation (the same text always gives the same audio), for
+    /// reproducible tests and measurements.
+    pub fn steady(mut self) -> Self {
+        self.scales[0] = 0.0;
+        self.scales[2] = 0.0;
+        self
+    }
+
     /// The model's input ids for a phoneme string: `^`, each phoneme followed by the pad `_`,
     /// then `$`. Phonemes the voice does not know are skipped.
     pub fn phoneme_ids(&self, phonemes: &str) -> Vec<i64> {

@@ -115,8 +115,9 @@ impl Whisper {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_suppress_blank(true);
-        // Temperature fallback stays on: when a decode repeats itself (a known failure of small
-        // encoder windows) whisper.cpp retries it hotter.
+        // Greedy and deterministic: the same audio always gives the same words. (Loops, which
+        // a hotter retry would catch, are cut by `without_repeats` instead.)
+        params.set_temperature_inc(0.0);
         let duration_ms = samples.len() as u64 * 1000 / 16_000;
         // Pad short clips to a second: the encoder needs some context.
         let mut padded;

@@ -119,6 +119,9 @@ pub struct SayOptions {
     /// Output sample rate (8000 for a phone line).
     #[arg(long)]
     pub rate: Option<u32>,
+    /// Piper without its random variation: the same text always gives the same audio.
+    #[arg(long)]
+    pub steady: bool,
 }
 
 /// Synthesises text (normalised for the phone) into a WAV file.
@@ -135,10 +138,10 @@ pub fn say(opts: &SayOptions) -> anyhow::Result<()> {
         }),
         None => switchboard_speech::tts::default_voice(&opts.models.dir()),
         Some("espeak") => std::sync::Arc::new(Espeak::default()),
-        Some("piper") => std::sync::Arc::new(switchboard_speech::tts::Piper::load(
-            &opts.models.dir(),
-            opts.models.threads,
-        )?),
+        Some("piper") => {
+            let piper = switchboard_speech::tts::Piper::load(&opts.models.dir(), opts.models.threads)?;
+            std::sync::Arc::new(if opts.steady { piper.steady() } else { piper })
+        }
         Some(other) => bail!("unknown voice {other:?}; available: piper, espeak"),
     };
     let text = switchboard_speech::text::for_phone(&opts.text);

@@ -31,6 +31,11 @@ pub struct Ears {
     audio_start_ms: u64,
     /// Audio time of the next 16 kHz sample (follows the input clock).
     next_ms: Option<u64>,
+    /// How often to ask for a partial transcript while the caller speaks (None: never).
+    partial_every_ms: Option<u64>,
+    /// Start of the current turn, and when the last partial was asked for.
+    turn_start_ms: Option<u64>,
+    last_partial_ms: u64,
 }
 
 impl Ears {
@@ -45,7 +50,16 @@ impl Ears {
             audio: VecDeque::new(),
             audio_start_ms: 0,
             next_ms: None,
+            partial_every_ms: Some(640),
+            turn_start_ms: None,
+            last_partial_ms: 0,
         })
+    }
+
+    /// Sets how often partial transcripts are asked for while the caller speaks.
+    pub fn with_partials_every(mut self, ms: Option<u64>) -> Self {
+        self.partial_every_ms = ms;
+        self
     }
 
     pub fn input_rate(&self) -> u32 {
@@ -123,13 +137,36 @@ impl Ears {
             }
             while let Some(e) = self.turn.poll_event() {
                 out.push(match e {
-                    TurnEvent::SpeechStarted { at_ms } => Frame::SpeechStarted { at_ms },
+                    TurnEvent::SpeechStarted { at_ms } => {
+                        if self.turn_start_ms.is_none() {
+                            self.turn_start_ms = Some(at_ms);
+                            self.last_partial_ms = at_ms;
+                        }
+                        Frame::SpeechStarted { at_ms }
+                    }
                     TurnEvent::SpeechStopped { at_ms } => Frame::SpeechStopped { at_ms },
-                    TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms } => Frame::EndOfTurn {
-                        at_ms,
-                        audio: self.slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS),
-                    },
+                    TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms } => {
+                        self.turn_start_ms = None;
+                        Frame::EndOfTurn {
+                            at_ms,
+                            audio: self
+                                .slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS),
+                        }
+                    }
                 });
+            }
+            // While the caller speaks, ask for a partial transcript now and then.
+            if let (Some(every), Some(start), true) =
+                (self.partial_every_ms, self.turn_start_ms, self.turn.speaking())
+            {
+                let now = t + crate::vad::FRAME_MS;
+                if now.saturating_sub(self.last_partial_ms) >= every {
+                    self.last_partial_ms = now;
+                    out.push(Frame::PartialRequest {
+                        at_ms: now,
+                        audio: self.slice(start.saturating_sub(PRE_ROLL_MS), now),
+                    });
+                }
             }
         }
         out

@@ -45,6 +45,12 @@ pub enum Frame {
         at_ms: u64,
         audio: AudioFrame,
     },
+    /// Time to recognise the turn so far (the driver runs the recogniser and feeds the text back
+    /// with `Ears::set_partial`); `audio` is the turn from its start at 16 kHz.
+    PartialRequest {
+        at_ms: u64,
+        audio: AudioFrame,
+    },
     /// Recognition results.
     PartialTranscript(Transcript),
     FinalTranscript(Transcript),

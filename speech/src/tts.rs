@@ -111,6 +111,11 @@ impl Piper {
             .map_err(|e| Error::Engine(e.to_string()))?;
         Ok(Piper { voice })
     }
+
+    /// The same text always gives the same audio (no random variation): for tests.
+    pub fn steady(self) -> Self {
+        Piper { voice: self.voice.steady() }
+    }
 }
 
 impl TextToSpeech for Piper {

@@ -17,7 +17,7 @@ fn ci() -> bool {
 fn turns_heard_over_a_phone_line_are_recognised() {
     let dir = switchboard_models::catalog::default_dir();
     let (stt, voice) = match (LocalWhisper::load(&dir, 2), Piper::load(&dir, 2)) {
-        (Ok(s), Ok(v)) => (s, v),
+        (Ok(s), Ok(v)) => (s, v.steady()),
         (s, v) => {
             assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", s.err(), v.err());
             eprintln!("skipping: models not installed");
@@ -34,20 +34,34 @@ fn turns_heard_over_a_phone_line_are_recognised() {
         line.extend(vec![0i16; 12_000]);
     }
     let mut ears = Ears::new(8000, TurnConfig::default(), BargeInConfig::default()).unwrap();
-    let mut turns = Vec::new();
+    let (mut turns, mut partials) = (Vec::new(), Vec::new());
     for (i, chunk) in line.chunks(160).enumerate() {
         let frame = AudioFrame { rate: 8000, samples: chunk.to_vec(), at_ms: i as u64 * 20 };
         for f in ears.handle_audio(&frame) {
-            if let Frame::EndOfTurn { audio, .. } = f {
-                turns.push(stt.transcribe(&audio, true).unwrap().text);
+            match f {
+                Frame::PartialRequest { audio, .. } => {
+                    let partial = stt.transcribe(&audio, true).unwrap().text;
+                    ears.set_partial(&partial);
+                    partials.push(partial);
+                }
+                Frame::EndOfTurn { audio, .. } => turns.push(stt.transcribe(&audio, true).unwrap().text),
+                _ => {}
             }
         }
     }
+    // Partial transcripts came while the caller spoke (the longest question gets several).
+    eprintln!("partials {partials:?}");
+    assert!(
+        partials.len() >= 3
+            && partials.iter().any(|p| p.to_lowercase().contains("refund") || p.contains("want")),
+        "{partials:?}"
+    );
     assert_eq!(turns.len(), 3, "{turns:?}");
     let reference = questions.join(" ");
     let heard = turns.join(" ");
     let wer = switchboard_speech::wer::wer(&reference, &heard);
     eprintln!("heard {turns:?} (WER {wer:.3})");
+    // Three short questions: one misheard word is 4.5 %; "refund" over a phone line is hard.
     assert!(wer <= 0.15, "word error rate {wer:.3}: {turns:?}");
     assert!(turns[0].replace(',', "").contains("4572"), "the order number comes out usable: {:?}", turns[0]);
 }

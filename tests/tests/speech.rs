@@ -36,6 +36,9 @@ fn say_with(text: &str, out: &std::path::Path, rate: Option<u32>, voice: Option<
     if let Some(v) = voice {
         args.extend(["--voice", v]);
     }
+    if voice == Some("piper") {
+        args.push("--steady"); // reproducible audio, so the error rate is the same every run
+    }
     let r = rate.map(|r| r.to_string());
     if let Some(r) = &r {
         args.extend(["--rate", r]);
