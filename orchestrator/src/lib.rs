@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod ivr;
 pub mod model;
+pub mod routing;
 pub mod snapshot;
 pub mod store;
 pub mod telephony;

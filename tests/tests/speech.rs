@@ -27,10 +27,6 @@ fn ready() -> bool {
     true
 }
 
-fn say(text: &str, out: &std::path::Path, rate: Option<u32>) {
-    say_with(text, out, rate, None)
-}
-
 fn say_with(text: &str, out: &std::path::Path, rate: Option<u32>, voice: Option<&str>) {
     let mut args = vec!["say", text, "-o", out.to_str().unwrap()];
     if let Some(v) = voice {
@@ -115,8 +111,8 @@ fn stereo_files_get_a_speaker_per_channel() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
-    say("Where is my order?", &a, Some(16_000));
-    say("It shipped yesterday.", &b, Some(16_000));
+    say_with("Where is my order?", &a, Some(16_000), Some("piper"));
+    say_with("It shipped yesterday.", &b, Some(16_000), Some("piper"));
     let (_, a) = wav::decode(&std::fs::read(&a).unwrap()).unwrap();
     let (_, b) = wav::decode(&std::fs::read(&b).unwrap()).unwrap();
     // The caller on the left first, the agent on the right after a pause.

@@ -1,0 +1,371 @@
+//! Where a new call goes: the routing plan for each incoming call (extensions, numbers,
+//! schedules, IVR menus, outside numbers through a trunk, class of service), its call record and
+//! its media ports, prepared beside the call router so that it never waits on this work.
+
+use crate::error::Result;
+use crate::model::{validate::is_e164, ClassOfService, Target};
+use crate::store::calls;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use switchboard_telephony::media::relay::{MediaSockets, PortPool};
+use switchboard_telephony::sip::b2bua::{Caller, IncomingCall};
+
+/// Where a call should go, before media is attached.
+pub(crate) enum Plan {
+    Ring {
+        account: i64,
+        extension: String,
+        lines: usize,
+        ring_ms: u64,
+        direction: &'static str,
+        to: String,
+    },
+    Dial {
+        account: i64,
+        uri: String,
+        peer: SocketAddr,
+        caller_id: String,
+        credentials: Option<(String, String)>,
+        to: String,
+    },
+    /// Answer and run an IVR menu.
+    Ivr {
+        account: i64,
+        menu: String,
+        to: String,
+    },
+    Reject {
+        status: u16,
+        account: Option<i64>,
+        direction: &'static str,
+        to: String,
+        why: String,
+    },
+}
+
+/// The country-code prefix of an E.164 number, roughly: `+1` and `+7` are one digit, others
+/// are taken as two (good enough to tell national from international for class of service).
+fn country_prefix(e164: &str) -> &str {
+    if e164.starts_with("+1") || e164.starts_with("+7") {
+        &e164[..2.min(e164.len())]
+    } else {
+        &e164[..3.min(e164.len())]
+    }
+}
+
+/// Whether a class of service lets an agent dial `number` (E.164); the reason when not.
+pub fn may_dial(cos: Option<&ClassOfService>, number: &str, home: &str) -> std::result::Result<(), String> {
+    let Some(cos) = cos else { return Ok(()) };
+    if let Some(p) = cos.blocked_prefixes.iter().find(|p| number.starts_with(p.as_str())) {
+        return Err(format!("numbers starting {p} are blocked"));
+    }
+    let premium = ["+1900", "+1976"].iter().any(|p| number.starts_with(p));
+    if premium && !cos.allow_premium {
+        return Err("premium-rate numbers are not allowed".into());
+    }
+    let national = country_prefix(number) == country_prefix(home);
+    if national && !cos.allow_national {
+        return Err("national calls are not allowed".into());
+    }
+    if !national && !cos.allow_international {
+        return Err("international calls are not allowed".into());
+    }
+    Ok(())
+}
+
+/// An outside call refused, for the call record.
+fn outbound_reject(account: i64, status: u16, why: String, to: String) -> Plan {
+    Plan::Reject { status, account: Some(account), direction: "outbound", to, why }
+}
+
+/// A dialled string as E.164, when it is a number.
+pub(crate) fn as_e164(dialled: &str) -> Option<String> {
+    let digits: String = dialled.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+    let e = if digits.starts_with('+') { digits } else { format!("+{digits}") };
+    is_e164(&e).then_some(e)
+}
+
+/// Decides where new calls go (from the configuration snapshot), queues their call records and
+/// binds their media ports: work that runs beside the router, never blocking it.
+#[derive(Clone)]
+pub(crate) struct Planner {
+    pub(crate) snapshot: tokio::sync::watch::Receiver<Arc<crate::snapshot::Snapshot>>,
+    pub(crate) records: calls::RecordWriter,
+    pub(crate) pool: Arc<PortPool>,
+    pub(crate) media_ip: IpAddr,
+}
+
+/// A new call, its plan, its call record and (unless refused) its media ports.
+pub(crate) struct Prepared {
+    pub(crate) inc: IncomingCall,
+    pub(crate) plan: Plan,
+    pub(crate) record: Option<calls::RecordKey>,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) media: Option<std::io::Result<(MediaSockets, MediaSockets)>>,
+}
+
+impl Planner {
+    async fn plan(&self, inc: &IncomingCall) -> Result<Plan> {
+        match &inc.caller {
+            Caller::User { account, extension } => {
+                let snap = self.snapshot.borrow().clone();
+                match snap.agent(*account, &inc.dialled) {
+                    Some(agent) if agent.extension != *extension => Ok(Plan::Ring {
+                        account: *account,
+                        extension: agent.extension.clone(),
+                        lines: agent.lines as usize,
+                        ring_ms: agent.forwarding.no_answer_seconds as u64 * 1000,
+                        direction: "internal",
+                        to: inc.dialled.clone(),
+                    }),
+                    Some(_) => Ok(Plan::Reject {
+                        status: 486,
+                        account: Some(*account),
+                        direction: "internal",
+                        to: inc.dialled.clone(),
+                        why: "called itself".into(),
+                    }),
+                    None if inc.dialled.len() >= 7 => {
+                        self.plan_outbound(*account, extension, &inc.dialled).await
+                    }
+                    None => Ok(Plan::Reject {
+                        status: 404,
+                        account: Some(*account),
+                        direction: "internal",
+                        to: inc.dialled.clone(),
+                        why: "no such extension".into(),
+                    }),
+                }
+            }
+            Caller::Trunk { accounts } => {
+                let Some(number) = as_e164(&inc.dialled) else {
+                    return Ok(Plan::Reject {
+                        status: 404,
+                        account: None,
+                        direction: "inbound",
+                        to: inc.dialled.clone(),
+                        why: "not a number".into(),
+                    });
+                };
+                let owner = self.snapshot.borrow().owner_of_number(&number).filter(|a| accounts.contains(a));
+                let Some(account) = owner else {
+                    return Ok(Plan::Reject {
+                        status: 404,
+                        account: None,
+                        direction: "inbound",
+                        to: number,
+                        why: "unknown number".into(),
+                    });
+                };
+                self.plan_did(account, number, inc.from_user.clone()).await
+            }
+        }
+    }
+
+    /// A call to one of the account's numbers (from a carrier, or from an agent of the account).
+    async fn plan_did(&self, account: i64, number: String, from_user: Option<String>) -> Result<Plan> {
+        let snap = self.snapshot.borrow().clone();
+        let did = snap.number(account, &number).cloned();
+        let mut target = did.map(|d| d.target);
+        // Schedules choose between targets by the time of day (a few levels at most).
+        for _ in 0..5 {
+            let Some(Target::Schedule { name }) = &target else { break };
+            let schedule = snap.schedule(account, name);
+            target = schedule.map(|s| s.target_at(chrono::Utc::now()).clone());
+        }
+        match target {
+            Some(Target::IvrMenu { name }) => Ok(Plan::Ivr { account, menu: name, to: number }),
+            Some(Target::Agent { extension }) => {
+                let agent = snap.agent(account, &extension);
+                let (lines, ring_ms) = agent
+                    .map(|a| (a.lines as usize, a.forwarding.no_answer_seconds as u64 * 1000))
+                    .unwrap_or((2, 20_000));
+                Ok(Plan::Ring { account, extension, lines, ring_ms, direction: "inbound", to: number })
+            }
+            // A number forwarded outside (a mobile, another office): out through the
+            // trunk, presenting the original caller.
+            Some(Target::External { number: outside }) => {
+                let caller = from_user.clone().and_then(|f| as_e164(&f)).unwrap_or_else(|| number.clone());
+                let mut plan = self.through_trunk(account, outside, caller, true).await?;
+                if let Plan::Dial { to, .. } = &mut plan {
+                    *to = number;
+                }
+                Ok(plan)
+            }
+            // Queues, IVR menus, schedules, voicemail and AI agents plug in here as they land.
+            Some(other) => Ok(Plan::Reject {
+                status: 480,
+                account: Some(account),
+                direction: "inbound",
+                to: number,
+                why: format!("routing to {other:?} is not available yet"),
+            }),
+            None => Ok(Plan::Reject {
+                status: 404,
+                account: Some(account),
+                direction: "inbound",
+                to: number,
+                why: "unknown number".into(),
+            }),
+        }
+    }
+
+    /// An agent dialling an outside number: class of service, then the account's trunk.
+    async fn plan_outbound(&self, account: i64, extension: &str, dialled: &str) -> Result<Plan> {
+        let snap = self.snapshot.borrow().clone();
+        let Some(settings) = snap.account(account).and_then(|a| a.settings.clone()) else {
+            return Ok(Plan::Reject {
+                status: 404,
+                account: Some(account),
+                direction: "outbound",
+                to: dialled.to_string(),
+                why: "unknown account".into(),
+            });
+        };
+        let home = settings.caller_id.clone().unwrap_or_else(|| "+1".into());
+        let digits: String = dialled.chars().filter(|c| c.is_ascii_digit()).collect();
+        // Ten digits in a +1 account are a national (NANP) number.
+        let number = if !dialled.starts_with('+') && digits.len() == 10 && home.starts_with("+1") {
+            Some(format!("+1{digits}"))
+        } else {
+            as_e164(dialled)
+        };
+        let reject = |status: u16, why: String, to: String| outbound_reject(account, status, why, to);
+        let Some(number) = number else { return Ok(reject(404, "not a number".into(), dialled.to_string())) };
+        // One of the account's own numbers: handled here like a call from outside.
+        if snap.owner_of_number(&number) == Some(account) {
+            return self.plan_did(account, number, None).await;
+        }
+        let agent = snap.agent(account, extension);
+        let cos = match agent.and_then(|a| a.class_of_service.clone()) {
+            Some(name) => snap.class_of_service(account, &name).cloned(),
+            None => None,
+        };
+        if let Err(why) = may_dial(cos.as_ref(), &number, &home) {
+            return Ok(reject(403, why, number));
+        }
+        let caller_id = settings.caller_id.unwrap_or_else(|| extension.to_string());
+        self.through_trunk(account, number, caller_id, false).await
+    }
+
+    /// A call to `number` through the account's trunk. `keep_caller_id` presents `caller_id`
+    /// (a forwarded caller's number); otherwise the trunk's caller ID wins over it.
+    async fn through_trunk(
+        &self,
+        account: i64,
+        number: String,
+        caller_id: String,
+        keep_caller_id: bool,
+    ) -> Result<Plan> {
+        let reject = |status: u16, why: String, to: String| outbound_reject(account, status, why, to);
+        let trunk = self.snapshot.borrow().account(account).and_then(|a| a.trunks.first().cloned());
+        let Some(trunk) = trunk else {
+            return Ok(reject(503, "no trunk configured for outside calls".into(), number));
+        };
+        let peer = match tokio::net::lookup_host((trunk.host.as_str(), trunk.port))
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+        {
+            Some(p) => p,
+            None => return Ok(reject(503, format!("cannot resolve trunk host {}", trunk.host), number)),
+        };
+        let caller_id = if keep_caller_id { caller_id } else { trunk.caller_id.clone().unwrap_or(caller_id) };
+        let credentials = trunk.username.clone().zip(trunk.password.clone());
+        Ok(Plan::Dial {
+            account,
+            uri: format!("sip:{number}@{}:{}", trunk.host, trunk.port),
+            peer,
+            caller_id,
+            credentials,
+            to: number,
+        })
+    }
+
+    /// Everything about a new call that needs the database: where it goes, the customer, the
+    /// call record. Runs beside the router, so calls already up are not kept waiting.
+    pub(crate) async fn prepare(&self, inc: IncomingCall) -> Prepared {
+        let plan = match self.plan(&inc).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, call = %inc.call, "routing failed; refusing the call");
+                Plan::Reject {
+                    status: 503,
+                    account: None,
+                    direction: "inbound",
+                    to: inc.dialled.clone(),
+                    why: "routing failed".into(),
+                }
+            }
+        };
+        let from = inc.from_user.clone().unwrap_or_else(|| "anonymous".into());
+        let (account, direction, to) = match &plan {
+            Plan::Ring { account, direction, to, .. } => (Some(*account), *direction, to.clone()),
+            Plan::Dial { account, to, .. } => (
+                Some(*account),
+                if matches!(inc.caller, Caller::Trunk { .. }) { "inbound" } else { "outbound" },
+                to.clone(),
+            ),
+            Plan::Ivr { account, to, .. } => (Some(*account), "inbound", to.clone()),
+            Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
+        };
+        let record = account.map(|account| {
+            let agent = match (&plan, &inc.caller) {
+                (Plan::Ring { extension, .. }, _) => Some(extension.clone()),
+                (Plan::Dial { .. }, Caller::User { extension, .. }) => Some(extension.clone()),
+                _ => None,
+            };
+            let call = calls::NewCall {
+                direction: direction.into(),
+                from_number: from.clone(),
+                to_number: to.clone(),
+                customer_id: None,
+                agent_extension: agent,
+                ai_agent: None,
+            };
+            self.records.create(account, call, as_e164(&from))
+        });
+        // Media ports for a call that will be connected or answered.
+        let media = match plan {
+            Plan::Reject { .. } => None,
+            _ => Some(match self.pool.bind(self.media_ip).await {
+                Ok(a) => self.pool.bind(self.media_ip).await.map(|b| (a, b)),
+                Err(e) => Err(e),
+            }),
+        };
+        Prepared { inc, plan, record, from, to, media }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cos(national: bool, international: bool) -> ClassOfService {
+        ClassOfService {
+            name: "x".into(),
+            description: String::new(),
+            allow_internal: true,
+            allow_national: national,
+            allow_international: international,
+            allow_premium: false,
+            max_call_minutes: None,
+            blocked_prefixes: vec!["+1212555".into()],
+        }
+    }
+
+    #[test]
+    fn class_of_service_decides_who_may_dial_what() {
+        let home = "+15555550100";
+        assert!(may_dial(None, "+442079460000", home).is_ok());
+        let national_only = cos(true, false);
+        assert!(may_dial(Some(&national_only), "+12025550123", home).is_ok());
+        assert!(may_dial(Some(&national_only), "+442079460000", home).unwrap_err().contains("international"));
+        assert!(may_dial(Some(&national_only), "+19005550123", home).unwrap_err().contains("premium"));
+        assert!(may_dial(Some(&national_only), "+12125550123", home).unwrap_err().contains("blocked"));
+        assert!(may_dial(Some(&cos(false, true)), "+12025550123", home).unwrap_err().contains("national"));
+        assert_eq!(as_e164("+1 (202) 555-0123").as_deref(), Some("+12025550123"));
+        assert_eq!(as_e164("102"), None);
+    }
+}
