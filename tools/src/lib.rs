@@ -6,6 +6,7 @@
 //! data comes through a store trait the orchestrator implements, so this crate never knows the
 //! database.
 
+pub mod commerce;
 pub mod schema;
 
 use serde_json::{json, Value};
