@@ -1,6 +1,7 @@
 //! Switchboard's application layer: configuration model, persistence, HTTP API, and the
 //! `switchboard` command line. See ARCHITECTURE.md for how it fits with the other crates.
 
+pub mod agenttools;
 pub mod api;
 pub mod bench;
 pub mod clock;

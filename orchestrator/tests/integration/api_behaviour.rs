@@ -472,3 +472,47 @@ async fn record_writer(db: Db) {
 async fn call_records_are_written_in_batches_off_the_routing_path() {
     on_each_db(record_writer).await;
 }
+
+/// The built-in commerce tools read the real store, one account at a time.
+async fn commerce_tools(db: Db) {
+    use std::sync::Arc;
+    use switchboard_tools::{call, CallContext};
+    let a = fixture(&db, "toolsa", "+1555").await;
+    let b = fixture(&db, "toolsb", "+1556").await;
+    let tools = switchboard_tools::commerce::tools(Arc::new(switchboard::agenttools::DbStore(db.clone())));
+    let tool = |name: &str| tools.iter().find(|t| t.spec().name == name).unwrap().clone();
+    let caller = CallContext {
+        account: a.account_id,
+        caller_number: Some("+12025550999".into()),
+        customer_id: Some(a.customer_id),
+    };
+    let recent = call(tool("lookup_order").as_ref(), json!({}), &caller).await.outcome.unwrap();
+    assert_eq!(recent["orders"][0]["number"], "9001", "{recent}");
+    let order =
+        call(tool("lookup_order").as_ref(), json!({"order_number": "9001"}), &caller).await.outcome.unwrap();
+    assert_eq!(
+        (order["order"]["status"].as_str(), order["order"]["carrier"].as_str()),
+        (Some("shipped"), Some("UPS"))
+    );
+    let tickets = call(tool("open_tickets").as_ref(), json!({}), &caller).await.outcome.unwrap();
+    assert_eq!(tickets["tickets"][0]["subject"], "Broken zip");
+    let balance = call(tool("account_balance").as_ref(), json!({}), &caller).await.outcome.unwrap();
+    assert!(balance["balance_cents"].is_i64(), "{balance}");
+    // The same phone number exists in both accounts: each account sees only its own customer.
+    let found = call(tool("lookup_customer").as_ref(), json!({"phone": "+12025550999"}), &caller)
+        .await
+        .outcome
+        .unwrap();
+    assert_eq!(found["customers"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["customers"][0]["id"], a.customer_id);
+    assert_ne!(a.customer_id, b.customer_id);
+    // A customer id from another account is not found.
+    let other = CallContext { customer_id: Some(b.customer_id), ..caller.clone() };
+    let r = call(tool("account_balance").as_ref(), json!({}), &other).await;
+    assert_eq!(r.for_model()["error"], "failed", "{:?}", r.outcome);
+}
+
+#[tokio::test]
+async fn built_in_commerce_tools_read_the_account_s_store() {
+    on_each_db(commerce_tools).await;
+}
