@@ -8,6 +8,7 @@
 
 pub mod commerce;
 pub mod schema;
+pub mod webhook;
 
 use serde_json::{json, Value};
 use std::future::Future;

@@ -5,3 +5,4 @@ mod api_behaviour;
 mod common;
 mod config_as_code;
 mod role_matrix;
+mod webhooks;
