@@ -204,11 +204,17 @@ pub async fn login(client: &reqwest::Client, server: &Server, email: &str, passw
 }
 
 /// A free UDP port on 127.0.0.1 (bound and released; good enough for tests).
+/// A port free for both UDP and TCP right now (SIP listens on both; a port only checked for UDP
+/// can be taken by some TCP connection and make a server fail to start).
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("free UDP port")
+    for _ in 0..50 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+        let port = udp.local_addr().expect("local address").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP")
 }
 
 /// A free TCP port on 127.0.0.1.
