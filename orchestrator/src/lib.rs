@@ -8,6 +8,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod ivr;
+pub mod llm;
 pub mod model;
 pub mod routing;
 pub mod snapshot;

@@ -4,5 +4,6 @@
 mod api_behaviour;
 mod common;
 mod config_as_code;
+mod llm;
 mod role_matrix;
 mod webhooks;
