@@ -10,6 +10,7 @@ pub mod error;
 pub mod ivr;
 pub mod llm;
 pub mod model;
+pub mod prompt;
 pub mod routing;
 pub mod snapshot;
 pub mod store;

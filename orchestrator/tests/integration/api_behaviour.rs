@@ -506,6 +506,18 @@ async fn commerce_tools(db: Db) {
     assert_eq!(found["customers"].as_array().unwrap().len(), 1, "{found}");
     assert_eq!(found["customers"][0]["id"], a.customer_id);
     assert_ne!(a.customer_id, b.customer_id);
+    // What an LLM agent is told about this caller before the first turn.
+    let store = switchboard::agenttools::DbStore(db.clone());
+    let facts = switchboard::prompt::caller_facts(
+        &store,
+        a.account_id,
+        caller.caller_number.clone(),
+        caller.customer_id,
+    )
+    .await;
+    assert_eq!(facts.customer.as_ref().unwrap()["name"], "Pat Doe");
+    assert_eq!(facts.recent_orders[0]["number"], "9001");
+    assert_eq!(facts.open_tickets.len(), 1);
     // A customer id from another account is not found.
     let other = CallContext { customer_id: Some(b.customer_id), ..caller.clone() };
     let r = call(tool("account_balance").as_ref(), json!({}), &other).await;
