@@ -63,12 +63,12 @@ pub fn transcribe(file: &PathBuf, opts: &ModelOptions) -> anyhow::Result<()> {
         );
     }
     let stt: Box<dyn SpeechToText> = match &opts.stt_url {
-        Some(url) => Box::new(crate::speechcloud::OpenAiStt(crate::speechcloud::Endpoint {
-            base_url: url.clone(),
-            api_key: opts.stt_key.clone(),
-            model: opts.stt_model.clone(),
-            timeout: std::time::Duration::from_secs(120),
-        })),
+        Some(url) => Box::new(crate::speechcloud::OpenAiStt(crate::speechcloud::Endpoint::new(
+            url,
+            opts.stt_key.clone(),
+            &opts.stt_model,
+            std::time::Duration::from_secs(120),
+        )?)),
         None => Box::new(LocalWhisper::load(&opts.dir(), opts.threads)?),
     };
     let channels = info.channels as usize;
@@ -128,12 +128,12 @@ pub struct SayOptions {
 pub fn say(opts: &SayOptions) -> anyhow::Result<()> {
     let tts: std::sync::Arc<dyn TextToSpeech> = match opts.voice.as_deref() {
         _ if opts.tts_url.is_some() => std::sync::Arc::new(crate::speechcloud::OpenAiTts {
-            endpoint: crate::speechcloud::Endpoint {
-                base_url: opts.tts_url.clone().unwrap_or_default(),
-                api_key: opts.tts_key.clone(),
-                model: opts.tts_model.clone(),
-                timeout: std::time::Duration::from_secs(60),
-            },
+            endpoint: crate::speechcloud::Endpoint::new(
+                opts.tts_url.as_deref().unwrap_or_default(),
+                opts.tts_key.clone(),
+                &opts.tts_model,
+                std::time::Duration::from_secs(60),
+            )?,
             voice: opts.voice.clone().unwrap_or_else(|| "alloy".into()),
         }),
         None => switchboard_speech::tts::default_voice(&opts.models.dir()),

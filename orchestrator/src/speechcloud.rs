@@ -9,22 +9,29 @@ use switchboard_speech::stt::SpeechToText;
 use switchboard_speech::tts::TextToSpeech;
 use switchboard_speech::Error;
 
-/// Where an OpenAI-compatible service is and how to call it.
+/// Where an OpenAI-compatible service is and how to call it (one HTTP client, reused).
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     /// Base URL including the version, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
     pub api_key: Option<String>,
     pub model: String,
-    pub timeout: Duration,
+    http: reqwest::blocking::Client,
 }
 
 impl Endpoint {
-    fn client(&self) -> Result<reqwest::blocking::Client, Error> {
-        reqwest::blocking::Client::builder()
-            .timeout(self.timeout)
+    /// Builds the client; call it off the async runtime (it is a blocking client).
+    pub fn new(
+        base_url: &str,
+        api_key: Option<String>,
+        model: &str,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(timeout)
             .build()
-            .map_err(|e| Error::Engine(format!("HTTP client: {e}")))
+            .map_err(|e| Error::Engine(format!("HTTP client: {e}")))?;
+        Ok(Endpoint { base_url: base_url.to_string(), api_key, model: model.to_string(), http })
     }
 
     fn url(&self, path: &str) -> String {
@@ -71,7 +78,7 @@ impl SpeechToText for OpenAiStt {
         let url = self.0.url("audio/transcriptions");
         let r = self
             .0
-            .authorised(self.0.client()?.post(&url).multipart(form))
+            .authorised(self.0.http.post(&url).multipart(form))
             .send()
             .map_err(|e| Error::Engine(format!("transcription at {url}: {e}")))?;
         if !r.status().is_success() {
@@ -114,7 +121,7 @@ impl TextToSpeech for OpenAiTts {
         });
         let r = self
             .endpoint
-            .authorised(self.endpoint.client()?.post(&url).json(&body))
+            .authorised(self.endpoint.http.post(&url).json(&body))
             .send()
             .map_err(|e| Error::Engine(format!("speech at {url}: {e}")))?;
         if !r.status().is_success() {

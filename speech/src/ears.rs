@@ -87,11 +87,6 @@ impl Ears {
         self.turn.in_turn()
     }
 
-    /// The 16 kHz audio of the current turn so far (for partial recognition).
-    pub fn current_turn_audio(&self, from_ms: u64) -> AudioFrame {
-        self.slice(from_ms.saturating_sub(PRE_ROLL_MS), u64::MAX)
-    }
-
     fn slice(&self, from_ms: u64, to_ms: u64) -> AudioFrame {
         let from = from_ms.max(self.audio_start_ms);
         let start = ((from - self.audio_start_ms) * RATE as u64 / 1000) as usize;

@@ -6,6 +6,7 @@ use switchboard_speech::bargein::BargeInConfig;
 use switchboard_speech::ears::Ears;
 use switchboard_speech::frame::{AudioFrame, Frame};
 use switchboard_speech::resample::resample;
+use switchboard_speech::tts::{Espeak, TextToSpeech};
 use switchboard_speech::turn::TurnConfig;
 
 fn have_espeak() -> bool {
@@ -18,15 +19,9 @@ fn have_espeak() -> bool {
 
 /// Speech from espeak-ng as 16-bit mono samples and their rate.
 fn speak(text: &str) -> (Vec<i16>, u32) {
-    let out = Command::new("espeak-ng").args(["--stdout", "-s", "160", text]).output().unwrap();
-    assert!(out.status.success());
-    let wav = out.stdout;
-    // A RIFF header then 16-bit PCM; espeak-ng streams with unknown sizes, so find "data" and
-    // take everything after it.
-    let rate = u32::from_le_bytes(wav[24..28].try_into().unwrap());
-    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
-    let samples = wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-    (samples, rate)
+    let voice = Espeak { speed: 160, ..Default::default() };
+    let audio = voice.synthesize(text).unwrap();
+    (audio.samples, audio.rate)
 }
 
 /// G.711 μ-law there and back, as a phone line does.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 use switchboard_telephony::media::{g711, wav};
 use switchboard_tests::{
-    demo_account, find_file, free_udp_port, in_ci, login, require_program, run, write_tone, Baresip,
+    demo_account, find_file, free_udp_port, in_ci, login, mic_and_recorder, require_program, run, Baresip,
     PhoneOptions, Server,
 };
 
@@ -192,10 +192,7 @@ async fn an_ivr_text_prompt_is_spoken_to_the_caller() {
         assert_eq!(r.status(), 201, "{path}");
     }
     // Alice's quiet microphone lasts 7 s; then she hangs up.
-    let mic = dir.path().join("quiet.wav");
-    write_tone(&mic, 100.0, 7.0).unwrap();
-    let rec = dir.path().join("rec");
-    std::fs::create_dir_all(&rec).unwrap();
+    let (mic, rec) = mic_and_recorder(dir.path(), "quiet", 100.0, 7.0);
     let alice = Baresip::start_with(
         &demo_account(&sip, "101", ""),
         PhoneOptions {

@@ -53,7 +53,9 @@ async fn scripted_server() -> String {
     format!("http://{addr}/v1")
 }
 
-async fn switchboard(args: Vec<String>) -> std::process::Output {
+/// Runs the binary off the runtime (the scripted server runs on it).
+async fn switchboard(args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]))
         .await
         .unwrap()
@@ -67,51 +69,34 @@ async fn transcription_and_speech_through_an_openai_compatible_service() {
     let audio: Vec<i16> = (0..16_000).map(|i| ((i as f32 * 0.2).sin() * 5000.0) as i16).collect();
     std::fs::write(&file, wav::encode_pcm16(&audio, 16_000, 1)).unwrap();
     let f = file.to_str().unwrap().to_string();
-    let o = switchboard(vec![
-        "transcribe".into(),
-        f.clone(),
-        "--stt-url".into(),
-        url.clone(),
-        "--stt-key".into(),
-        "test-key".into(),
-    ])
-    .await;
+    let o = switchboard(&["transcribe", &f, "--stt-url", &url, "--stt-key", "test-key"]).await;
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[00:00.0 - 00:01.5] Where is my order 1042?");
 
     // A wrong key: the service's message, the status, and never the key.
-    let o = switchboard(vec![
-        "transcribe".into(),
-        f.clone(),
-        "--stt-url".into(),
-        url.clone(),
-        "--stt-key".into(),
-        "wrong-secret".into(),
-    ])
-    .await;
+    let o = switchboard(&["transcribe", &f, "--stt-url", &url, "--stt-key", "wrong-secret"]).await;
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("401") && err.contains("Incorrect API key"), "{err}");
     assert!(!err.contains("wrong-secret"), "the key leaked: {err}");
     // Nobody listening: a clear error, not a hang.
-    let o =
-        switchboard(vec!["transcribe".into(), f, "--stt-url".into(), "http://127.0.0.1:9/v1".into()]).await;
+    let o = switchboard(&["transcribe", &f, "--stt-url", "http://127.0.0.1:9/v1"]).await;
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("transcription at"));
 
     // Speech: the text is normalised for the phone before it is sent; the WAV answer is resampled.
     let out = dir.path().join("said.wav");
-    let o = switchboard(vec![
-        "say".into(),
-        "Your order #1042 shipped.".into(),
-        "-o".into(),
-        out.to_str().unwrap().into(),
-        "--tts-url".into(),
-        url,
-        "--tts-key".into(),
-        "k".into(),
-        "--voice".into(),
-        "nova".into(),
-        "--rate".into(),
-        "8000".into(),
+    let o = switchboard(&[
+        "say",
+        "Your order #1042 shipped.",
+        "-o",
+        out.to_str().unwrap(),
+        "--tts-url",
+        &url,
+        "--tts-key",
+        "k",
+        "--voice",
+        "nova",
+        "--rate",
+        "8000",
     ])
     .await;
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
