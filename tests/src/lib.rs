@@ -204,6 +204,18 @@ pub async fn login(client: &reqwest::Client, server: &Server, email: &str, passw
 }
 
 /// A free UDP port on 127.0.0.1 (bound and released; good enough for tests).
+/// A port for a baresip phone: free for UDP and TCP, with the port above free for TCP too
+/// (baresip puts its SIP/TLS transport there and refuses to start if it is taken).
+pub fn free_phone_port() -> u16 {
+    for _ in 0..50 {
+        let port = free_udp_port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port pair free for a phone")
+}
+
 /// A port free for both UDP and TCP right now (SIP listens on both; a port only checked for UDP
 /// can be taken by some TCP connection and make a server fail to start).
 pub fn free_udp_port() -> u16 {
@@ -269,7 +281,7 @@ impl Baresip {
 
     pub fn start_with(account: &str, options: PhoneOptions) -> Result<Baresip> {
         let dir = tempfile::tempdir()?;
-        let sip_port = free_udp_port();
+        let sip_port = free_phone_port();
         let ctrl_port = free_tcp_port();
         let mic = options
             .microphone
