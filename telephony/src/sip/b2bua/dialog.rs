@@ -6,6 +6,12 @@ use super::*;
 impl B2bua {
     /// Handles a request that belongs to a call: ACK, CANCEL, BYE or re-INVITE.
     pub fn handle_in_call(&mut self, now: u64, req: &Request, source: SocketAddr) -> Option<Response> {
+        let answer = self.in_call(now, req, source);
+        self.rearm_touched();
+        answer
+    }
+
+    fn in_call(&mut self, now: u64, req: &Request, source: SocketAddr) -> Option<Response> {
         let call_id = req.headers.get("Call-ID")?.to_string();
         let from_tag = req
             .headers
@@ -25,9 +31,11 @@ impl B2bua {
             (req.method == Method::Cancel).then(|| self.by_branch.get(&branch).copied()).flatten()
         });
         if let Some(id) = inbound {
+            self.touched.push(id);
             return self.inbound_request(now, id, req, source);
         }
         if let Some(&(id, idx)) = self.by_outbound.get(&call_id) {
+            self.touched.push(id);
             return self.outbound_request(now, id, idx, req, source);
         }
         match req.method {

@@ -11,7 +11,8 @@ use super::header::{self, NameAddr, Via};
 use super::message::{Method, Request, Response};
 use super::registrar::Registrar;
 use crate::sdp::{self, AudioMedia, Codec, Direction, LocalAudio};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 mod dialog;
@@ -129,6 +130,8 @@ struct Call {
     byes: Vec<(String, Retransmit)>,
     payload_type: u8,
     ended: bool,
+    /// The time this call's earliest entry in `B2bua::timers` is for (None: not queued).
+    armed: Option<u64>,
 }
 
 pub struct B2bua {
@@ -141,6 +144,13 @@ pub struct B2bua {
     by_outbound: HashMap<String, (CallId, usize)>,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<CallEvent>,
+    /// Calls by when they next need `handle_timeout`; an entry is live only while it matches
+    /// the call's `armed` (others are skipped when they come up), so nothing scans all calls.
+    timers: BinaryHeap<Reverse<(u64, CallId)>>,
+    /// Calls a request or response touched, re-armed when the handler returns.
+    touched: Vec<CallId>,
+    /// Calls in progress per (account, extension), for the lines limit.
+    lines: HashMap<(i64, String), usize>,
 }
 
 /// The transports we speak, as static names.
@@ -156,6 +166,15 @@ pub(crate) fn static_transport(t: &str) -> &'static str {
 
 fn uri_of(name_addr: &str) -> String {
     NameAddr::parse(name_addr).map(|n| n.uri_text).unwrap_or_else(|_| name_addr.to_string())
+}
+
+fn release_line(lines: &mut HashMap<(i64, String), usize>, target: &(i64, String)) {
+    if let Some(n) = lines.get_mut(target) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            lines.remove(target);
+        }
+    }
 }
 
 fn pick_failure(a: Option<u16>, b: u16) -> u16 {
@@ -182,6 +201,9 @@ impl B2bua {
             by_outbound: HashMap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            touched: Vec::new(),
+            lines: HashMap::new(),
         }
     }
 
@@ -203,25 +225,8 @@ impl B2bua {
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {
-        let mut t: Option<u64> = None;
-        let mut take = |x: u64| t = Some(t.map_or(x, |y| y.min(x)));
-        for c in self.calls.values() {
-            if let Some(r) = &c.inbound.final_tx {
-                take(r.next_at.min(r.deadline));
-            }
-            for o in &c.outbound {
-                if let Some(r) = &o.tx {
-                    take(r.next_at.min(r.deadline));
-                }
-            }
-            for (_, r) in &c.byes {
-                take(r.next_at.min(r.deadline));
-            }
-            if let Some(d) = c.ring_deadline {
-                take(d);
-            }
-        }
-        t
+        // The top entry may be stale (the call re-armed or ended): an early wake-up is harmless.
+        self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
     fn via(&mut self, transport: &str) -> (String, String) {
@@ -320,6 +325,7 @@ impl B2bua {
             byes: Vec::new(),
             payload_type: 0,
             ended: false,
+            armed: None,
         };
         let trying = self.inbound_response(&call, 100);
         let bytes = self.send_response(source, &trying);
@@ -329,6 +335,7 @@ impl B2bua {
         self.by_branch.insert(branch, id);
         self.calls.insert(id, call);
         let _ = now;
+        self.arm(id);
         self.events.push_back(CallEvent::Incoming(IncomingCall {
             call: id,
             caller,
@@ -357,14 +364,70 @@ impl B2bua {
 
     /// Calls in progress for an extension (for the lines limit).
     pub fn calls_for(&self, account: i64, extension: &str) -> usize {
-        self.calls
-            .values()
-            .filter(|c| !c.ended && c.target.as_ref().is_some_and(|(a, e)| *a == account && e == extension))
-            .count()
+        self.lines.get(&(account, extension.to_string())).copied().unwrap_or(0)
+    }
+
+    /// Counts a call against its extension's lines until it ends.
+    fn set_target(&mut self, id: CallId, target: (i64, String)) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.ended {
+            return;
+        }
+        if let Some(old) = call.target.replace(target.clone()) {
+            release_line(&mut self.lines, &old);
+        }
+        *self.lines.entry(target).or_default() += 1;
+    }
+
+    /// When this call next needs `handle_timeout`, from its pending retransmissions and timers.
+    fn next_deadline(call: &Call) -> Option<u64> {
+        let retransmits = call
+            .inbound
+            .final_tx
+            .iter()
+            .chain(call.outbound.iter().filter_map(|o| o.tx.as_ref()))
+            .chain(call.byes.iter().map(|(_, r)| r));
+        retransmits.map(|r| r.next_at.min(r.deadline)).chain(call.ring_deadline).min()
+    }
+
+    /// Queues the call's next deadline unless an earlier wake-up is already queued for it.
+    fn arm(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if let Some(due) = Self::next_deadline(call) {
+            if call.armed.is_none_or(|a| due < a) {
+                call.armed = Some(due);
+                self.timers.push(Reverse((due, id)));
+            }
+        }
+    }
+
+    /// Re-arms the calls the last request or response touched.
+    fn rearm_touched(&mut self) {
+        while let Some(id) = self.touched.pop() {
+            self.arm(id);
+        }
+        self.prune_timers();
+    }
+
+    /// Drops superseded entries from the top of the timer queue, so `poll_timeout` names a
+    /// real deadline (amortised: each entry is dropped once).
+    fn prune_timers(&mut self) {
+        while let Some(Reverse((at, id))) = self.timers.peek() {
+            if self.calls.get(id).is_some_and(|c| c.armed == Some(*at)) {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     /// The application's decision for an incoming call.
     pub fn route(&mut self, now: u64, id: CallId, decision: RouteDecision, registrar: &Registrar) {
+        self.route_call(now, id, decision, registrar);
+        self.touched.push(id);
+        self.rearm_touched();
+    }
+
+    fn route_call(&mut self, now: u64, id: CallId, decision: RouteDecision, registrar: &Registrar) {
         let Some(call) = self.calls.get(&id) else { return };
         // New decisions while routing, or to connect someone to a call we answered ourselves.
         let connecting = call.answered_by_us && call.state == CallState::Answered && call.answered.is_none();
@@ -387,8 +450,8 @@ impl B2bua {
                 if contacts.is_empty() {
                     return self.unreached(now, id, 480, Outcome::Rejected(480));
                 }
+                self.set_target(id, (account, extension.clone()));
                 let call = self.calls.get_mut(&id).expect("checked above");
-                call.target = Some((account, extension.clone()));
                 call.media = call.media.or(Some(media));
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
@@ -544,6 +607,12 @@ impl B2bua {
 
     /// Hangs the call up from our side: BYE to whoever is connected, CANCEL to whoever rings.
     pub fn hangup(&mut self, now: u64, id: CallId) {
+        self.hang_up(now, id);
+        self.touched.push(id);
+        self.rearm_touched();
+    }
+
+    fn hang_up(&mut self, now: u64, id: CallId) {
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.ended {
             return;
@@ -589,6 +658,9 @@ impl B2bua {
         if let Some(call) = self.calls.get_mut(&id) {
             if !call.ended {
                 call.ended = true;
+                if let Some(target) = &call.target {
+                    release_line(&mut self.lines, target);
+                }
                 self.events.push_back(CallEvent::Ended { call: id, outcome });
             }
         }

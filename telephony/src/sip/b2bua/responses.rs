@@ -6,6 +6,11 @@ use super::*;
 impl B2bua {
     /// A response from a callee (to our INVITE, CANCEL or BYE).
     pub fn handle_response(&mut self, now: u64, resp: &Response) {
+        self.response(now, resp);
+        self.rearm_touched();
+    }
+
+    fn response(&mut self, now: u64, resp: &Response) {
         let Some(call_id) = resp.headers.get("Call-ID") else { return };
         let Some((method, cseq)) =
             resp.headers.get("CSeq").and_then(|c| header::cseq(c).ok()).map(|(n, m)| (m, n))
@@ -15,14 +20,21 @@ impl B2bua {
         // Responses to our BYEs towards the caller carry the caller's Call-ID.
         let Some(&(id, idx)) = self.by_outbound.get(call_id) else {
             if method == "BYE" {
-                if let Some(id) =
-                    self.calls.iter().find(|(_, c)| c.inbound.call_id == call_id).map(|(id, _)| *id)
-                {
+                // Their tag is in To; the caller's dialog is keyed by (Call-ID, their tag).
+                let their_tag = resp
+                    .headers
+                    .get("To")
+                    .and_then(|v| NameAddr::parse(v).ok())
+                    .and_then(|t| t.tag().map(str::to_string))
+                    .unwrap_or_default();
+                if let Some(id) = self.by_inbound.get(&(call_id.to_string(), their_tag)).copied() {
+                    self.touched.push(id);
                     self.bye_done(id, cseq, call_id);
                 }
             }
             return;
         };
+        self.touched.push(id);
         match method.as_str() {
             "INVITE" => self.invite_response(now, id, idx, resp),
             "BYE" | "CANCEL" => self.bye_done(id, cseq, call_id),

@@ -542,3 +542,40 @@ fn answered_by_us_then_connected_to_an_agent_or_told_nobody_came() {
     w.deliver(CALLEE, &Response::for_request(&bye_b, 200, None).to_bytes());
     assert_eq!(w.pbx.b2bua().active_calls(), 0);
 }
+
+/// Each call's timers fire at their own time, whatever order the calls were armed in, and the
+/// timer queue empties once the calls are gone (it never scans or keeps dead calls).
+#[test]
+fn timers_of_many_calls_fire_in_deadline_order_and_leave_nothing_queued() {
+    let mut w = World::new();
+    let late = w.invite_ringing("late", 20_000);
+    let early = w.invite_ringing("early", 5_000);
+    for _ in 0..2 {
+        let inv = w.take_request(CALLEE, Method::Invite);
+        w.deliver(CALLEE, &callee_response(&inv, 180, "").to_bytes());
+        w.take_response(CALLER, 180);
+        w.take_event();
+    }
+    w.advance(4_999);
+    assert!(w.events.is_empty(), "nothing due yet: {:?}", w.events);
+    w.advance(5_000);
+    assert_eq!(w.take_event(), CallEvent::Ended { call: early, outcome: Outcome::NoAnswer });
+    assert!(w.events.is_empty());
+    w.advance(20_000);
+    assert_eq!(w.take_event(), CallEvent::Ended { call: late, outcome: Outcome::NoAnswer });
+    // Answer the CANCELs and ACK the 480s: then nothing is pending for either call.
+    while let Some(i) =
+        w.sent.iter().position(|(_, m)| matches!(m, Message::Request(r) if r.method == Method::Cancel))
+    {
+        let Message::Request(cancel) = w.sent.remove(i).1 else { unreachable!() };
+        w.deliver(CALLEE, &callee_response(&cancel, 200, "").to_bytes());
+    }
+    for call_id in ["early", "late"] {
+        let resp = w.take_response(CALLER, 480);
+        let tag = NameAddr::parse(resp.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
+        w.deliver(CALLER, caller_request("ACK", call_id, 1, Some(&tag), "").as_bytes());
+    }
+    w.advance(60_000);
+    assert_eq!(w.pbx.b2bua().active_calls(), 0);
+    assert!(w.pbx.b2bua().timers.is_empty(), "no timer left for forgotten calls");
+}

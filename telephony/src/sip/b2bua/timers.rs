@@ -6,7 +6,18 @@ use super::*;
 impl B2bua {
     /// Timers: retransmissions, transaction timeouts and the no-answer timeout.
     pub fn handle_timeout(&mut self, now: u64) {
-        let ids: Vec<CallId> = self.calls.keys().copied().collect();
+        let mut ids: Vec<CallId> = Vec::new();
+        while let Some(Reverse((at, id))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            // Only the entry matching the call's `armed` is live; the rest are superseded.
+            if let Some(call) = self.calls.get_mut(&id).filter(|c| c.armed == Some(at)) {
+                call.armed = None;
+                ids.push(id);
+            }
+        }
         for id in ids {
             let mut timed_out_legs = Vec::new();
             let mut no_answer = false;
@@ -70,7 +81,9 @@ impl B2bua {
                 }
             }
             self.reap(id);
+            self.touched.push(id);
         }
+        self.rearm_touched();
     }
 
     /// Forgets a call once nothing about it is pending.
