@@ -108,6 +108,16 @@ pub enum Command {
     /// Speech and language models.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// AI agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Talk to an AI agent in the terminal (text, no audio): the same brain, tools, caller
+    /// matching and call record as a phone call. Reads lines from standard input until it ends.
+    Chat(crate::agentcli::ChatOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Say(opts) => tokio::task::spawn_blocking(move || crate::speechcli::say(&opts)).await?,
         Command::Models(ModelsCommand::List { verify, models }) => crate::speechcli::list(&models, verify),
+        Command::Agent(AgentCommand::Chat(opts)) => crate::agentcli::chat(opts).await,
         Command::Export { account, include_secrets, data } => {
             let db = data.open().await?;
             let file = configfile::export(&db, &account, include_secrets).await.map_err(report)?;

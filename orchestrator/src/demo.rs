@@ -209,6 +209,7 @@ pub fn config() -> ConfigFile {
         fallback_target: Some(Target::Queue { name: "support".into() }),
         end_of_turn_silence_ms: 700,
         max_call_minutes: 15,
+        guided: None,
     }];
     f.phone_numbers = vec![
         PhoneNumber {

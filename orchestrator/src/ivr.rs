@@ -27,6 +27,8 @@ pub struct IvrCall {
     pub records: calls::RecordWriter,
     pub record: Option<crate::store::calls::RecordKey>,
     pub digits: mpsc::UnboundedReceiver<char>,
+    /// The caller's number (E.164), when known.
+    pub caller: Option<String>,
 }
 
 impl IvrCall {
@@ -130,6 +132,27 @@ impl IvrCall {
                 self.sip.route(self.call, decision).await;
             }
             Target::Hangup => self.sip.hangup(self.call).await,
+            Target::AiAgent { name } => {
+                self.relay.stop_playing(MediaSide::A);
+                let (_, digits) = mpsc::unbounded_channel();
+                let voice = crate::agent::voice::VoiceCall {
+                    setup: crate::agent::SessionSetup {
+                        db: self.db.clone(),
+                        records: self.records.clone(),
+                        account: self.account,
+                        agent: name.clone(),
+                        caller_number: self.caller.clone(),
+                        record: self.record,
+                    },
+                    sip: self.sip.clone(),
+                    call: self.call,
+                    relay: self.relay.clone(),
+                    digits: std::mem::replace(&mut self.digits, digits),
+                    data_dir: self.data_dir.clone(),
+                    llm: None,
+                };
+                tokio::spawn(voice.run());
+            }
             other => {
                 // Queues, voicemail, schedules, AI agents and outside numbers behind a menu come
                 // with their own features; until then the caller hears busy and the call ends.

@@ -1,6 +1,8 @@
 //! Switchboard's application layer: configuration model, persistence, HTTP API, and the
 //! `switchboard` command line. See ARCHITECTURE.md for how it fits with the other crates.
 
+pub mod agent;
+pub mod agentcli;
 pub mod agenttools;
 pub mod api;
 pub mod bench;

@@ -34,6 +34,12 @@ pub(crate) enum Plan {
         menu: String,
         to: String,
     },
+    /// Answer and hand the caller to an AI agent.
+    Ai {
+        account: i64,
+        agent: String,
+        to: String,
+    },
     Reject {
         status: u16,
         account: Option<i64>,
@@ -176,6 +182,7 @@ impl Planner {
         }
         match target {
             Some(Target::IvrMenu { name }) => Ok(Plan::Ivr { account, menu: name, to: number }),
+            Some(Target::AiAgent { name }) => Ok(Plan::Ai { account, agent: name, to: number }),
             Some(Target::Agent { extension }) => {
                 let agent = snap.agent(account, &extension);
                 let (lines, ring_ms) = agent
@@ -307,7 +314,7 @@ impl Planner {
                 if matches!(inc.caller, Caller::Trunk { .. }) { "inbound" } else { "outbound" },
                 to.clone(),
             ),
-            Plan::Ivr { account, to, .. } => (Some(*account), "inbound", to.clone()),
+            Plan::Ivr { account, to, .. } | Plan::Ai { account, to, .. } => (Some(*account), "inbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = account.map(|account| {
@@ -322,7 +329,10 @@ impl Planner {
                 to_number: to.clone(),
                 customer_id: None,
                 agent_extension: agent,
-                ai_agent: None,
+                ai_agent: match &plan {
+                    Plan::Ai { agent, .. } => Some(agent.clone()),
+                    _ => None,
+                },
             };
             self.records.create(account, call, as_e164(&from))
         });

@@ -411,10 +411,34 @@ impl CallRouter {
                             records: self.records.clone(),
                             record,
                             digits: keys,
+                            caller: crate::routing::as_e164(&from),
                         };
                         self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
                         self.sip.route(inc.call, RouteDecision::Answer { media }).await;
                         tokio::spawn(ivr.run(menu));
+                        return;
+                    }
+                    Plan::Ai { account, agent, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %agent, "AI agent");
+                        let voice = crate::agent::voice::VoiceCall {
+                            setup: crate::agent::SessionSetup {
+                                db: self.db.clone(),
+                                records: self.records.clone(),
+                                account,
+                                agent,
+                                caller_number: crate::routing::as_e164(&from),
+                                record,
+                            },
+                            sip: self.sip.clone(),
+                            call: inc.call,
+                            relay: relay.clone(),
+                            digits: keys,
+                            data_dir: self.data_dir.clone(),
+                            llm: None,
+                        };
+                        self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
+                        tokio::spawn(voice.run());
                         return;
                     }
                     Plan::Reject { status, .. } => RouteDecision::Reject { status },

@@ -73,6 +73,12 @@ impl Metrics {
         registry.register("runtime_tasks_alive", "Async tasks alive in the runtime", tasks_alive.clone());
         let resident_bytes = Gauge::default();
         registry.register("process_resident_bytes", "Resident memory of the process", resident_bytes.clone());
+        registry.register(
+            "ai_turn_latency_seconds",
+            "AI agent turns: time from the detected end of the caller's turn to each stage \
+             (final_transcript, first_token, first_sentence, first_audio, first_packet)",
+            crate::agent::voice::turn_latency().clone(),
+        );
         Metrics {
             registry,
             requests,

@@ -58,6 +58,10 @@ pub struct AccountSettings {
     pub billing_email: Option<String>,
     #[serde(default = "default_plan")]
     pub plan: String,
+    /// Lets merchant webhook tools reach loopback and private network addresses (off: such
+    /// webhooks are refused, so an AI agent cannot be pointed at internal services).
+    #[serde(default)]
+    pub allow_private_webhooks: bool,
 }
 
 fn default_tz() -> String {
@@ -76,6 +80,7 @@ impl AccountSettings {
             caller_id: None,
             billing_email: None,
             plan: default_plan(),
+            allow_private_webhooks: false,
         }
     }
 

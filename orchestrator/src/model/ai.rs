@@ -59,6 +59,12 @@ pub struct LlmConfig {
     pub api_key: Option<String>,
     #[serde(default = "default_temperature")]
     pub temperature: f32,
+    /// Price of prompt tokens, US dollars per million (for the call's cost).
+    #[serde(default)]
+    pub input_usd_per_million_tokens: f64,
+    /// Price of completion tokens, US dollars per million.
+    #[serde(default)]
+    pub output_usd_per_million_tokens: f64,
 }
 
 fn default_temperature() -> f32 {
@@ -96,6 +102,23 @@ pub struct AiAgent {
     pub end_of_turn_silence_ms: u32,
     #[serde(default = "default_max_minutes")]
     pub max_call_minutes: u32,
+    /// The offline guided agent's extra example phrases per intent and reply templates (used
+    /// when `llm` is unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guided: Option<GuidedConfig>,
+}
+
+/// Tuning of the offline guided agent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuidedConfig {
+    /// Extra example phrases by intent: greet, goodbye, ask_for_person, yes, no, lookup_order,
+    /// account_balance, open_tickets, take_message.
+    #[serde(default)]
+    pub examples: BTreeMap<String, Vec<String>>,
+    /// Reply templates by name (e.g. `order_status`: "Order {number} is {status}.").
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -143,6 +166,14 @@ impl ConfigKind for AiAgent {
                 if !(0.0..=2.0).contains(&llm.temperature) {
                     p.push("temperature", "must be 0..=2");
                 }
+                for (field, price) in [
+                    ("input_usd_per_million_tokens", llm.input_usd_per_million_tokens),
+                    ("output_usd_per_million_tokens", llm.output_usd_per_million_tokens),
+                ] {
+                    if !(0.0..=10_000.0).contains(&price) {
+                        p.push(field, "must be 0..=10000");
+                    }
+                }
             });
         }
         p.field("tools", |p| {
@@ -158,6 +189,20 @@ impl ConfigKind for AiAgent {
         check_target(p, "escalation_target", &self.escalation_target);
         check_opt_target(p, "fallback_target", &self.fallback_target);
         p.range("end_of_turn_silence_ms", self.end_of_turn_silence_ms, 200, 5000);
+        if let Some(guided) = &self.guided {
+            for problem in crate::agent::guided::check(guided) {
+                let (field, message) = problem.split_once(": ").unwrap_or(("", problem.as_str()));
+                p.push(&format!("guided.{field}"), message);
+            }
+            for (intent, phrases) in &guided.examples {
+                for (i, phrase) in phrases.iter().enumerate() {
+                    p.text(&format!("guided.examples.{intent}[{i}]"), phrase, true, 300);
+                }
+            }
+            for (name, template) in &guided.templates {
+                p.text(&format!("guided.templates.{name}"), template, true, 500);
+            }
+        }
         p.range("max_call_minutes", self.max_call_minutes, 1, 240);
     }
 

@@ -50,6 +50,8 @@ pub struct CallDetail {
     pub record: CallRecord,
     pub legs: Vec<CallLeg>,
     pub timeline: Vec<CallEvent>,
+    /// What was said, by whom (caller, ai, agent), in order.
+    pub transcript: Vec<TranscriptLine>,
 }
 
 /// What is known when a call starts.
@@ -200,13 +202,47 @@ pub async fn get(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) ->
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(CallDetail { record, legs, timeline })
+    let transcript = sqlx::query(
+        "SELECT speaker, start_ms, end_ms, text FROM transcripts WHERE call_id = $1 ORDER BY start_ms, id",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(TranscriptLine {
+            speaker: r.try_get("speaker")?,
+            start_ms: r.try_get("start_ms")?,
+            end_ms: r.try_get("end_ms")?,
+            text: r.try_get("text")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok(CallDetail { record, legs, timeline, transcript })
 }
 
 /// A call record the writer creates: a handle, resolved to the row id inside the writer, so
 /// that routing never waits for the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecordKey(u64);
+
+/// One line of a call's transcript: who spoke, when (ms from the start of the call), what.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TranscriptLine {
+    pub speaker: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+}
+
+/// Later facts about a call; unset fields are left as they are, `cost_micros` is added.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Details {
+    pub ai_agent: Option<String>,
+    pub summary: Option<String>,
+    pub customer_id: Option<i64>,
+    pub cost_micros: i64,
+}
 
 /// A change to a call record, stamped when it happened.
 #[derive(Debug)]
@@ -232,6 +268,16 @@ enum RecordOp {
         call: RecordKey,
         at: i64,
         disposition: String,
+    },
+    /// One line of the call's transcript.
+    Transcript {
+        call: RecordKey,
+        line: TranscriptLine,
+    },
+    /// The AI agent that took the call, the hand-off summary, cost (added), matched customer.
+    Details {
+        call: RecordKey,
+        details: Details,
     },
     /// Answered once everything queued before it is written.
     Flush(tokio::sync::oneshot::Sender<()>),
@@ -315,6 +361,14 @@ impl RecordWriter {
 
     pub fn event(&self, call: RecordKey, kind: &str, data: serde_json::Value) {
         let _ = self.tx.send(RecordOp::Event { call, at: now_ms(), kind: kind.to_string(), data });
+    }
+
+    pub fn transcript(&self, call: RecordKey, line: TranscriptLine) {
+        let _ = self.tx.send(RecordOp::Transcript { call, line });
+    }
+
+    pub fn details(&self, call: RecordKey, details: Details) {
+        let _ = self.tx.send(RecordOp::Details { call, details });
     }
 
     pub fn answered(&self, call: RecordKey) {
@@ -405,6 +459,38 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Vec<(Re
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    }
+    for op in batch {
+        match op {
+            RecordOp::Transcript { call, line } => {
+                let Some(id) = id_of(call) else { continue };
+                sqlx::query(
+                    "INSERT INTO transcripts (call_id, speaker, start_ms, end_ms, text) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(&line.speaker)
+                .bind(line.start_ms)
+                .bind(line.end_ms)
+                .bind(&line.text)
+                .execute(&mut *tx)
+                .await?;
+            }
+            RecordOp::Details { call, details } => {
+                let Some(id) = id_of(call) else { continue };
+                sqlx::query(
+                    "UPDATE call_records SET ai_agent = COALESCE($1, ai_agent), summary = COALESCE($2, summary), \
+                     customer_id = COALESCE($3, customer_id), cost_micros = cost_micros + $4 WHERE id = $5",
+                )
+                .bind(&details.ai_agent)
+                .bind(&details.summary)
+                .bind(details.customer_id)
+                .bind(details.cost_micros)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            _ => {}
+        }
     }
     tx.commit().await?;
     Ok(created)

@@ -1,0 +1,497 @@
+//! The offline guided agent: no LLM, no network. Each caller utterance is mapped to an intent
+//! (the agent's enabled tools, plus greet, goodbye, ask for a person, yes/no) by sentence-
+//! embedding similarity to example phrases (all-MiniLM-L6-v2); arguments (order numbers, e-mail
+//! addresses, yes/no) are taken from the words; what is missing is asked for; answers are reply
+//! templates filled from the tool's result. Merchants add example phrases and edit templates
+//! per agent (`guided` in the AI agent's configuration).
+
+use crate::model::{AiAgent, GuidedConfig};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use switchboard_models::embed::{similarity, MiniLm};
+use switchboard_tools::control::ControlRequest;
+use switchboard_tools::{CallContext, Tool, ToolCall};
+
+/// Below this similarity an utterance matches no intent.
+const THRESHOLD: f32 = 0.45;
+
+/// What the guided agent says and does for one utterance.
+#[derive(Debug, Default)]
+pub struct GuidedAnswer {
+    pub text: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub control: Option<ControlRequest>,
+}
+
+/// What the agent is waiting for after its last question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    OrderNumber,
+    Email(Intent),
+    OfferedPerson,
+    AnythingElse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Intent {
+    Greet,
+    Goodbye,
+    Person,
+    Yes,
+    No,
+    Order,
+    Balance,
+    Tickets,
+    Message,
+}
+
+impl Intent {
+    const ALL: [Intent; 9] = [
+        Intent::Greet,
+        Intent::Goodbye,
+        Intent::Person,
+        Intent::Yes,
+        Intent::No,
+        Intent::Order,
+        Intent::Balance,
+        Intent::Tickets,
+        Intent::Message,
+    ];
+
+    /// The configuration name of the intent (keys of `guided.examples`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Intent::Greet => "greet",
+            Intent::Goodbye => "goodbye",
+            Intent::Person => "ask_for_person",
+            Intent::Yes => "yes",
+            Intent::No => "no",
+            Intent::Order => "lookup_order",
+            Intent::Balance => "account_balance",
+            Intent::Tickets => "open_tickets",
+            Intent::Message => "take_message",
+        }
+    }
+
+    /// The tool an intent needs (intents whose tool the agent lacks are left out).
+    fn tool(self) -> Option<&'static str> {
+        match self {
+            Intent::Order => Some("lookup_order"),
+            Intent::Balance => Some("account_balance"),
+            Intent::Tickets => Some("open_tickets"),
+            Intent::Message => Some("take_message"),
+            Intent::Person => Some("transfer"),
+            _ => None,
+        }
+    }
+
+    fn examples(self) -> &'static [&'static str] {
+        match self {
+            Intent::Greet => &["hello", "hi there", "good morning", "hey, how are you"],
+            Intent::Goodbye => &["goodbye", "bye", "that's all, thank you", "no, that's everything, thanks", "have a nice day"],
+            Intent::Person => &[
+                "I want to talk to a person",
+                "can I speak to a human",
+                "get me a real agent",
+                "operator",
+                "let me talk to someone",
+                "representative please",
+            ],
+            Intent::Yes => &["yes", "yes please", "sure", "yeah", "that's right", "okay"],
+            Intent::No => &["no", "no thanks", "nope", "not now"],
+            Intent::Order => &[
+                "where is my order",
+                "what is the status of my order",
+                "has my package shipped",
+                "when will my order arrive",
+                "track my order",
+                "where is my last order",
+                "I'm calling about order number",
+            ],
+            Intent::Balance => &["what is my balance", "how much do I owe", "what's my account balance", "do I have credit"],
+            Intent::Tickets => &["what about my support ticket", "is my complaint resolved", "do I have any open tickets", "status of my support request"],
+            Intent::Message => &["can I leave a message", "I want to leave a voicemail", "take a message for me"],
+        }
+    }
+}
+
+/// Default reply templates; `{name}` is filled from the tool's result.
+fn default_templates() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("greet", "Hello! I can help with your orders, your account balance and support tickets."),
+        ("goodbye", "Thank you for calling. Goodbye!"),
+        ("transfer", "Let me connect you with a colleague. One moment, please."),
+        ("take_message", "Sure, please leave your message after the tone."),
+        ("ask_order_number", "What is your order number?"),
+        ("order_status", "Order {number} is {status}."),
+        ("order_tracking", "It went with {carrier}, tracking number {tracking_number}."),
+        ("last_order", "Your last order, number {number}, is {status}."),
+        ("no_orders", "I don't see any orders for you."),
+        ("order_not_found", "I could not find order {number}. Could you tell me the number again?"),
+        ("balance", "Your account balance is {balance}."),
+        ("tickets_none", "You have no open support tickets."),
+        ("tickets", "You have {count} open ticket: {subject}, which is {status}."),
+        ("ask_email", "I need to know who you are first. What is the e-mail address on your account?"),
+        ("email_not_found", "I could not find an account with that e-mail address."),
+        ("unknown", "Sorry, I can help with orders, your account balance and support tickets. Would you like to speak with a person?"),
+        ("anything_else", "Is there anything else I can help with?"),
+        ("no_problem", "Okay. What else can I help you with?"),
+        ("tool_failed", "Sorry, I could not look that up right now."),
+    ])
+}
+
+fn fill(template: &str, values: &Value) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else { break };
+        let key = &rest[start + 1..start + len];
+        match &values[key] {
+            Value::String(s) => out.push_str(&s.replace('_', " ")),
+            Value::Null => {}
+            v => out.push_str(&v.to_string()),
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Spoken digits ("one zero four two", "ten forty-two" is not handled) joined into numbers.
+fn words_to_digits(text: &str) -> String {
+    let digit = |w: &str| match w {
+        "zero" | "oh" | "o" => Some('0'),
+        "one" => Some('1'),
+        "two" | "to" | "too" => Some('2'),
+        "three" => Some('3'),
+        "four" | "for" => Some('4'),
+        "five" => Some('5'),
+        "six" => Some('6'),
+        "seven" => Some('7'),
+        "eight" => Some('8'),
+        "nine" => Some('9'),
+        _ => None,
+    };
+    let words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        // A run of at least three spoken digits is a number ("for" and "to" alone are words).
+        let run: String = words[i..].iter().map_while(|w| digit(w)).collect();
+        if run.len() >= 3 {
+            out.push(run.clone());
+            i += run.len();
+        } else {
+            out.push(words[i].clone());
+            i += 1;
+        }
+    }
+    out.join(" ")
+}
+
+/// An order number in what the caller said: 3 to 12 digits, written or spoken.
+pub fn order_number(text: &str) -> Option<String> {
+    let text = words_to_digits(text);
+    let mut best: Option<String> = None;
+    for token in text.split(|c: char| !c.is_ascii_digit() && c != '#') {
+        let digits: String = token.chars().filter(char::is_ascii_digit).collect();
+        if (3..=12).contains(&digits.len()) {
+            best = Some(digits);
+            break;
+        }
+    }
+    best
+}
+
+/// An e-mail address, written ("pat@doe.com") or spoken ("pat at doe dot com").
+pub fn email(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let spoken = lower.replace(" at ", "@").replace(" dot ", ".");
+    spoken
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '_' && c != '-'))
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| {
+            let mut parts = w.split('@');
+            matches!((parts.next(), parts.next(), parts.next()), (Some(u), Some(d), None)
+                if !u.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        })
+        .map(str::to_string)
+}
+
+fn money(cents: &Value, currency: &Value) -> String {
+    let c = cents.as_i64().unwrap_or(0);
+    let unit = match currency.as_str().unwrap_or("USD") {
+        "USD" => "dollars",
+        "EUR" => "euros",
+        "GBP" => "pounds",
+        other => other,
+    };
+    format!("{}.{:02} {unit}", c / 100, (c % 100).abs())
+}
+
+pub struct GuidedBrain {
+    embedder: Arc<MiniLm>,
+    /// (intent, example embedding) for every example of every enabled intent.
+    examples: Vec<(Intent, Vec<f32>)>,
+    templates: BTreeMap<String, String>,
+    waiting: Option<Waiting>,
+    misunderstood: u32,
+}
+
+impl GuidedBrain {
+    /// Embeds the agent's intents' examples (built-in plus the merchant's).
+    pub async fn new(agent: &AiAgent, tools: &[Arc<dyn Tool>]) -> switchboard_models::Result<GuidedBrain> {
+        let config = agent.guided.clone().unwrap_or_default();
+        let has = |name: &str| tools.iter().any(|t| t.spec().name == name);
+        let mut phrases: Vec<(Intent, String)> = Vec::new();
+        for intent in Intent::ALL {
+            if intent.tool().is_some_and(|t| !has(t)) {
+                continue;
+            }
+            phrases.extend(intent.examples().iter().map(|e| (intent, e.to_string())));
+            if let Some(extra) = config.examples.get(intent.name()) {
+                phrases.extend(extra.iter().map(|e| (intent, e.clone())));
+            }
+        }
+        let templates: BTreeMap<String, String> = default_templates()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), config.templates.get(k).cloned().unwrap_or_else(|| v.to_string())))
+            .collect();
+        let dir = switchboard_models::catalog::default_dir();
+        let (embedder, vectors) = tokio::task::spawn_blocking(move || {
+            let embedder = MiniLm::shared(&dir)?;
+            let texts: Vec<&str> = phrases.iter().map(|(_, p)| p.as_str()).collect();
+            let vectors = embedder.embed(&texts)?;
+            Ok::<_, switchboard_models::Error>((embedder, phrases.into_iter().map(|(i, _)| i).zip(vectors).collect()))
+        })
+        .await
+        .map_err(|e| switchboard_models::Error::Inference(e.to_string()))??;
+        Ok(GuidedBrain { embedder, examples: vectors, templates, waiting: None, misunderstood: 0 })
+    }
+
+    fn t(&self, key: &str, values: &Value) -> String {
+        fill(self.templates.get(key).map(String::as_str).unwrap_or(""), values)
+    }
+
+    /// The closest intent and its similarity.
+    async fn classify(&self, text: &str) -> Option<(Intent, f32)> {
+        let (embedder, text) = (self.embedder.clone(), text.to_string());
+        let v = tokio::task::spawn_blocking(move || embedder.embed(&[&text])).await.ok()?.ok()?.pop()?;
+        self.examples
+            .iter()
+            .map(|(intent, e)| (*intent, similarity(&v, e)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    async fn run(
+        &self,
+        tools: &[Arc<dyn Tool>],
+        name: &str,
+        args: Value,
+        ctx: &CallContext,
+        calls: &mut Vec<ToolCall>,
+    ) -> Option<Value> {
+        let tool = tools.iter().find(|t| t.spec().name == name)?;
+        let call = switchboard_tools::call(tool.as_ref(), args, ctx).await;
+        let result = call.outcome.clone().ok();
+        calls.push(call);
+        result
+    }
+
+    /// Answers one caller utterance.
+    pub async fn answer(&mut self, text: &str, ctx: &mut CallContext, tools: &[Arc<dyn Tool>]) -> GuidedAnswer {
+        let mut out = GuidedAnswer::default();
+        let number = order_number(text);
+        let mail = email(text);
+        let classified = self.classify(text).await;
+        let intent = classified.filter(|(_, score)| *score >= THRESHOLD).map(|(i, _)| i);
+        let waiting = self.waiting.take();
+        tracing::debug!(?classified, ?waiting, ?number, "guided agent");
+        // What the caller's words mean given what we asked.
+        let intent = match (waiting, intent) {
+            (Some(Waiting::OrderNumber), _) if number.is_some() => Some(Intent::Order),
+            (_, None | Some(Intent::Greet)) if number.is_some() => Some(Intent::Order),
+            (Some(Waiting::Email(after)), _) if mail.is_some() => Some(after),
+            (Some(Waiting::OfferedPerson), Some(Intent::Yes)) => Some(Intent::Person),
+            (Some(Waiting::OfferedPerson | Waiting::AnythingElse), Some(Intent::No)) => {
+                if waiting == Some(Waiting::AnythingElse) {
+                    Some(Intent::Goodbye)
+                } else {
+                    out.text = self.t("no_problem", &json!({}));
+                    return out;
+                }
+            }
+            (_, i) => i,
+        };
+        if let (Some(m), None) = (&mail, ctx.customer_id) {
+            // The caller told us who they are.
+            if let Some(found) = self.run(tools, "lookup_customer", json!({"email": m}), ctx, &mut out.tool_calls).await {
+                ctx.customer_id = found["customers"][0]["id"].as_i64();
+            }
+        }
+        let mut done = true;
+        match intent {
+            Some(Intent::Greet) => {
+                out.text = self.t("greet", &json!({}));
+                done = false;
+            }
+            Some(Intent::Goodbye) => {
+                out.text = self.t("goodbye", &json!({}));
+                out.control = Some(ControlRequest::EndCall { reason: Some("the caller said goodbye".into()) });
+                return out;
+            }
+            Some(Intent::Person) => {
+                out.text = self.t("transfer", &json!({}));
+                out.control = Some(ControlRequest::Transfer {
+                    summary: String::new(),
+                    reason: Some("the caller asked for a person".into()),
+                    extension: None,
+                    number: None,
+                });
+                return out;
+            }
+            Some(Intent::Message) => {
+                out.text = self.t("take_message", &json!({}));
+                out.control = Some(ControlRequest::TakeMessage { summary: String::new() });
+                return out;
+            }
+            Some(Intent::Order) => match (&number, ctx.customer_id) {
+                (Some(n), _) => {
+                    match self.run(tools, "lookup_order", json!({"order_number": n}), ctx, &mut out.tool_calls).await {
+                        Some(r) if r["order"].is_object() => {
+                            out.text = self.t("order_status", &r["order"]);
+                            if r["order"]["tracking_number"].is_string() {
+                                out.text = format!("{} {}", out.text, self.t("order_tracking", &r["order"]));
+                            }
+                        }
+                        Some(_) => {
+                            out.text = self.t("order_not_found", &json!({"number": n}));
+                            self.waiting = Some(Waiting::OrderNumber);
+                            return out;
+                        }
+                        None => out.text = self.t("tool_failed", &json!({})),
+                    }
+                }
+                (None, Some(_)) => {
+                    match self.run(tools, "lookup_order", json!({}), ctx, &mut out.tool_calls).await {
+                        Some(r) => match r["orders"].as_array().and_then(|o| o.first()) {
+                            Some(last) => {
+                                out.text = self.t("last_order", last);
+                                if last["tracking_number"].is_string() {
+                                    out.text = format!("{} {}", out.text, self.t("order_tracking", last));
+                                }
+                            }
+                            None => out.text = self.t("no_orders", &json!({})),
+                        },
+                        None => out.text = self.t("tool_failed", &json!({})),
+                    }
+                }
+                (None, None) => {
+                    out.text = self.t("ask_order_number", &json!({}));
+                    self.waiting = Some(Waiting::OrderNumber);
+                    return out;
+                }
+            },
+            Some(i @ (Intent::Balance | Intent::Tickets)) if ctx.customer_id.is_none() => {
+                out.text = if waiting == Some(Waiting::Email(i)) && mail.is_some() {
+                    self.t("email_not_found", &json!({}))
+                } else {
+                    self.t("ask_email", &json!({}))
+                };
+                self.waiting = Some(Waiting::Email(i));
+                return out;
+            }
+            Some(Intent::Balance) => {
+                out.text = match self.run(tools, "account_balance", json!({}), ctx, &mut out.tool_calls).await {
+                    Some(r) => self.t("balance", &json!({"balance": money(&r["balance_cents"], &r["currency"])})),
+                    None => self.t("tool_failed", &json!({})),
+                };
+            }
+            Some(Intent::Tickets) => {
+                out.text = match self.run(tools, "open_tickets", json!({}), ctx, &mut out.tool_calls).await {
+                    Some(r) => match r["tickets"].as_array() {
+                        Some(t) if !t.is_empty() => self.t(
+                            "tickets",
+                            &json!({"count": t.len(), "subject": t[0]["subject"], "status": t[0]["status"]}),
+                        ),
+                        _ => self.t("tickets_none", &json!({})),
+                    },
+                    None => self.t("tool_failed", &json!({})),
+                };
+            }
+            Some(Intent::Yes) if waiting == Some(Waiting::AnythingElse) => {
+                out.text = "Sure, what can I help with?".into();
+                return out;
+            }
+            Some(Intent::Yes | Intent::No) | None => {
+                self.misunderstood += 1;
+                if self.misunderstood >= 3 {
+                    out.text = self.t("transfer", &json!({}));
+                    out.control = Some(ControlRequest::Transfer {
+                        summary: String::new(),
+                        reason: Some("the guided agent did not understand the caller".into()),
+                        extension: None,
+                        number: None,
+                    });
+                    return out;
+                }
+                out.text = self.t("unknown", &json!({}));
+                self.waiting = Some(Waiting::OfferedPerson);
+                return out;
+            }
+        }
+        self.misunderstood = 0;
+        if done {
+            out.text = format!("{} {}", out.text, self.t("anything_else", &json!({})));
+            self.waiting = Some(Waiting::AnythingElse);
+        }
+        out
+    }
+}
+
+/// The intent names merchants may give examples for.
+pub fn intent_names() -> Vec<&'static str> {
+    Intent::ALL.iter().map(|i| i.name()).collect()
+}
+
+/// Checks a guided configuration (intent names, template names).
+pub fn check(config: &GuidedConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    let names = intent_names();
+    for key in config.examples.keys() {
+        if !names.contains(&key.as_str()) {
+            problems.push(format!("examples.{key}: no such intent (one of {})", names.join(", ")));
+        }
+    }
+    let templates = default_templates();
+    for key in config.templates.keys() {
+        if !templates.contains_key(key.as_str()) {
+            problems.push(format!("templates.{key}: no such template"));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_taken_from_the_words() {
+        assert_eq!(order_number("where is my order 1042?").as_deref(), Some("1042"));
+        assert_eq!(order_number("it's order number one zero four two").as_deref(), Some("1042"));
+        assert_eq!(order_number("order #10 42").as_deref(), None, "two short pieces are not a number");
+        assert_eq!(order_number("I want to talk to four people"), None);
+        assert_eq!(email("it's pat at doe dot com").as_deref(), Some("pat@doe.com"));
+        assert_eq!(email("my email is Pat.Doe@Example.org.").as_deref(), Some("pat.doe@example.org"));
+        assert_eq!(email("I'm at home"), None);
+        assert_eq!(fill("Order {number} is {status}.", &json!({"number": "1042", "status": "in_transit"})), "Order 1042 is in transit.");
+    }
+}

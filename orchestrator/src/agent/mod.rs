@@ -1,0 +1,601 @@
+//! The AI agent runtime, text level: one conversation between a caller and an AI agent. The
+//! agent's brain (an LLM with tools, or the offline guided agent) answers each caller turn as a
+//! stream of sentences; tools run checked and timed out; call-control tools (transfer,
+//! take_message, end_call) end the turn with what the call should do next; failures end it
+//! with a fallback. Everything goes into the call record (transcript, tool calls, hand-off,
+//! tokens and cost). The voice driver (`voice.rs`) and `switchboard agent chat` both drive it.
+
+pub mod guided;
+pub mod voice;
+
+use crate::db::Db;
+use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmEvent, OpenAiCompatible, Role, ToolDecl, Usage};
+use crate::model::{AiAgent, BuiltinTool, Target, ToolDefinition};
+use crate::prompt::{self, CallerFacts};
+use crate::store::calls::{self, RecordKey, RecordWriter, TranscriptLine};
+use crate::store::{accounts, config};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_speech::text::SentenceChunker;
+use switchboard_tools::commerce::{CommerceStore, CustomerKey};
+use switchboard_tools::control::ControlRequest;
+use switchboard_tools::{CallContext, Tool, ToolError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How long the LLM may take to start answering before the caller is sent to the fallback;
+/// short enough that apology and transfer come within 2 s of the caller's turn.
+pub const FIRST_TOKEN_TIMEOUT: Duration = Duration::from_millis(1_200);
+/// How long an answer may stall between two pieces once it has started.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(4);
+/// Tool rounds per caller turn (a model that keeps calling tools is stopped).
+const MAX_ROUNDS: usize = 4;
+
+/// What the call does after a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Keep listening to the caller.
+    Listen,
+    /// Hand the caller to a person (or wherever `target` says) with a summary for them.
+    Transfer { target: Target, summary: String, reason: String },
+    /// Let the caller leave a message.
+    TakeMessage { summary: String },
+    /// Goodbye said; hang up.
+    Hangup { reason: String },
+    /// The AI failed (LLM, speech, tool outage): apologise and go to the fallback target.
+    Fallback { target: Target, reason: String },
+}
+
+/// When the pieces of a turn happened (for the latency waterfall).
+#[derive(Debug, Clone, Default)]
+pub struct TurnTimes {
+    pub started: Option<Instant>,
+    pub first_token: Option<Instant>,
+    pub first_sentence: Option<Instant>,
+}
+
+/// Which brain answers.
+enum Brain {
+    Llm { client: Arc<dyn LlmClient>, model: String, temperature: f32, prices: (f64, f64) },
+    Guided(guided::GuidedBrain),
+}
+
+/// Everything a session needs to start.
+pub struct SessionSetup {
+    pub db: Db,
+    pub records: RecordWriter,
+    pub account: i64,
+    pub agent: String,
+    pub caller_number: Option<String>,
+    pub record: Option<RecordKey>,
+}
+
+/// One conversation with an AI agent.
+pub struct Session {
+    pub agent: AiAgent,
+    ctx: CallContext,
+    facts: CallerFacts,
+    tools: Vec<Arc<dyn Tool>>,
+    history: Vec<ChatMessage>,
+    guidance: Vec<String>,
+    brain: Brain,
+    records: RecordWriter,
+    record: Option<RecordKey>,
+    usage: Usage,
+    /// When the conversation started (transcript times are relative to it).
+    started: Instant,
+    pub times: TurnTimes,
+    /// Gets every timeline event and transcript line as it happens (chat, supervisors).
+    observer: Option<mpsc::UnboundedSender<(String, Value)>>,
+}
+
+/// Errors setting a session up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("no AI agent named {0}")]
+    NoAgent(String),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+    #[error("the guided agent cannot start: {0}")]
+    Guided(String),
+}
+
+impl Session {
+    /// Loads the agent, its tools and what is known about the caller.
+    pub async fn start(setup: SessionSetup) -> Result<Session, SetupError> {
+        let SessionSetup { db, records, account, agent, caller_number, record } = setup;
+        let agent = config::get_by_key::<AiAgent>(&db, account, &agent)
+            .await?
+            .ok_or_else(|| SetupError::NoAgent(agent.clone()))?
+            .spec;
+        let allow_private = accounts::get(&db, account).await.map(|a| a.settings.allow_private_webhooks)?;
+        let store: Arc<dyn CommerceStore> = Arc::new(crate::agenttools::DbStore(db.clone()));
+        // The caller's customer, by number, before the first turn.
+        let customer_id = match &caller_number {
+            Some(n) => store
+                .customers(account, CustomerKey::Phone(n.clone()))
+                .await
+                .ok()
+                .and_then(|c| c.first().and_then(|c| c["id"].as_i64())),
+            None => None,
+        };
+        let facts = prompt::caller_facts(store.as_ref(), account, caller_number.clone(), customer_id).await;
+        let tools = agent_tools(&db, account, &agent, store, allow_private).await?;
+        let brain = match &agent.llm {
+            Some(llm) => Brain::Llm {
+                client: Arc::new(OpenAiCompatible::new(&llm.base_url, llm.api_key.clone())),
+                model: llm.model.clone(),
+                temperature: llm.temperature,
+                prices: (llm.input_usd_per_million_tokens, llm.output_usd_per_million_tokens),
+            },
+            None => Brain::Guided(
+                guided::GuidedBrain::new(&agent, &tools).await.map_err(|e| SetupError::Guided(e.to_string()))?,
+            ),
+        };
+        if let Some(key) = record {
+            records.details(
+                key,
+                calls::Details { ai_agent: Some(agent.name.clone()), customer_id, ..Default::default() },
+            );
+        }
+        Ok(Session {
+            agent,
+            ctx: CallContext { account, caller_number, customer_id },
+            facts,
+            tools,
+            history: Vec::new(),
+            guidance: Vec::new(),
+            brain,
+            records,
+            record,
+            usage: Usage::default(),
+            started: Instant::now(),
+            times: TurnTimes::default(),
+            observer: None,
+        })
+    }
+
+    /// Uses `client` as the brain instead of the agent's configured endpoint (tests, benchmarks).
+    pub fn with_llm(mut self, client: Arc<dyn LlmClient>) -> Self {
+        if let Brain::Llm { client: c, .. } = &mut self.brain {
+            *c = client;
+        }
+        self
+    }
+
+    /// The customer the caller was matched to.
+    pub fn customer(&self) -> Option<&Value> {
+        self.facts.customer.as_ref()
+    }
+
+    pub fn brain_name(&self) -> &'static str {
+        match self.brain {
+            Brain::Llm { .. } => "llm",
+            Brain::Guided(_) => "guided",
+        }
+    }
+
+    /// Every event and transcript line from now on, as (kind, data).
+    pub fn observe(&mut self) -> mpsc::UnboundedReceiver<(String, Value)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.observer = Some(tx);
+        rx
+    }
+
+    fn event(&self, kind: &str, data: Value) {
+        if let Some(o) = &self.observer {
+            let _ = o.send((kind.to_string(), data.clone()));
+        }
+        if let Some(key) = self.record {
+            self.records.event(key, kind, data);
+        }
+    }
+
+    fn since_start_ms(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64
+    }
+
+    /// Adds a line to the call's transcript.
+    pub fn transcript(&self, speaker: &str, text: &str, start_ms: Option<i64>) {
+        if let Some(o) = &self.observer {
+            let _ = o.send(("transcript".into(), json!({ "speaker": speaker, "text": prompt::redact_cards(text) })));
+        }
+        if let (Some(key), false) = (self.record, text.trim().is_empty()) {
+            let end_ms = self.since_start_ms();
+            self.records.transcript(
+                key,
+                TranscriptLine {
+                    speaker: speaker.into(),
+                    start_ms: start_ms.unwrap_or(end_ms),
+                    end_ms,
+                    text: prompt::redact_cards(text),
+                },
+            );
+        }
+    }
+
+    /// The greeting, spoken first (and kept in the conversation).
+    pub fn greeting(&mut self) -> String {
+        let mut text = self.agent.greeting.clone();
+        if let (Some(name), Brain::Guided(_)) =
+            (self.facts.customer.as_ref().and_then(|c| c["name"].as_str()), &self.brain)
+        {
+            // The guided agent greets known callers by name; an LLM is told the name instead.
+            let first = name.split_whitespace().next().unwrap_or(name);
+            text = greet_by_name(&text, first);
+        }
+        self.history.push(ChatMessage::new(Role::Assistant, text.clone()));
+        self.transcript("ai", &text, None);
+        text
+    }
+
+    /// Private guidance from a supervisor: enters the context at the next turn.
+    pub fn add_guidance(&mut self, text: &str) {
+        self.guidance.push(text.to_string());
+        self.event("guidance", json!({ "text": prompt::redact_cards(text) }));
+    }
+
+    /// The caller interrupted the agent: only `heard` of the last reply was played, and the
+    /// conversation keeps that, not what was planned.
+    pub fn interrupted(&mut self, heard: &str) {
+        if let Some(last) = self.history.iter_mut().rev().find(|m| m.role == Role::Assistant) {
+            last.content = format!("{} [interrupted by the caller]", heard.trim());
+        }
+        self.event("interrupted", json!({ "heard": heard }));
+    }
+
+    /// Where failures go.
+    pub fn fallback_target(&self) -> Target {
+        self.agent.fallback_target.clone().unwrap_or_else(|| self.agent.escalation_target.clone())
+    }
+
+    /// The AI failed: recorded with its reason, and the caller goes to the fallback target.
+    pub fn fail(&self, reason: &str) -> Next {
+        tracing::warn!(agent = %self.agent.name, %reason, "AI agent failed; caller goes to the fallback");
+        self.event("ai_fallback", json!({ "reason": reason, "target": self.fallback_target() }));
+        Next::Fallback { target: self.fallback_target(), reason: reason.to_string() }
+    }
+
+    /// The caller pressed 0 or asked for a person by keypad.
+    pub fn escalate(&self, reason: &str) -> Next {
+        let summary = self.summary();
+        self.event("handoff", json!({ "target": self.agent.escalation_target, "summary": summary, "reason": reason }));
+        if let Some(key) = self.record {
+            self.records.details(key, calls::Details { summary: Some(summary.clone()), ..Default::default() });
+        }
+        Next::Transfer { target: self.agent.escalation_target.clone(), summary, reason: reason.into() }
+    }
+
+    /// A short summary for the person who takes over: who calls, what they said last.
+    pub fn summary(&self) -> String {
+        let who = self
+            .facts
+            .customer
+            .as_ref()
+            .and_then(|c| c["name"].as_str().map(str::to_string))
+            .or_else(|| self.ctx.caller_number.clone())
+            .unwrap_or_else(|| "An unknown caller".into());
+        let asked: Vec<&str> =
+            self.history.iter().filter(|m| m.role == Role::User).map(|m| m.content.as_str()).collect();
+        let last = asked.iter().rev().take(2).rev().cloned().collect::<Vec<_>>().join(" / ");
+        prompt::redact_cards(&if last.is_empty() {
+            format!("{who}; nothing said yet.")
+        } else {
+            format!("{who} said: \"{last}\"")
+        })
+    }
+
+    /// One caller turn: `text` is what they said; each sentence of the answer goes to `say` as
+    /// soon as it is complete. Returns what the call does next. Dropping the future (barge-in)
+    /// stops the answer; call `interrupted` with what was heard.
+    pub async fn respond(&mut self, text: &str, say: &mpsc::UnboundedSender<String>) -> Next {
+        self.times = TurnTimes { started: Some(Instant::now()), ..Default::default() };
+        let text = text.trim();
+        self.transcript("caller", text, None);
+        self.history.push(ChatMessage::new(Role::User, text));
+        let next = match &self.brain {
+            Brain::Llm { .. } => self.respond_llm(say).await,
+            Brain::Guided(_) => self.respond_guided(text, say).await,
+        };
+        let reply: String = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|m| m.role != Role::User)
+            .filter(|m| m.role == Role::Assistant && !m.content.is_empty())
+            .map(|m| m.content.clone())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let latency = |t: Option<Instant>| {
+            t.zip(self.times.started).map(|(t, s)| t.saturating_duration_since(s).as_millis() as u64)
+        };
+        self.event(
+            "ai_turn",
+            json!({
+                "caller": prompt::redact_cards(text),
+                "reply": reply,
+                "first_token_ms": latency(self.times.first_token),
+                "first_sentence_ms": latency(self.times.first_sentence),
+            }),
+        );
+        next
+    }
+
+    fn say(&mut self, say: &mpsc::UnboundedSender<String>, sentence: String) {
+        if self.times.first_sentence.is_none() {
+            self.times.first_sentence = Some(Instant::now());
+        }
+        let _ = say.send(sentence);
+    }
+
+    async fn respond_guided(&mut self, text: &str, say: &mpsc::UnboundedSender<String>) -> Next {
+        let Brain::Guided(brain) = &mut self.brain else { unreachable!("checked by the caller") };
+        let answer = brain.answer(text, &mut self.ctx, &self.tools).await;
+        self.times.first_token = Some(Instant::now());
+        for call in &answer.tool_calls {
+            self.record_tool_call(call);
+        }
+        if !answer.text.is_empty() {
+            let mut chunker = SentenceChunker::default();
+            let mut sentences = chunker.push(&answer.text);
+            sentences.extend(chunker.finish());
+            for s in sentences {
+                self.say(say, s);
+            }
+            self.history.push(ChatMessage::new(Role::Assistant, answer.text.clone()));
+            self.transcript("ai", &answer.text, None);
+        }
+        if let Some(outage) = answer.tool_calls.iter().find_map(|c| c.outcome.as_ref().err().filter(|e| e.is_outage()))
+        {
+            return self.fail(&format!("tool outage: {outage}"));
+        }
+        match answer.control {
+            Some(c) => self.control(c),
+            None => Next::Listen,
+        }
+    }
+
+    fn record_tool_call(&self, call: &switchboard_tools::ToolCall) {
+        let mut data = json!({
+            "tool": call.tool,
+            "arguments": call.arguments,
+            "duration_ms": call.duration_ms,
+        });
+        match &call.outcome {
+            Ok(v) => data["result"] = v.clone(),
+            Err(e) => data["error"] = json!(e.to_string()),
+        }
+        self.event("tool_call", data);
+    }
+
+    /// Turns an accepted control request into what the call does next.
+    fn control(&self, request: ControlRequest) -> Next {
+        match request {
+            ControlRequest::Transfer { summary, reason, extension, number } => {
+                let summary = if summary.trim().is_empty() { self.summary() } else { summary };
+                let target = match (extension, number) {
+                    (Some(extension), _) => Target::Agent { extension },
+                    (None, Some(number)) => Target::External { number },
+                    (None, None) => self.agent.escalation_target.clone(),
+                };
+                let summary = prompt::redact_cards(&summary);
+                let reason = reason.unwrap_or_else(|| "the AI agent transferred the call".into());
+                self.event("handoff", json!({ "target": target, "summary": summary, "reason": reason }));
+                if let Some(key) = self.record {
+                    self.records.details(key, calls::Details { summary: Some(summary.clone()), ..Default::default() });
+                }
+                Next::Transfer { target, summary, reason }
+            }
+            ControlRequest::TakeMessage { summary } => {
+                let summary = if summary.trim().is_empty() { self.summary() } else { summary };
+                let summary = prompt::redact_cards(&summary);
+                self.event("take_message", json!({ "summary": summary }));
+                Next::TakeMessage { summary }
+            }
+            ControlRequest::EndCall { reason } => {
+                let reason = reason.unwrap_or_else(|| "conversation finished".into());
+                self.event("end_call", json!({ "reason": reason }));
+                Next::Hangup { reason }
+            }
+        }
+    }
+
+    async fn respond_llm(&mut self, say: &mpsc::UnboundedSender<String>) -> Next {
+        let Brain::Llm { client, model, temperature, .. } = &self.brain else { unreachable!("checked by the caller") };
+        let (client, model, temperature) = (client.clone(), model.clone(), *temperature);
+        let decls: Vec<ToolDecl> = self
+            .tools
+            .iter()
+            .map(|t| ToolDecl {
+                name: t.spec().name.clone(),
+                description: t.spec().description.clone(),
+                parameters: t.spec().parameters.clone(),
+            })
+            .collect();
+        let mut spoke = false;
+        for _ in 0..MAX_ROUNDS {
+            let request = ChatRequest {
+                model: model.clone(),
+                messages: prompt::messages(&self.agent, &self.facts, &self.guidance, &self.history),
+                tools: decls.clone(),
+                temperature: Some(temperature),
+            };
+            let mut stream = client.stream(request);
+            let mut chunker = SentenceChunker::clause_first();
+            let (mut text, mut calls) = (String::new(), Vec::new());
+            let mut started = false;
+            loop {
+                let limit = if started { STALL_TIMEOUT } else { FIRST_TOKEN_TIMEOUT };
+                let event = match tokio::time::timeout(limit, stream.next()).await {
+                    Err(_) if started => return self.fail("the LLM stopped answering mid-reply"),
+                    Err(_) => return self.fail(&format!("the LLM did not answer within {} ms", limit.as_millis())),
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => return self.fail(&e.to_string()),
+                    Ok(Some(Ok(event))) => event,
+                };
+                if !started {
+                    started = true;
+                    self.times.first_token.get_or_insert_with(Instant::now);
+                }
+                match event {
+                    LlmEvent::Text(t) => {
+                        text.push_str(&t);
+                        for s in chunker.push(&t) {
+                            spoke = true;
+                            self.say(say, s);
+                        }
+                    }
+                    LlmEvent::ToolCall(c) => calls.push(c),
+                    LlmEvent::Done { usage, .. } => {
+                        self.usage.prompt_tokens += usage.prompt_tokens;
+                        self.usage.completion_tokens += usage.completion_tokens;
+                    }
+                }
+            }
+            if let Some(rest) = chunker.finish() {
+                spoke = true;
+                self.say(say, rest);
+            }
+            if !text.trim().is_empty() {
+                self.transcript("ai", &text, None);
+            }
+            self.history.push(ChatMessage { tool_calls: calls.clone(), ..ChatMessage::new(Role::Assistant, text) });
+            if calls.is_empty() {
+                return Next::Listen;
+            }
+            // The model's tool calls run together; each result goes back to it.
+            let ctx = self.ctx.clone();
+            let runs = calls.iter().map(|c| {
+                let tool = self.tools.iter().find(|t| t.spec().name == c.name).cloned();
+                let ctx = ctx.clone();
+                async move {
+                    let args: Result<Value, _> =
+                        serde_json::from_str(if c.arguments.trim().is_empty() { "{}" } else { &c.arguments });
+                    match (tool, args) {
+                        (Some(tool), Ok(args)) => switchboard_tools::call(tool.as_ref(), args, &ctx).await,
+                        (None, args) => switchboard_tools::ToolCall {
+                            tool: c.name.clone(),
+                            arguments: args.unwrap_or(Value::Null),
+                            outcome: Err(ToolError::Unknown(c.name.clone())),
+                            duration_ms: 0,
+                        },
+                        (Some(_), Err(e)) => switchboard_tools::ToolCall {
+                            tool: c.name.clone(),
+                            arguments: Value::String(c.arguments.clone()),
+                            outcome: Err(ToolError::Failed(format!("the arguments are not JSON: {e}"))),
+                            duration_ms: 0,
+                        },
+                    }
+                }
+            });
+            let results = futures_util::future::join_all(runs).await;
+            let mut control = None;
+            for (request, result) in calls.iter().zip(&results) {
+                self.record_tool_call(result);
+                let mut message = ChatMessage::new(Role::Tool, result.for_model().to_string());
+                message.tool_call_id = Some(request.id.clone());
+                self.history.push(message);
+                if result.outcome.is_ok() {
+                    control = control.or_else(|| ControlRequest::from_call(&result.tool, &result.arguments));
+                }
+            }
+            if let Some(outage) = results.iter().find_map(|r| r.outcome.as_ref().err().filter(|e| e.is_outage())) {
+                return self.fail(&format!("tool outage: {outage}"));
+            }
+            if let Some(request) = control {
+                if !spoke {
+                    let line = match request {
+                        ControlRequest::Transfer { .. } => "Let me connect you with a colleague.",
+                        ControlRequest::TakeMessage { .. } => "Please leave your message after the tone.",
+                        ControlRequest::EndCall { .. } => "Thank you for calling. Goodbye!",
+                    };
+                    self.history.push(ChatMessage::new(Role::Assistant, line));
+                    self.transcript("ai", line, None);
+                    self.say(say, line.to_string());
+                }
+                return self.control(request);
+            }
+        }
+        self.fail("the LLM kept calling tools without answering")
+    }
+
+    /// Token usage so far and what it cost (micro-dollars).
+    pub fn usage(&self) -> (Usage, i64) {
+        let cost = match &self.brain {
+            Brain::Llm { prices: (input, output), .. } => {
+                // USD per million tokens = micro-dollars per token.
+                (self.usage.prompt_tokens as f64 * input + self.usage.completion_tokens as f64 * output).round()
+                    as i64
+            }
+            Brain::Guided(_) => 0,
+        };
+        (self.usage, cost)
+    }
+
+    /// Writes the conversation's usage and cost into the call record (at the end of the call).
+    pub fn finish(&self) {
+        let (usage, cost) = self.usage();
+        self.event(
+            "ai_usage",
+            json!({
+                "brain": self.brain_name(),
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cost_micros": cost,
+            }),
+        );
+        if let Some(key) = self.record {
+            self.records.details(key, calls::Details { cost_micros: cost, ..Default::default() });
+        }
+    }
+}
+
+/// "Hi, this is Acme" → "Hi Maria, this is Acme"; other greetings get "Hi Maria!" in front.
+fn greet_by_name(greeting: &str, first: &str) -> String {
+    for hello in ["Hi", "Hello", "Hey", "Good morning", "Good afternoon", "Good evening"] {
+        if let Some(rest) = greeting.strip_prefix(hello) {
+            if rest.starts_with([',', '!', '.']) || rest.is_empty() {
+                return format!("{hello} {first}{rest}");
+            }
+        }
+    }
+    format!("Hi {first}! {greeting}")
+}
+
+/// The tools an agent may call: the built-ins it lists, the merchant tools it lists (webhooks),
+/// and always `transfer`, so a caller can always reach a person.
+async fn agent_tools(
+    db: &Db,
+    account: i64,
+    agent: &AiAgent,
+    store: Arc<dyn CommerceStore>,
+    allow_private: bool,
+) -> crate::Result<Vec<Arc<dyn Tool>>> {
+    let builtins: Vec<Arc<dyn Tool>> = switchboard_tools::commerce::tools(store)
+        .into_iter()
+        .chain(switchboard_tools::control::tools())
+        .collect();
+    let builtin = |name: &str| builtins.iter().find(|t| t.spec().name == name).cloned();
+    let mut out: Vec<Arc<dyn Tool>> = Vec::new();
+    for name in &agent.tools {
+        // A merchant definition of the same name wins over the built-in.
+        match config::get_by_key::<ToolDefinition>(db, account, name).await? {
+            Some(def) => match &def.spec.implementation {
+                crate::model::ToolImplementation::Builtin { builtin: b } => out.extend(builtin(b.name())),
+                _ => {
+                    if let Some(w) = crate::agenttools::webhook_tool(&def.spec, allow_private) {
+                        out.push(Arc::new(w));
+                    }
+                }
+            },
+            None if BuiltinTool::from_name(name).is_some() => out.extend(builtin(name)),
+            None => tracing::warn!(agent = %agent.name, tool = %name, "the agent lists a tool that does not exist"),
+        }
+    }
+    if !out.iter().any(|t| t.spec().name == "transfer") {
+        out.extend(builtin("transfer"));
+    }
+    Ok(out)
+}

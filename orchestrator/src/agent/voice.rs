@@ -1,0 +1,620 @@
+//! An AI agent on a live call: the caller's leg (decoded 20 ms frames from the relay) goes
+//! through the ears (VAD, end of turn, barge-in); each turn is recognised (local Whisper, shared
+//! and queued fairly across calls) and answered by the session; each sentence of the answer is
+//! synthesised and queued for playback while the next is still being written. Barge-in pauses,
+//! resumes or stops playback and cancels the answer; 0 on the keypad reaches a person; failures
+//! play an apology (synthesised at the start of the call) and go to the fallback target at once.
+
+use super::{Next, Session, SessionSetup};
+use crate::model::{Agent, Target};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use serde_json::json;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard_speech::bargein::BargeInConfig;
+use switchboard_speech::ears::Ears;
+use switchboard_speech::frame::{AudioFrame, Frame};
+use switchboard_speech::stt::{FairRecognizer, LocalWhisper};
+use switchboard_speech::tts::{Espeak, TextToSpeech};
+use switchboard_speech::turn::TurnConfig;
+use switchboard_telephony::driver::SipHandle;
+use switchboard_telephony::media::player::{resample, Source, Tone};
+use switchboard_telephony::media::relay::{MediaSide, Relay};
+use switchboard_telephony::sip::b2bua::{CallId, MediaPorts, RouteDecision};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// The leg's rate (G.711).
+const RATE: u32 = 8000;
+const FRAME: usize = 160;
+const APOLOGY: &str = "I'm sorry, I'm having trouble right now. Let me get you to someone who can help.";
+const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabel {
+    pub stage: String,
+}
+
+/// Per-turn latency by stage (seconds), exported at /metrics.
+pub fn turn_latency() -> &'static Family<StageLabel, Histogram> {
+    static FAMILY: std::sync::OnceLock<Family<StageLabel, Histogram>> = std::sync::OnceLock::new();
+    FAMILY.get_or_init(|| {
+        Family::new_with_constructor((|| Histogram::new(exponential_buckets(0.01, 1.6, 14))) as fn() -> Histogram)
+    })
+}
+
+/// Speech engines shared by every AI call of the process.
+pub struct Engines {
+    pub recognizer: Result<FairRecognizer, String>,
+    pub voice: Arc<dyn TextToSpeech>,
+    callers: std::sync::atomic::AtomicU64,
+}
+
+impl Engines {
+    /// Loads the engines once (on first use, off the async runtime).
+    pub async fn shared() -> Arc<Engines> {
+        static ENGINES: tokio::sync::OnceCell<Arc<Engines>> = tokio::sync::OnceCell::const_new();
+        ENGINES
+            .get_or_init(|| async {
+                let loaded = tokio::task::spawn_blocking(|| {
+                    let dir = switchboard_models::catalog::default_dir();
+                    let recognizer = LocalWhisper::load(&dir, 2)
+                        .map(|w| FairRecognizer::new(Arc::new(w), 1))
+                        .map_err(|e| e.to_string());
+                    if let Err(e) = &recognizer {
+                        tracing::error!(error = %e, "speech recognition is unavailable: AI calls go to their fallback");
+                    }
+                    let voice = switchboard_speech::tts::default_voice(&dir);
+                    Engines { recognizer, voice, callers: Default::default() }
+                })
+                .await;
+                Arc::new(loaded.unwrap_or_else(|e| Engines {
+                    recognizer: Err(e.to_string()),
+                    voice: Arc::new(Espeak::default()),
+                    callers: Default::default(),
+                }))
+            })
+            .await
+            .clone()
+    }
+
+    /// Synthesises `text` for the phone at 8 kHz; espeak-ng when the voice fails.
+    fn speak(&self, text: &str) -> Option<Vec<i16>> {
+        let text = switchboard_speech::text::for_phone(text);
+        let audio = self.voice.synthesize(&text).or_else(|e| {
+            tracing::warn!(error = %e, "voice failed; using espeak-ng");
+            Espeak::default().synthesize(&text)
+        });
+        match audio {
+            Ok(a) => Some(resample(&a.samples, a.rate, RATE)),
+            Err(e) => {
+                tracing::error!(error = %e, "speech synthesis failed");
+                None
+            }
+        }
+    }
+}
+
+/// A queued sentence: its text, how many of its samples are still to play, of how many.
+struct Segment {
+    text: String,
+    left: usize,
+    total: usize,
+    interruptible: bool,
+}
+
+/// What the agent says, queued for the relay, which pulls 20 ms at a time.
+#[derive(Default)]
+struct Playback {
+    samples: VecDeque<i16>,
+    /// Sentences queued, in order.
+    segments: VecDeque<Segment>,
+    /// What has been played of this turn's answer.
+    heard: Vec<String>,
+    paused: bool,
+    /// When the first frame of this turn's answer went out (latency waterfall).
+    first_frame_at: Option<Instant>,
+    /// Audio of anything queued before (tones) when nothing else plays.
+    filler: Option<Box<dyn Source + Send>>,
+}
+
+impl Playback {
+    fn playing(&self) -> bool {
+        !self.samples.is_empty()
+    }
+
+    fn interruptible(&self) -> bool {
+        self.segments.front().is_none_or(|s| s.interruptible)
+    }
+
+    fn push(&mut self, text: &str, samples: Vec<i16>, interruptible: bool) {
+        let total = samples.len();
+        self.segments.push_back(Segment { text: text.to_string(), left: total, total, interruptible });
+        self.samples.extend(samples);
+        self.filler = None;
+    }
+
+    /// Drops what is queued; returns what the caller heard of this turn's answer.
+    fn stop(&mut self) -> String {
+        if let Some(seg) = self.segments.front() {
+            // The sentence being played: the share of its words already played.
+            let words: Vec<&str> = seg.text.split_whitespace().collect();
+            let played = words.len() * (seg.total - seg.left) / seg.total.max(1);
+            if played > 0 {
+                self.heard.push(format!("{}...", words[..played].join(" ")));
+            }
+        }
+        self.samples.clear();
+        self.segments.clear();
+        self.paused = false;
+        std::mem::take(&mut self.heard).join(" ")
+    }
+}
+
+struct Player(Arc<Mutex<Playback>>);
+
+impl Source for Player {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if p.paused || p.samples.is_empty() {
+            if let Some(filler) = p.filler.as_mut() {
+                if let Some(f) = filler.next_frame() {
+                    return Some(f);
+                }
+                p.filler = None;
+            }
+            return Some(vec![0; FRAME]);
+        }
+        if p.first_frame_at.is_none() {
+            p.first_frame_at = Some(Instant::now());
+        }
+        let n = FRAME.min(p.samples.len());
+        let mut frame: Vec<i16> = p.samples.drain(..n).collect();
+        frame.resize(FRAME, 0);
+        let mut n = n;
+        while n > 0 {
+            let Some(seg) = p.segments.front_mut() else { break };
+            let take = n.min(seg.left);
+            seg.left -= take;
+            n -= take;
+            if seg.left == 0 {
+                let done = p.segments.pop_front().expect("checked");
+                p.heard.push(done.text);
+            }
+        }
+        Some(frame)
+    }
+}
+
+/// Everything the voice driver needs about its call.
+pub struct VoiceCall {
+    pub setup: SessionSetup,
+    pub sip: SipHandle,
+    pub call: CallId,
+    pub relay: Arc<Relay>,
+    pub digits: mpsc::UnboundedReceiver<char>,
+    pub data_dir: std::path::PathBuf,
+    /// Use this LLM client instead of the agent's endpoint (benchmarks).
+    pub llm: Option<Arc<dyn crate::llm::LlmClient>>,
+}
+
+/// A recognition result for the loop: partial or final, with the turn it belongs to.
+enum Heard {
+    Partial(String),
+    Final { text: String, eot_at: Instant, stt_done: Instant },
+    Failed(String),
+}
+
+impl VoiceCall {
+    /// Runs the conversation until the call ends or leaves the agent. (Boxed: IVR menus can
+    /// lead to agents and agents to IVR menus.)
+    pub fn run(self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(self.converse())
+    }
+
+    async fn converse(self) {
+        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm } = self;
+        let db = setup.db.clone();
+        let (records, record, account) = (setup.records.clone(), setup.record, setup.account);
+        let engines = Engines::shared().await;
+        let playback = Arc::new(Mutex::new(Playback::default()));
+        // From now on the caller hears whatever the agent queues (silence in between).
+        let _ = relay.play(MediaSide::A, Box::new(Player(playback.clone())));
+        let ctx = Ctl { sip: sip.clone(), call, relay: relay.clone(), playback: playback.clone(), db, account, data_dir };
+        let mut session = match Session::start(setup).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(%call, error = %e, "AI agent cannot start");
+                if let Some(key) = record {
+                    records.event(key, "ai_fallback", json!({ "reason": e.to_string() }));
+                }
+                ctx.say_then(&engines, NOBODY, true).await;
+                return sip.hangup(call).await;
+            }
+        };
+        if let Some(client) = llm {
+            session = session.with_llm(client);
+        }
+        // The apology is ready before anything can fail.
+        let apology = {
+            let engines = engines.clone();
+            tokio::task::spawn_blocking(move || engines.speak(APOLOGY))
+        };
+        let recognizer = match &engines.recognizer {
+            Ok(r) => r,
+            Err(e) => {
+                let next = session.fail(&format!("speech recognition unavailable: {e}"));
+                let apology = apology.await.ok().flatten();
+                return ctx.finish(&engines, &mut session, next, apology, digits).await;
+            }
+        };
+        let caller_id = engines.callers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let turn = TurnConfig {
+            end_ms: session.agent.end_of_turn_silence_ms as u64,
+            unfinished_end_ms: (session.agent.end_of_turn_silence_ms as u64 * 2).max(1_600),
+            ..Default::default()
+        };
+        let mut ears = match Ears::new(RATE, turn, BargeInConfig::default()) {
+            Ok(e) => e,
+            Err(e) => {
+                let next = session.fail(&format!("speech pipeline: {e}"));
+                let apology = apology.await.ok().flatten();
+                return ctx.finish(&engines, &mut session, next, apology, digits).await;
+            }
+        };
+        let mut tap = relay.tap(MediaSide::A);
+        let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Heard>();
+        let greeting = session.greeting();
+        let interruptible = session.agent.greeting_interruptible;
+        ctx.queue(&engines, &greeting, interruptible).await;
+        let mut apology = Some(apology);
+        let mut audio_ms: u64 = 0;
+        let mut was_playing = false;
+        let mut partial_busy = false;
+        let deadline = tokio::time::sleep(Duration::from_secs(session.agent.max_call_minutes as u64 * 60));
+        tokio::pin!(deadline);
+        loop {
+            let heard = tokio::select! {
+                frame = tap.recv() => {
+                    let Some(samples) = frame else { break };
+                    let frames = ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: audio_ms });
+                    audio_ms += 20;
+                    let playing = {
+                        let p = playback.lock().unwrap_or_else(|e| e.into_inner());
+                        (p.playing(), p.interruptible())
+                    };
+                    if playing.0 != was_playing {
+                        if playing.0 { ears.playback_started(playing.1) } else { ears.playback_ended() }
+                        was_playing = playing.0;
+                    }
+                    for f in frames {
+                        match f {
+                            Frame::PartialRequest { audio, .. } if !partial_busy => {
+                                partial_busy = true;
+                                let rx = recognizer.submit(caller_id, audio, true);
+                                let tx = heard_tx.clone();
+                                tokio::task::spawn_blocking(move || {
+                                    let text = rx.recv().ok().and_then(|r| r.ok()).map(|t| t.text).unwrap_or_default();
+                                    let _ = tx.send(Heard::Partial(text));
+                                });
+                            }
+                            Frame::EndOfTurn { audio, .. } => {
+                                let eot_at = Instant::now();
+                                let rx = recognizer.submit(caller_id, audio, true);
+                                let tx = heard_tx.clone();
+                                tokio::task::spawn_blocking(move || {
+                                    let _ = tx.send(match rx.recv() {
+                                        Ok(Ok(t)) => Heard::Final { text: t.text, eot_at, stt_done: Instant::now() },
+                                        Ok(Err(e)) => Heard::Failed(e.to_string()),
+                                        Err(_) => Heard::Failed("the recogniser stopped".into()),
+                                    });
+                                });
+                            }
+                            Frame::PausePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = true,
+                            Frame::ResumePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = false,
+                            Frame::Interruption { .. } => {
+                                let heard = playback.lock().unwrap_or_else(|e| e.into_inner()).stop();
+                                session.interrupted(&heard);
+                            }
+                            _ => {}
+                        }
+                    }
+                    continue;
+                }
+                h = heard_rx.recv() => match h { Some(h) => h, None => break },
+                d = digits.recv() => {
+                    match d {
+                        Some('0') => {
+                            let next = session.escalate("the caller pressed 0");
+                            return ctx.finish(&engines, &mut session, next, None, digits).await;
+                        }
+                        Some(_) => continue,
+                        None => break,
+                    }
+                }
+                _ = &mut deadline => {
+                    let next = Next::Hangup { reason: "the AI call reached its time limit".into() };
+                    ctx.queue(&engines, "We have reached the time limit for this call. Goodbye!", false).await;
+                    return ctx.finish(&engines, &mut session, next, None, digits).await;
+                }
+            };
+            let (text, eot_at, stt_done) = match heard {
+                Heard::Partial(text) => {
+                    partial_busy = false;
+                    ears.set_partial(&text);
+                    continue;
+                }
+                Heard::Failed(e) => {
+                    let next = session.fail(&format!("speech recognition failed: {e}"));
+                    let apology = match apology.take() { Some(a) => a.await.ok().flatten(), None => None };
+                    return ctx.finish(&engines, &mut session, next, apology, digits).await;
+                }
+                Heard::Final { text, eot_at, stt_done } => (text, eot_at, stt_done),
+            };
+            let text = text.trim().to_string();
+            if text.is_empty() || is_noise(&text) {
+                continue;
+            }
+            // Whatever was still playing is over: the caller has the floor.
+            let heard_before = playback.lock().unwrap_or_else(|e| e.into_inner()).stop();
+            if !heard_before.is_empty() {
+                tracing::debug!(%call, heard = %heard_before, "previous answer cut by the caller's turn");
+            }
+            playback.lock().unwrap_or_else(|e| e.into_inner()).first_frame_at = None;
+            // The answer streams sentence by sentence into synthesis and playback.
+            let (say_tx, mut say_rx) = mpsc::unbounded_channel::<String>();
+            let speaker = {
+                let (engines, playback) = (engines.clone(), playback.clone());
+                tokio::spawn(async move {
+                    let mut first_audio: Option<Instant> = None;
+                    while let Some(sentence) = say_rx.recv().await {
+                        let e = engines.clone();
+                        let s = sentence.clone();
+                        let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s)).await else { continue };
+                        first_audio.get_or_insert_with(Instant::now);
+                        playback.lock().unwrap_or_else(|e| e.into_inner()).push(&sentence, audio, true);
+                    }
+                    first_audio
+                })
+            };
+            // The answer runs while the caller's audio keeps being heard: a barge-in cancels it.
+            let outcome = {
+                let respond = session.respond(&text, &say_tx);
+                tokio::pin!(respond);
+                loop {
+                    tokio::select! {
+                        next = &mut respond => break Some(next),
+                        frame = tap.recv() => {
+                            let Some(samples) = frame else { break None };
+                            let frames = ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: audio_ms });
+                            audio_ms += 20;
+                            let playing = playback.lock().unwrap_or_else(|e| e.into_inner()).playing();
+                            if playing != was_playing {
+                                if playing { ears.playback_started(true) } else { ears.playback_ended() }
+                                was_playing = playing;
+                            }
+                            if frames.iter().any(|f| matches!(f, Frame::Interruption { .. })) {
+                                break None;
+                            }
+                            for f in frames {
+                                match f {
+                                    Frame::PausePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = true,
+                                    Frame::ResumePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = false,
+                                    _ => {}
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            drop(say_tx);
+            let Some(next) = outcome else {
+                // Barge-in (or the call ended): stop speaking, keep what was heard.
+                speaker.abort();
+                let heard = playback.lock().unwrap_or_else(|e| e.into_inner()).stop();
+                session.interrupted(&heard);
+                continue;
+            };
+            let first_audio = speaker.await.ok().flatten();
+            let first_frame = playback.lock().unwrap_or_else(|e| e.into_inner()).first_frame_at;
+            record_latency(&session, eot_at, stt_done, first_audio, first_frame);
+            if next != Next::Listen {
+                let apology = match (&next, apology.take()) {
+                    (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
+                    _ => None,
+                };
+                return ctx.finish(&engines, &mut session, next, apology, digits).await;
+            }
+        }
+        // The caller hung up.
+        session.finish();
+    }
+}
+
+/// Whisper's renderings of non-speech ("[BLANK_AUDIO]", "(coughs)", "...").
+fn is_noise(text: &str) -> bool {
+    let t = text.trim();
+    (t.starts_with('[') && t.ends_with(']'))
+        || (t.starts_with('(') && t.ends_with(')'))
+        || t.chars().all(|c| !c.is_alphanumeric())
+}
+
+/// Writes one turn's latency waterfall into the timeline and the metrics.
+fn record_latency(
+    session: &Session,
+    eot_at: Instant,
+    stt_done: Instant,
+    first_audio: Option<Instant>,
+    first_frame: Option<Instant>,
+) {
+    let ms = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(eot_at).as_millis() as u64);
+    let stages = [
+        ("final_transcript", Some(stt_done)),
+        ("first_token", session.times.first_token),
+        ("first_sentence", session.times.first_sentence),
+        ("first_audio", first_audio),
+        ("first_packet", first_frame),
+    ];
+    let mut data = json!({ "end_of_turn_silence_ms": session.agent.end_of_turn_silence_ms });
+    for (stage, at) in stages {
+        data[format!("{stage}_ms")] = json!(ms(at));
+        if let Some(t) = at {
+            turn_latency()
+                .get_or_create(&StageLabel { stage: stage.into() })
+                .observe(t.saturating_duration_since(eot_at).as_secs_f64());
+        }
+    }
+    session.event("latency", data);
+}
+
+/// Call control for the driver: speaking, connecting, hanging up.
+struct Ctl {
+    sip: SipHandle,
+    call: CallId,
+    relay: Arc<Relay>,
+    playback: Arc<Mutex<Playback>>,
+    db: crate::db::Db,
+    account: i64,
+    data_dir: std::path::PathBuf,
+}
+
+impl Ctl {
+    async fn queue(&self, engines: &Arc<Engines>, text: &str, interruptible: bool) {
+        let (e, t) = (engines.clone(), text.to_string());
+        if let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&t)).await {
+            self.playback.lock().unwrap_or_else(|e| e.into_inner()).push(text, audio, interruptible);
+        }
+    }
+
+    /// Waits until everything queued has played (at most `limit`).
+    async fn drain(&self, limit: Duration) {
+        let until = Instant::now() + limit;
+        while Instant::now() < until && self.playback.lock().unwrap_or_else(|e| e.into_inner()).playing() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn say_then(&self, engines: &Arc<Engines>, text: &str, wait: bool) {
+        self.queue(engines, text, false).await;
+        if wait {
+            self.drain(Duration::from_secs(15)).await;
+        }
+    }
+
+    /// Carries out what the conversation decided, then leaves the call.
+    async fn finish(
+        &self,
+        engines: &Arc<Engines>,
+        session: &mut Session,
+        next: Next,
+        apology: Option<Vec<i16>>,
+        digits: mpsc::UnboundedReceiver<char>,
+    ) {
+        session.finish();
+        match next {
+            Next::Listen => {}
+            Next::Hangup { .. } => {
+                self.drain(Duration::from_secs(15)).await;
+                self.sip.hangup(self.call).await;
+            }
+            Next::Fallback { target, .. } => {
+                // The apology plays while the fallback is reached (no waiting for it to end).
+                {
+                    let mut p = self.playback.lock().unwrap_or_else(|e| e.into_inner());
+                    p.stop();
+                    if let Some(a) = apology {
+                        p.push(APOLOGY, a, false);
+                    }
+                }
+                if apology_missing(&self.playback) {
+                    self.queue(engines, APOLOGY, false).await;
+                }
+                self.connect(engines, session, &target, digits).await;
+            }
+            Next::Transfer { target, .. } => {
+                self.drain(Duration::from_secs(10)).await;
+                self.connect(engines, session, &target, digits).await;
+            }
+            Next::TakeMessage { .. } => {
+                // Voicemail is not built yet: a person takes the call instead.
+                let target = session.agent.escalation_target.clone();
+                self.drain(Duration::from_secs(10)).await;
+                self.connect(engines, session, &target, digits).await;
+            }
+        }
+    }
+
+    /// Sends the caller to `target` (the agent's part of the call ends here).
+    async fn connect(
+        &self,
+        engines: &Arc<Engines>,
+        session: &Session,
+        target: &Target,
+        digits: mpsc::UnboundedReceiver<char>,
+    ) {
+        match target {
+            Target::Agent { extension } => {
+                let agent = crate::store::config::get_by_key::<Agent>(&self.db, self.account, extension)
+                    .await
+                    .ok()
+                    .flatten();
+                let (lines, ring_ms) = agent
+                    .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
+                    .unwrap_or((2, 20_000));
+                // Ringback once the agent's words have played; the relay stops it when answered.
+                self.playback.lock().unwrap_or_else(|e| e.into_inner()).filler =
+                    Some(Box::new(Tone::ringback(RATE).for_ms(ring_ms + 1000)));
+                let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
+                self.sip
+                    .route(
+                        self.call,
+                        RouteDecision::Ring {
+                            account: self.account,
+                            extension: extension.clone(),
+                            max_lines: lines,
+                            ring_timeout_ms: ring_ms,
+                            media,
+                        },
+                    )
+                    .await;
+            }
+            Target::IvrMenu { name } => {
+                self.drain(Duration::from_secs(10)).await;
+                self.relay.stop_playing(MediaSide::A);
+                let ivr = crate::ivr::IvrCall {
+                    db: self.db.clone(),
+                    sip: self.sip.clone(),
+                    call: self.call,
+                    account: self.account,
+                    relay: self.relay.clone(),
+                    data_dir: self.data_dir.clone(),
+                    records: session.records.clone(),
+                    record: session.record,
+                    digits,
+                    caller: session.ctx.caller_number.clone(),
+                };
+                tokio::spawn(ivr.run(name.clone()));
+            }
+            Target::Hangup => {
+                self.drain(Duration::from_secs(10)).await;
+                self.sip.hangup(self.call).await;
+            }
+            other => {
+                // Queues, voicemail, schedules, other AI agents and outside numbers as a
+                // hand-off come with their features; until then the caller is told and let go.
+                tracing::warn!(call = %self.call, target = ?other, "hand-off target not available yet");
+                session.event("handoff_failed", json!({ "target": other, "reason": "target type not available yet" }));
+                self.drain(Duration::from_secs(10)).await;
+                self.say_then(engines, NOBODY, true).await;
+                self.sip.hangup(self.call).await;
+            }
+        }
+    }
+}
+
+fn apology_missing(playback: &Arc<Mutex<Playback>>) -> bool {
+    !playback.lock().unwrap_or_else(|e| e.into_inner()).playing()
+}
