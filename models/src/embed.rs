@@ -28,14 +28,17 @@ impl MiniLm {
     pub fn load(dir: &Path) -> Result<MiniLm> {
         let paths = catalog::locate(dir, &MINILM)?;
         let file = |suffix: &str| {
-            paths.iter().find(|p| p.to_string_lossy().ends_with(suffix)).cloned().ok_or_else(|| {
-                Error::Format(format!("{suffix} is not part of {}", MINILM.name))
-            })
+            paths
+                .iter()
+                .find(|p| p.to_string_lossy().ends_with(suffix))
+                .cloned()
+                .ok_or_else(|| Error::Format(format!("{suffix} is not part of {}", MINILM.name)))
         };
         let config: Config = serde_json::from_slice(&std::fs::read(file("config.json")?)?)
             .map_err(|e| Error::Format(format!("config.json: {e}")))?;
         let weights = std::fs::read(file("model.safetensors")?)?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).map_err(inference)?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).map_err(inference)?;
         let model = BertModel::load(vb, &config).map_err(inference)?;
         let mut tokenizer = Tokenizer::from_file(file("tokenizer.json")?).map_err(inference)?;
         tokenizer.with_padding(Some(PaddingParams::default()));

@@ -36,7 +36,11 @@ fn show_event(kind: &str, data: &Value) -> Option<String> {
             "[tool {} {} -> {} ({} ms)]",
             data["tool"].as_str().unwrap_or("?"),
             data["arguments"],
-            if data["error"].is_null() { data["result"].to_string() } else { format!("error: {}", data["error"]) },
+            if data["error"].is_null() {
+                data["result"].to_string()
+            } else {
+                format!("error: {}", data["error"])
+            },
             data["duration_ms"]
         )),
         other => Some(format!("[{other} {data}]")),
@@ -126,7 +130,9 @@ pub async fn chat(opts: ChatOptions) -> anyhow::Result<()> {
             Next::TakeMessage { summary } => Some(format!("sent to leave a message ({summary})")),
             Next::Hangup { reason } => Some(format!("call ended by the agent ({reason})")),
             Next::Fallback { target, reason } => {
-                println!("agent: I'm sorry, I'm having trouble right now. Let me get you to someone who can help.");
+                println!(
+                    "agent: I'm sorry, I'm having trouble right now. Let me get you to someone who can help."
+                );
                 Some(format!("fallback to {} ({reason})", serde_json::to_string(target)?))
             }
         };

@@ -61,6 +61,28 @@ fn luhn(digits: &[u8]) -> bool {
     matches!(sum % 10, 0)
 }
 
+/// Card-number shape: 13–19 digits, a card network's prefix (so millisecond timestamps and
+/// long ids are left alone), and the Luhn check.
+fn looks_like_card(digits: &[u8]) -> bool {
+    let n = digits.len();
+    let prefix = |k: usize| digits.iter().take(k).fold(0u32, |acc, &d| acc * 10 + d as u32);
+    let network = match digits.first() {
+        Some(4) => matches!(n, 13 | 16 | 19),                     // Visa
+        Some(5) => (51..=55).contains(&prefix(2)) && n == 16,     // Mastercard
+        Some(2) => (2221..=2720).contains(&prefix(4)) && n == 16, // Mastercard 2-series
+        Some(3) => match prefix(2) {
+            34 | 37 => n == 15,                          // American Express
+            35 => (16..=19).contains(&n),                // JCB
+            36 | 38 | 39 | 30 => (14..=19).contains(&n), // Diners Club
+            _ => false,
+        },
+        Some(6) => (16..=19).contains(&n),    // Discover, UnionPay, Maestro
+        Some(1) => n == 15 && prefix(1) == 1, // UATP
+        _ => false,
+    };
+    network && luhn(digits)
+}
+
 /// Replaces anything that looks like a card number.
 pub fn redact_cards(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -85,7 +107,7 @@ pub fn redact_cards(text: &str) -> String {
                     break;
                 }
             }
-            if (13..=19).contains(&digits.len()) && luhn(&digits) {
+            if looks_like_card(&digits) {
                 out.push_str("[card number removed]");
             } else {
                 out.extend(&chars[i..end]);
@@ -186,6 +208,12 @@ mod tests {
         assert_eq!(redact_cards("4111-1111-1111-1111"), "[card number removed]");
         assert_eq!(redact_cards("order 1042, phone 2025550123"), "order 1042, phone 2025550123");
         assert_eq!(redact_cards("1234 5678 9012 3456"), "1234 5678 9012 3456", "not a valid card number");
+        assert_eq!(redact_cards("378282246310005"), "[card number removed]", "American Express");
+        assert_eq!(redact_cards("5555 5555 5555 4444"), "[card number removed]", "Mastercard");
+        // A millisecond timestamp that happens to pass the Luhn check is not a card.
+        let ts = "1790164800000";
+        assert!(luhn(&ts.bytes().map(|b| b - b'0').collect::<Vec<_>>()));
+        assert_eq!(redact_cards(&format!("placed_at: {ts}")), format!("placed_at: {ts}"));
     }
 
     #[test]

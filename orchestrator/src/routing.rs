@@ -314,7 +314,9 @@ impl Planner {
                 if matches!(inc.caller, Caller::Trunk { .. }) { "inbound" } else { "outbound" },
                 to.clone(),
             ),
-            Plan::Ivr { account, to, .. } | Plan::Ai { account, to, .. } => (Some(*account), "inbound", to.clone()),
+            Plan::Ivr { account, to, .. } | Plan::Ai { account, to, .. } => {
+                (Some(*account), "inbound", to.clone())
+            }
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = account.map(|account| {

@@ -29,7 +29,9 @@ impl ControlRequest {
                 extension: text("extension"),
                 number: text("number"),
             }),
-            "take_message" => Some(ControlRequest::TakeMessage { summary: text("summary").unwrap_or_default() }),
+            "take_message" => {
+                Some(ControlRequest::TakeMessage { summary: text("summary").unwrap_or_default() })
+            }
             "end_call" => Some(ControlRequest::EndCall { reason: text("reason") }),
             _ => None,
         }
@@ -53,7 +55,9 @@ impl Tool for Control {
                     return Err(ToolError::Failed("give an extension or a number, not both".into()));
                 }
                 if text("extension").is_some_and(|e| !is_extension(e)) {
-                    return Err(ToolError::Failed("an extension is 2 to 6 digits, not starting with 0".into()));
+                    return Err(ToolError::Failed(
+                        "an extension is 2 to 6 digits, not starting with 0".into(),
+                    ));
                 }
                 if text("number").is_some_and(|n| !is_e164(n)) {
                     return Err(ToolError::Failed("a number must be E.164, such as +15551234567".into()));
@@ -94,14 +98,14 @@ pub fn tools() -> Vec<Arc<dyn Tool>> {
             "Hands the caller to a person. Use when the caller asks for a person or you cannot help. \
              Without a destination the call goes to the team that handles escalations.",
             json!({"type": "object", "additionalProperties": false, "required": ["summary"],
-                "properties": {
-                    "summary": summary,
-                    "reason": {"type": "string", "maxLength": 200},
-                    "extension": {"type": "string", "minLength": 2, "maxLength": 6,
-                        "description": "An agent's extension, when the caller asked for someone."},
-                    "number": {"type": "string", "minLength": 8, "maxLength": 16,
-                        "description": "An outside number in E.164 form (+15551234567)."}
-                }}),
+            "properties": {
+                "summary": summary,
+                "reason": {"type": "string", "maxLength": 200},
+                "extension": {"type": "string", "minLength": 2, "maxLength": 6,
+                    "description": "An agent's extension, when the caller asked for someone."},
+                "number": {"type": "string", "minLength": 8, "maxLength": 16,
+                    "description": "An outside number in E.164 form (+15551234567)."}
+            }}),
         )),
         make(spec(
             "take_message",
@@ -127,7 +131,12 @@ mod tests {
         let tools = tools();
         let transfer = tools.iter().find(|t| t.spec().name == "transfer").unwrap();
         let ctx = CallContext::default();
-        let ok = crate::call(transfer.as_ref(), json!({"summary": "Pat wants a refund", "extension": "101"}), &ctx).await;
+        let ok = crate::call(
+            transfer.as_ref(),
+            json!({"summary": "Pat wants a refund", "extension": "101"}),
+            &ctx,
+        )
+        .await;
         assert!(ok.outcome.is_ok());
         assert_eq!(
             ControlRequest::from_call("transfer", &ok.arguments),
@@ -142,11 +151,15 @@ mod tests {
         assert!(matches!(missing.outcome, Err(ToolError::BadArguments(_))), "summary is required");
         let bad = crate::call(transfer.as_ref(), json!({"summary": "x", "number": "0800"}), &ctx).await;
         assert!(matches!(bad.outcome, Err(ToolError::BadArguments(_))), "too short for a number");
-        let local = crate::call(transfer.as_ref(), json!({"summary": "x", "number": "5555550100"}), &ctx).await;
+        let local =
+            crate::call(transfer.as_ref(), json!({"summary": "x", "number": "5555550100"}), &ctx).await;
         assert!(matches!(local.outcome, Err(ToolError::Failed(_))), "numbers are E.164");
-        let both =
-            crate::call(transfer.as_ref(), json!({"summary": "x", "number": "+15555550100", "extension": "101"}), &ctx)
-                .await;
+        let both = crate::call(
+            transfer.as_ref(),
+            json!({"summary": "x", "number": "+15555550100", "extension": "101"}),
+            &ctx,
+        )
+        .await;
         assert!(matches!(both.outcome, Err(ToolError::Failed(_))));
         assert_eq!(ControlRequest::from_call("lookup_order", &json!({})), None);
         let end = tools.iter().find(|t| t.spec().name == "end_call").unwrap();

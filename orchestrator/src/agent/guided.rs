@@ -89,7 +89,13 @@ impl Intent {
     fn examples(self) -> &'static [&'static str] {
         match self {
             Intent::Greet => &["hello", "hi there", "good morning", "hey, how are you"],
-            Intent::Goodbye => &["goodbye", "bye", "that's all, thank you", "no, that's everything, thanks", "have a nice day"],
+            Intent::Goodbye => &[
+                "goodbye",
+                "bye",
+                "that's all, thank you",
+                "no, that's everything, thanks",
+                "have a nice day",
+            ],
             Intent::Person => &[
                 "I want to talk to a person",
                 "can I speak to a human",
@@ -109,9 +115,18 @@ impl Intent {
                 "where is my last order",
                 "I'm calling about order number",
             ],
-            Intent::Balance => &["what is my balance", "how much do I owe", "what's my account balance", "do I have credit"],
-            Intent::Tickets => &["what about my support ticket", "is my complaint resolved", "do I have any open tickets", "status of my support request"],
-            Intent::Message => &["can I leave a message", "I want to leave a voicemail", "take a message for me"],
+            Intent::Balance => {
+                &["what is my balance", "how much do I owe", "what's my account balance", "do I have credit"]
+            }
+            Intent::Tickets => &[
+                "what about my support ticket",
+                "is my complaint resolved",
+                "do I have any open tickets",
+                "status of my support request",
+            ],
+            Intent::Message => {
+                &["can I leave a message", "I want to leave a voicemail", "take a message for me"]
+            }
         }
     }
 }
@@ -215,7 +230,9 @@ pub fn email(text: &str) -> Option<String> {
     let spoken = lower.replace(" at ", "@").replace(" dot ", ".");
     spoken
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '_' && c != '-'))
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '_' && c != '-')
+        })
         .map(|w| w.trim_end_matches('.'))
         .find(|w| {
             let mut parts = w.split('@');
@@ -269,7 +286,10 @@ impl GuidedBrain {
             let embedder = MiniLm::shared(&dir)?;
             let texts: Vec<&str> = phrases.iter().map(|(_, p)| p.as_str()).collect();
             let vectors = embedder.embed(&texts)?;
-            Ok::<_, switchboard_models::Error>((embedder, phrases.into_iter().map(|(i, _)| i).zip(vectors).collect()))
+            Ok::<_, switchboard_models::Error>((
+                embedder,
+                phrases.into_iter().map(|(i, _)| i).zip(vectors).collect(),
+            ))
         })
         .await
         .map_err(|e| switchboard_models::Error::Inference(e.to_string()))??;
@@ -306,7 +326,12 @@ impl GuidedBrain {
     }
 
     /// Answers one caller utterance.
-    pub async fn answer(&mut self, text: &str, ctx: &mut CallContext, tools: &[Arc<dyn Tool>]) -> GuidedAnswer {
+    pub async fn answer(
+        &mut self,
+        text: &str,
+        ctx: &mut CallContext,
+        tools: &[Arc<dyn Tool>],
+    ) -> GuidedAnswer {
         let mut out = GuidedAnswer::default();
         let number = order_number(text);
         let mail = email(text);
@@ -332,7 +357,9 @@ impl GuidedBrain {
         };
         if let (Some(m), None) = (&mail, ctx.customer_id) {
             // The caller told us who they are.
-            if let Some(found) = self.run(tools, "lookup_customer", json!({"email": m}), ctx, &mut out.tool_calls).await {
+            if let Some(found) =
+                self.run(tools, "lookup_customer", json!({"email": m}), ctx, &mut out.tool_calls).await
+            {
                 ctx.customer_id = found["customers"][0]["id"].as_i64();
             }
         }
@@ -344,7 +371,8 @@ impl GuidedBrain {
             }
             Some(Intent::Goodbye) => {
                 out.text = self.t("goodbye", &json!({}));
-                out.control = Some(ControlRequest::EndCall { reason: Some("the caller said goodbye".into()) });
+                out.control =
+                    Some(ControlRequest::EndCall { reason: Some("the caller said goodbye".into()) });
                 return out;
             }
             Some(Intent::Person) => {
@@ -364,7 +392,10 @@ impl GuidedBrain {
             }
             Some(Intent::Order) => match (&number, ctx.customer_id) {
                 (Some(n), _) => {
-                    match self.run(tools, "lookup_order", json!({"order_number": n}), ctx, &mut out.tool_calls).await {
+                    match self
+                        .run(tools, "lookup_order", json!({"order_number": n}), ctx, &mut out.tool_calls)
+                        .await
+                    {
                         Some(r) if r["order"].is_object() => {
                             out.text = self.t("order_status", &r["order"]);
                             if r["order"]["tracking_number"].is_string() {
@@ -409,8 +440,11 @@ impl GuidedBrain {
                 return out;
             }
             Some(Intent::Balance) => {
-                out.text = match self.run(tools, "account_balance", json!({}), ctx, &mut out.tool_calls).await {
-                    Some(r) => self.t("balance", &json!({"balance": money(&r["balance_cents"], &r["currency"])})),
+                out.text = match self.run(tools, "account_balance", json!({}), ctx, &mut out.tool_calls).await
+                {
+                    Some(r) => {
+                        self.t("balance", &json!({"balance": money(&r["balance_cents"], &r["currency"])}))
+                    }
                     None => self.t("tool_failed", &json!({})),
                 };
             }
@@ -492,6 +526,9 @@ mod tests {
         assert_eq!(email("it's pat at doe dot com").as_deref(), Some("pat@doe.com"));
         assert_eq!(email("my email is Pat.Doe@Example.org.").as_deref(), Some("pat.doe@example.org"));
         assert_eq!(email("I'm at home"), None);
-        assert_eq!(fill("Order {number} is {status}.", &json!({"number": "1042", "status": "in_transit"})), "Order 1042 is in transit.");
+        assert_eq!(
+            fill("Order {number} is {status}.", &json!({"number": "1042", "status": "in_transit"})),
+            "Order 1042 is in transit."
+        );
     }
 }

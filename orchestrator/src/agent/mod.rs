@@ -131,7 +131,9 @@ impl Session {
                 prices: (llm.input_usd_per_million_tokens, llm.output_usd_per_million_tokens),
             },
             None => Brain::Guided(
-                guided::GuidedBrain::new(&agent, &tools).await.map_err(|e| SetupError::Guided(e.to_string()))?,
+                guided::GuidedBrain::new(&agent, &tools)
+                    .await
+                    .map_err(|e| SetupError::Guided(e.to_string()))?,
             ),
         };
         if let Some(key) = record {
@@ -200,7 +202,10 @@ impl Session {
     /// Adds a line to the call's transcript.
     pub fn transcript(&self, speaker: &str, text: &str, start_ms: Option<i64>) {
         if let Some(o) = &self.observer {
-            let _ = o.send(("transcript".into(), json!({ "speaker": speaker, "text": prompt::redact_cards(text) })));
+            let _ = o.send((
+                "transcript".into(),
+                json!({ "speaker": speaker, "text": prompt::redact_cards(text) }),
+            ));
         }
         if let (Some(key), false) = (self.record, text.trim().is_empty()) {
             let end_ms = self.since_start_ms();
@@ -261,9 +266,13 @@ impl Session {
     /// The caller pressed 0 or asked for a person by keypad.
     pub fn escalate(&self, reason: &str) -> Next {
         let summary = self.summary();
-        self.event("handoff", json!({ "target": self.agent.escalation_target, "summary": summary, "reason": reason }));
+        self.event(
+            "handoff",
+            json!({ "target": self.agent.escalation_target, "summary": summary, "reason": reason }),
+        );
         if let Some(key) = self.record {
-            self.records.details(key, calls::Details { summary: Some(summary.clone()), ..Default::default() });
+            self.records
+                .details(key, calls::Details { summary: Some(summary.clone()), ..Default::default() });
         }
         Next::Transfer { target: self.agent.escalation_target.clone(), summary, reason: reason.into() }
     }
@@ -347,7 +356,8 @@ impl Session {
             self.history.push(ChatMessage::new(Role::Assistant, answer.text.clone()));
             self.transcript("ai", &answer.text, None);
         }
-        if let Some(outage) = answer.tool_calls.iter().find_map(|c| c.outcome.as_ref().err().filter(|e| e.is_outage()))
+        if let Some(outage) =
+            answer.tool_calls.iter().find_map(|c| c.outcome.as_ref().err().filter(|e| e.is_outage()))
         {
             return self.fail(&format!("tool outage: {outage}"));
         }
@@ -384,7 +394,10 @@ impl Session {
                 let reason = reason.unwrap_or_else(|| "the AI agent transferred the call".into());
                 self.event("handoff", json!({ "target": target, "summary": summary, "reason": reason }));
                 if let Some(key) = self.record {
-                    self.records.details(key, calls::Details { summary: Some(summary.clone()), ..Default::default() });
+                    self.records.details(
+                        key,
+                        calls::Details { summary: Some(summary.clone()), ..Default::default() },
+                    );
                 }
                 Next::Transfer { target, summary, reason }
             }
@@ -403,7 +416,9 @@ impl Session {
     }
 
     async fn respond_llm(&mut self, say: &mpsc::UnboundedSender<String>) -> Next {
-        let Brain::Llm { client, model, temperature, .. } = &self.brain else { unreachable!("checked by the caller") };
+        let Brain::Llm { client, model, temperature, .. } = &self.brain else {
+            unreachable!("checked by the caller")
+        };
         let (client, model, temperature) = (client.clone(), model.clone(), *temperature);
         let decls: Vec<ToolDecl> = self
             .tools
@@ -430,7 +445,9 @@ impl Session {
                 let limit = if started { STALL_TIMEOUT } else { FIRST_TOKEN_TIMEOUT };
                 let event = match tokio::time::timeout(limit, stream.next()).await {
                     Err(_) if started => return self.fail("the LLM stopped answering mid-reply"),
-                    Err(_) => return self.fail(&format!("the LLM did not answer within {} ms", limit.as_millis())),
+                    Err(_) => {
+                        return self.fail(&format!("the LLM did not answer within {} ms", limit.as_millis()))
+                    }
                     Ok(None) => break,
                     Ok(Some(Err(e))) => return self.fail(&e.to_string()),
                     Ok(Some(Ok(event))) => event,
@@ -461,7 +478,8 @@ impl Session {
             if !text.trim().is_empty() {
                 self.transcript("ai", &text, None);
             }
-            self.history.push(ChatMessage { tool_calls: calls.clone(), ..ChatMessage::new(Role::Assistant, text) });
+            self.history
+                .push(ChatMessage { tool_calls: calls.clone(), ..ChatMessage::new(Role::Assistant, text) });
             if calls.is_empty() {
                 return Next::Listen;
             }
@@ -501,7 +519,9 @@ impl Session {
                     control = control.or_else(|| ControlRequest::from_call(&result.tool, &result.arguments));
                 }
             }
-            if let Some(outage) = results.iter().find_map(|r| r.outcome.as_ref().err().filter(|e| e.is_outage())) {
+            if let Some(outage) =
+                results.iter().find_map(|r| r.outcome.as_ref().err().filter(|e| e.is_outage()))
+            {
                 return self.fail(&format!("tool outage: {outage}"));
             }
             if let Some(request) = control {
@@ -526,8 +546,8 @@ impl Session {
         let cost = match &self.brain {
             Brain::Llm { prices: (input, output), .. } => {
                 // USD per million tokens = micro-dollars per token.
-                (self.usage.prompt_tokens as f64 * input + self.usage.completion_tokens as f64 * output).round()
-                    as i64
+                (self.usage.prompt_tokens as f64 * input + self.usage.completion_tokens as f64 * output)
+                    .round() as i64
             }
             Brain::Guided(_) => 0,
         };
@@ -591,7 +611,9 @@ async fn agent_tools(
                 }
             },
             None if BuiltinTool::from_name(name).is_some() => out.extend(builtin(name)),
-            None => tracing::warn!(agent = %agent.name, tool = %name, "the agent lists a tool that does not exist"),
+            None => {
+                tracing::warn!(agent = %agent.name, tool = %name, "the agent lists a tool that does not exist")
+            }
         }
     }
     if !out.iter().any(|t| t.spec().name == "transfer") {

@@ -42,7 +42,9 @@ pub struct StageLabel {
 pub fn turn_latency() -> &'static Family<StageLabel, Histogram> {
     static FAMILY: std::sync::OnceLock<Family<StageLabel, Histogram>> = std::sync::OnceLock::new();
     FAMILY.get_or_init(|| {
-        Family::new_with_constructor((|| Histogram::new(exponential_buckets(0.01, 1.6, 14))) as fn() -> Histogram)
+        Family::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.01, 1.6, 14))) as fn() -> Histogram,
+        )
     })
 }
 
@@ -223,7 +225,15 @@ impl VoiceCall {
         let playback = Arc::new(Mutex::new(Playback::default()));
         // From now on the caller hears whatever the agent queues (silence in between).
         let _ = relay.play(MediaSide::A, Box::new(Player(playback.clone())));
-        let ctx = Ctl { sip: sip.clone(), call, relay: relay.clone(), playback: playback.clone(), db, account, data_dir };
+        let ctx = Ctl {
+            sip: sip.clone(),
+            call,
+            relay: relay.clone(),
+            playback: playback.clone(),
+            db,
+            account,
+            data_dir,
+        };
         let mut session = match Session::start(setup).await {
             Ok(s) => s,
             Err(e) => {
@@ -349,7 +359,10 @@ impl VoiceCall {
                 }
                 Heard::Failed(e) => {
                     let next = session.fail(&format!("speech recognition failed: {e}"));
-                    let apology = match apology.take() { Some(a) => a.await.ok().flatten(), None => None };
+                    let apology = match apology.take() {
+                        Some(a) => a.await.ok().flatten(),
+                        None => None,
+                    };
                     return ctx.finish(&engines, &mut session, next, apology, digits).await;
                 }
                 Heard::Final { text, eot_at, stt_done } => (text, eot_at, stt_done),
@@ -373,7 +386,9 @@ impl VoiceCall {
                     while let Some(sentence) = say_rx.recv().await {
                         let e = engines.clone();
                         let s = sentence.clone();
-                        let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s)).await else { continue };
+                        let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s)).await else {
+                            continue;
+                        };
                         first_audio.get_or_insert_with(Instant::now);
                         playback.lock().unwrap_or_else(|e| e.into_inner()).push(&sentence, audio, true);
                     }
@@ -606,7 +621,10 @@ impl Ctl {
                 // Queues, voicemail, schedules, other AI agents and outside numbers as a
                 // hand-off come with their features; until then the caller is told and let go.
                 tracing::warn!(call = %self.call, target = ?other, "hand-off target not available yet");
-                session.event("handoff_failed", json!({ "target": other, "reason": "target type not available yet" }));
+                session.event(
+                    "handoff_failed",
+                    json!({ "target": other, "reason": "target type not available yet" }),
+                );
                 self.drain(Duration::from_secs(10)).await;
                 self.say_then(engines, NOBODY, true).await;
                 self.sip.hangup(self.call).await;

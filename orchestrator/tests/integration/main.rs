@@ -1,6 +1,7 @@
 //! Integration tests of the orchestrator library: the HTTP API through `app().oneshot()` (no
 //! port bound) and config as code, each run against SQLite and, when configured, PostgreSQL.
 
+mod agent;
 mod api_behaviour;
 mod common;
 mod config_as_code;
