@@ -74,7 +74,27 @@ pub fn without_repeats(text: &str) -> String {
     if !tail.is_empty() && !kept.last().is_some_and(|p| norm(p).starts_with(&norm(tail))) {
         kept.push(tail);
     }
-    kept.join(" ")
+    without_word_loops(&kept.join(" "))
+}
+
+/// A loop inside a sentence ("where is my order one, zero, where is my order one, zero, where
+/// is"): from the first point where the words repeat with a period of three or more words at
+/// least twice to the end, only the first period is kept.
+fn without_word_loops(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let norm: Vec<String> =
+        words.iter().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
+    let n = words.len();
+    for start in 0..n {
+        // The repeat may be cut short by the token limit, but must be at least three words.
+        for period in 3..=(n - start).saturating_sub(3) {
+            if (start + period..n).all(|i| norm[i] == norm[i - period]) {
+                let kept = words[..start + period].join(" ");
+                return kept.trim_end_matches([',', ';', ' ']).to_string();
+            }
+        }
+    }
+    text.to_string()
 }
 
 impl Whisper {
@@ -173,5 +193,17 @@ mod tests {
         assert_eq!(without_repeats("Hello. Where is my order?"), "Hello. Where is my order?");
         assert_eq!(without_repeats("No. No, I mean yes."), "No. No, I mean yes.");
         assert_eq!(without_repeats("my order is 4572"), "my order is 4572");
+        assert_eq!(
+            without_repeats(
+                "Where in my order one, zero, two, where in my order one, zero, two, where in my order one"
+            ),
+            "Where in my order one, zero, two"
+        );
+        assert_eq!(without_repeats("Hi. one two three one two three"), "Hi. one two three");
+        assert_eq!(
+            without_repeats("Where in my order 1, 0, 0, 2, where in my order 1, 0"),
+            "Where in my order 1, 0, 0, 2"
+        );
+        assert_eq!(without_repeats("yes yes yes"), "yes yes yes", "short repeats are words, not loops");
     }
 }

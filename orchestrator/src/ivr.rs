@@ -29,6 +29,8 @@ pub struct IvrCall {
     pub digits: mpsc::UnboundedReceiver<char>,
     /// The caller's number (E.164), when known.
     pub caller: Option<String>,
+    /// Completes (with an error) when the call ends.
+    pub ended: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl IvrCall {
@@ -150,6 +152,7 @@ impl IvrCall {
                     digits: std::mem::replace(&mut self.digits, digits),
                     data_dir: self.data_dir.clone(),
                     llm: None,
+                    ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
                 };
                 tokio::spawn(voice.run());
             }

@@ -200,6 +200,8 @@ pub async fn start(
 struct ActiveCall {
     relay: Option<Arc<Relay>>,
     record: Option<calls::RecordKey>,
+    /// Dropped when the call ends: tells whatever serves the call (IVR, AI agent) to stop.
+    _ended: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Turns call events into routing decisions, media relays and call records.
@@ -360,7 +362,7 @@ impl CallRouter {
                 if let Some(id) = record {
                     self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
                 }
-                self.calls.insert(inc.call, ActiveCall { relay: None, record });
+                self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None });
                 self.sip.route(inc.call, RouteDecision::Reject { status }).await;
             }
             plan => {
@@ -373,7 +375,7 @@ impl CallRouter {
                 spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
                 let Some(relay) = relay else {
                     tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
-                    self.calls.insert(inc.call, ActiveCall { relay: None, record });
+                    self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None });
                     return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
                 };
                 let media = MediaPorts { a: relay.a_local, b: relay.b_local };
@@ -401,6 +403,7 @@ impl CallRouter {
                     }
                     Plan::Ivr { account, menu, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %menu, "IVR");
+                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
                         let ivr = crate::ivr::IvrCall {
                             db: self.db.clone(),
                             sip: self.sip.clone(),
@@ -412,14 +415,19 @@ impl CallRouter {
                             record,
                             digits: keys,
                             caller: crate::routing::as_e164(&from),
+                            ended,
                         };
-                        self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                        self.calls.insert(
+                            inc.call,
+                            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx) },
+                        );
                         self.sip.route(inc.call, RouteDecision::Answer { media }).await;
                         tokio::spawn(ivr.run(menu));
                         return;
                     }
                     Plan::Ai { account, agent, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %agent, "AI agent");
+                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
                         let voice = crate::agent::voice::VoiceCall {
                             setup: crate::agent::SessionSetup {
                                 db: self.db.clone(),
@@ -435,15 +443,19 @@ impl CallRouter {
                             digits: keys,
                             data_dir: self.data_dir.clone(),
                             llm: None,
+                            ended,
                         };
-                        self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                        self.calls.insert(
+                            inc.call,
+                            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx) },
+                        );
                         self.sip.route(inc.call, RouteDecision::Answer { media }).await;
                         tokio::spawn(voice.run());
                         return;
                     }
                     Plan::Reject { status, .. } => RouteDecision::Reject { status },
                 };
-                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record });
+                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record, _ended: None });
                 self.sip.route(inc.call, decision).await;
             }
         }

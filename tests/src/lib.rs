@@ -143,6 +143,12 @@ impl Server {
         }
     }
 
+    /// Everything the server logged so far (for failure messages).
+    pub fn log_text(&mut self) -> String {
+        self.drain();
+        self.logs.join("\n")
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
     }

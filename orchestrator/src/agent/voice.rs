@@ -201,6 +201,8 @@ pub struct VoiceCall {
     pub data_dir: std::path::PathBuf,
     /// Use this LLM client instead of the agent's endpoint (benchmarks).
     pub llm: Option<Arc<dyn crate::llm::LlmClient>>,
+    /// Completes (with an error) when the call ends.
+    pub ended: tokio::sync::oneshot::Receiver<()>,
 }
 
 /// A recognition result for the loop: partial or final, with the turn it belongs to.
@@ -218,7 +220,7 @@ impl VoiceCall {
     }
 
     async fn converse(self) {
-        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm } = self;
+        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm, mut ended } = self;
         let db = setup.db.clone();
         let (records, record, account) = (setup.records.clone(), setup.record, setup.account);
         let engines = Engines::shared().await;
@@ -258,7 +260,7 @@ impl VoiceCall {
             Err(e) => {
                 let next = session.fail(&format!("speech recognition unavailable: {e}"));
                 let apology = apology.await.ok().flatten();
-                return ctx.finish(&engines, &mut session, next, apology, digits).await;
+                return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
             }
         };
         let caller_id = engines.callers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -272,7 +274,7 @@ impl VoiceCall {
             Err(e) => {
                 let next = session.fail(&format!("speech pipeline: {e}"));
                 let apology = apology.await.ok().flatten();
-                return ctx.finish(&engines, &mut session, next, apology, digits).await;
+                return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
             }
         };
         let mut tap = relay.tap(MediaSide::A);
@@ -335,11 +337,12 @@ impl VoiceCall {
                     continue;
                 }
                 h = heard_rx.recv() => match h { Some(h) => h, None => break },
+                _ = &mut ended => break,
                 d = digits.recv() => {
                     match d {
                         Some('0') => {
                             let next = session.escalate("the caller pressed 0");
-                            return ctx.finish(&engines, &mut session, next, None, digits).await;
+                            return ctx.finish(&engines, &mut session, next, None, digits, ended).await;
                         }
                         Some(_) => continue,
                         None => break,
@@ -348,7 +351,7 @@ impl VoiceCall {
                 _ = &mut deadline => {
                     let next = Next::Hangup { reason: "the AI call reached its time limit".into() };
                     ctx.queue(&engines, "We have reached the time limit for this call. Goodbye!", false).await;
-                    return ctx.finish(&engines, &mut session, next, None, digits).await;
+                    return ctx.finish(&engines, &mut session, next, None, digits, ended).await;
                 }
             };
             let (text, eot_at, stt_done) = match heard {
@@ -363,11 +366,12 @@ impl VoiceCall {
                         Some(a) => a.await.ok().flatten(),
                         None => None,
                     };
-                    return ctx.finish(&engines, &mut session, next, apology, digits).await;
+                    return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
                 }
                 Heard::Final { text, eot_at, stt_done } => (text, eot_at, stt_done),
             };
             let text = text.trim().to_string();
+            tracing::debug!(%call, %text, "caller's turn recognised");
             if text.is_empty() || is_noise(&text) {
                 continue;
             }
@@ -402,6 +406,7 @@ impl VoiceCall {
                 loop {
                     tokio::select! {
                         next = &mut respond => break Some(next),
+                        _ = &mut ended => break None,
                         frame = tap.recv() => {
                             let Some(samples) = frame else { break None };
                             let frames = ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: audio_ms });
@@ -431,6 +436,9 @@ impl VoiceCall {
                 speaker.abort();
                 let heard = playback.lock().unwrap_or_else(|e| e.into_inner()).stop();
                 session.interrupted(&heard);
+                if call_over(&mut ended) {
+                    break;
+                }
                 continue;
             };
             let first_audio = speaker.await.ok().flatten();
@@ -441,12 +449,17 @@ impl VoiceCall {
                     (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
                     _ => None,
                 };
-                return ctx.finish(&engines, &mut session, next, apology, digits).await;
+                return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
             }
         }
         // The caller hung up.
         session.finish();
     }
+}
+
+/// Whether the call has ended (its sender was dropped).
+fn call_over(ended: &mut tokio::sync::oneshot::Receiver<()>) -> bool {
+    !matches!(ended.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty))
 }
 
 /// Whisper's renderings of non-speech ("[BLANK_AUDIO]", "(coughs)", "...").
@@ -527,6 +540,7 @@ impl Ctl {
         next: Next,
         apology: Option<Vec<i16>>,
         digits: mpsc::UnboundedReceiver<char>,
+        ended: tokio::sync::oneshot::Receiver<()>,
     ) {
         session.finish();
         match next {
@@ -547,17 +561,17 @@ impl Ctl {
                 if apology_missing(&self.playback) {
                     self.queue(engines, APOLOGY, false).await;
                 }
-                self.connect(engines, session, &target, digits).await;
+                self.connect(engines, session, &target, digits, ended).await;
             }
             Next::Transfer { target, .. } => {
                 self.drain(Duration::from_secs(10)).await;
-                self.connect(engines, session, &target, digits).await;
+                self.connect(engines, session, &target, digits, ended).await;
             }
             Next::TakeMessage { .. } => {
                 // Voicemail is not built yet: a person takes the call instead.
                 let target = session.agent.escalation_target.clone();
                 self.drain(Duration::from_secs(10)).await;
-                self.connect(engines, session, &target, digits).await;
+                self.connect(engines, session, &target, digits, ended).await;
             }
         }
     }
@@ -569,6 +583,7 @@ impl Ctl {
         session: &Session,
         target: &Target,
         digits: mpsc::UnboundedReceiver<char>,
+        ended: tokio::sync::oneshot::Receiver<()>,
     ) {
         match target {
             Target::Agent { extension } => {
@@ -610,6 +625,7 @@ impl Ctl {
                     record: session.record,
                     digits,
                     caller: session.ctx.caller_number.clone(),
+                    ended,
                 };
                 tokio::spawn(ivr.run(name.clone()));
             }

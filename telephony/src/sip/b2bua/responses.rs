@@ -85,10 +85,14 @@ impl B2bua {
                 && call.state == CallState::Ringing
                 && call.inbound.last_provisional.as_ref().is_none_or(|p| p.starts_with(b"SIP/2.0 100"))
             {
-                let ringing = self.inbound_response(self.calls.get(&id).expect("exists"), 180);
-                let to = self.calls[&id].inbound.source;
-                let bytes = self.send_response(to, &ringing);
-                self.calls.get_mut(&id).expect("exists").inbound.last_provisional = Some(bytes);
+                // A caller we already answered (IVR, AI agent) gets no provisional response
+                // after our 200: it hears ringback from us instead.
+                if call.inbound.final_status.is_none() {
+                    let ringing = self.inbound_response(self.calls.get(&id).expect("exists"), 180);
+                    let to = self.calls[&id].inbound.source;
+                    let bytes = self.send_response(to, &ringing);
+                    self.calls.get_mut(&id).expect("exists").inbound.last_provisional = Some(bytes);
+                }
                 self.events.push_back(CallEvent::Ringing { call: id });
             }
             return;

@@ -525,6 +525,10 @@ fn answered_by_us_then_connected_to_an_agent_or_told_nobody_came() {
     );
     w.collect();
     let inv = w.take_request(CALLEE, Method::Invite);
+    // The agent's phone rings: the caller, already answered, gets no 180 after our 200.
+    w.deliver(CALLEE, &callee_response(&inv, 180, "").to_bytes());
+    w.nothing_sent();
+    assert_eq!(w.take_event(), CallEvent::Ringing { call });
     w.deliver(CALLEE, &callee_response(&inv, 200, ANSWER).to_bytes());
     w.take_request(CALLEE, Method::Ack);
     w.nothing_sent();

@@ -1,0 +1,459 @@
+//! AI agents on real calls: sipp places the carrier's call (SIP), the test is the caller's
+//! phone on RTP (PCMU): it hears the greeting, asks its question in speech made with espeak-ng,
+//! and what the PBX sends back is transcribed with the local Whisper. A scripted
+//! OpenAI-compatible server is the LLM. Also: the caller asks for a person and a baresip agent
+//! rings, answers and hears the caller; the LLM stalls and the caller hears the apology and
+//! reaches the fallback agent; the offline guided agent answers by voice with no LLM at all.
+
+use axum::response::IntoResponse;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_telephony::media::{g711, rtp, wav};
+use switchboard_tests::{
+    demo_account, find_file, free_udp_port, get_json, in_ci, login, mic_and_recorder, require_program, run,
+    run_carrier, set_demo_trunk, tone_of, Baresip, PhoneOptions, Server,
+};
+
+/// espeak-ng, the Whisper model and sipp are needed; without them, skip (fail under CI).
+fn ready() -> bool {
+    let espeak =
+        std::process::Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success());
+    let listing = String::from_utf8_lossy(&run(&["models", "list"], &[]).stdout).into_owned();
+    let models = listing.contains("whisper-tiny.en") && !listing.contains("NOT USABLE");
+    if !(espeak && models) {
+        assert!(!in_ci(), "CI=true but espeak-ng or a model package is missing (run scripts/setup)");
+        eprintln!("skipping: espeak-ng or the models are not installed");
+        return false;
+    }
+    require_program("sipp")
+}
+
+/// Digits in what was said, written or spoken ("one zero zero two", "1-0-0-2", "1002").
+fn spoken_digits(text: &str) -> String {
+    let words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .flat_map(|w| match words.iter().position(|d| *d == w) {
+            Some(i) => vec![char::from(b'0' + i as u8)],
+            None => w.chars().filter(char::is_ascii_digit).collect(),
+        })
+        .collect()
+}
+
+fn sse_text(text: &str) -> String {
+    let mut s = String::new();
+    for w in text.split_inclusive(' ') {
+        s.push_str(&format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": w}}]})));
+    }
+    s.push_str(&format!(
+        "data: {}\n\n",
+        json!({"choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 8}})
+    ));
+    s + "data: [DONE]\n\n"
+}
+
+fn sse_tool(name: &str, args: Value) -> String {
+    let call = json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "type": "function",
+        "function": {"name": name, "arguments": args.to_string()}}]}, "finish_reason": "tool_calls"}]});
+    format!("data: {call}\n\ndata: [DONE]\n\n")
+}
+
+/// The scripted LLM: orders are looked up and answered from the tool's result; "person"
+/// transfers; anything else makes it stall (never answers in time).
+async fn scripted_llm() -> String {
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|axum::Json(req): axum::Json<Value>| async move {
+            let messages = req["messages"].as_array().cloned().unwrap_or_default();
+            let last = messages.last().cloned().unwrap_or_default();
+            let text = last["content"].as_str().unwrap_or_default().to_lowercase();
+            let digits = spoken_digits(&text);
+            let body = if last["role"] == "tool" {
+                let result: Value =
+                    serde_json::from_str(last["content"].as_str().unwrap_or("{}")).unwrap_or_default();
+                match result["order"]["status"].as_str() {
+                    Some(status) => sse_text(&format!("Good news: your order has been {status}.")),
+                    None => sse_text("I could not find that order."),
+                }
+            } else if ["person", "human", "talk to"].iter().any(|w| text.contains(w)) {
+                sse_tool("transfer", json!({"summary": "Maria asked for a person"}))
+            } else if text.contains("order") && digits.len() >= 4 {
+                sse_tool("lookup_order", json!({"order_number": digits}))
+            } else {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                sse_text("Too late.")
+            };
+            ([("content-type", "text/event-stream")], body).into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
+/// The caller's phone on RTP: sends what it is told to say (silence otherwise) every 20 ms to
+/// wherever the PBX sends from, and keeps everything it hears.
+struct RtpPhone {
+    port: u16,
+    to_say: Arc<Mutex<std::collections::VecDeque<i16>>>,
+    heard: Arc<Mutex<Vec<i16>>>,
+}
+
+impl RtpPhone {
+    async fn start() -> RtpPhone {
+        let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let port = socket.local_addr().unwrap().port();
+        let to_say = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let peer = Arc::new(Mutex::new(None));
+        {
+            let (socket, heard, peer) = (socket.clone(), heard.clone(), peer.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                    let Some(h) = rtp::RtpHeader::parse(&buf[..n]) else { continue };
+                    if h.payload_type != 0 {
+                        continue;
+                    }
+                    *peer.lock().unwrap() = Some(from);
+                    heard
+                        .lock()
+                        .unwrap()
+                        .extend(h.payload(&buf[..n]).iter().map(|&b| g711::ulaw_to_linear(b)));
+                }
+            });
+        }
+        {
+            let to_say = to_say.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                let (mut seq, mut ts) = (0u16, 0u32);
+                loop {
+                    tick.tick().await;
+                    let frame: Vec<u8> = {
+                        let mut q = to_say.lock().unwrap();
+                        (0..160).map(|_| g711::linear_to_ulaw(q.pop_front().unwrap_or(0))).collect()
+                    };
+                    let Some(to) = *peer.lock().unwrap() else { continue };
+                    let packet = rtp::write(false, 0, seq, ts, 0x5eed, &frame);
+                    if socket.send_to(&packet, to).await.is_err() {
+                        return;
+                    }
+                    (seq, ts) = (seq.wrapping_add(1), ts.wrapping_add(160));
+                }
+            });
+        }
+        RtpPhone { port, to_say, heard }
+    }
+
+    fn heard_len(&self) -> usize {
+        self.heard.lock().unwrap().len()
+    }
+
+    /// Waits until the far end has spoken after sample `from` and then been quiet for
+    /// `quiet_ms`; returns the sample index where the quiet began.
+    async fn wait_for_speech_then_quiet(&self, from: usize, quiet_ms: usize, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        loop {
+            let heard = self.heard.lock().unwrap().clone();
+            let frames: Vec<f64> = heard[from.min(heard.len())..]
+                .chunks(160)
+                .map(|c| (c.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+                .collect();
+            let loud = |r: &f64| *r > 300.0;
+            if let Some(last_loud) = frames.iter().rposition(loud) {
+                let quiet_frames = frames.len() - 1 - last_loud;
+                if quiet_frames * 20 >= quiet_ms {
+                    return from + (last_loud + 1) * 160;
+                }
+            }
+            assert!(Instant::now() < deadline, "the agent did not speak and stop within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Queues speech; returns when it has been sent.
+    async fn say(&self, samples: &[i16]) {
+        self.to_say.lock().unwrap().extend(samples);
+        tokio::time::sleep(Duration::from_millis(samples.len() as u64 / 8 + 40)).await;
+    }
+
+    /// What was heard from sample `from` on, as an 8 kHz WAV file.
+    fn save(&self, from: usize, path: &std::path::Path) {
+        let heard = self.heard.lock().unwrap();
+        std::fs::write(path, wav::encode_pcm16(&heard[from.min(heard.len())..], 8000, 1)).unwrap();
+    }
+}
+
+/// Speech for the caller, made with espeak-ng at 8 kHz.
+fn speech(dir: &std::path::Path, text: &str) -> Vec<i16> {
+    let file = dir.join(format!("{}.wav", text.len()));
+    let o = run(&["say", text, "--voice", "espeak", "--rate", "8000", "-o", file.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wav::decode(&std::fs::read(&file).unwrap()).unwrap().1
+}
+
+fn transcribe(file: &std::path::Path) -> String {
+    let o = run(&["transcribe", file.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.split_once("] ").map_or(l, |(_, t)| t))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A demo PBX with an LLM agent on +15555550177 (escalation: 101, fallback: 102) and the
+/// carrier trusted at `carrier_port`.
+struct Rig {
+    _dir: tempfile::TempDir,
+    server: Server,
+    client: reqwest::Client,
+    admin: String,
+    sip: String,
+    carrier_port: u16,
+}
+
+async fn rig(dir: tempfile::TempDir) -> Rig {
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let env = [("RUST_LOG", "info,sqlx=warn,switchboard::agent=debug")];
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &env).unwrap();
+    let client = reqwest::Client::new();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let llm = scripted_llm().await;
+    for (path, body) in [
+        (
+            "/api/ai_agents",
+            json!({"name": "llm-assistant", "system_prompt": "You help Acme's callers.",
+                "greeting": "Hello, this is Acme.", "llm": {"base_url": llm, "model": "scripted"},
+                "tools": ["lookup_order"], "escalation_target": {"type": "agent", "extension": "101"},
+                "fallback_target": {"type": "agent", "extension": "102"}}),
+        ),
+        (
+            "/api/phone_numbers",
+            json!({"number": "+15555550177", "target": {"type": "ai_agent", "name": "llm-assistant"}}),
+        ),
+    ] {
+        let r = client.post(server.url(path)).header("cookie", &admin).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{path}: {}", r.text().await.unwrap_or_default());
+    }
+    let carrier_port = free_udp_port();
+    set_demo_trunk(&client, &server, &admin, None, Some(carrier_port)).await;
+    Rig { _dir: dir, server, client, admin, sip, carrier_port }
+}
+
+impl Rig {
+    /// Starts sipp's call to `number` (held for `hold_ms`), with `phone` as the caller's audio.
+    fn call(
+        &self,
+        number: &str,
+        phone: &RtpPhone,
+        hold_ms: u64,
+    ) -> tokio::task::JoinHandle<std::process::Output> {
+        let (sip, port, number) =
+            (self.sip.clone(), self.carrier_port, number.trim_start_matches('+').to_string());
+        let (rtp_port, hold) = (phone.port.to_string(), hold_ms.to_string());
+        tokio::spawn(async move {
+            run_carrier(
+                "ai_caller.xml",
+                &sip,
+                port,
+                &number,
+                &["-key", "rtp_port", &rtp_port, "-d", &hold, "-m", "1", "-timeout", "90s"],
+            )
+            .await
+        })
+    }
+
+    async fn last_call(&self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let calls = get_json(&self.client, &self.server, &self.admin, "/api/calls").await;
+            if let Some(c) = calls.as_array().and_then(|c| c.first()).filter(|c| !c["ended_at"].is_null()) {
+                return get_json(&self.client, &self.server, &self.admin, &format!("/api/calls/{}", c["id"]))
+                    .await;
+            }
+            assert!(Instant::now() < deadline, "no ended call: {calls}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn sipp_ok(out: std::process::Output) {
+    assert!(
+        out.status.success(),
+        "sipp failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let question = speech(dir.path(), "Where is my order 1002?");
+    let rig = rig(dir).await;
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call("+15555550177", &phone, 22_000);
+    let greeted = phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(15)).await;
+    phone.say(&question).await;
+    let asked = phone.heard_len();
+    let answered = phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(15)).await;
+    let answer = rig._dir.path().join("answer.wav");
+    phone.save(asked, &answer);
+    let greeting = rig._dir.path().join("greeting.wav");
+    phone.save(0, &greeting);
+    let heard = transcribe(&answer);
+    sipp_ok(sipp.await.unwrap());
+    let call = rig.last_call().await;
+    assert!(
+        heard.contains("shipped"),
+        "order 1002 is shipped; the caller heard: {heard:?}; {}",
+        call["transcript"]
+    );
+    let greeting = transcribe(&greeting);
+    assert!(greeting.contains("hello"), "the greeting was spoken: {greeting:?}");
+    assert!(answered > asked && greeted > 0);
+    assert_eq!(call["ai_agent"], "llm-assistant", "{call}");
+    assert!(!call["customer_id"].is_null(), "the caller was matched to Maria: {call}");
+    let kinds: Vec<&str> =
+        call["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    let tool =
+        call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "tool_call").expect("tool call");
+    assert_eq!(tool["data"]["arguments"]["order_number"], "1002", "{tool}");
+    let latency =
+        call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "latency").expect("latency");
+    for stage in ["final_transcript_ms", "first_token_ms", "first_audio_ms", "first_packet_ms"] {
+        assert!(latency["data"][stage].is_u64(), "{stage} missing: {latency}");
+    }
+    assert!(kinds.contains(&"ai_usage"), "{kinds:?}");
+    let transcript = call["transcript"].as_array().unwrap();
+    assert!(
+        transcript.iter().any(|l| l["speaker"] == "caller" && l["text"].as_str().unwrap().to_lowercase().contains("order")),
+        "{transcript:?}"
+    );
+    let metrics = rig.client.get(rig.server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("switchboard_ai_turn_latency_seconds_count{stage=\"first_packet\"} 1"),
+        "{metrics}"
+    );
+}
+
+/// The caller says `line`; a person (baresip, auto-answer) must ring, answer and hear the
+/// caller. Returns what the caller heard after speaking and how long until the phone rang.
+async fn reaches_a_person(line: &str, extension: &str) -> (String, Duration, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let question = speech(dir.path(), line);
+    let tone: Vec<i16> = (0..8000 * 6)
+        .map(|i| ((i as f32 * 500.0 * std::f32::consts::TAU / 8000.0).sin() * 9000.0) as i16)
+        .collect();
+    let (mic, rec) = mic_and_recorder(dir.path(), "agent", 300.0, 6.0);
+    let rig = rig(dir).await;
+    let person = Baresip::start_with(
+        &demo_account(&rig.sip, extension, ";answermode=auto"),
+        PhoneOptions { microphone: Some(mic), record_dir: Some(rec.clone()), ..Default::default() },
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !get_json(&rig.client, &rig.server, &rig.admin, "/api/registrations")
+        .await
+        .to_string()
+        .contains(extension)
+    {
+        assert!(Instant::now() < deadline, "{extension} did not register");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call("+15555550177", &phone, 20_000);
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(15)).await;
+    phone.say(&question).await;
+    let spoken = Instant::now();
+    let asked = phone.heard_len();
+    let mut rig = rig;
+    if let Err(e) = person.wait_for("Incoming call", Duration::from_secs(10)) {
+        let out = sipp.await.unwrap();
+        panic!(
+            "{e}\nserver log:\n{}\nsipp: {}\n{}",
+            rig.server.log_text(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rang = spoken.elapsed();
+    person.wait_for("Call established", Duration::from_secs(5)).unwrap();
+    // The caller keeps talking: the person must hear it.
+    phone.say(&tone).await;
+    let answer = rig._dir.path().join("after.wav");
+    phone.save(asked, &answer);
+    sipp_ok(sipp.await.unwrap());
+    person.wait_for("terminated", Duration::from_secs(10)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (rms, hz) = tone_of(&find_file(&rec, "-dec.wav").unwrap()).unwrap();
+    assert!(
+        rms > 0.01 && (400.0..600.0).contains(&hz),
+        "the person did not hear the caller: rms {rms}, {hz} Hz"
+    );
+    person.stop();
+    let call = rig.last_call().await;
+    (transcribe(&answer), rang, call)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_asks_for_a_person_is_handed_to_the_escalation_agent() {
+    if !ready() || !require_program("baresip") {
+        return;
+    }
+    let (heard, _, call) = reaches_a_person("Can I talk to a person please?", "101").await;
+    assert!(heard.contains("connect"), "the caller was told: {heard:?}");
+    let handoff =
+        call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "handoff").expect("handoff");
+    assert_eq!(handoff["data"]["target"]["extension"], "101");
+    assert_eq!(call["summary"], "Maria asked for a person", "{call}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_llm_stalls_the_caller_hears_an_apology_and_reaches_the_fallback() {
+    if !ready() || !require_program("baresip") {
+        return;
+    }
+    let (heard, rang, call) = reaches_a_person("Tell me a long story about tents.", "102").await;
+    assert!(heard.contains("sorry"), "the apology: {heard:?}");
+    // End of speech -> end of turn (0.7 s silence) -> transcript -> the LLM's 1.2 s limit ->
+    // the fallback's phone rings: well within 2 s of the failure.
+    assert!(rang < Duration::from_millis(3_500), "the fallback rang {rang:?} after the caller stopped");
+    let fallback =
+        call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "ai_fallback").expect("fallback");
+    assert!(fallback["data"]["reason"].as_str().unwrap().contains("did not answer"), "{fallback}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offline_guided_agent_answers_by_voice() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let question = speech(dir.path(), "Where is my order?");
+    let rig = rig(dir).await;
+    let phone = RtpPhone::start().await;
+    // The demo's AI number: the guided order assistant, no LLM configured.
+    let sipp = rig.call("+15555550101", &phone, 20_000);
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(30)).await;
+    phone.say(&question).await;
+    let asked = phone.heard_len();
+    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await;
+    let answer = rig._dir.path().join("answer.wav");
+    phone.save(asked, &answer);
+    let heard = transcribe(&answer);
+    // Maria's last order is 1001, delivered.
+    sipp_ok(sipp.await.unwrap());
+    let call = rig.last_call().await;
+    assert!(heard.contains("delivered"), "the caller heard: {heard:?}; {}", call["transcript"]);
+    let usage = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "ai_usage").expect("usage");
+    assert_eq!(usage["data"]["brain"], "guided");
+}
