@@ -85,6 +85,16 @@ fn without_word_loops(text: &str) -> String {
     let norm: Vec<String> =
         words.iter().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
     let n = words.len();
+    // A restart of four or more words that then drifts ("order 1, 0, 0, 2, where in my order
+    // 1, 0, 0, 0, 2"): cut where the words start over.
+    for start in 0..n {
+        for period in 4..n.saturating_sub(start + 3) {
+            let again = start + period;
+            if again + 4 <= n && (0..4).all(|k| norm[start + k] == norm[again + k]) {
+                return words[..again].join(" ").trim_end_matches([',', ';', ' ']).to_string();
+            }
+        }
+    }
     for start in 0..n {
         // The repeat may be cut short by the token limit, but must be at least three words.
         for period in 3..=(n - start).saturating_sub(3) {
@@ -205,5 +215,14 @@ mod tests {
             "Where in my order 1, 0, 0, 2"
         );
         assert_eq!(without_repeats("yes yes yes"), "yes yes yes", "short repeats are words, not loops");
+        assert_eq!(
+            without_repeats("Where in my order 1, 0, 0, 2, where in my order 1, 0, 0, 0, 2"),
+            "Where in my order 1, 0, 0, 2"
+        );
+        assert_eq!(
+            without_repeats("I want to know, I want to go home"),
+            "I want to know, I want to go home",
+            "three words said again are speech"
+        );
     }
 }

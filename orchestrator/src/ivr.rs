@@ -153,6 +153,8 @@ impl IvrCall {
                     data_dir: self.data_dir.clone(),
                     llm: None,
                     ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
+                    // After a menu the router stops the caller's playback itself on answer.
+                    answered: tokio::sync::oneshot::channel().1,
                 };
                 tokio::spawn(voice.run());
             }

@@ -80,6 +80,22 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         let (created, logins) = demo::ensure(&db).await.context("cannot load the demo account")?;
         print_banner(&opts, created, &logins);
     }
+    // Speech engines and the intent model load in the background now, so the first AI call
+    // does not wait for them.
+    tokio::spawn(async {
+        let engines = crate::agent::voice::Engines::shared().await;
+        let dir = switchboard_models::catalog::default_dir();
+        let embeddings =
+            tokio::task::spawn_blocking(move || switchboard_models::embed::MiniLm::shared(&dir).is_ok())
+                .await
+                .unwrap_or(false);
+        tracing::info!(
+            recognition = engines.recognizer.is_ok(),
+            voice = %engines.voice.name(),
+            intent_model = embeddings,
+            "speech engines ready"
+        );
+    });
     let config_changed = crate::snapshot::ConfigVersion::default();
     let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (sip, sip_task) = crate::telephony::start(

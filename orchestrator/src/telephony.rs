@@ -202,6 +202,9 @@ struct ActiveCall {
     record: Option<calls::RecordKey>,
     /// Dropped when the call ends: tells whatever serves the call (IVR, AI agent) to stop.
     _ended: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Told when someone answers, instead of stopping the caller's playback at once (an AI
+    /// agent finishes its sentence, then gives the caller to the person).
+    on_answer: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Turns call events into routing decisions, media relays and call records.
@@ -264,12 +267,18 @@ impl CallRouter {
                 self.event(call, "answered", serde_json::json!({ "contact": contact })).await;
             }
             CallEvent::Media { call, a_remote, b_remote, payload_type, a_dtmf, b_dtmf } => {
-                if let Some(relay) = self.calls.get(&call).and_then(|c| c.relay.as_ref()) {
-                    relay.set_payload_type(payload_type);
-                    relay.update(a_remote, b_remote, a_dtmf, b_dtmf);
-                    if b_remote.is_some() {
-                        // Someone answered: whatever we were playing to the caller stops.
-                        relay.stop_playing(switchboard_telephony::media::relay::MediaSide::A);
+                if let Some(active) = self.calls.get_mut(&call) {
+                    if let Some(relay) = &active.relay {
+                        relay.set_payload_type(payload_type);
+                        relay.update(a_remote, b_remote, a_dtmf, b_dtmf);
+                        if b_remote.is_some() {
+                            // Someone answered: whatever we were playing to the caller stops
+                            // (or is told to finish first).
+                            match active.on_answer.take().map(|hook| hook.send(())) {
+                                Some(Ok(())) => {}
+                                _ => relay.stop_playing(switchboard_telephony::media::relay::MediaSide::A),
+                            }
+                        }
                     }
                 }
                 tracing::debug!(%call, ?a_remote, ?b_remote, payload_type, "media");
@@ -362,7 +371,8 @@ impl CallRouter {
                 if let Some(id) = record {
                     self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
                 }
-                self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None });
+                self.calls
+                    .insert(inc.call, ActiveCall { relay: None, record, _ended: None, on_answer: None });
                 self.sip.route(inc.call, RouteDecision::Reject { status }).await;
             }
             plan => {
@@ -375,7 +385,8 @@ impl CallRouter {
                 spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
                 let Some(relay) = relay else {
                     tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
-                    self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None });
+                    self.calls
+                        .insert(inc.call, ActiveCall { relay: None, record, _ended: None, on_answer: None });
                     return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
                 };
                 let media = MediaPorts { a: relay.a_local, b: relay.b_local };
@@ -419,7 +430,12 @@ impl CallRouter {
                         };
                         self.calls.insert(
                             inc.call,
-                            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx) },
+                            ActiveCall {
+                                relay: Some(relay),
+                                record,
+                                _ended: Some(ended_tx),
+                                on_answer: None,
+                            },
                         );
                         self.sip.route(inc.call, RouteDecision::Answer { media }).await;
                         tokio::spawn(ivr.run(menu));
@@ -428,6 +444,7 @@ impl CallRouter {
                     Plan::Ai { account, agent, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %agent, "AI agent");
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();
+                        let (answered_tx, answered) = tokio::sync::oneshot::channel();
                         let voice = crate::agent::voice::VoiceCall {
                             setup: crate::agent::SessionSetup {
                                 db: self.db.clone(),
@@ -444,10 +461,16 @@ impl CallRouter {
                             data_dir: self.data_dir.clone(),
                             llm: None,
                             ended,
+                            answered,
                         };
                         self.calls.insert(
                             inc.call,
-                            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx) },
+                            ActiveCall {
+                                relay: Some(relay),
+                                record,
+                                _ended: Some(ended_tx),
+                                on_answer: Some(answered_tx),
+                            },
                         );
                         self.sip.route(inc.call, RouteDecision::Answer { media }).await;
                         tokio::spawn(voice.run());
@@ -455,7 +478,10 @@ impl CallRouter {
                     }
                     Plan::Reject { status, .. } => RouteDecision::Reject { status },
                 };
-                self.calls.insert(inc.call, ActiveCall { relay: Some(relay), record, _ended: None });
+                self.calls.insert(
+                    inc.call,
+                    ActiveCall { relay: Some(relay), record, _ended: None, on_answer: None },
+                );
                 self.sip.route(inc.call, decision).await;
             }
         }

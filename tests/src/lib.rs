@@ -411,7 +411,14 @@ pub fn tone_of(path: &Path) -> Result<(f64, f64)> {
     let (info, samples) = switchboard_telephony::media::wav::decode(&bytes).map_err(|e| anyhow!("{e}"))?;
     let mono: Vec<f64> =
         samples.iter().step_by(info.channels as usize).map(|&s| s as f64 / 32768.0).collect();
-    let loud: Vec<f64> = mono.into_iter().filter(|s| s.abs() > 0.0).collect();
+    // The audible part: 20 ms frames louder than -40 dBFS (line silence is not exactly zero).
+    let frame = (info.sample_rate / 50).max(1) as usize;
+    let loud: Vec<f64> = mono
+        .chunks(frame)
+        .filter(|f| (f.iter().map(|s| s * s).sum::<f64>() / f.len() as f64).sqrt() > 0.01)
+        .flatten()
+        .copied()
+        .collect();
     if loud.len() < 800 {
         bail!("{} holds almost no audio", path.display());
     }

@@ -15,6 +15,10 @@ use switchboard_tests::{
     run_carrier, set_demo_trunk, tone_of, Baresip, PhoneOptions, Server,
 };
 
+/// One AI call at a time: each test runs a PBX with speech models, and two at once on a small
+/// machine would measure the machine rather than the PBX.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// espeak-ng, the Whisper model and sipp are needed; without them, skip (fail under CI).
 fn ready() -> bool {
     let espeak =
@@ -155,6 +159,17 @@ impl RtpPhone {
     /// Waits until the far end has spoken after sample `from` and then been quiet for
     /// `quiet_ms`; returns the sample index where the quiet began.
     async fn wait_for_speech_then_quiet(&self, from: usize, quiet_ms: usize, limit: Duration) -> usize {
+        self.try_wait_for_speech_then_quiet(from, quiet_ms, limit)
+            .await
+            .unwrap_or_else(|| panic!("the agent did not speak and stop within {limit:?}"))
+    }
+
+    async fn try_wait_for_speech_then_quiet(
+        &self,
+        from: usize,
+        quiet_ms: usize,
+        limit: Duration,
+    ) -> Option<usize> {
         let deadline = Instant::now() + limit;
         loop {
             let heard = self.heard.lock().unwrap().clone();
@@ -166,10 +181,12 @@ impl RtpPhone {
             if let Some(last_loud) = frames.iter().rposition(loud) {
                 let quiet_frames = frames.len() - 1 - last_loud;
                 if quiet_frames * 20 >= quiet_ms {
-                    return from + (last_loud + 1) * 160;
+                    return Some(from + (last_loud + 1) * 160);
                 }
             }
-            assert!(Instant::now() < deadline, "the agent did not speak and stop within {limit:?}");
+            if Instant::now() > deadline {
+                return None;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -293,6 +310,7 @@ fn sipp_ok(out: std::process::Output) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
+    let _serial = SERIAL.lock().await;
     if !ready() {
         return;
     }
@@ -353,7 +371,8 @@ async fn reaches_a_person(line: &str, extension: &str) -> (String, Duration, Val
     let tone: Vec<i16> = (0..8000 * 6)
         .map(|i| ((i as f32 * 500.0 * std::f32::consts::TAU / 8000.0).sin() * 9000.0) as i16)
         .collect();
-    let (mic, rec) = mic_and_recorder(dir.path(), "agent", 300.0, 6.0);
+    // baresip hangs up when its microphone file ends: longer than the call.
+    let (mic, rec) = mic_and_recorder(dir.path(), "agent", 300.0, 40.0);
     let rig = rig(dir).await;
     let person = Baresip::start_with(
         &demo_account(&rig.sip, extension, ";answermode=auto"),
@@ -376,7 +395,8 @@ async fn reaches_a_person(line: &str, extension: &str) -> (String, Duration, Val
     let spoken = Instant::now();
     let asked = phone.heard_len();
     let mut rig = rig;
-    if let Err(e) = person.wait_for("Incoming call", Duration::from_secs(10)) {
+    // The person's phone answers by itself: "answering call" is when it rang.
+    if let Err(e) = person.wait_for("answering call", Duration::from_secs(10)) {
         let out = sipp.await.unwrap();
         panic!(
             "{e}\nserver log:\n{}\nsipp: {}\n{}",
@@ -394,7 +414,11 @@ async fn reaches_a_person(line: &str, extension: &str) -> (String, Duration, Val
     sipp_ok(sipp.await.unwrap());
     person.wait_for("terminated", Duration::from_secs(10)).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let (rms, hz) = tone_of(&find_file(&rec, "-dec.wav").unwrap()).unwrap();
+    let heard_by_person = find_file(&rec, "-dec.wav").unwrap();
+    if let Ok(keep) = std::env::var("KEEP_PERSON_AUDIO") {
+        std::fs::copy(&heard_by_person, keep).unwrap();
+    }
+    let (rms, hz) = tone_of(&heard_by_person).unwrap();
     assert!(
         rms > 0.01 && (400.0..600.0).contains(&hz),
         "the person did not hear the caller: rms {rms}, {hz} Hz"
@@ -406,6 +430,7 @@ async fn reaches_a_person(line: &str, extension: &str) -> (String, Duration, Val
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_asks_for_a_person_is_handed_to_the_escalation_agent() {
+    let _serial = SERIAL.lock().await;
     if !ready() || !require_program("baresip") {
         return;
     }
@@ -419,34 +444,48 @@ async fn a_caller_who_asks_for_a_person_is_handed_to_the_escalation_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_llm_stalls_the_caller_hears_an_apology_and_reaches_the_fallback() {
+    let _serial = SERIAL.lock().await;
     if !ready() || !require_program("baresip") {
         return;
     }
     let (heard, rang, call) = reaches_a_person("Tell me a long story about tents.", "102").await;
-    assert!(heard.contains("sorry"), "the apology: {heard:?}");
-    // End of speech -> end of turn (0.7 s silence) -> transcript -> the LLM's 1.2 s limit ->
-    // the fallback's phone rings: well within 2 s of the failure.
-    assert!(rang < Duration::from_millis(3_500), "the fallback rang {rang:?} after the caller stopped");
-    let fallback =
-        call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "ai_fallback").expect("fallback");
+    assert!(heard.contains("sorry") && heard.contains("person"), "the apology: {heard:?}");
+    let timeline = call["timeline"].as_array().unwrap();
+    let fallback = timeline.iter().find(|e| e["kind"] == "ai_fallback").expect("fallback");
     assert!(fallback["data"]["reason"].as_str().unwrap().contains("did not answer"), "{fallback}");
+    // From the failure (the LLM's 1.2 s limit) to the fallback's phone ringing, apology
+    // included: within 2 s.
+    let ringing = timeline.iter().find(|e| e["kind"] == "ringing").expect("the fallback rang");
+    let gap = ringing["at"].as_i64().unwrap() - fallback["at"].as_i64().unwrap();
+    assert!((0..2000).contains(&gap), "the fallback rang {gap} ms after the failure");
+    // End of speech -> end of turn (0.7 s) -> transcript -> 1.2 s -> apology -> ringing.
+    assert!(rang < Duration::from_secs(5), "the fallback rang {rang:?} after the caller stopped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_guided_agent_answers_by_voice() {
+    let _serial = SERIAL.lock().await;
     if !ready() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let question = speech(dir.path(), "Where is my order?");
-    let rig = rig(dir).await;
+    let mut rig = rig(dir).await;
     let phone = RtpPhone::start().await;
     // The demo's AI number: the guided order assistant, no LLM configured.
-    let sipp = rig.call("+15555550101", &phone, 20_000);
+    let sipp = rig.call("+15555550101", &phone, 30_000);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    if phone.heard_len() == 0 {
+        panic!("no greeting; server log:\n{}", rig.server.log_text());
+    }
     phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(30)).await;
     phone.say(&question).await;
     let asked = phone.heard_len();
-    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await;
+    if phone.try_wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await.is_none() {
+        let all = rig._dir.path().join("all.wav");
+        phone.save(0, &all);
+        panic!("no answer; heard {:?}; server log:\n{}", transcribe(&all), rig.server.log_text());
+    }
     let answer = rig._dir.path().join("answer.wav");
     phone.save(asked, &answer);
     let heard = transcribe(&answer);

@@ -140,7 +140,7 @@ fn default_templates() -> BTreeMap<&'static str, &'static str> {
         ("take_message", "Sure, please leave your message after the tone."),
         ("ask_order_number", "What is your order number?"),
         ("order_status", "Order {number} is {status}."),
-        ("order_tracking", "It went with {carrier}, tracking number {tracking_number}."),
+        ("order_tracking", "It went with {carrier}; the tracking number ends in {tracking_end}."),
         ("last_order", "Your last order, number {number}, is {status}."),
         ("no_orders", "I don't see any orders for you."),
         ("order_not_found", "I could not find order {number}. Could you tell me the number again?"),
@@ -154,6 +154,18 @@ fn default_templates() -> BTreeMap<&'static str, &'static str> {
         ("no_problem", "Okay. What else can I help you with?"),
         ("tool_failed", "Sorry, I could not look that up right now."),
     ])
+}
+
+/// The last four characters of a tracking number, spoken one by one (the whole number is
+/// too long to follow on the phone).
+fn with_tracking_end(order: &Value) -> Value {
+    let mut v = order.clone();
+    if let Some(t) = order["tracking_number"].as_str() {
+        let chars: Vec<char> = t.chars().collect();
+        let end: String = chars[chars.len().saturating_sub(4)..].iter().map(|c| format!("{c} ")).collect();
+        v["tracking_end"] = json!(end.trim());
+    }
+    v
 }
 
 fn fill(template: &str, values: &Value) -> String {
@@ -399,7 +411,11 @@ impl GuidedBrain {
                         Some(r) if r["order"].is_object() => {
                             out.text = self.t("order_status", &r["order"]);
                             if r["order"]["tracking_number"].is_string() {
-                                out.text = format!("{} {}", out.text, self.t("order_tracking", &r["order"]));
+                                out.text = format!(
+                                    "{} {}",
+                                    out.text,
+                                    self.t("order_tracking", &with_tracking_end(&r["order"]))
+                                );
                             }
                         }
                         Some(_) => {
@@ -416,7 +432,11 @@ impl GuidedBrain {
                             Some(last) => {
                                 out.text = self.t("last_order", last);
                                 if last["tracking_number"].is_string() {
-                                    out.text = format!("{} {}", out.text, self.t("order_tracking", last));
+                                    out.text = format!(
+                                        "{} {}",
+                                        out.text,
+                                        self.t("order_tracking", &with_tracking_end(last))
+                                    );
                                 }
                             }
                             None => out.text = self.t("no_orders", &json!({})),

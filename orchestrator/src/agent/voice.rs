@@ -30,7 +30,8 @@ use tokio::time::Instant;
 /// The leg's rate (G.711).
 const RATE: u32 = 8000;
 const FRAME: usize = 160;
-const APOLOGY: &str = "I'm sorry, I'm having trouble right now. Let me get you to someone who can help.";
+/// Short, so the fallback is reached within 2 s of the failure (it plays first).
+const APOLOGY: &str = "Sorry, let me get you to a person.";
 const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -203,6 +204,9 @@ pub struct VoiceCall {
     pub llm: Option<Arc<dyn crate::llm::LlmClient>>,
     /// Completes (with an error) when the call ends.
     pub ended: tokio::sync::oneshot::Receiver<()>,
+    /// Completes when the person the caller is handed to answers (the router then leaves the
+    /// caller's playback to us: the sentence playing ends before the caller is connected).
+    pub answered: tokio::sync::oneshot::Receiver<()>,
 }
 
 /// A recognition result for the loop: partial or final, with the turn it belongs to.
@@ -220,7 +224,7 @@ impl VoiceCall {
     }
 
     async fn converse(self) {
-        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm, mut ended } = self;
+        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm, mut ended, answered } = self;
         let db = setup.db.clone();
         let (records, record, account) = (setup.records.clone(), setup.record, setup.account);
         let engines = Engines::shared().await;
@@ -235,6 +239,7 @@ impl VoiceCall {
             db,
             account,
             data_dir,
+            answered: Mutex::new(Some(answered)),
         };
         let mut session = match Session::start(setup).await {
             Ok(s) => s,
@@ -507,6 +512,7 @@ struct Ctl {
     db: crate::db::Db,
     account: i64,
     data_dir: std::path::PathBuf,
+    answered: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 impl Ctl {
@@ -550,7 +556,7 @@ impl Ctl {
                 self.sip.hangup(self.call).await;
             }
             Next::Fallback { target, .. } => {
-                // The apology plays while the fallback is reached (no waiting for it to end).
+                // The apology (ready since the call started) plays while the fallback rings.
                 {
                     let mut p = self.playback.lock().unwrap_or_else(|e| e.into_inner());
                     p.stop();
@@ -610,6 +616,25 @@ impl Ctl {
                         },
                     )
                     .await;
+                // When the person answers, the sentence playing (an apology) ends first; then
+                // the caller hears the person. (If nobody answers, the router takes over.)
+                let answered = self.answered.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(answered) = answered {
+                    let (relay, playback) = (self.relay.clone(), self.playback.clone());
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            r = answered => if r.is_err() { return },
+                            _ = ended => return,
+                        }
+                        let until = Instant::now() + Duration::from_secs(5);
+                        while Instant::now() < until
+                            && playback.lock().unwrap_or_else(|e| e.into_inner()).playing()
+                        {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        relay.stop_playing(MediaSide::A);
+                    });
+                }
             }
             Target::IvrMenu { name } => {
                 self.drain(Duration::from_secs(10)).await;

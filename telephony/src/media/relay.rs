@@ -4,7 +4,7 @@
 //! player, a tap or outgoing DTMF is attached, or the codecs differ, the relay bridges frames
 //! instead: each side's packets go through its jitter buffer and are decoded, and every 20 ms
 //! each side is sent one frame (what the other side said, or what is played to it) encoded for
-//! its codec. Either way each side gets RTCP receiver/sender reports from us every five seconds,
+//! its codec; once bridged, a call stays bridged (the peers keep one stream each). Either way each side gets RTCP receiver/sender reports from us every five seconds,
 //! and the peer's reports are read for its view of the call. Each side's address is latched to
 //! where its packets actually come from (symmetric RTP through NAT); RTCP multiplexed on the RTP
 //! port (RFC 5761) is recognised and answered the same way.
@@ -459,7 +459,10 @@ async fn run(
             legs[0].endpoint.reset_playout();
             legs[1].endpoint.reset_playout();
         }
-        bridging = want_bridge;
+        // Once a side hears our own stream (SSRC, sequence, timestamps), it keeps hearing it:
+        // going back to copying the other side's packets would change all three mid-call,
+        // which phones' jitter buffers take for a broken stream.
+        bridging = bridging || want_bridge;
         let [buf_a, buf_b] = &mut buf;
         let [rtcp_a, rtcp_b] = &mut rtcp_buf;
         let (side, n, from, is_rtcp) = tokio::select! {
