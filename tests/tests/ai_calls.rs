@@ -473,7 +473,7 @@ async fn the_offline_guided_agent_answers_by_voice() {
     let mut rig = rig(dir).await;
     let phone = RtpPhone::start().await;
     // The demo's AI number: the guided order assistant, no LLM configured.
-    let sipp = rig.call("+15555550101", &phone, 30_000);
+    let sipp = rig.call("+15555550101", &phone, 45_000);
     tokio::time::sleep(Duration::from_secs(8)).await;
     if phone.heard_len() == 0 {
         panic!("no greeting; server log:\n{}", rig.server.log_text());
@@ -481,7 +481,7 @@ async fn the_offline_guided_agent_answers_by_voice() {
     phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(30)).await;
     phone.say(&question).await;
     let asked = phone.heard_len();
-    if phone.try_wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await.is_none() {
+    if phone.try_wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(30)).await.is_none() {
         let all = rig._dir.path().join("all.wav");
         phone.save(0, &all);
         panic!("no answer; heard {:?}; server log:\n{}", transcribe(&all), rig.server.log_text());

@@ -230,7 +230,7 @@ impl VoiceCall {
         let engines = Engines::shared().await;
         let playback = Arc::new(Mutex::new(Playback::default()));
         // From now on the caller hears whatever the agent queues (silence in between).
-        let _ = relay.play(MediaSide::A, Box::new(Player(playback.clone())));
+        drop(relay.play(MediaSide::A, Box::new(Player(playback.clone()))));
         let ctx = Ctl {
             sip: sip.clone(),
             call,
