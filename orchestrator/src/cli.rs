@@ -138,6 +138,8 @@ pub enum BenchCommand {
     Sip(crate::bench::BenchSipOptions),
     /// Speech recognition and synthesis speed, VAD cost.
     Speech(crate::bench::BenchSpeechOptions),
+    /// AI calls: voice-to-voice latency and how many calls this machine holds.
+    Agent(crate::benchagent::BenchAgentOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +191,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(opts) => serve::run(opts).await,
         Command::Bench(BenchCommand::Sip(opts)) => crate::bench::sip(opts).await,
+        Command::Bench(BenchCommand::Agent(opts)) => crate::benchagent::agent(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
             tokio::task::spawn_blocking(move || crate::bench::speech(opts)).await?
         }

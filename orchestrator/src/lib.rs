@@ -6,6 +6,7 @@ pub mod agentcli;
 pub mod agenttools;
 pub mod api;
 pub mod bench;
+pub mod benchagent;
 pub mod clock;
 pub mod db;
 pub mod error;

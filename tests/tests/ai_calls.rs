@@ -496,3 +496,60 @@ async fn the_offline_guided_agent_answers_by_voice() {
     let usage = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "ai_usage").expect("usage");
     assert_eq!(usage["data"]["brain"], "guided");
 }
+
+/// `switchboard agent chat` with a script on standard input: the guided demo agent, the caller
+/// matched by number, tool calls shown with -v, and the conversation in the call record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_chat_holds_a_scripted_conversation() {
+    let _serial = SERIAL.lock().await;
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The server creates the demo account; chat opens the same database next to it.
+    let server = Server::start(&data, &["--demo"], &[]).unwrap();
+    let client = reqwest::Client::new();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let mut chat = std::process::Command::new(switchboard_tests::bin())
+        .args([
+            "agent",
+            "chat",
+            "--account",
+            "demo",
+            "--agent",
+            "order-assistant",
+            "--caller",
+            "+12025550100",
+            "-v",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = chat.stdin.take().unwrap();
+        stdin.write_all(b"where is my order 1002?\nwhat is my balance\ngoodbye\n").unwrap();
+    }
+    let out = tokio::task::spawn_blocking(move || chat.wait_with_output()).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("agent: Hi Maria,"), "{stdout}");
+    assert!(stdout.contains("Order 1002 is shipped"), "{stdout}");
+    assert!(stdout.contains("12.50 dollars"), "{stdout}");
+    assert!(stdout.contains("[call ended by the agent"), "{stdout}");
+    assert!(stderr.contains("[caller matched to customer Maria Garcia]"), "{stderr}");
+    assert!(stderr.contains("[tool lookup_order {\"order_number\":\"1002\"}"), "{stderr}");
+    // The conversation is a call record like a phone call's.
+    let calls = get_json(&client, &server, &admin, "/api/calls").await;
+    let id = calls[0]["id"].clone();
+    let call = get_json(&client, &server, &admin, &format!("/api/calls/{id}")).await;
+    assert_eq!(call["ai_agent"], "order-assistant", "{call}");
+    assert_eq!(call["transcript"].as_array().unwrap().len(), 7, "greeting + 3 turns: {}", call["transcript"]);
+    assert!(call["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "tool_call"));
+}

@@ -368,16 +368,7 @@ impl Session {
     }
 
     fn record_tool_call(&self, call: &switchboard_tools::ToolCall) {
-        let mut data = json!({
-            "tool": call.tool,
-            "arguments": call.arguments,
-            "duration_ms": call.duration_ms,
-        });
-        match &call.outcome {
-            Ok(v) => data["result"] = v.clone(),
-            Err(e) => data["error"] = json!(e.to_string()),
-        }
-        self.event("tool_call", data);
+        self.event("tool_call", tool_call_data(call));
     }
 
     /// Turns an accepted control request into what the call does next.
@@ -387,7 +378,21 @@ impl Session {
                 let summary = if summary.trim().is_empty() { self.summary() } else { summary };
                 let target = match (extension, number) {
                     (Some(extension), _) => Target::Agent { extension },
-                    (None, Some(number)) => Target::External { number },
+                    // Outside numbers only where the merchant sends callers anyway: a caller
+                    // must not talk the model into dialling a number of their choosing.
+                    (None, Some(number)) => {
+                        let allowed =
+                            [Some(&self.agent.escalation_target), self.agent.fallback_target.as_ref()]
+                                .into_iter()
+                                .flatten()
+                                .any(|t| matches!(t, Target::External { number: n } if *n == number));
+                        if allowed {
+                            Target::External { number }
+                        } else {
+                            self.event("transfer_number_refused", json!({ "number": number }));
+                            self.agent.escalation_target.clone()
+                        }
+                    }
                     (None, None) => self.agent.escalation_target.clone(),
                 };
                 let summary = prompt::redact_cards(&summary);
@@ -485,14 +490,37 @@ impl Session {
             }
             // The model's tool calls run together; each result goes back to it.
             let ctx = self.ctx.clone();
+            let (records, record) = (self.records.clone(), self.record);
             let runs = calls.iter().map(|c| {
                 let tool = self.tools.iter().find(|t| t.spec().name == c.name).cloned();
-                let ctx = ctx.clone();
+                let (ctx, records) = (ctx.clone(), records.clone());
                 async move {
                     let args: Result<Value, _> =
                         serde_json::from_str(if c.arguments.trim().is_empty() { "{}" } else { &c.arguments });
                     match (tool, args) {
-                        (Some(tool), Ok(args)) => switchboard_tools::call(tool.as_ref(), args, &ctx).await,
+                        (Some(tool), Ok(args)) if tool.spec().cancel_on_interruption => {
+                            switchboard_tools::call(tool.as_ref(), args, &ctx).await
+                        }
+                        (Some(tool), Ok(args)) => {
+                            // Runs to its end even if the caller interrupts and the answer is
+                            // dropped; then it records itself in the timeline.
+                            let (tx, rx) = tokio::sync::oneshot::channel();
+                            let name = c.name.clone();
+                            tokio::spawn(async move {
+                                let call = switchboard_tools::call(tool.as_ref(), args, &ctx).await;
+                                if let Err(call) = tx.send(call) {
+                                    if let Some(key) = record {
+                                        records.event(key, "tool_call", tool_call_data(&call));
+                                    }
+                                }
+                            });
+                            rx.await.unwrap_or_else(|_| switchboard_tools::ToolCall {
+                                tool: name,
+                                arguments: Value::Null,
+                                outcome: Err(ToolError::Failed("the tool stopped".into())),
+                                duration_ms: 0,
+                            })
+                        }
                         (None, args) => switchboard_tools::ToolCall {
                             tool: c.name.clone(),
                             arguments: args.unwrap_or(Value::Null),
@@ -570,6 +598,20 @@ impl Session {
             self.records.details(key, calls::Details { cost_micros: cost, ..Default::default() });
         }
     }
+}
+
+/// A tool call as the timeline keeps it.
+fn tool_call_data(call: &switchboard_tools::ToolCall) -> Value {
+    let mut data = json!({
+        "tool": call.tool,
+        "arguments": call.arguments,
+        "duration_ms": call.duration_ms,
+    });
+    match &call.outcome {
+        Ok(v) => data["result"] = v.clone(),
+        Err(e) => data["error"] = json!(e.to_string()),
+    }
+    data
 }
 
 /// "Hi, this is Acme" → "Hi Maria, this is Acme"; other greetings get "Hi Maria!" in front.

@@ -582,6 +582,46 @@ impl Ctl {
         }
     }
 
+    /// When the person answers, the sentence playing (an apology) ends first; then the caller
+    /// hears the person. (If nobody answers, the router takes over.)
+    fn connect_on_answer(&self, ended: tokio::sync::oneshot::Receiver<()>) {
+        let answered = self.answered.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(answered) = answered else { return };
+        let (relay, playback) = (self.relay.clone(), self.playback.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                r = answered => if r.is_err() { return },
+                _ = ended => return,
+            }
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until && playback.lock().unwrap_or_else(|e| e.into_inner()).playing() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            relay.stop_playing(MediaSide::A);
+        });
+    }
+
+    /// A call to an outside number through the account's trunk, presenting the caller.
+    async fn through_trunk(&self, number: &str, session: &Session) -> Option<RouteDecision> {
+        let trunks = crate::store::config::list::<crate::model::Trunk>(&self.db, self.account).await.ok()?;
+        let trunk = trunks.into_iter().next()?.spec;
+        let peer = tokio::net::lookup_host((trunk.host.as_str(), trunk.port)).await.ok()?.next()?;
+        let caller_id = session
+            .ctx
+            .caller_number
+            .clone()
+            .or(trunk.caller_id.clone())
+            .unwrap_or_else(|| "anonymous".into());
+        Some(RouteDecision::Dial {
+            uri: format!("sip:{number}@{}:{}", trunk.host, trunk.port),
+            peer,
+            caller_id,
+            credentials: trunk.username.clone().zip(trunk.password.clone()),
+            ring_timeout_ms: 60_000,
+            media: MediaPorts { a: self.relay.a_local, b: self.relay.b_local },
+        })
+    }
+
     /// Sends the caller to `target` (the agent's part of the call ends here).
     async fn connect(
         &self,
@@ -616,26 +656,22 @@ impl Ctl {
                         },
                     )
                     .await;
-                // When the person answers, the sentence playing (an apology) ends first; then
-                // the caller hears the person. (If nobody answers, the router takes over.)
-                let answered = self.answered.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(answered) = answered {
-                    let (relay, playback) = (self.relay.clone(), self.playback.clone());
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            r = answered => if r.is_err() { return },
-                            _ = ended => return,
-                        }
-                        let until = Instant::now() + Duration::from_secs(5);
-                        while Instant::now() < until
-                            && playback.lock().unwrap_or_else(|e| e.into_inner()).playing()
-                        {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        relay.stop_playing(MediaSide::A);
-                    });
-                }
+                self.connect_on_answer(ended);
             }
+            Target::External { number } => match self.through_trunk(number, session).await {
+                Some(decision) => {
+                    self.playback.lock().unwrap_or_else(|e| e.into_inner()).filler =
+                        Some(Box::new(Tone::ringback(RATE).for_ms(61_000)));
+                    self.sip.route(self.call, decision).await;
+                    self.connect_on_answer(ended);
+                }
+                None => {
+                    session.event("handoff_failed", json!({ "target": target, "reason": "no usable trunk" }));
+                    self.drain(Duration::from_secs(10)).await;
+                    self.say_then(engines, NOBODY, true).await;
+                    self.sip.hangup(self.call).await;
+                }
+            },
             Target::IvrMenu { name } => {
                 self.drain(Duration::from_secs(10)).await;
                 self.relay.stop_playing(MediaSide::A);

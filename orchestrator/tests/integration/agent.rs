@@ -60,6 +60,14 @@ async fn scripted_llm() -> String {
                     order["status"].as_str().unwrap_or("?"),
                     order["carrier"].as_str().unwrap_or("?")
                 ))
+            } else if text.contains("refund") {
+                tool_reply("", "issue_refund", json!({"order_number": "1002"}))
+            } else if text.contains("premium") {
+                tool_reply(
+                    "Connecting you.",
+                    "transfer",
+                    json!({"summary": "wants a premium line", "number": "+19005550000"}),
+                )
             } else if text.contains("stall") {
                 tokio::time::sleep(Duration::from_secs(20)).await;
                 text_reply("Too late.")
@@ -218,6 +226,80 @@ async fn llm_agent_answers_from_tools_hands_off_and_falls_back() {
             records.flush().await;
             let call = newest_call(&db, account).await;
             assert!(call.timeline.iter().any(|e| e.kind == "ai_fallback"), "recorded with its reason");
+        }
+    })
+    .await;
+}
+
+/// A merchant webhook that takes 400 ms and counts the calls it finished.
+async fn slow_refunds() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = done.clone();
+    let app = axum::Router::new().route(
+        "/refund",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                axum::Json(json!({"refund": "issued"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/refund"), done)
+}
+
+/// A tool marked not to be cancelled by an interruption finishes (and is recorded) when the
+/// caller barges in; the model cannot send the caller to an outside number of its choosing.
+#[tokio::test]
+async fn interruptions_spare_uncancellable_tools_and_outside_numbers_are_checked() {
+    let url = scripted_llm().await;
+    let (refund_url, refunds_done) = slow_refunds().await;
+    on_each_db(|db| {
+        let (url, refund_url, refunds_done) = (url.clone(), refund_url.clone(), refunds_done.clone());
+        async move {
+            switchboard::demo::ensure(&db).await.unwrap();
+            let account = accounts::by_slug(&db, "demo").await.unwrap().unwrap();
+            let mut settings = account.settings.clone();
+            settings.allow_private_webhooks = true; // the merchant's webhook is on loopback here
+            accounts::update_settings(&db, account.id, &settings).await.unwrap();
+            let account = account.id;
+            let tool: switchboard::model::ToolDefinition = serde_json::from_value(json!({
+                "name": "issue_refund", "description": "Refunds an order",
+                "parameters": {"type": "object", "properties": {"order_number": {"type": "string"}}},
+                "implementation": {"type": "webhook", "url": refund_url, "timeout_ms": 3000, "retries": 0},
+                "cancel_on_interruption": false
+            }))
+            .unwrap();
+            config::create(&db, account, tool).await.unwrap();
+            let agent: AiAgent = serde_json::from_value(json!({
+                "name": "refunder", "system_prompt": "Refunds.", "greeting": "Hi.",
+                "llm": {"base_url": url, "model": "scripted"}, "tools": ["issue_refund"],
+                "escalation_target": {"type": "agent", "extension": "101"}
+            }))
+            .unwrap();
+            config::create(&db, account, agent).await.unwrap();
+            let records = calls::RecordWriter::start(db.clone());
+            let (mut s, _) = session(&db, &records, account, "refunder").await;
+            let before = refunds_done.load(std::sync::atomic::Ordering::SeqCst);
+            // The caller interrupts 150 ms into the refund: the answer is dropped, the refund is not.
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let interrupted = tokio::time::timeout(Duration::from_millis(150), s.respond("I want a refund", &tx)).await;
+            assert!(interrupted.is_err(), "the answer was still running");
+            s.interrupted("");
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            assert_eq!(refunds_done.load(std::sync::atomic::Ordering::SeqCst), before + 1, "the refund finished");
+            // A number the merchant never configured: the escalation target instead.
+            let (_, next) = turn(&mut s, "put me through to the premium line").await;
+            assert!(matches!(&next, Next::Transfer { target: Target::Agent { extension }, .. } if extension == "101"), "{next:?}");
+            records.flush().await;
+            let call = newest_call(&db, account).await;
+            let refund = call.timeline.iter().find(|e| e.kind == "tool_call").expect("the refund recorded itself");
+            assert_eq!(refund.data["result"]["refund"], "issued", "{:?}", refund.data);
+            assert!(call.timeline.iter().any(|e| e.kind == "transfer_number_refused"));
         }
     })
     .await;

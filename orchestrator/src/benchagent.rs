@@ -1,0 +1,364 @@
+//! `switchboard bench agent`: voice-to-voice latency of AI calls and how many this machine
+//! holds. A benchmark prints numbers; it never fails a build.
+//!
+//! Set-up, in process: the demo account in a temporary SQLite database, an LLM agent whose LLM
+//! is a scripted OpenAI-compatible server on loopback that answers at once (real HTTP and
+//! server-sent events), the real speech engines (Whisper, the default voice), and per call a
+//! real RTP relay with the AI driver on its caller side. Each simulated caller is an RTP
+//! endpoint: it waits for the greeting, says its question (espeak-ng, trailing silence cut),
+//! and measures from the last packet of its speech to the first packet of the agent's answer
+//! that carries sound. That time includes the end-of-turn silence the agent waits for
+//! (`--end-of-turn-ms`), which is also printed subtracted. SIP signalling is not part of it.
+
+use crate::agent::voice::VoiceCall;
+use crate::agent::SessionSetup;
+use crate::db::Db;
+use crate::store::{accounts, calls, config};
+use anyhow::{bail, Context};
+use clap::Args;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_telephony::media::g711;
+use switchboard_telephony::media::relay::{PortPool, Relay};
+use switchboard_telephony::sip::b2bua::CallId;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchAgentOptions {
+    /// Turns measured on a single call.
+    #[arg(long, default_value_t = 50)]
+    pub turns: usize,
+    /// Most simultaneous calls tried (2, 4, 6 … up to this).
+    #[arg(long, default_value_t = 12)]
+    pub max_calls: usize,
+    /// Turns per call in the simultaneous-calls test.
+    #[arg(long, default_value_t = 4)]
+    pub turns_per_call: usize,
+    /// The agent's end-of-turn silence (ms, 200..=5000).
+    #[arg(long, default_value_t = 300)]
+    pub end_of_turn_ms: u32,
+}
+
+async fn scripted_llm() -> anyhow::Result<String> {
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|| async {
+            let chunk = |text: &str| {
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}}]})
+                )
+            };
+            let body = format!(
+                "{}{}data: {}\n\ndata: [DONE]\n\n",
+                chunk("Sure, "),
+                chunk("your order has shipped."),
+                serde_json::json!({"choices": [], "usage": {"prompt_tokens": 300, "completion_tokens": 8}})
+            );
+            ([("content-type", "text/event-stream")], body).into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(format!("http://{addr}/v1"))
+}
+
+/// A simulated caller's RTP endpoint.
+struct Caller {
+    addr: SocketAddr,
+    to_say: Arc<Mutex<VecDeque<i16>>>,
+    /// When the last sample queued was sent.
+    said_at: Arc<Mutex<Option<Instant>>>,
+    /// (arrival, loud) per packet received.
+    heard: Arc<Mutex<Vec<(Instant, bool)>>>,
+    peer: Arc<Mutex<Option<SocketAddr>>>,
+}
+
+impl Caller {
+    async fn start() -> anyhow::Result<Caller> {
+        let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await?);
+        let addr = socket.local_addr()?;
+        let caller = Caller {
+            addr,
+            to_say: Default::default(),
+            said_at: Default::default(),
+            heard: Default::default(),
+            peer: Default::default(),
+        };
+        let (s, heard, peer) = (socket.clone(), caller.heard.clone(), caller.peer.clone());
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, from)) = s.recv_from(&mut buf).await {
+                let Some(h) = switchboard_telephony::media::rtp::RtpHeader::parse(&buf[..n]) else {
+                    continue;
+                };
+                if h.payload_type != 0 {
+                    continue;
+                }
+                *peer.lock().unwrap_or_else(|e| e.into_inner()) = Some(from);
+                let payload = h.payload(&buf[..n]);
+                let energy = payload.iter().map(|&b| (g711::ulaw_to_linear(b) as f64).powi(2)).sum::<f64>()
+                    / payload.len().max(1) as f64;
+                heard.lock().unwrap_or_else(|e| e.into_inner()).push((Instant::now(), energy.sqrt() > 300.0));
+            }
+        });
+        let (to_say, said_at, peer) = (caller.to_say.clone(), caller.said_at.clone(), caller.peer.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let (mut seq, mut ts) = (0u16, 0u32);
+            loop {
+                tick.tick().await;
+                let (frame, last) = {
+                    let mut q = to_say.lock().unwrap_or_else(|e| e.into_inner());
+                    let had = !q.is_empty();
+                    let f: Vec<u8> =
+                        (0..160).map(|_| g711::linear_to_ulaw(q.pop_front().unwrap_or(0))).collect();
+                    (f, had && q.is_empty())
+                };
+                let Some(to) = *peer.lock().unwrap_or_else(|e| e.into_inner()) else { continue };
+                let packet = switchboard_telephony::media::rtp::write(false, 0, seq, ts, 0xbe9c, &frame);
+                if socket.send_to(&packet, to).await.is_err() {
+                    return;
+                }
+                if last {
+                    *said_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                }
+                (seq, ts) = (seq.wrapping_add(1), ts.wrapping_add(160));
+            }
+        });
+        Ok(caller)
+    }
+
+    /// Waits until the agent has spoken after `since` and then been quiet for `quiet`.
+    async fn wait_spoken_then_quiet(&self, since: Instant, quiet: Duration, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let last_loud = self
+                .heard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .rev()
+                .find(|(t, loud)| *loud && *t > since)
+                .map(|(t, _)| *t);
+            if last_loud.is_some_and(|t| t.elapsed() >= quiet) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// Says `speech`; returns the voice-to-voice latency (ms) of the agent's answer.
+    async fn turn(&self, speech: &[i16], limit: Duration) -> Option<f64> {
+        *self.said_at.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.to_say.lock().unwrap_or_else(|e| e.into_inner()).extend(speech);
+        let deadline = Instant::now() + limit;
+        let said = loop {
+            if let Some(t) = *self.said_at.lock().unwrap_or_else(|e| e.into_inner()) {
+                break t;
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        while Instant::now() < deadline {
+            let first = self
+                .heard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|(t, loud)| *loud && *t > said)
+                .map(|(t, _)| *t);
+            if let Some(t) = first {
+                let latency = t.duration_since(said).as_secs_f64() * 1000.0;
+                // Let the answer play out before the next question.
+                self.wait_spoken_then_quiet(said, Duration::from_millis(500), limit).await;
+                return Some(latency);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        None
+    }
+}
+
+struct Rig {
+    db: Db,
+    records: calls::RecordWriter,
+    account: i64,
+    pool: Arc<PortPool>,
+    sip: switchboard_telephony::driver::SipHandle,
+    data_dir: std::path::PathBuf,
+    next_call: std::sync::atomic::AtomicU64,
+}
+
+impl Rig {
+    /// One AI call with `turns` turns; the latencies (ms) of the turns that were answered, and
+    /// how many were not.
+    async fn call(&self, speech: Arc<Vec<i16>>, turns: usize) -> anyhow::Result<(Vec<f64>, usize)> {
+        let caller = Caller::start().await?;
+        let ip = "127.0.0.1".parse()?;
+        let (a, b) = (self.pool.bind(ip).await?, self.pool.bind(ip).await?);
+        let relay = Arc::new(Relay::start(a, b, None)?);
+        relay.set_payload_type(0);
+        relay.update(Some(caller.addr), None, None, None);
+        let (_digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        let id = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let voice = VoiceCall {
+            setup: SessionSetup {
+                db: self.db.clone(),
+                records: self.records.clone(),
+                account: self.account,
+                agent: "bench-agent".into(),
+                caller_number: Some(crate::demo::customer_phone(id as usize % 30)),
+                record: None,
+            },
+            sip: self.sip.clone(),
+            call: CallId(1_000_000 + id),
+            relay: relay.clone(),
+            digits,
+            data_dir: self.data_dir.clone(),
+            llm: None,
+            ended,
+            answered: tokio::sync::oneshot::channel().1,
+        };
+        let agent = tokio::spawn(voice.run());
+        let started = Instant::now();
+        let mut latencies = Vec::new();
+        let mut missed = 0;
+        if caller.wait_spoken_then_quiet(started, Duration::from_millis(400), Duration::from_secs(20)).await {
+            for _ in 0..turns {
+                match caller.turn(&speech, Duration::from_secs(15)).await {
+                    Some(ms) => latencies.push(ms),
+                    None => missed += 1,
+                }
+            }
+        } else {
+            missed = turns;
+        }
+        drop(ended_tx);
+        let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
+        Ok((latencies, missed))
+    }
+}
+
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
+pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
+    let engines = crate::agent::voice::Engines::shared().await;
+    if let Err(e) = &engines.recognizer {
+        bail!("speech recognition is not available ({e}); run scripts/setup");
+    }
+    if !(200..=5000).contains(&opts.end_of_turn_ms) {
+        bail!("--end-of-turn-ms must be 200..=5000");
+    }
+    let dir = tempfile::tempdir()?;
+    let db = Db::open(&Db::sqlite_url(dir.path())).await?;
+    crate::demo::ensure(&db).await?;
+    let account = accounts::by_slug(&db, crate::demo::ACCOUNT).await?.context("demo account")?.id;
+    let llm = scripted_llm().await?;
+    let agent: crate::model::AiAgent = serde_json::from_value(serde_json::json!({
+        "name": "bench-agent", "system_prompt": "You help callers.", "greeting": "Hello.",
+        "llm": {"base_url": llm, "model": "scripted"},
+        "escalation_target": {"type": "agent", "extension": "101"},
+        "end_of_turn_silence_ms": opts.end_of_turn_ms
+    }))?;
+    config::create(&db, account, agent).await?;
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let (sip, _sip_task) = switchboard_telephony::driver::start(
+        switchboard_telephony::driver::SipConfig {
+            bind: "127.0.0.1:0".parse()?,
+            registrar: Default::default(),
+            secret: "bench".into(),
+            server_name: "bench".into(),
+        },
+        events_tx,
+    )
+    .await?;
+    let rig = Arc::new(Rig {
+        records: calls::RecordWriter::start(db.clone()),
+        db,
+        account,
+        pool: Arc::new(PortPool::new(42000, 44998)),
+        sip,
+        data_dir: dir.path().to_path_buf(),
+        next_call: Default::default(),
+    });
+    // The caller's question, with the synthesiser's trailing silence cut.
+    let speech = tokio::task::spawn_blocking(|| -> anyhow::Result<Vec<i16>> {
+        use switchboard_speech::tts::TextToSpeech;
+        let a = switchboard_speech::tts::Espeak::default().synthesize("Where is my order?")?;
+        let mut s = switchboard_telephony::media::player::resample(&a.samples, a.rate, 8000);
+        while s.last().is_some_and(|x| x.unsigned_abs() < 200) {
+            s.pop();
+        }
+        Ok(s)
+    })
+    .await??;
+    let speech = Arc::new(speech);
+    let eot = opts.end_of_turn_ms as f64;
+    println!("Switchboard AI agent benchmark: RTP caller -> relay -> VAD/end of turn -> Whisper -> LLM (scripted, instant) -> TTS -> RTP");
+    println!(
+        "host: {} CPU cores; voice: {}; end-of-turn silence {} ms",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        engines.voice.name(),
+        opts.end_of_turn_ms
+    );
+    println!();
+    println!(
+        "1. voice-to-voice latency, one call, {} turns (end of caller speech -> first agent audio packet)",
+        opts.turns
+    );
+    let (lat, missed) = rig.call(speech.clone(), opts.turns).await?;
+    let (p50, p95) = (percentile(&lat, 0.5), percentile(&lat, 0.95));
+    println!("   answered {} of {} turns", lat.len(), lat.len() + missed);
+    println!("   p50 {p50:.0} ms, p95 {p95:.0} ms (of which {eot:.0} ms is the end-of-turn silence)");
+    println!("   after end-of-turn detection: p50 {:.0} ms, p95 {:.0} ms", p50 - eot, p95 - eot);
+    println!();
+    println!("2. simultaneous AI calls ({} turns each; callers start 300 ms apart)", opts.turns_per_call);
+    println!("  calls  answered  missed   p50 ms   p95 ms");
+    let mut held = 0;
+    let mut n = 2;
+    while n <= opts.max_calls {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let (rig, speech) = (rig.clone(), speech.clone());
+            let turns = opts.turns_per_call;
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300 * i as u64)).await;
+                rig.call(speech, turns).await
+            }));
+        }
+        let (mut all, mut missed) = (Vec::new(), 0);
+        for t in tasks {
+            let (l, m) = t.await??;
+            all.extend(l);
+            missed += m;
+        }
+        let p95 = percentile(&all, 0.95);
+        println!("  {n:>5}  {:>8}  {missed:>6}  {:>7.0}  {p95:>7.0}", all.len(), percentile(&all, 0.5));
+        if missed == 0 && p95 < 1000.0 {
+            held = n;
+        } else {
+            break;
+        }
+        n += 2;
+    }
+    println!("=> {held} simultaneous AI calls with every turn answered and p95 under 1 s");
+    Ok(())
+}
