@@ -82,6 +82,14 @@ impl Ears {
         self.barge.handle_transcript(text);
     }
 
+    /// The current turn's audio up to `speech_end_ms` (with the same pre- and post-roll as the
+    /// end of the turn would carry): for recognising speculatively when speech stops, so that
+    /// the transcript is ready when the turn turns out to be over.
+    pub fn turn_audio(&self, speech_end_ms: u64) -> Option<AudioFrame> {
+        let start = self.turn_start_ms?;
+        Some(self.slice(start.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS))
+    }
+
     /// Whether the caller is in a turn.
     pub fn in_turn(&self) -> bool {
         self.turn.in_turn()

@@ -175,3 +175,35 @@ fn caller_speech_pauses_playback_within_200_ms_and_interrupts() {
     assert!(paused <= 500 + onset + 200, "paused at {paused} ms, speech began at {} ms", 500 + onset);
     assert!(frames.iter().any(|f| matches!(f, Frame::Interruption { .. })), "a sentence interrupts");
 }
+
+/// When speech stops, the turn's audio so far is what the end of the turn will carry if the
+/// caller says nothing more (so recognition can start early).
+#[test]
+fn the_turn_audio_at_speech_stop_is_the_end_of_turn_audio() {
+    if !have_espeak() {
+        return;
+    }
+    let (speech, rate) = speak("Where is my order?");
+    let mut audio = vec![0i16; 4000];
+    audio.extend(phone_line(&speech, rate));
+    audio.extend(vec![0i16; 16000]);
+    let mut e = ears();
+    let mut t = 0;
+    let mut early = None;
+    let mut end = None;
+    for chunk in audio.chunks(160) {
+        let frame = AudioFrame { rate: 8000, samples: chunk.to_vec(), at_ms: t };
+        t += 20;
+        for f in e.handle_audio(&frame) {
+            match f {
+                Frame::SpeechStopped { at_ms } if early.is_none() => early = e.turn_audio(at_ms),
+                Frame::EndOfTurn { audio, .. } => end = Some(audio),
+                _ => {}
+            }
+        }
+    }
+    let (early, end) = (early.expect("speech stopped"), end.expect("the turn ended"));
+    assert_eq!((early.at_ms, early.samples.len()), (end.at_ms, end.samples.len()));
+    assert_eq!(early.samples, end.samples);
+    assert!(e.turn_audio(t).is_none(), "no turn after the end");
+}

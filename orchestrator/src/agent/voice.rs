@@ -212,8 +212,27 @@ pub struct VoiceCall {
 /// A recognition result for the loop: partial or final, with the turn it belongs to.
 enum Heard {
     Partial(String),
-    Final { text: String, eot_at: Instant, stt_done: Instant },
+    /// Recognised when speech stopped (turn `turn` of the call), before the turn was known over.
+    Early {
+        turn: u64,
+        result: Result<String, String>,
+        done: Instant,
+    },
+    Final {
+        text: String,
+        eot_at: Instant,
+        stt_done: Instant,
+    },
     Failed(String),
+}
+
+/// Recognition started when the caller's speech stopped: if the turn then ends with no more
+/// speech, its transcript is (nearly) ready at the end of the turn.
+struct Early {
+    turn: u64,
+    result: Option<(Result<String, String>, Instant)>,
+    /// The end of the turn came first: deliver the result as final when it arrives.
+    turn_ended_at: Option<Instant>,
 }
 
 impl VoiceCall {
@@ -291,6 +310,8 @@ impl VoiceCall {
         let mut audio_ms: u64 = 0;
         let mut was_playing = false;
         let mut partial_busy = false;
+        let mut early: Option<Early> = None;
+        let mut early_turns: u64 = 0;
         let deadline = tokio::time::sleep(Duration::from_secs(session.agent.max_call_minutes as u64 * 60));
         tokio::pin!(deadline);
         loop {
@@ -318,8 +339,40 @@ impl VoiceCall {
                                     let _ = tx.send(Heard::Partial(text));
                                 });
                             }
+                            Frame::SpeechStarted { .. } => early = None, // more speech: stale
+                            Frame::SpeechStopped { at_ms } => {
+                                if let Some(audio) = ears.turn_audio(at_ms) {
+                                    early_turns += 1;
+                                    let turn = early_turns;
+                                    early = Some(Early { turn, result: None, turn_ended_at: None });
+                                    let rx = recognizer.submit(caller_id, audio, true);
+                                    let tx = heard_tx.clone();
+                                    tokio::task::spawn_blocking(move || {
+                                        let result = match rx.recv() {
+                                            Ok(Ok(t)) => Ok(t.text),
+                                            Ok(Err(e)) => Err(e.to_string()),
+                                            Err(_) => Err("the recogniser stopped".into()),
+                                        };
+                                        let _ = tx.send(Heard::Early { turn, result, done: Instant::now() });
+                                    });
+                                }
+                            }
                             Frame::EndOfTurn { audio, .. } => {
                                 let eot_at = Instant::now();
+                                if let Some(e) = early.as_mut() {
+                                    match e.result.take() {
+                                        Some((Ok(text), _)) => {
+                                            let _ = heard_tx.send(Heard::Final { text, eot_at, stt_done: eot_at });
+                                            early = None;
+                                            continue;
+                                        }
+                                        None => {
+                                            e.turn_ended_at = Some(eot_at);
+                                            continue;
+                                        }
+                                        Some((Err(_), _)) => early = None, // recognise again below
+                                    }
+                                }
                                 let rx = recognizer.submit(caller_id, audio, true);
                                 let tx = heard_tx.clone();
                                 tokio::task::spawn_blocking(move || {
@@ -360,6 +413,26 @@ impl VoiceCall {
                 }
             };
             let (text, eot_at, stt_done) = match heard {
+                Heard::Early { turn, result, done } => {
+                    match early.as_mut().filter(|e| e.turn == turn) {
+                        Some(e) => match (e.turn_ended_at, result) {
+                            (Some(eot_at), Ok(text)) => {
+                                early = None;
+                                (text, eot_at, done.max(eot_at))
+                            }
+                            (Some(_), Err(err)) => {
+                                early = None;
+                                let _ = heard_tx.send(Heard::Failed(err));
+                                continue;
+                            }
+                            (None, result) => {
+                                e.result = Some((result, done));
+                                continue;
+                            }
+                        },
+                        None => continue, // the caller went on speaking: stale
+                    }
+                }
                 Heard::Partial(text) => {
                     partial_busy = false;
                     ears.set_partial(&text);
