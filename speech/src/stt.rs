@@ -113,6 +113,12 @@ impl FairRecognizer {
         &self.engine_name
     }
 
+    /// Requests waiting for a worker (not counting those being recognised).
+    pub fn waiting(&self) -> usize {
+        let (lock, _) = &*self.shared;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).waiting.values().map(|w| w.len()).sum()
+    }
+
     /// Queues `audio` for `caller`; the receiver gets the result.
     pub fn submit(&self, caller: u64, audio: AudioFrame, short: bool) -> mpsc::Receiver<Result<Transcript>> {
         let (tx, rx) = mpsc::channel();

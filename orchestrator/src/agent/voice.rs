@@ -64,8 +64,11 @@ impl Engines {
             .get_or_init(|| async {
                 let loaded = tokio::task::spawn_blocking(|| {
                     let dir = switchboard_models::catalog::default_dir();
-                    let recognizer = LocalWhisper::load(&dir, 2)
-                        .map(|w| FairRecognizer::new(Arc::new(w), 1))
+                    // Two workers of one thread each: two callers' turns are recognised at
+                    // once, which beats one turn on two threads when several calls talk.
+                    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+                    let recognizer = LocalWhisper::load(&dir, 1)
+                        .map(|w| FairRecognizer::new(Arc::new(w), workers))
                         .map_err(|e| e.to_string());
                     if let Err(e) = &recognizer {
                         tracing::error!(error = %e, "speech recognition is unavailable: AI calls go to their fallback");
@@ -330,7 +333,8 @@ impl VoiceCall {
                     }
                     for f in frames {
                         match f {
-                            Frame::PartialRequest { audio, .. } if !partial_busy => {
+                            // Partials are a nicety: skipped while callers wait for finals.
+                            Frame::PartialRequest { audio, .. } if !partial_busy && recognizer.waiting() == 0 => {
                                 partial_busy = true;
                                 let rx = recognizer.submit(caller_id, audio, true);
                                 let tx = heard_tx.clone();
