@@ -469,30 +469,64 @@ async fn the_offline_guided_agent_answers_by_voice() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let question = speech(dir.path(), "Where is my order?");
+    let lines = [
+        "Where is my order?",
+        "And order one zero zero two?",
+        "What is the weather like on Mars?",
+        "Thank you, goodbye!",
+    ];
+    let speech: Vec<Vec<i16>> = lines.iter().map(|l| speech(dir.path(), l)).collect();
     let mut rig = rig(dir).await;
     let phone = RtpPhone::start().await;
-    // The demo's AI number: the guided order assistant, no LLM configured.
-    let sipp = rig.call("+15555550101", &phone, 45_000);
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    if phone.heard_len() == 0 {
+    // The demo's AI number: the guided order assistant, no LLM configured. The agent ends the
+    // call when the caller says goodbye.
+    let (sip, port, rtp_port) = (rig.sip.clone(), rig.carrier_port, phone.port.to_string());
+    let sipp = tokio::spawn(async move {
+        run_carrier(
+            "ai_caller_until_bye.xml",
+            &sip,
+            port,
+            "15555550101",
+            &["-key", "rtp_port", &rtp_port, "-m", "1", "-timeout", "120s"],
+        )
+        .await
+    });
+    if phone.try_wait_for_speech_then_quiet(0, 800, Duration::from_secs(30)).await.is_none() {
         panic!("no greeting; server log:\n{}", rig.server.log_text());
     }
-    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(30)).await;
-    phone.say(&question).await;
-    let asked = phone.heard_len();
-    if phone.try_wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(30)).await.is_none() {
-        let all = rig._dir.path().join("all.wav");
-        phone.save(0, &all);
-        panic!("no answer; heard {:?}; server log:\n{}", transcribe(&all), rig.server.log_text());
+    let mut answers = Vec::new();
+    for (i, (line, audio)) in lines.iter().zip(&speech).enumerate() {
+        phone.say(audio).await;
+        let asked = phone.heard_len();
+        if i == lines.len() - 1 {
+            // Goodbye: the agent answers and hangs up.
+            sipp_ok(sipp.await.unwrap());
+            let file = rig._dir.path().join("goodbye.wav");
+            phone.save(asked, &file);
+            answers.push(transcribe(&file));
+            break;
+        }
+        if phone.try_wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(30)).await.is_none() {
+            let all = rig._dir.path().join("all.wav");
+            phone.save(0, &all);
+            panic!(
+                "no answer to {line:?}; heard {:?}; server log:\n{}",
+                transcribe(&all),
+                rig.server.log_text()
+            );
+        }
+        let file = rig._dir.path().join(format!("answer{}.wav", answers.len()));
+        phone.save(asked, &file);
+        answers.push(transcribe(&file));
     }
-    let answer = rig._dir.path().join("answer.wav");
-    phone.save(asked, &answer);
-    let heard = transcribe(&answer);
-    // Maria's last order is 1001, delivered.
-    sipp_ok(sipp.await.unwrap());
     let call = rig.last_call().await;
-    assert!(heard.contains("delivered"), "the caller heard: {heard:?}; {}", call["transcript"]);
+    let said = format!("{answers:?}; transcript {}", call["transcript"]);
+    // Maria's last order is 1001, delivered; 1002 is shipped; Mars is not an order.
+    assert!(answers[0].contains("delivered"), "{said}");
+    assert!(answers[1].contains("shipped"), "{said}");
+    assert!(answers[2].contains("person"), "an unknown question offers a person: {said}");
+    assert!(answers[3].contains("goodbye"), "{said}");
+    assert!(call["disposition"].as_str().unwrap().contains("Switchboard hung up"), "{}", call["disposition"]);
     let usage = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "ai_usage").expect("usage");
     assert_eq!(usage["data"]["brain"], "guided");
 }

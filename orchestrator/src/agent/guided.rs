@@ -222,18 +222,35 @@ fn words_to_digits(text: &str) -> String {
     out.join(" ")
 }
 
-/// An order number in what the caller said: 3 to 12 digits, written or spoken.
+/// An order number in what the caller said: 3 to 12 digits, written or spoken, however the
+/// recogniser grouped them ("1002", "1, 0, 0, 2", "10 02", "one zero zero two").
 pub fn order_number(text: &str) -> Option<String> {
     let text = words_to_digits(text);
-    let mut best: Option<String> = None;
-    for token in text.split(|c: char| !c.is_ascii_digit() && c != '#') {
-        let digits: String = token.chars().filter(char::is_ascii_digit).collect();
-        if (3..=12).contains(&digits.len()) {
-            best = Some(digits);
-            break;
+    let mut run = String::new();
+    for token in text.split(|c: char| c.is_whitespace() || c == ',' || c == '-') {
+        let token = token.trim_matches(|c: char| matches!(c, '.' | '?' | '!' | '#' | ':' | ';'));
+        if token.is_empty() {
+            continue;
         }
+        if token.chars().all(|c| c.is_ascii_digit()) {
+            run.push_str(token);
+            continue;
+        }
+        // A digit said as a word next to written ones ("one 002"); only unambiguous words
+        // ("to" and "for" are words more often than digits).
+        let word = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+            .iter()
+            .position(|w| token.eq_ignore_ascii_case(w));
+        if let Some(d) = word {
+            run.push(char::from(b'0' + d as u8));
+            continue;
+        }
+        if (3..=12).contains(&run.len()) {
+            return Some(run);
+        }
+        run.clear();
     }
-    best
+    (3..=12).contains(&run.len()).then_some(run)
 }
 
 /// An e-mail address, written ("pat@doe.com") or spoken ("pat at doe dot com").
@@ -541,7 +558,12 @@ mod tests {
     fn arguments_are_taken_from_the_words() {
         assert_eq!(order_number("where is my order 1042?").as_deref(), Some("1042"));
         assert_eq!(order_number("it's order number one zero four two").as_deref(), Some("1042"));
-        assert_eq!(order_number("order #10 42").as_deref(), None, "two short pieces are not a number");
+        assert_eq!(order_number("order 10 42").as_deref(), Some("1042"), "grouped digits are one number");
+        assert_eq!(order_number("Where in my order 1, 0, 0, 2?").as_deref(), Some("1002"));
+        assert_eq!(order_number("order 1002 and then 1003").as_deref(), Some("1002"));
+        assert_eq!(order_number("I have 2 orders"), None);
+        assert_eq!(order_number("and order one 002").as_deref(), Some("1002"));
+        assert_eq!(order_number("it's for 1002").as_deref(), Some("1002"), "'for' is a word here");
         assert_eq!(order_number("I want to talk to four people"), None);
         assert_eq!(email("it's pat at doe dot com").as_deref(), Some("pat@doe.com"));
         assert_eq!(email("my email is Pat.Doe@Example.org.").as_deref(), Some("pat.doe@example.org"));
