@@ -48,9 +48,15 @@ impl DataOptions {
         }
     }
 
+    /// Opens the database with the secret key that seals configuration secrets at rest.
     pub async fn open(&self) -> anyhow::Result<Db> {
         let url = self.url()?;
-        Db::open(&url).await.with_context(|| format!("cannot open database {}", redact_url(&url)))
+        let key = crate::secrets::SecretKey::load_or_create(&self.data_dir)
+            .map_err(|e| anyhow::anyhow!("secret key: {e}"))?;
+        Ok(Db::open(&url)
+            .await
+            .with_context(|| format!("cannot open database {}", redact_url(&url)))?
+            .with_secrets(key))
     }
 }
 

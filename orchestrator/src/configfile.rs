@@ -266,6 +266,7 @@ pub async fn check(db: &Db, file: &mut ConfigFile) -> Result<Option<accounts::Ac
 }
 
 async fn apply_kind<K: ConfigKind>(
+    db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     account_id: i64,
     items: &[K],
@@ -282,9 +283,16 @@ async fn apply_kind<K: ConfigKind>(
         existing.insert(r.try_get("key")?, r.try_get("spec")?);
     }
     for e in items {
-        let json = serde_json::to_string(e).map_err(|e| Error::Internal(e.to_string()))?;
+        // Sealed secrets differ each time they are sealed: compare the opened entities.
+        let json = db.seal_spec(e)?;
+        let unchanged = |old: &str| {
+            serde_json::from_str::<K>(old)
+                .ok()
+                .and_then(|k| db.open_spec(k).ok())
+                .is_some_and(|k| serde_json::to_value(k).ok() == serde_json::to_value(e).ok())
+        };
         match existing.remove(e.key()) {
-            Some(old) if old == json => {}
+            Some(old) if unchanged(&old) => {}
             Some(_) => {
                 sqlx::query("UPDATE config_entities SET spec = $1, updated_at = $2 WHERE account_id = $3 AND kind = $4 AND key = $5")
                     .bind(&json)
@@ -358,7 +366,7 @@ pub async fn import(db: &Db, mut file: ConfigFile, dry_run: bool) -> Result<Impo
     };
     macro_rules! m {
         ($t:ty) => {
-            apply_kind::<$t>(&mut tx, account_id, Section::<$t>::section(&file), &mut summary).await?;
+            apply_kind::<$t>(db, &mut tx, account_id, Section::<$t>::section(&file), &mut summary).await?;
         };
     }
     crate::for_each_config_kind!(m);

@@ -20,6 +20,8 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Seals configuration secrets at rest; without it they are written as given.
+    secrets: Option<std::sync::Arc<crate::secrets::SecretKey>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -61,7 +63,7 @@ impl Db {
             pool_options = pool_options.max_connections(10);
         }
         let pool = pool_options.connect_with(options).await?;
-        let db = Db { pool, backend };
+        let db = Db { pool, backend, secrets: None };
         db.migrate().await?;
         Ok(db)
     }
@@ -73,6 +75,38 @@ impl Db {
         };
         migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Seals configuration secrets with `key` from now on (and opens sealed ones).
+    pub fn with_secrets(mut self, key: crate::secrets::SecretKey) -> Db {
+        self.secrets = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// A configuration entity as stored: JSON with its secrets sealed.
+    pub fn seal_spec<K: crate::model::ConfigKind>(&self, spec: &K) -> Result<String> {
+        let mut spec = spec.clone();
+        if let Some(key) = &self.secrets {
+            for secret in spec.secrets_mut() {
+                *secret = key.seal(secret);
+            }
+        }
+        serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Opens the sealed secrets of a stored entity.
+    pub fn open_spec<K: crate::model::ConfigKind>(&self, mut spec: K) -> Result<K> {
+        for secret in spec.secrets_mut() {
+            if crate::secrets::is_sealed(secret) {
+                let key = self.secrets.as_ref().ok_or_else(|| {
+                    Error::Internal(
+                        "a sealed secret needs the secret key (SWITCHBOARD_SECRET_KEY or secret.key)".into(),
+                    )
+                })?;
+                *secret = key.open(secret)?;
+            }
+        }
+        Ok(spec)
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -15,6 +15,7 @@ pub mod llm;
 pub mod model;
 pub mod prompt;
 pub mod routing;
+pub mod secrets;
 pub mod snapshot;
 pub mod store;
 pub mod telephony;

@@ -225,6 +225,10 @@ impl ConfigKind for AiAgent {
         }
     }
 
+    fn secrets_mut(&mut self) -> Vec<&mut String> {
+        self.llm.as_mut().and_then(|l| l.api_key.as_mut()).into_iter().collect()
+    }
+
     fn keep_secrets_from(&mut self, stored: &Self) {
         if let (Some(new), Some(old)) = (&mut self.llm, &stored.llm) {
             if new.api_key.is_none() {
@@ -372,6 +376,15 @@ impl ConfigKind for ToolDefinition {
             for v in secret_headers.values_mut() {
                 *v = None;
             }
+        }
+    }
+
+    fn secrets_mut(&mut self) -> Vec<&mut String> {
+        match &mut self.implementation {
+            ToolImplementation::Webhook { secret_headers, .. } => {
+                secret_headers.values_mut().filter_map(|v| v.as_mut()).collect()
+            }
+            _ => Vec::new(),
         }
     }
 

@@ -71,6 +71,10 @@ impl ConfigKind for VoicemailBox {
         self.pin = None;
     }
 
+    fn secrets_mut(&mut self) -> Vec<&mut String> {
+        self.pin.as_mut().into_iter().collect()
+    }
+
     fn keep_secrets_from(&mut self, stored: &Self) {
         if self.pin.is_none() {
             self.pin = stored.pin.clone();

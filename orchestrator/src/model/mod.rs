@@ -53,6 +53,10 @@ pub trait ConfigKind:
     fn redact(&mut self) {}
     /// Fills secrets left out of an update (`None`) from the stored entity.
     fn keep_secrets_from(&mut self, _stored: &Self) {}
+    /// The secret values, for sealing at rest (`crate::secrets`).
+    fn secrets_mut(&mut self) -> Vec<&mut String> {
+        Vec::new()
+    }
 }
 
 /// The set of keys that exist per kind, against which references are checked.

@@ -224,6 +224,10 @@ impl ConfigKind for Agent {
         self.sip_password = None;
     }
 
+    fn secrets_mut(&mut self) -> Vec<&mut String> {
+        self.sip_password.as_mut().into_iter().collect()
+    }
+
     fn keep_secrets_from(&mut self, stored: &Self) {
         if self.sip_password.is_none() {
             self.sip_password = stored.sip_password.clone();
@@ -312,6 +316,10 @@ impl ConfigKind for Trunk {
 
     fn redact(&mut self) {
         self.password = None;
+    }
+
+    fn secrets_mut(&mut self) -> Vec<&mut String> {
+        self.password.as_mut().into_iter().collect()
     }
 
     fn keep_secrets_from(&mut self, stored: &Self) {

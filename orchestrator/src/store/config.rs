@@ -21,12 +21,12 @@ fn parse<K: ConfigKind>(id: i64, spec: &str) -> Result<K> {
     serde_json::from_str(spec).map_err(|e| Error::Corrupt(format!("{} #{id}: {e}", K::KIND)))
 }
 
-fn row_to_stored<K: ConfigKind>(row: &sqlx::any::AnyRow) -> Result<Stored<K>> {
+fn row_to_stored<K: ConfigKind>(db: &Db, row: &sqlx::any::AnyRow) -> Result<Stored<K>> {
     let id: i64 = row.try_get("id")?;
     let spec: String = row.try_get("spec")?;
     Ok(Stored {
         id,
-        spec: parse(id, &spec)?,
+        spec: db.open_spec(parse(id, &spec)?)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -41,7 +41,7 @@ pub async fn list<K: ConfigKind>(db: &Db, account_id: i64) -> Result<Vec<Stored<
     .bind(K::KIND)
     .fetch_all(db.pool())
     .await?;
-    rows.iter().map(row_to_stored).collect()
+    rows.iter().map(|r| row_to_stored(db, r)).collect()
 }
 
 pub async fn get<K: ConfigKind>(db: &Db, account_id: i64, id: i64) -> Result<Stored<K>> {
@@ -55,7 +55,7 @@ pub async fn get<K: ConfigKind>(db: &Db, account_id: i64, id: i64) -> Result<Sto
     .fetch_optional(db.pool())
     .await?
     .ok_or(Error::NotFound)?;
-    row_to_stored(&row)
+    row_to_stored(db, &row)
 }
 
 pub async fn get_by_key<K: ConfigKind>(db: &Db, account_id: i64, key: &str) -> Result<Option<Stored<K>>> {
@@ -68,7 +68,7 @@ pub async fn get_by_key<K: ConfigKind>(db: &Db, account_id: i64, key: &str) -> R
     .bind(key)
     .fetch_optional(db.pool())
     .await?;
-    row.as_ref().map(row_to_stored).transpose()
+    row.as_ref().map(|r| row_to_stored(db, r)).transpose()
 }
 
 /// Finds which account owns a DID, for inbound routing.
@@ -167,7 +167,7 @@ fn conflict<K: ConfigKind>(spec: &K) -> String {
 pub async fn create<K: ConfigKind>(db: &Db, account_id: i64, spec: K) -> Result<Stored<K>> {
     validate(db, account_id, &spec).await?;
     let now = now_ms();
-    let json = serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?;
+    let json = db.seal_spec(&spec)?;
     let row = sqlx::query(
         "INSERT INTO config_entities (account_id, kind, key, spec, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -203,7 +203,7 @@ pub async fn update<K: ConfigKind>(db: &Db, account_id: i64, id: i64, mut spec: 
     }
     validate(db, account_id, &spec).await?;
     let now = now_ms();
-    let json = serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?;
+    let json = db.seal_spec(&spec)?;
     sqlx::query(
         "UPDATE config_entities SET key = $1, spec = $2, updated_at = $3 WHERE id = $4 AND account_id = $5",
     )

@@ -378,3 +378,51 @@ async fn guided_agent_handles_the_demo_intents_offline() {
     })
     .await;
 }
+
+/// LLM keys and webhook secret headers are sealed in the database and open only with the key.
+#[tokio::test]
+async fn llm_keys_and_webhook_secrets_are_sealed_at_rest() {
+    on_each_db(|db| async move {
+        let keyed = db.clone().with_secrets(switchboard::secrets::SecretKey::from_bytes(&[42; 32]));
+        let account = accounts::create(&keyed, "sealed", &switchboard::model::AccountSettings::new("Sealed"))
+            .await
+            .unwrap()
+            .id;
+        let agent: AiAgent = serde_json::from_value(json!({
+            "name": "keyed", "system_prompt": "x", "greeting": "Hi.",
+            "llm": {"base_url": "https://llm.example/v1", "model": "m", "api_key": "sk-very-secret"},
+            "escalation_target": {"type": "hangup"}
+        }))
+        .unwrap();
+        config::create(&keyed, account, agent).await.unwrap();
+        let tool: switchboard::model::ToolDefinition = serde_json::from_value(json!({
+            "name": "crm", "description": "CRM", "parameters": {"type": "object"},
+            "implementation": {"type": "webhook", "url": "https://crm.example/hook",
+                "secret_headers": {"Authorization": "Bearer hook-secret"}}
+        }))
+        .unwrap();
+        config::create(&keyed, account, tool).await.unwrap();
+        let raw: Vec<String> = sqlx::query_scalar("SELECT spec FROM config_entities WHERE account_id = $1")
+            .bind(account)
+            .fetch_all(keyed.pool())
+            .await
+            .unwrap();
+        let raw = raw.join("\n");
+        assert!(!raw.contains("sk-very-secret") && !raw.contains("hook-secret"), "{raw}");
+        assert!(raw.contains("sealed:v1:"), "{raw}");
+        let stored = config::get_by_key::<AiAgent>(&keyed, account, "keyed").await.unwrap().unwrap();
+        assert_eq!(stored.spec.llm.unwrap().api_key.as_deref(), Some("sk-very-secret"));
+        // Without the key (or with another) the secret cannot be read.
+        assert!(config::get_by_key::<AiAgent>(&db, account, "keyed").await.is_err());
+        let other = db.clone().with_secrets(switchboard::secrets::SecretKey::from_bytes(&[1; 32]));
+        assert!(config::get_by_key::<AiAgent>(&other, account, "keyed").await.is_err());
+        // Export (with secrets) and import of the same file change nothing.
+        let file = switchboard::configfile::export(&keyed, "sealed", true).await.unwrap();
+        let yaml = file.to_yaml().unwrap();
+        assert!(yaml.contains("sk-very-secret"), "export opens secrets when asked to");
+        let again = switchboard::configfile::ConfigFile::from_yaml(&yaml).unwrap();
+        let summary = switchboard::configfile::import(&keyed, again, false).await.unwrap();
+        assert!(summary.updated.is_empty() && summary.created.is_empty(), "{summary:?}");
+    })
+    .await;
+}
