@@ -160,11 +160,58 @@ impl Playback {
     }
 }
 
+/// The playback queue, even if a panicking holder poisoned the lock (its state stays usable).
+fn lock(playback: &Mutex<Playback>) -> std::sync::MutexGuard<'_, Playback> {
+    playback.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Feeds the caller's audio to the ears and keeps them told whether the agent is speaking;
+/// applies barge-in's pause and resume to playback. Returns the other frames.
+struct Listener {
+    ears: Ears,
+    playback: Arc<Mutex<Playback>>,
+    audio_ms: u64,
+    was_playing: bool,
+}
+
+impl Listener {
+    fn hear(&mut self, samples: Vec<i16>) -> Vec<Frame> {
+        let frames = self.ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: self.audio_ms });
+        self.audio_ms += 20;
+        let (playing, interruptible) = {
+            let p = lock(&self.playback);
+            (p.playing(), p.interruptible())
+        };
+        if playing != self.was_playing {
+            if playing {
+                self.ears.playback_started(interruptible)
+            } else {
+                self.ears.playback_ended()
+            }
+            self.was_playing = playing;
+        }
+        frames
+            .into_iter()
+            .filter(|f| match f {
+                Frame::PausePlayback { .. } => {
+                    lock(&self.playback).paused = true;
+                    false
+                }
+                Frame::ResumePlayback { .. } => {
+                    lock(&self.playback).paused = false;
+                    false
+                }
+                _ => true,
+            })
+            .collect()
+    }
+}
+
 struct Player(Arc<Mutex<Playback>>);
 
 impl Source for Player {
     fn next_frame(&mut self) -> Option<Vec<i16>> {
-        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = lock(&self.0);
         if p.paused || p.samples.is_empty() {
             if let Some(filler) = p.filler.as_mut() {
                 if let Some(f) = filler.next_frame() {
@@ -233,7 +280,7 @@ enum Heard {
 /// speech, its transcript is (nearly) ready at the end of the turn.
 struct Early {
     turn: u64,
-    result: Option<(Result<String, String>, Instant)>,
+    result: Option<Result<String, String>>,
     /// The end of the turn came first: deliver the result as final when it arrives.
     turn_ended_at: Option<Instant>,
 }
@@ -270,7 +317,7 @@ impl VoiceCall {
                 if let Some(key) = record {
                     records.event(key, "ai_fallback", json!({ "reason": e.to_string() }));
                 }
-                ctx.say_then(&engines, NOBODY, true).await;
+                ctx.say_and_wait(&engines, NOBODY).await;
                 return sip.hangup(call).await;
             }
         };
@@ -296,7 +343,7 @@ impl VoiceCall {
             unfinished_end_ms: (session.agent.end_of_turn_silence_ms as u64 * 2).max(1_600),
             ..Default::default()
         };
-        let mut ears = match Ears::new(RATE, turn, BargeInConfig::default()) {
+        let ears = match Ears::new(RATE, turn, BargeInConfig::default()) {
             Ok(e) => e,
             Err(e) => {
                 let next = session.fail(&format!("speech pipeline: {e}"));
@@ -310,8 +357,7 @@ impl VoiceCall {
         let interruptible = session.agent.greeting_interruptible;
         ctx.queue(&engines, &greeting, interruptible).await;
         let mut apology = Some(apology);
-        let mut audio_ms: u64 = 0;
-        let mut was_playing = false;
+        let mut listener = Listener { ears, playback: playback.clone(), audio_ms: 0, was_playing: false };
         let mut partial_busy = false;
         let mut early: Option<Early> = None;
         let mut early_turns: u64 = 0;
@@ -321,17 +367,7 @@ impl VoiceCall {
             let heard = tokio::select! {
                 frame = tap.recv() => {
                     let Some(samples) = frame else { break };
-                    let frames = ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: audio_ms });
-                    audio_ms += 20;
-                    let playing = {
-                        let p = playback.lock().unwrap_or_else(|e| e.into_inner());
-                        (p.playing(), p.interruptible())
-                    };
-                    if playing.0 != was_playing {
-                        if playing.0 { ears.playback_started(playing.1) } else { ears.playback_ended() }
-                        was_playing = playing.0;
-                    }
-                    for f in frames {
+                    for f in listener.hear(samples) {
                         match f {
                             // Partials are a nicety: skipped while callers wait for finals.
                             Frame::PartialRequest { audio, .. } if !partial_busy && recognizer.waiting() == 0 => {
@@ -345,7 +381,7 @@ impl VoiceCall {
                             }
                             Frame::SpeechStarted { .. } => early = None, // more speech: stale
                             Frame::SpeechStopped { at_ms } => {
-                                if let Some(audio) = ears.turn_audio(at_ms) {
+                                if let Some(audio) = listener.ears.turn_audio(at_ms) {
                                     early_turns += 1;
                                     let turn = early_turns;
                                     early = Some(Early { turn, result: None, turn_ended_at: None });
@@ -365,7 +401,7 @@ impl VoiceCall {
                                 let eot_at = Instant::now();
                                 if let Some(e) = early.as_mut() {
                                     match e.result.take() {
-                                        Some((Ok(text), _)) => {
+                                        Some(Ok(text)) => {
                                             let _ = heard_tx.send(Heard::Final { text, eot_at, stt_done: eot_at });
                                             early = None;
                                             continue;
@@ -374,7 +410,7 @@ impl VoiceCall {
                                             e.turn_ended_at = Some(eot_at);
                                             continue;
                                         }
-                                        Some((Err(_), _)) => early = None, // recognise again below
+                                        Some(Err(_)) => early = None, // recognise again below
                                     }
                                 }
                                 let rx = recognizer.submit(caller_id, audio, true);
@@ -387,10 +423,8 @@ impl VoiceCall {
                                     });
                                 });
                             }
-                            Frame::PausePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = true,
-                            Frame::ResumePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = false,
                             Frame::Interruption { .. } => {
-                                let heard = playback.lock().unwrap_or_else(|e| e.into_inner()).stop();
+                                let heard = lock(&playback).stop();
                                 session.interrupted(&heard);
                             }
                             _ => {}
@@ -430,7 +464,7 @@ impl VoiceCall {
                                 continue;
                             }
                             (None, result) => {
-                                e.result = Some((result, done));
+                                e.result = Some(result);
                                 continue;
                             }
                         },
@@ -439,7 +473,7 @@ impl VoiceCall {
                 }
                 Heard::Partial(text) => {
                     partial_busy = false;
-                    ears.set_partial(&text);
+                    listener.ears.set_partial(&text);
                     continue;
                 }
                 Heard::Failed(e) => {
@@ -458,11 +492,11 @@ impl VoiceCall {
                 continue;
             }
             // Whatever was still playing is over: the caller has the floor.
-            let heard_before = playback.lock().unwrap_or_else(|e| e.into_inner()).stop();
+            let heard_before = lock(&playback).stop();
             if !heard_before.is_empty() {
                 tracing::debug!(%call, heard = %heard_before, "previous answer cut by the caller's turn");
             }
-            playback.lock().unwrap_or_else(|e| e.into_inner()).first_frame_at = None;
+            lock(&playback).first_frame_at = None;
             // The answer streams sentence by sentence into synthesis and playback.
             let (say_tx, mut say_rx) = mpsc::unbounded_channel::<String>();
             let speaker = {
@@ -476,7 +510,7 @@ impl VoiceCall {
                             continue;
                         };
                         first_audio.get_or_insert_with(Instant::now);
-                        playback.lock().unwrap_or_else(|e| e.into_inner()).push(&sentence, audio, true);
+                        lock(&playback).push(&sentence, audio, true);
                     }
                     first_audio
                 })
@@ -491,22 +525,8 @@ impl VoiceCall {
                         _ = &mut ended => break None,
                         frame = tap.recv() => {
                             let Some(samples) = frame else { break None };
-                            let frames = ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: audio_ms });
-                            audio_ms += 20;
-                            let playing = playback.lock().unwrap_or_else(|e| e.into_inner()).playing();
-                            if playing != was_playing {
-                                if playing { ears.playback_started(true) } else { ears.playback_ended() }
-                                was_playing = playing;
-                            }
-                            if frames.iter().any(|f| matches!(f, Frame::Interruption { .. })) {
+                            if listener.hear(samples).iter().any(|f| matches!(f, Frame::Interruption { .. })) {
                                 break None;
-                            }
-                            for f in frames {
-                                match f {
-                                    Frame::PausePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = true,
-                                    Frame::ResumePlayback { .. } => playback.lock().unwrap_or_else(|e| e.into_inner()).paused = false,
-                                    _ => {}
-                                }
                             }
                         }
                     }
@@ -516,7 +536,7 @@ impl VoiceCall {
             let Some(next) = outcome else {
                 // Barge-in (or the call ended): stop speaking, keep what was heard.
                 speaker.abort();
-                let heard = playback.lock().unwrap_or_else(|e| e.into_inner()).stop();
+                let heard = lock(&playback).stop();
                 session.interrupted(&heard);
                 if call_over(&mut ended) {
                     break;
@@ -524,7 +544,7 @@ impl VoiceCall {
                 continue;
             };
             let first_audio = speaker.await.ok().flatten();
-            let first_frame = playback.lock().unwrap_or_else(|e| e.into_inner()).first_frame_at;
+            let first_frame = lock(&playback).first_frame_at;
             record_latency(&session, eot_at, stt_done, first_audio, first_frame);
             if next != Next::Listen {
                 let apology = match (&next, apology.take()) {
@@ -596,23 +616,22 @@ impl Ctl {
     async fn queue(&self, engines: &Arc<Engines>, text: &str, interruptible: bool) {
         let (e, t) = (engines.clone(), text.to_string());
         if let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&t)).await {
-            self.playback.lock().unwrap_or_else(|e| e.into_inner()).push(text, audio, interruptible);
+            lock(&self.playback).push(text, audio, interruptible);
         }
     }
 
     /// Waits until everything queued has played (at most `limit`).
     async fn drain(&self, limit: Duration) {
         let until = Instant::now() + limit;
-        while Instant::now() < until && self.playback.lock().unwrap_or_else(|e| e.into_inner()).playing() {
+        while Instant::now() < until && lock(&self.playback).playing() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    async fn say_then(&self, engines: &Arc<Engines>, text: &str, wait: bool) {
+    /// Says `text` (not interruptible) and waits until it has played.
+    async fn say_and_wait(&self, engines: &Arc<Engines>, text: &str) {
         self.queue(engines, text, false).await;
-        if wait {
-            self.drain(Duration::from_secs(15)).await;
-        }
+        self.drain(Duration::from_secs(15)).await;
     }
 
     /// Carries out what the conversation decided, then leaves the call.
@@ -634,15 +653,10 @@ impl Ctl {
             }
             Next::Fallback { target, .. } => {
                 // The apology (ready since the call started) plays while the fallback rings.
-                {
-                    let mut p = self.playback.lock().unwrap_or_else(|e| e.into_inner());
-                    p.stop();
-                    if let Some(a) = apology {
-                        p.push(APOLOGY, a, false);
-                    }
-                }
-                if apology_missing(&self.playback) {
-                    self.queue(engines, APOLOGY, false).await;
+                lock(&self.playback).stop();
+                match apology {
+                    Some(a) => lock(&self.playback).push(APOLOGY, a, false),
+                    None => self.queue(engines, APOLOGY, false).await,
                 }
                 self.connect(engines, session, &target, digits, ended).await;
             }
@@ -671,7 +685,7 @@ impl Ctl {
                 _ = ended => return,
             }
             let until = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < until && playback.lock().unwrap_or_else(|e| e.into_inner()).playing() {
+            while Instant::now() < until && lock(&playback).playing() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             relay.stop_playing(MediaSide::A);
@@ -718,8 +732,7 @@ impl Ctl {
                     .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
                     .unwrap_or((2, 20_000));
                 // Ringback once the agent's words have played; the relay stops it when answered.
-                self.playback.lock().unwrap_or_else(|e| e.into_inner()).filler =
-                    Some(Box::new(Tone::ringback(RATE).for_ms(ring_ms + 1000)));
+                lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(ring_ms + 1000)));
                 let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
                 self.sip
                     .route(
@@ -737,15 +750,14 @@ impl Ctl {
             }
             Target::External { number } => match self.through_trunk(number, session).await {
                 Some(decision) => {
-                    self.playback.lock().unwrap_or_else(|e| e.into_inner()).filler =
-                        Some(Box::new(Tone::ringback(RATE).for_ms(61_000)));
+                    lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(61_000)));
                     self.sip.route(self.call, decision).await;
                     self.connect_on_answer(ended);
                 }
                 None => {
                     session.event("handoff_failed", json!({ "target": target, "reason": "no usable trunk" }));
                     self.drain(Duration::from_secs(10)).await;
-                    self.say_then(engines, NOBODY, true).await;
+                    self.say_and_wait(engines, NOBODY).await;
                     self.sip.hangup(self.call).await;
                 }
             },
@@ -780,13 +792,9 @@ impl Ctl {
                     json!({ "target": other, "reason": "target type not available yet" }),
                 );
                 self.drain(Duration::from_secs(10)).await;
-                self.say_then(engines, NOBODY, true).await;
+                self.say_and_wait(engines, NOBODY).await;
                 self.sip.hangup(self.call).await;
             }
         }
     }
-}
-
-fn apology_missing(playback: &Arc<Mutex<Playback>>) -> bool {
-    !playback.lock().unwrap_or_else(|e| e.into_inner()).playing()
 }
