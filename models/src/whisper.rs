@@ -16,6 +16,8 @@ pub struct Segment {
     pub start_ms: u64,
     pub end_ms: u64,
     pub text: String,
+    /// Mean probability of the segment's text tokens (0..1): how sure the model was.
+    pub confidence: f32,
 }
 
 pub struct Whisper {
@@ -182,7 +184,17 @@ impl Whisper {
             }
             let start_ms = (seg.start_timestamp().max(0) as u64 * 10).min(duration_ms);
             let end_ms = (seg.end_timestamp().max(0) as u64 * 10).min(duration_ms).max(start_ms);
-            out.push(Segment { start_ms, end_ms, text: without_repeats(&text) });
+            let probabilities: Vec<f32> = (0..seg.n_tokens())
+                .filter_map(|j| seg.get_token(j))
+                .filter(|t| t.to_str_lossy().is_ok_and(|s| !s.starts_with("[_") && !s.starts_with("<|")))
+                .map(|t| t.token_probability())
+                .collect();
+            let confidence = if probabilities.is_empty() {
+                0.0
+            } else {
+                probabilities.iter().sum::<f32>() / probabilities.len() as f32
+            };
+            out.push(Segment { start_ms, end_ms, text: without_repeats(&text), confidence });
         }
         Ok(out)
     }

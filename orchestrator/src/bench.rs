@@ -157,6 +157,7 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
         changed,
         relays.clone(),
         dir.path().to_path_buf(),
+        crate::live::Live::new(),
     )
     .await?;
     let uas = tokio::process::Command::new("sipp")

@@ -227,7 +227,8 @@ impl Rig {
             data_dir: self.data_dir.clone(),
             llm: None,
             ended,
-            answered: tokio::sync::oneshot::channel().1,
+            legs: tokio::sync::mpsc::unbounded_channel().1,
+            live: crate::live::Live::new(),
         };
         let agent = tokio::spawn(voice.run());
         let started = Instant::now();

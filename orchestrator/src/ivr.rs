@@ -31,6 +31,11 @@ pub struct IvrCall {
     pub caller: Option<String>,
     /// Completes (with an error) when the call ends.
     pub ended: tokio::sync::oneshot::Receiver<()>,
+    /// Answers and failures of hand-offs, for an AI agent behind a menu option (dropped when
+    /// the menu rings a person itself: the router then connects them as usual).
+    pub legs: Option<mpsc::UnboundedReceiver<crate::agent::voice::LegEvent>>,
+    /// Supervisors watch AI agents here.
+    pub live: crate::live::Live,
 }
 
 impl IvrCall {
@@ -116,6 +121,7 @@ impl IvrCall {
         match target {
             Target::IvrMenu { name } => return Some(name.clone()),
             Target::Agent { extension } => {
+                self.legs = None;
                 let agent =
                     config::get_by_key::<Agent>(&self.db, self.account, extension).await.ok().flatten();
                 let (lines, ring_ms) = agent
@@ -153,8 +159,8 @@ impl IvrCall {
                     data_dir: self.data_dir.clone(),
                     llm: None,
                     ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
-                    // After a menu the router stops the caller's playback itself on answer.
-                    answered: tokio::sync::oneshot::channel().1,
+                    legs: self.legs.take().unwrap_or_else(|| mpsc::unbounded_channel().1),
+                    live: self.live.clone(),
                 };
                 tokio::spawn(voice.run());
             }

@@ -98,6 +98,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     });
     let config_changed = crate::snapshot::ConfigVersion::default();
     let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let live = crate::live::Live::new();
     let (sip, sip_task) = crate::telephony::start(
         db.clone(),
         opts.sip,
@@ -105,6 +106,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         config_changed.clone(),
         media_relays.clone(),
         opts.data.data_dir.clone(),
+        live.clone(),
     )
     .await
     .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
@@ -123,6 +125,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             sip: Some(sip.clone()),
             config_changed,
             media_relays,
+            live,
         },
     );
     let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -100,7 +100,13 @@ impl SpeechToText for OpenAiStt {
                 (ms(&s["start"]), ms(&s["end"]), s["text"].as_str().unwrap_or_default().trim().to_string())
             })
             .collect();
-        Ok(Transcript { text, start_ms: audio.at_ms, end_ms: audio.at_ms + audio.duration_ms(), segments })
+        Ok(Transcript {
+            text,
+            start_ms: audio.at_ms,
+            end_ms: audio.at_ms + audio.duration_ms(),
+            segments,
+            confidence: None,
+        })
     }
 }
 

@@ -91,6 +91,7 @@ pub async fn start(
     changed: crate::snapshot::ConfigVersion,
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
     data_dir: std::path::PathBuf,
+    live: crate::live::Live,
 ) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
     let (events_tx, mut events) = mpsc::channel(1024);
     let config = SipConfig {
@@ -144,6 +145,7 @@ pub async fn start(
         },
         planned: planned_tx,
         ended_early: HashMap::new(),
+        live,
     };
     let router_task = tokio::spawn(async move {
         loop {
@@ -202,9 +204,9 @@ struct ActiveCall {
     record: Option<calls::RecordKey>,
     /// Dropped when the call ends: tells whatever serves the call (IVR, AI agent) to stop.
     _ended: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Told when someone answers, instead of stopping the caller's playback at once (an AI
-    /// agent finishes its sentence, then gives the caller to the person).
-    on_answer: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Told when someone answers (instead of stopping the caller's playback at once: an AI
+    /// agent finishes its sentence, then gives the caller to the person) or nobody does.
+    legs: Option<mpsc::UnboundedSender<crate::agent::voice::LegEvent>>,
 }
 
 /// Turns call events into routing decisions, media relays and call records.
@@ -219,6 +221,8 @@ struct CallRouter {
     planned: tokio::sync::mpsc::UnboundedSender<Prepared>,
     /// Calls that ended while their plan was being prepared, with how they ended.
     ended_early: HashMap<CallId, String>,
+    /// Live AI engagements (the supervisors' view).
+    live: crate::live::Live,
 }
 
 /// Each side's media quality as the call record keeps it (as of the relay's last update, at
@@ -274,9 +278,12 @@ impl CallRouter {
                         if b_remote.is_some() {
                             // Someone answered: whatever we were playing to the caller stops
                             // (or is told to finish first).
-                            match active.on_answer.take().map(|hook| hook.send(())) {
-                                Some(Ok(())) => {}
-                                _ => relay.stop_playing(switchboard_telephony::media::relay::MediaSide::A),
+                            let told = active
+                                .legs
+                                .as_ref()
+                                .is_some_and(|l| l.send(crate::agent::voice::LegEvent::Answered).is_ok());
+                            if !told {
+                                relay.stop_playing(switchboard_telephony::media::relay::MediaSide::A);
                             }
                         }
                     }
@@ -287,6 +294,14 @@ impl CallRouter {
                 // Nobody took a call we answered: busy tone, then goodbye. (Voicemail and queue
                 // overflow plug in here.)
                 self.event(call, "unreached", serde_json::json!({ "status": status })).await;
+                let told = self
+                    .calls
+                    .get(&call)
+                    .and_then(|c| c.legs.as_ref())
+                    .is_some_and(|l| l.send(crate::agent::voice::LegEvent::Unreached(status)).is_ok());
+                if told {
+                    return; // the AI agent decides what the caller hears
+                }
                 if let Some(relay) = self.calls.get(&call).and_then(|c| c.relay.clone()) {
                     let sip = self.sip.clone();
                     tokio::spawn(async move {
@@ -371,8 +386,7 @@ impl CallRouter {
                 if let Some(id) = record {
                     self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
                 }
-                self.calls
-                    .insert(inc.call, ActiveCall { relay: None, record, _ended: None, on_answer: None });
+                self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None, legs: None });
                 self.sip.route(inc.call, RouteDecision::Reject { status }).await;
             }
             plan => {
@@ -385,8 +399,7 @@ impl CallRouter {
                 spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
                 let Some(relay) = relay else {
                     tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
-                    self.calls
-                        .insert(inc.call, ActiveCall { relay: None, record, _ended: None, on_answer: None });
+                    self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None, legs: None });
                     return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
                 };
                 let media = MediaPorts { a: relay.a_local, b: relay.b_local };
@@ -415,6 +428,7 @@ impl CallRouter {
                     Plan::Ivr { account, menu, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %menu, "IVR");
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();
+                        let (legs_tx, legs) = mpsc::unbounded_channel();
                         let ivr = crate::ivr::IvrCall {
                             db: self.db.clone(),
                             sip: self.sip.clone(),
@@ -427,6 +441,8 @@ impl CallRouter {
                             digits: keys,
                             caller: crate::routing::as_e164(&from),
                             ended,
+                            legs: Some(legs),
+                            live: self.live.clone(),
                         };
                         self.calls.insert(
                             inc.call,
@@ -434,7 +450,7 @@ impl CallRouter {
                                 relay: Some(relay),
                                 record,
                                 _ended: Some(ended_tx),
-                                on_answer: None,
+                                legs: Some(legs_tx),
                             },
                         );
                         self.sip.route(inc.call, RouteDecision::Answer { media }).await;
@@ -444,7 +460,7 @@ impl CallRouter {
                     Plan::Ai { account, agent, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %agent, "AI agent");
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();
-                        let (answered_tx, answered) = tokio::sync::oneshot::channel();
+                        let (legs_tx, legs) = mpsc::unbounded_channel();
                         let voice = crate::agent::voice::VoiceCall {
                             setup: crate::agent::SessionSetup {
                                 db: self.db.clone(),
@@ -461,7 +477,8 @@ impl CallRouter {
                             data_dir: self.data_dir.clone(),
                             llm: None,
                             ended,
-                            answered,
+                            legs,
+                            live: self.live.clone(),
                         };
                         self.calls.insert(
                             inc.call,
@@ -469,7 +486,7 @@ impl CallRouter {
                                 relay: Some(relay),
                                 record,
                                 _ended: Some(ended_tx),
-                                on_answer: Some(answered_tx),
+                                legs: Some(legs_tx),
                             },
                         );
                         self.sip.route(inc.call, RouteDecision::Answer { media }).await;
@@ -478,10 +495,8 @@ impl CallRouter {
                     }
                     Plan::Reject { status, .. } => RouteDecision::Reject { status },
                 };
-                self.calls.insert(
-                    inc.call,
-                    ActiveCall { relay: Some(relay), record, _ended: None, on_answer: None },
-                );
+                self.calls
+                    .insert(inc.call, ActiveCall { relay: Some(relay), record, _ended: None, legs: None });
                 self.sip.route(inc.call, decision).await;
             }
         }

@@ -25,6 +25,8 @@ pub struct Transcript {
     pub end_ms: u64,
     /// Segment (or word) timings inside it, when the engine gives them: (start ms, end ms, text).
     pub segments: Vec<(u64, u64, String)>,
+    /// How sure the engine was (0..1), where it says.
+    pub confidence: Option<f32>,
 }
 
 /// Frames exchanged by the processors.

@@ -42,8 +42,14 @@ impl SpeechToText for LocalWhisper {
         let samples: Vec<f32> = audio.samples.iter().map(|&s| s as f32 / 32768.0).collect();
         let segments = self.whisper.transcribe(&samples, short).map_err(|e| Error::Engine(e.to_string()))?;
         let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        // Weighted by text length, so a long confident segment outweighs a short unsure one.
+        let weight: usize = segments.iter().map(|s| s.text.len()).sum();
+        let confidence = (weight > 0).then(|| {
+            segments.iter().map(|s| s.confidence * s.text.len() as f32).sum::<f32>() / weight as f32
+        });
         Ok(Transcript {
             text,
+            confidence,
             start_ms: audio.at_ms,
             end_ms: audio.at_ms + audio.duration_ms(),
             segments: segments

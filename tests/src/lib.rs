@@ -553,3 +553,81 @@ pub fn sipp_counts(stdout: &str) -> (u32, u32) {
     };
     (last("Successful call"), last("Failed call"))
 }
+
+/// Headless Chromium driven by Playwright (`tests/ui/driver.mjs`): one JSON command per line in,
+/// one JSON reply per line out. `None` when Node.js, Chromium or the npm packages are missing
+/// (which fails under CI: run `scripts/setup test`).
+pub struct Browser {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Browser {
+    pub async fn start(base_url: &str) -> Option<Browser> {
+        let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let missing = if !require_program("node") {
+            Some("node")
+        } else if !Path::new(&chromium).exists() {
+            Some("chromium")
+        } else if !ui.join("node_modules/playwright-core").exists() {
+            Some("tests/ui/node_modules (npm ci)")
+        } else {
+            None
+        };
+        if let Some(what) = missing {
+            assert!(!in_ci(), "CI=true but {what} is missing (run scripts/setup test)");
+            eprintln!("skipping: {what} is missing");
+            return None;
+        }
+        let mut child = tokio::process::Command::new("node")
+            .arg(ui.join("driver.mjs"))
+            .current_dir(&ui)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts");
+        let stdin = child.stdin.take().expect("piped");
+        let stdout =
+            tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().expect("piped")));
+        let mut b = Browser { child, stdin, stdout };
+        b.run(serde_json::json!({"do": "launch", "url": base_url})).await;
+        Some(b)
+    }
+
+    /// Runs a command; its reply (`ok` true or false).
+    pub async fn try_run(&mut self, command: serde_json::Value) -> serde_json::Value {
+        use tokio::io::AsyncWriteExt;
+        let line = format!("{command}\n");
+        self.stdin.write_all(line.as_bytes()).await.expect("the browser driver reads commands");
+        let reply = tokio::time::timeout(Duration::from_secs(60), self.stdout.next_line())
+            .await
+            .expect("the browser driver answers within 60 s")
+            .expect("the browser driver's output is readable")
+            .expect("the browser driver is running");
+        serde_json::from_str(&reply).expect("the browser driver answers JSON")
+    }
+
+    /// Runs a command that must succeed.
+    pub async fn run(&mut self, command: serde_json::Value) -> serde_json::Value {
+        let reply = self.try_run(command.clone()).await;
+        assert_eq!(reply["ok"], true, "browser: {command} failed: {}", reply["error"]);
+        reply
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.try_run(serde_json::json!({"do": "close"})).await;
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Where end-to-end tests leave screenshots for people to look at.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var("SWITCHBOARD_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots"));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}

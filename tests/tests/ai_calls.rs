@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use switchboard_telephony::media::{g711, rtp, wav};
 use switchboard_tests::{
     demo_account, find_file, free_udp_port, get_json, in_ci, login, mic_and_recorder, require_program, run,
-    run_carrier, set_demo_trunk, tone_of, Baresip, PhoneOptions, Server,
+    run_carrier, screenshot_dir, set_demo_trunk, tone_of, Baresip, Browser, PhoneOptions, Server,
 };
 
 /// One AI call at a time: each test runs a PBX with speech models, and two at once on a small
@@ -72,6 +72,10 @@ async fn scripted_llm() -> String {
             let messages = req["messages"].as_array().cloned().unwrap_or_default();
             let last = messages.last().cloned().unwrap_or_default();
             let text = last["content"].as_str().unwrap_or_default().to_lowercase();
+            let system =
+                messages.first().and_then(|m| m["content"].as_str()).unwrap_or_default().to_lowercase();
+            let guided_to_ship =
+                system.contains("guidance from your supervisor") && system.contains("express shipping");
             let digits = spoken_digits(&text);
             let body = if last["role"] == "tool" {
                 let result: Value =
@@ -84,6 +88,9 @@ async fn scripted_llm() -> String {
                 sse_tool("transfer", json!({"summary": "Maria asked for a person"}))
             } else if text.contains("order") && digits.len() >= 4 {
                 sse_tool("lookup_order", json!({"order_number": digits}))
+            } else if guided_to_ship {
+                // A supervisor's note changes what the model says.
+                sse_text("As a thank you, I can offer you free express shipping.")
             } else {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 sse_text("Too late.")
@@ -285,6 +292,18 @@ impl Rig {
         })
     }
 
+    async fn wait_registered(&self, extension: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !get_json(&self.client, &self.server, &self.admin, "/api/registrations")
+            .await
+            .to_string()
+            .contains(extension)
+        {
+            assert!(Instant::now() < deadline, "{extension} did not register");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn last_call(&self) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -379,15 +398,7 @@ async fn reaches_a_person(line: &str, extension: &str, number: &str) -> (String,
         PhoneOptions { microphone: Some(mic), record_dir: Some(rec.clone()), ..Default::default() },
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !get_json(&rig.client, &rig.server, &rig.admin, "/api/registrations")
-        .await
-        .to_string()
-        .contains(extension)
-    {
-        assert!(Instant::now() < deadline, "{extension} did not register");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    rig.wait_registered(extension).await;
     if number == "+15555550101" {
         // The demo's guided assistant hands callers to a queue (not built yet): to agent 101 here.
         let agents = get_json(&rig.client, &rig.server, &rig.admin, "/api/ai_agents").await;
@@ -625,4 +636,167 @@ async fn agent_chat_holds_a_scripted_conversation() {
     assert_eq!(call["ai_agent"], "order-assistant", "{call}");
     assert_eq!(call["transcript"].as_array().unwrap().len(), 7, "greeting + 3 turns: {}", call["transcript"]);
     assert!(call["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "tool_call"));
+}
+
+/// Seconds of `path` that are a steady tone between `lo` and `hi` Hz (20 ms frames, loud, with
+/// that zero-crossing rate): speech does not hold one pitch for long, a tone does.
+fn tone_seconds(path: &std::path::Path, lo: f64, hi: f64) -> f64 {
+    let (info, samples) = wav::decode(&std::fs::read(path).unwrap()).unwrap();
+    let mono: Vec<f64> =
+        samples.iter().step_by(info.channels as usize).map(|&s| s as f64 / 32768.0).collect();
+    let frame = (info.sample_rate / 50) as usize;
+    let frames = mono
+        .chunks(frame)
+        .filter(|f| {
+            let rms = (f.iter().map(|s| s * s).sum::<f64>() / f.len() as f64).sqrt();
+            let crossings = f.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+            let hz = crossings as f64 / 2.0 / 0.02;
+            rms > 0.01 && (lo..hi).contains(&hz)
+        })
+        .count();
+    frames as f64 * 0.02
+}
+
+/// The longest run of near-silence (20 ms frames) in `samples`, in ms.
+fn longest_silence_ms(samples: &[i16]) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for f in samples.chunks(160) {
+        let rms = (f.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / f.len() as f64).sqrt();
+        run = if rms < 150.0 { run + 20 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+/// The AI supervisor grid in headless Chromium: the supervisor signs in; a caller talking to an
+/// LLM agent appears as a tile within 1 s; the transcript fills as the caller speaks; a private
+/// note changes the AI's next answer (and is acknowledged); takeover rings the supervisor's
+/// phone (baresip), which hears a briefing and then the caller, while the caller is never left
+/// in silence for more than a second. An agent-role user gets neither the grid nor its feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_watches_guides_and_takes_over_an_ai_call_in_the_browser() {
+    let _serial = SERIAL.lock().await;
+    if !ready() || !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let question = speech(dir.path(), "Where is my order 1002?");
+    let follow_up = speech(dir.path(), "Can you do anything else for me?");
+    let tone: Vec<i16> = (0..8000 * 5)
+        .map(|i| ((i as f32 * 500.0 * std::f32::consts::TAU / 8000.0).sin() * 9000.0) as i16)
+        .collect();
+    // The supervisor's desk phone answers by itself and hangs up when its microphone ends.
+    let (mic, rec) = mic_and_recorder(dir.path(), "supervisor", 300.0, 16.0);
+    let rig = rig(dir).await;
+    let Some(mut browser) = Browser::start(&rig.server.url("")).await else { return };
+    let shots = screenshot_dir();
+    let desk = Baresip::start_with(
+        &demo_account(&rig.sip, "101", ";answermode=auto"),
+        PhoneOptions { microphone: Some(mic), record_dir: Some(rec.clone()), ..Default::default() },
+    )
+    .unwrap();
+    rig.wait_registered("101").await;
+
+    browser
+        .run(json!({"do": "login", "email": "supervisor@demo.example", "password": "switchboard-demo"}))
+        .await;
+    browser.run(json!({"do": "goto", "hash": "/grid"})).await;
+    browser.run(json!({"do": "visible", "selector": "#grid-page"})).await;
+    browser.run(json!({"do": "waitText", "selector": "#feed-status", "text": "live"})).await;
+
+    let phone = RtpPhone::start().await;
+    let (sip, port, rtp_port) = (rig.sip.clone(), rig.carrier_port, phone.port.to_string());
+    let sipp = tokio::spawn(async move {
+        run_carrier(
+            "ai_caller_until_bye.xml",
+            &sip,
+            port,
+            "15555550177",
+            &["-key", "rtp_port", &rtp_port, "-m", "1", "-timeout", "120s"],
+        )
+        .await
+    });
+    let tile = browser.run(json!({"do": "waitTile", "timeout": 15000})).await;
+    let shown_after = tile["seen"].as_i64().unwrap() - tile["started"].as_i64().unwrap();
+    assert!(shown_after <= 1000, "the tile appeared {shown_after} ms after the AI took the call");
+    let tile_text = tile["text"].as_str().unwrap().to_string();
+    assert!(tile_text.contains("Maria") && tile_text.contains("llm-assistant"), "{tile_text}");
+    let id = tile["id"].clone();
+    browser.run(json!({"do": "screenshot", "path": shots.join("ai-grid.png")})).await;
+    browser.run(json!({"do": "open", "id": id})).await;
+
+    // The transcript fills as the caller speaks.
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
+    browser.run(json!({"do": "waitText", "selector": "#d-transcript", "text": "hello, this is acme"})).await;
+    phone.say(&question).await;
+    browser.run(json!({"do": "waitText", "selector": "#d-transcript", "text": "order"})).await;
+    let asked = phone.heard_len();
+    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await;
+    browser.run(json!({"do": "waitText", "selector": "#d-transcript", "text": "shipped"})).await;
+    browser.run(json!({"do": "waitText", "selector": "#d-events", "text": "lookup_order"})).await;
+
+    // A private note changes the AI's next answer; the caller hears the answer, not the note.
+    let sent = browser.run(json!({"do": "note", "text": "Offer the caller free express shipping."})).await;
+    assert!(sent["status"].as_str().unwrap().starts_with("Sent"), "{sent}");
+    phone.say(&follow_up).await;
+    let asked = phone.heard_len();
+    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await;
+    let answer = rig._dir.path().join("guided-answer.wav");
+    phone.save(asked, &answer);
+    let heard = transcribe(&answer);
+    assert!(heard.contains("express"), "the note changed the answer; the caller heard {heard:?}");
+    assert!(!heard.contains("supervisor"), "{heard:?}");
+    browser.run(json!({"do": "waitText", "selector": "#d-transcript", "text": "express shipping"})).await;
+    browser.run(json!({"do": "waitText", "selector": "#d-events", "text": "guidance acknowledged"})).await;
+    browser.run(json!({"do": "screenshot", "path": shots.join("ai-grid-open-tile.png")})).await;
+
+    // Takeover: the desk phone rings, hears the briefing, then the caller.
+    let before = phone.heard_len();
+    let took = browser.run(json!({"do": "takeover", "extension": "101"})).await;
+    assert!(took["status"].as_str().unwrap().contains("Ringing 101"), "{took}");
+    desk.wait_for("answering call", Duration::from_secs(15)).unwrap();
+    desk.wait_for("Call established", Duration::from_secs(5)).unwrap();
+    browser
+        .run(json!({"do": "waitText", "selector": "#d-events", "text": "takeover connected", "timeout": 20000}))
+        .await;
+    phone.say(&tone).await;
+    let after = phone.heard_len();
+    let waited = longest_silence_ms(&phone.heard.lock().unwrap()[before..after]);
+    assert!(waited <= 1000, "the caller heard {waited} ms of silence during the takeover");
+    // The grid lets the call go: the AI has left it.
+    browser.run(json!({"do": "waitText", "selector": "#live-count", "text": "0"})).await;
+    sipp_ok(sipp.await.unwrap());
+    desk.wait_for("terminated", Duration::from_secs(10)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let heard_by_desk = find_file(&rec, "-dec.wav").unwrap();
+    let briefing = transcribe(&heard_by_desk);
+    assert!(briefing.contains("taking over"), "the supervisor's briefing: {briefing:?}");
+    let tone_heard = tone_seconds(&heard_by_desk, 450.0, 550.0);
+    assert!(tone_heard >= 2.0, "the supervisor heard {tone_heard} s of the caller's 500 Hz tone");
+    desk.stop();
+
+    // Everything the supervisor did is in the call's timeline.
+    let call = rig.last_call().await;
+    let kinds: Vec<&str> =
+        call["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["supervisor_note", "guidance_acknowledged", "supervisor_takeover", "takeover_connected"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let note = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "supervisor_note").unwrap();
+    assert_eq!(note["data"]["by"], "Sam Supervisor", "{note}");
+
+    // An agent gets neither the grid nor its feed.
+    browser.close().await;
+    let Some(mut agent_view) = Browser::start(&rig.server.url("")).await else { return };
+    agent_view
+        .run(json!({"do": "login", "email": "alice@demo.example", "password": "switchboard-demo"}))
+        .await;
+    agent_view.run(json!({"do": "goto", "hash": "/grid"})).await;
+    agent_view.run(json!({"do": "visible", "selector": "#forbidden"})).await;
+    let probe = agent_view.run(json!({"do": "probeFeed"})).await;
+    assert_eq!(probe["opened"], false, "an agent opened the live feed: {probe}");
+    agent_view.close().await;
+    let alice = login(&rig.client, &rig.server, "alice@demo.example", "switchboard-demo").await.unwrap();
+    let r = rig.client.get(rig.server.url("/api/live/calls")).header("cookie", &alice).send().await.unwrap();
+    assert_eq!(r.status(), 403);
 }

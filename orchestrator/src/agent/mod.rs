@@ -9,6 +9,7 @@ pub mod guided;
 pub mod voice;
 
 use crate::db::Db;
+use crate::live::{Note, NoteKind};
 use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmEvent, OpenAiCompatible, Role, ToolDecl, Usage};
 use crate::model::{AiAgent, BuiltinTool, Target, ToolDefinition};
 use crate::prompt::{self, CallerFacts};
@@ -16,6 +17,7 @@ use crate::store::calls::{self, RecordKey, RecordWriter, TranscriptLine};
 use crate::store::{accounts, config};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_speech::text::SentenceChunker;
@@ -32,6 +34,8 @@ pub const FIRST_TOKEN_TIMEOUT: Duration = Duration::from_millis(1_200);
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(4);
 /// Tool rounds per caller turn (a model that keeps calling tools is stopped).
 const MAX_ROUNDS: usize = 4;
+/// How long a tool that needs approval waits for a supervisor before it is refused.
+pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the call does after a turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +93,12 @@ pub struct Session {
     pub times: TurnTimes,
     /// Gets every timeline event and transcript line as it happens (chat, supervisors).
     observer: Option<mpsc::UnboundedSender<(String, Value)>>,
+    /// Supervisors' notes (advice and approvals), read at each turn and while a tool waits.
+    notes: Option<mpsc::UnboundedReceiver<Note>>,
+    /// Advice received and not yet in a turn's context.
+    unacknowledged: Vec<Note>,
+    /// Approvals or refusals sent before any tool asked: used by the next tool that needs one.
+    standing: std::collections::VecDeque<Note>,
 }
 
 /// Errors setting a session up.
@@ -156,6 +166,9 @@ impl Session {
             started: Instant::now(),
             times: TurnTimes::default(),
             observer: None,
+            notes: None,
+            unacknowledged: Vec::new(),
+            standing: Default::default(),
         })
     }
 
@@ -184,6 +197,13 @@ impl Session {
         let (tx, rx) = mpsc::unbounded_channel();
         self.observer = Some(tx);
         rx
+    }
+
+    /// Tells whoever watches (not the call record).
+    fn notify(&self, kind: &str, data: Value) {
+        if let Some(o) = &self.observer {
+            let _ = o.send((kind.to_string(), data));
+        }
     }
 
     fn event(&self, kind: &str, data: Value) {
@@ -240,6 +260,92 @@ impl Session {
     pub fn add_guidance(&mut self, text: &str) {
         self.guidance.push(text.to_string());
         self.event("guidance", json!({ "text": prompt::redact_cards(text) }));
+    }
+
+    /// Where supervisors' notes arrive (the live view's inbox for this call).
+    pub fn take_notes_from(&mut self, notes: mpsc::UnboundedReceiver<Note>) {
+        self.notes = Some(notes);
+    }
+
+    /// Reads the notes that arrived: advice waits for the next turn, approvals stand.
+    fn read_notes(&mut self) {
+        let Some(rx) = self.notes.as_mut() else { return };
+        let mut arrived = Vec::new();
+        while let Ok(note) = rx.try_recv() {
+            arrived.push(note);
+        }
+        for note in arrived {
+            self.file_note(note);
+        }
+    }
+
+    fn file_note(&mut self, note: Note) {
+        match note.kind {
+            NoteKind::Advice => {
+                self.guidance.push(note.text.clone());
+                self.unacknowledged.push(note);
+            }
+            NoteKind::Approve | NoteKind::Deny => self.standing.push_back(note),
+        }
+    }
+
+    /// The advice now in the AI's context is acknowledged, each note in the timeline.
+    fn acknowledge_notes(&mut self) {
+        let used = matches!(self.brain, Brain::Llm { .. });
+        for note in std::mem::take(&mut self.unacknowledged) {
+            self.event(
+                "guidance_acknowledged",
+                json!({
+                    "note_id": note.id,
+                    "by": note.by,
+                    "text": prompt::redact_cards(&note.text),
+                    // The guided agent answers from templates: it keeps the note but cannot act on it.
+                    "in_context": used,
+                }),
+            );
+        }
+    }
+
+    /// Waits for a supervisor to approve `call` (a standing note, or one that arrives within
+    /// `APPROVAL_TIMEOUT`). Err carries why it may not run.
+    async fn approval(&mut self, tool: &str, arguments: &str) -> Result<(), String> {
+        let args: Value = serde_json::from_str(arguments).unwrap_or(Value::String(arguments.to_string()));
+        let decide = |s: &mut Self, note: Note| {
+            let data = json!({ "tool": tool, "note_id": note.id, "by": note.by, "text": prompt::redact_cards(&note.text) });
+            match note.kind {
+                NoteKind::Approve => {
+                    s.event("approval_given", data);
+                    Ok(())
+                }
+                _ => {
+                    s.event("approval_refused", data);
+                    Err(format!(
+                        "a supervisor did not approve {tool}{}",
+                        if note.text.trim().is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", note.text.trim())
+                        }
+                    ))
+                }
+            }
+        };
+        self.read_notes();
+        if let Some(note) = self.standing.pop_front() {
+            return decide(self, note);
+        }
+        self.event("approval_needed", json!({ "tool": tool, "arguments": args }));
+        let until = Instant::now() + APPROVAL_TIMEOUT;
+        loop {
+            let Some(rx) = self.notes.as_mut() else { break };
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(note)) if note.kind == NoteKind::Advice => self.file_note(note),
+                Ok(Some(note)) => return decide(self, note),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.event("approval_timed_out", json!({ "tool": tool }));
+        Err(format!("no supervisor approved {tool} in time; tell the caller someone will follow up"))
     }
 
     /// The caller interrupted the agent: only `heard` of the last reply was played, and the
@@ -304,6 +410,8 @@ impl Session {
         let text = text.trim();
         self.transcript("caller", text, None);
         self.history.push(ChatMessage::new(Role::User, text));
+        self.read_notes();
+        self.acknowledge_notes();
         let next = match &self.brain {
             Brain::Llm { .. } => self.respond_llm(say).await,
             Brain::Guided(_) => self.respond_guided(text, say).await,
@@ -488,15 +596,43 @@ impl Session {
             if calls.is_empty() {
                 return Next::Listen;
             }
+            // Tools that need a supervisor's approval wait for it; refused ones are not run.
+            let mut refused: HashMap<String, String> = HashMap::new();
+            for c in &calls {
+                if self.agent.tools_needing_approval.contains(&c.name) {
+                    if !spoke {
+                        spoke = true;
+                        let line = "One moment while I check that with a colleague.";
+                        self.transcript("ai", line, None);
+                        self.say(say, line.to_string());
+                    }
+                    if let Err(why) = self.approval(&c.name, &c.arguments).await {
+                        refused.insert(c.id.clone(), why);
+                    }
+                }
+            }
+            self.notify(
+                "tools_started",
+                json!({ "tools": calls.iter().map(|c| c.name.clone()).collect::<Vec<_>>() }),
+            );
             // The model's tool calls run together; each result goes back to it.
             let ctx = self.ctx.clone();
             let (records, record) = (self.records.clone(), self.record);
             let runs = calls.iter().map(|c| {
                 let tool = self.tools.iter().find(|t| t.spec().name == c.name).cloned();
                 let (ctx, records) = (ctx.clone(), records.clone());
+                let refusal = refused.get(&c.id).cloned();
                 async move {
                     let args: Result<Value, _> =
                         serde_json::from_str(if c.arguments.trim().is_empty() { "{}" } else { &c.arguments });
+                    if let Some(why) = refusal {
+                        return switchboard_tools::ToolCall {
+                            tool: c.name.clone(),
+                            arguments: args.unwrap_or(Value::Null),
+                            outcome: Err(ToolError::Failed(why)),
+                            duration_ms: 0,
+                        };
+                    }
                     match (tool, args) {
                         (Some(tool), Ok(args)) if tool.spec().cancel_on_interruption => {
                             switchboard_tools::call(tool.as_ref(), args, &ctx).await

@@ -6,6 +6,7 @@
 //! play an apology (synthesised at the start of the call) and go to the fallback target at once.
 
 use super::{Next, Session, SessionSetup};
+use crate::live::{AiState, Command, LiveCall};
 use crate::model::{Agent, Target};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -33,6 +34,17 @@ const FRAME: usize = 160;
 /// Short, so the fallback is reached within 2 s of the failure (it plays first).
 const APOLOGY: &str = "Sorry, let me get you to a person.";
 const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
+const TAKEOVER: &str = "One moment please, I'm bringing in a colleague.";
+const TAKEOVER_FAILED: &str = "Sorry, my colleague can't pick up right now. I'm still here; how can I help?";
+
+/// What happens to the leg the caller is handed to (from the call router).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegEvent {
+    /// The person answered (the caller's playback is ours to end).
+    Answered,
+    /// Nobody took the call (SIP status).
+    Unreached(u16),
+}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabel {
@@ -172,6 +184,11 @@ struct Listener {
     playback: Arc<Mutex<Playback>>,
     audio_ms: u64,
     was_playing: bool,
+    /// The supervisors' view of the call: what the AI does, whether the caller speaks.
+    live: Arc<LiveCall>,
+    /// An answer is being worked out.
+    thinking: bool,
+    shown: Option<AiState>,
 }
 
 impl Listener {
@@ -190,6 +207,14 @@ impl Listener {
             }
             self.was_playing = playing;
         }
+        self.show();
+        for f in &frames {
+            match f {
+                Frame::SpeechStarted { .. } => self.live.caller_speaking(true),
+                Frame::SpeechStopped { .. } => self.live.caller_speaking(false),
+                _ => {}
+            }
+        }
         frames
             .into_iter()
             .filter(|f| match f {
@@ -204,6 +229,41 @@ impl Listener {
                 _ => true,
             })
             .collect()
+    }
+
+    /// Speaking while audio plays, thinking while an answer is worked out, else listening.
+    fn show(&mut self) {
+        let state = if self.was_playing {
+            AiState::Speaking
+        } else if self.thinking {
+            AiState::Thinking
+        } else {
+            AiState::Listening
+        };
+        if self.shown != Some(state) {
+            self.shown = Some(state);
+            self.live.state(state);
+        }
+    }
+
+    fn set_thinking(&mut self, thinking: bool) {
+        self.thinking = thinking;
+        self.show();
+    }
+}
+
+/// A clip of 8 kHz audio as a playable source.
+struct Clip(VecDeque<i16>);
+
+impl Source for Clip {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let n = FRAME.min(self.0.len());
+        let mut frame: Vec<i16> = self.0.drain(..n).collect();
+        frame.resize(FRAME, 0);
+        Some(frame)
     }
 }
 
@@ -254,9 +314,12 @@ pub struct VoiceCall {
     pub llm: Option<Arc<dyn crate::llm::LlmClient>>,
     /// Completes (with an error) when the call ends.
     pub ended: tokio::sync::oneshot::Receiver<()>,
-    /// Completes when the person the caller is handed to answers (the router then leaves the
-    /// caller's playback to us: the sentence playing ends before the caller is connected).
-    pub answered: tokio::sync::oneshot::Receiver<()>,
+    /// What happens to the person the caller is handed to. On an answer the router leaves the
+    /// caller's playback to us (the sentence playing ends before the caller is connected); if
+    /// nobody answers, we decide (a failed takeover goes back to the AI).
+    pub legs: mpsc::UnboundedReceiver<LegEvent>,
+    /// Supervisors watch the call here.
+    pub live: crate::live::Live,
 }
 
 /// A recognition result for the loop: partial or final, with the turn it belongs to.
@@ -265,11 +328,11 @@ enum Heard {
     /// Recognised when speech stopped (turn `turn` of the call), before the turn was known over.
     Early {
         turn: u64,
-        result: Result<String, String>,
+        result: Result<Recognized, String>,
         done: Instant,
     },
     Final {
-        text: String,
+        text: Recognized,
         eot_at: Instant,
         stt_done: Instant,
     },
@@ -278,9 +341,12 @@ enum Heard {
 
 /// Recognition started when the caller's speech stopped: if the turn then ends with no more
 /// speech, its transcript is (nearly) ready at the end of the turn.
+/// A recognised turn: its text and how sure the recogniser was.
+type Recognized = (String, Option<f32>);
+
 struct Early {
     turn: u64,
-    result: Option<Result<String, String>>,
+    result: Option<Result<Recognized, String>>,
     /// The end of the turn came first: deliver the result as final when it arrives.
     turn_ended_at: Option<Instant>,
 }
@@ -293,7 +359,7 @@ impl VoiceCall {
     }
 
     async fn converse(self) {
-        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm, mut ended, answered } = self;
+        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm, mut ended, legs, live } = self;
         let db = setup.db.clone();
         let (records, record, account) = (setup.records.clone(), setup.record, setup.account);
         let engines = Engines::shared().await;
@@ -308,7 +374,8 @@ impl VoiceCall {
             db,
             account,
             data_dir,
-            answered: Mutex::new(Some(answered)),
+            legs: Arc::new(tokio::sync::Mutex::new(legs)),
+            live: live.clone(),
         };
         let mut session = match Session::start(setup).await {
             Ok(s) => s,
@@ -323,6 +390,37 @@ impl VoiceCall {
         };
         if let Some(client) = llm {
             session = session.with_llm(client);
+        }
+        // Supervisors see the call from here on, and can send notes and take it over.
+        let (live_call, inbox) = live.start(crate::live::Start {
+            account,
+            call_id: None,
+            caller: session.ctx.caller_number.clone(),
+            customer: session.customer().and_then(|c| c["name"].as_str()).map(str::to_string),
+            agent: session.agent.name.clone(),
+            brain: session.brain_name().into(),
+            record: record.map(|k| (records.clone(), k)),
+        });
+        let live_call = Arc::new(live_call);
+        if let Some(key) = record {
+            // The record's row id, once written: the tile links to the call's history.
+            let (records, live_call) = (records.clone(), live_call.clone());
+            tokio::spawn(async move {
+                if let Some(id) = records.id_of(key).await {
+                    live_call.set_call_id(id);
+                }
+            });
+        }
+        session.take_notes_from(inbox.notes);
+        let mut commands = inbox.commands;
+        {
+            let mut observed = session.observe();
+            let live_call = live_call.clone();
+            tokio::spawn(async move {
+                while let Some((kind, data)) = observed.recv().await {
+                    live_call.observed(&kind, data);
+                }
+            });
         }
         // The apology is ready before anything can fail.
         let apology = {
@@ -357,7 +455,15 @@ impl VoiceCall {
         let interruptible = session.agent.greeting_interruptible;
         ctx.queue(&engines, &greeting, interruptible).await;
         let mut apology = Some(apology);
-        let mut listener = Listener { ears, playback: playback.clone(), audio_ms: 0, was_playing: false };
+        let mut listener = Listener {
+            ears,
+            playback: playback.clone(),
+            audio_ms: 0,
+            was_playing: false,
+            live: live_call.clone(),
+            thinking: false,
+            shown: None,
+        };
         let mut partial_busy = false;
         let mut early: Option<Early> = None;
         let mut early_turns: u64 = 0;
@@ -389,7 +495,7 @@ impl VoiceCall {
                                     let tx = heard_tx.clone();
                                     tokio::task::spawn_blocking(move || {
                                         let result = match rx.recv() {
-                                            Ok(Ok(t)) => Ok(t.text),
+                                            Ok(Ok(t)) => Ok((t.text, t.confidence)),
                                             Ok(Err(e)) => Err(e.to_string()),
                                             Err(_) => Err("the recogniser stopped".into()),
                                         };
@@ -417,7 +523,11 @@ impl VoiceCall {
                                 let tx = heard_tx.clone();
                                 tokio::task::spawn_blocking(move || {
                                     let _ = tx.send(match rx.recv() {
-                                        Ok(Ok(t)) => Heard::Final { text: t.text, eot_at, stt_done: Instant::now() },
+                                        Ok(Ok(t)) => Heard::Final {
+                                            text: (t.text, t.confidence),
+                                            eot_at,
+                                            stt_done: Instant::now(),
+                                        },
                                         Ok(Err(e)) => Heard::Failed(e.to_string()),
                                         Err(_) => Heard::Failed("the recogniser stopped".into()),
                                     });
@@ -434,6 +544,14 @@ impl VoiceCall {
                 }
                 h = heard_rx.recv() => match h { Some(h) => h, None => break },
                 _ = &mut ended => break,
+                Some(command) = commands.recv() => {
+                    let Command::TakeOver { extension, by } = command;
+                    if ctx.take_over(&engines, &session, &extension, &by, &live_call, &mut ended).await {
+                        session.finish();
+                        return;
+                    }
+                    continue;
+                }
                 d = digits.recv() => {
                     match d {
                         Some('0') => {
@@ -474,6 +592,7 @@ impl VoiceCall {
                 Heard::Partial(text) => {
                     partial_busy = false;
                     listener.ears.set_partial(&text);
+                    live_call.partial(&text);
                     continue;
                 }
                 Heard::Failed(e) => {
@@ -486,11 +605,13 @@ impl VoiceCall {
                 }
                 Heard::Final { text, eot_at, stt_done } => (text, eot_at, stt_done),
             };
+            let (text, confidence) = text;
             let text = text.trim().to_string();
             tracing::debug!(%call, %text, "caller's turn recognised");
             if text.is_empty() || is_noise(&text) {
                 continue;
             }
+            live_call.confidence(confidence);
             // Whatever was still playing is over: the caller has the floor.
             let heard_before = lock(&playback).stop();
             if !heard_before.is_empty() {
@@ -516,6 +637,8 @@ impl VoiceCall {
                 })
             };
             // The answer runs while the caller's audio keeps being heard: a barge-in cancels it.
+            listener.set_thinking(true);
+            let mut command = None;
             let outcome = {
                 let respond = session.respond(&text, &say_tx);
                 tokio::pin!(respond);
@@ -523,6 +646,10 @@ impl VoiceCall {
                     tokio::select! {
                         next = &mut respond => break Some(next),
                         _ = &mut ended => break None,
+                        Some(c) = commands.recv() => {
+                            command = Some(c);
+                            break None;
+                        }
                         frame = tap.recv() => {
                             let Some(samples) = frame else { break None };
                             if listener.hear(samples).iter().any(|f| matches!(f, Frame::Interruption { .. })) {
@@ -532,7 +659,19 @@ impl VoiceCall {
                     }
                 }
             };
+            listener.set_thinking(false);
             drop(say_tx);
+            if let Some(Command::TakeOver { extension, by }) = command {
+                // A supervisor takes the call: the answer in progress stops.
+                speaker.abort();
+                let heard = lock(&playback).stop();
+                session.interrupted(&heard);
+                if ctx.take_over(&engines, &session, &extension, &by, &live_call, &mut ended).await {
+                    session.finish();
+                    return;
+                }
+                continue;
+            }
             let Some(next) = outcome else {
                 // Barge-in (or the call ended): stop speaking, keep what was heard.
                 speaker.abort();
@@ -609,7 +748,8 @@ struct Ctl {
     db: crate::db::Db,
     account: i64,
     data_dir: std::path::PathBuf,
-    answered: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    legs: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<LegEvent>>>,
+    live: crate::live::Live,
 }
 
 impl Ctl {
@@ -673,23 +813,135 @@ impl Ctl {
         }
     }
 
+    /// Forgets leg events from before a new ring (re-INVITEs of an earlier leg).
+    async fn fresh_legs(&self) -> tokio::sync::OwnedMutexGuard<mpsc::UnboundedReceiver<LegEvent>> {
+        let mut legs = self.legs.clone().lock_owned().await;
+        while legs.try_recv().is_ok() {}
+        legs
+    }
+
     /// When the person answers, the sentence playing (an apology) ends first; then the caller
-    /// hears the person. (If nobody answers, the router takes over.)
-    fn connect_on_answer(&self, ended: tokio::sync::oneshot::Receiver<()>) {
-        let answered = self.answered.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(answered) = answered else { return };
-        let (relay, playback) = (self.relay.clone(), self.playback.clone());
+    /// hears the person. If nobody answers, the caller is told and the call ends.
+    fn connect_on_answer(
+        &self,
+        engines: &Arc<Engines>,
+        mut legs: tokio::sync::OwnedMutexGuard<mpsc::UnboundedReceiver<LegEvent>>,
+        mut ended: tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let (relay, playback, sip, call) =
+            (self.relay.clone(), self.playback.clone(), self.sip.clone(), self.call);
+        let engines = engines.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                r = answered => if r.is_err() { return },
-                _ = ended => return,
+            let event = loop {
+                tokio::select! {
+                    e = legs.recv() => match e {
+                        Some(e) => break e,
+                        None => return,
+                    },
+                    _ = &mut ended => return,
+                }
+            };
+            match event {
+                LegEvent::Answered => {
+                    let until = Instant::now() + Duration::from_secs(5);
+                    while Instant::now() < until && lock(&playback).playing() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    relay.stop_playing(MediaSide::A);
+                }
+                LegEvent::Unreached(_) => {
+                    let audio =
+                        tokio::task::spawn_blocking(move || engines.speak(NOBODY)).await.ok().flatten();
+                    {
+                        let mut p = lock(&playback);
+                        p.filler = None;
+                        p.stop();
+                        if let Some(a) = audio {
+                            p.push(NOBODY, a, false);
+                        }
+                    }
+                    let until = Instant::now() + Duration::from_secs(15);
+                    while Instant::now() < until && lock(&playback).playing() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    sip.hangup(call).await;
+                }
             }
-            let until = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < until && lock(&playback).playing() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            relay.stop_playing(MediaSide::A);
         });
+    }
+
+    /// A supervisor takes the call over on `extension`: the caller is told and hears the hold
+    /// chime; when the supervisor answers they hear a one-line briefing (the caller still hears
+    /// the chime), then the two are connected and the AI leaves (true). If the supervisor does
+    /// not answer, the AI carries on (false).
+    async fn take_over(
+        &self,
+        engines: &Arc<Engines>,
+        session: &Session,
+        extension: &str,
+        by: &str,
+        live: &LiveCall,
+        ended: &mut tokio::sync::oneshot::Receiver<()>,
+    ) -> bool {
+        live.state(AiState::Transferring);
+        let briefing = {
+            let (e, text) = (engines.clone(), format!("Taking over from the AI. {}", session.summary()));
+            tokio::task::spawn_blocking(move || e.speak(&text))
+        };
+        lock(&self.playback).stop();
+        self.queue(engines, TAKEOVER, false).await;
+        let ring_ms = crate::store::config::get_by_key::<Agent>(&self.db, self.account, extension)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.spec.forwarding.no_answer_seconds as u64 * 1000)
+            .unwrap_or(20_000)
+            .max(10_000);
+        lock(&self.playback).filler = Some(Box::new(Tone::hold(RATE).for_ms(ring_ms + 30_000)));
+        let mut legs = self.fresh_legs().await;
+        let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
+        self.sip
+            .route(
+                self.call,
+                RouteDecision::Ring {
+                    account: self.account,
+                    extension: extension.to_string(),
+                    // A supervisor on a call can still take one over.
+                    max_lines: 8,
+                    ring_timeout_ms: ring_ms,
+                    media,
+                },
+            )
+            .await;
+        let event = tokio::select! {
+            e = legs.recv() => e,
+            _ = &mut *ended => return true, // the caller left: nothing more to do
+            _ = tokio::time::sleep(Duration::from_millis(ring_ms + 5_000)) => Some(LegEvent::Unreached(408)),
+        };
+        match event {
+            Some(LegEvent::Answered) => {
+                // The supervisor hears the briefing, the caller the chime, then they talk.
+                if let Ok(Some(audio)) = briefing.await {
+                    let done = self.relay.play(MediaSide::B, Box::new(Clip(audio.into())));
+                    let _ = tokio::time::timeout(Duration::from_secs(15), done).await;
+                }
+                lock(&self.playback).filler = None;
+                self.relay.stop_playing(MediaSide::A);
+                live.event("takeover_connected", json!({ "by": by, "extension": extension }));
+                live.state(AiState::TakenOver);
+                true
+            }
+            other => {
+                let status = match other {
+                    Some(LegEvent::Unreached(s)) => s,
+                    _ => 0,
+                };
+                lock(&self.playback).filler = None;
+                live.event("takeover_failed", json!({ "by": by, "extension": extension, "status": status }));
+                self.queue(engines, TAKEOVER_FAILED, true).await;
+                false
+            }
+        }
     }
 
     /// A call to an outside number through the account's trunk, presenting the caller.
@@ -734,6 +986,7 @@ impl Ctl {
                 // Ringback once the agent's words have played; the relay stops it when answered.
                 lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(ring_ms + 1000)));
                 let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
+                let legs = self.fresh_legs().await;
                 self.sip
                     .route(
                         self.call,
@@ -746,13 +999,14 @@ impl Ctl {
                         },
                     )
                     .await;
-                self.connect_on_answer(ended);
+                self.connect_on_answer(engines, legs, ended);
             }
             Target::External { number } => match self.through_trunk(number, session).await {
                 Some(decision) => {
                     lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(61_000)));
+                    let legs = self.fresh_legs().await;
                     self.sip.route(self.call, decision).await;
-                    self.connect_on_answer(ended);
+                    self.connect_on_answer(engines, legs, ended);
                 }
                 None => {
                     session.event("handoff_failed", json!({ "target": target, "reason": "no usable trunk" }));
@@ -776,6 +1030,9 @@ impl Ctl {
                     digits,
                     caller: session.ctx.caller_number.clone(),
                     ended,
+                    // The menu may lead to another AI agent, which then gets the hand-off events.
+                    legs: Some(std::mem::replace(&mut *self.legs.lock().await, mpsc::unbounded_channel().1)),
+                    live: self.live.clone(),
                 };
                 tokio::spawn(ivr.run(name.clone()));
             }

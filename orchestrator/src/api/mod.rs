@@ -18,6 +18,7 @@ mod people;
 mod registrations;
 mod sipws;
 pub use sipws::Secure;
+mod live;
 mod throttle;
 mod ui;
 
@@ -79,6 +80,8 @@ pub struct AppState {
     pub config_changed: crate::snapshot::ConfigVersion,
     /// RTP relays open right now.
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
+    /// Live AI engagements (the supervisor grid).
+    pub live: crate::live::Live,
 }
 
 /// How the HTTP application is set up.
@@ -90,6 +93,7 @@ pub struct AppOptions {
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
     pub config_changed: crate::snapshot::ConfigVersion,
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
+    pub live: crate::live::Live,
 }
 
 /// Collects endpoints while building the router.
@@ -156,6 +160,7 @@ fn declare(api: &mut Api) {
     commerce::routes(api);
     calls::routes(api);
     registrations::routes(api);
+    live::routes(api);
 }
 
 /// Every endpoint the API serves (for documentation and tests).
@@ -182,6 +187,7 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         sip: options.sip,
         config_changed: options.config_changed,
         media_relays: options.media_relays,
+        live: options.live,
     };
     api.router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))

@@ -281,6 +281,8 @@ enum RecordOp {
     },
     /// Answered once everything queued before it is written.
     Flush(tokio::sync::oneshot::Sender<()>),
+    /// The row id of a record, once everything queued before it is written.
+    Resolve(RecordKey, tokio::sync::oneshot::Sender<Option<i64>>),
 }
 
 /// Writes call records in order and off the call-routing path: a new call's record (with its
@@ -317,7 +319,9 @@ impl RecordWriter {
                 let mut batch = vec![first];
                 let linger = tokio::time::sleep(LINGER);
                 tokio::pin!(linger);
-                while batch.len() < MAX_BATCH && !matches!(batch.last(), Some(RecordOp::Flush(_))) {
+                while batch.len() < MAX_BATCH
+                    && !matches!(batch.last(), Some(RecordOp::Flush(_) | RecordOp::Resolve(..)))
+                {
                     tokio::select! {
                         op = rx.recv() => match op {
                             Some(op) => batch.push(op),
@@ -335,6 +339,10 @@ impl RecordWriter {
                 for op in batch {
                     if let RecordOp::Flush(done) = op {
                         let _ = done.send(());
+                        continue;
+                    }
+                    if let RecordOp::Resolve(key, reply) = op {
+                        let _ = reply.send(ids.ids.get(&key).copied());
                         continue;
                     }
                     if let RecordOp::Finish { call, .. } = op {
@@ -377,6 +385,13 @@ impl RecordWriter {
 
     pub fn finish(&self, call: RecordKey, disposition: &str) {
         let _ = self.tx.send(RecordOp::Finish { call, at: now_ms(), disposition: disposition.to_string() });
+    }
+
+    /// The row id of a record (once it is written).
+    pub async fn id_of(&self, call: RecordKey) -> Option<i64> {
+        let (reply, id) = tokio::sync::oneshot::channel();
+        self.tx.send(RecordOp::Resolve(call, reply)).ok()?;
+        id.await.ok().flatten()
     }
 
     /// Returns once everything queued so far is written (or failed and was logged).

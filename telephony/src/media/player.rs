@@ -32,6 +32,12 @@ impl Tone {
         Tone { rate, freqs: (440.0, 480.0), on_ms: 2000, off_ms: 4000, position: 0, remaining_ms: None }
     }
 
+    /// A soft hold chime (a major third, 440 + 554 Hz), 0.8 s on, 0.6 s off: the caller knows
+    /// the line is alive and never hears more than 0.6 s of silence.
+    pub fn hold(rate: u32) -> Self {
+        Tone { rate, freqs: (440.0, 554.37), on_ms: 800, off_ms: 600, position: 0, remaining_ms: None }
+    }
+
     /// Busy: 480 + 620 Hz, 0.5 s on, 0.5 s off.
     pub fn busy(rate: u32) -> Self {
         Tone { rate, freqs: (480.0, 620.0), on_ms: 500, off_ms: 500, position: 0, remaining_ms: None }
