@@ -205,7 +205,6 @@ pub fn config() -> ConfigFile {
             .iter()
             .map(|s| s.to_string())
             .collect(),
-        tools_needing_approval: Vec::new(),
         escalation_target: Target::Queue { name: "support".into() },
         fallback_target: Some(Target::Queue { name: "support".into() }),
         end_of_turn_silence_ms: 700,

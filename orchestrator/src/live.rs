@@ -126,7 +126,7 @@ impl Health {
         if self.last_confidence.is_some_and(|c| c < LOW_CONFIDENCE) {
             add("low_confidence", Level::Warning, "the AI may have misheard the caller".into());
         }
-        out.sort_by(|a, b| b.level.cmp(&a.level));
+        out.sort_by_key(|a| std::cmp::Reverse(a.level));
         out
     }
 }
@@ -610,7 +610,8 @@ impl LiveCall {
                 "transcript" => {
                     let speaker = data["speaker"].as_str().unwrap_or("?").to_string();
                     let text = data["text"].as_str().unwrap_or_default().to_string();
-                    if speaker == "caller" {
+                    let caller_line = speaker == "caller";
+                    if caller_line {
                         h.turns += 1;
                         if sounds_negative(&text) {
                             h.negative_turns += 1;
@@ -628,7 +629,8 @@ impl LiveCall {
                         e.transcript.remove(0);
                     }
                     let mut out = vec![(false, json!({ "type": "transcript", "id": e.tile.id, "line": line }))];
-                    out.extend(e.retile(now_ms(), false));
+                    // A caller's line changes the turn count (and maybe the alerts).
+                    out.extend(e.retile(now_ms(), caller_line));
                     return out;
                 }
                 "tool_call" if data.get("error").is_some() => h.tool_errors += 1,

@@ -82,6 +82,8 @@ pub struct Session {
     ctx: CallContext,
     facts: CallerFacts,
     tools: Vec<Arc<dyn Tool>>,
+    /// Tools whose every call a supervisor must approve first (LLM brain only).
+    needs_approval: Vec<String>,
     history: Vec<ChatMessage>,
     guidance: Vec<String>,
     brain: Brain,
@@ -132,7 +134,12 @@ impl Session {
             None => None,
         };
         let facts = prompt::caller_facts(store.as_ref(), account, caller_number.clone(), customer_id).await;
-        let tools = agent_tools(&db, account, &agent, store, allow_private).await?;
+        let (mut tools, needs_approval) = agent_tools(&db, account, &agent, store, allow_private).await?;
+        if agent.llm.is_none() && !needs_approval.is_empty() {
+            // The guided agent cannot wait for a supervisor: it does without those tools.
+            tracing::warn!(agent = %agent.name, tools = ?needs_approval, "the guided agent leaves out tools that need approval");
+            tools.retain(|t| !needs_approval.contains(&t.spec().name));
+        }
         let brain = match &agent.llm {
             Some(llm) => Brain::Llm {
                 client: Arc::new(OpenAiCompatible::new(&llm.base_url, llm.api_key.clone())),
@@ -157,6 +164,7 @@ impl Session {
             ctx: CallContext { account, caller_number, customer_id },
             facts,
             tools,
+            needs_approval,
             history: Vec::new(),
             guidance: Vec::new(),
             brain,
@@ -336,8 +344,7 @@ impl Session {
         }
         self.event("approval_needed", json!({ "tool": tool, "arguments": args }));
         let until = Instant::now() + APPROVAL_TIMEOUT;
-        loop {
-            let Some(rx) = self.notes.as_mut() else { break };
+        while let Some(rx) = self.notes.as_mut() {
             match tokio::time::timeout_at(until, rx.recv()).await {
                 Ok(Some(note)) if note.kind == NoteKind::Advice => self.file_note(note),
                 Ok(Some(note)) => return decide(self, note),
@@ -599,7 +606,7 @@ impl Session {
             // Tools that need a supervisor's approval wait for it; refused ones are not run.
             let mut refused: HashMap<String, String> = HashMap::new();
             for c in &calls {
-                if self.agent.tools_needing_approval.contains(&c.name) {
+                if self.needs_approval.contains(&c.name) {
                     if !spoke {
                         spoke = true;
                         let line = "One moment while I check that with a colleague.";
@@ -763,31 +770,30 @@ fn greet_by_name(greeting: &str, first: &str) -> String {
 }
 
 /// The tools an agent may call: the built-ins it lists, the merchant tools it lists (webhooks),
-/// and always `transfer`, so a caller can always reach a person.
+/// and always `transfer`, so a caller can always reach a person. Also the names of those whose
+/// definition says a supervisor must approve each call.
 async fn agent_tools(
     db: &Db,
     account: i64,
     agent: &AiAgent,
     store: Arc<dyn CommerceStore>,
     allow_private: bool,
-) -> crate::Result<Vec<Arc<dyn Tool>>> {
+) -> crate::Result<(Vec<Arc<dyn Tool>>, Vec<String>)> {
     let builtins: Vec<Arc<dyn Tool>> = switchboard_tools::commerce::tools(store)
         .into_iter()
         .chain(switchboard_tools::control::tools())
         .collect();
     let builtin = |name: &str| builtins.iter().find(|t| t.spec().name == name).cloned();
     let mut out: Vec<Arc<dyn Tool>> = Vec::new();
+    let mut needs_approval = Vec::new();
     for name in &agent.tools {
         // A merchant definition of the same name wins over the built-in.
         match config::get_by_key::<ToolDefinition>(db, account, name).await? {
-            Some(def) => match &def.spec.implementation {
-                crate::model::ToolImplementation::Builtin { builtin: b } => out.extend(builtin(b.name())),
-                _ => {
-                    if let Some(w) = crate::agenttools::webhook_tool(&def.spec, allow_private) {
-                        out.push(Arc::new(w));
-                    }
-                }
-            },
+            Some(def) if def.spec.requires_approval && name != "transfer" => {
+                needs_approval.push(name.clone());
+                push_defined(&mut out, &def.spec, &builtin, allow_private);
+            }
+            Some(def) => push_defined(&mut out, &def.spec, &builtin, allow_private),
             None if BuiltinTool::from_name(name).is_some() => out.extend(builtin(name)),
             None => {
                 tracing::warn!(agent = %agent.name, tool = %name, "the agent lists a tool that does not exist")
@@ -797,5 +803,22 @@ async fn agent_tools(
     if !out.iter().any(|t| t.spec().name == "transfer") {
         out.extend(builtin("transfer"));
     }
-    Ok(out)
+    Ok((out, needs_approval))
+}
+
+/// A merchant's tool definition: a built-in under its own settings, or a webhook.
+fn push_defined(
+    out: &mut Vec<Arc<dyn Tool>>,
+    def: &ToolDefinition,
+    builtin: &dyn Fn(&str) -> Option<Arc<dyn Tool>>,
+    allow_private: bool,
+) {
+    match &def.implementation {
+        crate::model::ToolImplementation::Builtin { builtin: b } => out.extend(builtin(b.name())),
+        _ => {
+            if let Some(w) = crate::agenttools::webhook_tool(def, allow_private) {
+                out.push(Arc::new(w));
+            }
+        }
+    }
 }

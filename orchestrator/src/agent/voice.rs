@@ -832,14 +832,12 @@ impl Ctl {
             (self.relay.clone(), self.playback.clone(), self.sip.clone(), self.call);
         let engines = engines.clone();
         tokio::spawn(async move {
-            let event = loop {
-                tokio::select! {
-                    e = legs.recv() => match e {
-                        Some(e) => break e,
-                        None => return,
-                    },
-                    _ = &mut ended => return,
-                }
+            let event = tokio::select! {
+                e = legs.recv() => match e {
+                    Some(e) => e,
+                    None => return,
+                },
+                _ = &mut ended => return,
             };
             match event {
                 LegEvent::Answered => {

@@ -92,10 +92,6 @@ pub struct AiAgent {
     /// Built-in tool names and merchant tool definitions this agent may call.
     #[serde(default)]
     pub tools: Vec<String>,
-    /// Tools (of `tools`) that run only after a supervisor approves the call (a refund, say):
-    /// the AI tells the caller it is checking and waits for the approval.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools_needing_approval: Vec<String>,
     /// Where "I want a person" or pressing 0 goes.
     pub escalation_target: Target,
     /// Where callers go when the AI fails (LLM, speech or tool outage); the escalation target when unset.
@@ -188,16 +184,6 @@ impl ConfigKind for AiAgent {
                         p.push("", "is listed twice");
                     }
                 });
-            }
-        });
-        p.field("tools_needing_approval", |p| {
-            for (i, t) in self.tools_needing_approval.iter().enumerate() {
-                if !self.tools.contains(t) {
-                    p.index(i, |p| p.push("", "is not one of the agent's tools"));
-                }
-            }
-            if !self.tools_needing_approval.is_empty() && self.llm.is_none() {
-                p.push("", "needs an LLM brain (the guided agent cannot wait for approvals)");
             }
         });
         check_target(p, "escalation_target", &self.escalation_target);

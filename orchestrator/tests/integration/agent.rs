@@ -50,7 +50,13 @@ async fn scripted_llm() -> String {
             let messages = req["messages"].as_array().cloned().unwrap_or_default();
             let last = messages.last().cloned().unwrap_or_default();
             let text = last["content"].as_str().unwrap_or_default().to_lowercase();
-            let body = if last["role"] == "tool" {
+            let system = messages[0]["content"].as_str().unwrap_or_default().to_lowercase();
+            let body = if last["role"] == "tool" && text.contains("approve") {
+                text_reply("I'm sorry, I can't do that right now.")
+            } else if last["role"] == "tool" && text.contains("balance_cents") {
+                let result: Value = serde_json::from_str(last["content"].as_str().unwrap_or("{}")).unwrap();
+                text_reply(&format!("Your balance is {} cents.", result["balance_cents"]))
+            } else if last["role"] == "tool" {
                 let result: Value =
                     serde_json::from_str(last["content"].as_str().unwrap_or("{}")).unwrap_or_default();
                 let order = &result["order"];
@@ -60,6 +66,11 @@ async fn scripted_llm() -> String {
                     order["status"].as_str().unwrap_or("?"),
                     order["carrier"].as_str().unwrap_or("?")
                 ))
+            } else if text.contains("balance") {
+                tool_reply("", "account_balance", json!({}))
+            } else if text.contains("anything else") && system.contains("express shipping") {
+                // Supervisor guidance is in the system message: it changes the answer.
+                text_reply("I can offer you free express shipping.")
             } else if text.contains("refund") {
                 tool_reply("", "issue_refund", json!({"order_number": "1002"}))
             } else if text.contains("premium") {
@@ -423,6 +434,118 @@ async fn llm_keys_and_webhook_secrets_are_sealed_at_rest() {
         let again = switchboard::configfile::ConfigFile::from_yaml(&yaml).unwrap();
         let summary = switchboard::configfile::import(&keyed, again, false).await.unwrap();
         assert!(summary.updated.is_empty() && summary.created.is_empty(), "{summary:?}");
+    })
+    .await;
+}
+
+/// Supervisors' notes through the live view: advice enters the next turn (and is acknowledged
+/// in the timeline), a tool marked as needing approval waits for an approval (and does not run
+/// when refused); everything is in the call's timeline.
+#[tokio::test]
+async fn supervisor_notes_reach_the_llm_and_approvals_gate_tools() {
+    use switchboard::live::{Live, NoteKind, Start};
+    use switchboard::model::{BuiltinTool, ToolDefinition, ToolImplementation};
+    let url = scripted_llm().await;
+    on_each_db(|db| {
+        let url = url.clone();
+        async move {
+            switchboard::demo::ensure(&db).await.unwrap();
+            let account = accounts::by_slug(&db, "demo").await.unwrap().unwrap().id;
+            llm_agent(&db, account, &url).await;
+            let mut agent =
+                config::get_by_key::<AiAgent>(&db, account, "llm-assistant").await.unwrap().unwrap();
+            agent.spec.tools.push("account_balance".into());
+            config::update(&db, account, agent.id, agent.spec).await.unwrap();
+            config::create(
+                &db,
+                account,
+                ToolDefinition {
+                    name: "account_balance".into(),
+                    description: "The caller's balance".into(),
+                    parameters: json!({"type": "object", "properties": {}}),
+                    implementation: ToolImplementation::Builtin { builtin: BuiltinTool::AccountBalance },
+                    requires_approval: true,
+                    cancel_on_interruption: true,
+                },
+            )
+            .await
+            .unwrap();
+            let records = calls::RecordWriter::start(db.clone());
+            let (mut s, key) = session(&db, &records, account, "llm-assistant").await;
+            let live = Live::new();
+            let (call, inbox) = live.start(Start {
+                account,
+                call_id: None,
+                caller: None,
+                customer: None,
+                agent: "llm-assistant".into(),
+                brain: "llm".into(),
+                record: Some((records.clone(), key)),
+            });
+            s.take_notes_from(inbox.notes);
+            let mut observed = s.observe();
+            s.greeting();
+
+            // Without guidance the model has nothing to offer.
+            let (said, _) = turn(&mut s, "Is there anything else?").await;
+            assert_eq!(said.join(" "), "How can I help?");
+            // Advice: the next turn has it, and says so in the timeline.
+            let note = live
+                .note(account, call.id(), "Sam", NoteKind::Advice, "Offer free express shipping.")
+                .unwrap();
+            let (said, _) = turn(&mut s, "Is there anything else?").await;
+            assert!(said.join(" ").contains("express shipping"), "{said:?}");
+
+            // A tool that needs approval waits for one: approved, it runs.
+            let approver = {
+                let live = live.clone();
+                let id = call.id();
+                tokio::spawn(async move {
+                    let mut decisions = vec![NoteKind::Approve, NoteKind::Deny].into_iter();
+                    while let Some((kind, data)) = observed.recv().await {
+                        if kind == "approval_needed" {
+                            assert_eq!(data["tool"], "account_balance");
+                            let Some(decision) = decisions.next() else { break };
+                            live.note(account, id, "Sam", decision, "checked the account").unwrap();
+                        }
+                    }
+                })
+            };
+            let (said, _) = turn(&mut s, "What is my balance?").await;
+            let said = said.join(" ");
+            assert!(said.contains("check that with a colleague") && said.contains("balance is"), "{said}");
+            // Refused, it does not run and the model is told.
+            let (said, _) = turn(&mut s, "And my balance again?").await;
+            assert!(said.join(" ").contains("can't do that"), "{said:?}");
+            // A standing approval (sent before the tool asks) is used by the next call.
+            live.note(account, call.id(), "Sam", NoteKind::Approve, "").unwrap();
+            let (said, _) = turn(&mut s, "My balance please?").await;
+            assert!(said.join(" ").contains("balance is"), "{said:?}");
+            s.finish();
+            drop(s);
+            approver.await.unwrap();
+            records.flush().await;
+
+            let call = newest_call(&db, account).await;
+            let events = |kind: &str| call.timeline.iter().filter(|e| e.kind == kind).count();
+            assert_eq!(events("supervisor_note"), 4, "{:?}", call.timeline);
+            let ack = call.timeline.iter().find(|e| e.kind == "guidance_acknowledged").expect("acknowledged");
+            assert_eq!((ack.data["note_id"].as_u64(), ack.data["by"].as_str()), (Some(note), Some("Sam")));
+            assert_eq!(events("approval_needed"), 2, "the standing approval needed no request");
+            assert_eq!((events("approval_given"), events("approval_refused")), (2, 1));
+            let balance_calls: Vec<&calls::CallEvent> = call
+                .timeline
+                .iter()
+                .filter(|e| e.kind == "tool_call" && e.data["tool"] == "account_balance")
+                .collect();
+            assert_eq!(balance_calls.len(), 3);
+            assert!(
+                balance_calls[1].data["error"].as_str().unwrap().contains("did not approve"),
+                "{:?}",
+                balance_calls[1]
+            );
+            assert!(balance_calls[0].data["result"]["balance_cents"].is_i64());
+        }
     })
     .await;
 }

@@ -139,6 +139,14 @@ pub async fn raw(app: &axum::Router, req: Request<Body>) -> Resp {
 
 /// The HTTP application over `db`, with files in a fresh temporary directory.
 pub fn app(db: &Db) -> axum::Router {
+    app_with_live(db, Default::default())
+}
+
+/// The same, showing the live AI calls of `live`.
+pub fn app_with_live(db: &Db, live: switchboard::live::Live) -> axum::Router {
     let dir = std::env::temp_dir().join(format!("switchboard-test-{}-{}", std::process::id(), rand_suffix()));
-    switchboard::api::app(db.clone(), switchboard::api::AppOptions { data_dir: dir, ..Default::default() })
+    switchboard::api::app(
+        db.clone(),
+        switchboard::api::AppOptions { data_dir: dir, live, ..Default::default() },
+    )
 }

@@ -212,6 +212,7 @@ async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, 
         }
         (Method::POST, "/api/auth/logout") => None,
         (Method::PUT, "/api/me/status") => Some(json!({"status": "available"})),
+        (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/account") => {
             Some(serde_json::to_value(switchboard::demo::config().settings).unwrap())
         }
@@ -245,8 +246,20 @@ async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, 
     (path, body)
 }
 
+/// Bodies for the live view's actions.
+fn live_body(path: &str) -> Value {
+    if path.ends_with("/takeover") {
+        json!({"extension": "101"})
+    } else {
+        json!({"kind": "advice", "text": "Offer express shipping"})
+    }
+}
+
 fn success(e: &Endpoint) -> StatusCode {
     match (e.method.clone(), e.path.as_str()) {
+        (Method::POST, p) if p.starts_with("/api/live/") => StatusCode::ACCEPTED,
+        // Without a WebSocket handshake the upgrade is refused, after the access check passed.
+        (Method::GET, "/api/live/feed") => StatusCode::BAD_REQUEST,
         (Method::POST, "/api/auth/login") => StatusCode::OK,
         (Method::POST, "/api/auth/logout") => StatusCode::NO_CONTENT,
         (Method::POST, _) => StatusCode::CREATED,
@@ -267,6 +280,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/account" => Owner,
         p if p.starts_with("/api/users") || p.starts_with("/api/tokens") => Owner,
         "/api/presence" => Supervisor,
+        // Live AI calls: watching, guiding and taking over are supervisors' work.
+        p if p.starts_with("/api/live/") => Supervisor,
         // Configuration and store data: supervisors read, admins change.
         _ if read => Supervisor,
         _ => Admin,
@@ -281,9 +296,25 @@ fn declared_access_matches_the_role_policy() {
 }
 
 async fn matrix(db: Db) {
-    let a = fixture(&db, "acme", "+1555").await;
-    let b = fixture(&db, "globex", "+1666").await;
-    let app = crate::common::app(&db);
+    let mut a = fixture(&db, "acme", "+1555").await;
+    let mut b = fixture(&db, "globex", "+1666").await;
+    // A live AI call in each account, for the live view's endpoints.
+    let live = switchboard::live::Live::new();
+    let mut engagements = Vec::new();
+    for f in [&mut a, &mut b] {
+        let (call, inbox) = live.start(switchboard::live::Start {
+            account: f.account_id,
+            call_id: None,
+            caller: None,
+            customer: None,
+            agent: "assistant".into(),
+            brain: "llm".into(),
+            record: None,
+        });
+        f.ids.insert("/api/live/calls".into(), call.id() as i64);
+        engagements.push((call, inbox));
+    }
+    let app = crate::common::app_with_live(&db, live);
     // Both accounts' first audio entries get a recording, so downloads have something to return.
     for f in [&a, &b] {
         let path = AUDIO_FILE.replace("{id}", &f.ids["/api/audio"].to_string());
@@ -342,6 +373,7 @@ async fn matrix(db: Db) {
             let other = b.ids[&collection];
             let body = match e.method {
                 Method::PUT => Some(b.bodies[&collection].clone()),
+                Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),
                 _ => None,
             };
             let path = e.path.replace("{id}", &other.to_string());
