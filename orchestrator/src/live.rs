@@ -270,6 +270,8 @@ pub enum NoteKind {
 pub enum Command {
     /// Ring `extension`; when it answers, brief the supervisor and connect them to the caller.
     TakeOver { extension: String, by: String },
+    /// Ring `extension`; when it answers it hears the caller and the AI, and is not heard.
+    Listen { extension: String, by: String },
 }
 
 /// One update for the feeds.
@@ -437,17 +439,34 @@ impl Live {
 
     /// A supervisor takes engagement `id` over on `extension`.
     pub fn take_over(&self, account: i64, id: u64, by: &str, extension: &str) -> Option<()> {
+        let command = Command::TakeOver { extension: extension.to_string(), by: by.to_string() };
+        self.command(account, id, command, "supervisor_takeover", by, extension)
+    }
+
+    /// A supervisor listens in on engagement `id` from `extension`.
+    pub fn listen(&self, account: i64, id: u64, by: &str, extension: &str) -> Option<()> {
+        let command = Command::Listen { extension: extension.to_string(), by: by.to_string() };
+        self.command(account, id, command, "supervisor_listen", by, extension)
+    }
+
+    fn command(
+        &self,
+        account: i64,
+        id: u64,
+        command: Command,
+        kind: &str,
+        by: &str,
+        extension: &str,
+    ) -> Option<()> {
         {
             let entries = self.lock();
             let e = entries.get(&id).filter(|e| e.account == account)?;
-            e.commands
-                .send(Command::TakeOver { extension: extension.to_string(), by: by.to_string() })
-                .ok()?;
+            e.commands.send(command).ok()?;
         }
         let data = json!({ "by": by, "extension": extension });
         self.with_entry(id, |e| {
             e.tile.supervisor = Some(format!("{by} ({extension})"));
-            e.event("supervisor_takeover", data)
+            e.event(kind, data)
         });
         Some(())
     }

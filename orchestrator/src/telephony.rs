@@ -315,6 +315,13 @@ impl CallRouter {
                     });
                 }
             }
+            CallEvent::CalleeLeft { call } => {
+                // Someone listening in hung up; the caller stays with the AI agent.
+                self.event(call, "callee_left", serde_json::json!({})).await;
+                if let Some(legs) = self.calls.get(&call).and_then(|c| c.legs.as_ref()) {
+                    let _ = legs.send(crate::agent::voice::LegEvent::Left);
+                }
+            }
             CallEvent::Dtmf { call, side, digit } => {
                 let side = if side == Side::Caller { "caller" } else { "callee" };
                 tracing::info!(%call, %digit, side, "DTMF (SIP INFO)");

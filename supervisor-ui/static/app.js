@@ -206,6 +206,9 @@ const grid = {
           }
           if (m.event.kind === "takeover_connected") $("d-takeover-status").textContent = "Connected: you have the caller.";
           if (m.event.kind === "takeover_failed") $("d-takeover-status").textContent = "Your phone did not answer; the AI carries on.";
+          if (m.event.kind === "listen_connected") $("d-takeover-status").textContent = "Listening: you hear the caller and the AI; they do not hear you.";
+          if (m.event.kind === "listen_ended") $("d-takeover-status").textContent = "You stopped listening; the AI carries on.";
+          if (m.event.kind === "listen_failed") $("d-takeover-status").textContent = "Your phone did not answer the listen-in.";
         }
         break;
       case "error":
@@ -327,6 +330,7 @@ const grid = {
       case "approval_given": text = `${d.by} approved ${d.tool}`; break;
       case "approval_refused": text = `${d.by} refused ${d.tool}`; break;
       case "supervisor_takeover": text = `${d.by} takes over on ${d.extension}`; break;
+      case "supervisor_listen": text = `${d.by} listens in on ${d.extension}`; break;
       case "latency": text = `first audio ${d.first_audio_ms ?? "–"} ms after end of turn`; break;
       case "handoff": text = `hand-off: ${d.reason || ""}`; break;
       default: text = "";
@@ -360,17 +364,24 @@ $("d-note").addEventListener("submit", async (ev) => {
 $("d-approve").addEventListener("click", () => sendNote("approve", ""));
 $("d-deny").addEventListener("click", () => sendNote("deny", ""));
 
-$("d-takeover").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
+async function phoneAction(action) {
   const id = grid.opened;
-  const extension = ev.target.elements.extension.value.trim();
+  const extension = $("d-takeover").elements.extension.value.trim();
   localStorage.setItem("takeover-extension", extension);
   try {
-    await api("POST", `/api/live/calls/${id}/takeover`, { extension: extension || null });
-    $("d-takeover-status").textContent = `Ringing ${extension}: answer to hear a briefing, then the caller.`;
+    await api("POST", `/api/live/calls/${id}/${action}`, { extension: extension || null });
+    $("d-takeover-status").textContent = action === "takeover"
+      ? `Ringing ${extension}: answer to hear a briefing, then the caller.`
+      : `Ringing ${extension}: answer to listen in.`;
   } catch (e) {
-    $("d-takeover-status").textContent = `Cannot take over: ${e.message}`;
+    $("d-takeover-status").textContent = `Cannot ${action === "takeover" ? "take over" : "listen in"}: ${e.message}`;
   }
+}
+
+$("d-takeover").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  phoneAction("takeover");
 });
+$("d-listen").addEventListener("click", () => phoneAction("listen"));
 
 route();

@@ -78,6 +78,7 @@ pub struct SipStats {
 
 enum Command {
     Hangup(CallId),
+    KeepCaller(CallId, bool),
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
@@ -124,6 +125,12 @@ impl SipHandle {
     /// Hangs a call up from our side.
     pub async fn hangup(&self, call: CallId) {
         let _ = self.commands.send(Command::Hangup(call)).await;
+    }
+
+    /// Whether a call we answered keeps its caller when the person connected to it hangs up
+    /// (see `CallEvent::CalleeLeft`).
+    pub async fn keep_caller(&self, call: CallId, keep: bool) {
+        let _ = self.commands.send(Command::KeepCaller(call, keep)).await;
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -288,6 +295,7 @@ async fn run(
                 }
                 Some(Command::Route(call, decision)) => server.route(now_ms(), call, decision),
                 Some(Command::Hangup(call)) => server.hangup(now_ms(), call),
+                Some(Command::KeepCaller(call, keep)) => server.keep_caller(call, keep),
                 Some(Command::Registrations(reply)) => {
                     let now = now_ms();
                     let list = server

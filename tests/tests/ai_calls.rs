@@ -800,3 +800,96 @@ async fn a_supervisor_watches_guides_and_takes_over_an_ai_call_in_the_browser() 
     let r = rig.client.get(rig.server.url("/api/live/calls")).header("cookie", &alice).send().await.unwrap();
     assert_eq!(r.status(), 403);
 }
+
+/// Waits until the live call `id` has an event of `kind`; returns its data.
+async fn live_event(rig: &Rig, cookie: &str, id: &Value, kind: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let detail = get_json(&rig.client, &rig.server, cookie, &format!("/api/live/calls/{id}")).await;
+        if let Some(e) = detail["events"].as_array().and_then(|es| es.iter().find(|e| e["kind"] == kind)) {
+            return e["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "no {kind} in {detail}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Listen-in: the supervisor's desk phone hears the caller and the AI and is never heard by
+/// the caller; when it hangs up the caller is still with the AI, which goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
+    let _serial = SERIAL.lock().await;
+    if !ready() || !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let question = speech(dir.path(), "Where is my order 1002?");
+    // The supervisor's microphone: a 2 kHz tone the caller must never hear.
+    let (mic, rec) = mic_and_recorder(dir.path(), "listener", 2000.0, 60.0);
+    let rig = rig(dir).await;
+    let desk = Baresip::start_with(
+        &demo_account(&rig.sip, "101", ";answermode=auto"),
+        PhoneOptions { microphone: Some(mic), record_dir: Some(rec.clone()), ..Default::default() },
+    )
+    .unwrap();
+    rig.wait_registered("101").await;
+    let supervisor =
+        login(&rig.client, &rig.server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call("+15555550177", &phone, 38_000);
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
+    let tiles = get_json(&rig.client, &rig.server, &supervisor, "/api/live/calls").await;
+    let id = tiles[0]["id"].clone();
+    let r = rig
+        .client
+        .post(rig.server.url(&format!("/api/live/calls/{id}/listen")))
+        .header("cookie", &supervisor)
+        .json(&json!({"extension": "101"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    desk.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    live_event(&rig, &supervisor, &id, "listen_connected").await;
+
+    // The conversation goes on while the supervisor listens.
+    let listening_from = phone.heard_len();
+    phone.say(&question).await;
+    let asked = phone.heard_len();
+    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await;
+    let answer = rig._dir.path().join("answer-while-listened.wav");
+    phone.save(asked, &answer);
+    let heard = transcribe(&answer);
+    assert!(heard.contains("shipped"), "the AI answered while listened to: {heard:?}");
+    let while_listened = rig._dir.path().join("while-listened.wav");
+    phone.save(listening_from, &while_listened);
+    let leaked = tone_seconds(&while_listened, 1900.0, 2100.0);
+    assert!(leaked < 0.1, "the caller heard the supervisor's microphone for {leaked} s");
+
+    // The supervisor hangs up: the caller stays with the AI.
+    desk.command("hangup", "").unwrap();
+    live_event(&rig, &supervisor, &id, "listen_ended").await;
+    phone.say(&question).await;
+    let asked = phone.heard_len();
+    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await;
+    let again = rig._dir.path().join("answer-after.wav");
+    phone.save(asked, &again);
+    let heard = transcribe(&again);
+    assert!(heard.contains("shipped"), "the AI still answers after the listener left: {heard:?}");
+    sipp_ok(sipp.await.unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+    // The desk heard both sides: the caller's question and the AI's answer.
+    let desk_heard = transcribe(&find_file(&rec, "-dec.wav").unwrap());
+    assert!(
+        desk_heard.contains("order") && desk_heard.contains("shipped"),
+        "the listener heard: {desk_heard:?}"
+    );
+    desk.stop();
+    let call = rig.last_call().await;
+    let kinds: Vec<&str> =
+        call["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["supervisor_listen", "listen_connected", "callee_left", "listen_ended"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert!(call["disposition"].as_str().unwrap().contains("caller hung up"), "{}", call["disposition"]);
+}

@@ -35,6 +35,7 @@ const FRAME: usize = 160;
 const APOLOGY: &str = "Sorry, let me get you to a person.";
 const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
 const TAKEOVER: &str = "One moment please, I'm bringing in a colleague.";
+const HANDING_OVER: &str = "I'm passing you to my colleague now.";
 const TAKEOVER_FAILED: &str = "Sorry, my colleague can't pick up right now. I'm still here; how can I help?";
 
 /// What happens to the leg the caller is handed to (from the call router).
@@ -44,6 +45,23 @@ pub enum LegEvent {
     Answered,
     /// Nobody took the call (SIP status).
     Unreached(u16),
+    /// The person listening in hung up; the caller is still here.
+    Left,
+}
+
+/// Where a supervisor's listen-in stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListenPhase {
+    Ringing,
+    Connected,
+    Over,
+}
+
+/// A listen-in: its phase, and the task that follows its leg (it holds the leg events).
+struct Listening {
+    extension: String,
+    phase: tokio::sync::watch::Receiver<ListenPhase>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -170,6 +188,10 @@ impl Playback {
         self.paused = false;
         std::mem::take(&mut self.heard).join(" ")
     }
+}
+
+fn lock_listening(l: &Mutex<Option<Listening>>) -> std::sync::MutexGuard<'_, Option<Listening>> {
+    l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The playback queue, even if a panicking holder poisoned the lock (its state stays usable).
@@ -376,6 +398,7 @@ impl VoiceCall {
             data_dir,
             legs: Arc::new(tokio::sync::Mutex::new(legs)),
             live: live.clone(),
+            listening: Mutex::new(None),
         };
         let mut session = match Session::start(setup).await {
             Ok(s) => s,
@@ -545,10 +568,14 @@ impl VoiceCall {
                 h = heard_rx.recv() => match h { Some(h) => h, None => break },
                 _ = &mut ended => break,
                 Some(command) = commands.recv() => {
-                    let Command::TakeOver { extension, by } = command;
-                    if ctx.take_over(&engines, &session, &extension, &by, &live_call, &mut ended).await {
-                        session.finish();
-                        return;
+                    match command {
+                        Command::Listen { extension, by } => ctx.listen(&extension, &by, &live_call).await,
+                        Command::TakeOver { extension, by } => {
+                            if ctx.take_over(&engines, &session, &extension, &by, &live_call, &mut ended).await {
+                                session.finish();
+                                return;
+                            }
+                        }
                     }
                     continue;
                 }
@@ -646,10 +673,14 @@ impl VoiceCall {
                     tokio::select! {
                         next = &mut respond => break Some(next),
                         _ = &mut ended => break None,
-                        Some(c) = commands.recv() => {
-                            command = Some(c);
-                            break None;
-                        }
+                        Some(c) = commands.recv() => match c {
+                            // Listening in does not disturb the answer.
+                            Command::Listen { extension, by } => ctx.listen(&extension, &by, &live_call).await,
+                            takeover => {
+                                command = Some(takeover);
+                                break None;
+                            }
+                        },
                         frame = tap.recv() => {
                             let Some(samples) = frame else { break None };
                             if listener.hear(samples).iter().any(|f| matches!(f, Frame::Interruption { .. })) {
@@ -750,6 +781,7 @@ struct Ctl {
     data_dir: std::path::PathBuf,
     legs: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<LegEvent>>>,
     live: crate::live::Live,
+    listening: Mutex<Option<Listening>>,
 }
 
 impl Ctl {
@@ -813,6 +845,110 @@ impl Ctl {
         }
     }
 
+    /// A supervisor listens in from `extension`: it rings, and once answered hears the caller
+    /// and the AI (the relay's listen-in) without being heard. Their hanging up leaves the
+    /// caller with the AI. The conversation goes on meanwhile.
+    async fn listen(&self, extension: &str, by: &str, live: &Arc<LiveCall>) {
+        let busy =
+            lock_listening(&self.listening).as_ref().is_some_and(|l| *l.phase.borrow() != ListenPhase::Over);
+        if busy {
+            live.event(
+                "listen_refused",
+                json!({ "by": by, "extension": extension, "reason": "someone already listens" }),
+            );
+            return;
+        }
+        let ring_ms = self.ring_ms(extension).await;
+        let mut legs = self.fresh_legs().await;
+        self.sip.keep_caller(self.call, true).await;
+        self.relay.monitor(MediaSide::B, true);
+        let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
+        self.sip
+            .route(
+                self.call,
+                RouteDecision::Ring {
+                    account: self.account,
+                    extension: extension.to_string(),
+                    max_lines: 8,
+                    ring_timeout_ms: ring_ms,
+                    media,
+                },
+            )
+            .await;
+        let (phase_tx, phase) = tokio::sync::watch::channel(ListenPhase::Ringing);
+        let (sip, relay, call, live) = (self.sip.clone(), self.relay.clone(), self.call, live.clone());
+        let (by, ext) = (by.to_string(), extension.to_string());
+        let task = tokio::spawn(async move {
+            let stop = |why: &str, data: serde_json::Value| {
+                relay.monitor(MediaSide::B, false);
+                live.event(why, data);
+                let _ = phase_tx.send(ListenPhase::Over);
+            };
+            while let Some(event) = legs.recv().await {
+                match event {
+                    LegEvent::Answered if *phase_tx.borrow() == ListenPhase::Ringing => {
+                        let _ = phase_tx.send(ListenPhase::Connected);
+                        live.event("listen_connected", json!({ "by": by, "extension": ext }));
+                    }
+                    LegEvent::Answered => {}
+                    LegEvent::Unreached(status) => {
+                        stop("listen_failed", json!({ "by": by, "extension": ext, "status": status }));
+                        break;
+                    }
+                    LegEvent::Left => {
+                        stop("listen_ended", json!({ "by": by, "extension": ext }));
+                        break;
+                    }
+                }
+            }
+            sip.keep_caller(call, false).await;
+        });
+        *lock_listening(&self.listening) = Some(Listening { extension: extension.to_string(), phase, task });
+    }
+
+    /// A takeover by whoever listens in: they are connected at once (no ringing, no briefing:
+    /// they heard the call). `None` when nobody listens.
+    async fn take_over_from_listening(
+        &self,
+        engines: &Arc<Engines>,
+        by: &str,
+        live: &LiveCall,
+    ) -> Option<bool> {
+        let listening = lock_listening(&self.listening).take()?;
+        let mut phase = listening.phase.clone();
+        let settled =
+            tokio::time::timeout(Duration::from_secs(40), phase.wait_for(|p| *p != ListenPhase::Ringing))
+                .await
+                .map(|r| r.map(|p| *p));
+        let connected = matches!(settled, Ok(Ok(ListenPhase::Connected)));
+        if !connected {
+            return None;
+        }
+        listening.task.abort();
+        self.sip.keep_caller(self.call, false).await;
+        lock(&self.playback).stop();
+        self.say_and_wait(engines, HANDING_OVER).await;
+        self.relay.monitor(MediaSide::B, false);
+        self.relay.stop_playing(MediaSide::A);
+        live.event(
+            "takeover_connected",
+            json!({ "by": by, "extension": listening.extension, "from_listening": true }),
+        );
+        live.state(AiState::TakenOver);
+        Some(true)
+    }
+
+    /// How long an extension rings (its no-answer time, at least 10 s).
+    async fn ring_ms(&self, extension: &str) -> u64 {
+        crate::store::config::get_by_key::<Agent>(&self.db, self.account, extension)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.spec.forwarding.no_answer_seconds as u64 * 1000)
+            .unwrap_or(20_000)
+            .max(10_000)
+    }
+
     /// Forgets leg events from before a new ring (re-INVITEs of an earlier leg).
     async fn fresh_legs(&self) -> tokio::sync::OwnedMutexGuard<mpsc::UnboundedReceiver<LegEvent>> {
         let mut legs = self.legs.clone().lock_owned().await;
@@ -847,6 +983,7 @@ impl Ctl {
                     }
                     relay.stop_playing(MediaSide::A);
                 }
+                LegEvent::Left => {}
                 LegEvent::Unreached(_) => {
                     let audio =
                         tokio::task::spawn_blocking(move || engines.speak(NOBODY)).await.ok().flatten();
@@ -882,19 +1019,16 @@ impl Ctl {
         ended: &mut tokio::sync::oneshot::Receiver<()>,
     ) -> bool {
         live.state(AiState::Transferring);
+        if let Some(taken) = self.take_over_from_listening(engines, by, live).await {
+            return taken;
+        }
         let briefing = {
             let (e, text) = (engines.clone(), format!("Taking over from the AI. {}", session.summary()));
             tokio::task::spawn_blocking(move || e.speak(&text))
         };
         lock(&self.playback).stop();
         self.queue(engines, TAKEOVER, false).await;
-        let ring_ms = crate::store::config::get_by_key::<Agent>(&self.db, self.account, extension)
-            .await
-            .ok()
-            .flatten()
-            .map(|a| a.spec.forwarding.no_answer_seconds as u64 * 1000)
-            .unwrap_or(20_000)
-            .max(10_000);
+        let ring_ms = self.ring_ms(extension).await;
         lock(&self.playback).filler = Some(Box::new(Tone::hold(RATE).for_ms(ring_ms + 30_000)));
         let mut legs = self.fresh_legs().await;
         let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };

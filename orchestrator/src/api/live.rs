@@ -85,6 +85,29 @@ async fn takeover(
     Id(id): Id,
     JsonBody(req): JsonBody<TakeoverRequest>,
 ) -> ApiResult<Response> {
+    let (id, extension) = phone_for(&st, &p, id, req).await?;
+    st.live.take_over(p.account_id, id, &who(&p), &extension).ok_or(crate::Error::NotFound)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
+}
+
+async fn listen(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+    JsonBody(req): JsonBody<TakeoverRequest>,
+) -> ApiResult<Response> {
+    let (id, extension) = phone_for(&st, &p, id, req).await?;
+    st.live.listen(p.account_id, id, &who(&p), &extension).ok_or(crate::Error::NotFound)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
+}
+
+/// The engagement and the supervisor's phone: the extension asked for, or the user's own.
+async fn phone_for(
+    st: &AppState,
+    p: &Principal,
+    id: i64,
+    req: TakeoverRequest,
+) -> Result<(u64, String), crate::Error> {
     let extension = req
         .extension
         .map(|e| e.trim().to_string())
@@ -94,11 +117,10 @@ async fn takeover(
             crate::Error::invalid("extension", "say which extension to ring (no phone is linked to you)")
         })?;
     if crate::store::config::get_by_key::<Agent>(&st.db, p.account_id, &extension).await?.is_none() {
-        return Err(crate::Error::invalid("extension", format!("no agent extension {extension}")).into());
+        return Err(crate::Error::invalid("extension", format!("no agent extension {extension}")));
     }
     let id = u64::try_from(id).map_err(|_| crate::Error::NotFound)?;
-    st.live.take_over(p.account_id, id, &who(&p), &extension).ok_or(crate::Error::NotFound)?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
+    Ok((id, extension))
 }
 
 async fn feed(
@@ -243,6 +265,17 @@ pub fn routes(api: &mut Api) {
         takeover_req,
         None,
         takeover,
+    );
+    let listen_req = api.schema::<TakeoverRequest>();
+    api.add(
+        Method::POST,
+        "/api/live/calls/{id}/listen",
+        supervisor,
+        "live",
+        "Listen in from an extension: it rings, then hears the caller and the AI without being heard",
+        listen_req,
+        None,
+        listen,
     );
     api.add(
         Method::GET,

@@ -134,6 +134,8 @@ enum Command {
     Tap { side: MediaSide, frames: mpsc::UnboundedSender<Vec<i16>> },
     /// Send DTMF digits to `side`.
     Digits { side: MediaSide, digits: String },
+    /// `side` listens in: it hears the other side and what is played to it, and is not heard.
+    Monitor { side: MediaSide, on: bool },
 }
 
 impl Relay {
@@ -175,6 +177,12 @@ impl Relay {
 
     pub fn stop_playing(&self, side: MediaSide) {
         let _ = self.commands.send(Command::Stop { side });
+    }
+
+    /// Listen-in: `side` hears both the other side and whatever is played to the other side
+    /// (an AI agent's voice), and nothing it says reaches the other side.
+    pub fn monitor(&self, side: MediaSide, on: bool) {
+        let _ = self.commands.send(Command::Monitor { side, on });
     }
 
     /// Decoded audio from one side, 20 ms at a time (for recording and speech recognition).
@@ -278,6 +286,8 @@ struct Leg {
     event_out: Option<(EventSender, u32)>,
     /// An in-band DTMF tone being sent (the side has no telephone-events).
     tone_out: Option<Tone>,
+    /// Listening in (see `Relay::monitor`).
+    monitor: bool,
 }
 
 impl Leg {
@@ -293,6 +303,7 @@ impl Leg {
             endpoint: RtpEndpoint::new(G711::Ulaw, ssrc, (ssrc >> 7) as u16, ssrc >> 3, 0),
             player: None,
             tap: None,
+            monitor: false,
             digits_out: VecDeque::new(),
             event_out: None,
             tone_out: None,
@@ -313,6 +324,7 @@ impl Leg {
     /// Something needs frames from or to this side.
     fn attached(&self) -> bool {
         self.player.is_some()
+            || self.monitor
             || self.tap.is_some()
             || self.event_out.is_some()
             || self.tone_out.is_some()
@@ -393,8 +405,31 @@ async fn recv_opt(socket: &Option<UdpSocket>, buf: &mut [u8]) -> std::io::Result
     }
 }
 
-/// What one 20 ms tick of a bridged call sends to a side.
-async fn send_tick(legs: &mut [Leg; 2], sockets: &[MediaSockets; 2], to: usize, heard: &[Vec<i16>]) -> u64 {
+/// Adds two streams of 20 ms frames sample by sample (a missing frame is silence).
+fn mix(a: &[Vec<i16>], b: &[Vec<i16>]) -> Vec<Vec<i16>> {
+    (0..a.len().max(b.len()))
+        .map(|i| {
+            let (x, y) = (a.get(i), b.get(i));
+            let n = x.map_or(0, Vec::len).max(y.map_or(0, Vec::len));
+            (0..n)
+                .map(|k| {
+                    let p = x.and_then(|f| f.get(k)).copied().unwrap_or(0);
+                    let q = y.and_then(|f| f.get(k)).copied().unwrap_or(0);
+                    p.saturating_add(q)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// What one 20 ms tick of a bridged call sends to a side; `sent` gets the audio frames.
+async fn send_tick(
+    legs: &mut [Leg; 2],
+    sockets: &[MediaSockets; 2],
+    to: usize,
+    heard: &[Vec<i16>],
+    sent: &mut Vec<Vec<i16>>,
+) -> u64 {
     let leg = &mut legs[to];
     let (own, silenced) = leg.own_audio();
     let mut packets = Vec::new();
@@ -410,8 +445,14 @@ async fn send_tick(legs: &mut [Leg; 2], sockets: &[MediaSockets; 2], to: usize, 
     }
     if !silenced {
         match own {
-            Some(frame) => packets.push(leg.endpoint.send_frame(&frame)),
-            None => packets.extend(heard.iter().map(|f| leg.endpoint.send_frame(f))),
+            Some(frame) => {
+                packets.push(leg.endpoint.send_frame(&frame));
+                sent.push(frame);
+            }
+            None => {
+                packets.extend(heard.iter().map(|f| leg.endpoint.send_frame(f)));
+                sent.extend(heard.iter().cloned());
+            }
         }
     }
     let Some(addr) = leg.to() else { return 0 };
@@ -488,8 +529,21 @@ async fn run(
                         }
                     }
                 }
-                for to in 0..2 {
-                    let sent = send_tick(&mut legs, &sockets, to, &heard[1 - to]).await;
+                // A side that listens in goes second: it hears what the other side was sent.
+                let order = if legs[0].monitor { [1, 0] } else { [0, 1] };
+                let mut sent_audio: [Vec<Vec<i16>>; 2] = [Vec::new(), Vec::new()];
+                for to in order {
+                    let other = 1 - to;
+                    let hears = if legs[other].monitor {
+                        Vec::new() // a listener is not heard
+                    } else if legs[to].monitor {
+                        mix(&heard[other], &sent_audio[other])
+                    } else {
+                        heard[other].clone()
+                    };
+                    let mut out = Vec::new();
+                    let sent = send_tick(&mut legs, &sockets, to, &hears, &mut out).await;
+                    sent_audio[to] = out;
                     counters[to].fetch_add(sent, Ordering::Relaxed);
                     PACKETS_FORWARDED.fetch_add(sent, Ordering::Relaxed);
                 }
@@ -517,6 +571,7 @@ async fn run(
                     }
                     Some(Command::Stop { side }) => legs[side.index()].player = None,
                     Some(Command::Tap { side, frames }) => legs[side.index()].tap = Some(frames),
+                    Some(Command::Monitor { side, on }) => legs[side.index()].monitor = on,
                     Some(Command::Digits { side, digits }) => legs[side.index()]
                         .digits_out
                         .extend(digits.chars().filter(|c| super::dtmf::digit_event(*c).is_some())),
@@ -726,5 +781,80 @@ mod tests {
         assert!(relay.stats.rtcp_sent.load(Ordering::Relaxed) >= 1);
         let q = relay.quality(MediaSide::A);
         assert_eq!((q.packets_received, q.packets_lost), (50, 0), "{q:?}");
+    }
+
+    /// Power of `hz` in `x` (8 kHz), by the Goertzel algorithm, normalised by length.
+    fn power(x: &[i16], hz: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in x {
+            let s0 = v as f64 + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len() as f64).powi(2)
+    }
+
+    struct Sine(f32, u32);
+    impl Source for Sine {
+        fn next_frame(&mut self) -> Option<Vec<i16>> {
+            let f = (0..160)
+                .map(|i| ((self.1 + i) as f32 * self.0 * std::f32::consts::TAU / 8000.0).sin() * 8000.0)
+                .map(|v| v as i16)
+                .collect();
+            self.1 += 160;
+            Some(f)
+        }
+    }
+
+    /// Listen-in: B hears A's voice and what is played to A (the AI), and A never hears B.
+    #[tokio::test]
+    async fn a_side_listening_in_hears_both_and_is_not_heard() {
+        let pool = PortPool::new(40600, 40700);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+        let (phone_a, phone_b) =
+            (UdpSocket::bind("127.0.0.1:0").await.unwrap(), UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        relay.update(Some(phone_a.local_addr().unwrap()), Some(phone_b.local_addr().unwrap()), None, None);
+        relay.set_payload_type(0);
+        // The AI speaks to A at 440 Hz; B listens in.
+        drop(relay.play(MediaSide::A, Box::new(Sine(440.0, 0))));
+        relay.monitor(MediaSide::B, true);
+        // A says 1 kHz, B says 2 kHz, for a second each.
+        let tone = |hz: f32| -> Vec<u8> {
+            (0..160)
+                .map(|i| {
+                    crate::media::g711::linear_to_ulaw(
+                        ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16,
+                    )
+                })
+                .collect()
+        };
+        for i in 0..50u16 {
+            let pa = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xa, &tone(1000.0));
+            let pb = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xb, &tone(2000.0));
+            phone_a.send_to(&pa, relay.a_local).await.unwrap();
+            phone_b.send_to(&pb, relay.b_local).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let decode = |got: Vec<Vec<u8>>| -> Vec<i16> {
+            got.iter()
+                .filter_map(|p| RtpHeader::parse(p).map(|h| G711::Ulaw.decode(h.payload(p))))
+                .flatten()
+                .collect()
+        };
+        let at_b = decode(collect(&phone_b, 2, |got| got.len() >= 60).await);
+        let at_a = decode(collect(&phone_a, 2, |got| got.len() >= 60).await);
+        let (b_ai, b_caller, b_self) = (power(&at_b, 440.0), power(&at_b, 1000.0), power(&at_b, 2000.0));
+        assert!(
+            b_ai > 1e5 && b_caller > 1e5,
+            "the listener hears the AI ({b_ai}) and the caller ({b_caller})"
+        );
+        assert!(b_self < b_ai / 100.0, "the listener does not hear itself ({b_self})");
+        let (a_ai, a_listener) = (power(&at_a, 440.0), power(&at_a, 2000.0));
+        assert!(
+            a_ai > 1e5 && a_listener < a_ai / 100.0,
+            "the caller hears the AI ({a_ai}), never the listener ({a_listener})"
+        );
     }
 }

@@ -135,6 +135,11 @@ impl SipServer {
         self.drain_b2bua();
     }
 
+    /// See `B2bua::keep_caller`.
+    pub fn keep_caller(&mut self, call: CallId, keep: bool) {
+        self.b2bua.keep_caller(call, keep);
+    }
+
     /// Hangs a call up from our side.
     pub fn hangup(&mut self, now_ms: u64, call: CallId) {
         self.b2bua.hangup(now_ms, call);

@@ -102,6 +102,16 @@ impl B2bua {
                     o.state = OutState::Done;
                     o.tx = None;
                 }
+                if call.keep_caller && call.answered_by_us && call.answered == Some(idx) {
+                    // Only the person leaves: the caller stays with us, ready for another.
+                    call.answered = None;
+                    call.state = CallState::Answered;
+                    if let Some(target) = call.target.take() {
+                        super::release_line(&mut self.lines, &target);
+                    }
+                    self.events.push_back(CallEvent::CalleeLeft { call: id });
+                    return Some(reject(req, 200, "OK"));
+                }
                 call.state = CallState::Ending;
                 self.bye_inbound(now, id);
                 self.end(id, Outcome::Completed { hung_up_by: Side::Callee });

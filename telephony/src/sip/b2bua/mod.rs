@@ -119,6 +119,9 @@ struct Call {
     inbound: Inbound,
     /// Answered by Switchboard itself (`RouteDecision::Answer`).
     answered_by_us: bool,
+    /// When the person connected to a call we answered hangs up, the caller stays with us
+    /// (someone listening in left) instead of the call ending.
+    keep_caller: bool,
     outbound: Vec<Outbound>,
     state: CallState,
     media: Option<MediaPorts>,
@@ -316,6 +319,7 @@ impl B2bua {
             },
             outbound: Vec::new(),
             answered_by_us: false,
+            keep_caller: false,
             state: CallState::Routing,
             media: None,
             target: None,
@@ -602,6 +606,14 @@ impl B2bua {
             self.cancel_outbound(now, id, None);
         } else {
             self.fail_inbound(now, id, status, outcome);
+        }
+    }
+
+    /// Whether the caller of a call we answered stays when the person connected to it hangs up
+    /// (`CallEvent::CalleeLeft`) rather than the call ending.
+    pub fn keep_caller(&mut self, id: CallId, keep: bool) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.keep_caller = keep && call.answered_by_us;
         }
     }
 

@@ -547,6 +547,64 @@ fn answered_by_us_then_connected_to_an_agent_or_told_nobody_came() {
     assert_eq!(w.pbx.b2bua().active_calls(), 0);
 }
 
+/// Someone listening in on a call we answered hangs up: with `keep_caller` only their leg
+/// ends and the caller stays (and can be connected again); without it the call ends.
+#[test]
+fn a_listener_who_hangs_up_leaves_the_caller_with_us() {
+    let mut w = World::new();
+    w.deliver(CALLER, caller_request("INVITE", "c17", 1, None, OFFER).as_bytes());
+    w.take_response(CALLER, 100);
+    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
+    let call = inc.call;
+    w.pbx.route(w.now, call, RouteDecision::Answer { media: media() });
+    w.collect();
+    let ok = w.take_response(CALLER, 200);
+    w.take_event();
+    w.take_event();
+    let tag = NameAddr::parse(ok.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
+    w.deliver(CALLER, caller_request("ACK", "c17", 1, Some(&tag), "").as_bytes());
+    let ring = || RouteDecision::Ring {
+        account: 1,
+        extension: "102".into(),
+        max_lines: 1,
+        ring_timeout_ms: 20_000,
+        media: media(),
+    };
+    w.pbx.keep_caller(call, true);
+    let mut connected = None;
+    for round in 0..2 {
+        w.pbx.route(w.now, call, ring());
+        w.collect();
+        let inv = w.take_request(CALLEE, Method::Invite);
+        w.deliver(CALLEE, &callee_response(&inv, 200, ANSWER).to_bytes());
+        w.take_request(CALLEE, Method::Ack);
+        assert!(matches!(w.take_event(), CallEvent::Media { b_remote: Some(_), .. }));
+        assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
+        assert_eq!(w.pbx.b2bua().calls_for(1, "102"), 1, "round {round}");
+        if round == 1 {
+            connected = Some(inv);
+            break;
+        }
+        // The listener hangs up: 200 to them, nothing to the caller, the line is free again.
+        w.deliver(CALLEE, &callee_request(&inv, Method::Bye, "").to_bytes());
+        w.take_response(CALLEE, 200);
+        w.nothing_sent();
+        assert_eq!(w.take_event(), CallEvent::CalleeLeft { call });
+        assert_eq!(w.pbx.b2bua().calls_for(1, "102"), 0);
+        assert_eq!(w.pbx.b2bua().active_calls(), 1);
+    }
+    // Without keep_caller, the person hanging up ends the call.
+    w.pbx.keep_caller(call, false);
+    let inv = connected.unwrap();
+    // A new transaction (its own branch: the helper's fixed one would be a retransmission).
+    let bye = callee_request(&inv, Method::Bye, "").to_bytes();
+    let bye = String::from_utf8_lossy(&bye).replace("z9hG4bKcalleeBYE", "z9hG4bKcalleeBYE2");
+    w.deliver(CALLEE, bye.as_bytes());
+    w.take_response(CALLEE, 200);
+    w.take_request(CALLER, Method::Bye);
+    assert!(matches!(w.take_event(), CallEvent::Ended { .. }));
+}
+
 /// Each call's timers fire at their own time, whatever order the calls were armed in, and the
 /// timer queue empties once the calls are gone (it never scans or keeps dead calls).
 #[test]

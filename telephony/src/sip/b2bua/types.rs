@@ -132,4 +132,9 @@ pub enum CallEvent {
         call: CallId,
         status: u16,
     },
+    /// The person connected to a call we answered hung up, and the call keeps its caller
+    /// (`keep_caller`): the caller is still with the application.
+    CalleeLeft {
+        call: CallId,
+    },
 }
