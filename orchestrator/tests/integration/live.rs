@@ -141,7 +141,16 @@ async fn the_live_feed_is_for_supervisors_and_only_their_accounts_calls() {
         assert_eq!(r.status(), 202);
         match my_inbox.commands.try_recv().unwrap() {
             Command::TakeOver { extension, .. } => assert_eq!(extension, "102"),
+            other => panic!("expected a takeover, got {other:?}"),
         }
+        let r = post(path(mine.id(), "listen"), json!({"extension": "101"})).await.unwrap();
+        assert_eq!(r.status(), 202);
+        assert_eq!(
+            my_inbox.commands.try_recv().unwrap(),
+            Command::Listen { extension: "101".into(), by: "live-one supervisor".into() }
+        );
+        let r = post(path(other.id(), "listen"), json!({"extension": "101"})).await.unwrap();
+        assert_eq!(r.status(), 404);
         let r = post(path(other.id(), "takeover"), json!({"extension": "101"})).await.unwrap();
         assert_eq!(r.status(), 404);
 
