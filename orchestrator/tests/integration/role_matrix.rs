@@ -248,7 +248,7 @@ async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, 
 
 /// Bodies for the live view's actions.
 fn live_body(path: &str) -> Value {
-    if path.ends_with("/takeover") {
+    if path.ends_with("/takeover") || path.ends_with("/listen") {
         json!({"extension": "101"})
     } else {
         json!({"kind": "advice", "text": "Offer express shipping"})
