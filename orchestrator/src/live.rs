@@ -502,6 +502,17 @@ fn sort_tiles(tiles: &mut [Tile]) {
 }
 
 impl Entry {
+    fn set_state(&mut self, state: AiState) -> Vec<(bool, Value)> {
+        if self.tile.state == state || self.tile.state == AiState::TakenOver {
+            return Vec::new();
+        }
+        let now = now_ms();
+        self.tile.state = state;
+        self.tile.state_since = now;
+        self.tile.health.quiet_since = (state == AiState::Listening).then_some(now);
+        self.retile(now, true)
+    }
+
     /// Recomputes alerts; the tile message when something changed (or `force`).
     fn retile(&mut self, now: i64, force: bool) -> Vec<(bool, Value)> {
         let alerts = self.tile.health.alerts(now, self.tile.approval.is_some());
@@ -561,16 +572,7 @@ impl LiveCall {
     }
 
     pub fn state(&self, state: AiState) {
-        self.live.with_entry(self.id, |e| {
-            if e.tile.state == state || e.tile.state == AiState::TakenOver {
-                return Vec::new();
-            }
-            let now = now_ms();
-            e.tile.state = state;
-            e.tile.state_since = now;
-            e.tile.health.quiet_since = (state == AiState::Listening).then_some(now);
-            e.retile(now, true)
-        });
+        self.live.with_entry(self.id, |e| e.set_state(state));
     }
 
     pub fn set_call_id(&self, id: i64) {
@@ -652,6 +654,10 @@ impl LiveCall {
                     out.extend(e.retile(now_ms(), caller_line));
                     return out;
                 }
+                "tools_started" => {
+                    // Shown, not kept: the tool calls themselves follow as events.
+                    return e.set_state(AiState::RunningTool);
+                }
                 "tool_call" if data.get("error").is_some() => h.tool_errors += 1,
                 "interrupted" => h.interruptions += 1,
                 "handoff" => h.asked_for_human |= data["reason"].as_str().is_some_and(|r| r.contains("person") || r.contains("keypad")),
@@ -661,7 +667,12 @@ impl LiveCall {
                         h.add_latency(ms);
                     }
                 }
-                "approval_needed" => e.tile.approval = Some(json!({ "tool": data["tool"], "arguments": data["arguments"], "requested_at": now_ms() })),
+                "approval_needed" => {
+                    e.tile.approval = Some(json!({ "tool": data["tool"], "arguments": data["arguments"], "requested_at": now_ms() }));
+                    let mut out = e.set_state(AiState::WaitingForApproval);
+                    out.extend(e.keep_event(kind, data));
+                    return out;
+                }
                 "approval_given" | "approval_refused" | "approval_timed_out" => e.tile.approval = None,
                 _ => {}
             }
@@ -671,7 +682,12 @@ impl LiveCall {
 
     /// A driver event that the session does not know of, written to the timeline too.
     pub fn event(&self, kind: &str, data: Value) {
-        self.live.with_entry(self.id, |e| e.event(kind, data));
+        self.live.with_entry(self.id, |e| {
+            if matches!(kind, "takeover_failed" | "listen_failed" | "listen_ended") {
+                e.tile.supervisor = None;
+            }
+            e.event(kind, data)
+        });
     }
 }
 
@@ -718,6 +734,17 @@ mod tests {
         assert_eq!(kinds, ["asked_for_human", "negative_sentiment", "tool_errors"]);
         assert_eq!(tiles[1].health.last_latency_ms, Some(400));
         assert!(tiles[1].alerts.is_empty());
+        // What the AI does shows on the tile.
+        calm.observed("tools_started", json!({"tools": ["lookup_order"]}));
+        assert_eq!(live.tiles(1)[1].state, AiState::RunningTool);
+        calm.observed("approval_needed", json!({"tool": "refund", "arguments": {}}));
+        let tile = live.tiles(1).into_iter().find(|t| t.id == calm.id()).unwrap();
+        assert_eq!(tile.state, AiState::WaitingForApproval);
+        assert_eq!(tile.alerts[0].kind, "approval_needed", "a pending approval is a problem");
+        calm.observed("approval_given", json!({"tool": "refund"}));
+        calm.state(AiState::Speaking);
+        let tile = live.tiles(1).into_iter().find(|t| t.id == calm.id()).unwrap();
+        assert!(tile.approval.is_none() && tile.alerts.is_empty() && tile.state == AiState::Speaking);
         drop(upset);
         assert_eq!(live.tiles(1).len(), 1, "an ended engagement leaves the grid");
     }

@@ -840,6 +840,24 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
     let tiles = get_json(&rig.client, &rig.server, &supervisor, "/api/live/calls").await;
     let id = tiles[0]["id"].clone();
+    // A takeover nobody can answer (102 has no phone): the caller is told and stays with the AI.
+    let r = rig
+        .client
+        .post(rig.server.url(&format!("/api/live/calls/{id}/takeover")))
+        .header("cookie", &supervisor)
+        .json(&json!({"extension": "102"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let failed_at = phone.heard_len();
+    let failed = live_event(&rig, &supervisor, &id, "takeover_failed").await;
+    assert_eq!(failed["status"], 480, "{failed}");
+    phone.wait_for_speech_then_quiet(failed_at, 1200, Duration::from_secs(20)).await;
+    let told = rig._dir.path().join("takeover-failed.wav");
+    phone.save(failed_at, &told);
+    let told = transcribe(&told);
+    assert!(told.contains("colleague") && told.contains("still here"), "the caller was told: {told:?}");
     let r = rig
         .client
         .post(rig.server.url(&format!("/api/live/calls/{id}/listen")))

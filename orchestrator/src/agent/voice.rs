@@ -575,6 +575,7 @@ impl VoiceCall {
                                 session.finish();
                                 return;
                             }
+                            listener.shown = None; // the AI is back: show what it does
                         }
                     }
                     continue;
@@ -701,6 +702,7 @@ impl VoiceCall {
                     session.finish();
                     return;
                 }
+                listener.shown = None;
                 continue;
             }
             let Some(next) = outcome else {
