@@ -292,6 +292,27 @@ impl Rig {
         })
     }
 
+    /// Starts sipp's call to `number`, held until the PBX hangs up.
+    fn call_until_bye(
+        &self,
+        number: &str,
+        phone: &RtpPhone,
+    ) -> tokio::task::JoinHandle<std::process::Output> {
+        let (sip, port, number) =
+            (self.sip.clone(), self.carrier_port, number.trim_start_matches('+').to_string());
+        let rtp_port = phone.port.to_string();
+        tokio::spawn(async move {
+            run_carrier(
+                "ai_caller_until_bye.xml",
+                &sip,
+                port,
+                &number,
+                &["-key", "rtp_port", &rtp_port, "-m", "1", "-timeout", "120s"],
+            )
+            .await
+        })
+    }
+
     async fn wait_registered(&self, extension: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !get_json(&self.client, &self.server, &self.admin, "/api/registrations")
@@ -512,17 +533,7 @@ async fn the_offline_guided_agent_answers_by_voice() {
     let phone = RtpPhone::start().await;
     // The demo's AI number: the guided order assistant, no LLM configured. The agent ends the
     // call when the caller says goodbye.
-    let (sip, port, rtp_port) = (rig.sip.clone(), rig.carrier_port, phone.port.to_string());
-    let sipp = tokio::spawn(async move {
-        run_carrier(
-            "ai_caller_until_bye.xml",
-            &sip,
-            port,
-            "15555550101",
-            &["-key", "rtp_port", &rtp_port, "-m", "1", "-timeout", "120s"],
-        )
-        .await
-    });
+    let sipp = rig.call_until_bye("+15555550101", &phone);
     if phone.try_wait_for_speech_then_quiet(0, 800, Duration::from_secs(30)).await.is_none() {
         panic!("no greeting; server log:\n{}", rig.server.log_text());
     }
@@ -705,17 +716,7 @@ async fn a_supervisor_watches_guides_and_takes_over_an_ai_call_in_the_browser() 
     browser.run(json!({"do": "waitText", "selector": "#feed-status", "text": "live"})).await;
 
     let phone = RtpPhone::start().await;
-    let (sip, port, rtp_port) = (rig.sip.clone(), rig.carrier_port, phone.port.to_string());
-    let sipp = tokio::spawn(async move {
-        run_carrier(
-            "ai_caller_until_bye.xml",
-            &sip,
-            port,
-            "15555550177",
-            &["-key", "rtp_port", &rtp_port, "-m", "1", "-timeout", "120s"],
-        )
-        .await
-    });
+    let sipp = rig.call_until_bye("+15555550177", &phone);
     let tile = browser.run(json!({"do": "waitTile", "timeout": 15000})).await;
     let shown_after = tile["seen"].as_i64().unwrap() - tile["started"].as_i64().unwrap();
     assert!(shown_after <= 1000, "the tile appeared {shown_after} ms after the AI took the call");

@@ -35,6 +35,8 @@ const FRAME: usize = 160;
 const APOLOGY: &str = "Sorry, let me get you to a person.";
 const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
 const TAKEOVER: &str = "One moment please, I'm bringing in a colleague.";
+/// A supervisor already on a call can still listen in or take one over.
+const SUPERVISOR_LINES: usize = 8;
 const HANDING_OVER: &str = "I'm passing you to my colleague now.";
 const TAKEOVER_FAILED: &str = "Sorry, my colleague can't pick up right now. I'm still here; how can I help?";
 
@@ -864,19 +866,7 @@ impl Ctl {
         let mut legs = self.fresh_legs().await;
         self.sip.keep_caller(self.call, true).await;
         self.relay.monitor(MediaSide::B, true);
-        let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
-        self.sip
-            .route(
-                self.call,
-                RouteDecision::Ring {
-                    account: self.account,
-                    extension: extension.to_string(),
-                    max_lines: 8,
-                    ring_timeout_ms: ring_ms,
-                    media,
-                },
-            )
-            .await;
+        self.ring(extension, SUPERVISOR_LINES, ring_ms).await;
         let (phase_tx, phase) = tokio::sync::watch::channel(ListenPhase::Ringing);
         let (sip, relay, call, live) = (self.sip.clone(), self.relay.clone(), self.call, live.clone());
         let (by, ext) = (by.to_string(), extension.to_string());
@@ -938,6 +928,19 @@ impl Ctl {
         );
         live.state(AiState::TakenOver);
         Some(true)
+    }
+
+    /// Rings `extension` on the call's B leg (the caller's media stays with us until answered).
+    async fn ring(&self, extension: &str, max_lines: usize, ring_ms: u64) {
+        let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
+        let decision = RouteDecision::Ring {
+            account: self.account,
+            extension: extension.to_string(),
+            max_lines,
+            ring_timeout_ms: ring_ms,
+            media,
+        };
+        self.sip.route(self.call, decision).await;
     }
 
     /// How long an extension rings (its no-answer time, at least 10 s).
@@ -1033,20 +1036,7 @@ impl Ctl {
         let ring_ms = self.ring_ms(extension).await;
         lock(&self.playback).filler = Some(Box::new(Tone::hold(RATE).for_ms(ring_ms + 30_000)));
         let mut legs = self.fresh_legs().await;
-        let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
-        self.sip
-            .route(
-                self.call,
-                RouteDecision::Ring {
-                    account: self.account,
-                    extension: extension.to_string(),
-                    // A supervisor on a call can still take one over.
-                    max_lines: 8,
-                    ring_timeout_ms: ring_ms,
-                    media,
-                },
-            )
-            .await;
+        self.ring(extension, SUPERVISOR_LINES, ring_ms).await;
         let event = tokio::select! {
             e = legs.recv() => e,
             _ = &mut *ended => return true, // the caller left: nothing more to do
@@ -1119,20 +1109,8 @@ impl Ctl {
                     .unwrap_or((2, 20_000));
                 // Ringback once the agent's words have played; the relay stops it when answered.
                 lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(ring_ms + 1000)));
-                let media = MediaPorts { a: self.relay.a_local, b: self.relay.b_local };
                 let legs = self.fresh_legs().await;
-                self.sip
-                    .route(
-                        self.call,
-                        RouteDecision::Ring {
-                            account: self.account,
-                            extension: extension.clone(),
-                            max_lines: lines,
-                            ring_timeout_ms: ring_ms,
-                            media,
-                        },
-                    )
-                    .await;
+                self.ring(extension, lines, ring_ms).await;
                 self.connect_on_answer(engines, legs, ended);
             }
             Target::External { number } => match self.through_trunk(number, session).await {

@@ -5,7 +5,7 @@
 use super::error::ApiResult;
 use super::extract::{Id, JsonBody};
 use super::{Access, Api, AppState, Principal};
-use crate::live::{Detail, NoteKind, Tile};
+use crate::live::{Detail, Live, NoteKind, Tile};
 use crate::model::{Agent, Role};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -85,9 +85,7 @@ async fn takeover(
     Id(id): Id,
     JsonBody(req): JsonBody<TakeoverRequest>,
 ) -> ApiResult<Response> {
-    let (id, extension) = phone_for(&st, &p, id, req).await?;
-    st.live.take_over(p.account_id, id, &who(&p), &extension).ok_or(crate::Error::NotFound)?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
+    phone_action(&st, &p, id, req, Live::take_over).await
 }
 
 async fn listen(
@@ -96,8 +94,19 @@ async fn listen(
     Id(id): Id,
     JsonBody(req): JsonBody<TakeoverRequest>,
 ) -> ApiResult<Response> {
-    let (id, extension) = phone_for(&st, &p, id, req).await?;
-    st.live.listen(p.account_id, id, &who(&p), &extension).ok_or(crate::Error::NotFound)?;
+    phone_action(&st, &p, id, req, Live::listen).await
+}
+
+/// Asks the call to ring the supervisor's phone (to take over, or to listen in).
+async fn phone_action(
+    st: &AppState,
+    p: &Principal,
+    id: i64,
+    req: TakeoverRequest,
+    action: fn(&Live, i64, u64, &str, &str) -> Option<()>,
+) -> ApiResult<Response> {
+    let (id, extension) = phone_for(st, p, id, req).await?;
+    action(&st.live, p.account_id, id, &who(p), &extension).ok_or(crate::Error::NotFound)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
 }
 
