@@ -1,7 +1,10 @@
 //! Writes a whisper.cpp model file (the legacy `ggml` layout) from Whisper weights in a
 //! CTranslate2 model and the BPE vocabulary in `tokenizer.json`: hyper-parameters, the mel
 //! filterbank (computed here), the vocabulary as raw bytes, then every tensor under the names
-//! whisper.cpp expects. Matrices are stored as f16, vectors and positional tables as f32.
+//! whisper.cpp expects. Vectors and positional tables are stored as f32, the convolutions as
+//! f16, and the other matrices (attention, MLP, token embedding) as f16 or, with
+//! [`Weights::Q8_0`], as 8-bit blocks (32 values and an f16 scale), which whisper.cpp multiplies
+//! faster on a CPU at the same accuracy.
 
 use crate::ct2::{f32_to_f16, Model, Tensor};
 use crate::{Error, Result};
@@ -11,12 +14,75 @@ const MAGIC: u32 = 0x6767_6d6c;
 const N_FFT: usize = 201; // 400-point FFT bins
 const SAMPLE_RATE: f64 = 16_000.0;
 
-/// A tensor ready for the file: OpenAI name, shape (outermost first), f32 values, stored as f16?
+/// How the large matrices are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    F16,
+    Q8_0,
+}
+
+impl Weights {
+    /// The file's `ftype` (ggml's GGML_FTYPE_MOSTLY_F16 / _Q8_0).
+    fn ftype(self) -> usize {
+        match self {
+            Weights::F16 => 1,
+            Weights::Q8_0 => 7,
+        }
+    }
+}
+
+/// How one tensor is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    F32,
+    F16,
+    Q8_0,
+}
+
+impl Store {
+    /// ggml's type number.
+    fn ggml_type(self) -> usize {
+        match self {
+            Store::F32 => 0,
+            Store::F16 => 1,
+            Store::Q8_0 => 8,
+        }
+    }
+}
+
+/// A tensor ready for the file: OpenAI name, shape (outermost first), f32 values, storage.
 struct Out {
     name: String,
     shape: Vec<usize>,
     values: Vec<f32>,
-    half: bool,
+    store: Store,
+}
+
+/// Values per Q8_0 block.
+pub const Q8_BLOCK: usize = 32;
+
+/// Quantises values (a multiple of 32) to ggml's Q8_0 blocks: an f16 scale, then 32 signed
+/// bytes, each `round(value / scale)` with `scale = max |value| / 127`.
+pub fn quantize_q8_0(values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() / Q8_BLOCK * (2 + Q8_BLOCK));
+    for block in values.chunks(Q8_BLOCK) {
+        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d > 0.0 { 1.0 / d } else { 0.0 };
+        out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
+        out.extend(block.iter().map(|v| ((v * id).round().clamp(-127.0, 127.0) as i8) as u8));
+    }
+    out
+}
+
+/// Whether whisper.cpp stores this tensor in the file's weight type (its `wtype`).
+fn is_weight_matrix(name: &str) -> bool {
+    name == "decoder.token_embedding.weight"
+        || (name.contains(".blocks.")
+            && name.ends_with(".weight")
+            && ["attn.query", "attn.key", "attn.value", "attn.out", "mlp.0", "mlp.2"]
+                .iter()
+                .any(|p| name.ends_with(&format!("{p}.weight"))))
 }
 
 fn hz_to_mel(f: f64) -> f64 {
@@ -114,7 +180,12 @@ fn rows(t: &Tensor, from: usize, to: usize) -> Result<(Vec<usize>, Vec<f32>)> {
 }
 
 /// Converts Whisper in CTranslate2 form to a whisper.cpp model file written to `out`.
-pub fn write_whisper(model: &Model, tokenizer_json: &[u8], out: &mut impl Write) -> Result<()> {
+pub fn write_whisper(
+    model: &Model,
+    tokenizer_json: &[u8],
+    weights: Weights,
+    out: &mut impl Write,
+) -> Result<()> {
     if model.spec != "WhisperSpec" {
         return Err(Error::Format(format!("{} is not a Whisper model", model.spec)));
     }
@@ -141,8 +212,14 @@ pub fn write_whisper(model: &Model, tokenizer_json: &[u8], out: &mut impl Write)
 
     let mut outs: Vec<Out> = Vec::new();
     let mut push = |name: String, shape: Vec<usize>, values: Vec<f32>| {
-        let half = shape.len() >= 2 && !name.contains("positional_embedding") && !name.ends_with(".bias");
-        outs.push(Out { name, shape, values, half });
+        let matrix = shape.len() >= 2 && !name.contains("positional_embedding") && !name.ends_with(".bias");
+        let rows_fit = shape.last().is_some_and(|n| n % Q8_BLOCK == 0);
+        let store = match (matrix, weights) {
+            (false, _) => Store::F32,
+            (true, Weights::Q8_0) if is_weight_matrix(&name) && rows_fit => Store::Q8_0,
+            (true, _) => Store::F16,
+        };
+        outs.push(Out { name, shape, values, store });
     };
     let whole = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
         let t = tensor(model, name)?;
@@ -249,7 +326,7 @@ pub fn write_whisper(model: &Model, tokenizer_json: &[u8], out: &mut impl Write)
             n_head,
             n_text_layer,
             n_mels,
-            1,
+            weights.ftype(),
         ],
     )?;
     i32s(&mut w, &[n_mels, N_FFT])?;
@@ -266,19 +343,27 @@ pub fn write_whisper(model: &Model, tokenizer_json: &[u8], out: &mut impl Write)
         if t.values.len() != t.shape.iter().product::<usize>() {
             return Err(Error::Format(format!("{}: {} values for {:?}", t.name, t.values.len(), t.shape)));
         }
-        i32s(&mut w, &[t.shape.len(), t.name.len(), usize::from(t.half)])?;
+        if weights == Weights::Q8_0 && is_weight_matrix(&t.name) && t.store != Store::Q8_0 {
+            // whisper.cpp gives every such matrix the file's type: it cannot mix.
+            return Err(Error::Format(format!("{} cannot be stored as Q8_0: rows of {:?}", t.name, t.shape)));
+        }
+        i32s(&mut w, &[t.shape.len(), t.name.len(), t.store.ggml_type()])?;
         // Dimensions innermost first.
         let dims: Vec<usize> = t.shape.iter().rev().copied().collect();
         i32s(&mut w, &dims)?;
         w.write_all(t.name.as_bytes())?;
-        if t.half {
-            for &v in &t.values {
-                w.write_all(&f32_to_f16(v).to_le_bytes())?;
+        match t.store {
+            Store::F16 => {
+                for &v in &t.values {
+                    w.write_all(&f32_to_f16(v).to_le_bytes())?;
+                }
             }
-        } else {
-            for &v in &t.values {
-                w.write_all(&v.to_le_bytes())?;
+            Store::F32 => {
+                for &v in &t.values {
+                    w.write_all(&v.to_le_bytes())?;
+                }
             }
+            Store::Q8_0 => w.write_all(&quantize_q8_0(&t.values))?,
         }
     }
     w.flush()?;
@@ -307,5 +392,29 @@ mod tests {
         let json = br#"{"model":{"vocab":{"!":0,"\u0120the":1,"\u010a":2,"<|endoftext|>":3}},"added_tokens":[{"id":3}]}"#;
         let v = vocabulary(json).unwrap();
         assert_eq!(v, vec![b"!".to_vec(), b" the".to_vec(), b"\n".to_vec()]);
+    }
+
+    #[test]
+    fn q8_0_blocks_keep_values_within_half_a_step() {
+        let values: Vec<f32> =
+            (0..64).map(|i| ((i as f32) * 0.37).sin() * if i < 32 { 0.02 } else { 3.0 }).collect();
+        let q = quantize_q8_0(&values);
+        assert_eq!(q.len(), 2 * 34, "two blocks of an f16 scale and 32 bytes");
+        for (b, block) in values.chunks(32).enumerate() {
+            let raw = &q[b * 34..(b + 1) * 34];
+            let d = crate::ct2::f16_to_f32(u16::from_le_bytes([raw[0], raw[1]]));
+            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!((d - amax / 127.0).abs() <= amax / 127.0 * 1e-3, "scale {d} for max {amax}");
+            for (i, v) in block.iter().enumerate() {
+                let back = raw[2 + i] as i8 as f32 * d;
+                assert!((back - v).abs() <= d * 0.5 + 1e-6, "{v} came back as {back}");
+            }
+        }
+        assert!(quantize_q8_0(&[0.0; 32])[2..].iter().all(|&b| b == 0), "an all-zero block stays zero");
+        assert!(is_weight_matrix("encoder.blocks.0.attn.query.weight"));
+        assert!(is_weight_matrix("decoder.blocks.3.cross_attn.out.weight"));
+        assert!(
+            !is_weight_matrix("encoder.conv1.weight") && !is_weight_matrix("decoder.blocks.0.mlp.0.bias")
+        );
     }
 }

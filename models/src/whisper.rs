@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 /// Bumped when the converter's output changes, so old cached files are rebuilt.
-const CONVERTER_VERSION: u32 = 1;
+const CONVERTER_VERSION: u32 = 2;
 
 /// A recognised segment: start and end in ms of the input, and its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,16 +24,40 @@ pub struct Whisper {
     ctx: WhisperContext,
     threads: i32,
     path: PathBuf,
+    /// Decoder states not in use (one per concurrent recognition at most).
+    states: std::sync::Mutex<Vec<whisper_rs::WhisperState>>,
+}
+
+/// How the converted model stores its large matrices: 8-bit blocks (faster on a CPU, same
+/// accuracy in our tests) unless `SWITCHBOARD_WHISPER_WEIGHTS=f16`.
+pub fn default_weights() -> ggml::Weights {
+    match std::env::var("SWITCHBOARD_WHISPER_WEIGHTS").as_deref() {
+        Ok("f16") => ggml::Weights::F16,
+        _ => ggml::Weights::Q8_0,
+    }
 }
 
 /// Where the converted model lives.
 pub fn converted_path(cache_dir: &Path) -> PathBuf {
-    cache_dir.join(format!("whisper-tiny.en.v{CONVERTER_VERSION}.ggml"))
+    converted_path_as(cache_dir, default_weights())
+}
+
+fn converted_path_as(cache_dir: &Path, weights: ggml::Weights) -> PathBuf {
+    let kind = match weights {
+        ggml::Weights::F16 => "f16",
+        ggml::Weights::Q8_0 => "q8_0",
+    };
+    cache_dir.join(format!("whisper-tiny.en.v{CONVERTER_VERSION}.{kind}.ggml"))
 }
 
 /// Converts the installed package's weights for whisper.cpp unless that was done already.
 pub fn ensure_converted(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf> {
-    let out = converted_path(cache_dir);
+    ensure_converted_as(models_dir, cache_dir, default_weights())
+}
+
+/// The same, with the large matrices stored as `weights`.
+pub fn ensure_converted_as(models_dir: &Path, cache_dir: &Path, weights: ggml::Weights) -> Result<PathBuf> {
+    let out = converted_path_as(cache_dir, weights);
     if out.metadata().is_ok_and(|m| m.len() > 0) {
         return Ok(out);
     }
@@ -45,7 +69,7 @@ pub fn ensure_converted(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf> 
     let tmp = out.with_extension(format!("tmp{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
-        ggml::write_whisper(&model, &tokenizer, &mut f)?;
+        ggml::write_whisper(&model, &tokenizer, weights, &mut f)?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, &out)?;
@@ -122,7 +146,12 @@ impl Whisper {
         let p = path.to_str().ok_or_else(|| Error::Format(format!("{} is not UTF-8", path.display())))?;
         let ctx = WhisperContext::new_with_params(p, WhisperContextParameters::default())
             .map_err(|e| Error::Inference(format!("whisper.cpp cannot load {}: {e}", path.display())))?;
-        Ok(Whisper { ctx, threads: threads.clamp(1, 16) as i32, path: path.to_path_buf() })
+        Ok(Whisper {
+            ctx,
+            threads: threads.clamp(1, 16) as i32,
+            path: path.to_path_buf(),
+            states: Default::default(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -135,8 +164,12 @@ impl Whisper {
         if samples.len() < 1_600 {
             return Ok(Vec::new()); // under 100 ms: nothing to recognise
         }
-        let mut state =
-            self.ctx.create_state().map_err(|e| Error::Inference(format!("whisper state: {e}")))?;
+        // Decoder states are reused: making one allocates its buffers (10-20 ms for tiny).
+        let pooled = self.states.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut state = match pooled {
+            Some(s) => s,
+            None => self.ctx.create_state().map_err(|e| Error::Inference(format!("whisper state: {e}")))?,
+        };
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.threads);
         params.set_language(Some("en"));
@@ -196,6 +229,7 @@ impl Whisper {
             };
             out.push(Segment { start_ms, end_ms, text: without_repeats(&text), confidence });
         }
+        self.states.lock().unwrap_or_else(|e| e.into_inner()).push(state);
         Ok(out)
     }
 }
