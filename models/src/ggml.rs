@@ -179,6 +179,27 @@ fn rows(t: &Tensor, from: usize, to: usize) -> Result<(Vec<usize>, Vec<f32>)> {
     Ok((shape, v[from * cols..to * cols].to_vec()))
 }
 
+/// Whisper's dimensions (OpenAI's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    pub n_vocab: usize,
+    pub n_audio_ctx: usize,
+    pub n_audio_state: usize,
+    pub n_head: usize,
+    pub n_audio_layer: usize,
+    pub n_text_ctx: usize,
+    pub n_text_state: usize,
+    pub n_text_layer: usize,
+    pub n_mels: usize,
+}
+
+/// A Whisper tensor under OpenAI's name: shape (outermost first) and values.
+pub struct Named {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
 /// Converts Whisper in CTranslate2 form to a whisper.cpp model file written to `out`.
 pub fn write_whisper(
     model: &Model,
@@ -186,6 +207,43 @@ pub fn write_whisper(
     weights: Weights,
     out: &mut impl Write,
 ) -> Result<()> {
+    let (dims, named) = whisper_tensors(model)?;
+    let outs: Vec<Out> = named
+        .into_iter()
+        .map(|Named { name, shape, values }| {
+            let matrix =
+                shape.len() >= 2 && !name.contains("positional_embedding") && !name.ends_with(".bias");
+            let rows_fit = shape.last().is_some_and(|n| n % Q8_BLOCK == 0);
+            let store = match (matrix, weights) {
+                (false, _) => Store::F32,
+                (true, Weights::Q8_0) if is_weight_matrix(&name) && rows_fit => Store::Q8_0,
+                (true, _) => Store::F16,
+            };
+            Out { name, shape, values, store }
+        })
+        .collect();
+    write_file(&outs, dims_list(&dims, weights), dims.n_mels, tokenizer_json, out)
+}
+
+fn dims_list(d: &Dims, weights: Weights) -> [usize; 11] {
+    [
+        d.n_vocab,
+        d.n_audio_ctx,
+        d.n_audio_state,
+        d.n_head,
+        d.n_audio_layer,
+        d.n_text_ctx,
+        d.n_text_state,
+        d.n_head,
+        d.n_text_layer,
+        d.n_mels,
+        weights.ftype(),
+    ]
+}
+
+/// Every Whisper tensor of a CTranslate2 model under OpenAI's names (fused projections split),
+/// with the model's dimensions.
+pub fn whisper_tensors(model: &Model) -> Result<(Dims, Vec<Named>)> {
     if model.spec != "WhisperSpec" {
         return Err(Error::Format(format!("{} is not a Whisper model", model.spec)));
     }
@@ -210,17 +268,9 @@ pub fn write_whisper(
         .map(|t| i16::from_le_bytes([t.data[0], t.data[1]]) as usize)
         .unwrap_or((n_audio_state / 64).max(1));
 
-    let mut outs: Vec<Out> = Vec::new();
-    let mut push = |name: String, shape: Vec<usize>, values: Vec<f32>| {
-        let matrix = shape.len() >= 2 && !name.contains("positional_embedding") && !name.ends_with(".bias");
-        let rows_fit = shape.last().is_some_and(|n| n % Q8_BLOCK == 0);
-        let store = match (matrix, weights) {
-            (false, _) => Store::F32,
-            (true, Weights::Q8_0) if is_weight_matrix(&name) && rows_fit => Store::Q8_0,
-            (true, _) => Store::F16,
-        };
-        outs.push(Out { name, shape, values, store });
-    };
+    let mut outs: Vec<Named> = Vec::new();
+    let mut push =
+        |name: String, shape: Vec<usize>, values: Vec<f32>| outs.push(Named { name, shape, values });
     let whole = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
         let t = tensor(model, name)?;
         Ok((t.shape.clone(), t.to_f32()?))
@@ -303,7 +353,29 @@ pub fn write_whisper(
     let (shape, v) = whole("decoder/position_encodings/encodings")?;
     push("decoder.positional_embedding".into(), shape, v);
     norm(&mut push, "decoder/layer_norm", "decoder.ln")?;
+    let dims = Dims {
+        n_vocab,
+        n_audio_ctx,
+        n_audio_state,
+        n_head,
+        n_audio_layer,
+        n_text_ctx,
+        n_text_state,
+        n_text_layer,
+        n_mels,
+    };
+    Ok((dims, outs))
+}
 
+/// The file: header, mel filters, vocabulary, tensors.
+fn write_file(
+    outs: &[Out],
+    dims: [usize; 11],
+    n_mels: usize,
+    tokenizer_json: &[u8],
+    out: &mut impl Write,
+) -> Result<()> {
+    let weights_q8 = dims[10] == Weights::Q8_0.ftype();
     // Header.
     let mut w = std::io::BufWriter::new(out);
     let i32s = |w: &mut dyn Write, vals: &[usize]| -> Result<()> {
@@ -313,22 +385,7 @@ pub fn write_whisper(
         Ok(())
     };
     w.write_all(&MAGIC.to_le_bytes())?;
-    i32s(
-        &mut w,
-        &[
-            n_vocab,
-            n_audio_ctx,
-            n_audio_state,
-            n_head,
-            n_audio_layer,
-            n_text_ctx,
-            n_text_state,
-            n_head,
-            n_text_layer,
-            n_mels,
-            weights.ftype(),
-        ],
-    )?;
+    i32s(&mut w, &dims)?;
     i32s(&mut w, &[n_mels, N_FFT])?;
     for f in mel_filters(n_mels) {
         w.write_all(&f.to_le_bytes())?;
@@ -339,11 +396,11 @@ pub fn write_whisper(
         w.write_all(&(token.len() as u32).to_le_bytes())?;
         w.write_all(token)?;
     }
-    for t in &outs {
+    for t in outs {
         if t.values.len() != t.shape.iter().product::<usize>() {
             return Err(Error::Format(format!("{}: {} values for {:?}", t.name, t.values.len(), t.shape)));
         }
-        if weights == Weights::Q8_0 && is_weight_matrix(&t.name) && t.store != Store::Q8_0 {
+        if weights_q8 && is_weight_matrix(&t.name) && t.store != Store::Q8_0 {
             // whisper.cpp gives every such matrix the file's type: it cannot mix.
             return Err(Error::Format(format!("{} cannot be stored as Q8_0: rows of {:?}", t.name, t.shape)));
         }

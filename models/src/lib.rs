@@ -8,6 +8,7 @@ pub mod embed;
 pub mod ggml;
 pub mod piper;
 pub mod whisper;
+pub mod whisper_candle;
 
 use std::path::PathBuf;
 

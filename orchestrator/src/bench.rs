@@ -370,6 +370,34 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
             println!("   => end of turn to final transcript for a 5 s utterance: {:.0} ms", m * 1000.0);
         }
     }
+    // The same clips on the other local engine (candle), with what each engine heard.
+    match switchboard_models::whisper_candle::CandleWhisper::load(&opts.models.dir()) {
+        Ok(candle) => {
+            println!("\n1b. speech recognition (candle, tiny.en, f32, all cores), median of {}", opts.repeat);
+            println!("{:>10} {:>12} {:>10}", "utterance", "compute", "× real time");
+            for secs in [2usize, 5, 15] {
+                let floats: Vec<f32> =
+                    speech16[..secs * 16_000].iter().map(|&v| v as f32 / 32768.0).collect();
+                let times: Vec<f64> = (0..opts.repeat.max(1))
+                    .map(|_| {
+                        let t = Instant::now();
+                        let _ = candle.transcribe(&floats);
+                        t.elapsed().as_secs_f64()
+                    })
+                    .collect();
+                let m = median(times);
+                println!("{:>9}s {:>10.0}ms {:>10.1}", secs, m * 1000.0, secs as f64 / m);
+            }
+            let five: Vec<f32> = speech16[..5 * 16_000].iter().map(|&v| v as f32 / 32768.0).collect();
+            let audio = AudioFrame { rate: 16_000, samples: speech16[..5 * 16_000].to_vec(), at_ms: 0 };
+            println!(
+                "   5 s heard by whisper.cpp: {:?}",
+                stt.transcribe(&audio, true).map(|t| t.text).unwrap_or_default()
+            );
+            println!("   5 s heard by candle:      {:?}", candle.transcribe(&five).unwrap_or_default());
+        }
+        Err(e) => println!("(candle not measured: {e})"),
+    }
     println!("\n2. text to speech, one sentence, median of {}", opts.repeat);
     let sentence = "Your order four five seven two shipped yesterday and should arrive on Friday.";
     let mut voices: Vec<Box<dyn TextToSpeech>> = vec![Box::new(Espeak::default())];

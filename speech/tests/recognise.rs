@@ -65,3 +65,36 @@ fn turns_heard_over_a_phone_line_are_recognised() {
     assert!(wer <= 0.15, "word error rate {wer:.3}: {turns:?}");
     assert!(turns[0].replace(',', "").contains("4572"), "the order number comes out usable: {:?}", turns[0]);
 }
+
+/// The two local Whisper engines (whisper.cpp and candle) on the same speech, from the same
+/// registry package: both get the words right. (`switchboard bench speech` compares speed.)
+#[test]
+fn whisper_cpp_and_candle_both_recognise_the_same_speech() {
+    let dir = switchboard_models::catalog::default_dir();
+    let loaded = (
+        LocalWhisper::load(&dir, 2),
+        switchboard_models::whisper_candle::CandleWhisper::load(&dir),
+        Piper::load(&dir, 2),
+    );
+    let (cpp, candle, voice) = match loaded {
+        (Ok(c), Ok(k), Ok(v)) => (c, k, v.steady()),
+        (c, k, v) => {
+            assert!(!ci(), "CI=true but the models are missing: {:?} {:?} {:?}", c.err(), k.err(), v.err());
+            eprintln!("skipping: models not installed");
+            return;
+        }
+    };
+    let sentences = ["Where is my order 4572?", "I would like to return the shoes I bought last week."];
+    for s in sentences {
+        let a = voice.synthesize(s).unwrap();
+        let pcm = resample(&a.samples, a.rate, 16_000).unwrap();
+        let frame = AudioFrame { rate: 16_000, samples: pcm.clone(), at_ms: 0 };
+        let by_cpp = cpp.transcribe(&frame, true).unwrap().text;
+        let floats: Vec<f32> = pcm.iter().map(|&v| v as f32 / 32768.0).collect();
+        let by_candle = candle.transcribe(&floats).unwrap();
+        let (w_cpp, w_candle) =
+            (switchboard_speech::wer::wer(s, &by_cpp), switchboard_speech::wer::wer(s, &by_candle));
+        eprintln!("{s:?}: whisper.cpp {by_cpp:?} ({w_cpp:.2}), candle {by_candle:?} ({w_candle:.2})");
+        assert!(w_cpp <= 0.15 && w_candle <= 0.15, "{s:?}: whisper.cpp {by_cpp:?}, candle {by_candle:?}");
+    }
+}
