@@ -396,6 +396,17 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
         transcript.iter().any(|l| l["speaker"] == "caller" && l["text"].as_str().unwrap().to_lowercase().contains("order")),
         "{transcript:?}"
     );
+    // The caller's line carries when they spoke (audio time), the answer comes after it.
+    let asked_line = transcript.iter().find(|l| l["speaker"] == "caller").unwrap();
+    let (from, to) = (asked_line["start_ms"].as_i64().unwrap(), asked_line["end_ms"].as_i64().unwrap());
+    let question_ms = question.len() as i64 / 8;
+    assert!(
+        (question_ms * 3 / 4..=question_ms + 1500).contains(&(to - from)),
+        "the caller spoke for about {question_ms} ms; the line says {from}..{to}"
+    );
+    let answer_line =
+        transcript.iter().skip_while(|l| l["speaker"] != "caller").find(|l| l["speaker"] == "ai").unwrap();
+    assert!(answer_line["start_ms"].as_i64().unwrap() >= to, "{transcript:?}");
     let metrics = rig.client.get(rig.server.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(
         metrics.contains("switchboard_ai_turn_latency_seconds_count{stage=\"first_packet\"} 1"),

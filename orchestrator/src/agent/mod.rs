@@ -101,6 +101,8 @@ pub struct Session {
     unacknowledged: Vec<Note>,
     /// Approvals or refusals sent before any tool asked: used by the next tool that needs one.
     standing: std::collections::VecDeque<Note>,
+    /// When the caller said the next turn (see `caller_said_at`).
+    caller_span: Option<(i64, i64)>,
 }
 
 /// Errors setting a session up.
@@ -117,6 +119,7 @@ pub enum SetupError {
 impl Session {
     /// Loads the agent, its tools and what is known about the caller.
     pub async fn start(setup: SessionSetup) -> Result<Session, SetupError> {
+        let started = Instant::now();
         let SessionSetup { db, records, account, agent, caller_number, record } = setup;
         let agent = config::get_by_key::<AiAgent>(&db, account, &agent)
             .await?
@@ -171,12 +174,13 @@ impl Session {
             records,
             record,
             usage: Usage::default(),
-            started: Instant::now(),
+            started,
             times: TurnTimes::default(),
             observer: None,
             notes: None,
             unacknowledged: Vec::new(),
             standing: Default::default(),
+            caller_span: None,
         })
     }
 
@@ -223,12 +227,20 @@ impl Session {
         }
     }
 
-    fn since_start_ms(&self) -> i64 {
+    /// Milliseconds since the conversation started.
+    pub fn since_start_ms(&self) -> i64 {
         self.started.elapsed().as_millis() as i64
     }
 
-    /// Adds a line to the call's transcript.
-    pub fn transcript(&self, speaker: &str, text: &str, start_ms: Option<i64>) {
+    /// When the caller said what the next `respond` is given (ms since the start), for its
+    /// transcript line; without it the line gets the time it was written.
+    pub fn caller_said_at(&mut self, start_ms: i64, end_ms: i64) {
+        self.caller_span = Some((start_ms, end_ms.max(start_ms)));
+    }
+
+    /// Adds a line to the call's transcript: said from `span.0` to `span.1` (ms since the start),
+    /// or, without a span, at the time it is written.
+    pub fn transcript(&self, speaker: &str, text: &str, span: Option<(i64, i64)>) {
         if let Some(o) = &self.observer {
             let _ = o.send((
                 "transcript".into(),
@@ -236,12 +248,13 @@ impl Session {
             ));
         }
         if let (Some(key), false) = (self.record, text.trim().is_empty()) {
-            let end_ms = self.since_start_ms();
+            let now = self.since_start_ms();
+            let (start_ms, end_ms) = span.unwrap_or((now, now));
             self.records.transcript(
                 key,
                 TranscriptLine {
                     speaker: speaker.into(),
-                    start_ms: start_ms.unwrap_or(end_ms),
+                    start_ms,
                     end_ms,
                     text: prompt::redact_cards(text),
                 },
@@ -415,7 +428,8 @@ impl Session {
     pub async fn respond(&mut self, text: &str, say: &mpsc::UnboundedSender<String>) -> Next {
         self.times = TurnTimes { started: Some(Instant::now()), ..Default::default() };
         let text = text.trim();
-        self.transcript("caller", text, None);
+        let span = self.caller_span.take();
+        self.transcript("caller", text, span);
         self.history.push(ChatMessage::new(Role::User, text));
         self.read_notes();
         self.acknowledge_notes();

@@ -365,8 +365,14 @@ enum Heard {
 
 /// Recognition started when the caller's speech stopped: if the turn then ends with no more
 /// speech, its transcript is (nearly) ready at the end of the turn.
-/// A recognised turn: its text and how sure the recogniser was.
-type Recognized = (String, Option<f32>);
+/// A recognised turn: its text, how sure the recogniser was, and when it was said (ms of the
+/// caller's audio, from the start of listening).
+type Recognized = (String, Option<f32>, (u64, u64));
+
+/// When an utterance was said, in the caller's audio time.
+fn span_of(audio: &AudioFrame) -> (u64, u64) {
+    (audio.at_ms, audio.at_ms + audio.duration_ms())
+}
 
 struct Early {
     turn: u64,
@@ -475,6 +481,8 @@ impl VoiceCall {
             }
         };
         let mut tap = relay.tap(MediaSide::A);
+        // The caller's audio time 0, in the session's (call's) time.
+        let listening_from = session.since_start_ms();
         let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Heard>();
         let greeting = session.greeting();
         let interruptible = session.agent.greeting_interruptible;
@@ -516,11 +524,12 @@ impl VoiceCall {
                                     early_turns += 1;
                                     let turn = early_turns;
                                     early = Some(Early { turn, result: None, turn_ended_at: None });
+                                    let span = span_of(&audio);
                                     let rx = recognizer.submit(caller_id, audio, true);
                                     let tx = heard_tx.clone();
                                     tokio::task::spawn_blocking(move || {
                                         let result = match rx.recv() {
-                                            Ok(Ok(t)) => Ok((t.text, t.confidence)),
+                                            Ok(Ok(t)) => Ok((t.text, t.confidence, span)),
                                             Ok(Err(e)) => Err(e.to_string()),
                                             Err(_) => Err("the recogniser stopped".into()),
                                         };
@@ -544,12 +553,13 @@ impl VoiceCall {
                                         Some(Err(_)) => early = None, // recognise again below
                                     }
                                 }
+                                let span = span_of(&audio);
                                 let rx = recognizer.submit(caller_id, audio, true);
                                 let tx = heard_tx.clone();
                                 tokio::task::spawn_blocking(move || {
                                     let _ = tx.send(match rx.recv() {
                                         Ok(Ok(t)) => Heard::Final {
-                                            text: (t.text, t.confidence),
+                                            text: (t.text, t.confidence, span),
                                             eot_at,
                                             stt_done: Instant::now(),
                                         },
@@ -635,13 +645,15 @@ impl VoiceCall {
                 }
                 Heard::Final { text, eot_at, stt_done } => (text, eot_at, stt_done),
             };
-            let (text, confidence) = text;
+            let (text, confidence, (said_from, said_to)) = text;
             let text = text.trim().to_string();
             tracing::debug!(%call, %text, "caller's turn recognised");
             if text.is_empty() || is_noise(&text) {
                 continue;
             }
             live_call.confidence(confidence);
+            // The transcript line gets the times the caller spoke, in call time.
+            session.caller_said_at(listening_from + said_from as i64, listening_from + said_to as i64);
             // Whatever was still playing is over: the caller has the floor.
             let heard_before = lock(&playback).stop();
             if !heard_before.is_empty() {
