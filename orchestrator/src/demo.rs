@@ -207,6 +207,7 @@ pub fn config() -> ConfigFile {
             .collect(),
         escalation_target: Target::Queue { name: "support".into() },
         fallback_target: Some(Target::Queue { name: "support".into() }),
+        voicemail_box: Some("support".into()),
         end_of_turn_silence_ms: 700,
         max_call_minutes: 15,
         guided: None,

@@ -38,12 +38,19 @@ pub struct IvrCall {
     pub live: crate::live::Live,
 }
 
-impl IvrCall {
-    async fn source_for(&self, prompt: &Prompt) -> Box<dyn Source + Send> {
+/// What a prompt sounds like: its recording from the audio library, or its text spoken (a
+/// short tone if neither works).
+pub(crate) async fn prompt_source(
+    db: &Db,
+    account: i64,
+    data_dir: &std::path::Path,
+    prompt: &Prompt,
+) -> Box<dyn Source + Send> {
+    {
         if let Prompt::Audio { name } = prompt {
-            if let Ok(Some(entry)) = config::get_by_key::<AudioEntry>(&self.db, self.account, name).await {
+            if let Ok(Some(entry)) = config::get_by_key::<AudioEntry>(db, account, name).await {
                 if let Some(file) = entry.spec.file {
-                    let path = self.data_dir.join("audio").join(self.account.to_string()).join(file);
+                    let path = data_dir.join("audio").join(account.to_string()).join(file);
                     match tokio::fs::read(&path).await.map(|b| WavPlayer::new(&b, 8000, false)) {
                         Ok(Ok(player)) => return Box::new(player),
                         Ok(Err(e)) => {
@@ -86,6 +93,12 @@ impl IvrCall {
         }
         // No recording, or speech failed: a short tone.
         Box::new(Tone::beep(8000, 300))
+    }
+}
+
+impl IvrCall {
+    async fn source_for(&self, prompt: &Prompt) -> Box<dyn Source + Send> {
+        prompt_source(&self.db, self.account, &self.data_dir, prompt).await
     }
 
     async fn event(&self, kind: &str, data: serde_json::Value) {
@@ -164,8 +177,28 @@ impl IvrCall {
                 };
                 tokio::spawn(voice.run());
             }
+            Target::VoicemailBox { name } => {
+                self.relay.stop_playing(MediaSide::A);
+                let (_, digits) = mpsc::unbounded_channel();
+                let deposit = crate::voicemail::Deposit {
+                    db: self.db.clone(),
+                    sip: self.sip.clone(),
+                    call: self.call,
+                    account: self.account,
+                    relay: self.relay.clone(),
+                    data_dir: self.data_dir.clone(),
+                    records: self.records.clone(),
+                    record: self.record,
+                    digits: std::mem::replace(&mut self.digits, digits),
+                    caller: self.caller.clone().unwrap_or_else(|| "anonymous".into()),
+                    ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
+                    box_name: name.clone(),
+                    greeting: None,
+                };
+                tokio::spawn(deposit.run());
+            }
             other => {
-                // Queues, voicemail, schedules, AI agents and outside numbers behind a menu come
+                // Queues, schedules and outside numbers behind a menu come
                 // with their own features; until then the caller hears busy and the call ends.
                 tracing::info!(call = %self.call, target = ?other, "IVR target not available yet");
                 let done = self.relay.play(MediaSide::A, Box::new(Tone::busy(8000).for_ms(2000)));

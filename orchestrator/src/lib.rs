@@ -21,6 +21,7 @@ pub mod snapshot;
 pub mod store;
 pub mod telephony;
 pub mod tls;
+pub mod voicemail;
 
 pub use error::{Error, Result};
 pub mod cli;

@@ -40,6 +40,12 @@ pub(crate) enum Plan {
         agent: String,
         to: String,
     },
+    /// Answer and take a message for a voicemail box.
+    Voicemail {
+        account: i64,
+        mailbox: String,
+        to: String,
+    },
     Reject {
         status: u16,
         account: Option<i64>,
@@ -183,6 +189,7 @@ impl Planner {
         match target {
             Some(Target::IvrMenu { name }) => Ok(Plan::Ivr { account, menu: name, to: number }),
             Some(Target::AiAgent { name }) => Ok(Plan::Ai { account, agent: name, to: number }),
+            Some(Target::VoicemailBox { name }) => Ok(Plan::Voicemail { account, mailbox: name, to: number }),
             Some(Target::Agent { extension }) => {
                 let agent = snap.agent(account, &extension);
                 let (lines, ring_ms) = agent
@@ -200,7 +207,7 @@ impl Planner {
                 }
                 Ok(plan)
             }
-            // Queues, IVR menus, schedules, voicemail and AI agents plug in here as they land.
+            // Queues plug in here when they land.
             Some(other) => Ok(Plan::Reject {
                 status: 480,
                 account: Some(account),
@@ -314,9 +321,9 @@ impl Planner {
                 if matches!(inc.caller, Caller::Trunk { .. }) { "inbound" } else { "outbound" },
                 to.clone(),
             ),
-            Plan::Ivr { account, to, .. } | Plan::Ai { account, to, .. } => {
-                (Some(*account), "inbound", to.clone())
-            }
+            Plan::Ivr { account, to, .. }
+            | Plan::Ai { account, to, .. }
+            | Plan::Voicemail { account, to, .. } => (Some(*account), "inbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = account.map(|account| {

@@ -464,6 +464,32 @@ impl CallRouter {
                         tokio::spawn(ivr.run(menu));
                         return;
                     }
+                    Plan::Voicemail { account, mailbox, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %mailbox, "voicemail");
+                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+                        let deposit = crate::voicemail::Deposit {
+                            db: self.db.clone(),
+                            sip: self.sip.clone(),
+                            call: inc.call,
+                            account,
+                            relay: relay.clone(),
+                            data_dir: self.data_dir.clone(),
+                            records: self.records.clone(),
+                            record,
+                            digits: keys,
+                            caller: from.clone(),
+                            ended,
+                            box_name: mailbox,
+                            greeting: None,
+                        };
+                        self.calls.insert(
+                            inc.call,
+                            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx), legs: None },
+                        );
+                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
+                        tokio::spawn(deposit.run());
+                        return;
+                    }
                     Plan::Ai { account, agent, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %agent, "AI agent");
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_telephony::media::{g711, rtp, wav};
 use switchboard_tests::{
-    demo_account, find_file, free_udp_port, get_json, in_ci, login, mic_and_recorder, require_program, run,
-    run_carrier, screenshot_dir, set_demo_trunk, tone_of, Baresip, Browser, PhoneOptions, Server,
+    add_number, demo_account, find_file, free_udp_port, get_json, in_ci, login, mic_and_recorder,
+    require_program, run, run_carrier, screenshot_dir, set_demo_trunk, tone_of, Baresip, Browser,
+    PhoneOptions, Server,
 };
 
 /// One AI call at a time: each test runs a PBX with speech models, and two at once on a small
@@ -84,6 +85,8 @@ async fn scripted_llm() -> String {
                     Some(status) => sse_text(&format!("Good news: your order has been {status}.")),
                     None => sse_text("I could not find that order."),
                 }
+            } else if text.contains("message") {
+                sse_tool("take_message", json!({"summary": "Maria wants a call back"}))
             } else if ["person", "human", "talk to"].iter().any(|w| text.contains(w)) {
                 sse_tool("transfer", json!({"summary": "Maria asked for a person"}))
             } else if text.contains("order") && digits.len() >= 4 {
@@ -253,8 +256,8 @@ async fn rig(dir: tempfile::TempDir) -> Rig {
             "/api/ai_agents",
             json!({"name": "llm-assistant", "system_prompt": "You help Acme's callers.",
                 "greeting": "Hello, this is Acme.", "llm": {"base_url": llm, "model": "scripted"},
-                "tools": ["lookup_order"], "escalation_target": {"type": "agent", "extension": "101"},
-                "fallback_target": {"type": "agent", "extension": "102"}}),
+                "tools": ["lookup_order", "take_message"], "escalation_target": {"type": "agent", "extension": "101"},
+                "fallback_target": {"type": "agent", "extension": "102"}, "voicemail_box": "support"}),
         ),
         (
             "/api/phone_numbers",
@@ -922,4 +925,98 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     assert!(call["disposition"].as_str().unwrap().contains("caller hung up"), "{}", call["disposition"]);
+}
+
+/// Waits for a voicemail in `mailbox` whose transcript is in; returns it.
+async fn transcribed_voicemail(rig: &Rig, mailbox: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list =
+            get_json(&rig.client, &rig.server, &rig.admin, &format!("/api/voicemail?box={mailbox}")).await;
+        if let Some(m) = list.as_array().and_then(|l| l.first()).filter(|m| m["transcript"].is_string()) {
+            return m.clone();
+        }
+        assert!(Instant::now() < deadline, "no transcribed message in {mailbox}: {list}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Voicemail: the LLM agent's `take_message` records the caller's message in the agent's box
+/// (after the beep; silence ends it); a number routed to a box takes a message the same way.
+/// Each message is filed with its caller, length, WAV recording and transcript, and is in the
+/// call's timeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_leave_messages_through_the_ai_agent_and_on_a_voicemail_number() {
+    let _serial = SERIAL.lock().await;
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ask = speech(dir.path(), "I would like to leave a message.");
+    let message = speech(dir.path(), "Please call me back about my order one zero zero two.");
+    let mut rig = rig(dir).await;
+
+    // Through the AI agent.
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call_until_bye("+15555550177", &phone);
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
+    phone.say(&ask).await;
+    let asked = phone.heard_len();
+    // The agent says to leave a message, then the hint and the beep.
+    let Some(beeped) = phone.try_wait_for_speech_then_quiet(asked, 1000, Duration::from_secs(20)).await
+    else {
+        panic!("no request for the message; server log:\n{}", rig.server.log_text())
+    };
+    let told = rig._dir.path().join("told.wav");
+    phone.save(asked, &told);
+    let told = transcribe(&told);
+    assert!(told.contains("message") && told.contains("key"), "the caller was told: {told:?}");
+    phone.say(&message).await;
+    // Silence ends the message; the caller hears it was saved, and the PBX hangs up.
+    sipp_ok(sipp.await.unwrap());
+    let after = rig._dir.path().join("saved.wav");
+    phone.save(beeped, &after);
+    let saved = transcribe(&after);
+    assert!(saved.contains("saved"), "the caller heard: {saved:?}");
+    let left = transcribed_voicemail(&rig, "support").await;
+    // espeak-ng over a phone line is hard to hear; the order number must come through.
+    let transcript = left["transcript"].as_str().unwrap().to_lowercase();
+    assert!(transcript.contains("call me") && spoken_digits(&transcript).contains("1002"), "{left}");
+    assert_eq!(left["caller"], "+12025550100", "{left}");
+    let said_ms = message.len() as i64 / 8;
+    let kept = left["duration_ms"].as_i64().unwrap();
+    assert!((said_ms - 500..said_ms + 1500).contains(&kept), "said {said_ms} ms, kept {kept} ms");
+    let wav = rig
+        .client
+        .get(rig.server.url(&format!("/api/voicemail/{}/audio", left["id"])))
+        .header("cookie", &rig.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wav.status(), 200);
+    let (info, samples) = wav::decode(&wav.bytes().await.unwrap()).unwrap();
+    assert_eq!((info.sample_rate, samples.len() as i64 / 8), (8000, kept));
+    let call = rig.last_call().await;
+    let kinds: Vec<&str> =
+        call["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["take_message", "voicemail", "voicemail_transcribed"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+
+    // A number routed straight to a box: its standard greeting, the beep, the message.
+    let target = json!({"type": "voicemail_box", "name": "sales"});
+    add_number(&rig.client, &rig.server, &rig.admin, "+15555550188", target).await;
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call_until_bye("+15555550188", &phone);
+    phone.wait_for_speech_then_quiet(0, 1000, Duration::from_secs(20)).await;
+    let greeting = rig._dir.path().join("box-greeting.wav");
+    phone.save(0, &greeting);
+    let greeting = transcribe(&greeting);
+    assert!(greeting.contains("leave your message"), "the box greeted: {greeting:?}");
+    phone.say(&message).await;
+    sipp_ok(sipp.await.unwrap());
+    let left = transcribed_voicemail(&rig, "sales").await;
+    assert!(spoken_digits(left["transcript"].as_str().unwrap()).contains("1002"), "{left}");
+    let all = get_json(&rig.client, &rig.server, &rig.admin, "/api/voicemail").await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
 }

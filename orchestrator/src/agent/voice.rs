@@ -745,6 +745,19 @@ impl VoiceCall {
     }
 }
 
+/// The voicemail box an agent's `take_message` goes to: its own, else a box it hands callers to.
+fn message_box(agent: &crate::model::AiAgent) -> Option<String> {
+    let as_box = |t: &Target| match t {
+        Target::VoicemailBox { name } => Some(name.clone()),
+        _ => None,
+    };
+    agent
+        .voicemail_box
+        .clone()
+        .or_else(|| as_box(&agent.escalation_target))
+        .or_else(|| agent.fallback_target.as_ref().and_then(as_box))
+}
+
 /// Whether the call has ended (its sender was dropped).
 fn call_over(ended: &mut tokio::sync::oneshot::Receiver<()>) -> bool {
     !matches!(ended.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty))
@@ -853,8 +866,11 @@ impl Ctl {
                 self.connect(engines, session, &target, digits, ended).await;
             }
             Next::TakeMessage { .. } => {
-                // Voicemail is not built yet: a person takes the call instead.
-                let target = session.agent.escalation_target.clone();
+                // The agent's box (or one it hands callers to); without one, a person.
+                let target = match message_box(&session.agent) {
+                    Some(name) => Target::VoicemailBox { name },
+                    None => session.agent.escalation_target.clone(),
+                };
                 self.drain(Duration::from_secs(10)).await;
                 self.connect(engines, session, &target, digits, ended).await;
             }
@@ -1163,6 +1179,27 @@ impl Ctl {
             Target::Hangup => {
                 self.drain(Duration::from_secs(10)).await;
                 self.sip.hangup(self.call).await;
+            }
+            Target::VoicemailBox { name } => {
+                self.drain(Duration::from_secs(10)).await;
+                self.relay.stop_playing(MediaSide::A);
+                let deposit = crate::voicemail::Deposit {
+                    db: self.db.clone(),
+                    sip: self.sip.clone(),
+                    call: self.call,
+                    account: self.account,
+                    relay: self.relay.clone(),
+                    data_dir: self.data_dir.clone(),
+                    records: session.records.clone(),
+                    record: session.record,
+                    digits,
+                    caller: session.ctx.caller_number.clone().unwrap_or_else(|| "anonymous".into()),
+                    ended,
+                    box_name: name.clone(),
+                    // The agent has just asked for the message: a short hint, then the beep.
+                    greeting: Some("Press the pound key when you are done.".into()),
+                };
+                tokio::spawn(deposit.run());
             }
             other => {
                 // Queues, voicemail, schedules, other AI agents and outside numbers as a

@@ -21,6 +21,7 @@ pub use sipws::Secure;
 mod live;
 mod throttle;
 mod ui;
+mod voicemail;
 
 pub use auth::{Principal, SESSION_COOKIE};
 
@@ -161,6 +162,7 @@ fn declare(api: &mut Api) {
     calls::routes(api);
     registrations::routes(api);
     live::routes(api);
+    voicemail::routes(api);
 }
 
 /// Every endpoint the API serves (for documentation and tests).

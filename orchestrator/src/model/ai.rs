@@ -97,6 +97,10 @@ pub struct AiAgent {
     /// Where callers go when the AI fails (LLM, speech or tool outage); the escalation target when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_target: Option<Target>,
+    /// Where `take_message` leaves the caller's message; when unset, a voicemail box that is the
+    /// escalation or fallback target, else the caller goes to a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_box: Option<String>,
     /// Silence after speech that ends the caller's turn.
     #[serde(default = "default_eot")]
     pub end_of_turn_silence_ms: u32,
@@ -216,6 +220,9 @@ impl ConfigKind for AiAgent {
         }
         target_refs(&mut out, "escalation_target", &Some(self.escalation_target.clone()));
         target_refs(&mut out, "fallback_target", &self.fallback_target);
+        if let Some(v) = &self.voicemail_box {
+            out.push(Reference { path: "voicemail_box".into(), kind: "voicemail_boxes", key: v.clone() });
+        }
         out
     }
 

@@ -6,6 +6,7 @@ pub mod calls;
 pub mod commerce;
 pub mod config;
 pub mod users;
+pub mod voicemail;
 
 use sqlx::Row;
 

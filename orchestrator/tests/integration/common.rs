@@ -145,8 +145,10 @@ pub fn app(db: &Db) -> axum::Router {
 /// The same, showing the live AI calls of `live`.
 pub fn app_with_live(db: &Db, live: switchboard::live::Live) -> axum::Router {
     let dir = std::env::temp_dir().join(format!("switchboard-test-{}-{}", std::process::id(), rand_suffix()));
-    switchboard::api::app(
-        db.clone(),
-        switchboard::api::AppOptions { data_dir: dir, live, ..Default::default() },
-    )
+    app_in(db, live, dir)
+}
+
+/// The same, with its files in `data_dir`.
+pub fn app_in(db: &Db, live: switchboard::live::Live, data_dir: std::path::PathBuf) -> axum::Router {
+    switchboard::api::app(db.clone(), switchboard::api::AppOptions { data_dir, live, ..Default::default() })
 }

@@ -204,7 +204,24 @@ async fn send(
 }
 
 /// The concrete path and body for calling `e` as the owner/role of `f`.
-async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, Option<Value>) {
+/// A voicemail message in `f`'s account, with its recording under `data_dir`.
+async fn voicemail_message(db: &Db, f: &Fixture, data_dir: &std::path::Path) -> i64 {
+    let n = FRESH.fetch_add(1, Ordering::Relaxed);
+    let path = format!("voicemail/{}/support/{n}.wav", f.account_id);
+    std::fs::create_dir_all(data_dir.join(format!("voicemail/{}/support", f.account_id))).unwrap();
+    std::fs::write(data_dir.join(&path), tone_wav(300)).unwrap();
+    switchboard::store::voicemail::insert(db, f.account_id, "support", None, "+12025550100", &path, 300)
+        .await
+        .unwrap()
+}
+
+async fn request_for(
+    app: &axum::Router,
+    db: &Db,
+    data_dir: &std::path::Path,
+    f: &Fixture,
+    e: &Endpoint,
+) -> (String, Option<Value>) {
     let collection = collection_of(&e.path);
     let body = match (e.method.clone(), e.path.as_str()) {
         (Method::POST, "/api/auth/login") => {
@@ -213,6 +230,7 @@ async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, 
         (Method::POST, "/api/auth/logout") => None,
         (Method::PUT, "/api/me/status") => Some(json!({"status": "available"})),
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
+        (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
         (Method::PUT, "/api/account") => {
             Some(serde_json::to_value(switchboard::demo::config().settings).unwrap())
         }
@@ -222,6 +240,8 @@ async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, 
     };
     let path = if !e.path.contains("{id}") {
         e.path.clone()
+    } else if e.method == Method::DELETE && collection == "/api/voicemail" {
+        e.path.replace("{id}", &voicemail_message(db, f, data_dir).await.to_string())
     } else if e.method == Method::DELETE {
         // Deleting needs an item of its own, created by the owner.
         let created = call(
@@ -244,6 +264,13 @@ async fn request_for(app: &axum::Router, f: &Fixture, e: &Endpoint) -> (String, 
         e.path.replace("{id}", &f.ids[&collection].to_string())
     };
     (path, body)
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let n = FRESH.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("switchboard-matrix-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Bodies for the live view's actions.
@@ -280,6 +307,9 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/account" => Owner,
         p if p.starts_with("/api/users") || p.starts_with("/api/tokens") => Owner,
         "/api/presence" => Supervisor,
+        // Voicemail: supervisors listen and mark messages heard; admins delete them.
+        "/api/voicemail/{id}" if *method == Method::PUT => Supervisor,
+        p if p.starts_with("/api/voicemail") && read => Supervisor,
         // Live AI calls: watching, guiding and taking over are supervisors' work.
         p if p.starts_with("/api/live/") => Supervisor,
         // Configuration and store data: supervisors read, admins change.
@@ -314,7 +344,12 @@ async fn matrix(db: Db) {
         f.ids.insert("/api/live/calls".into(), call.id() as i64);
         engagements.push((call, inbox));
     }
-    let app = crate::common::app_with_live(&db, live);
+    let data_dir = tempfile_dir();
+    for f in [&mut a, &mut b] {
+        let id = voicemail_message(&db, f, &data_dir).await;
+        f.ids.insert("/api/voicemail".into(), id);
+    }
+    let app = crate::common::app_in(&db, live, data_dir.clone());
     // Both accounts' first audio entries get a recording, so downloads have something to return.
     for f in [&a, &b] {
         let path = AUDIO_FILE.replace("{id}", &f.ids["/api/audio"].to_string());
@@ -328,7 +363,7 @@ async fn matrix(db: Db) {
     let mut checked = 0;
     for e in &all {
         for role in Role::ALL {
-            let (path, body) = request_for(&app, &a, e).await;
+            let (path, body) = request_for(&app, &db, &data_dir, &a, e).await;
             // Logging out would end the fixture's session; it is public, so call it bare.
             let auth = (e.path != "/api/auth/logout").then(|| a.cookies[&role].as_str());
             let r = send(&app, e.method.clone(), &e.path, &path, auth, body.as_ref()).await;
@@ -360,7 +395,7 @@ async fn matrix(db: Db) {
             checked += 1;
         }
         if let Access::AtLeast(_) = e.access {
-            let (path, body) = request_for(&app, &a, e).await;
+            let (path, body) = request_for(&app, &db, &data_dir, &a, e).await;
             let r = send(&app, e.method.clone(), &e.path, &path, None, body.as_ref()).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{} {} without credentials", e.method, path);
             let r =
@@ -372,6 +407,7 @@ async fn matrix(db: Db) {
         if e.path.contains("{id}") {
             let other = b.ids[&collection];
             let body = match e.method {
+                Method::PUT if collection == "/api/voicemail" => Some(json!({"heard": true})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
                 Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),
                 _ => None,

@@ -1,0 +1,260 @@
+//! Leaving a voicemail: the box's greeting (its recording or text, or a standard one), a beep,
+//! then the caller's message is recorded until they press #, stay silent for a while after
+//! speaking, reach the box's limit or hang up. The recording is kept as a WAV file in the data
+//! directory, filed in the box, transcribed by the local Whisper when the box says so, and
+//! noted in the call's timeline.
+
+use crate::db::Db;
+use crate::model::{Prompt, VoicemailBox};
+use crate::store::calls::{RecordKey, RecordWriter};
+use crate::store::{config, voicemail};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_telephony::driver::SipHandle;
+use switchboard_telephony::media::player::Tone;
+use switchboard_telephony::media::relay::{MediaSide, Relay};
+use switchboard_telephony::sip::b2bua::CallId;
+use tokio::sync::mpsc;
+
+const GREETING: &str =
+    "Please leave your message after the tone. Press the pound key or hang up when you are done.";
+const SAVED: &str = "Thank you, your message has been saved. Goodbye.";
+const NO_BOX: &str = "I'm sorry, this mailbox is not available. Goodbye.";
+/// The caller is done when quiet this long after speaking.
+const DONE_AFTER_SILENCE_MS: usize = 4_000;
+/// A 20 ms frame louder than this (RMS of 16-bit samples) is speech, not line noise.
+const VOICE_RMS: f64 = 300.0;
+
+/// Everything a deposit needs about its call.
+pub struct Deposit {
+    pub db: Db,
+    pub sip: SipHandle,
+    pub call: CallId,
+    pub account: i64,
+    pub relay: Arc<Relay>,
+    pub data_dir: PathBuf,
+    pub records: RecordWriter,
+    pub record: Option<RecordKey>,
+    pub digits: mpsc::UnboundedReceiver<char>,
+    /// The caller's number as presented.
+    pub caller: String,
+    /// Completes (with an error) when the call ends.
+    pub ended: tokio::sync::oneshot::Receiver<()>,
+    pub box_name: String,
+    /// Said instead of the box's greeting (an AI agent taking a message says its own words).
+    pub greeting: Option<String>,
+}
+
+/// How a recording stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Pound,
+    Silence,
+    Limit,
+    HungUp,
+}
+
+impl Stop {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stop::Pound => "pound key",
+            Stop::Silence => "silence",
+            Stop::Limit => "time limit",
+            Stop::HungUp => "caller hung up",
+        }
+    }
+}
+
+/// 20 ms of silence, forever.
+struct Silence;
+
+impl switchboard_telephony::media::player::Source for Silence {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        Some(vec![0; 160])
+    }
+}
+
+fn rms(frame: &[i16]) -> f64 {
+    (frame.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / frame.len().max(1) as f64).sqrt()
+}
+
+impl Deposit {
+    fn event(&self, kind: &str, data: serde_json::Value) {
+        if let Some(key) = self.record {
+            self.records.event(key, kind, data);
+        }
+    }
+
+    fn hung_up(&mut self) -> bool {
+        !matches!(self.ended.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty))
+    }
+
+    /// Plays `prompt` to the caller and waits until it has played (or the caller hangs up).
+    async fn play(&mut self, prompt: &Prompt) {
+        let source = crate::ivr::prompt_source(&self.db, self.account, &self.data_dir, prompt).await;
+        let done = self.relay.play(MediaSide::A, source);
+        tokio::select! {
+            _ = done => {}
+            _ = &mut self.ended => {}
+        }
+    }
+
+    pub async fn run(mut self) {
+        let vbox = config::get_by_key::<VoicemailBox>(&self.db, self.account, &self.box_name).await;
+        let Ok(Some(vbox)) = vbox else {
+            tracing::warn!(call = %self.call, mailbox = %self.box_name, "no such voicemail box");
+            self.event("voicemail_failed", json!({ "box": self.box_name, "reason": "no such box" }));
+            self.play(&Prompt::Text { text: NO_BOX.into(), voice: None }).await;
+            return self.sip.hangup(self.call).await;
+        };
+        let vbox = vbox.spec;
+        let greeting = match (self.greeting.take(), vbox.greeting.clone()) {
+            (Some(text), _) => Prompt::Text { text, voice: None },
+            (None, Some(p)) => p,
+            (None, None) => Prompt::Text { text: GREETING.into(), voice: None },
+        };
+        self.play(&greeting).await;
+        if self.hung_up() {
+            return;
+        }
+        // The beep, then what the caller says (keys pressed during the greeting do not count).
+        while self.digits.try_recv().is_ok() {}
+        let beep = self.relay.play(MediaSide::A, Box::new(Tone::beep(8000, 400)));
+        let _ = tokio::time::timeout(Duration::from_secs(2), beep).await;
+        // Silence while recording keeps the caller's media flowing (phones and carriers hang up
+        // on a stream that stops).
+        drop(self.relay.play(MediaSide::A, Box::new(Silence)));
+        let mut tap = self.relay.tap(MediaSide::A);
+        let limit_frames = vbox.max_message_seconds.max(1) as usize * 50;
+        let mut samples: Vec<i16> = Vec::new();
+        let (mut first_voice, mut last_voice, mut spoke) = (0usize, 0usize, false);
+        let stop = loop {
+            let frames = samples.len() / 160;
+            if frames >= limit_frames {
+                break Stop::Limit;
+            }
+            if spoke && (frames - last_voice) * 20 >= DONE_AFTER_SILENCE_MS {
+                break Stop::Silence;
+            }
+            tokio::select! {
+                frame = tap.recv() => match frame {
+                    Some(f) => {
+                        if rms(&f) > VOICE_RMS {
+                            if !spoke {
+                                first_voice = samples.len() / 160;
+                            }
+                            spoke = true;
+                            last_voice = samples.len() / 160 + 1;
+                        }
+                        samples.extend(f);
+                    }
+                    None => break Stop::HungUp,
+                },
+                d = self.digits.recv() => if d == Some('#') { break Stop::Pound },
+                _ = &mut self.ended => break Stop::HungUp,
+            }
+        };
+        drop(tap);
+        self.relay.stop_playing(MediaSide::A);
+        // Silence before and after is not part of the message (300 ms of each is kept).
+        samples.truncate(((last_voice + 15) * 160).min(samples.len()));
+        samples.drain(..(first_voice.saturating_sub(15) * 160).min(samples.len()));
+        if !spoke {
+            self.event("voicemail_empty", json!({ "box": self.box_name, "stopped_by": stop.as_str() }));
+        } else {
+            self.file(&vbox, samples, stop).await;
+        }
+        if stop != Stop::HungUp && !self.hung_up() {
+            self.play(&Prompt::Text { text: SAVED.into(), voice: None }).await;
+            self.sip.hangup(self.call).await;
+        }
+    }
+
+    /// Saves the recording, files it in the box, and transcribes it (in the background).
+    async fn file(&self, vbox: &VoicemailBox, samples: Vec<i16>, stop: Stop) {
+        let duration_ms = samples.len() as i64 / 8;
+        let stamp = crate::clock::now_ms();
+        let relative = PathBuf::from("voicemail")
+            .join(self.account.to_string())
+            .join(&self.box_name)
+            .join(format!("{stamp}-{}.wav", self.call));
+        let path = self.data_dir.join(&relative);
+        let wav = switchboard_telephony::media::wav::encode_pcm16(&samples, 8000, 1);
+        let written = match path.parent() {
+            Some(dir) => tokio::fs::create_dir_all(dir).await.and(tokio::fs::write(&path, &wav).await),
+            None => Ok(()),
+        };
+        if let Err(e) = written {
+            tracing::error!(error = %e, path = %path.display(), "cannot save a voicemail");
+            self.event("voicemail_failed", json!({ "box": self.box_name, "reason": e.to_string() }));
+            return;
+        }
+        let call_id = match self.record {
+            Some(key) => self.records.id_of(key).await,
+            None => None,
+        };
+        let relative = relative.to_string_lossy().into_owned();
+        let id = match voicemail::insert(
+            &self.db,
+            self.account,
+            &self.box_name,
+            call_id,
+            &self.caller,
+            &relative,
+            duration_ms,
+        )
+        .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot file a voicemail");
+                self.event("voicemail_failed", json!({ "box": self.box_name, "reason": e.to_string() }));
+                return;
+            }
+        };
+        tracing::info!(call = %self.call, mailbox = %self.box_name, id, duration_ms, "voicemail left");
+        self.event(
+            "voicemail",
+            json!({ "box": self.box_name, "message_id": id, "duration_ms": duration_ms, "stopped_by": stop.as_str() }),
+        );
+        if vbox.transcribe {
+            let (db, records, record, account) =
+                (self.db.clone(), self.records.clone(), self.record, self.account);
+            tokio::spawn(async move {
+                let text = transcribe(samples).await;
+                match text {
+                    Ok(text) => {
+                        if let Err(e) = voicemail::set_transcript(&db, account, id, &text).await {
+                            tracing::warn!(error = %e, "cannot store a voicemail transcript");
+                        }
+                        if let Some(key) = record {
+                            records.event(key, "voicemail_transcribed", json!({ "message_id": id }));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "voicemail not transcribed"),
+                }
+            });
+        }
+    }
+}
+
+/// The message's words, by the shared local recogniser (queued fairly with live calls).
+async fn transcribe(samples: Vec<i16>) -> Result<String, String> {
+    let engines = crate::agent::voice::Engines::shared().await;
+    let recognizer = engines.recognizer.as_ref().map_err(|e| e.clone())?;
+    let wide = switchboard_speech::resample::resample(&samples, 8000, 16_000).map_err(|e| e.to_string())?;
+    let audio = switchboard_speech::frame::AudioFrame { rate: 16_000, samples: wide, at_ms: 0 };
+    // Up to 28 s is recognised as one utterance (the window fitted to the audio, as for live
+    // turns, which recognised phone audio better in our tests); longer in 30 s windows.
+    let short = audio.samples.len() <= 28 * 16_000;
+    // Voicemail is not a conversation: it queues as its own "caller".
+    let rx = recognizer.submit(u64::MAX, audio, short);
+    tokio::task::spawn_blocking(move || rx.recv())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+        .map(|t| switchboard_models::whisper::without_repeats(t.text.trim()))
+        .map_err(|e| e.to_string())
+}
