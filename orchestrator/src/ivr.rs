@@ -177,6 +177,25 @@ impl IvrCall {
                 };
                 tokio::spawn(voice.run());
             }
+            Target::Queue { name } if self.legs.is_some() => {
+                let (_, digits) = mpsc::unbounded_channel();
+                let waiting = crate::queue::QueueCall {
+                    db: self.db.clone(),
+                    sip: self.sip.clone(),
+                    call: self.call,
+                    account: self.account,
+                    relay: self.relay.clone(),
+                    data_dir: self.data_dir.clone(),
+                    records: self.records.clone(),
+                    record: self.record,
+                    digits: std::mem::replace(&mut self.digits, digits),
+                    caller: self.caller.clone(),
+                    ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
+                    legs: self.legs.take().unwrap_or_else(|| mpsc::unbounded_channel().1),
+                    queue: name.clone(),
+                };
+                tokio::spawn(waiting.run());
+            }
             Target::VoicemailBox { name } => {
                 self.relay.stop_playing(MediaSide::A);
                 let (_, digits) = mpsc::unbounded_channel();
@@ -198,7 +217,7 @@ impl IvrCall {
                 tokio::spawn(deposit.run());
             }
             other => {
-                // Queues, schedules and outside numbers behind a menu come
+                // Schedules and outside numbers behind a menu come
                 // with their own features; until then the caller hears busy and the call ends.
                 tracing::info!(call = %self.call, target = ?other, "IVR target not available yet");
                 let done = self.relay.play(MediaSide::A, Box::new(Tone::busy(8000).for_ms(2000)));

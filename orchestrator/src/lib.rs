@@ -15,6 +15,7 @@ pub mod live;
 pub mod llm;
 pub mod model;
 pub mod prompt;
+pub mod queue;
 pub mod routing;
 pub mod secrets;
 pub mod snapshot;

@@ -40,6 +40,12 @@ pub(crate) enum Plan {
         agent: String,
         to: String,
     },
+    /// Answer and wait in a queue.
+    Queue {
+        account: i64,
+        queue: String,
+        to: String,
+    },
     /// Answer and take a message for a voicemail box.
     Voicemail {
         account: i64,
@@ -190,6 +196,7 @@ impl Planner {
             Some(Target::IvrMenu { name }) => Ok(Plan::Ivr { account, menu: name, to: number }),
             Some(Target::AiAgent { name }) => Ok(Plan::Ai { account, agent: name, to: number }),
             Some(Target::VoicemailBox { name }) => Ok(Plan::Voicemail { account, mailbox: name, to: number }),
+            Some(Target::Queue { name }) => Ok(Plan::Queue { account, queue: name, to: number }),
             Some(Target::Agent { extension }) => {
                 let agent = snap.agent(account, &extension);
                 let (lines, ring_ms) = agent
@@ -207,7 +214,6 @@ impl Planner {
                 }
                 Ok(plan)
             }
-            // Queues plug in here when they land.
             Some(other) => Ok(Plan::Reject {
                 status: 480,
                 account: Some(account),
@@ -323,7 +329,8 @@ impl Planner {
             ),
             Plan::Ivr { account, to, .. }
             | Plan::Ai { account, to, .. }
-            | Plan::Voicemail { account, to, .. } => (Some(*account), "inbound", to.clone()),
+            | Plan::Voicemail { account, to, .. }
+            | Plan::Queue { account, to, .. } => (Some(*account), "inbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = account.map(|account| {

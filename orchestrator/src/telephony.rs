@@ -464,6 +464,38 @@ impl CallRouter {
                         tokio::spawn(ivr.run(menu));
                         return;
                     }
+                    Plan::Queue { account, queue, .. } => {
+                        tracing::info!(call = %inc.call, %from, %to, %queue, "queue");
+                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+                        let (legs_tx, legs) = mpsc::unbounded_channel();
+                        let waiting = crate::queue::QueueCall {
+                            db: self.db.clone(),
+                            sip: self.sip.clone(),
+                            call: inc.call,
+                            account,
+                            relay: relay.clone(),
+                            data_dir: self.data_dir.clone(),
+                            records: self.records.clone(),
+                            record,
+                            digits: keys,
+                            caller: crate::routing::as_e164(&from),
+                            ended,
+                            legs,
+                            queue,
+                        };
+                        self.calls.insert(
+                            inc.call,
+                            ActiveCall {
+                                relay: Some(relay),
+                                record,
+                                _ended: Some(ended_tx),
+                                legs: Some(legs_tx),
+                            },
+                        );
+                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
+                        tokio::spawn(waiting.run());
+                        return;
+                    }
                     Plan::Voicemail { account, mailbox, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %mailbox, "voicemail");
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();

@@ -434,35 +434,15 @@ async fn reaches_a_person(line: &str, extension: &str, number: &str) -> (String,
     )
     .unwrap();
     rig.wait_registered(extension).await;
-    if number == "+15555550101" {
-        // The demo's guided assistant hands callers to a queue (not built yet): to agent 101 here.
-        let agents = get_json(&rig.client, &rig.server, &rig.admin, "/api/ai_agents").await;
-        let mut agent =
-            agents.as_array().unwrap().iter().find(|a| a["name"] == "order-assistant").unwrap().clone();
-        let id = agent["id"].clone();
-        for k in ["id", "created_at", "updated_at"] {
-            agent.as_object_mut().unwrap().remove(k);
-        }
-        agent["escalation_target"] = json!({"type": "agent", "extension": extension});
-        let r = rig
-            .client
-            .put(rig.server.url(&format!("/api/ai_agents/{id}")))
-            .header("cookie", &rig.admin)
-            .json(&agent)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-    }
     let phone = RtpPhone::start().await;
-    let sipp = rig.call(number, &phone, 25_000);
+    let sipp = rig.call(number, &phone, 35_000);
     phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
     phone.say(&question).await;
     let spoken = Instant::now();
     let asked = phone.heard_len();
     let mut rig = rig;
     // The person's phone answers by itself: "answering call" is when it rang.
-    if let Err(e) = person.wait_for("answering call", Duration::from_secs(10)) {
+    if let Err(e) = person.wait_for("answering call", Duration::from_secs(20)) {
         let out = sipp.await.unwrap();
         panic!(
             "{e}\nserver log:\n{}\nsipp: {}\n{}",
@@ -588,18 +568,24 @@ async fn the_offline_guided_agent_answers_by_voice() {
     assert_eq!(usage["data"]["brain"], "guided");
 }
 
-/// The guided agent, asked for a person by voice, hands the caller to the escalation agent.
+/// The guided agent, asked for a person by voice, hands the caller to its escalation target,
+/// the support queue, whose first member answers and hears the caller.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guided_agent_hands_a_caller_who_asks_for_a_person_to_an_agent() {
     let _serial = SERIAL.lock().await;
     if !ready() || !require_program("baresip") {
         return;
     }
-    let (heard, _, call) = reaches_a_person("I want to talk to a real person.", "101", "+15555550101").await;
+    // The demo assistant hands callers to the support queue: Bob (102) is its first member.
+    let (heard, _, call) = reaches_a_person("I want to talk to a real person.", "102", "+15555550101").await;
     assert!(heard.contains("colleague") || heard.contains("connect"), "the caller was told: {heard:?}");
-    let handoff =
-        call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "handoff").expect("handoff");
-    assert_eq!(handoff["data"]["target"]["extension"], "101");
+    let timeline = call["timeline"].as_array().unwrap();
+    let handoff = timeline.iter().find(|e| e["kind"] == "handoff").expect("handoff");
+    assert_eq!(handoff["data"]["target"], json!({"type": "queue", "name": "support"}));
+    let joined = timeline.iter().find(|e| e["kind"] == "queue_joined").expect("joined the queue");
+    assert_eq!(joined["data"]["position"], 1);
+    let answered = timeline.iter().find(|e| e["kind"] == "queue_answered").expect("answered from the queue");
+    assert_eq!(answered["data"]["agent"], "102", "{answered}");
     assert!(
         call["summary"].as_str().unwrap().contains("Maria Garcia"),
         "the summary names the caller: {call}"
@@ -942,7 +928,8 @@ async fn transcribed_voicemail(rig: &Rig, mailbox: &str) -> Value {
 }
 
 /// Voicemail: the LLM agent's `take_message` records the caller's message in the agent's box
-/// (after the beep; silence ends it); a number routed to a box takes a message the same way.
+/// (after the beep; silence ends it); a queue nobody can answer overflows to its box, which
+/// takes a message the same way.
 /// Each message is filed with its caller, length, WAV recording and transcript, and is in the
 /// call's timeline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1003,8 +990,9 @@ async fn callers_leave_messages_through_the_ai_agent_and_on_a_voicemail_number()
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
 
-    // A number routed straight to a box: its standard greeting, the beep, the message.
-    let target = json!({"type": "voicemail_box", "name": "sales"});
+    // A number routed to the sales queue while nobody there can take calls (Alice's phone is
+    // not registered): the queue overflows to its voicemail box: greeting, beep, message.
+    let target = json!({"type": "queue", "name": "sales"});
     add_number(&rig.client, &rig.server, &rig.admin, "+15555550188", target).await;
     let phone = RtpPhone::start().await;
     let sipp = rig.call_until_bye("+15555550188", &phone);
@@ -1019,4 +1007,13 @@ async fn callers_leave_messages_through_the_ai_agent_and_on_a_voicemail_number()
     assert!(spoken_digits(left["transcript"].as_str().unwrap()).contains("1002"), "{left}");
     let all = get_json(&rig.client, &rig.server, &rig.admin, "/api/voicemail").await;
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    let call = rig.last_call().await;
+    let timeline = call["timeline"].as_array().unwrap();
+    let overflow = timeline.iter().find(|e| e["kind"] == "queue_overflow").expect("overflow");
+    assert_eq!(overflow["data"]["reason"], "nobody can take calls", "{overflow}");
+    let offered = timeline.iter().find(|e| e["kind"] == "queue_offer").expect("offered to Alice");
+    assert_eq!(
+        (offered["data"]["agent"].as_str(), offered["data"]["status"].as_u64()),
+        (Some("101"), Some(480))
+    );
 }

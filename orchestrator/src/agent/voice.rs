@@ -1180,6 +1180,26 @@ impl Ctl {
                 self.drain(Duration::from_secs(10)).await;
                 self.sip.hangup(self.call).await;
             }
+            Target::Queue { name } => {
+                self.drain(Duration::from_secs(10)).await;
+                let waiting = crate::queue::QueueCall {
+                    db: self.db.clone(),
+                    sip: self.sip.clone(),
+                    call: self.call,
+                    account: self.account,
+                    relay: self.relay.clone(),
+                    data_dir: self.data_dir.clone(),
+                    records: session.records.clone(),
+                    record: session.record,
+                    digits,
+                    caller: session.ctx.caller_number.clone(),
+                    ended,
+                    // The queue gets the hand-off events from now on.
+                    legs: std::mem::replace(&mut *self.legs.lock().await, mpsc::unbounded_channel().1),
+                    queue: name.clone(),
+                };
+                tokio::spawn(waiting.run());
+            }
             Target::VoicemailBox { name } => {
                 self.drain(Duration::from_secs(10)).await;
                 self.relay.stop_playing(MediaSide::A);
