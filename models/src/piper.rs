@@ -1,6 +1,7 @@
 //! Piper voices on ONNX Runtime (loaded at run time from the `onnxruntime` registry package):
-//! phonemes in (IPA, as espeak-ng writes them), 16-bit PCM out at the voice's rate. The session
-//! is shared by every call; runs are serialised (the voice is many times faster than real time).
+//! phonemes in (IPA, as espeak-ng writes them), 16-bit PCM out at the voice's rate. Every call
+//! shares the voice: a few sessions (one per core by default), each running one sentence at a
+//! time, so several calls' sentences are synthesised at once.
 
 use crate::catalog::{self, PIPER_JOE};
 use crate::{Error, Result};
@@ -9,7 +10,8 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 pub struct Piper {
-    session: Mutex<ort::session::Session>,
+    sessions: Vec<Mutex<ort::session::Session>>,
+    next: std::sync::atomic::AtomicUsize,
     ids: HashMap<char, Vec<i64>>,
     pub sample_rate: u32,
     scales: [f32; 3],
@@ -34,8 +36,14 @@ fn err(e: impl std::fmt::Display) -> Error {
 }
 
 impl Piper {
-    /// Loads the "joe" voice from the models directory.
+    /// Loads the "joe" voice from the models directory: one session with `threads` threads.
     pub fn load(models_dir: &Path, threads: usize) -> Result<Self> {
+        Self::load_sessions(models_dir, threads, 1)
+    }
+
+    /// Loads the voice with `sessions` sessions of `threads` threads each (the weights are
+    /// loaded once per session: about 60 MB each).
+    pub fn load_sessions(models_dir: &Path, threads: usize, sessions: usize) -> Result<Self> {
         let files = catalog::locate(models_dir, &PIPER_JOE)?;
         let env = environment(models_dir)?;
         let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[1])?)
@@ -57,13 +65,18 @@ impl Piper {
             inference["noise_w"].as_f64().unwrap_or(0.8) as f32,
         ];
         let sample_rate = config["audio"]["sample_rate"].as_u64().unwrap_or(22_050) as u32;
-        let session = ort::session::Session::builder(env)
-            .map_err(err)?
-            .with_intra_threads(threads.max(1))
-            .map_err(err)?
-            .commit_from_file(&files[0])
-            .map_err(err)?;
-        Ok(Piper { session: Mutex::new(session), ids, sample_rate, scales })
+        let sessions = (0..sessions.max(1))
+            .map(|_| {
+                ort::session::Session::builder(env)
+                    .map_err(err)?
+                    .with_intra_threads(threads.max(1))
+                    .map_err(err)?
+                    .commit_from_file(&files[0])
+                    .map(Mutex::new)
+                    .map_err(err)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Piper { sessions, next: Default::default(), ids, sample_rate, scales })
     }
 
     /// Without the voice's random variation (the same text always gives the same audio), for
@@ -100,7 +113,14 @@ impl Piper {
         let input = ort::value::Tensor::from_array(([1usize, n], ids)).map_err(err)?;
         let lengths = ort::value::Tensor::from_array(([1usize], vec![n as i64])).map_err(err)?;
         let scales = ort::value::Tensor::from_array(([3usize], self.scales.to_vec())).map_err(err)?;
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        // A free session if there is one; otherwise wait for the next in turn.
+        let mut session = match self.sessions.iter().find_map(|s| s.try_lock().ok()) {
+            Some(s) => s,
+            None => {
+                let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.sessions.len();
+                self.sessions[i].lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
         let outputs = session
             .run(ort::inputs!["input" => input, "input_lengths" => lengths, "scales" => scales])
             .map_err(err)?;

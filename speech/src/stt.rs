@@ -67,6 +67,9 @@ struct Queues {
     /// Waiting requests per caller, and the callers in service order.
     waiting: HashMap<u64, VecDeque<Job>>,
     order: VecDeque<u64>,
+    /// Partial transcripts: served only when no other request waits (they are a nicety; a
+    /// caller's final transcript is what the caller is waiting for).
+    partials: VecDeque<Job>,
     closed: bool,
 }
 
@@ -100,6 +103,8 @@ impl FairRecognizer {
                                 if let Some(job) = job {
                                     break Some(job);
                                 }
+                            } else if let Some(job) = q.partials.pop_front() {
+                                break Some(job);
                             } else if q.closed {
                                 break None;
                             } else {
@@ -123,6 +128,16 @@ impl FairRecognizer {
     pub fn waiting(&self) -> usize {
         let (lock, _) = &*self.shared;
         lock.lock().unwrap_or_else(|e| e.into_inner()).waiting.values().map(|w| w.len()).sum()
+    }
+
+    /// Queues a partial-transcript request (short mode): it waits while any other request
+    /// waits.
+    pub fn submit_partial(&self, audio: AudioFrame) -> mpsc::Receiver<Result<Transcript>> {
+        let (tx, rx) = mpsc::channel();
+        let (lock, ready) = &*self.shared;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).partials.push_back((audio, true, tx));
+        ready.notify_one();
+        rx
     }
 
     /// Queues `audio` for `caller`; the receiver gets the result.
@@ -188,5 +203,24 @@ mod tests {
         // Callers 2 and 3 did not wait behind all of caller 1's requests.
         let pos = |c| order.iter().position(|&x| x == c).unwrap();
         assert!(pos(2) <= 2 && pos(3) <= 3, "{order:?}");
+    }
+
+    #[test]
+    fn partials_wait_for_every_other_request() {
+        let engine = Arc::new(Slow(Mutex::new(Vec::new())));
+        let r = FairRecognizer::new(engine.clone(), 1);
+        let audio = |tag: u64, n: usize| AudioFrame { rate: 16_000, samples: vec![0; n], at_ms: tag };
+        // The worker is busy; then a partial, then two callers' finals arrive.
+        let busy = r.submit(1, audio(1, 3_000), true);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let partial = r.submit_partial(audio(10, 100));
+        let finals = [r.submit(2, audio(2, 100), true), r.submit(3, audio(3, 100), true)];
+        assert_eq!(r.waiting(), 2, "partials are not counted as waiting finals");
+        partial.recv().unwrap().unwrap();
+        busy.recv().unwrap().unwrap();
+        for f in finals {
+            f.recv().unwrap().unwrap();
+        }
+        assert_eq!(*engine.0.lock().unwrap(), vec![1, 2, 3, 10], "the partial went last");
     }
 }

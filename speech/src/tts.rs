@@ -112,6 +112,14 @@ impl Piper {
         Ok(Piper { voice })
     }
 
+    /// The voice with `sessions` sessions of `threads` threads each: several sentences (of
+    /// several calls) are synthesised at once.
+    pub fn load_sessions(models_dir: &std::path::Path, threads: usize, sessions: usize) -> Result<Self> {
+        let voice = switchboard_models::piper::Piper::load_sessions(models_dir, threads, sessions)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        Ok(Piper { voice })
+    }
+
     /// The same text always gives the same audio (no random variation): for tests.
     pub fn steady(self) -> Self {
         Piper { voice: self.voice.steady() }
@@ -135,9 +143,15 @@ impl TextToSpeech for Piper {
 pub fn default_voice(models_dir: &std::path::Path) -> std::sync::Arc<dyn TextToSpeech> {
     static VOICE: std::sync::OnceLock<std::sync::Arc<dyn TextToSpeech>> = std::sync::OnceLock::new();
     VOICE
-        .get_or_init(|| match Piper::load(models_dir, 2) {
-            Ok(p) => std::sync::Arc::new(p),
-            Err(_) => std::sync::Arc::new(Espeak::default()),
+        .get_or_init(|| {
+            // One single-threaded session per core: under load, calls' sentences are synthesised
+            // side by side (measured: 10 simultaneous AI calls instead of 6 with one session of
+            // two threads, for about 20 ms more to a lone call's first audio).
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+            match Piper::load_sessions(models_dir, 1, cores) {
+                Ok(p) => std::sync::Arc::new(p),
+                Err(_) => std::sync::Arc::new(Espeak::default()),
+            }
         })
         .clone()
 }

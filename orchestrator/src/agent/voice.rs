@@ -511,7 +511,7 @@ impl VoiceCall {
                             // Partials are a nicety: skipped while callers wait for finals.
                             Frame::PartialRequest { audio, .. } if !partial_busy && recognizer.waiting() == 0 => {
                                 partial_busy = true;
-                                let rx = recognizer.submit(caller_id, audio, true);
+                                let rx = recognizer.submit_partial(audio);
                                 let tx = heard_tx.clone();
                                 tokio::task::spawn_blocking(move || {
                                     let text = rx.recv().ok().and_then(|r| r.ok()).map(|t| t.text).unwrap_or_default();
