@@ -374,7 +374,7 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
     sipp_ok(sipp.await.unwrap());
     let call = rig.last_call().await;
     assert!(
-        heard.contains("shipped"),
+        heard.contains("ship"),
         "order 1002 is shipped; the caller heard: {heard:?}; {}",
         call["transcript"]
     );
@@ -558,9 +558,11 @@ async fn the_offline_guided_agent_answers_by_voice() {
     }
     let call = rig.last_call().await;
     let said = format!("{answers:?}; transcript {}", call["transcript"]);
-    // Maria's last order is 1001, delivered; 1002 is shipped; Mars is not an order.
+    // Maria's last order is 1001, delivered; 1002 is shipped; Mars is not an order. (Whisper
+    // tiny sometimes hears Piper's "is shipped" over the phone line as "a ship": "ship" is
+    // enough to show the status came through.)
     assert!(answers[0].contains("delivered"), "{said}");
-    assert!(answers[1].contains("shipped"), "{said}");
+    assert!(answers[1].contains("ship"), "{said}");
     assert!(answers[2].contains("person"), "an unknown question offers a person: {said}");
     assert!(answers[3].contains("goodbye"), "{said}");
     assert!(call["disposition"].as_str().unwrap().contains("Switchboard hung up"), "{}", call["disposition"]);
@@ -879,7 +881,7 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     let answer = rig._dir.path().join("answer-while-listened.wav");
     phone.save(asked, &answer);
     let heard = transcribe(&answer);
-    assert!(heard.contains("shipped"), "the AI answered while listened to: {heard:?}");
+    assert!(heard.contains("ship"), "the AI answered while listened to: {heard:?}");
     let while_listened = rig._dir.path().join("while-listened.wav");
     phone.save(listening_from, &while_listened);
     let leaked = tone_seconds(&while_listened, 1900.0, 2100.0);
@@ -894,13 +896,13 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     let again = rig._dir.path().join("answer-after.wav");
     phone.save(asked, &again);
     let heard = transcribe(&again);
-    assert!(heard.contains("shipped"), "the AI still answers after the listener left: {heard:?}");
+    assert!(heard.contains("ship"), "the AI still answers after the listener left: {heard:?}");
     sipp_ok(sipp.await.unwrap());
     std::thread::sleep(Duration::from_millis(300));
     // The desk heard both sides: the caller's question and the AI's answer.
     let desk_heard = transcribe(&find_file(&rec, "-dec.wav").unwrap());
     assert!(
-        desk_heard.contains("order") && desk_heard.contains("shipped"),
+        desk_heard.contains("order") && desk_heard.contains("ship"),
         "the listener heard: {desk_heard:?}"
     );
     desk.stop();
