@@ -839,7 +839,8 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     let supervisor =
         login(&rig.client, &rig.server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     let phone = RtpPhone::start().await;
-    let sipp = rig.call("+15555550177", &phone, 38_000);
+    // Long enough for a failed takeover, two questions and a listen-in on a busy machine.
+    let sipp = rig.call("+15555550177", &phone, 55_000);
     phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
     let tiles = get_json(&rig.client, &rig.server, &supervisor, "/api/live/calls").await;
     let id = tiles[0]["id"].clone();
