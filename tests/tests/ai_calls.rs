@@ -829,7 +829,7 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     let question = speech(dir.path(), "Where is my order 1002?");
     // The supervisor's microphone: a 2 kHz tone the caller must never hear.
     let (mic, rec) = mic_and_recorder(dir.path(), "listener", 2000.0, 60.0);
-    let rig = rig(dir).await;
+    let mut rig = rig(dir).await;
     let desk = Baresip::start_with(
         &demo_account(&rig.sip, "101", ";answermode=auto"),
         PhoneOptions { microphone: Some(mic), record_dir: Some(rec.clone()), ..Default::default() },
@@ -839,29 +839,11 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     let supervisor =
         login(&rig.client, &rig.server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     let phone = RtpPhone::start().await;
-    // Long enough for a failed takeover, two questions and a listen-in on a busy machine.
+    // Long enough for two questions, a listen-in and a failed takeover on a busy machine.
     let sipp = rig.call("+15555550177", &phone, 55_000);
     phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
     let tiles = get_json(&rig.client, &rig.server, &supervisor, "/api/live/calls").await;
     let id = tiles[0]["id"].clone();
-    // A takeover nobody can answer (102 has no phone): the caller is told and stays with the AI.
-    let r = rig
-        .client
-        .post(rig.server.url(&format!("/api/live/calls/{id}/takeover")))
-        .header("cookie", &supervisor)
-        .json(&json!({"extension": "102"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let failed_at = phone.heard_len();
-    let failed = live_event(&rig, &supervisor, &id, "takeover_failed").await;
-    assert_eq!(failed["status"], 480, "{failed}");
-    phone.wait_for_speech_then_quiet(failed_at, 1200, Duration::from_secs(20)).await;
-    let told = rig._dir.path().join("takeover-failed.wav");
-    phone.save(failed_at, &told);
-    let told = transcribe(&told);
-    assert!(told.contains("colleague") && told.contains("still here"), "the caller was told: {told:?}");
     let r = rig
         .client
         .post(rig.server.url(&format!("/api/live/calls/{id}/listen")))
@@ -893,11 +875,37 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     live_event(&rig, &supervisor, &id, "listen_ended").await;
     phone.say(&question).await;
     let asked = phone.heard_len();
-    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await;
+    if phone.try_wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(20)).await.is_none() {
+        let all = rig._dir.path().join("after-listen.wav");
+        phone.save(asked, &all);
+        panic!(
+            "no answer after the listener left; heard {:?}; server log:\n{}",
+            transcribe(&all),
+            rig.server.log_text()
+        );
+    }
     let again = rig._dir.path().join("answer-after.wav");
     phone.save(asked, &again);
     let heard = transcribe(&again);
     assert!(heard.contains("ship"), "the AI still answers after the listener left: {heard:?}");
+    // A takeover nobody can answer (102 has no phone): the caller is told and stays with the AI.
+    let r = rig
+        .client
+        .post(rig.server.url(&format!("/api/live/calls/{id}/takeover")))
+        .header("cookie", &supervisor)
+        .json(&json!({"extension": "102"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let failed_at = phone.heard_len();
+    let failed = live_event(&rig, &supervisor, &id, "takeover_failed").await;
+    assert_eq!(failed["status"], 480, "{failed}");
+    phone.wait_for_speech_then_quiet(failed_at, 1200, Duration::from_secs(20)).await;
+    let told = rig._dir.path().join("takeover-failed.wav");
+    phone.save(failed_at, &told);
+    let told = transcribe(&told);
+    assert!(told.contains("colleague") && told.contains("still here"), "the caller was told: {told:?}");
     sipp_ok(sipp.await.unwrap());
     std::thread::sleep(Duration::from_millis(300));
     // The desk heard both sides: the caller's question and the AI's answer.
