@@ -312,12 +312,7 @@ impl Default for Live {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 /// What a new engagement is.
 pub struct Start {
@@ -554,21 +549,6 @@ pub struct LiveCall {
 impl LiveCall {
     pub fn id(&self) -> u64 {
         self.id
-    }
-
-    /// A handle that updates nothing (calls outside the live view).
-    pub fn detached() -> LiveCall {
-        LiveCall {
-            live: Live {
-                inner: Arc::new(Inner {
-                    entries: Mutex::default(),
-                    updates: broadcast::channel(1).0,
-                    next: AtomicU64::new(1),
-                }),
-            },
-            id: 0,
-            account: 0,
-        }
     }
 
     pub fn state(&self, state: AiState) {
