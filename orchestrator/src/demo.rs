@@ -209,6 +209,7 @@ pub fn config() -> ConfigFile {
         fallback_target: Some(Target::Queue { name: "support".into() }),
         voicemail_box: Some("support".into()),
         end_of_turn_silence_ms: 700,
+        end_turn_on_finished_sentence: true,
         max_call_minutes: 15,
         guided: None,
     }];

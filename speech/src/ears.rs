@@ -82,12 +82,46 @@ impl Ears {
         self.barge.handle_transcript(text);
     }
 
-    /// The current turn's audio up to `speech_end_ms` (with the same pre- and post-roll as the
-    /// end of the turn would carry): for recognising speculatively when speech stops, so that
-    /// the transcript is ready when the turn turns out to be over.
+    /// The current turn's audio up to `speech_end_ms` (with the same pre-roll as the end of the
+    /// turn would carry, and as much of its post-roll as has been heard): for recognising
+    /// speculatively when speech stops, so that the transcript is ready when the turn turns out
+    /// to be over.
     pub fn turn_audio(&self, speech_end_ms: u64) -> Option<AudioFrame> {
         let start = self.turn_start_ms?;
         Some(self.slice(start.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS))
+    }
+
+    /// A transcript of the turn up to the pause that began at `speech_end_ms` (recognised from
+    /// [`Ears::turn_audio`] when speech stopped). If it reads as a finished sentence and the pause
+    /// is still going on, the turn may end now: the `EndOfTurn` is returned.
+    pub fn handle_transcript(&mut self, speech_end_ms: u64, text: &str) -> Vec<Frame> {
+        self.turn.handle_transcript(speech_end_ms, text);
+        let mut out = Vec::new();
+        self.turn_events(&mut out);
+        out
+    }
+
+    /// Turns the turn detector's events into frames.
+    fn turn_events(&mut self, out: &mut Vec<Frame>) {
+        while let Some(e) = self.turn.poll_event() {
+            out.push(match e {
+                TurnEvent::SpeechStarted { at_ms } => {
+                    if self.turn_start_ms.is_none() {
+                        self.turn_start_ms = Some(at_ms);
+                        self.last_partial_ms = at_ms;
+                    }
+                    Frame::SpeechStarted { at_ms }
+                }
+                TurnEvent::SpeechStopped { at_ms } => Frame::SpeechStopped { at_ms },
+                TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms } => {
+                    self.turn_start_ms = None;
+                    Frame::EndOfTurn {
+                        at_ms,
+                        audio: self.slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS),
+                    }
+                }
+            });
+        }
     }
 
     /// Whether the caller is in a turn.
@@ -138,26 +172,7 @@ impl Ears {
                     BargeInEvent::Interrupt { at_ms } => Frame::Interruption { at_ms },
                 });
             }
-            while let Some(e) = self.turn.poll_event() {
-                out.push(match e {
-                    TurnEvent::SpeechStarted { at_ms } => {
-                        if self.turn_start_ms.is_none() {
-                            self.turn_start_ms = Some(at_ms);
-                            self.last_partial_ms = at_ms;
-                        }
-                        Frame::SpeechStarted { at_ms }
-                    }
-                    TurnEvent::SpeechStopped { at_ms } => Frame::SpeechStopped { at_ms },
-                    TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms } => {
-                        self.turn_start_ms = None;
-                        Frame::EndOfTurn {
-                            at_ms,
-                            audio: self
-                                .slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS),
-                        }
-                    }
-                });
-            }
+            self.turn_events(&mut out);
             // While the caller speaks, ask for a partial transcript now and then.
             if let (Some(every), Some(start), true) =
                 (self.partial_every_ms, self.turn_start_ms, self.turn.speaking())

@@ -11,6 +11,20 @@ pub trait TextToSpeech: Send + Sync {
     fn synthesize(&self, text: &str) -> Result<AudioFrame>;
 }
 
+/// Level below which the start of synthesised audio counts as silence (about -40 dBFS).
+const LEAD_SILENCE: i16 = 330;
+
+/// Cuts the silence a voice puts before its first sound, keeping `keep_ms` of it, so that the
+/// caller hears the answer the moment it is sent (Piper starts most sentences with 50–100 ms of
+/// near silence).
+pub fn trim_leading_silence(frame: &mut AudioFrame, keep_ms: u64) {
+    let Some(first) = frame.samples.iter().position(|s| s.unsigned_abs() > LEAD_SILENCE as u16) else {
+        return;
+    };
+    let keep = (keep_ms * frame.rate as u64 / 1000) as usize;
+    frame.samples.drain(..first.saturating_sub(keep));
+}
+
 /// espeak-ng (robotic but always there, very fast).
 pub struct Espeak {
     pub voice: String,
@@ -154,4 +168,25 @@ pub fn default_voice(models_dir: &std::path::Path) -> std::sync::Arc<dyn TextToS
             }
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_silence_is_cut_to_what_is_kept() {
+        // 80 ms of hiss, then a sound, at 8 kHz.
+        let mut samples: Vec<i16> = (0..640).map(|i| if i % 2 == 0 { 40 } else { -40 }).collect();
+        samples.extend((0..800).map(|i| ((i as f32 * 0.3).sin() * 8_000.0) as i16));
+        let sound_at = samples.iter().position(|s| s.unsigned_abs() > 330).unwrap_or(0);
+        let mut frame = AudioFrame { rate: 8_000, samples, at_ms: 0 };
+        trim_leading_silence(&mut frame, 5);
+        assert_eq!(frame.samples.iter().position(|s| s.unsigned_abs() > 330), Some(40));
+        assert_eq!(frame.samples.len(), 1_440 - (sound_at - 40));
+        // All silence: nothing is cut (there is no sound to start at).
+        let mut quiet = AudioFrame { rate: 8_000, samples: vec![10; 400], at_ms: 0 };
+        trim_leading_silence(&mut quiet, 5);
+        assert_eq!(quiet.samples.len(), 400);
+    }
 }

@@ -1,7 +1,10 @@
 //! When the caller starts and stops speaking and when their turn is over, sans-IO: VAD scores in
 //! (with their audio time), events out. The end of a turn needs a stretch of silence, and a
 //! longer one when what the caller said so far sounds unfinished ("my order number is", "and
-//! um"), so callers are not cut off mid-sentence.
+//! um"), so callers are not cut off mid-sentence. When a transcript of the turn up to the pause
+//! comes back and reads as a finished sentence ("Where is my order?"), the turn may end sooner
+//! (`complete_end_ms`): the driver recognises at every pause, so a finished question is answered
+//! about as soon as it is recognised instead of after the full silence.
 
 use crate::vad::FRAME_MS;
 use std::collections::VecDeque;
@@ -19,6 +22,10 @@ pub struct TurnConfig {
     pub end_ms: u64,
     /// The same when the partial transcript sounds unfinished.
     pub unfinished_end_ms: u64,
+    /// The same when a transcript of the turn up to this pause reads as a finished sentence
+    /// (`None`: transcripts never shorten the wait). The turn cannot end before the transcript
+    /// is in, so the real wait is at least `stop_ms` plus the recognition time.
+    pub complete_end_ms: Option<u64>,
     /// A turn never runs longer than this (one long monologue is cut into turns).
     pub max_turn_ms: u64,
 }
@@ -28,9 +35,10 @@ impl Default for TurnConfig {
         TurnConfig {
             threshold: 0.5,
             start_ms: 96,
-            stop_ms: 208,
+            stop_ms: 48,
             end_ms: 640,
             unfinished_end_ms: 1_600,
+            complete_end_ms: Some(0),
             max_turn_ms: 30_000,
         }
     }
@@ -60,6 +68,10 @@ pub struct TurnDetector {
     config: TurnConfig,
     state: State,
     partial: String,
+    /// A finished-sounding transcript of the turn up to the pause that ended at this time.
+    complete_at: Option<u64>,
+    /// End of the last frame scored (the detector's clock).
+    now_ms: u64,
     events: VecDeque<TurnEvent>,
 }
 
@@ -88,12 +100,23 @@ pub fn sounds_unfinished(text: &str) -> bool {
     UNFINISHED.contains(&last.as_str())
 }
 
+/// Whether a transcript reads as a finished sentence: it ends with a full stop, question mark or
+/// exclamation mark (the recogniser punctuates from the prosody) and not on a word sentences
+/// do not end on.
+pub fn sounds_complete(text: &str) -> bool {
+    let t = text.trim().trim_end_matches(['"', '\'', ')']);
+    let ends = t.ends_with(['.', '?', '!']) && !t.ends_with("...") && !t.ends_with('…');
+    ends && t.chars().any(char::is_alphanumeric) && !t.starts_with(['[', '(']) && !sounds_unfinished(t)
+}
+
 impl TurnDetector {
     pub fn new(config: TurnConfig) -> Self {
         TurnDetector {
             config,
             state: State::Idle { voiced_since: None },
             partial: String::new(),
+            complete_at: None,
+            now_ms: 0,
             events: VecDeque::new(),
         }
     }
@@ -105,6 +128,23 @@ impl TurnDetector {
     /// What the recogniser has heard of this turn so far.
     pub fn set_partial(&mut self, text: &str) {
         self.partial = text.to_string();
+    }
+
+    /// A transcript of the turn up to the pause that began at `speech_end_ms` (the driver
+    /// recognises when speech stops). It counts as the partial transcript, and if it reads as a
+    /// finished sentence while that pause goes on, the turn ends after `complete_end_ms` of
+    /// silence, at once if that much has passed.
+    pub fn handle_transcript(&mut self, speech_end_ms: u64, text: &str) {
+        self.partial = text.to_string();
+        let State::Pausing { turn_start, last_voice_end, .. } = self.state else { return };
+        if last_voice_end != speech_end_ms || !sounds_complete(text) {
+            return;
+        }
+        let Some(needed) = self.config.complete_end_ms else { return };
+        self.complete_at = Some(speech_end_ms);
+        if self.now_ms.saturating_sub(last_voice_end) >= needed {
+            self.state = self.end(self.now_ms, turn_start, last_voice_end);
+        }
     }
 
     /// Whether the caller is in a turn (speaking or pausing).
@@ -122,6 +162,7 @@ impl TurnDetector {
         let c = &self.config;
         let voiced = score >= c.threshold;
         let frame_end = at_ms + FRAME_MS;
+        self.now_ms = frame_end;
         self.state = match self.state {
             State::Idle { voiced_since } => match (voiced, voiced_since) {
                 (false, _) => State::Idle { voiced_since: None },
@@ -156,8 +197,11 @@ impl TurnDetector {
                     State::Pausing { turn_start, last_voice_end, voiced_since: Some(since) }
                 }
                 (false, _) => {
-                    let needed =
-                        if sounds_unfinished(&self.partial) { c.unfinished_end_ms } else { c.end_ms };
+                    let needed = match c.complete_end_ms {
+                        Some(ms) if self.complete_at == Some(last_voice_end) => ms,
+                        _ if sounds_unfinished(&self.partial) => c.unfinished_end_ms,
+                        _ => c.end_ms,
+                    };
                     if frame_end.saturating_sub(last_voice_end) >= needed {
                         self.end(frame_end, turn_start, last_voice_end)
                     } else {
@@ -183,6 +227,7 @@ impl TurnDetector {
     fn end(&mut self, at_ms: u64, start_ms: u64, speech_end_ms: u64) -> State {
         self.events.push_back(TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms });
         self.partial.clear();
+        self.complete_at = None;
         State::Idle { voiced_since: None }
     }
 
@@ -264,5 +309,102 @@ mod tests {
         let events = run(&mut d, &[(12_000, 0.9)]);
         let ends = events.iter().filter(|e| matches!(e, TurnEvent::EndOfTurn { .. })).count();
         assert_eq!(ends, 2, "{events:?}");
+    }
+
+    fn ends(events: &[TurnEvent]) -> Vec<TurnEvent> {
+        events.iter().filter(|e| matches!(e, TurnEvent::EndOfTurn { .. })).copied().collect()
+    }
+
+    #[test]
+    fn a_finished_question_ends_the_turn_as_soon_as_it_is_recognised() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        let mut t = 0;
+        let events = run_from(&mut d, &mut t, &[(800, 0.9), (160, 0.0)]);
+        assert_eq!(events.last(), Some(&TurnEvent::SpeechStopped { at_ms: 800 }));
+        // The pause's transcript comes back 160 ms into the silence.
+        d.handle_transcript(800, "Where is my order?");
+        assert_eq!(
+            d.poll_event(),
+            Some(TurnEvent::EndOfTurn { at_ms: 960, start_ms: 0, speech_end_ms: 800 })
+        );
+        assert!(!d.in_turn());
+        // Without the transcript the same silence would have gone on to `end_ms`.
+        let mut d = TurnDetector::new(TurnConfig::default());
+        let mut t = 0;
+        let events = run_from(&mut d, &mut t, &[(800, 0.9), (600, 0.0)]);
+        assert!(ends(&events).is_empty(), "{events:?}");
+    }
+
+    #[test]
+    fn a_finished_sentence_still_waits_for_the_configured_silence() {
+        let config = TurnConfig { complete_end_ms: Some(320), ..Default::default() };
+        let mut d = TurnDetector::new(config);
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (160, 0.0)]);
+        d.handle_transcript(800, "I'd like to return it.");
+        assert_eq!(d.poll_event(), None);
+        let events = run_from(&mut d, &mut t, &[(320, 0.0)]);
+        assert_eq!(
+            ends(&events),
+            vec![TurnEvent::EndOfTurn { at_ms: 1120, start_ms: 0, speech_end_ms: 800 }]
+        );
+        // Switched off, the transcript changes nothing: the turn ends after `end_ms` (640).
+        let mut d = TurnDetector::new(TurnConfig { complete_end_ms: None, ..Default::default() });
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (160, 0.0)]);
+        d.handle_transcript(800, "I'd like to return it.");
+        let events = run_from(&mut d, &mut t, &[(480, 0.0)]);
+        assert_eq!(
+            ends(&events),
+            vec![TurnEvent::EndOfTurn { at_ms: 1440, start_ms: 0, speech_end_ms: 800 }]
+        );
+    }
+
+    #[test]
+    fn an_unfinished_or_stale_transcript_does_not_end_the_turn() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (160, 0.0)]);
+        // "My order number is." ends on a word no sentence ends on: wait the long silence.
+        d.handle_transcript(800, "My order number is.");
+        let events = run_from(&mut d, &mut t, &[(1_200, 0.0)]);
+        assert!(ends(&events).is_empty(), "{events:?}");
+        // The caller goes on; the transcript of the pause before arrives late: too late.
+        run_from(&mut d, &mut t, &[(480, 0.9), (160, 0.0)]);
+        let resumed_end = t - 160;
+        d.handle_transcript(800, "My order number is 1042.");
+        assert_eq!(d.poll_event(), None);
+        // The transcript of this pause does end it.
+        d.handle_transcript(resumed_end, "My order number is 1042.");
+        assert!(
+            matches!(d.poll_event(), Some(TurnEvent::EndOfTurn { speech_end_ms, .. }) if speech_end_ms == resumed_end)
+        );
+        // A transcript that comes while the caller is speaking again is ignored.
+        let mut d = TurnDetector::new(TurnConfig::default());
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (160, 0.0), (320, 0.9)]);
+        d.handle_transcript(800, "Hello.");
+        let events = run_from(&mut d, &mut t, &[(160, 0.0)]);
+        assert!(ends(&events).is_empty(), "{events:?}");
+    }
+
+    #[test]
+    fn what_reads_as_a_finished_sentence() {
+        for yes in ["Where is my order?", "I'd like to cancel it.", "Thanks!", " Order 1042. ", "\"Yes.\""] {
+            assert!(sounds_complete(yes), "{yes}");
+        }
+        for no in [
+            "where is my order",
+            "My order number is.",
+            "I was wondering...",
+            "Um.",
+            "[BLANK_AUDIO]",
+            "(coughs).",
+            ".",
+            "",
+            "and the",
+        ] {
+            assert!(!sounds_complete(no), "{no}");
+        }
     }
 }

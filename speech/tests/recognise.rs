@@ -98,3 +98,53 @@ fn whisper_cpp_and_candle_both_recognise_the_same_speech() {
         assert!(w_cpp <= 0.15 && w_candle <= 0.15, "{s:?}: whisper.cpp {by_cpp:?}, candle {by_candle:?}");
     }
 }
+
+/// Turn taking with the recogniser in the loop, as on a call: at every pause the turn so far is
+/// recognised; a finished question ends the turn at once, an unfinished sentence waits for more.
+#[test]
+fn a_finished_question_ends_the_turn_when_recognised_and_an_unfinished_one_waits() {
+    let dir = switchboard_models::catalog::default_dir();
+    let (stt, voice) = match (LocalWhisper::load(&dir, 2), Piper::load(&dir, 2)) {
+        (Ok(s), Ok(v)) => (s, v.steady()),
+        (s, v) => {
+            assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", s.err(), v.err());
+            eprintln!("skipping: models not installed");
+            return;
+        }
+    };
+    // (what the caller says, then how long they are silent) -> when the turn ended, in ms after
+    // their speech stopped.
+    let turn_end = |text: &str, silence_ms: usize| -> Option<(u64, String)> {
+        let a = voice.synthesize(text).unwrap();
+        let mut line: Vec<i16> = vec![0; 4000];
+        line.extend(resample(&a.samples, a.rate, 8000).unwrap());
+        line.extend(vec![0i16; silence_ms * 8]);
+        let config = TurnConfig { end_ms: 700, ..TurnConfig::default() };
+        let mut ears = Ears::new(8000, config, BargeInConfig::default()).unwrap().with_partials_every(None);
+        let mut stopped = (0, String::new());
+        for (i, chunk) in line.chunks(160).enumerate() {
+            let frame = AudioFrame { rate: 8000, samples: chunk.to_vec(), at_ms: i as u64 * 20 };
+            let mut frames = ears.handle_audio(&frame);
+            let mut k = 0;
+            while k < frames.len() {
+                match &frames[k] {
+                    Frame::SpeechStopped { at_ms } => {
+                        let heard = ears.turn_audio(*at_ms).map(|a| stt.transcribe(&a, true).unwrap().text);
+                        stopped = (*at_ms, heard.clone().unwrap_or_default());
+                        let more = ears.handle_transcript(*at_ms, &stopped.1);
+                        frames.extend(more);
+                    }
+                    Frame::EndOfTurn { at_ms, .. } => return Some((at_ms - stopped.0, stopped.1)),
+                    _ => {}
+                }
+                k += 1;
+            }
+        }
+        None
+    };
+    let (after, heard) = turn_end("Where is my order?", 1_500).expect("the turn ended");
+    assert!(after <= 100, "a finished question ends as soon as it is recognised: {after} ms ({heard:?})");
+    // Unfinished: no early end; the longer silence for unfinished sentences (1.6 s) applies.
+    let (after, heard) = turn_end("My order number is", 2_500).expect("the turn ended");
+    assert!(after >= 1_500, "an unfinished sentence waits: ended {after} ms after speech ({heard:?})");
+}

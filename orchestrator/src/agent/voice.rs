@@ -127,7 +127,11 @@ impl Engines {
             Espeak::default().synthesize(&text)
         });
         match audio {
-            Ok(a) => Some(resample(&a.samples, a.rate, RATE)),
+            Ok(mut a) => {
+                // The answer's first packet should carry sound, not the voice's lead-in.
+                switchboard_speech::tts::trim_leading_silence(&mut a, 10);
+                Some(resample(&a.samples, a.rate, RATE))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "speech synthesis failed");
                 None
@@ -363,8 +367,6 @@ enum Heard {
     Failed(String),
 }
 
-/// Recognition started when the caller's speech stopped: if the turn then ends with no more
-/// speech, its transcript is (nearly) ready at the end of the turn.
 /// A recognised turn: its text, how sure the recogniser was, and when it was said (ms of the
 /// caller's audio, from the start of listening).
 type Recognized = (String, Option<f32>, (u64, u64));
@@ -374,8 +376,13 @@ fn span_of(audio: &AudioFrame) -> (u64, u64) {
     (audio.at_ms, audio.at_ms + audio.duration_ms())
 }
 
+/// Recognition started when the caller's speech stopped: if the turn then ends with no more
+/// speech, its transcript is (nearly) ready at the end of the turn; if it reads as a finished
+/// sentence, it can end the turn there and then.
 struct Early {
     turn: u64,
+    /// Where the caller's speech stopped (audio time): the pause the transcript is for.
+    speech_end_ms: u64,
     result: Option<Result<Recognized, String>>,
     /// The end of the turn came first: deliver the result as final when it arrives.
     turn_ended_at: Option<Instant>,
@@ -470,6 +477,7 @@ impl VoiceCall {
         let turn = TurnConfig {
             end_ms: session.agent.end_of_turn_silence_ms as u64,
             unfinished_end_ms: (session.agent.end_of_turn_silence_ms as u64 * 2).max(1_600),
+            complete_end_ms: session.agent.end_turn_on_finished_sentence.then_some(0),
             ..Default::default()
         };
         let ears = match Ears::new(RATE, turn, BargeInConfig::default()) {
@@ -520,10 +528,11 @@ impl VoiceCall {
                             }
                             Frame::SpeechStarted { .. } => early = None, // more speech: stale
                             Frame::SpeechStopped { at_ms } => {
+                                tracing::debug!(%call, speech_end_ms = at_ms, heard_ms = listener.audio_ms, "speech stopped");
                                 if let Some(audio) = listener.ears.turn_audio(at_ms) {
                                     early_turns += 1;
                                     let turn = early_turns;
-                                    early = Some(Early { turn, result: None, turn_ended_at: None });
+                                    early = Some(Early { turn, speech_end_ms: at_ms, result: None, turn_ended_at: None });
                                     let span = span_of(&audio);
                                     let rx = recognizer.submit(caller_id, audio, true);
                                     let tx = heard_tx.clone();
@@ -620,6 +629,18 @@ impl VoiceCall {
                                 early = None;
                                 let _ = heard_tx.send(Heard::Failed(err));
                                 continue;
+                            }
+                            (None, Ok(text)) => {
+                                tracing::debug!(%call, text = %text.0, heard_ms = listener.audio_ms, "pause recognised");
+                                // A finished sentence while the pause goes on ends the turn now.
+                                let frames = listener.ears.handle_transcript(e.speech_end_ms, &text.0);
+                                if frames.iter().any(|f| matches!(f, Frame::EndOfTurn { .. })) {
+                                    early = None;
+                                    (text, Instant::now(), done)
+                                } else {
+                                    e.result = Some(Ok(text));
+                                    continue;
+                                }
                             }
                             (None, result) => {
                                 e.result = Some(result);
