@@ -16,7 +16,7 @@ pub const RATE: u32 = 16_000;
 /// Audio kept before the detected start of speech (VAD needs a moment to be sure).
 const PRE_ROLL_MS: u64 = 240;
 /// Audio kept after the end of speech.
-const POST_ROLL_MS: u64 = 160;
+const POST_ROLL_MS: u64 = 128;
 /// Most audio kept (a turn longer than the longest turn cannot need more).
 const KEEP_MS: u64 = 40_000;
 
@@ -82,10 +82,10 @@ impl Ears {
         self.barge.handle_transcript(text);
     }
 
-    /// The current turn's audio up to `speech_end_ms` (with the same pre-roll as the end of the
-    /// turn would carry, and as much of its post-roll as has been heard): for recognising
-    /// speculatively when speech stops, so that the transcript is ready when the turn turns out
-    /// to be over.
+    /// The current turn's audio up to `speech_end_ms` (with the same pre- and post-roll as the
+    /// end of the turn would carry; speech counts as stopped after that much silence): for
+    /// recognising speculatively when speech stops, so that the transcript is ready when the
+    /// turn turns out to be over.
     pub fn turn_audio(&self, speech_end_ms: u64) -> Option<AudioFrame> {
         let start = self.turn_start_ms?;
         Some(self.slice(start.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS))

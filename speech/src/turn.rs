@@ -35,7 +35,7 @@ impl Default for TurnConfig {
         TurnConfig {
             threshold: 0.5,
             start_ms: 96,
-            stop_ms: 48,
+            stop_ms: 128,
             end_ms: 640,
             unfinished_end_ms: 1_600,
             complete_end_ms: Some(0),
@@ -136,13 +136,14 @@ impl TurnDetector {
     /// silence, at once if that much has passed.
     pub fn handle_transcript(&mut self, speech_end_ms: u64, text: &str) {
         self.partial = text.to_string();
-        let State::Pausing { turn_start, last_voice_end, .. } = self.state else { return };
+        let State::Pausing { turn_start, last_voice_end, voiced_since } = self.state else { return };
         if last_voice_end != speech_end_ms || !sounds_complete(text) {
             return;
         }
         let Some(needed) = self.config.complete_end_ms else { return };
         self.complete_at = Some(speech_end_ms);
-        if self.now_ms.saturating_sub(last_voice_end) >= needed {
+        // Not while the caller is voicing again.
+        if voiced_since.is_none() && self.now_ms.saturating_sub(last_voice_end) >= needed {
             self.state = self.end(self.now_ms, turn_start, last_voice_end);
         }
     }
@@ -196,7 +197,11 @@ impl TurnDetector {
                 (true, Some(since)) => {
                     State::Pausing { turn_start, last_voice_end, voiced_since: Some(since) }
                 }
-                (false, _) => {
+                // Voice too short to count as speech again ("th", "s" between voiced sounds)
+                // still is not silence: the pause starts over from its end, so a caller whose
+                // next words start with broken-up voicing is not taken for silent.
+                (false, Some(_)) => State::Pausing { turn_start, last_voice_end: at_ms, voiced_since: None },
+                (false, None) => {
                     let needed = match c.complete_end_ms {
                         Some(ms) if self.complete_at == Some(last_voice_end) => ms,
                         _ if sounds_unfinished(&self.partial) => c.unfinished_end_ms,
@@ -406,5 +411,18 @@ mod tests {
         ] {
             assert!(!sounds_complete(no), "{no}");
         }
+    }
+
+    #[test]
+    fn broken_up_voice_in_a_pause_is_not_silence() {
+        let mut d = TurnDetector::new(TurnConfig { complete_end_ms: Some(250), ..Default::default() });
+        let mut t = 0;
+        let events = run_from(&mut d, &mut t, &[(800, 0.9), (144, 0.0)]);
+        assert_eq!(events.last(), Some(&TurnEvent::SpeechStopped { at_ms: 800 }));
+        d.handle_transcript(800, "Where is my order?");
+        // The caller goes on ("one thousand …") with voicing in runs shorter than speech needs.
+        let script: Vec<(u64, f32)> = (0..10).flat_map(|_| [(64, 0.9), (32, 0.0)]).collect();
+        let events = run_from(&mut d, &mut t, &script);
+        assert!(ends(&events).is_empty(), "{events:?}");
     }
 }

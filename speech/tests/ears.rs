@@ -204,15 +204,9 @@ fn the_turn_audio_at_speech_stop_is_the_end_of_turn_audio() {
         }
     }
     let (early, end) = (early.expect("speech stopped"), end.expect("the turn ended"));
-    // The same start and the same audio, less the end's longer tail of silence (speech stops
-    // after 48 ms of it; the end of the turn carries 160 ms).
-    assert_eq!(early.at_ms, end.at_ms);
-    let missing_ms = (end.samples.len() - early.samples.len()) as u64 * 1000 / 16_000;
-    assert!(missing_ms <= 160, "the early audio lacks {missing_ms} ms");
-    assert_eq!(early.samples[..], end.samples[..early.samples.len()]);
-    assert!(
-        end.samples[early.samples.len()..].iter().all(|s| s.unsigned_abs() < 300),
-        "only silence is missing"
-    );
+    // Speech counts as stopped after as much silence as the end of the turn carries: the same
+    // audio, so the transcript recognised early is the one the end would get.
+    assert_eq!((early.at_ms, early.samples.len()), (end.at_ms, end.samples.len()));
+    assert_eq!(early.samples, end.samples);
     assert!(e.turn_audio(t).is_none(), "no turn after the end");
 }

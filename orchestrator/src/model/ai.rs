@@ -104,10 +104,9 @@ pub struct AiAgent {
     /// Silence after speech that ends the caller's turn.
     #[serde(default = "default_eot")]
     pub end_of_turn_silence_ms: u32,
-    /// End the caller's turn as soon as what they said is recognised as a finished sentence
-    /// (it ends with a full stop or question mark and not on a word like "is" or "and"), without
-    /// waiting out `end_of_turn_silence_ms`: answers come about 0.3 s sooner; a caller who goes
-    /// on after a finished sentence interrupts the answer and is heard. False: always wait.
+    /// End the caller's turn after 250 ms of silence (not `end_of_turn_silence_ms`) when what
+    /// they said is recognised as a finished sentence (it ends with a full stop or question mark
+    /// and not on a word like "is" or "and"). False: always wait `end_of_turn_silence_ms`.
     #[serde(default = "yes")]
     pub end_turn_on_finished_sentence: bool,
     #[serde(default = "default_max_minutes")]
