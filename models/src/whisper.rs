@@ -158,19 +158,9 @@ impl Whisper {
         &self.path
     }
 
-    /// The threads a recognition uses unless told otherwise.
-    pub fn threads(&self) -> usize {
-        self.threads as usize
-    }
-
     /// Transcribes 16 kHz mono audio (-1..1). `short` suits a single utterance (under 30 s):
     /// the encoder window shrinks to the audio, which makes short turns much cheaper.
     pub fn transcribe(&self, samples: &[f32], short: bool) -> Result<Vec<Segment>> {
-        self.transcribe_on(samples, short, self.threads as usize)
-    }
-
-    /// The same on `threads` threads (a caller with idle cores to spare gets them).
-    pub fn transcribe_on(&self, samples: &[f32], short: bool, threads: usize) -> Result<Vec<Segment>> {
         if samples.len() < 1_600 {
             return Ok(Vec::new()); // under 100 ms: nothing to recognise
         }
@@ -181,7 +171,7 @@ impl Whisper {
             None => self.ctx.create_state().map_err(|e| Error::Inference(format!("whisper state: {e}")))?,
         };
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(threads.clamp(1, 16) as i32);
+        params.set_n_threads(self.threads);
         params.set_language(Some("en"));
         params.set_translate(false);
         params.set_no_context(true);

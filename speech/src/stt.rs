@@ -14,12 +14,6 @@ pub trait SpeechToText: Send + Sync {
     fn name(&self) -> String;
     /// Recognises one utterance (`short`) or a whole recording.
     fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript>;
-    /// The same with `threads` threads where the engine can use them (a local engine on a
-    /// machine with idle cores); others ignore it.
-    fn transcribe_on(&self, audio: &AudioFrame, short: bool, threads: usize) -> Result<Transcript> {
-        let _ = threads;
-        self.transcribe(audio, short)
-    }
 }
 
 /// Local Whisper tiny.en.
@@ -42,16 +36,11 @@ impl SpeechToText for LocalWhisper {
     }
 
     fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript> {
-        self.transcribe_on(audio, short, self.whisper.threads())
-    }
-
-    fn transcribe_on(&self, audio: &AudioFrame, short: bool, threads: usize) -> Result<Transcript> {
         if audio.rate != 16_000 {
             return Err(Error::Rate(audio.rate));
         }
         let samples: Vec<f32> = audio.samples.iter().map(|&s| s as f32 / 32768.0).collect();
-        let segments =
-            self.whisper.transcribe_on(&samples, short, threads).map_err(|e| Error::Engine(e.to_string()))?;
+        let segments = self.whisper.transcribe(&samples, short).map_err(|e| Error::Engine(e.to_string()))?;
         let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
         // Weighted by text length, so a long confident segment outweighs a short unsure one.
         let weight: usize = segments.iter().map(|s| s.text.len()).sum();
@@ -81,8 +70,6 @@ struct Queues {
     /// Partial transcripts: served only when no other request waits (they are a nicety; a
     /// caller's final transcript is what the caller is waiting for).
     partials: VecDeque<Job>,
-    /// Workers recognising now.
-    busy: usize,
     closed: bool,
 }
 
@@ -94,22 +81,18 @@ pub struct FairRecognizer {
 }
 
 impl FairRecognizer {
-    /// `workers` threads share `engine` (and its weights), one worker per core. A final
-    /// transcript that finds the other workers idle and nothing else waiting is recognised on
-    /// their cores too (a lone call's turn comes back about twice as fast on two cores); under
-    /// load every worker keeps to one thread, which serves the most callers.
+    /// `workers` threads share `engine` (and its weights).
     pub fn new(engine: Arc<dyn SpeechToText>, workers: usize) -> Self {
         let shared = Arc::new((Mutex::new(Queues::default()), Condvar::new()));
         let engine_name = engine.name();
-        let count = workers.max(1);
-        let workers = (0..count)
+        let workers = (0..workers.max(1))
             .map(|_| {
                 let (shared, engine) = (shared.clone(), engine.clone());
                 std::thread::spawn(move || loop {
-                    let (lock, ready) = &*shared;
                     let job = {
+                        let (lock, ready) = &*shared;
                         let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
-                        let job = loop {
+                        loop {
                             if let Some(caller) = q.order.pop_front() {
                                 let job = q.waiting.get_mut(&caller).and_then(|w| w.pop_front());
                                 if q.waiting.get(&caller).is_some_and(|w| !w.is_empty()) {
@@ -118,25 +101,19 @@ impl FairRecognizer {
                                     q.waiting.remove(&caller);
                                 }
                                 if let Some(job) = job {
-                                    // Idle cores help when no one else waits for them.
-                                    let threads = if q.order.is_empty() { count - q.busy } else { 1 };
-                                    break Some((job, threads));
+                                    break Some(job);
                                 }
                             } else if let Some(job) = q.partials.pop_front() {
-                                break Some((job, 1));
+                                break Some(job);
                             } else if q.closed {
                                 break None;
                             } else {
                                 q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
                             }
-                        };
-                        q.busy += job.is_some() as usize;
-                        job
+                        }
                     };
-                    let Some(((audio, short, reply), threads)) = job else { return };
-                    let result = engine.transcribe_on(&audio, short, threads);
-                    lock.lock().unwrap_or_else(|e| e.into_inner()).busy -= 1;
-                    let _ = reply.send(result);
+                    let Some((audio, short, reply)) = job else { return };
+                    let _ = reply.send(engine.transcribe(&audio, short));
                 })
             })
             .collect();
@@ -245,48 +222,5 @@ mod tests {
             f.recv().unwrap().unwrap();
         }
         assert_eq!(*engine.0.lock().unwrap(), vec![1, 2, 3, 10], "the partial went last");
-    }
-
-    /// Records the threads each request was given, holding each for 30 ms.
-    struct Threads(Mutex<Vec<(u64, usize)>>);
-
-    impl SpeechToText for Threads {
-        fn name(&self) -> String {
-            "threads".into()
-        }
-        fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript> {
-            self.transcribe_on(audio, short, 1)
-        }
-        fn transcribe_on(&self, audio: &AudioFrame, _: bool, threads: usize) -> Result<Transcript> {
-            std::thread::sleep(Duration::from_millis(30));
-            self.0.lock().unwrap().push((audio.at_ms, threads));
-            Ok(Transcript::default())
-        }
-    }
-
-    #[test]
-    fn a_lone_turn_gets_the_idle_cores_and_a_busy_pool_one_each() {
-        let engine = Arc::new(Threads(Mutex::new(Vec::new())));
-        let r = FairRecognizer::new(engine.clone(), 2);
-        let audio = |tag: u64| AudioFrame { rate: 16_000, samples: vec![0; 1_600], at_ms: tag };
-        // Alone: both cores.
-        r.submit(1, audio(1), true).recv().unwrap().unwrap();
-        // A partial runs on one core: the final that comes meanwhile gets the other only.
-        let partial = r.submit_partial(audio(2));
-        std::thread::sleep(Duration::from_millis(10));
-        r.submit(3, audio(3), true).recv().unwrap().unwrap();
-        partial.recv().unwrap().unwrap();
-        // Three callers at once: whoever finds the other worker busy or callers waiting gets one
-        // (which of them does depends on timing).
-        let three: Vec<_> = (4..7).map(|c| r.submit(c, audio(c), true)).collect();
-        for t in three {
-            t.recv().unwrap().unwrap();
-        }
-        let got = engine.0.lock().unwrap().clone();
-        let threads = |tag| got.iter().find(|(t, _)| *t == tag).map(|(_, n)| *n);
-        assert_eq!(threads(1), Some(2), "{got:?}");
-        assert_eq!(threads(2), Some(1), "partials keep to one: {got:?}");
-        assert_eq!(threads(3), Some(1), "{got:?}");
-        assert!((4..7).filter(|&c| threads(c) == Some(1)).count() >= 1, "{got:?}");
     }
 }
