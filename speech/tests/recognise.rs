@@ -13,17 +13,22 @@ fn ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
 
-#[test]
-fn turns_heard_over_a_phone_line_are_recognised() {
+/// The local Whisper and a steady Piper voice; `None` (skip) without their packages, except in CI.
+fn whisper_and_piper() -> Option<(LocalWhisper, Piper)> {
     let dir = switchboard_models::catalog::default_dir();
-    let (stt, voice) = match (LocalWhisper::load(&dir, 2), Piper::load(&dir, 2)) {
-        (Ok(s), Ok(v)) => (s, v.steady()),
+    match (LocalWhisper::load(&dir, 2), Piper::load(&dir, 2)) {
+        (Ok(s), Ok(v)) => Some((s, v.steady())),
         (s, v) => {
             assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", s.err(), v.err());
             eprintln!("skipping: models not installed");
-            return;
+            None
         }
-    };
+    }
+}
+
+#[test]
+fn turns_heard_over_a_phone_line_are_recognised() {
+    let Some((stt, voice)) = whisper_and_piper() else { return };
     let questions =
         ["Where is my order 4572?", "Can I talk to a person?", "I want a refund for the blue jacket."];
     // A caller asks three questions with pauses, over 8 kHz μ-law.
@@ -103,15 +108,7 @@ fn whisper_cpp_and_candle_both_recognise_the_same_speech() {
 /// recognised; a finished question ends the turn at once, an unfinished sentence waits for more.
 #[test]
 fn a_finished_question_ends_the_turn_when_recognised_and_an_unfinished_one_waits() {
-    let dir = switchboard_models::catalog::default_dir();
-    let (stt, voice) = match (LocalWhisper::load(&dir, 2), Piper::load(&dir, 2)) {
-        (Ok(s), Ok(v)) => (s, v.steady()),
-        (s, v) => {
-            assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", s.err(), v.err());
-            eprintln!("skipping: models not installed");
-            return;
-        }
-    };
+    let Some((stt, voice)) = whisper_and_piper() else { return };
     // (what the caller says, then how long they are silent) -> when the turn ended, in ms after
     // their speech stopped.
     let turn_end = |text: &str, silence_ms: usize| -> Option<(u64, String)> {
