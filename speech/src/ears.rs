@@ -15,8 +15,6 @@ use std::collections::VecDeque;
 pub const RATE: u32 = 16_000;
 /// Audio kept before the detected start of speech (VAD needs a moment to be sure).
 const PRE_ROLL_MS: u64 = 240;
-/// Audio kept after the end of speech.
-const POST_ROLL_MS: u64 = 128;
 /// Most audio kept (a turn longer than the longest turn cannot need more).
 const KEEP_MS: u64 = 40_000;
 
@@ -88,7 +86,13 @@ impl Ears {
     /// turn turns out to be over.
     pub fn turn_audio(&self, speech_end_ms: u64) -> Option<AudioFrame> {
         let start = self.turn_start_ms?;
-        Some(self.slice(start.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS))
+        Some(self.slice(start.saturating_sub(PRE_ROLL_MS), speech_end_ms + self.post_roll_ms()))
+    }
+
+    /// Audio kept after the end of speech: the silence after which speech counts as stopped,
+    /// so the audio recognised at that moment is the audio the end of the turn carries.
+    fn post_roll_ms(&self) -> u64 {
+        self.turn.config().stop_ms
     }
 
     /// A transcript of the turn up to the pause that began at `speech_end_ms` (recognised from
@@ -117,7 +121,8 @@ impl Ears {
                     self.turn_start_ms = None;
                     Frame::EndOfTurn {
                         at_ms,
-                        audio: self.slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + POST_ROLL_MS),
+                        audio: self
+                            .slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + self.post_roll_ms()),
                     }
                 }
             });
