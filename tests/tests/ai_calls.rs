@@ -564,7 +564,8 @@ async fn the_offline_guided_agent_answers_by_voice() {
     assert!(answers[0].contains("delivered"), "{said}");
     assert!(answers[1].contains("ship"), "{said}");
     assert!(answers[2].contains("person"), "an unknown question offers a person: {said}");
-    assert!(answers[3].contains("goodbye"), "{said}");
+    // Whisper tiny hears Piper's "Goodbye!" as "goodbye" or "bye-bye".
+    assert!(answers[3].contains("bye"), "{said}");
     assert!(call["disposition"].as_str().unwrap().contains("Switchboard hung up"), "{}", call["disposition"]);
     let usage = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "ai_usage").expect("usage");
     assert_eq!(usage["data"]["brain"], "guided");
