@@ -104,7 +104,7 @@ impl switchboard_tools::webhook::HttpClient for HttpWebhooks {
                     )));
                 }
             }
-            let client = reqwest::Client::builder()
+            let client = crate::tls::http_client()
                 .resolve(&lookup_host, first)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

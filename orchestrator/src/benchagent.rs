@@ -49,16 +49,16 @@ async fn scripted_llm() -> anyhow::Result<String> {
     let app = axum::Router::new().route(
         "/v1/chat/completions",
         axum::routing::post(|| async {
-            let chunk = |text: &str| {
+            let chunk = |text: &str, finish: Option<&str>| {
                 format!(
                     "data: {}\n\n",
-                    serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}}]})
+                    serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]})
                 )
             };
             let body = format!(
                 "{}{}data: {}\n\ndata: [DONE]\n\n",
-                chunk("Sure, "),
-                chunk("your order has shipped."),
+                chunk("Sure, ", None),
+                chunk("your order has shipped.", Some("stop")),
                 serde_json::json!({"choices": [], "usage": {"prompt_tokens": 300, "completion_tokens": 8}})
             );
             ([("content-type", "text/event-stream")], body).into_response()

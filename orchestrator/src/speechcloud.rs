@@ -27,6 +27,7 @@ impl Endpoint {
         model: &str,
         timeout: Duration,
     ) -> Result<Self, Error> {
+        crate::tls::install_crypto();
         let http = reqwest::blocking::Client::builder()
             .timeout(timeout)
             .build()

@@ -191,6 +191,13 @@ impl Drop for Server {
 }
 
 /// Logs in and returns the session cookie (`name=value`).
+/// An HTTP client for the tests, with the TLS crypto provider installed (the HTTP client has
+/// none of its own).
+pub fn http() -> reqwest::Client {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub async fn login(client: &reqwest::Client, server: &Server, email: &str, password: &str) -> Result<String> {
     let resp = client
         .post(server.url("/api/auth/login"))

@@ -48,8 +48,13 @@ fn spoken_digits(text: &str) -> String {
 
 fn sse_text(text: &str) -> String {
     let mut s = String::new();
-    for w in text.split_inclusive(' ') {
-        s.push_str(&format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": w}}]})));
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    for (i, w) in words.iter().enumerate() {
+        let finish = (i + 1 == words.len()).then_some("stop");
+        s.push_str(&format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"content": w}, "finish_reason": finish}]})
+        ));
     }
     s.push_str(&format!(
         "data: {}\n\n",
@@ -248,7 +253,7 @@ async fn rig(dir: tempfile::TempDir) -> Rig {
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let env = [("RUST_LOG", "info,sqlx=warn,switchboard::agent=debug")];
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &env).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     let llm = scripted_llm().await;
     for (path, body) in [
@@ -607,7 +612,7 @@ async fn agent_chat_holds_a_scripted_conversation() {
     let data = dir.path().join("data");
     // The server creates the demo account; chat opens the same database next to it.
     let server = Server::start(&data, &["--demo"], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     let mut chat = std::process::Command::new(switchboard_tests::bin())
         .args([

@@ -43,7 +43,7 @@ async fn extension_calls_extension_and_both_hear_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
 
     let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 4.0);
@@ -105,7 +105,7 @@ async fn caller_hangs_up_before_answer_and_unknown_extensions_are_404() {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     // Bob's phone rings but nobody answers.
     let bob = Baresip::start(&demo_account(&sip, "102", "")).unwrap();
@@ -140,7 +140,7 @@ async fn carrier_call_to_a_did_reaches_the_agent_with_digits_and_sees_the_agents
     let sip_port = free_udp_port();
     let sip = format!("127.0.0.1:{sip_port}");
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     // A DID for Bob, and the carrier trusted at the address sipp will send from.
     let carrier_port = free_udp_port();
@@ -228,7 +228,7 @@ async fn an_agent_dials_out_through_the_trunk_with_the_business_caller_id() {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     // The carrier (sipp) listens here; the trunk points at it.
     let carrier_port = free_udp_port();
@@ -290,7 +290,7 @@ async fn a_phone_on_tcp_and_a_phone_on_udp_talk() {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 3.0);
     let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 5.0);
@@ -390,7 +390,7 @@ async fn websocket_phone(secure: bool) {
         args.extend(tls_args);
     }
     let server = Server::start(&dir.path().join("data"), &args, &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     let (transport, stream) = if secure {
         // The API answers over HTTPS too.
@@ -497,7 +497,7 @@ async fn an_ivr_plays_its_recording_and_a_key_connects_the_caller_to_an_agent() 
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     let post = |path: &'static str, body: serde_json::Value| {
         let (client, url, admin) = (client.clone(), server.url(path), admin.clone());
@@ -581,7 +581,7 @@ async fn switchboard_registers_with_a_carrier_that_challenges() {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     let carrier_port = free_udp_port();
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_registrar.xml");

@@ -40,7 +40,7 @@ async fn serve_demo_prints_logins_answers_and_stops_cleanly() {
             server.logs
         );
 
-        let client = reqwest::Client::new();
+        let client = switchboard_tests::http();
         let health = client.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 200);
         let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
@@ -82,7 +82,7 @@ async fn serve_demo_prints_logins_answers_and_stops_cleanly() {
 
 /// Creates customers as fast as it can; returns the ids the server acknowledged.
 async fn writer(url: String, cookie: String, tag: usize) -> Vec<(i64, String)> {
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let mut acked = Vec::new();
     for n in 0.. {
         let name = format!("Writer {tag} customer {n}");
@@ -107,7 +107,7 @@ async fn kill_9_mid_write_loses_nothing_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
         let env = env_ref(&env);
         let mut server = Server::start(dir.path(), &["--demo"], &env).unwrap();
-        let client = reqwest::Client::new();
+        let client = switchboard_tests::http();
         let cookie = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
         let url = server.url("/api/customers");
         let writers: Vec<_> = (0..4).map(|t| tokio::spawn(writer(url.clone(), cookie.clone(), t))).collect();

@@ -31,7 +31,7 @@ async fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let carrier_port = free_udp_port();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     add_number(
@@ -148,7 +148,7 @@ async fn random_bytes_on_sip_and_rtp_ports_do_not_crash_it() {
     let mut server =
         Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip, "--rtp-ports", &rtp], &[])
             .unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     // A call in progress, so its relay ports are live while the garbage arrives.
     let tone = dir.path().join("t.wav");

@@ -24,7 +24,7 @@ async fn baresip_registers_with_digest_auth_and_a_wrong_password_is_refused() {
     let sip_port = free_udp_port();
     let sip = format!("127.0.0.1:{sip_port}");
     let mut server = Server::start(dir.path(), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     assert_eq!(registrations(&client, &server, &cookie).await, serde_json::json!([]));
 

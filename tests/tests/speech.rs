@@ -174,7 +174,7 @@ async fn an_ivr_text_prompt_is_spoken_to_the_caller() {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = reqwest::Client::new();
+    let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     for (path, body) in [
         (

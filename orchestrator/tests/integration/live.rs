@@ -74,7 +74,7 @@ async fn the_live_feed_is_for_supervisors_and_only_their_accounts_calls() {
         let agent = &ours.cookies[&Role::Agent];
         assert_eq!(open_feed(addr, agent).await.err().as_deref(), Some("403 Forbidden"));
         assert_eq!(open_feed(addr, "sb_session=nonsense").await.err().as_deref(), Some("401 Unauthorized"));
-        let client = reqwest::Client::new();
+        let client = switchboard::tls::http_client().build().unwrap();
         let get = |cookie: &str, path: &str| {
             client.get(format!("http://{addr}{path}")).header("cookie", cookie).send()
         };

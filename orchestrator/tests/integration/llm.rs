@@ -1,6 +1,6 @@
 //! The OpenAI-compatible LLM client against a scripted server that speaks the protocol (real
 //! HTTP, server-sent events): streamed text, parallel tool calls arriving in fragments, token
-//! usage, retries on 5xx, and errors that say what the service said.
+//! usage, retries on 5xx, a stream cut off mid-answer, and errors that say what the service said.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -54,6 +54,8 @@ async fn scripted() -> (String, Arc<AtomicUsize>) {
                             json!({"choices": [], "usage": {"prompt_tokens": 40, "completion_tokens": 20}}),
                         ])
                     }
+                    // The connection ends mid-answer: no finish reason, no [DONE].
+                    "cut" => format!("data: {}\n\n", delta(json!({"content": "Your order "}), None)),
                     _ => return (StatusCode::NOT_FOUND, "no such model").into_response(),
                 };
                 ([("content-type", "text/event-stream")], body).into_response()
@@ -131,13 +133,17 @@ async fn streams_text_tool_calls_and_usage_and_retries() {
     assert!(events.iter().all(|e| e.is_ok()), "{events:?}");
     assert_eq!(flaky.load(Ordering::SeqCst), 2);
 
+    // An answer cut off mid-way ends in an error after the text that came, never in silence.
+    let events = collect(&client, "cut").await;
+    assert_eq!(events[0], Ok(LlmEvent::Text("Your order ".into())));
+    assert!(matches!(&events[1..], [Err(LlmError::Stream(_))]), "{events:?}");
+
     // A wrong key is not retried; the error carries the service's words.
     let wrong = OpenAiCompatible::new(&url, Some("nope".into()));
     let events = collect(&wrong, "text").await;
     assert_eq!(events, vec![Err(LlmError::Status { status: 401, message: "invalid api key".into() })]);
     // Nobody there: a request error, after the retries.
-    let mut gone = OpenAiCompatible::new("http://127.0.0.1:9/v1", None);
-    gone.retries = 0;
+    let gone = OpenAiCompatible::new("http://127.0.0.1:9/v1", None).with_retries(0);
     let events = collect(&gone, "text").await;
     assert!(matches!(events[..], [Err(LlmError::Request(_))]), "{events:?}");
 }
