@@ -35,7 +35,7 @@ impl Default for TurnConfig {
         TurnConfig {
             threshold: 0.5,
             start_ms: 96,
-            stop_ms: 128,
+            stop_ms: 64,
             end_ms: 640,
             unfinished_end_ms: 1_600,
             complete_end_ms: Some(0),

@@ -363,7 +363,7 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let question = speech(dir.path(), "Where is my order 1002?");
+    let question = speech(dir.path(), "Where is my order one zero zero two?");
     let rig = rig(dir).await;
     let phone = RtpPhone::start().await;
     let sipp = rig.call("+15555550177", &phone, 22_000);
@@ -699,7 +699,7 @@ async fn a_supervisor_watches_guides_and_takes_over_an_ai_call_in_the_browser() 
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let question = speech(dir.path(), "Where is my order 1002?");
+    let question = speech(dir.path(), "Where is my order one zero zero two?");
     let follow_up = speech(dir.path(), "Can you do anything else for me?");
     let tone: Vec<i16> = (0..8000 * 5)
         .map(|i| ((i as f32 * 500.0 * std::f32::consts::TAU / 8000.0).sin() * 9000.0) as i16)
@@ -832,7 +832,7 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let question = speech(dir.path(), "Where is my order 1002?");
+    let question = speech(dir.path(), "Where is my order one zero zero two?");
     // The supervisor's microphone: a 2 kHz tone the caller must never hear.
     let (mic, rec) = mic_and_recorder(dir.path(), "listener", 2000.0, 60.0);
     let mut rig = rig(dir).await;
