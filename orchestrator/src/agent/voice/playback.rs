@@ -1,0 +1,190 @@
+//! What the agent says, queued for the relay (which pulls 20 ms at a time), and the listener
+//! that feeds the caller's audio to the ears and applies barge-in to that queue.
+
+use super::*;
+
+/// A queued sentence: its text, how many of its samples are still to play, of how many.
+pub(super) struct Segment {
+    pub(super) text: String,
+    pub(super) left: usize,
+    pub(super) total: usize,
+    pub(super) interruptible: bool,
+}
+
+/// What the agent says, queued for the relay, which pulls 20 ms at a time.
+#[derive(Default)]
+pub(super) struct Playback {
+    pub(super) samples: VecDeque<i16>,
+    /// Sentences queued, in order.
+    pub(super) segments: VecDeque<Segment>,
+    /// What has been played of this turn's answer.
+    pub(super) heard: Vec<String>,
+    pub(super) paused: bool,
+    /// When the first frame of this turn's answer went out (latency waterfall).
+    pub(super) first_frame_at: Option<Instant>,
+    /// Audio of anything queued before (tones) when nothing else plays.
+    pub(super) filler: Option<Box<dyn Source + Send>>,
+}
+
+impl Playback {
+    pub(super) fn playing(&self) -> bool {
+        !self.samples.is_empty()
+    }
+
+    pub(super) fn interruptible(&self) -> bool {
+        self.segments.front().is_none_or(|s| s.interruptible)
+    }
+
+    pub(super) fn push(&mut self, text: &str, samples: Vec<i16>, interruptible: bool) {
+        let total = samples.len();
+        self.segments.push_back(Segment { text: text.to_string(), left: total, total, interruptible });
+        self.samples.extend(samples);
+        self.filler = None;
+    }
+
+    /// Drops what is queued; returns what the caller heard of this turn's answer.
+    pub(super) fn stop(&mut self) -> String {
+        if let Some(seg) = self.segments.front() {
+            // The sentence being played: the share of its words already played.
+            let words: Vec<&str> = seg.text.split_whitespace().collect();
+            let played = words.len() * (seg.total - seg.left) / seg.total.max(1);
+            if played > 0 {
+                self.heard.push(format!("{}...", words[..played].join(" ")));
+            }
+        }
+        self.samples.clear();
+        self.segments.clear();
+        self.paused = false;
+        std::mem::take(&mut self.heard).join(" ")
+    }
+}
+
+/// The playback queue, even if a panicking holder poisoned the lock (its state stays usable).
+pub(super) fn lock(playback: &Mutex<Playback>) -> std::sync::MutexGuard<'_, Playback> {
+    playback.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Feeds the caller's audio to the ears and keeps them told whether the agent is speaking;
+/// applies barge-in's pause and resume to playback. Returns the other frames.
+pub(super) struct Listener {
+    pub(super) ears: Ears,
+    pub(super) playback: Arc<Mutex<Playback>>,
+    pub(super) audio_ms: u64,
+    pub(super) was_playing: bool,
+    /// The supervisors' view of the call: what the AI does, whether the caller speaks.
+    pub(super) live: Arc<LiveCall>,
+    /// An answer is being worked out.
+    pub(super) thinking: bool,
+    pub(super) shown: Option<AiState>,
+}
+
+impl Listener {
+    pub(super) fn hear(&mut self, samples: Vec<i16>) -> Vec<Frame> {
+        let frames = self.ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: self.audio_ms });
+        self.audio_ms += 20;
+        let (playing, interruptible) = {
+            let p = lock(&self.playback);
+            (p.playing(), p.interruptible())
+        };
+        if playing != self.was_playing {
+            if playing {
+                self.ears.playback_started(interruptible)
+            } else {
+                self.ears.playback_ended()
+            }
+            self.was_playing = playing;
+        }
+        self.show();
+        for f in &frames {
+            match f {
+                Frame::SpeechStarted { .. } => self.live.caller_speaking(true),
+                Frame::SpeechStopped { .. } => self.live.caller_speaking(false),
+                _ => {}
+            }
+        }
+        frames
+            .into_iter()
+            .filter(|f| match f {
+                Frame::PausePlayback { .. } => {
+                    lock(&self.playback).paused = true;
+                    false
+                }
+                Frame::ResumePlayback { .. } => {
+                    lock(&self.playback).paused = false;
+                    false
+                }
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// Speaking while audio plays, thinking while an answer is worked out, else listening.
+    pub(super) fn show(&mut self) {
+        let state = if self.was_playing {
+            AiState::Speaking
+        } else if self.thinking {
+            AiState::Thinking
+        } else {
+            AiState::Listening
+        };
+        if self.shown != Some(state) {
+            self.shown = Some(state);
+            self.live.state(state);
+        }
+    }
+
+    pub(super) fn set_thinking(&mut self, thinking: bool) {
+        self.thinking = thinking;
+        self.show();
+    }
+}
+
+/// A clip of 8 kHz audio as a playable source.
+pub(super) struct Clip(pub(super) VecDeque<i16>);
+
+impl Source for Clip {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let n = FRAME.min(self.0.len());
+        let mut frame: Vec<i16> = self.0.drain(..n).collect();
+        frame.resize(FRAME, 0);
+        Some(frame)
+    }
+}
+
+pub(super) struct Player(pub(super) Arc<Mutex<Playback>>);
+
+impl Source for Player {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        let mut p = lock(&self.0);
+        if p.paused || p.samples.is_empty() {
+            if let Some(filler) = p.filler.as_mut() {
+                if let Some(f) = filler.next_frame() {
+                    return Some(f);
+                }
+                p.filler = None;
+            }
+            return Some(vec![0; FRAME]);
+        }
+        if p.first_frame_at.is_none() {
+            p.first_frame_at = Some(Instant::now());
+        }
+        let n = FRAME.min(p.samples.len());
+        let mut frame: Vec<i16> = p.samples.drain(..n).collect();
+        frame.resize(FRAME, 0);
+        let mut n = n;
+        while n > 0 {
+            let Some(seg) = p.segments.front_mut() else { break };
+            let take = n.min(seg.left);
+            seg.left -= take;
+            n -= take;
+            if seg.left == 0 {
+                let done = p.segments.pop_front().expect("checked");
+                p.heard.push(done.text);
+            }
+        }
+        Some(frame)
+    }
+}
