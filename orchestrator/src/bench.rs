@@ -370,6 +370,7 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
             println!("   => end of turn to final transcript for a 5 s utterance: {:.0} ms", m * 1000.0);
         }
     }
+    short_turns(&stt, &opts)?;
     // The same clips on the other local engine (candle), with what each engine heard.
     match switchboard_models::whisper_candle::CandleWhisper::load(&opts.models.dir()) {
         Ok(candle) => {
@@ -441,5 +442,68 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
     }
     let per = t.elapsed().as_secs_f64() / frames.max(1) as f64;
     println!("{:.1} µs per frame ({} frames)", per * 1e6, frames);
+    Ok(())
+}
+
+/// Callers' short turns as the live path hears them (8 kHz μ-law, a quarter second before and a
+/// little silence after, short mode): the word error rate and the time to recognise them all,
+/// per voice. This is what the short-mode encoder window is tuned on.
+fn short_turns(
+    stt: &dyn switchboard_speech::stt::SpeechToText,
+    opts: &BenchSpeechOptions,
+) -> anyhow::Result<()> {
+    use switchboard_speech::frame::AudioFrame;
+    use switchboard_speech::resample::resample;
+    use switchboard_speech::tts::{Espeak, Piper, TextToSpeech};
+    use switchboard_telephony::media::g711;
+    const TURNS: [&str; 16] = [
+        "Where is my order?",
+        "Where is my order 4572?",
+        "Can I talk to a person?",
+        "I want a refund for the blue jacket.",
+        "What is my account balance?",
+        "Thank you, goodbye!",
+        "My email is maria at example dot com.",
+        "Yes, please.",
+        "No, that's all.",
+        "I never received my package.",
+        "Can you tell me when it will arrive?",
+        "The tracking number does not work.",
+        "I would like to cancel my order.",
+        "Do you have the red shoes in size nine?",
+        "Hello, I am calling about my last order.",
+        "Is there a problem with my payment?",
+    ];
+    println!(
+        "\n1a. callers' short turns over a phone line ({} questions, short mode, one pass)",
+        TURNS.len()
+    );
+    println!("{:<28} {:>8} {:>10}", "caller voice", "WER", "compute");
+    let piper = Piper::load(&opts.models.dir(), 1).map(|p| p.steady());
+    let espeak = Espeak::default();
+    let mut voices: Vec<(&str, &dyn TextToSpeech)> = Vec::new();
+    if let Ok(p) = &piper {
+        voices.push(("piper", p));
+    }
+    voices.push(("espeak-ng", &espeak));
+    for (name, voice) in voices {
+        let (mut errors, mut words, mut compute) = (0.0, 0.0, Duration::ZERO);
+        for turn in TURNS {
+            let a = voice.synthesize(turn)?;
+            let mut line = vec![0i16; 2_000];
+            line.extend(resample(&a.samples, a.rate, 8_000)?);
+            line.extend(vec![0i16; 500]);
+            let line: Vec<i16> =
+                line.iter().map(|&v| g711::ulaw_to_linear(g711::linear_to_ulaw(v))).collect();
+            let audio = AudioFrame { rate: 16_000, samples: resample(&line, 8_000, 16_000)?, at_ms: 0 };
+            let t = Instant::now();
+            let heard = stt.transcribe(&audio, true)?.text;
+            compute += t.elapsed();
+            let n = switchboard_speech::wer::normalise(turn).len() as f64;
+            errors += switchboard_speech::wer::wer(turn, &heard) * n;
+            words += n;
+        }
+        println!("{:<28} {:>7.1}% {:>8}ms", name, errors / words * 100.0, compute.as_millis());
+    }
     Ok(())
 }
