@@ -11,7 +11,6 @@
 //! (`--end-of-turn-ms`), which is also printed subtracted. SIP signalling is not part of it.
 
 use crate::agent::voice::VoiceCall;
-use crate::agent::SessionSetup;
 use crate::db::Db;
 use crate::store::{accounts, calls, config};
 use anyhow::{bail, Context};
@@ -217,21 +216,21 @@ impl Rig {
         let (ended_tx, ended) = tokio::sync::oneshot::channel();
         let id = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let voice = VoiceCall {
-            setup: SessionSetup {
+            line: crate::line::CallerLine {
                 db: self.db.clone(),
-                records: self.records.clone(),
+                sip: self.sip.clone(),
+                call: CallId(1_000_000 + id),
                 account: self.account,
-                agent: "bench-agent".into(),
-                caller_number: Some(crate::demo::customer_phone(id as usize % 30)),
+                relay: relay.clone(),
+                data_dir: self.data_dir.clone(),
+                records: self.records.clone(),
                 record: None,
+                digits,
+                caller: Some(crate::demo::customer_phone(id as usize % 30)),
+                ended,
             },
-            sip: self.sip.clone(),
-            call: CallId(1_000_000 + id),
-            relay: relay.clone(),
-            digits,
-            data_dir: self.data_dir.clone(),
+            agent: "bench-agent".into(),
             llm: None,
-            ended,
             legs: tokio::sync::mpsc::unbounded_channel().1,
             live: self.live.clone(),
         };

@@ -6,31 +6,16 @@
 
 use crate::db::Db;
 use crate::model::{Agent, AudioEntry, IvrMenu, Prompt, Target};
-use crate::store::{calls, config};
-use std::path::PathBuf;
-use std::sync::Arc;
+use crate::store::config;
 use std::time::Duration;
-use switchboard_telephony::driver::SipHandle;
 use switchboard_telephony::media::player::{Source, Tone, WavPlayer};
-use switchboard_telephony::media::relay::{MediaSide, Relay};
-use switchboard_telephony::sip::b2bua::{CallId, MediaPorts, RouteDecision};
+use switchboard_telephony::media::relay::MediaSide;
+use switchboard_telephony::sip::b2bua::{MediaPorts, RouteDecision};
 use tokio::sync::mpsc;
 
 /// Everything an IVR needs about its call.
 pub struct IvrCall {
-    pub db: Db,
-    pub sip: SipHandle,
-    pub call: CallId,
-    pub account: i64,
-    pub relay: Arc<Relay>,
-    pub data_dir: PathBuf,
-    pub records: calls::RecordWriter,
-    pub record: Option<crate::store::calls::RecordKey>,
-    pub digits: mpsc::UnboundedReceiver<char>,
-    /// The caller's number (E.164), when known.
-    pub caller: Option<String>,
-    /// Completes (with an error) when the call ends.
-    pub ended: tokio::sync::oneshot::Receiver<()>,
+    pub line: crate::line::CallerLine,
     /// Answers and failures of hand-offs, for an AI agent behind a menu option (dropped when
     /// the menu rings a person itself: the router then connects them as usual).
     pub legs: Option<mpsc::UnboundedReceiver<crate::agent::voice::LegEvent>>,
@@ -98,22 +83,22 @@ pub(crate) async fn prompt_source(
 
 impl IvrCall {
     async fn source_for(&self, prompt: &Prompt) -> Box<dyn Source + Send> {
-        prompt_source(&self.db, self.account, &self.data_dir, prompt).await
+        prompt_source(&self.line.db, self.line.account, &self.line.data_dir, prompt).await
     }
 
     async fn event(&self, kind: &str, data: serde_json::Value) {
-        if let Some(id) = self.record {
-            self.records.event(id, kind, data);
+        if let Some(id) = self.line.record {
+            self.line.records.event(id, kind, data);
         }
     }
 
     /// Plays a prompt; a key pressed meanwhile stops it and is returned.
     async fn play(&mut self, prompt: &Prompt) -> Option<char> {
-        let done = self.relay.play(MediaSide::A, self.source_for(prompt).await);
+        let done = self.line.relay.play(MediaSide::A, self.source_for(prompt).await);
         tokio::select! {
             _ = done => None,
-            d = self.digits.recv() => {
-                self.relay.stop_playing(MediaSide::A);
+            d = self.line.digits.recv() => {
+                self.line.relay.stop_playing(MediaSide::A);
                 d
             }
         }
@@ -121,11 +106,14 @@ impl IvrCall {
 
     /// Waits for a key for up to `seconds`.
     async fn key(&mut self, seconds: u32) -> Option<char> {
-        tokio::time::timeout(Duration::from_secs(seconds as u64), self.digits.recv()).await.ok().flatten()
+        tokio::time::timeout(Duration::from_secs(seconds as u64), self.line.digits.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     fn media(&self) -> MediaPorts {
-        MediaPorts { a: self.relay.a_local, b: self.relay.b_local }
+        MediaPorts { a: self.line.relay.a_local, b: self.line.relay.b_local }
     }
 
     /// Sends the call where `target` says; `Some(menu)` to continue in another menu.
@@ -135,13 +123,15 @@ impl IvrCall {
             Target::IvrMenu { name } => return Some(name.clone()),
             Target::Agent { extension } => {
                 self.legs = None;
-                let agent =
-                    config::get_by_key::<Agent>(&self.db, self.account, extension).await.ok().flatten();
+                let agent = config::get_by_key::<Agent>(&self.line.db, self.line.account, extension)
+                    .await
+                    .ok()
+                    .flatten();
                 let (lines, ring_ms) = agent
                     .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
                     .unwrap_or((2, 20_000));
                 let decision = RouteDecision::Ring {
-                    account: self.account,
+                    account: self.line.account,
                     extension: extension.clone(),
                     max_lines: lines,
                     ring_timeout_ms: ring_ms,
@@ -149,68 +139,37 @@ impl IvrCall {
                 };
                 // The caller hears ringback while the agent's phone rings.
                 // Not awaited: it stops when the agent answers.
-                drop(self.relay.play(MediaSide::A, Box::new(Tone::ringback(8000).for_ms(ring_ms + 1000))));
-                self.sip.route(self.call, decision).await;
+                drop(
+                    self.line.relay.play(MediaSide::A, Box::new(Tone::ringback(8000).for_ms(ring_ms + 1000))),
+                );
+                self.line.sip.route(self.line.call, decision).await;
             }
-            Target::Hangup => self.sip.hangup(self.call).await,
+            Target::Hangup => self.line.sip.hangup(self.line.call).await,
             Target::AiAgent { name } => {
-                self.relay.stop_playing(MediaSide::A);
-                let (_, digits) = mpsc::unbounded_channel();
+                self.line.relay.stop_playing(MediaSide::A);
                 let voice = crate::agent::voice::VoiceCall {
-                    setup: crate::agent::SessionSetup {
-                        db: self.db.clone(),
-                        records: self.records.clone(),
-                        account: self.account,
-                        agent: name.clone(),
-                        caller_number: self.caller.clone(),
-                        record: self.record,
-                    },
-                    sip: self.sip.clone(),
-                    call: self.call,
-                    relay: self.relay.clone(),
-                    digits: std::mem::replace(&mut self.digits, digits),
-                    data_dir: self.data_dir.clone(),
+                    line: self.line.hand_over(),
+                    agent: name.clone(),
                     llm: None,
-                    ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
                     legs: self.legs.take().unwrap_or_else(|| mpsc::unbounded_channel().1),
                     live: self.live.clone(),
                 };
                 tokio::spawn(voice.run());
             }
             Target::Queue { name } if self.legs.is_some() => {
-                let (_, digits) = mpsc::unbounded_channel();
                 let waiting = crate::queue::QueueCall {
-                    db: self.db.clone(),
-                    sip: self.sip.clone(),
-                    call: self.call,
-                    account: self.account,
-                    relay: self.relay.clone(),
-                    data_dir: self.data_dir.clone(),
-                    records: self.records.clone(),
-                    record: self.record,
-                    digits: std::mem::replace(&mut self.digits, digits),
-                    caller: self.caller.clone(),
-                    ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
+                    line: self.line.hand_over(),
                     legs: self.legs.take().unwrap_or_else(|| mpsc::unbounded_channel().1),
                     queue: name.clone(),
                 };
                 tokio::spawn(waiting.run());
             }
             Target::VoicemailBox { name } => {
-                self.relay.stop_playing(MediaSide::A);
-                let (_, digits) = mpsc::unbounded_channel();
+                self.line.relay.stop_playing(MediaSide::A);
+                let from = self.line.caller_or_anonymous();
                 let deposit = crate::voicemail::Deposit {
-                    db: self.db.clone(),
-                    sip: self.sip.clone(),
-                    call: self.call,
-                    account: self.account,
-                    relay: self.relay.clone(),
-                    data_dir: self.data_dir.clone(),
-                    records: self.records.clone(),
-                    record: self.record,
-                    digits: std::mem::replace(&mut self.digits, digits),
-                    caller: self.caller.clone().unwrap_or_else(|| "anonymous".into()),
-                    ended: std::mem::replace(&mut self.ended, tokio::sync::oneshot::channel().1),
+                    line: self.line.hand_over(),
+                    from,
                     box_name: name.clone(),
                     greeting: None,
                 };
@@ -219,10 +178,10 @@ impl IvrCall {
             other => {
                 // Schedules and outside numbers behind a menu come
                 // with their own features; until then the caller hears busy and the call ends.
-                tracing::info!(call = %self.call, target = ?other, "IVR target not available yet");
-                let done = self.relay.play(MediaSide::A, Box::new(Tone::busy(8000).for_ms(2000)));
+                tracing::info!(call = %self.line.call, target = ?other, "IVR target not available yet");
+                let done = self.line.relay.play(MediaSide::A, Box::new(Tone::busy(8000).for_ms(2000)));
                 let _ = done.await;
-                self.sip.hangup(self.call).await;
+                self.line.sip.hangup(self.line.call).await;
             }
         }
         None
@@ -233,7 +192,7 @@ impl IvrCall {
         match target {
             Some(t) => self.go(t).await,
             None => {
-                self.sip.hangup(self.call).await;
+                self.line.sip.hangup(self.line.call).await;
                 None
             }
         }
@@ -272,9 +231,10 @@ impl IvrCall {
     pub async fn run(mut self, first: String) {
         let mut name = first;
         for _ in 0..20 {
-            let Ok(Some(menu)) = config::get_by_key::<IvrMenu>(&self.db, self.account, &name).await else {
-                tracing::warn!(call = %self.call, menu = %name, "IVR menu missing; hanging up");
-                return self.sip.hangup(self.call).await;
+            let Ok(Some(menu)) = config::get_by_key::<IvrMenu>(&self.line.db, self.line.account, &name).await
+            else {
+                tracing::warn!(call = %self.line.call, menu = %name, "IVR menu missing; hanging up");
+                return self.line.sip.hangup(self.line.call).await;
             };
             self.event("ivr_menu", serde_json::json!({ "menu": menu.spec.name })).await;
             match self.offer(&menu.spec).await {
@@ -283,6 +243,6 @@ impl IvrCall {
             }
         }
         // A loop of menus nobody leaves: end it.
-        self.sip.hangup(self.call).await;
+        self.line.sip.hangup(self.line.call).await;
     }
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod ivr;
+pub mod line;
 pub mod live;
 pub mod llm;
 pub mod model;

@@ -7,20 +7,16 @@
 //! queue's voicemail box).
 
 use crate::agent::voice::LegEvent;
-use crate::db::Db;
 use crate::model::{Agent, AudioEntry, Prompt, Queue, Target};
-use crate::store::calls::{RecordKey, RecordWriter};
 use crate::store::config;
 use serde_json::json;
 use sqlx::Row;
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
-use switchboard_telephony::driver::SipHandle;
 use switchboard_telephony::media::player::{Source, Tone, WavPlayer};
-use switchboard_telephony::media::relay::{MediaSide, Relay};
-use switchboard_telephony::sip::b2bua::{CallId, MediaPorts, RouteDecision};
+use switchboard_telephony::media::relay::MediaSide;
+use switchboard_telephony::sip::b2bua::{MediaPorts, RouteDecision};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -80,17 +76,7 @@ impl Drop for Place {
 
 /// Everything a queued call needs.
 pub struct QueueCall {
-    pub db: Db,
-    pub sip: SipHandle,
-    pub call: CallId,
-    pub account: i64,
-    pub relay: Arc<Relay>,
-    pub data_dir: PathBuf,
-    pub records: RecordWriter,
-    pub record: Option<RecordKey>,
-    pub digits: mpsc::UnboundedReceiver<char>,
-    pub caller: Option<String>,
-    pub ended: tokio::sync::oneshot::Receiver<()>,
+    pub line: crate::line::CallerLine,
     /// What happens to the members offered the call (from the call router).
     pub legs: mpsc::UnboundedReceiver<LegEvent>,
     pub queue: String,
@@ -108,17 +94,20 @@ enum Round {
 
 impl QueueCall {
     fn event(&self, kind: &str, data: serde_json::Value) {
-        if let Some(key) = self.record {
-            self.records.event(key, kind, data);
+        if let Some(key) = self.line.record {
+            self.line.records.event(key, kind, data);
         }
     }
 
     /// Hold music: the queue's audio entry, looping; else the hold chime.
     async fn hold(&self, spec: &Queue) -> Box<dyn Source + Send> {
         if let Some(name) = &spec.hold_music {
-            if let Ok(Some(entry)) = config::get_by_key::<AudioEntry>(&self.db, self.account, name).await {
+            if let Ok(Some(entry)) =
+                config::get_by_key::<AudioEntry>(&self.line.db, self.line.account, name).await
+            {
                 if let Some(file) = entry.spec.file {
-                    let path = self.data_dir.join("audio").join(self.account.to_string()).join(file);
+                    let path =
+                        self.line.data_dir.join("audio").join(self.line.account.to_string()).join(file);
                     if let Ok(Ok(player)) =
                         tokio::fs::read(&path).await.map(|b| WavPlayer::new(&b, 8000, true))
                     {
@@ -133,21 +122,22 @@ impl QueueCall {
 
     /// Plays a prompt to the caller and waits for it (or the end of the call).
     async fn say(&mut self, prompt: &Prompt) {
-        let source = crate::ivr::prompt_source(&self.db, self.account, &self.data_dir, prompt).await;
-        let done = self.relay.play(MediaSide::A, source);
+        let source =
+            crate::ivr::prompt_source(&self.line.db, self.line.account, &self.line.data_dir, prompt).await;
+        let done = self.line.relay.play(MediaSide::A, source);
         tokio::select! {
             _ = done => {}
-            _ = &mut self.ended => {}
+            _ = &mut self.line.ended => {}
         }
     }
 
     fn caller_left(&mut self) -> bool {
-        !matches!(self.ended.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty))
+        self.line.caller_left()
     }
 
     /// The members who may be offered a call now, best first.
     async fn members(&self) -> Vec<Agent> {
-        let mut agents: Vec<(u8, Agent)> = config::list::<Agent>(&self.db, self.account)
+        let mut agents: Vec<(u8, Agent)> = config::list::<Agent>(&self.line.db, self.line.account)
             .await
             .unwrap_or_default()
             .into_iter()
@@ -161,8 +151,8 @@ impl QueueCall {
         let away: Vec<String> = sqlx::query(
             "SELECT extension FROM agent_presence WHERE account_id = $1 AND status <> 'available'",
         )
-        .bind(self.account)
-        .fetch_all(self.db.pool())
+        .bind(self.line.account)
+        .fetch_all(self.line.db.pool())
         .await
         .map(|rows| rows.iter().filter_map(|r| r.try_get::<String, _>("extension").ok()).collect())
         .unwrap_or_default();
@@ -179,16 +169,16 @@ impl QueueCall {
             while self.legs.try_recv().is_ok() {}
             let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
             let decision = RouteDecision::Ring {
-                account: self.account,
+                account: self.line.account,
                 extension: agent.extension.clone(),
                 max_lines: agent.lines as usize,
                 ring_timeout_ms: ring_ms,
-                media: MediaPorts { a: self.relay.a_local, b: self.relay.b_local },
+                media: MediaPorts { a: self.line.relay.a_local, b: self.line.relay.b_local },
             };
-            self.sip.route(self.call, decision).await;
+            self.line.sip.route(self.line.call, decision).await;
             let event = tokio::select! {
                 e = self.legs.recv() => e,
-                _ = &mut self.ended => return Round::CallerLeft,
+                _ = &mut self.line.ended => return Round::CallerLeft,
                 _ = tokio::time::sleep(Duration::from_millis(ring_ms + 5_000)) => Some(LegEvent::Unreached(408)),
             };
             match event {
@@ -213,22 +203,22 @@ impl QueueCall {
     }
 
     pub async fn run(mut self) {
-        let spec = match config::get_by_key::<Queue>(&self.db, self.account, &self.queue).await {
+        let spec = match config::get_by_key::<Queue>(&self.line.db, self.line.account, &self.queue).await {
             Ok(Some(q)) => q.spec,
             _ => {
-                tracing::warn!(call = %self.call, queue = %self.queue, "no such queue");
+                tracing::warn!(call = %self.line.call, queue = %self.queue, "no such queue");
                 self.say(&Prompt::Text { text: NOBODY.into(), voice: None }).await;
-                return self.sip.hangup(self.call).await;
+                return self.line.sip.hangup(self.line.call).await;
             }
         };
-        let place = Place::join(self.account, &self.queue);
-        tracing::info!(call = %self.call, queue = %self.queue, position = place.position(), "waiting in queue");
+        let place = Place::join(self.line.account, &self.queue);
+        tracing::info!(call = %self.line.call, queue = %self.queue, position = place.position(), "waiting in queue");
         let joined = Instant::now();
         self.event("queue_joined", json!({ "queue": self.queue, "position": place.position() }));
         if let Some(greeting) = spec.greeting.clone() {
             self.say(&greeting).await;
         }
-        drop(self.relay.play(MediaSide::A, self.hold(&spec).await));
+        drop(self.line.relay.play(MediaSide::A, self.hold(&spec).await));
         let deadline = joined + Duration::from_secs(spec.max_wait_seconds as u64);
         let every = Duration::from_secs(spec.announce_every_seconds.max(15) as u64);
         let mut next_announcement = Instant::now() + every;
@@ -252,20 +242,20 @@ impl QueueCall {
                     format!("You are caller number {n} in line. Thank you for waiting.")
                 };
                 self.say(&Prompt::Text { text, voice: None }).await;
-                drop(self.relay.play(MediaSide::A, self.hold(&spec).await));
+                drop(self.line.relay.play(MediaSide::A, self.hold(&spec).await));
             }
             if place.position() > 1 {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    _ = &mut self.ended => {}
+                    _ = &mut self.line.ended => {}
                 }
                 continue;
             }
             match self.offer(&spec).await {
                 Round::Answered(agent) => {
-                    tracing::info!(call = %self.call, queue = %self.queue, %agent, "queue call answered");
+                    tracing::info!(call = %self.line.call, queue = %self.queue, %agent, "queue call answered");
                     // The member hears the caller (the hold music stops).
-                    self.relay.stop_playing(MediaSide::A);
+                    self.line.relay.stop_playing(MediaSide::A);
                     self.event(
                         "queue_answered",
                         json!({ "queue": self.queue, "agent": agent, "waited_ms": joined.elapsed().as_millis() as u64 }),
@@ -283,7 +273,7 @@ impl QueueCall {
                 Round::NotNow => {
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY) => {}
-                        _ = &mut self.ended => {}
+                        _ = &mut self.line.ended => {}
                     }
                 }
             }
@@ -294,33 +284,21 @@ impl QueueCall {
             .clone()
             .or(spec.voicemail_box.clone().map(|name| Target::VoicemailBox { name }));
         self.event("queue_overflow", json!({ "queue": self.queue, "reason": overflow, "target": target }));
-        self.relay.stop_playing(MediaSide::A);
+        self.line.relay.stop_playing(MediaSide::A);
         match target {
             Some(Target::VoicemailBox { name }) => {
-                let deposit = crate::voicemail::Deposit {
-                    db: self.db.clone(),
-                    sip: self.sip.clone(),
-                    call: self.call,
-                    account: self.account,
-                    relay: self.relay.clone(),
-                    data_dir: self.data_dir.clone(),
-                    records: self.records.clone(),
-                    record: self.record,
-                    digits: self.digits,
-                    caller: self.caller.clone().unwrap_or_else(|| "anonymous".into()),
-                    ended: self.ended,
-                    box_name: name,
-                    greeting: None,
-                };
+                let from = self.line.caller_or_anonymous();
+                let deposit =
+                    crate::voicemail::Deposit { line: self.line, from, box_name: name, greeting: None };
                 deposit.run().await;
             }
-            Some(Target::Hangup) => self.sip.hangup(self.call).await,
+            Some(Target::Hangup) => self.line.sip.hangup(self.line.call).await,
             other => {
                 if other.is_some() {
-                    tracing::warn!(call = %self.call, target = ?other, "queue overflow target not supported; caller told and let go");
+                    tracing::warn!(call = %self.line.call, target = ?other, "queue overflow target not supported; caller told and let go");
                 }
                 self.say(&Prompt::Text { text: NOBODY.into(), voice: None }).await;
-                self.sip.hangup(self.call).await;
+                self.line.sip.hangup(self.line.call).await;
             }
         }
     }

@@ -245,6 +245,33 @@ fn media_quality(relay: &Relay) -> serde_json::Value {
 }
 
 impl CallRouter {
+    /// The caller's line for whatever serves a call the router answered.
+    #[allow(clippy::too_many_arguments)]
+    fn line(
+        &self,
+        call: CallId,
+        account: i64,
+        relay: &Arc<Relay>,
+        record: Option<calls::RecordKey>,
+        digits: mpsc::UnboundedReceiver<char>,
+        from: &str,
+        ended: tokio::sync::oneshot::Receiver<()>,
+    ) -> crate::line::CallerLine {
+        crate::line::CallerLine {
+            db: self.db.clone(),
+            sip: self.sip.clone(),
+            call,
+            account,
+            relay: relay.clone(),
+            data_dir: self.data_dir.clone(),
+            records: self.records.clone(),
+            record,
+            digits,
+            caller: crate::routing::as_e164(from),
+            ended,
+        }
+    }
+
     async fn handle(&mut self, e: CallEvent) {
         self.dispatch(e).await;
         self.count_relays();
@@ -437,17 +464,7 @@ impl CallRouter {
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();
                         let (legs_tx, legs) = mpsc::unbounded_channel();
                         let ivr = crate::ivr::IvrCall {
-                            db: self.db.clone(),
-                            sip: self.sip.clone(),
-                            call: inc.call,
-                            account,
-                            relay: relay.clone(),
-                            data_dir: self.data_dir.clone(),
-                            records: self.records.clone(),
-                            record,
-                            digits: keys,
-                            caller: crate::routing::as_e164(&from),
-                            ended,
+                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
                             legs: Some(legs),
                             live: self.live.clone(),
                         };
@@ -469,17 +486,7 @@ impl CallRouter {
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();
                         let (legs_tx, legs) = mpsc::unbounded_channel();
                         let waiting = crate::queue::QueueCall {
-                            db: self.db.clone(),
-                            sip: self.sip.clone(),
-                            call: inc.call,
-                            account,
-                            relay: relay.clone(),
-                            data_dir: self.data_dir.clone(),
-                            records: self.records.clone(),
-                            record,
-                            digits: keys,
-                            caller: crate::routing::as_e164(&from),
-                            ended,
+                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
                             legs,
                             queue,
                         };
@@ -500,17 +507,8 @@ impl CallRouter {
                         tracing::info!(call = %inc.call, %from, %to, %mailbox, "voicemail");
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();
                         let deposit = crate::voicemail::Deposit {
-                            db: self.db.clone(),
-                            sip: self.sip.clone(),
-                            call: inc.call,
-                            account,
-                            relay: relay.clone(),
-                            data_dir: self.data_dir.clone(),
-                            records: self.records.clone(),
-                            record,
-                            digits: keys,
-                            caller: from.clone(),
-                            ended,
+                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
+                            from: from.clone(),
                             box_name: mailbox,
                             greeting: None,
                         };
@@ -527,21 +525,9 @@ impl CallRouter {
                         let (ended_tx, ended) = tokio::sync::oneshot::channel();
                         let (legs_tx, legs) = mpsc::unbounded_channel();
                         let voice = crate::agent::voice::VoiceCall {
-                            setup: crate::agent::SessionSetup {
-                                db: self.db.clone(),
-                                records: self.records.clone(),
-                                account,
-                                agent,
-                                caller_number: crate::routing::as_e164(&from),
-                                record,
-                            },
-                            sip: self.sip.clone(),
-                            call: inc.call,
-                            relay: relay.clone(),
-                            digits: keys,
-                            data_dir: self.data_dir.clone(),
+                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
+                            agent,
                             llm: None,
-                            ended,
                             legs,
                             live: self.live.clone(),
                         };

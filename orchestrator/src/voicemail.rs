@@ -4,19 +4,13 @@
 //! directory, filed in the box, transcribed by the local Whisper when the box says so, and
 //! noted in the call's timeline.
 
-use crate::db::Db;
 use crate::model::{Prompt, VoicemailBox};
-use crate::store::calls::{RecordKey, RecordWriter};
 use crate::store::{config, voicemail};
 use serde_json::json;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-use switchboard_telephony::driver::SipHandle;
 use switchboard_telephony::media::player::Tone;
-use switchboard_telephony::media::relay::{MediaSide, Relay};
-use switchboard_telephony::sip::b2bua::CallId;
-use tokio::sync::mpsc;
+use switchboard_telephony::media::relay::MediaSide;
 
 const GREETING: &str =
     "Please leave your message after the tone. Press the pound key or hang up when you are done.";
@@ -29,19 +23,9 @@ const VOICE_RMS: f64 = 300.0;
 
 /// Everything a deposit needs about its call.
 pub struct Deposit {
-    pub db: Db,
-    pub sip: SipHandle,
-    pub call: CallId,
-    pub account: i64,
-    pub relay: Arc<Relay>,
-    pub data_dir: PathBuf,
-    pub records: RecordWriter,
-    pub record: Option<RecordKey>,
-    pub digits: mpsc::UnboundedReceiver<char>,
-    /// The caller's number as presented.
-    pub caller: String,
-    /// Completes (with an error) when the call ends.
-    pub ended: tokio::sync::oneshot::Receiver<()>,
+    pub line: crate::line::CallerLine,
+    /// Who the message is from: the caller's number as presented.
+    pub from: String,
     pub box_name: String,
     /// Said instead of the box's greeting (an AI agent taking a message says its own words).
     pub greeting: Option<String>,
@@ -82,32 +66,33 @@ fn rms(frame: &[i16]) -> f64 {
 
 impl Deposit {
     fn event(&self, kind: &str, data: serde_json::Value) {
-        if let Some(key) = self.record {
-            self.records.event(key, kind, data);
+        if let Some(key) = self.line.record {
+            self.line.records.event(key, kind, data);
         }
     }
 
     fn hung_up(&mut self) -> bool {
-        !matches!(self.ended.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty))
+        self.line.caller_left()
     }
 
     /// Plays `prompt` to the caller and waits until it has played (or the caller hangs up).
     async fn play(&mut self, prompt: &Prompt) {
-        let source = crate::ivr::prompt_source(&self.db, self.account, &self.data_dir, prompt).await;
-        let done = self.relay.play(MediaSide::A, source);
+        let source =
+            crate::ivr::prompt_source(&self.line.db, self.line.account, &self.line.data_dir, prompt).await;
+        let done = self.line.relay.play(MediaSide::A, source);
         tokio::select! {
             _ = done => {}
-            _ = &mut self.ended => {}
+            _ = &mut self.line.ended => {}
         }
     }
 
     pub async fn run(mut self) {
-        let vbox = config::get_by_key::<VoicemailBox>(&self.db, self.account, &self.box_name).await;
+        let vbox = config::get_by_key::<VoicemailBox>(&self.line.db, self.line.account, &self.box_name).await;
         let Ok(Some(vbox)) = vbox else {
-            tracing::warn!(call = %self.call, mailbox = %self.box_name, "no such voicemail box");
+            tracing::warn!(call = %self.line.call, mailbox = %self.box_name, "no such voicemail box");
             self.event("voicemail_failed", json!({ "box": self.box_name, "reason": "no such box" }));
             self.play(&Prompt::Text { text: NO_BOX.into(), voice: None }).await;
-            return self.sip.hangup(self.call).await;
+            return self.line.sip.hangup(self.line.call).await;
         };
         let vbox = vbox.spec;
         let greeting = match (self.greeting.take(), vbox.greeting.clone()) {
@@ -120,13 +105,13 @@ impl Deposit {
             return;
         }
         // The beep, then what the caller says (keys pressed during the greeting do not count).
-        while self.digits.try_recv().is_ok() {}
-        let beep = self.relay.play(MediaSide::A, Box::new(Tone::beep(8000, 400)));
+        while self.line.digits.try_recv().is_ok() {}
+        let beep = self.line.relay.play(MediaSide::A, Box::new(Tone::beep(8000, 400)));
         let _ = tokio::time::timeout(Duration::from_secs(2), beep).await;
         // Silence while recording keeps the caller's media flowing (phones and carriers hang up
         // on a stream that stops).
-        drop(self.relay.play(MediaSide::A, Box::new(Silence)));
-        let mut tap = self.relay.tap(MediaSide::A);
+        drop(self.line.relay.play(MediaSide::A, Box::new(Silence)));
+        let mut tap = self.line.relay.tap(MediaSide::A);
         let limit_frames = vbox.max_message_seconds.max(1) as usize * 50;
         let mut samples: Vec<i16> = Vec::new();
         let (mut first_voice, mut last_voice, mut spoke) = (0usize, 0usize, false);
@@ -152,12 +137,12 @@ impl Deposit {
                     }
                     None => break Stop::HungUp,
                 },
-                d = self.digits.recv() => if d == Some('#') { break Stop::Pound },
-                _ = &mut self.ended => break Stop::HungUp,
+                d = self.line.digits.recv() => if d == Some('#') { break Stop::Pound },
+                _ = &mut self.line.ended => break Stop::HungUp,
             }
         };
         drop(tap);
-        self.relay.stop_playing(MediaSide::A);
+        self.line.relay.stop_playing(MediaSide::A);
         // Silence before and after is not part of the message (300 ms of each is kept).
         samples.truncate(((last_voice + 15) * 160).min(samples.len()));
         samples.drain(..(first_voice.saturating_sub(15) * 160).min(samples.len()));
@@ -168,7 +153,7 @@ impl Deposit {
         }
         if stop != Stop::HungUp && !self.hung_up() {
             self.play(&Prompt::Text { text: SAVED.into(), voice: None }).await;
-            self.sip.hangup(self.call).await;
+            self.line.sip.hangup(self.line.call).await;
         }
     }
 
@@ -177,10 +162,10 @@ impl Deposit {
         let duration_ms = samples.len() as i64 / 8;
         let stamp = crate::clock::now_ms();
         let relative = PathBuf::from("voicemail")
-            .join(self.account.to_string())
+            .join(self.line.account.to_string())
             .join(&self.box_name)
-            .join(format!("{stamp}-{}.wav", self.call));
-        let path = self.data_dir.join(&relative);
+            .join(format!("{stamp}-{}.wav", self.line.call));
+        let path = self.line.data_dir.join(&relative);
         let wav = switchboard_telephony::media::wav::encode_pcm16(&samples, 8000, 1);
         let written = match path.parent() {
             Some(dir) => tokio::fs::create_dir_all(dir).await.and(tokio::fs::write(&path, &wav).await),
@@ -191,17 +176,17 @@ impl Deposit {
             self.event("voicemail_failed", json!({ "box": self.box_name, "reason": e.to_string() }));
             return;
         }
-        let call_id = match self.record {
-            Some(key) => self.records.id_of(key).await,
+        let call_id = match self.line.record {
+            Some(key) => self.line.records.id_of(key).await,
             None => None,
         };
         let relative = relative.to_string_lossy().into_owned();
         let id = match voicemail::insert(
-            &self.db,
-            self.account,
+            &self.line.db,
+            self.line.account,
             &self.box_name,
             call_id,
-            &self.caller,
+            &self.from,
             &relative,
             duration_ms,
         )
@@ -214,14 +199,14 @@ impl Deposit {
                 return;
             }
         };
-        tracing::info!(call = %self.call, mailbox = %self.box_name, id, duration_ms, "voicemail left");
+        tracing::info!(call = %self.line.call, mailbox = %self.box_name, id, duration_ms, "voicemail left");
         self.event(
             "voicemail",
             json!({ "box": self.box_name, "message_id": id, "duration_ms": duration_ms, "stopped_by": stop.as_str() }),
         );
         if vbox.transcribe {
             let (db, records, record, account) =
-                (self.db.clone(), self.records.clone(), self.record, self.account);
+                (self.line.db.clone(), self.line.records.clone(), self.line.record, self.line.account);
             tokio::spawn(async move {
                 let text = transcribe(samples).await;
                 match text {

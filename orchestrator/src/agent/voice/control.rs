@@ -37,6 +37,28 @@ pub(super) struct Ctl {
 }
 
 impl Ctl {
+    /// The caller's line, for the handler the conversation hands the caller to.
+    pub(super) fn line(
+        &self,
+        session: &Session,
+        digits: mpsc::UnboundedReceiver<char>,
+        ended: tokio::sync::oneshot::Receiver<()>,
+    ) -> crate::line::CallerLine {
+        crate::line::CallerLine {
+            db: self.db.clone(),
+            sip: self.sip.clone(),
+            call: self.call,
+            account: self.account,
+            relay: self.relay.clone(),
+            data_dir: self.data_dir.clone(),
+            records: session.records.clone(),
+            record: session.record,
+            digits,
+            caller: session.ctx.caller_number.clone(),
+            ended,
+        }
+    }
+
     pub(super) async fn queue(&self, engines: &Arc<Engines>, text: &str, interruptible: bool) {
         let (e, t) = (engines.clone(), text.to_string());
         if let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&t)).await {
@@ -382,17 +404,7 @@ impl Ctl {
                 self.drain(Duration::from_secs(10)).await;
                 self.relay.stop_playing(MediaSide::A);
                 let ivr = crate::ivr::IvrCall {
-                    db: self.db.clone(),
-                    sip: self.sip.clone(),
-                    call: self.call,
-                    account: self.account,
-                    relay: self.relay.clone(),
-                    data_dir: self.data_dir.clone(),
-                    records: session.records.clone(),
-                    record: session.record,
-                    digits,
-                    caller: session.ctx.caller_number.clone(),
-                    ended,
+                    line: self.line(session, digits, ended),
                     // The menu may lead to another AI agent, which then gets the hand-off events.
                     legs: Some(std::mem::replace(&mut *self.legs.lock().await, mpsc::unbounded_channel().1)),
                     live: self.live.clone(),
@@ -406,17 +418,7 @@ impl Ctl {
             Target::Queue { name } => {
                 self.drain(Duration::from_secs(10)).await;
                 let waiting = crate::queue::QueueCall {
-                    db: self.db.clone(),
-                    sip: self.sip.clone(),
-                    call: self.call,
-                    account: self.account,
-                    relay: self.relay.clone(),
-                    data_dir: self.data_dir.clone(),
-                    records: session.records.clone(),
-                    record: session.record,
-                    digits,
-                    caller: session.ctx.caller_number.clone(),
-                    ended,
+                    line: self.line(session, digits, ended),
                     // The queue gets the hand-off events from now on.
                     legs: std::mem::replace(&mut *self.legs.lock().await, mpsc::unbounded_channel().1),
                     queue: name.clone(),
@@ -426,18 +428,10 @@ impl Ctl {
             Target::VoicemailBox { name } => {
                 self.drain(Duration::from_secs(10)).await;
                 self.relay.stop_playing(MediaSide::A);
+                let line = self.line(session, digits, ended);
                 let deposit = crate::voicemail::Deposit {
-                    db: self.db.clone(),
-                    sip: self.sip.clone(),
-                    call: self.call,
-                    account: self.account,
-                    relay: self.relay.clone(),
-                    data_dir: self.data_dir.clone(),
-                    records: session.records.clone(),
-                    record: session.record,
-                    digits,
-                    caller: session.ctx.caller_number.clone().unwrap_or_else(|| "anonymous".into()),
-                    ended,
+                    from: line.caller_or_anonymous(),
+                    line,
                     box_name: name.clone(),
                     // The agent has just asked for the message: a short hint, then the beep.
                     greeting: Some("Press the pound key when you are done.".into()),

@@ -132,16 +132,11 @@ impl Engines {
 
 /// Everything the voice driver needs about its call.
 pub struct VoiceCall {
-    pub setup: SessionSetup,
-    pub sip: SipHandle,
-    pub call: CallId,
-    pub relay: Arc<Relay>,
-    pub digits: mpsc::UnboundedReceiver<char>,
-    pub data_dir: std::path::PathBuf,
+    pub line: crate::line::CallerLine,
+    /// The AI agent's name.
+    pub agent: String,
     /// Use this LLM client instead of the agent's endpoint (benchmarks).
     pub llm: Option<Arc<dyn crate::llm::LlmClient>>,
-    /// Completes (with an error) when the call ends.
-    pub ended: tokio::sync::oneshot::Receiver<()>,
     /// What happens to the person the caller is handed to. On an answer the router leaves the
     /// caller's playback to us (the sentence playing ends before the caller is connected); if
     /// nobody answers, we decide (a failed takeover goes back to the AI).
@@ -201,9 +196,28 @@ impl VoiceCall {
     }
 
     async fn converse(self) {
-        let VoiceCall { setup, sip, call, relay, mut digits, data_dir, llm, mut ended, legs, live } = self;
-        let db = setup.db.clone();
-        let (records, record, account) = (setup.records.clone(), setup.record, setup.account);
+        let VoiceCall { line, agent, llm, legs, live } = self;
+        let crate::line::CallerLine {
+            db,
+            sip,
+            call,
+            account,
+            relay,
+            data_dir,
+            records,
+            record,
+            mut digits,
+            caller,
+            mut ended,
+        } = line;
+        let setup = SessionSetup {
+            db: db.clone(),
+            records: records.clone(),
+            account,
+            agent,
+            caller_number: caller,
+            record,
+        };
         let engines = Engines::shared().await;
         let playback = Arc::new(Mutex::new(Playback::default()));
         // From now on the caller hears whatever the agent queues (silence in between).
