@@ -123,13 +123,7 @@ impl IvrCall {
             Target::IvrMenu { name } => return Some(name.clone()),
             Target::Agent { extension } => {
                 self.legs = None;
-                let agent = config::get_by_key::<Agent>(&self.line.db, self.line.account, extension)
-                    .await
-                    .ok()
-                    .flatten();
-                let (lines, ring_ms) = agent
-                    .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
-                    .unwrap_or((2, 20_000));
+                let (lines, ring_ms) = Agent::ringing_of(&self.line.db, self.line.account, extension).await;
                 let decision = RouteDecision::Ring {
                     account: self.line.account,
                     extension: extension.clone(),

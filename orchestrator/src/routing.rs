@@ -198,10 +198,10 @@ impl Planner {
             Some(Target::VoicemailBox { name }) => Ok(Plan::Voicemail { account, mailbox: name, to: number }),
             Some(Target::Queue { name }) => Ok(Plan::Queue { account, queue: name, to: number }),
             Some(Target::Agent { extension }) => {
-                let agent = snap.agent(account, &extension);
-                let (lines, ring_ms) = agent
-                    .map(|a| (a.lines as usize, a.forwarding.no_answer_seconds as u64 * 1000))
-                    .unwrap_or((2, 20_000));
+                let (lines, ring_ms) = snap
+                    .agent(account, &extension)
+                    .map(|a| a.ringing())
+                    .unwrap_or(crate::model::UNKNOWN_AGENT_RINGING);
                 Ok(Plan::Ring { account, extension, lines, ring_ms, direction: "inbound", to: number })
             }
             // A number forwarded outside (a mobile, another office): out through the

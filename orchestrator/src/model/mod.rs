@@ -16,7 +16,7 @@ pub use schedule::{Holiday, OpenHours, Schedule, Weekday};
 pub use target::{Prompt, Target};
 pub use telephony::{
     Agent, ClassOfService, Forwarding, PhoneNumber, QueueMembership, RecordingPreference, Trunk,
-    TrunkTransport,
+    TrunkTransport, UNKNOWN_AGENT_RINGING,
 };
 pub use validate::{Problem, Problems};
 

@@ -139,9 +139,27 @@ fn default_lines() -> u8 {
     2
 }
 
+/// How an extension rings when it is not configured: two lines, 20 s.
+pub const UNKNOWN_AGENT_RINGING: (usize, u64) = (2, 20_000);
+
 impl Agent {
     pub fn sip_username(&self) -> &str {
         self.sip_username.as_deref().unwrap_or(&self.extension)
+    }
+
+    /// How the agent is rung: lines at once, and ms before no answer.
+    pub fn ringing(&self) -> (usize, u64) {
+        (self.lines as usize, self.forwarding.no_answer_seconds as u64 * 1000)
+    }
+
+    /// `ringing` of the account's agent at `extension`, as stored now.
+    pub async fn ringing_of(db: &crate::db::Db, account: i64, extension: &str) -> (usize, u64) {
+        crate::store::config::get_by_key::<Agent>(db, account, extension)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.spec.ringing())
+            .unwrap_or(UNKNOWN_AGENT_RINGING)
     }
 }
 

@@ -218,13 +218,7 @@ impl Ctl {
 
     /// How long an extension rings (its no-answer time, at least 10 s).
     pub(super) async fn ring_ms(&self, extension: &str) -> u64 {
-        crate::store::config::get_by_key::<Agent>(&self.db, self.account, extension)
-            .await
-            .ok()
-            .flatten()
-            .map(|a| a.spec.forwarding.no_answer_seconds as u64 * 1000)
-            .unwrap_or(20_000)
-            .max(10_000)
+        Agent::ringing_of(&self.db, self.account, extension).await.1.max(10_000)
     }
 
     /// Forgets leg events from before a new ring (re-INVITEs of an earlier leg).
@@ -373,13 +367,7 @@ impl Ctl {
     ) {
         match target {
             Target::Agent { extension } => {
-                let agent = crate::store::config::get_by_key::<Agent>(&self.db, self.account, extension)
-                    .await
-                    .ok()
-                    .flatten();
-                let (lines, ring_ms) = agent
-                    .map(|a| (a.spec.lines as usize, a.spec.forwarding.no_answer_seconds as u64 * 1000))
-                    .unwrap_or((2, 20_000));
+                let (lines, ring_ms) = Agent::ringing_of(&self.db, self.account, extension).await;
                 // Ringback once the agent's words have played; the relay stops it when answered.
                 lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(ring_ms + 1000)));
                 let legs = self.fresh_legs().await;
