@@ -101,7 +101,6 @@ pub trait LlmClient: Send + Sync {
 #[derive(Clone)]
 pub struct OpenAiCompatible {
     endpoint: Endpoint,
-    retries: usize,
     client: async_openai::Client<Endpoint>,
 }
 
@@ -172,15 +171,7 @@ impl OpenAiCompatible {
             .layer(OpenAIRetryLayer::new(retries))
             .service(ReqwestService::new(http.clone()));
         let client = async_openai::Client::build(http, endpoint.clone()).with_http_service(service);
-        OpenAiCompatible { endpoint, retries, client }
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.endpoint.base_url
-    }
-
-    pub fn retries(&self) -> usize {
-        self.retries
+        OpenAiCompatible { endpoint, client }
     }
 }
 
