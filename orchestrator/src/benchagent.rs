@@ -346,9 +346,9 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     );
     let mut updates = rig.live.subscribe();
     let (lat, missed) = rig.call(speech.clone(), opts.turns).await?;
-    // The driver's own waterfall of each turn (ms after the end of turn was detected).
+    // The driver's own waterfall of each turn (ms after the caller's speech ended, as heard).
     let mut stages: Vec<(&str, Vec<f64>)> =
-        ["final_transcript", "first_token", "first_sentence", "first_audio", "first_packet"]
+        ["end_of_turn", "final_transcript", "first_token", "first_sentence", "first_audio", "first_packet"]
             .into_iter()
             .map(|s| (s, Vec::new()))
             .collect();
@@ -373,7 +373,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     println!(
         "   (a turn recognised as a finished sentence ends then; others wait the {eot:.0} ms end-of-turn silence)"
     );
-    println!("   the driver's waterfall after the end of the turn, p50 / p95 ms:");
+    println!("   the driver's waterfall after the end of speech as it heard it, p50 / p95 ms:");
     for (stage, v) in &stages {
         println!("     {stage:<17} {:>6.0} {:>6.0}", percentile(v, 0.5), percentile(v, 0.95));
     }

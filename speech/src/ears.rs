@@ -91,7 +91,7 @@ impl Ears {
 
     /// Audio kept after the end of speech: the silence after which speech counts as stopped,
     /// so the audio recognised at that moment is the audio the end of the turn carries.
-    fn post_roll_ms(&self) -> u64 {
+    pub fn post_roll_ms(&self) -> u64 {
         self.turn.config().stop_ms
     }
 

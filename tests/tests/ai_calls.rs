@@ -395,9 +395,16 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
     assert_eq!(tool["data"]["arguments"]["order_number"], "1002", "{tool}");
     let latency =
         call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "latency").expect("latency");
-    for stage in ["final_transcript_ms", "first_token_ms", "first_audio_ms", "first_packet_ms"] {
-        assert!(latency["data"][stage].is_u64(), "{stage} missing: {latency}");
-    }
+    // The waterfall runs from the end of the caller's speech, stage after stage; the turn cannot
+    // end before speech counted as stopped (64 ms of silence).
+    let stages =
+        ["end_of_turn_ms", "final_transcript_ms", "first_token_ms", "first_audio_ms", "first_packet_ms"];
+    let at: Vec<u64> = stages
+        .iter()
+        .map(|s| latency["data"][s].as_u64().unwrap_or_else(|| panic!("{s} missing: {latency}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "stages out of order: {latency}");
+    assert!(at[0] >= 60, "the turn ended {} ms after speech: {latency}", at[0]);
     assert!(kinds.contains(&"ai_usage"), "{kinds:?}");
     let transcript = call["transcript"].as_array().unwrap();
     assert!(

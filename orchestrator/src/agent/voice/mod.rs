@@ -156,7 +156,7 @@ enum Heard {
     },
     Final {
         text: Recognized,
-        eot_at: Instant,
+        times: TurnTimes,
         stt_done: Instant,
     },
     Failed(String),
@@ -166,6 +166,13 @@ enum Heard {
 /// a finished-sounding phrase and the rest ("Where is my order … 1002?"); at 0 the e2e tests
 /// caught the AI answering "Where is my order?" alone.
 const FINISHED_SENTENCE_SILENCE_MS: u64 = 250;
+
+/// When the caller stopped speaking and when the turn was known over.
+#[derive(Debug, Clone, Copy)]
+struct TurnTimes {
+    speech_end: Instant,
+    turn_end: Instant,
+}
 
 /// A recognised turn: its text, how sure the recogniser was, and when it was said (ms of the
 /// caller's audio, from the start of listening).
@@ -185,7 +192,7 @@ struct Early {
     speech_end_ms: u64,
     result: Option<Result<Recognized, String>>,
     /// The end of the turn came first: deliver the result as final when it arrives.
-    turn_ended_at: Option<Instant>,
+    turn_ended_at: Option<TurnTimes>,
 }
 
 impl VoiceCall {
@@ -326,6 +333,7 @@ impl VoiceCall {
             live: live_call.clone(),
             thinking: false,
             shown: None,
+            heard_at: Instant::now(),
         };
         let mut partial_busy = false;
         let mut early: Option<Early> = None;
@@ -370,15 +378,17 @@ impl VoiceCall {
                             }
                             Frame::EndOfTurn { audio, .. } => {
                                 let eot_at = Instant::now();
+                                let speech_end_ms = span_of(&audio).1.saturating_sub(listener.ears.post_roll_ms());
+                                let times = TurnTimes { speech_end: listener.instant_of(speech_end_ms), turn_end: eot_at };
                                 if let Some(e) = early.as_mut() {
                                     match e.result.take() {
                                         Some(Ok(text)) => {
-                                            let _ = heard_tx.send(Heard::Final { text, eot_at, stt_done: eot_at });
+                                            let _ = heard_tx.send(Heard::Final { text, times, stt_done: eot_at });
                                             early = None;
                                             continue;
                                         }
                                         None => {
-                                            e.turn_ended_at = Some(eot_at);
+                                            e.turn_ended_at = Some(times);
                                             continue;
                                         }
                                         Some(Err(_)) => early = None, // recognise again below
@@ -391,7 +401,7 @@ impl VoiceCall {
                                     let _ = tx.send(match rx.recv() {
                                         Ok(Ok(t)) => Heard::Final {
                                             text: (t.text, t.confidence, span),
-                                            eot_at,
+                                            times,
                                             stt_done: Instant::now(),
                                         },
                                         Ok(Err(e)) => Heard::Failed(e.to_string()),
@@ -439,13 +449,13 @@ impl VoiceCall {
                     return ctx.finish(&engines, &mut session, next, None, digits, ended).await;
                 }
             };
-            let (text, eot_at, stt_done) = match heard {
+            let (text, times, stt_done) = match heard {
                 Heard::Early { turn, result, done } => {
                     match early.as_mut().filter(|e| e.turn == turn) {
                         Some(e) => match (e.turn_ended_at, result) {
-                            (Some(eot_at), Ok(text)) => {
+                            (Some(times), Ok(text)) => {
                                 early = None;
-                                (text, eot_at, done.max(eot_at))
+                                (text, times, done.max(times.turn_end))
                             }
                             (Some(_), Err(err)) => {
                                 early = None;
@@ -457,8 +467,12 @@ impl VoiceCall {
                                 // A finished sentence while the pause goes on ends the turn now.
                                 let frames = listener.ears.handle_transcript(e.speech_end_ms, &text.0);
                                 if frames.iter().any(|f| matches!(f, Frame::EndOfTurn { .. })) {
+                                    let times = TurnTimes {
+                                        speech_end: listener.instant_of(e.speech_end_ms),
+                                        turn_end: Instant::now(),
+                                    };
                                     early = None;
-                                    (text, Instant::now(), done)
+                                    (text, times, done)
                                 } else {
                                     e.result = Some(Ok(text));
                                     continue;
@@ -486,7 +500,7 @@ impl VoiceCall {
                     };
                     return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
                 }
-                Heard::Final { text, eot_at, stt_done } => (text, eot_at, stt_done),
+                Heard::Final { text, times, stt_done } => (text, times, stt_done),
             };
             let (text, confidence, (said_from, said_to)) = text;
             let text = text.trim().to_string();
@@ -574,7 +588,7 @@ impl VoiceCall {
             };
             let first_audio = speaker.await.ok().flatten();
             let first_frame = lock(&playback).first_frame_at;
-            record_latency(&session, eot_at, stt_done, first_audio, first_frame);
+            record_latency(&session, times, stt_done, first_audio, first_frame);
             if next != Next::Listen {
                 let apology = match (&next, apology.take()) {
                     (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
@@ -617,13 +631,15 @@ fn is_noise(text: &str) -> bool {
 /// Writes one turn's latency waterfall into the timeline and the metrics.
 fn record_latency(
     session: &Session,
-    eot_at: Instant,
+    times: TurnTimes,
     stt_done: Instant,
     first_audio: Option<Instant>,
     first_frame: Option<Instant>,
 ) {
-    let ms = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(eot_at).as_millis() as u64);
+    let from = times.speech_end;
+    let ms = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(from).as_millis() as u64);
     let stages = [
+        ("end_of_turn", Some(times.turn_end)),
         ("final_transcript", Some(stt_done)),
         ("first_token", session.times.first_token),
         ("first_sentence", session.times.first_sentence),
@@ -636,7 +652,7 @@ fn record_latency(
         if let Some(t) = at {
             turn_latency()
                 .get_or_create(&StageLabel { stage: stage.into() })
-                .observe(t.saturating_duration_since(eot_at).as_secs_f64());
+                .observe(t.saturating_duration_since(from).as_secs_f64());
         }
     }
     session.event("latency", data);

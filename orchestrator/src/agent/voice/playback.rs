@@ -76,12 +76,15 @@ pub(super) struct Listener {
     /// An answer is being worked out.
     pub(super) thinking: bool,
     pub(super) shown: Option<AiState>,
+    /// When the newest frame (ending at `audio_ms`) was heard.
+    pub(super) heard_at: Instant,
 }
 
 impl Listener {
     pub(super) fn hear(&mut self, samples: Vec<i16>) -> Vec<Frame> {
         let frames = self.ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: self.audio_ms });
         self.audio_ms += 20;
+        self.heard_at = Instant::now();
         let (playing, interruptible) = {
             let p = lock(&self.playback);
             (p.playing(), p.interruptible())
@@ -131,6 +134,12 @@ impl Listener {
             self.shown = Some(state);
             self.live.state(state);
         }
+    }
+
+    /// When the caller's audio at `audio_ms` (audio time) was heard: audio comes in real time.
+    pub(super) fn instant_of(&self, audio_ms: u64) -> Instant {
+        let ago = Duration::from_millis(self.audio_ms.saturating_sub(audio_ms));
+        self.heard_at.checked_sub(ago).unwrap_or(self.heard_at)
     }
 
     pub(super) fn set_thinking(&mut self, thinking: bool) {
