@@ -78,12 +78,13 @@ const commands = {
   async text({ selector }) {
     return { text: await page.$eval(selector, (e) => e.textContent) };
   },
-  // Waits until the element's text contains `text` (case-insensitive).
-  async waitText({ selector, text, timeout = 10000 }) {
+  // Waits until the element's text contains `text`, or one of `any` (case-insensitive).
+  async waitText({ selector, text, any, timeout = 10000 }) {
+    const wanted = (any ?? [text]).map((w) => w.toLowerCase());
     const found = await waitFor(async () => {
       const t = await page.$eval(selector, (e) => e.textContent).catch(() => "");
-      return t.toLowerCase().includes(text.toLowerCase()) ? t : null;
-    }, timeout, `"${text}" in ${selector}`);
+      return wanted.some((w) => t.toLowerCase().includes(w)) ? t : null;
+    }, timeout, `${wanted.map((w) => `"${w}"`).join(" or ")} in ${selector}`);
     return { text: found };
   },
   async note({ text, kind = "advice" }) {
