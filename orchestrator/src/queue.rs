@@ -131,10 +131,6 @@ impl QueueCall {
         }
     }
 
-    fn caller_left(&mut self) -> bool {
-        self.line.caller_left()
-    }
-
     /// The members who may be offered a call now, best first.
     async fn members(&self) -> Vec<Agent> {
         let mut agents: Vec<(u8, Agent)> = config::list::<Agent>(&self.line.db, self.line.account)
@@ -223,7 +219,7 @@ impl QueueCall {
         let every = Duration::from_secs(spec.announce_every_seconds.max(15) as u64);
         let mut next_announcement = Instant::now() + every;
         let overflow = loop {
-            if self.caller_left() {
+            if self.line.caller_left() {
                 self.event(
                     "queue_abandoned",
                     json!({ "queue": self.queue, "waited_ms": joined.elapsed().as_millis() as u64 }),

@@ -71,10 +71,6 @@ impl Deposit {
         }
     }
 
-    fn hung_up(&mut self) -> bool {
-        self.line.caller_left()
-    }
-
     /// Plays `prompt` to the caller and waits until it has played (or the caller hangs up).
     async fn play(&mut self, prompt: &Prompt) {
         let source =
@@ -101,7 +97,7 @@ impl Deposit {
             (None, None) => Prompt::Text { text: GREETING.into(), voice: None },
         };
         self.play(&greeting).await;
-        if self.hung_up() {
+        if self.line.caller_left() {
             return;
         }
         // The beep, then what the caller says (keys pressed during the greeting do not count).
@@ -151,7 +147,7 @@ impl Deposit {
         } else {
             self.file(&vbox, samples, stop).await;
         }
-        if stop != Stop::HungUp && !self.hung_up() {
+        if stop != Stop::HungUp && !self.line.caller_left() {
             self.play(&Prompt::Text { text: SAVED.into(), voice: None }).await;
             self.line.sip.hangup(self.line.call).await;
         }
