@@ -235,6 +235,8 @@ fn media_quality(relay: &Relay) -> serde_json::Value {
             "packets_received": q.packets_received,
             "packets_lost": q.packets_lost,
             "jitter_ms": (q.jitter_ms * 10.0).round() / 10.0,
+            "frames_concealed": q.frames_concealed,
+            "frames_dropped": q.frames_dropped,
             "packets_sent": q.packets_sent,
             "remote_fraction_lost": q.remote_fraction_lost,
             "remote_jitter_ms": q.remote_jitter_ms,

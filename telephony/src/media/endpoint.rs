@@ -58,6 +58,10 @@ pub struct LegQuality {
     pub packets_lost: u32,
     /// Interarrival jitter of what we receive, in ms.
     pub jitter_ms: f64,
+    /// 20 ms slots played with nothing received in time (concealed), and received packets
+    /// thrown away (too late, or to shorten the playout delay).
+    pub frames_concealed: u64,
+    pub frames_dropped: u64,
     /// Packets we generated on this leg (relayed packets are not counted).
     pub packets_sent: u32,
     /// The peer's last report about what it receives: fraction lost (0 to 1) and jitter (ms).
@@ -73,6 +77,8 @@ pub struct RtpEndpoint {
     seq: u16,
     timestamp: u32,
     jitter: JitterBuffer,
+    /// Concealed and dropped frames of playouts before the last reset.
+    earlier_playout: (u64, u64),
     reception: ReceptionStats,
     remote_ssrc: Option<u32>,
     sent_packets: u32,
@@ -97,6 +103,7 @@ impl RtpEndpoint {
             seq: initial_seq,
             timestamp: initial_ts,
             jitter: JitterBuffer::new(),
+            earlier_playout: (0, 0),
             reception: ReceptionStats::default(),
             remote_ssrc: None,
             sent_packets: 0,
@@ -137,6 +144,9 @@ impl RtpEndpoint {
     /// Forgets buffered audio and the playout clock (after the leg was passed through for a
     /// while, so that playout restarts from what arrives next).
     pub fn reset_playout(&mut self) {
+        let s = self.jitter.stats();
+        self.earlier_playout.0 += s.missing;
+        self.earlier_playout.1 += s.late + s.dropped;
         self.jitter = JitterBuffer::new();
         self.last_frame = None;
         self.concealed = 0;
@@ -258,6 +268,8 @@ impl RtpEndpoint {
             packets_received: self.reception.received(),
             packets_lost: self.reception.lost(),
             jitter_ms: self.reception.jitter() as f64 / 8.0,
+            frames_concealed: self.earlier_playout.0 + self.jitter.stats().missing,
+            frames_dropped: self.earlier_playout.1 + self.jitter.stats().late + self.jitter.stats().dropped,
             ..self.quality
         }
     }
@@ -310,6 +322,7 @@ mod tests {
         assert_eq!(block.ssrc, 1);
         assert!(block.cumulative_lost > 0);
         assert!(bob.quality().packets_lost > 0 && bob.quality().jitter_ms > 1.0, "{:?}", bob.quality());
+        assert!(bob.quality().frames_concealed >= bob.quality().packets_lost as u64, "{:?}", bob.quality());
     }
 
     /// Reports cross both ways on a virtual clock: loss and jitter reach the sender, and the

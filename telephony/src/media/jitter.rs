@@ -21,6 +21,8 @@ pub struct JitterStats {
     pub missing: u64,
     pub late: u64,
     pub duplicates: u64,
+    /// Packets thrown away to shorten the delay (after a burst) or to stay under the ceiling.
+    pub dropped: u64,
     /// Interarrival jitter estimate in milliseconds.
     pub jitter_ms: f64,
     /// Current playout delay in milliseconds.
@@ -111,6 +113,7 @@ impl JitterBuffer {
             if let Some((&first, _)) = self.packets.iter().next() {
                 self.packets.remove(&first);
                 self.next = Some(first + 1);
+                self.stats.dropped += 1;
             }
         }
     }
@@ -149,6 +152,7 @@ impl JitterBuffer {
             if let Some((&first, _)) = self.packets.iter().next() {
                 self.packets.remove(&first);
                 self.next = Some(first + 1);
+                self.stats.dropped += 1;
             }
         }
         Some(out)
@@ -226,6 +230,22 @@ mod tests {
         let s = jb.stats();
         assert_eq!((s.duplicates, s.late), (1, 1));
         assert!(s.missing >= 1);
+    }
+
+    #[test]
+    fn late_packets_and_a_burst_ahead_of_time_are_counted() {
+        let mut jb = JitterBuffer::new();
+        // Ten packets on time; nothing for 300 ms, and what was due then comes late; then the
+        // sender hurries: fifteen packets at once, ahead of their time.
+        let mut arrivals: Vec<_> = (0..10u16).map(|i| (i as u64 * 20, i, i as u32 * 160, 1)).collect();
+        arrivals.extend((10..25u16).map(|i| (500, i, i as u32 * 160, 2)));
+        arrivals.extend((25..40u16).map(|i| (520, i, i as u32 * 160, 3)));
+        let out = simulate(&mut jb, &arrivals, 1_500);
+        let s = jb.stats().clone();
+        assert!(s.late > 0 && s.missing > 0, "the stall was concealed: {s:?}");
+        assert!(s.dropped > 0, "the delay came back down: {s:?}");
+        assert_eq!(s.played + s.dropped + s.late, 40, "every packet is played or counted: {s:?}");
+        assert_eq!(frames(&out).iter().rev().find(|f| **f != 0), Some(&3));
     }
 
     #[test]
