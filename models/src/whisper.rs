@@ -20,12 +20,13 @@ pub struct Segment {
     pub confidence: f32,
 }
 
-/// Encoder frames (20 ms each) beyond the audio in short mode. `bench speech` (16 callers'
-/// questions over a phone line, one thread) measured: 128 frames 3.1 s in all, word error rate
-/// 9 % (Piper voice) and 22 % (espeak-ng); 64 frames 2.7 s, 10 % and 25 %; 32 frames 2.3 s,
-/// 7 % and 24 %. The rates are the same within noise (one word is 1 %), but with 64 frames
-/// Whisper heard Piper's "order 4572" (clean, no lead-in) as "4,500 72": order numbers matter
-/// more than the time, so the margin stays at 128.
+/// Encoder frames (20 ms each) beyond the audio in short mode. `bench speech` section 1a (18
+/// callers' questions over a phone line, each at the four alignments a turn can have in the VAD
+/// grid, one thread) measured word error rates with the Piper / espeak-ng caller and the time
+/// per turn: 128 frames 4.1 % / 16.1 %, 200 ms; 96 frames 5.7 % / 16.7 %; 64 frames 4.6 % /
+/// 17.0 %, 168 ms; 32 frames 8.0 % / 17.2 %, 148 ms. At 64 frames "Yes, please." came back as
+/// "Yes, please. Please." at every alignment, and clean Piper "order 4572" as "4,500 72": the
+/// 30 ms are not worth a caller's words, so the margin stays at 128.
 const AUDIO_CTX_MARGIN: usize = 128;
 
 pub struct Whisper {

@@ -14,12 +14,14 @@
 //! - [`ears`]: a leg's audio in, turns out (resampler + VAD + turn detector).
 //! - [`text`]: text normalisation for phone speech, and sentence chunking for streaming TTS.
 //! - [`stt`]: speech recognition (local Whisper) and the fair queue calls share it through.
-//! - [`tts`]: text to speech (espeak-ng).
+//! - [`tts`]: text to speech (Piper, espeak-ng).
+//! - [`phonemes`]: espeak-ng's phonemiser in process, for Piper.
 //! - [`wer`]: word error rate, for tests and benchmarks.
 
 pub mod bargein;
 pub mod ears;
 pub mod frame;
+pub mod phonemes;
 pub mod resample;
 pub mod stt;
 pub mod text;

@@ -76,8 +76,9 @@ fn parse_stream_wav(wav: &[u8]) -> Result<AudioFrame> {
     Ok(AudioFrame { rate, samples, at_ms: 0 })
 }
 
-/// IPA phonemes for `text` the way Piper voices were trained on them: espeak-ng per clause,
-/// with the clause's punctuation kept (it shapes the prosody).
+/// IPA phonemes for `text` the way Piper voices were trained on them: espeak-ng per clause
+/// (its library in process, else its program), with the clause's punctuation kept (it shapes
+/// the prosody).
 pub fn phonemize(text: &str, voice: &str) -> Result<String> {
     let mut clauses: Vec<(String, Option<char>)> = Vec::new();
     let mut current = String::new();
@@ -96,12 +97,19 @@ pub fn phonemize(text: &str, voice: &str) -> Result<String> {
     for (clause, punct) in clauses {
         let clause = clause.trim();
         if !clause.is_empty() {
-            let o =
-                Command::new("espeak-ng").args(["-q", "--ipa", "-v", voice, "--", clause]).output().map_err(
-                    |e| Error::Engine(format!("cannot run espeak-ng (Debian package espeak-ng): {e}")),
-                )?;
-            let ipa = String::from_utf8_lossy(&o.stdout);
-            let ipa = ipa.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+            let ipa = match crate::phonemes::clause(clause, voice) {
+                Some(ipa) => ipa,
+                None => {
+                    let o = Command::new("espeak-ng")
+                        .args(["-q", "--ipa", "-v", voice, "--", clause])
+                        .output()
+                        .map_err(|e| {
+                            Error::Engine(format!("cannot run espeak-ng (Debian package espeak-ng): {e}"))
+                        })?;
+                    let ipa = String::from_utf8_lossy(&o.stdout);
+                    ipa.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+                }
+            };
             if !out.is_empty() {
                 out.push(' ');
             }
