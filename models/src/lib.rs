@@ -31,6 +31,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("inference: {0}")]
     Inference(String),
+    /// The caller of a cancellable inference gave it up before it finished.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,6 +5,8 @@
 use crate::catalog::{self, WHISPER_TINY_EN};
 use crate::{ct2, ggml, Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 /// Bumped when the converter's output changes, so old cached files are rebuilt.
@@ -170,6 +172,21 @@ impl Whisper {
     /// Transcribes 16 kHz mono audio (-1..1). `short` suits a single utterance (under 30 s):
     /// the encoder window shrinks to the audio, which makes short turns much cheaper.
     pub fn transcribe(&self, samples: &[f32], short: bool) -> Result<Vec<Segment>> {
+        self.transcribe_unless(samples, short, &Arc::new(AtomicBool::new(false)))
+    }
+
+    /// The same, given up (`Error::Cancelled`) as soon as `cancelled` turns true: whisper.cpp
+    /// checks it between the steps of the encoder and of the decoder, so a recognition nobody
+    /// wants any more frees its core within milliseconds.
+    pub fn transcribe_unless(
+        &self,
+        samples: &[f32],
+        short: bool,
+        cancelled: &Arc<AtomicBool>,
+    ) -> Result<Vec<Segment>> {
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
         if samples.len() < 1_600 {
             return Ok(Vec::new()); // under 100 ms: nothing to recognise
         }
@@ -211,7 +228,25 @@ impl Whisper {
             // Nobody says more than about six tokens a second: a longer decode is a loop.
             params.set_max_tokens((16 + audio.len() / 16_000 * 8) as i32);
         }
-        state.full(params, audio).map_err(|e| Error::Inference(format!("whisper: {e}")))?;
+        // (whisper-rs's closure-taking setter reads its closure back as the wrong type, so the
+        // flag goes in as plain user data.)
+        unsafe extern "C" fn is_cancelled(flag: *mut std::ffi::c_void) -> bool {
+            // SAFETY: the pointer is the `AtomicBool` in `cancelled`, set below; `cancelled`
+            // outlives the `full` call, the only time whisper.cpp calls this.
+            unsafe { (*(flag as *const AtomicBool)).load(Ordering::Relaxed) }
+        }
+        // SAFETY: see `is_cancelled`; the flag is only read, through an atomic.
+        unsafe {
+            params.set_abort_callback(Some(is_cancelled));
+            params.set_abort_callback_user_data(Arc::as_ptr(cancelled) as *mut std::ffi::c_void);
+        }
+        let done = state.full(params, audio);
+        if cancelled.load(Ordering::Relaxed) {
+            // The state is fine to reuse: the next `full` starts over.
+            self.states.lock().unwrap_or_else(|e| e.into_inner()).push(state);
+            return Err(Error::Cancelled);
+        }
+        done.map_err(|e| Error::Inference(format!("whisper: {e}")))?;
         let n = state.full_n_segments();
         let mut out = Vec::new();
         for i in 0..n {

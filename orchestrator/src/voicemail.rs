@@ -231,7 +231,7 @@ async fn transcribe(samples: Vec<i16>) -> Result<String, String> {
     // turns, which recognised phone audio better in our tests); longer in 30 s windows.
     let short = audio.samples.len() <= 28 * 16_000;
     // Voicemail is not a conversation: it queues as its own "caller".
-    let rx = recognizer.submit(u64::MAX, audio, short);
+    let rx = recognizer.submit(u64::MAX, audio, short).result;
     tokio::task::spawn_blocking(move || rx.recv())
         .await
         .map_err(|e| e.to_string())?

@@ -40,6 +40,9 @@ pub enum Error {
     Audio(String),
     #[error("{0}")]
     Engine(String),
+    /// A recognition was given up (its [`stt::Cancel`] was used) before it finished.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,6 +6,7 @@
 use crate::frame::{AudioFrame, Transcript};
 use crate::{Error, Result};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 /// A speech recogniser: 16 kHz audio in, text out.
@@ -14,6 +15,30 @@ pub trait SpeechToText: Send + Sync {
     fn name(&self) -> String;
     /// Recognises one utterance (`short`) or a whole recording.
     fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript>;
+
+    /// The same, given up as soon as `cancel` is used (engines that cannot stop part-way
+    /// finish, and the result is then thrown away).
+    fn transcribe_unless(&self, audio: &AudioFrame, short: bool, cancel: &Cancel) -> Result<Transcript> {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        self.transcribe(audio, short)
+    }
+}
+
+/// Gives up a recognition nobody needs any more (the caller went on speaking after the pause
+/// it was for): a queued request is skipped, a running one stops and frees its core.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// Local Whisper tiny.en.
@@ -36,11 +61,19 @@ impl SpeechToText for LocalWhisper {
     }
 
     fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript> {
+        self.transcribe_unless(audio, short, &Cancel::default())
+    }
+
+    fn transcribe_unless(&self, audio: &AudioFrame, short: bool, cancel: &Cancel) -> Result<Transcript> {
         if audio.rate != 16_000 {
             return Err(Error::Rate(audio.rate));
         }
         let samples: Vec<f32> = audio.samples.iter().map(|&s| s as f32 / 32768.0).collect();
-        let segments = self.whisper.transcribe(&samples, short).map_err(|e| Error::Engine(e.to_string()))?;
+        let segments = match self.whisper.transcribe_unless(&samples, short, &cancel.0) {
+            Ok(s) => s,
+            Err(switchboard_models::Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) => return Err(Error::Engine(e.to_string())),
+        };
         let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
         // Weighted by text length, so a long confident segment outweighs a short unsure one.
         let weight: usize = segments.iter().map(|s| s.text.len()).sum();
@@ -60,7 +93,7 @@ impl SpeechToText for LocalWhisper {
     }
 }
 
-type Job = (AudioFrame, bool, mpsc::Sender<Result<Transcript>>);
+type Job = (AudioFrame, bool, Cancel, mpsc::Sender<Result<Transcript>>);
 
 #[derive(Default)]
 struct Queues {
@@ -112,8 +145,8 @@ impl FairRecognizer {
                             }
                         }
                     };
-                    let Some((audio, short, reply)) = job else { return };
-                    let _ = reply.send(engine.transcribe(&audio, short));
+                    let Some((audio, short, cancel, reply)) = job else { return };
+                    let _ = reply.send(engine.transcribe_unless(&audio, short, &cancel));
                 })
             })
             .collect();
@@ -132,27 +165,35 @@ impl FairRecognizer {
 
     /// Queues a partial-transcript request (short mode): it waits while any other request
     /// waits.
-    pub fn submit_partial(&self, audio: AudioFrame) -> mpsc::Receiver<Result<Transcript>> {
+    pub fn submit_partial(&self, audio: AudioFrame) -> Pending {
         let (tx, rx) = mpsc::channel();
+        let cancel = Cancel::default();
         let (lock, ready) = &*self.shared;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).partials.push_back((audio, true, tx));
+        lock.lock().unwrap_or_else(|e| e.into_inner()).partials.push_back((audio, true, cancel.clone(), tx));
         ready.notify_one();
-        rx
+        Pending { result: rx, cancel }
     }
 
-    /// Queues `audio` for `caller`; the receiver gets the result.
-    pub fn submit(&self, caller: u64, audio: AudioFrame, short: bool) -> mpsc::Receiver<Result<Transcript>> {
+    /// Queues `audio` for `caller`; the pending request's receiver gets the result.
+    pub fn submit(&self, caller: u64, audio: AudioFrame, short: bool) -> Pending {
         let (tx, rx) = mpsc::channel();
+        let cancel = Cancel::default();
         let (lock, ready) = &*self.shared;
         let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
         let waiting = q.waiting.entry(caller).or_default();
-        waiting.push_back((audio, short, tx));
+        waiting.push_back((audio, short, cancel.clone(), tx));
         if waiting.len() == 1 {
             q.order.push_back(caller);
         }
         ready.notify_one();
-        rx
+        Pending { result: rx, cancel }
     }
+}
+
+/// A queued recognition: where its result comes, and the switch that gives it up.
+pub struct Pending {
+    pub result: mpsc::Receiver<Result<Transcript>>,
+    pub cancel: Cancel,
 }
 
 impl Drop for FairRecognizer {
@@ -194,10 +235,10 @@ mod tests {
         let long: Vec<_> = (0..5).map(|_| r.submit(1, audio(1, 2_000), false)).collect();
         let two = r.submit(2, audio(2, 100), true);
         let three = r.submit(3, audio(3, 100), true);
-        assert_eq!(three.recv().unwrap().unwrap().text, "caller 3");
-        assert_eq!(two.recv().unwrap().unwrap().text, "caller 2");
+        assert_eq!(three.result.recv().unwrap().unwrap().text, "caller 3");
+        assert_eq!(two.result.recv().unwrap().unwrap().text, "caller 2");
         for l in long {
-            l.recv().unwrap().unwrap();
+            l.result.recv().unwrap().unwrap();
         }
         let order = engine.0.lock().unwrap().clone();
         // Callers 2 and 3 did not wait behind all of caller 1's requests.
@@ -216,11 +257,27 @@ mod tests {
         let partial = r.submit_partial(audio(10, 100));
         let finals = [r.submit(2, audio(2, 100), true), r.submit(3, audio(3, 100), true)];
         assert_eq!(r.waiting(), 2, "partials are not counted as waiting finals");
-        partial.recv().unwrap().unwrap();
-        busy.recv().unwrap().unwrap();
+        partial.result.recv().unwrap().unwrap();
+        busy.result.recv().unwrap().unwrap();
         for f in finals {
-            f.recv().unwrap().unwrap();
+            f.result.recv().unwrap().unwrap();
         }
         assert_eq!(*engine.0.lock().unwrap(), vec![1, 2, 3, 10], "the partial went last");
+    }
+
+    #[test]
+    fn a_cancelled_request_is_skipped_and_says_so() {
+        let engine = Arc::new(Slow(Mutex::new(Vec::new())));
+        let r = FairRecognizer::new(engine.clone(), 1);
+        let audio = |tag: u64, n: usize| AudioFrame { rate: 16_000, samples: vec![0; n], at_ms: tag };
+        let busy = r.submit(1, audio(1, 3_000), true);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let stale = r.submit(1, audio(2, 3_000), true);
+        let next = r.submit(1, audio(3, 100), true);
+        stale.cancel.cancel();
+        assert!(matches!(stale.result.recv().unwrap(), Err(Error::Cancelled)));
+        busy.result.recv().unwrap().unwrap();
+        next.result.recv().unwrap().unwrap();
+        assert_eq!(*engine.0.lock().unwrap(), vec![1, 3], "the cancelled request never ran");
     }
 }

@@ -150,3 +150,31 @@ fn a_finished_question_ends_the_turn_when_recognised_and_an_unfinished_one_waits
     let (after, heard) = turn_end("My order number is", 2_500).expect("the turn ended");
     assert!(after >= 1_500, "an unfinished sentence waits: ended {after} ms after speech ({heard:?})");
 }
+
+/// A recognition given up part-way stops (whisper.cpp's abort callback) and says so, and the
+/// recogniser works as before afterwards (its decoder state goes back to the pool).
+#[test]
+fn a_cancelled_recognition_stops_and_the_next_one_works() {
+    let Some((stt, voice)) = whisper_and_piper() else { return };
+    let stt = std::sync::Arc::new(stt);
+    let a = voice
+        .synthesize("Where is my order 4572? I would like to return the shoes I bought last week.")
+        .unwrap();
+    let mut long = resample(&a.samples, a.rate, 16_000).unwrap();
+    while long.len() < 16_000 * 25 {
+        long.extend_from_within(..);
+    }
+    let frame = AudioFrame { rate: 16_000, samples: long, at_ms: 0 };
+    let cancel = switchboard_speech::stt::Cancel::default();
+    let running = {
+        let (stt, frame, cancel) = (stt.clone(), frame.clone(), cancel.clone());
+        std::thread::spawn(move || stt.transcribe_unless(&frame, false, &cancel))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    cancel.cancel();
+    let result = running.join().unwrap();
+    assert!(matches!(result, Err(switchboard_speech::Error::Cancelled)), "{result:?}");
+    let short = AudioFrame { rate: 16_000, samples: resample(&a.samples, a.rate, 16_000).unwrap(), at_ms: 0 };
+    let heard = stt.transcribe(&short, true).unwrap().text;
+    assert!(heard.to_lowercase().contains("order"), "{heard:?}");
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 use switchboard_speech::bargein::BargeInConfig;
 use switchboard_speech::ears::Ears;
 use switchboard_speech::frame::{AudioFrame, Frame};
-use switchboard_speech::stt::{FairRecognizer, LocalWhisper};
+use switchboard_speech::stt::{Cancel, FairRecognizer, LocalWhisper};
 use switchboard_speech::tts::{Espeak, TextToSpeech};
 use switchboard_speech::turn::TurnConfig;
 use switchboard_telephony::driver::SipHandle;
@@ -147,7 +147,8 @@ pub struct VoiceCall {
 
 /// A recognition result for the loop: partial or final, with the turn it belongs to.
 enum Heard {
-    Partial(String),
+    /// A partial transcript (`None`: given up, or it failed).
+    Partial(Option<String>),
     /// Recognised when speech stopped (turn `turn` of the call), before the turn was known over.
     Early {
         turn: u64,
@@ -193,6 +194,8 @@ struct Early {
     result: Option<Result<Recognized, String>>,
     /// The end of the turn came first: deliver the result as final when it arrives.
     turn_ended_at: Option<TurnTimes>,
+    /// Gives the recognition up when the caller goes on speaking (its result would be stale).
+    cancel: Cancel,
 }
 
 impl VoiceCall {
@@ -335,7 +338,8 @@ impl VoiceCall {
             shown: None,
             heard_at: Instant::now(),
         };
-        let mut partial_busy = false;
+        // The partial transcript being worked out, if any.
+        let mut partial: Option<Cancel> = None;
         let mut early: Option<Early> = None;
         let mut early_turns: u64 = 0;
         let deadline = tokio::time::sleep(Duration::from_secs(session.agent.max_call_minutes as u64 * 60));
@@ -347,24 +351,44 @@ impl VoiceCall {
                     for f in listener.hear(samples) {
                         match f {
                             // Partials are a nicety: skipped while callers wait for finals.
-                            Frame::PartialRequest { audio, .. } if !partial_busy && recognizer.waiting() == 0 => {
-                                partial_busy = true;
-                                let rx = recognizer.submit_partial(audio);
+                            Frame::PartialRequest { audio, .. } if partial.is_none() && recognizer.waiting() == 0 => {
+                                let pending = recognizer.submit_partial(audio);
+                                partial = Some(pending.cancel);
+                                let rx = pending.result;
                                 let tx = heard_tx.clone();
                                 tokio::task::spawn_blocking(move || {
-                                    let text = rx.recv().ok().and_then(|r| r.ok()).map(|t| t.text).unwrap_or_default();
+                                    let text = rx.recv().ok().and_then(|r| r.ok()).map(|t| t.text);
                                     let _ = tx.send(Heard::Partial(text));
                                 });
                             }
-                            Frame::SpeechStarted { .. } => early = None, // more speech: stale
+                            // More speech: the recognition of the pause before it is stale.
+                            Frame::SpeechStarted { .. } => {
+                                if let Some(e) = early.take() {
+                                    e.cancel.cancel();
+                                }
+                            }
                             Frame::SpeechStopped { at_ms } => {
                                 tracing::debug!(%call, speech_end_ms = at_ms, heard_ms = listener.audio_ms, "speech stopped");
+                                // The whole turn so far is recognised now: a partial of part of
+                                // it only takes a core from it.
+                                if let Some(p) = &partial {
+                                    p.cancel();
+                                }
                                 if let Some(audio) = listener.ears.turn_audio(at_ms) {
                                     early_turns += 1;
                                     let turn = early_turns;
-                                    early = Some(Early { turn, speech_end_ms: at_ms, result: None, turn_ended_at: None });
                                     let span = span_of(&audio);
-                                    let rx = recognizer.submit(caller_id, audio, true);
+                                    let pending = recognizer.submit(caller_id, audio, true);
+                                    let rx = pending.result;
+                                    if let Some(stale) = early.replace(Early {
+                                        turn,
+                                        speech_end_ms: at_ms,
+                                        result: None,
+                                        turn_ended_at: None,
+                                        cancel: pending.cancel,
+                                    }) {
+                                        stale.cancel.cancel();
+                                    }
                                     let tx = heard_tx.clone();
                                     tokio::task::spawn_blocking(move || {
                                         let result = match rx.recv() {
@@ -395,7 +419,7 @@ impl VoiceCall {
                                     }
                                 }
                                 let span = span_of(&audio);
-                                let rx = recognizer.submit(caller_id, audio, true);
+                                let rx = recognizer.submit(caller_id, audio, true).result;
                                 let tx = heard_tx.clone();
                                 tokio::task::spawn_blocking(move || {
                                     let _ = tx.send(match rx.recv() {
@@ -487,9 +511,11 @@ impl VoiceCall {
                     }
                 }
                 Heard::Partial(text) => {
-                    partial_busy = false;
-                    listener.ears.set_partial(&text);
-                    live_call.partial(&text);
+                    partial = None;
+                    if let Some(text) = text {
+                        listener.ears.set_partial(&text);
+                        live_call.partial(&text);
+                    }
                     continue;
                 }
                 Heard::Failed(e) => {
