@@ -15,6 +15,8 @@ use std::collections::VecDeque;
 pub const RATE: u32 = 16_000;
 /// Audio kept before the detected start of speech (VAD needs a moment to be sure).
 const PRE_ROLL_MS: u64 = 240;
+/// Least audio after the end of speech a turn is recognised with (silence makes up the rest).
+const MIN_TAIL_MS: u64 = 64;
 /// Most audio kept (a turn longer than the longest turn cannot need more).
 const KEEP_MS: u64 = 40_000;
 
@@ -86,13 +88,27 @@ impl Ears {
     /// turn turns out to be over.
     pub fn turn_audio(&self, speech_end_ms: u64) -> Option<AudioFrame> {
         let start = self.turn_start_ms?;
-        Some(self.slice(start.saturating_sub(PRE_ROLL_MS), speech_end_ms + self.post_roll_ms()))
+        Some(self.turn_slice(start, speech_end_ms))
     }
 
-    /// Audio kept after the end of speech: the silence after which speech counts as stopped,
-    /// so the audio recognised at that moment is the audio the end of the turn carries.
+    /// A turn's audio: pre-roll, speech, and the silence heard until speech counted as stopped,
+    /// padded with silence to [`Ears::post_roll_ms`] (Whisper misses final sounds of a clip
+    /// that ends right after the words).
+    fn turn_slice(&self, start_ms: u64, speech_end_ms: u64) -> AudioFrame {
+        let heard = self.turn.config().stop_ms;
+        let mut audio = self.slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + heard);
+        let pad = self
+            .post_roll_ms()
+            .saturating_sub(audio.duration_ms().saturating_sub(speech_end_ms.saturating_sub(audio.at_ms)));
+        audio.samples.extend(std::iter::repeat_n(0, (pad * RATE as u64 / 1000) as usize));
+        audio
+    }
+
+    /// Audio after the end of speech in a turn's audio: the silence after which speech counts
+    /// as stopped (so the audio recognised at that moment is the audio the end of the turn
+    /// carries), made up with digital silence to `MIN_TAIL_MS`.
     pub fn post_roll_ms(&self) -> u64 {
-        self.turn.config().stop_ms
+        self.turn.config().stop_ms.max(MIN_TAIL_MS)
     }
 
     /// A transcript of the turn up to the pause that began at `speech_end_ms` (recognised from
@@ -119,11 +135,7 @@ impl Ears {
                 TurnEvent::SpeechStopped { at_ms } => Frame::SpeechStopped { at_ms },
                 TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms } => {
                     self.turn_start_ms = None;
-                    Frame::EndOfTurn {
-                        at_ms,
-                        audio: self
-                            .slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + self.post_roll_ms()),
-                    }
+                    Frame::EndOfTurn { at_ms, audio: self.turn_slice(start_ms, speech_end_ms) }
                 }
             });
         }

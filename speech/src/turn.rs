@@ -35,7 +35,7 @@ impl Default for TurnConfig {
         TurnConfig {
             threshold: 0.5,
             start_ms: 96,
-            stop_ms: 64,
+            stop_ms: 32,
             end_ms: 640,
             unfinished_end_ms: 1_600,
             complete_end_ms: Some(0),
@@ -72,6 +72,8 @@ pub struct TurnDetector {
     complete_at: Option<u64>,
     /// End of the last frame scored (the detector's clock).
     now_ms: u64,
+    /// The pause restarted after a blip of voice: report it once it is `stop_ms` long.
+    restop: bool,
     events: VecDeque<TurnEvent>,
 }
 
@@ -117,6 +119,7 @@ impl TurnDetector {
             partial: String::new(),
             complete_at: None,
             now_ms: 0,
+            restop: false,
             events: VecDeque::new(),
         }
     }
@@ -200,8 +203,17 @@ impl TurnDetector {
                 // Voice too short to count as speech again ("th", "s" between voiced sounds)
                 // still is not silence: the pause starts over from its end, so a caller whose
                 // next words start with broken-up voicing is not taken for silent.
-                (false, Some(_)) => State::Pausing { turn_start, last_voice_end: at_ms, voiced_since: None },
+                // Once the new pause is `stop_ms` long it is reported as a stop of its own, so
+                // that the turn is recognised again with the blip (often the tail of a word).
+                (false, Some(_)) => {
+                    self.restop = true;
+                    State::Pausing { turn_start, last_voice_end: at_ms, voiced_since: None }
+                }
                 (false, None) => {
+                    if self.restop && frame_end.saturating_sub(last_voice_end) >= c.stop_ms {
+                        self.restop = false;
+                        self.events.push_back(TurnEvent::SpeechStopped { at_ms: last_voice_end });
+                    }
                     let needed = match c.complete_end_ms {
                         Some(ms) if self.complete_at == Some(last_voice_end) => ms,
                         _ if sounds_unfinished(&self.partial) => c.unfinished_end_ms,
@@ -215,6 +227,9 @@ impl TurnDetector {
                 }
             },
         };
+        if !matches!(self.state, State::Pausing { .. }) {
+            self.restop = false;
+        }
         // A turn that runs too long ends where it is.
         if let State::Speaking { turn_start, last_voice_end } = self.state {
             if frame_end.saturating_sub(turn_start) >= self.config.max_turn_ms {
@@ -278,6 +293,33 @@ mod tests {
                 TurnEvent::SpeechStopped { at_ms: 2080 },
                 TurnEvent::EndOfTurn { at_ms: 2720, start_ms: 320, speech_end_ms: 2080 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_blip_of_voice_in_a_pause_is_a_new_stop_to_recognise() {
+        let config = TurnConfig { complete_end_ms: Some(150), end_ms: 640, ..TurnConfig::default() };
+        let mut d = TurnDetector::new(config);
+        let mut t = 0;
+        // Speech, a pause, 48 ms of voice (a word's tail: too short to restart speech), silence.
+        let mut events = run_from(&mut d, &mut t, &[(800, 0.9), (96, 0.0), (48, 0.9), (160, 0.0)]);
+        assert_eq!(
+            events,
+            vec![
+                TurnEvent::SpeechStarted { at_ms: 0 },
+                TurnEvent::SpeechStopped { at_ms: 800 },
+                TurnEvent::SpeechStopped { at_ms: 944 },
+            ],
+            "the pause starts over after the blip and is reported once it is long enough"
+        );
+        // The transcript of the first stop is stale: only the second one can end the turn.
+        d.handle_transcript(800, "Where is my order?");
+        events = run_from(&mut d, &mut t, &[(32, 0.0)]);
+        assert!(events.is_empty(), "{events:?}");
+        d.handle_transcript(944, "Where is my order?");
+        assert_eq!(
+            d.poll_event(),
+            Some(TurnEvent::EndOfTurn { at_ms: 1136, start_ms: 0, speech_end_ms: 944 })
         );
     }
 

@@ -104,7 +104,7 @@ pub struct AiAgent {
     /// Silence after speech that ends the caller's turn.
     #[serde(default = "default_eot")]
     pub end_of_turn_silence_ms: u32,
-    /// End the caller's turn after 250 ms of silence (not `end_of_turn_silence_ms`) when what
+    /// End the caller's turn after 200 ms of silence (not `end_of_turn_silence_ms`) when what
     /// they said is recognised as a finished sentence (it ends with a full stop or question mark
     /// and not on a word like "is" or "and"). False: always wait `end_of_turn_silence_ms`.
     #[serde(default = "yes")]

@@ -163,10 +163,11 @@ enum Heard {
     Failed(String),
 }
 
-/// Silence that ends a turn recognised as a finished sentence. Not less: callers pause between
-/// a finished-sounding phrase and the rest ("Where is my order … 1002?"); at 0 the e2e tests
-/// caught the AI answering "Where is my order?" alone.
-const FINISHED_SENTENCE_SILENCE_MS: u64 = 250;
+/// Silence that ends a turn recognised as a finished sentence. Not much less: callers pause
+/// between a finished-sounding phrase and the rest ("Where is my order … 1002?"); at 0 the e2e
+/// tests caught the AI answering "Where is my order?" alone. (250 until speech counted as
+/// stopped after 32 ms; recognition then usually ends later than 200 ms anyway.)
+const FINISHED_SENTENCE_SILENCE_MS: u64 = 200;
 
 /// When the caller stopped speaking and when the turn was known over.
 #[derive(Debug, Clone, Copy)]
