@@ -370,9 +370,34 @@ impl Session {
 
     /// The caller interrupted the agent: only `heard` of the last reply was played, and the
     /// conversation keeps that, not what was planned.
+    ///
+    /// The answer may have been cut before it was complete: tool calls it made whose results
+    /// never came get a result saying so (a model's API refuses a call without one), and when
+    /// its text never reached the history it is added as far as it was heard. An earlier
+    /// turn's answer is never touched.
     pub fn interrupted(&mut self, heard: &str) {
-        if let Some(last) = self.history.iter_mut().rev().find(|m| m.role == Role::Assistant) {
-            last.content = format!("{} [interrupted by the caller]", heard.trim());
+        let this_turn = self.history.iter().rposition(|m| m.role == Role::User).map_or(0, |u| u + 1);
+        let answered: std::collections::HashSet<String> =
+            self.history[this_turn..].iter().filter_map(|m| m.tool_call_id.clone()).collect();
+        let unanswered: Vec<String> = self.history[this_turn..]
+            .iter()
+            .flat_map(|m| &m.tool_calls)
+            .filter(|c| !answered.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        for id in unanswered {
+            let mut result =
+                ChatMessage::new(Role::Tool, json!({ "error": "interrupted by the caller" }).to_string());
+            result.tool_call_id = Some(id);
+            self.history.push(result);
+        }
+        let note = format!("{} [interrupted by the caller]", heard.trim()).trim_start().to_string();
+        let this_answer = self.history.len() > this_turn;
+        match self.history.last_mut() {
+            Some(last) if this_answer && last.role == Role::Assistant && last.tool_calls.is_empty() => {
+                last.content = note
+            }
+            _ => self.history.push(ChatMessage::new(Role::Assistant, note)),
         }
         self.event("interrupted", json!({ "heard": heard }));
     }

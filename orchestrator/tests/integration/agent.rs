@@ -66,6 +66,21 @@ async fn scripted_llm() -> String {
                     order["status"].as_str().unwrap_or("?"),
                     order["carrier"].as_str().unwrap_or("?")
                 ))
+            } else if text.contains("what did you say") {
+                // What the conversation says the assistant said (and whether a model's API would
+                // take it: every tool call needs its result).
+                let said: Vec<&str> = messages
+                    .iter()
+                    .filter(|m| m["role"] == "assistant")
+                    .filter_map(|m| m["content"].as_str())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                let calls =
+                    messages.iter().flat_map(|m| m["tool_calls"].as_array().cloned().unwrap_or_default());
+                let unanswered = calls
+                    .filter(|c| !messages.iter().any(|m| m["role"] == "tool" && m["tool_call_id"] == c["id"]))
+                    .count();
+                text_reply(&format!("I said: {}. Unanswered tool calls: {unanswered}.", said.join(" | ")))
             } else if text.contains("balance") {
                 tool_reply("", "account_balance", json!({}))
             } else if text.contains("anything else") && system.contains("express shipping") {
@@ -295,6 +310,7 @@ async fn interruptions_spare_uncancellable_tools_and_outside_numbers_are_checked
             config::create(&db, account, agent).await.unwrap();
             let records = calls::RecordWriter::start(db.clone());
             let (mut s, _) = session(&db, &records, account, "refunder").await;
+            s.greeting();
             let before = refunds_done.load(std::sync::atomic::Ordering::SeqCst);
             // The caller interrupts 150 ms into the refund: the answer is dropped, the refund is not.
             let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -303,6 +319,14 @@ async fn interruptions_spare_uncancellable_tools_and_outside_numbers_are_checked
             s.interrupted("");
             tokio::time::sleep(Duration::from_millis(600)).await;
             assert_eq!(refunds_done.load(std::sync::atomic::Ordering::SeqCst), before + 1, "the refund finished");
+            // The greeting stays as it was; the cut answer's tool call has a result, and the
+            // model is told its answer was interrupted.
+            let (said, _) = turn(&mut s, "what did you say before?").await;
+            let said = said.join(" ");
+            assert!(
+                said.contains("I said: Hi. | [interrupted by the caller]") && said.contains("Unanswered tool calls: 0"),
+                "{said}"
+            );
             // A number the merchant never configured: the escalation target instead.
             let (_, next) = turn(&mut s, "put me through to the premium line").await;
             assert!(matches!(&next, Next::Transfer { target: Target::Agent { extension }, .. } if extension == "101"), "{next:?}");
