@@ -97,10 +97,9 @@ impl Ears {
     fn turn_slice(&self, start_ms: u64, speech_end_ms: u64) -> AudioFrame {
         let heard = self.turn.config().stop_ms;
         let mut audio = self.slice(start_ms.saturating_sub(PRE_ROLL_MS), speech_end_ms + heard);
-        let pad = self
-            .post_roll_ms()
-            .saturating_sub(audio.duration_ms().saturating_sub(speech_end_ms.saturating_sub(audio.at_ms)));
-        audio.samples.extend(std::iter::repeat_n(0, (pad * RATE as u64 / 1000) as usize));
+        let end_ms = speech_end_ms + self.post_roll_ms();
+        let len = (end_ms.saturating_sub(audio.at_ms) * RATE as u64 / 1000) as usize;
+        audio.samples.resize(len.max(audio.samples.len()), 0);
         audio
     }
 

@@ -110,11 +110,7 @@ impl JitterBuffer {
         // Never hold more than the ceiling (a burst after a stall): drop the oldest.
         let cap = (self.max_delay_ms / self.frame_ms + 2) as usize;
         while self.packets.len() > cap {
-            if let Some((&first, _)) = self.packets.iter().next() {
-                self.packets.remove(&first);
-                self.next = Some(first + 1);
-                self.stats.dropped += 1;
-            }
+            self.drop_oldest();
         }
     }
 
@@ -149,13 +145,17 @@ impl JitterBuffer {
         // Buffered beyond the target (the sender sped up or a burst arrived): skip ahead one slot.
         let buffered = self.packets.keys().filter(|k| **k > next).count() as u64 * self.frame_ms;
         if buffered > target + 2 * self.frame_ms {
-            if let Some((&first, _)) = self.packets.iter().next() {
-                self.packets.remove(&first);
-                self.next = Some(first + 1);
-                self.stats.dropped += 1;
-            }
+            self.drop_oldest();
         }
         Some(out)
+    }
+
+    /// Throws the oldest buffered packet away and plays on from the one after it.
+    fn drop_oldest(&mut self) {
+        if let Some((first, _)) = self.packets.pop_first() {
+            self.next = Some(first + 1);
+            self.stats.dropped += 1;
+        }
     }
 }
 
