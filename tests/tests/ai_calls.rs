@@ -6,6 +6,7 @@
 //! reaches the fallback agent; the offline guided agent answers by voice with no LLM at all.
 
 use axum::response::IntoResponse;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,6 +47,14 @@ fn spoken_digits(text: &str) -> String {
         .collect()
 }
 
+/// One event of a streamed answer, carrying `text`.
+fn sse_delta(text: &str) -> String {
+    format!(
+        "data: {}\n\n",
+        json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+    )
+}
+
 fn sse_text(text: &str) -> String {
     let mut s = String::new();
     let words: Vec<&str> = text.split_inclusive(' ').collect();
@@ -77,7 +86,15 @@ async fn scripted_llm() -> String {
         axum::routing::post(|axum::Json(req): axum::Json<Value>| async move {
             let messages = req["messages"].as_array().cloned().unwrap_or_default();
             let last = messages.last().cloned().unwrap_or_default();
-            let text = last["content"].as_str().unwrap_or_default().to_lowercase();
+            // What the caller said since the model last spoke (one turn, or several when the
+            // caller went on speaking before they heard an answer).
+            let said: Vec<&str> = messages
+                .iter()
+                .rev()
+                .take_while(|m| m["role"] == "user")
+                .filter_map(|m| m["content"].as_str())
+                .collect();
+            let text = said.into_iter().rev().collect::<Vec<_>>().join(" ").to_lowercase();
             let system =
                 messages.first().and_then(|m| m["content"].as_str()).unwrap_or_default().to_lowercase();
             let guided_to_ship =
@@ -96,6 +113,15 @@ async fn scripted_llm() -> String {
                 sse_tool("transfer", json!({"summary": "Maria asked for a person"}))
             } else if text.contains("order") && digits.len() >= 3 {
                 sse_tool("lookup_order", json!({"order_number": digits}))
+            } else if text.contains("order") {
+                // A slow model: its first words at once, the rest 3.5 s later.
+                let parts = [(sse_delta("Let me see "), 0), (sse_text("which order you mean."), 3_500)];
+                let body = futures_util::stream::iter(parts).then(|(part, ms)| async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok::<_, std::convert::Infallible>(part)
+                });
+                return ([("content-type", "text/event-stream")], axum::body::Body::from_stream(body))
+                    .into_response();
             } else if guided_to_ship {
                 // A supervisor's note changes what the model says.
                 sse_text("As a thank you, I can offer you free express shipping.")
@@ -433,6 +459,51 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
         metrics.contains("switchboard_ai_turn_latency_seconds_count{stage=\"first_packet\"} 1"),
         "{metrics}"
     );
+}
+
+/// The caller pauses after "Where is my order?" and says its number while the model is still
+/// working on an answer: nothing the caller said is lost, the model gets both turns, the cut
+/// answer is never heard, and the caller hears the order's status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_goes_on_speaking_while_the_ai_thinks_is_answered_in_full() {
+    let _serial = SERIAL.lock().await;
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let question = speech(dir.path(), "Where is my order?");
+    let number = speech(dir.path(), "The number is one zero zero two.");
+    let rig = rig(dir).await;
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call("+15555550177", &phone, 20_000);
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(15)).await;
+    phone.say(&question).await;
+    // The turn ends after 0.2 s of silence (a finished sentence); the model answers slowly.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    phone.say(&number).await;
+    let asked = phone.heard_len();
+    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(15)).await;
+    let answer = rig._dir.path().join("answer.wav");
+    phone.save(asked, &answer);
+    let heard = transcribe(&answer);
+    sipp_ok(sipp.await.unwrap());
+    let call = rig.last_call().await;
+    let timeline = call["timeline"].as_array().unwrap();
+    let transcript = call["transcript"].as_array().unwrap();
+    assert!(heard.contains("ship"), "order 1002 is shipped; the caller heard: {heard:?}; {transcript:?}");
+    assert!(!heard.contains("you mean"), "the cut answer was played: {heard:?}");
+    assert!(timeline.iter().any(|e| e["kind"] == "caller_continued"), "{timeline:?}");
+    let said: Vec<String> = transcript
+        .iter()
+        .filter(|l| l["speaker"] == "caller")
+        .map(|l| l["text"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(said.len() == 2 && said[0].contains("order") && said[1].contains("number"), "{said:?}");
+    let ai: Vec<&str> =
+        transcript.iter().filter(|l| l["speaker"] == "ai").filter_map(|l| l["text"].as_str()).collect();
+    assert!(!ai.iter().any(|l| l.contains("which order")), "{ai:?}");
+    let tool = timeline.iter().find(|e| e["kind"] == "tool_call").expect("tool call");
+    assert_eq!(tool["data"]["arguments"]["order_number"], "1002", "{tool}");
 }
 
 /// The caller says `line`; a person (baresip, auto-answer) must ring, answer and hear the

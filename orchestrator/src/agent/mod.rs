@@ -451,11 +451,40 @@ impl Session {
     /// soon as it is complete. Returns what the call does next. Dropping the future (barge-in)
     /// stops the answer; call `interrupted` with what was heard.
     pub async fn respond(&mut self, text: &str, say: &mpsc::UnboundedSender<String>) -> Next {
-        self.times = TurnTimes { started: Some(Instant::now()), ..Default::default() };
         let text = text.trim();
         let span = self.caller_span.take();
         self.transcript("caller", text, span);
         self.history.push(ChatMessage::new(Role::User, text));
+        self.answer(text, say).await
+    }
+
+    /// Answers the caller's last words again: the answer to them was cut because the caller
+    /// went on speaking, and what followed turned out to be no words (a cough, a noise).
+    pub async fn answer_again(&mut self, say: &mpsc::UnboundedSender<String>) -> Next {
+        let text = self
+            .history
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        self.answer(&text, say).await
+    }
+
+    /// The caller went on speaking before the answer to their last words was heard: the answer
+    /// is given up (the next turn's words follow the last ones, and the model answers both).
+    /// What the answer already did stays in the conversation, marked as interrupted; an answer
+    /// that neither spoke nor called a tool leaves no trace but the timeline's.
+    pub fn continued(&mut self, heard: &str) {
+        let this_turn = self.history.iter().rposition(|m| m.role == Role::User).map_or(0, |u| u + 1);
+        if self.history.len() > this_turn || !heard.trim().is_empty() {
+            self.interrupted(heard);
+        }
+        self.event("caller_continued", json!({ "heard": heard }));
+    }
+
+    async fn answer(&mut self, text: &str, say: &mpsc::UnboundedSender<String>) -> Next {
+        self.times = TurnTimes { started: Some(Instant::now()), ..Default::default() };
         self.read_notes();
         self.acknowledge_notes();
         let next = match &self.brain {

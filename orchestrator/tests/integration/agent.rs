@@ -51,6 +51,9 @@ async fn scripted_llm() -> String {
             let last = messages.last().cloned().unwrap_or_default();
             let text = last["content"].as_str().unwrap_or_default().to_lowercase();
             let system = messages[0]["content"].as_str().unwrap_or_default().to_lowercase();
+            if text.contains("take your time") {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
             let body = if last["role"] == "tool" && text.contains("approve") {
                 text_reply("I'm sorry, I can't do that right now.")
             } else if last["role"] == "tool" && text.contains("balance_cents") {
@@ -80,7 +83,16 @@ async fn scripted_llm() -> String {
                 let unanswered = calls
                     .filter(|c| !messages.iter().any(|m| m["role"] == "tool" && m["tool_call_id"] == c["id"]))
                     .count();
-                text_reply(&format!("I said: {}. Unanswered tool calls: {unanswered}.", said.join(" | ")))
+                let heard: Vec<&str> = messages
+                    .iter()
+                    .filter(|m| m["role"] == "user")
+                    .filter_map(|m| m["content"].as_str())
+                    .collect();
+                text_reply(&format!(
+                    "I said: {}. Unanswered tool calls: {unanswered}. You said: {}.",
+                    said.join(" | "),
+                    heard.join(" | ")
+                ))
             } else if text.contains("balance") {
                 tool_reply("", "account_balance", json!({}))
             } else if text.contains("anything else") && system.contains("express shipping") {
@@ -335,6 +347,60 @@ async fn interruptions_spare_uncancellable_tools_and_outside_numbers_are_checked
             let refund = call.timeline.iter().find(|e| e.kind == "tool_call").expect("the refund recorded itself");
             assert_eq!(refund.data["result"]["refund"], "issued", "{:?}", refund.data);
             assert!(call.timeline.iter().any(|e| e.kind == "transfer_number_refused"));
+        }
+    })
+    .await;
+}
+
+/// The caller goes on speaking before any of the answer is heard: the answer is given up and
+/// leaves nothing in the conversation, so the model gets the caller's words one after the other;
+/// when what followed was no words after all, the caller's last words are answered again.
+#[tokio::test]
+async fn a_caller_who_goes_on_speaking_is_answered_in_full() {
+    let url = scripted_llm().await;
+    on_each_db(|db| {
+        let url = url.clone();
+        async move {
+            switchboard::demo::ensure(&db).await.unwrap();
+            let account = accounts::by_slug(&db, "demo").await.unwrap().unwrap().id;
+            llm_agent(&db, account, &url).await;
+            let records = calls::RecordWriter::start(db.clone());
+            let (mut s, _) = session(&db, &records, account, "llm-assistant").await;
+            s.greeting();
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let cut = tokio::time::timeout(Duration::from_millis(100), s.respond("Take your time, my order", &tx)).await;
+            assert!(cut.is_err(), "the answer was still running");
+            s.continued("");
+            let (said, _) = turn(&mut s, "what did you say?").await;
+            let said = said.join(" ");
+            assert!(
+                said.contains("I said: Hi, Acme here.. Unanswered tool calls: 0. You said: Take your time, my order | what did you say?."),
+                "{said}"
+            );
+            // Cut again, and what followed was a cough: the last words are answered.
+            let cut = tokio::time::timeout(
+                Duration::from_millis(100),
+                s.respond("Take your time: where is my order 1002?", &tx),
+            )
+            .await;
+            assert!(cut.is_err(), "the answer was still running");
+            s.continued("");
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            assert_eq!(s.answer_again(&tx).await, Next::Listen);
+            drop(tx);
+            let mut said = Vec::new();
+            while let Some(x) = rx.recv().await {
+                said.push(x);
+            }
+            assert!(said.join(" ").contains("Order 1002 is shipped"), "{said:?}");
+            s.finish();
+            records.flush().await;
+            let call = newest_call(&db, account).await;
+            let asked: Vec<&str> =
+                call.transcript.iter().filter(|l| l.speaker == "caller").map(|l| l.text.as_str()).collect();
+            assert_eq!(asked.iter().filter(|t| t.contains("1002")).count(), 1, "said once, answered once: {asked:?}");
+            assert_eq!(call.timeline.iter().filter(|e| e.kind == "caller_continued").count(), 2);
+            assert!(!call.timeline.iter().any(|e| e.kind == "interrupted"), "nothing was interrupted");
         }
     })
     .await;

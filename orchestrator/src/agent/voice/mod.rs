@@ -343,6 +343,8 @@ impl VoiceCall {
         let mut partial: Option<Cancel> = None;
         let mut early: Option<Early> = None;
         let mut early_turns: u64 = 0;
+        // The answer to the last turn was given up because the caller went on speaking.
+        let mut continued = false;
         let deadline = tokio::time::sleep(Duration::from_secs(session.agent.max_call_minutes as u64 * 60));
         tokio::pin!(deadline);
         loop {
@@ -402,13 +404,11 @@ impl VoiceCall {
                                 }
                             }
                             Frame::EndOfTurn { audio, .. } => {
-                                let eot_at = Instant::now();
-                                let speech_end_ms = span_of(&audio).1.saturating_sub(listener.ears.post_roll_ms());
-                                let times = TurnTimes { speech_end: listener.instant_of(speech_end_ms), turn_end: eot_at };
+                                let times = listener.turn_times(&audio);
                                 if let Some(e) = early.as_mut() {
                                     match e.result.take() {
                                         Some(Ok(text)) => {
-                                            let _ = heard_tx.send(Heard::Final { text, times, stt_done: eot_at });
+                                            let _ = heard_tx.send(Heard::Final { text, times, stt_done: times.turn_end });
                                             early = None;
                                             continue;
                                         }
@@ -419,20 +419,7 @@ impl VoiceCall {
                                         Some(Err(_)) => early = None, // recognise again below
                                     }
                                 }
-                                let span = span_of(&audio);
-                                let rx = recognizer.submit(caller_id, audio, true).result;
-                                let tx = heard_tx.clone();
-                                tokio::task::spawn_blocking(move || {
-                                    let _ = tx.send(match rx.recv() {
-                                        Ok(Ok(t)) => Heard::Final {
-                                            text: (t.text, t.confidence, span),
-                                            times,
-                                            stt_done: Instant::now(),
-                                        },
-                                        Ok(Err(e)) => Heard::Failed(e.to_string()),
-                                        Err(_) => Heard::Failed("the recogniser stopped".into()),
-                                    });
-                                });
+                                recognise_turn(recognizer, caller_id, audio, times, &heard_tx);
                             }
                             Frame::Interruption { .. } => {
                                 let heard = lock(&playback).stop();
@@ -532,12 +519,17 @@ impl VoiceCall {
             let (text, confidence, (said_from, said_to)) = text;
             let text = text.trim().to_string();
             tracing::debug!(%call, %text, "caller's turn recognised");
-            if text.is_empty() || is_noise(&text) {
+            // The answer to the caller's last words was given up for these: when they are no
+            // words after all, those are answered again.
+            let again = std::mem::take(&mut continued) && (text.is_empty() || is_noise(&text));
+            if !again && (text.is_empty() || is_noise(&text)) {
                 continue;
             }
-            live_call.confidence(confidence);
-            // The transcript line gets the times the caller spoke, in call time.
-            session.caller_said_at(listening_from + said_from as i64, listening_from + said_to as i64);
+            if !again {
+                live_call.confidence(confidence);
+                // The transcript line gets the times the caller spoke, in call time.
+                session.caller_said_at(listening_from + said_from as i64, listening_from + said_to as i64);
+            }
             // Whatever was still playing is over: the caller has the floor.
             let heard_before = lock(&playback).stop();
             if !heard_before.is_empty() {
@@ -565,8 +557,15 @@ impl VoiceCall {
             // The answer runs while the caller's audio keeps being heard: a barge-in cancels it.
             listener.set_thinking(true);
             let mut command = None;
+            // Words the caller went on to say before any of the answer was heard.
+            let mut more: Option<AudioFrame> = None;
             let outcome = {
-                let respond = session.respond(&text, &say_tx);
+                let respond = async {
+                    match again {
+                        true => session.answer_again(&say_tx).await,
+                        false => session.respond(&text, &say_tx).await,
+                    }
+                };
                 tokio::pin!(respond);
                 loop {
                     tokio::select! {
@@ -582,7 +581,21 @@ impl VoiceCall {
                         },
                         frame = tap.recv() => {
                             let Some(samples) = frame else { break None };
-                            if listener.hear(samples).iter().any(|f| matches!(f, Frame::Interruption { .. })) {
+                            let mut cut = false;
+                            for f in listener.hear(samples) {
+                                match f {
+                                    Frame::Interruption { .. } => cut = true,
+                                    // A turn while nothing plays: the caller went on speaking
+                                    // before they heard an answer (while playback runs, barge-in
+                                    // decides whether speech cuts it).
+                                    Frame::EndOfTurn { audio, .. } if !listener.was_playing => {
+                                        more = Some(audio);
+                                        cut = true;
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            if cut {
                                 break None;
                             }
                         }
@@ -601,6 +614,16 @@ impl VoiceCall {
                     return;
                 }
                 listener.shown = None;
+                continue;
+            }
+            if let Some(audio) = more {
+                // The caller's words go on: answered together once these are recognised.
+                speaker.abort();
+                let heard = lock(&playback).stop();
+                session.continued(&heard);
+                continued = true;
+                let times = listener.turn_times(&audio);
+                recognise_turn(recognizer, caller_id, audio, times, &heard_tx);
                 continue;
             }
             let Some(next) = outcome else {
@@ -627,6 +650,26 @@ impl VoiceCall {
         // The caller hung up.
         session.finish();
     }
+}
+
+/// Recognises a whole turn; the result comes back as `Heard::Final` (or `Heard::Failed`).
+fn recognise_turn(
+    recognizer: &FairRecognizer,
+    caller: u64,
+    audio: AudioFrame,
+    times: TurnTimes,
+    heard: &mpsc::UnboundedSender<Heard>,
+) {
+    let span = span_of(&audio);
+    let rx = recognizer.submit(caller, audio, true).result;
+    let tx = heard.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = tx.send(match rx.recv() {
+            Ok(Ok(t)) => Heard::Final { text: (t.text, t.confidence, span), times, stt_done: Instant::now() },
+            Ok(Err(e)) => Heard::Failed(e.to_string()),
+            Err(_) => Heard::Failed("the recogniser stopped".into()),
+        });
+    });
 }
 
 /// The voicemail box an agent's `take_message` goes to: its own, else a box it hands callers to.

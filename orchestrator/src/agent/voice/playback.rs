@@ -142,6 +142,12 @@ impl Listener {
         self.heard_at.checked_sub(ago).unwrap_or(self.heard_at)
     }
 
+    /// When the caller stopped speaking in a turn that ends now (`audio` is the turn's).
+    pub(super) fn turn_times(&self, audio: &AudioFrame) -> TurnTimes {
+        let speech_end_ms = (audio.at_ms + audio.duration_ms()).saturating_sub(self.ears.post_roll_ms());
+        TurnTimes { speech_end: self.instant_of(speech_end_ms), turn_end: Instant::now() }
+    }
+
     pub(super) fn set_thinking(&mut self, thinking: bool) {
         self.thinking = thinking;
         self.show();
