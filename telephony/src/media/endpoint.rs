@@ -5,7 +5,7 @@
 //! speech pipeline attach here; a driver owns the socket and the clock.
 
 use super::g711;
-use super::jitter::{JitterBuffer, Playout};
+use super::jitter::{JitterBuffer, Playout, Reorder};
 use super::rtcp::{self, ReceptionStats, SenderInfo};
 use super::rtp::{self, RtpHeader};
 
@@ -71,6 +71,34 @@ pub struct LegQuality {
     pub rtt_ms: Option<u32>,
 }
 
+/// Decodes a slot of playout; a lost one repeats the last frame once at half level, then is
+/// silence.
+#[derive(Default)]
+struct Concealer {
+    last_frame: Option<Vec<i16>>,
+    concealed: u32,
+}
+
+impl Concealer {
+    fn frame(&mut self, codec: G711, playout: Playout) -> Vec<i16> {
+        match playout {
+            Playout::Frame(payload) => {
+                let frame = codec.decode(&payload);
+                self.concealed = 0;
+                self.last_frame = Some(frame.clone());
+                frame
+            }
+            Playout::Missing => {
+                self.concealed += 1;
+                match (&self.last_frame, self.concealed) {
+                    (Some(f), 1) => f.iter().map(|s| s / 2).collect(),
+                    _ => vec![0; 160],
+                }
+            }
+        }
+    }
+}
+
 pub struct RtpEndpoint {
     codec: G711,
     ssrc: u32,
@@ -84,9 +112,10 @@ pub struct RtpEndpoint {
     sent_packets: u32,
     sent_octets: u32,
     next_rtcp_ms: u64,
-    /// The last frame played, for loss concealment (repeated once, then silence).
-    last_frame: Option<Vec<i16>>,
-    concealed: u32,
+    concealer: Concealer,
+    /// What arrives, in order and at once, for a listener that follows the audio rather than
+    /// playing it (see [`RtpEndpoint::hear_eagerly`]).
+    eager: Option<(Reorder, Concealer)>,
     /// The peer's last sender report (NTP middle bits) and when it arrived, for LSR/DLSR.
     last_sr: Option<(u32, u64)>,
     quality: LegQuality,
@@ -109,8 +138,8 @@ impl RtpEndpoint {
             sent_packets: 0,
             sent_octets: 0,
             next_rtcp_ms: now_ms + RTCP_INTERVAL_MS,
-            last_frame: None,
-            concealed: 0,
+            concealer: Concealer::default(),
+            eager: None,
             last_sr: None,
             quality: LegQuality::default(),
             event: None,
@@ -138,7 +167,30 @@ impl RtpEndpoint {
             return;
         }
         self.observe_rtp(now_ms, &h);
-        self.jitter.push(now_ms, h.sequence, h.timestamp, h.payload(packet).to_vec());
+        let payload = h.payload(packet).to_vec();
+        if let Some((reorder, _)) = &mut self.eager {
+            reorder.push(now_ms, h.sequence, payload.clone());
+        }
+        self.jitter.push(now_ms, h.sequence, h.timestamp, payload);
+    }
+
+    /// From now on, what arrives is also kept for [`RtpEndpoint::poll_heard`]: in sequence, with
+    /// no playout delay (a gap waits up to 40 ms for a reordered packet).
+    pub fn hear_eagerly(&mut self) {
+        self.eager = Some((Reorder::new(40), Concealer::default()));
+    }
+
+    /// Stops keeping what arrives for `poll_heard`.
+    pub fn stop_hearing_eagerly(&mut self) {
+        self.eager = None;
+    }
+
+    /// The next frame that arrived (see [`RtpEndpoint::hear_eagerly`]), decoded, with losses
+    /// concealed like `poll_frame` does.
+    pub fn poll_heard(&mut self, now_ms: u64) -> Option<Vec<i16>> {
+        let (reorder, concealer) = self.eager.as_mut()?;
+        let playout = reorder.pop(now_ms)?;
+        Some(concealer.frame(self.codec, playout))
     }
 
     /// Forgets buffered audio and the playout clock (after the leg was passed through for a
@@ -148,8 +200,7 @@ impl RtpEndpoint {
         self.earlier_playout.0 += s.missing;
         self.earlier_playout.1 += s.late + s.dropped;
         self.jitter = JitterBuffer::new();
-        self.last_frame = None;
-        self.concealed = 0;
+        self.concealer = Concealer::default();
     }
 
     /// When the next received frame or report is due.
@@ -163,21 +214,8 @@ impl RtpEndpoint {
     /// The next decoded frame, if due: 160 samples (8 kHz, 20 ms). Losses are concealed by
     /// repeating the last frame once at half level, then silence.
     pub fn poll_frame(&mut self, now_ms: u64) -> Option<Vec<i16>> {
-        match self.jitter.pop(now_ms)? {
-            Playout::Frame(payload) => {
-                let frame = self.codec.decode(&payload);
-                self.concealed = 0;
-                self.last_frame = Some(frame.clone());
-                Some(frame)
-            }
-            Playout::Missing => {
-                self.concealed += 1;
-                match (&self.last_frame, self.concealed) {
-                    (Some(f), 1) => Some(f.iter().map(|s| s / 2).collect()),
-                    _ => Some(vec![0; 160]),
-                }
-            }
-        }
+        let playout = self.jitter.pop(now_ms)?;
+        Some(self.concealer.frame(self.codec, playout))
     }
 
     /// Encodes one 20 ms frame (160 samples) as an RTP packet to send.
@@ -278,6 +316,34 @@ impl RtpEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An eager listener hears each frame the moment it arrives; playout waits its delay.
+    #[test]
+    fn an_eager_listener_hears_frames_as_they_arrive() {
+        let mut alice = RtpEndpoint::new(G711::Ulaw, 1, 100, 1000, 0);
+        let mut bob = RtpEndpoint::new(G711::Ulaw, 2, 5000, 9000, 0);
+        bob.hear_eagerly();
+        let loud = vec![8000i16; 160];
+        let packets: Vec<Vec<u8>> = (0..3).map(|_| alice.send_frame(&loud)).collect();
+        bob.handle_rtp(0, &packets[0]);
+        assert!(bob.poll_heard(0).is_some_and(|f| f[0] > 7000), "heard at once");
+        assert!(bob.poll_frame(0).is_none(), "playout waits for its delay");
+        // The third packet overtakes the second: it waits for it, 40 ms at most.
+        bob.handle_rtp(20, &packets[2]);
+        assert!(bob.poll_heard(20).is_none());
+        bob.handle_rtp(25, &packets[1]);
+        assert_eq!(std::iter::from_fn(|| bob.poll_heard(25)).count(), 2);
+        // The fourth is lost and a fifth arrives: concealed 40 ms later (half the last frame).
+        alice.send_frame(&loud);
+        bob.handle_rtp(60, &alice.send_frame(&loud));
+        assert!(bob.poll_heard(99).is_none());
+        let concealed = bob.poll_heard(100).unwrap();
+        assert!((3500..4500).contains(&concealed[0]), "{}", concealed[0]);
+        assert!(bob.poll_heard(100).is_some_and(|f| f[0] > 7000));
+        bob.stop_hearing_eagerly();
+        bob.handle_rtp(120, &alice.send_frame(&loud));
+        assert!(bob.poll_heard(120).is_none());
+    }
 
     /// Two endpoints talking over a lossy, jittery link on a virtual clock.
     #[test]

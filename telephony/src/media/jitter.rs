@@ -165,6 +165,84 @@ impl Default for JitterBuffer {
     }
 }
 
+/// Packets in sequence as soon as they arrive, with no playout delay: for a listener that does
+/// not play the audio but follows it (speech recognition, recording), where a playout delay is
+/// only latency. A missing packet is waited for up to `window_ms` after a later one arrived
+/// (reordering), then reported as `Missing`; packets older than that are dropped. A jump of the
+/// sequence by more than `MAX_GAP` either way (a new stream) starts over from the new packet.
+pub struct Reorder {
+    window_ms: u64,
+    packets: BTreeMap<u64, Vec<u8>>,
+    /// Next sequence number to deliver (extended).
+    next: Option<u64>,
+    last_seq_ext: Option<u64>,
+    /// When the oldest packet waiting behind a gap arrived.
+    held_since: Option<u64>,
+    pub missing: u64,
+    pub late: u64,
+}
+
+impl Reorder {
+    /// Slots more than this apart are not one stream (more than 5 s of 20 ms packets).
+    const MAX_GAP: u64 = 250;
+
+    pub fn new(window_ms: u64) -> Self {
+        Reorder {
+            window_ms,
+            packets: BTreeMap::new(),
+            next: None,
+            last_seq_ext: None,
+            held_since: None,
+            missing: 0,
+            late: 0,
+        }
+    }
+
+    pub fn push(&mut self, now_ms: u64, seq: u16, payload: Vec<u8>) {
+        let ext = match self.last_seq_ext {
+            Some(r) => extend(seq, r),
+            None => seq as u64 + 0x10000,
+        };
+        let next = *self.next.get_or_insert(ext);
+        if ext.abs_diff(next) > Self::MAX_GAP {
+            // A new stream (or a sender that restarted): follow it.
+            self.packets.clear();
+            self.next = Some(ext);
+            self.last_seq_ext = Some(ext);
+            self.held_since = None;
+        } else if ext < next {
+            self.late += 1;
+            return;
+        }
+        self.last_seq_ext = Some(self.last_seq_ext.map_or(ext, |l| l.max(ext)));
+        self.packets.insert(ext, payload);
+        if self.next != Some(ext) && self.held_since.is_none() {
+            self.held_since = Some(now_ms);
+        }
+    }
+
+    /// The next slot, if it can be delivered at `now_ms`: its packet, or `Missing` once a later
+    /// packet has waited `window_ms` for it.
+    pub fn pop(&mut self, now_ms: u64) -> Option<Playout> {
+        let next = self.next?;
+        if let Some(p) = self.packets.remove(&next) {
+            self.next = Some(next + 1);
+            if !self.packets.contains_key(&(next + 1)) {
+                // Whatever waits now waits behind a new gap, from now.
+                self.held_since = (!self.packets.is_empty()).then_some(now_ms);
+            }
+            return Some(Playout::Frame(p));
+        }
+        let since = self.held_since?;
+        if now_ms < since + self.window_ms {
+            return None;
+        }
+        self.next = Some(next + 1);
+        self.missing += 1;
+        Some(Playout::Missing)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +324,58 @@ mod tests {
         assert!(s.dropped > 0, "the delay came back down: {s:?}");
         assert_eq!(s.played + s.dropped + s.late, 40, "every packet is played or counted: {s:?}");
         assert_eq!(frames(&out).iter().rev().find(|f| **f != 0), Some(&3));
+    }
+
+    fn reorder_all(r: &mut Reorder, now_ms: u64) -> Vec<u8> {
+        std::iter::from_fn(|| r.pop(now_ms))
+            .map(|p| match p {
+                Playout::Frame(f) => f[0],
+                Playout::Missing => 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reorder_delivers_at_once_and_waits_only_for_a_gap() {
+        let mut r = Reorder::new(40);
+        // In order: each packet comes out the moment it arrives.
+        r.push(0, 10, vec![1]);
+        assert_eq!(reorder_all(&mut r, 0), [1]);
+        r.push(20, 11, vec![2]);
+        assert_eq!(reorder_all(&mut r, 20), [2]);
+        // 12 comes after 13: 13 waits for it, then both come out in order.
+        r.push(40, 13, vec![4]);
+        assert_eq!(reorder_all(&mut r, 40), []);
+        r.push(45, 12, vec![3]);
+        assert_eq!(reorder_all(&mut r, 45), [3, 4]);
+        // 14 is lost: 15 and 16 wait 40 ms from 15's arrival, then 14 counts as missing.
+        r.push(80, 15, vec![6]);
+        r.push(100, 16, vec![7]);
+        assert_eq!(reorder_all(&mut r, 119), []);
+        assert_eq!(reorder_all(&mut r, 120), [0, 6, 7]);
+        // 14 turns up after all: too late, and counted.
+        r.push(125, 14, vec![5]);
+        assert_eq!(reorder_all(&mut r, 125), []);
+        assert_eq!((r.missing, r.late), (1, 1));
+        // A second gap right after the first waits its own window.
+        r.push(200, 19, vec![10]);
+        assert_eq!(reorder_all(&mut r, 239), []);
+        assert_eq!(reorder_all(&mut r, 240), [0, 0, 10]);
+    }
+
+    #[test]
+    fn reorder_follows_wrapping_and_a_new_stream() {
+        let mut r = Reorder::new(40);
+        for (i, seq) in [65534u16, 65535, 0, 1].into_iter().enumerate() {
+            r.push(i as u64 * 20, seq, vec![i as u8 + 1]);
+        }
+        assert_eq!(reorder_all(&mut r, 60), [1, 2, 3, 4]);
+        // The sender restarts far away in the sequence space: followed, not dropped as late.
+        r.push(80, 30_000, vec![9]);
+        assert_eq!(reorder_all(&mut r, 80), [9]);
+        r.push(100, 30_001, vec![10]);
+        assert_eq!(reorder_all(&mut r, 100), [10]);
+        assert_eq!((r.missing, r.late), (0, 0));
     }
 
     #[test]

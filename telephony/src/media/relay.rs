@@ -4,7 +4,9 @@
 //! player, a tap or outgoing DTMF is attached, or the codecs differ, the relay bridges frames
 //! instead: each side's packets go through its jitter buffer and are decoded, and every 20 ms
 //! each side is sent one frame (what the other side said, or what is played to it) encoded for
-//! its codec; once bridged, a call stays bridged (the peers keep one stream each). Either way each side gets RTCP receiver/sender reports from us every five seconds,
+//! its codec; once bridged, a call stays bridged (the peers keep one stream each). A tap gets
+//! its side's frames without the playout delay: in sequence, as they arrive. Either way each
+//! side gets RTCP receiver/sender reports from us every five seconds,
 //! and the peer's reports are read for its view of the call. Each side's address is latched to
 //! where its packets actually come from (symmetric RTP through NAT); RTCP multiplexed on the RTP
 //! port (RFC 5761) is recognised and answered the same way.
@@ -185,7 +187,9 @@ impl Relay {
         let _ = self.commands.send(Command::Monitor { side, on });
     }
 
-    /// Decoded audio from one side, 20 ms at a time (for recording and speech recognition).
+    /// Decoded audio from one side, 20 ms at a time (for recording and speech recognition), in
+    /// sequence and as soon as it arrives: no playout delay (a lost packet is waited for 40 ms,
+    /// then concealed).
     pub fn tap(&self, side: MediaSide) -> mpsc::UnboundedReceiver<Vec<i16>> {
         let (frames, rx) = mpsc::unbounded_channel();
         let _ = self.commands.send(Command::Tap { side, frames });
@@ -336,6 +340,22 @@ impl Leg {
         if codec != self.endpoint.codec() {
             let ssrc = self.endpoint.ssrc();
             self.endpoint = RtpEndpoint::new(codec, ssrc, (ssrc >> 7) as u16, ssrc >> 3, 0);
+            if self.tap.is_some() {
+                self.endpoint.hear_eagerly();
+            }
+        }
+    }
+
+    /// Gives the tap what arrived: in sequence, as soon as it arrives (whoever taps follows the
+    /// audio, it does not play it, so a playout delay would only make it hear later).
+    fn feed_tap(&mut self, now_ms: u64) {
+        let Some(tap) = &self.tap else { return };
+        while let Some(frame) = self.endpoint.poll_heard(now_ms) {
+            if tap.send(frame).is_err() {
+                self.tap = None;
+                self.endpoint.stop_hearing_eagerly();
+                return;
+            }
         }
     }
 
@@ -520,14 +540,8 @@ async fn run(
                         let Some(frame) = leg.endpoint.poll_frame(now) else { break };
                         heard[i].push(frame);
                     }
-                    if let Some(tap) = &leg.tap {
-                        for f in &heard[i] {
-                            if tap.send(f.clone()).is_err() {
-                                leg.tap = None;
-                                break;
-                            }
-                        }
-                    }
+                    // A reordered packet's gap may have timed out.
+                    leg.feed_tap(now);
                 }
                 // A side that listens in goes second: it hears what the other side was sent.
                 let order = if legs[0].monitor { [1, 0] } else { [0, 1] };
@@ -570,7 +584,11 @@ async fn run(
                         legs[side.index()].player = Some(Playing { source, done: Some(done) });
                     }
                     Some(Command::Stop { side }) => legs[side.index()].player = None,
-                    Some(Command::Tap { side, frames }) => legs[side.index()].tap = Some(frames),
+                    Some(Command::Tap { side, frames }) => {
+                        let leg = &mut legs[side.index()];
+                        leg.tap = Some(frames);
+                        leg.endpoint.hear_eagerly();
+                    }
                     Some(Command::Monitor { side, on }) => legs[side.index()].monitor = on,
                     Some(Command::Digits { side, digits }) => legs[side.index()]
                         .digits_out
@@ -623,6 +641,7 @@ async fn run(
             (!buf_event.is_empty()).then_some(&buf_event[..])
         } else {
             legs[i].endpoint.handle_rtp(now, packet);
+            legs[i].feed_tap(now);
             None
         };
         if let (Some(out), Some(to)) = (out, legs[j].to()) {
