@@ -38,6 +38,20 @@ impl Default for BargeInConfig {
     }
 }
 
+impl BargeInConfig {
+    /// Whether `text` is only acknowledgement ("yeah", "mm-hm, okay"), or has no words at all.
+    pub fn is_backchannel(&self, text: &str) -> bool {
+        words(text).all(|w| self.backchannels.contains(&w))
+    }
+}
+
+/// Lower-case words without punctuation ("Mm-hm." is "mmhm").
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split_whitespace()
+        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+        .filter(|w| !w.is_empty())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BargeInEvent {
     Pause { at_ms: u64 },
@@ -91,6 +105,10 @@ impl BargeIn {
         self.state = State::Quiet;
     }
 
+    pub fn config(&self) -> &BargeInConfig {
+        &self.config
+    }
+
     /// Whether playback is paused waiting for a decision.
     pub fn paused(&self) -> bool {
         matches!(self.state, State::Paused { .. })
@@ -103,19 +121,11 @@ impl BargeIn {
 
     /// Whether the interjection so far is only acknowledgement (or nothing recognisable).
     fn only_backchannel(&self) -> bool {
-        self.transcript
-            .split_whitespace()
-            .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
-            .filter(|w| !w.is_empty())
-            .all(|w| self.config.backchannels.contains(&w))
+        self.config.is_backchannel(&self.transcript)
     }
 
     fn substantive_words(&self) -> usize {
-        self.transcript
-            .split_whitespace()
-            .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
-            .filter(|w| !w.is_empty() && !self.config.backchannels.contains(w))
-            .count()
+        words(&self.transcript).filter(|w| !self.config.backchannels.contains(w)).count()
     }
 
     /// The VAD score of the caller's frame starting at `at_ms`.
@@ -243,6 +253,17 @@ mod tests {
             matches!(events[..], [BargeInEvent::Pause { .. }, BargeInEvent::Resume { .. }]),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn acknowledgements_are_told_from_words() {
+        let c = BargeInConfig::default();
+        for ack in ["Yeah.", "Mm-hmm.", "Okay, okay!", "uh huh", "Right.", ""] {
+            assert!(c.is_backchannel(ack), "{ack:?}");
+        }
+        for words in ["Yeah, but where is it?", "No.", "Wait", "Okay, cancel it."] {
+            assert!(!c.is_backchannel(words), "{words:?}");
+        }
     }
 
     #[test]

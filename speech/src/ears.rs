@@ -75,6 +75,12 @@ impl Ears {
         self.barge.playback_ended();
     }
 
+    /// Whether a transcript is only acknowledgement ("yeah", "mm-hm"): said while the agent
+    /// speaks, it is not a turn to answer.
+    pub fn is_backchannel(&self, text: &str) -> bool {
+        self.barge.config().is_backchannel(text)
+    }
+
     /// What the recogniser made of the current turn so far (lengthens the wait for the end of
     /// an unfinished sentence; tells backchannels from interruptions).
     pub fn set_partial(&mut self, text: &str) {

@@ -113,6 +113,12 @@ async fn scripted_llm() -> String {
                 sse_tool("transfer", json!({"summary": "Maria asked for a person"}))
             } else if text.contains("order") && digits.len() >= 3 {
                 sse_tool("lookup_order", json!({"order_number": digits}))
+            } else if text.contains("return") {
+                sse_text(
+                    "You can return any item within thirty days. Bring the receipt and the original box. \
+                     The refund goes back to the card you paid with. Store credit is possible too. \
+                     That is our whole return policy.",
+                )
             } else if text.contains("order") {
                 // A slow model: its first words at once, the rest 3.5 s later.
                 let parts = [(sse_delta("Let me see "), 0), (sse_text("which order you mean."), 3_500)];
@@ -504,6 +510,54 @@ async fn a_caller_who_goes_on_speaking_while_the_ai_thinks_is_answered_in_full()
     assert!(!ai.iter().any(|l| l.contains("which order")), "{ai:?}");
     let tool = timeline.iter().find(|e| e["kind"] == "tool_call").expect("tool call");
     assert_eq!(tool["data"]["arguments"]["order_number"], "1002", "{tool}");
+}
+
+/// The caller says "okay" while the agent explains something: an acknowledgement, not a turn.
+/// The answer plays on to its end, and the model is not asked about "okay".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_while_the_ai_speaks_does_not_cut_it_off() {
+    let _serial = SERIAL.lock().await;
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let question = speech(dir.path(), "What is your return policy?");
+    let okay = speech(dir.path(), "Okay.");
+    let rig = rig(dir).await;
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call("+15555550177", &phone, 25_000);
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(15)).await;
+    phone.say(&question).await;
+    let asked = phone.heard_len();
+    // Into the answer's first sentence, the caller acknowledges it.
+    while phone.heard_len() < asked + 8000 * 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    phone.say(&okay).await;
+    phone.wait_for_speech_then_quiet(asked, 1500, Duration::from_secs(20)).await;
+    let answer = rig._dir.path().join("answer.wav");
+    phone.save(asked, &answer);
+    let heard = transcribe(&answer);
+    sipp_ok(sipp.await.unwrap());
+    let call = rig.last_call().await;
+    let timeline = call["timeline"].as_array().unwrap();
+    let transcript = call["transcript"].as_array().unwrap();
+    assert!(
+        heard.contains("store credit") && heard.contains("policy"),
+        "the answer played to its end: {heard:?}; {transcript:?}"
+    );
+    let kinds: Vec<&str> = timeline.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "ai_turn").count(), 1, "one turn answered: {kinds:?}");
+    assert!(!kinds.contains(&"interrupted") && !kinds.contains(&"ai_fallback"), "{kinds:?}");
+    let said: Vec<String> = transcript
+        .iter()
+        .filter(|l| l["speaker"] == "caller")
+        .map(|l| l["text"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(
+        said.len() == 2 && said[1].starts_with("ok"),
+        "the acknowledgement is in the transcript: {said:?}"
+    );
 }
 
 /// The caller says `line`; a person (baresip, auto-answer) must ring, answer and hear the

@@ -458,6 +458,13 @@ impl Session {
         self.answer(text, say).await
     }
 
+    /// The caller acknowledged what the agent is saying ("yeah", "mm-hm"): kept in the
+    /// transcript, not a turn to answer.
+    pub fn acknowledged(&mut self, text: &str) {
+        let span = self.caller_span.take();
+        self.transcript("caller", text.trim(), span);
+    }
+
     /// Answers the caller's last words again: the answer to them was cut because the caller
     /// went on speaking, and what followed turned out to be no words (a cough, a noise).
     pub async fn answer_again(&mut self, say: &mpsc::UnboundedSender<String>) -> Next {

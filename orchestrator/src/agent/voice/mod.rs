@@ -530,12 +530,21 @@ impl VoiceCall {
                 // The transcript line gets the times the caller spoke, in call time.
                 session.caller_said_at(listening_from + said_from as i64, listening_from + said_to as i64);
             }
-            // Whatever was still playing is over: the caller has the floor.
-            let heard_before = lock(&playback).stop();
-            if !heard_before.is_empty() {
-                tracing::debug!(%call, heard = %heard_before, "previous answer cut by the caller's turn");
+            // Acknowledgement while the answer plays ("yeah", "mm-hm") is not a turn: the
+            // answer goes on. (When the answer asks something, "yes" may be the reply.)
+            if !again && listener.ears.is_backchannel(&text) && lock(&playback).plays_on_statement() {
+                tracing::debug!(%call, %text, "acknowledgement while the agent speaks");
+                session.acknowledged(&text);
+                continue;
             }
-            lock(&playback).first_frame_at = None;
+            // Whatever was still playing is over: the caller has the floor (what may not be
+            // interrupted plays to its end, and the answer follows it).
+            let cut = lock(&playback).playing() && lock(&playback).interruptible();
+            let heard_before = lock(&playback).new_turn();
+            if cut {
+                tracing::debug!(%call, heard = %heard_before, "previous answer cut by the caller's turn");
+                session.interrupted(&heard_before);
+            }
             // The answer streams sentence by sentence into synthesis and playback.
             let (say_tx, mut say_rx) = mpsc::unbounded_channel::<String>();
             let speaker = {
@@ -586,11 +595,16 @@ impl VoiceCall {
                                 match f {
                                     Frame::Interruption { .. } => cut = true,
                                     // A turn while nothing plays: the caller went on speaking
-                                    // before they heard an answer (while playback runs, barge-in
-                                    // decides whether speech cuts it).
+                                    // before they heard an answer.
                                     Frame::EndOfTurn { audio, .. } if !listener.was_playing => {
                                         more = Some(audio);
                                         cut = true;
+                                    }
+                                    // Speech that did not cut the answer is still heard, and
+                                    // answered after it unless it only acknowledged it.
+                                    Frame::EndOfTurn { audio, .. } => {
+                                        let times = listener.turn_times(&audio);
+                                        recognise_turn(recognizer, caller_id, audio, times, &heard_tx);
                                     }
                                     _ => {}
                                 }

@@ -22,6 +22,8 @@ pub(super) struct Playback {
     pub(super) paused: bool,
     /// When the first frame of this turn's answer went out (latency waterfall).
     pub(super) first_frame_at: Option<Instant>,
+    /// Sentences queued before this turn's answer that still play first.
+    pub(super) before_answer: usize,
     /// Audio of anything queued before (tones) when nothing else plays.
     pub(super) filler: Option<Box<dyn Source + Send>>,
 }
@@ -42,8 +44,29 @@ impl Playback {
         self.filler = None;
     }
 
+    /// Whether an answer plays, and it is not a question: an acknowledgement then is not a
+    /// reply.
+    pub(super) fn plays_on_statement(&self) -> bool {
+        self.playing() && !self.segments.iter().any(|s| s.text.trim_end().ends_with('?'))
+    }
+
+    /// The caller's next turn is to be answered: what plays is stopped (returns what was heard
+    /// of it), unless it may not be interrupted: then it plays to its end, and the answer
+    /// follows it.
+    pub(super) fn new_turn(&mut self) -> String {
+        self.first_frame_at = None;
+        if self.interruptible() {
+            self.stop()
+        } else {
+            self.before_answer = self.segments.len();
+            self.heard.clear();
+            String::new()
+        }
+    }
+
     /// Drops what is queued; returns what the caller heard of this turn's answer.
     pub(super) fn stop(&mut self) -> String {
+        self.before_answer = 0;
         if let Some(seg) = self.segments.front() {
             // The sentence being played: the share of its words already played.
             let words: Vec<&str> = seg.text.split_whitespace().collect();
@@ -183,7 +206,7 @@ impl Source for Player {
             }
             return Some(vec![0; FRAME]);
         }
-        if p.first_frame_at.is_none() {
+        if p.first_frame_at.is_none() && p.before_answer == 0 {
             p.first_frame_at = Some(Instant::now());
         }
         let n = FRAME.min(p.samples.len());
@@ -198,6 +221,7 @@ impl Source for Player {
             if seg.left == 0 {
                 let done = p.segments.pop_front().expect("checked");
                 p.heard.push(done.text);
+                p.before_answer = p.before_answer.saturating_sub(1);
             }
         }
         Some(frame)
