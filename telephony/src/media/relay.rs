@@ -138,6 +138,8 @@ enum Command {
     Digits { side: MediaSide, digits: String },
     /// `side` listens in: it hears the other side and what is played to it, and is not heard.
     Monitor { side: MediaSide, on: bool },
+    /// Send the next 20 ms now, and count the packet clock from now.
+    SendNow,
 }
 
 impl Relay {
@@ -194,6 +196,13 @@ impl Relay {
         let (frames, rx) = mpsc::unbounded_channel();
         let _ = self.commands.send(Command::Tap { side, frames });
         rx
+    }
+
+    /// Sends the next 20 ms to both sides now instead of at the next tick of the packet clock,
+    /// which counts from now on: a player whose audio just began after silence (an answer) is
+    /// heard up to 20 ms sooner.
+    pub fn send_now(&self) {
+        let _ = self.commands.send(Command::SendNow);
     }
 
     /// Sends DTMF digits to one side: RFC 4733 events where that side negotiated them, tones
@@ -590,6 +599,7 @@ async fn run(
                         leg.endpoint.hear_eagerly();
                     }
                     Some(Command::Monitor { side, on }) => legs[side.index()].monitor = on,
+                    Some(Command::SendNow) => ticker.reset_immediately(),
                     Some(Command::Digits { side, digits }) => legs[side.index()]
                         .digits_out
                         .extend(digits.chars().filter(|c| super::dtmf::digit_event(*c).is_some())),

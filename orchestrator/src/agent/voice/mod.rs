@@ -548,7 +548,7 @@ impl VoiceCall {
             // The answer streams sentence by sentence into synthesis and playback.
             let (say_tx, mut say_rx) = mpsc::unbounded_channel::<String>();
             let speaker = {
-                let (engines, playback) = (engines.clone(), playback.clone());
+                let (engines, playback, relay) = (engines.clone(), playback.clone(), relay.clone());
                 tokio::spawn(async move {
                     let mut first_audio: Option<Instant> = None;
                     while let Some(sentence) = say_rx.recv().await {
@@ -557,8 +557,19 @@ impl VoiceCall {
                         let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s)).await else {
                             continue;
                         };
-                        first_audio.get_or_insert_with(Instant::now);
-                        lock(&playback).push(&sentence, audio, true);
+                        let silent = {
+                            let mut p = lock(&playback);
+                            let silent = !p.playing();
+                            p.push(&sentence, audio, true);
+                            silent
+                        };
+                        if first_audio.is_none() {
+                            first_audio = Some(Instant::now());
+                            if silent {
+                                // The answer starts now, not at the packet clock's next tick.
+                                relay.send_now();
+                            }
+                        }
                     }
                     first_audio
                 })
