@@ -184,6 +184,17 @@ impl Whisper {
         short: bool,
         cancelled: &Arc<AtomicBool>,
     ) -> Result<Vec<Segment>> {
+        self.transcribe_on(samples, short, self.threads as usize, cancelled)
+    }
+
+    /// The same on `threads` threads instead of the number it was loaded with.
+    pub fn transcribe_on(
+        &self,
+        samples: &[f32],
+        short: bool,
+        threads: usize,
+        cancelled: &Arc<AtomicBool>,
+    ) -> Result<Vec<Segment>> {
         if cancelled.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
@@ -197,7 +208,7 @@ impl Whisper {
             None => self.ctx.create_state().map_err(|e| Error::Inference(format!("whisper state: {e}")))?,
         };
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(self.threads);
+        params.set_n_threads(threads.clamp(1, 64) as i32);
         params.set_language(Some("en"));
         params.set_translate(false);
         params.set_no_context(true);

@@ -24,6 +24,19 @@ pub trait SpeechToText: Send + Sync {
         }
         self.transcribe(audio, short)
     }
+
+    /// The same on `threads` threads, for a recognition that has the machine to itself
+    /// (engines without threads of their own recognise as usual).
+    fn transcribe_wide(
+        &self,
+        audio: &AudioFrame,
+        short: bool,
+        threads: usize,
+        cancel: &Cancel,
+    ) -> Result<Transcript> {
+        let _ = threads;
+        self.transcribe_unless(audio, short, cancel)
+    }
 }
 
 /// Gives up a recognition nobody needs any more (the caller went on speaking after the pause
@@ -65,11 +78,38 @@ impl SpeechToText for LocalWhisper {
     }
 
     fn transcribe_unless(&self, audio: &AudioFrame, short: bool, cancel: &Cancel) -> Result<Transcript> {
+        self.recognise(audio, short, None, cancel)
+    }
+
+    fn transcribe_wide(
+        &self,
+        audio: &AudioFrame,
+        short: bool,
+        threads: usize,
+        cancel: &Cancel,
+    ) -> Result<Transcript> {
+        self.recognise(audio, short, Some(threads), cancel)
+    }
+}
+
+impl LocalWhisper {
+    /// On the threads it was loaded with, or on `threads`.
+    fn recognise(
+        &self,
+        audio: &AudioFrame,
+        short: bool,
+        threads: Option<usize>,
+        cancel: &Cancel,
+    ) -> Result<Transcript> {
         if audio.rate != 16_000 {
             return Err(Error::Rate(audio.rate));
         }
         let samples: Vec<f32> = audio.samples.iter().map(|&s| s as f32 / 32768.0).collect();
-        let segments = match self.whisper.transcribe_unless(&samples, short, &cancel.0) {
+        let done = match threads {
+            Some(n) => self.whisper.transcribe_on(&samples, short, n, &cancel.0),
+            None => self.whisper.transcribe_unless(&samples, short, &cancel.0),
+        };
+        let segments = match done {
             Ok(s) => s,
             Err(switchboard_models::Error::Cancelled) => return Err(Error::Cancelled),
             Err(e) => return Err(Error::Engine(e.to_string())),
@@ -104,6 +144,9 @@ struct Queues {
     /// caller's final transcript is what the caller is waiting for).
     partials: VecDeque<Job>,
     closed: bool,
+    /// Requests being recognised, and whether one of them has every worker's core.
+    running: usize,
+    wide: bool,
 }
 
 /// A pool of recognition workers serving callers in turn.
@@ -114,39 +157,35 @@ pub struct FairRecognizer {
 }
 
 impl FairRecognizer {
-    /// `workers` threads share `engine` (and its weights).
+    /// `workers` threads share `engine` (and its weights), one core each. A caller's request
+    /// that finds the recogniser idle (nothing running or waiting) runs on every worker's core,
+    /// and the other workers wait until it is done: a lone turn is recognised sooner, and when
+    /// several callers talk, each recognition has one core (more threads than cores would slow
+    /// every one of them down).
     pub fn new(engine: Arc<dyn SpeechToText>, workers: usize) -> Self {
         let shared = Arc::new((Mutex::new(Queues::default()), Condvar::new()));
         let engine_name = engine.name();
-        let workers = (0..workers.max(1))
+        let cores = workers.max(1);
+        let workers = (0..cores)
             .map(|_| {
                 let (shared, engine) = (shared.clone(), engine.clone());
-                std::thread::spawn(move || loop {
-                    let job = {
-                        let (lock, ready) = &*shared;
+                std::thread::spawn(move || {
+                    let (lock, ready) = &*shared;
+                    while let Some((job, wide)) = next_job(lock, ready, cores) {
+                        let (audio, short, cancel, reply) = job;
+                        let result = if wide {
+                            engine.transcribe_wide(&audio, short, cores, &cancel)
+                        } else {
+                            engine.transcribe_unless(&audio, short, &cancel)
+                        };
+                        let _ = reply.send(result);
                         let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
-                        loop {
-                            if let Some(caller) = q.order.pop_front() {
-                                let job = q.waiting.get_mut(&caller).and_then(|w| w.pop_front());
-                                if q.waiting.get(&caller).is_some_and(|w| !w.is_empty()) {
-                                    q.order.push_back(caller); // its next request waits its turn
-                                } else {
-                                    q.waiting.remove(&caller);
-                                }
-                                if let Some(job) = job {
-                                    break Some(job);
-                                }
-                            } else if let Some(job) = q.partials.pop_front() {
-                                break Some(job);
-                            } else if q.closed {
-                                break None;
-                            } else {
-                                q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
-                            }
+                        q.running -= 1;
+                        if wide {
+                            q.wide = false;
+                            ready.notify_all();
                         }
-                    };
-                    let Some((audio, short, cancel, reply)) = job else { return };
-                    let _ = reply.send(engine.transcribe_unless(&audio, short, &cancel));
+                    }
                 })
             })
             .collect();
@@ -187,6 +226,42 @@ impl FairRecognizer {
         }
         ready.notify_one();
         Pending { result: rx, cancel }
+    }
+}
+
+/// Waits for the next request (callers in turn, then partials) and whether it runs on every
+/// core; `None` once the recogniser is closed.
+fn next_job(lock: &Mutex<Queues>, ready: &Condvar, cores: usize) -> Option<(Job, bool)> {
+    let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if q.wide {
+            // A recognition has every core: wait for it.
+            q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        let mut job = None;
+        while job.is_none() {
+            let Some(caller) = q.order.pop_front() else { break };
+            job = q.waiting.get_mut(&caller).and_then(|w| w.pop_front());
+            if q.waiting.get(&caller).is_some_and(|w| !w.is_empty()) {
+                q.order.push_back(caller); // its next request waits its turn
+            } else {
+                q.waiting.remove(&caller);
+            }
+        }
+        let partial = job.is_none();
+        let Some(job) = job.or_else(|| q.partials.pop_front()) else {
+            if q.closed {
+                return None;
+            }
+            q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            continue;
+        };
+        let alone = q.running == 0 && q.order.is_empty() && q.partials.is_empty();
+        let wide = cores > 1 && alone && !partial && !job.2.is_cancelled();
+        q.running += 1;
+        q.wide = wide;
+        return Some((job, wide));
     }
 }
 
@@ -244,6 +319,58 @@ mod tests {
         // Callers 2 and 3 did not wait behind all of caller 1's requests.
         let pos = |c| order.iter().position(|&x| x == c).unwrap();
         assert!(pos(2) <= 2 && pos(3) <= 3, "{order:?}");
+    }
+
+    /// Records, per request, its tag, the threads it ran on, and when it started and ended.
+    #[derive(Default)]
+    struct Spans(Mutex<Vec<(u64, usize, std::time::Instant, std::time::Instant)>>);
+
+    impl Spans {
+        fn run(&self, audio: &AudioFrame, threads: usize) -> Result<Transcript> {
+            let start = std::time::Instant::now();
+            std::thread::sleep(Duration::from_millis(audio.samples.len() as u64 / 100));
+            self.0.lock().unwrap().push((audio.at_ms, threads, start, std::time::Instant::now()));
+            Ok(Transcript::default())
+        }
+    }
+
+    impl SpeechToText for Spans {
+        fn name(&self) -> String {
+            "spans".into()
+        }
+        fn transcribe(&self, audio: &AudioFrame, _: bool) -> Result<Transcript> {
+            self.run(audio, 1)
+        }
+        fn transcribe_wide(
+            &self,
+            audio: &AudioFrame,
+            _: bool,
+            threads: usize,
+            _: &Cancel,
+        ) -> Result<Transcript> {
+            self.run(audio, threads)
+        }
+    }
+
+    #[test]
+    fn a_lone_turn_has_every_core_and_the_others_wait_for_it() {
+        let engine = Arc::new(Spans::default());
+        let r = FairRecognizer::new(engine.clone(), 2);
+        let audio = |tag: u64, n: usize| AudioFrame { rate: 16_000, samples: vec![0; n], at_ms: tag };
+        // Alone: on both cores. Meanwhile another caller's turn and a partial wait for it.
+        let lone = r.submit(1, audio(1, 5_000), true);
+        std::thread::sleep(Duration::from_millis(10));
+        let partial = r.submit_partial(audio(10, 100));
+        let other = r.submit(2, audio(2, 3_000), true);
+        lone.result.recv().unwrap().unwrap();
+        other.result.recv().unwrap().unwrap();
+        partial.result.recv().unwrap().unwrap();
+        let spans = engine.0.lock().unwrap().clone();
+        let span = |tag| *spans.iter().find(|s| s.0 == tag).unwrap();
+        assert_eq!(span(1).1, 2, "the lone turn ran on both cores");
+        assert!(span(2).2 >= span(1).3 && span(10).2 >= span(1).3, "the others waited for it");
+        // Two at once (the other caller's turn found the partial running): one core each.
+        assert_eq!((span(2).1, span(10).1), (1, 1), "{spans:?}");
     }
 
     #[test]

@@ -86,8 +86,9 @@ impl Engines {
             .get_or_init(|| async {
                 let loaded = tokio::task::spawn_blocking(|| {
                     let dir = switchboard_models::catalog::default_dir();
-                    // Two workers of one thread each: two callers' turns are recognised at
-                    // once, which beats one turn on two threads when several calls talk.
+                    // One worker per core, one thread each: two callers' turns are recognised
+                    // at once, which beats one turn on two threads when several calls talk;
+                    // a turn that finds the recogniser idle gets every core.
                     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
                     let recognizer = LocalWhisper::load(&dir, 1)
                         .map(|w| FairRecognizer::new(Arc::new(w), workers))
