@@ -237,6 +237,8 @@ fn media_quality(relay: &Relay) -> serde_json::Value {
             "jitter_ms": (q.jitter_ms * 10.0).round() / 10.0,
             "frames_concealed": q.frames_concealed,
             "frames_dropped": q.frames_dropped,
+            "heard_concealed": q.heard_concealed,
+            "heard_late": q.heard_late,
             "packets_sent": q.packets_sent,
             "remote_fraction_lost": q.remote_fraction_lost,
             "remote_jitter_ms": q.remote_jitter_ms,

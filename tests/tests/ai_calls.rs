@@ -424,6 +424,13 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
     let greeting = transcribe(&greeting);
     assert!(greeting.contains("hello"), "the greeting was spoken: {greeting:?}");
     assert!(answered > asked && greeted > 0);
+    // The agent heard the caller on the delay-free path, and nothing was lost on loopback.
+    let caller = &media.expect("media event")["data"]["caller"];
+    assert_eq!(
+        (caller["heard_concealed"].as_u64(), caller["heard_late"].as_u64()),
+        (Some(0), Some(0)),
+        "{caller}"
+    );
     assert_eq!(call["ai_agent"], "llm-assistant", "{call}");
     assert!(!call["customer_id"].is_null(), "the caller was matched to Maria: {call}");
     let kinds: Vec<&str> =

@@ -62,6 +62,10 @@ pub struct LegQuality {
     /// thrown away (too late, or to shorten the playout delay).
     pub frames_concealed: u64,
     pub frames_dropped: u64,
+    /// The same for the delay-free path a tap hears (see `RtpEndpoint::hear_eagerly`): slots
+    /// concealed, and packets that came after their slot was given up; `None` without a tap.
+    pub heard_concealed: Option<u64>,
+    pub heard_late: Option<u64>,
     /// Packets we generated on this leg (relayed packets are not counted).
     pub packets_sent: u32,
     /// The peer's last report about what it receives: fraction lost (0 to 1) and jitter (ms).
@@ -308,6 +312,8 @@ impl RtpEndpoint {
             jitter_ms: self.reception.jitter() as f64 / 8.0,
             frames_concealed: self.earlier_playout.0 + self.jitter.stats().missing,
             frames_dropped: self.earlier_playout.1 + self.jitter.stats().late + self.jitter.stats().dropped,
+            heard_concealed: self.eager.as_ref().map(|(r, _)| r.missing),
+            heard_late: self.eager.as_ref().map(|(r, _)| r.late),
             ..self.quality
         }
     }
@@ -340,6 +346,7 @@ mod tests {
         let concealed = bob.poll_heard(100).unwrap();
         assert!((3500..4500).contains(&concealed[0]), "{}", concealed[0]);
         assert!(bob.poll_heard(100).is_some_and(|f| f[0] > 7000));
+        assert_eq!((bob.quality().heard_concealed, bob.quality().heard_late), (Some(1), Some(0)));
         bob.stop_hearing_eagerly();
         bob.handle_rtp(120, &alice.send_frame(&loud));
         assert!(bob.poll_heard(120).is_none());
