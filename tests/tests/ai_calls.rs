@@ -4,17 +4,17 @@
 //! OpenAI-compatible server is the LLM. Also: the caller asks for a person and a baresip agent
 //! rings, answers and hears the caller; the LLM stalls and the caller hears the apology and
 //! reaches the fallback agent; the offline guided agent answers by voice with no LLM at all.
+//! The scripted LLM, the phone and the PBX rig are in `ai_support`.
 
-use axum::response::IntoResponse;
-use futures_util::StreamExt;
+mod ai_support;
+
+use ai_support::*;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_telephony::media::{g711, rtp, wav};
+use switchboard_telephony::media::wav;
 use switchboard_tests::{
-    add_number, demo_account, find_file, free_udp_port, get_json, in_ci, login, mic_and_recorder,
-    require_program, run, run_carrier, screenshot_dir, set_demo_trunk, tone_of, Baresip, Browser,
-    PhoneOptions, Server,
+    add_number, demo_account, find_file, get_json, in_ci, login, mic_and_recorder, require_program, run,
+    screenshot_dir, tone_of, Baresip, Browser, PhoneOptions, Server,
 };
 
 /// One AI call at a time: each test runs a PBX with speech models, and two at once on a small
@@ -33,364 +33,6 @@ fn ready() -> bool {
         return false;
     }
     require_program("sipp")
-}
-
-/// Digits in what was said, written or spoken ("one zero zero two", "1-0-0-2", "1002").
-fn spoken_digits(text: &str) -> String {
-    let words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .flat_map(|w| match words.iter().position(|d| *d == w) {
-            Some(i) => vec![char::from(b'0' + i as u8)],
-            None => w.chars().filter(char::is_ascii_digit).collect(),
-        })
-        .collect()
-}
-
-/// One event of a streamed answer, carrying `text`.
-fn sse_delta(text: &str) -> String {
-    format!(
-        "data: {}\n\n",
-        json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
-    )
-}
-
-fn sse_text(text: &str) -> String {
-    let mut s = String::new();
-    let words: Vec<&str> = text.split_inclusive(' ').collect();
-    for (i, w) in words.iter().enumerate() {
-        let finish = (i + 1 == words.len()).then_some("stop");
-        s.push_str(&format!(
-            "data: {}\n\n",
-            json!({"choices": [{"index": 0, "delta": {"content": w}, "finish_reason": finish}]})
-        ));
-    }
-    s.push_str(&format!(
-        "data: {}\n\n",
-        json!({"choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 8}})
-    ));
-    s + "data: [DONE]\n\n"
-}
-
-fn sse_tool(name: &str, args: Value) -> String {
-    let call = json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "type": "function",
-        "function": {"name": name, "arguments": args.to_string()}}]}, "finish_reason": "tool_calls"}]});
-    format!("data: {call}\n\ndata: [DONE]\n\n")
-}
-
-/// The scripted LLM: orders are looked up and answered from the tool's result; "person"
-/// transfers; anything else makes it stall (never answers in time).
-async fn scripted_llm() -> String {
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(|axum::Json(req): axum::Json<Value>| async move {
-            let messages = req["messages"].as_array().cloned().unwrap_or_default();
-            let last = messages.last().cloned().unwrap_or_default();
-            // What the caller said since the model last spoke (one turn, or several when the
-            // caller went on speaking before they heard an answer).
-            let said: Vec<&str> = messages
-                .iter()
-                .rev()
-                .take_while(|m| m["role"] == "user")
-                .filter_map(|m| m["content"].as_str())
-                .collect();
-            let text = said.into_iter().rev().collect::<Vec<_>>().join(" ").to_lowercase();
-            let system =
-                messages.first().and_then(|m| m["content"].as_str()).unwrap_or_default().to_lowercase();
-            let guided_to_ship =
-                system.contains("guidance from your supervisor") && system.contains("express shipping");
-            let digits = spoken_digits(&text);
-            let body = if last["role"] == "tool" {
-                let result: Value =
-                    serde_json::from_str(last["content"].as_str().unwrap_or("{}")).unwrap_or_default();
-                match result["order"]["status"].as_str() {
-                    Some(status) => sse_text(&format!("Good news: your order has been {status}.")),
-                    None => sse_text("I could not find that order."),
-                }
-            } else if text.contains("message") {
-                sse_tool("take_message", json!({"summary": "Maria wants a call back"}))
-            } else if ["person", "human", "talk to"].iter().any(|w| text.contains(w)) {
-                sse_tool("transfer", json!({"summary": "Maria asked for a person"}))
-            } else if text.contains("order") && digits.len() >= 3 {
-                sse_tool("lookup_order", json!({"order_number": digits}))
-            } else if text.contains("return") {
-                sse_text(
-                    "You can return any item within thirty days. Bring the receipt and the original box. \
-                     The refund goes back to the card you paid with. Store credit is possible too. \
-                     That is our whole return policy.",
-                )
-            } else if text.contains("order") {
-                // A slow model: its first words at once, the rest 3.5 s later.
-                let parts = [(sse_delta("Let me see "), 0), (sse_text("which order you mean."), 3_500)];
-                let body = futures_util::stream::iter(parts).then(|(part, ms)| async move {
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    Ok::<_, std::convert::Infallible>(part)
-                });
-                return ([("content-type", "text/event-stream")], axum::body::Body::from_stream(body))
-                    .into_response();
-            } else if guided_to_ship {
-                // A supervisor's note changes what the model says.
-                sse_text("As a thank you, I can offer you free express shipping.")
-            } else {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                sse_text("Too late.")
-            };
-            ([("content-type", "text/event-stream")], body).into_response()
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/v1")
-}
-
-/// The caller's phone on RTP: sends what it is told to say (silence otherwise) every 20 ms to
-/// wherever the PBX sends from, and keeps everything it hears.
-struct RtpPhone {
-    port: u16,
-    to_say: Arc<Mutex<std::collections::VecDeque<i16>>>,
-    heard: Arc<Mutex<Vec<i16>>>,
-}
-
-impl RtpPhone {
-    async fn start() -> RtpPhone {
-        let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        let port = socket.local_addr().unwrap().port();
-        let to_say = Arc::new(Mutex::new(std::collections::VecDeque::new()));
-        let heard = Arc::new(Mutex::new(Vec::new()));
-        let peer = Arc::new(Mutex::new(None));
-        {
-            let (socket, heard, peer) = (socket.clone(), heard.clone(), peer.clone());
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-                    let Some(h) = rtp::RtpHeader::parse(&buf[..n]) else { continue };
-                    if h.payload_type != 0 {
-                        continue;
-                    }
-                    *peer.lock().unwrap() = Some(from);
-                    heard
-                        .lock()
-                        .unwrap()
-                        .extend(h.payload(&buf[..n]).iter().map(|&b| g711::ulaw_to_linear(b)));
-                }
-            });
-        }
-        {
-            let to_say = to_say.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(20));
-                let (mut seq, mut ts) = (0u16, 0u32);
-                loop {
-                    tick.tick().await;
-                    let frame: Vec<u8> = {
-                        let mut q = to_say.lock().unwrap();
-                        (0..160).map(|_| g711::linear_to_ulaw(q.pop_front().unwrap_or(0))).collect()
-                    };
-                    let Some(to) = *peer.lock().unwrap() else { continue };
-                    let packet = rtp::write(false, 0, seq, ts, 0x5eed, &frame);
-                    if socket.send_to(&packet, to).await.is_err() {
-                        return;
-                    }
-                    (seq, ts) = (seq.wrapping_add(1), ts.wrapping_add(160));
-                }
-            });
-        }
-        RtpPhone { port, to_say, heard }
-    }
-
-    fn heard_len(&self) -> usize {
-        self.heard.lock().unwrap().len()
-    }
-
-    /// Waits until the far end has spoken after sample `from` and then been quiet for
-    /// `quiet_ms`; returns the sample index where the quiet began.
-    async fn wait_for_speech_then_quiet(&self, from: usize, quiet_ms: usize, limit: Duration) -> usize {
-        self.try_wait_for_speech_then_quiet(from, quiet_ms, limit)
-            .await
-            .unwrap_or_else(|| panic!("the agent did not speak and stop within {limit:?}"))
-    }
-
-    async fn try_wait_for_speech_then_quiet(
-        &self,
-        from: usize,
-        quiet_ms: usize,
-        limit: Duration,
-    ) -> Option<usize> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let heard = self.heard.lock().unwrap().clone();
-            let frames: Vec<f64> = heard[from.min(heard.len())..]
-                .chunks(160)
-                .map(|c| (c.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
-                .collect();
-            let loud = |r: &f64| *r > 300.0;
-            if let Some(last_loud) = frames.iter().rposition(loud) {
-                let quiet_frames = frames.len() - 1 - last_loud;
-                if quiet_frames * 20 >= quiet_ms {
-                    return Some(from + (last_loud + 1) * 160);
-                }
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Queues speech; returns when it has been sent.
-    async fn say(&self, samples: &[i16]) {
-        self.to_say.lock().unwrap().extend(samples);
-        tokio::time::sleep(Duration::from_millis(samples.len() as u64 / 8 + 40)).await;
-    }
-
-    /// What was heard from sample `from` on, as an 8 kHz WAV file.
-    fn save(&self, from: usize, path: &std::path::Path) {
-        let heard = self.heard.lock().unwrap();
-        std::fs::write(path, wav::encode_pcm16(&heard[from.min(heard.len())..], 8000, 1)).unwrap();
-    }
-}
-
-/// Speech for the caller, made with espeak-ng at 8 kHz.
-///
-/// Whisper tiny's reading of espeak-ng depends on where in the 16 ms VAD grid the turn starts,
-/// which differs from call to call. "Where is my order one zero zero two?" was heard as "one year
-/// of zero two" at one of the four alignments (it failed CI); "order number one zero zero two"
-/// was heard right at all four. Check new order questions the same way.
-fn speech(dir: &std::path::Path, text: &str) -> Vec<i16> {
-    let file = dir.join(format!("{}.wav", text.len()));
-    let o = run(&["say", text, "--voice", "espeak", "--rate", "8000", "-o", file.to_str().unwrap()], &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    wav::decode(&std::fs::read(&file).unwrap()).unwrap().1
-}
-
-fn transcribe(file: &std::path::Path) -> String {
-    let o = run(&["transcribe", file.to_str().unwrap()], &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| l.split_once("] ").map_or(l, |(_, t)| t))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// A demo PBX with an LLM agent on +15555550177 (escalation: 101, fallback: 102) and the
-/// carrier trusted at `carrier_port`.
-struct Rig {
-    _dir: tempfile::TempDir,
-    server: Server,
-    client: reqwest::Client,
-    admin: String,
-    sip: String,
-    carrier_port: u16,
-}
-
-async fn rig(dir: tempfile::TempDir) -> Rig {
-    let sip = format!("127.0.0.1:{}", free_udp_port());
-    let env = [("RUST_LOG", "info,sqlx=warn,switchboard::agent=debug")];
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &env).unwrap();
-    let client = switchboard_tests::http();
-    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
-    let llm = scripted_llm().await;
-    for (path, body) in [
-        (
-            "/api/ai_agents",
-            json!({"name": "llm-assistant", "system_prompt": "You help Acme's callers.",
-                "greeting": "Hello, this is Acme.", "llm": {"base_url": llm, "model": "scripted"},
-                "tools": ["lookup_order", "take_message"], "escalation_target": {"type": "agent", "extension": "101"},
-                "fallback_target": {"type": "agent", "extension": "102"}, "voicemail_box": "support"}),
-        ),
-        (
-            "/api/phone_numbers",
-            json!({"number": "+15555550177", "target": {"type": "ai_agent", "name": "llm-assistant"}}),
-        ),
-    ] {
-        let r = client.post(server.url(path)).header("cookie", &admin).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 201, "{path}: {}", r.text().await.unwrap_or_default());
-    }
-    let carrier_port = free_udp_port();
-    set_demo_trunk(&client, &server, &admin, None, Some(carrier_port)).await;
-    Rig { _dir: dir, server, client, admin, sip, carrier_port }
-}
-
-impl Rig {
-    /// Starts sipp's call to `number` (held for `hold_ms`), with `phone` as the caller's audio.
-    fn call(
-        &self,
-        number: &str,
-        phone: &RtpPhone,
-        hold_ms: u64,
-    ) -> tokio::task::JoinHandle<std::process::Output> {
-        let (sip, port, number) =
-            (self.sip.clone(), self.carrier_port, number.trim_start_matches('+').to_string());
-        let (rtp_port, hold) = (phone.port.to_string(), hold_ms.to_string());
-        tokio::spawn(async move {
-            run_carrier(
-                "ai_caller.xml",
-                &sip,
-                port,
-                &number,
-                &["-key", "rtp_port", &rtp_port, "-d", &hold, "-m", "1", "-timeout", "90s"],
-            )
-            .await
-        })
-    }
-
-    /// Starts sipp's call to `number`, held until the PBX hangs up.
-    fn call_until_bye(
-        &self,
-        number: &str,
-        phone: &RtpPhone,
-    ) -> tokio::task::JoinHandle<std::process::Output> {
-        let (sip, port, number) =
-            (self.sip.clone(), self.carrier_port, number.trim_start_matches('+').to_string());
-        let rtp_port = phone.port.to_string();
-        tokio::spawn(async move {
-            run_carrier(
-                "ai_caller_until_bye.xml",
-                &sip,
-                port,
-                &number,
-                &["-key", "rtp_port", &rtp_port, "-m", "1", "-timeout", "120s"],
-            )
-            .await
-        })
-    }
-
-    async fn wait_registered(&self, extension: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !get_json(&self.client, &self.server, &self.admin, "/api/registrations")
-            .await
-            .to_string()
-            .contains(extension)
-        {
-            assert!(Instant::now() < deadline, "{extension} did not register");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn last_call(&self) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let calls = get_json(&self.client, &self.server, &self.admin, "/api/calls").await;
-            if let Some(c) = calls.as_array().and_then(|c| c.first()).filter(|c| !c["ended_at"].is_null()) {
-                return get_json(&self.client, &self.server, &self.admin, &format!("/api/calls/{}", c["id"]))
-                    .await;
-            }
-            assert!(Instant::now() < deadline, "no ended call: {calls}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn sipp_ok(out: std::process::Output) {
-    assert!(
-        out.status.success(),
-        "sipp failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,22 +127,15 @@ async fn a_caller_who_goes_on_speaking_while_the_ai_thinks_is_answered_in_full()
     }
     let dir = tempfile::tempdir().unwrap();
     let question = speech(dir.path(), "Where is my order?");
-    let number = speech(dir.path(), "The number is one zero zero two.");
+    let number = speech(dir.path(), "Order number one zero zero two.");
     let rig = rig(dir).await;
-    let phone = RtpPhone::start().await;
-    let sipp = rig.call("+15555550177", &phone, 20_000);
-    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(15)).await;
+    let (phone, sipp) = rig.greeted_call("+15555550177", 20_000).await;
     phone.say(&question).await;
     // The turn ends after 0.2 s of silence (a finished sentence); the model answers slowly.
     tokio::time::sleep(Duration::from_millis(700)).await;
     phone.say(&number).await;
     let asked = phone.heard_len();
-    phone.wait_for_speech_then_quiet(asked, 1200, Duration::from_secs(15)).await;
-    let answer = rig._dir.path().join("answer.wav");
-    phone.save(asked, &answer);
-    let heard = transcribe(&answer);
-    sipp_ok(sipp.await.unwrap());
-    let call = rig.last_call().await;
+    let (heard, call) = rig.answer_and_record(&phone, sipp, asked, 1200, Duration::from_secs(15)).await;
     let timeline = call["timeline"].as_array().unwrap();
     let transcript = call["transcript"].as_array().unwrap();
     assert!(heard.contains("ship"), "order 1002 is shipped; the caller heard: {heard:?}; {transcript:?}");
@@ -531,9 +166,7 @@ async fn an_acknowledgement_while_the_ai_speaks_does_not_cut_it_off() {
     let question = speech(dir.path(), "What is your return policy?");
     let okay = speech(dir.path(), "Okay.");
     let rig = rig(dir).await;
-    let phone = RtpPhone::start().await;
-    let sipp = rig.call("+15555550177", &phone, 25_000);
-    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(15)).await;
+    let (phone, sipp) = rig.greeted_call("+15555550177", 25_000).await;
     phone.say(&question).await;
     let asked = phone.heard_len();
     // Into the answer's first sentence, the caller acknowledges it.
@@ -541,12 +174,7 @@ async fn an_acknowledgement_while_the_ai_speaks_does_not_cut_it_off() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     phone.say(&okay).await;
-    phone.wait_for_speech_then_quiet(asked, 1500, Duration::from_secs(20)).await;
-    let answer = rig._dir.path().join("answer.wav");
-    phone.save(asked, &answer);
-    let heard = transcribe(&answer);
-    sipp_ok(sipp.await.unwrap());
-    let call = rig.last_call().await;
+    let (heard, call) = rig.answer_and_record(&phone, sipp, asked, 1500, Duration::from_secs(20)).await;
     let timeline = call["timeline"].as_array().unwrap();
     let transcript = call["transcript"].as_array().unwrap();
     assert!(
@@ -800,36 +428,6 @@ async fn agent_chat_holds_a_scripted_conversation() {
     assert_eq!(call["ai_agent"], "order-assistant", "{call}");
     assert_eq!(call["transcript"].as_array().unwrap().len(), 7, "greeting + 3 turns: {}", call["transcript"]);
     assert!(call["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "tool_call"));
-}
-
-/// Seconds of `path` that are a steady tone between `lo` and `hi` Hz (20 ms frames, loud, with
-/// that zero-crossing rate): speech does not hold one pitch for long, a tone does.
-fn tone_seconds(path: &std::path::Path, lo: f64, hi: f64) -> f64 {
-    let (info, samples) = wav::decode(&std::fs::read(path).unwrap()).unwrap();
-    let mono: Vec<f64> =
-        samples.iter().step_by(info.channels as usize).map(|&s| s as f64 / 32768.0).collect();
-    let frame = (info.sample_rate / 50) as usize;
-    let frames = mono
-        .chunks(frame)
-        .filter(|f| {
-            let rms = (f.iter().map(|s| s * s).sum::<f64>() / f.len() as f64).sqrt();
-            let crossings = f.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
-            let hz = crossings as f64 / 2.0 / 0.02;
-            rms > 0.01 && (lo..hi).contains(&hz)
-        })
-        .count();
-    frames as f64 * 0.02
-}
-
-/// The longest run of near-silence (20 ms frames) in `samples`, in ms.
-fn longest_silence_ms(samples: &[i16]) -> usize {
-    let (mut longest, mut run) = (0, 0);
-    for f in samples.chunks(160) {
-        let rms = (f.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / f.len() as f64).sqrt();
-        run = if rms < 150.0 { run + 20 } else { 0 };
-        longest = longest.max(run);
-    }
-    longest
 }
 
 /// The AI supervisor grid in headless Chromium: the supervisor signs in; a caller talking to an
