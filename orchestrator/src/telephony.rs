@@ -276,6 +276,33 @@ impl CallRouter {
         }
     }
 
+    /// Answers a call that the PBX serves itself (IVR, queue, voicemail, AI agent): keeps it as
+    /// live, answers it, then runs what `serve` makes of the caller's line and the leg events.
+    #[allow(clippy::too_many_arguments)]
+    async fn serve_here<F>(
+        &mut self,
+        call: CallId,
+        account: i64,
+        relay: Arc<Relay>,
+        record: Option<calls::RecordKey>,
+        keys: mpsc::UnboundedReceiver<char>,
+        from: &str,
+        serve: impl FnOnce(crate::line::CallerLine, mpsc::UnboundedReceiver<crate::agent::voice::LegEvent>) -> F,
+    ) where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        let (legs_tx, legs) = mpsc::unbounded_channel();
+        let media = MediaPorts { a: relay.a_local, b: relay.b_local };
+        let task = serve(self.line(call, account, &relay, record, keys, from, ended), legs);
+        self.calls.insert(
+            call,
+            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx), legs: Some(legs_tx) },
+        );
+        self.sip.route(call, RouteDecision::Answer { media }).await;
+        tokio::spawn(task);
+    }
+
     async fn handle(&mut self, e: CallEvent) {
         self.dispatch(e).await;
         self.count_relays();
@@ -465,88 +492,38 @@ impl CallRouter {
                     }
                     Plan::Ivr { account, menu, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %menu, "IVR");
-                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
-                        let (legs_tx, legs) = mpsc::unbounded_channel();
-                        let ivr = crate::ivr::IvrCall {
-                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
-                            legs: Some(legs),
-                            live: self.live.clone(),
-                        };
-                        self.calls.insert(
-                            inc.call,
-                            ActiveCall {
-                                relay: Some(relay),
-                                record,
-                                _ended: Some(ended_tx),
-                                legs: Some(legs_tx),
-                            },
-                        );
-                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
-                        tokio::spawn(ivr.run(menu));
-                        return;
+                        let live = self.live.clone();
+                        let serve =
+                            |line, legs| crate::ivr::IvrCall { line, legs: Some(legs), live }.run(menu);
+                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
                     }
                     Plan::Queue { account, queue, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %queue, "queue");
-                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
-                        let (legs_tx, legs) = mpsc::unbounded_channel();
-                        let waiting = crate::queue::QueueCall {
-                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
-                            legs,
-                            queue,
-                        };
-                        self.calls.insert(
-                            inc.call,
-                            ActiveCall {
-                                relay: Some(relay),
-                                record,
-                                _ended: Some(ended_tx),
-                                legs: Some(legs_tx),
-                            },
-                        );
-                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
-                        tokio::spawn(waiting.run());
-                        return;
+                        let serve = |line, legs| crate::queue::QueueCall { line, legs, queue }.run();
+                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
                     }
                     Plan::Voicemail { account, mailbox, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %mailbox, "voicemail");
-                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
-                        let deposit = crate::voicemail::Deposit {
-                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
-                            from: from.clone(),
-                            box_name: mailbox,
-                            greeting: None,
+                        let caller = from.clone();
+                        // (Nobody else answers a voicemail call: it has no use for leg events.)
+                        let serve = |line, _legs| {
+                            crate::voicemail::Deposit {
+                                line,
+                                from: caller,
+                                box_name: mailbox,
+                                greeting: None,
+                            }
+                            .run()
                         };
-                        self.calls.insert(
-                            inc.call,
-                            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx), legs: None },
-                        );
-                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
-                        tokio::spawn(deposit.run());
-                        return;
+                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
                     }
                     Plan::Ai { account, agent, .. } => {
                         tracing::info!(call = %inc.call, %from, %to, %agent, "AI agent");
-                        let (ended_tx, ended) = tokio::sync::oneshot::channel();
-                        let (legs_tx, legs) = mpsc::unbounded_channel();
-                        let voice = crate::agent::voice::VoiceCall {
-                            line: self.line(inc.call, account, &relay, record, keys, &from, ended),
-                            agent,
-                            llm: None,
-                            legs,
-                            live: self.live.clone(),
+                        let live = self.live.clone();
+                        let serve = |line, legs| {
+                            crate::agent::voice::VoiceCall { line, agent, llm: None, legs, live }.run()
                         };
-                        self.calls.insert(
-                            inc.call,
-                            ActiveCall {
-                                relay: Some(relay),
-                                record,
-                                _ended: Some(ended_tx),
-                                legs: Some(legs_tx),
-                            },
-                        );
-                        self.sip.route(inc.call, RouteDecision::Answer { media }).await;
-                        tokio::spawn(voice.run());
-                        return;
+                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
                     }
                     Plan::Reject { status, .. } => RouteDecision::Reject { status },
                 };
