@@ -6,24 +6,23 @@
 //! tokens and cost). The voice driver (`voice.rs`) and `switchboard agent chat` both drive it.
 
 pub mod guided;
+mod llm_turn;
 pub mod voice;
 
 use crate::db::Db;
 use crate::live::{Note, NoteKind};
-use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmEvent, OpenAiCompatible, Role, ToolDecl, Usage};
+use crate::llm::{ChatMessage, LlmClient, OpenAiCompatible, Role, Usage};
 use crate::model::{AiAgent, BuiltinTool, Target, ToolDefinition};
 use crate::prompt::{self, CallerFacts};
 use crate::store::calls::{self, RecordKey, RecordWriter, TranscriptLine};
 use crate::store::{accounts, config};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_speech::text::SentenceChunker;
 use switchboard_tools::commerce::{CommerceStore, CustomerKey};
 use switchboard_tools::control::ControlRequest;
-use switchboard_tools::{CallContext, Tool, ToolError};
+use switchboard_tools::{CallContext, Tool};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -608,183 +607,6 @@ impl Session {
                 Next::Hangup { reason }
             }
         }
-    }
-
-    async fn respond_llm(&mut self, say: &mpsc::UnboundedSender<String>) -> Next {
-        let Brain::Llm { client, model, temperature, .. } = &self.brain else {
-            unreachable!("checked by the caller")
-        };
-        let (client, model, temperature) = (client.clone(), model.clone(), *temperature);
-        let decls: Vec<ToolDecl> = self
-            .tools
-            .iter()
-            .map(|t| ToolDecl {
-                name: t.spec().name.clone(),
-                description: t.spec().description.clone(),
-                parameters: t.spec().parameters.clone(),
-            })
-            .collect();
-        let mut spoke = false;
-        for _ in 0..MAX_ROUNDS {
-            let request = ChatRequest {
-                model: model.clone(),
-                messages: prompt::messages(&self.agent, &self.facts, &self.guidance, &self.history),
-                tools: decls.clone(),
-                temperature: Some(temperature),
-            };
-            let mut stream = client.stream(request);
-            let mut chunker = SentenceChunker::clause_first();
-            let (mut text, mut calls) = (String::new(), Vec::new());
-            let mut started = false;
-            loop {
-                let limit = if started { STALL_TIMEOUT } else { FIRST_TOKEN_TIMEOUT };
-                let event = match tokio::time::timeout(limit, stream.next()).await {
-                    Err(_) if started => return self.fail("the LLM stopped answering mid-reply"),
-                    Err(_) => {
-                        return self.fail(&format!("the LLM did not answer within {} ms", limit.as_millis()))
-                    }
-                    Ok(None) => break,
-                    Ok(Some(Err(e))) => return self.fail(&e.to_string()),
-                    Ok(Some(Ok(event))) => event,
-                };
-                if !started {
-                    started = true;
-                    self.times.first_token.get_or_insert_with(Instant::now);
-                }
-                match event {
-                    LlmEvent::Text(t) => {
-                        text.push_str(&t);
-                        for s in chunker.push(&t) {
-                            spoke = true;
-                            self.say(say, s);
-                        }
-                    }
-                    LlmEvent::ToolCall(c) => calls.push(c),
-                    LlmEvent::Done { usage, .. } => {
-                        self.usage.prompt_tokens += usage.prompt_tokens;
-                        self.usage.completion_tokens += usage.completion_tokens;
-                    }
-                }
-            }
-            if let Some(rest) = chunker.finish() {
-                spoke = true;
-                self.say(say, rest);
-            }
-            if !text.trim().is_empty() {
-                self.transcript("ai", &text, None);
-            }
-            self.history
-                .push(ChatMessage { tool_calls: calls.clone(), ..ChatMessage::new(Role::Assistant, text) });
-            if calls.is_empty() {
-                return Next::Listen;
-            }
-            // Tools that need a supervisor's approval wait for it; refused ones are not run.
-            let mut refused: HashMap<String, String> = HashMap::new();
-            for c in &calls {
-                if self.needs_approval.contains(&c.name) {
-                    if !spoke {
-                        spoke = true;
-                        let line = "One moment while I check that with a colleague.";
-                        self.transcript("ai", line, None);
-                        self.say(say, line.to_string());
-                    }
-                    if let Err(why) = self.approval(&c.name, &c.arguments).await {
-                        refused.insert(c.id.clone(), why);
-                    }
-                }
-            }
-            self.notify(
-                "tools_started",
-                json!({ "tools": calls.iter().map(|c| c.name.clone()).collect::<Vec<_>>() }),
-            );
-            // The model's tool calls run together; each result goes back to it.
-            let ctx = self.ctx.clone();
-            let (records, record) = (self.records.clone(), self.record);
-            let runs = calls.iter().map(|c| {
-                let tool = self.tools.iter().find(|t| t.spec().name == c.name).cloned();
-                let (ctx, records) = (ctx.clone(), records.clone());
-                let refusal = refused.get(&c.id).cloned();
-                async move {
-                    let args: Result<Value, _> =
-                        serde_json::from_str(if c.arguments.trim().is_empty() { "{}" } else { &c.arguments });
-                    if let Some(why) = refusal {
-                        return switchboard_tools::ToolCall {
-                            tool: c.name.clone(),
-                            arguments: args.unwrap_or(Value::Null),
-                            outcome: Err(ToolError::Failed(why)),
-                            duration_ms: 0,
-                        };
-                    }
-                    match (tool, args) {
-                        (Some(tool), Ok(args)) if tool.spec().cancel_on_interruption => {
-                            switchboard_tools::call(tool.as_ref(), args, &ctx).await
-                        }
-                        (Some(tool), Ok(args)) => {
-                            // Runs to its end even if the caller interrupts and the answer is
-                            // dropped; then it records itself in the timeline.
-                            let (tx, rx) = tokio::sync::oneshot::channel();
-                            let name = c.name.clone();
-                            tokio::spawn(async move {
-                                let call = switchboard_tools::call(tool.as_ref(), args, &ctx).await;
-                                if let Err(call) = tx.send(call) {
-                                    if let Some(key) = record {
-                                        records.event(key, "tool_call", tool_call_data(&call));
-                                    }
-                                }
-                            });
-                            rx.await.unwrap_or_else(|_| switchboard_tools::ToolCall {
-                                tool: name,
-                                arguments: Value::Null,
-                                outcome: Err(ToolError::Failed("the tool stopped".into())),
-                                duration_ms: 0,
-                            })
-                        }
-                        (None, args) => switchboard_tools::ToolCall {
-                            tool: c.name.clone(),
-                            arguments: args.unwrap_or(Value::Null),
-                            outcome: Err(ToolError::Unknown(c.name.clone())),
-                            duration_ms: 0,
-                        },
-                        (Some(_), Err(e)) => switchboard_tools::ToolCall {
-                            tool: c.name.clone(),
-                            arguments: Value::String(c.arguments.clone()),
-                            outcome: Err(ToolError::Failed(format!("the arguments are not JSON: {e}"))),
-                            duration_ms: 0,
-                        },
-                    }
-                }
-            });
-            let results = futures_util::future::join_all(runs).await;
-            let mut control = None;
-            for (request, result) in calls.iter().zip(&results) {
-                self.record_tool_call(result);
-                let mut message = ChatMessage::new(Role::Tool, result.for_model().to_string());
-                message.tool_call_id = Some(request.id.clone());
-                self.history.push(message);
-                if result.outcome.is_ok() {
-                    control = control.or_else(|| ControlRequest::from_call(&result.tool, &result.arguments));
-                }
-            }
-            if let Some(outage) =
-                results.iter().find_map(|r| r.outcome.as_ref().err().filter(|e| e.is_outage()))
-            {
-                return self.fail(&format!("tool outage: {outage}"));
-            }
-            if let Some(request) = control {
-                if !spoke {
-                    let line = match request {
-                        ControlRequest::Transfer { .. } => "Let me connect you with a colleague.",
-                        ControlRequest::TakeMessage { .. } => "Please leave your message after the tone.",
-                        ControlRequest::EndCall { .. } => "Thank you for calling. Goodbye!",
-                    };
-                    self.history.push(ChatMessage::new(Role::Assistant, line));
-                    self.transcript("ai", line, None);
-                    self.say(say, line.to_string());
-                }
-                return self.control(request);
-            }
-        }
-        self.fail("the LLM kept calling tools without answering")
     }
 
     /// Token usage so far and what it cost (micro-dollars).
