@@ -1,0 +1,215 @@
+//! The relay on real loopback sockets: forwarding and latching; bridged frames, transcoding,
+//! digits and quality reports; a side listening in.
+
+use super::*;
+
+#[tokio::test]
+async fn relays_both_ways_and_latches() {
+    let pool = PortPool::new(40000, 40100);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let (tx, mut digits) = mpsc::unbounded_channel();
+    let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), Some(tx)).unwrap();
+    assert_ne!(relay.a_local, relay.b_local);
+    let phone_a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let phone_b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // Signalling says B is somewhere else; its real packets correct that (latching).
+    relay.update(
+        Some(phone_a.local_addr().unwrap()),
+        Some("127.0.0.1:9".parse().unwrap()),
+        Some(96),
+        Some(101),
+    );
+    let from_b = crate::media::rtp::write(false, 0, 1, 0, 0xb, &[0xff; 160]);
+    let from_a = crate::media::rtp::write(false, 0, 1, 0, 0xa, &[0x7f; 160]);
+    phone_b.send_to(b"not rtp", relay.b_local).await.unwrap();
+    phone_b.send_to(&from_b, relay.b_local).await.unwrap();
+    let mut buf = [0u8; 512];
+    let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), phone_a.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&buf[..n], from), (&from_b[..], relay.a_local));
+    phone_a.send_to(&from_a, relay.a_local).await.unwrap();
+    let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), phone_b.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&buf[..n], from), (&from_a[..], relay.b_local));
+    assert_eq!(relay.stats.a_to_b.load(Ordering::Relaxed), 1);
+    assert_eq!(relay.stats.b_to_a.load(Ordering::Relaxed), 1);
+    // A telephone-event from A: reported once, passed to B with B's payload type.
+    for _ in 0..3 {
+        phone_a
+            .send_to(&crate::media::rtp::write(false, 96, 5, 800, 1, &[9, 0x8a, 0, 160]), relay.a_local)
+            .await
+            .unwrap();
+    }
+    let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(2), phone_b.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(RtpHeader::parse(&buf[..n]).unwrap().payload_type, 101);
+    let d = tokio::time::timeout(std::time::Duration::from_secs(2), digits.recv()).await.unwrap().unwrap();
+    assert_eq!(d, Digit { side: MediaSide::A, digit: '9', event: true });
+}
+
+/// Receives RTP packets on `socket` until `until` says stop, with a deadline.
+async fn collect(socket: &UdpSocket, secs: u64, mut until: impl FnMut(&[Vec<u8>]) -> bool) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut buf = [0u8; 2048];
+    while !until(&got) {
+        match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => got.push(buf[..n].to_vec()),
+            _ => break,
+        }
+    }
+    got
+}
+
+/// With a tap and a player attached, and PCMU on one side and PCMA on the other, the relay
+/// bridges frames: it transcodes, stamps packets with its own SSRC, feeds the tap, plays to
+/// its side, sends DTMF both ways (events and tones), and sends RTCP to the port above RTP.
+#[tokio::test]
+async fn bridges_frames_transcodes_sends_digits_and_reports() {
+    let pool = PortPool::new(40200, 40300);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+    let phone_a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // B is a phone with RTP on an even port and RTCP on the port above.
+    let MediaSockets { rtp: phone_b, rtcp: rtcp_b } = PortPool::new(40400, 40500).bind(ip).await.unwrap();
+    let rtcp_b = rtcp_b.unwrap();
+    let a_addr = phone_a.local_addr().unwrap();
+    relay.update(Some(a_addr), Some(phone_b.local_addr().unwrap()), None, Some(101));
+    relay.set_payload_types(0, 8);
+    let mut tap = relay.tap(MediaSide::A);
+    // A speaks a 1 kHz tone in PCMU for a second.
+    let tone: Vec<i16> = (0..8000).map(|i| ((i as f32 * 0.785).sin() * 10000.0) as i16).collect();
+    for (i, chunk) in tone.chunks(160).enumerate() {
+        let payload: Vec<u8> = chunk.iter().map(|&s| crate::media::g711::linear_to_ulaw(s)).collect();
+        let p = crate::media::rtp::write(false, 0, i as u16, i as u32 * 160, 0xa, &payload);
+        phone_a.send_to(&p, relay.a_local).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let at_b = collect(&phone_b, 2, |got| got.len() >= 30).await;
+    assert!(at_b.len() >= 30, "B got {} packets", at_b.len());
+    let headers: Vec<RtpHeader> = at_b.iter().filter_map(|p| RtpHeader::parse(p)).collect();
+    assert!(headers.iter().all(|h| h.payload_type == 8 && h.ssrc != 0xa), "transcoded, own stream");
+    let decoded: Vec<i16> =
+        at_b.iter().flat_map(|p| G711::Alaw.decode(RtpHeader::parse(p).unwrap().payload(p))).collect();
+    let energy = decoded.iter().map(|&s| (s as f64).abs()).sum::<f64>() / decoded.len() as f64;
+    assert!(energy > 3000.0, "B hears A's tone (mean level {energy})");
+    let mut tapped = 0;
+    while let Ok(frame) = tap.try_recv() {
+        assert_eq!(frame.len(), 160);
+        tapped += 1;
+    }
+    assert!(tapped >= 30, "tap got {tapped} frames");
+    // Digits: events to B (which negotiated them), tones to A (which did not).
+    relay.send_digits(MediaSide::B, "4#");
+    relay.send_digits(MediaSide::A, "7");
+    let events = collect(&phone_b, 3, |got| {
+        got.iter().filter(|p| RtpHeader::parse(p).is_some_and(|h| h.payload_type == 101)).count() >= 14
+    })
+    .await;
+    let mut receiver = crate::media::dtmf::EventReceiver::default();
+    let heard: String = events
+        .iter()
+        .filter_map(|p| RtpHeader::parse(p).map(|h| (h, p)))
+        .filter(|(h, _)| h.payload_type == 101)
+        .filter_map(|(h, p)| receiver.handle(&h, h.payload(p)))
+        .collect();
+    assert_eq!(heard, "4#");
+    let tones = collect(&phone_a, 3, |got| got.len() >= 12).await;
+    let mut detector = crate::media::dtmf::ToneDetector::default();
+    let heard: String = tones
+        .iter()
+        .filter_map(|p| RtpHeader::parse(p).map(|h| G711::Ulaw.decode(h.payload(p))))
+        .filter_map(|f| detector.handle_block(&f))
+        .collect();
+    assert_eq!(heard, "7");
+    // RTCP: a sender report reaches B's RTCP port within the first interval or so.
+    let mut buf = [0u8; 512];
+    let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(8), rtcp_b.recv_from(&mut buf))
+        .await
+        .expect("an RTCP report")
+        .unwrap();
+    assert_eq!(from.port(), relay.b_local.port() + 1);
+    let reports = rtcp::parse(&buf[..n]);
+    assert!(reports[0].sender.is_some_and(|s| s.packets >= 30), "{reports:?}");
+    assert!(relay.stats.rtcp_sent.load(Ordering::Relaxed) >= 1);
+    let q = relay.quality(MediaSide::A);
+    assert_eq!((q.packets_received, q.packets_lost), (50, 0), "{q:?}");
+}
+
+/// Power of `hz` in `x` (8 kHz), by the Goertzel algorithm, normalised by length.
+fn power(x: &[i16], hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &v in x {
+        let s0 = v as f64 + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len() as f64).powi(2)
+}
+
+struct Sine(f32, u32);
+impl Source for Sine {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        let f = (0..160)
+            .map(|i| ((self.1 + i) as f32 * self.0 * std::f32::consts::TAU / 8000.0).sin() * 8000.0)
+            .map(|v| v as i16)
+            .collect();
+        self.1 += 160;
+        Some(f)
+    }
+}
+
+/// Listen-in: B hears A's voice and what is played to A (the AI), and A never hears B.
+#[tokio::test]
+async fn a_side_listening_in_hears_both_and_is_not_heard() {
+    let pool = PortPool::new(40600, 40700);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+    let (phone_a, phone_b) =
+        (UdpSocket::bind("127.0.0.1:0").await.unwrap(), UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    relay.update(Some(phone_a.local_addr().unwrap()), Some(phone_b.local_addr().unwrap()), None, None);
+    relay.set_payload_type(0);
+    // The AI speaks to A at 440 Hz; B listens in.
+    drop(relay.play(MediaSide::A, Box::new(Sine(440.0, 0))));
+    relay.monitor(MediaSide::B, true);
+    // A says 1 kHz, B says 2 kHz, for a second each.
+    let tone = |hz: f32| -> Vec<u8> {
+        (0..160)
+            .map(|i| {
+                crate::media::g711::linear_to_ulaw(
+                    ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16,
+                )
+            })
+            .collect()
+    };
+    for i in 0..50u16 {
+        let pa = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xa, &tone(1000.0));
+        let pb = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xb, &tone(2000.0));
+        phone_a.send_to(&pa, relay.a_local).await.unwrap();
+        phone_b.send_to(&pb, relay.b_local).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let decode = |got: Vec<Vec<u8>>| -> Vec<i16> {
+        got.iter()
+            .filter_map(|p| RtpHeader::parse(p).map(|h| G711::Ulaw.decode(h.payload(p))))
+            .flatten()
+            .collect()
+    };
+    let at_b = decode(collect(&phone_b, 2, |got| got.len() >= 60).await);
+    let at_a = decode(collect(&phone_a, 2, |got| got.len() >= 60).await);
+    let (b_ai, b_caller, b_self) = (power(&at_b, 440.0), power(&at_b, 1000.0), power(&at_b, 2000.0));
+    assert!(b_ai > 1e5 && b_caller > 1e5, "the listener hears the AI ({b_ai}) and the caller ({b_caller})");
+    assert!(b_self < b_ai / 100.0, "the listener does not hear itself ({b_self})");
+    let (a_ai, a_listener) = (power(&at_a, 440.0), power(&at_a, 2000.0));
+    assert!(
+        a_ai > 1e5 && a_listener < a_ai / 100.0,
+        "the caller hears the AI ({a_ai}), never the listener ({a_listener})"
+    );
+}
