@@ -18,7 +18,7 @@ use std::time::Duration;
 use switchboard_speech::bargein::BargeInConfig;
 use switchboard_speech::ears::Ears;
 use switchboard_speech::frame::{AudioFrame, Frame};
-use switchboard_speech::stt::{Cancel, FairRecognizer, LocalWhisper};
+use switchboard_speech::stt::{FairRecognizer, LocalWhisper};
 use switchboard_speech::tts::{Espeak, TextToSpeech};
 use switchboard_speech::turn::TurnConfig;
 use switchboard_telephony::driver::SipHandle;
@@ -30,8 +30,10 @@ use tokio::time::Instant;
 
 mod control;
 mod playback;
+mod recognition;
 use control::*;
 use playback::*;
+use recognition::{Recognition, Resolved, TurnTimes};
 
 /// The leg's rate (G.711).
 const RATE: u32 = 8000;
@@ -146,59 +148,11 @@ pub struct VoiceCall {
     pub live: crate::live::Live,
 }
 
-/// A recognition result for the loop: partial or final, with the turn it belongs to.
-enum Heard {
-    /// A partial transcript (`None`: given up, or it failed).
-    Partial(Option<String>),
-    /// Recognised when speech stopped (turn `turn` of the call), before the turn was known over.
-    Early {
-        turn: u64,
-        result: Result<Recognized, String>,
-        done: Instant,
-    },
-    Final {
-        text: Recognized,
-        times: TurnTimes,
-        stt_done: Instant,
-    },
-    Failed(String),
-}
-
 /// Silence that ends a turn recognised as a finished sentence. Not much less: callers pause
 /// between a finished-sounding phrase and the rest ("Where is my order … 1002?"); at 0 the e2e
 /// tests caught the AI answering "Where is my order?" alone. (250 until speech counted as
 /// stopped after 32 ms; recognition then usually ends later than 200 ms anyway.)
 const FINISHED_SENTENCE_SILENCE_MS: u64 = 200;
-
-/// When the caller stopped speaking and when the turn was known over.
-#[derive(Debug, Clone, Copy)]
-struct TurnTimes {
-    speech_end: Instant,
-    turn_end: Instant,
-}
-
-/// A recognised turn: its text, how sure the recogniser was, and when it was said (ms of the
-/// caller's audio, from the start of listening).
-type Recognized = (String, Option<f32>, (u64, u64));
-
-/// When an utterance was said, in the caller's audio time.
-fn span_of(audio: &AudioFrame) -> (u64, u64) {
-    (audio.at_ms, audio.at_ms + audio.duration_ms())
-}
-
-/// Recognition started when the caller's speech stopped: if the turn then ends with no more
-/// speech, its transcript is (nearly) ready at the end of the turn; if it reads as a finished
-/// sentence, it can end the turn there and then.
-struct Early {
-    turn: u64,
-    /// Where the caller's speech stopped (audio time): the pause the transcript is for.
-    speech_end_ms: u64,
-    result: Option<Result<Recognized, String>>,
-    /// The end of the turn came first: deliver the result as final when it arrives.
-    turn_ended_at: Option<TurnTimes>,
-    /// Gives the recognition up when the caller goes on speaking (its result would be stale).
-    cancel: Cancel,
-}
 
 impl VoiceCall {
     /// Runs the conversation until the call ends or leaves the agent. (Boxed: IVR menus can
@@ -325,7 +279,7 @@ impl VoiceCall {
         let mut tap = relay.tap(MediaSide::A);
         // The caller's audio time 0, in the session's (call's) time.
         let listening_from = session.since_start_ms();
-        let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Heard>();
+        let (mut recognition, mut heard_rx) = Recognition::new(recognizer, caller_id, call);
         let greeting = session.greeting();
         let interruptible = session.agent.greeting_interruptible;
         ctx.queue(&engines, &greeting, interruptible).await;
@@ -340,10 +294,6 @@ impl VoiceCall {
             shown: None,
             heard_at: Instant::now(),
         };
-        // The partial transcript being worked out, if any.
-        let mut partial: Option<Cancel> = None;
-        let mut early: Option<Early> = None;
-        let mut early_turns: u64 = 0;
         // The answer to the last turn was given up because the caller went on speaking.
         let mut continued = false;
         let deadline = tokio::time::sleep(Duration::from_secs(session.agent.max_call_minutes as u64 * 60));
@@ -354,79 +304,11 @@ impl VoiceCall {
                     let Some(samples) = frame else { break };
                     for f in listener.hear(samples) {
                         match f {
-                            // Partials are a nicety: skipped while callers wait for finals.
-                            Frame::PartialRequest { audio, .. } if partial.is_none() && recognizer.waiting() == 0 => {
-                                let pending = recognizer.submit_partial(audio);
-                                partial = Some(pending.cancel);
-                                let rx = pending.result;
-                                let tx = heard_tx.clone();
-                                tokio::task::spawn_blocking(move || {
-                                    let text = rx.recv().ok().and_then(|r| r.ok()).map(|t| t.text);
-                                    let _ = tx.send(Heard::Partial(text));
-                                });
-                            }
-                            // More speech: the recognition of the pause before it is stale.
-                            Frame::SpeechStarted { .. } => {
-                                if let Some(e) = early.take() {
-                                    e.cancel.cancel();
-                                }
-                            }
-                            Frame::SpeechStopped { at_ms } => {
-                                tracing::debug!(%call, speech_end_ms = at_ms, heard_ms = listener.audio_ms, "speech stopped");
-                                // The whole turn so far is recognised now: a partial of part of
-                                // it only takes a core from it.
-                                if let Some(p) = &partial {
-                                    p.cancel();
-                                }
-                                if let Some(audio) = listener.ears.turn_audio(at_ms) {
-                                    early_turns += 1;
-                                    let turn = early_turns;
-                                    let span = span_of(&audio);
-                                    let pending = recognizer.submit(caller_id, audio, true);
-                                    let rx = pending.result;
-                                    if let Some(stale) = early.replace(Early {
-                                        turn,
-                                        speech_end_ms: at_ms,
-                                        result: None,
-                                        turn_ended_at: None,
-                                        cancel: pending.cancel,
-                                    }) {
-                                        stale.cancel.cancel();
-                                    }
-                                    let tx = heard_tx.clone();
-                                    tokio::task::spawn_blocking(move || {
-                                        let result = match rx.recv() {
-                                            Ok(Ok(t)) => Ok((t.text, t.confidence, span)),
-                                            Ok(Err(e)) => Err(e.to_string()),
-                                            Err(_) => Err("the recogniser stopped".into()),
-                                        };
-                                        let _ = tx.send(Heard::Early { turn, result, done: Instant::now() });
-                                    });
-                                }
-                            }
-                            Frame::EndOfTurn { audio, .. } => {
-                                let times = listener.turn_times(&audio);
-                                if let Some(e) = early.as_mut() {
-                                    match e.result.take() {
-                                        Some(Ok(text)) => {
-                                            let _ = heard_tx.send(Heard::Final { text, times, stt_done: times.turn_end });
-                                            early = None;
-                                            continue;
-                                        }
-                                        None => {
-                                            e.turn_ended_at = Some(times);
-                                            continue;
-                                        }
-                                        Some(Err(_)) => early = None, // recognise again below
-                                    }
-                                }
-                                recognise_turn(recognizer, caller_id, audio, times, &heard_tx);
-                            }
                             Frame::Interruption { .. } => {
                                 let heard = lock(&playback).stop();
                                 session.interrupted(&heard);
                             }
-                            _ => {}
+                            f => recognition.on_frame(f, &mut listener),
                         }
                     }
                     continue;
@@ -462,52 +344,10 @@ impl VoiceCall {
                     return ctx.finish(&engines, &mut session, next, None, digits, ended).await;
                 }
             };
-            let (text, times, stt_done) = match heard {
-                Heard::Early { turn, result, done } => {
-                    match early.as_mut().filter(|e| e.turn == turn) {
-                        Some(e) => match (e.turn_ended_at, result) {
-                            (Some(times), Ok(text)) => {
-                                early = None;
-                                (text, times, done.max(times.turn_end))
-                            }
-                            (Some(_), Err(err)) => {
-                                early = None;
-                                let _ = heard_tx.send(Heard::Failed(err));
-                                continue;
-                            }
-                            (None, Ok(text)) => {
-                                tracing::debug!(%call, text = %text.0, heard_ms = listener.audio_ms, "pause recognised");
-                                // A finished sentence while the pause goes on ends the turn now.
-                                let frames = listener.ears.handle_transcript(e.speech_end_ms, &text.0);
-                                if frames.iter().any(|f| matches!(f, Frame::EndOfTurn { .. })) {
-                                    let times = TurnTimes {
-                                        speech_end: listener.instant_of(e.speech_end_ms),
-                                        turn_end: Instant::now(),
-                                    };
-                                    early = None;
-                                    (text, times, done)
-                                } else {
-                                    e.result = Some(Ok(text));
-                                    continue;
-                                }
-                            }
-                            (None, result) => {
-                                e.result = Some(result);
-                                continue;
-                            }
-                        },
-                        None => continue, // the caller went on speaking: stale
-                    }
-                }
-                Heard::Partial(text) => {
-                    partial = None;
-                    if let Some(text) = text {
-                        listener.ears.set_partial(&text);
-                        live_call.partial(&text);
-                    }
-                    continue;
-                }
-                Heard::Failed(e) => {
+            let (text, times, stt_done) = match recognition.resolve(heard, &mut listener, &live_call) {
+                Resolved::Turn(text, times, stt_done) => (text, times, stt_done),
+                Resolved::Pending => continue,
+                Resolved::Failed(e) => {
                     let next = session.fail(&format!("speech recognition failed: {e}"));
                     let apology = match apology.take() {
                         Some(a) => a.await.ok().flatten(),
@@ -515,7 +355,6 @@ impl VoiceCall {
                     };
                     return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
                 }
-                Heard::Final { text, times, stt_done } => (text, times, stt_done),
             };
             let (text, confidence, (said_from, said_to)) = text;
             let text = text.trim().to_string();
@@ -547,34 +386,7 @@ impl VoiceCall {
                 session.interrupted(&heard_before);
             }
             // The answer streams sentence by sentence into synthesis and playback.
-            let (say_tx, mut say_rx) = mpsc::unbounded_channel::<String>();
-            let speaker = {
-                let (engines, playback, relay) = (engines.clone(), playback.clone(), relay.clone());
-                tokio::spawn(async move {
-                    let mut first_audio: Option<Instant> = None;
-                    while let Some(sentence) = say_rx.recv().await {
-                        let e = engines.clone();
-                        let s = sentence.clone();
-                        let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s)).await else {
-                            continue;
-                        };
-                        let silent = {
-                            let mut p = lock(&playback);
-                            let silent = !p.playing();
-                            p.push(&sentence, audio, true);
-                            silent
-                        };
-                        if first_audio.is_none() {
-                            first_audio = Some(Instant::now());
-                            if silent {
-                                // The answer starts now, not at the packet clock's next tick.
-                                relay.send_now();
-                            }
-                        }
-                    }
-                    first_audio
-                })
-            };
+            let (say_tx, speaker) = speak_answer(&engines, &playback, &relay);
             // The answer runs while the caller's audio keeps being heard: a barge-in cancels it.
             listener.set_thinking(true);
             let mut command = None;
@@ -616,7 +428,7 @@ impl VoiceCall {
                                     // answered after it unless it only acknowledged it.
                                     Frame::EndOfTurn { audio, .. } => {
                                         let times = listener.turn_times(&audio);
-                                        recognise_turn(recognizer, caller_id, audio, times, &heard_tx);
+                                        recognition.recognise_turn(audio, times);
                                     }
                                     _ => {}
                                 }
@@ -649,7 +461,7 @@ impl VoiceCall {
                 session.continued(&heard);
                 continued = true;
                 let times = listener.turn_times(&audio);
-                recognise_turn(recognizer, caller_id, audio, times, &heard_tx);
+                recognition.recognise_turn(audio, times);
                 continue;
             }
             let Some(next) = outcome else {
@@ -676,26 +488,6 @@ impl VoiceCall {
         // The caller hung up.
         session.finish();
     }
-}
-
-/// Recognises a whole turn; the result comes back as `Heard::Final` (or `Heard::Failed`).
-fn recognise_turn(
-    recognizer: &FairRecognizer,
-    caller: u64,
-    audio: AudioFrame,
-    times: TurnTimes,
-    heard: &mpsc::UnboundedSender<Heard>,
-) {
-    let span = span_of(&audio);
-    let rx = recognizer.submit(caller, audio, true).result;
-    let tx = heard.clone();
-    tokio::task::spawn_blocking(move || {
-        let _ = tx.send(match rx.recv() {
-            Ok(Ok(t)) => Heard::Final { text: (t.text, t.confidence, span), times, stt_done: Instant::now() },
-            Ok(Err(e)) => Heard::Failed(e.to_string()),
-            Err(_) => Heard::Failed("the recogniser stopped".into()),
-        });
-    });
 }
 
 /// The voicemail box an agent's `take_message` goes to: its own, else a box it hands callers to.

@@ -227,3 +227,40 @@ impl Source for Player {
         Some(frame)
     }
 }
+
+/// Speaks an answer as it is written: each sentence sent on the channel is synthesised and
+/// queued for playback. The task ends when the sender is dropped, with when the first audio was
+/// queued.
+pub(super) fn speak_answer(
+    engines: &Arc<Engines>,
+    playback: &Arc<Mutex<Playback>>,
+    relay: &Arc<Relay>,
+) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<Option<Instant>>) {
+    let (say_tx, mut say_rx) = mpsc::unbounded_channel::<String>();
+    let (engines, playback, relay) = (engines.clone(), playback.clone(), relay.clone());
+    let speaker = tokio::spawn(async move {
+        let mut first_audio: Option<Instant> = None;
+        while let Some(sentence) = say_rx.recv().await {
+            let e = engines.clone();
+            let s = sentence.clone();
+            let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s)).await else {
+                continue;
+            };
+            let silent = {
+                let mut p = lock(&playback);
+                let silent = !p.playing();
+                p.push(&sentence, audio, true);
+                silent
+            };
+            if first_audio.is_none() {
+                first_audio = Some(Instant::now());
+                if silent {
+                    // The answer starts now, not at the packet clock's next tick.
+                    relay.send_now();
+                }
+            }
+        }
+        first_audio
+    });
+    (say_tx, speaker)
+}

@@ -1,0 +1,243 @@
+//! From the caller's speech to recognised turns. The ears' frames start recognitions on the
+//! shared recogniser: partial transcripts while the caller speaks (when nobody waits for a
+//! final), the turn so far as soon as speech stops (so that its transcript is ready, or nearly,
+//! when the turn ends, and a finished sentence can end the turn early), and the whole turn when
+//! the earlier result cannot be used. Results come back on one channel as `Heard` and are
+//! resolved here into turns.
+
+use super::playback::Listener;
+use crate::live::LiveCall;
+use switchboard_speech::frame::{AudioFrame, Frame};
+use switchboard_speech::stt::{Cancel, FairRecognizer};
+use switchboard_telephony::sip::b2bua::CallId;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// A recognition result for the loop: partial or final, with the turn it belongs to.
+pub(super) enum Heard {
+    /// A partial transcript (`None`: given up, or it failed).
+    Partial(Option<String>),
+    /// Recognised when speech stopped (turn `turn` of the call), before the turn was known over.
+    Early {
+        turn: u64,
+        result: Result<Recognized, String>,
+        done: Instant,
+    },
+    Final {
+        text: Recognized,
+        times: TurnTimes,
+        stt_done: Instant,
+    },
+    Failed(String),
+}
+
+/// When the caller stopped speaking and when the turn was known over.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TurnTimes {
+    pub(super) speech_end: Instant,
+    pub(super) turn_end: Instant,
+}
+
+/// A recognised turn: its text, how sure the recogniser was, and when it was said (ms of the
+/// caller's audio, from the start of listening).
+pub(super) type Recognized = (String, Option<f32>, (u64, u64));
+
+/// What a recognition result means for the conversation.
+pub(super) enum Resolved {
+    /// The caller's turn: what they said, when, and when its transcript was ready.
+    Turn(Recognized, TurnTimes, Instant),
+    /// Nothing to answer yet.
+    Pending,
+    /// Recognition failed: the caller cannot be understood.
+    Failed(String),
+}
+
+/// When an utterance was said, in the caller's audio time.
+fn span_of(audio: &AudioFrame) -> (u64, u64) {
+    (audio.at_ms, audio.at_ms + audio.duration_ms())
+}
+
+/// Recognition started when the caller's speech stopped: if the turn then ends with no more
+/// speech, its transcript is (nearly) ready at the end of the turn; if it reads as a finished
+/// sentence, it can end the turn there and then.
+struct Early {
+    turn: u64,
+    /// Where the caller's speech stopped (audio time): the pause the transcript is for.
+    speech_end_ms: u64,
+    result: Option<Result<Recognized, String>>,
+    /// The end of the turn came first: deliver the result as final when it arrives.
+    turn_ended_at: Option<TurnTimes>,
+    /// Gives the recognition up when the caller goes on speaking (its result would be stale).
+    cancel: Cancel,
+}
+
+/// One caller's recognitions in flight.
+pub(super) struct Recognition<'a> {
+    recognizer: &'a FairRecognizer,
+    /// This caller, for the recogniser's fair queue.
+    caller: u64,
+    call: CallId,
+    heard: mpsc::UnboundedSender<Heard>,
+    /// The partial transcript being worked out, if any.
+    partial: Option<Cancel>,
+    early: Option<Early>,
+    early_turns: u64,
+}
+
+impl<'a> Recognition<'a> {
+    pub(super) fn new(
+        recognizer: &'a FairRecognizer,
+        caller: u64,
+        call: CallId,
+    ) -> (Self, mpsc::UnboundedReceiver<Heard>) {
+        let (heard, rx) = mpsc::unbounded_channel();
+        (Recognition { recognizer, caller, call, heard, partial: None, early: None, early_turns: 0 }, rx)
+    }
+
+    /// Acts on one of the ears' frames while the caller has the floor.
+    pub(super) fn on_frame(&mut self, frame: Frame, listener: &mut Listener) {
+        match frame {
+            // Partials are a nicety: skipped while callers wait for finals.
+            Frame::PartialRequest { audio, .. }
+                if self.partial.is_none() && self.recognizer.waiting() == 0 =>
+            {
+                let pending = self.recognizer.submit_partial(audio);
+                self.partial = Some(pending.cancel);
+                let rx = pending.result;
+                let tx = self.heard.clone();
+                tokio::task::spawn_blocking(move || {
+                    let text = rx.recv().ok().and_then(|r| r.ok()).map(|t| t.text);
+                    let _ = tx.send(Heard::Partial(text));
+                });
+            }
+            // More speech: the recognition of the pause before it is stale.
+            Frame::SpeechStarted { .. } => {
+                if let Some(e) = self.early.take() {
+                    e.cancel.cancel();
+                }
+            }
+            Frame::SpeechStopped { at_ms } => {
+                let call = self.call;
+                tracing::debug!(%call, speech_end_ms = at_ms, heard_ms = listener.audio_ms, "speech stopped");
+                // The whole turn so far is recognised now: a partial of part of it only takes a
+                // core from it.
+                if let Some(p) = &self.partial {
+                    p.cancel();
+                }
+                if let Some(audio) = listener.ears.turn_audio(at_ms) {
+                    self.recognise_pause(audio, at_ms);
+                }
+            }
+            Frame::EndOfTurn { audio, .. } => {
+                let times = listener.turn_times(&audio);
+                if let Some(e) = self.early.as_mut() {
+                    match e.result.take() {
+                        Some(Ok(text)) => {
+                            let _ = self.heard.send(Heard::Final { text, times, stt_done: times.turn_end });
+                            self.early = None;
+                            return;
+                        }
+                        None => {
+                            e.turn_ended_at = Some(times);
+                            return;
+                        }
+                        Some(Err(_)) => self.early = None, // recognise again below
+                    }
+                }
+                self.recognise_turn(audio, times);
+            }
+            _ => {}
+        }
+    }
+
+    /// Recognises the turn so far when the caller's speech stops at `at_ms`.
+    fn recognise_pause(&mut self, audio: AudioFrame, at_ms: u64) {
+        self.early_turns += 1;
+        let turn = self.early_turns;
+        let span = span_of(&audio);
+        let pending = self.recognizer.submit(self.caller, audio, true);
+        let rx = pending.result;
+        let early =
+            Early { turn, speech_end_ms: at_ms, result: None, turn_ended_at: None, cancel: pending.cancel };
+        if let Some(stale) = self.early.replace(early) {
+            stale.cancel.cancel();
+        }
+        let tx = self.heard.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match rx.recv() {
+                Ok(Ok(t)) => Ok((t.text, t.confidence, span)),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("the recogniser stopped".into()),
+            };
+            let _ = tx.send(Heard::Early { turn, result, done: Instant::now() });
+        });
+    }
+
+    /// Recognises a whole turn; the result comes back as `Heard::Final` (or `Heard::Failed`).
+    pub(super) fn recognise_turn(&self, audio: AudioFrame, times: TurnTimes) {
+        let span = span_of(&audio);
+        let rx = self.recognizer.submit(self.caller, audio, true).result;
+        let tx = self.heard.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(match rx.recv() {
+                Ok(Ok(t)) => {
+                    Heard::Final { text: (t.text, t.confidence, span), times, stt_done: Instant::now() }
+                }
+                Ok(Err(e)) => Heard::Failed(e.to_string()),
+                Err(_) => Heard::Failed("the recogniser stopped".into()),
+            });
+        });
+    }
+
+    /// What a recognition result means: a turn to answer, nothing yet, or a failure.
+    pub(super) fn resolve(&mut self, heard: Heard, listener: &mut Listener, live: &LiveCall) -> Resolved {
+        match heard {
+            Heard::Early { turn, result, done } => {
+                let Some(e) = self.early.as_mut().filter(|e| e.turn == turn) else {
+                    return Resolved::Pending; // the caller went on speaking: stale
+                };
+                match (e.turn_ended_at, result) {
+                    (Some(times), Ok(text)) => {
+                        self.early = None;
+                        Resolved::Turn(text, times, done.max(times.turn_end))
+                    }
+                    (Some(_), Err(err)) => {
+                        self.early = None;
+                        Resolved::Failed(err)
+                    }
+                    (None, Ok(text)) => {
+                        let call = self.call;
+                        tracing::debug!(%call, text = %text.0, heard_ms = listener.audio_ms, "pause recognised");
+                        // A finished sentence while the pause goes on ends the turn now.
+                        let frames = listener.ears.handle_transcript(e.speech_end_ms, &text.0);
+                        if frames.iter().any(|f| matches!(f, Frame::EndOfTurn { .. })) {
+                            let times = TurnTimes {
+                                speech_end: listener.instant_of(e.speech_end_ms),
+                                turn_end: Instant::now(),
+                            };
+                            self.early = None;
+                            Resolved::Turn(text, times, done)
+                        } else {
+                            e.result = Some(Ok(text));
+                            Resolved::Pending
+                        }
+                    }
+                    (None, result) => {
+                        e.result = Some(result);
+                        Resolved::Pending
+                    }
+                }
+            }
+            Heard::Partial(text) => {
+                self.partial = None;
+                if let Some(text) = text {
+                    listener.ears.set_partial(&text);
+                    live.partial(&text);
+                }
+                Resolved::Pending
+            }
+            Heard::Failed(e) => Resolved::Failed(e),
+            Heard::Final { text, times, stt_done } => Resolved::Turn(text, times, stt_done),
+        }
+    }
+}
