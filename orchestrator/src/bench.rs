@@ -150,16 +150,16 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
     let relays = Arc::new(AtomicUsize::new(0));
     let sip = format!("127.0.0.1:{sip_port}");
     let changed = crate::snapshot::ConfigVersion::default();
-    let (_handle, _task) = crate::telephony::start(
-        db,
-        sip.parse()?,
-        opts.rtp_ports,
-        changed,
-        relays.clone(),
-        dir.path().to_path_buf(),
-        crate::live::Live::new(),
-    )
-    .await?;
+    let options = crate::telephony::SipOptions {
+        bind: sip.parse()?,
+        rtp_ports: opts.rtp_ports,
+        data_dir: dir.path().to_path_buf(),
+        flood: Default::default(),
+    };
+    let health = crate::supervise::Health::default();
+    let _started =
+        crate::telephony::start(db, options, changed, relays.clone(), crate::live::Live::new(), &health)
+            .await?;
     let uas = tokio::process::Command::new("sipp")
         .current_dir(dir.path())
         .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &uas_port.to_string(), "-mi", "127.0.0.1"])

@@ -21,6 +21,7 @@ pub mod routing;
 pub mod secrets;
 pub mod snapshot;
 pub mod store;
+pub mod supervise;
 pub mod telephony;
 pub mod tls;
 pub mod voicemail;

@@ -344,7 +344,14 @@ impl Live {
                 loop {
                     tick.tick().await;
                     let Some(inner) = weak.upgrade() else { return };
-                    Live { inner }.refresh_quiet();
+                    // A fault in one re-evaluation is logged; the ticker goes on.
+                    let live = Live { inner };
+                    if let Err(payload) =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| live.refresh_quiet()))
+                    {
+                        let message = switchboard_telephony::driver::panic_message(payload.as_ref());
+                        tracing::error!(panic = %message, "the live view's ticker panicked; it goes on");
+                    }
                 }
             });
         }

@@ -6,6 +6,7 @@ use crate::{api, demo};
 use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
+use switchboard_telephony::sip::flood::FloodConfig;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeOptions {
@@ -36,6 +37,31 @@ pub struct ServeOptions {
     /// Mark the session cookie Secure (when a TLS proxy fronts the server).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// SIP requests one source address may send per 2 s before it is blocked (flood
+    /// protection); registered phones and carrier trunks have their own limits.
+    #[arg(long, env = "SWITCHBOARD_SIP_LIMIT", default_value_t = FloodConfig::default().unknown)]
+    pub sip_limit: u32,
+    /// SIP requests per 2 s from an address a phone is registered from.
+    #[arg(long, env = "SWITCHBOARD_SIP_LIMIT_PHONE", default_value_t = FloodConfig::default().phone)]
+    pub sip_limit_phone: u32,
+    /// SIP requests per 2 s from a carrier trunk's address (`inbound_ips`).
+    #[arg(long, env = "SWITCHBOARD_SIP_LIMIT_TRUNK", default_value_t = FloodConfig::default().trunk)]
+    pub sip_limit_trunk: u32,
+    /// How long a source over its limit stays blocked, in seconds.
+    #[arg(long, env = "SWITCHBOARD_SIP_BLOCK_SECONDS", default_value_t = FloodConfig::default().block_ms / 1000)]
+    pub sip_block_seconds: u64,
+}
+
+impl ServeOptions {
+    fn flood(&self) -> FloodConfig {
+        FloodConfig {
+            unknown: self.sip_limit,
+            phone: self.sip_limit_phone.max(self.sip_limit),
+            trunk: self.sip_limit_trunk.max(self.sip_limit),
+            block_ms: self.sip_block_seconds.saturating_mul(1000),
+            ..FloodConfig::default()
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -99,17 +125,24 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let config_changed = crate::snapshot::ConfigVersion::default();
     let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let live = crate::live::Live::new();
-    let (sip, sip_task) = crate::telephony::start(
+    let health = crate::supervise::Health::default();
+    let sip_options = crate::telephony::SipOptions {
+        bind: opts.sip,
+        rtp_ports: opts.rtp_ports,
+        data_dir: opts.data.data_dir.clone(),
+        flood: opts.flood(),
+    };
+    let started = crate::telephony::start(
         db.clone(),
-        opts.sip,
-        opts.rtp_ports,
+        sip_options,
         config_changed.clone(),
         media_relays.clone(),
-        opts.data.data_dir.clone(),
         live.clone(),
+        &health,
     )
     .await
     .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
+    let (sip, sip_task) = (started.sip, started.task);
     tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP and TCP; WebSocket at /sip on the HTTP port)");
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -126,6 +159,8 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             config_changed,
             media_relays,
             live,
+            health,
+            records: Some(started.records),
         },
     );
     let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -82,100 +82,108 @@ fn random_secret() -> String {
     hex::encode(b)
 }
 
-/// Starts SIP on `bind` with RTP from `rtp_ports`, loads the directory and keeps it current,
-/// and routes calls.
-pub async fn start(
+/// Where SIP listens and what it may use.
+#[derive(Clone)]
+pub struct SipOptions {
+    pub bind: SocketAddr,
+    pub rtp_ports: (u16, u16),
+    pub data_dir: std::path::PathBuf,
+    /// Per-source request limits (flood protection).
+    pub flood: switchboard_telephony::sip::flood::FloodConfig,
+}
+
+/// What `start` runs.
+pub struct Started {
+    pub sip: SipHandle,
+    /// Ends when SIP has stopped, the router has seen its last event and the call records it
+    /// queued are written.
+    pub task: tokio::task::JoinHandle<()>,
+    pub records: calls::RecordWriter,
+}
+
+/// Keeps the configuration snapshot and the SIP directory current (a supervised task).
+struct Reloader {
     db: Db,
-    bind: SocketAddr,
-    rtp_ports: (u16, u16),
     changed: crate::snapshot::ConfigVersion,
-    relays_open: Arc<std::sync::atomic::AtomicUsize>,
-    data_dir: std::path::PathBuf,
-    live: crate::live::Live,
-) -> anyhow::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
-    let (events_tx, mut events) = mpsc::channel(1024);
-    let config = SipConfig {
-        bind,
-        registrar: RegistrarConfig::default(),
-        secret: random_secret(),
-        server_name: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
-    };
-    let (handle, driver_task) = driver::start(config, events_tx).await?;
-    handle.set_directory(load_directory(&db).await?).await;
-    let refresher = handle.clone();
-    let router_db = db.clone();
-    let (snapshot_tx, snapshot_rx) =
-        tokio::sync::watch::channel(Arc::new(crate::snapshot::Snapshot::load(&db).await?));
-    tokio::spawn(async move {
+    snapshot: tokio::sync::watch::Sender<Arc<crate::snapshot::Snapshot>>,
+    sip: SipHandle,
+}
+
+impl crate::supervise::Supervised for Reloader {
+    async fn run(&mut self) {
         loop {
-            let version = changed.next(REFRESH).await;
-            match crate::snapshot::Snapshot::load(&db).await {
+            let version = self.changed.next(REFRESH).await;
+            match crate::snapshot::Snapshot::load(&self.db).await {
                 Ok(s) => {
-                    let _ = snapshot_tx.send(Arc::new(s));
+                    let _ = self.snapshot.send(Arc::new(s));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot reload the configuration; keeping the previous one")
                 }
             }
-            match load_directory(&db).await {
-                Ok(d) => refresher.set_directory(d).await,
+            match load_directory(&self.db).await {
+                Ok(d) => self.sip.set_directory(d).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot reload the SIP directory; keeping the previous one")
                 }
             }
-            changed.applied(version);
+            self.changed.applied(version);
         }
-    });
-    let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
-    let (planned_tx, mut planned_rx) = tokio::sync::mpsc::unbounded_channel::<Prepared>();
-    let records = calls::RecordWriter::start(router_db.clone());
-    let flush_on_exit = records.clone();
-    let mut router = CallRouter {
-        db: router_db.clone(),
-        sip: handle.clone(),
-        calls: HashMap::new(),
-        relays_open,
-        data_dir,
-        records: records.clone(),
-        planner: Planner {
-            snapshot: snapshot_rx,
-            records,
-            pool: Arc::new(PortPool::new(rtp_ports.0, rtp_ports.1)),
-            media_ip,
-        },
-        planned: planned_tx,
-        ended_early: HashMap::new(),
-        live,
-    };
-    let router_task = tokio::spawn(async move {
+    }
+}
+
+impl crate::supervise::Supervised for driver::SipDriver {
+    async fn run(&mut self) {
+        driver::SipDriver::run(self).await
+    }
+
+    fn last_input(&self) -> String {
+        driver::SipDriver::last_input(self)
+    }
+}
+
+/// The router's task: call events and prepared plans in, routing out (supervised: its calls
+/// and channels survive a restart).
+struct RouterTask {
+    router: CallRouter,
+    events: mpsc::Receiver<ServerEvent>,
+    planned: tokio::sync::mpsc::UnboundedReceiver<Prepared>,
+    /// What it handled last, for the log.
+    last: String,
+}
+
+impl crate::supervise::Supervised for RouterTask {
+    async fn run(&mut self) {
         loop {
             let e = tokio::select! {
-                e = events.recv() => match e {
+                e = self.events.recv() => match e {
                     Some(e) => e,
                     None => break,
                 },
-                Some(prepared) = planned_rx.recv() => {
-                    router.apply(prepared).await;
-                    router.count_relays();
+                Some(prepared) = self.planned.recv() => {
+                    self.last = format!("the plan of call {:?} from {}", prepared.inc.call, prepared.from);
+                    self.router.apply(prepared).await;
+                    self.router.count_relays();
                     continue;
                 }
             };
+            self.last = format!("{e:?}").chars().take(300).collect();
             match e {
-                ServerEvent::Call(e) => router.handle(e).await,
+                ServerEvent::Call(e) => self.router.handle(e).await,
                 ServerEvent::Registrar(RegistrarEvent::Registered {
                     account,
                     extension,
                     contact,
                     source,
                 }) => {
-                    tracing::info!(account, %extension, %contact, %source, "SIP registered")
+                    tracing::debug!(account, %extension, %contact, %source, "SIP registered")
                 }
                 ServerEvent::Registrar(RegistrarEvent::Unregistered { account, extension, contact })
                 | ServerEvent::Registrar(RegistrarEvent::Expired { account, extension, contact }) => {
-                    tracing::info!(account, %extension, %contact, "SIP registration ended")
+                    tracing::debug!(account, %extension, %contact, "SIP registration ended")
                 }
                 ServerEvent::Registrar(RegistrarEvent::AuthFailed { source, username }) => {
-                    tracing::warn!(%source, %username, "SIP authentication failed")
+                    tracing::debug!(%source, %username, "SIP authentication failed")
                 }
                 ServerEvent::Registrar(RegistrarEvent::Blocked { source }) => {
                     tracing::warn!(%source, "SIP source blocked after repeated authentication failures")
@@ -183,9 +191,68 @@ pub async fn start(
                 ServerEvent::Malformed { source, reason } => {
                     tracing::debug!(%source, %reason, "malformed SIP")
                 }
+                ServerEvent::Flood { source, dropped } => {
+                    tracing::warn!(%source, dropped, "SIP source over its request rate; its requests are dropped for a cool-down")
+                }
             }
         }
-    });
+    }
+
+    fn last_input(&self) -> String {
+        self.last.clone()
+    }
+}
+
+/// Starts SIP with RTP, loads the directory and keeps it current, and routes calls; the SIP
+/// driver, the reloader, the router and the call-record writer run as supervised parts of
+/// `health`.
+pub async fn start(
+    db: Db,
+    options: SipOptions,
+    changed: crate::snapshot::ConfigVersion,
+    relays_open: Arc<std::sync::atomic::AtomicUsize>,
+    live: crate::live::Live,
+    health: &crate::supervise::Health,
+) -> anyhow::Result<Started> {
+    let (events_tx, events) = mpsc::channel(1024);
+    let config = SipConfig {
+        bind: options.bind,
+        registrar: RegistrarConfig::default(),
+        secret: random_secret(),
+        server_name: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
+    };
+    let (handle, sip_driver) = driver::bind(config, events_tx).await?;
+    handle.set_flood_limits(options.flood.clone()).await;
+    handle.set_directory(load_directory(&db).await?).await;
+    let driver_task = health.supervise("sip", sip_driver);
+    let router_db = db.clone();
+    let (snapshot_tx, snapshot_rx) =
+        tokio::sync::watch::channel(Arc::new(crate::snapshot::Snapshot::load(&db).await?));
+    health.supervise("config", Reloader { db, changed, snapshot: snapshot_tx, sip: handle.clone() });
+    let bind = options.bind;
+    let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
+    let (planned_tx, planned_rx) = tokio::sync::mpsc::unbounded_channel::<Prepared>();
+    let records = calls::RecordWriter::start_supervised(router_db.clone(), health);
+    let flush_on_exit = records.clone();
+    let router = CallRouter {
+        db: router_db.clone(),
+        sip: handle.clone(),
+        calls: HashMap::new(),
+        relays_open,
+        data_dir: options.data_dir,
+        records: records.clone(),
+        planner: Planner {
+            snapshot: snapshot_rx,
+            records: records.clone(),
+            pool: Arc::new(PortPool::new(options.rtp_ports.0, options.rtp_ports.1)),
+            media_ip,
+        },
+        planned: planned_tx,
+        ended_early: HashMap::new(),
+        live,
+    };
+    let router_task =
+        health.supervise("router", RouterTask { router, events, planned: planned_rx, last: String::new() });
     // Done when SIP has stopped, the router has seen its last event and every call record
     // update it queued is written.
     let task = tokio::spawn(async move {
@@ -195,7 +262,7 @@ pub async fn start(
             tracing::warn!("call records were still being written at shutdown");
         }
     });
-    Ok((handle, task))
+    Ok(Started { sip: handle, task, records })
 }
 
 /// What the application keeps per live call.
@@ -467,6 +534,17 @@ impl CallRouter {
                     self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None, legs: None });
                     return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
                 };
+                // A relay that fails ends its call (never silence on a call that looks up).
+                let (mut died, sip, records, call) =
+                    (relay.died(), self.sip.clone(), self.records.clone(), inc.call);
+                tokio::spawn(async move {
+                    if died.wait_for(|d| *d).await.is_ok() {
+                        if let Some(id) = record {
+                            records.event(id, "media_failed", serde_json::json!({}));
+                        }
+                        sip.hangup(call).await;
+                    }
+                });
                 let media = MediaPorts { a: relay.a_local, b: relay.b_local };
                 let decision = match plan {
                     Plan::Ring { account, extension, lines, ring_ms, .. } => {

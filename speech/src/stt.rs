@@ -173,11 +173,24 @@ impl FairRecognizer {
                     let (lock, ready) = &*shared;
                     while let Some((job, wide)) = next_job(lock, ready, cores) {
                         let (audio, short, cancel, reply) = job;
-                        let result = if wide {
-                            engine.transcribe_wide(&audio, short, cores, &cancel)
-                        } else {
-                            engine.transcribe_unless(&audio, short, &cancel)
-                        };
+                        // A panic in the engine costs this request only: the worker answers
+                        // it with an error and serves the next one.
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            if wide {
+                                engine.transcribe_wide(&audio, short, cores, &cancel)
+                            } else {
+                                engine.transcribe_unless(&audio, short, &cancel)
+                            }
+                        }))
+                        .unwrap_or_else(|payload| {
+                            let message = payload
+                                .downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| payload.downcast_ref::<String>().cloned())
+                                .unwrap_or_default();
+                            tracing::error!(panic = %message, samples = audio.samples.len(), rate = audio.rate, "speech recognition panicked; the request fails, the worker goes on");
+                            Err(Error::Engine(format!("the recogniser failed: {message}")))
+                        });
                         let _ = reply.send(result);
                         let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
                         q.running -= 1;
@@ -319,6 +332,34 @@ mod tests {
         // Callers 2 and 3 did not wait behind all of caller 1's requests.
         let pos = |c| order.iter().position(|&x| x == c).unwrap();
         assert!(pos(2) <= 2 && pos(3) <= 3, "{order:?}");
+    }
+
+    /// Panics on audio tagged 0 (a fault in the engine).
+    struct Faulty;
+
+    impl SpeechToText for Faulty {
+        fn name(&self) -> String {
+            "faulty".into()
+        }
+        fn transcribe(&self, audio: &AudioFrame, _: bool) -> Result<Transcript> {
+            assert!(audio.at_ms != 0, "the engine fails on this audio");
+            Ok(Transcript { text: format!("caller {}", audio.at_ms), ..Default::default() })
+        }
+    }
+
+    #[test]
+    fn a_panicking_recognition_fails_its_request_and_the_workers_go_on() {
+        let r = FairRecognizer::new(Arc::new(Faulty), 2);
+        let audio = |tag: u64| AudioFrame { rate: 16_000, samples: vec![0; 160], at_ms: tag };
+        for _ in 0..3 {
+            let failed = r.submit(1, audio(0), true).result.recv().unwrap();
+            assert!(matches!(failed, Err(Error::Engine(m)) if m.contains("fails on this audio")));
+        }
+        // Every worker is still there (three panics with two workers).
+        let ok: Vec<_> = (1..=4).map(|c| r.submit(c, audio(c), true)).collect();
+        for (i, p) in ok.into_iter().enumerate() {
+            assert_eq!(p.result.recv().unwrap().unwrap().text, format!("caller {}", i + 1));
+        }
     }
 
     /// Records, per request, its tag, the threads it ran on, and when it started and ended.

@@ -3,11 +3,14 @@
 //! comes out (over the TCP connection a peer uses, else UDP), and forwards events.
 
 use crate::sip::b2bua::{CallId, RouteDecision};
+use crate::sip::flood::FloodConfig;
 use crate::sip::parse::{parse_stream, ParseError, MAX_MESSAGE};
 use crate::sip::registrar::{Directory, RegistrarConfig};
-use crate::sip::server::{ServerEvent, SipServer};
+use crate::sip::server::{ServerEvent, SipServer, Transmit};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -83,7 +86,57 @@ enum Command {
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
     Registrations(oneshot::Sender<Vec<Registration>>),
+    /// Runs an OPTIONS request through the core and answers with its response status.
+    Probe(oneshot::Sender<u16>),
+    SetFloodLimits(FloodConfig),
+    /// Test builds only: panics the driver task outside any message's handling.
+    #[cfg(feature = "fault-injection")]
+    Crash,
     Shutdown,
+}
+
+/// What the driver counts while it runs; readable at any time, also while it restarts.
+#[derive(Debug, Default)]
+pub struct SipCounters {
+    /// Messages that did not parse.
+    pub malformed: AtomicU64,
+    /// Requests dropped from sources over their rate.
+    pub flood_dropped: AtomicU64,
+    /// Sources blocked for flooding right now, and blocks so far.
+    pub flood_blocked_now: AtomicU64,
+    pub flood_blocks: AtomicU64,
+    /// Messages whose handling panicked (each dropped, the driver went on).
+    pub panics: AtomicU64,
+    /// Messages for a TCP or WebSocket peer that could not keep up.
+    pub send_overflow: AtomicU64,
+    /// TCP connections refused because too many were open.
+    pub connections_refused: AtomicU64,
+}
+
+/// The address the server's own probe comes from: unspecified, so no packet from the network
+/// can carry it.
+const PROBE_SOURCE: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// Hex of the first bytes of `bytes`, for logging what a fault was handling.
+pub fn hex_preview(bytes: &[u8]) -> String {
+    const MAX: usize = 256;
+    let shown = bytes.get(..MAX).unwrap_or(bytes);
+    let mut out: String = shown.iter().map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > MAX {
+        out.push_str(&format!("... ({} bytes)", bytes.len()));
+    }
+    out
+}
+
+/// The message of a caught panic.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
 }
 
 /// Talks to a running SIP driver. Cheap to clone.
@@ -92,11 +145,43 @@ pub struct SipHandle {
     commands: mpsc::Sender<Command>,
     streams: mpsc::Sender<StreamEvent>,
     local_addr: SocketAddr,
+    counters: Arc<SipCounters>,
 }
 
 impl SipHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What the driver has counted (dropped messages by cause, panics).
+    pub fn counters(&self) -> &SipCounters {
+        &self.counters
+    }
+
+    /// Asks the driver to answer an OPTIONS request of its own through the SIP core: the status
+    /// (200) when the driver is alive and serving, `None` when it does not answer within
+    /// `timeout`.
+    pub async fn probe(&self, timeout: Duration) -> Option<u16> {
+        let (tx, rx) = oneshot::channel();
+        tokio::time::timeout(timeout, async {
+            self.commands.send(Command::Probe(tx)).await.ok()?;
+            rx.await.ok()
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Replaces the per-source request limits.
+    pub async fn set_flood_limits(&self, config: FloodConfig) {
+        let _ = self.commands.send(Command::SetFloodLimits(config)).await;
+    }
+
+    /// Test builds only: makes the driver task panic outside any message's handling (its
+    /// supervisor restarts it).
+    #[cfg(feature = "fault-injection")]
+    pub async fn crash(&self) {
+        let _ = self.commands.send(Command::Crash).await;
     }
 
     /// Replaces who may register.
@@ -155,6 +240,16 @@ pub async fn start(
     config: SipConfig,
     events: mpsc::Sender<ServerEvent>,
 ) -> std::io::Result<(SipHandle, tokio::task::JoinHandle<()>)> {
+    let (handle, mut driver) = bind(config, events).await?;
+    Ok((handle, tokio::spawn(async move { driver.run().await })))
+}
+
+/// Binds the SIP socket and TCP listener; the driver runs when `SipDriver::run` is polled, and
+/// can be run again after a panic with everything it held (see `SipDriver`).
+pub async fn bind(
+    config: SipConfig,
+    events: mpsc::Sender<ServerEvent>,
+) -> std::io::Result<(SipHandle, SipDriver)> {
     let socket = UdpSocket::bind(config.bind).await?;
     let local_addr = socket.local_addr()?;
     // TCP on the same address and port as UDP.
@@ -162,8 +257,24 @@ pub async fn start(
     let (tx, rx) = mpsc::channel(64);
     let (stream_tx, stream_rx) = mpsc::channel::<StreamEvent>(1024);
     let server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
-    let task = tokio::spawn(run(socket, listener, server, rx, events, stream_tx.clone(), stream_rx));
-    Ok((SipHandle { commands: tx, streams: stream_tx, local_addr }, task))
+    let counters = Arc::new(SipCounters::default());
+    let driver = SipDriver {
+        socket,
+        listener,
+        server,
+        commands: rx,
+        events,
+        stream_tx: stream_tx.clone(),
+        stream_rx,
+        connections: HashMap::new(),
+        start: Instant::now(),
+        buf: vec![0u8; MAX_MESSAGE],
+        counters: counters.clone(),
+        last_input: Vec::new(),
+        pending: Vec::new(),
+        stopped: false,
+    };
+    Ok((SipHandle { commands: tx, streams: stream_tx, local_addr, counters }, driver))
 }
 
 /// Reads framed SIP messages from one TCP connection and writes what the driver sends it.
@@ -225,31 +336,122 @@ async fn connection(
 /// Datagrams read in one go after a wake-up.
 const UDP_BURST: usize = 32;
 
-async fn run(
+/// The SIP driver: the sans-IO core with its sockets, channels and connections. `run` serves
+/// until shut down. A panic while one message (or timer, or command) is handled is caught
+/// there: that message is dropped and counted, the panic and the message (hex) are logged, and
+/// the driver goes on with its calls. A panic anywhere else ends `run`; everything stays in
+/// `SipDriver`, so a supervisor can call `run` again and the calls, registrations and
+/// connections carry on.
+pub struct SipDriver {
     socket: UdpSocket,
     listener: TcpListener,
-    mut server: SipServer,
-    mut commands: mpsc::Receiver<Command>,
+    server: SipServer,
+    commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<ServerEvent>,
     stream_tx: mpsc::Sender<StreamEvent>,
-    mut stream_rx: mpsc::Receiver<StreamEvent>,
-) {
-    let start = Instant::now();
-    let now_ms = || start.elapsed().as_millis() as u64;
-    let mut buf = vec![0u8; 65_535];
-    let mut connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    loop {
-        let wake = server.poll_timeout().map(|t| start + Duration::from_millis(t));
+    stream_rx: mpsc::Receiver<StreamEvent>,
+    connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    start: Instant,
+    buf: Vec<u8>,
+    counters: Arc<SipCounters>,
+    /// What was handled last (the bytes of a message, or a description), for the log when a
+    /// panic escapes.
+    last_input: Vec<u8>,
+    /// Transmissions taken out of the core ahead of their turn (around a probe).
+    pending: Vec<Transmit>,
+    stopped: bool,
+}
+
+/// Runs one step of the core, catching a panic: `false` when it panicked (logged, counted).
+fn guarded(counters: &SipCounters, what: &str, input: &[u8], step: impl FnOnce()) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(()) => true,
+        Err(payload) => {
+            counters.panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                panic = %panic_message(payload.as_ref()),
+                what,
+                input = %hex_preview(input),
+                "SIP handling panicked; the message is dropped, the driver goes on"
+            );
+            false
+        }
+    }
+}
+
+/// Test builds only: a message carrying `X-Switchboard-Fault: panic` panics inside its
+/// handling, one carrying `crash` panics the driver task.
+#[cfg(feature = "fault-injection")]
+fn injected_fault(bytes: &[u8]) -> Option<&'static str> {
+    let text = String::from_utf8_lossy(bytes);
+    let value = text.lines().find_map(|l| l.strip_prefix("X-Switchboard-Fault:"))?.trim().to_string();
+    match value.as_str() {
+        "panic" => Some("panic"),
+        "crash" => Some("crash"),
+        _ => None,
+    }
+}
+
+impl SipDriver {
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// The last input handled (hex, truncated), for a supervisor's log after a panic.
+    pub fn last_input(&self) -> String {
+        hex_preview(&self.last_input)
+    }
+
+    /// Whether `run` ended because the driver was shut down (rather than by a panic).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    fn handle_message(&mut self, now: u64, from: SocketAddr, transport: &'static str, bytes: &[u8]) {
+        self.last_input.clear();
+        self.last_input.extend_from_slice(bytes.get(..1024).unwrap_or(bytes));
+        #[cfg(feature = "fault-injection")]
+        if injected_fault(bytes) == Some("crash") {
+            panic!("injected fault: the SIP driver task crashes");
+        }
+        let server = &mut self.server;
+        guarded(&self.counters, "message", bytes, || {
+            #[cfg(feature = "fault-injection")]
+            if injected_fault(bytes) == Some("panic") {
+                panic!("injected fault: a SIP message's handling panics");
+            }
+            server.handle_datagram(now, from, transport, bytes)
+        });
+    }
+
+    /// Serves until shut down (or every handle is dropped). May be called again after a panic.
+    pub async fn run(&mut self) {
+        while !self.stopped {
+            self.step().await;
+            self.flush().await;
+        }
+        tracing::info!("SIP driver stopped");
+    }
+
+    /// Waits for one thing to happen (datagrams, a connection, a stream message, a timer, a
+    /// command) and hands it to the core.
+    async fn step(&mut self) {
+        let wake = self.server.poll_timeout().map(|t| self.start + Duration::from_millis(t));
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.len() < MAX_MESSAGE {
+            // Left empty by a panic in the middle of a step.
+            buf = vec![0u8; MAX_MESSAGE];
+        }
         tokio::select! {
-            received = socket.recv_from(&mut buf) => match received {
+            received = self.socket.recv_from(&mut buf) => match received {
                 Ok((n, from)) => {
-                    let now = now_ms();
-                    server.handle_datagram(now, from, "UDP", &buf[..n]);
+                    let now = self.now_ms();
+                    self.handle_message(now, from, "UDP", buf.get(..n).unwrap_or_default());
                     // Take whatever else is already waiting before going round the loop (a
                     // busy PBX then sets its timer and wakes the router once per burst).
                     for _ in 0..UDP_BURST {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((n, from)) => server.handle_datagram(now, from, "UDP", &buf[..n]),
+                        match self.socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => self.handle_message(now, from, "UDP", buf.get(..n).unwrap_or_default()),
                             Err(_) => break,
                         }
                     }
@@ -257,92 +459,152 @@ async fn run(
                 // ICMP port unreachable and friends surface here on some systems; keep going.
                 Err(e) => tracing::debug!(error = %e, "SIP receive error"),
             },
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) if connections.len() < MAX_CONNECTIONS => {
+            accepted = self.listener.accept() => match accepted {
+                Ok((stream, peer)) if self.connections.len() < MAX_CONNECTIONS => {
                     let (out_tx, out_rx) = mpsc::channel(256);
-                    connections.insert(peer, out_tx);
-                    tokio::spawn(connection(stream, peer, stream_tx.clone(), out_rx));
+                    self.connections.insert(peer, out_tx);
+                    tokio::spawn(connection(stream, peer, self.stream_tx.clone(), out_rx));
                 }
-                Ok((_, peer)) => tracing::warn!(%peer, "too many SIP/TCP connections; refusing one"),
+                Ok((_, peer)) => {
+                    self.counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "too many SIP/TCP connections; refusing one");
+                }
                 Err(e) => tracing::debug!(error = %e, "SIP/TCP accept error"),
             },
-            Some(event) = stream_rx.recv() => match event {
+            Some(event) = self.stream_rx.recv() => match event {
                 StreamEvent::Opened(peer, out) => {
-                    if connections.len() < MAX_CONNECTIONS {
-                        connections.insert(peer, out);
+                    if self.connections.len() < MAX_CONNECTIONS {
+                        self.connections.insert(peer, out);
                     }
                 }
-                StreamEvent::Message(peer, transport, bytes) => server.handle_datagram(now_ms(), peer, transport, &bytes),
+                StreamEvent::Message(peer, transport, bytes) => {
+                    let now = self.now_ms();
+                    self.handle_message(now, peer, transport, &bytes);
+                }
                 StreamEvent::Closed(peer) => {
-                    connections.remove(&peer);
+                    self.connections.remove(&peer);
                 }
             },
-            _ = sleep_until(wake) => server.handle_timeout(now_ms()),
-            cmd = commands.recv() => match cmd {
-                Some(Command::SetDirectory(d)) => server.set_directory(now_ms(), d),
-                Some(Command::Stats(reply)) => {
-                    let uplinks = server.uplink_status();
-                    let registered = uplinks
-                        .iter()
-                        .filter(|(_, s)| matches!(s, crate::sip::uplink::UplinkState::Registered { .. }))
-                        .count();
-                    let _ = reply.send(SipStats {
-                        calls: server.b2bua().active_calls(),
-                        registrations: server.registrar().all().count(),
-                        trunks_registered: registered,
-                        trunks_registering: uplinks.len(),
-                    });
-                }
-                Some(Command::Route(call, decision)) => server.route(now_ms(), call, decision),
-                Some(Command::Hangup(call)) => server.hangup(now_ms(), call),
-                Some(Command::KeepCaller(call, keep)) => server.keep_caller(call, keep),
-                Some(Command::Registrations(reply)) => {
-                    let now = now_ms();
-                    let list = server
-                        .registrar()
-                        .all()
-                        .map(|(account, ext, b)| Registration {
-                            account,
-                            extension: ext.to_string(),
-                            contact: b.contact.clone(),
-                            source: b.source,
-                            transport: b.transport.clone(),
-                            expires_in_s: b.expires_at_ms.saturating_sub(now) / 1000,
-                            user_agent: b.user_agent.clone(),
-                        })
-                        .collect();
-                    let _ = reply.send(list);
-                }
-                Some(Command::Shutdown) | None => break,
-            },
+            _ = sleep_until(wake) => {
+                let (now, server) = (self.now_ms(), &mut self.server);
+                guarded(&self.counters, "timers", b"", || server.handle_timeout(now));
+            }
+            cmd = self.commands.recv() => self.command(cmd),
         }
-        while let Some(t) = server.poll_transmit() {
+        self.buf = buf;
+    }
+
+    fn command(&mut self, cmd: Option<Command>) {
+        let now = self.now_ms();
+        let server = &mut self.server;
+        match cmd {
+            Some(Command::SetDirectory(d)) => {
+                guarded(&self.counters, "directory", b"", || server.set_directory(now, d));
+            }
+            Some(Command::SetFloodLimits(config)) => server.set_flood_limits(config),
+            Some(Command::Stats(reply)) => {
+                let uplinks = server.uplink_status();
+                let registered = uplinks
+                    .iter()
+                    .filter(|(_, s)| matches!(s, crate::sip::uplink::UplinkState::Registered { .. }))
+                    .count();
+                let _ = reply.send(SipStats {
+                    calls: server.b2bua().active_calls(),
+                    registrations: server.registrar().all().count(),
+                    trunks_registered: registered,
+                    trunks_registering: uplinks.len(),
+                });
+            }
+            Some(Command::Route(call, decision)) => {
+                guarded(&self.counters, "route", b"", || server.route(now, call, decision));
+            }
+            Some(Command::Hangup(call)) => {
+                guarded(&self.counters, "hangup", b"", || server.hangup(now, call));
+            }
+            Some(Command::KeepCaller(call, keep)) => server.keep_caller(call, keep),
+            Some(Command::Registrations(reply)) => {
+                let list = server
+                    .registrar()
+                    .all()
+                    .map(|(account, ext, b)| Registration {
+                        account,
+                        extension: ext.to_string(),
+                        contact: b.contact.clone(),
+                        source: b.source,
+                        transport: b.transport.clone(),
+                        expires_in_s: b.expires_at_ms.saturating_sub(now) / 1000,
+                        user_agent: b.user_agent.clone(),
+                    })
+                    .collect();
+                let _ = reply.send(list);
+            }
+            Some(Command::Probe(reply)) => {
+                let probe = format!(
+                    "OPTIONS sip:{local} SIP/2.0\r\nVia: SIP/2.0/UDP {PROBE_SOURCE};branch=z9hG4bKprobe{now}\r\n\
+                     Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=probe\r\nTo: <sip:{local}>\r\n\
+                     Call-ID: probe-{now}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                    local = self.socket.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                );
+                self.handle_message(now, PROBE_SOURCE, "UDP", probe.as_bytes());
+                // Its answer is for us, not for the network.
+                let mut status = 0;
+                let mut others = Vec::new();
+                while let Some(t) = self.server.poll_transmit() {
+                    if t.to == PROBE_SOURCE {
+                        if let Ok(crate::sip::Message::Response(r)) = crate::sip::parse_datagram(&t.bytes) {
+                            status = r.status;
+                        }
+                    } else {
+                        others.push(t);
+                    }
+                }
+                self.pending.extend(others);
+                let _ = reply.send(status);
+            }
+            #[cfg(feature = "fault-injection")]
+            Some(Command::Crash) => panic!("injected fault: the SIP driver task crashes"),
+            Some(Command::Shutdown) | None => self.stopped = true,
+        }
+    }
+
+    /// Sends what the core wants sent and hands its events on.
+    async fn flush(&mut self) {
+        let now = self.now_ms();
+        let dropped = self.server.dropped();
+        let flood = self.server.flood_stats(now);
+        let c = &self.counters;
+        c.malformed.store(dropped.malformed, Ordering::Relaxed);
+        c.flood_dropped.store(dropped.flood, Ordering::Relaxed);
+        c.flood_blocked_now.store(flood.blocked_now as u64, Ordering::Relaxed);
+        c.flood_blocks.store(flood.blocks, Ordering::Relaxed);
+        let pending = std::mem::take(&mut self.pending);
+        for t in pending.into_iter().chain(std::iter::from_fn(|| self.server.poll_transmit())) {
             // A peer that talks to us over TCP is answered on its connection.
-            if let Some(conn) = connections.get(&t.to) {
+            if let Some(conn) = self.connections.get(&t.to) {
                 if conn.try_send(t.bytes).is_err() {
+                    self.counters.send_overflow.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(to = %t.to, "SIP/TCP connection is not keeping up; message dropped");
                 }
                 continue;
             }
-            if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+            if let Err(e) = self.socket.send_to(&t.bytes, t.to).await {
                 tracing::debug!(error = %e, to = %t.to, "SIP send failed");
             }
         }
-        while let Some(e) = server.poll_event() {
+        while let Some(e) = self.server.poll_event() {
             // Never let a slow consumer stall signalling; call events matter, so wait briefly for them.
             match e {
                 ServerEvent::Call(_) => {
-                    if events.send(e).await.is_err() {
+                    if self.events.send(e).await.is_err() {
                         tracing::warn!("nobody is handling call events");
                     }
                 }
                 other => {
-                    let _ = events.try_send(other);
+                    let _ = self.events.try_send(other);
                 }
             }
         }
     }
-    tracing::info!("SIP driver stopped");
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -21,6 +21,11 @@ struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabels {
+    cause: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -38,6 +43,9 @@ pub struct Metrics {
     open_fds: Gauge,
     tasks_alive: Gauge,
     resident_bytes: Gauge,
+    sip_dropped: Family<CauseLabels, Counter>,
+    sip_blocked_sources: Gauge,
+    sip_flood_blocks: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -46,7 +54,31 @@ fn latency_histogram() -> Histogram {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_health(&crate::supervise::Health::default())
+    }
+
+    /// The metrics, with the supervised tasks' restarts of `health`.
+    pub fn with_health(health: &crate::supervise::Health) -> Self {
         let mut registry = Registry::with_prefix("switchboard");
+        health.register(&mut registry);
+        let sip_dropped = Family::<CauseLabels, Counter>::default();
+        registry.register(
+            "sip_messages_dropped",
+            "SIP messages received and not used, by cause (malformed, flood, panic, send_overflow, connection_refused)",
+            sip_dropped.clone(),
+        );
+        let sip_blocked_sources = Gauge::default();
+        registry.register(
+            "sip_flood_blocked_sources",
+            "Source addresses blocked right now for sending too many SIP requests",
+            sip_blocked_sources.clone(),
+        );
+        let sip_flood_blocks = Counter::default();
+        registry.register(
+            "sip_flood_blocks",
+            "Times a source address was blocked for flooding",
+            sip_flood_blocks.clone(),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         let durations =
             Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
@@ -91,6 +123,9 @@ impl Metrics {
             open_fds,
             tasks_alive,
             resident_bytes,
+            sip_dropped,
+            sip_blocked_sources,
+            sip_flood_blocks,
         }
     }
 
@@ -148,6 +183,26 @@ pub async fn serve(State(state): State<AppState>) -> Response {
         m.calls_active.set(stats.calls as i64);
         m.registrations.set(stats.registrations as i64);
         m.trunks_registered.set(stats.trunks_registered as i64);
+        let c = sip.counters();
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        // The driver's counters are the truth; the exported counters catch up to them.
+        let catch_up = |counter: &Counter, now: u64| {
+            let seen = counter.get();
+            if now > seen {
+                counter.inc_by(now - seen);
+            }
+        };
+        for (cause, now) in [
+            ("malformed", load(&c.malformed)),
+            ("flood", load(&c.flood_dropped)),
+            ("panic", load(&c.panics)),
+            ("send_overflow", load(&c.send_overflow)),
+            ("connection_refused", load(&c.connections_refused)),
+        ] {
+            catch_up(&m.sip_dropped.get_or_create(&CauseLabels { cause }), now);
+        }
+        catch_up(&m.sip_flood_blocks, load(&c.flood_blocks));
+        m.sip_blocked_sources.set(load(&c.flood_blocked_now) as i64);
     }
     m.media_relays.set(state.media_relays.load(std::sync::atomic::Ordering::Relaxed) as i64);
     m.open_fds.set(open_fds());

@@ -83,6 +83,10 @@ pub struct AppState {
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
     /// Live AI engagements (the supervisor grid).
     pub live: crate::live::Live,
+    /// The supervised parts of the process (for `/healthz`).
+    pub health: crate::supervise::Health,
+    /// The call-record writer, when SIP runs (`/healthz` checks it drains).
+    pub records: Option<crate::store::calls::RecordWriter>,
 }
 
 /// How the HTTP application is set up.
@@ -95,6 +99,8 @@ pub struct AppOptions {
     pub config_changed: crate::snapshot::ConfigVersion,
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
     pub live: crate::live::Live,
+    pub health: crate::supervise::Health,
+    pub records: Option<crate::store::calls::RecordWriter>,
 }
 
 /// Collects endpoints while building the router.
@@ -180,7 +186,7 @@ pub fn app(db: Db, options: AppOptions) -> Router {
     let access = api.endpoints.iter().map(|e| ((e.method.clone(), e.path.clone()), e.access)).collect();
     let state = AppState {
         db,
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics: Arc::new(metrics::Metrics::with_health(&options.health)),
         access: Arc::new(access),
         openapi: Arc::new(openapi),
         secure_cookies: options.secure_cookies,
@@ -190,17 +196,20 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         config_changed: options.config_changed,
         media_relays: options.media_relays,
         live: options.live,
+        health: options.health,
+        records: options.records,
     };
-    api.router
+    let router = api
+        .router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .route("/api/openapi.json", axum::routing::get(openapi::serve))
         .route("/healthz", axum::routing::get(healthz))
         .route("/metrics", axum::routing::get(metrics::serve))
-        .route("/sip", axum::routing::get(sipws::upgrade))
-        .merge(ui::routes())
-        .fallback(not_found)
-        .with_state(state)
+        .route("/sip", axum::routing::get(sipws::upgrade));
+    #[cfg(feature = "fault-injection")]
+    let router = router.route("/debug/fault/{part}", axum::routing::post(inject_fault));
+    router.merge(ui::routes()).fallback(not_found).with_state(state)
 }
 
 /// Enforces the declared access rule of the matched endpoint and hands the principal on.
@@ -230,18 +239,103 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
     }
 }
 
+/// Each part of the process and whether it serves: the database answers, the SIP driver is
+/// up and answers an OPTIONS of its own, the call-record writer drains its queue, the speech
+/// engines loaded, and no supervised task is restarting. 503 names the parts that are down;
+/// parts still starting (speech engines loading) do not fail the check.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database not answering");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "database unavailable"})),
-            )
-                .into_response()
+    use crate::supervise::PartState;
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+    let mut parts: Vec<(String, PartState)> = Vec::new();
+    let supervised = state.health.report();
+    let down = |name: &str| supervised.iter().any(|(n, s, ..)| *n == name && matches!(s, PartState::Down(_)));
+    parts.push((
+        "database".into(),
+        match tokio::time::timeout(WAIT, state.db.ping()).await {
+            Ok(Ok(())) => PartState::Up,
+            Ok(Err(e)) => PartState::Down(format!("not answering: {e}")),
+            Err(_) => PartState::Down("not answering within 2 s".into()),
+        },
+    ));
+    if let Some(sip) = &state.sip {
+        if !down("sip") {
+            let probe = match sip.probe(WAIT).await {
+                Some(200) => PartState::Up,
+                Some(status) => PartState::Down(format!("answered its own OPTIONS with {status}")),
+                None => PartState::Down("the SIP driver does not answer".into()),
+            };
+            parts.push(("sip".into(), probe));
         }
     }
+    if let Some(records) = &state.records {
+        if !down("records") && tokio::time::timeout(WAIT, records.flush()).await.is_err() {
+            parts.push(("records".into(), PartState::Down("call records are not being written".into())));
+        }
+    }
+    parts.push(("speech".into(), crate::agent::voice::Engines::health()));
+    for (name, s, ..) in supervised {
+        if let Some(existing) = parts.iter_mut().find(|(n, _)| n == name) {
+            if matches!(s, PartState::Down(_)) {
+                existing.1 = s;
+            }
+        } else {
+            parts.push((name.to_string(), s));
+        }
+    }
+    let status = |s: &PartState| match s {
+        PartState::Up => "ok",
+        PartState::Starting => "starting",
+        PartState::Down(_) => "down",
+    };
+    let failing: Vec<String> = parts
+        .iter()
+        .filter_map(|(n, s)| match s {
+            PartState::Down(why) => Some(format!("{n}: {why}")),
+            _ => None,
+        })
+        .collect();
+    let overall = if !failing.is_empty() {
+        "down"
+    } else if parts.iter().any(|(_, s)| *s == PartState::Starting) {
+        "starting"
+    } else {
+        "ok"
+    };
+    let body = serde_json::json!({
+        "status": overall,
+        "failing": failing,
+        "parts": parts.iter().map(|(n, s)| (n.clone(), serde_json::json!({
+            "status": status(s),
+            "reason": match s { PartState::Down(why) => Some(why.as_str()), _ => None },
+        }))).collect::<serde_json::Map<String, serde_json::Value>>(),
+    });
+    if failing.is_empty() {
+        (StatusCode::OK, axum::Json(body)).into_response()
+    } else {
+        tracing::warn!(failing = ?failing, "health check failing");
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    }
+}
+
+/// Test builds only (feature `fault-injection`, and `SWITCHBOARD_FAULT_INJECTION=1` in the
+/// environment), from this machine only: makes a supervised part panic, so that tests prove it
+/// is survived. `sip` crashes the SIP driver task, `records` the call-record writer.
+#[cfg(feature = "fault-injection")]
+async fn inject_fault(
+    State(state): State<AppState>,
+    axum::extract::Path(part): axum::extract::Path<String>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+) -> Response {
+    if std::env::var("SWITCHBOARD_FAULT_INJECTION").as_deref() != Ok("1") || !peer.ip().is_loopback() {
+        return not_found().await.into_response();
+    }
+    tracing::warn!(%part, "injecting a fault");
+    match (part.as_str(), &state.sip, &state.records) {
+        ("sip", Some(sip), _) => sip.crash().await,
+        ("records", _, Some(records)) => records.crash(),
+        _ => return not_found().await.into_response(),
+    }
+    StatusCode::ACCEPTED.into_response()
 }
 
 async fn not_found() -> error::ApiError {

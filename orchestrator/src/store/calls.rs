@@ -283,6 +283,9 @@ enum RecordOp {
     Flush(tokio::sync::oneshot::Sender<()>),
     /// The row id of a record, once everything queued before it is written.
     Resolve(RecordKey, tokio::sync::oneshot::Sender<Option<i64>>),
+    /// Test builds only: the writer panics.
+    #[cfg(feature = "fault-injection")]
+    Crash,
 }
 
 /// Writes call records in order and off the call-routing path: a new call's record (with its
@@ -308,55 +311,90 @@ struct Ids {
     finished: std::collections::VecDeque<RecordKey>,
 }
 
-impl RecordWriter {
-    pub fn start(db: Db) -> Self {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RecordOp>();
-        tokio::spawn(async move {
-            let mut ids = Ids::default();
-            while let Some(first) = rx.recv().await {
-                // Gather what arrives within a short linger: one transaction (and one fsync)
-                // then carries many calls' updates instead of one update each.
-                let mut batch = vec![first];
-                let linger = tokio::time::sleep(LINGER);
-                tokio::pin!(linger);
-                while batch.len() < MAX_BATCH
-                    && !matches!(batch.last(), Some(RecordOp::Flush(_) | RecordOp::Resolve(..)))
-                {
-                    tokio::select! {
-                        op = rx.recv() => match op {
-                            Some(op) => batch.push(op),
-                            None => break,
-                        },
-                        _ = &mut linger => break,
-                    }
+/// The writer's task: its queue and the ids of the records it created, kept across a restart.
+struct WriterTask {
+    db: Db,
+    rx: tokio::sync::mpsc::UnboundedReceiver<RecordOp>,
+    ids: Ids,
+    /// A summary of the batch being written, for the log if it panics.
+    current: String,
+}
+
+impl crate::supervise::Supervised for WriterTask {
+    async fn run(&mut self) {
+        while let Some(first) = self.rx.recv().await {
+            // Gather what arrives within a short linger: one transaction (and one fsync)
+            // then carries many calls' updates instead of one update each.
+            let mut batch = vec![first];
+            let linger = tokio::time::sleep(LINGER);
+            tokio::pin!(linger);
+            while batch.len() < MAX_BATCH
+                && !matches!(batch.last(), Some(RecordOp::Flush(_) | RecordOp::Resolve(..)))
+            {
+                tokio::select! {
+                    op = self.rx.recv() => match op {
+                        Some(op) => batch.push(op),
+                        None => break,
+                    },
+                    _ = &mut linger => break,
                 }
-                match write_batch(&db, &batch, &ids).await {
-                    Ok(created) => ids.ids.extend(created),
-                    Err(e) => {
-                        tracing::error!(error = %e, updates = batch.len(), "call records could not be written")
-                    }
+            }
+            self.current = format!("a batch of {} updates", batch.len());
+            #[cfg(feature = "fault-injection")]
+            if batch.iter().any(|op| matches!(op, RecordOp::Crash)) {
+                panic!("injected fault: the call-record writer crashes");
+            }
+            match write_batch(&self.db, &batch, &self.ids).await {
+                Ok(created) => self.ids.ids.extend(created),
+                Err(e) => {
+                    tracing::error!(error = %e, updates = batch.len(), "call records could not be written")
                 }
-                for op in batch {
-                    if let RecordOp::Flush(done) = op {
-                        let _ = done.send(());
-                        continue;
-                    }
-                    if let RecordOp::Resolve(key, reply) = op {
-                        let _ = reply.send(ids.ids.get(&key).copied());
-                        continue;
-                    }
-                    if let RecordOp::Finish { call, .. } = op {
-                        ids.finished.push_back(call);
-                        if ids.finished.len() > KEEP_FINISHED {
-                            if let Some(old) = ids.finished.pop_front() {
-                                ids.ids.remove(&old);
-                            }
+            }
+            let ids = &mut self.ids;
+            for op in batch {
+                if let RecordOp::Flush(done) = op {
+                    let _ = done.send(());
+                    continue;
+                }
+                if let RecordOp::Resolve(key, reply) = op {
+                    let _ = reply.send(ids.ids.get(&key).copied());
+                    continue;
+                }
+                if let RecordOp::Finish { call, .. } = op {
+                    ids.finished.push_back(call);
+                    if ids.finished.len() > KEEP_FINISHED {
+                        if let Some(old) = ids.finished.pop_front() {
+                            ids.ids.remove(&old);
                         }
                     }
                 }
             }
-        });
+        }
+    }
+
+    fn last_input(&self) -> String {
+        self.current.clone()
+    }
+}
+
+impl RecordWriter {
+    /// Starts the writer under a supervisor of its own.
+    pub fn start(db: Db) -> Self {
+        Self::start_supervised(db, &crate::supervise::Health::default())
+    }
+
+    /// Starts the writer as the part `records` of `health`: a panic loses at most the batch
+    /// being written; the queue and the ids survive the restart.
+    pub fn start_supervised(db: Db, health: &crate::supervise::Health) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<RecordOp>();
+        health.supervise("records", WriterTask { db, rx, ids: Ids::default(), current: String::new() });
         RecordWriter { tx, next: Default::default() }
+    }
+
+    /// Test builds only: makes the writer's task panic (its supervisor restarts it).
+    #[cfg(feature = "fault-injection")]
+    pub fn crash(&self) {
+        let _ = self.tx.send(RecordOp::Crash);
     }
 
     /// Queues a new call's record; `match_phone` (E.164) links it to the account's customer

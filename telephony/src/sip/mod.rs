@@ -3,6 +3,7 @@
 
 pub mod b2bua;
 pub mod digest;
+pub mod flood;
 pub mod header;
 pub mod message;
 pub mod parse;

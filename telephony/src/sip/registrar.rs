@@ -185,6 +185,11 @@ impl Registrar {
         self.bindings.values().flatten().any(|b| b.source == source)
     }
 
+    /// Whether any registered phone sends from this IP address (any port).
+    pub fn is_registered_ip(&self, ip: std::net::IpAddr) -> bool {
+        self.bindings.values().flatten().any(|b| b.source.ip() == ip)
+    }
+
     /// Every (account, extension, binding).
     pub fn all(&self) -> impl Iterator<Item = (i64, &str, &Binding)> {
         self.bindings.iter().flat_map(|((a, e), bs)| bs.iter().map(move |b| (*a, e.as_str(), b)))

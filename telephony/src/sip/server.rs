@@ -4,6 +4,7 @@
 //! status. Bytes and the time come in; bytes to send, events and the next timeout come out.
 
 use super::b2bua::{B2bua, CallEvent, CallId, Caller, RouteDecision};
+use super::flood::{FloodConfig, FloodGuard, FloodStats, SourceClass, Verdict};
 use super::header::{self, NameAddr, Via};
 use super::message::{Message, Method, Request, Response};
 use super::parse::{parse_datagram, ParseError};
@@ -35,6 +36,21 @@ pub enum ServerEvent {
         source: SocketAddr,
         reason: String,
     },
+    /// A source sends more requests than it may: its requests are dropped for a cool-down.
+    /// Reported once per sampling window while it lasts, with the drops since the last report.
+    Flood {
+        source: SocketAddr,
+        dropped: u64,
+    },
+}
+
+/// Messages that arrived and were not used, by cause (for monitoring).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Did not parse (a 400 or 505 was answered where possible).
+    pub malformed: u64,
+    /// From a source over its rate (see `flood`).
+    pub flood: u64,
 }
 
 struct Cached {
@@ -53,6 +69,8 @@ pub struct SipServer {
     out: VecDeque<Transmit>,
     events: VecDeque<ServerEvent>,
     server_name: String,
+    flood: FloodGuard,
+    dropped: Dropped,
 }
 
 fn is_request_like(buf: &[u8]) -> bool {
@@ -106,7 +124,24 @@ impl SipServer {
             out: VecDeque::new(),
             events: VecDeque::new(),
             server_name: server_name.into(),
+            flood: FloodGuard::new(FloodConfig::default()),
+            dropped: Dropped::default(),
         }
+    }
+
+    /// Replaces the flood limits (see `flood::FloodConfig`).
+    pub fn set_flood_limits(&mut self, config: FloodConfig) {
+        self.flood = FloodGuard::new(config);
+    }
+
+    /// Messages dropped so far, by cause.
+    pub fn dropped(&self) -> Dropped {
+        self.dropped
+    }
+
+    /// Sources blocked and drops for flooding.
+    pub fn flood_stats(&self, now_ms: u64) -> FloodStats {
+        self.flood.stats(now_ms)
     }
 
     /// Who may register and which carriers we register with.
@@ -200,6 +235,9 @@ impl SipServer {
         transport: &'static str,
         bytes: &[u8],
     ) {
+        if self.flooded(now_ms, source, transport, bytes) {
+            return;
+        }
         match parse_datagram(bytes) {
             Ok(Message::Request(req)) => self.handle_request(now_ms, source, transport, req),
             // Responses belong to our outbound legs; strays are dropped (RFC 3261 §18.1.2).
@@ -211,6 +249,7 @@ impl SipServer {
             }
             Err(ParseError::KeepAlive) => {}
             Err(e) => {
+                self.dropped.malformed += 1;
                 self.events.push_back(ServerEvent::Malformed { source, reason: e.to_string() });
                 if let (true, Some(req)) = (is_request_like(bytes), salvage(bytes)) {
                     if req.method != Method::Ack {
@@ -222,6 +261,39 @@ impl SipServer {
                 }
             }
         }
+    }
+
+    /// Counts a request against its source's rate; `true` when it is dropped for flooding
+    /// (the first drop of a window is answered 503 with Retry-After and reported). Responses
+    /// and keep-alives are not counted, nor the server's own probe (from the unspecified
+    /// address, which no packet from the network can have).
+    fn flooded(&mut self, now_ms: u64, source: SocketAddr, transport: &'static str, bytes: &[u8]) -> bool {
+        let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
+        let Some(first) = first else { return false };
+        if source.ip().is_unspecified() || bytes.get(first..first + 4) == Some(b"SIP/") {
+            return false;
+        }
+        let (directory, registrar) = (&self.directory, &self.registrar);
+        let class = || match directory.trusted(source) {
+            Some(_) => SourceClass::Trunk,
+            None if registrar.is_registered_ip(source.ip()) => SourceClass::Phone,
+            None => SourceClass::Unknown,
+        };
+        let Verdict::Drop { report, dropped_before } = self.flood.check(now_ms, source.ip(), class) else {
+            return false;
+        };
+        self.dropped.flood += 1;
+        if report {
+            self.events.push_back(ServerEvent::Flood { source, dropped: dropped_before });
+            if let Ok(Message::Request(req)) = parse_datagram(bytes) {
+                if req.method != Method::Ack {
+                    let mut r = Response::for_request(&req, 503, Some("x"));
+                    r.headers.push("Retry-After", (self.flood.config().block_ms / 1000).max(1).to_string());
+                    self.send(source, transport, r);
+                }
+            }
+        }
+        true
     }
 
     fn send(&mut self, to: SocketAddr, transport: &'static str, mut resp: Response) {
@@ -526,5 +598,36 @@ mod tests {
         s.handle_datagram(0, src(), "UDP", b"\x16\x03\x01 binary junk \x00\xff");
         assert!(s.poll_transmit().is_none());
         assert!(matches!(s.poll_event(), Some(ServerEvent::Malformed { .. })));
+    }
+
+    #[test]
+    fn a_flooding_source_is_answered_503_once_then_dropped_while_others_are_served() {
+        let mut s = server();
+        let attacker: SocketAddr = "192.0.2.66:5060".parse().unwrap();
+        let mut answers = Vec::new();
+        for i in 0..1_000 {
+            s.handle_datagram(i / 10, attacker, "UDP", &msg("INVITE", &format!("z9hG4bKf{i}"), ""));
+            while let Some(t) = s.poll_transmit() {
+                answers.push(t);
+            }
+        }
+        let limit = FloodConfig::default().unknown as usize;
+        // The first `limit` INVITEs are challenged (407), the next one gets 503, the rest nothing.
+        assert_eq!(answers.len(), limit + 1);
+        let Ok(Message::Response(last)) = parse_datagram(&answers[limit].bytes) else { panic!() };
+        assert_eq!(last.status, 503);
+        assert_eq!(last.headers.get("Retry-After"), Some("60"));
+        assert_eq!(s.dropped().flood, 1_000 - limit as u64);
+        let flood_events = std::iter::from_fn(|| s.poll_event())
+            .filter(|e| matches!(e, ServerEvent::Flood { source, .. } if *source == attacker))
+            .count();
+        assert_eq!(flood_events, 1, "reported once per window");
+        // Another source is answered as usual; responses from the attacker's address are not counted.
+        s.handle_datagram(100, src(), "UDP", &msg("OPTIONS", "z9hG4bKok", ""));
+        assert_eq!(response(&mut s).status, 200);
+        assert!(s.flood_stats(100).blocked_now == 1);
+        // The cool-down passes.
+        s.handle_datagram(70_000, attacker, "UDP", &msg("OPTIONS", "z9hG4bKlater", ""));
+        assert_eq!(response(&mut s).status, 200);
     }
 }

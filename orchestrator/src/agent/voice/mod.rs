@@ -80,10 +80,24 @@ pub struct Engines {
     callers: std::sync::atomic::AtomicU64,
 }
 
+static ENGINES: tokio::sync::OnceCell<Arc<Engines>> = tokio::sync::OnceCell::const_new();
+
 impl Engines {
+    /// For `/healthz`: starting while the engines load (or before anything asked for them),
+    /// down when recognition could not be loaded (AI calls then go to their fallback).
+    pub fn health() -> crate::supervise::PartState {
+        use crate::supervise::PartState;
+        match ENGINES.get() {
+            None => PartState::Starting,
+            Some(e) => match &e.recognizer {
+                Ok(_) => PartState::Up,
+                Err(why) => PartState::Down(format!("speech recognition is unavailable: {why}")),
+            },
+        }
+    }
+
     /// Loads the engines once (on first use, off the async runtime).
     pub async fn shared() -> Arc<Engines> {
-        static ENGINES: tokio::sync::OnceCell<Arc<Engines>> = tokio::sync::OnceCell::const_new();
         ENGINES
             .get_or_init(|| async {
                 let loaded = tokio::task::spawn_blocking(|| {
@@ -115,7 +129,13 @@ impl Engines {
     /// Synthesises `text` for the phone at 8 kHz; espeak-ng when the voice fails.
     fn speak(&self, text: &str) -> Option<Vec<i16>> {
         let text = switchboard_speech::text::for_phone(text);
-        let audio = self.voice.synthesize(&text).or_else(|e| {
+        // A panic in the voice costs this sentence only (espeak-ng says it instead).
+        let voiced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.voice.synthesize(&text)))
+            .unwrap_or_else(|payload| {
+                let message = switchboard_telephony::driver::panic_message(payload.as_ref());
+                Err(switchboard_speech::Error::Engine(format!("the voice panicked: {message}")))
+            });
+        let audio = voiced.or_else(|e| {
             tracing::warn!(error = %e, "voice failed; using espeak-ng");
             Espeak::default().synthesize(&text)
         });

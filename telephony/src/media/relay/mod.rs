@@ -124,6 +124,16 @@ pub struct Relay {
     pub stats: Arc<RelayStats>,
     quality: Arc<Mutex<[LegQuality; 2]>>,
     task: tokio::task::JoinHandle<()>,
+    died: watch::Receiver<bool>,
+}
+
+/// Aborts the task when dropped (the relay's task when the relay is dropped).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the application attaches to a side of the relay.
@@ -167,8 +177,26 @@ impl Relay {
         let (a_local, b_local) = (a.rtp.local_addr()?, b.rtp.local_addr()?);
         let stats = Arc::new(RelayStats::default());
         let quality = Arc::new(Mutex::new([LegQuality::default(); 2]));
-        let task = tokio::spawn(run([a, b], rx, command_rx, stats.clone(), quality.clone(), digits));
-        Ok(Relay { targets: tx, commands, a_local, b_local, stats, quality, task })
+        let (died_tx, died) = watch::channel(false);
+        let relaying = tokio::spawn(run([a, b], rx, command_rx, stats.clone(), quality.clone(), digits));
+        // A panic in the relay costs its call only: it is logged and reported on `died`, so
+        // that the application ends the call rather than leave it silent.
+        let task = tokio::spawn(async move {
+            let mut relaying = AbortOnDrop(relaying);
+            if let Err(e) = (&mut relaying.0).await {
+                if e.is_panic() {
+                    let message = crate::driver::panic_message(e.into_panic().as_ref());
+                    tracing::error!(panic = %message, %a_local, %b_local, "a media relay panicked; its call ends");
+                    let _ = died_tx.send(true);
+                }
+            }
+        });
+        Ok(Relay { targets: tx, commands, a_local, b_local, stats, quality, task, died })
+    }
+
+    /// Becomes `true` if the relay fails (its task panicked); closed when the relay is dropped.
+    pub fn died(&self) -> watch::Receiver<bool> {
+        self.died.clone()
     }
 
     /// Plays `source` to one side; the receiver completes when it has played out (or was
