@@ -8,11 +8,21 @@
 //!
 //! Status: SIP message parsing, URIs, headers and digest authentication; G.711 codecs and WAV
 //! files. Transactions, registrar, B2BUA and RTP follow (see ARCHITECTURE.md).
+//!
+//! Input from the network never panics: text is never indexed by byte position (the lint below;
+//! see `text`), wire numbers are checked, saturating or deliberately wrapping, and every parser
+//! has a fuzz entry point in [`fuzzing`].
+
+// `&s[a..b]` on a `str` panics inside a multi-byte character; cut text with `text` helpers,
+// `split_once`, `strip_prefix` or `str::get` instead.
+#![deny(clippy::string_slice)]
 
 pub mod driver;
 mod error;
+pub mod fuzzing;
 pub mod media;
 pub mod sdp;
 pub mod sip;
+pub mod text;
 
 pub use error::Error;

@@ -172,8 +172,9 @@ pub fn parse_audio(body: &str) -> Result<AudioMedia, SdpError> {
                 if !proto.is_some_and(|p| p.starts_with("RTP/")) {
                     return Err(SdpError(format!("unsupported transport: {line}")));
                 }
+                // RTP payload types are 7 bits (RFC 3550 §5.1).
                 let formats = it
-                    .map(|f| f.parse::<u8>().map_err(|_| SdpError(format!("bad format {f}"))))
+                    .map(|f| f.parse::<u8>().ok().filter(|pt| *pt < 128).ok_or_else(|| bad_format(f)))
                     .collect::<Result<Vec<_>, _>>()?;
                 media = Some(AudioMedia {
                     address: session_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])),
@@ -231,6 +232,10 @@ pub fn parse_audio(body: &str) -> Result<AudioMedia, SdpError> {
     Ok(m)
 }
 
+fn bad_format(f: &str) -> SdpError {
+    SdpError(format!("bad format {}", crate::text::excerpt(f, 20)))
+}
+
 fn parse_connection(value: &str) -> Result<IpAddr, SdpError> {
     let mut it = value.split_whitespace();
     let (net, addrtype, addr) = (it.next(), it.next(), it.next());
@@ -246,7 +251,7 @@ fn parse_rtpmap(arg: &str) -> Option<(u8, String, u32)> {
     let mut parts = enc.trim().split('/');
     let name = parts.next()?.to_string();
     let rate = parts.next()?.parse().ok()?;
-    Some((pt.trim().parse().ok()?, name, rate))
+    Some((pt.trim().parse().ok().filter(|pt: &u8| *pt < 128)?, name, rate))
 }
 
 /// What we put in our own offers and answers.
@@ -292,7 +297,8 @@ pub fn answer(offer: &AudioMedia, address: SocketAddr, supported: &[Codec]) -> O
     Some(LocalAudio {
         address,
         codecs: vec![(codec, pt)],
-        telephone_event: offer.telephone_event(),
+        // An offer that maps one payload type to both gets no events (they would be audio).
+        telephone_event: offer.telephone_event().filter(|te| *te != pt),
         direction: offer.direction.answer(),
     })
 }
@@ -332,6 +338,11 @@ mod tests {
         );
         let old_hold = BARESIP.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
         assert_eq!(parse_audio(&old_hold).unwrap().remote(), None);
+        // One payload type mapped to both audio and events: no events in the answer.
+        let clash = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 96\r\na=rtpmap:96 PCMU/8000\r\n\
+            a=rtpmap:96 telephone-event/8000\r\n";
+        let a = answer(&parse_audio(clash).unwrap(), "127.0.0.1:1".parse().unwrap(), &[Codec::Pcmu]).unwrap();
+        assert_eq!((a.codecs[0], a.telephone_event), ((Codec::Pcmu, 96), None));
         let g729 = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 18\r\n";
         assert!(answer(&parse_audio(g729).unwrap(), "127.0.0.1:1".parse().unwrap(), &[Codec::Pcmu]).is_none());
         for bad in [
@@ -341,6 +352,7 @@ mod tests {
             "v=0\r\nm=audio x RTP/AVP 0",
             "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 UDP/TLS 0",
             "v=0\r\nbroken",
+            "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0 200",
         ] {
             assert!(parse_audio(bad).is_err(), "{bad:?}");
         }

@@ -161,7 +161,8 @@ impl RtpEndpoint {
     /// Counts a packet from the peer for reports without buffering it (the relay forwarded it).
     pub fn observe_rtp(&mut self, now_ms: u64, header: &RtpHeader) {
         self.remote_ssrc = Some(header.ssrc);
-        self.reception.packet(header.sequence, header.timestamp, (now_ms * 8) as u32);
+        // Arrival in 8 kHz ticks, wrapping like RTP timestamps do.
+        self.reception.packet(header.sequence, header.timestamp, now_ms.wrapping_mul(8) as u32);
     }
 
     /// A packet from the peer (RTP of our codec; others are ignored here).
@@ -229,8 +230,9 @@ impl RtpEndpoint {
             rtp::write(false, self.codec.payload_type(), self.seq, self.timestamp, self.ssrc, &payload);
         self.seq = self.seq.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(frame.len() as u32);
-        self.sent_packets += 1;
-        self.sent_octets += payload.len() as u32;
+        // The sender report's counts wrap (RFC 3550 §6.4.1).
+        self.sent_packets = self.sent_packets.wrapping_add(1);
+        self.sent_octets = self.sent_octets.wrapping_add(payload.len() as u32);
         self.quality.packets_sent = self.sent_packets;
         packet
     }
@@ -252,8 +254,9 @@ impl RtpEndpoint {
         };
         let packet = rtp::write(marker, payload_type, self.seq, ts, self.ssrc, payload);
         self.seq = self.seq.wrapping_add(1);
-        self.sent_packets += 1;
-        self.sent_octets += payload.len() as u32;
+        // The sender report's counts wrap (RFC 3550 §6.4.1).
+        self.sent_packets = self.sent_packets.wrapping_add(1);
+        self.sent_octets = self.sent_octets.wrapping_add(payload.len() as u32);
         self.quality.packets_sent = self.sent_packets;
         packet
     }

@@ -47,11 +47,12 @@ pub struct JitterBuffer {
 /// Extends a 16-bit sequence number to 64 bits near a reference.
 fn extend(seq: u16, reference: u64) -> u64 {
     let base = reference & !0xFFFF;
-    let candidates = [base.wrapping_sub(0x10000), base, base + 0x10000];
+    let candidates = [base.checked_sub(0x10000), Some(base), base.checked_add(0x10000)];
     candidates
         .into_iter()
-        .map(|b| b.wrapping_add(seq as u64))
-        .min_by_key(|c| (*c as i64 - reference as i64).unsigned_abs())
+        .flatten()
+        .map(|b| b | seq as u64)
+        .min_by_key(|c| c.abs_diff(reference))
         .unwrap_or(seq as u64)
 }
 

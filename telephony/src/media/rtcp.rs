@@ -148,13 +148,15 @@ impl ReceptionStats {
             }
             Some(_) => {
                 if seq < (self.max_seq & 0xFFFF) && (self.max_seq & 0xFFFF) - seq > 0x8000 {
-                    self.cycles += 0x10000;
+                    // The count of wraps lives in the high 16 bits and wraps itself (A.1): a
+                    // sender that jumps back and forth forever must not overflow it.
+                    self.cycles = self.cycles.wrapping_add(0x10000);
                 }
                 let ext = self.cycles | seq;
                 self.max_seq = self.max_seq.max(ext);
             }
         }
-        self.received += 1;
+        self.received = self.received.wrapping_add(1);
         // Interarrival jitter: J += (|D| - J) / 16, kept scaled by 16 (A.8).
         let transit = arrival_ts.wrapping_sub(rtp_ts) as i32 as i64;
         if let Some(prev) = self.transit {
@@ -175,25 +177,28 @@ impl ReceptionStats {
         self.received
     }
 
+    /// Packets expected so far (the extended range seen), wrapping like the wire counters do.
+    fn expected(&self) -> u32 {
+        self.base_seq.map_or(0, |base| self.max_seq.wrapping_sub(base).wrapping_add(1))
+    }
+
     /// Packets expected but not received so far.
     pub fn lost(&self) -> u32 {
-        match self.base_seq {
-            Some(base) => (self.max_seq.wrapping_sub(base) + 1).saturating_sub(self.received),
-            None => 0,
-        }
+        self.expected().saturating_sub(self.received)
     }
 
     /// A report block for `ssrc`, and resets the interval counters.
     pub fn block(&mut self, ssrc: u32) -> ReportBlock {
-        let base = self.base_seq.unwrap_or(0);
-        let expected = if self.base_seq.is_some() { self.max_seq.wrapping_sub(base) + 1 } else { 0 };
+        let expected = self.expected();
         let lost = expected.saturating_sub(self.received);
-        let expected_interval = expected - self.expected_prior;
-        let received_interval = self.received - self.received_prior;
+        // Interval counts are differences of wrapping counters (RFC 3550 A.3).
+        let expected_interval = expected.wrapping_sub(self.expected_prior);
+        let received_interval = self.received.wrapping_sub(self.received_prior);
         self.expected_prior = expected;
         self.received_prior = self.received;
-        let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction = (lost_interval << 8).checked_div(expected_interval).map_or(0, |f| f as u8);
+        let lost_interval = expected_interval.saturating_sub(received_interval) as u64;
+        let fraction =
+            (lost_interval << 8).checked_div(expected_interval as u64).map_or(0, |f| f.min(255) as u8);
         ReportBlock {
             ssrc,
             fraction_lost: fraction,
@@ -278,6 +283,20 @@ mod tests {
             w.packet(seq, 0, 0);
         }
         assert_eq!(w.block(1).highest_seq, 65536 + 1);
+    }
+
+    #[test]
+    fn a_sender_jumping_back_and_forth_never_overflows_the_counters() {
+        // Each jump back by more than half the space counts a wrap: 2^16 of them wrap the
+        // cycle count itself (a debug build used to panic here).
+        let mut s = ReceptionStats::default();
+        for i in 0..140_000u32 {
+            s.packet(if i % 2 == 0 { 40_000 } else { 0 }, i, i);
+            if i % 10_000 == 0 {
+                let _ = s.block(1);
+            }
+        }
+        let _ = (s.lost(), s.block(1), s.received());
     }
 
     #[test]

@@ -41,8 +41,14 @@ impl RtpHeader {
         })
     }
 
+    /// The payload of the packet this header was parsed from (empty for any other packet
+    /// too short for it).
     pub fn payload<'a>(&self, packet: &'a [u8]) -> &'a [u8] {
-        &packet[self.payload_offset..packet.len() - self.padding]
+        packet
+            .len()
+            .checked_sub(self.padding)
+            .and_then(|end| packet.get(self.payload_offset..end))
+            .unwrap_or_default()
     }
 
     /// RTCP shares ports with RTP when multiplexed (RFC 5761): payload types 64-95 with the

@@ -29,7 +29,7 @@ pub struct WavInfo {
 
 impl WavInfo {
     pub fn duration_ms(&self) -> u64 {
-        self.frames * 1000 / self.sample_rate as u64
+        self.frames.saturating_mul(1000) / (self.sample_rate as u64).max(1)
     }
 }
 
@@ -92,18 +92,29 @@ pub fn parse(bytes: &[u8]) -> Result<WavInfo, Error> {
             if !(8000..=48000).contains(&sample_rate) {
                 return Err(bad(format!("sample rate {sample_rate} Hz; 8000 to 48000 Hz are supported")));
             }
-            let available = bytes.len() - body;
+            let available = bytes.len().saturating_sub(body);
             // Streaming writers leave the size at 0 or 0xFFFFFFFF; take what is there.
             let len =
                 if size == 0 || size == u32::MAX as usize || size > available { available } else { size };
             let frame_bytes = channels as usize * (bits as usize / 8);
-            let frames = (len / frame_bytes) as u64;
+            let frames = len / frame_bytes;
             if frames == 0 {
                 return Err(bad("no audio in the data chunk"));
             }
-            return Ok(WavInfo { format, channels, sample_rate, frames, data_offset: body, data_len: len });
+            // Whole frames only: a cut-off last frame is left out.
+            let data_len = frames * frame_bytes;
+            return Ok(WavInfo {
+                format,
+                channels,
+                sample_rate,
+                frames: frames as u64,
+                data_offset: body,
+                data_len,
+            });
         }
-        pos = body + size + (size & 1);
+        // A chunk size near 4 GiB must not wrap the position (32-bit targets): stop there.
+        let Some(next) = body.checked_add(size).and_then(|end| end.checked_add(size & 1)) else { break };
+        pos = next;
     }
     Err(bad(if fmt.is_none() { "no fmt chunk" } else { "no data chunk" }))
 }
@@ -111,7 +122,7 @@ pub fn parse(bytes: &[u8]) -> Result<WavInfo, Error> {
 /// Decodes a WAV file to interleaved 16-bit samples.
 pub fn decode(bytes: &[u8]) -> Result<(WavInfo, Vec<i16>), Error> {
     let info = parse(bytes)?;
-    let data = &bytes[info.data_offset..info.data_offset + info.data_len];
+    let data = bytes.get(info.data_offset..info.data_offset + info.data_len).unwrap_or_default();
     let samples: Vec<i16> = match info.format {
         SampleFormat::Pcm { bits: 8 } => data.iter().map(|&b| ((b as i16) - 128) << 8).collect(),
         SampleFormat::Pcm { bits: 16 } => {
@@ -183,9 +194,11 @@ mod tests {
         assert!(matches!(parse(&good[..30]), Err(Error::Wav(m)) if m.contains("fmt")));
         // Header only: no samples.
         assert!(matches!(parse(&good[..44]), Err(Error::Wav(m)) if m.contains("no audio")));
-        // A cut-off data chunk still decodes what is there.
-        let (info, _) = decode(&good[..144]).unwrap();
-        assert_eq!(info.frames, 50);
+        // A cut-off data chunk still decodes what is there, in whole frames.
+        let (info, samples) = decode(&good[..144]).unwrap();
+        assert_eq!((info.frames, samples.len()), (50, 50));
+        let (info, samples) = decode(&good[..145]).unwrap();
+        assert_eq!((info.frames, samples.len()), (50, 50));
         // Unsupported rate.
         let mut odd = good.clone();
         odd[24..28].copy_from_slice(&4000u32.to_le_bytes());

@@ -2,11 +2,18 @@
 //! server side (challenges, stateless nonces, verification) and the client side (answering a
 //! carrier's challenge). Time is an input: nonces carry their issue time, signed.
 
+use crate::text;
 use md5::{Digest, Md5};
 
 fn md5_hex(s: &str) -> String {
     let d = Md5::digest(s.as_bytes());
     d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The MAC of a nonce's issue time: the first 8 bytes of MD5(secret:time), 16 hex digits.
+fn nonce_mac(secret: &str, time: &str) -> String {
+    let d = Md5::digest(format!("{secret}:{time}").as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// `MD5(user:realm:password)`, the digest secret registrars may store instead of passwords.
@@ -16,8 +23,7 @@ pub fn ha1(user: &str, realm: &str, password: &str) -> String {
 
 /// Parameters of a `Digest` challenge or credentials, lowercased names, unquoted values.
 pub fn parse_params(value: &str) -> Option<Vec<(String, String)>> {
-    let v = value.trim();
-    let rest = v.strip_prefix("Digest").or_else(|| v.strip_prefix("digest"))?;
+    let rest = text::strip_prefix_ignore_ascii_case(value.trim(), "Digest")?;
     let mut out = Vec::new();
     let mut chars = rest.char_indices().peekable();
     let bytes = rest;
@@ -39,7 +45,8 @@ pub fn parse_params(value: &str) -> Option<Vec<(String, String)>> {
             }
         }
         let eq = eq?;
-        let name = bytes[start..eq].trim().to_ascii_lowercase();
+        // Both indices come from `char_indices`: character boundaries.
+        let name = bytes.get(start..eq).unwrap_or_default().trim().to_ascii_lowercase();
         let value = if let Some(&(_, '"')) = chars.peek() {
             chars.next();
             let mut s = String::new();
@@ -162,15 +169,14 @@ impl NonceSource {
 
     pub fn issue(&self, now_ms: u64) -> String {
         let t = format!("{now_ms:x}");
-        format!("{t}{}", &md5_hex(&format!("{}:{t}", self.secret))[..16])
+        format!("{t}{}", nonce_mac(&self.secret, &t))
     }
 
     pub fn check(&self, nonce: &str, now_ms: u64) -> NonceCheck {
-        if nonce.len() <= 16 || !nonce.is_char_boundary(nonce.len() - 16) {
+        let Some((t, mac)) = nonce.len().checked_sub(16).and_then(|i| nonce.split_at_checked(i)) else {
             return NonceCheck::Forged;
-        }
-        let (t, mac) = nonce.split_at(nonce.len() - 16);
-        if !constant_time_eq(&md5_hex(&format!("{}:{t}", self.secret)).as_bytes()[..16], mac.as_bytes()) {
+        };
+        if t.is_empty() || !constant_time_eq(nonce_mac(&self.secret, t).as_bytes(), mac.as_bytes()) {
             return NonceCheck::Forged;
         }
         match u64::from_str_radix(t, 16) {
@@ -183,7 +189,8 @@ impl NonceSource {
     /// A `WWW-Authenticate` / `Proxy-Authenticate` value.
     pub fn challenge(&self, realm: &str, now_ms: u64, stale: bool) -> String {
         format!(
-            "Digest realm=\"{realm}\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"{}",
+            "Digest realm={}, nonce=\"{}\", algorithm=MD5, qop=\"auth\"{}",
+            quote(realm),
             self.issue(now_ms),
             if stale { ", stale=true" } else { "" }
         )
@@ -203,23 +210,47 @@ pub fn answer(
     let p = parse_params(challenge)?;
     let realm = get(&p, "realm")?;
     let nonce = get(&p, "nonce")?;
+    let opaque = get(&p, "opaque");
+    // A value with control characters cannot be sent back in a header line: no answer.
+    if [Some(realm), Some(nonce), opaque].into_iter().flatten().any(|v| v.chars().any(char::is_control)) {
+        return None;
+    }
     let h1 = ha1(user, realm, password);
     let ha2 = md5_hex(&format!("{method}:{uri}"));
     let qop_auth = get(&p, "qop").is_some_and(|q| q.split(',').any(|x| x.trim() == "auth"));
     let mut out = format!(
-        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm=MD5"
+        "Digest username={}, realm={}, nonce={}, uri={}, algorithm=MD5",
+        quote(user),
+        quote(realm),
+        quote(nonce),
+        quote(uri)
     );
     if qop_auth {
         let nc = format!("{nc:08x}");
         let response = md5_hex(&format!("{h1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-        out.push_str(&format!(", response=\"{response}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""));
+        out.push_str(&format!(", response=\"{response}\", qop=auth, nc={nc}, cnonce={}", quote(cnonce)));
     } else {
         out.push_str(&format!(", response=\"{}\"", md5_hex(&format!("{h1}:{nonce}:{ha2}"))));
     }
-    if let Some(opaque) = get(&p, "opaque") {
-        out.push_str(&format!(", opaque=\"{opaque}\""));
+    if let Some(opaque) = opaque {
+        out.push_str(&format!(", opaque={}", quote(opaque)));
     }
     Some(out)
+}
+
+/// A quoted-string (RFC 3261 §25.1): quotes and backslashes escaped, so a value taken from a
+/// challenge cannot end the string early and add parameters of its own.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -254,6 +285,20 @@ mod tests {
         assert_eq!(ns.check(&forged, 2_000), NonceCheck::Forged);
         assert_eq!(ns.check("x", 2_000), NonceCheck::Forged);
         assert_eq!(NonceSource::new("other").check(&creds.nonce, 2_000), NonceCheck::Forged);
+    }
+
+    #[test]
+    fn challenge_values_cannot_add_parameters_to_our_answer() {
+        let challenge = r#"Digest realm="a\"b", nonce="n\", response=\"forged", qop="auth""#;
+        let auth = answer(challenge, "REGISTER", "sip:x", "u", "p", "c", 1).unwrap();
+        let creds = Credentials::parse(&auth).unwrap();
+        assert_eq!((creds.realm.as_str(), creds.nonce.as_str()), ("a\"b", "n\", response=\"forged"));
+        assert!(creds.verify("REGISTER", &ha1("u", "a\"b", "p")));
+        assert!(answer("Digest realm=\"a\rb\", nonce=\"n\"", "REGISTER", "sip:x", "u", "p", "c", 1).is_none());
+        assert!(Credentials::parse(
+            "DIGEST username=\"u\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"0\""
+        )
+        .is_some());
     }
 
     #[test]

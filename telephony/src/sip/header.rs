@@ -2,6 +2,7 @@
 //! parameter lists.
 
 use super::uri::SipUri;
+use crate::text;
 
 /// `;name=value` parameters after a header value, in order. Names are lowercased.
 pub fn params(s: &str) -> Vec<(String, Option<String>)> {
@@ -13,13 +14,14 @@ pub fn params(s: &str) -> Vec<(String, Option<String>)> {
         match c {
             '"' => quoted = !quoted,
             ';' if !quoted => {
-                pieces.push(&s[start..i]);
+                // Indices from `char_indices`: always character boundaries.
+                pieces.push(s.get(start..i).unwrap_or_default());
                 start = i + 1;
             }
             _ => {}
         }
     }
-    pieces.push(&s[start..]);
+    pieces.push(s.get(start..).unwrap_or_default());
     for p in pieces.into_iter().skip(1) {
         let p = p.trim();
         if p.is_empty() {
@@ -75,19 +77,23 @@ impl NameAddr {
                     _ => {}
                 }
             }
-            let end = end.ok_or_else(|| err("unclosed quote"))?;
-            let after = rest[end + 1..].trim_start();
-            let inner = after.strip_prefix('<').ok_or_else(|| err("quoted name without <uri>"))?;
-            let close = inner.find('>').ok_or_else(|| err("no closing >"))?;
-            (Some(rest[..end].replace("\\\"", "\"")), &inner[..close], &inner[close + 1..])
-        } else if let Some(open) = v.find('<') {
-            let close = v[open..].find('>').ok_or_else(|| err("no closing >"))? + open;
-            let name = v[..open].trim();
-            (Some(name.to_string()).filter(|n| !n.is_empty()), &v[open + 1..close], &v[close + 1..])
+            let (name, after) =
+                end.and_then(|i| text::around(rest, i)).ok_or_else(|| err("unclosed quote"))?;
+            let inner =
+                after.trim_start().strip_prefix('<').ok_or_else(|| err("quoted name without <uri>"))?;
+            let (uri_text, tail) = inner.split_once('>').ok_or_else(|| err("no closing >"))?;
+            (Some(name.replace("\\\"", "\"")), uri_text, tail)
+        } else if let Some((name, inner)) = v.split_once('<') {
+            let (uri_text, tail) = inner.split_once('>').ok_or_else(|| err("no closing >"))?;
+            let name = name.trim();
+            (Some(name.to_string()).filter(|n| !n.is_empty()), uri_text, tail)
         } else {
             // addr-spec: parameters after the URI belong to the header, not the URI.
             match v.find(';') {
-                Some(i) => (None, &v[..i], &v[i..]),
+                Some(i) => {
+                    let (uri_text, tail) = v.split_at_checked(i).ok_or_else(|| err("bad parameters"))?;
+                    (None, uri_text, tail)
+                }
                 None => (None, v, ""),
             }
         };
@@ -135,9 +141,9 @@ impl Via {
         let rest = rest.trim();
         let sent_by = rest.split(';').next().unwrap_or_default().trim();
         let (host, port) = if sent_by.starts_with('[') {
-            let end = sent_by.find(']').ok_or_else(|| err("unclosed IPv6"))?;
-            let port = sent_by[end + 1..].trim().strip_prefix(':').map(str::trim);
-            (&sent_by[..=end], port)
+            let (address, after) = sent_by.split_once(']').ok_or_else(|| err("unclosed IPv6"))?;
+            let host = sent_by.get(..=address.len()).ok_or_else(|| err("unclosed IPv6"))?;
+            (host, after.trim().strip_prefix(':').map(str::trim))
         } else {
             match sent_by.split_once(':') {
                 Some((h, p)) => (h.trim(), Some(p.trim())),

@@ -226,7 +226,8 @@ pub fn split_list(value: &str) -> Vec<&str> {
             '<' => depth += 1,
             '>' => depth -= 1,
             ',' if depth <= 0 => {
-                let part = value[start..i].trim();
+                // `start` and `i` come from `char_indices`: always character boundaries.
+                let part = value.get(start..i).unwrap_or_default().trim();
                 if !part.is_empty() {
                     out.push(part);
                 }
@@ -235,7 +236,7 @@ pub fn split_list(value: &str) -> Vec<&str> {
             _ => {}
         }
     }
-    let part = value[start..].trim();
+    let part = value.get(start..).unwrap_or_default().trim();
     if !part.is_empty() {
         out.push(part);
     }
@@ -266,6 +267,14 @@ pub enum Message {
 }
 
 impl Message {
+    /// Wire form (see `Request::to_bytes`, `Response::to_bytes`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Message::Request(r) => r.to_bytes(),
+            Message::Response(r) => r.to_bytes(),
+        }
+    }
+
     pub fn headers(&self) -> &Headers {
         match self {
             Message::Request(r) => &r.headers,

@@ -2,6 +2,7 @@
 //! either parses or yields a [`ParseError`]; nothing panics and nothing grows without bound.
 
 use super::message::{Headers, Message, Method, Request, Response};
+use crate::text::{excerpt, starts_with_ignore_ascii_case};
 
 /// Largest message accepted (datagram or stream).
 pub const MAX_MESSAGE: usize = 65_535;
@@ -134,24 +135,24 @@ fn content_length(headers: &Headers) -> Result<Option<usize>, ParseError> {
 fn check_version(v: &str) -> Result<(), ParseError> {
     if v.eq_ignore_ascii_case("SIP/2.0") {
         Ok(())
-    } else if v.len() > 4 && v[..4].eq_ignore_ascii_case("SIP/") {
-        Err(ParseError::Version(v.to_string()))
+    } else if v.len() > 4 && starts_with_ignore_ascii_case(v, "SIP/") {
+        Err(ParseError::Version(excerpt(v, 40)))
     } else {
-        Err(ParseError::StartLine(format!("expected SIP/2.0, got '{v}'")))
+        Err(ParseError::StartLine(format!("expected SIP/2.0, got '{}'", excerpt(v, 40))))
     }
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("SIP/") {
+    if starts_with_ignore_ascii_case(line, "SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
         let mut parts = line.splitn(3, ' ');
         let version = parts.next().unwrap_or_default();
         check_version(version)?;
         let code = parts.next().unwrap_or_default();
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::StartLine(format!("bad status code '{code}'")));
+            return Err(ParseError::StartLine(format!("bad status code '{}'", excerpt(code, 40))));
         }
-        let status: u16 = code.parse().map_err(|_| ParseError::StartLine(code.to_string()))?;
+        let status: u16 = code.parse().map_err(|_| ParseError::StartLine(excerpt(code, 40)))?;
         if !(100..=699).contains(&status) {
             return Err(ParseError::StartLine(format!("status code {status} out of range")));
         }
@@ -163,11 +164,11 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
         return Err(ParseError::StartLine("a request line is METHOD SP URI SP SIP/2.0".into()));
     }
     if !parts[0].bytes().all(is_token_char) {
-        return Err(ParseError::StartLine(format!("bad method '{}'", parts[0])));
+        return Err(ParseError::StartLine(format!("bad method '{}'", excerpt(parts[0], 40))));
     }
     let uri = parts[1];
     if !uri.contains(':') || uri.bytes().any(|b| b.is_ascii_control()) || uri.starts_with('<') {
-        return Err(ParseError::StartLine(format!("bad Request-URI '{uri}'")));
+        return Err(ParseError::StartLine(format!("bad Request-URI '{}'", excerpt(uri, 40))));
     }
     check_version(parts[2])?;
     Ok(StartLine::Request(Method::from_token(parts[0]), uri.to_string()))
@@ -187,11 +188,17 @@ fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError> {
         }
         let line = String::from_utf8_lossy(line);
         if line.starts_with(' ') || line.starts_with('\t') {
-            // Folded continuation of the previous header (LWS).
+            // Folded continuation of the previous header (LWS): one space joins the parts, so
+            // the value reads (and is written again) exactly as an unfolded line would.
             match &mut current {
                 Some((_, v)) => {
-                    v.push(' ');
-                    v.push_str(line.trim());
+                    let more = line.trim();
+                    if !more.is_empty() {
+                        if !v.is_empty() {
+                            v.push(' ');
+                        }
+                        v.push_str(more);
+                    }
                 }
                 None => return Err(ParseError::Header("continuation line before any header".into())),
             }
@@ -204,12 +211,14 @@ fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), ParseError> {
         if count > MAX_HEADERS {
             return Err(ParseError::Header("too many headers".into()));
         }
-        let colon = line.find(':').ok_or_else(|| ParseError::Header(format!("no colon in '{line}'")))?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| ParseError::Header(format!("no colon in '{}'", excerpt(&line, 40))))?;
+        let name = name.trim_end_matches([' ', '\t']);
         if name.is_empty() || !name.bytes().all(is_token_char) {
-            return Err(ParseError::Header(format!("bad header name '{name}'")));
+            return Err(ParseError::Header(format!("bad header name '{}'", excerpt(name, 40))));
         }
-        current = Some((name.to_string(), line[colon + 1..].trim().to_string()));
+        current = Some((name.to_string(), value.trim().to_string()));
     }
     if let Some((n, v)) = current.take() {
         headers.push(&n, v);

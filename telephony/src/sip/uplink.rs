@@ -168,9 +168,9 @@ impl Uplinks {
                     .get_all("Contact")
                     .iter()
                     .filter_map(|c| NameAddr::parse(c).ok())
-                    .find_map(|c| c.param("expires").flatten().and_then(|e| e.parse::<u64>().ok()))
-                    .or_else(|| resp.headers.get("Expires").and_then(|e| e.trim().parse().ok()))
-                    .unwrap_or(u.config.expires as u64)
+                    .find_map(|c| c.param("expires").flatten().and_then(|e| e.parse::<u32>().ok()))
+                    .or_else(|| resp.headers.get("Expires").and_then(|e| e.trim().parse::<u32>().ok()))
+                    .map_or(u.config.expires as u64, u64::from)
                     .max(10);
                 u.state = UplinkState::Registered { until_ms: now_ms + granted * 1000 };
                 u.next_refresh_ms = Some(now_ms + granted * 500);
@@ -311,6 +311,21 @@ mod tests {
         // Removing the trunk forgets it.
         u.set(91_000, vec![]);
         assert!(u.status().is_empty() && u.poll_timeout().is_none());
+    }
+
+    #[test]
+    fn a_huge_granted_interval_is_not_believed() {
+        // Expires is 32 bits (RFC 3261 §20.19); a bigger number used to overflow `* 1000`.
+        for expires in ["18446744073709551615", "4294967296", "-1"] {
+            let mut u = Uplinks::new("198.51.100.1:5060".parse().unwrap(), "x");
+            u.set(0, vec![config()]);
+            let register = sent(&mut u);
+            let mut ok = Response::for_request(&register, 200, Some("c"));
+            ok.headers.push("Contact", format!("<sip:acct-42@198.51.100.1:5060>;expires={expires}"));
+            ok.headers.push("Expires", expires);
+            assert!(u.handle_response(700, &ok));
+            assert_eq!(u.status()[0].1, UplinkState::Registered { until_ms: 300_700 }, "{expires}");
+        }
     }
 
     #[test]

@@ -63,15 +63,14 @@ impl SipUri {
         }
         // '@' cannot appear unescaped in URI headers, so the last one ends the user part
         // (which may itself contain '?' and ';'); headers start at the first '?' after it.
-        let (user, after_user) = match rest.rfind('@') {
-            Some(i) => {
-                let userinfo = &rest[..i];
+        let (user, after_user) = match rest.rsplit_once('@') {
+            Some((userinfo, after_user)) => {
                 // A password in a URI is deprecated and ignored; keep the user only.
                 let user = userinfo.split(':').next().unwrap_or_default();
                 if user.is_empty() {
                     return Err(err("empty user"));
                 }
-                (Some(user.to_string()), &rest[i + 1..])
+                (Some(user.to_string()), after_user)
             }
             None => (None, rest),
         };
@@ -82,9 +81,9 @@ impl SipUri {
         let mut pieces = hostpart.split(';');
         let hostport = pieces.next().unwrap_or_default();
         let (host, port) = if hostport.starts_with('[') {
-            let end = hostport.find(']').ok_or_else(|| err("unclosed IPv6 address"))?;
-            let host = &hostport[..=end];
-            match &hostport[end + 1..] {
+            let (address, after) = hostport.split_once(']').ok_or_else(|| err("unclosed IPv6 address"))?;
+            let host = hostport.get(..=address.len()).ok_or_else(|| err("unclosed IPv6 address"))?;
+            match after {
                 "" => (host, None),
                 p => (host, Some(p.strip_prefix(':').ok_or_else(|| err("junk after host"))?)),
             }
