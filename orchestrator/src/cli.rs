@@ -15,6 +15,9 @@ pub struct Cli {
     /// Log format: readable text or one JSON object per line.
     #[arg(long, global = true, value_enum, default_value = "text", env = "SWITCHBOARD_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// Append logs to this file instead of writing them to standard error.
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -171,14 +174,31 @@ pub enum AccountCommand {
     },
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to standard error, or to `file`. `info` keeps at most one line per call (its end)
+/// and a periodic summary; per-call detail is `debug` (`RUST_LOG=debug`). A benchmark prints
+/// only its figures: without a log file, it logs errors only.
+fn init_logging(format: LogFormat, file: Option<&std::path::Path>, bench: bool) -> anyhow::Result<()> {
+    let default = if bench && file.is_none() { "error" } else { "info,sqlx=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let writer = match file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?;
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f))
+        }
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(file.is_none());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    Ok(())
 }
 
 /// Prints validation problems one per line.
@@ -193,7 +213,7 @@ fn report(e: crate::Error) -> anyhow::Error {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, cli.log_file.as_deref(), matches!(cli.command, Command::Bench(_)))?;
     match cli.command {
         Command::Serve(opts) => serve::run(opts).await,
         Command::Bench(BenchCommand::Sip(opts)) => crate::bench::sip(opts).await,

@@ -172,7 +172,7 @@ impl IvrCall {
             other => {
                 // Schedules and outside numbers behind a menu come
                 // with their own features; until then the caller hears busy and the call ends.
-                tracing::info!(call = %self.line.call, target = ?other, "IVR target not available yet");
+                tracing::debug!(call = %self.line.call, target = ?other, "IVR target not available yet");
                 let done = self.line.relay.play(MediaSide::A, Box::new(Tone::busy(8000).for_ms(2000)));
                 let _ = done.await;
                 self.line.sip.hangup(self.line.call).await;

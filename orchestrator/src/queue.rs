@@ -208,7 +208,7 @@ impl QueueCall {
             }
         };
         let place = Place::join(self.line.account, &self.queue);
-        tracing::info!(call = %self.line.call, queue = %self.queue, position = place.position(), "waiting in queue");
+        tracing::debug!(call = %self.line.call, queue = %self.queue, position = place.position(), "waiting in queue");
         let joined = Instant::now();
         self.event("queue_joined", json!({ "queue": self.queue, "position": place.position() }));
         if let Some(greeting) = spec.greeting.clone() {
@@ -249,7 +249,7 @@ impl QueueCall {
             }
             match self.offer(&spec).await {
                 Round::Answered(agent) => {
-                    tracing::info!(call = %self.line.call, queue = %self.queue, %agent, "queue call answered");
+                    tracing::debug!(call = %self.line.call, queue = %self.queue, %agent, "queue call answered");
                     // The member hears the caller (the hold music stops).
                     self.line.relay.stop_playing(MediaSide::A);
                     self.event(

@@ -143,6 +143,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
     let (sip, sip_task) = (started.sip, started.task);
+    tokio::spawn(summarise_sip(sip.clone()));
     tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP and TCP; WebSocket at /sip on the HTTP port)");
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -203,6 +204,35 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Once a minute, when anything was dropped: one line with what SIP dropped, by cause (the
+/// individual messages are logged at `debug` only).
+async fn summarise_sip(sip: switchboard_telephony::driver::SipHandle) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut last = [0u64; 4];
+    loop {
+        tick.tick().await;
+        let c = sip.counters();
+        let now = [
+            c.malformed.load(Relaxed),
+            c.flood_dropped.load(Relaxed),
+            c.panics.load(Relaxed),
+            c.send_overflow.load(Relaxed),
+        ];
+        if now != last {
+            tracing::info!(
+                malformed = now[0] - last[0],
+                flood = now[1] - last[1],
+                panics = now[2] - last[2],
+                send_overflow = now[3] - last[3],
+                blocked_sources = c.flood_blocked_now.load(Relaxed),
+                "SIP messages dropped in the last minute"
+            );
+            last = now;
+        }
+    }
 }
 
 fn listener_addr(l: &crate::tls::TlsListener) -> String {

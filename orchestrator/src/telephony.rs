@@ -183,7 +183,8 @@ impl crate::supervise::Supervised for RouterTask {
                     tracing::debug!(account, %extension, %contact, "SIP registration ended")
                 }
                 ServerEvent::Registrar(RegistrarEvent::AuthFailed { source, username }) => {
-                    tracing::debug!(%source, %username, "SIP authentication failed")
+                    // At most a few per source: the registrar blocks a source after repeated failures.
+                    tracing::warn!(%source, %username, "SIP authentication failed")
                 }
                 ServerEvent::Registrar(RegistrarEvent::Blocked { source }) => {
                     tracing::warn!(%source, "SIP source blocked after repeated authentication failures")
@@ -250,6 +251,7 @@ pub async fn start(
         planned: planned_tx,
         ended_early: HashMap::new(),
         live,
+        call_log: CallLog { window_start: None, logged: 0, quiet: 0 },
     };
     let router_task =
         health.supervise("router", RouterTask { router, events, planned: planned_rx, last: String::new() });
@@ -290,6 +292,40 @@ struct CallRouter {
     ended_early: HashMap<CallId, String>,
     /// Live AI engagements (the supervisors' view).
     live: crate::live::Live,
+    call_log: CallLog,
+}
+
+/// One `info` line per ended call while calls are few; under load, the rest of a minute's
+/// calls are logged at `debug` and counted in one summary line.
+struct CallLog {
+    window_start: Option<std::time::Instant>,
+    logged: u64,
+    quiet: u64,
+}
+
+impl CallLog {
+    const LINES_PER_MINUTE: u64 = 60;
+
+    fn allow(&mut self, now: std::time::Instant) -> bool {
+        let start = *self.window_start.get_or_insert(now);
+        if now.duration_since(start) >= Duration::from_secs(60) {
+            if self.quiet > 0 {
+                tracing::info!(
+                    calls_ended = self.logged + self.quiet,
+                    logged_one_by_one = self.logged,
+                    "calls in the last minute"
+                );
+            }
+            *self = CallLog { window_start: Some(now), logged: 0, quiet: 0 };
+        }
+        if self.logged < Self::LINES_PER_MINUTE {
+            self.logged += 1;
+            true
+        } else {
+            self.quiet += 1;
+            false
+        }
+    }
 }
 
 /// Each side's media quality as the call record keeps it (as of the relay's last update, at
@@ -449,7 +485,7 @@ impl CallRouter {
             }
             CallEvent::Dtmf { call, side, digit } => {
                 let side = if side == Side::Caller { "caller" } else { "callee" };
-                tracing::info!(%call, %digit, side, "DTMF (SIP INFO)");
+                tracing::debug!(%call, %digit, side, "DTMF (SIP INFO)");
                 self.event(
                     call,
                     "dtmf",
@@ -471,7 +507,11 @@ impl CallRouter {
                     Outcome::Cancelled => "cancelled".to_string(),
                     Outcome::Rejected(s) => format!("rejected ({s})"),
                 };
-                tracing::info!(%call, %disposition, "call ended");
+                if self.call_log.allow(std::time::Instant::now()) {
+                    tracing::info!(%call, %disposition, "call ended");
+                } else {
+                    tracing::debug!(%call, %disposition, "call ended");
+                }
                 match self.calls.remove(&call) {
                     Some(active) => {
                         if let Some(id) = active.record {
@@ -514,7 +554,7 @@ impl CallRouter {
         }
         match plan {
             Plan::Reject { status, why, .. } => {
-                tracing::info!(call = %inc.call, %from, %to, status, %why, "call refused");
+                tracing::debug!(call = %inc.call, %from, %to, status, %why, "call refused");
                 if let Some(id) = record {
                     self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
                 }
@@ -548,7 +588,7 @@ impl CallRouter {
                 let media = MediaPorts { a: relay.a_local, b: relay.b_local };
                 let decision = match plan {
                     Plan::Ring { account, extension, lines, ring_ms, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %extension, "ringing");
+                        tracing::debug!(call = %inc.call, %from, %to, %extension, "ringing");
                         RouteDecision::Ring {
                             account,
                             extension,
@@ -558,7 +598,7 @@ impl CallRouter {
                         }
                     }
                     Plan::Dial { uri, peer, caller_id, credentials, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %caller_id, "dialling out");
+                        tracing::debug!(call = %inc.call, %from, %to, %caller_id, "dialling out");
                         RouteDecision::Dial {
                             uri,
                             peer,
@@ -569,19 +609,19 @@ impl CallRouter {
                         }
                     }
                     Plan::Ivr { account, menu, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %menu, "IVR");
+                        tracing::debug!(call = %inc.call, %from, %to, %menu, "IVR");
                         let live = self.live.clone();
                         let serve =
                             |line, legs| crate::ivr::IvrCall { line, legs: Some(legs), live }.run(menu);
                         return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
                     }
                     Plan::Queue { account, queue, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %queue, "queue");
+                        tracing::debug!(call = %inc.call, %from, %to, %queue, "queue");
                         let serve = |line, legs| crate::queue::QueueCall { line, legs, queue }.run();
                         return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
                     }
                     Plan::Voicemail { account, mailbox, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %mailbox, "voicemail");
+                        tracing::debug!(call = %inc.call, %from, %to, %mailbox, "voicemail");
                         let caller = from.clone();
                         // (Nobody else answers a voicemail call: it has no use for leg events.)
                         let serve = |line, _legs| {
@@ -596,7 +636,7 @@ impl CallRouter {
                         return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
                     }
                     Plan::Ai { account, agent, .. } => {
-                        tracing::info!(call = %inc.call, %from, %to, %agent, "AI agent");
+                        tracing::debug!(call = %inc.call, %from, %to, %agent, "AI agent");
                         let live = self.live.clone();
                         let serve = |line, legs| {
                             crate::agent::voice::VoiceCall { line, agent, llm: None, legs, live }.run()
@@ -627,7 +667,7 @@ fn spawn_digit_recorder(
         while let Some(d) = digits.recv().await {
             let side = if d.side == MediaSide::A { "caller" } else { "callee" };
             let via = if d.event { "rfc4733" } else { "inband" };
-            tracing::info!(%call, digit = %d.digit, side, via, "DTMF");
+            tracing::debug!(%call, digit = %d.digit, side, via, "DTMF");
             if d.side == MediaSide::A {
                 let _ = keys.send(d.digit);
             }

@@ -195,7 +195,7 @@ impl Deposit {
                 return;
             }
         };
-        tracing::info!(call = %self.line.call, mailbox = %self.box_name, id, duration_ms, "voicemail left");
+        tracing::debug!(call = %self.line.call, mailbox = %self.box_name, id, duration_ms, "voicemail left");
         self.event(
             "voicemail",
             json!({ "box": self.box_name, "message_id": id, "duration_ms": duration_ms, "stopped_by": stop.as_str() }),
