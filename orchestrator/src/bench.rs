@@ -36,6 +36,23 @@ pub struct BenchSipOptions {
     /// RTP ports for the PBX.
     #[arg(long, default_value = "20000-60000", value_parser = crate::cli::parse_port_range)]
     pub rtp_ports: (u16, u16),
+    /// Messages per second of the flood test (one address sends REGISTERs with a wrong
+    /// password and junk INVITEs while the carrier places calls); 0 skips it.
+    #[arg(long, default_value_t = 6000)]
+    pub flood_rate: u32,
+}
+
+/// The attacker of the flood test (the end-to-end test's scenario).
+const FLOOD: &str = include_str!("../../tests/scenarios/flood.xml");
+
+/// Resident memory of this process, in bytes.
+fn resident_bytes() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb * 1024.0)
 }
 
 fn free_udp_port() -> anyhow::Result<u16> {
@@ -122,6 +139,7 @@ struct Rig {
     uac_port: u16,
     relays: Arc<AtomicUsize>,
     uas: tokio::process::Child,
+    started: crate::telephony::Started,
 }
 
 async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
@@ -157,7 +175,7 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
         flood: Default::default(),
     };
     let health = crate::supervise::Health::default();
-    let _started =
+    let started =
         crate::telephony::start(db, options, changed, relays.clone(), crate::live::Live::new(), &health)
             .await?;
     let uas = tokio::process::Command::new("sipp")
@@ -170,7 +188,7 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
         .spawn()
         .context("start sipp (Debian package sip-tester)")?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    Ok(Rig { dir, sip, uac_port, relays, uas })
+    Ok(Rig { dir, sip, uac_port, relays, uas, started })
 }
 
 async fn run_uac(
@@ -297,7 +315,53 @@ pub async fn sip(opts: BenchSipOptions) -> anyhow::Result<()> {
         println!("RTP packets received {rx}, forwarded {fw}, lost in the PBX {loss:.3}%");
         println!("PBX CPU {cpu:.1} s over {wall:.0} s => {per_call:.3}% of a core per relayed call");
     }
+    if opts.flood_rate > 0 {
+        flood(&rig, &short, &opts).await?;
+    }
     let _ = rig.uas.kill().await;
+    Ok(())
+}
+
+/// Section 3: one address floods the PBX while the carrier places calls at 25 a second.
+async fn flood(rig: &Rig, short: &Path, opts: &BenchSipOptions) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let scenario = rig.dir.path().join("flood.xml");
+    std::fs::write(&scenario, FLOOD)?;
+    let seconds = opts.step_seconds.max(5) * 2;
+    // Two messages per sipp "call".
+    let (rate, messages) = ((opts.flood_rate / 2).max(1), (opts.flood_rate / 2).max(1) * seconds);
+    println!(
+        "\n3. flood: 127.0.0.3 sends {} messages/s (REGISTER with a wrong password, junk INVITE) for {seconds} s; \
+         meanwhile the carrier places 25 calls/s",
+        rate * 2
+    );
+    let counters = rig.started.sip.counters();
+    let (dropped0, rss0, cpu0) = (counters.flood_dropped.load(Relaxed), resident_bytes(), cpu_seconds());
+    let start = Instant::now();
+    let attacker = tokio::process::Command::new("sipp")
+        .current_dir(rig.dir.path())
+        .args(["-sf", &scenario.display().to_string(), &rig.sip, "-i", "127.0.0.3", "-p"])
+        .args([free_udp_port()?.to_string(), "-nostdin".into(), "-r".into(), rate.to_string()])
+        .args(["-rp", "1000", "-m", &messages.to_string(), "-timeout", &format!("{}s", seconds * 3)])
+        .output();
+    let calls = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        run_uac(rig, short, 25, 25 * (seconds - 2), 50, seconds * 3 + 30).await
+    };
+    let (attacker, calls) = tokio::join!(attacker, calls);
+    let wall = start.elapsed().as_secs_f64();
+    let (sent, _) = sipp_counts(&String::from_utf8_lossy(&attacker?.stdout));
+    let (ok, failed, _) = calls?;
+    let dropped = counters.flood_dropped.load(Relaxed) - dropped0;
+    let cpu = (cpu_seconds() - cpu0) / wall * 100.0;
+    println!(
+        "flood messages sent {} ({:.0}/s), dropped by the PBX {dropped}, sources blocked {}",
+        sent * 2,
+        (sent * 2) as f64 / wall,
+        counters.flood_blocks.load(Relaxed)
+    );
+    println!("carrier calls completed {ok}, failed {failed}; PBX CPU {cpu:.0}%");
+    println!("PBX memory {:.1} MB before, {:.1} MB after", rss0 / 1e6, resident_bytes() / 1e6);
     Ok(())
 }
 
