@@ -5,6 +5,7 @@ mod agent;
 mod api_behaviour;
 mod common;
 mod config_as_code;
+mod health;
 mod live;
 mod llm;
 mod role_matrix;
