@@ -296,7 +296,13 @@ async fn connection(
                 };
                 buf.extend_from_slice(&chunk[..n]);
                 loop {
-                    match parse_stream(&buf) {
+                    // Framing a stream must not panic; if it ever does, this connection closes
+                    // (and is forgotten by the driver), nothing else.
+                    let framed = std::panic::catch_unwind(|| parse_stream(&buf)).unwrap_or_else(|payload| {
+                        tracing::error!(%peer, panic = %panic_message(payload.as_ref()), input = %hex_preview(&buf), "SIP/TCP framing panicked; closing the connection");
+                        Err((ParseError::TooLarge, 0))
+                    });
+                    match framed {
                         Ok((_, used)) => {
                             let message = buf.drain(..used).collect();
                             if to_driver.send(StreamEvent::Message(peer, "TCP", message)).await.is_err() {
