@@ -278,7 +278,7 @@ pub struct Baresip {
 /// What a baresip phone plays, records and does at start.
 #[derive(Debug, Clone, Default)]
 pub struct PhoneOptions {
-    /// WAV file used as the microphone (8 kHz mono); silence when unset.
+    /// WAV file used as the microphone (8 kHz mono); a minute of silence when unset.
     pub microphone: Option<PathBuf>,
     /// Directory where each call's audio is recorded (`*-dec.wav` is what the phone heard).
     pub record_dir: Option<PathBuf>,
@@ -296,11 +296,19 @@ impl Baresip {
         let dir = tempfile::tempdir()?;
         let sip_port = free_phone_port();
         let ctrl_port = free_tcp_port();
-        let mic = options
-            .microphone
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "/dev/null".into());
+        // Without a microphone file the phone sends silence (baresip cannot read /dev/null as
+        // audio, and a call it answers or places would close at once).
+        let mic = match &options.microphone {
+            Some(p) => p.display().to_string(),
+            None => {
+                let silence = dir.path().join("silence.wav");
+                std::fs::write(
+                    &silence,
+                    switchboard_telephony::media::wav::encode_pcm16(&vec![0; 8000 * 60], 8000, 1),
+                )?;
+                silence.display().to_string()
+            }
+        };
         let mut config = format!(
             "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n\
              module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule_app account.so\n\

@@ -265,6 +265,51 @@ async fn injected_panics_in_the_sip_driver_and_the_record_writer_are_survived() 
             .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(sipp_counts(&stdout), (3, 0), "{stdout}");
+
+    // 4. A media relay fails: its call is ended (never silence on a call that looks up), and
+    //    the record says why.
+    let carol = Baresip::start_with(
+        &switchboard_tests::demo_account(&sip, "101", ""),
+        PhoneOptions {
+            microphone: Some(dir.path().join("b.wav")),
+            commands: vec![format!("/dial sip:102@{sip}")],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    carol.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    let fault = client.post(server.url("/debug/fault/relays")).send().await.unwrap();
+    assert_eq!(fault.status(), 202);
+    carol.wait_for("terminated", Duration::from_secs(5)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let calls: serde_json::Value = client
+            .get(server.url("/api/calls"))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = calls[0]["id"].clone();
+        let detail: serde_json::Value = client
+            .get(server.url(&format!("/api/calls/{id}")))
+            .header("cookie", &admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if detail["timeline"].as_array().is_some_and(|t| t.iter().any(|e| e["kind"] == "media_failed")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no media_failed in the newest call's timeline: {detail}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(health(&client, &server).await.0, 200);
+
     let logs = server.log_text();
     assert!(logs.contains("injected fault"), "the panics are logged");
     assert!(logs.contains("a supervised task was restarted"), "{logs}");

@@ -319,7 +319,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 /// Test builds only (feature `fault-injection`, and `SWITCHBOARD_FAULT_INJECTION=1` in the
 /// environment), from this machine only: makes a supervised part panic, so that tests prove it
-/// is survived. `sip` crashes the SIP driver task, `records` the call-record writer.
+/// is survived. `sip` crashes the SIP driver task, `records` the call-record writer, `relays`
+/// every media relay running now.
 #[cfg(feature = "fault-injection")]
 async fn inject_fault(
     State(state): State<AppState>,
@@ -330,10 +331,22 @@ async fn inject_fault(
         return not_found().await.into_response();
     }
     tracing::warn!(%part, "injecting a fault");
+    let before = state.health.restarts(&part);
     match (part.as_str(), &state.sip, &state.records) {
         ("sip", Some(sip), _) => sip.crash().await,
         ("records", _, Some(records)) => records.crash(),
+        ("relays", ..) => switchboard_telephony::media::relay::crash_all(),
         _ => return not_found().await.into_response(),
+    }
+    // A supervised part: answered once it has failed (so that a test's next look at /healthz
+    // sees it down).
+    if part != "relays" {
+        for _ in 0..100 {
+            if state.health.restarts(&part) > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
     StatusCode::ACCEPTED.into_response()
 }

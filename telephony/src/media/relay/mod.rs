@@ -105,6 +105,16 @@ pub struct Digit {
 pub static PACKETS_RECEIVED: AtomicU64 = AtomicU64::new(0);
 pub static PACKETS_FORWARDED: AtomicU64 = AtomicU64::new(0);
 
+/// Test builds only: raised by `crash_all`; every relay panics at its next report tick.
+#[cfg(feature = "fault-injection")]
+static CRASH_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Test builds only: makes every relay running now panic within a second (see `Relay::died`).
+#[cfg(feature = "fault-injection")]
+pub fn crash_all() {
+    CRASH_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
 /// Packet counts, for tests and metrics.
 #[derive(Debug, Default)]
 pub struct RelayStats {
@@ -543,6 +553,8 @@ async fn run(
     let mut reports = tokio::time::interval(std::time::Duration::from_millis(1000));
     reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut bridging = false;
+    #[cfg(feature = "fault-injection")]
+    let generation = CRASH_GENERATION.load(Ordering::SeqCst);
     let counters = [&stats.b_to_a, &stats.a_to_b]; // packets sent to A came from B, and so on
     let publish = |legs: &[Leg; 2]| {
         let mut q = quality.lock().unwrap_or_else(|e| e.into_inner());
@@ -601,6 +613,10 @@ async fn run(
                 continue;
             }
             _ = reports.tick() => {
+                #[cfg(feature = "fault-injection")]
+                if CRASH_GENERATION.load(Ordering::SeqCst) != generation {
+                    panic!("injected fault: a media relay crashes");
+                }
                 let (now, ntp) = (now_ms(), now_ntp());
                 for (i, leg) in legs.iter_mut().enumerate() {
                     let Some(to) = leg.rtcp_to() else { continue };
