@@ -2,6 +2,11 @@
 //! ship ([`catalog`]), converting them once into the form an engine loads ([`ct2`], [`ggml`]),
 //! and running them ([`whisper`]).
 
+// `&s[a..b]` on a `str` panics inside a multi-byte character; cut text with `split_once`,
+// `strip_prefix`, `str::get` or `char_indices` instead (recognised speech and model output
+// are someone else's text too).
+#![deny(clippy::string_slice)]
+
 pub mod catalog;
 pub mod ct2;
 pub mod embed;

@@ -91,15 +91,16 @@ pub fn ensure_converted_as(models_dir: &Path, cache_dir: &Path, weights: ggml::W
 /// talk to a person? Can I talk to a person? Can I talk to"). Drops a sentence equal to the one
 /// before it, and a trailing fragment that only restarts the previous sentence.
 pub fn without_repeats(text: &str) -> String {
+    let ends = ['.', '?', '!'];
     let mut sentences: Vec<&str> = Vec::new();
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '?' | '!') {
-            sentences.push(text[start..=i].trim());
-            start = i + c.len_utf8();
+    let mut tail = "";
+    for piece in text.split_inclusive(ends) {
+        if piece.ends_with(ends) {
+            sentences.push(piece.trim());
+        } else {
+            tail = piece.trim();
         }
     }
-    let tail = text[start..].trim();
     let norm = |s: &str| s.trim_end_matches(['.', '?', '!']).trim().to_lowercase();
     let mut kept: Vec<&str> = Vec::new();
     for s in sentences {

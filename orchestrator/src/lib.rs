@@ -1,6 +1,11 @@
 //! Switchboard's application layer: configuration model, persistence, HTTP API, and the
 //! `switchboard` command line. See ARCHITECTURE.md for how it fits with the other crates.
 
+// `&s[a..b]` on a `str` panics inside a multi-byte character; cut text with `split_once`,
+// `strip_prefix`, `str::get` or `char_indices` instead (recognised speech and model output
+// are someone else's text too).
+#![deny(clippy::string_slice)]
+
 pub mod agent;
 pub mod agentcli;
 pub mod agenttools;

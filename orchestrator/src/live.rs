@@ -171,8 +171,9 @@ pub fn sounds_negative(text: &str) -> bool {
     let t = text.to_lowercase();
     WORDS.iter().any(|w| {
         t.match_indices(w).any(|(i, _)| {
-            let before = t[..i].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
-            let after = t[i + w.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+            let (before, after) = (t.get(..i).unwrap_or_default(), t.get(i + w.len()..).unwrap_or_default());
+            let before = before.chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+            let after = after.chars().next().is_none_or(|c| !c.is_alphanumeric());
             before && after
         })
     })

@@ -64,11 +64,9 @@ pub(crate) enum Plan {
 /// The country-code prefix of an E.164 number, roughly: `+1` and `+7` are one digit, others
 /// are taken as two (good enough to tell national from international for class of service).
 fn country_prefix(e164: &str) -> &str {
-    if e164.starts_with("+1") || e164.starts_with("+7") {
-        &e164[..2.min(e164.len())]
-    } else {
-        &e164[..3.min(e164.len())]
-    }
+    let len = if e164.starts_with("+1") || e164.starts_with("+7") { 2 } else { 3 };
+    // Numbers are checked E.164 by now; anything else is compared whole rather than cut.
+    e164.get(..len).unwrap_or(e164)
 }
 
 /// Whether a class of service lets an agent dial `number` (E.164); the reason when not.

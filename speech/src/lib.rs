@@ -18,6 +18,11 @@
 //! - [`phonemes`]: espeak-ng's phonemiser in process, for Piper.
 //! - [`wer`]: word error rate, for tests and benchmarks.
 
+// `&s[a..b]` on a `str` panics inside a multi-byte character; cut text with `split_once`,
+// `strip_prefix`, `str::get` or `char_indices` instead (recognised speech and model output
+// are someone else's text too).
+#![deny(clippy::string_slice)]
+
 pub mod bargein;
 pub mod ears;
 pub mod frame;

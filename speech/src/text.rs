@@ -88,7 +88,7 @@ pub fn for_phone(text: &str) -> String {
     for token in text.split_whitespace() {
         // Keep trailing punctuation (it shapes the prosody) apart from the word.
         let trimmed = token.trim_end_matches(['.', ',', '!', '?', ';', ':', ')']);
-        let tail = &token[trimmed.len()..];
+        let tail = token.strip_prefix(trimmed).unwrap_or_default();
         let (lead, word) = match trimmed.strip_prefix('(') {
             Some(w) => ("(", w),
             None => ("", trimmed),
@@ -171,8 +171,10 @@ impl SentenceChunker {
                 continue; // "12.50", or the end of what arrived so far
             }
             if b[i] == b'.' {
-                let word_start = self.buffer[..i].rfind(char::is_whitespace).map_or(0, |p| p + 1);
-                let word = self.buffer[word_start..=i].to_lowercase();
+                // The word this full stop ends (`i` is an ASCII byte, so `..=i` is whole
+                // characters; the whitespace before the word may be several bytes long).
+                let upto = self.buffer.get(..=i).unwrap_or_default();
+                let word = upto.rsplit(char::is_whitespace).next().unwrap_or_default().to_lowercase();
                 if ABBREVIATIONS.contains(&word.as_str()) {
                     continue;
                 }
@@ -229,5 +231,20 @@ mod tests {
             out,
             vec!["Sure,", "your order shipped on May 3, 2026, by UPS.", "It arrives Friday, I think."]
         );
+    }
+
+    /// A model's reply is someone else's text: a full stop after a word that follows a
+    /// multi-byte space (no-break space, line separator) once cut the buffer inside that space
+    /// and panicked the call's voice task.
+    #[test]
+    fn replies_with_any_characters_are_chunked() {
+        for space in ["\u{a0}", "\u{2028}", "\u{3000}"] {
+            let mut c = SentenceChunker::default();
+            let text = format!("Hello{space}Mr. Smith. Done{space}now. ");
+            assert_eq!(c.push(&text), vec![format!("Hello{space}Mr. Smith."), format!("Done{space}now.")]);
+        }
+        let mut c = SentenceChunker::clause_first();
+        assert_eq!(c.push("€, é. 𝄞! "), vec!["€,", "é.", "𝄞!"]);
+        assert_eq!(for_phone("é€ 𝄞. (€) #é +€ 12€4 $é €."), "é€ 𝄞. (€) #é +€ 12€4 $é €.");
     }
 }

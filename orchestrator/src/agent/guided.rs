@@ -171,16 +171,15 @@ fn with_tracking_end(order: &Value) -> Value {
 fn fill(template: &str, values: &Value) -> String {
     let mut out = String::new();
     let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let Some(len) = rest[start..].find('}') else { break };
-        let key = &rest[start + 1..start + len];
+    while let Some((text, after)) = rest.split_once('{') {
+        let Some((key, after)) = after.split_once('}') else { break };
+        out.push_str(text);
         match &values[key] {
             Value::String(s) => out.push_str(&s.replace('_', " ")),
             Value::Null => {}
             v => out.push_str(&v.to_string()),
         }
-        rest = &rest[start + len + 1..];
+        rest = after;
     }
     out.push_str(rest);
     out

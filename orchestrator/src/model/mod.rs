@@ -174,8 +174,8 @@ fn clean_path(path: &str) -> String {
 
 /// serde_json appends " at line L column C"; the path already says where.
 fn clean_serde_message(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
+    match msg.rsplit_once(" at line ") {
+        Some((message, _)) => message.to_string(),
         None => msg.to_string(),
     }
 }

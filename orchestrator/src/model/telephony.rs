@@ -51,9 +51,9 @@ impl ConfigKind for ClassOfService {
         }
         p.field("blocked_prefixes", |p| {
             for (i, prefix) in self.blocked_prefixes.iter().enumerate() {
-                let ok = prefix.len() >= 2
-                    && prefix.starts_with('+')
-                    && prefix[1..].bytes().all(|b| b.is_ascii_digit());
+                let ok = prefix
+                    .strip_prefix('+')
+                    .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
                 if !ok {
                     p.index(i, |p| p.push("", "must be '+' followed by digits"));
                 }
