@@ -115,11 +115,19 @@ pub fn without_repeats(text: &str) -> String {
     without_word_loops(&kept.join(" "))
 }
 
+/// More words than one recognition can hold.
+const MAX_LOOP_WORDS: usize = 1_000;
+
 /// A loop inside a sentence ("where is my order one, zero, where is my order one, zero, where
 /// is"): from the first point where the words repeat with a period of three or more words at
 /// least twice to the end, only the first period is kept.
 fn without_word_loops(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
+    // The search below is quadratic; one recognition holds at most a few hundred words
+    // (Whisper's text context is 448 tokens), so longer text did not come from one loop.
+    if words.len() > MAX_LOOP_WORDS {
+        return text.to_string();
+    }
     let norm: Vec<String> =
         words.iter().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
     let n = words.len();

@@ -35,6 +35,7 @@ pub use error::{Error, Result};
 pub mod cli;
 pub mod configfile;
 pub mod demo;
+pub mod fuzzing;
 pub mod serve;
 pub mod speechcli;
 pub mod speechcloud;

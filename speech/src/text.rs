@@ -131,6 +131,9 @@ pub fn for_phone(text: &str) -> String {
 #[derive(Debug, Default)]
 pub struct SentenceChunker {
     buffer: String,
+    /// How much of `buffer` is known to hold no sentence end (but its last byte, which waits
+    /// for the next): a reply streamed without punctuation is scanned once, not once a push.
+    scanned: usize,
     clause_first: bool,
     emitted: bool,
 }
@@ -148,6 +151,7 @@ impl SentenceChunker {
         let mut out = Vec::new();
         while let Some(end) = self.sentence_end() {
             let sentence: String = self.buffer.drain(..end).collect();
+            self.scanned = 0;
             let sentence = sentence.trim().to_string();
             if !sentence.is_empty() {
                 out.push(sentence);
@@ -159,9 +163,11 @@ impl SentenceChunker {
 
     /// The end of the first complete sentence: terminal punctuation followed by whitespace (a
     /// number like 12.50 or an abbreviation does not end one).
-    fn sentence_end(&self) -> Option<usize> {
+    fn sentence_end(&mut self) -> Option<usize> {
         let b = self.buffer.as_bytes();
-        for i in 0..b.len() {
+        let from = self.scanned.saturating_sub(1);
+        self.scanned = b.len();
+        for i in from..b.len() {
             let clause = self.clause_first && !self.emitted && matches!(b[i], b',' | b';' | b':');
             if !clause && !matches!(b[i], b'.' | b'!' | b'?' | b'\n') {
                 continue;
@@ -187,6 +193,7 @@ impl SentenceChunker {
     /// What is left at the end of the stream.
     pub fn finish(&mut self) -> Option<String> {
         let rest = std::mem::take(&mut self.buffer);
+        self.scanned = 0;
         let rest = rest.trim();
         (!rest.is_empty()).then(|| rest.to_string())
     }

@@ -168,7 +168,7 @@ fn with_tracking_end(order: &Value) -> Value {
     v
 }
 
-fn fill(template: &str, values: &Value) -> String {
+pub(crate) fn fill(template: &str, values: &Value) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some((text, after)) = rest.split_once('{') {

@@ -52,7 +52,9 @@ impl Principal {
     }
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
+/// The session token in the `Cookie` headers (also the `cookie_header` fuzz entry point's
+/// subject): the first non-empty `sb_session` value; anything unreadable is no token.
+pub(crate) fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers.get_all(header::COOKIE).iter().find_map(|v| {
         v.to_str().ok()?.split(';').find_map(|kv| {
             let (k, v) = kv.trim().split_once('=')?;
@@ -61,10 +63,17 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
     })
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case); `None`
+/// for another scheme, no token, or a value that is not visible ASCII.
+pub(crate) fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let token =
-            auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(Error::Unauthenticated)?.trim();
+        let token = bearer_token(auth).ok_or(Error::Unauthenticated)?;
         let (id, account_id, role, name) =
             users::token_principal(&state.db, token).await?.ok_or(Error::Unauthenticated)?;
         return Ok(Principal {

@@ -144,11 +144,17 @@ async fn feed(
 /// What a feed client may ask.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ClientMessage {
+pub(crate) enum ClientMessage {
     /// Send this engagement's transcript and events (and their updates from now on).
     Open { id: u64 },
     /// Stop sending details.
     Close,
+}
+
+/// A command from the browser (also the `live_command` fuzz entry point): a known one, or
+/// the error the feed answers with.
+pub(crate) fn parse_command(text: &str) -> Result<ClientMessage, String> {
+    serde_json::from_str(text).map_err(|e| format!("unknown message: {e}"))
 }
 
 async fn serve_feed(socket: WebSocket, st: AppState, p: Principal, headers: HeaderMap) {
@@ -187,7 +193,7 @@ async fn serve_feed(socket: WebSocket, st: AppState, p: Principal, headers: Head
                 Err(RecvError::Closed) => break,
             },
             message = incoming.next() => match message {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(&text) {
+                Some(Ok(Message::Text(text))) => match parse_command(&text) {
                     Ok(ClientMessage::Open { id }) => {
                         opened = Some(id);
                         let reply = match st.live.detail(account, id) {
@@ -200,7 +206,7 @@ async fn serve_feed(socket: WebSocket, st: AppState, p: Principal, headers: Head
                     }
                     Ok(ClientMessage::Close) => opened = None,
                     Err(e) => {
-                        let reply = json!({ "type": "error", "error": format!("unknown message: {e}") });
+                        let reply = json!({ "type": "error", "error": e });
                         if send(&mut out, &reply).await.is_err() {
                             break;
                         }

@@ -22,6 +22,11 @@ mod live;
 mod throttle;
 mod ui;
 mod voicemail;
+pub(crate) use {
+    auth::{bearer_token, cookie_token, LoginRequest},
+    extract::{parse_json, parse_query},
+    live::{parse_command, NoteRequest},
+};
 
 pub use auth::{Principal, SESSION_COOKIE};
 

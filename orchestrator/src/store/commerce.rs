@@ -67,7 +67,7 @@ fn finish(p: Problems) -> Result<()> {
 }
 
 impl CustomerInput {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let mut p = Problems::new();
         p.text("name", &self.name, true, 200);
         p.field("phones", |p| {
@@ -336,7 +336,7 @@ pub struct OrderInput {
 }
 
 impl OrderInput {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let mut p = Problems::new();
         let n = &self.number;
         if n.is_empty() || n.len() > 40 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -367,7 +367,7 @@ impl OrderInput {
         finish(p)
     }
 
-    fn subtotal(&self) -> i64 {
+    pub(crate) fn subtotal(&self) -> i64 {
         self.items.iter().map(|i| i.quantity * i.unit_price_cents).sum()
     }
 }
@@ -638,7 +638,7 @@ pub async fn get_ticket(db: &Db, account_id: i64, id: i64) -> Result<Ticket> {
 }
 
 impl TicketInput {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let mut p = Problems::new();
         p.text("subject", &self.subject, true, 300);
         finish(p)

@@ -45,7 +45,7 @@ pub struct UserInput {
 }
 
 impl UserInput {
-    fn validate(&self, creating: bool) -> Result<()> {
+    pub(crate) fn validate(&self, creating: bool) -> Result<()> {
         let mut p = Problems::new();
         if !is_email(&self.email) {
             p.push("email", "must be an e-mail address");

@@ -6,6 +6,7 @@ mod api_behaviour;
 mod common;
 mod config_as_code;
 mod health;
+mod hostile_input;
 mod live;
 mod llm;
 mod role_matrix;

@@ -148,7 +148,7 @@ pub async fn fixture(db: &Db, slug: &str, did_prefix: &str) -> Fixture {
 static FRESH: AtomicU32 = AtomicU32::new(0);
 
 /// A body that creates a new, unreferenced item in `collection`.
-fn fresh_body(f: &Fixture, collection: &str) -> Value {
+pub fn fresh_body(f: &Fixture, collection: &str) -> Value {
     let n = FRESH.fetch_add(1, Ordering::Relaxed);
     match collection {
         "/api/users" => {
@@ -274,7 +274,7 @@ fn tempfile_dir() -> std::path::PathBuf {
 }
 
 /// Bodies for the live view's actions.
-fn live_body(path: &str) -> Value {
+pub fn live_body(path: &str) -> Value {
     if path.ends_with("/takeover") || path.ends_with("/listen") {
         json!({"extension": "101"})
     } else {
