@@ -143,6 +143,23 @@ impl Server {
         }
     }
 
+    /// Waits until a log line contains `needle` (the server's log is JSON, one event a line).
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.drain();
+            if self.logs.iter().any(|l| l.contains(needle)) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the server did not log {needle:?} within {timeout:?}:\n{}", self.logs.join("\n"));
+            }
+            if let Ok(line) = self.log_rx.recv_timeout(Duration::from_millis(100)) {
+                self.logs.push(line);
+            }
+        }
+    }
+
     /// Everything the server logged so far (for failure messages).
     pub fn log_text(&mut self) -> String {
         self.drain();

@@ -214,11 +214,13 @@ async fn reaches_a_person(line: &str, extension: &str, number: &str) -> (String,
     rig.wait_registered(extension).await;
     let phone = RtpPhone::start().await;
     let sipp = rig.call(number, &phone, 35_000);
-    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
+    let mut rig = rig;
+    if phone.try_wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await.is_none() {
+        panic!("the agent did not greet within 20 s; server log:\n{}", rig.server.log_text());
+    }
     phone.say(&question).await;
     let spoken = Instant::now();
     let asked = phone.heard_len();
-    let mut rig = rig;
     // The person's phone answers by itself: "answering call" is when it rang.
     if let Err(e) = person.wait_for("answering call", Duration::from_secs(20)) {
         let out = sipp.await.unwrap();
