@@ -52,7 +52,7 @@ pub async fn chat(opts: ChatOptions) -> anyhow::Result<()> {
     let account = accounts::by_slug(&db, &opts.account)
         .await?
         .with_context(|| format!("no account '{}'", opts.account))?;
-    let caller = opts.caller.as_deref().and_then(crate::routing::as_e164);
+    let caller = opts.caller.as_deref().and_then(crate::calls::planner::as_e164);
     if opts.caller.is_some() && caller.is_none() {
         anyhow::bail!("--caller must be a phone number such as +15551234567");
     }
@@ -94,7 +94,9 @@ pub async fn chat(opts: ChatOptions) -> anyhow::Result<()> {
     eprintln!("[{} agent; type what the caller says, end with Ctrl-D]", session.brain_name());
     println!("agent: {}", session.greeting());
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut disposition = "completed (caller hung up)".to_string();
+    // Typing Ctrl-D is the caller hanging up.
+    let mut ended_by: (crate::store::calls::HungUpBy, Option<String>) =
+        (crate::store::calls::HungUpBy::Caller, None);
     while let Some(line) = lines.next_line().await? {
         let line = line.trim().to_string();
         if line.is_empty() {
@@ -138,13 +140,21 @@ pub async fn chat(opts: ChatOptions) -> anyhow::Result<()> {
         };
         if let Some(end) = end {
             println!("[{end}]");
-            disposition = end;
+            ended_by = (crate::store::calls::HungUpBy::System, Some(end));
             break;
         }
     }
     session.finish();
-    records.event(record, "ended", serde_json::json!({ "disposition": disposition }));
-    records.finish(record, &disposition);
+    let ending = crate::store::calls::Ending {
+        disposition: crate::store::calls::Disposition::Answered,
+        hung_up_by: Some(ended_by.0),
+    };
+    records.event(
+        record,
+        "ended",
+        serde_json::json!({ "disposition": ending.disposition, "hung_up_by": ending.hung_up_by, "outcome": ended_by.1 }),
+    );
+    records.finish(record, ending);
     records.flush().await;
     drop(session);
     let _ = printer.await;

@@ -139,7 +139,7 @@ struct Rig {
     uac_port: u16,
     relays: Arc<AtomicUsize>,
     uas: tokio::process::Child,
-    started: crate::telephony::Started,
+    started: crate::calls::router::Started,
 }
 
 async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
@@ -167,8 +167,8 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
     .await?;
     let relays = Arc::new(AtomicUsize::new(0));
     let sip = format!("127.0.0.1:{sip_port}");
-    let changed = crate::snapshot::ConfigVersion::default();
-    let options = crate::telephony::SipOptions {
+    let changed = crate::calls::snapshot::ConfigVersion::default();
+    let options = crate::calls::router::SipOptions {
         bind: sip.parse()?,
         rtp_ports: opts.rtp_ports,
         data_dir: dir.path().to_path_buf(),
@@ -176,7 +176,7 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
     };
     let health = crate::supervise::Health::default();
     let started =
-        crate::telephony::start(db, options, changed, relays.clone(), crate::live::Live::new(), &health)
+        crate::calls::router::start(db, options, changed, relays.clone(), crate::live::Live::new(), &health)
             .await?;
     let uas = tokio::process::Command::new("sipp")
         .current_dir(dir.path())

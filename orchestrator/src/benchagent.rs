@@ -200,6 +200,7 @@ struct Rig {
     data_dir: std::path::PathBuf,
     next_call: std::sync::atomic::AtomicU64,
     live: crate::live::Live,
+    snapshot: tokio::sync::watch::Receiver<Arc<crate::calls::snapshot::Snapshot>>,
 }
 
 impl Rig {
@@ -215,26 +216,29 @@ impl Rig {
         let (_digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
         let (ended_tx, ended) = tokio::sync::oneshot::channel();
         let id = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let voice = VoiceCall {
-            line: crate::line::CallerLine {
-                db: self.db.clone(),
-                sip: self.sip.clone(),
-                call: CallId(1_000_000 + id),
-                account: self.account,
-                relay: relay.clone(),
-                data_dir: self.data_dir.clone(),
-                records: self.records.clone(),
-                record: None,
-                digits,
-                caller: Some(crate::demo::customer_phone(id as usize % 30)),
-                ended,
-            },
-            agent: "bench-agent".into(),
-            llm: None,
-            legs: tokio::sync::mpsc::unbounded_channel().1,
+        let (_legs_tx, legs) = tokio::sync::mpsc::unbounded_channel();
+        let mut line = crate::calls::AnsweredCall {
+            db: self.db.clone(),
+            sip: self.sip.clone(),
+            call: CallId(1_000_000 + id),
+            account: self.account,
+            relay: relay.clone(),
+            data_dir: self.data_dir.clone(),
+            records: self.records.clone(),
+            record: None,
+            digits,
+            caller: Some(crate::demo::customer_phone(id as usize % 30)),
+            ended,
+            legs: crate::calls::answered::Legs::new(legs),
+            snapshot: self.snapshot.clone(),
             live: self.live.clone(),
+            lead_in: None,
+            verdict: Default::default(),
         };
-        let agent = tokio::spawn(voice.run());
+        let agent = tokio::spawn(async move {
+            VoiceCall::new("bench-agent".into()).run(&mut line).await;
+            drop(_legs_tx);
+        });
         let started = Instant::now();
         let mut latencies = Vec::new();
         let mut missed = 0;
@@ -295,7 +299,10 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
         events_tx,
     )
     .await?;
+    let snapshot =
+        tokio::sync::watch::channel(Arc::new(crate::calls::snapshot::Snapshot::load(&db).await?)).1;
     let rig = Arc::new(Rig {
+        snapshot,
         records: calls::RecordWriter::start(db.clone()),
         db,
         account,

@@ -37,6 +37,7 @@ fn vm(name: &str, description: &str) -> VoicemailBox {
         notify_email: None,
         max_message_seconds: 180,
         transcribe: true,
+        after_message: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn queue(name: &str, description: &str, greeting: &str) -> Queue {
         max_wait_seconds: 600,
         overflow_target: Some(Target::VoicemailBox { name: name.into() }),
         voicemail_box: Some(name.into()),
+        opt_out_digit: None,
     }
 }
 

@@ -122,17 +122,17 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             "speech engines ready"
         );
     });
-    let config_changed = crate::snapshot::ConfigVersion::default();
+    let config_changed = crate::calls::snapshot::ConfigVersion::default();
     let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let live = crate::live::Live::new();
     let health = crate::supervise::Health::default();
-    let sip_options = crate::telephony::SipOptions {
+    let sip_options = crate::calls::router::SipOptions {
         bind: opts.sip,
         rtp_ports: opts.rtp_ports,
         data_dir: opts.data.data_dir.clone(),
         flood: opts.flood(),
     };
-    let started = crate::telephony::start(
+    let started = crate::calls::router::start(
         db.clone(),
         sip_options,
         config_changed.clone(),

@@ -82,6 +82,7 @@ pub struct SipStats {
 enum Command {
     Hangup(CallId),
     KeepCaller(CallId, bool),
+    ReportUnreached(CallId, bool),
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
@@ -216,6 +217,12 @@ impl SipHandle {
     /// (see `CallEvent::CalleeLeft`).
     pub async fn keep_caller(&self, call: CallId, keep: bool) {
         let _ = self.commands.send(Command::KeepCaller(call, keep)).await;
+    }
+
+    /// Whether nobody taking a call not yet answered is reported (`CallEvent::Unreached`) for
+    /// the application to send it on, rather than refused at once; for the next ring.
+    pub async fn report_unreached(&self, call: CallId, report: bool) {
+        let _ = self.commands.send(Command::ReportUnreached(call, report)).await;
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -528,6 +535,7 @@ impl SipDriver {
                 guarded(&self.counters, "hangup", b"", || server.hangup(now, call));
             }
             Some(Command::KeepCaller(call, keep)) => server.keep_caller(call, keep),
+            Some(Command::ReportUnreached(call, report)) => server.report_unreached(call, report),
             Some(Command::Registrations(reply)) => {
                 let list = server
                     .registrar()

@@ -135,7 +135,7 @@ async fn two_hundred_sequential_calls_leave_no_trace() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| c["disposition"] == "completed (caller hung up)")
+            .filter(|c| c["disposition"] == "answered" && c["hung_up_by"] == "caller")
             .count();
         if completed == 205 {
             break;
@@ -224,6 +224,30 @@ async fn an_agent_takes_two_calls_and_the_third_caller_hears_busy() {
         return;
     }
     let Rig { _dir, sip, server, client, carrier_port, _bob } = rig().await;
+    // Bob without forwarding or a voicemail box: a caller who finds him busy hears busy.
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let agents: serde_json::Value = client
+        .get(server.url("/api/agents"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut bob = agents.as_array().unwrap().iter().find(|a| a["extension"] == "102").unwrap().clone();
+    let id = bob["id"].clone();
+    for k in ["id", "created_at", "updated_at", "voicemail_box", "forwarding"] {
+        bob.as_object_mut().unwrap().remove(k);
+    }
+    let r = client
+        .put(server.url(&format!("/api/agents/{id}")))
+        .header("cookie", &admin)
+        .json(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let out = run_carrier(
         "held_call.xml",
         &sip,
@@ -254,10 +278,7 @@ async fn an_agent_takes_two_calls_and_the_third_caller_hears_busy() {
             .collect();
         dispositions.sort();
         if dispositions.len() == 3 {
-            assert_eq!(
-                dispositions,
-                vec!["busy", "completed (caller hung up)", "completed (caller hung up)"]
-            );
+            assert_eq!(dispositions, vec!["answered", "answered", "busy"]);
             break;
         }
         assert!(Instant::now() < deadline, "{dispositions:?}");

@@ -83,7 +83,7 @@ pub struct AppState {
     /// The SIP engine, when running.
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
     /// Signalled after configuration writes (the SIP directory reloads).
-    pub config_changed: crate::snapshot::ConfigVersion,
+    pub config_changed: crate::calls::snapshot::ConfigVersion,
     /// RTP relays open right now.
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
     /// Live AI engagements (the supervisor grid).
@@ -101,7 +101,7 @@ pub struct AppOptions {
     /// Mark the session cookie `Secure` (when served over TLS).
     pub secure_cookies: bool,
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
-    pub config_changed: crate::snapshot::ConfigVersion,
+    pub config_changed: crate::calls::snapshot::ConfigVersion,
     pub media_relays: Arc<std::sync::atomic::AtomicUsize>,
     pub live: crate::live::Live,
     pub health: crate::supervise::Health,

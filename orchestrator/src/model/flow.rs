@@ -25,6 +25,10 @@ pub struct VoicemailBox {
     pub max_message_seconds: u32,
     #[serde(default = "yes")]
     pub transcribe: bool,
+    /// Where the caller goes once their message is saved (back to a menu, say); without one
+    /// they are thanked and the call ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_message: Option<Target>,
 }
 
 fn default_max_message() -> u32 {
@@ -59,11 +63,13 @@ impl ConfigKind for VoicemailBox {
             }
         }
         p.range("max_message_seconds", self.max_message_seconds, 10, 900);
+        check_opt_target(p, "after_message", &self.after_message);
     }
 
     fn references(&self) -> Vec<Reference> {
         let mut out = Vec::new();
         prompt_refs(&mut out, "greeting", &self.greeting);
+        target_refs(&mut out, "after_message", &self.after_message);
         out
     }
 
@@ -176,6 +182,10 @@ pub struct Queue {
     /// Shared voicemail box offered to waiting callers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voicemail_box: Option<String>,
+    /// A key (0-9, * or #) a waiting caller presses to leave the queue for the overflow target
+    /// (or the voicemail box): "press 1 to leave a message".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_out_digit: Option<String>,
 }
 
 fn default_announce_every() -> u32 {
@@ -212,6 +222,11 @@ impl ConfigKind for Queue {
         p.range("wrap_up_seconds", self.wrap_up_seconds, 0, 3600);
         p.range("max_wait_seconds", self.max_wait_seconds, 0, 86_400);
         check_opt_target(p, "overflow_target", &self.overflow_target);
+        if let Some(d) = &self.opt_out_digit {
+            if !(d.len() == 1 && d.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')) {
+                p.push("opt_out_digit", "must be one key: 0-9, * or #");
+            }
+        }
         if matches!(&self.overflow_target, Some(Target::Queue { name }) if *name == self.name) {
             p.push("overflow_target", "must not be the queue itself");
         }

@@ -88,7 +88,7 @@ fn default_priority() -> u8 {
     5
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Forwarding {
     /// Forward every call without ringing the agent.
@@ -104,6 +104,18 @@ pub struct Forwarding {
 
 fn default_no_answer() -> u32 {
     20
+}
+
+/// No forwarding, rung for 20 s (an agent saved without `forwarding` is valid).
+impl Default for Forwarding {
+    fn default() -> Self {
+        Forwarding {
+            unconditional: None,
+            on_busy: None,
+            on_no_answer: None,
+            no_answer_seconds: default_no_answer(),
+        }
+    }
 }
 
 /// A human agent: an extension with SIP credentials.
@@ -150,16 +162,6 @@ impl Agent {
     /// How the agent is rung: lines at once, and ms before no answer.
     pub fn ringing(&self) -> (usize, u64) {
         (self.lines as usize, self.forwarding.no_answer_seconds as u64 * 1000)
-    }
-
-    /// `ringing` of the account's agent at `extension`, as stored now.
-    pub async fn ringing_of(db: &crate::db::Db, account: i64, extension: &str) -> (usize, u64) {
-        crate::store::config::get_by_key::<Agent>(db, account, extension)
-            .await
-            .ok()
-            .flatten()
-            .map(|a| a.spec.ringing())
-            .unwrap_or(UNKNOWN_AGENT_RINGING)
     }
 }
 
@@ -385,5 +387,21 @@ impl ConfigKind for PhoneNumber {
             out.push(Reference { path: "trunk".into(), kind: "trunks", key: t.clone() });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_saved_without_forwarding_is_valid_and_rings_for_twenty_seconds() {
+        let agent: Agent =
+            serde_json::from_value(serde_json::json!({"extension": "104", "display_name": "Dee", "sip_password": "a-long-sip-secret-104"})).unwrap();
+        let mut p = crate::model::Problems::new();
+        agent.validate(&mut p);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(agent.ringing(), (agent.lines as usize, 20_000));
+        assert_eq!(Forwarding::default().no_answer_seconds, 20);
     }
 }

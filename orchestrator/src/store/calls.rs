@@ -8,6 +8,81 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+/// How a call ended, for reports and call history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Someone took the call (a person, an IVR, an AI agent) and it ended normally.
+    Answered,
+    /// Nobody answered in time (or the person called could not be reached).
+    NoAnswer,
+    Busy,
+    /// The caller left a voicemail message.
+    Voicemail,
+    /// The caller hung up before anyone took the call (ringing, or waiting in a queue).
+    Abandoned,
+    /// Refused or failed: unknown number, not allowed, no route, media failure.
+    Failed,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Answered => "answered",
+            Disposition::NoAnswer => "no_answer",
+            Disposition::Busy => "busy",
+            Disposition::Voicemail => "voicemail",
+            Disposition::Abandoned => "abandoned",
+            Disposition::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Disposition> {
+        [
+            Disposition::Answered,
+            Disposition::NoAnswer,
+            Disposition::Busy,
+            Disposition::Voicemail,
+            Disposition::Abandoned,
+            Disposition::Failed,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HungUpBy {
+    Caller,
+    /// The person (agent, outside number) the caller was connected to.
+    Callee,
+    /// Switchboard (an IVR, queue, voicemail or AI agent ended it).
+    System,
+}
+
+impl HungUpBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HungUpBy::Caller => "caller",
+            HungUpBy::Callee => "callee",
+            HungUpBy::System => "system",
+        }
+    }
+
+    fn parse(s: &str) -> Option<HungUpBy> {
+        [HungUpBy::Caller, HungUpBy::Callee, HungUpBy::System].into_iter().find(|h| h.as_str() == s)
+    }
+}
+
+/// How a call ended: its disposition and who hung up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    pub disposition: Disposition,
+    pub hung_up_by: Option<HungUpBy>,
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CallRecord {
     pub id: i64,
@@ -20,20 +95,26 @@ pub struct CallRecord {
     pub started_at: i64,
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
-    pub disposition: Option<String>,
+    pub disposition: Option<Disposition>,
+    pub hung_up_by: Option<HungUpBy>,
     /// Cost in millionths of the account currency.
     pub cost_micros: i64,
     pub summary: Option<String>,
 }
 
+/// One party of a call: the caller, or someone rung for them.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CallLeg {
     pub id: i64,
+    /// caller, agent, supervisor or external.
     pub kind: String,
+    /// The caller's number, the agent's extension or the outside number.
     pub endpoint: String,
     pub started_at: i64,
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
+    /// answered (ended with the call), no_answer, busy, cancelled, failed (status), or the
+    /// call's disposition for the caller's leg.
     pub outcome: Option<String>,
 }
 
@@ -66,7 +147,7 @@ pub struct NewCall {
 }
 
 const CALL_COLS: &str = "id, direction, from_number, to_number, customer_id, agent_extension, ai_agent, \
-                         started_at, answered_at, ended_at, disposition, cost_micros, summary";
+                         started_at, answered_at, ended_at, disposition, hung_up_by, cost_micros, summary";
 
 fn record_from_row(row: &sqlx::any::AnyRow) -> Result<CallRecord> {
     Ok(CallRecord {
@@ -80,7 +161,8 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<CallRecord> {
         started_at: row.try_get("started_at")?,
         answered_at: row.try_get("answered_at")?,
         ended_at: row.try_get("ended_at")?,
-        disposition: row.try_get("disposition")?,
+        disposition: row.try_get::<Option<String>, _>("disposition")?.as_deref().and_then(Disposition::parse),
+        hung_up_by: row.try_get::<Option<String>, _>("hung_up_by")?.as_deref().and_then(HungUpBy::parse),
         cost_micros: row.try_get("cost_micros")?,
         summary: row.try_get("summary")?,
     })
@@ -226,6 +308,10 @@ pub async fn get(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) ->
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecordKey(u64);
 
+/// A leg of a call record, resolved to its row inside the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LegKey(u64);
+
 /// One line of a call's transcript: who spoke, when (ms from the start of the call), what.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct TranscriptLine {
@@ -267,7 +353,29 @@ enum RecordOp {
     Finish {
         call: RecordKey,
         at: i64,
-        disposition: String,
+        ending: Ending,
+    },
+    /// Someone is rung for the call.
+    Leg {
+        key: LegKey,
+        call: RecordKey,
+        kind: &'static str,
+        endpoint: String,
+        at: i64,
+    },
+    LegAnswered {
+        key: LegKey,
+        at: i64,
+    },
+    LegEnded {
+        key: LegKey,
+        at: i64,
+        outcome: String,
+    },
+    /// The agent who took the call (however it reached them).
+    AnsweredBy {
+        call: RecordKey,
+        extension: String,
     },
     /// One line of the call's transcript.
     Transcript {
@@ -308,6 +416,7 @@ const KEEP_FINISHED: usize = 10_000;
 #[derive(Default)]
 struct Ids {
     ids: std::collections::HashMap<RecordKey, i64>,
+    legs: std::collections::HashMap<LegKey, (RecordKey, i64)>,
     finished: std::collections::VecDeque<RecordKey>,
 }
 
@@ -345,7 +454,10 @@ impl crate::supervise::Supervised for WriterTask {
                 panic!("injected fault: the call-record writer crashes");
             }
             match write_batch(&self.db, &batch, &self.ids).await {
-                Ok(created) => self.ids.ids.extend(created),
+                Ok((created, legs)) => {
+                    self.ids.ids.extend(created);
+                    self.ids.legs.extend(legs);
+                }
                 Err(e) => {
                     tracing::error!(error = %e, updates = batch.len(), "call records could not be written")
                 }
@@ -365,6 +477,7 @@ impl crate::supervise::Supervised for WriterTask {
                     if ids.finished.len() > KEEP_FINISHED {
                         if let Some(old) = ids.finished.pop_front() {
                             ids.ids.remove(&old);
+                            ids.legs.retain(|_, (call, _)| *call != old);
                         }
                     }
                 }
@@ -421,8 +534,29 @@ impl RecordWriter {
         let _ = self.tx.send(RecordOp::Answered { call, at: now_ms() });
     }
 
-    pub fn finish(&self, call: RecordKey, disposition: &str) {
-        let _ = self.tx.send(RecordOp::Finish { call, at: now_ms(), disposition: disposition.to_string() });
+    pub fn finish(&self, call: RecordKey, ending: Ending) {
+        let _ = self.tx.send(RecordOp::Finish { call, at: now_ms(), ending });
+    }
+
+    /// Someone is rung for the call (kind: agent, supervisor, external).
+    pub fn leg(&self, call: RecordKey, kind: &'static str, endpoint: &str) -> LegKey {
+        let key = LegKey(self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let _ = self.tx.send(RecordOp::Leg { key, call, kind, endpoint: endpoint.to_string(), at: now_ms() });
+        key
+    }
+
+    pub fn leg_answered(&self, leg: LegKey) {
+        let _ = self.tx.send(RecordOp::LegAnswered { key: leg, at: now_ms() });
+    }
+
+    /// A leg that ended before the call did (not answered: no_answer, busy, ...).
+    pub fn leg_ended(&self, leg: LegKey, outcome: &str) {
+        let _ = self.tx.send(RecordOp::LegEnded { key: leg, at: now_ms(), outcome: outcome.to_string() });
+    }
+
+    /// The agent who took the call: the record is theirs (their call history lists it).
+    pub fn answered_by(&self, call: RecordKey, extension: &str) {
+        let _ = self.tx.send(RecordOp::AnsweredBy { call, extension: extension.to_string() });
     }
 
     /// The row id of a record (once it is written).
@@ -449,18 +583,75 @@ const EVENTS_PER_INSERT: usize = 25;
 /// the database): one INSERT per new record with its customer matched inside it, the batch's
 /// events in multi-row INSERTs, and one UPDATE per call for its answer and end. Returns the ids
 /// of the records it created.
-async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Vec<(RecordKey, i64)>> {
+type Written = (Vec<(RecordKey, i64)>, Vec<(LegKey, (RecordKey, i64))>);
+
+async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Written> {
     let mut tx = db.pool().begin().await?;
     let mut created: Vec<(RecordKey, i64)> = Vec::new();
-    // Creates first: every later op in the batch may refer to them.
+    // Creates first: every later op in the batch may refer to them. Each record starts with
+    // its caller's leg.
     for op in batch {
         let RecordOp::Create { key, account, call, match_phone, at } = op else { continue };
         let id = insert_record(&mut *tx, *account, call, match_phone.as_deref(), *at).await?;
+        sqlx::query(
+            "INSERT INTO call_legs (call_id, kind, endpoint, started_at) VALUES ($1, 'caller', $2, $3)",
+        )
+        .bind(id)
+        .bind(&call.from_number)
+        .bind(*at)
+        .execute(&mut *tx)
+        .await?;
         created.push((*key, id));
     }
     let id_of = |key: &RecordKey| {
         known.ids.get(key).copied().or_else(|| created.iter().find(|(k, _)| k == key).map(|(_, id)| *id))
     };
+    // Then legs, in order (each op about a leg comes after the leg).
+    let mut legs: Vec<(LegKey, (RecordKey, i64))> = Vec::new();
+    for op in batch {
+        match op {
+            RecordOp::Leg { key, call, kind, endpoint, at } => {
+                let Some(id) = id_of(call) else { continue };
+                let row = sqlx::query(
+                    "INSERT INTO call_legs (call_id, kind, endpoint, started_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(id)
+                .bind(*kind)
+                .bind(endpoint)
+                .bind(*at)
+                .fetch_one(&mut *tx)
+                .await?;
+                legs.push((*key, (*call, row.try_get("id")?)));
+            }
+            RecordOp::LegAnswered { key, at } | RecordOp::LegEnded { key, at, .. } => {
+                let Some(leg) =
+                    known.legs.get(key).or_else(|| legs.iter().find(|(k, _)| k == key).map(|(_, l)| l))
+                else {
+                    continue;
+                };
+                let (sql, outcome) = match op {
+                    RecordOp::LegEnded { outcome, .. } => (
+                        "UPDATE call_legs SET ended_at = $1, outcome = $2 WHERE id = $3 AND ended_at IS NULL",
+                        Some(outcome.as_str()),
+                    ),
+                    _ => (
+                        "UPDATE call_legs SET answered_at = $1, outcome = $2 WHERE id = $3",
+                        Some("answered"),
+                    ),
+                };
+                sqlx::query(sql).bind(*at).bind(outcome).bind(leg.1).execute(&mut *tx).await?;
+            }
+            RecordOp::AnsweredBy { call, extension } => {
+                let Some(id) = id_of(call) else { continue };
+                sqlx::query("UPDATE call_records SET agent_extension = $1 WHERE id = $2")
+                    .bind(extension)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            _ => {}
+        }
+    }
     let events: Vec<(i64, i64, &str, String)> = batch
         .iter()
         .filter_map(|op| match op {
@@ -484,12 +675,12 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Vec<(Re
     }
     // Answer and end per call (in batch order, so a later op wins).
     /// A call's row id, when it was answered, and when and how it ended.
-    type Update<'a> = (i64, Option<i64>, Option<(i64, &'a str)>);
+    type Update = (i64, Option<i64>, Option<(i64, Ending)>);
     let mut updates: Vec<Update> = Vec::new();
     for op in batch {
         let (call, answered, ended) = match op {
             RecordOp::Answered { call, at } => (call, Some(*at), None),
-            RecordOp::Finish { call, at, disposition } => (call, None, Some((*at, disposition.as_str()))),
+            RecordOp::Finish { call, at, ending } => (call, None, Some((*at, *ending))),
             _ => continue,
         };
         let Some(id) = id_of(call) else { continue };
@@ -504,14 +695,36 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Vec<(Re
     for (id, answered, ended) in updates {
         sqlx::query(
             "UPDATE call_records SET answered_at = COALESCE($1, answered_at), ended_at = COALESCE($2, ended_at), \
-             disposition = COALESCE($3, disposition) WHERE id = $4",
+             disposition = COALESCE($3, disposition), hung_up_by = COALESCE($4, hung_up_by) WHERE id = $5",
         )
         .bind(answered)
         .bind(ended.map(|e| e.0))
-        .bind(ended.map(|e| e.1))
+        .bind(ended.map(|e| e.1.disposition.as_str()))
+        .bind(ended.and_then(|e| e.1.hung_up_by.map(HungUpBy::as_str)))
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        // The caller's leg follows the call; every leg still open ends with it.
+        if let Some(at) = answered {
+            sqlx::query(
+                "UPDATE call_legs SET answered_at = $1 WHERE call_id = $2 AND kind = 'caller' AND answered_at IS NULL",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some((at, ending)) = ended {
+            sqlx::query(
+                "UPDATE call_legs SET ended_at = $1, outcome = CASE WHEN kind = 'caller' THEN $2 \
+                 ELSE COALESCE(outcome, 'cancelled') END WHERE call_id = $3 AND ended_at IS NULL",
+            )
+            .bind(at)
+            .bind(ending.disposition.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     for op in batch {
         match op {
@@ -546,5 +759,5 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Vec<(Re
         }
     }
     tx.commit().await?;
-    Ok(created)
+    Ok((created, legs))
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod calls;
 pub mod commerce;
 pub mod config;
+pub mod presence;
 pub mod users;
 pub mod voicemail;
 

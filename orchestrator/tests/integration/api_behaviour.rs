@@ -437,17 +437,29 @@ async fn record_writer(db: Db) {
     // A burst: two calls created, updated and ended in one go (likely one batch)...
     let known = writer.create(f.account_id, new("+12025550999"), Some("+12025550999".into()));
     let stranger = writer.create(f.account_id, new("+12025550000"), Some("+12025550000".into()));
+    // Two agents rung for it: the first does not answer, the second does and takes the call.
+    let first = writer.leg(known, "agent", "101");
     writer.event(known, "ringing", json!({}));
+    writer.leg_ended(first, "no_answer");
+    let second = writer.leg(known, "agent", "102");
     writer.answered(known);
+    writer.leg_answered(second);
+    writer.answered_by(known, "102");
     writer.event(known, "answered", json!({"contact": "x"}));
     writer.event(stranger, "refused", json!({"status": 404}));
-    writer.finish(stranger, "rejected (404)");
+    writer.finish(stranger, calls::Ending { disposition: calls::Disposition::Failed, hung_up_by: None });
     // ...and one updated later, after its record is in the database.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     for i in 0..250 {
         writer.event(known, "dtmf", json!({ "digit": (i % 10).to_string() }));
     }
-    writer.finish(known, "completed (caller hung up)");
+    writer.finish(
+        known,
+        calls::Ending {
+            disposition: calls::Disposition::Answered,
+            hung_up_by: Some(calls::HungUpBy::Caller),
+        },
+    );
     // Once flushed, everything queued before is in the database (shutdown relies on this).
     tokio::time::timeout(std::time::Duration::from_secs(10), writer.flush()).await.unwrap();
     let list = calls::list(&db, f.account_id, &calls::CallQuery::default(), None).await.unwrap();
@@ -458,9 +470,36 @@ async fn record_writer(db: Db) {
     assert_eq!(a.customer_id, Some(f.customer_id), "matched by caller number");
     assert_eq!(b.customer_id, None);
     assert!(a.answered_at.is_some() && b.answered_at.is_none());
-    assert_eq!(a.disposition.as_deref(), Some("completed (caller hung up)"));
-    assert_eq!(b.disposition.as_deref(), Some("rejected (404)"));
+    assert_eq!(a.disposition, Some(calls::Disposition::Answered));
+    assert_eq!(a.hung_up_by, Some(calls::HungUpBy::Caller));
+    assert_eq!(b.disposition, Some(calls::Disposition::Failed));
+    assert_eq!(a.agent_extension.as_deref(), Some("102"), "the agent who answered has the call");
     let detail = calls::get(&db, f.account_id, a.id, None).await.unwrap();
+    let legs: Vec<(&str, &str, bool, bool, Option<&str>)> = detail
+        .legs
+        .iter()
+        .map(|l| {
+            (
+                l.kind.as_str(),
+                l.endpoint.as_str(),
+                l.answered_at.is_some(),
+                l.ended_at.is_some(),
+                l.outcome.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        legs,
+        [
+            ("caller", "+12025550999", true, true, Some("answered")),
+            ("agent", "101", false, true, Some("no_answer")),
+            ("agent", "102", true, true, Some("answered")),
+        ],
+        "every party of the call, with what became of them"
+    );
+    let stranger = calls::get(&db, f.account_id, b.id, None).await.unwrap();
+    assert_eq!(stranger.legs.len(), 1);
+    assert_eq!(stranger.legs[0].outcome.as_deref(), Some("failed"));
     let kinds: Vec<&str> = detail.timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.len(), 252, "{kinds:?}");
     assert_eq!(&kinds[..2], ["ringing", "answered"]);

@@ -170,6 +170,11 @@ impl SipServer {
         self.drain_b2bua();
     }
 
+    /// See `B2bua::report_unreached`.
+    pub fn report_unreached(&mut self, call: CallId, report: bool) {
+        self.b2bua.report_unreached(call, report);
+    }
+
     /// See `B2bua::keep_caller`.
     pub fn keep_caller(&mut self, call: CallId, keep: bool) {
         self.b2bua.keep_caller(call, keep);

@@ -270,7 +270,7 @@ pub(crate) struct Rig {
 
 pub(crate) async fn rig(dir: tempfile::TempDir) -> Rig {
     let sip = format!("127.0.0.1:{}", free_udp_port());
-    let env = [("RUST_LOG", "info,sqlx=warn,switchboard::agent=debug")];
+    let env = [("RUST_LOG", "info,sqlx=warn,switchboard::agent=debug,switchboard::calls=debug")];
     let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &env).unwrap();
     // The engines load in the background at start; a call placed before they are ready waits for
     // them, which on a busy machine eats the time the tests give the greeting.

@@ -28,37 +28,13 @@ pub(super) struct Ctl {
     pub(super) call: CallId,
     pub(super) relay: Arc<Relay>,
     pub(super) playback: Arc<Mutex<Playback>>,
-    pub(super) db: crate::db::Db,
     pub(super) account: i64,
-    pub(super) data_dir: std::path::PathBuf,
-    pub(super) legs: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<LegEvent>>>,
-    pub(super) live: crate::live::Live,
+    pub(super) legs: crate::calls::answered::Legs,
+    pub(super) snapshot: tokio::sync::watch::Receiver<Arc<crate::calls::snapshot::Snapshot>>,
     pub(super) listening: Mutex<Option<Listening>>,
 }
 
 impl Ctl {
-    /// The caller's line, for the handler the conversation hands the caller to.
-    pub(super) fn line(
-        &self,
-        session: &Session,
-        digits: mpsc::UnboundedReceiver<char>,
-        ended: tokio::sync::oneshot::Receiver<()>,
-    ) -> crate::line::CallerLine {
-        crate::line::CallerLine {
-            db: self.db.clone(),
-            sip: self.sip.clone(),
-            call: self.call,
-            account: self.account,
-            relay: self.relay.clone(),
-            data_dir: self.data_dir.clone(),
-            records: session.records.clone(),
-            record: session.record,
-            digits,
-            caller: session.ctx.caller_number.clone(),
-            ended,
-        }
-    }
-
     pub(super) async fn queue(&self, engines: &Arc<Engines>, text: &str, interruptible: bool) {
         let (e, t) = (engines.clone(), text.to_string());
         if let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&t)).await {
@@ -80,22 +56,23 @@ impl Ctl {
         self.drain(Duration::from_secs(15)).await;
     }
 
-    /// Carries out what the conversation decided, then leaves the call.
+    /// What the conversation decided, as where the caller goes next. What the agent is still
+    /// saying then (an apology, "let me get you to a person") plays on: its end is the next
+    /// service's lead-in.
     pub(super) async fn finish(
         &self,
         engines: &Arc<Engines>,
         session: &mut Session,
         next: Next,
         apology: Option<Vec<i16>>,
-        digits: mpsc::UnboundedReceiver<char>,
-        ended: tokio::sync::oneshot::Receiver<()>,
-    ) {
+        lead_in: &mut Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> Onward {
         session.finish();
-        match next {
-            Next::Listen => {}
+        let onward = match next {
+            Next::Listen => Onward::Done,
             Next::Hangup { .. } => {
                 self.drain(Duration::from_secs(15)).await;
-                self.sip.hangup(self.call).await;
+                Onward::To(Target::Hangup)
             }
             Next::Fallback { target, .. } => {
                 // The apology (ready since the call started) plays while the fallback rings.
@@ -104,22 +81,33 @@ impl Ctl {
                     Some(a) => lock(&self.playback).push(APOLOGY, a, false),
                     None => self.queue(engines, APOLOGY, false).await,
                 }
-                self.connect(engines, session, &target, digits, ended).await;
+                Onward::To(target)
             }
-            Next::Transfer { target, .. } => {
-                self.drain(Duration::from_secs(10)).await;
-                self.connect(engines, session, &target, digits, ended).await;
+            Next::Transfer { target, .. } => Onward::To(target),
+            // The agent's box (or one it hands callers to); without one, a person.
+            Next::TakeMessage { .. } => match message_box(&session.agent) {
+                Some(box_name) => {
+                    Onward::Message { box_name, greeting: "Press the pound key when you are done.".into() }
+                }
+                None => Onward::To(session.agent.escalation_target.clone()),
+            },
+        };
+        *lead_in = Some(self.said());
+        onward
+    }
+
+    /// Completes when everything queued has played (at most 15 s from now).
+    fn said(&self) -> tokio::sync::oneshot::Receiver<()> {
+        let (done, said) = tokio::sync::oneshot::channel();
+        let playback = self.playback.clone();
+        tokio::spawn(async move {
+            let until = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < until && lock(&playback).playing() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Next::TakeMessage { .. } => {
-                // The agent's box (or one it hands callers to); without one, a person.
-                let target = match message_box(&session.agent) {
-                    Some(name) => Target::VoicemailBox { name },
-                    None => session.agent.escalation_target.clone(),
-                };
-                self.drain(Duration::from_secs(10)).await;
-                self.connect(engines, session, &target, digits, ended).await;
-            }
-        }
+            let _ = done.send(());
+        });
+        said
     }
 
     /// A supervisor listens in from `extension`: it rings, and once answered hears the caller
@@ -218,63 +206,13 @@ impl Ctl {
 
     /// How long an extension rings (its no-answer time, at least 10 s).
     pub(super) async fn ring_ms(&self, extension: &str) -> u64 {
-        Agent::ringing_of(&self.db, self.account, extension).await.1.max(10_000)
+        let agent = self.snapshot.borrow().agent(self.account, extension).map(Agent::ringing);
+        agent.unwrap_or(crate::model::UNKNOWN_AGENT_RINGING).1.max(10_000)
     }
 
     /// Forgets leg events from before a new ring (re-INVITEs of an earlier leg).
     pub(super) async fn fresh_legs(&self) -> tokio::sync::OwnedMutexGuard<mpsc::UnboundedReceiver<LegEvent>> {
-        let mut legs = self.legs.clone().lock_owned().await;
-        while legs.try_recv().is_ok() {}
-        legs
-    }
-
-    /// When the person answers, the sentence playing (an apology) ends first; then the caller
-    /// hears the person. If nobody answers, the caller is told and the call ends.
-    pub(super) fn connect_on_answer(
-        &self,
-        engines: &Arc<Engines>,
-        mut legs: tokio::sync::OwnedMutexGuard<mpsc::UnboundedReceiver<LegEvent>>,
-        mut ended: tokio::sync::oneshot::Receiver<()>,
-    ) {
-        let (relay, playback, sip, call) =
-            (self.relay.clone(), self.playback.clone(), self.sip.clone(), self.call);
-        let engines = engines.clone();
-        tokio::spawn(async move {
-            let event = tokio::select! {
-                e = legs.recv() => match e {
-                    Some(e) => e,
-                    None => return,
-                },
-                _ = &mut ended => return,
-            };
-            match event {
-                LegEvent::Answered => {
-                    let until = Instant::now() + Duration::from_secs(5);
-                    while Instant::now() < until && lock(&playback).playing() {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    relay.stop_playing(MediaSide::A);
-                }
-                LegEvent::Left => {}
-                LegEvent::Unreached(_) => {
-                    let audio =
-                        tokio::task::spawn_blocking(move || engines.speak(NOBODY)).await.ok().flatten();
-                    {
-                        let mut p = lock(&playback);
-                        p.filler = None;
-                        p.stop();
-                        if let Some(a) = audio {
-                            p.push(NOBODY, a, false);
-                        }
-                    }
-                    let until = Instant::now() + Duration::from_secs(15);
-                    while Instant::now() < until && lock(&playback).playing() {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    sip.hangup(call).await;
-                }
-            }
-        });
+        self.legs.fresh().await
     }
 
     /// A supervisor takes the call over on `extension`: the caller is told and hears the hold
@@ -331,112 +269,6 @@ impl Ctl {
                 live.event("takeover_failed", json!({ "by": by, "extension": extension, "status": status }));
                 self.queue(engines, TAKEOVER_FAILED, true).await;
                 false
-            }
-        }
-    }
-
-    /// A call to an outside number through the account's trunk, presenting the caller.
-    pub(super) async fn through_trunk(&self, number: &str, session: &Session) -> Option<RouteDecision> {
-        let trunks = crate::store::config::list::<crate::model::Trunk>(&self.db, self.account).await.ok()?;
-        let trunk = trunks.into_iter().next()?.spec;
-        let peer = tokio::net::lookup_host((trunk.host.as_str(), trunk.port)).await.ok()?.next()?;
-        let caller_id = session
-            .ctx
-            .caller_number
-            .clone()
-            .or(trunk.caller_id.clone())
-            .unwrap_or_else(|| "anonymous".into());
-        Some(RouteDecision::Dial {
-            uri: format!("sip:{number}@{}:{}", trunk.host, trunk.port),
-            peer,
-            caller_id,
-            credentials: trunk.username.clone().zip(trunk.password.clone()),
-            ring_timeout_ms: 60_000,
-            media: MediaPorts { a: self.relay.a_local, b: self.relay.b_local },
-        })
-    }
-
-    /// Sends the caller to `target` (the agent's part of the call ends here).
-    pub(super) async fn connect(
-        &self,
-        engines: &Arc<Engines>,
-        session: &Session,
-        target: &Target,
-        digits: mpsc::UnboundedReceiver<char>,
-        ended: tokio::sync::oneshot::Receiver<()>,
-    ) {
-        match target {
-            Target::Agent { extension } => {
-                let (lines, ring_ms) = Agent::ringing_of(&self.db, self.account, extension).await;
-                // Ringback once the agent's words have played; the relay stops it when answered.
-                lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(ring_ms + 1000)));
-                let legs = self.fresh_legs().await;
-                self.ring(extension, lines, ring_ms).await;
-                self.connect_on_answer(engines, legs, ended);
-            }
-            Target::External { number } => match self.through_trunk(number, session).await {
-                Some(decision) => {
-                    lock(&self.playback).filler = Some(Box::new(Tone::ringback(RATE).for_ms(61_000)));
-                    let legs = self.fresh_legs().await;
-                    self.sip.route(self.call, decision).await;
-                    self.connect_on_answer(engines, legs, ended);
-                }
-                None => {
-                    session.event("handoff_failed", json!({ "target": target, "reason": "no usable trunk" }));
-                    self.drain(Duration::from_secs(10)).await;
-                    self.say_and_wait(engines, NOBODY).await;
-                    self.sip.hangup(self.call).await;
-                }
-            },
-            Target::IvrMenu { name } => {
-                self.drain(Duration::from_secs(10)).await;
-                self.relay.stop_playing(MediaSide::A);
-                let ivr = crate::ivr::IvrCall {
-                    line: self.line(session, digits, ended),
-                    // The menu may lead to another AI agent, which then gets the hand-off events.
-                    legs: Some(std::mem::replace(&mut *self.legs.lock().await, mpsc::unbounded_channel().1)),
-                    live: self.live.clone(),
-                };
-                tokio::spawn(ivr.run(name.clone()));
-            }
-            Target::Hangup => {
-                self.drain(Duration::from_secs(10)).await;
-                self.sip.hangup(self.call).await;
-            }
-            Target::Queue { name } => {
-                self.drain(Duration::from_secs(10)).await;
-                let waiting = crate::queue::QueueCall {
-                    line: self.line(session, digits, ended),
-                    // The queue gets the hand-off events from now on.
-                    legs: std::mem::replace(&mut *self.legs.lock().await, mpsc::unbounded_channel().1),
-                    queue: name.clone(),
-                };
-                tokio::spawn(waiting.run());
-            }
-            Target::VoicemailBox { name } => {
-                self.drain(Duration::from_secs(10)).await;
-                self.relay.stop_playing(MediaSide::A);
-                let line = self.line(session, digits, ended);
-                let deposit = crate::voicemail::Deposit {
-                    from: line.caller_or_anonymous(),
-                    line,
-                    box_name: name.clone(),
-                    // The agent has just asked for the message: a short hint, then the beep.
-                    greeting: Some("Press the pound key when you are done.".into()),
-                };
-                tokio::spawn(deposit.run());
-            }
-            other => {
-                // Queues, voicemail, schedules, other AI agents and outside numbers as a
-                // hand-off come with their features; until then the caller is told and let go.
-                tracing::warn!(call = %self.call, target = ?other, "hand-off target not available yet");
-                session.event(
-                    "handoff_failed",
-                    json!({ "target": other, "reason": "target type not available yet" }),
-                );
-                self.drain(Duration::from_secs(10)).await;
-                self.say_and_wait(engines, NOBODY).await;
-                self.sip.hangup(self.call).await;
             }
         }
     }

@@ -6,6 +6,7 @@
 //! play an apology (synthesised at the start of the call) and go to the fallback target at once.
 
 use super::{Next, Session, SessionSetup};
+use crate::calls::answered::{AnsweredCall, Next as Onward};
 use crate::live::{AiState, Command, LiveCall};
 use crate::model::{Agent, Target};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -47,16 +48,7 @@ const SUPERVISOR_LINES: usize = 8;
 const HANDING_OVER: &str = "I'm passing you to my colleague now.";
 const TAKEOVER_FAILED: &str = "Sorry, my colleague can't pick up right now. I'm still here; how can I help?";
 
-/// What happens to the leg the caller is handed to (from the call router).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LegEvent {
-    /// The person answered (the caller's playback is ours to end).
-    Answered,
-    /// Nobody took the call (SIP status).
-    Unreached(u16),
-    /// The person listening in hung up; the caller is still here.
-    Left,
-}
+pub use crate::calls::answered::LegEvent;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabel {
@@ -153,19 +145,12 @@ impl Engines {
     }
 }
 
-/// Everything the voice driver needs about its call.
+/// An AI agent taking an answered call.
 pub struct VoiceCall {
-    pub line: crate::line::CallerLine,
     /// The AI agent's name.
     pub agent: String,
     /// Use this LLM client instead of the agent's endpoint (benchmarks).
     pub llm: Option<Arc<dyn crate::llm::LlmClient>>,
-    /// What happens to the person the caller is handed to. On an answer the router leaves the
-    /// caller's playback to us (the sentence playing ends before the caller is connected); if
-    /// nobody answers, we decide (a failed takeover goes back to the AI).
-    pub legs: mpsc::UnboundedReceiver<LegEvent>,
-    /// Supervisors watch the call here.
-    pub live: crate::live::Live,
 }
 
 /// Silence that ends a turn recognised as a finished sentence. Not much less: callers pause
@@ -175,27 +160,43 @@ pub struct VoiceCall {
 const FINISHED_SENTENCE_SILENCE_MS: u64 = 200;
 
 impl VoiceCall {
-    /// Runs the conversation until the call ends or leaves the agent. (Boxed: IVR menus can
-    /// lead to agents and agents to IVR menus.)
-    pub fn run(self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-        Box::pin(self.converse())
+    pub fn new(agent: String) -> VoiceCall {
+        VoiceCall { agent, llm: None }
     }
 
-    async fn converse(self) {
-        let VoiceCall { line, agent, llm, legs, live } = self;
-        let crate::line::CallerLine {
-            db,
-            sip,
+    /// Runs the conversation until the call ends or the agent hands the caller on (to a
+    /// person, a queue, a menu, a voicemail box: where the conversation decided). Whatever the
+    /// agent is still saying then is the next service's lead-in.
+    pub fn run<'a>(
+        self,
+        line: &'a mut AnsweredCall,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Onward> + Send + 'a>> {
+        Box::pin(self.converse(line))
+    }
+
+    async fn converse(self, line: &mut AnsweredCall) -> Onward {
+        // Whatever the previous service still says ends before the agent greets.
+        line.finish_lead_in(Duration::from_secs(15)).await;
+        let VoiceCall { agent, llm } = self;
+        let AnsweredCall {
+            ref db,
+            ref sip,
             call,
             account,
-            relay,
-            data_dir,
-            records,
+            ref relay,
+            ref records,
             record,
-            mut digits,
-            caller,
-            mut ended,
-        } = line;
+            ref mut digits,
+            ref caller,
+            ref mut ended,
+            ref legs,
+            ref live,
+            ref snapshot,
+            ref mut lead_in,
+            ..
+        } = *line;
+        let (db, sip, relay, records, caller, live) =
+            (db.clone(), sip.clone(), relay.clone(), records.clone(), caller.clone(), live.clone());
         let setup = SessionSetup {
             db: db.clone(),
             records: records.clone(),
@@ -213,11 +214,9 @@ impl VoiceCall {
             call,
             relay: relay.clone(),
             playback: playback.clone(),
-            db,
             account,
-            data_dir,
-            legs: Arc::new(tokio::sync::Mutex::new(legs)),
-            live: live.clone(),
+            legs: legs.clone(),
+            snapshot: snapshot.clone(),
             listening: Mutex::new(None),
         };
         let mut session = match Session::start(setup).await {
@@ -228,7 +227,7 @@ impl VoiceCall {
                     records.event(key, "ai_fallback", json!({ "reason": e.to_string() }));
                 }
                 ctx.say_and_wait(&engines, NOBODY).await;
-                return sip.hangup(call).await;
+                return Onward::To(Target::Hangup);
             }
         };
         if let Some(client) = llm {
@@ -275,7 +274,7 @@ impl VoiceCall {
             Err(e) => {
                 let next = session.fail(&format!("speech recognition unavailable: {e}"));
                 let apology = apology.await.ok().flatten();
-                return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
+                return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
             }
         };
         let caller_id = engines.callers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -293,7 +292,7 @@ impl VoiceCall {
             Err(e) => {
                 let next = session.fail(&format!("speech pipeline: {e}"));
                 let apology = apology.await.ok().flatten();
-                return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
+                return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
             }
         };
         let mut tap = relay.tap(MediaSide::A);
@@ -334,14 +333,14 @@ impl VoiceCall {
                     continue;
                 }
                 h = heard_rx.recv() => match h { Some(h) => h, None => break },
-                _ = &mut ended => break,
+                _ = &mut *ended => break,
                 Some(command) = commands.recv() => {
                     match command {
                         Command::Listen { extension, by } => ctx.listen(&extension, &by, &live_call).await,
                         Command::TakeOver { extension, by } => {
-                            if ctx.take_over(&engines, &session, &extension, &by, &live_call, &mut ended).await {
+                            if ctx.take_over(&engines, &session, &extension, &by, &live_call, ended).await {
                                 session.finish();
-                                return;
+                                return Onward::Done;
                             }
                             listener.shown = None; // the AI is back: show what it does
                         }
@@ -352,7 +351,7 @@ impl VoiceCall {
                     match d {
                         Some('0') => {
                             let next = session.escalate("the caller pressed 0");
-                            return ctx.finish(&engines, &mut session, next, None, digits, ended).await;
+                            return ctx.finish(&engines, &mut session, next, None, lead_in).await;
                         }
                         Some(_) => continue,
                         None => break,
@@ -361,7 +360,7 @@ impl VoiceCall {
                 _ = &mut deadline => {
                     let next = Next::Hangup { reason: "the AI call reached its time limit".into() };
                     ctx.queue(&engines, "We have reached the time limit for this call. Goodbye!", false).await;
-                    return ctx.finish(&engines, &mut session, next, None, digits, ended).await;
+                    return ctx.finish(&engines, &mut session, next, None, lead_in).await;
                 }
             };
             let (text, times, stt_done) = match recognition.resolve(heard, &mut listener, &live_call) {
@@ -373,7 +372,7 @@ impl VoiceCall {
                         Some(a) => a.await.ok().flatten(),
                         None => None,
                     };
-                    return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
+                    return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
                 }
             };
             let (text, confidence, (said_from, said_to)) = text;
@@ -423,7 +422,7 @@ impl VoiceCall {
                 loop {
                     tokio::select! {
                         next = &mut respond => break Some(next),
-                        _ = &mut ended => break None,
+                        _ = &mut *ended => break None,
                         Some(c) = commands.recv() => match c {
                             // Listening in does not disturb the answer.
                             Command::Listen { extension, by } => ctx.listen(&extension, &by, &live_call).await,
@@ -467,9 +466,9 @@ impl VoiceCall {
                 speaker.abort();
                 let heard = lock(&playback).stop();
                 session.interrupted(&heard);
-                if ctx.take_over(&engines, &session, &extension, &by, &live_call, &mut ended).await {
+                if ctx.take_over(&engines, &session, &extension, &by, &live_call, ended).await {
                     session.finish();
-                    return;
+                    return Onward::Done;
                 }
                 listener.shown = None;
                 continue;
@@ -489,7 +488,7 @@ impl VoiceCall {
                 speaker.abort();
                 let heard = lock(&playback).stop();
                 session.interrupted(&heard);
-                if call_over(&mut ended) {
+                if call_over(ended) {
                     break;
                 }
                 continue;
@@ -502,11 +501,12 @@ impl VoiceCall {
                     (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
                     _ => None,
                 };
-                return ctx.finish(&engines, &mut session, next, apology, digits, ended).await;
+                return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
             }
         }
         // The caller hung up.
         session.finish();
+        Onward::Done
     }
 }
 

@@ -122,6 +122,9 @@ struct Call {
     /// When the person connected to a call we answered hangs up, the caller stays with us
     /// (someone listening in left) instead of the call ending.
     keep_caller: bool,
+    /// Nobody taking a call we have not answered is told to the application (which then
+    /// answers it for voicemail or another target, or refuses it) instead of refused at once.
+    report_unreached: bool,
     outbound: Vec<Outbound>,
     state: CallState,
     media: Option<MediaPorts>,
@@ -320,6 +323,7 @@ impl B2bua {
             outbound: Vec::new(),
             answered_by_us: false,
             keep_caller: false,
+            report_unreached: false,
             state: CallState::Routing,
             media: None,
             target: None,
@@ -604,6 +608,13 @@ impl B2bua {
             call.ring_deadline = None;
             self.events.push_back(CallEvent::Unreached { call: id, status });
             self.cancel_outbound(now, id, None);
+        } else if call.report_unreached && call.inbound.final_status.is_none() {
+            // The caller keeps waiting (no final response) for the application's next decision.
+            call.report_unreached = false;
+            call.state = CallState::Routing;
+            call.ring_deadline = None;
+            self.events.push_back(CallEvent::Unreached { call: id, status });
+            self.cancel_outbound(now, id, None);
         } else {
             self.fail_inbound(now, id, status, outcome);
         }
@@ -614,6 +625,15 @@ impl B2bua {
     pub fn keep_caller(&mut self, id: CallId, keep: bool) {
         if let Some(call) = self.calls.get_mut(&id) {
             call.keep_caller = keep && call.answered_by_us;
+        }
+    }
+
+    /// Whether nobody taking this (not yet answered) call is reported as `CallEvent::Unreached`
+    /// so that the application can send it on (an agent's no-answer forwarding), rather than
+    /// refused at once. Applies to the next ring only.
+    pub fn report_unreached(&mut self, id: CallId, report: bool) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.report_unreached = report && !call.answered_by_us;
         }
     }
 

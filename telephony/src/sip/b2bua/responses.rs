@@ -255,7 +255,7 @@ impl B2bua {
         call.failure = Some(pick_failure(call.failure, status));
         let everyone_failed = call.outbound.iter().all(|o| o.state == OutState::Done);
         if everyone_failed
-            && call.answered_by_us
+            && (call.answered_by_us || call.report_unreached)
             && call.answered.is_none()
             && call.state == CallState::Ringing
         {
@@ -263,7 +263,11 @@ impl B2bua {
             let outcome =
                 if status == 486 || status == 600 { Outcome::Busy } else { Outcome::Rejected(status) };
             self.unreached(now, id, status, outcome);
-        } else if everyone_failed && call.answered.is_none() && call.inbound.final_status.is_none() {
+        } else if everyone_failed
+            && call.answered.is_none()
+            && call.inbound.final_status.is_none()
+            && call.state == CallState::Ringing
+        {
             let status = call.failure.unwrap_or(480);
             let outcome =
                 if status == 486 || status == 600 { Outcome::Busy } else { Outcome::Rejected(status) };

@@ -641,3 +641,66 @@ fn timers_of_many_calls_fire_in_deadline_order_and_leave_nothing_queued() {
     assert_eq!(w.pbx.b2bua().active_calls(), 0);
     assert!(w.pbx.b2bua().timers.is_empty(), "no timer left for forgotten calls");
 }
+
+/// An agent with no-answer forwarding: the call rings without being answered; when nobody
+/// answers (busy, then no answer) the caller is not refused but kept waiting for the
+/// application, which answers it itself (voicemail) — or refuses it when the next ring is not
+/// reported.
+#[test]
+fn nobody_answering_a_ringing_call_is_reported_when_asked_and_the_caller_keeps_waiting() {
+    let mut w = World::new();
+    w.register_callee();
+    w.deliver(CALLER, caller_request("INVITE", "c30", 1, None, OFFER).as_bytes());
+    w.take_response(CALLER, 100);
+    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
+    let call = inc.call;
+    // Lines enough for both test calls at once (the first stays up).
+    let ring = || RouteDecision::Ring {
+        account: 1,
+        extension: "102".into(),
+        max_lines: 4,
+        ring_timeout_ms: 5_000,
+        media: media(),
+    };
+    w.pbx.report_unreached(call, true);
+    w.pbx.route(w.now, call, ring());
+    w.collect();
+    let inv = w.take_request(CALLEE, Method::Invite);
+    w.deliver(CALLEE, &callee_response(&inv, 180, "").to_bytes());
+    w.take_response(CALLER, 180);
+    assert_eq!(w.take_event(), CallEvent::Ringing { call });
+    // Nobody answers within the ring time: CANCEL to the phone, nothing final to the caller.
+    let now = w.now;
+    w.advance(now + 5_001);
+    assert_eq!(w.take_event(), CallEvent::Unreached { call, status: 480 });
+    let cancel = w.take_request(CALLEE, Method::Cancel);
+    w.deliver(CALLEE, &Response::for_request(&cancel, 200, None).to_bytes());
+    w.deliver(CALLEE, &callee_response(&inv, 487, "").to_bytes());
+    w.take_request(CALLEE, Method::Ack);
+    w.nothing_sent();
+    // The application answers the caller itself (the agent's voicemail box).
+    w.pbx.route(w.now, call, RouteDecision::Answer { media: media() });
+    w.collect();
+    w.take_response(CALLER, 200);
+    assert!(matches!(w.take_event(), CallEvent::Media { b_remote: None, .. }));
+    assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
+
+    // Reported once only: the next call, rung without asking, is refused as before.
+    w.deliver(CALLER, caller_request("INVITE", "c31", 1, None, OFFER).as_bytes());
+    w.take_response(CALLER, 100);
+    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
+    w.pbx.report_unreached(inc.call, true);
+    w.pbx.route(w.now, inc.call, ring());
+    w.collect();
+    let inv = w.take_request(CALLEE, Method::Invite);
+    w.deliver(CALLEE, &callee_response(&inv, 486, "").to_bytes());
+    w.take_request(CALLEE, Method::Ack);
+    assert_eq!(w.take_event(), CallEvent::Unreached { call: inc.call, status: 486 });
+    w.nothing_sent();
+    w.pbx.route(w.now, inc.call, ring());
+    w.collect();
+    let inv = w.take_request(CALLEE, Method::Invite);
+    w.deliver(CALLEE, &callee_response(&inv, 486, "").to_bytes());
+    w.take_request(CALLEE, Method::Ack);
+    w.take_response(CALLER, 486);
+}

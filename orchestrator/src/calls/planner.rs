@@ -12,6 +12,8 @@ use switchboard_telephony::sip::b2bua::{Caller, IncomingCall};
 
 /// Where a call should go, before media is attached.
 pub(crate) enum Plan {
+    /// Ring an extension without answering the caller (they hear their own ringing). With
+    /// `forward`, nobody answering sends the call to the agent's forwarding or voicemail box.
     Ring {
         account: i64,
         extension: String,
@@ -19,6 +21,7 @@ pub(crate) enum Plan {
         ring_ms: u64,
         direction: &'static str,
         to: String,
+        forward: bool,
     },
     Dial {
         account: i64,
@@ -28,28 +31,11 @@ pub(crate) enum Plan {
         credentials: Option<(String, String)>,
         to: String,
     },
-    /// Answer and run an IVR menu.
-    Ivr {
+    /// Answer the call and hand it to the dispatcher (IVR, queue, voicemail, AI agent, hang-up,
+    /// an agent whose calls are forwarded unconditionally).
+    Serve {
         account: i64,
-        menu: String,
-        to: String,
-    },
-    /// Answer and hand the caller to an AI agent.
-    Ai {
-        account: i64,
-        agent: String,
-        to: String,
-    },
-    /// Answer and wait in a queue.
-    Queue {
-        account: i64,
-        queue: String,
-        to: String,
-    },
-    /// Answer and take a message for a voicemail box.
-    Voicemail {
-        account: i64,
-        mailbox: String,
+        target: Target,
         to: String,
     },
     Reject {
@@ -59,6 +45,25 @@ pub(crate) enum Plan {
         to: String,
         why: String,
     },
+}
+
+/// How to ring an agent of the account (or serve the call when it is forwarded at once).
+fn ring_plan(
+    snap: &crate::calls::snapshot::Snapshot,
+    account: i64,
+    extension: String,
+    direction: &'static str,
+    to: String,
+) -> Plan {
+    let agent = snap.agent(account, &extension);
+    if let Some(target) = agent.and_then(|a| a.forwarding.unconditional.clone()) {
+        return Plan::Serve { account, target, to };
+    }
+    let (lines, ring_ms) = agent.map(|a| a.ringing()).unwrap_or(crate::model::UNKNOWN_AGENT_RINGING);
+    let forward = agent.is_some_and(|a| {
+        a.forwarding.on_busy.is_some() || a.forwarding.on_no_answer.is_some() || a.voicemail_box.is_some()
+    });
+    Plan::Ring { account, extension, lines, ring_ms, direction, to, forward }
 }
 
 /// The country-code prefix of an E.164 number, roughly: `+1` and `+7` are one digit, others
@@ -105,7 +110,7 @@ pub(crate) fn as_e164(dialled: &str) -> Option<String> {
 /// binds their media ports: work that runs beside the router, never blocking it.
 #[derive(Clone)]
 pub(crate) struct Planner {
-    pub(crate) snapshot: tokio::sync::watch::Receiver<Arc<crate::snapshot::Snapshot>>,
+    pub(crate) snapshot: tokio::sync::watch::Receiver<Arc<crate::calls::snapshot::Snapshot>>,
     pub(crate) records: calls::RecordWriter,
     pub(crate) pool: Arc<PortPool>,
     pub(crate) media_ip: IpAddr,
@@ -127,14 +132,13 @@ impl Planner {
             Caller::User { account, extension } => {
                 let snap = self.snapshot.borrow().clone();
                 match snap.agent(*account, &inc.dialled) {
-                    Some(agent) if agent.extension != *extension => Ok(Plan::Ring {
-                        account: *account,
-                        extension: agent.extension.clone(),
-                        lines: agent.lines as usize,
-                        ring_ms: agent.forwarding.no_answer_seconds as u64 * 1000,
-                        direction: "internal",
-                        to: inc.dialled.clone(),
-                    }),
+                    Some(agent) if agent.extension != *extension => Ok(ring_plan(
+                        &snap,
+                        *account,
+                        agent.extension.clone(),
+                        "internal",
+                        inc.dialled.clone(),
+                    )),
                     Some(_) => Ok(Plan::Reject {
                         status: 486,
                         account: Some(*account),
@@ -188,20 +192,10 @@ impl Planner {
         for _ in 0..5 {
             let Some(Target::Schedule { name }) = &target else { break };
             let schedule = snap.schedule(account, name);
-            target = schedule.map(|s| s.target_at(chrono::Utc::now()).clone());
+            target = schedule.map(|s| s.target_at(crate::clock::now()).clone());
         }
         match target {
-            Some(Target::IvrMenu { name }) => Ok(Plan::Ivr { account, menu: name, to: number }),
-            Some(Target::AiAgent { name }) => Ok(Plan::Ai { account, agent: name, to: number }),
-            Some(Target::VoicemailBox { name }) => Ok(Plan::Voicemail { account, mailbox: name, to: number }),
-            Some(Target::Queue { name }) => Ok(Plan::Queue { account, queue: name, to: number }),
-            Some(Target::Agent { extension }) => {
-                let (lines, ring_ms) = snap
-                    .agent(account, &extension)
-                    .map(|a| a.ringing())
-                    .unwrap_or(crate::model::UNKNOWN_AGENT_RINGING);
-                Ok(Plan::Ring { account, extension, lines, ring_ms, direction: "inbound", to: number })
-            }
+            Some(Target::Agent { extension }) => Ok(ring_plan(&snap, account, extension, "inbound", number)),
             // A number forwarded outside (a mobile, another office): out through the
             // trunk, presenting the original caller.
             Some(Target::External { number: outside }) => {
@@ -212,13 +206,8 @@ impl Planner {
                 }
                 Ok(plan)
             }
-            Some(other) => Ok(Plan::Reject {
-                status: 480,
-                account: Some(account),
-                direction: "inbound",
-                to: number,
-                why: format!("routing to {other:?} is not available yet"),
-            }),
+            // Schedules nested too deep: the dispatcher resolves what is left (and stops loops).
+            Some(target) => Ok(Plan::Serve { account, target, to: number }),
             None => Ok(Plan::Reject {
                 status: 404,
                 account: Some(account),
@@ -325,10 +314,7 @@ impl Planner {
                 if matches!(inc.caller, Caller::Trunk { .. }) { "inbound" } else { "outbound" },
                 to.clone(),
             ),
-            Plan::Ivr { account, to, .. }
-            | Plan::Ai { account, to, .. }
-            | Plan::Voicemail { account, to, .. }
-            | Plan::Queue { account, to, .. } => (Some(*account), "inbound", to.clone()),
+            Plan::Serve { account, to, .. } => (Some(*account), "inbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
         };
         let record = account.map(|account| {
@@ -344,7 +330,7 @@ impl Planner {
                 customer_id: None,
                 agent_extension: agent,
                 ai_agent: match &plan {
-                    Plan::Ai { agent, .. } => Some(agent.clone()),
+                    Plan::Serve { target: Target::AiAgent { name }, .. } => Some(name.clone()),
                     _ => None,
                 },
             };

@@ -1,10 +1,14 @@
-//! Connects the telephony engine to the application: who may register (from the agents'
-//! configuration, kept current), and what the engine reports (logged).
+//! The call router: connects the telephony engine to the application. Who may register (from
+//! the agents' configuration, kept current); each new call's plan (from the planner) carried
+//! out: rung, dialled, refused, or answered and handed to the dispatcher; what the engine
+//! reports about each call turned into its record.
 
+use crate::calls::answered::{AnsweredCall, LegEvent, Legs, Verdict};
+use crate::calls::planner::{Plan, Planner, Prepared};
 use crate::db::Db;
 use crate::error::Result;
 use crate::model::{Agent, Trunk};
-use crate::routing::{Plan, Planner, Prepared};
+use crate::store::calls::{Disposition, Ending, HungUpBy};
 use crate::store::{accounts, calls, config};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -104,8 +108,8 @@ pub struct Started {
 /// Keeps the configuration snapshot and the SIP directory current (a supervised task).
 struct Reloader {
     db: Db,
-    changed: crate::snapshot::ConfigVersion,
-    snapshot: tokio::sync::watch::Sender<Arc<crate::snapshot::Snapshot>>,
+    changed: crate::calls::snapshot::ConfigVersion,
+    snapshot: tokio::sync::watch::Sender<Arc<crate::calls::snapshot::Snapshot>>,
     sip: SipHandle,
 }
 
@@ -113,7 +117,7 @@ impl crate::supervise::Supervised for Reloader {
     async fn run(&mut self) {
         loop {
             let version = self.changed.next(REFRESH).await;
-            match crate::snapshot::Snapshot::load(&self.db).await {
+            match crate::calls::snapshot::Snapshot::load(&self.db).await {
                 Ok(s) => {
                     let _ = self.snapshot.send(Arc::new(s));
                 }
@@ -210,7 +214,7 @@ impl crate::supervise::Supervised for RouterTask {
 pub async fn start(
     db: Db,
     options: SipOptions,
-    changed: crate::snapshot::ConfigVersion,
+    changed: crate::calls::snapshot::ConfigVersion,
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
     live: crate::live::Live,
     health: &crate::supervise::Health,
@@ -228,7 +232,7 @@ pub async fn start(
     let driver_task = health.supervise("sip", sip_driver);
     let router_db = db.clone();
     let (snapshot_tx, snapshot_rx) =
-        tokio::sync::watch::channel(Arc::new(crate::snapshot::Snapshot::load(&db).await?));
+        tokio::sync::watch::channel(Arc::new(crate::calls::snapshot::Snapshot::load(&db).await?));
     health.supervise("config", Reloader { db, changed, snapshot: snapshot_tx, sip: handle.clone() });
     let bind = options.bind;
     let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
@@ -269,13 +273,54 @@ pub async fn start(
 
 /// What the application keeps per live call.
 struct ActiveCall {
+    account: Option<i64>,
     relay: Option<Arc<Relay>>,
     record: Option<calls::RecordKey>,
+    /// The caller's number as presented.
+    from: String,
     /// Dropped when the call ends: tells whatever serves the call (IVR, AI agent) to stop.
-    _ended: Option<tokio::sync::oneshot::Sender<()>>,
+    ended: Option<tokio::sync::oneshot::Sender<()>>,
     /// Told when someone answers (instead of stopping the caller's playback at once: an AI
     /// agent finishes its sentence, then gives the caller to the person) or nobody does.
-    legs: Option<mpsc::UnboundedSender<crate::agent::voice::LegEvent>>,
+    legs: Option<mpsc::UnboundedSender<LegEvent>>,
+    /// What a service decided the call amounted to.
+    verdict: Verdict,
+    /// The agent rung without answering the caller, whose forwarding applies if they do not
+    /// answer; and their leg in the record.
+    ringing: Option<(String, Option<calls::LegKey>)>,
+    /// Digits the caller presses, kept until someone serves the call.
+    keys: Option<mpsc::UnboundedReceiver<char>>,
+}
+
+impl ActiveCall {
+    fn new(account: Option<i64>, record: Option<calls::RecordKey>, from: &str) -> ActiveCall {
+        ActiveCall {
+            account,
+            relay: None,
+            record,
+            from: from.to_string(),
+            ended: None,
+            legs: None,
+            verdict: Default::default(),
+            ringing: None,
+            keys: None,
+        }
+    }
+}
+
+/// How a call ended, from the engine's outcome and what the services decided.
+fn ending(outcome: Outcome, verdict: Option<Disposition>) -> Ending {
+    let (disposition, hung_up_by) = match outcome {
+        Outcome::HungUpBySystem => (Disposition::Answered, Some(HungUpBy::System)),
+        Outcome::Completed { hung_up_by: Side::Caller } => (Disposition::Answered, Some(HungUpBy::Caller)),
+        Outcome::Completed { hung_up_by: Side::Callee } => (Disposition::Answered, Some(HungUpBy::Callee)),
+        Outcome::Busy => (Disposition::Busy, None),
+        Outcome::NoAnswer | Outcome::Rejected(480) => (Disposition::NoAnswer, None),
+        Outcome::Cancelled => (Disposition::Abandoned, Some(HungUpBy::Caller)),
+        Outcome::Rejected(486) | Outcome::Rejected(600) => (Disposition::Busy, None),
+        Outcome::Rejected(_) => (Disposition::Failed, None),
+    };
+    Ending { disposition: verdict.unwrap_or(disposition), hung_up_by }
 }
 
 /// Turns call events into routing decisions, media relays and call records.
@@ -289,10 +334,18 @@ struct CallRouter {
     planner: Planner,
     planned: tokio::sync::mpsc::UnboundedSender<Prepared>,
     /// Calls that ended while their plan was being prepared, with how they ended.
-    ended_early: HashMap<CallId, String>,
+    ended_early: HashMap<CallId, Ending>,
     /// Live AI engagements (the supervisors' view).
     live: crate::live::Live,
     call_log: CallLog,
+}
+
+/// A call's disposition as the log shows it.
+fn ending_text(e: &Ending) -> String {
+    match e.hung_up_by {
+        Some(h) => format!("{} ({} hung up)", e.disposition.as_str(), h.as_str()),
+        None => e.disposition.as_str().to_string(),
+    }
 }
 
 /// One `info` line per ended call while calls are few; under load, the rest of a minute's
@@ -352,19 +405,15 @@ fn media_quality(relay: &Relay) -> serde_json::Value {
 }
 
 impl CallRouter {
-    /// The caller's line for whatever serves a call the router answered.
-    #[allow(clippy::too_many_arguments)]
-    fn line(
-        &self,
-        call: CallId,
-        account: i64,
-        relay: &Arc<Relay>,
-        record: Option<calls::RecordKey>,
-        digits: mpsc::UnboundedReceiver<char>,
-        from: &str,
-        ended: tokio::sync::oneshot::Receiver<()>,
-    ) -> crate::line::CallerLine {
-        crate::line::CallerLine {
+    /// Answers a call that the PBX serves itself and hands it to the dispatcher, from `target`.
+    async fn serve_here(&mut self, call: CallId, target: crate::model::Target) {
+        let Some(active) = self.calls.get_mut(&call) else { return };
+        let (Some(account), Some(relay)) = (active.account, active.relay.clone()) else { return };
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        let (legs_tx, legs) = mpsc::unbounded_channel();
+        active.ended = Some(ended_tx);
+        active.legs = Some(legs_tx);
+        let answered = AnsweredCall {
             db: self.db.clone(),
             sip: self.sip.clone(),
             call,
@@ -372,38 +421,19 @@ impl CallRouter {
             relay: relay.clone(),
             data_dir: self.data_dir.clone(),
             records: self.records.clone(),
-            record,
-            digits,
-            caller: crate::routing::as_e164(from),
+            record: active.record,
+            digits: active.keys.take().unwrap_or_else(|| mpsc::unbounded_channel().1),
+            caller: crate::calls::planner::as_e164(&active.from),
             ended,
-        }
-    }
-
-    /// Answers a call that the PBX serves itself (IVR, queue, voicemail, AI agent): keeps it as
-    /// live, answers it, then runs what `serve` makes of the caller's line and the leg events.
-    #[allow(clippy::too_many_arguments)]
-    async fn serve_here<F>(
-        &mut self,
-        call: CallId,
-        account: i64,
-        relay: Arc<Relay>,
-        record: Option<calls::RecordKey>,
-        keys: mpsc::UnboundedReceiver<char>,
-        from: &str,
-        serve: impl FnOnce(crate::line::CallerLine, mpsc::UnboundedReceiver<crate::agent::voice::LegEvent>) -> F,
-    ) where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let (ended_tx, ended) = tokio::sync::oneshot::channel();
-        let (legs_tx, legs) = mpsc::unbounded_channel();
+            legs: Legs::new(legs),
+            snapshot: self.planner.snapshot.clone(),
+            live: self.live.clone(),
+            lead_in: None,
+            verdict: active.verdict.clone(),
+        };
         let media = MediaPorts { a: relay.a_local, b: relay.b_local };
-        let task = serve(self.line(call, account, &relay, record, keys, from, ended), legs);
-        self.calls.insert(
-            call,
-            ActiveCall { relay: Some(relay), record, _ended: Some(ended_tx), legs: Some(legs_tx) },
-        );
         self.sip.route(call, RouteDecision::Answer { media }).await;
-        tokio::spawn(task);
+        tokio::spawn(crate::calls::dispatch::run(answered, target));
     }
 
     async fn handle(&mut self, e: CallEvent) {
@@ -426,8 +456,14 @@ impl CallRouter {
             }
             CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,
             CallEvent::Answered { call, contact } => {
-                if let Some(id) = self.calls.get(&call).and_then(|c| c.record) {
-                    self.records.answered(id);
+                if let Some(active) = self.calls.get_mut(&call) {
+                    if let Some(id) = active.record {
+                        self.records.answered(id);
+                    }
+                    // The agent rung directly took the call: no forwarding any more.
+                    if let Some((_, Some(leg))) = active.ringing.take() {
+                        self.records.leg_answered(leg);
+                    }
                 }
                 self.event(call, "answered", serde_json::json!({ "contact": contact })).await;
             }
@@ -439,10 +475,8 @@ impl CallRouter {
                         if b_remote.is_some() {
                             // Someone answered: whatever we were playing to the caller stops
                             // (or is told to finish first).
-                            let told = active
-                                .legs
-                                .as_ref()
-                                .is_some_and(|l| l.send(crate::agent::voice::LegEvent::Answered).is_ok());
+                            let told =
+                                active.legs.as_ref().is_some_and(|l| l.send(LegEvent::Answered).is_ok());
                             if !told {
                                 relay.stop_playing(switchboard_telephony::media::relay::MediaSide::A);
                             }
@@ -452,17 +486,24 @@ impl CallRouter {
                 tracing::debug!(%call, ?a_remote, ?b_remote, payload_type, "media");
             }
             CallEvent::Unreached { call, status } => {
-                // Nobody took a call we answered: busy tone, then goodbye. (Voicemail and queue
-                // overflow plug in here.)
                 self.event(call, "unreached", serde_json::json!({ "status": status })).await;
+                // An agent rung without answering the caller: their forwarding takes the call.
+                if let Some((extension, leg)) = self.calls.get_mut(&call).and_then(|c| c.ringing.take()) {
+                    if let Some(leg) = leg {
+                        self.records.leg_ended(leg, &crate::calls::answered::unreached_outcome(status));
+                    }
+                    return self.forward(call, &extension, status).await;
+                }
+                // Whoever serves the call decides what the caller hears next.
                 let told = self
                     .calls
                     .get(&call)
                     .and_then(|c| c.legs.as_ref())
-                    .is_some_and(|l| l.send(crate::agent::voice::LegEvent::Unreached(status)).is_ok());
+                    .is_some_and(|l| l.send(LegEvent::Unreached(status)).is_ok());
                 if told {
-                    return; // the AI agent decides what the caller hears
+                    return;
                 }
+                // Nobody serves it any more: busy tone, then goodbye.
                 if let Some(relay) = self.calls.get(&call).and_then(|c| c.relay.clone()) {
                     let sip = self.sip.clone();
                     tokio::spawn(async move {
@@ -480,7 +521,7 @@ impl CallRouter {
                 // Someone listening in hung up; the caller stays with the AI agent.
                 self.event(call, "callee_left", serde_json::json!({})).await;
                 if let Some(legs) = self.calls.get(&call).and_then(|c| c.legs.as_ref()) {
-                    let _ = legs.send(crate::agent::voice::LegEvent::Left);
+                    let _ = legs.send(LegEvent::Left);
                 }
             }
             CallEvent::Dtmf { call, side, digit } => {
@@ -494,44 +535,52 @@ impl CallRouter {
                 .await;
             }
             CallEvent::Ended { call, outcome } => {
-                let disposition = match outcome {
-                    Outcome::HungUpBySystem => "completed (Switchboard hung up)".to_string(),
-                    Outcome::Completed { hung_up_by: Side::Caller } => {
-                        "completed (caller hung up)".to_string()
-                    }
-                    Outcome::Completed { hung_up_by: Side::Callee } => {
-                        "completed (callee hung up)".to_string()
-                    }
-                    Outcome::Busy => "busy".to_string(),
-                    Outcome::NoAnswer => "no answer".to_string(),
-                    Outcome::Cancelled => "cancelled".to_string(),
-                    Outcome::Rejected(s) => format!("rejected ({s})"),
-                };
+                let active = self.calls.remove(&call);
+                let verdict =
+                    active.as_ref().and_then(|a| *a.verdict.lock().unwrap_or_else(|e| e.into_inner()));
+                let ending = ending(outcome, verdict);
+                let disposition = ending_text(&ending);
                 if self.call_log.allow(std::time::Instant::now()) {
                     tracing::info!(%call, %disposition, "call ended");
                 } else {
                     tracing::debug!(%call, %disposition, "call ended");
                 }
-                match self.calls.remove(&call) {
+                match active {
                     Some(active) => {
                         if let Some(id) = active.record {
                             if let Some(relay) = &active.relay {
                                 self.records.event(id, "media", media_quality(relay));
                             }
-                            self.records.event(
-                                id,
-                                "ended",
-                                serde_json::json!({ "disposition": disposition }),
-                            );
-                            self.records.finish(id, &disposition);
+                            self.records.event(id, "ended", ended_event(&ending));
+                            self.records.finish(id, ending);
                         }
                     }
                     // Still being prepared: its record is finished when the plan arrives.
                     None => {
-                        self.ended_early.insert(call, disposition);
+                        self.ended_early.insert(call, ending);
                     }
                 }
             }
+        }
+    }
+
+    /// An agent rung directly did not take the call: it goes where their forwarding says
+    /// (answered by us for voicemail and the like), or is refused with the status.
+    async fn forward(&mut self, call: CallId, extension: &str, status: u16) {
+        let account = self.calls.get(&call).and_then(|c| c.account);
+        let agent = account.and_then(|a| self.planner.snapshot.borrow().agent(a, extension).cloned());
+        match agent.as_ref().and_then(|a| crate::calls::dispatch::forwarding(a, status)) {
+            Some(target) => {
+                let reason = if crate::calls::answered::Rang::busy(status) { "busy" } else { "no_answer" };
+                self.event(
+                    call,
+                    "forwarded",
+                    serde_json::json!({ "extension": extension, "reason": reason, "target": target }),
+                )
+                .await;
+                self.serve_here(call, target).await;
+            }
+            None => self.sip.route(call, RouteDecision::Reject { status }).await,
         }
     }
 
@@ -541,116 +590,89 @@ impl CallRouter {
         }
     }
 
-    /// Acts on a prepared call: media, routing decision, IVR.
+    /// Acts on a prepared call: media, then ring, dial, refuse or serve it.
     async fn apply(&mut self, prepared: Prepared) {
         let Prepared { inc, plan, record, from, to, media } = prepared;
-        if let Some(disposition) = self.ended_early.remove(&inc.call) {
+        if let Some(ending) = self.ended_early.remove(&inc.call) {
             // The caller left while we were still deciding.
             if let Some(id) = record {
-                self.records.event(id, "ended", serde_json::json!({ "disposition": disposition }));
-                self.records.finish(id, &disposition);
+                self.records.event(id, "ended", ended_event(&ending));
+                self.records.finish(id, ending);
             }
             return;
         }
-        match plan {
-            Plan::Reject { status, why, .. } => {
-                tracing::debug!(call = %inc.call, %from, %to, status, %why, "call refused");
-                if let Some(id) = record {
-                    self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
-                }
-                self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None, legs: None });
-                self.sip.route(inc.call, RouteDecision::Reject { status }).await;
+        let account = match &plan {
+            Plan::Ring { account, .. } | Plan::Dial { account, .. } | Plan::Serve { account, .. } => {
+                Some(*account)
             }
-            plan => {
-                let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
-                let relay = match media {
-                    Some(Ok((a, b))) => Relay::start(a, b, Some(digits_tx)).ok().map(Arc::new),
-                    _ => None,
-                };
-                let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
-                spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
-                let Some(relay) = relay else {
-                    tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
-                    self.calls.insert(inc.call, ActiveCall { relay: None, record, _ended: None, legs: None });
-                    return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
-                };
-                // A relay that fails ends its call (never silence on a call that looks up).
-                let (mut died, sip, records, call) =
-                    (relay.died(), self.sip.clone(), self.records.clone(), inc.call);
-                tokio::spawn(async move {
-                    if died.wait_for(|d| *d).await.is_ok() {
-                        if let Some(id) = record {
-                            records.event(id, "media_failed", serde_json::json!({}));
-                        }
-                        sip.hangup(call).await;
-                    }
-                });
-                let media = MediaPorts { a: relay.a_local, b: relay.b_local };
-                let decision = match plan {
-                    Plan::Ring { account, extension, lines, ring_ms, .. } => {
-                        tracing::debug!(call = %inc.call, %from, %to, %extension, "ringing");
-                        RouteDecision::Ring {
-                            account,
-                            extension,
-                            max_lines: lines,
-                            ring_timeout_ms: ring_ms,
-                            media,
-                        }
-                    }
-                    Plan::Dial { uri, peer, caller_id, credentials, .. } => {
-                        tracing::debug!(call = %inc.call, %from, %to, %caller_id, "dialling out");
-                        RouteDecision::Dial {
-                            uri,
-                            peer,
-                            caller_id,
-                            credentials,
-                            ring_timeout_ms: 60_000,
-                            media,
-                        }
-                    }
-                    Plan::Ivr { account, menu, .. } => {
-                        tracing::debug!(call = %inc.call, %from, %to, %menu, "IVR");
-                        let live = self.live.clone();
-                        let serve =
-                            |line, legs| crate::ivr::IvrCall { line, legs: Some(legs), live }.run(menu);
-                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
-                    }
-                    Plan::Queue { account, queue, .. } => {
-                        tracing::debug!(call = %inc.call, %from, %to, %queue, "queue");
-                        let serve = |line, legs| crate::queue::QueueCall { line, legs, queue }.run();
-                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
-                    }
-                    Plan::Voicemail { account, mailbox, .. } => {
-                        tracing::debug!(call = %inc.call, %from, %to, %mailbox, "voicemail");
-                        let caller = from.clone();
-                        // (Nobody else answers a voicemail call: it has no use for leg events.)
-                        let serve = |line, _legs| {
-                            crate::voicemail::Deposit {
-                                line,
-                                from: caller,
-                                box_name: mailbox,
-                                greeting: None,
-                            }
-                            .run()
-                        };
-                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
-                    }
-                    Plan::Ai { account, agent, .. } => {
-                        tracing::debug!(call = %inc.call, %from, %to, %agent, "AI agent");
-                        let live = self.live.clone();
-                        let serve = |line, legs| {
-                            crate::agent::voice::VoiceCall { line, agent, llm: None, legs, live }.run()
-                        };
-                        return self.serve_here(inc.call, account, relay, record, keys, &from, serve).await;
-                    }
-                    Plan::Reject { status, .. } => RouteDecision::Reject { status },
-                };
-                self.calls
-                    .insert(inc.call, ActiveCall { relay: Some(relay), record, _ended: None, legs: None });
-                self.sip.route(inc.call, decision).await;
+            Plan::Reject { account, .. } => *account,
+        };
+        let mut active = ActiveCall::new(account, record, &from);
+        if let Plan::Reject { status, why, .. } = plan {
+            tracing::debug!(call = %inc.call, %from, %to, status, %why, "call refused");
+            if let Some(id) = record {
+                self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
             }
+            self.calls.insert(inc.call, active);
+            return self.sip.route(inc.call, RouteDecision::Reject { status }).await;
         }
+        let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
+        let relay = match media {
+            Some(Ok((a, b))) => Relay::start(a, b, Some(digits_tx)).ok().map(Arc::new),
+            _ => None,
+        };
+        let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
+        spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
+        let Some(relay) = relay else {
+            tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
+            self.calls.insert(inc.call, active);
+            return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
+        };
+        // A relay that fails ends its call (never silence on a call that looks up).
+        let (mut died, sip, records, call) = (relay.died(), self.sip.clone(), self.records.clone(), inc.call);
+        tokio::spawn(async move {
+            if died.wait_for(|d| *d).await.is_ok() {
+                if let Some(id) = record {
+                    records.event(id, "media_failed", serde_json::json!({}));
+                }
+                sip.hangup(call).await;
+            }
+        });
+        let media = MediaPorts { a: relay.a_local, b: relay.b_local };
+        active.relay = Some(relay);
+        active.keys = Some(keys);
+        let decision = match plan {
+            Plan::Ring { account, extension, lines, ring_ms, forward, .. } => {
+                tracing::debug!(call = %inc.call, %from, %to, %extension, forward, "ringing");
+                let leg = record.map(|r| self.records.leg(r, "agent", &extension));
+                if forward {
+                    active.ringing = Some((extension.clone(), leg));
+                    self.sip.report_unreached(inc.call, true).await;
+                }
+                RouteDecision::Ring { account, extension, max_lines: lines, ring_timeout_ms: ring_ms, media }
+            }
+            Plan::Dial { uri, peer, caller_id, credentials, to: number, .. } => {
+                tracing::debug!(call = %inc.call, %from, %to, %caller_id, "dialling out");
+                if let Some(r) = record {
+                    self.records.leg(r, "external", &number);
+                }
+                RouteDecision::Dial { uri, peer, caller_id, credentials, ring_timeout_ms: 60_000, media }
+            }
+            Plan::Serve { target, .. } => {
+                tracing::debug!(call = %inc.call, %from, %to, ?target, "answered by Switchboard");
+                self.calls.insert(inc.call, active);
+                return self.serve_here(inc.call, target).await;
+            }
+            Plan::Reject { status, .. } => RouteDecision::Reject { status },
+        };
+        self.calls.insert(inc.call, active);
+        self.sip.route(inc.call, decision).await;
     }
+}
+
+/// The timeline's "ended" event.
+fn ended_event(e: &Ending) -> serde_json::Value {
+    serde_json::json!({ "disposition": e.disposition, "hung_up_by": e.hung_up_by })
 }
 
 /// Writes the digits a call's media relay hears into the call's timeline.

@@ -1,0 +1,190 @@
+//! The one place that decides what a destination means. A call Switchboard answered is lent to
+//! one service after another: each runs it and returns where the caller goes next (`Next`),
+//! and `run` sends it there. Every target works from every place that can name one: a number,
+//! a schedule, an IVR option or its timeout/invalid target, a queue's overflow, an AI agent's
+//! hand-off or fallback, an agent's forwarding and the end of a voicemail message.
+
+use crate::calls::answered::{AnsweredCall, Next, Party, Rang};
+use crate::model::{Agent, Target, UNKNOWN_AGENT_RINGING};
+use serde_json::json;
+use std::time::Duration;
+use switchboard_telephony::media::player::Tone;
+use switchboard_telephony::media::relay::MediaSide;
+use switchboard_telephony::sip::b2bua::RouteDecision;
+
+/// Hand-offs one call may take (a loop of menus and schedules nobody leaves ends here).
+const MAX_HOPS: usize = 30;
+/// How long an outside number rings.
+const DIAL_RING_MS: u64 = 60_000;
+const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
+const UNREACHABLE: &str = "I'm sorry, that number cannot be reached right now. Goodbye.";
+
+/// Runs an answered call from `first` until no service has anything more for it.
+pub async fn run(mut call: AnsweredCall, first: Target) {
+    let mut next = Next::To(first);
+    for _ in 0..MAX_HOPS {
+        if call.caller_left() {
+            return;
+        }
+        next = match next {
+            Next::Done => return,
+            Next::Message { box_name, greeting } => {
+                call.event(
+                    "dispatched",
+                    json!({ "target": Target::VoicemailBox { name: box_name.clone() } }),
+                );
+                crate::calls::voicemail::deposit(&mut call, &box_name, Some(greeting)).await
+            }
+            Next::To(target) => {
+                call.event("dispatched", json!({ "target": target }));
+                step(&mut call, target).await
+            }
+        };
+    }
+    tracing::warn!(call = %call.call, "the call went round its targets too often; hanging up");
+    call.event("dispatch_failed", json!({ "reason": "too many hand-offs" }));
+    call.hang_up().await;
+}
+
+/// One service: the only `match` on a destination.
+async fn step(call: &mut AnsweredCall, target: Target) -> Next {
+    match target {
+        Target::IvrMenu { name } => crate::calls::ivr::run(call, &name).await,
+        Target::Queue { name } => crate::calls::queue::run(call, &name).await,
+        Target::VoicemailBox { name } => crate::calls::voicemail::deposit(call, &name, None).await,
+        Target::AiAgent { name } => crate::agent::voice::VoiceCall::new(name).run(call).await,
+        Target::Agent { extension } => ring_agent(call, &extension).await,
+        Target::External { number } => dial_out(call, &number).await,
+        Target::Schedule { name } => open_or_closed(call, &name),
+        Target::Hangup => {
+            call.finish_lead_in(Duration::from_secs(15)).await;
+            call.hang_up().await;
+            Next::Done
+        }
+    }
+}
+
+/// A schedule's target for now (the caller hears nothing of it).
+fn open_or_closed(call: &AnsweredCall, name: &str) -> Next {
+    let snapshot = call.snapshot.borrow().clone();
+    match snapshot.schedule(call.account, name) {
+        Some(schedule) => {
+            let target = schedule.target_at(crate::clock::now()).clone();
+            call.event("schedule", json!({ "schedule": name, "target": target }));
+            Next::To(target)
+        }
+        None => {
+            tracing::warn!(call = %call.call, schedule = name, "no such schedule");
+            call.event("dispatch_failed", json!({ "reason": format!("no schedule {name}") }));
+            Next::To(Target::Hangup)
+        }
+    }
+}
+
+/// Tells the caller nobody can take the call, and hangs up.
+async fn nobody(call: &mut AnsweredCall, text: &str) -> Next {
+    call.say_text(text).await;
+    call.hang_up().await;
+    Next::Done
+}
+
+/// Rings an agent (ringback for the caller meanwhile). Forwarding applies: unconditional
+/// before ringing; on busy or no answer to the agent's forwarding target, else their
+/// voicemail box; without either the caller is told nobody can take the call.
+pub async fn ring_agent(call: &mut AnsweredCall, extension: &str) -> Next {
+    let agent: Option<Agent> = call.snapshot.borrow().agent(call.account, extension).cloned();
+    if let Some(target) = agent.as_ref().and_then(|a| a.forwarding.unconditional.clone()) {
+        call.event(
+            "forwarded",
+            json!({ "extension": extension, "reason": "unconditional", "target": target }),
+        );
+        return Next::To(target);
+    }
+    let (lines, ring_ms) = agent.as_ref().map(Agent::ringing).unwrap_or(UNKNOWN_AGENT_RINGING);
+    let decision = RouteDecision::Ring {
+        account: call.account,
+        extension: extension.to_string(),
+        max_lines: lines,
+        ring_timeout_ms: ring_ms,
+        media: call.media(),
+    };
+    match ring(call, Party::Agent(extension.into()), decision, ring_ms).await {
+        Rang::Answered | Rang::CallerLeft => Next::Done,
+        Rang::Unreached(status) => match agent.as_ref().and_then(|a| forwarding(a, status)) {
+            Some(target) => {
+                let reason = if Rang::busy(status) { "busy" } else { "no_answer" };
+                call.event(
+                    "forwarded",
+                    json!({ "extension": extension, "reason": reason, "target": target }),
+                );
+                Next::To(target)
+            }
+            None => nobody(call, NOBODY).await,
+        },
+    }
+}
+
+/// Where an agent's calls go when they do not take one (`status` from the attempt).
+pub fn forwarding(agent: &Agent, status: u16) -> Option<Target> {
+    let configured =
+        if Rang::busy(status) { &agent.forwarding.on_busy } else { &agent.forwarding.on_no_answer };
+    configured.clone().or_else(|| agent.voicemail_box.clone().map(|name| Target::VoicemailBox { name }))
+}
+
+/// Calls an outside number through the account's trunk, presenting the caller's number.
+async fn dial_out(call: &mut AnsweredCall, number: &str) -> Next {
+    let snapshot = call.snapshot.borrow().clone();
+    let Some(trunk) = snapshot.account(call.account).and_then(|a| a.trunks.first().cloned()) else {
+        call.event(
+            "dispatch_failed",
+            json!({ "target": number, "reason": "no trunk configured for outside calls" }),
+        );
+        return nobody(call, UNREACHABLE).await;
+    };
+    let peer =
+        tokio::net::lookup_host((trunk.host.as_str(), trunk.port)).await.ok().and_then(|mut a| a.next());
+    let Some(peer) = peer else {
+        call.event(
+            "dispatch_failed",
+            json!({ "target": number, "reason": format!("cannot resolve {}", trunk.host) }),
+        );
+        return nobody(call, UNREACHABLE).await;
+    };
+    // A forwarded call shows who is calling; without a caller number, the trunk's.
+    let caller_id = call.caller.clone().or(trunk.caller_id.clone()).unwrap_or_else(|| "anonymous".into());
+    let decision = RouteDecision::Dial {
+        uri: format!("sip:{number}@{}:{}", trunk.host, trunk.port),
+        peer,
+        caller_id,
+        credentials: trunk.username.clone().zip(trunk.password.clone()),
+        ring_timeout_ms: DIAL_RING_MS,
+        media: call.media(),
+    };
+    match ring(call, Party::External(number.into()), decision, DIAL_RING_MS).await {
+        Rang::Answered | Rang::CallerLeft => Next::Done,
+        Rang::Unreached(_) => nobody(call, UNREACHABLE).await,
+    }
+}
+
+/// Rings someone for the caller, who hears ringback once what was playing has ended; when they
+/// answer, the caller hears them.
+async fn ring(call: &mut AnsweredCall, party: Party, decision: RouteDecision, ring_ms: u64) -> Rang {
+    // What the previous service said (an AI agent's "let me get you to a person") ends first.
+    let lead_in = call.lead_in.take();
+    let relay = call.relay.clone();
+    let ringback = tokio::spawn(async move {
+        if let Some(done) = lead_in {
+            let _ = tokio::time::timeout(Duration::from_secs(10), done).await;
+        }
+        drop(relay.play(MediaSide::A, Box::new(Tone::ringback(8000).for_ms(ring_ms + 2_000))));
+    });
+    let rang = call.offer(party, decision, ring_ms).await;
+    if rang == Rang::Answered {
+        // The lead-in plays to its end (a few seconds at most), then the two talk.
+        let _ = tokio::time::timeout(Duration::from_secs(10), ringback).await;
+    } else {
+        ringback.abort();
+    }
+    call.relay.stop_playing(MediaSide::A);
+    rang
+}

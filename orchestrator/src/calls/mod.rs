@@ -1,0 +1,25 @@
+//! A call's journey, in one place. Read in this order:
+//!
+//! - `router`: the telephony engine's events in, each new call's plan carried out (rung,
+//!   dialled, refused, or answered and handed to the dispatcher), records kept;
+//! - `planner`: where a new call goes (numbers, extensions, schedules, outside numbers and
+//!   class of service), prepared beside the router so that it never waits on the database;
+//! - `snapshot`: the configuration the planner and the dispatcher read, reloaded on change;
+//! - `answered`: the answered call lent to one service after another, and what each returns;
+//! - `dispatch`: the one `match` on a destination, running services until the caller is
+//!   connected or gone;
+//! - the services: `ivr`, `queue`, `voicemail` here, and the AI voice agent in
+//!   `crate::agent::voice`. None of them constructs another: each returns `Next`.
+//! - `prompts`: what a prompt sounds like (recordings, synthesised text, cached).
+
+pub mod answered;
+pub mod dispatch;
+pub mod ivr;
+pub mod planner;
+pub mod prompts;
+pub mod queue;
+pub mod router;
+pub mod snapshot;
+pub mod voicemail;
+
+pub use answered::{AnsweredCall, LegEvent, Next};

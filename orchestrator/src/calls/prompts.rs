@@ -1,0 +1,113 @@
+//! What a prompt sounds like: an audio-library entry (its uploaded recording, else its text
+//! spoken by its voice; looping when the entry says so) or text spoken by the default voice.
+//! Speech is synthesised once per text and voice and kept (a menu heard by every caller is not
+//! synthesised for every caller). If nothing can be played, a short tone stands in (the caller
+//! can still press keys).
+
+use crate::calls::AnsweredCall;
+use crate::model::{AudioEntry, Prompt};
+use crate::store::config;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use switchboard_telephony::media::player::{Source, Tone, WavPlayer};
+
+/// Spoken prompts kept, at most (8 kHz, a few seconds each: well under 100 KB apiece).
+const CACHED: usize = 256;
+
+/// Synthesised prompts by (voice, text), as 8 kHz WAV bytes.
+type Spoken = HashMap<(Option<String>, String), Arc<Vec<u8>>>;
+
+fn cache() -> &'static Mutex<Spoken> {
+    static CACHE: std::sync::OnceLock<Mutex<Spoken>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// `text` spoken by `voice` (the default voice when none or unknown), as WAV bytes; cached.
+pub async fn spoken(text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
+    let text = switchboard_speech::text::for_phone(text);
+    let key = (voice.map(str::to_string), text.clone());
+    if let Some(hit) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Some(hit.clone());
+    }
+    let wanted = voice.map(str::to_string);
+    let spoken = tokio::task::spawn_blocking(move || {
+        use switchboard_speech::tts::TextToSpeech;
+        let dir = switchboard_models::catalog::default_dir();
+        // espeak-ng by name; every other name is the best installed voice (Piper when there).
+        let voice: Arc<dyn TextToSpeech> = match wanted.as_deref() {
+            Some("espeak" | "espeak-ng") => Arc::new(switchboard_speech::tts::Espeak::default()),
+            _ => switchboard_speech::tts::default_voice(&dir),
+        };
+        voice.synthesize(&text).or_else(|e| {
+            // A voice that fails on this text: the always-available one.
+            tracing::warn!(error = %e, voice = %voice.name(), "voice failed; using espeak-ng");
+            switchboard_speech::tts::Espeak::default().synthesize(&text)
+        })
+    })
+    .await;
+    let audio = match spoken {
+        Ok(Ok(audio)) => audio,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot speak the prompt");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "speech task failed");
+            return None;
+        }
+    };
+    let samples = switchboard_telephony::media::player::resample(&audio.samples, audio.rate, 8000);
+    let wav = Arc::new(switchboard_telephony::media::wav::encode_pcm16(&samples, 8000, 1));
+    let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= CACHED {
+        cache.clear();
+    }
+    cache.insert(key, wav.clone());
+    Some(wav)
+}
+
+/// An audio-library entry as a source: its recording, else its text spoken by its voice;
+/// looping when the entry (or `force_loop`, for hold music) says so. None when it has neither.
+pub async fn audio_entry(
+    call: &AnsweredCall,
+    name: &str,
+    force_loop: bool,
+) -> Option<Box<dyn Source + Send>> {
+    let entry = match config::get_by_key::<AudioEntry>(&call.db, call.account, name).await {
+        Ok(Some(e)) => e.spec,
+        Ok(None) => {
+            tracing::warn!(entry = name, "no such audio entry");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, entry = name, "cannot read the audio library");
+            return None;
+        }
+    };
+    let looping = entry.loop_playback || force_loop;
+    if let Some(file) = &entry.file {
+        let path = call.data_dir.join("audio").join(call.account.to_string()).join(file);
+        match tokio::fs::read(&path).await.map(|b| WavPlayer::new(&b, 8000, looping)) {
+            Ok(Ok(player)) => return Some(Box::new(player)),
+            Ok(Err(e)) => tracing::warn!(error = %e, path = %path.display(), "unusable recording"),
+            Err(e) => tracing::warn!(error = %e, path = %path.display(), "recording missing"),
+        }
+    }
+    let text = entry.tts_text.as_deref().filter(|t| !t.trim().is_empty())?;
+    let wav = spoken(text, entry.voice.as_deref()).await?;
+    WavPlayer::new(&wav, 8000, looping).ok().map(|p| Box::new(p) as Box<dyn Source + Send>)
+}
+
+/// What a prompt sounds like (a short tone if it cannot be played).
+pub async fn source(call: &AnsweredCall, prompt: &Prompt) -> Box<dyn Source + Send> {
+    let played = match prompt {
+        Prompt::Audio { name } => audio_entry(call, name, false).await,
+        Prompt::Text { text, voice } => match spoken(text, voice.as_deref()).await {
+            Some(wav) => {
+                WavPlayer::new(&wav, 8000, false).ok().map(|p| Box::new(p) as Box<dyn Source + Send>)
+            }
+            None => None,
+        },
+    };
+    played.unwrap_or_else(|| Box::new(Tone::beep(8000, 300)))
+}

@@ -1,0 +1,287 @@
+//! Call queues: a caller we answered waits in line (the queue's greeting, then hold music or
+//! the hold chime, with their position announced now and then) while the first caller in line
+//! is offered to the queue's members one at a time, by membership priority, skipping agents
+//! whose status is away, on a break or offline. When a member answers, the caller is connected
+//! and the member is the call's agent. When nobody can take calls (no member could even ring:
+//! all unregistered or unavailable), the caller has waited `max_wait_seconds`, or the caller
+//! presses the queue's opt-out key, the caller goes to the overflow target (or the queue's
+//! voicemail box) through the dispatcher.
+
+use crate::calls::answered::{AnsweredCall, Next, Party, Rang};
+use crate::model::{Agent, Prompt, Queue, Target};
+use crate::store::config;
+use serde_json::json;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use switchboard_telephony::media::player::{Source, Tone};
+use switchboard_telephony::media::relay::MediaSide;
+use switchboard_telephony::sip::b2bua::RouteDecision;
+use tokio::time::Instant;
+
+const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
+/// Pause between rounds of offering the first caller to the members (all busy or not answering).
+const RETRY: Duration = Duration::from_secs(3);
+
+/// Callers waiting, per (account, queue), in arrival order.
+#[derive(Default)]
+struct Lines {
+    waiting: HashMap<(i64, String), VecDeque<u64>>,
+    next: u64,
+}
+
+fn lines() -> &'static Mutex<Lines> {
+    static LINES: std::sync::OnceLock<Mutex<Lines>> = std::sync::OnceLock::new();
+    LINES.get_or_init(Mutex::default)
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Lines> {
+    lines().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A caller's place in line; leaving (drop) frees it.
+struct Place {
+    key: (i64, String),
+    id: u64,
+}
+
+impl Place {
+    fn join(account: i64, queue: &str) -> Place {
+        let mut l = lock();
+        l.next += 1;
+        let id = l.next;
+        let key = (account, queue.to_string());
+        l.waiting.entry(key.clone()).or_default().push_back(id);
+        Place { key, id }
+    }
+
+    /// 1 for the first caller in line.
+    fn position(&self) -> usize {
+        lock().waiting.get(&self.key).and_then(|q| q.iter().position(|&i| i == self.id)).map_or(1, |p| p + 1)
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut l = lock();
+        if let Some(q) = l.waiting.get_mut(&self.key) {
+            q.retain(|&i| i != self.id);
+            if q.is_empty() {
+                l.waiting.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// How offering the call to the members went.
+enum Round {
+    Answered(String),
+    /// Nobody could even ring (unregistered, unavailable, no members).
+    NobodyThere,
+    /// Members rang but were busy or did not answer.
+    NotNow,
+    CallerLeft,
+}
+
+/// Why the caller leaves the queue without a member.
+enum Leave {
+    Overflow(&'static str),
+    OptedOut,
+    Abandoned,
+}
+
+/// Hold music: the queue's audio entry, looping; else the hold chime.
+async fn hold(call: &AnsweredCall, spec: &Queue) -> Box<dyn Source + Send> {
+    if let Some(name) = &spec.hold_music {
+        if let Some(music) = crate::calls::prompts::audio_entry(call, name, true).await {
+            return music;
+        }
+        tracing::warn!(entry = %name, "hold music unusable; playing the hold chime");
+    }
+    Box::new(Tone::hold(8000))
+}
+
+/// The members who may be offered a call now, best first.
+async fn members(call: &AnsweredCall, queue: &str) -> Vec<Agent> {
+    let mut agents: Vec<(u8, Agent)> = config::list::<Agent>(&call.db, call.account)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| {
+            let priority = a.spec.queues.iter().find(|m| m.queue == queue)?.priority;
+            Some((priority, a.spec))
+        })
+        .collect();
+    // An agent who set a status other than available is not offered calls.
+    let away = crate::store::presence::not_available(&call.db, call.account).await.unwrap_or_default();
+    agents.retain(|(_, a)| !away.contains(&a.extension));
+    agents.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.extension.cmp(&b.1.extension)));
+    agents.into_iter().map(|(_, a)| a).collect()
+}
+
+/// Offers the call to each member in turn until one answers.
+async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
+    let mut rang = false;
+    for agent in members(call, queue).await {
+        let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
+        let decision = RouteDecision::Ring {
+            account: call.account,
+            extension: agent.extension.clone(),
+            max_lines: agent.lines as usize,
+            ring_timeout_ms: ring_ms,
+            media: call.media(),
+        };
+        match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms).await {
+            Rang::Answered => return Round::Answered(agent.extension),
+            Rang::CallerLeft => return Round::CallerLeft,
+            Rang::Unreached(status) => {
+                // Busy or not answering still counts as someone there; not registered does not.
+                rang |= status != 480;
+                call.event(
+                    "queue_offer",
+                    json!({ "queue": queue, "agent": agent.extension, "status": status }),
+                );
+            }
+        }
+    }
+    if rang {
+        Round::NotNow
+    } else {
+        Round::NobodyThere
+    }
+}
+
+/// Waits `d`, or less when the caller hangs up or presses a key (returned).
+async fn pause(call: &mut AnsweredCall, d: Duration) -> Option<char> {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => None,
+        _ = &mut call.ended => None,
+        k = call.digits.recv() => k,
+    }
+}
+
+/// Runs the caller's wait in `queue`; where they go when no member takes them.
+pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
+    let spec = match config::get_by_key::<Queue>(&call.db, call.account, queue).await {
+        Ok(Some(q)) => q.spec,
+        _ => {
+            tracing::warn!(call = %call.call, queue, "no such queue");
+            call.event("dispatch_failed", json!({ "reason": format!("no queue {queue}") }));
+            call.say_text(NOBODY).await;
+            return Next::To(Target::Hangup);
+        }
+    };
+    call.finish_lead_in(Duration::from_secs(15)).await;
+    let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
+    let place = Place::join(call.account, queue);
+    tracing::debug!(call = %call.call, queue, position = place.position(), "waiting in queue");
+    let joined = Instant::now();
+    let waited = |joined: Instant| joined.elapsed().as_millis() as u64;
+    call.event("queue_joined", json!({ "queue": queue, "position": place.position() }));
+    if let Some(greeting) = spec.greeting.clone() {
+        call.say(&greeting).await;
+    }
+    drop(call.relay.play(MediaSide::A, hold(call, &spec).await));
+    let deadline = joined + Duration::from_secs(spec.max_wait_seconds as u64);
+    let every = Duration::from_secs(spec.announce_every_seconds.max(15) as u64);
+    let mut next_announcement = Instant::now() + every;
+    let leave = loop {
+        if call.caller_left() {
+            break Leave::Abandoned;
+        }
+        // Keys pressed while waiting: the opt-out key leaves the queue; others are ignored.
+        let mut opted_out = false;
+        while let Ok(k) = call.digits.try_recv() {
+            opted_out |= Some(k) == opt_out;
+        }
+        if opted_out {
+            break Leave::OptedOut;
+        }
+        if Instant::now() >= deadline {
+            break Leave::Overflow("waited too long");
+        }
+        if (spec.announce_position || spec.announce_wait_time) && Instant::now() >= next_announcement {
+            next_announcement = Instant::now() + every;
+            let n = place.position();
+            let text = if n <= 1 {
+                "You are next in line. Thank you for waiting.".to_string()
+            } else {
+                format!("You are caller number {n} in line. Thank you for waiting.")
+            };
+            call.say(&Prompt::Text { text, voice: None }).await;
+            drop(call.relay.play(MediaSide::A, hold(call, &spec).await));
+        }
+        if place.position() > 1 {
+            if let Some(k) = pause(call, Duration::from_millis(500)).await {
+                if Some(k) == opt_out {
+                    break Leave::OptedOut;
+                }
+            }
+            continue;
+        }
+        match offer(call, queue, &spec).await {
+            Round::Answered(agent) => {
+                tracing::debug!(call = %call.call, queue, %agent, "queue call answered");
+                // The member hears the caller (the hold music stops).
+                call.relay.stop_playing(MediaSide::A);
+                call.event(
+                    "queue_answered",
+                    json!({ "queue": queue, "agent": agent, "waited_ms": waited(joined) }),
+                );
+                return Next::Done;
+            }
+            Round::CallerLeft => break Leave::Abandoned,
+            Round::NobodyThere => break Leave::Overflow("nobody can take calls"),
+            Round::NotNow => {
+                if let Some(k) = pause(call, RETRY).await {
+                    if Some(k) == opt_out {
+                        break Leave::OptedOut;
+                    }
+                }
+            }
+        }
+    };
+    drop(place);
+    let reason = match leave {
+        Leave::Abandoned => {
+            call.event("queue_abandoned", json!({ "queue": queue, "waited_ms": waited(joined) }));
+            call.set_verdict(crate::store::calls::Disposition::Abandoned);
+            return Next::Done;
+        }
+        Leave::OptedOut => "the caller chose to leave",
+        Leave::Overflow(reason) => reason,
+    };
+    let target =
+        spec.overflow_target.clone().or(spec.voicemail_box.clone().map(|name| Target::VoicemailBox { name }));
+    call.event(
+        "queue_overflow",
+        json!({ "queue": queue, "reason": reason, "target": target, "waited_ms": waited(joined) }),
+    );
+    call.relay.stop_playing(MediaSide::A);
+    match target {
+        Some(target) => Next::To(target),
+        None => {
+            call.say_text(NOBODY).await;
+            Next::To(Target::Hangup)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Place;
+
+    #[test]
+    fn callers_wait_in_arrival_order_and_leaving_moves_the_line_up() {
+        let first = Place::join(9_001, "line");
+        let second = Place::join(9_001, "line");
+        let elsewhere = Place::join(9_001, "other");
+        let third = Place::join(9_001, "line");
+        assert_eq!((first.position(), second.position(), third.position()), (1, 2, 3));
+        assert_eq!(elsewhere.position(), 1, "each queue has its own line");
+        drop(first);
+        assert_eq!((second.position(), third.position()), (1, 2));
+        drop(second);
+        assert_eq!(third.position(), 1);
+    }
+}
