@@ -112,9 +112,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         let engines = crate::agent::voice::Engines::shared().await;
         let dir = switchboard_models::catalog::default_dir();
         let embeddings =
-            tokio::task::spawn_blocking(move || switchboard_models::embed::MiniLm::shared(&dir).is_ok())
-                .await
-                .unwrap_or(false);
+            tokio::task::spawn_blocking(move || crate::agent::guided::warm(&dir)).await.unwrap_or(false);
         tracing::info!(
             recognition = engines.recognizer.is_ok(),
             voice = %engines.voice.name(),

@@ -290,6 +290,47 @@ pub struct GuidedBrain {
     misunderstood: u32,
 }
 
+/// Example phrases already embedded, for the life of the process: a call's agent is ready in
+/// milliseconds instead of embedding every example again (seconds on a busy machine).
+fn embedded() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>> {
+    static EMBEDDED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>> =
+        std::sync::OnceLock::new();
+    EMBEDDED.get_or_init(Default::default)
+}
+
+/// The vectors of `texts`, embedding only those not seen before.
+fn embed_cached(embedder: &MiniLm, texts: &[&str]) -> switchboard_models::Result<Vec<Vec<f32>>> {
+    let missing: Vec<&str> = {
+        let known = embedded().lock().unwrap_or_else(|e| e.into_inner());
+        let mut m: Vec<&str> = texts.iter().copied().filter(|t| !known.contains_key(*t)).collect();
+        m.sort_unstable();
+        m.dedup();
+        m
+    };
+    let fresh = embedder.embed(&missing)?;
+    let mut known = embedded().lock().unwrap_or_else(|e| e.into_inner());
+    for (text, v) in missing.iter().zip(fresh) {
+        known.insert(text.to_string(), v);
+    }
+    texts
+        .iter()
+        .map(|t| {
+            known
+                .get(*t)
+                .cloned()
+                .ok_or_else(|| switchboard_models::Error::Inference(format!("no vector for {t:?}")))
+        })
+        .collect()
+}
+
+/// Loads the intent model and embeds the built-in examples (at start, so that the first
+/// guided call does not wait for them); whether the model is usable.
+pub fn warm(dir: &std::path::Path) -> bool {
+    let Ok(embedder) = MiniLm::shared(dir) else { return false };
+    let texts: Vec<&str> = Intent::ALL.iter().flat_map(|i| i.examples().iter().copied()).collect();
+    embed_cached(&embedder, &texts).is_ok()
+}
+
 impl GuidedBrain {
     /// Embeds the agent's intents' examples (built-in plus the merchant's).
     pub async fn new(agent: &AiAgent, tools: &[Arc<dyn Tool>]) -> switchboard_models::Result<GuidedBrain> {
@@ -313,7 +354,7 @@ impl GuidedBrain {
         let (embedder, vectors) = tokio::task::spawn_blocking(move || {
             let embedder = MiniLm::shared(&dir)?;
             let texts: Vec<&str> = phrases.iter().map(|(_, p)| p.as_str()).collect();
-            let vectors = embedder.embed(&texts)?;
+            let vectors = embed_cached(&embedder, &texts)?;
             Ok::<_, switchboard_models::Error>((
                 embedder,
                 phrases.into_iter().map(|(i, _)| i).zip(vectors).collect(),
