@@ -25,6 +25,8 @@ pub(crate) enum Plan {
     },
     Dial {
         account: i64,
+        /// The outside number dialled.
+        outside: String,
         uri: String,
         peer: SocketAddr,
         caller_id: String,
@@ -127,7 +129,13 @@ pub(crate) struct Prepared {
 }
 
 impl Planner {
-    async fn plan(&self, inc: &IncomingCall) -> Result<Plan> {
+    /// Where the call goes; `notes` gets what the record should show of how that was decided
+    /// (the schedules passed).
+    async fn plan(
+        &self,
+        inc: &IncomingCall,
+        notes: &mut Vec<(&'static str, serde_json::Value)>,
+    ) -> Result<Plan> {
         match &inc.caller {
             Caller::User { account, extension } => {
                 let snap = self.snapshot.borrow().clone();
@@ -147,7 +155,7 @@ impl Planner {
                         why: "called itself".into(),
                     }),
                     None if inc.dialled.len() >= 7 => {
-                        self.plan_outbound(*account, extension, &inc.dialled).await
+                        self.plan_outbound(*account, extension, &inc.dialled, notes).await
                     }
                     None => Ok(Plan::Reject {
                         status: 404,
@@ -178,13 +186,19 @@ impl Planner {
                         why: "unknown number".into(),
                     });
                 };
-                self.plan_did(account, number, inc.from_user.clone()).await
+                self.plan_did(account, number, inc.from_user.clone(), notes).await
             }
         }
     }
 
     /// A call to one of the account's numbers (from a carrier, or from an agent of the account).
-    async fn plan_did(&self, account: i64, number: String, from_user: Option<String>) -> Result<Plan> {
+    async fn plan_did(
+        &self,
+        account: i64,
+        number: String,
+        from_user: Option<String>,
+        notes: &mut Vec<(&'static str, serde_json::Value)>,
+    ) -> Result<Plan> {
         let snap = self.snapshot.borrow().clone();
         let did = snap.number(account, &number).cloned();
         let mut target = did.map(|d| d.target);
@@ -192,7 +206,9 @@ impl Planner {
         for _ in 0..5 {
             let Some(Target::Schedule { name }) = &target else { break };
             let schedule = snap.schedule(account, name);
-            target = schedule.map(|s| s.target_at(crate::clock::now()).clone());
+            let chosen = schedule.map(|s| s.target_at(crate::clock::now()).clone());
+            notes.push(("schedule", serde_json::json!({ "schedule": name, "target": chosen })));
+            target = chosen;
         }
         match target {
             Some(Target::Agent { extension }) => Ok(ring_plan(&snap, account, extension, "inbound", number)),
@@ -219,7 +235,13 @@ impl Planner {
     }
 
     /// An agent dialling an outside number: class of service, then the account's trunk.
-    async fn plan_outbound(&self, account: i64, extension: &str, dialled: &str) -> Result<Plan> {
+    async fn plan_outbound(
+        &self,
+        account: i64,
+        extension: &str,
+        dialled: &str,
+        notes: &mut Vec<(&'static str, serde_json::Value)>,
+    ) -> Result<Plan> {
         let snap = self.snapshot.borrow().clone();
         let Some(settings) = snap.account(account).and_then(|a| a.settings.clone()) else {
             return Ok(Plan::Reject {
@@ -242,7 +264,7 @@ impl Planner {
         let Some(number) = number else { return Ok(reject(404, "not a number".into(), dialled.to_string())) };
         // One of the account's own numbers: handled here like a call from outside.
         if snap.owner_of_number(&number) == Some(account) {
-            return self.plan_did(account, number, None).await;
+            return self.plan_did(account, number, None, notes).await;
         }
         let agent = snap.agent(account, extension);
         let cos = match agent.and_then(|a| a.class_of_service.clone()) {
@@ -282,6 +304,7 @@ impl Planner {
         let credentials = trunk.username.clone().zip(trunk.password.clone());
         Ok(Plan::Dial {
             account,
+            outside: number.clone(),
             uri: format!("sip:{number}@{}:{}", trunk.host, trunk.port),
             peer,
             caller_id,
@@ -293,7 +316,8 @@ impl Planner {
     /// Everything about a new call that needs the database: where it goes, the customer, the
     /// call record. Runs beside the router, so calls already up are not kept waiting.
     pub(crate) async fn prepare(&self, inc: IncomingCall) -> Prepared {
-        let plan = match self.plan(&inc).await {
+        let mut notes = Vec::new();
+        let plan = match self.plan(&inc, &mut notes).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, call = %inc.call, "routing failed; refusing the call");
@@ -334,7 +358,11 @@ impl Planner {
                     _ => None,
                 },
             };
-            self.records.create(account, call, as_e164(&from))
+            let key = self.records.create(account, call, as_e164(&from));
+            for (kind, data) in notes {
+                self.records.event(key, kind, data);
+            }
+            key
         });
         // Media ports for a call that will be connected or answered.
         let media = match plan {

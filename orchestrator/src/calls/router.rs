@@ -286,8 +286,10 @@ struct ActiveCall {
     /// What a service decided the call amounted to.
     verdict: Verdict,
     /// The agent rung without answering the caller, whose forwarding applies if they do not
-    /// answer; and their leg in the record.
-    ringing: Option<(String, Option<calls::LegKey>)>,
+    /// answer.
+    ringing: Option<String>,
+    /// The leg rung or dialled directly (not by a service), until answered or unreached.
+    leg: Option<calls::LegKey>,
     /// Digits the caller presses, kept until someone serves the call.
     keys: Option<mpsc::UnboundedReceiver<char>>,
 }
@@ -303,6 +305,7 @@ impl ActiveCall {
             legs: None,
             verdict: Default::default(),
             ringing: None,
+            leg: None,
             keys: None,
         }
     }
@@ -460,8 +463,9 @@ impl CallRouter {
                     if let Some(id) = active.record {
                         self.records.answered(id);
                     }
-                    // The agent rung directly took the call: no forwarding any more.
-                    if let Some((_, Some(leg))) = active.ringing.take() {
+                    // Whoever was rung directly took the call: no forwarding any more.
+                    active.ringing = None;
+                    if let Some(leg) = active.leg.take() {
                         self.records.leg_answered(leg);
                     }
                 }
@@ -488,10 +492,14 @@ impl CallRouter {
             CallEvent::Unreached { call, status } => {
                 self.event(call, "unreached", serde_json::json!({ "status": status })).await;
                 // An agent rung without answering the caller: their forwarding takes the call.
-                if let Some((extension, leg)) = self.calls.get_mut(&call).and_then(|c| c.ringing.take()) {
-                    if let Some(leg) = leg {
-                        self.records.leg_ended(leg, &crate::calls::answered::unreached_outcome(status));
-                    }
+                let (ringing, leg) = match self.calls.get_mut(&call) {
+                    Some(c) => (c.ringing.take(), c.leg.take()),
+                    None => (None, None),
+                };
+                if let Some(leg) = leg {
+                    self.records.leg_ended(leg, &crate::calls::answered::unreached_outcome(status));
+                }
+                if let Some(extension) = ringing {
                     return self.forward(call, &extension, status).await;
                 }
                 // Whoever serves the call decides what the caller hears next.
@@ -644,18 +652,16 @@ impl CallRouter {
         let decision = match plan {
             Plan::Ring { account, extension, lines, ring_ms, forward, .. } => {
                 tracing::debug!(call = %inc.call, %from, %to, %extension, forward, "ringing");
-                let leg = record.map(|r| self.records.leg(r, "agent", &extension));
+                active.leg = record.map(|r| self.records.leg(r, "agent", &extension));
                 if forward {
-                    active.ringing = Some((extension.clone(), leg));
+                    active.ringing = Some(extension.clone());
                     self.sip.report_unreached(inc.call, true).await;
                 }
                 RouteDecision::Ring { account, extension, max_lines: lines, ring_timeout_ms: ring_ms, media }
             }
-            Plan::Dial { uri, peer, caller_id, credentials, to: number, .. } => {
+            Plan::Dial { uri, peer, caller_id, credentials, outside, .. } => {
                 tracing::debug!(call = %inc.call, %from, %to, %caller_id, "dialling out");
-                if let Some(r) = record {
-                    self.records.leg(r, "external", &number);
-                }
+                active.leg = record.map(|r| self.records.leg(r, "external", &outside));
                 RouteDecision::Dial { uri, peer, caller_id, credentials, ring_timeout_ms: 60_000, media }
             }
             Plan::Serve { target, .. } => {

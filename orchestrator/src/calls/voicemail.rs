@@ -68,6 +68,7 @@ pub async fn deposit(call: &mut AnsweredCall, box_name: &str, greeting: Option<S
         return Next::To(Target::Hangup);
     };
     let vbox = vbox.spec;
+    call.event("voicemail_started", json!({ "box": box_name }));
     let greeting = match (greeting, vbox.greeting.clone()) {
         (Some(text), _) => Prompt::Text { text, voice: None },
         (None, Some(p)) => p,
