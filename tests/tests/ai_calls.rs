@@ -637,9 +637,9 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     let answer = rig._dir.path().join("answer-while-listened.wav");
     phone.save(asked, &answer);
     let heard = transcribe(&answer);
-    // The AI looked the order up and said what it found. (Whisper tiny sometimes hears
-    // espeak-ng's "1002" as another number; "could not find" is then the AI's right answer.
-    // What this test is about is that the AI answers at all.)
+    // The AI said what it found. (Whisper tiny sometimes hears espeak-ng's "1002" as another
+    // number; "could not find" is then the AI's right answer. The lookups themselves are
+    // checked on the call's timeline at the end.)
     let looked_up = |heard: &str| heard.contains("ship") || heard.contains("could not find");
     assert!(
         looked_up(&heard),
@@ -703,6 +703,16 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     for kind in ["supervisor_listen", "listen_connected", "callee_left", "listen_ended"] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
+    // What the AI did, from the record rather than from what Whisper heard: it looked the
+    // order up for each question (before and after the listener left), and the store answered.
+    let lookups: Vec<&Value> = call["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "tool_call" && e["data"]["tool"] == "lookup_order")
+        .collect();
+    assert!(lookups.len() >= 2, "one lookup per question: {lookups:?}");
+    assert!(lookups.iter().all(|l| l["data"]["error"].is_null()), "the lookups ran: {lookups:?}");
     assert_eq!((&call["disposition"], &call["hung_up_by"]), (&json!("answered"), &json!("caller")), "{call}");
 }
 

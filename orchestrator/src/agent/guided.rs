@@ -5,7 +5,7 @@
 //! templates filled from the tool's result. Merchants add example phrases and edit templates
 //! per agent (`guided` in the AI agent's configuration).
 
-use crate::model::{AiAgent, GuidedConfig};
+use crate::model::AiAgent;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -567,32 +567,20 @@ impl GuidedBrain {
     }
 }
 
-/// The intent names merchants may give examples for.
-pub fn intent_names() -> Vec<&'static str> {
-    Intent::ALL.iter().map(|i| i.name()).collect()
-}
-
-/// Checks a guided configuration (intent names, template names).
-pub fn check(config: &GuidedConfig) -> Vec<String> {
-    let mut problems = Vec::new();
-    let names = intent_names();
-    for key in config.examples.keys() {
-        if !names.contains(&key.as_str()) {
-            problems.push(format!("examples.{key}: no such intent (one of {})", names.join(", ")));
-        }
-    }
-    let templates = default_templates();
-    for key in config.templates.keys() {
-        if !templates.contains_key(key.as_str()) {
-            problems.push(format!("templates.{key}: no such template"));
-        }
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_configuration_model_lists_the_intents_and_templates_this_agent_knows() {
+        let intents: Vec<&str> = Intent::ALL.iter().map(|i| i.name()).collect();
+        assert_eq!(intents, crate::model::GUIDED_INTENTS);
+        let mut templates: Vec<&str> = default_templates().keys().copied().collect();
+        let mut listed = crate::model::GUIDED_TEMPLATES.to_vec();
+        templates.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(templates, listed);
+    }
 
     #[test]
     fn arguments_are_taken_from_the_words() {

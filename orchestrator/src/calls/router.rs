@@ -218,7 +218,7 @@ pub async fn start(
     relays_open: Arc<std::sync::atomic::AtomicUsize>,
     live: crate::live::Live,
     health: &crate::supervise::Health,
-) -> anyhow::Result<Started> {
+) -> Result<Started> {
     let (events_tx, events) = mpsc::channel(1024);
     let config = SipConfig {
         bind: options.bind,

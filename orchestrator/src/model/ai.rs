@@ -117,6 +117,43 @@ pub struct AiAgent {
     pub guided: Option<GuidedConfig>,
 }
 
+/// The intents a guided agent knows, which merchants may give examples for (the guided
+/// agent's own list; a test keeps the two the same).
+pub const GUIDED_INTENTS: &[&str] = &[
+    "greet",
+    "goodbye",
+    "ask_for_person",
+    "yes",
+    "no",
+    "lookup_order",
+    "account_balance",
+    "open_tickets",
+    "take_message",
+];
+
+/// The guided agent's answer templates, which merchants may reword.
+pub const GUIDED_TEMPLATES: &[&str] = &[
+    "greet",
+    "goodbye",
+    "transfer",
+    "take_message",
+    "ask_order_number",
+    "order_status",
+    "order_tracking",
+    "last_order",
+    "no_orders",
+    "order_not_found",
+    "balance",
+    "tickets_none",
+    "tickets",
+    "ask_email",
+    "email_not_found",
+    "unknown",
+    "anything_else",
+    "no_problem",
+    "tool_failed",
+];
+
 /// Tuning of the offline guided agent.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -199,9 +236,18 @@ impl ConfigKind for AiAgent {
         check_opt_target(p, "fallback_target", &self.fallback_target);
         p.range("end_of_turn_silence_ms", self.end_of_turn_silence_ms, 200, 5000);
         if let Some(guided) = &self.guided {
-            for problem in crate::agent::guided::check(guided) {
-                let (field, message) = problem.split_once(": ").unwrap_or(("", problem.as_str()));
-                p.push(&format!("guided.{field}"), message);
+            for key in guided.examples.keys() {
+                if !GUIDED_INTENTS.contains(&key.as_str()) {
+                    p.push(
+                        &format!("guided.examples.{key}"),
+                        format!("no such intent (one of {})", GUIDED_INTENTS.join(", ")),
+                    );
+                }
+            }
+            for key in guided.templates.keys() {
+                if !GUIDED_TEMPLATES.contains(&key.as_str()) {
+                    p.push(&format!("guided.templates.{key}"), "no such template");
+                }
             }
             for (intent, phrases) in &guided.examples {
                 for (i, phrase) in phrases.iter().enumerate() {

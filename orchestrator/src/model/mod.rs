@@ -10,7 +10,10 @@ mod telephony;
 pub mod validate;
 
 pub use account::{AccountSettings, Role};
-pub use ai::{AiAgent, BuiltinTool, GuidedConfig, HttpMethod, LlmConfig, ToolDefinition, ToolImplementation};
+pub use ai::{
+    AiAgent, BuiltinTool, GuidedConfig, HttpMethod, LlmConfig, ToolDefinition, ToolImplementation,
+    GUIDED_INTENTS, GUIDED_TEMPLATES,
+};
 pub use flow::{AudioEntry, IvrMenu, IvrOption, Queue, QueueStrategy, VoicemailBox};
 pub use schedule::{Holiday, OpenHours, Schedule, Weekday};
 pub use target::{Prompt, Target};
