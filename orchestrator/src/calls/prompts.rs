@@ -14,8 +14,10 @@ use switchboard_telephony::media::player::{Source, Tone, WavPlayer};
 /// Spoken prompts kept, at most (8 kHz, a few seconds each: well under 100 KB apiece).
 const CACHED: usize = 256;
 
-/// Synthesised prompts by (voice, text), as 8 kHz WAV bytes.
-type Spoken = HashMap<(Option<String>, String), Arc<Vec<u8>>>;
+/// Synthesised prompts by (voice, text), as 8 kHz WAV bytes: one slot per prompt, filled once
+/// (callers arriving together wait for the one synthesis instead of each running their own).
+type Slot = Arc<tokio::sync::OnceCell<Option<Arc<Vec<u8>>>>>;
+type Spoken = HashMap<(Option<String>, String), Slot>;
 
 fn cache() -> &'static Mutex<Spoken> {
     static CACHE: std::sync::OnceLock<Mutex<Spoken>> = std::sync::OnceLock::new();
@@ -26,10 +28,29 @@ fn cache() -> &'static Mutex<Spoken> {
 pub async fn spoken(text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
     let text = switchboard_speech::text::for_phone(text);
     let key = (voice.map(str::to_string), text.clone());
-    if let Some(hit) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Some(hit.clone());
-    }
+    let slot = {
+        let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHED && !cache.contains_key(&key) {
+            cache.clear();
+        }
+        cache.entry(key.clone()).or_default().clone()
+    };
+    // Filled by a task of its own: a caller who hangs up meanwhile does not waste the work.
+    let filling = slot.clone();
     let wanted = voice.map(str::to_string);
+    let spoken = tokio::spawn(async move { filling.get_or_init(|| synthesise(text, wanted)).await.clone() })
+        .await
+        .ok()
+        .flatten();
+    if spoken.is_none() {
+        // Not kept: the next caller tries again.
+        cache().lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+    }
+    spoken
+}
+
+/// One synthesis, off the async runtime.
+async fn synthesise(text: String, wanted: Option<String>) -> Option<Arc<Vec<u8>>> {
     let spoken = tokio::task::spawn_blocking(move || {
         use switchboard_speech::tts::TextToSpeech;
         let dir = switchboard_models::catalog::default_dir();
@@ -57,13 +78,7 @@ pub async fn spoken(text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
         }
     };
     let samples = switchboard_telephony::media::player::resample(&audio.samples, audio.rate, 8000);
-    let wav = Arc::new(switchboard_telephony::media::wav::encode_pcm16(&samples, 8000, 1));
-    let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() >= CACHED {
-        cache.clear();
-    }
-    cache.insert(key, wav.clone());
-    Some(wav)
+    Some(Arc::new(switchboard_telephony::media::wav::encode_pcm16(&samples, 8000, 1)))
 }
 
 /// An audio-library entry as a source: its recording, else its text spoken by its voice;
@@ -110,4 +125,25 @@ pub async fn source(call: &AnsweredCall, prompt: &Prompt) -> Box<dyn Source + Se
         },
     };
     played.unwrap_or_else(|| Box::new(Tone::beep(8000, 300)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Callers arriving together share one synthesis of a prompt, and later ones get it kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_prompt_is_synthesised_once_for_callers_arriving_together() {
+        if std::process::Command::new("espeak-ng").arg("--version").output().is_err() {
+            assert!(std::env::var("CI").is_err(), "espeak-ng is missing");
+            return;
+        }
+        let text = "Thanks for holding, this prompt is cached.";
+        let together = futures_util::future::join_all((0..6).map(|_| spoken(text, Some("espeak")))).await;
+        let first = together[0].clone().expect("spoken");
+        assert!(first.len() > 8_000, "a WAV with sound: {} bytes", first.len());
+        assert!(together.iter().all(|w| w.as_ref().is_some_and(|w| Arc::ptr_eq(w, &first))));
+        let later = spoken(text, Some("espeak")).await.unwrap();
+        assert!(Arc::ptr_eq(&later, &first));
+    }
 }
