@@ -108,15 +108,20 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     }
     // Speech engines and the intent model load in the background now, so the first AI call
     // does not wait for them.
-    tokio::spawn(async {
+    let warm_db = db.clone();
+    tokio::spawn(async move {
         let engines = crate::agent::voice::Engines::shared().await;
         let dir = switchboard_models::catalog::default_dir();
         let embeddings =
             tokio::task::spawn_blocking(move || crate::agent::guided::warm(&dir)).await.unwrap_or(false);
+        // The audio library's spoken entries are synthesised now too, so that the first callers
+        // to a greeting or hold announcement do not wait for (or all run) its synthesis.
+        let prompts = crate::calls::prompts::warm(&warm_db).await;
         tracing::info!(
             recognition = engines.recognizer.is_ok(),
             voice = %engines.voice.name(),
             intent_model = embeddings,
+            prompts,
             "speech engines ready"
         );
     });

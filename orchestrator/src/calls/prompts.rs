@@ -49,6 +49,23 @@ pub async fn spoken(text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
     spoken
 }
 
+/// Synthesises every account's audio-library entries that are text only (at start); how many
+/// are ready.
+pub async fn warm(db: &crate::db::Db) -> usize {
+    let mut ready = 0;
+    for account in crate::store::accounts::list(db).await.unwrap_or_default() {
+        for entry in config::list::<AudioEntry>(db, account.id).await.unwrap_or_default() {
+            let entry = entry.spec;
+            if let (None, Some(text)) =
+                (&entry.file, entry.tts_text.as_deref().filter(|t| !t.trim().is_empty()))
+            {
+                ready += usize::from(spoken(text, entry.voice.as_deref()).await.is_some());
+            }
+        }
+    }
+    ready
+}
+
 /// One synthesis, off the async runtime.
 async fn synthesise(text: String, wanted: Option<String>) -> Option<Arc<Vec<u8>>> {
     let spoken = tokio::task::spawn_blocking(move || {
