@@ -221,7 +221,7 @@ impl AnsweredCall {
 /// A leg's outcome when nobody took it.
 pub fn unreached_outcome(status: u16) -> String {
     match status {
-        486 | 600 | 603 => "busy".into(),
+        s if Rang::busy(s) => "busy".into(),
         408 | 480 => "no_answer".into(),
         s => format!("failed ({s})"),
     }

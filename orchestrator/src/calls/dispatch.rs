@@ -112,11 +112,7 @@ pub async fn ring_agent(call: &mut AnsweredCall, extension: &str) -> Next {
         Rang::Answered | Rang::CallerLeft => Next::Done,
         Rang::Unreached(status) => match agent.as_ref().and_then(|a| forwarding(a, status)) {
             Some(target) => {
-                let reason = if Rang::busy(status) { "busy" } else { "no_answer" };
-                call.event(
-                    "forwarded",
-                    json!({ "extension": extension, "reason": reason, "target": target }),
-                );
+                call.event("forwarded", forwarded(extension, status, &target));
                 Next::To(target)
             }
             None => nobody(call, NOBODY).await,
@@ -129,6 +125,12 @@ pub fn forwarding(agent: &Agent, status: u16) -> Option<Target> {
     let configured =
         if Rang::busy(status) { &agent.forwarding.on_busy } else { &agent.forwarding.on_no_answer };
     configured.clone().or_else(|| agent.voicemail_box.clone().map(|name| Target::VoicemailBox { name }))
+}
+
+/// The timeline's note of an agent's call forwarded after `status`.
+pub fn forwarded(extension: &str, status: u16, target: &Target) -> serde_json::Value {
+    let reason = if Rang::busy(status) { "busy" } else { "no_answer" };
+    json!({ "extension": extension, "reason": reason, "target": target })
 }
 
 /// Calls an outside number through the account's trunk, presenting the caller's number.

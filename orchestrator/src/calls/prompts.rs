@@ -35,6 +35,9 @@ pub async fn spoken(text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
         }
         cache.entry(key.clone()).or_default().clone()
     };
+    if let Some(Some(ready)) = slot.get() {
+        return Some(ready.clone());
+    }
     // Filled by a task of its own: a caller who hangs up meanwhile does not waste the work.
     let filling = slot.clone();
     let wanted = voice.map(str::to_string);

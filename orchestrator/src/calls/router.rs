@@ -579,13 +579,8 @@ impl CallRouter {
         let agent = account.and_then(|a| self.planner.snapshot.borrow().agent(a, extension).cloned());
         match agent.as_ref().and_then(|a| crate::calls::dispatch::forwarding(a, status)) {
             Some(target) => {
-                let reason = if crate::calls::answered::Rang::busy(status) { "busy" } else { "no_answer" };
-                self.event(
-                    call,
-                    "forwarded",
-                    serde_json::json!({ "extension": extension, "reason": reason, "target": target }),
-                )
-                .await;
+                self.event(call, "forwarded", crate::calls::dispatch::forwarded(extension, status, &target))
+                    .await;
                 self.serve_here(call, target).await;
             }
             None => self.sip.route(call, RouteDecision::Reject { status }).await,
