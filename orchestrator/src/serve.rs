@@ -64,34 +64,50 @@ impl ServeOptions {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Listens for Ctrl-C and SIGTERM from the moment it is called (so a stop asked for during
+/// start-up is a clean stop too); the returned future is ready when either arrives.
+#[cfg(unix)]
+async fn wait(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &'static str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for {name}");
+                None
+            }
+        };
+        let (mut int, mut term) =
+            (listen(SignalKind::interrupt(), "Ctrl-C"), listen(SignalKind::terminate(), "SIGTERM"));
+        async move {
+            tokio::select! {
+                _ = wait(int.as_mut()) => tracing::info!("Ctrl-C received, shutting down"),
+                _ = wait(term.as_mut()) => tracing::info!("SIGTERM received, shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        _ = term => tracing::info!("SIGTERM received, shutting down"),
+        tracing::info!("Ctrl-C received, shutting down");
     }
 }
 
 pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     std::fs::create_dir_all(&opts.data.data_dir)
         .with_context(|| format!("cannot create data directory {}", opts.data.data_dir.display()))?;
     // A bad certificate is a start-up error, before anything else is opened.
@@ -102,10 +118,10 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let url = opts.data.url()?;
     let db = opts.data.open().await?;
     tracing::info!(database = %redact_url(&url), "database ready");
-    if opts.demo {
-        let (created, logins) = demo::ensure(&db).await.context("cannot load the demo account")?;
-        print_banner(&opts, created, &logins);
-    }
+    let demo_logins = match opts.demo {
+        true => Some(demo::ensure(&db).await.context("cannot load the demo account")?),
+        false => None,
+    };
     // Speech engines and the intent model load in the background now, so the first AI call
     // does not wait for them.
     let warm_db = db.clone();
@@ -152,6 +168,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", opts.http))?;
     let http_addr = listener.local_addr()?;
+    if let Some((created, logins)) = &demo_logins {
+        print_banner(&opts, http_addr, sip.local_addr(), *created, logins);
+    }
     tracing::info!(%http_addr, "HTTP API and web UI listening");
     tracing::info!(rtp_ports = %format!("{}-{}", opts.rtp_ports.0, opts.rtp_ports.1), "RTP media relay ready");
     let app = api::app(
@@ -192,7 +211,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         None => None,
     };
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         let _ = stop_tx.send(true);
     });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -202,8 +221,10 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     if let Some(https) = https {
         https.await.context("HTTPS server task")?.context("HTTPS server failed")?;
     }
+    tracing::info!("HTTP stopped; stopping SIP");
     sip.shutdown().await;
     let _ = sip_task.await;
+    tracing::info!("SIP stopped and call records written; closing the database");
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -242,11 +263,17 @@ fn listener_addr(l: &crate::tls::TlsListener) -> String {
     axum::serve::Listener::local_addr(l).map(|a| a.to_string()).unwrap_or_default()
 }
 
-fn print_banner(opts: &ServeOptions, created: bool, logins: &[demo::Login]) {
+fn print_banner(
+    opts: &ServeOptions,
+    http: SocketAddr,
+    sip: SocketAddr,
+    created: bool,
+    logins: &[demo::Login],
+) {
     let mut out = String::new();
     out.push_str("\n=== Switchboard demo account ");
     out.push_str(if created { "(just created) ===\n" } else { "(already loaded) ===\n" });
-    out.push_str(&format!("Web UI:        http://{}/\n", opts.http));
+    out.push_str(&format!("Web UI:        http://{http}/\n"));
     if opts.tls_cert.is_some() {
         out.push_str(&format!("               https://{}/ (SIP over WSS at /sip)\n", opts.https));
     }
@@ -259,8 +286,7 @@ fn print_banner(opts: &ServeOptions, created: bool, logins: &[demo::Login]) {
         out.push_str(&format!("{:<40} {:<28} password: {}\n", l.what, l.user, l.secret));
     }
     out.push_str(&format!(
-        "SIP registrar: {} (UDP; register extensions 101/102 with the passwords above)\n",
-        opts.sip
+        "SIP registrar: {sip} (UDP; register extensions 101/102 with the passwords above)\n"
     ));
     println!("{out}");
 }

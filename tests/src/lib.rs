@@ -187,7 +187,12 @@ impl Server {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                bail!("server did not exit within {timeout:?}");
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                self.drain();
+                let n = self.logs.len();
+                let tail = self.logs[n.saturating_sub(40)..].join("\n");
+                bail!("server did not exit within {timeout:?}; the end of its log:\n{tail}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -277,7 +277,7 @@ async fn injected_panics_in_the_sip_driver_and_the_record_writer_are_survived() 
     carol.wait_for("Call established", Duration::from_secs(10)).unwrap();
     let fault = client.post(server.url("/debug/fault/relays")).send().await.unwrap();
     assert_eq!(fault.status(), 202);
-    carol.wait_for("terminated", Duration::from_secs(5)).unwrap();
+    carol.wait_for("session closed", Duration::from_secs(5)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let calls: serde_json::Value = client
