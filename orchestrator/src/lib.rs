@@ -7,11 +7,8 @@
 #![deny(clippy::string_slice)]
 
 pub mod agent;
-pub mod agentcli;
 pub mod agenttools;
 pub mod api;
-pub mod bench;
-pub mod benchagent;
 pub mod calls;
 pub mod clock;
 pub mod db;
@@ -30,6 +27,4 @@ pub mod cli;
 pub mod configfile;
 pub mod demo;
 pub mod fuzzing;
-pub mod serve;
-pub mod speechcli;
 pub mod speechcloud;

@@ -79,7 +79,9 @@ pub struct SipStats {
     pub trunks_registering: usize,
 }
 
-enum Command {
+/// What the application asks of the SIP driver (public so that a detached handle's owner can
+/// read what was asked: see `SipHandle::detached`).
+pub enum DriverCommand {
     Hangup(CallId),
     KeepCaller(CallId, bool),
     ReportUnreached(CallId, bool),
@@ -143,7 +145,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Talks to a running SIP driver. Cheap to clone.
 #[derive(Clone)]
 pub struct SipHandle {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<DriverCommand>,
     streams: mpsc::Sender<StreamEvent>,
     local_addr: SocketAddr,
     counters: Arc<SipCounters>,
@@ -165,7 +167,7 @@ impl SipHandle {
     pub async fn probe(&self, timeout: Duration) -> Option<u16> {
         let (tx, rx) = oneshot::channel();
         tokio::time::timeout(timeout, async {
-            self.commands.send(Command::Probe(tx)).await.ok()?;
+            self.commands.send(DriverCommand::Probe(tx)).await.ok()?;
             rx.await.ok()
         })
         .await
@@ -175,25 +177,25 @@ impl SipHandle {
 
     /// Replaces the per-source request limits.
     pub async fn set_flood_limits(&self, config: FloodConfig) {
-        let _ = self.commands.send(Command::SetFloodLimits(config)).await;
+        let _ = self.commands.send(DriverCommand::SetFloodLimits(config)).await;
     }
 
     /// Test builds only: makes the driver task panic outside any message's handling (its
     /// supervisor restarts it).
     #[cfg(feature = "fault-injection")]
     pub async fn crash(&self) {
-        let _ = self.commands.send(Command::Crash).await;
+        let _ = self.commands.send(DriverCommand::Crash).await;
     }
 
     /// Replaces who may register.
     pub async fn set_directory(&self, directory: Directory) {
-        let _ = self.commands.send(Command::SetDirectory(directory)).await;
+        let _ = self.commands.send(DriverCommand::SetDirectory(directory)).await;
     }
 
     /// Current registrations (empty if the driver has stopped).
     pub async fn registrations(&self) -> Vec<Registration> {
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Registrations(tx)).await.is_err() {
+        if self.commands.send(DriverCommand::Registrations(tx)).await.is_err() {
             return Vec::new();
         }
         rx.await.unwrap_or_default()
@@ -202,7 +204,7 @@ impl SipHandle {
     /// Calls and registrations held right now.
     pub async fn stats(&self) -> SipStats {
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Stats(tx)).await.is_err() {
+        if self.commands.send(DriverCommand::Stats(tx)).await.is_err() {
             return SipStats::default();
         }
         rx.await.unwrap_or_default()
@@ -210,24 +212,24 @@ impl SipHandle {
 
     /// Hangs a call up from our side.
     pub async fn hangup(&self, call: CallId) {
-        let _ = self.commands.send(Command::Hangup(call)).await;
+        let _ = self.commands.send(DriverCommand::Hangup(call)).await;
     }
 
     /// Whether a call we answered keeps its caller when the person connected to it hangs up
     /// (see `CallEvent::CalleeLeft`).
     pub async fn keep_caller(&self, call: CallId, keep: bool) {
-        let _ = self.commands.send(Command::KeepCaller(call, keep)).await;
+        let _ = self.commands.send(DriverCommand::KeepCaller(call, keep)).await;
     }
 
     /// Whether nobody taking a call not yet answered is reported (`CallEvent::Unreached`) for
     /// the application to send it on, rather than refused at once; for the next ring.
     pub async fn report_unreached(&self, call: CallId, report: bool) {
-        let _ = self.commands.send(Command::ReportUnreached(call, report)).await;
+        let _ = self.commands.send(DriverCommand::ReportUnreached(call, report)).await;
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
     pub async fn route(&self, call: CallId, decision: RouteDecision) {
-        let _ = self.commands.send(Command::Route(call, decision)).await;
+        let _ = self.commands.send(DriverCommand::Route(call, decision)).await;
     }
 
     /// Connects a message-oriented stream (e.g. SIP over WebSocket) from `peer`.
@@ -238,7 +240,15 @@ impl SipHandle {
     }
 
     pub async fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown).await;
+        let _ = self.commands.send(DriverCommand::Shutdown).await;
+    }
+
+    /// A handle with no driver behind it: what the application asks arrives on the returned
+    /// channel, for a test to play the SIP side (call handlers on a virtual clock).
+    pub fn detached(local_addr: SocketAddr) -> (SipHandle, mpsc::Receiver<DriverCommand>) {
+        let (commands, asked) = mpsc::channel(64);
+        let (streams, _) = mpsc::channel(1);
+        (SipHandle { commands, streams, local_addr, counters: Arc::default() }, asked)
     }
 }
 
@@ -359,7 +369,7 @@ pub struct SipDriver {
     socket: UdpSocket,
     listener: TcpListener,
     server: SipServer,
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<DriverCommand>,
     events: mpsc::Sender<ServerEvent>,
     stream_tx: mpsc::Sender<StreamEvent>,
     stream_rx: mpsc::Receiver<StreamEvent>,
@@ -507,15 +517,15 @@ impl SipDriver {
         self.buf = buf;
     }
 
-    fn command(&mut self, cmd: Option<Command>) {
+    fn command(&mut self, cmd: Option<DriverCommand>) {
         let now = self.now_ms();
         let server = &mut self.server;
         match cmd {
-            Some(Command::SetDirectory(d)) => {
+            Some(DriverCommand::SetDirectory(d)) => {
                 guarded(&self.counters, "directory", b"", || server.set_directory(now, d));
             }
-            Some(Command::SetFloodLimits(config)) => server.set_flood_limits(config),
-            Some(Command::Stats(reply)) => {
+            Some(DriverCommand::SetFloodLimits(config)) => server.set_flood_limits(config),
+            Some(DriverCommand::Stats(reply)) => {
                 let uplinks = server.uplink_status();
                 let registered = uplinks
                     .iter()
@@ -528,15 +538,15 @@ impl SipDriver {
                     trunks_registering: uplinks.len(),
                 });
             }
-            Some(Command::Route(call, decision)) => {
+            Some(DriverCommand::Route(call, decision)) => {
                 guarded(&self.counters, "route", b"", || server.route(now, call, decision));
             }
-            Some(Command::Hangup(call)) => {
+            Some(DriverCommand::Hangup(call)) => {
                 guarded(&self.counters, "hangup", b"", || server.hangup(now, call));
             }
-            Some(Command::KeepCaller(call, keep)) => server.keep_caller(call, keep),
-            Some(Command::ReportUnreached(call, report)) => server.report_unreached(call, report),
-            Some(Command::Registrations(reply)) => {
+            Some(DriverCommand::KeepCaller(call, keep)) => server.keep_caller(call, keep),
+            Some(DriverCommand::ReportUnreached(call, report)) => server.report_unreached(call, report),
+            Some(DriverCommand::Registrations(reply)) => {
                 let list = server
                     .registrar()
                     .all()
@@ -552,7 +562,7 @@ impl SipDriver {
                     .collect();
                 let _ = reply.send(list);
             }
-            Some(Command::Probe(reply)) => {
+            Some(DriverCommand::Probe(reply)) => {
                 let probe = format!(
                     "OPTIONS sip:{local} SIP/2.0\r\nVia: SIP/2.0/UDP {PROBE_SOURCE};branch=z9hG4bKprobe{now}\r\n\
                      Max-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=probe\r\nTo: <sip:{local}>\r\n\
@@ -576,8 +586,8 @@ impl SipDriver {
                 let _ = reply.send(status);
             }
             #[cfg(feature = "fault-injection")]
-            Some(Command::Crash) => panic!("injected fault: the SIP driver task crashes"),
-            Some(Command::Shutdown) | None => self.stopped = true,
+            Some(DriverCommand::Crash) => panic!("injected fault: the SIP driver task crashes"),
+            Some(DriverCommand::Shutdown) | None => self.stopped = true,
         }
     }
 

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 async fn get_account(
     State(st): State<AppState>,
@@ -26,6 +25,7 @@ async fn put_account(
     JsonBody(settings): JsonBody<AccountSettings>,
 ) -> ApiResult<Json<Account>> {
     accounts::update_settings(&st.db, p.account_id, &settings).await?;
+    st.config_changed.changed().await;
     Ok(Json(accounts::get(&st.db, p.account_id).await?))
 }
 
@@ -63,24 +63,9 @@ async fn set_my_status(
     let status = serde_json::to_value(req.status).map_err(|e| Error::Internal(e.to_string()))?;
     let status = status.as_str().unwrap_or("offline").to_string();
     let now = now_ms();
-    let mut tx = st.db.pool().begin().await.map_err(Error::from)?;
-    sqlx::query("DELETE FROM agent_presence WHERE account_id = $1 AND extension = $2")
-        .bind(p.account_id)
-        .bind(&extension)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::from)?;
-    sqlx::query(
-        "INSERT INTO agent_presence (account_id, extension, status, updated_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(p.account_id)
-    .bind(&extension)
-    .bind(&status)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(Error::from)?;
-    tx.commit().await.map_err(Error::from)?;
+    crate::store::presence::set(&st.db, p.account_id, &extension, &status, now).await?;
+    // Queues offer calls by it: routing's copy of the configuration is reloaded.
+    st.config_changed.changed().await;
     Ok(Json(Presence { extension, status: req.status, updated_at: now }))
 }
 
@@ -88,23 +73,16 @@ async fn list_presence(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Vec<Presence>>> {
-    let rows = sqlx::query(
-        "SELECT extension, status, updated_at FROM agent_presence WHERE account_id = $1 ORDER BY extension",
-    )
-    .bind(p.account_id)
-    .fetch_all(st.db.pool())
-    .await
-    .map_err(Error::from)?;
-    let mut out = Vec::new();
-    for r in rows {
-        let status: String = r.try_get("status").map_err(Error::from)?;
-        out.push(Presence {
-            extension: r.try_get("extension").map_err(Error::from)?,
+    let out = crate::store::presence::list(&st.db, p.account_id)
+        .await?
+        .into_iter()
+        .map(|(extension, status, updated_at)| Presence {
+            extension,
             status: serde_json::from_value(serde_json::Value::String(status))
                 .unwrap_or(PresenceStatus::Offline),
-            updated_at: r.try_get("updated_at").map_err(Error::from)?,
-        });
-    }
+            updated_at,
+        })
+        .collect();
     Ok(Json(out))
 }
 

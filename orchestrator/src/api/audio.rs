@@ -53,6 +53,7 @@ async fn upload(
     let mut spec = stored.spec;
     spec.file = Some(file.clone());
     config::update(&st.db, p.account_id, id, spec).await?;
+    st.config_changed.changed().await;
     tracing::info!(audio = %file, bytes = bytes.len(), by = %p.name, "audio uploaded");
     Ok(Json(AudioFileInfo {
         file,

@@ -14,6 +14,9 @@ use switchboard_telephony::media::relay::{MediaSide, Relay};
 use switchboard_telephony::sip::b2bua::{CallId, MediaPorts, RouteDecision};
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// Said when nobody can take the call, before it ends.
+pub const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
+
 /// What happens to the person the call is offered to (from the call router).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegEvent {

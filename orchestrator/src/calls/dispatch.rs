@@ -4,7 +4,7 @@
 //! a schedule, an IVR option or its timeout/invalid target, a queue's overflow, an AI agent's
 //! hand-off or fallback, an agent's forwarding and the end of a voicemail message.
 
-use crate::calls::answered::{AnsweredCall, Next, Party, Rang};
+use crate::calls::answered::{AnsweredCall, Next, Party, Rang, NOBODY};
 use crate::model::{Agent, Target, UNKNOWN_AGENT_RINGING};
 use serde_json::json;
 use std::time::Duration;
@@ -16,7 +16,6 @@ use switchboard_telephony::sip::b2bua::RouteDecision;
 const MAX_HOPS: usize = 30;
 /// How long an outside number rings.
 const DIAL_RING_MS: u64 = 60_000;
-const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
 const UNREACHABLE: &str = "I'm sorry, that number cannot be reached right now. Goodbye.";
 
 /// Runs an answered call from `first` until no service has anything more for it.
@@ -189,4 +188,87 @@ async fn ring(call: &mut AnsweredCall, party: Party, decision: RouteDecision, ri
     }
     call.relay.stop_playing(MediaSide::A);
     rang
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NOBODY, UNREACHABLE};
+    use crate::calls::testing::{prompt, Asked, Call, Heard};
+    use crate::calls::LegEvent;
+    use crate::model::Target;
+
+    const CONFIG: &str = r#"
+agents:
+  - extension: "101"
+    display_name: Forwarded
+    forwarding: {unconditional: {type: external, number: "+15550009999"}}
+  - {extension: "102", display_name: Plain}
+  - extension: "103"
+    display_name: Busy sends to menu
+    forwarding: {on_busy: {type: ivr_menu, name: main}}
+ivr_menus:
+  - name: main
+    prompt: {type: text, text: "Main menu."}
+    options: [{digit: "1", target: {type: hangup}}]
+schedules:
+  - {name: loop, time_zone: UTC, weekly: [], open_target: {type: schedule, name: loop}, closed_target: {type: schedule, name: loop}}
+"#;
+
+    fn agent(extension: &str) -> Target {
+        Target::Agent { extension: extension.into() }
+    }
+
+    #[tokio::test]
+    async fn unconditional_forwarding_to_an_outside_number_without_a_trunk_is_told_plainly() {
+        prompt(UNREACHABLE);
+        let mut call = Call::start(CONFIG, &[], agent("101")).await;
+        assert_eq!(call.hears().await, Heard::Prompt(UNREACHABLE.into()));
+        assert_eq!(call.asked().await, Asked::HangUp);
+        call.finished().await;
+        assert_eq!(call.events_of("forwarded")[0]["reason"], "unconditional");
+        let failed = call.events_of("dispatch_failed");
+        assert!(failed[0]["reason"].as_str().unwrap().contains("no trunk"), "{failed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_busy_agent_without_forwarding_or_box_is_nobody() {
+        prompt(NOBODY);
+        let mut call = Call::start(CONFIG, &[], agent("102")).await;
+        assert!(matches!(call.asked().await, Asked::Ring { .. }));
+        call.leg(LegEvent::Unreached(486));
+        assert_eq!(call.hears_prompt(NOBODY).await.len(), 1, "ringback, then the apology");
+        assert_eq!(call.asked().await, Asked::HangUp);
+        call.finished().await;
+    }
+
+    #[tokio::test]
+    async fn busy_forwarding_can_lead_to_a_menu() {
+        prompt("Main menu.");
+        let mut call = Call::start(CONFIG, &[], agent("103")).await;
+        assert!(matches!(call.asked().await, Asked::Ring { .. }));
+        call.leg(LegEvent::Unreached(486));
+        call.hears_prompt("Main menu.").await;
+        call.press('1');
+        assert_eq!(call.asked().await, Asked::HangUp);
+        call.finished().await;
+        assert_eq!(call.events_of("forwarded")[0]["reason"], "busy");
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_hangs_up_while_it_rings_is_let_go() {
+        let mut call = Call::start(CONFIG, &[], agent("102")).await;
+        assert!(matches!(call.asked().await, Asked::Ring { .. }));
+        call.hang_up();
+        call.finished().await;
+        assert!(call.events_of("forwarded").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_loop_of_schedules_ends_after_a_bounded_number_of_hand_offs() {
+        let mut call = Call::start(CONFIG, &[], Target::Schedule { name: "loop".into() }).await;
+        assert_eq!(call.asked().await, Asked::HangUp);
+        call.finished().await;
+        assert_eq!(call.events_of("schedule").len(), super::MAX_HOPS);
+        assert_eq!(call.events_of("dispatch_failed")[0]["reason"], "too many hand-offs");
+    }
 }

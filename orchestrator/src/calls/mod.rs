@@ -20,6 +20,8 @@ pub mod prompts;
 pub mod queue;
 pub mod router;
 pub mod snapshot;
+#[cfg(test)]
+pub mod testing;
 pub mod voicemail;
 
 pub use answered::{AnsweredCall, LegEvent, Next};

@@ -52,6 +52,15 @@ pub async fn spoken(text: &str, voice: Option<&str>) -> Option<Arc<Vec<u8>>> {
     spoken
 }
 
+/// Keeps `wav` as what `text` sounds like in `voice` (unit tests of call handlers give each
+/// prompt a recognisable sound instead of running a voice).
+#[cfg(test)]
+pub(crate) fn preload(text: &str, voice: Option<&str>, wav: Vec<u8>) {
+    let key = (voice.map(str::to_string), switchboard_speech::text::for_phone(text));
+    let slot: Slot = Arc::new(tokio::sync::OnceCell::new_with(Some(Some(Arc::new(wav)))));
+    cache().lock().unwrap_or_else(|e| e.into_inner()).insert(key, slot);
+}
+
 /// Synthesises every account's audio-library entries that are text only (at start); how many
 /// are ready.
 pub async fn warm(db: &crate::db::Db) -> usize {
@@ -108,16 +117,10 @@ pub async fn audio_entry(
     name: &str,
     force_loop: bool,
 ) -> Option<Box<dyn Source + Send>> {
-    let entry = match config::get_by_key::<AudioEntry>(&call.db, call.account, name).await {
-        Ok(Some(e)) => e.spec,
-        Ok(None) => {
-            tracing::warn!(entry = name, "no such audio entry");
-            return None;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, entry = name, "cannot read the audio library");
-            return None;
-        }
+    let entry = call.snapshot.borrow().audio(call.account, name).cloned();
+    let Some(entry) = entry else {
+        tracing::warn!(entry = name, "no such audio entry");
+        return None;
     };
     let looping = entry.loop_playback || force_loop;
     if let Some(file) = &entry.file {

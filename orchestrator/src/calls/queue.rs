@@ -7,9 +7,8 @@
 //! presses the queue's opt-out key, the caller goes to the overflow target (or the queue's
 //! voicemail box) through the dispatcher.
 
-use crate::calls::answered::{AnsweredCall, Next, Party, Rang};
-use crate::model::{Agent, Prompt, Queue, Target};
-use crate::store::config;
+use crate::calls::answered::{AnsweredCall, Next, Party, Rang, NOBODY};
+use crate::model::{Prompt, Queue, Target};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -19,24 +18,23 @@ use switchboard_telephony::media::relay::MediaSide;
 use switchboard_telephony::sip::b2bua::RouteDecision;
 use tokio::time::Instant;
 
-const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
 /// Pause between rounds of offering the first caller to the members (all busy or not answering).
 const RETRY: Duration = Duration::from_secs(3);
 
 /// Callers waiting, per (account, queue), in arrival order.
 #[derive(Default)]
-struct Lines {
+struct Waiting {
     waiting: HashMap<(i64, String), VecDeque<u64>>,
     next: u64,
 }
 
-fn lines() -> &'static Mutex<Lines> {
-    static LINES: std::sync::OnceLock<Mutex<Lines>> = std::sync::OnceLock::new();
-    LINES.get_or_init(Mutex::default)
+fn waiting() -> &'static Mutex<Waiting> {
+    static WAITING: std::sync::OnceLock<Mutex<Waiting>> = std::sync::OnceLock::new();
+    WAITING.get_or_init(Mutex::default)
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Lines> {
-    lines().lock().unwrap_or_else(|e| e.into_inner())
+fn lock() -> std::sync::MutexGuard<'static, Waiting> {
+    waiting().lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A caller's place in line; leaving (drop) frees it.
@@ -101,28 +99,11 @@ async fn hold(call: &AnsweredCall, spec: &Queue) -> Box<dyn Source + Send> {
     Box::new(Tone::hold(8000))
 }
 
-/// The members who may be offered a call now, best first.
-async fn members(call: &AnsweredCall, queue: &str) -> Vec<Agent> {
-    let mut agents: Vec<(u8, Agent)> = config::list::<Agent>(&call.db, call.account)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|a| {
-            let priority = a.spec.queues.iter().find(|m| m.queue == queue)?.priority;
-            Some((priority, a.spec))
-        })
-        .collect();
-    // An agent who set a status other than available is not offered calls.
-    let away = crate::store::presence::not_available(&call.db, call.account).await.unwrap_or_default();
-    agents.retain(|(_, a)| !away.contains(&a.extension));
-    agents.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.extension.cmp(&b.1.extension)));
-    agents.into_iter().map(|(_, a)| a).collect()
-}
-
 /// Offers the call to each member in turn until one answers.
 async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
     let mut rang = false;
-    for agent in members(call, queue).await {
+    let members = call.snapshot.borrow().queue_members(call.account, queue);
+    for agent in members {
         let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
         let decision = RouteDecision::Ring {
             account: call.account,
@@ -162,9 +143,10 @@ async fn pause(call: &mut AnsweredCall, d: Duration) -> Option<char> {
 
 /// Runs the caller's wait in `queue`; where they go when no member takes them.
 pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
-    let spec = match config::get_by_key::<Queue>(&call.db, call.account, queue).await {
-        Ok(Some(q)) => q.spec,
-        _ => {
+    let spec = call.snapshot.borrow().queue(call.account, queue).cloned();
+    let spec = match spec {
+        Some(q) => q,
+        None => {
             tracing::warn!(call = %call.call, queue, "no such queue");
             call.event("dispatch_failed", json!({ "reason": format!("no queue {queue}") }));
             call.say_text(NOBODY).await;
@@ -283,5 +265,121 @@ mod tests {
         assert_eq!((second.position(), third.position()), (1, 2));
         drop(second);
         assert_eq!(third.position(), 1);
+    }
+}
+
+#[cfg(test)]
+mod journey {
+    use crate::calls::testing::{prompt, Asked, Call, Happened, Heard};
+    use crate::calls::LegEvent;
+    use crate::model::Target;
+    use std::time::Duration;
+
+    /// A queue of its own per test (callers wait in one process-wide line per queue).
+    fn config(queue: &str) -> String {
+        format!(
+            r#"
+queues:
+  - name: {queue}
+    greeting: {{type: text, text: "Welcome to support."}}
+    ring_timeout_seconds: 10
+    max_wait_seconds: 60
+    opt_out_digit: "1"
+    overflow_target: {{type: voicemail_box, name: general}}
+agents:
+  - {{extension: "101", display_name: A, queues: [{{queue: {queue}, priority: 2}}]}}
+  - {{extension: "102", display_name: B, queues: [{{queue: {queue}, priority: 1}}]}}
+  - {{extension: "103", display_name: C, queues: [{{queue: {queue}, priority: 1}}]}}
+voicemail_boxes:
+  - name: general
+    greeting: {{type: text, text: "Leave a message."}}
+"#
+        )
+    }
+
+    async fn start(queue: &str) -> Call {
+        prompt("Welcome to support.");
+        prompt("Leave a message.");
+        // Agent 103 set a status other than available.
+        let mut call = Call::start(&config(queue), &["103"], Target::Queue { name: queue.into() }).await;
+        assert_eq!(call.hears().await, Heard::Prompt("Welcome to support.".into()));
+        call
+    }
+
+    /// Answers every ring with `status` until the caller hears `prompt`; the rings asked for.
+    async fn ring_until(call: &mut Call, status: u16, prompt: &str) -> (Vec<String>, Duration) {
+        let mut rung = Vec::new();
+        loop {
+            match call.next().await {
+                (_, Happened::Asked(Asked::Ring { extension, .. })) => {
+                    rung.push(extension);
+                    call.leg(LegEvent::Unreached(status));
+                }
+                (at, Happened::Heard(Heard::Prompt(p))) if p == prompt => return (rung, at),
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn members_are_offered_by_priority_skipping_those_away() {
+        let mut call = start("priority").await;
+        assert_eq!(call.asked().await, Asked::Ring { extension: "102".into(), ring_ms: 10_000 });
+        call.leg(LegEvent::Unreached(486));
+        assert_eq!(call.asked().await, Asked::Ring { extension: "101".into(), ring_ms: 10_000 });
+        call.leg(LegEvent::Answered);
+        call.finished().await;
+        let offers: Vec<_> = call.events_of("queue_offer").iter().map(|e| e["agent"].clone()).collect();
+        assert_eq!(offers, vec!["102"]);
+        assert_eq!(call.events_of("queue_answered")[0]["agent"], "101");
+    }
+
+    #[tokio::test]
+    async fn with_nobody_registered_the_caller_overflows_at_once() {
+        let mut call = start("nobody").await;
+        let (rung, at) = ring_until(&mut call, 480, "Leave a message.").await;
+        assert_eq!(rung, vec!["102", "101"]);
+        assert!(at < Duration::from_secs(5), "overflowed after {at:?}");
+        call.hang_up();
+        call.finished().await;
+        assert_eq!(call.events_of("queue_overflow")[0]["reason"], "nobody can take calls");
+    }
+
+    #[tokio::test]
+    async fn busy_members_are_retried_until_the_longest_wait() {
+        let mut call = start("busy").await;
+        let (rung, at) = ring_until(&mut call, 486, "Leave a message.").await;
+        assert!(rung.len() >= 10, "offered again and again: {rung:?}");
+        assert!(at >= Duration::from_secs(60) && at < Duration::from_secs(70), "overflowed after {at:?}");
+        call.hang_up();
+        call.finished().await;
+        assert_eq!(call.events_of("queue_overflow")[0]["reason"], "waited too long");
+    }
+
+    #[tokio::test]
+    async fn the_opt_out_key_leaves_the_queue_for_its_overflow() {
+        let mut call = start("opt-out").await;
+        assert!(matches!(call.asked().await, Asked::Ring { .. }));
+        call.leg(LegEvent::Unreached(486));
+        assert!(matches!(call.asked().await, Asked::Ring { .. }));
+        call.leg(LegEvent::Unreached(486));
+        // Between rounds.
+        call.press('1');
+        let (rung, _) = ring_until(&mut call, 486, "Leave a message.").await;
+        assert!(rung.is_empty(), "rang {rung:?} after the opt-out");
+        call.hang_up();
+        call.finished().await;
+        assert_eq!(call.events_of("queue_overflow")[0]["reason"], "the caller chose to leave");
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_hangs_up_while_waiting_is_abandoned() {
+        let mut call = start("abandon").await;
+        assert!(matches!(call.asked().await, Asked::Ring { .. }));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        call.hang_up();
+        call.finished().await;
+        assert_eq!(call.events_of("queue_abandoned").len(), 1);
+        assert!(call.events_of("queue_overflow").is_empty());
     }
 }

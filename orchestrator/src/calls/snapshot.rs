@@ -1,12 +1,17 @@
-//! An in-memory copy of the configuration that call routing reads, so setting up a call does not
-//! query the database for it. Rebuilt when the configuration changes (and every few seconds, for
+//! An in-memory copy of the configuration that call handling reads (numbers, agents and who of
+//! them is away, menus, queues, boxes, the audio library, schedules, trunks), so setting up or
+//! serving a call does not query the database for it. Rebuilt when the configuration changes (and every few seconds, for
 //! changes made by another process).
 
+use crate::configfile::ConfigFile;
 use crate::db::Db;
 use crate::error::Result;
-use crate::model::{AccountSettings, Agent, ClassOfService, ConfigKind, PhoneNumber, Schedule, Trunk};
-use crate::store::{accounts, config};
-use std::collections::HashMap;
+use crate::model::{
+    AccountSettings, Agent, AudioEntry, ClassOfService, ConfigKind, IvrMenu, PhoneNumber, Queue, Schedule,
+    Trunk, VoicemailBox,
+};
+use crate::store::{accounts, config, presence};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +74,7 @@ impl ConfigVersion {
     }
 }
 
+/// One account's configuration, as call handling reads it.
 #[derive(Debug, Default)]
 pub struct AccountConfig {
     pub settings: Option<AccountSettings>,
@@ -76,10 +82,63 @@ pub struct AccountConfig {
     numbers: HashMap<String, PhoneNumber>,
     schedules: HashMap<String, Schedule>,
     classes: HashMap<String, ClassOfService>,
+    menus: HashMap<String, IvrMenu>,
+    queues: HashMap<String, Queue>,
+    boxes: HashMap<String, VoicemailBox>,
+    audio: HashMap<String, AudioEntry>,
+    /// Extensions of agents who set a status other than available (not offered queue calls).
+    away: HashSet<String>,
     /// Trunks in name order.
     pub trunks: Vec<Trunk>,
 }
 
+fn keyed<K: ConfigKind>(items: impl IntoIterator<Item = K>) -> HashMap<String, K> {
+    items.into_iter().map(|k| (k.key().to_string(), k)).collect()
+}
+
+async fn stored<K: ConfigKind>(db: &Db, account: i64) -> Result<Vec<K>> {
+    Ok(config::list::<K>(db, account).await?.into_iter().map(|s| s.spec).collect())
+}
+
+impl AccountConfig {
+    /// An account as a config file describes it, with the agents in `away` not available.
+    pub fn from_file(file: &ConfigFile, away: impl IntoIterator<Item = String>) -> AccountConfig {
+        let mut trunks = file.trunks.clone();
+        trunks.sort_by(|a, b| a.name.cmp(&b.name));
+        AccountConfig {
+            settings: Some(file.settings.clone()),
+            agents: keyed(file.agents.clone()),
+            numbers: keyed(file.phone_numbers.clone()),
+            schedules: keyed(file.schedules.clone()),
+            classes: keyed(file.classes_of_service.clone()),
+            menus: keyed(file.ivr_menus.clone()),
+            queues: keyed(file.queues.clone()),
+            boxes: keyed(file.voicemail_boxes.clone()),
+            audio: keyed(file.audio.clone()),
+            away: away.into_iter().collect(),
+            trunks,
+        }
+    }
+
+    async fn load(db: &Db, account: &accounts::Account) -> Result<AccountConfig> {
+        let id = account.id;
+        Ok(AccountConfig {
+            settings: Some(account.settings.clone()),
+            agents: keyed(stored::<Agent>(db, id).await?),
+            numbers: keyed(stored::<PhoneNumber>(db, id).await?),
+            schedules: keyed(stored::<Schedule>(db, id).await?),
+            classes: keyed(stored::<ClassOfService>(db, id).await?),
+            menus: keyed(stored::<IvrMenu>(db, id).await?),
+            queues: keyed(stored::<Queue>(db, id).await?),
+            boxes: keyed(stored::<VoicemailBox>(db, id).await?),
+            audio: keyed(stored::<AudioEntry>(db, id).await?),
+            away: presence::not_available(db, id).await?.into_iter().collect(),
+            trunks: stored::<Trunk>(db, id).await?,
+        })
+    }
+}
+
+/// Every account's configuration, and which account owns each number.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     accounts: HashMap<i64, AccountConfig>,
@@ -87,29 +146,22 @@ pub struct Snapshot {
     numbers: HashMap<String, i64>,
 }
 
-fn by_key<K: ConfigKind>(items: Vec<config::Stored<K>>) -> HashMap<String, K> {
-    items.into_iter().map(|s| (s.spec.key().to_string(), s.spec)).collect()
-}
-
 impl Snapshot {
     pub async fn load(db: &Db) -> Result<Snapshot> {
         let mut snap = Snapshot::default();
         for account in accounts::list(db).await? {
-            let numbers = by_key(config::list::<PhoneNumber>(db, account.id).await?);
-            for n in numbers.keys() {
-                snap.numbers.insert(n.clone(), account.id);
-            }
-            let cfg = AccountConfig {
-                settings: Some(account.settings.clone()),
-                agents: by_key(config::list::<Agent>(db, account.id).await?),
-                numbers,
-                schedules: by_key(config::list::<Schedule>(db, account.id).await?),
-                classes: by_key(config::list::<ClassOfService>(db, account.id).await?),
-                trunks: config::list::<Trunk>(db, account.id).await?.into_iter().map(|t| t.spec).collect(),
-            };
-            snap.accounts.insert(account.id, cfg);
+            snap.insert(account.id, AccountConfig::load(db, &account).await?);
         }
         Ok(snap)
+    }
+
+    /// Adds (or replaces) an account.
+    pub fn insert(&mut self, id: i64, config: AccountConfig) {
+        self.numbers.retain(|_, owner| *owner != id);
+        for n in config.numbers.keys() {
+            self.numbers.insert(n.clone(), id);
+        }
+        self.accounts.insert(id, config);
     }
 
     pub fn account(&self, id: i64) -> Option<&AccountConfig> {
@@ -134,6 +186,36 @@ impl Snapshot {
 
     pub fn class_of_service(&self, account: i64, name: &str) -> Option<&ClassOfService> {
         self.account(account)?.classes.get(name)
+    }
+
+    pub fn ivr_menu(&self, account: i64, name: &str) -> Option<&IvrMenu> {
+        self.account(account)?.menus.get(name)
+    }
+
+    pub fn queue(&self, account: i64, name: &str) -> Option<&Queue> {
+        self.account(account)?.queues.get(name)
+    }
+
+    pub fn voicemail_box(&self, account: i64, name: &str) -> Option<&VoicemailBox> {
+        self.account(account)?.boxes.get(name)
+    }
+
+    pub fn audio(&self, account: i64, name: &str) -> Option<&AudioEntry> {
+        self.account(account)?.audio.get(name)
+    }
+
+    /// The members of a queue who may be offered a call now (not away), best first: by
+    /// membership priority, then extension.
+    pub fn queue_members(&self, account: i64, queue: &str) -> Vec<Agent> {
+        let Some(config) = self.account(account) else { return Vec::new() };
+        let mut members: Vec<(u8, &Agent)> = config
+            .agents
+            .values()
+            .filter(|a| !config.away.contains(&a.extension))
+            .filter_map(|a| Some((a.queues.iter().find(|m| m.queue == queue)?.priority, a)))
+            .collect();
+        members.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.extension.cmp(&b.1.extension)));
+        members.into_iter().map(|(_, a)| a.clone()).collect()
     }
 }
 

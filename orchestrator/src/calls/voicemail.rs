@@ -6,7 +6,7 @@
 
 use crate::calls::answered::{AnsweredCall, Next};
 use crate::model::{Prompt, Target, VoicemailBox};
-use crate::store::{config, voicemail};
+use crate::store::voicemail;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,14 +60,13 @@ fn rms(frame: &[i16]) -> f64 {
 /// has just asked for the message says its own words), the beep, the recording. Then the box's
 /// `after_message` target, or thanks and goodbye.
 pub async fn deposit(call: &mut AnsweredCall, box_name: &str, greeting: Option<String>) -> Next {
-    let vbox = config::get_by_key::<VoicemailBox>(&call.db, call.account, box_name).await;
-    let Ok(Some(vbox)) = vbox else {
+    let vbox = call.snapshot.borrow().voicemail_box(call.account, box_name).cloned();
+    let Some(vbox) = vbox else {
         tracing::warn!(call = %call.call, mailbox = %box_name, "no such voicemail box");
         call.event("voicemail_failed", json!({ "box": box_name, "reason": "no such box" }));
         call.say_text(NO_BOX).await;
         return Next::To(Target::Hangup);
     };
-    let vbox = vbox.spec;
     call.event("voicemail_started", json!({ "box": box_name }));
     let greeting = match (greeting, vbox.greeting.clone()) {
         (Some(text), _) => Prompt::Text { text, voice: None },

@@ -332,7 +332,7 @@ pub struct Details {
 
 /// A change to a call record, stamped when it happened.
 #[derive(Debug)]
-enum RecordOp {
+pub(crate) enum RecordOp {
     Create {
         key: RecordKey,
         account: i64,
@@ -502,6 +502,14 @@ impl RecordWriter {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<RecordOp>();
         health.supervise("records", WriterTask { db, rx, ids: Ids::default(), current: String::new() });
         RecordWriter { tx, next: Default::default() }
+    }
+
+    /// A writer with no task: the updates arrive on the returned channel (unit tests of call
+    /// handlers read a call's timeline from it).
+    #[cfg(test)]
+    pub(crate) fn detached() -> (Self, tokio::sync::mpsc::UnboundedReceiver<RecordOp>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<RecordOp>();
+        (RecordWriter { tx, next: Default::default() }, rx)
     }
 
     /// Test builds only: makes the writer's task panic (its supervisor restarts it).

@@ -14,3 +14,37 @@ pub async fn not_available(db: &Db, account: i64) -> Result<Vec<String>> {
             .await?;
     Ok(rows.iter().filter_map(|r| r.try_get::<String, _>("extension").ok()).collect())
 }
+
+/// Sets an agent's status.
+pub async fn set(db: &Db, account: i64, extension: &str, status: &str, at: i64) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("DELETE FROM agent_presence WHERE account_id = $1 AND extension = $2")
+        .bind(account)
+        .bind(extension)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO agent_presence (account_id, extension, status, updated_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(account)
+    .bind(extension)
+    .bind(status)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every status set in the account: (extension, status, set at), by extension.
+pub async fn list(db: &Db, account: i64) -> Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT extension, status, updated_at FROM agent_presence WHERE account_id = $1 ORDER BY extension",
+    )
+    .bind(account)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("extension")?, r.try_get("status")?, r.try_get("updated_at")?)))
+        .collect()
+}

@@ -23,7 +23,7 @@ pub(super) fn lock_listening(l: &Mutex<Option<Listening>>) -> std::sync::MutexGu
 }
 
 /// Call control for the driver: speaking, connecting, hanging up.
-pub(super) struct Ctl {
+pub(super) struct CallControl {
     pub(super) sip: SipHandle,
     pub(super) call: CallId,
     pub(super) relay: Arc<Relay>,
@@ -34,7 +34,7 @@ pub(super) struct Ctl {
     pub(super) listening: Mutex<Option<Listening>>,
 }
 
-impl Ctl {
+impl CallControl {
     pub(super) async fn queue(&self, engines: &Arc<Engines>, text: &str, interruptible: bool) {
         let (e, t) = (engines.clone(), text.to_string());
         if let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&t)).await {

@@ -34,7 +34,7 @@ mod playback;
 mod recognition;
 use control::*;
 use playback::*;
-use recognition::{Recognition, Resolved, TurnTimes};
+use recognition::{Recognition, Recognized, Resolved, TurnTimes};
 
 /// The leg's rate (G.711).
 const RATE: u32 = 8000;
@@ -209,7 +209,7 @@ impl VoiceCall {
         let playback = Arc::new(Mutex::new(Playback::default()));
         // From now on the caller hears whatever the agent queues (silence in between).
         drop(relay.play(MediaSide::A, Box::new(Player(playback.clone()))));
-        let ctx = Ctl {
+        let ctx = CallControl {
             sip: sip.clone(),
             call,
             relay: relay.clone(),
@@ -303,7 +303,7 @@ impl VoiceCall {
         let interruptible = session.agent.greeting_interruptible;
         ctx.queue(&engines, &greeting, interruptible).await;
         let mut apology = Some(apology);
-        let mut listener = Listener {
+        let mut hearing = Hearing {
             ears,
             playback: playback.clone(),
             audio_ms: 0,
@@ -321,13 +321,13 @@ impl VoiceCall {
             let heard = tokio::select! {
                 frame = tap.recv() => {
                     let Some(samples) = frame else { break };
-                    for f in listener.hear(samples) {
+                    for f in hearing.hear(samples) {
                         match f {
                             Frame::Interruption { .. } => {
                                 let heard = lock(&playback).stop();
                                 session.interrupted(&heard);
                             }
-                            f => recognition.on_frame(f, &mut listener),
+                            f => recognition.on_frame(f, &mut hearing),
                         }
                     }
                     continue;
@@ -342,7 +342,7 @@ impl VoiceCall {
                                 session.finish();
                                 return Onward::Done;
                             }
-                            listener.shown = None; // the AI is back: show what it does
+                            hearing.shown = None; // the AI is back: show what it does
                         }
                     }
                     continue;
@@ -363,7 +363,7 @@ impl VoiceCall {
                     return ctx.finish(&engines, &mut session, next, None, lead_in).await;
                 }
             };
-            let (text, times, stt_done) = match recognition.resolve(heard, &mut listener, &live_call) {
+            let (text, times, stt_done) = match recognition.resolve(heard, &mut hearing, &live_call) {
                 Resolved::Turn(text, times, stt_done) => (text, times, stt_done),
                 Resolved::Pending => continue,
                 Resolved::Failed(e) => {
@@ -375,7 +375,7 @@ impl VoiceCall {
                     return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
                 }
             };
-            let (text, confidence, (said_from, said_to)) = text;
+            let Recognized { text, confidence, said: (said_from, said_to) } = text;
             let text = text.trim().to_string();
             tracing::debug!(%call, %text, "caller's turn recognised");
             // The answer to the caller's last words was given up for these: when they are no
@@ -391,7 +391,7 @@ impl VoiceCall {
             }
             // Acknowledgement while the answer plays ("yeah", "mm-hm") is not a turn: the
             // answer goes on. (When the answer asks something, "yes" may be the reply.)
-            if !again && listener.ears.is_backchannel(&text) && lock(&playback).plays_on_statement() {
+            if !again && hearing.ears.is_backchannel(&text) && lock(&playback).plays_on_statement() {
                 tracing::debug!(%call, %text, "acknowledgement while the agent speaks");
                 session.acknowledged(&text);
                 continue;
@@ -407,7 +407,7 @@ impl VoiceCall {
             // The answer streams sentence by sentence into synthesis and playback.
             let (say_tx, speaker) = speak_answer(&engines, &playback, &relay);
             // The answer runs while the caller's audio keeps being heard: a barge-in cancels it.
-            listener.set_thinking(true);
+            hearing.set_thinking(true);
             let mut command = None;
             // Words the caller went on to say before any of the answer was heard.
             let mut more: Option<AudioFrame> = None;
@@ -434,19 +434,19 @@ impl VoiceCall {
                         frame = tap.recv() => {
                             let Some(samples) = frame else { break None };
                             let mut cut = false;
-                            for f in listener.hear(samples) {
+                            for f in hearing.hear(samples) {
                                 match f {
                                     Frame::Interruption { .. } => cut = true,
                                     // A turn while nothing plays: the caller went on speaking
                                     // before they heard an answer.
-                                    Frame::EndOfTurn { audio, .. } if !listener.was_playing => {
+                                    Frame::EndOfTurn { audio, .. } if !hearing.was_playing => {
                                         more = Some(audio);
                                         cut = true;
                                     }
                                     // Speech that did not cut the answer is still heard, and
                                     // answered after it unless it only acknowledged it.
                                     Frame::EndOfTurn { audio, .. } => {
-                                        let times = listener.turn_times(&audio);
+                                        let times = hearing.turn_times(&audio);
                                         recognition.recognise_turn(audio, times);
                                     }
                                     _ => {}
@@ -459,7 +459,7 @@ impl VoiceCall {
                     }
                 }
             };
-            listener.set_thinking(false);
+            hearing.set_thinking(false);
             drop(say_tx);
             if let Some(Command::TakeOver { extension, by }) = command {
                 // A supervisor takes the call: the answer in progress stops.
@@ -470,7 +470,7 @@ impl VoiceCall {
                     session.finish();
                     return Onward::Done;
                 }
-                listener.shown = None;
+                hearing.shown = None;
                 continue;
             }
             if let Some(audio) = more {
@@ -479,7 +479,7 @@ impl VoiceCall {
                 let heard = lock(&playback).stop();
                 session.continued(&heard);
                 continued = true;
-                let times = listener.turn_times(&audio);
+                let times = hearing.turn_times(&audio);
                 recognition.recognise_turn(audio, times);
                 continue;
             }

@@ -1,4 +1,4 @@
-//! What the agent says, queued for the relay (which pulls 20 ms at a time), and the listener
+//! What the agent says, queued for the relay (which pulls 20 ms at a time), and the hearing
 //! that feeds the caller's audio to the ears and applies barge-in to that queue.
 
 use super::*;
@@ -89,7 +89,7 @@ pub(super) fn lock(playback: &Mutex<Playback>) -> std::sync::MutexGuard<'_, Play
 
 /// Feeds the caller's audio to the ears and keeps them told whether the agent is speaking;
 /// applies barge-in's pause and resume to playback. Returns the other frames.
-pub(super) struct Listener {
+pub(super) struct Hearing {
     pub(super) ears: Ears,
     pub(super) playback: Arc<Mutex<Playback>>,
     pub(super) audio_ms: u64,
@@ -103,7 +103,7 @@ pub(super) struct Listener {
     pub(super) heard_at: Instant,
 }
 
-impl Listener {
+impl Hearing {
     pub(super) fn hear(&mut self, samples: Vec<i16>) -> Vec<Frame> {
         let frames = self.ears.handle_audio(&AudioFrame { rate: RATE, samples, at_ms: self.audio_ms });
         self.audio_ms += 20;

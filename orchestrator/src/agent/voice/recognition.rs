@@ -5,7 +5,7 @@
 //! the earlier result cannot be used. Results come back on one channel as `Heard` and are
 //! resolved here into turns.
 
-use super::playback::Listener;
+use super::playback::Hearing;
 use crate::live::LiveCall;
 use switchboard_speech::frame::{AudioFrame, Frame};
 use switchboard_speech::stt::{Cancel, FairRecognizer};
@@ -38,9 +38,15 @@ pub(super) struct TurnTimes {
     pub(super) turn_end: Instant,
 }
 
-/// A recognised turn: its text, how sure the recogniser was, and when it was said (ms of the
-/// caller's audio, from the start of listening).
-pub(super) type Recognized = (String, Option<f32>, (u64, u64));
+/// A recognised turn.
+#[derive(Debug, Clone)]
+pub(super) struct Recognized {
+    pub(super) text: String,
+    /// How sure the recogniser was, when it says.
+    pub(super) confidence: Option<f32>,
+    /// When it was said: ms of the caller's audio, from the start of the call's hearing.
+    pub(super) said: (u64, u64),
+}
 
 /// What a recognition result means for the conversation.
 pub(super) enum Resolved {
@@ -95,7 +101,7 @@ impl<'a> Recognition<'a> {
     }
 
     /// Acts on one of the ears' frames while the caller has the floor.
-    pub(super) fn on_frame(&mut self, frame: Frame, listener: &mut Listener) {
+    pub(super) fn on_frame(&mut self, frame: Frame, hearing: &mut Hearing) {
         match frame {
             // Partials are a nicety: skipped while callers wait for finals.
             Frame::PartialRequest { audio, .. }
@@ -118,18 +124,18 @@ impl<'a> Recognition<'a> {
             }
             Frame::SpeechStopped { at_ms } => {
                 let call = self.call;
-                tracing::debug!(%call, speech_end_ms = at_ms, heard_ms = listener.audio_ms, "speech stopped");
+                tracing::debug!(%call, speech_end_ms = at_ms, heard_ms = hearing.audio_ms, "speech stopped");
                 // The whole turn so far is recognised now: a partial of part of it only takes a
                 // core from it.
                 if let Some(p) = &self.partial {
                     p.cancel();
                 }
-                if let Some(audio) = listener.ears.turn_audio(at_ms) {
+                if let Some(audio) = hearing.ears.turn_audio(at_ms) {
                     self.recognise_pause(audio, at_ms);
                 }
             }
             Frame::EndOfTurn { audio, .. } => {
-                let times = listener.turn_times(&audio);
+                let times = hearing.turn_times(&audio);
                 if let Some(e) = self.early.as_mut() {
                     match e.result.take() {
                         Some(Ok(text)) => {
@@ -165,7 +171,7 @@ impl<'a> Recognition<'a> {
         let tx = self.heard.clone();
         tokio::task::spawn_blocking(move || {
             let result = match rx.recv() {
-                Ok(Ok(t)) => Ok((t.text, t.confidence, span)),
+                Ok(Ok(t)) => Ok(Recognized { text: t.text, confidence: t.confidence, said: span }),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err("the recogniser stopped".into()),
             };
@@ -180,9 +186,11 @@ impl<'a> Recognition<'a> {
         let tx = self.heard.clone();
         tokio::task::spawn_blocking(move || {
             let _ = tx.send(match rx.recv() {
-                Ok(Ok(t)) => {
-                    Heard::Final { text: (t.text, t.confidence, span), times, stt_done: Instant::now() }
-                }
+                Ok(Ok(t)) => Heard::Final {
+                    text: Recognized { text: t.text, confidence: t.confidence, said: span },
+                    times,
+                    stt_done: Instant::now(),
+                },
                 Ok(Err(e)) => Heard::Failed(e.to_string()),
                 Err(_) => Heard::Failed("the recogniser stopped".into()),
             });
@@ -190,7 +198,7 @@ impl<'a> Recognition<'a> {
     }
 
     /// What a recognition result means: a turn to answer, nothing yet, or a failure.
-    pub(super) fn resolve(&mut self, heard: Heard, listener: &mut Listener, live: &LiveCall) -> Resolved {
+    pub(super) fn resolve(&mut self, heard: Heard, hearing: &mut Hearing, live: &LiveCall) -> Resolved {
         match heard {
             Heard::Early { turn, result, done } => {
                 let Some(e) = self.early.as_mut().filter(|e| e.turn == turn) else {
@@ -207,12 +215,12 @@ impl<'a> Recognition<'a> {
                     }
                     (None, Ok(text)) => {
                         let call = self.call;
-                        tracing::debug!(%call, text = %text.0, heard_ms = listener.audio_ms, "pause recognised");
+                        tracing::debug!(%call, text = %text.text, heard_ms = hearing.audio_ms, "pause recognised");
                         // A finished sentence while the pause goes on ends the turn now.
-                        let frames = listener.ears.handle_transcript(e.speech_end_ms, &text.0);
+                        let frames = hearing.ears.handle_transcript(e.speech_end_ms, &text.text);
                         if frames.iter().any(|f| matches!(f, Frame::EndOfTurn { .. })) {
                             let times = TurnTimes {
-                                speech_end: listener.instant_of(e.speech_end_ms),
+                                speech_end: hearing.instant_of(e.speech_end_ms),
                                 turn_end: Instant::now(),
                             };
                             self.early = None;
@@ -231,7 +239,7 @@ impl<'a> Recognition<'a> {
             Heard::Partial(text) => {
                 self.partial = None;
                 if let Some(text) = text {
-                    listener.ears.set_partial(&text);
+                    hearing.ears.set_partial(&text);
                     live.partial(&text);
                 }
                 Resolved::Pending

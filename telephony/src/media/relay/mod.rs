@@ -128,7 +128,7 @@ pub struct RelayStats {
 /// A running relay; dropping it stops the relay and frees its ports.
 pub struct Relay {
     targets: watch::Sender<Targets>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<RelayCommand>,
     pub a_local: SocketAddr,
     pub b_local: SocketAddr,
     pub stats: Arc<RelayStats>,
@@ -146,8 +146,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// What the application attaches to a side of the relay.
-enum Command {
+/// What the application asks of a relay (public so that a detached relay's owner can read
+/// what was asked: see `Relay::detached`).
+pub enum RelayCommand {
     /// Send this audio to `side` instead of what the other side says, until it ends.
     Play { side: MediaSide, source: Box<dyn Source + Send>, done: oneshot::Sender<()> },
     /// Stop playing to `side` (what the other side says flows again).
@@ -204,6 +205,25 @@ impl Relay {
         Ok(Relay { targets: tx, commands, a_local, b_local, stats, quality, task, died })
     }
 
+    /// A relay without sockets or a task: whatever the application asks of it arrives on the
+    /// returned channel, for a test to play the media side (call handlers on a virtual clock).
+    pub fn detached(
+        a_local: SocketAddr,
+        b_local: SocketAddr,
+    ) -> (Relay, mpsc::UnboundedReceiver<RelayCommand>) {
+        let (targets, _) = watch::channel(Targets::default());
+        let (commands, asked) = mpsc::unbounded_channel();
+        let (died_tx, died) = watch::channel(false);
+        // Holds the `died` sender until the relay is dropped, as a running relay's task does.
+        let task = tokio::spawn(async move {
+            let _alive = died_tx;
+            std::future::pending::<()>().await
+        });
+        let stats = Arc::new(RelayStats::default());
+        let quality = Arc::new(Mutex::new([LegQuality::default(); 2]));
+        (Relay { targets, commands, a_local, b_local, stats, quality, task, died }, asked)
+    }
+
     /// Becomes `true` if the relay fails (its task panicked); closed when the relay is dropped.
     pub fn died(&self) -> watch::Receiver<bool> {
         self.died.clone()
@@ -213,18 +233,18 @@ impl Relay {
     /// stopped or replaced).
     pub fn play(&self, side: MediaSide, source: Box<dyn Source + Send>) -> oneshot::Receiver<()> {
         let (done, finished) = oneshot::channel();
-        let _ = self.commands.send(Command::Play { side, source, done });
+        let _ = self.commands.send(RelayCommand::Play { side, source, done });
         finished
     }
 
     pub fn stop_playing(&self, side: MediaSide) {
-        let _ = self.commands.send(Command::Stop { side });
+        let _ = self.commands.send(RelayCommand::Stop { side });
     }
 
     /// Listen-in: `side` hears both the other side and whatever is played to the other side
     /// (an AI agent's voice), and nothing it says reaches the other side.
     pub fn monitor(&self, side: MediaSide, on: bool) {
-        let _ = self.commands.send(Command::Monitor { side, on });
+        let _ = self.commands.send(RelayCommand::Monitor { side, on });
     }
 
     /// Decoded audio from one side, 20 ms at a time (for recording and speech recognition), in
@@ -232,7 +252,7 @@ impl Relay {
     /// then concealed).
     pub fn tap(&self, side: MediaSide) -> mpsc::UnboundedReceiver<Vec<i16>> {
         let (frames, rx) = mpsc::unbounded_channel();
-        let _ = self.commands.send(Command::Tap { side, frames });
+        let _ = self.commands.send(RelayCommand::Tap { side, frames });
         rx
     }
 
@@ -240,13 +260,13 @@ impl Relay {
     /// which counts from now on: a player whose audio just began after silence (an answer) is
     /// heard up to 20 ms sooner.
     pub fn send_now(&self) {
-        let _ = self.commands.send(Command::SendNow);
+        let _ = self.commands.send(RelayCommand::SendNow);
     }
 
     /// Sends DTMF digits to one side: RFC 4733 events where that side negotiated them, tones
     /// otherwise. Characters that are not digits are skipped.
     pub fn send_digits(&self, side: MediaSide, digits: &str) {
-        let _ = self.commands.send(Command::Digits { side, digits: digits.to_string() });
+        let _ = self.commands.send(RelayCommand::Digits { side, digits: digits.to_string() });
     }
 
     /// Media quality of one side so far (updated as packets and reports arrive).
@@ -272,15 +292,15 @@ impl Relay {
 }
 
 /// Per-direction DTMF listening and payload-type translation.
-struct Listener {
+struct DigitWatch {
     side: MediaSide,
     events: EventReceiver,
     tones: ToneDetector,
 }
 
-impl Listener {
+impl DigitWatch {
     fn new(side: MediaSide) -> Self {
-        Listener { side, events: EventReceiver::default(), tones: ToneDetector::default() }
+        DigitWatch { side, events: EventReceiver::default(), tones: ToneDetector::default() }
     }
 
     /// Looks at a packet from this side; rewrites the telephone-event payload type for the
@@ -328,7 +348,7 @@ struct Leg {
     /// The peer sends RTCP on the RTP port.
     mux: bool,
     dtmf: Option<u8>,
-    listener: Listener,
+    digits: DigitWatch,
     endpoint: RtpEndpoint,
     player: Option<Playing>,
     tap: Option<FrameTap>,
@@ -350,7 +370,7 @@ impl Leg {
             rtcp_latched: None,
             mux: false,
             dtmf: None,
-            listener: Listener::new(side),
+            digits: DigitWatch::new(side),
             endpoint: RtpEndpoint::new(G711::Ulaw, ssrc, (ssrc >> 7) as u16, ssrc >> 3, 0),
             player: None,
             tap: None,
@@ -535,7 +555,7 @@ async fn send_tick(
 async fn run(
     sockets: [MediaSockets; 2],
     mut targets: watch::Receiver<Targets>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut commands: mpsc::UnboundedReceiver<RelayCommand>,
     stats: Arc<RelayStats>,
     quality: Arc<Mutex<[LegQuality; 2]>>,
     digits: Option<mpsc::UnboundedSender<Digit>>,
@@ -598,7 +618,7 @@ async fn run(
                 for to in order {
                     let other = 1 - to;
                     let hears = if legs[other].monitor {
-                        Vec::new() // a listener is not heard
+                        Vec::new() // a side listening in is not heard
                     } else if legs[to].monitor {
                         mix(&heard[other], &sent_audio[other])
                     } else {
@@ -633,18 +653,18 @@ async fn run(
             }
             command = commands.recv() => {
                 match command {
-                    Some(Command::Play { side, source, done }) => {
+                    Some(RelayCommand::Play { side, source, done }) => {
                         legs[side.index()].player = Some(Playing { source, done: Some(done) });
                     }
-                    Some(Command::Stop { side }) => legs[side.index()].player = None,
-                    Some(Command::Tap { side, frames }) => {
+                    Some(RelayCommand::Stop { side }) => legs[side.index()].player = None,
+                    Some(RelayCommand::Tap { side, frames }) => {
                         let leg = &mut legs[side.index()];
                         leg.tap = Some(frames);
                         leg.endpoint.hear_eagerly();
                     }
-                    Some(Command::Monitor { side, on }) => legs[side.index()].monitor = on,
-                    Some(Command::SendNow) => ticker.reset_immediately(),
-                    Some(Command::Digits { side, digits }) => legs[side.index()]
+                    Some(RelayCommand::Monitor { side, on }) => legs[side.index()].monitor = on,
+                    Some(RelayCommand::SendNow) => ticker.reset_immediately(),
+                    Some(RelayCommand::Digits { side, digits }) => legs[side.index()]
                         .digits_out
                         .extend(digits.chars().filter(|c| super::dtmf::digit_event(*c).is_some())),
                     None => {}
@@ -680,7 +700,7 @@ async fn run(
         let (own_dtmf, other_dtmf) = (legs[i].dtmf, legs[j].dtmf);
         let buf_event: Vec<u8>;
         let packet = &mut buf[i][..n];
-        let digit = legs[i].listener.inspect(packet, own_dtmf, if bridging { own_dtmf } else { other_dtmf });
+        let digit = legs[i].digits.inspect(packet, own_dtmf, if bridging { own_dtmf } else { other_dtmf });
         if let (Some(d), Some(tx)) = (digit, &digits) {
             let _ = tx.send(d);
         }

@@ -1,7 +1,7 @@
 //! `switchboard serve`: one process with the HTTP API and web UI, and (as telephony lands)
 //! SIP and RTP.
 
-use crate::cli::{parse_port_range, redact_url, DataOptions};
+use super::options::{parse_port_range, redact_url, DataOptions};
 use crate::{api, demo};
 use anyhow::Context;
 use clap::Args;

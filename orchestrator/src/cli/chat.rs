@@ -2,8 +2,8 @@
 //! session as a phone call (brain, tools, caller matching, call record), with lines instead of
 //! audio; standard input may be a script.
 
+use super::options::DataOptions;
 use crate::agent::{Next, Session, SessionSetup};
-use crate::cli::DataOptions;
 use crate::store::{accounts, calls};
 use anyhow::Context;
 use clap::Args;

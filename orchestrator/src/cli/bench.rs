@@ -34,7 +34,7 @@ pub struct BenchSipOptions {
     #[arg(long, default_value_t = 60)]
     pub hold_seconds: u32,
     /// RTP ports for the PBX.
-    #[arg(long, default_value = "20000-60000", value_parser = crate::cli::parse_port_range)]
+    #[arg(long, default_value = "20000-60000", value_parser = super::options::parse_port_range)]
     pub rtp_ports: (u16, u16),
     /// Messages per second of the flood test (one address sends REGISTERs with a wrong
     /// password and junk INVITEs while the carrier places calls); 0 skips it.
@@ -43,7 +43,7 @@ pub struct BenchSipOptions {
 }
 
 /// The attacker of the flood test (the end-to-end test's scenario).
-const FLOOD: &str = include_str!("../../tests/scenarios/flood.xml");
+const FLOOD: &str = include_str!("../../../tests/scenarios/flood.xml");
 
 /// Resident memory of this process, in bytes.
 fn resident_bytes() -> f64 {
@@ -378,7 +378,7 @@ mod tests {
 #[derive(Debug, Clone, Args)]
 pub struct BenchSpeechOptions {
     #[command(flatten)]
-    pub models: crate::speechcli::ModelOptions,
+    pub models: super::speech::ModelOptions,
     /// Repetitions per measurement (the median is printed).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,

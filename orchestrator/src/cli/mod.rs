@@ -1,12 +1,23 @@
-//! The `switchboard` command line.
+//! The `switchboard` command line: every command, each in its own module (`serve`, `bench`,
+//! `bench_agent`, `chat`, `speech`); the account, user and config commands are here. What the
+//! commands share (where the data lives, port ranges) is the leaf module `options`, so that no
+//! command imports another.
+
+pub mod bench;
+pub mod bench_agent;
+pub mod chat;
+pub mod options;
+pub mod serve;
+pub mod speech;
+
+pub use options::{parse_port_range, redact_url, DataOptions};
 
 use crate::configfile::{self, ConfigFile};
-use crate::db::Db;
 use crate::model::{AccountSettings, Role};
-use crate::serve::{self, ServeOptions};
 use crate::store::{accounts, users};
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
+use serve::ServeOptions;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -26,51 +37,6 @@ pub struct Cli {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// Where the data lives (shared by every command that touches the database).
-#[derive(Debug, Clone, Args)]
-pub struct DataOptions {
-    /// Directory for the SQLite database, recordings and voicemail.
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// Database URL (sqlite://FILE or postgres://USER:PASS@HOST/DB); default: SQLite in the data directory.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-}
-
-impl DataOptions {
-    pub fn url(&self) -> anyhow::Result<String> {
-        match &self.database_url {
-            Some(u) => Ok(u.clone()),
-            None => {
-                std::fs::create_dir_all(&self.data_dir)
-                    .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
-                Ok(Db::sqlite_url(&self.data_dir))
-            }
-        }
-    }
-
-    /// Opens the database with the secret key that seals configuration secrets at rest.
-    pub async fn open(&self) -> anyhow::Result<Db> {
-        let url = self.url()?;
-        let key = crate::secrets::SecretKey::load_or_create(&self.data_dir)
-            .map_err(|e| anyhow::anyhow!("secret key: {e}"))?;
-        Ok(Db::open(&url)
-            .await
-            .with_context(|| format!("cannot open database {}", redact_url(&url)))?
-            .with_secrets(key))
-    }
-}
-
-/// Hides a password in a database URL for messages.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let Some((creds, host)) = rest.rsplit_once('@') else { return url.to_string() };
-    match creds.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,10 +72,10 @@ pub enum Command {
     Transcribe {
         file: PathBuf,
         #[command(flatten)]
-        models: crate::speechcli::ModelOptions,
+        models: speech::ModelOptions,
     },
     /// Speak text into a WAV file.
-    Say(crate::speechcli::SayOptions),
+    Say(speech::SayOptions),
     /// Speech and language models.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -122,7 +88,7 @@ pub enum Command {
 pub enum AgentCommand {
     /// Talk to an AI agent in the terminal (text, no audio): the same brain, tools, caller
     /// matching and call record as a phone call. Reads lines from standard input until it ends.
-    Chat(crate::agentcli::ChatOptions),
+    Chat(chat::ChatOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,18 +99,18 @@ pub enum ModelsCommand {
         #[arg(long)]
         verify: bool,
         #[command(flatten)]
-        models: crate::speechcli::ModelOptions,
+        models: speech::ModelOptions,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// SIP call set-up rate and concurrent relayed calls, driven by sipp on loopback.
-    Sip(crate::bench::BenchSipOptions),
+    Sip(bench::BenchSipOptions),
     /// Speech recognition and synthesis speed, VAD cost.
-    Speech(crate::bench::BenchSpeechOptions),
+    Speech(bench::BenchSpeechOptions),
     /// AI calls: voice-to-voice latency and how many calls this machine holds.
-    Agent(crate::benchagent::BenchAgentOptions),
+    Agent(bench_agent::BenchAgentOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,17 +178,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format, cli.log_file.as_deref(), matches!(cli.command, Command::Bench(_)))?;
     match cli.command {
         Command::Serve(opts) => serve::run(opts).await,
-        Command::Bench(BenchCommand::Sip(opts)) => crate::bench::sip(opts).await,
-        Command::Bench(BenchCommand::Agent(opts)) => crate::benchagent::agent(opts).await,
+        Command::Bench(BenchCommand::Sip(opts)) => bench::sip(opts).await,
+        Command::Bench(BenchCommand::Agent(opts)) => bench_agent::agent(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
-            tokio::task::spawn_blocking(move || crate::bench::speech(opts)).await?
+            tokio::task::spawn_blocking(move || bench::speech(opts)).await?
         }
         Command::Transcribe { file, models } => {
-            tokio::task::spawn_blocking(move || crate::speechcli::transcribe(&file, &models)).await?
+            tokio::task::spawn_blocking(move || speech::transcribe(&file, &models)).await?
         }
-        Command::Say(opts) => tokio::task::spawn_blocking(move || crate::speechcli::say(&opts)).await?,
-        Command::Models(ModelsCommand::List { verify, models }) => crate::speechcli::list(&models, verify),
-        Command::Agent(AgentCommand::Chat(opts)) => crate::agentcli::chat(opts).await,
+        Command::Say(opts) => tokio::task::spawn_blocking(move || speech::say(&opts)).await?,
+        Command::Models(ModelsCommand::List { verify, models }) => speech::list(&models, verify),
+        Command::Agent(AgentCommand::Chat(opts)) => chat::chat(opts).await,
         Command::Export { account, include_secrets, data } => {
             let db = data.open().await?;
             let file = configfile::export(&db, &account, include_secrets).await.map_err(report)?;
@@ -281,38 +247,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Checks a `LO-HI` RTP port range.
-pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
-    let (lo, hi) = s.split_once('-').ok_or("expected LO-HI, e.g. 10000-20000")?;
-    let lo: u16 = lo.trim().parse().map_err(|_| format!("'{lo}' is not a port"))?;
-    let hi: u16 = hi.trim().parse().map_err(|_| format!("'{hi}' is not a port"))?;
-    if lo < 1024 || hi <= lo {
-        return Err("the range must be LO-HI with 1024 <= LO < HI".into());
-    }
-    if hi - lo < 2 {
-        return Err("the range must hold at least one RTP/RTCP port pair".into());
-    }
-    Ok((lo, hi))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn port_ranges() {
-        assert_eq!(parse_port_range("10000-20000"), Ok((10000, 20000)));
-        assert!(parse_port_range("20000-10000").is_err());
-        assert!(parse_port_range("80-90").is_err());
-        assert!(parse_port_range("10000").is_err());
-        assert!(parse_port_range("10000-x").is_err());
-    }
-
-    #[test]
-    fn database_passwords_are_hidden() {
-        assert_eq!(redact_url("postgres://sb:secret@localhost/sb"), "postgres://sb:***@localhost/sb");
-        assert_eq!(redact_url("sqlite://data/switchboard.db"), "sqlite://data/switchboard.db");
-    }
 
     #[test]
     fn command_line_parses() {

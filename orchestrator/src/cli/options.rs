@@ -1,0 +1,86 @@
+//! What several commands share: where the data lives, RTP port ranges, URLs fit for logs. A
+//! leaf: it imports no command.
+
+use crate::db::Db;
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Where the data lives (shared by every command that touches the database).
+#[derive(Debug, Clone, Args)]
+pub struct DataOptions {
+    /// Directory for the SQLite database, recordings and voicemail.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Database URL (sqlite://FILE or postgres://USER:PASS@HOST/DB); default: SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataOptions {
+    pub fn url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(u) => Ok(u.clone()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+                Ok(Db::sqlite_url(&self.data_dir))
+            }
+        }
+    }
+
+    /// Opens the database with the secret key that seals configuration secrets at rest.
+    pub async fn open(&self) -> anyhow::Result<Db> {
+        let url = self.url()?;
+        let key = crate::secrets::SecretKey::load_or_create(&self.data_dir)
+            .map_err(|e| anyhow::anyhow!("secret key: {e}"))?;
+        Ok(Db::open(&url)
+            .await
+            .with_context(|| format!("cannot open database {}", redact_url(&url)))?
+            .with_secrets(key))
+    }
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((creds, host)) = rest.rsplit_once('@') else { return url.to_string() };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// Checks a `LO-HI` RTP port range.
+pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (lo, hi) = s.split_once('-').ok_or("expected LO-HI, e.g. 10000-20000")?;
+    let lo: u16 = lo.trim().parse().map_err(|_| format!("'{lo}' is not a port"))?;
+    let hi: u16 = hi.trim().parse().map_err(|_| format!("'{hi}' is not a port"))?;
+    if lo < 1024 || hi <= lo {
+        return Err("the range must be LO-HI with 1024 <= LO < HI".into());
+    }
+    if hi - lo < 2 {
+        return Err("the range must hold at least one RTP/RTCP port pair".into());
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("10000-20000"), Ok((10000, 20000)));
+        assert!(parse_port_range("20000-10000").is_err());
+        assert!(parse_port_range("80-90").is_err());
+        assert!(parse_port_range("10000").is_err());
+        assert!(parse_port_range("10000-x").is_err());
+    }
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        assert_eq!(redact_url("postgres://sb:secret@localhost/sb"), "postgres://sb:***@localhost/sb");
+        assert_eq!(redact_url("sqlite://data/switchboard.db"), "sqlite://data/switchboard.db");
+    }
+}
