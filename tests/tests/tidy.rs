@@ -176,7 +176,15 @@ fn the_call_services_do_not_construct_each_other() {
 #[test]
 fn no_source_file_passes_eight_hundred_lines() {
     let mut found = Vec::new();
-    for dir in ["telephony/src", "speech/src", "models/src", "tools/src", "orchestrator/src", "tests/src"] {
+    for dir in [
+        "telephony/src",
+        "speech/src",
+        "models/src",
+        "tools/src",
+        "orchestrator/src",
+        "tests/src",
+        "tests/tests",
+    ] {
         for file in rust_files(dir) {
             let lines = std::fs::read_to_string(&file).unwrap().lines().count();
             if lines > 800 {

@@ -1,6 +1,7 @@
 //! What the AI call tests share: the scripted OpenAI-compatible LLM, the caller's phone on RTP,
 //! speech made with espeak-ng and transcribed with the local Whisper, and a demo PBX with an LLM
-//! agent (`Rig`).
+//! agent (`Rig`). Shared by several test binaries, each of which uses part of it.
+#![allow(dead_code)]
 
 use axum::response::IntoResponse;
 use futures_util::StreamExt;

@@ -30,9 +30,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 mod control;
+mod conversation;
 mod playback;
 mod recognition;
 use control::*;
+use conversation::{AfterAnswer, AnswerEnded, Conversation, OnTurn, Playing, WhileAnswering};
 use playback::*;
 use recognition::{Recognition, Recognized, Resolved, TurnTimes};
 
@@ -41,7 +43,7 @@ const RATE: u32 = 8000;
 const FRAME: usize = 160;
 /// Short, so the fallback is reached within 2 s of the failure (it plays first).
 const APOLOGY: &str = "Sorry, let me get you to a person.";
-const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
+use crate::calls::answered::NOBODY;
 const TAKEOVER: &str = "One moment please, I'm bringing in a colleague.";
 /// A supervisor already on a call can still listen in or take one over.
 const SUPERVISOR_LINES: usize = 8;
@@ -313,11 +315,12 @@ impl VoiceCall {
             shown: None,
             heard_at: Instant::now(),
         };
-        // The answer to the last turn was given up because the caller went on speaking.
-        let mut continued = false;
+        let mut conversation = Conversation::default();
         let deadline = tokio::time::sleep(Duration::from_secs(session.agent.max_call_minutes as u64 * 60));
         tokio::pin!(deadline);
         loop {
+            // Every way round the loop gives the caller the floor again.
+            debug_assert_eq!(conversation.phase(), conversation::Phase::Listening);
             let heard = tokio::select! {
                 frame = tap.recv() => {
                     let Some(samples) = frame else { break };
@@ -338,7 +341,11 @@ impl VoiceCall {
                     match command {
                         Command::Listen { extension, by } => ctx.listen(&extension, &by, &live_call).await,
                         Command::TakeOver { extension, by } => {
-                            if ctx.take_over(&engines, &session, &extension, &by, &live_call, ended).await {
+                            conversation.take_over();
+                            let connected =
+                                ctx.take_over(&engines, &session, &extension, &by, &live_call, ended).await;
+                            conversation.taken_over(connected);
+                            if connected {
                                 session.finish();
                                 return Onward::Done;
                             }
@@ -349,7 +356,7 @@ impl VoiceCall {
                 }
                 d = digits.recv() => {
                     match d {
-                        Some('0') => {
+                        Some(key) if conversation.key(key) => {
                             let next = session.escalate("the caller pressed 0");
                             return ctx.finish(&engines, &mut session, next, None, lead_in).await;
                         }
@@ -358,6 +365,7 @@ impl VoiceCall {
                     }
                 }
                 _ = &mut deadline => {
+                    conversation.over();
                     let next = Next::Hangup { reason: "the AI call reached its time limit".into() };
                     ctx.queue(&engines, "We have reached the time limit for this call. Goodbye!", false).await;
                     return ctx.finish(&engines, &mut session, next, None, lead_in).await;
@@ -367,6 +375,7 @@ impl VoiceCall {
                 Resolved::Turn(text, times, stt_done) => (text, times, stt_done),
                 Resolved::Pending => continue,
                 Resolved::Failed(e) => {
+                    conversation.over();
                     let next = session.fail(&format!("speech recognition failed: {e}"));
                     let apology = match apology.take() {
                         Some(a) => a.await.ok().flatten(),
@@ -378,32 +387,39 @@ impl VoiceCall {
             let Recognized { text, confidence, said: (said_from, said_to) } = text;
             let text = text.trim().to_string();
             tracing::debug!(%call, %text, "caller's turn recognised");
-            // The answer to the caller's last words was given up for these: when they are no
-            // words after all, those are answered again.
-            let again = std::mem::take(&mut continued) && (text.is_empty() || is_noise(&text));
-            if !again && (text.is_empty() || is_noise(&text)) {
-                continue;
-            }
-            if !again {
+            let playing = {
+                let p = lock(&playback);
+                Playing {
+                    playing: p.playing(),
+                    interruptible: p.interruptible(),
+                    statement: p.plays_on_statement(),
+                }
+            };
+            let decision = conversation.turn(&text, hearing.ears.is_backchannel(&text), playing);
+            if matches!(decision, OnTurn::Acknowledge | OnTurn::Answer { again: false, .. }) {
                 live_call.confidence(confidence);
                 // The transcript line gets the times the caller spoke, in call time.
                 session.caller_said_at(listening_from + said_from as i64, listening_from + said_to as i64);
             }
-            // Acknowledgement while the answer plays ("yeah", "mm-hm") is not a turn: the
-            // answer goes on. (When the answer asks something, "yes" may be the reply.)
-            if !again && hearing.ears.is_backchannel(&text) && lock(&playback).plays_on_statement() {
-                tracing::debug!(%call, %text, "acknowledgement while the agent speaks");
-                session.acknowledged(&text);
-                continue;
-            }
-            // Whatever was still playing is over: the caller has the floor (what may not be
-            // interrupted plays to its end, and the answer follows it).
-            let cut = lock(&playback).playing() && lock(&playback).interruptible();
-            let heard_before = lock(&playback).new_turn();
-            if cut {
-                tracing::debug!(%call, heard = %heard_before, "previous answer cut by the caller's turn");
-                session.interrupted(&heard_before);
-            }
+            let again = match decision {
+                OnTurn::Ignore => continue,
+                // Acknowledgement while the answer plays ("yeah", "mm-hm"): the answer goes on.
+                OnTurn::Acknowledge => {
+                    tracing::debug!(%call, %text, "acknowledgement while the agent speaks");
+                    session.acknowledged(&text);
+                    continue;
+                }
+                // Whatever was still playing is over: the caller has the floor (what may not
+                // be interrupted plays to its end, and the answer follows it).
+                OnTurn::Answer { again, cut } => {
+                    let heard_before = lock(&playback).new_turn();
+                    if cut {
+                        tracing::debug!(%call, heard = %heard_before, "previous answer cut by the caller's turn");
+                        session.interrupted(&heard_before);
+                    }
+                    again
+                }
+            };
             // The answer streams sentence by sentence into synthesis and playback.
             let (say_tx, speaker) = speak_answer(&engines, &playback, &relay);
             // The answer runs while the caller's audio keeps being heard: a barge-in cancels it.
@@ -435,21 +451,17 @@ impl VoiceCall {
                             let Some(samples) = frame else { break None };
                             let mut cut = false;
                             for f in hearing.hear(samples) {
-                                match f {
-                                    Frame::Interruption { .. } => cut = true,
-                                    // A turn while nothing plays: the caller went on speaking
-                                    // before they heard an answer.
-                                    Frame::EndOfTurn { audio, .. } if !hearing.was_playing => {
+                                match conversation.while_answering(f, hearing.was_playing) {
+                                    WhileAnswering::Cut => cut = true,
+                                    WhileAnswering::MoreWords(audio) => {
                                         more = Some(audio);
                                         cut = true;
                                     }
-                                    // Speech that did not cut the answer is still heard, and
-                                    // answered after it unless it only acknowledged it.
-                                    Frame::EndOfTurn { audio, .. } => {
+                                    WhileAnswering::RecogniseLater(audio) => {
                                         let times = hearing.turn_times(&audio);
                                         recognition.recognise_turn(audio, times);
                                     }
-                                    _ => {}
+                                    WhileAnswering::GoOn => {}
                                 }
                             }
                             if cut {
@@ -461,47 +473,57 @@ impl VoiceCall {
             };
             hearing.set_thinking(false);
             drop(say_tx);
-            if let Some(Command::TakeOver { extension, by }) = command {
-                // A supervisor takes the call: the answer in progress stops.
-                speaker.abort();
-                let heard = lock(&playback).stop();
-                session.interrupted(&heard);
-                if ctx.take_over(&engines, &session, &extension, &by, &live_call, ended).await {
-                    session.finish();
-                    return Onward::Done;
-                }
-                hearing.shown = None;
-                continue;
-            }
-            if let Some(audio) = more {
-                // The caller's words go on: answered together once these are recognised.
-                speaker.abort();
-                let heard = lock(&playback).stop();
-                session.continued(&heard);
-                continued = true;
-                let times = hearing.turn_times(&audio);
-                recognition.recognise_turn(audio, times);
-                continue;
-            }
-            let Some(next) = outcome else {
-                // Barge-in (or the call ended): stop speaking, keep what was heard.
-                speaker.abort();
-                let heard = lock(&playback).stop();
-                session.interrupted(&heard);
-                if call_over(ended) {
-                    break;
-                }
-                continue;
+            let end = match (&command, &more, &outcome) {
+                (Some(_), _, _) => AnswerEnded::TakeOver,
+                (None, Some(_), _) => AnswerEnded::MoreWords,
+                (None, None, Some(next)) => AnswerEnded::Finished { listen_on: *next == Next::Listen },
+                (None, None, None) if call_over(ended) => AnswerEnded::CallEnded,
+                (None, None, None) => AnswerEnded::Cut,
             };
-            let first_audio = speaker.await.ok().flatten();
-            let first_frame = lock(&playback).first_frame_at;
-            record_latency(&session, times, stt_done, first_audio, first_frame);
-            if next != Next::Listen {
-                let apology = match (&next, apology.take()) {
-                    (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
-                    _ => None,
-                };
-                return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
+            match (conversation.answer_ended(end), command, more, outcome) {
+                (AfterAnswer::TakeOver, Some(Command::TakeOver { extension, by }), _, _) => {
+                    // A supervisor takes the call: the answer in progress stops.
+                    speaker.abort();
+                    let heard = lock(&playback).stop();
+                    session.interrupted(&heard);
+                    let connected =
+                        ctx.take_over(&engines, &session, &extension, &by, &live_call, ended).await;
+                    conversation.taken_over(connected);
+                    if connected {
+                        session.finish();
+                        return Onward::Done;
+                    }
+                    hearing.shown = None;
+                }
+                (AfterAnswer::Listen, _, Some(audio), _) => {
+                    // The caller's words go on: answered together once these are recognised.
+                    speaker.abort();
+                    let heard = lock(&playback).stop();
+                    session.continued(&heard);
+                    let times = hearing.turn_times(&audio);
+                    recognition.recognise_turn(audio, times);
+                }
+                (after @ (AfterAnswer::Listen | AfterAnswer::Finish), _, None, Some(next)) => {
+                    let first_audio = speaker.await.ok().flatten();
+                    let first_frame = lock(&playback).first_frame_at;
+                    record_latency(&session, times, stt_done, first_audio, first_frame);
+                    if after == AfterAnswer::Finish {
+                        let apology = match (&next, apology.take()) {
+                            (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
+                            _ => None,
+                        };
+                        return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
+                    }
+                }
+                (after, ..) => {
+                    // Barge-in (or the call ended): stop speaking, keep what was heard.
+                    speaker.abort();
+                    let heard = lock(&playback).stop();
+                    session.interrupted(&heard);
+                    if after == AfterAnswer::Gone {
+                        break;
+                    }
+                }
             }
         }
         // The caller hung up.
@@ -526,14 +548,6 @@ fn message_box(agent: &crate::model::AiAgent) -> Option<String> {
 /// Whether the call has ended (its sender was dropped).
 fn call_over(ended: &mut tokio::sync::oneshot::Receiver<()>) -> bool {
     !matches!(ended.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty))
-}
-
-/// Whisper's renderings of non-speech ("[BLANK_AUDIO]", "(coughs)", "...").
-fn is_noise(text: &str) -> bool {
-    let t = text.trim();
-    (t.starts_with('[') && t.ends_with(']'))
-        || (t.starts_with('(') && t.ends_with(')'))
-        || t.chars().all(|c| !c.is_alphanumeric())
 }
 
 /// Writes one turn's latency waterfall into the timeline and the metrics.
