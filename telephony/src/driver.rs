@@ -85,6 +85,7 @@ pub enum DriverCommand {
     Hangup(CallId),
     KeepCaller(CallId, bool),
     ReportUnreached(CallId, bool),
+    StopRinging(CallId),
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
@@ -225,6 +226,11 @@ impl SipHandle {
     /// the application to send it on, rather than refused at once; for the next ring.
     pub async fn report_unreached(&self, call: CallId, report: bool) {
         let _ = self.commands.send(DriverCommand::ReportUnreached(call, report)).await;
+    }
+
+    /// Stops ringing whoever is rung for a call we answered (see `B2bua::stop_ringing`).
+    pub async fn stop_ringing(&self, call: CallId) {
+        let _ = self.commands.send(DriverCommand::StopRinging(call)).await;
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -543,6 +549,9 @@ impl SipDriver {
             }
             Some(DriverCommand::Hangup(call)) => {
                 guarded(&self.counters, "hangup", b"", || server.hangup(now, call));
+            }
+            Some(DriverCommand::StopRinging(call)) => {
+                guarded(&self.counters, "stop ringing", b"", || server.stop_ringing(now, call));
             }
             Some(DriverCommand::KeepCaller(call, keep)) => server.keep_caller(call, keep),
             Some(DriverCommand::ReportUnreached(call, report)) => server.report_unreached(call, report),

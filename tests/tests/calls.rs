@@ -315,6 +315,8 @@ async fn a_phone_on_tcp_and_a_phone_on_udp_talk() {
         PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
     )
     .unwrap();
+    // (Its log is shown if it does not register.)
+    bob.wait_for("200 OK", Duration::from_secs(15)).unwrap();
     wait_registered(&client, &server, &cookie, &["102"]).await;
     let regs = json(&client, &server, &cookie, "/api/registrations").await;
     assert_eq!(regs[0]["transport"], "TCP", "{regs}");

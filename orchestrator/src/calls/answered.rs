@@ -88,6 +88,8 @@ pub enum Rang {
     /// Busy, no answer or not reachable (SIP status).
     Unreached(u16),
     CallerLeft,
+    /// The caller pressed the offer's stop key: the ringing was stopped.
+    Key(char),
 }
 
 impl Rang {
@@ -187,29 +189,66 @@ impl AnsweredCall {
     }
 
     /// Offers the call to `party` (`decision` rings or dials them) until they answer, nobody
-    /// does within `ring_ms` (plus a margin for the phone's own answer), or the caller leaves.
-    /// The attempt is a leg of the call record.
-    pub async fn offer(&mut self, party: Party, decision: RouteDecision, ring_ms: u64) -> Rang {
+    /// does within `ring_ms` (plus a margin for the phone's own answer), the caller leaves, or
+    /// the caller presses `stop_key` (a queue's opt-out: the ringing is stopped; with a stop
+    /// key, other keys pressed meanwhile are dropped). The attempt is a leg of the call record.
+    pub async fn offer(
+        &mut self,
+        party: Party,
+        decision: RouteDecision,
+        ring_ms: u64,
+        stop_key: Option<char>,
+    ) -> Rang {
         let mut legs = self.legs.fresh().await;
         let leg: Option<LegKey> =
             self.record.map(|key| self.records.leg(key, party.kind(), party.endpoint()));
         self.sip.route(self.call, decision).await;
+        let ring_end = tokio::time::Instant::now() + Duration::from_millis(ring_ms + 5_000);
+        let digits = &mut self.digits;
+        let pressed = async {
+            // Without a stop key the caller's keys stay queued for whoever serves them next.
+            let Some(stop) = stop_key else { return std::future::pending::<char>().await };
+            loop {
+                match digits.recv().await {
+                    Some(k) if k == stop => return k,
+                    Some(_) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        };
         let event = tokio::select! {
-            e = legs.recv() => e,
+            e = legs.recv() => e.map(Ok),
             _ = &mut self.ended => None,
-            _ = tokio::time::sleep(Duration::from_millis(ring_ms + 5_000)) => Some(LegEvent::Unreached(408)),
+            k = pressed => Some(Err(k)),
+            _ = tokio::time::sleep_until(ring_end) => Some(Ok(LegEvent::Unreached(408))),
         };
         let rang = match event {
-            Some(LegEvent::Answered) => Rang::Answered,
-            Some(LegEvent::Unreached(status)) => Rang::Unreached(status),
-            Some(LegEvent::Left) => Rang::Unreached(487),
+            Some(Ok(LegEvent::Answered)) => Rang::Answered,
+            Some(Ok(LegEvent::Unreached(status))) => Rang::Unreached(status),
+            Some(Ok(LegEvent::Left)) => Rang::Unreached(487),
             None => Rang::CallerLeft,
+            Some(Err(key)) => {
+                // The phone stops ringing; if it was answered at that very moment, the caller
+                // has their person after all.
+                self.sip.stop_ringing(self.call).await;
+                let settled = tokio::select! {
+                    e = legs.recv() => e,
+                    _ = &mut self.ended => None,
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => Some(LegEvent::Unreached(487)),
+                };
+                match settled {
+                    Some(LegEvent::Answered) => Rang::Answered,
+                    Some(_) => Rang::Key(key),
+                    None => Rang::CallerLeft,
+                }
+            }
         };
         if let Some(leg) = leg {
             match rang {
                 Rang::Answered => self.records.leg_answered(leg),
                 Rang::Unreached(status) => self.records.leg_ended(leg, &unreached_outcome(status)),
                 Rang::CallerLeft => self.records.leg_ended(leg, "cancelled"),
+                Rang::Key(_) => self.records.leg_ended(leg, "stopped_by_caller"),
             }
         }
         if rang == Rang::Answered {

@@ -107,15 +107,18 @@ pub async fn ring_agent(call: &mut AnsweredCall, extension: &str) -> Next {
         ring_timeout_ms: ring_ms,
         media: call.media(),
     };
-    match ring(call, Party::Agent(extension.into()), decision, ring_ms).await {
-        Rang::Answered | Rang::CallerLeft => Next::Done,
-        Rang::Unreached(status) => match agent.as_ref().and_then(|a| forwarding(a, status)) {
-            Some(target) => {
-                call.event("forwarded", forwarded(extension, status, &target));
-                Next::To(target)
-            }
-            None => nobody(call, NOBODY).await,
-        },
+    let status = match ring(call, Party::Agent(extension.into()), decision, ring_ms).await {
+        Rang::Answered | Rang::CallerLeft => return Next::Done,
+        Rang::Unreached(status) => status,
+        // (No stop key is given here.)
+        Rang::Key(_) => 487,
+    };
+    match agent.as_ref().and_then(|a| forwarding(a, status)) {
+        Some(target) => {
+            call.event("forwarded", forwarded(extension, status, &target));
+            Next::To(target)
+        }
+        None => nobody(call, NOBODY).await,
     }
 }
 
@@ -163,7 +166,7 @@ async fn dial_out(call: &mut AnsweredCall, number: &str) -> Next {
     };
     match ring(call, Party::External(number.into()), decision, DIAL_RING_MS).await {
         Rang::Answered | Rang::CallerLeft => Next::Done,
-        Rang::Unreached(_) => nobody(call, UNREACHABLE).await,
+        Rang::Unreached(_) | Rang::Key(_) => nobody(call, UNREACHABLE).await,
     }
 }
 
@@ -179,7 +182,7 @@ async fn ring(call: &mut AnsweredCall, party: Party, decision: RouteDecision, ri
         }
         drop(relay.play(MediaSide::A, Box::new(Tone::ringback(8000).for_ms(ring_ms + 2_000))));
     });
-    let rang = call.offer(party, decision, ring_ms).await;
+    let rang = call.offer(party, decision, ring_ms, None).await;
     if rang == Rang::Answered {
         // The lead-in plays to its end (a few seconds at most), then the two talk.
         let _ = tokio::time::timeout(Duration::from_secs(10), ringback).await;

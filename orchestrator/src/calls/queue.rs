@@ -4,8 +4,9 @@
 //! whose status is away, on a break or offline. When a member answers, the caller is connected
 //! and the member is the call's agent. When nobody can take calls (no member could even ring:
 //! all unregistered or unavailable), the caller has waited `max_wait_seconds`, or the caller
-//! presses the queue's opt-out key, the caller goes to the overflow target (or the queue's
-//! voicemail box) through the dispatcher.
+//! presses the queue's opt-out key (also while a member's phone rings: the ringing stops),
+//! the caller goes to the overflow target (or the queue's voicemail box) through the
+//! dispatcher.
 
 use crate::calls::answered::{AnsweredCall, Next, Party, Rang, NOBODY};
 use crate::model::{Prompt, Queue, Target};
@@ -79,6 +80,8 @@ enum Round {
     /// Members rang but were busy or did not answer.
     NotNow,
     CallerLeft,
+    /// The caller pressed the opt-out key while a member's phone rang.
+    OptedOut,
 }
 
 /// Why the caller leaves the queue without a member.
@@ -112,9 +115,11 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
             ring_timeout_ms: ring_ms,
             media: call.media(),
         };
-        match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms).await {
+        let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
+        match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms, opt_out).await {
             Rang::Answered => return Round::Answered(agent.extension),
             Rang::CallerLeft => return Round::CallerLeft,
+            Rang::Key(_) => return Round::OptedOut,
             Rang::Unreached(status) => {
                 // Busy or not answering still counts as someone there; not registered does not.
                 rang |= status != 480;
@@ -213,6 +218,7 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
                 return Next::Done;
             }
             Round::CallerLeft => break Leave::Abandoned,
+            Round::OptedOut => break Leave::OptedOut,
             Round::NobodyThere => break Leave::Overflow("nobody can take calls"),
             Round::NotNow => {
                 if let Some(k) = pause(call, RETRY).await {
@@ -367,6 +373,23 @@ voicemail_boxes:
         call.press('1');
         let (rung, _) = ring_until(&mut call, 486, "Leave a message.").await;
         assert!(rung.is_empty(), "rang {rung:?} after the opt-out");
+        call.hang_up();
+        call.finished().await;
+        assert_eq!(call.events_of("queue_overflow")[0]["reason"], "the caller chose to leave");
+    }
+
+    #[tokio::test]
+    async fn the_opt_out_key_while_a_member_rings_stops_the_ringing() {
+        let mut call = start("opt-out-ringing").await;
+        assert!(matches!(call.asked().await, Asked::Ring { .. }));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        call.press('5'); // not the opt-out key: the phone rings on
+        call.press('1');
+        assert_eq!(call.asked().await, Asked::StopRinging);
+        call.leg(LegEvent::Unreached(487));
+        let (rung, at) = ring_until(&mut call, 486, "Leave a message.").await;
+        assert!(rung.is_empty(), "rang {rung:?} after the opt-out");
+        assert!(at < Duration::from_secs(6), "the caller waited {at:?}");
         call.hang_up();
         call.finished().await;
         assert_eq!(call.events_of("queue_overflow")[0]["reason"], "the caller chose to leave");

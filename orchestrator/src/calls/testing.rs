@@ -52,6 +52,8 @@ pub enum Asked {
     Dial {
         uri: String,
     },
+    /// Stop ringing whoever is rung.
+    StopRinging,
     HangUp,
     Other(String),
 }
@@ -172,6 +174,7 @@ fn describe(command: DriverCommand) -> Asked {
         DriverCommand::Hangup(_) => Asked::HangUp,
         DriverCommand::KeepCaller(..) => Asked::Other("keep caller".into()),
         DriverCommand::ReportUnreached(..) => Asked::Other("report unreached".into()),
+        DriverCommand::StopRinging(_) => Asked::StopRinging,
         _ => Asked::Other("something else".into()),
     }
 }

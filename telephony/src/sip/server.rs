@@ -180,6 +180,12 @@ impl SipServer {
         self.b2bua.keep_caller(call, keep);
     }
 
+    /// See `B2bua::stop_ringing`.
+    pub fn stop_ringing(&mut self, now_ms: u64, call: CallId) {
+        self.b2bua.stop_ringing(now_ms, call);
+        self.drain_b2bua();
+    }
+
     /// Hangs a call up from our side.
     pub fn hangup(&mut self, now_ms: u64, call: CallId) {
         self.b2bua.hangup(now_ms, call);

@@ -637,6 +637,21 @@ impl B2bua {
         }
     }
 
+    /// Stops ringing whoever is rung for a call we answered (the caller chose something else
+    /// meanwhile): CANCEL to them, and `CallEvent::Unreached` (487) for the application, the
+    /// caller staying with us. Nothing happens once someone answered or the call ended.
+    pub fn stop_ringing(&mut self, now: u64, id: CallId) {
+        let Some(call) = self.calls.get(&id) else { return };
+        let ringing = call.answered.is_none()
+            && !call.ended
+            && call.outbound.iter().any(|o| matches!(o.state, OutState::Calling | OutState::Proceeding));
+        if call.answered_by_us && ringing {
+            self.unreached(now, id, 487, Outcome::NoAnswer);
+            self.touched.push(id);
+            self.rearm_touched();
+        }
+    }
+
     /// Hangs the call up from our side: BYE to whoever is connected, CANCEL to whoever rings.
     pub fn hangup(&mut self, now: u64, id: CallId) {
         self.hang_up(now, id);

@@ -704,3 +704,50 @@ fn nobody_answering_a_ringing_call_is_reported_when_asked_and_the_caller_keeps_w
     w.take_request(CALLEE, Method::Ack);
     w.take_response(CALLER, 486);
 }
+
+/// A caller we answered who chooses something else while an agent's phone rings (a queue's
+/// opt-out key): the phone is cancelled, the application told, and the caller stays with us.
+#[test]
+fn ringing_for_a_call_we_answered_can_be_stopped() {
+    let mut w = World::new();
+    w.register_callee();
+    w.deliver(CALLER, caller_request("INVITE", "c40", 1, None, OFFER).as_bytes());
+    w.take_response(CALLER, 100);
+    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
+    let call = inc.call;
+    w.pbx.route(w.now, call, RouteDecision::Answer { media: media() });
+    w.collect();
+    let ok = w.take_response(CALLER, 200);
+    w.take_event();
+    w.take_event();
+    let tag = NameAddr::parse(ok.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
+    w.deliver(CALLER, caller_request("ACK", "c40", 1, Some(&tag), "").as_bytes());
+    let ring = RouteDecision::Ring {
+        account: 1,
+        extension: "102".into(),
+        max_lines: 2,
+        ring_timeout_ms: 20_000,
+        media: media(),
+    };
+    w.pbx.route(w.now, call, ring);
+    w.collect();
+    let inv = w.take_request(CALLEE, Method::Invite);
+    w.deliver(CALLEE, &callee_response(&inv, 180, "").to_bytes());
+    assert_eq!(w.take_event(), CallEvent::Ringing { call });
+    w.pbx.stop_ringing(w.now, call);
+    w.collect();
+    let cancel = w.take_request(CALLEE, Method::Cancel);
+    assert_eq!(w.take_event(), CallEvent::Unreached { call, status: 487 });
+    w.deliver(CALLEE, &Response::for_request(&cancel, 200, None).to_bytes());
+    w.deliver(CALLEE, &callee_response(&inv, 487, "").to_bytes());
+    w.take_request(CALLEE, Method::Ack);
+    w.nothing_sent();
+    // Nothing rings now: stopping again does nothing; the caller is still ours.
+    w.pbx.stop_ringing(w.now, call);
+    w.collect();
+    w.nothing_sent();
+    assert_eq!(w.pbx.b2bua().active_calls(), 1);
+    w.pbx.hangup(w.now, call);
+    w.collect();
+    w.take_request(CALLER, Method::Bye);
+}
