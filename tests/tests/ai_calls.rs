@@ -13,27 +13,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use switchboard_telephony::media::wav;
 use switchboard_tests::{
-    add_number, demo_account, find_file, get_json, in_ci, login, mic_and_recorder, require_program, run,
-    tone_of, Baresip, PhoneOptions, Server,
+    add_number, demo_account, find_file, get_json, login, mic_and_recorder, require_program, tone_of,
+    Baresip, PhoneOptions, Server,
 };
-
-/// One AI call at a time: each test runs a PBX with speech models, and two at once on a small
-/// machine would measure the machine rather than the PBX.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// espeak-ng, the Whisper model and sipp are needed; without them, skip (fail under CI).
-fn ready() -> bool {
-    let espeak =
-        std::process::Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success());
-    let listing = String::from_utf8_lossy(&run(&["models", "list"], &[]).stdout).into_owned();
-    let models = listing.contains("whisper-tiny.en") && !listing.contains("NOT USABLE");
-    if !(espeak && models) {
-        assert!(!in_ci(), "CI=true but espeak-ng or a model package is missing (run scripts/setup)");
-        eprintln!("skipping: espeak-ng or the models are not installed");
-        return false;
-    }
-    require_program("sipp")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {

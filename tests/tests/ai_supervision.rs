@@ -8,27 +8,9 @@ use ai_support::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    demo_account, find_file, get_json, in_ci, login, mic_and_recorder, require_program, run, screenshot_dir,
-    Baresip, Browser, PhoneOptions,
+    demo_account, find_file, get_json, login, mic_and_recorder, require_program, screenshot_dir, Baresip,
+    Browser, PhoneOptions,
 };
-
-/// One AI call at a time: each test runs a PBX with speech models, and two at once on a small
-/// machine would measure the machine rather than the PBX.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// espeak-ng, the Whisper model and sipp are needed; without them, skip (fail under CI).
-fn ready() -> bool {
-    let espeak =
-        std::process::Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success());
-    let listing = String::from_utf8_lossy(&run(&["models", "list"], &[]).stdout).into_owned();
-    let models = listing.contains("whisper-tiny.en") && !listing.contains("NOT USABLE");
-    if !(espeak && models) {
-        assert!(!in_ci(), "CI=true but espeak-ng or a model package is missing (run scripts/setup)");
-        eprintln!("skipping: espeak-ng or the models are not installed");
-        return false;
-    }
-    require_program("sipp")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_watches_guides_and_takes_over_an_ai_call_in_the_browser() {

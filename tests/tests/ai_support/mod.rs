@@ -9,7 +9,27 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_telephony::media::{g711, rtp, wav};
-use switchboard_tests::{free_udp_port, get_json, login, run, run_carrier, set_demo_trunk, Server};
+use switchboard_tests::{
+    free_udp_port, get_json, in_ci, login, require_program, run, run_carrier, set_demo_trunk, Server,
+};
+
+/// One AI call at a time: each test runs a PBX with speech models, and two at once on a small
+/// machine would measure the machine rather than the PBX.
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// espeak-ng, the Whisper model and sipp are needed; without them, skip (fail under CI).
+pub(crate) fn ready() -> bool {
+    let espeak =
+        std::process::Command::new("espeak-ng").arg("--version").output().is_ok_and(|o| o.status.success());
+    let listing = String::from_utf8_lossy(&run(&["models", "list"], &[]).stdout).into_owned();
+    let models = listing.contains("whisper-tiny.en") && !listing.contains("NOT USABLE");
+    if !(espeak && models) {
+        assert!(!in_ci(), "CI=true but espeak-ng or a model package is missing (run scripts/setup)");
+        eprintln!("skipping: espeak-ng or the models are not installed");
+        return false;
+    }
+    require_program("sipp")
+}
 
 /// Digits in what was said, written or spoken ("one zero zero two", "1-0-0-2", "1002").
 pub(crate) fn spoken_digits(text: &str) -> String {

@@ -75,6 +75,22 @@ impl World {
         self.now = to_ms;
     }
 
+    /// The caller's INVITE, answered by us (as an IVR would) and ACKed; its media and answered
+    /// events taken.
+    fn answered_by_us(&mut self, call_id: &str) -> CallId {
+        self.deliver(CALLER, caller_request("INVITE", call_id, 1, None, OFFER).as_bytes());
+        self.take_response(CALLER, 100);
+        let CallEvent::Incoming(inc) = self.take_event() else { panic!("expected Incoming") };
+        self.pbx.route(self.now, inc.call, RouteDecision::Answer { media: media() });
+        self.collect();
+        let ok = self.take_response(CALLER, 200);
+        assert!(matches!(self.take_event(), CallEvent::Media { .. }));
+        assert!(matches!(self.take_event(), CallEvent::Answered { .. }));
+        let tag = NameAddr::parse(ok.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
+        self.deliver(CALLER, caller_request("ACK", call_id, 1, Some(&tag), "").as_bytes());
+        inc.call
+    }
+
     fn register_callee(&mut self) {
         let reg = |auth: Option<String>, cseq: u32| {
             format!(
@@ -552,17 +568,7 @@ fn answered_by_us_then_connected_to_an_agent_or_told_nobody_came() {
 #[test]
 fn a_listener_who_hangs_up_leaves_the_caller_with_us() {
     let mut w = World::new();
-    w.deliver(CALLER, caller_request("INVITE", "c17", 1, None, OFFER).as_bytes());
-    w.take_response(CALLER, 100);
-    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
-    let call = inc.call;
-    w.pbx.route(w.now, call, RouteDecision::Answer { media: media() });
-    w.collect();
-    let ok = w.take_response(CALLER, 200);
-    w.take_event();
-    w.take_event();
-    let tag = NameAddr::parse(ok.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
-    w.deliver(CALLER, caller_request("ACK", "c17", 1, Some(&tag), "").as_bytes());
+    let call = w.answered_by_us("c17");
     let ring = || RouteDecision::Ring {
         account: 1,
         extension: "102".into(),
@@ -711,17 +717,7 @@ fn nobody_answering_a_ringing_call_is_reported_when_asked_and_the_caller_keeps_w
 fn ringing_for_a_call_we_answered_can_be_stopped() {
     let mut w = World::new();
     w.register_callee();
-    w.deliver(CALLER, caller_request("INVITE", "c40", 1, None, OFFER).as_bytes());
-    w.take_response(CALLER, 100);
-    let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
-    let call = inc.call;
-    w.pbx.route(w.now, call, RouteDecision::Answer { media: media() });
-    w.collect();
-    let ok = w.take_response(CALLER, 200);
-    w.take_event();
-    w.take_event();
-    let tag = NameAddr::parse(ok.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
-    w.deliver(CALLER, caller_request("ACK", "c40", 1, Some(&tag), "").as_bytes());
+    let call = w.answered_by_us("c40");
     let ring = RouteDecision::Ring {
         account: 1,
         extension: "102".into(),
