@@ -8,16 +8,23 @@ struct Asset {
     body: &'static [u8],
 }
 
+const JS: &str = "text/javascript; charset=utf-8";
+
 const ASSETS: &[Asset] = &[
     Asset {
         path: "index.html",
         mime: "text/html; charset=utf-8",
         body: include_bytes!("../static/index.html"),
     },
+    Asset { path: "lib.js", mime: JS, body: include_bytes!("../static/lib.js") },
+    Asset { path: "main.js", mime: JS, body: include_bytes!("../static/main.js") },
+    Asset { path: "phone.js", mime: JS, body: include_bytes!("../static/phone.js") },
+    Asset { path: "grid.js", mime: JS, body: include_bytes!("../static/grid.js") },
+    Asset { path: "workspace.js", mime: JS, body: include_bytes!("../static/workspace.js") },
     Asset {
-        path: "app.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("../static/app.js"),
+        path: "vendor/jssip-3.13.6.min.js",
+        mime: JS,
+        body: include_bytes!("../static/vendor/jssip-3.13.6.min.js"),
     },
     Asset { path: "style.css", mime: "text/css; charset=utf-8", body: include_bytes!("../static/style.css") },
 ];
@@ -32,7 +39,10 @@ mod tests {
     #[test]
     fn index_and_script_exist() {
         assert!(super::asset("index.html").unwrap().0.starts_with("text/html"));
-        assert!(super::asset("app.js").is_some());
+        for page in ["main.js", "lib.js", "phone.js", "grid.js", "workspace.js", "vendor/jssip-3.13.6.min.js"]
+        {
+            assert!(super::asset(page).is_some(), "{page}");
+        }
         assert!(super::asset("../Cargo.toml").is_none());
     }
 }

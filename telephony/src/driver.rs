@@ -55,6 +55,8 @@ pub struct SipConfig {
     pub secret: String,
     /// The `Server` header value.
     pub server_name: String,
+    /// Browsers' media (WebRTC legs); without it browsers' offers are refused.
+    pub webrtc: Option<crate::media::gateway::WebRtcConfig>,
 }
 
 /// A live registration, for display.
@@ -279,7 +281,10 @@ pub async fn bind(
     let listener = TcpListener::bind(local_addr).await?;
     let (tx, rx) = mpsc::channel(64);
     let (stream_tx, stream_rx) = mpsc::channel::<StreamEvent>(1024);
-    let server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
+    let mut server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
+    if let Some(webrtc) = config.webrtc {
+        server.set_webrtc(Box::new(crate::media::gateway::Gateways::new(webrtc)));
+    }
     let counters = Arc::new(SipCounters::default());
     let driver = SipDriver {
         socket,

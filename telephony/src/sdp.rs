@@ -1,5 +1,9 @@
 //! SDP (RFC 4566) for audio calls, with offer/answer (RFC 3264): PCMU, PCMA and
 //! telephone-event (RFC 4733), direction attributes for hold. Enough to anchor media.
+//!
+//! Browsers' offers (`UDP/TLS/RTP/SAVPF`: ICE, DTLS-SRTP) are read too; their answers are
+//! written by the WebRTC leg (`media::webrtc`), which stands for the browser toward the relay
+//! as plain PCMU, so that is the codec such a stream has here.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -76,6 +80,8 @@ pub struct AudioMedia {
     pub rtpmap: Vec<(u8, String, u32)>,
     pub direction: Direction,
     pub ptime: Option<u32>,
+    /// A browser's stream (`UDP/TLS/RTP/SAVPF`): answered through a WebRTC leg.
+    pub webrtc: bool,
 }
 
 impl AudioMedia {
@@ -90,8 +96,12 @@ impl AudioMedia {
         }
     }
 
-    /// Codecs offered that we support, in the offerer's order, with their payload types.
+    /// Codecs offered that we support, in the offerer's order, with their payload types. A
+    /// browser's stream reaches the relay through its WebRTC leg as PCMU.
     pub fn codecs(&self) -> Vec<(Codec, u8)> {
+        if self.webrtc {
+            return vec![(Codec::Pcmu, 0)];
+        }
         self.formats
             .iter()
             .filter_map(|&pt| {
@@ -102,8 +112,11 @@ impl AudioMedia {
             .collect()
     }
 
-    /// The payload type of telephone-event/8000, if offered.
+    /// The payload type of telephone-event/8000, if offered (a browser's keys come by SIP INFO).
     pub fn telephone_event(&self) -> Option<u8> {
+        if self.webrtc {
+            return None;
+        }
         self.rtpmap
             .iter()
             .find(|(pt, name, rate)| {
@@ -169,9 +182,16 @@ pub fn parse_audio(body: &str) -> Result<AudioMedia, SdpError> {
                     .and_then(|p| p.split('/').next())
                     .and_then(|p| p.parse().ok())
                     .ok_or_else(|| SdpError(format!("bad media port: {line}")))?;
-                if !proto.is_some_and(|p| p.starts_with("RTP/")) {
-                    return Err(SdpError(format!("unsupported transport: {line}")));
-                }
+                let webrtc = match proto {
+                    Some(p) if p.starts_with("RTP/AVP") => false,
+                    Some("UDP/TLS/RTP/SAVPF" | "UDP/TLS/RTP/SAVP") => true,
+                    _ => {
+                        return Err(SdpError(format!(
+                            "unsupported transport: {}",
+                            crate::text::excerpt(line, 60)
+                        )))
+                    }
+                };
                 // RTP payload types are 7 bits (RFC 3550 §5.1).
                 let formats = it
                     .map(|f| f.parse::<u8>().ok().filter(|pt| *pt < 128).ok_or_else(|| bad_format(f)))
@@ -183,6 +203,7 @@ pub fn parse_audio(body: &str) -> Result<AudioMedia, SdpError> {
                     rtpmap: Vec::new(),
                     direction: session_dir,
                     ptime: None,
+                    webrtc,
                 });
                 in_audio = true;
             }
@@ -223,6 +244,7 @@ pub fn parse_audio(body: &str) -> Result<AudioMedia, SdpError> {
     }
     let m = media.ok_or_else(|| SdpError("no audio stream".into()))?;
     if m.address.is_unspecified()
+        && !m.webrtc
         && m.port != 0
         && session_addr.is_none()
         && m.direction == Direction::SendRecv
@@ -303,6 +325,33 @@ pub fn answer(offer: &AudioMedia, address: SocketAddr, supported: &[Codec]) -> O
     })
 }
 
+/// Our earlier WebRTC description again, for a re-INVITE of the same session (hold, resume):
+/// the direction answering `offered`, the next `version` in the origin line, and, where our
+/// earlier description was an offer, the DTLS role the browser left us (`passive`).
+pub fn rewrite_webrtc(earlier: &str, offered: Direction, version: u64) -> String {
+    let mut out = String::with_capacity(earlier.len());
+    for line in earlier.lines() {
+        let line = line.trim_end_matches('\r');
+        let replaced = if let Some(origin) = line.strip_prefix("o=") {
+            let mut parts: Vec<&str> = origin.split(' ').collect();
+            let v = version.to_string();
+            if let Some(slot) = parts.get_mut(2) {
+                *slot = &v;
+            }
+            format!("o={}", parts.join(" "))
+        } else if matches!(line, "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive") {
+            format!("a={}", offered.answer().as_str())
+        } else if line == "a=setup:actpass" {
+            "a=setup:passive".to_string()
+        } else {
+            line.to_string()
+        };
+        out.push_str(&replaced);
+        out.push_str("\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,10 +400,31 @@ mod tests {
             "v=0\r\nc=IN IP4 x.y\r\nm=audio 1 RTP/AVP 0",
             "v=0\r\nm=audio x RTP/AVP 0",
             "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 UDP/TLS 0",
+            "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 UDP/TLS/SCTP 0",
             "v=0\r\nbroken",
             "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0 200",
         ] {
             assert!(parse_audio(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn browser_offers_are_read_and_reanswered() {
+        let chrome = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+            a=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n\
+            c=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\na=ice-pwd:x\r\n\
+            a=fingerprint:sha-256 00:11\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n\
+            a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:0 PCMU/8000\r\n\
+            a=rtpmap:126 telephone-event/8000\r\n";
+        let m = parse_audio(chrome).unwrap();
+        assert!(m.webrtc);
+        // Through the WebRTC leg the stream is PCMU, and keys come by INFO.
+        assert_eq!(m.codecs(), vec![(Codec::Pcmu, 0)]);
+        assert_eq!(m.telephone_event(), None);
+        let ours = "v=0\r\no=str0m 12 2 IN IP4 0.0.0.0\r\ns=-\r\na=setup:actpass\r\na=sendrecv\r\n";
+        let again = rewrite_webrtc(ours, Direction::SendOnly, 3);
+        assert!(again.contains("o=str0m 12 3 IN IP4"), "{again}");
+        assert!(again.contains("a=recvonly\r\n") && again.contains("a=setup:passive\r\n"), "{again}");
+        assert!(!again.contains("sendrecv"));
     }
 }

@@ -602,6 +602,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start(base_url: &str) -> Option<Browser> {
+        Self::start_with(base_url, None).await
+    }
+
+    /// A browser whose microphone plays `microphone` (a WAV file), for WebRTC calls.
+    pub async fn start_with(base_url: &str, microphone: Option<&Path>) -> Option<Browser> {
         let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let missing = if !require_program("node") {
@@ -630,7 +635,8 @@ impl Browser {
         let stdout =
             tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().expect("piped")));
         let mut b = Browser { child, stdin, stdout };
-        b.run(serde_json::json!({"do": "launch", "url": base_url})).await;
+        let microphone = microphone.map(|m| m.display().to_string());
+        b.run(serde_json::json!({"do": "launch", "url": base_url, "microphone": microphone})).await;
         Some(b)
     }
 

@@ -29,15 +29,21 @@ async function waitFor(fn, timeout, what) {
 }
 
 const commands = {
-  async launch({ url, width = 1400, height = 900 }) {
+  // `microphone`: a WAV file the browser uses as its microphone (WebRTC tests).
+  async launch({ url, width = 1400, height = 900, microphone }) {
     base = url;
     const dir = mkdtempSync(join(tmpdir(), "sb-chromium-"));
+    const media = microphone ? [
+      "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+      `--use-file-for-fake-audio-capture=${microphone}`, "--autoplay-policy=no-user-gesture-required",
+    ] : [];
     context = await chromium.launchPersistentContext(dir, {
-      executablePath, headless: true, args, viewport: { width, height },
+      executablePath, headless: true, args: [...args, ...media], viewport: { width, height },
     });
     page = context.pages()[0] || (await context.newPage());
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
     page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    page.on("response", (r) => r.status() >= 400 && consoleErrors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`));
     await page.goto(`${base}/`);
     return {};
   },
@@ -46,7 +52,8 @@ const commands = {
     await page.fill("#login input[name=email]", email);
     await page.fill("#login input[name=password]", password);
     await page.click("#login button[type=submit]");
-    await page.waitForSelector("#home:not([hidden])", { timeout: 5000 });
+    // Agents land on their workspace, everyone else on the home page.
+    await page.waitForSelector("#home:not([hidden]), #workspace-page:not([hidden])", { timeout: 5000 });
     return {};
   },
   async goto({ hash }) {
@@ -114,6 +121,23 @@ const commands = {
       ws.onclose = () => done({ opened: false });
       setTimeout(() => done({ opened: false, timeout: true }), 3000);
     }));
+  },
+  async click({ selector, timeout = 5000 }) {
+    await page.click(selector, { timeout });
+    return {};
+  },
+  async fill({ selector, value }) {
+    await page.fill(selector, value);
+    return {};
+  },
+  // Evaluates a JavaScript expression in the page; its (JSON) value.
+  async evaluate({ expression }) {
+    return { value: await page.evaluate(expression) };
+  },
+  // Waits until a JavaScript expression in the page is truthy; its value.
+  async waitUntil({ expression, timeout = 10000 }) {
+    const value = await waitFor(async () => await page.evaluate(expression).catch(() => null), timeout, expression);
+    return { value };
   },
   async errors() {
     return { errors: consoleErrors };

@@ -86,10 +86,47 @@ async fn list_presence(
     Ok(Json(out))
 }
 
+/// What a browser softphone needs to register: SIP credentials valid for some hours, issued
+/// to the signed-in agent (no SIP password is typed into the page).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Softphone {
+    pub extension: String,
+    pub display_name: String,
+    /// The SIP user name and password to register with (digest authentication).
+    pub username: String,
+    pub password: String,
+    /// Path of SIP over WebSocket on this server (`ws://` or `wss://` as the page was loaded).
+    pub websocket_path: String,
+    pub expires_at: i64,
+}
+
+async fn my_softphone(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Softphone>> {
+    let extension = p
+        .agent_extension
+        .clone()
+        .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))?;
+    let user = p.user_id.ok_or_else(|| Error::Forbidden("a softphone is for signed-in users".into()))?;
+    let c = crate::store::softphone::issue(&st.db, p.account_id, user, &extension, now_ms()).await?;
+    // The SIP directory is reloaded before the page registers.
+    st.config_changed.changed().await;
+    Ok(Json(Softphone {
+        extension,
+        display_name: p.name.clone(),
+        username: c.username,
+        password: c.password,
+        websocket_path: "/sip".into(),
+        expires_at: c.expires_at,
+    }))
+}
+
 pub fn routes(api: &mut Api) {
     let (account, settings) = (api.schema::<Account>(), api.schema::<AccountSettings>());
     let (status, presence, presences) =
         (api.schema::<StatusRequest>(), api.schema::<Presence>(), api.schema::<Vec<Presence>>());
+    let softphone = api.schema::<Softphone>();
     api.add(
         Method::GET,
         "/api/account",
@@ -119,6 +156,16 @@ pub fn routes(api: &mut Api) {
         status,
         presence,
         set_my_status,
+    );
+    api.add(
+        Method::POST,
+        "/api/me/softphone",
+        Access::AtLeast(Role::Agent),
+        "presence",
+        "SIP credentials for my browser softphone (valid for 12 hours)",
+        None,
+        softphone,
+        my_softphone,
     );
     api.add(
         Method::GET,

@@ -71,6 +71,16 @@ pub async fn load_directory(db: &Db) -> Result<Directory> {
             });
         }
     }
+    // Browser softphones register with short-lived credentials issued to signed-in agents.
+    for c in crate::store::softphone::valid(db, crate::clock::now_ms()).await? {
+        users.push(SipUser {
+            account: c.account_id,
+            domain: None,
+            username: c.username,
+            password: c.password,
+            extension: c.extension,
+        });
+    }
     let mut dir = Directory::new(users);
     for (ip, port, account) in trusted {
         dir.trust(ip, port, account);
@@ -91,6 +101,8 @@ fn random_secret() -> String {
 pub struct SipOptions {
     pub bind: SocketAddr,
     pub rtp_ports: (u16, u16),
+    /// Advertised to browsers for media when set (NAT).
+    pub public_ip: Option<IpAddr>,
     pub data_dir: std::path::PathBuf,
     /// Per-source request limits (flood protection).
     pub flood: switchboard_telephony::sip::flood::FloodConfig,
@@ -220,7 +232,16 @@ pub async fn start(
     health: &crate::supervise::Health,
 ) -> Result<Started> {
     let (events_tx, events) = mpsc::channel(1024);
+    let bind = options.bind;
+    let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
+    let pool = Arc::new(PortPool::new(options.rtp_ports.0, options.rtp_ports.1));
+    let webrtc = switchboard_telephony::media::gateway::WebRtcConfig {
+        pool: pool.clone(),
+        bind: if options.public_ip.is_some() { IpAddr::from([0, 0, 0, 0]) } else { media_ip },
+        advertise: options.public_ip,
+    };
     let config = SipConfig {
+        webrtc: Some(webrtc),
         bind: options.bind,
         registrar: RegistrarConfig::default(),
         secret: random_secret(),
@@ -234,8 +255,6 @@ pub async fn start(
     let (snapshot_tx, snapshot_rx) =
         tokio::sync::watch::channel(Arc::new(crate::calls::snapshot::Snapshot::load(&db).await?));
     health.supervise("config", Reloader { db, changed, snapshot: snapshot_tx, sip: handle.clone() });
-    let bind = options.bind;
-    let media_ip = if bind.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind.ip() };
     let (planned_tx, planned_rx) = tokio::sync::mpsc::unbounded_channel::<Prepared>();
     let records = calls::RecordWriter::start_supervised(router_db.clone(), health);
     let flush_on_exit = records.clone();
@@ -246,12 +265,7 @@ pub async fn start(
         relays_open,
         data_dir: options.data_dir,
         records: records.clone(),
-        planner: Planner {
-            snapshot: snapshot_rx,
-            records: records.clone(),
-            pool: Arc::new(PortPool::new(options.rtp_ports.0, options.rtp_ports.1)),
-            media_ip,
-        },
+        planner: Planner { snapshot: snapshot_rx, records: records.clone(), pool, media_ip },
         planned: planned_tx,
         ended_early: HashMap::new(),
         live,

@@ -171,6 +171,7 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
     let options = crate::calls::router::SipOptions {
         bind: sip.parse()?,
         rtp_ports: opts.rtp_ports,
+        public_ip: None,
         data_dir: dir.path().to_path_buf(),
         flood: Default::default(),
     };

@@ -295,6 +295,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
             registrar: Default::default(),
             secret: "bench".into(),
             server_name: "bench".into(),
+            webrtc: None,
         },
         events_tx,
     )

@@ -21,6 +21,10 @@ pub struct ServeOptions {
     /// UDP port range for RTP media, LO-HI.
     #[arg(long, env = "SWITCHBOARD_RTP_PORTS", default_value = "10000-20000", value_parser = parse_port_range)]
     pub rtp_ports: (u16, u16),
+    /// The address browsers (WebRTC softphones) send media to, when it is not the SIP address
+    /// (a public address in front of NAT).
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_IP")]
+    pub public_ip: Option<std::net::IpAddr>,
     /// Load the demo account (idempotent) and print its logins.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
@@ -148,6 +152,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let sip_options = crate::calls::router::SipOptions {
         bind: opts.sip,
         rtp_ports: opts.rtp_ports,
+        public_ip: opts.public_ip,
         data_dir: opts.data.data_dir.clone(),
         flood: opts.flood(),
     };

@@ -4,9 +4,11 @@
 pub mod dtmf;
 pub mod endpoint;
 pub mod g711;
+pub mod gateway;
 pub mod jitter;
 pub mod player;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
 pub mod wav;
+pub mod webrtc;

@@ -160,6 +160,11 @@ impl SipServer {
         &self.registrar
     }
 
+    /// Lets browsers call and be called (see `B2bua::set_webrtc`).
+    pub fn set_webrtc(&mut self, media: Box<dyn super::b2bua::WebRtcMedia>) {
+        self.b2bua.set_webrtc(media);
+    }
+
     pub fn b2bua(&self) -> &B2bua {
         &self.b2bua
     }

@@ -43,16 +43,30 @@ impl PortPool {
         PortPool { lo, hi, next: Mutex::new(lo) }
     }
 
+    /// Binds one socket (RTP and RTCP multiplexed, as browsers do) at the next free even port.
+    pub fn bind_one(&self, ip: IpAddr) -> std::io::Result<std::net::UdpSocket> {
+        let span = ((self.hi - self.lo) / 2).max(1) as usize;
+        for _ in 0..span {
+            let port = self.next_port();
+            if let Ok(socket) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
+                return Ok(socket);
+            }
+        }
+        Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free RTP port in the configured range"))
+    }
+
+    fn next_port(&self) -> u16 {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let p = *next;
+        *next = if p + 3 >= self.hi { self.lo } else { p + 2 };
+        p
+    }
+
     /// Binds RTP and RTCP sockets on `ip` at the next free even port and the one above it.
     pub async fn bind(&self, ip: IpAddr) -> std::io::Result<MediaSockets> {
         let span = ((self.hi - self.lo) / 2).max(1) as usize;
         for _ in 0..span {
-            let port = {
-                let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-                let p = *next;
-                *next = if p + 3 >= self.hi { self.lo } else { p + 2 };
-                p
-            };
+            let port = self.next_port();
             if let Ok(rtp) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
                 if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)).await {
                     return Ok(MediaSockets { rtp, rtcp: Some(rtcp) });

@@ -149,6 +149,15 @@ impl B2bua {
         let Some(answer) = sdp::answer(&offer, local_addr, &SUPPORTED) else {
             return reject(req, 488, "Not Acceptable Here");
         };
+        // A browser's session stays as it is (same ICE and DTLS): our earlier description
+        // again, with the direction that answers this offer.
+        let earlier_webrtc = match side {
+            Side::Caller => call.webrtc_a.as_ref().map(|w| w.sdp.clone()),
+            Side::Callee => call.webrtc_b.as_ref().map(|w| w.sdp.clone()),
+        };
+        if offer.webrtc != earlier_webrtc.is_some() {
+            return reject(req, 488, "Not Acceptable Here (the media transport cannot change)");
+        }
         let version = match side {
             Side::Caller => {
                 call.inbound.sdp_version += 1;
@@ -167,9 +176,14 @@ impl B2bua {
         }
         resp.headers.push("Contact", format!("<sip:switchboard@{}>", self.local));
         resp.headers.push("Content-Type", "application/sdp");
-        resp.body = sdp::write(&answer, id.0, version).into_bytes();
+        resp.body = match earlier_webrtc {
+            Some(earlier) => sdp::rewrite_webrtc(&earlier, offer.direction, version).into_bytes(),
+            None => sdp::write(&answer, id.0, version).into_bytes(),
+        };
         let call = self.calls.get(&id).expect("exists");
-        let remote = if offer.direction == Direction::SendRecv || offer.direction == Direction::RecvOnly {
+        let remote = if offer.webrtc {
+            None // the relay keeps reaching the browser through its WebRTC leg
+        } else if offer.direction == Direction::SendRecv || offer.direction == Direction::RecvOnly {
             offer.remote()
         } else {
             None
@@ -183,7 +197,7 @@ impl B2bua {
         // Report only the side that changed; the other keeps its address (`None` means unchanged here).
         self.events.push_back(CallEvent::Media {
             call: id,
-            a_remote: if side == Side::Caller { a_remote } else { call.inbound.offer.remote() },
+            a_remote: if side == Side::Caller { a_remote } else { Self::caller_media(call) },
             b_remote: if side == Side::Callee { b_remote } else { None },
             payload_type: call.payload_type,
             a_dtmf: call.inbound.offer.telephone_event(),

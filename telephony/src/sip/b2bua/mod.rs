@@ -105,6 +105,8 @@ struct Outbound {
     sdp_version: u64,
     credentials: Option<(String, String)>,
     auth_tried: bool,
+    /// A browser: offered our WebRTC description.
+    webrtc: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +137,9 @@ struct Call {
     /// BYEs and CANCELs awaiting their answer, by Call-ID.
     byes: Vec<(String, Retransmit)>,
     payload_type: u8,
+    /// Browsers' sides of the call (WebRTC legs), once made.
+    webrtc_a: Option<WebRtcSide>,
+    webrtc_b: Option<WebRtcSide>,
     ended: bool,
     /// The time this call's earliest entry in `B2bua::timers` is for (None: not queued).
     armed: Option<u64>,
@@ -157,6 +162,9 @@ pub struct B2bua {
     touched: Vec<CallId>,
     /// Calls in progress per (account, extension), for the lines limit.
     lines: HashMap<(i64, String), usize>,
+    /// Browsers' media (None: browsers' offers are refused with 488, and browsers registered
+    /// over WebSocket are offered plain RTP).
+    webrtc: Option<Box<dyn WebRtcMedia>>,
 }
 
 /// The transports we speak, as static names.
@@ -210,6 +218,59 @@ impl B2bua {
             timers: BinaryHeap::new(),
             touched: Vec::new(),
             lines: HashMap::new(),
+            webrtc: None,
+        }
+    }
+
+    /// Lets browsers call and be called (see [`WebRtcMedia`]).
+    pub fn set_webrtc(&mut self, media: Box<dyn WebRtcMedia>) {
+        self.webrtc = Some(media);
+    }
+
+    /// Our answer to a browser caller's offer (made once per call).
+    fn webrtc_for_caller(&mut self, id: CallId, relay: SocketAddr) -> Option<WebRtcSide> {
+        let call = self.calls.get(&id)?;
+        if let Some(side) = &call.webrtc_a {
+            return Some(side.clone());
+        }
+        let offer = String::from_utf8_lossy(&call.inbound.invite.body).into_owned();
+        let made = self.webrtc.as_mut()?.answer(id, Side::Caller, relay, &offer);
+        match made {
+            Ok(side) => {
+                self.calls.get_mut(&id)?.webrtc_a = Some(side.clone());
+                Some(side)
+            }
+            Err(e) => {
+                tracing::info!(%id, error = %e, "cannot answer a browser's offer");
+                None
+            }
+        }
+    }
+
+    /// Our offer to the browsers rung for a call (one, shared by all of them).
+    fn webrtc_for_callee(&mut self, id: CallId, relay: SocketAddr) -> Option<WebRtcSide> {
+        let call = self.calls.get(&id)?;
+        if let Some(side) = &call.webrtc_b {
+            return Some(side.clone());
+        }
+        match self.webrtc.as_mut()?.offer(id, Side::Callee, relay) {
+            Ok(side) => {
+                self.calls.get_mut(&id)?.webrtc_b = Some(side.clone());
+                Some(side)
+            }
+            Err(e) => {
+                tracing::info!(%id, error = %e, "cannot make an offer for a browser");
+                None
+            }
+        }
+    }
+
+    /// Where the relay reaches the caller's media: the browser's WebRTC leg, or the address in
+    /// the caller's offer.
+    fn caller_media(call: &Call) -> Option<SocketAddr> {
+        match &call.webrtc_a {
+            Some(side) => Some(side.relay_peer),
+            None => call.inbound.offer.remote(),
         }
     }
 
@@ -283,6 +344,9 @@ impl B2bua {
         if offer.codecs().iter().all(|(c, _)| !SUPPORTED.contains(c)) {
             return Some(reject(&req, 488, "Not Acceptable Here (no common codec: PCMU or PCMA)"));
         }
+        if offer.webrtc && self.webrtc.is_none() {
+            return Some(reject(&req, 488, "Not Acceptable Here (browsers' media is not enabled)"));
+        }
         let from = req.headers.get("From").and_then(|v| NameAddr::parse(v).ok())?;
         let to = req.headers.get("To").and_then(|v| NameAddr::parse(v).ok())?;
         let call_id = req.headers.get("Call-ID")?.to_string();
@@ -332,6 +396,8 @@ impl B2bua {
             failure: None,
             byes: Vec::new(),
             payload_type: 0,
+            webrtc_a: None,
+            webrtc_b: None,
             ended: false,
             armed: None,
         };
@@ -533,7 +599,13 @@ impl B2bua {
         req.headers.push("Contact", contact_hdr);
         req.headers.push("Allow", super::server::ALLOW);
         req.headers.push("Content-Type", "application/sdp");
-        req.body = sdp::write(&offer, self.counter, 1).into_bytes();
+        // A browser (registered over WebSocket) gets our WebRTC offer when we can make one.
+        let browser = matches!(transport, "WS" | "WSS") && self.webrtc.is_some();
+        let webrtc = if browser { self.webrtc_for_callee(id, media_b) } else { None };
+        req.body = match &webrtc {
+            Some(side) => side.sdp.clone().into_bytes(),
+            None => sdp::write(&offer, self.counter, 1).into_bytes(),
+        };
         let bytes = req.to_bytes();
         self.out.push_back((peer, bytes.clone()));
         let call = self.calls.get_mut(&id).expect("exists");
@@ -558,6 +630,7 @@ impl B2bua {
             sdp_version: 1,
             credentials,
             auth_tried: false,
+            webrtc: webrtc.is_some(),
         });
         self.by_outbound.insert(call_id, (id, idx));
     }
@@ -576,9 +649,18 @@ impl B2bua {
             telephone_event: call.inbound.offer.telephone_event(),
             direction: Direction::SendRecv,
         };
+        let body = if call.inbound.offer.webrtc {
+            match self.webrtc_for_caller(id, media.a) {
+                Some(side) => side.sdp,
+                None => return self.fail_inbound(now, id, 488, Outcome::Rejected(488)),
+            }
+        } else {
+            sdp::write(&local, id.0, 1)
+        };
+        let call = self.calls.get(&id).expect("exists");
         let mut ok = self.inbound_response(call, 200);
         ok.headers.push("Content-Type", "application/sdp");
-        ok.body = sdp::write(&local, id.0, 1).into_bytes();
+        ok.body = body.into_bytes();
         let source = call.inbound.source;
         let bytes = self.send_response(source, &ok);
         let call = self.calls.get_mut(&id).expect("exists");
@@ -591,7 +673,7 @@ impl B2bua {
         call.payload_type = codec.static_pt();
         self.events.push_back(CallEvent::Media {
             call: id,
-            a_remote: call.inbound.offer.remote(),
+            a_remote: Self::caller_media(call),
             b_remote: None,
             payload_type: codec.static_pt(),
             a_dtmf: call.inbound.offer.telephone_event(),
@@ -707,6 +789,11 @@ impl B2bua {
                 call.ended = true;
                 if let Some(target) = &call.target {
                     release_line(&mut self.lines, target);
+                }
+                if call.webrtc_a.is_some() || call.webrtc_b.is_some() {
+                    if let Some(media) = self.webrtc.as_mut() {
+                        media.release(id, None);
+                    }
                 }
                 self.events.push_back(CallEvent::Ended { call: id, outcome });
             }

@@ -124,10 +124,18 @@ impl B2bua {
                 call.state = CallState::Answered;
                 call.ring_deadline = None;
                 let contact = call.outbound[idx].contact.clone();
+                let b_remote = match self.callee_media(id, idx, &resp.body) {
+                    Ok(peer) => peer.or(answer.as_ref().and_then(|a| a.remote())),
+                    Err(()) => {
+                        self.bye_outbound(now, id, idx);
+                        return self.unreached(now, id, 488, Outcome::Rejected(488));
+                    }
+                };
+                let call = self.calls.get_mut(&id).expect("exists");
                 self.events.push_back(CallEvent::Media {
                     call: id,
                     a_remote: None,
-                    b_remote: answer.as_ref().and_then(|a| a.remote()),
+                    b_remote,
                     payload_type: call.payload_type,
                     a_dtmf: None,
                     b_dtmf: answer.as_ref().and_then(|a| a.telephone_event()),
@@ -159,6 +167,26 @@ impl B2bua {
             call.ring_deadline = None;
             call.payload_type = codec.static_pt();
             let media = call.media.expect("ringing calls have media");
+            let webrtc_caller = call.inbound.offer.webrtc;
+            let b_remote = match self.callee_media(id, idx, &resp.body) {
+                Ok(peer) => peer.or(answer.remote()),
+                Err(()) => {
+                    self.bye_outbound(now, id, idx);
+                    return self.fail_inbound(now, id, 488, Outcome::Rejected(488));
+                }
+            };
+            let caller_answer = if webrtc_caller {
+                match self.webrtc_for_caller(id, media.a) {
+                    Some(side) => Some(side.sdp),
+                    None => {
+                        self.bye_outbound(now, id, idx);
+                        return self.fail_inbound(now, id, 488, Outcome::Rejected(488));
+                    }
+                }
+            } else {
+                None
+            };
+            let call = self.calls.get_mut(&id).expect("exists");
             let a_pt = call
                 .inbound
                 .offer
@@ -176,7 +204,7 @@ impl B2bua {
             let contact = call.outbound[idx].contact.clone();
             let mut ok = self.inbound_response(self.calls.get(&id).expect("exists"), 200);
             ok.headers.push("Content-Type", "application/sdp");
-            ok.body = sdp::write(&local, id.0, 1).into_bytes();
+            ok.body = caller_answer.unwrap_or_else(|| sdp::write(&local, id.0, 1)).into_bytes();
             let source = self.calls[&id].inbound.source;
             let bytes = self.send_response(source, &ok);
             let call = self.calls.get_mut(&id).expect("exists");
@@ -185,8 +213,8 @@ impl B2bua {
             call.inbound.final_tx = Some(Retransmit::new(bytes, source, now, T2));
             self.events.push_back(CallEvent::Media {
                 call: id,
-                a_remote: call.inbound.offer.remote(),
-                b_remote: answer.remote(),
+                a_remote: Self::caller_media(call),
+                b_remote,
                 payload_type: codec.static_pt(),
                 a_dtmf: call.inbound.offer.telephone_event(),
                 b_dtmf: answer.telephone_event(),
@@ -275,6 +303,36 @@ impl B2bua {
             self.fail_inbound(now, id, forward, outcome);
         }
         self.reap(id);
+    }
+
+    /// The callee that answered is a browser: its answer goes to our WebRTC leg, and the relay
+    /// reaches it there (`Ok(Some)`); a phone: our offer for browsers is not needed any more
+    /// (`Ok(None)`). `Err`: the browser's answer was refused.
+    fn callee_media(&mut self, id: CallId, idx: usize, body: &[u8]) -> Result<Option<SocketAddr>, ()> {
+        let Some(call) = self.calls.get(&id) else { return Err(()) };
+        let browser = call.outbound.get(idx).is_some_and(|o| o.webrtc);
+        let side = call.webrtc_b.clone();
+        let Some(media) = self.webrtc.as_mut() else { return Ok(None) };
+        match (browser, side) {
+            (true, Some(side)) => {
+                let answer = String::from_utf8_lossy(body);
+                match media.accept_answer(id, Side::Callee, &answer) {
+                    Ok(()) => Ok(Some(side.relay_peer)),
+                    Err(e) => {
+                        tracing::info!(%id, error = %e, "a browser's answer was refused");
+                        Err(())
+                    }
+                }
+            }
+            (false, Some(_)) => {
+                media.release(id, Some(Side::Callee));
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.webrtc_b = None;
+                }
+                Ok(None)
+            }
+            (_, None) => Ok(None),
+        }
     }
 
     fn build_ack_2xx(&mut self, id: CallId, idx: usize) -> Vec<u8> {

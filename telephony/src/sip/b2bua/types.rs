@@ -73,7 +73,7 @@ pub enum RouteDecision {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     Caller,
     Callee,
@@ -137,4 +137,32 @@ pub enum CallEvent {
     CalleeLeft {
         call: CallId,
     },
+}
+
+/// A browser's side of a call as the B2BUA sees it: our session description for the browser,
+/// and the address that stands for the browser toward the relay (plain PCMU RTP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebRtcSide {
+    pub sdp: String,
+    pub relay_peer: SocketAddr,
+}
+
+/// What the B2BUA needs to carry browsers' calls (ICE, DTLS-SRTP, Opus): the driver implements
+/// it with sockets and tasks (`media::gateway`); tests with a script. `relay` is our relay's
+/// socket for that side of the call.
+pub trait WebRtcMedia: Send {
+    /// Answers a browser's offer.
+    fn answer(
+        &mut self,
+        call: CallId,
+        side: Side,
+        relay: SocketAddr,
+        offer: &str,
+    ) -> Result<WebRtcSide, String>;
+    /// Makes an offer for a browser.
+    fn offer(&mut self, call: CallId, side: Side, relay: SocketAddr) -> Result<WebRtcSide, String>;
+    /// The browser's answer to our offer.
+    fn accept_answer(&mut self, call: CallId, side: Side, answer: &str) -> Result<(), String>;
+    /// The side (or, with `None`, the whole call) is over: its sockets and task go.
+    fn release(&mut self, call: CallId, side: Option<Side>);
 }

@@ -1,123 +1,20 @@
-"use strict";
-// Switchboard's web application: sign-in, home, and the AI supervisor grid (live tiles over one
-// WebSocket per browser session, an opened tile's transcript and events, notes to the AI,
-// approvals and takeover). Plain modern JavaScript: no build step.
+// The AI supervisor grid: live tiles over one WebSocket per browser session, an opened tile's
+// transcript and events, notes to the AI, approvals, listen-in and takeover.
+import { $, api, el, since, session } from "./lib.js";
+import { phone } from "./phone.js";
 
-const $ = (id) => document.getElementById(id);
-const ROLES = ["agent", "supervisor", "admin", "owner"];
-let me = null;
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-    credentials: "same-origin",
-  });
-  const text = await res.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
-  if (!res.ok) throw Object.assign(new Error((data && data.error) || res.statusText), { status: res.status });
-  return data;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("data-")) e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  for (const c of children) if (c != null) e.append(c);
-  return e;
-}
-
-const isSupervisor = () => me && ROLES.indexOf(me.role) >= ROLES.indexOf("supervisor");
-
-// ---- pages ---------------------------------------------------------------------------------
-
-function showOnly(id) {
-  for (const s of ["login", "home", "forbidden", "grid-page"]) $(s).hidden = s !== id;
-}
-
-async function route() {
-  if (!me) {
-    try {
-      me = await api("GET", "/api/me");
-    } catch {
-      me = null;
-    }
-  }
-  $("nav").hidden = !me;
-  $("logout").hidden = !me;
-  $("who").textContent = me ? `${me.name} · ${me.role}` : "";
-  if (!me) {
-    grid.stop();
-    return showOnly("login");
-  }
-  $("nav-grid").hidden = !isSupervisor();
-  const page = location.hash.replace(/^#/, "") || "/";
-  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === "#" + page);
-  if (page === "/grid") {
-    if (!isSupervisor()) {
-      grid.stop();
-      return showOnly("forbidden");
-    }
-    showOnly("grid-page");
-    return grid.start();
-  }
-  grid.stop();
-  showOnly("home");
-  $("me-name").textContent = me.name;
-  $("me-role").textContent = me.role;
-  $("home-grid-link").hidden = !isSupervisor();
-  try {
-    const account = await api("GET", "/api/account");
-    $("account-name").textContent = account.settings.name;
-  } catch {
-    $("account-name").textContent = "";
-  }
-}
-
-$("login").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = new FormData(ev.target);
-  try {
-    await api("POST", "/api/auth/login", { email: form.get("email"), password: form.get("password") });
-    $("login-error").textContent = "";
-    me = null;
-    await route();
-  } catch (e) {
-    $("login-error").textContent = e.message;
-  }
-});
-
-$("logout").addEventListener("click", async () => {
-  await api("POST", "/api/auth/logout");
-  me = null;
-  await route();
-});
-
-window.addEventListener("hashchange", route);
-
-// ---- the AI supervisor grid -----------------------------------------------------------------
 
 const STATE_TEXT = {
   listening: "listening", thinking: "thinking", speaking: "speaking", running_tool: "running a tool",
   waiting_for_approval: "waiting for approval", transferring: "transferring", taken_over: "taken over",
 };
 
-function since(ms) {
-  const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
 function tileClass(t) {
   if (t.alerts.some((a) => a.level === "problem")) return "problem";
   return t.alerts.length ? "warning" : "";
 }
 
-const grid = {
+export const grid = {
   ws: null,
   tiles: new Map(),
   opened: null,
@@ -263,7 +160,7 @@ const grid = {
     $("d-note-status").textContent = "";
     $("d-takeover-status").textContent = "";
     const ext = $("d-takeover").elements.extension;
-    if (!ext.value) ext.value = localStorage.getItem("takeover-extension") || (me && me.agent_extension) || "";
+    if (!ext.value) ext.value = localStorage.getItem("takeover-extension") || (session.me && session.me.agent_extension) || "";
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: "open", id }));
     this.render();
   },
@@ -370,9 +267,11 @@ async function phoneAction(action) {
   localStorage.setItem("takeover-extension", extension);
   try {
     await api("POST", `/api/live/calls/${id}/${action}`, { extension: extension || null });
+    // The extension's desk phone and this browser's softphone (when it is on) both ring.
+    const where = phone.status === "registered" && extension === phone.extension ? `${extension} (and this browser)` : extension;
     $("d-takeover-status").textContent = action === "takeover"
-      ? `Ringing ${extension}: answer to hear a briefing, then the caller.`
-      : `Ringing ${extension}: answer to listen in.`;
+      ? `Ringing ${where}: answer to hear a briefing, then the caller.`
+      : `Ringing ${where}: answer to listen in.`;
   } catch (e) {
     $("d-takeover-status").textContent = `Cannot ${action === "takeover" ? "take over" : "listen in"}: ${e.message}`;
   }
@@ -383,5 +282,3 @@ $("d-takeover").addEventListener("submit", (ev) => {
   phoneAction("takeover");
 });
 $("d-listen").addEventListener("click", () => phoneAction("listen"));
-
-route();

@@ -1,0 +1,81 @@
+// Switchboard's web application: sign-in and the page router. Each page is its own module
+// (`workspace.js`, `grid.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
+// stays connected while the agent moves between pages.
+import { $, api, atLeast, session } from "./lib.js";
+import { grid } from "./grid.js";
+import { phone } from "./phone.js";
+import { workspace } from "./workspace.js";
+
+const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page"];
+
+function showOnly(id) {
+  for (const s of PAGES) $(s).hidden = s !== id;
+}
+
+async function route() {
+  if (!session.me) {
+    try {
+      session.me = await api("GET", "/api/me");
+    } catch {
+      session.me = null;
+    }
+  }
+  const me = session.me;
+  $("nav").hidden = !me;
+  $("logout").hidden = !me;
+  $("who").textContent = me ? `${me.name} · ${me.role}` : "";
+  if (!me) {
+    grid.stop();
+    workspace.stop();
+    phone.stop();
+    return showOnly("login");
+  }
+  $("nav-grid").hidden = !atLeast("supervisor");
+  $("nav-workspace").hidden = !me.agent_extension;
+  // The phone rings wherever the agent is in the app.
+  if (me.agent_extension) phone.start();
+  const page = location.hash.replace(/^#/, "") || (me.agent_extension ? "/workspace" : "/");
+  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === "#" + page);
+  if (page !== "/grid") grid.stop();
+  if (page === "/grid") {
+    if (!atLeast("supervisor")) return showOnly("forbidden");
+    showOnly("grid-page");
+    return grid.start();
+  }
+  if (page === "/workspace") {
+    showOnly("workspace-page");
+    return workspace.start();
+  }
+  showOnly("home");
+  $("me-name").textContent = me.name;
+  $("me-role").textContent = me.role;
+  $("home-grid-link").hidden = !atLeast("supervisor");
+  try {
+    const account = await api("GET", "/api/account");
+    $("account-name").textContent = account.settings.name;
+  } catch {
+    $("account-name").textContent = "";
+  }
+}
+
+$("login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = new FormData(ev.target);
+  try {
+    await api("POST", "/api/auth/login", { email: form.get("email"), password: form.get("password") });
+    $("login-error").textContent = "";
+    session.me = null;
+    await route();
+  } catch (e) {
+    $("login-error").textContent = e.message;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("POST", "/api/auth/logout");
+  session.me = null;
+  await route();
+});
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,311 @@
+// The browser softphone: SIP over WebSocket (JsSIP, vendored) with credentials the server issues
+// to the signed-in agent, WebRTC media to Switchboard's relay, two lines. Pages subscribe to
+// changes; the active-call banner in the header follows the agent around the app.
+import { $, api, el, since } from "./lib.js";
+
+const LINES = 2;
+
+function newLine(index) {
+  return { index, session: null, state: "idle", peer: "", name: "", direction: "", started: 0, muted: false, held: false, stream: null, callId: null };
+}
+
+export const phone = {
+  ua: null,
+  status: "off", // off | connecting | registered | failed
+  error: "",
+  lines: Array.from({ length: LINES }, (_, i) => newLine(i)),
+  active: 0,
+  listeners: new Set(),
+  devices: { input: localStorage.getItem("phone-input") || "", output: localStorage.getItem("phone-output") || "" },
+  ringtone: null,
+
+  on(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  },
+
+  changed() {
+    for (const fn of this.listeners) fn(this);
+    renderBanner(this);
+  },
+
+  async start() {
+    // Once per page: every page asks for the phone, one registration serves them all.
+    if (this.ua || this.starting || typeof JsSIP === "undefined") return;
+    this.starting = true;
+    try {
+      await this.connect();
+    } finally {
+      this.starting = false;
+    }
+  },
+
+  async connect() {
+    this.status = "connecting";
+    this.changed();
+    let creds;
+    try {
+      creds = await api("POST", "/api/me/softphone");
+    } catch (e) {
+      this.status = "failed";
+      this.error = e.message;
+      return this.changed();
+    }
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new JsSIP.WebSocketInterface(`${proto}//${location.host}${creds.websocket_path}`);
+    const ua = new JsSIP.UA({
+      sockets: [socket],
+      uri: `sip:${creds.username}@${location.hostname}`,
+      password: creds.password,
+      display_name: creds.display_name,
+      register: true,
+      register_expires: 300,
+      session_timers: false,
+      user_agent: "Switchboard softphone",
+    });
+    this.ua = ua;
+    this.extension = creds.extension;
+    ua.on("registered", () => { this.status = "registered"; this.error = ""; this.changed(); });
+    ua.on("unregistered", () => { if (this.ua === ua) { this.status = "connecting"; this.changed(); } });
+    ua.on("registrationFailed", (e) => { this.status = "failed"; this.error = e.cause || "registration failed"; this.changed(); });
+    ua.on("disconnected", () => { if (this.status === "registered") { this.status = "connecting"; this.changed(); } });
+    ua.on("newRTCSession", (e) => this.session(e.session, e.originator));
+    ua.start();
+  },
+
+  stop() {
+    for (const line of this.lines) if (line.session) try { line.session.terminate(); } catch {}
+    if (this.ua) this.ua.stop();
+    this.ua = null;
+    this.status = "off";
+    this.changed();
+  },
+
+  freeLine() {
+    return this.lines.find((l) => l.state === "idle");
+  },
+
+  session(session, originator) {
+    const line = this.freeLine();
+    if (!line) {
+      if (originator === "remote") session.terminate({ status_code: 486, reason_phrase: "Busy Here" });
+      return;
+    }
+    const remote = session.remote_identity;
+    Object.assign(line, newLine(line.index), {
+      session,
+      direction: originator === "remote" ? "in" : "out",
+      state: originator === "remote" ? "ringing" : "calling",
+      peer: remote && remote.uri ? remote.uri.user : "",
+      name: (remote && remote.display_name) || "",
+    });
+    if (originator === "remote") this.ring(true);
+    const attach = () => {
+      const pc = session.connection;
+      if (!pc) return;
+      pc.addEventListener("track", (ev) => {
+        line.stream = ev.streams[0] || new MediaStream([ev.track]);
+        playLine(line, this.devices.output);
+      });
+    };
+    if (session.connection) attach();
+    else session.on("peerconnection", attach);
+    session.on("progress", () => { if (line.direction === "out") { line.state = "ringing-out"; this.changed(); } });
+    session.on("accepted", () => { this.ring(false); line.state = "talking"; line.started = Date.now(); this.changed(); });
+    session.on("confirmed", () => { if (!line.started) line.started = Date.now(); line.state = line.held ? "held" : "talking"; this.changed(); });
+    session.on("hold", () => { line.held = true; line.state = "held"; this.changed(); });
+    session.on("unhold", () => { line.held = false; line.state = "talking"; this.changed(); });
+    const end = (e) => {
+      this.ring(false);
+      const why = e && e.cause && e.cause !== JsSIP.C.causes.BYE ? e.cause : "";
+      Object.assign(line, newLine(line.index), { lastEnded: { peer: line.peer, why, at: Date.now() } });
+      const other = this.lines.find((l) => l.session);
+      if (other) this.active = other.index;
+      this.changed();
+    };
+    session.on("ended", end);
+    session.on("failed", end);
+    if (originator === "local" || !this.lines.some((l) => l !== line && l.session)) this.active = line.index;
+    this.changed();
+  },
+
+  mediaOptions() {
+    const audio = this.devices.input ? { deviceId: { exact: this.devices.input } } : true;
+    return { mediaConstraints: { audio, video: false }, pcConfig: { iceServers: [] }, rtcOfferConstraints: { offerToReceiveAudio: true } };
+  },
+
+  /** Answers a ringing line; the line being talked on goes on hold. */
+  answer(index) {
+    const line = this.lines[index];
+    if (!line.session || line.state !== "ringing") return;
+    this.holdOthers(index);
+    this.active = index;
+    line.session.answer(this.mediaOptions());
+  },
+
+  decline(index) {
+    const line = this.lines[index];
+    if (line.session) line.session.terminate({ status_code: 486, reason_phrase: "Busy Here" });
+  },
+
+  hangup(index = this.active) {
+    const line = this.lines[index];
+    if (line.session) line.session.terminate();
+  },
+
+  holdOthers(index) {
+    for (const l of this.lines) if (l.index !== index && l.session && l.state === "talking") l.session.hold();
+  },
+
+  toggleHold(index = this.active) {
+    const line = this.lines[index];
+    if (!line.session || !["talking", "held"].includes(line.state)) return;
+    if (line.held) {
+      this.holdOthers(index);
+      this.active = index;
+      line.session.unhold();
+    } else {
+      line.session.hold();
+    }
+  },
+
+  /** Makes `index` the line being talked on: the other goes on hold. */
+  switchTo(index) {
+    const line = this.lines[index];
+    this.active = index;
+    if (line.session && line.held) this.toggleHold(index);
+    else this.holdOthers(index);
+    this.changed();
+  },
+
+  toggleMute(index = this.active) {
+    const line = this.lines[index];
+    if (!line.session) return;
+    if (line.muted) line.session.unmute({ audio: true });
+    else line.session.mute({ audio: true });
+    line.muted = !line.muted;
+    this.changed();
+  },
+
+  /** A key pressed during a call: sent by SIP INFO (an IVR or a payment line hears it). */
+  dtmf(digit, index = this.active) {
+    const line = this.lines[index];
+    if (line.session && line.state === "talking") line.session.sendDTMF(digit, { transportType: "INFO", duration: 120 });
+  },
+
+  /** Calls a number or extension on a free line (the other goes on hold). */
+  call(target) {
+    if (!this.ua || this.status !== "registered") throw new Error("the phone is not connected");
+    const line = this.freeLine();
+    if (!line) throw new Error("both lines are busy");
+    const clean = String(target).replace(/[\s().-]/g, "");
+    if (!/^\+?[0-9*#]{2,20}$/.test(clean)) throw new Error("enter a number or an extension");
+    this.holdOthers(-1);
+    const uri = `sip:${encodeURIComponent(clean)}@${location.hostname}`;
+    this.ua.call(uri, this.mediaOptions());
+  },
+
+  ring(on) {
+    if (!on) {
+      if (this.ringtone) { this.ringtone.stop(); this.ringtone = null; }
+      return;
+    }
+    if (this.ringtone) return;
+    try {
+      const ctx = new AudioContext();
+      const gain = ctx.createGain();
+      gain.gain.value = 0;
+      gain.connect(ctx.destination);
+      for (const f of [440, 480]) {
+        const o = ctx.createOscillator();
+        o.frequency.value = f;
+        o.connect(gain);
+        o.start();
+      }
+      // North American ring cadence: 2 s on, 4 s off.
+      const cycle = () => {
+        const t = ctx.currentTime;
+        gain.gain.setValueAtTime(0.08, t);
+        gain.gain.setValueAtTime(0, t + 2);
+      };
+      cycle();
+      const timer = setInterval(cycle, 6000);
+      this.ringtone = { stop: () => { clearInterval(timer); ctx.close(); } };
+    } catch {}
+  },
+
+  async setDevices(input, output) {
+    this.devices = { input, output };
+    localStorage.setItem("phone-input", input);
+    localStorage.setItem("phone-output", output);
+    for (const l of this.lines) if (l.stream) playLine(l, output);
+  },
+
+  /**
+   * How loud `freq` Hz is in what the active line hears (0 to 255, from a WebAudio analyser),
+   * and the loudest frequency: lets tests and a "can you hear me" check look at the audio.
+   */
+  listen(freq, index = this.active) {
+    const line = this.lines[index];
+    if (!line.stream) return null;
+    if (!line.analyser) {
+      const ctx = new AudioContext();
+      const src = ctx.createMediaStreamSource(line.stream);
+      const an = ctx.createAnalyser();
+      an.fftSize = 4096;
+      src.connect(an);
+      line.analyser = an;
+      line.ctx = ctx;
+    }
+    const an = line.analyser;
+    const bins = new Uint8Array(an.frequencyBinCount);
+    an.getByteFrequencyData(bins);
+    const hz = line.ctx.sampleRate / an.fftSize;
+    let peak = 0;
+    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[peak]) peak = i;
+    const at = Math.round(freq / hz);
+    const around = Math.max(bins[at - 1] || 0, bins[at] || 0, bins[at + 1] || 0);
+    return { level: around, peak_hz: Math.round(peak * hz), peak_level: bins[peak] };
+  },
+};
+
+function playLine(line, output) {
+  if (!line.audio) {
+    line.audio = new Audio();
+    line.audio.autoplay = true;
+  }
+  line.audio.srcObject = line.stream;
+  if (output && line.audio.setSinkId) line.audio.setSinkId(output).catch(() => {});
+  line.audio.play().catch(() => {});
+}
+
+const STATE_TEXT = {
+  ringing: "Incoming call", calling: "Calling…", "ringing-out": "Ringing…", talking: "On call", held: "On hold",
+};
+
+/** The banner under the header: an incoming call to accept, or the call in progress. */
+function renderBanner(p) {
+  const box = $("call-banner");
+  if (!box) return;
+  const lines = p.lines.filter((l) => l.session);
+  box.hidden = lines.length === 0;
+  box.replaceChildren(...lines.map((l) => {
+    const who = l.name && l.name !== l.peer ? `${l.name} · ${l.peer}` : l.peer || "Unknown";
+    const actions = l.state === "ringing"
+      ? [el("button", { class: "accept", onclick: () => p.answer(l.index) }, "Accept"),
+        el("button", { class: "danger", onclick: () => p.decline(l.index) }, "Decline")]
+      : [el("button", { class: "danger", onclick: () => p.hangup(l.index) }, "Hang up")];
+    return el("div", { class: `banner-line ${l.state}`, "data-line": String(l.index) },
+      el("span", { class: "banner-state" }, STATE_TEXT[l.state] || l.state),
+      el("strong", {}, who),
+      el("span", { class: "sub banner-time", "data-since": String(l.started || "") }, l.started ? since(l.started) : ""),
+      el("a", { href: "#/workspace" }, `Line ${l.index + 1}`),
+      ...actions);
+  }));
+}
+
+setInterval(() => {
+  for (const d of document.querySelectorAll("[data-since]")) if (d.dataset.since) d.textContent = since(Number(d.dataset.since));
+}, 1000);
+
+window.switchboardPhone = phone;

@@ -1,0 +1,125 @@
+// The agent workspace: the agent's status, the browser phone's two lines (accept, hold, mute,
+// keypad, switch, hang up), dialling out, and microphone and speaker choice.
+import { $, api, el, session, since } from "./lib.js";
+import { phone } from "./phone.js";
+
+const STATUS = [
+  ["available", "Available"],
+  ["away", "Unavailable"],
+];
+
+const LINE_STATE = {
+  idle: "Free", ringing: "Incoming call", calling: "Calling…", "ringing-out": "Ringing…", talking: "On call", held: "On hold",
+};
+
+export const workspace = {
+  unsubscribe: null,
+
+  async start() {
+    $("ws-ext").textContent = session.me.agent_extension ? `extension ${session.me.agent_extension}` : "no extension";
+    if (!session.me.agent_extension) {
+      $("ws-phone-status").textContent = "Your user is not linked to an agent extension: ask an admin to link one.";
+      return;
+    }
+    if (!this.unsubscribe) this.unsubscribe = phone.on(() => this.render());
+    phone.start();
+    this.render();
+    this.devices();
+  },
+
+  stop() {
+    if (this.unsubscribe) this.unsubscribe();
+    this.unsubscribe = null;
+  },
+
+  render() {
+    const s = $("ws-phone-status");
+    s.className = `phone-status ${phone.status}`;
+    s.textContent = {
+      off: "Phone off", connecting: "Connecting the phone…", registered: "Phone ready",
+      failed: `Phone not connected: ${phone.error}`,
+    }[phone.status];
+    $("ws-lines").replaceChildren(...phone.lines.map((l) => this.line(l)));
+    $("ws-dial").querySelector("button").disabled = phone.status !== "registered" || !phone.freeLine();
+  },
+
+  line(l) {
+    const active = l.index === phone.active && l.session;
+    const who = l.session ? (l.name && l.name !== l.peer ? `${l.name} · ${l.peer}` : l.peer || "Unknown") : "";
+    const b = (label, fn, cls = "") => el("button", { class: cls, onclick: fn }, label);
+    const buttons = [];
+    if (l.state === "ringing") {
+      buttons.push(b("Accept", () => phone.answer(l.index), "accept"), b("Decline", () => phone.decline(l.index), "danger"));
+    } else if (l.session) {
+      if (["talking", "held"].includes(l.state)) {
+        buttons.push(b(l.muted ? "Unmute" : "Mute", () => phone.toggleMute(l.index), `ghost-b ${l.muted ? "on" : ""}`));
+        buttons.push(b(l.held ? "Resume" : "Hold", () => phone.toggleHold(l.index), `ghost-b ${l.held ? "on" : ""}`));
+        if (!active) buttons.push(b("Switch to this line", () => phone.switchTo(l.index), "ghost-b"));
+      }
+      buttons.push(b("Hang up", () => phone.hangup(l.index), "danger"));
+    }
+    const last = !l.session && l.lastEnded ? el("div", { class: "sub" }, `Last call: ${l.lastEnded.peer}${l.lastEnded.why ? ` (${l.lastEnded.why})` : ""}`) : null;
+    return el("section", { class: `line ${l.state} ${active ? "active" : ""}`, "data-line": String(l.index), "data-state": l.state },
+      el("div", { class: "line-head" },
+        el("span", { class: "line-name" }, `Line ${l.index + 1}`),
+        el("span", { class: `line-state ${l.state}` }, LINE_STATE[l.state] || l.state),
+        l.started ? el("span", { class: "line-time", "data-since": String(l.started) }, since(l.started)) : null),
+      who ? el("div", { class: "line-who" }, who) : el("div", { class: "line-who idle" }, "—"),
+      last,
+      el("div", { class: "row" }, ...buttons));
+  },
+
+  async devices() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+    let list = [];
+    try { list = await navigator.mediaDevices.enumerateDevices(); } catch { return; }
+    const fill = (select, kind, chosen) => {
+      const options = list.filter((d) => d.kind === kind).map((d, i) => el("option", { value: d.deviceId, selected: d.deviceId === chosen }, d.label || `${kind === "audioinput" ? "Microphone" : "Speaker"} ${i + 1}`));
+      select.replaceChildren(el("option", { value: "" }, "System default"), ...options);
+    };
+    fill($("ws-mic"), "audioinput", phone.devices.input);
+    fill($("ws-speaker"), "audiooutput", phone.devices.output);
+  },
+};
+
+async function setStatus(status) {
+  try {
+    await api("PUT", "/api/me/status", { status });
+    localStorage.setItem("agent-status", status);
+    $("ws-status-note").textContent = status === "available" ? "Queues offer you calls." : "Queues do not offer you calls.";
+  } catch (e) {
+    $("ws-status-note").textContent = `Not changed: ${e.message}`;
+  }
+  renderStatus();
+}
+
+function renderStatus() {
+  const current = localStorage.getItem("agent-status") || "";
+  $("ws-status").replaceChildren(...STATUS.map(([value, label]) =>
+    el("button", { class: `status-choice ${value} ${current === value ? "chosen" : ""}`, "aria-pressed": String(current === value), onclick: () => setStatus(value) }, label)));
+}
+
+$("ws-dial").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const input = ev.target.elements.number;
+  try {
+    phone.call(input.value);
+    $("ws-dial-error").textContent = "";
+  } catch (e) {
+    $("ws-dial-error").textContent = e.message;
+  }
+});
+
+for (const key of "123456789*0#") {
+  const button = el("button", { type: "button", class: "key", "data-key": key }, key);
+  button.addEventListener("click", () => {
+    const line = phone.lines[phone.active];
+    if (line.session && line.state === "talking") phone.dtmf(key);
+    else $("ws-dial").elements.number.value += key;
+  });
+  $("ws-keypad").append(button);
+}
+
+$("ws-mic").addEventListener("change", () => phone.setDevices($("ws-mic").value, $("ws-speaker").value));
+$("ws-speaker").addEventListener("change", () => phone.setDevices($("ws-mic").value, $("ws-speaker").value));
+renderStatus();
