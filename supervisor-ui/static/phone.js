@@ -6,7 +6,7 @@ import { $, api, el, since } from "./lib.js";
 const LINES = 2;
 
 function newLine(index) {
-  return { index, session: null, state: "idle", peer: "", name: "", direction: "", started: 0, muted: false, held: false, stream: null, callId: null };
+  return { index, session: null, state: "idle", peer: "", name: "", direction: "", started: 0, muted: false, held: false, stream: null, analyser: null, ctx: null };
 }
 
 export const phone = {
@@ -117,6 +117,7 @@ export const phone = {
     session.on("unhold", () => { line.held = false; line.state = "talking"; this.changed(); });
     const end = (e) => {
       this.ring(false);
+      if (line.ctx) line.ctx.close().catch(() => {});
       const why = e && e.cause && e.cause !== JsSIP.C.causes.BYE ? e.cause : "";
       Object.assign(line, newLine(line.index), { lastEnded: { peer: line.peer, why, at: Date.now() } });
       const other = this.lines.find((l) => l.session);

@@ -104,6 +104,7 @@ $("ws-dial").addEventListener("submit", (ev) => {
   const input = ev.target.elements.number;
   try {
     phone.call(input.value);
+    input.value = "";
     $("ws-dial-error").textContent = "";
   } catch (e) {
     $("ws-dial-error").textContent = e.message;

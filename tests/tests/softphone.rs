@@ -44,7 +44,14 @@ async fn line_state(b: &mut Browser, line: usize) -> String {
 async fn wait_line(b: &mut Browser, line: usize, state: &str) {
     let expression = format!("window.switchboardPhone.lines[{line}].state === '{state}'");
     let r = b.try_run(json!({"do": "waitUntil", "expression": expression, "timeout": 15000})).await;
-    assert_eq!(r["ok"], true, "line {line} never became {state} (it is {})", line_state(b, line).await);
+    if r["ok"] != true {
+        let last = b.run(json!({"do": "evaluate", "expression": format!("window.switchboardPhone.lines[{line}].lastEnded")})).await;
+        panic!(
+            "line {line} never became {state} (it is {}; last call {})",
+            line_state(b, line).await,
+            last["value"]
+        );
+    }
 }
 
 /// Waits until the browser's active line hears `hz` as its loudest frequency.
@@ -159,6 +166,170 @@ async fn a_browser_answers_a_phone_and_both_hear_each_other() {
     // it was played: the browser's noise suppression takes a steady tone for noise).
     let (rms, hz) = tone_of(&find_file(&rec_b, "-dec.wav").unwrap()).unwrap();
     assert!((hz - 1000.0).abs() < 60.0 && rms > 0.02, "Bob heard {hz:.0} Hz at {rms:.3}");
+    assert_no_page_errors(&mut browser).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_desk_phone_and_a_browser_on_one_extension_both_ring_and_the_first_answer_wins() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    // Alice's desk phone registers on the same extension and does not answer by itself.
+    let desk = Baresip::start(&demo_account(&sip, "101", "")).unwrap();
+    desk.wait_for("200 OK", Duration::from_secs(15)).unwrap();
+    let bob = Baresip::start_with(
+        &demo_account(&sip, "102", ""),
+        PhoneOptions { commands: vec![format!("/dial sip:101@{sip}")], ..Default::default() },
+    )
+    .unwrap();
+    desk.wait_for("Incoming call", Duration::from_secs(10)).unwrap();
+    wait_line(&mut browser, 0, "ringing").await;
+    browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.accept"})).await;
+    wait_line(&mut browser, 0, "talking").await;
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    // The desk phone stops ringing (CANCEL) and never takes the call.
+    desk.wait_for("session closed", Duration::from_secs(10)).unwrap();
+    assert!(!desk.log().contains("Call established"), "{}", desk.log());
+    browser.run(json!({"do": "click", "selector": "#call-banner button.danger"})).await;
+    bob.wait_for("session closed", Duration::from_secs(10)).unwrap();
+    assert_no_page_errors(&mut browser).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_browser_calls_out_through_a_trunk_and_into_an_ivr_with_its_keypad_on_two_lines() {
+    if !require_program("baresip") || !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip_port = free_udp_port();
+    let sip = format!("127.0.0.1:{sip_port}");
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
+    let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    // Alice is not offered queue calls while she places her own.
+    browser.run(json!({"do": "click", "selector": "#ws-status button.away"})).await;
+    browser.run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "do not offer"})).await;
+
+    // 1. Out through the carrier trunk (sipp answers and echoes the audio back).
+    let carrier_port = free_udp_port();
+    switchboard_tests::set_demo_trunk(&client, &server, &admin, Some(carrier_port), None).await;
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_uas.xml");
+    let carrier = tokio::process::Command::new("sipp")
+        .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_udp_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    browser
+        .run(json!({"do": "fill", "selector": "#ws-dial input[name=number]", "value": "(202) 555-0123"}))
+        .await;
+    browser.run(json!({"do": "click", "selector": "#ws-dial button[type=submit]"})).await;
+    wait_line(&mut browser, 0, "talking").await;
+    // The carrier echoes what it gets: the browser hears its own microphone come back.
+    browser_hears(&mut browser, 1000.0).await;
+    browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
+    wait_line(&mut browser, 0, "idle").await;
+    let out = carrier.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "carrier: {}", String::from_utf8_lossy(&out.stdout));
+    let call = last_call(&client, &server, &admin).await;
+    assert_eq!(
+        (call["direction"].as_str(), call["from_number"].as_str()),
+        (Some("outbound"), Some("101")),
+        "{call}"
+    );
+
+    // 2. Into the IVR by one of the account's numbers; the keypad's 2 (SIP INFO) picks support,
+    // where Bob's desk phone answers.
+    switchboard_tests::add_number(
+        &client,
+        &server,
+        &admin,
+        "+15555550142",
+        json!({"type": "ivr_menu", "name": "main"}),
+    )
+    .await;
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "bob", 440.0, 60.0);
+    let bob = Baresip::start_with(
+        &demo_account(&sip, "102", ";answermode=auto"),
+        PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b), ..Default::default() },
+    )
+    .unwrap();
+    bob.wait_for("200 OK", Duration::from_secs(15)).unwrap();
+    browser
+        .run(json!({"do": "fill", "selector": "#ws-dial input[name=number]", "value": "+15555550142"}))
+        .await;
+    browser.run(json!({"do": "click", "selector": "#ws-dial button[type=submit]"})).await;
+    wait_line(&mut browser, 0, "talking").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.run(json!({"do": "click", "selector": "#ws-keypad button[data-key='2']"})).await;
+    bob.wait_for("Call established", Duration::from_secs(20)).unwrap();
+    browser_hears(&mut browser, 440.0).await;
+
+    // 3. A second call on line 2 (a carrier caller for Alice's own number): accepting it puts
+    // Bob on hold; switching back holds the carrier caller.
+    switchboard_tests::add_number(
+        &client,
+        &server,
+        &admin,
+        "+15555550143",
+        json!({"type": "agent", "extension": "101"}),
+    )
+    .await;
+    let caller_port = free_udp_port();
+    switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
+    let rtp_port = free_udp_port().to_string();
+    let second = tokio::process::Command::new("sipp")
+        .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &caller_port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_udp_port().to_string(), "-s", "+15555550143", "-key", "rtp_port", &rtp_port])
+        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_line(&mut browser, 1, "ringing").await;
+    browser.run(json!({"do": "click", "selector": ".line[data-line='1'] button.accept"})).await;
+    wait_line(&mut browser, 1, "talking").await;
+    wait_line(&mut browser, 0, "held").await;
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("softphone-two-lines.png").display().to_string()}))
+        .await;
+    browser
+        .run(json!({"do": "click", "selector": ".line[data-line='0'] button:text('Switch to this line')"}))
+        .await;
+    wait_line(&mut browser, 0, "talking").await;
+    wait_line(&mut browser, 1, "held").await;
+    browser_hears(&mut browser, 440.0).await;
+    browser.run(json!({"do": "click", "selector": ".line[data-line='1'] button.danger"})).await;
+    let out = second.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "second caller: {}", String::from_utf8_lossy(&out.stdout));
+    browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
+    bob.wait_for("session closed", Duration::from_secs(10)).unwrap();
+
+    let calls = json_of(&client, &server, &admin, "/api/calls").await;
+    let ivr_call = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["to_number"] == "+15555550142")
+        .unwrap_or_else(|| panic!("no IVR call in {calls}"));
+    let detail = json_of(&client, &server, &admin, &format!("/api/calls/{}", ivr_call["id"])).await;
+    let timeline = detail["timeline"].as_array().unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["kind"] == "dtmf" && e["data"]["digit"] == "2" && e["data"]["via"] == "info"),
+        "{detail}"
+    );
+    assert_eq!(detail["agent_extension"], "102", "{detail}");
     assert_no_page_errors(&mut browser).await;
     browser.close().await;
 }

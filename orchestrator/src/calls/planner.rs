@@ -330,7 +330,12 @@ impl Planner {
                 }
             }
         };
-        let from = inc.from_user.clone().unwrap_or_else(|| "anonymous".into());
+        // A phone of ours is who it authenticated as (a browser's SIP user name is a credential,
+        // not a number); a carrier's caller is who the carrier says.
+        let from = match &inc.caller {
+            Caller::User { extension, .. } => extension.clone(),
+            Caller::Trunk { .. } => inc.from_user.clone().unwrap_or_else(|| "anonymous".into()),
+        };
         let (account, direction, to) = match &plan {
             Plan::Ring { account, direction, to, .. } => (Some(*account), *direction, to.clone()),
             Plan::Dial { account, to, .. } => (

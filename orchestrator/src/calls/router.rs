@@ -306,6 +306,8 @@ struct ActiveCall {
     leg: Option<calls::LegKey>,
     /// Digits the caller presses, kept until someone serves the call.
     keys: Option<mpsc::UnboundedReceiver<char>>,
+    /// Where the caller's SIP INFO digits join the ones heard in the media (a browser's keypad).
+    info_keys: Option<mpsc::UnboundedSender<char>>,
 }
 
 impl ActiveCall {
@@ -321,6 +323,7 @@ impl ActiveCall {
             ringing: None,
             leg: None,
             keys: None,
+            info_keys: None,
         }
     }
 }
@@ -547,6 +550,13 @@ impl CallRouter {
                 }
             }
             CallEvent::Dtmf { call, side, digit } => {
+                // The caller's keys reach whoever serves the call (an IVR menu, a queue's
+                // opt-out key) whichever way they came.
+                if side == Side::Caller {
+                    if let Some(keys) = self.calls.get(&call).and_then(|c| c.info_keys.as_ref()) {
+                        let _ = keys.send(digit);
+                    }
+                }
                 let side = if side == Side::Caller { "caller" } else { "callee" };
                 tracing::debug!(%call, %digit, side, "DTMF (SIP INFO)");
                 self.event(
@@ -639,6 +649,7 @@ impl CallRouter {
             _ => None,
         };
         let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
+        active.info_keys = Some(keys_tx.clone());
         spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
         let Some(relay) = relay else {
             tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");

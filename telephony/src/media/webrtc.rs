@@ -76,6 +76,19 @@ pub struct WebRtcLeg {
     heard_ts: u32,
 }
 
+/// The `a=mid` of the first audio stream of a session description.
+fn audio_mid(sdp: &str) -> Option<Mid> {
+    let mut in_audio = false;
+    for line in sdp.lines().map(|l| l.trim_end_matches('\r')) {
+        if let Some(m) = line.strip_prefix("m=") {
+            in_audio = m.starts_with("audio ");
+        } else if let (true, Some(mid)) = (in_audio, line.strip_prefix("a=mid:")) {
+            return Some(Mid::from(mid.trim()));
+        }
+    }
+    None
+}
+
 fn config() -> RtcConfig {
     RtcConfig::new()
         .set_ice_lite(true)
@@ -135,9 +148,13 @@ impl WebRtcLeg {
         let mut leg = Self::new(base, now_ms, local, advertised)?;
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
         let answer = leg.rtc.sdp_api().accept_offer(offer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
+        let answer = answer.to_sdp_string();
+        // The audio stream's mid, as the answer names it (str0m tells it by an event only
+        // once media flows).
+        leg.mid = audio_mid(&answer);
         leg.drain()?;
         leg.pick_coding()?;
-        Ok((leg, answer.to_sdp_string()))
+        Ok((leg, answer))
     }
 
     /// Offers audio to a browser: the leg and our offer (see [`WebRtcLeg::accept_answer`]).
@@ -396,5 +413,26 @@ impl WebRtcLeg {
             self.heard_seq = self.heard_seq.wrapping_add(1);
             self.heard_ts = self.heard_ts.wrapping_add(FRAME as u32);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROMIUM_OFFER: &str = include_str!("../../tests/data/chromium-offer.sdp");
+
+    #[test]
+    fn answers_a_chromium_offer() {
+        let base = Instant::now();
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let (leg, answer) = WebRtcLeg::answer(base, 0, local, local, CHROMIUM_OFFER).unwrap();
+        if let Ok(path) = std::env::var("WEBRTC_ANSWER_OUT") {
+            std::fs::write(path, &answer).unwrap();
+        }
+        assert_eq!(leg.codec_name(), "opus");
+        assert!(answer.contains("a=ice-lite"), "{answer}");
+        assert!(answer.contains("a=setup:passive") || answer.contains("a=setup:active"), "{answer}");
+        assert!(answer.contains("a=candidate:") && answer.contains("127.0.0.1 40000"), "{answer}");
     }
 }
