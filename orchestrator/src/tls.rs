@@ -57,6 +57,26 @@ pub fn load(cert: &Path, key: &Path) -> anyhow::Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
+/// A self-signed certificate for `names` (host names and addresses), made once and kept in
+/// `dir` (so that a browser's exception for it lasts across restarts): for agents' browsers
+/// when no certificate is configured. Returns the certificate and key files.
+pub fn self_signed(dir: &Path, names: &[String]) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let (cert, key) = (dir.join("self-signed-cert.pem"), dir.join("self-signed-key.pem"));
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let made = rcgen::generate_simple_self_signed(names.to_vec()).context("cannot make a certificate")?;
+    std::fs::write(&cert, made.cert.pem()).with_context(|| format!("cannot write {}", cert.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&key).with_context(|| format!("cannot write {}", key.display()))?;
+    std::io::Write::write_all(&mut file, made.key_pair.serialize_pem().as_bytes())?;
+    Ok((cert, key))
+}
+
 /// Accepted, handshaken TLS connections.
 pub struct TlsListener {
     incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,

@@ -138,6 +138,50 @@ pub fn sdp(data: &[u8]) {
     }
 }
 
+/// A browser's offer, any text: str0m reads it (or refuses it) and our WebRTC leg answers;
+/// an answer we give is one our own SDP layer reads as a browser's stream.
+pub fn webrtc_offer(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let local: SocketAddr = "192.0.2.1:40000".parse().expect("literal");
+    let base = std::time::Instant::now();
+    let Ok((leg, answer)) = crate::media::webrtc::WebRtcLeg::answer(base, 0, local, local, &text) else {
+        return;
+    };
+    let _ = leg.codec_name();
+    let ours = sdp::parse_audio(&answer)
+        .unwrap_or_else(|e| panic!("our WebRTC answer does not parse: {e}\n{answer}"));
+    assert!(ours.webrtc, "our answer is not a WebRTC stream\n{answer}");
+}
+
+/// Datagrams at a browser leg's socket (each input is cut into several by its own bytes):
+/// STUN addressed to us with a wrong key, DTLS records, SRTP or plain RTP, junk. Nothing
+/// panics, nothing before ICE and DTLS is media, and the leg still answers timeouts.
+pub fn webrtc_packets(data: &[u8]) {
+    use crate::media::webrtc::{WebRtcEvent, WebRtcLeg};
+    const OFFER: &str = include_str!("../tests/data/chromium-offer.sdp");
+    let local: SocketAddr = "192.0.2.1:40000".parse().expect("literal");
+    let browser: SocketAddr = "192.0.2.9:50000".parse().expect("literal");
+    let base = std::time::Instant::now();
+    let (mut leg, _) = WebRtcLeg::answer_with_ice(base, "fuzz", "fuzzfuzzfuzzfuzzfuzzfuzz", local, OFFER)
+        .expect("a Chromium offer is answered");
+    let mut rng = XorShift::from_bytes(data);
+    let mut rest = data;
+    let mut now = 0;
+    while !rest.is_empty() {
+        let n = (1 + rng.below(600) as usize).min(rest.len());
+        let (datagram, after) = rest.split_at(n);
+        leg.handle_datagram(now, browser, datagram);
+        now += rng.below(30);
+        leg.handle_timeout(now);
+        while leg.poll_transmit().is_some() {}
+        while let Some(e) = leg.poll_event() {
+            assert!(!matches!(e, WebRtcEvent::Heard(_)), "media before ICE and DTLS");
+        }
+        rest = after;
+    }
+    assert!(!leg.is_connected(), "connected by junk");
+}
+
 /// One RTP packet: parses or is refused; a parsed one written again parses to the same
 /// header and payload. Then a leg receives it over and over with sequence numbers and
 /// timestamps that jump (forward, back, across the wrap) by amounts taken from its bytes:

@@ -37,6 +37,8 @@ fn targets() -> Vec<Target> {
         ("rtcp", fuzzing::rtcp, seeds::rtcp()),
         ("dtmf", fuzzing::dtmf, seeds::dtmf()),
         ("wav", fuzzing::wav, seeds::wav()),
+        ("webrtc_offer", fuzzing::webrtc_offer, seeds::sdp()),
+        ("webrtc_packets", fuzzing::webrtc_packets, seeds::webrtc_packets()),
     ]
 }
 
@@ -148,6 +150,17 @@ fn dtmf() {
 #[test]
 fn wav() {
     run("wav", fuzzing::wav, &seeds_of("wav"), 25_000, false, 10);
+}
+
+// Each input builds a WebRTC leg (a DTLS certificate, an Opus codec): fewer iterations.
+#[test]
+fn webrtc_offer() {
+    run("webrtc_offer", fuzzing::webrtc_offer, &seeds_of("webrtc_offer"), 1_500, true, 11);
+}
+
+#[test]
+fn webrtc_packets() {
+    run("webrtc_packets", fuzzing::webrtc_packets, &seeds_of("webrtc_packets"), 1_500, false, 12);
 }
 
 /// What the original parser panicked on: a multi-byte character across byte 4 of the request

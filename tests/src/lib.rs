@@ -81,6 +81,9 @@ impl Server {
         let mut cmd = Command::new(bin());
         cmd.arg("--log-format").arg("json").arg("serve").arg("--http").arg("127.0.0.1:0");
         cmd.arg("--data-dir").arg(data_dir).args(extra);
+        if !extra.iter().any(|a| *a == "--https" || *a == "--no-https") {
+            cmd.arg("--https").arg("127.0.0.1:0");
+        }
         if !extra.contains(&"--sip") {
             cmd.arg("--sip").arg(format!("127.0.0.1:{}", free_udp_port()));
         }

@@ -71,6 +71,34 @@ async fn browser_hears(b: &mut Browser, hz: f64) -> serde_json::Value {
     }
 }
 
+/// Two seconds of hostile datagrams at a WebRTC leg's port.
+async fn flood_with_junk(port: u16) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("127.0.0.1:{port}");
+    let mut stun = vec![0u8, 1, 0, 8, 0x21, 0x12, 0xA4, 0x42];
+    stun.extend_from_slice(b"junkjunkjunk\x00\x06\x00\x04abcd");
+    let dtls = [22u8, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 1, 0, 4, 1, 0, 0, 0];
+    let mut x: u32 = 0x1234_5678;
+    for i in 0..1000u32 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let mut rtp = vec![0x80, 111, (i >> 8) as u8, i as u8, 0, 0, 0, 0, 1, 2, 3, 4];
+        rtp.extend((0..80).map(|k| (x >> (k % 24)) as u8));
+        let random: Vec<u8> = (0..(x % 300)).map(|k| (x.rotate_left(k)) as u8).collect();
+        let packet: &[u8] = match i % 4 {
+            0 => &stun,
+            1 => &dtls,
+            2 => &rtp,
+            _ => &random,
+        };
+        let _ = socket.send_to(packet, &target).await;
+        if i % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Nothing went wrong in the page but the expected 401 of `/api/me` before signing in.
 async fn assert_no_page_errors(b: &mut Browser) {
     let errors = b.run(json!({"do": "errors"})).await;
@@ -145,6 +173,23 @@ async fn a_browser_answers_a_phone_and_both_hear_each_other() {
     browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button:text('Resume')"})).await;
     wait_line(&mut browser, 0, "talking").await;
     browser_hears(&mut browser, 440.0).await;
+
+    // Junk at the port the browser sends its media to (STUN, DTLS, RTP-shaped and random
+    // datagrams from a stranger) does not disturb the call.
+    let sdp = browser
+        .run(json!({"do": "evaluate", "expression": "window.switchboardPhone.lines[0].session.connection.remoteDescription.sdp"}))
+        .await;
+    let port: u16 = sdp["value"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("a=candidate:"))
+        .and_then(|c| c.split_whitespace().nth(5))
+        .and_then(|p| p.parse().ok())
+        .expect("our candidate's port");
+    flood_with_junk(port).await;
+    browser_hears(&mut browser, 440.0).await;
+    assert_eq!(line_state(&mut browser, 0).await, "talking");
 
     // A key from the workspace keypad travels by SIP INFO into the call's timeline.
     browser.run(json!({"do": "click", "selector": "#ws-keypad button[data-key='5']"})).await;
@@ -332,4 +377,32 @@ async fn a_browser_calls_out_through_a_trunk_and_into_an_ivr_with_its_keypad_on_
     assert_eq!(detail["agent_extension"], "102", "{detail}");
     assert_no_page_errors(&mut browser).await;
     browser.close().await;
+}
+
+#[tokio::test]
+async fn without_a_certificate_the_server_serves_https_with_a_self_signed_one_it_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let https_addr = |server: &mut Server| {
+        server.wait_for_log("https_addr", Duration::from_secs(10)).unwrap();
+        let log = server.log_text();
+        let line = log.lines().find(|l| l.contains("https_addr")).unwrap().to_string();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["https_addr"].as_str().unwrap().to_string()
+    };
+    let mut server = Server::start(&data, &[], &[]).unwrap();
+    let addr = https_addr(&mut server);
+    let _ = switchboard_tests::http();
+    let insecure = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let page = insecure.get(format!("https://{addr}/ui/phone.js")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    // The certificate is self-signed: a client that checks certificates refuses it.
+    assert!(reqwest::Client::new().get(format!("https://{addr}/healthz")).send().await.is_err());
+    let cert = std::fs::read(data.join("tls/self-signed-cert.pem")).unwrap();
+    drop(server);
+    // The same certificate after a restart (a browser's exception for it still holds).
+    let mut again = Server::start(&data, &[], &[]).unwrap();
+    let addr = https_addr(&mut again);
+    assert_eq!(insecure.get(format!("https://{addr}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(std::fs::read(data.join("tls/self-signed-cert.pem")).unwrap(), cert);
 }

@@ -28,8 +28,8 @@ pub struct ServeOptions {
     /// Load the demo account (idempotent) and print its logins.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
-    /// Address for HTTPS (API, web UI and SIP over secure WebSocket at `/sip`); used when a
-    /// certificate and key are given.
+    /// Address for HTTPS (API, web UI and SIP over secure WebSocket at `/sip`), with the given
+    /// certificate, or a self-signed one made in the data directory when none is given.
     #[arg(long, env = "SWITCHBOARD_HTTPS", default_value = "127.0.0.1:8443")]
     pub https: SocketAddr,
     /// PEM certificate chain for HTTPS/WSS.
@@ -38,6 +38,9 @@ pub struct ServeOptions {
     /// PEM private key for HTTPS/WSS.
     #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Serve plain HTTP only (no HTTPS listener).
+    #[arg(long, env = "SWITCHBOARD_NO_HTTPS", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub no_https: bool,
     /// Mark the session cookie Secure (when a TLS proxy fronts the server).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -117,7 +120,19 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     // A bad certificate is a start-up error, before anything else is opened.
     let tls = match (&opts.tls_cert, &opts.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::load(cert, key)?),
-        _ => None,
+        _ if opts.no_https => None,
+        // Browsers use a microphone only on secure pages (or localhost): a remote agent needs
+        // HTTPS, and gets a self-signed certificate until one is configured.
+        _ => {
+            let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+            for ip in [Some(opts.https.ip()), opts.public_ip].into_iter().flatten() {
+                if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+                    names.push(ip.to_string());
+                }
+            }
+            let (cert, key) = crate::tls::self_signed(&opts.data.data_dir.join("tls"), &names)?;
+            Some(crate::tls::load(&cert, &key)?)
+        }
     };
     let url = opts.data.url()?;
     let db = opts.data.open().await?;
@@ -173,8 +188,18 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", opts.http))?;
     let http_addr = listener.local_addr()?;
+    let https_listener = match tls {
+        Some(config) => {
+            let tcp = tokio::net::TcpListener::bind(opts.https)
+                .await
+                .with_context(|| format!("cannot listen for HTTPS on {}", opts.https))?;
+            Some(crate::tls::TlsListener::new(tcp, config)?)
+        }
+        None => None,
+    };
     if let Some((created, logins)) = &demo_logins {
-        print_banner(&opts, http_addr, sip.local_addr(), *created, logins);
+        let https = https_listener.as_ref().map(listener_addr);
+        print_banner(&opts, http_addr, https, sip.local_addr(), *created, logins);
     }
     tracing::info!(%http_addr, "HTTP API and web UI listening");
     tracing::info!(rtp_ports = %format!("{}-{}", opts.rtp_ports.0, opts.rtp_ports.1), "RTP media relay ready");
@@ -195,12 +220,8 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let https = match tls {
-        Some(config) => {
-            let tcp = tokio::net::TcpListener::bind(opts.https)
-                .await
-                .with_context(|| format!("cannot listen for HTTPS on {}", opts.https))?;
-            let listener = crate::tls::TlsListener::new(tcp, config)?;
+    let https = match https_listener {
+        Some(listener) => {
             tracing::info!(https_addr = %listener_addr(&listener), "HTTPS (and WSS at /sip) listening");
             let app = app.clone().layer(axum::Extension(api::Secure));
             // Each connection's router carries the peer address, as `ConnectInfo` does on HTTP.
@@ -271,6 +292,7 @@ fn listener_addr(l: &crate::tls::TlsListener) -> String {
 fn print_banner(
     opts: &ServeOptions,
     http: SocketAddr,
+    https: Option<String>,
     sip: SocketAddr,
     created: bool,
     logins: &[demo::Login],
@@ -279,8 +301,9 @@ fn print_banner(
     out.push_str("\n=== Switchboard demo account ");
     out.push_str(if created { "(just created) ===\n" } else { "(already loaded) ===\n" });
     out.push_str(&format!("Web UI:        http://{http}/\n"));
-    if opts.tls_cert.is_some() {
-        out.push_str(&format!("               https://{}/ (SIP over WSS at /sip)\n", opts.https));
+    if let Some(https) = https {
+        let kind = if opts.tls_cert.is_some() { "" } else { ", self-signed certificate" };
+        out.push_str(&format!("               https://{https}/ (SIP over WSS at /sip{kind})\n"));
     }
     out.push_str(&format!(
         "Main number:   {} (business hours -> IVR; after hours -> voicemail)\n",

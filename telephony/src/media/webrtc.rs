@@ -106,8 +106,18 @@ impl WebRtcLeg {
         local: SocketAddr,
         advertised: SocketAddr,
     ) -> Result<Self, WebRtcError> {
+        Self::with_config(config(), base, now_ms, local, advertised)
+    }
+
+    fn with_config(
+        config: RtcConfig,
+        base: Instant,
+        now_ms: u64,
+        local: SocketAddr,
+        advertised: SocketAddr,
+    ) -> Result<Self, WebRtcError> {
         let now = base + Duration::from_millis(now_ms);
-        let mut rtc = config().build(now);
+        let mut rtc = config.build(now);
         let candidate = Candidate::host(advertised, "udp").map_err(|e| WebRtcError::Rtc(e.to_string()))?;
         rtc.add_local_candidate(candidate);
         // A candidate on another address than the socket's (a public address before NAT) is
@@ -145,7 +155,30 @@ impl WebRtcLeg {
         advertised: SocketAddr,
         offer: &str,
     ) -> Result<(Self, String), WebRtcError> {
-        let mut leg = Self::new(base, now_ms, local, advertised)?;
+        Self::answer_with(config(), base, now_ms, local, advertised, offer)
+    }
+
+    /// `answer` with our ICE credentials fixed, so that fuzzing can address STUN to us.
+    pub(crate) fn answer_with_ice(
+        base: Instant,
+        ufrag: &str,
+        pass: &str,
+        local: SocketAddr,
+        offer: &str,
+    ) -> Result<(Self, String), WebRtcError> {
+        let creds = str0m::IceCreds { ufrag: ufrag.into(), pass: pass.into() };
+        Self::answer_with(config().set_local_ice_credentials(creds), base, 0, local, local, offer)
+    }
+
+    fn answer_with(
+        config: RtcConfig,
+        base: Instant,
+        now_ms: u64,
+        local: SocketAddr,
+        advertised: SocketAddr,
+        offer: &str,
+    ) -> Result<(Self, String), WebRtcError> {
+        let mut leg = Self::with_config(config, base, now_ms, local, advertised)?;
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
         let answer = leg.rtc.sdp_api().accept_offer(offer).map_err(|e| WebRtcError::Sdp(e.to_string()))?;
         let answer = answer.to_sdp_string();

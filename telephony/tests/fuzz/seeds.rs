@@ -154,3 +154,40 @@ pub fn wav() -> Vec<(String, Vec<u8>)> {
         ("alaw-extensible".into(), with_format(6, 8, true)),
     ]
 }
+
+/// A STUN attribute: type, length, value padded to four bytes.
+fn stun_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    out.extend_from_slice(&kind.to_be_bytes());
+    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+    out.extend_from_slice(value);
+    out.resize(out.len().next_multiple_of(4), 0);
+}
+
+/// Datagrams a browser leg may get: a STUN binding request addressed to it (USERNAME of its
+/// fixed fuzzing credentials, a wrong MESSAGE-INTEGRITY), a DTLS ClientHello record, an RTP
+/// packet (SRTP-shaped, not decryptable), and all three back to back.
+pub fn webrtc_packets() -> Vec<(String, Vec<u8>)> {
+    let mut attrs = Vec::new();
+    stun_attr(&mut attrs, 0x0006, b"fuzz:95HS");
+    stun_attr(&mut attrs, 0x0024, &0x6E00_1EFFu32.to_be_bytes());
+    stun_attr(&mut attrs, 0x802A, &[1, 2, 3, 4, 5, 6, 7, 8]);
+    stun_attr(&mut attrs, 0x0025, &[]);
+    stun_attr(&mut attrs, 0x0008, &[0xAB; 20]);
+    stun_attr(&mut attrs, 0x8028, &[0xDE, 0xAD, 0xBE, 0xEF]);
+    let mut stun = vec![0x00, 0x01];
+    stun.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    stun.extend_from_slice(&0x2112_A442u32.to_be_bytes());
+    stun.extend_from_slice(b"transaction1");
+    stun.extend_from_slice(&attrs);
+    // A DTLS 1.2 handshake record holding the start of a ClientHello.
+    let mut dtls =
+        vec![22, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60, 1, 0, 0, 48, 0, 0, 0, 0, 0, 0, 0, 48, 0xFE, 0xFD];
+    dtls.extend_from_slice(&[7; 32]);
+    dtls.extend_from_slice(&[0, 0, 2, 0xC0, 0x2B, 1, 0]);
+    let mut rtp = vec![0x80, 111, 0, 1, 0, 0, 3, 0xC0, 0x12, 0x34, 0x56, 0x78];
+    rtp.extend_from_slice(&[0x5A; 60]);
+    let mut all = stun.clone();
+    all.extend_from_slice(&dtls);
+    all.extend_from_slice(&rtp);
+    vec![("stun".into(), stun), ("dtls".into(), dtls), ("srtp".into(), rtp), ("all".into(), all)]
+}
