@@ -302,6 +302,8 @@ pub struct Live {
 }
 
 struct Inner {
+    /// What agents are doing (on a call, wrapping up), beside the AI engagements.
+    agents: crate::calls::activity::Activity,
     entries: Mutex<HashMap<u64, Entry>>,
     updates: broadcast::Sender<Update>,
     next: AtomicU64,
@@ -333,10 +335,21 @@ pub struct Inbox {
 }
 
 impl Live {
+    /// What agents are doing now (on a call, wrapping up).
+    pub fn agents(&self) -> &crate::calls::activity::Activity {
+        &self.inner.agents
+    }
+
     pub fn new() -> Live {
         let (updates, _) = broadcast::channel(4096);
-        let live =
-            Live { inner: Arc::new(Inner { entries: Mutex::default(), updates, next: AtomicU64::new(1) }) };
+        let live = Live {
+            inner: Arc::new(Inner {
+                agents: Default::default(),
+                entries: Mutex::default(),
+                updates,
+                next: AtomicU64::new(1),
+            }),
+        };
         // Silence grows with time: re-evaluate quiet tiles every second.
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&live.inner);

@@ -14,6 +14,8 @@ const LINE_STATE = {
 
 export const workspace = {
   unsubscribe: null,
+  poll: null,
+  presence: null,
 
   async start() {
     $("ws-ext").textContent = session.me.agent_extension ? `extension ${session.me.agent_extension}` : "no extension";
@@ -21,15 +23,30 @@ export const workspace = {
       $("ws-phone-status").textContent = "Your user is not linked to an agent extension: ask an admin to link one.";
       return;
     }
-    if (!this.unsubscribe) this.unsubscribe = phone.on(() => this.render());
+    if (!this.unsubscribe) this.unsubscribe = phone.on(() => { this.render(); this.refreshStatus(); });
     phone.start();
     this.render();
     this.devices();
+    this.refreshStatus();
+    clearInterval(this.poll);
+    // On a call and wrap-up are set by the server as calls come and go.
+    this.poll = setInterval(() => this.refreshStatus(), 2000);
   },
 
   stop() {
     if (this.unsubscribe) this.unsubscribe();
     this.unsubscribe = null;
+    clearInterval(this.poll);
+    this.poll = null;
+  },
+
+  async refreshStatus() {
+    try {
+      this.presence = await api("GET", "/api/me/status");
+    } catch {
+      return;
+    }
+    renderStatus(this.presence);
   },
 
   render() {
@@ -84,19 +101,42 @@ export const workspace = {
 
 async function setStatus(status) {
   try {
-    await api("PUT", "/api/me/status", { status });
-    localStorage.setItem("agent-status", status);
-    $("ws-status-note").textContent = status === "available" ? "Queues offer you calls." : "Queues do not offer you calls.";
+    workspace.presence = await api("PUT", "/api/me/status", { status });
   } catch (e) {
     $("ws-status-note").textContent = `Not changed: ${e.message}`;
+    return;
   }
-  renderStatus();
+  renderStatus(workspace.presence);
 }
 
-function renderStatus() {
-  const current = localStorage.getItem("agent-status") || "";
+async function ready() {
+  try {
+    workspace.presence = await api("POST", "/api/me/ready");
+  } catch (e) {
+    $("ws-status-note").textContent = e.message;
+  }
+  renderStatus(workspace.presence);
+}
+
+function renderStatus(p) {
+  const chosen = p ? (p.status === "available" ? "available" : "away") : "";
   $("ws-status").replaceChildren(...STATUS.map(([value, label]) =>
-    el("button", { class: `status-choice ${value} ${current === value ? "chosen" : ""}`, "aria-pressed": String(current === value), onclick: () => setStatus(value) }, label)));
+    el("button", { class: `status-choice ${value} ${chosen === value ? "chosen" : ""}`, "aria-pressed": String(chosen === value), onclick: () => setStatus(value) }, label)));
+  const box = $("ws-activity");
+  const note = $("ws-status-note");
+  if (p && p.activity === "on_call") {
+    box.replaceChildren(el("span", { class: "activity on_call" }, "On call"));
+    note.textContent = "Queues wait until you finish this call.";
+  } else if (p && p.activity === "wrap_up") {
+    const left = Math.max(0, Math.ceil((p.wrap_up_until - Date.now()) / 1000));
+    box.replaceChildren(
+      el("span", { class: "activity wrap_up" }, `Wrap-up · ${left} s left`),
+      el("button", { id: "ws-ready", class: "accept", onclick: ready }, "Ready"));
+    note.textContent = "Queues offer you calls again when wrap-up ends.";
+  } else {
+    box.replaceChildren();
+    note.textContent = !p ? "" : chosen === "available" ? "Queues offer you calls." : "Queues do not offer you calls.";
+  }
 }
 
 $("ws-dial").addEventListener("submit", (ev) => {
@@ -123,4 +163,4 @@ for (const key of "123456789*0#") {
 
 $("ws-mic").addEventListener("change", () => phone.setDevices($("ws-mic").value, $("ws-speaker").value));
 $("ws-speaker").addEventListener("change", () => phone.setDevices($("ws-mic").value, $("ws-speaker").value));
-renderStatus();
+renderStatus(null);

@@ -406,3 +406,69 @@ async fn without_a_certificate_the_server_serves_https_with_a_self_signed_one_it
     assert_eq!(insecure.get(format!("https://{addr}/healthz")).send().await.unwrap().status(), 200);
     assert_eq!(std::fs::read(data.join("tls/self-signed-cert.pem")).unwrap(), cert);
 }
+
+#[tokio::test]
+async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
+    if !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
+    let supervisor = login(&client, &server, "supervisor@demo.example", PASSWORD).await.unwrap();
+    let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    browser.run(json!({"do": "click", "selector": "#ws-status button.available"})).await;
+    browser
+        .run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "Queues offer you calls"}))
+        .await;
+
+    switchboard_tests::add_number(
+        &client,
+        &server,
+        &admin,
+        "+15555550144",
+        json!({"type": "queue", "name": "support"}),
+    )
+    .await;
+    let caller_port = free_udp_port();
+    switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
+    let rtp_port = free_udp_port().to_string();
+    let caller = tokio::process::Command::new("sipp")
+        .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &caller_port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_udp_port().to_string(), "-s", "+15555550144", "-key", "rtp_port", &rtp_port])
+        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bob (first in the queue) has no phone on: the queue offers the caller to Alice.
+    wait_line(&mut browser, 0, "ringing").await;
+    browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
+    wait_line(&mut browser, 0, "talking").await;
+    browser.run(json!({"do": "waitText", "selector": "#ws-activity", "text": "On call"})).await;
+    let presence = json_of(&client, &server, &supervisor, "/api/presence").await;
+    let alice =
+        presence.as_array().unwrap().iter().find(|p| p["extension"] == "101").cloned().unwrap_or_default();
+    assert_eq!(alice["activity"], "on_call", "{presence}");
+    browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
+    let out = caller.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "caller: {}", String::from_utf8_lossy(&out.stdout));
+    // The demo support queue gives 15 s of wrap-up; Alice is ready sooner.
+    browser.run(json!({"do": "waitText", "selector": "#ws-activity", "text": "Wrap-up"})).await;
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("workspace-wrap-up.png").display().to_string()}))
+        .await;
+    browser.run(json!({"do": "click", "selector": "#ws-ready"})).await;
+    browser
+        .run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "Queues offer you calls"}))
+        .await;
+    let history = json_of(&client, &server, &supervisor, "/api/presence/101/history").await;
+    let statuses: Vec<&str> =
+        history.as_array().unwrap().iter().rev().filter_map(|h| h["status"].as_str()).collect();
+    assert_eq!(statuses, ["available", "on_call", "wrap_up", "ready"], "{history}");
+    assert_no_page_errors(&mut browser).await;
+    browser.close().await;
+}

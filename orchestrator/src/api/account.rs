@@ -3,6 +3,7 @@
 use super::error::ApiResult;
 use super::extract::JsonBody;
 use super::{Access, Api, AppState, Principal};
+use crate::calls::activity::Doing;
 use crate::clock::now_ms;
 use crate::error::Error;
 use crate::model::{AccountSettings, Role};
@@ -47,8 +48,82 @@ pub struct StatusRequest {
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Presence {
     pub extension: String,
+    /// The status the agent chose (an agent who never chose one is available).
     pub status: PresenceStatus,
     pub updated_at: i64,
+    /// What their calls make them do now: `on_call` or `wrap_up` (queues offer them no call
+    /// meanwhile); absent when neither.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<String>,
+    /// Since when (unix ms), and for wrap-up until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_since: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrap_up_until: Option<i64>,
+}
+
+impl Presence {
+    fn new(extension: String, status: PresenceStatus, updated_at: i64, doing: Option<Doing>) -> Presence {
+        let (activity, activity_since, wrap_up_until) = match &doing {
+            Some(Doing::OnCall { since, .. }) => (Some("on_call".to_string()), Some(*since), None),
+            Some(Doing::WrapUp { since, until }) => (Some("wrap_up".to_string()), Some(*since), Some(*until)),
+            None => (None, None, None),
+        };
+        Presence { extension, status, updated_at, activity, activity_since, wrap_up_until }
+    }
+}
+
+fn status_of(text: &str) -> PresenceStatus {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).unwrap_or(PresenceStatus::Offline)
+}
+
+fn my_extension(p: &Principal) -> Result<String, Error> {
+    p.agent_extension
+        .clone()
+        .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))
+}
+
+async fn get_my_status(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Presence>> {
+    let extension = my_extension(&p)?;
+    let (status, at) = crate::store::presence::chosen(&st.db, p.account_id, &extension)
+        .await?
+        .map(|(s, at)| (status_of(&s), at))
+        .unwrap_or((PresenceStatus::Available, 0));
+    let doing = st.live.agents().doing(p.account_id, &extension);
+    Ok(Json(Presence::new(extension, status, at, doing)))
+}
+
+/// Ends my wrap-up now (queues offer me calls again if my status is available).
+async fn ready(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Json<Presence>> {
+    let extension = my_extension(&p)?;
+    if !st.live.agents().ready(p.account_id, &extension) {
+        return Err(Error::Conflict("you are not wrapping up a call".into()).into());
+    }
+    get_my_status(State(st), Extension(p)).await
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StatusChange {
+    pub status: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExtensionPath {
+    extension: String,
+}
+
+/// An agent's latest status changes, newest first: those they chose and those their calls made.
+async fn status_history(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    axum::extract::Path(path): axum::extract::Path<ExtensionPath>,
+) -> ApiResult<Json<Vec<StatusChange>>> {
+    let rows = crate::store::presence::history(&st.db, p.account_id, &path.extension, 200).await?;
+    Ok(Json(rows.into_iter().map(|(status, at)| StatusChange { status, at }).collect()))
 }
 
 async fn set_my_status(
@@ -64,25 +139,33 @@ async fn set_my_status(
     let status = status.as_str().unwrap_or("offline").to_string();
     let now = now_ms();
     crate::store::presence::set(&st.db, p.account_id, &extension, &status, now).await?;
+    crate::store::presence::record_change(&st.db, p.account_id, &extension, &status, now).await?;
     // Queues offer calls by it: routing's copy of the configuration is reloaded.
     st.config_changed.changed().await;
-    Ok(Json(Presence { extension, status: req.status, updated_at: now }))
+    let doing = st.live.agents().doing(p.account_id, &extension);
+    Ok(Json(Presence::new(extension, req.status, now, doing)))
 }
 
 async fn list_presence(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Vec<Presence>>> {
-    let out = crate::store::presence::list(&st.db, p.account_id)
+    let agents = st.live.agents();
+    let mut out: Vec<Presence> = crate::store::presence::list(&st.db, p.account_id)
         .await?
         .into_iter()
-        .map(|(extension, status, updated_at)| Presence {
-            extension,
-            status: serde_json::from_value(serde_json::Value::String(status))
-                .unwrap_or(PresenceStatus::Offline),
-            updated_at,
+        .map(|(extension, status, updated_at)| {
+            let doing = agents.doing(p.account_id, &extension);
+            Presence::new(extension, status_of(&status), updated_at, doing)
         })
         .collect();
+    // Agents busy on calls who never chose a status (available by default).
+    for (extension, doing) in agents.of_account(p.account_id) {
+        if !out.iter().any(|x| x.extension == extension) {
+            out.push(Presence::new(extension, PresenceStatus::Available, 0, Some(doing)));
+        }
+    }
+    out.sort_by(|a, b| a.extension.cmp(&b.extension));
     Ok(Json(out))
 }
 
@@ -103,7 +186,7 @@ pub struct Softphone {
 async fn my_softphone(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
-) -> ApiResult<Json<Softphone>> {
+) -> ApiResult<(axum::http::StatusCode, Json<Softphone>)> {
     let extension = p
         .agent_extension
         .clone()
@@ -112,14 +195,17 @@ async fn my_softphone(
     let c = crate::store::softphone::issue(&st.db, p.account_id, user, &extension, now_ms()).await?;
     // The SIP directory is reloaded before the page registers.
     st.config_changed.changed().await;
-    Ok(Json(Softphone {
-        extension,
-        display_name: p.name.clone(),
-        username: c.username,
-        password: c.password,
-        websocket_path: "/sip".into(),
-        expires_at: c.expires_at,
-    }))
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(Softphone {
+            extension,
+            display_name: p.name.clone(),
+            username: c.username,
+            password: c.password,
+            websocket_path: "/sip".into(),
+            expires_at: c.expires_at,
+        }),
+    ))
 }
 
 pub fn routes(api: &mut Api) {
@@ -154,8 +240,39 @@ pub fn routes(api: &mut Api) {
         "presence",
         "Set my agent status (available, away, on break, offline)",
         status,
-        presence,
+        presence.clone(),
         set_my_status,
+    );
+    let history = api.schema::<Vec<StatusChange>>();
+    api.add(
+        Method::GET,
+        "/api/me/status",
+        Access::AtLeast(Role::Agent),
+        "presence",
+        "My agent status, and what my calls make me do now (on a call, wrap-up)",
+        None,
+        presence.clone(),
+        get_my_status,
+    );
+    api.add(
+        Method::POST,
+        "/api/me/ready",
+        Access::AtLeast(Role::Agent),
+        "presence",
+        "End my wrap-up now",
+        None,
+        presence,
+        ready,
+    );
+    api.add(
+        Method::GET,
+        "/api/presence/{extension}/history",
+        Access::AtLeast(Role::Supervisor),
+        "presence",
+        "An agent's latest status changes, newest first",
+        None,
+        history,
+        status_history,
     );
     api.add(
         Method::POST,

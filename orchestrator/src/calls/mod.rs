@@ -12,6 +12,7 @@
 //!   `crate::agent::voice`. None of them constructs another: each returns `Next`.
 //! - `prompts`: what a prompt sounds like (recordings, synthesised text, cached).
 
+pub mod activity;
 pub mod answered;
 pub mod dispatch;
 pub mod ivr;

@@ -106,6 +106,9 @@ async fn hold(call: &AnsweredCall, spec: &Queue) -> Box<dyn Source + Send> {
 async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
     let mut rang = false;
     let members = call.snapshot.borrow().queue_members(call.account, queue);
+    // Agents on a call or wrapping one up are not offered another.
+    let members: Vec<_> =
+        members.into_iter().filter(|a| !call.live.agents().busy(call.account, &a.extension)).collect();
     for agent in members {
         let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
         let decision = RouteDecision::Ring {
@@ -117,7 +120,10 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
         };
         let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
         match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms, opt_out).await {
-            Rang::Answered => return Round::Answered(agent.extension),
+            Rang::Answered => {
+                call.live.agents().answered(call.account, &agent.extension, call.call, spec.wrap_up_seconds);
+                return Round::Answered(agent.extension);
+            }
             Rang::CallerLeft => return Round::CallerLeft,
             Rang::Key(_) => return Round::OptedOut,
             Rang::Unreached(status) => {

@@ -257,6 +257,19 @@ pub async fn start(
     health.supervise("config", Reloader { db, changed, snapshot: snapshot_tx, sip: handle.clone() });
     let (planned_tx, planned_rx) = tokio::sync::mpsc::unbounded_channel::<Prepared>();
     let records = calls::RecordWriter::start_supervised(router_db.clone(), health);
+    // What calls make agents do (on a call, wrap-up, ready) goes into their timelines.
+    let mut changes = live.agents().subscribe();
+    let timeline_db = router_db.clone();
+    tokio::spawn(async move {
+        while let Some(c) = changes.recv().await {
+            if let Err(e) =
+                crate::store::presence::record_change(&timeline_db, c.account, &c.extension, c.status, c.at)
+                    .await
+            {
+                tracing::warn!(error = %e, extension = %c.extension, "cannot record an agent's status change");
+            }
+        }
+    });
     let flush_on_exit = records.clone();
     let router = CallRouter {
         db: router_db.clone(),
@@ -308,6 +321,10 @@ struct ActiveCall {
     keys: Option<mpsc::UnboundedReceiver<char>>,
     /// Where the caller's SIP INFO digits join the ones heard in the media (a browser's keypad).
     info_keys: Option<mpsc::UnboundedSender<char>>,
+    /// The agent who placed the call, and the agent rung for it directly: on a call once it is
+    /// answered (see `calls::activity`).
+    placed_by: Option<(i64, String)>,
+    rung: Option<(i64, String)>,
 }
 
 impl ActiveCall {
@@ -324,6 +341,8 @@ impl ActiveCall {
             leg: None,
             keys: None,
             info_keys: None,
+            placed_by: None,
+            rung: None,
         }
     }
 }
@@ -477,6 +496,14 @@ impl CallRouter {
             CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,
             CallEvent::Answered { call, contact } => {
                 if let Some(active) = self.calls.get_mut(&call) {
+                    // Agents on the call are busy until it ends (a call we answer ourselves
+                    // has only its caller).
+                    let answered_by_person = contact != "switchboard";
+                    let agents =
+                        active.placed_by.iter().chain(active.rung.iter().filter(|_| answered_by_person));
+                    for (account, extension) in agents {
+                        self.live.agents().answered(*account, extension, call, 0);
+                    }
                     if let Some(id) = active.record {
                         self.records.answered(id);
                     }
@@ -510,7 +537,10 @@ impl CallRouter {
                 self.event(call, "unreached", serde_json::json!({ "status": status })).await;
                 // An agent rung without answering the caller: their forwarding takes the call.
                 let (ringing, leg) = match self.calls.get_mut(&call) {
-                    Some(c) => (c.ringing.take(), c.leg.take()),
+                    Some(c) => {
+                        c.rung = None;
+                        (c.ringing.take(), c.leg.take())
+                    }
                     None => (None, None),
                 };
                 if let Some(leg) = leg {
@@ -567,6 +597,7 @@ impl CallRouter {
                 .await;
             }
             CallEvent::Ended { call, outcome } => {
+                self.live.agents().call_ended(call);
                 let active = self.calls.remove(&call);
                 let verdict =
                     active.as_ref().and_then(|a| *a.verdict.lock().unwrap_or_else(|e| e.into_inner()));
@@ -635,6 +666,9 @@ impl CallRouter {
             Plan::Reject { account, .. } => *account,
         };
         let mut active = ActiveCall::new(account, record, &from);
+        if let switchboard_telephony::sip::b2bua::Caller::User { account, extension } = &inc.caller {
+            active.placed_by = Some((*account, extension.clone()));
+        }
         if let Plan::Reject { status, why, .. } = plan {
             tracing::debug!(call = %inc.call, %from, %to, status, %why, "call refused");
             if let Some(id) = record {
@@ -673,6 +707,7 @@ impl CallRouter {
             Plan::Ring { account, extension, lines, ring_ms, forward, .. } => {
                 tracing::debug!(call = %inc.call, %from, %to, %extension, forward, "ringing");
                 active.leg = record.map(|r| self.records.leg(r, "agent", &extension));
+                active.rung = Some((account, extension.clone()));
                 if forward {
                     active.ringing = Some(extension.clone());
                     self.sip.report_unreached(inc.call, true).await;

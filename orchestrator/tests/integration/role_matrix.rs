@@ -227,7 +227,7 @@ async fn request_for(
         (Method::POST, "/api/auth/login") => {
             Some(json!({"email": f.emails[&Role::Agent], "password": PASSWORD}))
         }
-        (Method::POST, "/api/auth/logout") => None,
+        (Method::POST, "/api/auth/logout" | "/api/me/ready" | "/api/me/softphone") => None,
         (Method::PUT, "/api/me/status") => Some(json!({"status": "available"})),
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
@@ -238,7 +238,9 @@ async fn request_for(
         (Method::PUT, _) => Some(f.bodies[&collection].clone()),
         _ => None,
     };
-    let path = if !e.path.contains("{id}") {
+    let path = if e.path.contains("{extension}") {
+        e.path.replace("{extension}", "101")
+    } else if !e.path.contains("{id}") {
         e.path.clone()
     } else if e.method == Method::DELETE && collection == "/api/voicemail" {
         e.path.replace("{id}", &voicemail_message(db, f, data_dir).await.to_string())
@@ -289,6 +291,8 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::GET, "/api/live/feed") => StatusCode::BAD_REQUEST,
         (Method::POST, "/api/auth/login") => StatusCode::OK,
         (Method::POST, "/api/auth/logout") => StatusCode::NO_CONTENT,
+        // Allowed, but the agent is not wrapping up a call.
+        (Method::POST, "/api/me/ready") => StatusCode::CONFLICT,
         (Method::POST, _) => StatusCode::CREATED,
         (Method::DELETE, _) => StatusCode::NO_CONTENT,
         _ => StatusCode::OK,
@@ -302,7 +306,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
     let read = *method == Method::GET;
     Access::AtLeast(match path {
         "/api/auth/login" | "/api/auth/logout" => return Access::Public,
-        "/api/me" | "/api/me/status" | "/api/calls" | "/api/calls/{id}" => Agent,
+        "/api/me" | "/api/me/status" | "/api/me/ready" | "/api/me/softphone" | "/api/calls"
+        | "/api/calls/{id}" => Agent,
         "/api/account" if read => Agent,
         "/api/account" => Owner,
         p if p.starts_with("/api/users") || p.starts_with("/api/tokens") => Owner,

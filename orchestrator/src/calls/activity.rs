@@ -1,0 +1,236 @@
+//! What agents are doing now, as their calls show it: **on a call** from answer to hang-up
+//! (any call: rung directly, offered by a queue, or placed by the agent), then **in wrap-up**
+//! after a queue call for the queue's `wrap_up_seconds`, until the time is up or the agent says
+//! they are ready. Queues offer calls only to agents doing neither (and whose chosen status is
+//! available). Each change is sent to whoever subscribed (the store writes the agents'
+//! timelines).
+
+use crate::clock::now_ms;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use switchboard_telephony::sip::b2bua::CallId;
+use tokio::sync::mpsc;
+
+/// What an agent is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Doing {
+    /// On one or more calls since `since` (unix ms); the wrap-up owed when the last one ends.
+    OnCall { calls: Vec<CallId>, since: i64, wrap_up_ms: i64 },
+    /// Wrapping up a call until `until` (unix ms).
+    WrapUp { since: i64, until: i64 },
+}
+
+impl Doing {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Doing::OnCall { .. } => "on_call",
+            Doing::WrapUp { .. } => "wrap_up",
+        }
+    }
+}
+
+/// A change of what an agent is doing: `on_call`, `wrap_up`, or `ready` (doing nothing again,
+/// by the end of a call or of wrap-up, or by the agent's word).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub account: i64,
+    pub extension: String,
+    pub status: &'static str,
+    pub at: i64,
+    pub call: Option<CallId>,
+}
+
+type Agent = (i64, String);
+
+#[derive(Default)]
+struct Inner {
+    agents: HashMap<Agent, Doing>,
+    subscribers: Vec<mpsc::UnboundedSender<Change>>,
+}
+
+impl Inner {
+    fn tell(&mut self, account: i64, extension: &str, status: &'static str, at: i64, call: Option<CallId>) {
+        let change = Change { account, extension: extension.to_string(), status, at, call };
+        self.subscribers.retain(|s| s.send(change.clone()).is_ok());
+    }
+
+    /// Forgets a wrap-up whose time is up (telling subscribers, once).
+    fn expire(&mut self, agent: &Agent, now: i64) {
+        if let Some(Doing::WrapUp { until, .. }) = self.agents.get(agent) {
+            if *until <= now {
+                let until = *until;
+                self.agents.remove(agent);
+                self.tell(agent.0, &agent.1, "ready", until, None);
+            }
+        }
+    }
+}
+
+/// Shared by the router, the queues and the API.
+#[derive(Clone, Default)]
+pub struct Activity {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Activity {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every change from now on.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Change> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.lock().subscribers.push(tx);
+        rx
+    }
+
+    /// `extension` answered `call`; `wrap_up_seconds` are owed when it ends (queue calls).
+    pub fn answered(&self, account: i64, extension: &str, call: CallId, wrap_up_seconds: u32) {
+        let now = now_ms();
+        let agent = (account, extension.to_string());
+        let mut inner = self.lock();
+        let wrap = wrap_up_seconds as i64 * 1000;
+        match inner.agents.get_mut(&agent) {
+            Some(Doing::OnCall { calls, wrap_up_ms, .. }) => {
+                if !calls.contains(&call) {
+                    calls.push(call);
+                }
+                *wrap_up_ms = (*wrap_up_ms).max(wrap);
+            }
+            _ => {
+                inner.agents.insert(agent, Doing::OnCall { calls: vec![call], since: now, wrap_up_ms: wrap });
+                inner.tell(account, extension, "on_call", now, Some(call));
+            }
+        }
+    }
+
+    /// `call` ended: agents with no other call go to wrap-up (when owed) or are free again.
+    /// A wrap-up ends by itself when its time is up (a timer tells subscribers).
+    pub fn call_ended(&self, call: CallId) {
+        let now = now_ms();
+        let mut inner = self.lock();
+        let mut done = Vec::new();
+        for (agent, doing) in inner.agents.iter_mut() {
+            if let Doing::OnCall { calls, wrap_up_ms, .. } = doing {
+                if calls.contains(&call) {
+                    calls.retain(|c| *c != call);
+                    if calls.is_empty() {
+                        done.push((agent.clone(), *wrap_up_ms));
+                    }
+                }
+            }
+        }
+        for (agent, wrap) in done {
+            if wrap > 0 {
+                let until = now + wrap;
+                inner.agents.insert(agent.clone(), Doing::WrapUp { since: now, until });
+                inner.tell(agent.0, &agent.1, "wrap_up", now, Some(call));
+                let me = self.clone();
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(wrap as u64)).await;
+                        me.lock().expire(&agent, now_ms().max(until));
+                    });
+                }
+            } else {
+                inner.agents.remove(&agent);
+                inner.tell(agent.0, &agent.1, "ready", now, Some(call));
+            }
+        }
+    }
+
+    /// The agent is ready before their wrap-up time is up; `false` if they were not wrapping up.
+    pub fn ready(&self, account: i64, extension: &str) -> bool {
+        let agent = (account, extension.to_string());
+        let mut inner = self.lock();
+        if matches!(inner.agents.get(&agent), Some(Doing::WrapUp { .. })) {
+            inner.agents.remove(&agent);
+            inner.tell(account, extension, "ready", now_ms(), None);
+            return true;
+        }
+        false
+    }
+
+    /// What the agent is doing now, if anything.
+    pub fn doing(&self, account: i64, extension: &str) -> Option<Doing> {
+        let agent = (account, extension.to_string());
+        let mut inner = self.lock();
+        inner.expire(&agent, now_ms());
+        inner.agents.get(&agent).cloned()
+    }
+
+    /// Whether the agent is on a call or wrapping up (queues do not offer them calls).
+    pub fn busy(&self, account: i64, extension: &str) -> bool {
+        self.doing(account, extension).is_some()
+    }
+
+    /// Everyone in the account doing something, by extension.
+    pub fn of_account(&self, account: i64) -> Vec<(String, Doing)> {
+        let now = now_ms();
+        let mut inner = self.lock();
+        let keys: Vec<Agent> = inner.agents.keys().filter(|(a, _)| *a == account).cloned().collect();
+        for k in &keys {
+            inner.expire(k, now);
+        }
+        let mut out: Vec<(String, Doing)> = inner
+            .agents
+            .iter()
+            .filter(|((a, _), _)| *a == account)
+            .map(|((_, e), d)| (e.clone(), d.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_call_is_on_call_then_wrap_up_then_ready() {
+        let activity = Activity::default();
+        let mut changes = activity.subscribe();
+        activity.answered(1, "101", CallId(7), 30);
+        assert!(activity.busy(1, "101"));
+        assert!(!activity.busy(1, "102") && !activity.busy(2, "101"));
+        // A second call on the other line: still one stretch on calls.
+        activity.answered(1, "101", CallId(8), 0);
+        activity.call_ended(CallId(7));
+        assert_eq!(activity.doing(1, "101").map(|d| d.name()), Some("on_call"));
+        activity.call_ended(CallId(8));
+        assert_eq!(activity.doing(1, "101").map(|d| d.name()), Some("wrap_up"));
+        let kinds: Vec<&str> = std::iter::from_fn(|| changes.try_recv().ok()).map(|c| c.status).collect();
+        assert_eq!(kinds, ["on_call", "wrap_up"]);
+        // Ready early.
+        assert!(activity.ready(1, "101"));
+        assert!(!activity.ready(1, "101"));
+        assert_eq!(changes.try_recv().map(|c| c.status), Ok("ready"));
+        assert!(activity.of_account(1).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_direct_call_owes_no_wrap_up() {
+        let activity = Activity::default();
+        let mut changes = activity.subscribe();
+        activity.answered(1, "102", CallId(1), 0);
+        assert_eq!(activity.of_account(1).len(), 1);
+        activity.call_ended(CallId(1));
+        assert!(!activity.busy(1, "102"));
+        let kinds: Vec<&str> = std::iter::from_fn(|| changes.try_recv().ok()).map(|c| c.status).collect();
+        assert_eq!(kinds, ["on_call", "ready"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wrap_up_ends_by_itself() {
+        let activity = Activity::default();
+        let mut changes = activity.subscribe();
+        activity.answered(1, "101", CallId(3), 20);
+        activity.call_ended(CallId(3));
+        tokio::time::sleep(std::time::Duration::from_secs(21)).await;
+        tokio::task::yield_now().await;
+        let kinds: Vec<&str> = std::iter::from_fn(|| changes.try_recv().ok()).map(|c| c.status).collect();
+        assert_eq!(kinds, ["on_call", "wrap_up", "ready"]);
+        assert!(!activity.busy(1, "101"));
+    }
+}
