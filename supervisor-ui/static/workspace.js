@@ -47,6 +47,27 @@ export const workspace = {
       return;
     }
     renderStatus(this.presence);
+    this.refreshCustomers();
+  },
+
+  /** The customers of the agent's calls (the server knows which calls are theirs). */
+  async refreshCustomers() {
+    const busy = this.presence && this.presence.activity;
+    if (!busy) {
+      this.customers = [];
+      return renderCustomer(null);
+    }
+    try {
+      this.customers = await api("GET", "/api/me/customers");
+    } catch {
+      return;
+    }
+    const peer = phone.lines[phone.active].peer;
+    const shown = this.customers.find((c) => c.number === peer) || this.customers[0] || null;
+    // Keep a search the agent is typing.
+    if (shown && this.shown && shown.number === this.shown.number && !shown.snapshot && !this.shown.snapshot) return;
+    if (JSON.stringify(shown) !== JSON.stringify(this.shown)) renderCustomer(shown);
+    this.shown = shown;
   },
 
   render() {
@@ -139,6 +160,83 @@ function renderStatus(p) {
   }
 }
 
+const money = (cents, currency = "USD") =>
+  new Intl.NumberFormat(undefined, { style: "currency", currency }).format(cents / 100);
+const day = (ms) => new Date(ms).toLocaleDateString(undefined, { month: "short", day: "numeric", year: "numeric" });
+
+/** The customer panel: the matched customer's snapshot, or a search to match the caller. */
+function renderCustomer(entry) {
+  const box = $("ws-customer");
+  if (!entry) {
+    box.className = "customer empty";
+    return box.replaceChildren(el("p", { class: "sub" }, "The caller's customer record shows here during a call."));
+  }
+  box.className = "customer";
+  if (!entry.snapshot && !entry.number.startsWith("+")) {
+    return box.replaceChildren(el("div", { class: "cust-head" }, el("h3", {}, "Internal call"), el("span", { class: "sub" }, `extension ${entry.number}`)));
+  }
+  if (!entry.snapshot) return box.replaceChildren(...unmatched(entry.number));
+  const { customer: c, orders, open_tickets: tickets, recent_calls: calls } = entry.snapshot;
+  const contact = [...c.phones.map((p) => `${p.number} (${p.label})`), ...c.emails].join(" · ");
+  // (replaceChildren writes a null child as the text "null": leave those out.)
+  box.replaceChildren(...[
+    el("div", { class: "cust-head" },
+      el("h3", { id: "ws-customer-name" }, c.name),
+      el("span", { class: c.balance_cents ? "balance owed" : "balance" }, `Balance ${money(c.balance_cents, c.currency)}`)),
+    el("div", { class: "sub" }, contact),
+    c.notes ? el("p", { class: "cust-notes" }, c.notes) : null,
+    el("h4", {}, `Orders (${orders.length})`),
+    orders.length ? el("table", { class: "orders" },
+      el("thead", {}, el("tr", {}, ...["Order", "Placed", "Status", "Items", "Total", "Tracking"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...orders.map((o) => el("tr", { "data-order": o.number },
+        el("td", {}, `#${o.number}`),
+        el("td", {}, day(o.placed_at)),
+        el("td", {}, el("span", { class: `order-status ${o.status}` }, o.status)),
+        el("td", {}, o.items.map((i) => `${i.quantity} × ${i.name}`).join(", ")),
+        el("td", {}, money(o.total_cents, o.currency)),
+        el("td", {}, o.tracking_number ? `${o.carrier || ""} ${o.tracking_number}` : "—"))))) : el("p", { class: "sub" }, "No orders."),
+    el("h4", {}, `Open tickets (${tickets.length})`),
+    tickets.length ? el("ul", { class: "tickets" }, ...tickets.map((t) => el("li", {}, el("span", { class: `prio ${t.priority}` }, t.priority), ` ${t.subject}`))) : el("p", { class: "sub" }, "None."),
+    el("h4", {}, "Last calls"),
+    calls.length ? el("ul", { class: "past-calls" }, ...calls.map((k) => el("li", {}, `${day(k.started_at)} · ${k.direction} · ${k.disposition || "in progress"}${k.agent_extension ? ` · ${k.agent_extension}` : ""}${k.ai_agent ? ` · AI ${k.ai_agent}` : ""}`))) : el("p", { class: "sub" }, "None."),
+  ].filter(Boolean));
+}
+
+function unmatched(number) {
+  const results = el("ul", { class: "search-results" });
+  const status = el("p", { class: "sub", role: "status" });
+  const form = el("form", { class: "cust-search" },
+    el("input", { name: "q", placeholder: "Name, e-mail or +number", autocomplete: "off", "aria-label": "Search customers" }),
+    el("button", { type: "submit" }, "Search"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const found = await api("GET", `/api/me/customers/search?q=${encodeURIComponent(form.elements.q.value)}`);
+      status.textContent = found.length ? "" : "No customer found.";
+      results.replaceChildren(...found.map((c) => el("li", {},
+        el("span", {}, `${c.name} · ${[...c.phones.map((p) => p.number), ...c.emails].join(", ")}`),
+        el("button", { class: "ghost-b", onclick: () => linkCaller(number, c.id, status) }, "Link to this caller"))));
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+  return [
+    el("div", { class: "cust-head" }, el("h3", {}, "Not matched"), el("span", { class: "sub" }, number)),
+    el("p", { class: "sub" }, "No customer has this number. Find them to link it; their next call will be matched."),
+    form, status, results,
+  ];
+}
+
+async function linkCaller(number, customerId, status) {
+  try {
+    await api("POST", "/api/me/customers/link", { number, customer_id: customerId });
+    workspace.shown = null;
+    await workspace.refreshCustomers();
+  } catch (e) {
+    status.textContent = e.message;
+  }
+}
+
 $("ws-dial").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const input = ev.target.elements.number;
@@ -164,3 +262,4 @@ for (const key of "123456789*0#") {
 $("ws-mic").addEventListener("change", () => phone.setDevices($("ws-mic").value, $("ws-speaker").value));
 $("ws-speaker").addEventListener("change", () => phone.setDevices($("ws-mic").value, $("ws-speaker").value));
 renderStatus(null);
+renderCustomer(null);

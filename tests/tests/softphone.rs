@@ -449,6 +449,14 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
     wait_line(&mut browser, 0, "talking").await;
     browser.run(json!({"do": "waitText", "selector": "#ws-activity", "text": "On call"})).await;
+    // The caller (+12025550100) is a demo customer: her record and orders show beside the call.
+    browser.run(json!({"do": "waitText", "selector": "#ws-customer", "text": "Maria"})).await;
+    let panel = browser.run(json!({"do": "text", "selector": "#ws-customer"})).await;
+    let panel = panel["text"].as_str().unwrap();
+    assert!(panel.contains("#1001") && panel.contains("Balance") && !panel.contains("null"), "{panel}");
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("workspace-customer.png").display().to_string()}))
+        .await;
     let presence = json_of(&client, &server, &supervisor, "/api/presence").await;
     let alice =
         presence.as_array().unwrap().iter().find(|p| p["extension"] == "101").cloned().unwrap_or_default();

@@ -66,7 +66,9 @@ impl Presence {
     fn new(extension: String, status: PresenceStatus, updated_at: i64, doing: Option<Doing>) -> Presence {
         let (activity, activity_since, wrap_up_until) = match &doing {
             Some(Doing::OnCall { since, .. }) => (Some("on_call".to_string()), Some(*since), None),
-            Some(Doing::WrapUp { since, until }) => (Some("wrap_up".to_string()), Some(*since), Some(*until)),
+            Some(Doing::WrapUp { since, until, .. }) => {
+                (Some("wrap_up".to_string()), Some(*since), Some(*until))
+            }
             None => (None, None, None),
         };
         Presence { extension, status, updated_at, activity, activity_since, wrap_up_until }

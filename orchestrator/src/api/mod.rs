@@ -22,6 +22,7 @@ mod live;
 mod throttle;
 mod ui;
 mod voicemail;
+mod workspace;
 pub(crate) use {
     auth::{bearer_token, cookie_token, LoginRequest},
     extract::{parse_json, parse_query},
@@ -170,6 +171,7 @@ fn declare(api: &mut Api) {
     config::routes(api);
     audio::routes(api);
     commerce::routes(api);
+    workspace::routes(api);
     calls::routes(api);
     registrations::routes(api);
     live::routes(api);

@@ -14,10 +14,11 @@ use tokio::sync::mpsc;
 /// What an agent is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Doing {
-    /// On one or more calls since `since` (unix ms); the wrap-up owed when the last one ends.
-    OnCall { calls: Vec<CallId>, since: i64, wrap_up_ms: i64 },
-    /// Wrapping up a call until `until` (unix ms).
-    WrapUp { since: i64, until: i64 },
+    /// On one or more calls since `since` (unix ms), each with the other party's number when
+    /// known; the wrap-up owed when the last one ends.
+    OnCall { calls: Vec<(CallId, Option<String>)>, since: i64, wrap_up_ms: i64 },
+    /// Wrapping up a call (with the other party's number) until `until` (unix ms).
+    WrapUp { since: i64, until: i64, peer: Option<String> },
 }
 
 impl Doing {
@@ -84,21 +85,30 @@ impl Activity {
         rx
     }
 
-    /// `extension` answered `call`; `wrap_up_seconds` are owed when it ends (queue calls).
-    pub fn answered(&self, account: i64, extension: &str, call: CallId, wrap_up_seconds: u32) {
+    /// `extension` answered `call` with `peer` (the other party's number); `wrap_up_seconds`
+    /// are owed when it ends (queue calls).
+    pub fn answered(
+        &self,
+        account: i64,
+        extension: &str,
+        call: CallId,
+        wrap_up_seconds: u32,
+        peer: Option<String>,
+    ) {
         let now = now_ms();
         let agent = (account, extension.to_string());
         let mut inner = self.lock();
         let wrap = wrap_up_seconds as i64 * 1000;
         match inner.agents.get_mut(&agent) {
             Some(Doing::OnCall { calls, wrap_up_ms, .. }) => {
-                if !calls.contains(&call) {
-                    calls.push(call);
+                if !calls.iter().any(|(c, _)| *c == call) {
+                    calls.push((call, peer));
                 }
                 *wrap_up_ms = (*wrap_up_ms).max(wrap);
             }
             _ => {
-                inner.agents.insert(agent, Doing::OnCall { calls: vec![call], since: now, wrap_up_ms: wrap });
+                let calls = vec![(call, peer)];
+                inner.agents.insert(agent, Doing::OnCall { calls, since: now, wrap_up_ms: wrap });
                 inner.tell(account, extension, "on_call", now, Some(call));
             }
         }
@@ -112,18 +122,18 @@ impl Activity {
         let mut done = Vec::new();
         for (agent, doing) in inner.agents.iter_mut() {
             if let Doing::OnCall { calls, wrap_up_ms, .. } = doing {
-                if calls.contains(&call) {
-                    calls.retain(|c| *c != call);
+                if let Some(i) = calls.iter().position(|(c, _)| *c == call) {
+                    let (_, peer) = calls.remove(i);
                     if calls.is_empty() {
-                        done.push((agent.clone(), *wrap_up_ms));
+                        done.push((agent.clone(), *wrap_up_ms, peer));
                     }
                 }
             }
         }
-        for (agent, wrap) in done {
+        for (agent, wrap, peer) in done {
             if wrap > 0 {
                 let until = now + wrap;
-                inner.agents.insert(agent.clone(), Doing::WrapUp { since: now, until });
+                inner.agents.insert(agent.clone(), Doing::WrapUp { since: now, until, peer });
                 inner.tell(agent.0, &agent.1, "wrap_up", now, Some(call));
                 let me = self.clone();
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -159,6 +169,15 @@ impl Activity {
         inner.agents.get(&agent).cloned()
     }
 
+    /// The other parties' numbers of the agent's calls now (or of the call they wrap up).
+    pub fn peers(&self, account: i64, extension: &str) -> Vec<String> {
+        match self.doing(account, extension) {
+            Some(Doing::OnCall { calls, .. }) => calls.into_iter().filter_map(|(_, p)| p).collect(),
+            Some(Doing::WrapUp { peer, .. }) => peer.into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// Whether the agent is on a call or wrapping up (queues do not offer them calls).
     pub fn busy(&self, account: i64, extension: &str) -> bool {
         self.doing(account, extension).is_some()
@@ -191,15 +210,18 @@ mod tests {
     async fn a_queue_call_is_on_call_then_wrap_up_then_ready() {
         let activity = Activity::default();
         let mut changes = activity.subscribe();
-        activity.answered(1, "101", CallId(7), 30);
+        activity.answered(1, "101", CallId(7), 30, Some("+12025550100".into()));
         assert!(activity.busy(1, "101"));
         assert!(!activity.busy(1, "102") && !activity.busy(2, "101"));
         // A second call on the other line: still one stretch on calls.
-        activity.answered(1, "101", CallId(8), 0);
+        activity.answered(1, "101", CallId(8), 0, Some("102".into()));
+        assert_eq!(activity.peers(1, "101"), ["+12025550100", "102"]);
         activity.call_ended(CallId(7));
         assert_eq!(activity.doing(1, "101").map(|d| d.name()), Some("on_call"));
         activity.call_ended(CallId(8));
         assert_eq!(activity.doing(1, "101").map(|d| d.name()), Some("wrap_up"));
+        // Wrapping up the last call: its caller is still the one the agent may look at.
+        assert_eq!(activity.peers(1, "101"), ["102"]);
         let kinds: Vec<&str> = std::iter::from_fn(|| changes.try_recv().ok()).map(|c| c.status).collect();
         assert_eq!(kinds, ["on_call", "wrap_up"]);
         // Ready early.
@@ -213,7 +235,7 @@ mod tests {
     async fn a_direct_call_owes_no_wrap_up() {
         let activity = Activity::default();
         let mut changes = activity.subscribe();
-        activity.answered(1, "102", CallId(1), 0);
+        activity.answered(1, "102", CallId(1), 0, None);
         assert_eq!(activity.of_account(1).len(), 1);
         activity.call_ended(CallId(1));
         assert!(!activity.busy(1, "102"));
@@ -225,7 +247,7 @@ mod tests {
     async fn wrap_up_ends_by_itself() {
         let activity = Activity::default();
         let mut changes = activity.subscribe();
-        activity.answered(1, "101", CallId(3), 20);
+        activity.answered(1, "101", CallId(3), 20, None);
         activity.call_ended(CallId(3));
         tokio::time::sleep(std::time::Duration::from_secs(21)).await;
         tokio::task::yield_now().await;

@@ -121,7 +121,14 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
         let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
         match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms, opt_out).await {
             Rang::Answered => {
-                call.live.agents().answered(call.account, &agent.extension, call.call, spec.wrap_up_seconds);
+                let caller = call.caller.clone();
+                call.live.agents().answered(
+                    call.account,
+                    &agent.extension,
+                    call.call,
+                    spec.wrap_up_seconds,
+                    caller,
+                );
                 return Round::Answered(agent.extension);
             }
             Rang::CallerLeft => return Round::CallerLeft,

@@ -303,8 +303,9 @@ struct ActiveCall {
     account: Option<i64>,
     relay: Option<Arc<Relay>>,
     record: Option<calls::RecordKey>,
-    /// The caller's number as presented.
+    /// The caller's number as presented, and the number or extension they called.
     from: String,
+    to: String,
     /// Dropped when the call ends: tells whatever serves the call (IVR, AI agent) to stop.
     ended: Option<tokio::sync::oneshot::Sender<()>>,
     /// Told when someone answers (instead of stopping the caller's playback at once: an AI
@@ -328,12 +329,13 @@ struct ActiveCall {
 }
 
 impl ActiveCall {
-    fn new(account: Option<i64>, record: Option<calls::RecordKey>, from: &str) -> ActiveCall {
+    fn new(account: Option<i64>, record: Option<calls::RecordKey>, from: &str, to: &str) -> ActiveCall {
         ActiveCall {
             account,
             relay: None,
             record,
             from: from.to_string(),
+            to: to.to_string(),
             ended: None,
             legs: None,
             verdict: Default::default(),
@@ -499,10 +501,11 @@ impl CallRouter {
                     // Agents on the call are busy until it ends (a call we answer ourselves
                     // has only its caller).
                     let answered_by_person = contact != "switchboard";
-                    let agents =
-                        active.placed_by.iter().chain(active.rung.iter().filter(|_| answered_by_person));
-                    for (account, extension) in agents {
-                        self.live.agents().answered(*account, extension, call, 0);
+                    if let Some((account, extension)) = &active.placed_by {
+                        self.live.agents().answered(*account, extension, call, 0, Some(active.to.clone()));
+                    }
+                    if let Some((account, extension)) = active.rung.as_ref().filter(|_| answered_by_person) {
+                        self.live.agents().answered(*account, extension, call, 0, Some(active.from.clone()));
                     }
                     if let Some(id) = active.record {
                         self.records.answered(id);
@@ -665,7 +668,7 @@ impl CallRouter {
             }
             Plan::Reject { account, .. } => *account,
         };
-        let mut active = ActiveCall::new(account, record, &from);
+        let mut active = ActiveCall::new(account, record, &from, &to);
         if let switchboard_telephony::sip::b2bua::Caller::User { account, extension } = &inc.caller {
             active.placed_by = Some((*account, extension.clone()));
         }

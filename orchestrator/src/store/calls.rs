@@ -769,3 +769,22 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Written
     tx.commit().await?;
     Ok((created, legs))
 }
+
+/// A customer's latest calls, newest first.
+pub async fn list_for_customer(
+    db: &Db,
+    account_id: i64,
+    customer_id: i64,
+    limit: i64,
+) -> Result<Vec<CallRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CALL_COLS} FROM call_records WHERE account_id = $1 AND customer_id = $2 \
+         ORDER BY started_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(account_id)
+    .bind(customer_id)
+    .bind(limit.clamp(1, 100))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(record_from_row).collect()
+}

@@ -11,3 +11,4 @@ mod live;
 mod llm;
 mod role_matrix;
 mod webhooks;
+mod workspace;

@@ -228,6 +228,7 @@ async fn request_for(
             Some(json!({"email": f.emails[&Role::Agent], "password": PASSWORD}))
         }
         (Method::POST, "/api/auth/logout" | "/api/me/ready" | "/api/me/softphone") => None,
+        (Method::POST, "/api/me/customers/link") => Some(json!({"number": "+12025550100", "customer_id": 1})),
         (Method::PUT, "/api/me/status") => Some(json!({"status": "available"})),
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
@@ -238,7 +239,9 @@ async fn request_for(
         (Method::PUT, _) => Some(f.bodies[&collection].clone()),
         _ => None,
     };
-    let path = if e.path.contains("{extension}") {
+    let path = if e.path == "/api/me/customers/search" {
+        format!("{}?q=ma", e.path)
+    } else if e.path.contains("{extension}") {
         e.path.replace("{extension}", "101")
     } else if !e.path.contains("{id}") {
         e.path.clone()
@@ -293,6 +296,8 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::POST, "/api/auth/logout") => StatusCode::NO_CONTENT,
         // Allowed, but the agent is not wrapping up a call.
         (Method::POST, "/api/me/ready") => StatusCode::CONFLICT,
+        // Allowed, but the user is on no call: no caller to look up or link.
+        (_, "/api/me/customers/search" | "/api/me/customers/link") => StatusCode::CONFLICT,
         (Method::POST, _) => StatusCode::CREATED,
         (Method::DELETE, _) => StatusCode::NO_CONTENT,
         _ => StatusCode::OK,
@@ -308,6 +313,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/auth/login" | "/api/auth/logout" => return Access::Public,
         "/api/me" | "/api/me/status" | "/api/me/ready" | "/api/me/softphone" | "/api/calls"
         | "/api/calls/{id}" => Agent,
+        // The customer of the agent's own call (checked by the handler: 409 when on none).
+        p if p.starts_with("/api/me/customers") => Agent,
         "/api/account" if read => Agent,
         "/api/account" => Owner,
         p if p.starts_with("/api/users") || p.starts_with("/api/tokens") => Owner,

@@ -1,0 +1,195 @@
+//! The agent workspace's view of the customer on the line: agents may read the customer of a
+//! call they are on (or wrapping up), match an unknown caller to a customer, and nothing more
+//! of the store (the rest of it is for supervisors and up).
+
+use super::error::ApiResult;
+use super::extract::{JsonBody, QueryParams};
+use super::{Access, Api, AppState, Principal};
+use crate::error::Error;
+use crate::model::Role;
+use crate::store::calls::{self, CallRecord};
+use crate::store::commerce::{
+    self, Customer, CustomerPhone, CustomerQuery, Order, OrderQuery, Ticket, TicketQuery,
+};
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+/// What an agent needs about a customer during a call.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CustomerSnapshot {
+    pub customer: Customer,
+    /// The latest orders, newest first, with items, status and tracking.
+    pub orders: Vec<Order>,
+    pub open_tickets: Vec<Ticket>,
+    /// The latest calls with this customer, newest first.
+    pub recent_calls: Vec<CallRecord>,
+}
+
+/// One of the agent's calls (or the one they wrap up): the other party's number and the
+/// customer it matches, if any.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CallCustomer {
+    pub number: String,
+    pub snapshot: Option<CustomerSnapshot>,
+}
+
+fn my_extension(p: &Principal) -> Result<String, Error> {
+    p.agent_extension
+        .clone()
+        .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))
+}
+
+async fn snapshot(st: &AppState, account: i64, customer: Customer) -> crate::error::Result<CustomerSnapshot> {
+    let orders = commerce::list_orders(
+        &st.db,
+        account,
+        &OrderQuery { customer_id: Some(customer.id), limit: Some(5), ..Default::default() },
+    )
+    .await?;
+    let open_tickets = commerce::list_tickets(
+        &st.db,
+        account,
+        &TicketQuery { customer_id: Some(customer.id), open: Some(true) },
+    )
+    .await?;
+    let recent_calls = calls::list_for_customer(&st.db, account, customer.id, 5).await?;
+    Ok(CustomerSnapshot { customer, orders, open_tickets, recent_calls })
+}
+
+async fn by_number(
+    st: &AppState,
+    account: i64,
+    number: &str,
+) -> crate::error::Result<Option<CustomerSnapshot>> {
+    let query = CustomerQuery { phone: Some(number.to_string()), limit: Some(1), ..Default::default() };
+    match commerce::list_customers(&st.db, account, &query).await?.into_iter().next() {
+        Some(c) => Ok(Some(snapshot(st, account, c).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The customers of my calls now.
+async fn my_customers(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Vec<CallCustomer>>> {
+    let extension = my_extension(&p)?;
+    let mut out = Vec::new();
+    for number in st.live.agents().peers(p.account_id, &extension) {
+        let snapshot = by_number(&st, p.account_id, &number).await?;
+        out.push(CallCustomer { number, snapshot });
+    }
+    Ok(Json(out))
+}
+
+/// The numbers of my calls now; refused when I am on none.
+fn my_numbers(st: &AppState, p: &Principal) -> Result<Vec<String>, Error> {
+    let numbers = st.live.agents().peers(p.account_id, &my_extension(p)?);
+    if numbers.is_empty() {
+        return Err(Error::Conflict("you are not on a call".into()));
+    }
+    Ok(numbers)
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Part of a name, an e-mail address, or a phone number.
+    pub q: String,
+}
+
+/// Finds customers to match an unknown caller with (while I am on a call).
+async fn search(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    QueryParams(q): QueryParams<SearchQuery>,
+) -> ApiResult<Json<Vec<Customer>>> {
+    my_numbers(&st, &p)?;
+    let text = q.q.trim();
+    if text.chars().count() < 2 {
+        return Err(Error::invalid("q", "type at least two characters").into());
+    }
+    let query = if text.contains('@') {
+        CustomerQuery { email: Some(text.to_string()), limit: Some(10), ..Default::default() }
+    } else if text.starts_with('+') && text.len() > 5 {
+        CustomerQuery { phone: Some(text.to_string()), limit: Some(10), ..Default::default() }
+    } else {
+        CustomerQuery { q: Some(text.to_string()), limit: Some(10), ..Default::default() }
+    };
+    Ok(Json(commerce::list_customers(&st.db, p.account_id, &query).await?))
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// The caller's number (one of my calls').
+    pub number: String,
+    pub customer_id: i64,
+}
+
+/// Links the caller of one of my calls to a customer: the number joins the customer's phones,
+/// so their next call is matched by itself.
+async fn link(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(req): JsonBody<LinkRequest>,
+) -> ApiResult<(StatusCode, Json<CustomerSnapshot>)> {
+    if !my_numbers(&st, &p)?.contains(&req.number) {
+        return Err(Error::Conflict("that number is not on one of your calls".into()).into());
+    }
+    let mut customer = commerce::get_customer(&st.db, p.account_id, req.customer_id).await?;
+    if !customer.phones.iter().any(|ph| ph.number == req.number) {
+        let mut input = commerce::CustomerInput {
+            name: customer.name.clone(),
+            phones: customer.phones.clone(),
+            emails: customer.emails.clone(),
+            balance_cents: customer.balance_cents,
+            currency: customer.currency.clone(),
+            notes: customer.notes.clone(),
+        };
+        input.phones.push(CustomerPhone { number: req.number.clone(), label: "linked by an agent".into() });
+        customer = commerce::update_customer(&st.db, p.account_id, customer.id, &input).await?;
+    }
+    Ok((StatusCode::CREATED, Json(snapshot(&st, p.account_id, customer).await?)))
+}
+
+pub fn routes(api: &mut Api) {
+    let (customers, found, link_body, linked) = (
+        api.schema::<Vec<CallCustomer>>(),
+        api.schema::<Vec<Customer>>(),
+        api.schema::<LinkRequest>(),
+        api.schema::<CustomerSnapshot>(),
+    );
+    api.add(
+        Method::GET,
+        "/api/me/customers",
+        Access::AtLeast(Role::Agent),
+        "workspace",
+        "The customers of my calls now (or of the call I am wrapping up)",
+        None,
+        customers,
+        my_customers,
+    );
+    api.add(
+        Method::GET,
+        "/api/me/customers/search",
+        Access::AtLeast(Role::Agent),
+        "workspace",
+        "Find a customer to match my caller with (while on a call)",
+        None,
+        found,
+        search,
+    );
+    api.add(
+        Method::POST,
+        "/api/me/customers/link",
+        Access::AtLeast(Role::Agent),
+        "workspace",
+        "Link my caller's number to a customer",
+        link_body,
+        linked,
+        link,
+    );
+}
