@@ -53,6 +53,7 @@ const SANS_IO: &[&str] = &[
     "telephony/src/media/rtcp.rs",
     "telephony/src/media/rtp.rs",
     "telephony/src/media/wav.rs",
+    "telephony/src/media/webrtc.rs",
     "speech/src/bargein.rs",
     "speech/src/ears.rs",
     "speech/src/frame.rs",
@@ -115,7 +116,7 @@ fn anyhow_stays_in_commands_binaries_and_tests() {
 fn commands_share_only_the_options_module() {
     // Each command in `cli/` stands alone: what two share lives in the leaf `options`, and only
     // `cli/mod.rs` (the command line itself) names the commands.
-    let commands = ["serve", "bench", "bench_agent", "chat", "speech"];
+    let commands = ["serve", "bench", "bench_agent", "bench_webrtc", "chat", "speech"];
     let mut found = Vec::new();
     for file in rust_files("orchestrator/src/cli") {
         let rel = relative(&file);

@@ -7,6 +7,7 @@
 //! sipp UAS answers (and echoes RTP). Every call so crosses the B2BUA twice over (inbound and
 //! outbound leg) with media relayed both ways.
 
+use super::options::cpu_seconds;
 use crate::db::Db;
 use crate::model::{PhoneNumber, Target, Trunk};
 use crate::store::{accounts, config};
@@ -57,17 +58,6 @@ fn resident_bytes() -> f64 {
 
 fn free_udp_port() -> anyhow::Result<u16> {
     Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// CPU seconds this process has used (user + system).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// (successful, failed) from sipp's final statistics screen.

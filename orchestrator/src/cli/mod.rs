@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_agent;
+pub mod bench_webrtc;
 pub mod chat;
 pub mod options;
 pub mod serve;
@@ -111,6 +112,8 @@ pub enum BenchCommand {
     Speech(bench::BenchSpeechOptions),
     /// AI calls: voice-to-voice latency and how many calls this machine holds.
     Agent(bench_agent::BenchAgentOptions),
+    /// Browser calls (WebRTC, Opus) bridged to G.711 carrier legs: CPU per call and loss.
+    Webrtc(bench_webrtc::BenchWebrtcOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(opts) => serve::run(opts).await,
         Command::Bench(BenchCommand::Sip(opts)) => bench::sip(opts).await,
         Command::Bench(BenchCommand::Agent(opts)) => bench_agent::agent(opts).await,
+        Command::Bench(BenchCommand::Webrtc(opts)) => bench_webrtc::webrtc(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
             tokio::task::spawn_blocking(move || bench::speech(opts)).await?
         }

@@ -12,3 +12,4 @@ pub mod rtcp;
 pub mod rtp;
 pub mod wav;
 pub mod webrtc;
+pub mod webrtc_peer;

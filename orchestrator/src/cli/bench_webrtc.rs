@@ -1,0 +1,276 @@
+//! `switchboard bench webrtc`: browser calls (Opus over DTLS-SRTP, through our WebRTC legs)
+//! bridged to G.711 carrier legs through the media relay, many at once: Switchboard's CPU per
+//! call and the packets lost, to set beside the plain G.711 relay of `bench sip --concurrent`.
+//! A benchmark prints numbers; it never fails a build.
+//!
+//! The browsers (str0m peers with full ICE, sending one pre-encoded Opus packet of a tone every
+//! 20 ms) and the carriers (PCMU every 20 ms) run in a child process of this binary
+//! (`--peers`, talking JSON lines over its stdin and stdout), so the CPU measured here is
+//! Switchboard's own: WebRTC legs (ICE, DTLS, SRTP, Opus decode and encode, PCMU), relays,
+//! sockets.
+
+use super::options::{cpu_seconds, parse_port_range};
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_telephony::media::gateway::{Gateways, WebRtcConfig};
+use switchboard_telephony::media::relay::{PortPool, Relay};
+use switchboard_telephony::media::rtp;
+use switchboard_telephony::media::webrtc_peer::WebRtcPeer;
+use switchboard_telephony::sip::b2bua::{CallId, Side, WebRtcMedia};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UdpSocket;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchWebrtcOptions {
+    /// Browser calls at once.
+    #[arg(long, default_value_t = 50)]
+    pub calls: usize,
+    /// How long they talk, in seconds (measured once all are connected).
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// UDP ports for relays and WebRTC legs.
+    #[arg(long, default_value = "30000-39998", value_parser = parse_port_range)]
+    pub rtp_ports: (u16, u16),
+    /// (Internal) be the browsers and carriers of a parent benchmark.
+    #[arg(long, hide = true)]
+    pub peers: bool,
+}
+
+pub async fn webrtc(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
+    if opts.peers {
+        return peers(opts).await;
+    }
+    let ip: IpAddr = [127, 0, 0, 1].into();
+    let pool = Arc::new(PortPool::new(opts.rtp_ports.0, opts.rtp_ports.1));
+    let mut gateways = Gateways::new(WebRtcConfig { pool: pool.clone(), bind: ip, advertise: None });
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "webrtc", "--peers", "--calls", &opts.calls.to_string()])
+        .args(["--seconds", &opts.seconds.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start the browsers' process")?;
+    let mut to_child = child.stdin.take().context("stdin")?;
+    let mut from_child = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    println!(
+        "WebRTC: {} browser calls (Opus, DTLS-SRTP, ICE-lite) bridged to G.711 carrier legs for {} s",
+        opts.calls, opts.seconds
+    );
+    let mut relays = Vec::new();
+    let (mut cpu0, mut wall0) = (0.0, Instant::now());
+    while let Some(line) = from_child.next_line().await? {
+        let msg: serde_json::Value = serde_json::from_str(&line).context("the browsers' process")?;
+        if let (Some(i), Some(offer), Some(carrier)) =
+            (msg["call"].as_u64(), msg["offer"].as_str(), msg["carrier"].as_str())
+        {
+            let relay = Relay::start(pool.bind(ip).await?, pool.bind(ip).await?, None)?;
+            let side = gateways
+                .answer(CallId(i), Side::Caller, relay.a_local, offer)
+                .map_err(|e| anyhow::anyhow!("answering browser {i}: {e}"))?;
+            relay.update(Some(side.relay_peer), Some(carrier.parse()?), None, None);
+            relay.set_payload_type(0);
+            let reply = json!({"call": i, "answer": side.sdp, "relay": relay.b_local.to_string()});
+            to_child.write_all(format!("{reply}\n").as_bytes()).await?;
+            relays.push(relay);
+        } else if msg["browser_sent"].is_u64() {
+            let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
+            let n = |k: &str| msg[k].as_u64().unwrap_or(0);
+            let loss = |sent: u64, got: u64| {
+                if sent == 0 {
+                    100.0
+                } else {
+                    sent.saturating_sub(got) as f64 / sent as f64 * 100.0
+                }
+            };
+            let (bs, br, cs, cr) =
+                (n("browser_sent"), n("browser_received"), n("carrier_sent"), n("carrier_received"));
+            println!("browser → carrier: {bs} packets sent, {cr} arrived (loss {:.3} %)", loss(bs, cr));
+            println!("carrier → browser: {cs} packets sent, {br} arrived (loss {:.3} %)", loss(cs, br));
+            let calls = n("connected").max(1) as f64;
+            println!(
+                "Switchboard CPU {cpu:.1} s over {wall:.1} s => {:.3} % of a core per browser call \
+                 (plain G.711 relaying: `switchboard bench sip --concurrent N`)",
+                cpu / wall / calls * 100.0
+            );
+            break;
+        } else if let Some(connected) = msg["connected"].as_u64() {
+            println!("connected {connected} of {} (ICE and DTLS up)", opts.calls);
+            (cpu0, wall0) = (cpu_seconds(), Instant::now());
+        }
+    }
+    let _ = child.wait().await;
+    if relays.is_empty() {
+        bail!("the browsers' process made no call");
+    }
+    Ok(())
+}
+
+/// The child: browsers and carriers.
+async fn peers(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
+    let base = Instant::now();
+    let counts = Arc::new(Counts::default());
+    let mut stdout = tokio::io::stdout();
+    let mut answers = Vec::new();
+    let mut calls = Vec::new();
+    for i in 0..opts.calls {
+        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        let carrier = UdpSocket::bind("127.0.0.1:0").await?;
+        let (peer, offer) = WebRtcPeer::offer(base, 0, socket.local_addr()?)?;
+        let line = json!({"call": i, "offer": offer, "carrier": carrier.local_addr()?.to_string()});
+        stdout.write_all(format!("{line}\n").as_bytes()).await?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<(String, SocketAddr)>();
+        answers.push(Some(tx));
+        calls.push((peer, socket, carrier, rx));
+    }
+    stdout.flush().await?;
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    for _ in 0..opts.calls {
+        let Some(line) = stdin.next_line().await? else { bail!("the benchmark stopped") };
+        let msg: serde_json::Value = serde_json::from_str(&line)?;
+        let i = msg["call"].as_u64().context("call")? as usize;
+        let answer = msg["answer"].as_str().context("answer")?.to_string();
+        let relay: SocketAddr = msg["relay"].as_str().context("relay")?.parse()?;
+        if let Some(tx) = answers.get_mut(i).and_then(Option::take) {
+            let _ = tx.send((answer, relay));
+        }
+    }
+    let (go_tx, go) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for (n, (peer, socket, carrier, answer)) in calls.into_iter().enumerate() {
+        let (counts, go) = (counts.clone(), go.clone());
+        tasks.push(tokio::spawn(call(n as u32, base, peer, socket, carrier, answer, counts, go)));
+    }
+    // Everyone connected (or ten seconds passed): go, for the measured time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (counts.connected.load(Relaxed) as usize) < opts.calls && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connected = counts.connected.load(Relaxed);
+    stdout.write_all(format!("{}\n", json!({"connected": connected})).as_bytes()).await?;
+    stdout.flush().await?;
+    let _ = go_tx.send(true);
+    tokio::time::sleep(Duration::from_secs(opts.seconds)).await;
+    let _ = go_tx.send(false);
+    // What is still in flight arrives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = &counts;
+    let result = json!({
+        "connected": connected,
+        "browser_sent": c.browser_sent.load(Relaxed), "browser_received": c.browser_received.load(Relaxed),
+        "carrier_sent": c.carrier_sent.load(Relaxed), "carrier_received": c.carrier_received.load(Relaxed),
+    });
+    stdout.write_all(format!("{result}\n").as_bytes()).await?;
+    stdout.flush().await?;
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Counts {
+    connected: AtomicU64,
+    browser_sent: AtomicU64,
+    browser_received: AtomicU64,
+    carrier_sent: AtomicU64,
+    carrier_received: AtomicU64,
+}
+
+/// Where a call is in the measured window.
+enum Phase {
+    Waiting,
+    Talking {
+        sent0: u64,
+        received0: u64,
+    },
+    /// The window closed; what is in flight is still counted until `until`.
+    Draining {
+        until: tokio::time::Instant,
+        received0: u64,
+    },
+}
+
+/// One browser and its carrier: connect, then while `go` says so, 20 ms of audio each way.
+#[allow(clippy::too_many_arguments)]
+async fn call(
+    n: u32,
+    base: Instant,
+    mut peer: WebRtcPeer,
+    socket: UdpSocket,
+    carrier: UdpSocket,
+    answer: tokio::sync::oneshot::Receiver<(String, SocketAddr)>,
+    counts: Arc<Counts>,
+    mut go: tokio::sync::watch::Receiver<bool>,
+) {
+    let Ok((answer, relay)) = answer.await else { return };
+    if peer.accept_answer(&answer).is_err() {
+        return;
+    }
+    let now_ms = || base.elapsed().as_millis() as u64;
+    let (mut buf, mut cbuf) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let (mut seq, mut ts, ssrc) = (0u16, 0u32, 0x5000_0000 + n);
+    let mut counted_connection = false;
+    let mut phase = Phase::Waiting;
+    loop {
+        let wake = tokio::time::Instant::from_std(base + Duration::from_millis(peer.poll_timeout()));
+        let drained = match phase {
+            Phase::Draining { until, .. } => until,
+            _ => tokio::time::Instant::now() + Duration::from_secs(3600),
+        };
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                if let Ok((len, from)) = r {
+                    peer.handle_datagram(now_ms(), from, buf.get(..len).unwrap_or_default());
+                }
+            }
+            r = carrier.recv_from(&mut cbuf) => {
+                if r.is_ok() && !matches!(phase, Phase::Waiting) {
+                    counts.carrier_received.fetch_add(1, Relaxed);
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => peer.handle_timeout(now_ms()),
+            _ = tick.tick() => {
+                if matches!(phase, Phase::Talking { .. }) {
+                    peer.send_frame(now_ms());
+                    let packet = rtp::write(false, 0, seq, ts, ssrc, &[0xD5; 160]);
+                    (seq, ts) = (seq.wrapping_add(1), ts.wrapping_add(160));
+                    if carrier.send_to(&packet, relay).await.is_ok() {
+                        counts.carrier_sent.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+            changed = go.changed(), if !matches!(phase, Phase::Draining { .. }) => {
+                let talk = changed.is_ok() && *go.borrow();
+                phase = match phase {
+                    Phase::Waiting if talk => Phase::Talking { sent0: peer.sent, received0: peer.received },
+                    Phase::Talking { sent0, received0 } if !talk => {
+                        counts.browser_sent.fetch_add(peer.sent - sent0, Relaxed);
+                        let until = tokio::time::Instant::now() + Duration::from_millis(200);
+                        Phase::Draining { until, received0 }
+                    }
+                    other => other,
+                };
+            }
+            _ = tokio::time::sleep_until(drained) => {
+                if let Phase::Draining { received0, .. } = phase {
+                    counts.browser_received.fetch_add(peer.received - received0, Relaxed);
+                    return;
+                }
+            }
+        }
+        while let Some((to, bytes)) = peer.poll_transmit() {
+            let _ = socket.send_to(&bytes, to).await;
+        }
+        if peer.is_connected() && !counted_connection {
+            counted_connection = true;
+            counts.connected.fetch_add(1, Relaxed);
+        }
+    }
+}
