@@ -118,7 +118,9 @@ export const phone = {
     const end = (e) => {
       this.ring(false);
       if (line.ctx) line.ctx.close().catch(() => {});
-      const why = e && e.cause && e.cause !== JsSIP.C.causes.BYE ? e.cause : "";
+      // A refusal says why in its reason phrase (e.g. "Forbidden (international calls are not allowed)").
+      const phrase = e && e.originator === "remote" && e.message && e.message.reason_phrase;
+      const why = phrase && e.message.status_code >= 300 ? phrase : e && e.cause && e.cause !== JsSIP.C.causes.BYE ? e.cause : "";
       Object.assign(line, newLine(line.index), { lastEnded: { peer: line.peer, why, at: Date.now() } });
       const other = this.lines.find((l) => l.session);
       if (other) this.active = other.index;

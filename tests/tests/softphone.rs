@@ -207,6 +207,9 @@ async fn a_browser_answers_a_phone_and_both_hear_each_other() {
         call["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "dtmf" && e["data"]["digit"] == "5"),
         "no key 5 in {events:?}"
     );
+    // Alice's hold and resume are in the timeline (Bob heard the hold chime meanwhile).
+    let hold_at = events.iter().position(|k| *k == "hold").unwrap_or_else(|| panic!("no hold in {events:?}"));
+    assert!(events.get(hold_at..).is_some_and(|after| after.contains(&"resume")), "{events:?}");
     // Bob heard the browser's microphone (1000 Hz) through Opus, the relay and PCMU (quieter than
     // it was played: the browser's noise suppression takes a steady tone for noise).
     let (rms, hz) = tone_of(&find_file(&rec_b, "-dec.wav").unwrap()).unwrap();
@@ -261,6 +264,15 @@ async fn a_browser_calls_out_through_a_trunk_and_into_an_ivr_with_its_keypad_on_
     // Alice is not offered queue calls while she places her own.
     browser.run(json!({"do": "click", "selector": "#ws-status button.away"})).await;
     browser.run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "do not offer"})).await;
+
+    // 0. Her class of service keeps international calls out, and the line says so.
+    browser
+        .run(json!({"do": "fill", "selector": "#ws-dial input[name=number]", "value": "+442079460000"}))
+        .await;
+    browser.run(json!({"do": "click", "selector": "#ws-dial button[type=submit]"})).await;
+    browser
+        .run(json!({"do": "waitText", "selector": ".line[data-line='0']", "text": "international calls are not allowed"}))
+        .await;
 
     // 1. Out through the carrier trunk (sipp answers and echoes the audio back).
     let carrier_port = free_udp_port();
@@ -473,10 +485,18 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     browser
         .run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "Queues offer you calls"}))
         .await;
-    let history = json_of(&client, &server, &supervisor, "/api/presence/101/history").await;
-    let statuses: Vec<&str> =
-        history.as_array().unwrap().iter().rev().filter_map(|h| h["status"].as_str()).collect();
-    assert_eq!(statuses, ["available", "on_call", "wrap_up", "ready"], "{history}");
+    // The timeline is written in the background: it catches up within moments.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let history = json_of(&client, &server, &supervisor, "/api/presence/101/history").await;
+        let statuses: Vec<&str> =
+            history.as_array().unwrap().iter().rev().filter_map(|h| h["status"].as_str()).collect();
+        if statuses == ["available", "on_call", "wrap_up", "ready"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{history}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_no_page_errors(&mut browser).await;
     browser.close().await;
 }

@@ -85,6 +85,20 @@ impl Activity {
         rx
     }
 
+    /// Writes every change into the agents' timelines (`agent_status_events`) from now on.
+    pub fn write_timelines(&self, db: crate::db::Db) {
+        let mut changes = self.subscribe();
+        tokio::spawn(async move {
+            while let Some(c) = changes.recv().await {
+                if let Err(e) =
+                    crate::store::presence::record_change(&db, c.account, &c.extension, c.status, c.at).await
+                {
+                    tracing::warn!(error = %e, extension = %c.extension, "cannot record an agent's status change");
+                }
+            }
+        });
+    }
+
     /// `extension` answered `call` with `peer` (the other party's number); `wrap_up_seconds`
     /// are owed when it ends (queue calls).
     pub fn answered(

@@ -118,13 +118,24 @@ pub async fn audio_entry(
     force_loop: bool,
 ) -> Option<Box<dyn Source + Send>> {
     let entry = call.snapshot.borrow().audio(call.account, name).cloned();
+    library_entry(entry, &call.data_dir, call.account, name, force_loop).await
+}
+
+/// What `audio_entry` plays, for callers without an answered call (the router's hold music).
+pub async fn library_entry(
+    entry: Option<AudioEntry>,
+    data_dir: &std::path::Path,
+    account: i64,
+    name: &str,
+    force_loop: bool,
+) -> Option<Box<dyn Source + Send>> {
     let Some(entry) = entry else {
         tracing::warn!(entry = name, "no such audio entry");
         return None;
     };
     let looping = entry.loop_playback || force_loop;
     if let Some(file) = &entry.file {
-        let path = call.data_dir.join("audio").join(call.account.to_string()).join(file);
+        let path = data_dir.join("audio").join(account.to_string()).join(file);
         match tokio::fs::read(&path).await.map(|b| WavPlayer::new(&b, 8000, looping)) {
             Ok(Ok(player)) => return Some(Box::new(player)),
             Ok(Err(e)) => tracing::warn!(error = %e, path = %path.display(), "unusable recording"),
@@ -134,6 +145,25 @@ pub async fn audio_entry(
     let text = entry.tts_text.as_deref().filter(|t| !t.trim().is_empty())?;
     let wav = spoken(text, entry.voice.as_deref()).await?;
     WavPlayer::new(&wav, 8000, looping).ok().map(|p| Box::new(p) as Box<dyn Source + Send>)
+}
+
+/// What a caller hears while an agent has them on hold: the account's `hold_music` (looped), or
+/// the hold chime when it has none or it cannot be played.
+pub async fn hold_music(
+    snapshot: &tokio::sync::watch::Receiver<Arc<crate::calls::snapshot::Snapshot>>,
+    data_dir: &std::path::Path,
+    account: Option<i64>,
+) -> Box<dyn Source + Send> {
+    let chosen = account.and_then(|account| {
+        let snap = snapshot.borrow();
+        let name = snap.account(account).and_then(|a| a.settings.as_ref()?.hold_music.clone())?;
+        Some((account, snap.audio(account, &name).cloned(), name))
+    });
+    let music = match chosen {
+        Some((account, entry, name)) => library_entry(entry, data_dir, account, &name, true).await,
+        None => None,
+    };
+    music.unwrap_or_else(|| Box::new(Tone::hold(8000)))
 }
 
 /// What a prompt sounds like (a short tone if it cannot be played).

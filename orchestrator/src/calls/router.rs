@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_telephony::driver::{self, SipConfig, SipHandle};
-use switchboard_telephony::media::relay::{PortPool, Relay};
+use switchboard_telephony::media::relay::{MediaSide, PortPool, Relay};
 use switchboard_telephony::sip::b2bua::{CallEvent, CallId, MediaPorts, Outcome, RouteDecision, Side};
 use switchboard_telephony::sip::registrar::{Directory, RegistrarConfig, RegistrarEvent, SipUser};
 use switchboard_telephony::sip::server::ServerEvent;
@@ -258,18 +258,7 @@ pub async fn start(
     let (planned_tx, planned_rx) = tokio::sync::mpsc::unbounded_channel::<Prepared>();
     let records = calls::RecordWriter::start_supervised(router_db.clone(), health);
     // What calls make agents do (on a call, wrap-up, ready) goes into their timelines.
-    let mut changes = live.agents().subscribe();
-    let timeline_db = router_db.clone();
-    tokio::spawn(async move {
-        while let Some(c) = changes.recv().await {
-            if let Err(e) =
-                crate::store::presence::record_change(&timeline_db, c.account, &c.extension, c.status, c.at)
-                    .await
-            {
-                tracing::warn!(error = %e, extension = %c.extension, "cannot record an agent's status change");
-            }
-        }
-    });
+    live.agents().write_timelines(router_db.clone());
     let flush_on_exit = records.clone();
     let router = CallRouter {
         db: router_db.clone(),
@@ -575,6 +564,23 @@ impl CallRouter {
                     });
                 }
             }
+            CallEvent::Hold { call, side, on } => {
+                let who = if side == Side::Caller { "caller" } else { "callee" };
+                self.event(call, if on { "hold" } else { "resume" }, serde_json::json!({ "by": who })).await;
+                let Some(active) = self.calls.get(&call) else { return };
+                let Some(relay) = active.relay.clone() else { return };
+                // The other side hears the account's hold music (or the hold chime) meanwhile.
+                let other = if side == Side::Caller { MediaSide::B } else { MediaSide::A };
+                if !on {
+                    return relay.stop_playing(other);
+                }
+                let (account, snapshot, data_dir) =
+                    (active.account, self.planner.snapshot.clone(), self.data_dir.clone());
+                tokio::spawn(async move {
+                    let music = crate::calls::prompts::hold_music(&snapshot, &data_dir, account).await;
+                    drop(relay.play(other, music));
+                });
+            }
             CallEvent::CalleeLeft { call } => {
                 // Someone listening in hung up; the caller stays with the AI agent.
                 self.event(call, "callee_left", serde_json::json!({})).await;
@@ -641,7 +647,7 @@ impl CallRouter {
                     .await;
                 self.serve_here(call, target).await;
             }
-            None => self.sip.route(call, RouteDecision::Reject { status }).await,
+            None => self.sip.route(call, RouteDecision::Reject { status, reason: None }).await,
         }
     }
 
@@ -678,7 +684,7 @@ impl CallRouter {
                 self.records.event(id, "refused", serde_json::json!({ "status": status, "reason": why }));
             }
             self.calls.insert(inc.call, active);
-            return self.sip.route(inc.call, RouteDecision::Reject { status }).await;
+            return self.sip.route(inc.call, RouteDecision::Reject { status, reason: Some(why) }).await;
         }
         let (digits_tx, digits) = tokio::sync::mpsc::unbounded_channel();
         let relay = match media {
@@ -691,7 +697,8 @@ impl CallRouter {
         let Some(relay) = relay else {
             tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
             self.calls.insert(inc.call, active);
-            return self.sip.route(inc.call, RouteDecision::Reject { status: 503 }).await;
+            let reason = Some("no media ports left".to_string());
+            return self.sip.route(inc.call, RouteDecision::Reject { status: 503, reason }).await;
         };
         // A relay that fails ends its call (never silence on a call that looks up).
         let (mut died, sip, records, call) = (relay.died(), self.sip.clone(), self.records.clone(), inc.call);
@@ -727,7 +734,7 @@ impl CallRouter {
                 self.calls.insert(inc.call, active);
                 return self.serve_here(inc.call, target).await;
             }
-            Plan::Reject { status, .. } => RouteDecision::Reject { status },
+            Plan::Reject { status, why, .. } => RouteDecision::Reject { status, reason: Some(why) },
         };
         self.calls.insert(inc.call, active);
         self.sip.route(inc.call, decision).await;

@@ -62,6 +62,10 @@ pub struct AccountSettings {
     /// webhooks are refused, so an AI agent cannot be pointed at internal services).
     #[serde(default)]
     pub allow_private_webhooks: bool,
+    /// Audio library entry (looped) that a caller hears while an agent has them on hold; the
+    /// hold chime when unset or unplayable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_music: Option<String>,
 }
 
 fn default_tz() -> String {
@@ -81,6 +85,7 @@ impl AccountSettings {
             billing_email: None,
             plan: default_plan(),
             allow_private_webhooks: false,
+            hold_music: None,
         }
     }
 
@@ -96,6 +101,9 @@ impl AccountSettings {
             if !is_email(e) {
                 p.push("billing_email", "must be an e-mail address");
             }
+        }
+        if let Some(m) = &self.hold_music {
+            p.text("hold_music", m, true, 200);
         }
         if !["trial", "standard", "enterprise"].contains(&self.plan.as_str()) {
             p.push("plan", "must be one of trial, standard, enterprise");

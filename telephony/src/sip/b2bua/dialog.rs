@@ -194,6 +194,16 @@ impl B2bua {
             }
             Side::Callee => (None, remote),
         };
+        // Hold: the side sends no media to us (sendonly or inactive, or the old 0.0.0.0 way).
+        let holding = matches!(offer.direction, Direction::SendOnly | Direction::Inactive)
+            || (!offer.webrtc && offer.remote().is_none());
+        let index = if side == Side::Caller { 0 } else { 1 };
+        if call.held[index] != holding {
+            self.events.push_back(CallEvent::Hold { call: id, side, on: holding });
+        }
+        let call = self.calls.get_mut(&id).expect("exists");
+        call.held[index] = holding;
+        let call = self.calls.get(&id).expect("exists");
         // Report only the side that changed; the other keeps its address (`None` means unchanged here).
         self.events.push_back(CallEvent::Media {
             call: id,

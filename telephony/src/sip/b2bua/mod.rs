@@ -15,6 +15,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
+mod browsers;
 mod dialog;
 mod messages;
 mod responses;
@@ -137,6 +138,10 @@ struct Call {
     /// BYEs and CANCELs awaiting their answer, by Call-ID.
     byes: Vec<(String, Retransmit)>,
     payload_type: u8,
+    /// Which sides (caller, callee) hold the call now (by re-INVITE).
+    held: [bool; 2],
+    /// Why the application refused the call (added to the final response's reason phrase).
+    reason: Option<String>,
     /// Browsers' sides of the call (WebRTC legs), once made.
     webrtc_a: Option<WebRtcSide>,
     webrtc_b: Option<WebRtcSide>,
@@ -219,58 +224,6 @@ impl B2bua {
             touched: Vec::new(),
             lines: HashMap::new(),
             webrtc: None,
-        }
-    }
-
-    /// Lets browsers call and be called (see [`WebRtcMedia`]).
-    pub fn set_webrtc(&mut self, media: Box<dyn WebRtcMedia>) {
-        self.webrtc = Some(media);
-    }
-
-    /// Our answer to a browser caller's offer (made once per call).
-    fn webrtc_for_caller(&mut self, id: CallId, relay: SocketAddr) -> Option<WebRtcSide> {
-        let call = self.calls.get(&id)?;
-        if let Some(side) = &call.webrtc_a {
-            return Some(side.clone());
-        }
-        let offer = String::from_utf8_lossy(&call.inbound.invite.body).into_owned();
-        let made = self.webrtc.as_mut()?.answer(id, Side::Caller, relay, &offer);
-        match made {
-            Ok(side) => {
-                self.calls.get_mut(&id)?.webrtc_a = Some(side.clone());
-                Some(side)
-            }
-            Err(e) => {
-                tracing::info!(%id, error = %e, "cannot answer a browser's offer");
-                None
-            }
-        }
-    }
-
-    /// Our offer to the browsers rung for a call (one, shared by all of them).
-    fn webrtc_for_callee(&mut self, id: CallId, relay: SocketAddr) -> Option<WebRtcSide> {
-        let call = self.calls.get(&id)?;
-        if let Some(side) = &call.webrtc_b {
-            return Some(side.clone());
-        }
-        match self.webrtc.as_mut()?.offer(id, Side::Callee, relay) {
-            Ok(side) => {
-                self.calls.get_mut(&id)?.webrtc_b = Some(side.clone());
-                Some(side)
-            }
-            Err(e) => {
-                tracing::info!(%id, error = %e, "cannot make an offer for a browser");
-                None
-            }
-        }
-    }
-
-    /// Where the relay reaches the caller's media: the browser's WebRTC leg, or the address in
-    /// the caller's offer.
-    fn caller_media(call: &Call) -> Option<SocketAddr> {
-        match &call.webrtc_a {
-            Some(side) => Some(side.relay_peer),
-            None => call.inbound.offer.remote(),
         }
     }
 
@@ -396,6 +349,8 @@ impl B2bua {
             failure: None,
             byes: Vec::new(),
             payload_type: 0,
+            held: [false; 2],
+            reason: None,
             webrtc_a: None,
             webrtc_b: None,
             ended: false,
@@ -510,7 +465,12 @@ impl B2bua {
         }
         match decision {
             RouteDecision::Reject { .. } | RouteDecision::Answer { .. } if connecting => {}
-            RouteDecision::Reject { status } => self.fail_inbound(now, id, status, Outcome::Rejected(status)),
+            RouteDecision::Reject { status, reason } => {
+                if let (Some(call), Some(reason)) = (self.calls.get_mut(&id), reason) {
+                    call.reason = Some(reason);
+                }
+                self.fail_inbound(now, id, status, Outcome::Rejected(status))
+            }
             RouteDecision::Answer { media } => self.answer_ourselves(now, id, media),
             RouteDecision::Ring { account, extension, max_lines, ring_timeout_ms, media } => {
                 if self.calls_for(account, &extension) >= max_lines {
@@ -770,7 +730,12 @@ impl B2bua {
         if call.inbound.final_status.is_some() {
             return;
         }
-        let resp = self.inbound_response(call, status);
+        let mut resp = self.inbound_response(call, status);
+        if let Some(reason) = &call.reason {
+            // One line of text: what the application said, without control characters.
+            let clean: String = reason.chars().filter(|c| !c.is_control()).take(120).collect();
+            resp.reason = format!("{} ({clean})", resp.reason);
+        }
         let source = call.inbound.source;
         let bytes = self.send_response(source, &resp);
         let call = self.calls.get_mut(&id).expect("exists");

@@ -395,9 +395,19 @@ fn unregistered_callee_is_480_and_rejections_pass_through() {
     w.deliver(CALLER, caller_request("INVITE", "c11", 1, None, OFFER).as_bytes());
     w.take_response(CALLER, 100);
     let CallEvent::Incoming(inc) = w.take_event() else { panic!() };
-    w.pbx.route(w.now, inc.call, RouteDecision::Reject { status: 404 });
+    w.pbx.route(
+        w.now,
+        inc.call,
+        RouteDecision::Reject { status: 404, reason: Some("no such\r\nextension".into()) },
+    );
     w.collect();
-    w.take_response(CALLER, 404);
+    let refused = w.take_response(CALLER, 404);
+    // The application's reason joins the phrase, on one line.
+    assert!(
+        refused.reason.starts_with("Not Found (no such") && !refused.reason.contains('\n'),
+        "{}",
+        refused.reason
+    );
     // Without an ACK our final response is resent, then given up (Timer H); nothing leaks.
     w.advance(T1);
     w.take_response(CALLER, 404);
@@ -425,6 +435,8 @@ fn hold_and_resume_by_reinvite() {
     let ok = w.take_response(CALLEE, 200);
     let body = String::from_utf8_lossy(&ok.body).to_string();
     assert!(body.contains("a=recvonly") && body.contains("m=audio 20002 "), "{body}");
+    // The application is told, so that the caller hears hold music.
+    assert_eq!(w.take_event(), CallEvent::Hold { call, side: Side::Callee, on: true });
     assert!(matches!(w.take_event(), CallEvent::Media { call: c, b_remote: None, .. } if c == call));
     let mut resume = callee_request(&inv, Method::Invite, OFFER);
     resume.headers.set("CSeq", "3 INVITE");
@@ -432,6 +444,7 @@ fn hold_and_resume_by_reinvite() {
     w.deliver(CALLEE, &resume.to_bytes());
     let ok = w.take_response(CALLEE, 200);
     assert!(String::from_utf8_lossy(&ok.body).contains("a=sendrecv"));
+    assert_eq!(w.take_event(), CallEvent::Hold { call, side: Side::Callee, on: false });
     assert!(matches!(w.take_event(), CallEvent::Media { b_remote: Some(_), .. }));
 }
 

@@ -42,13 +42,7 @@ pub struct MediaPorts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteDecision {
     /// Ring every registered contact of an extension.
-    Ring {
-        account: i64,
-        extension: String,
-        max_lines: usize,
-        ring_timeout_ms: u64,
-        media: MediaPorts,
-    },
+    Ring { account: i64, extension: String, max_lines: usize, ring_timeout_ms: u64, media: MediaPorts },
     /// Call one SIP destination, e.g. a number through a carrier trunk.
     Dial {
         /// The Request-URI, e.g. `sip:+12025550123@carrier.example`.
@@ -64,13 +58,13 @@ pub enum RouteDecision {
     },
     Reject {
         status: u16,
+        /// Why, for the caller's phone to show: added to the reason phrase.
+        reason: Option<String>,
     },
     /// Answer the caller ourselves (IVR, announcements, voicemail, AI agents): media flows
     /// between the caller and our `a` port. A later `Ring` or `Dial` connects someone to the
     /// answered call.
-    Answer {
-        media: MediaPorts,
-    },
+    Answer { media: MediaPorts },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,6 +125,13 @@ pub enum CallEvent {
     Unreached {
         call: CallId,
         status: u16,
+    },
+    /// One side put the call on hold (`on`), or took it off hold, by re-INVITE: the other side
+    /// should hear hold music meanwhile.
+    Hold {
+        call: CallId,
+        side: Side,
+        on: bool,
     },
     /// The person connected to a call we answered hung up, and the call keeps its caller
     /// (`keep_caller`): the caller is still with the application.
