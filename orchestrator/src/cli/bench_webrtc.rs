@@ -118,28 +118,39 @@ async fn peers(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
     let mut stdout = tokio::io::stdout();
     let mut answers = Vec::new();
     let mut calls = Vec::new();
-    for i in 0..opts.calls {
+    for _ in 0..opts.calls {
+        let (tx, rx) = tokio::sync::oneshot::channel::<(String, SocketAddr)>();
+        answers.push(Some(tx));
+        calls.push(rx);
+    }
+    // Answers are read while offers are still being written (either pipe may fill up).
+    let reader = tokio::spawn(async move {
+        let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = stdin.next_line().await {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { break };
+            let (Some(i), Some(answer), Some(Ok(relay))) = (
+                msg["call"].as_u64(),
+                msg["answer"].as_str(),
+                msg["relay"].as_str().map(str::parse::<SocketAddr>),
+            ) else {
+                break;
+            };
+            if let Some(tx) = answers.get_mut(i as usize).and_then(Option::take) {
+                let _ = tx.send((answer.to_string(), relay));
+            }
+        }
+    });
+    let mut peers = Vec::new();
+    for (i, answer) in calls.into_iter().enumerate() {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
         let carrier = UdpSocket::bind("127.0.0.1:0").await?;
         let (peer, offer) = WebRtcPeer::offer(base, 0, socket.local_addr()?)?;
         let line = json!({"call": i, "offer": offer, "carrier": carrier.local_addr()?.to_string()});
         stdout.write_all(format!("{line}\n").as_bytes()).await?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<(String, SocketAddr)>();
-        answers.push(Some(tx));
-        calls.push((peer, socket, carrier, rx));
+        stdout.flush().await?;
+        peers.push((peer, socket, carrier, answer));
     }
-    stdout.flush().await?;
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
-    for _ in 0..opts.calls {
-        let Some(line) = stdin.next_line().await? else { bail!("the benchmark stopped") };
-        let msg: serde_json::Value = serde_json::from_str(&line)?;
-        let i = msg["call"].as_u64().context("call")? as usize;
-        let answer = msg["answer"].as_str().context("answer")?.to_string();
-        let relay: SocketAddr = msg["relay"].as_str().context("relay")?.parse()?;
-        if let Some(tx) = answers.get_mut(i).and_then(Option::take) {
-            let _ = tx.send((answer, relay));
-        }
-    }
+    let calls = peers;
     let (go_tx, go) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for (n, (peer, socket, carrier, answer)) in calls.into_iter().enumerate() {
@@ -170,6 +181,7 @@ async fn peers(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
     for t in tasks {
         t.abort();
     }
+    reader.abort();
     Ok(())
 }
 

@@ -32,12 +32,13 @@ pub struct WebRtcPeer {
     pub received: u64,
 }
 
-/// 20 ms of a 440 Hz tone at 48 kHz, Opus-encoded.
+/// 20 ms of a 440 Hz tone, Opus-encoded as a browser does when told the far end plays 8 kHz
+/// (`maxplaybackrate=8000`: narrowband).
 fn tone_packet() -> Result<Vec<u8>, WebRtcError> {
-    let encoder = Encoder::new(SampleRate::Hz48000, Channels::Mono, Application::Voip)
+    let encoder = Encoder::new(SampleRate::Hz8000, Channels::Mono, Application::Voip)
         .map_err(|e| WebRtcError::Opus(e.to_string()))?;
-    let frame: Vec<i16> = (0..960)
-        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 8000.0) as i16)
+    let frame: Vec<i16> = (0..160)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 8_000.0).sin() * 8000.0) as i16)
         .collect();
     let mut buf = [0u8; 400];
     let n = encoder.encode(&frame, &mut buf).map_err(|e| WebRtcError::Opus(e.to_string()))?;
