@@ -55,4 +55,15 @@ impl B2bua {
             None => call.inbound.offer.remote(),
         }
     }
+
+    /// The browser side of the callee is over (nobody answered, or the person left a call we
+    /// keep): its leg goes.
+    pub(super) fn release_callee_browser(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.webrtc_b.take().is_some() {
+            if let Some(media) = self.webrtc.as_mut() {
+                media.release(id, Some(Side::Callee));
+            }
+        }
+    }
 }

@@ -110,6 +110,8 @@ impl B2bua {
                         super::release_line(&mut self.lines, &target);
                     }
                     self.events.push_back(CallEvent::CalleeLeft { call: id });
+                    // The next person rung gets a fresh offer if a browser.
+                    self.release_callee_browser(id);
                     return Some(reject(req, 200, "OK"));
                 }
                 call.state = CallState::Ending;

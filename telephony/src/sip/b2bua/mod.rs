@@ -650,6 +650,8 @@ impl B2bua {
             call.ring_deadline = None;
             self.events.push_back(CallEvent::Unreached { call: id, status });
             self.cancel_outbound(now, id, None);
+            // Whoever is rung next gets a fresh offer if a browser.
+            self.release_callee_browser(id);
         } else if call.report_unreached && call.inbound.final_status.is_none() {
             // The caller keeps waiting (no final response) for the application's next decision.
             call.report_unreached = false;

@@ -8,6 +8,8 @@ use crate::sip::parse::parse_datagram;
 use crate::sip::registrar::{Directory, RegistrarConfig, SipUser};
 use crate::sip::server::{ServerEvent, SipServer};
 
+mod browsers;
+
 const PBX: &str = "127.0.0.1:5060";
 const CALLER: &str = "127.0.0.1:5080"; // the trusted carrier
 const CALLEE: &str = "127.0.0.1:6102";

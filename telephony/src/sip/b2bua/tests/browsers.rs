@@ -1,0 +1,118 @@
+//! Browsers in the B2BUA with a scripted `WebRtcMedia`: a browser registered over WebSocket
+//! beside a desk phone gets the WebRTC offer while the phone gets plain RTP; the browser's
+//! answer goes to the WebRTC leg and the relay is pointed at the leg; the leg is released when
+//! the call ends, and a desk phone's answer releases it at once.
+
+use super::*;
+use std::sync::{Arc, Mutex};
+
+const BROWSER: &str = "127.0.0.1:7102";
+const LEG: &str = "127.0.0.1:30000";
+const BROWSER_ANSWER: &str = "v=0\r\no=- 3 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+    m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:x\r\na=ice-pwd:y\r\n\
+    a=setup:active\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+
+/// Records what the B2BUA asks of the WebRTC media.
+#[derive(Clone, Default)]
+struct Script(Arc<Mutex<Vec<String>>>);
+
+impl Script {
+    fn asked(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl WebRtcMedia for Script {
+    fn answer(&mut self, call: CallId, side: Side, _: SocketAddr, _: &str) -> Result<WebRtcSide, String> {
+        self.0.lock().unwrap().push(format!("answer {call} {side:?}"));
+        Err("not in this test".into())
+    }
+
+    fn offer(&mut self, call: CallId, side: Side, relay: SocketAddr) -> Result<WebRtcSide, String> {
+        self.0.lock().unwrap().push(format!("offer {call} {side:?} relay {relay}"));
+        let sdp = "v=0\r\no=str0m 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+                   c=IN IP4 0.0.0.0\r\na=setup:actpass\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
+        Ok(WebRtcSide { sdp: sdp.into(), relay_peer: addr(LEG) })
+    }
+
+    fn accept_answer(&mut self, call: CallId, side: Side, answer: &str) -> Result<(), String> {
+        let ok = answer.contains("a=setup:active");
+        self.0.lock().unwrap().push(format!("accept {call} {side:?} {ok}"));
+        Ok(())
+    }
+
+    fn release(&mut self, call: CallId, side: Option<Side>) {
+        self.0.lock().unwrap().push(format!("release {call} {side:?}"));
+    }
+}
+
+/// The World, with Bob's browser registered over WebSocket beside his desk phone.
+fn world_with_browser() -> (World, Script) {
+    let mut w = World::new();
+    let script = Script::default();
+    w.pbx.set_webrtc(Box::new(script.clone()));
+    let reg = |auth: Option<String>, cseq: u32| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws{cseq}\r\n\
+             From: <sip:102@127.0.0.1>;tag=w\r\nTo: <sip:102@127.0.0.1>\r\nCall-ID: ws-reg\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:b0b@df7jal23ls0d.invalid;transport=ws>\r\nExpires: 600\r\n{}Content-Length: 0\r\n\r\n",
+            auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default()
+        )
+    };
+    w.pbx.handle_datagram(w.now, addr(BROWSER), "WS", reg(None, 1).as_bytes());
+    w.collect();
+    let challenge = w.take_response(BROWSER, 401);
+    let www = challenge.headers.get("WWW-Authenticate").unwrap();
+    let auth = digest::answer(www, "REGISTER", "sip:127.0.0.1", "102", "bob-password", "c", 1);
+    w.pbx.handle_datagram(w.now, addr(BROWSER), "WS", reg(auth, 2).as_bytes());
+    w.collect();
+    w.take_response(BROWSER, 200);
+    (w, script)
+}
+
+#[test]
+fn a_browser_gets_the_webrtc_offer_and_its_answer_points_the_relay_at_its_leg() {
+    let (mut w, script) = world_with_browser();
+    let call = w.invite("b1");
+    let phone = w.take_request(CALLEE, Method::Invite);
+    let browser = w.take_request(BROWSER, Method::Invite);
+    assert!(String::from_utf8_lossy(&phone.body).contains("RTP/AVP"), "the desk phone gets plain RTP");
+    assert!(String::from_utf8_lossy(&browser.body).contains("UDP/TLS/RTP/SAVPF"), "the browser gets WebRTC");
+    assert_eq!(script.asked(), [format!("offer {call} Callee relay 127.0.0.1:20002")]);
+    // The browser answers first: its answer goes to the leg, the relay's B side to the leg's
+    // loopback address, the desk phone is cancelled.
+    let mut ok = Response::for_request(&browser, 200, Some("browser"));
+    ok.headers.push("Contact", "<sip:b0b@df7jal23ls0d.invalid;transport=ws>");
+    ok.headers.push("Content-Type", "application/sdp");
+    ok.body = BROWSER_ANSWER.as_bytes().to_vec();
+    w.pbx.handle_datagram(w.now, addr(BROWSER), "WS", &ok.to_bytes());
+    w.collect();
+    w.take_request(BROWSER, Method::Ack);
+    let answered = w.take_response(CALLER, 200);
+    assert!(String::from_utf8_lossy(&answered.body).contains("RTP/AVP 0"), "the caller keeps plain PCMU");
+    assert!(matches!(
+        w.take_event(),
+        CallEvent::Media { b_remote: Some(b), payload_type: 0, b_dtmf: None, .. } if b == addr(LEG)
+    ));
+    assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
+    assert_eq!(script.asked().last().unwrap(), &format!("accept {call} Callee true"));
+    // The caller hangs up: the leg goes with the call.
+    let to_tag = NameAddr::parse(answered.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
+    w.deliver(CALLER, caller_request("ACK", "b1", 1, Some(&to_tag), "").as_bytes());
+    w.deliver(CALLER, caller_request("BYE", "b1", 2, Some(&to_tag), "").as_bytes());
+    assert_eq!(script.asked().last().unwrap(), &format!("release {call} None"));
+}
+
+#[test]
+fn a_desk_phone_answering_releases_the_browsers_offer() {
+    let (mut w, script) = world_with_browser();
+    let call = w.invite("b2");
+    let phone = w.take_request(CALLEE, Method::Invite);
+    w.take_request(BROWSER, Method::Invite);
+    w.deliver(CALLEE, &callee_response(&phone, 200, ANSWER).to_bytes());
+    assert!(
+        script.asked().contains(&format!("release {call} Some(Callee)")),
+        "the WebRTC leg made for the browser goes: {:?}",
+        script.asked()
+    );
+}
