@@ -486,6 +486,21 @@ pub async fn get_json(
     client.get(server.url(path)).header("cookie", cookie).send().await.unwrap().json().await.unwrap()
 }
 
+/// The newest call record of the account once it has ended (with legs and timeline).
+pub async fn last_call(client: &reqwest::Client, server: &Server, cookie: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let calls = get_json(client, server, cookie, "/api/calls").await;
+        if let Some(c) = calls.as_array().and_then(|c| c.first()) {
+            if !c["ended_at"].is_null() {
+                return get_json(client, server, cookie, &format!("/api/calls/{}", c["id"])).await;
+            }
+        }
+        assert!(Instant::now() < deadline, "no ended call: {calls}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Points the demo trunk at a carrier: outbound calls go to `port` on 127.0.0.1, and SIP from
 /// 127.0.0.1:`trusted_port` is trusted as the carrier.
 pub async fn set_demo_trunk(

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    add_number, demo_account, find_file, free_tcp_port, free_udp_port, get_json as json, login,
+    add_number, demo_account, find_file, free_tcp_port, free_udp_port, get_json as json, last_call, login,
     mic_and_recorder, require_program, set_demo_trunk, tone_of, write_tone, Baresip, PhoneOptions, Server,
 };
 
@@ -16,21 +16,6 @@ async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str
             return;
         }
         assert!(Instant::now() < deadline, "not registered: {regs}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The newest call record once it has ended.
-async fn last_call(client: &reqwest::Client, server: &Server, cookie: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let calls = json(client, server, cookie, "/api/calls").await;
-        if let Some(c) = calls.as_array().and_then(|c| c.first()) {
-            if !c["ended_at"].is_null() {
-                return json(client, server, cookie, &format!("/api/calls/{}", c["id"])).await;
-            }
-        }
-        assert!(Instant::now() < deadline, "no ended call: {calls}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

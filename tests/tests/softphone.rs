@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 const PASSWORD: &str = "switchboard-demo";
 
 use switchboard_tests::{
-    demo_account, find_file, free_udp_port, get_json as json_of, login, mic_and_recorder, require_program,
-    screenshot_dir, tone_of, Baresip, Browser, PhoneOptions, Server,
+    demo_account, find_file, free_udp_port, get_json as json_of, last_call, login, mic_and_recorder,
+    require_program, screenshot_dir, tone_of, Baresip, Browser, PhoneOptions, Server,
 };
 
 /// A 48 kHz mono tone for the browser's fake microphone.
@@ -71,6 +71,20 @@ async fn browser_hears(b: &mut Browser, hz: f64) -> serde_json::Value {
     }
 }
 
+/// A carrier caller (sipp) from `port` calling `number`, who stays until Switchboard hangs up.
+fn carrier_caller(sip: &str, port: u16, number: &str) -> tokio::process::Child {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
+    let rtp_port = free_udp_port().to_string();
+    tokio::process::Command::new("sipp")
+        .args(["-sf", scenario, sip, "-i", "127.0.0.1", "-p", &port.to_string(), "-mi", "127.0.0.1"])
+        .args(["-mp", &free_udp_port().to_string(), "-s", number, "-key", "rtp_port", &rtp_port])
+        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Two seconds of hostile datagrams at a WebRTC leg's port.
 async fn flood_with_junk(port: u16) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -110,20 +124,6 @@ async fn assert_no_page_errors(b: &mut Browser) {
         .filter(|e| *e != "HTTP 401 /api/me" && !e.contains("status of 401"))
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:?}");
-}
-
-async fn last_call(client: &reqwest::Client, server: &Server, cookie: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let calls = json_of(client, server, cookie, "/api/calls").await;
-        if let Some(c) = calls.as_array().and_then(|c| c.first()) {
-            if !c["ended_at"].is_null() {
-                return json_of(client, server, cookie, &format!("/api/calls/{}", c["id"])).await;
-            }
-        }
-        assert!(Instant::now() < deadline, "no ended call: {calls}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
@@ -342,16 +342,7 @@ async fn a_browser_calls_out_through_a_trunk_and_into_an_ivr_with_its_keypad_on_
     .await;
     let caller_port = free_udp_port();
     switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
-    let rtp_port = free_udp_port().to_string();
-    let second = tokio::process::Command::new("sipp")
-        .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &caller_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-s", "+15555550143", "-key", "rtp_port", &rtp_port])
-        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let second = carrier_caller(&sip, caller_port, "+15555550143");
     wait_line(&mut browser, 1, "ringing").await;
     browser.run(json!({"do": "click", "selector": ".line[data-line='1'] button.accept"})).await;
     wait_line(&mut browser, 1, "talking").await;
@@ -446,16 +437,7 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     .await;
     let caller_port = free_udp_port();
     switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
-    let rtp_port = free_udp_port().to_string();
-    let caller = tokio::process::Command::new("sipp")
-        .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &caller_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-s", "+15555550144", "-key", "rtp_port", &rtp_port])
-        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let caller = carrier_caller(&sip, caller_port, "+15555550144");
     // Bob (first in the queue) has no phone on: the queue offers the caller to Alice.
     wait_line(&mut browser, 0, "ringing").await;
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;

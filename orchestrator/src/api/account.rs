@@ -79,17 +79,11 @@ fn status_of(text: &str) -> PresenceStatus {
     serde_json::from_value(serde_json::Value::String(text.to_string())).unwrap_or(PresenceStatus::Offline)
 }
 
-fn my_extension(p: &Principal) -> Result<String, Error> {
-    p.agent_extension
-        .clone()
-        .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))
-}
-
 async fn get_my_status(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Presence>> {
-    let extension = my_extension(&p)?;
+    let extension = p.own_extension()?;
     let (status, at) = crate::store::presence::chosen(&st.db, p.account_id, &extension)
         .await?
         .map(|(s, at)| (status_of(&s), at))
@@ -100,7 +94,7 @@ async fn get_my_status(
 
 /// Ends my wrap-up now (queues offer me calls again if my status is available).
 async fn ready(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Json<Presence>> {
-    let extension = my_extension(&p)?;
+    let extension = p.own_extension()?;
     if !st.live.agents().ready(p.account_id, &extension) {
         return Err(Error::Conflict("you are not wrapping up a call".into()).into());
     }
@@ -133,10 +127,7 @@ async fn set_my_status(
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<StatusRequest>,
 ) -> ApiResult<Json<Presence>> {
-    let extension = p
-        .agent_extension
-        .clone()
-        .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))?;
+    let extension = p.own_extension()?;
     let status = serde_json::to_value(req.status).map_err(|e| Error::Internal(e.to_string()))?;
     let status = status.as_str().unwrap_or("offline").to_string();
     let now = now_ms();
@@ -189,10 +180,7 @@ async fn my_softphone(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Softphone>)> {
-    let extension = p
-        .agent_extension
-        .clone()
-        .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))?;
+    let extension = p.own_extension()?;
     let user = p.user_id.ok_or_else(|| Error::Forbidden("a softphone is for signed-in users".into()))?;
     let c = crate::store::softphone::issue(&st.db, p.account_id, user, &extension, now_ms()).await?;
     // The SIP directory is reloaded before the page registers.

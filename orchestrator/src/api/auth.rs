@@ -40,6 +40,14 @@ impl Principal {
         }
     }
 
+    /// The agent extension this user works as (their status, softphone and calls); refused for
+    /// users linked to none.
+    pub fn own_extension(&self) -> Result<String, Error> {
+        self.agent_extension
+            .clone()
+            .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))
+    }
+
     /// For the agent role: the only agent whose data may be seen. Higher roles see all.
     pub fn agent_scope(&self) -> Result<Option<&str>, Error> {
         if self.role > Role::Agent {

@@ -35,12 +35,6 @@ pub struct CallCustomer {
     pub snapshot: Option<CustomerSnapshot>,
 }
 
-fn my_extension(p: &Principal) -> Result<String, Error> {
-    p.agent_extension
-        .clone()
-        .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))
-}
-
 async fn snapshot(st: &AppState, account: i64, customer: Customer) -> crate::error::Result<CustomerSnapshot> {
     let orders = commerce::list_orders(
         &st.db,
@@ -75,7 +69,7 @@ async fn my_customers(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Vec<CallCustomer>>> {
-    let extension = my_extension(&p)?;
+    let extension = p.own_extension()?;
     let mut out = Vec::new();
     for number in st.live.agents().peers(p.account_id, &extension) {
         let snapshot = by_number(&st, p.account_id, &number).await?;
@@ -86,7 +80,7 @@ async fn my_customers(
 
 /// The numbers of my calls now; refused when I am on none.
 fn my_numbers(st: &AppState, p: &Principal) -> Result<Vec<String>, Error> {
-    let numbers = st.live.agents().peers(p.account_id, &my_extension(p)?);
+    let numbers = st.live.agents().peers(p.account_id, &p.own_extension()?);
     if numbers.is_empty() {
         return Err(Error::Conflict("you are not on a call".into()));
     }

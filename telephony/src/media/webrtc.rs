@@ -301,9 +301,7 @@ impl WebRtcLeg {
             // A packet that does not decrypt or parse costs nothing but itself.
             tracing::debug!(%source, "a WebRTC packet was refused");
         }
-        if let Err(e) = self.drain() {
-            tracing::debug!(error = %e, "WebRTC output");
-        }
+        self.drain_logged();
     }
 
     pub fn handle_timeout(&mut self, now_ms: u64) {
@@ -315,9 +313,7 @@ impl WebRtcLeg {
             return;
         }
         let _ = self.rtc.handle_input(Input::Timeout(now));
-        if let Err(e) = self.drain() {
-            tracing::debug!(error = %e, "WebRTC output");
-        }
+        self.drain_logged();
     }
 
     /// When `handle_timeout` is next due, in milliseconds since `base`.
@@ -364,9 +360,7 @@ impl WebRtcLeg {
         if writer.write(pt, now, time, data).is_err() {
             return;
         }
-        if let Err(e) = self.drain() {
-            tracing::debug!(error = %e, "WebRTC output");
-        }
+        self.drain_logged();
     }
 
     /// Ends the session (DTLS close toward the browser).
@@ -375,6 +369,13 @@ impl WebRtcLeg {
             let _ = self.rtc.close();
             let _ = self.drain();
             self.closed = true;
+        }
+    }
+
+    /// `drain` after a mutation whose failure costs only itself (it is logged).
+    fn drain_logged(&mut self) {
+        if let Err(e) = self.drain() {
+            tracing::debug!(error = %e, "WebRTC output");
         }
     }
 
