@@ -21,6 +21,7 @@ const ASSETS: &[Asset] = &[
     Asset { path: "phone.js", mime: JS, body: include_bytes!("../static/phone.js") },
     Asset { path: "grid.js", mime: JS, body: include_bytes!("../static/grid.js") },
     Asset { path: "workspace.js", mime: JS, body: include_bytes!("../static/workspace.js") },
+    Asset { path: "wrapup.js", mime: JS, body: include_bytes!("../static/wrapup.js") },
     Asset {
         path: "vendor/jssip-3.13.6.min.js",
         mime: JS,
@@ -44,5 +45,27 @@ mod tests {
             assert!(super::asset(page).is_some(), "{page}");
         }
         assert!(super::asset("../Cargo.toml").is_none());
+    }
+
+    /// A page's module that is not served breaks the whole app (its imports fail).
+    #[test]
+    fn every_script_and_style_in_static_is_served() {
+        fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, base, out);
+                } else if path.extension().is_some_and(|e| e == "js" || e == "css" || e == "html") {
+                    out.push(path.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        let mut files = Vec::new();
+        walk(&base, &base, &mut files);
+        assert!(files.len() >= 7, "{files:?}");
+        for f in files {
+            assert!(super::asset(&f).is_some(), "static/{f} is not served: add it to ASSETS");
+        }
     }
 }

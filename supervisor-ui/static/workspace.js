@@ -1,7 +1,9 @@
 // The agent workspace: the agent's status, the browser phone's two lines (accept, hold, mute,
-// keypad, switch, hang up), dialling out, and microphone and speaker choice.
+// keypad, switch, hang up), dialling out, microphone and speaker choice, the customer of the
+// call, and the call's notes (wrapup.js).
 import { $, api, el, session, since } from "./lib.js";
 import { phone } from "./phone.js";
+import { wrapUp } from "./wrapup.js";
 
 const STATUS = [
   ["available", "Available"],
@@ -55,6 +57,8 @@ export const workspace = {
     const busy = this.presence && this.presence.activity;
     if (!busy) {
       this.customers = [];
+      this.shown = null;
+      wrapUp.show(null);
       return renderCustomer(null);
     }
     try {
@@ -64,6 +68,7 @@ export const workspace = {
     }
     const peer = phone.lines[phone.active].peer;
     const shown = this.customers.find((c) => c.number === peer) || this.customers[0] || null;
+    wrapUp.show(shown ? shown.call_id : null, shown ? shown.number : "");
     // Keep a search the agent is typing.
     if (shown && this.shown && shown.number === this.shown.number && !shown.snapshot && !this.shown.snapshot) return;
     if (JSON.stringify(shown) !== JSON.stringify(this.shown)) renderCustomer(shown);
@@ -131,6 +136,7 @@ async function setStatus(status) {
 }
 
 async function ready() {
+  await wrapUp.flush();
   try {
     workspace.presence = await api("POST", "/api/me/ready");
   } catch (e) {

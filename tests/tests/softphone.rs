@@ -455,11 +455,16 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     let alice =
         presence.as_array().unwrap().iter().find(|p| p["extension"] == "101").cloned().unwrap_or_default();
     assert_eq!(alice["activity"], "on_call", "{presence}");
+    // Notes are written while talking, the outcome chosen in wrap-up; Ready saves both.
+    browser.run(json!({"do": "waitText", "selector": "#ws-wrapup", "text": "Call notes"})).await;
+    let notes = "Asked where order 1001 is; tracking sent by e-mail";
+    browser.run(json!({"do": "fill", "selector": "#ws-wrapup textarea", "value": notes})).await;
     browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
     let out = caller.wait_with_output().await.unwrap();
     assert!(out.status.success(), "caller: {}", String::from_utf8_lossy(&out.stdout));
     // The demo support queue gives 15 s of wrap-up; Alice is ready sooner.
     browser.run(json!({"do": "waitText", "selector": "#ws-activity", "text": "Wrap-up"})).await;
+    browser.run(json!({"do": "select", "selector": "#ws-wrapup select", "value": "Order question"})).await;
     browser
         .run(json!({"do": "screenshot", "path": screenshot_dir().join("workspace-wrap-up.png").display().to_string()}))
         .await;
@@ -479,6 +484,16 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
         assert!(Instant::now() < deadline, "{history}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The call's record has Alice's outcome and notes, and the save in its timeline.
+    let record = switchboard_tests::last_call(&client, &server, &supervisor).await;
+    let wrap = &record["wrap_ups"][0];
+    assert_eq!(
+        (wrap["outcome"].as_str(), wrap["notes"].as_str()),
+        (Some("Order question"), Some(notes)),
+        "{record}"
+    );
+    assert_eq!(wrap["extension"], "101", "{record}");
+    assert!(record["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "wrap_up"), "{record}");
     assert_no_page_errors(&mut browser).await;
     browser.close().await;
 }

@@ -130,6 +130,10 @@ const commands = {
     await page.fill(selector, value);
     return {};
   },
+  async select({ selector, value }) {
+    await page.selectOption(selector, value);
+    return {};
+  },
   // Evaluates a JavaScript expression in the page; its (JSON) value.
   async evaluate({ expression }) {
     return { value: await page.evaluate(expression) };

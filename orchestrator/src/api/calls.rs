@@ -5,9 +5,11 @@ use super::extract::{Id, QueryParams};
 use super::{Access, Api, AppState, Principal};
 use crate::model::Role;
 use crate::store::calls::{self, CallDetail, CallQuery, CallRecord};
+use crate::store::wrapups::WrapUp;
 use axum::extract::State;
 use axum::http::Method;
 use axum::{Extension, Json};
+use serde::Serialize;
 
 async fn list(
     State(st): State<AppState>,
@@ -18,17 +20,28 @@ async fn list(
     Ok(Json(calls::list(&st.db, p.account_id, &q, scope).await?))
 }
 
+/// A call with what the people who handled it wrote after it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CallView {
+    #[serde(flatten)]
+    pub detail: CallDetail,
+    /// Outcomes and notes, one per person who saved some.
+    pub wrap_ups: Vec<WrapUp>,
+}
+
 async fn get(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
-) -> ApiResult<Json<CallDetail>> {
+) -> ApiResult<Json<CallView>> {
     let scope = p.agent_scope()?;
-    Ok(Json(calls::get(&st.db, p.account_id, id, scope).await?))
+    let detail = calls::get(&st.db, p.account_id, id, scope).await?;
+    let wrap_ups = crate::store::wrapups::of_call(&st.db, id).await?;
+    Ok(Json(CallView { detail, wrap_ups }))
 }
 
 pub fn routes(api: &mut Api) {
-    let (one, many) = (api.schema::<CallDetail>(), api.schema::<Vec<CallRecord>>());
+    let (one, many) = (api.schema::<CallView>(), api.schema::<Vec<CallRecord>>());
     let any = Access::AtLeast(Role::Agent);
     api.add(
         Method::GET,

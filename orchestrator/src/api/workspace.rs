@@ -1,9 +1,10 @@
 //! The agent workspace's view of the customer on the line: agents may read the customer of a
 //! call they are on (or wrapping up), match an unknown caller to a customer, and nothing more
-//! of the store (the rest of it is for supervisors and up).
+//! of the store (the rest of it is for supervisors and up). After a call, they save an outcome
+//! and notes on its record.
 
 use super::error::ApiResult;
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{Id, JsonBody, QueryParams};
 use super::{Access, Api, AppState, Principal};
 use crate::error::Error;
 use crate::model::Role;
@@ -11,6 +12,7 @@ use crate::store::calls::{self, CallRecord};
 use crate::store::commerce::{
     self, Customer, CustomerPhone, CustomerQuery, Order, OrderQuery, Ticket, TicketQuery,
 };
+use crate::store::wrapups::{self, WrapUp};
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::{Extension, Json};
@@ -33,6 +35,8 @@ pub struct CustomerSnapshot {
 pub struct CallCustomer {
     pub number: String,
     pub snapshot: Option<CustomerSnapshot>,
+    /// The call's record (where the agent's notes and outcome go), once it is written.
+    pub call_id: Option<i64>,
 }
 
 async fn snapshot(st: &AppState, account: i64, customer: Customer) -> crate::error::Result<CustomerSnapshot> {
@@ -71,9 +75,14 @@ async fn my_customers(
 ) -> ApiResult<Json<Vec<CallCustomer>>> {
     let extension = p.own_extension()?;
     let mut out = Vec::new();
-    for number in st.live.agents().peers(p.account_id, &extension) {
+    for line in st.live.agents().lines(p.account_id, &extension) {
+        let Some(number) = line.peer else { continue };
         let snapshot = by_number(&st, p.account_id, &number).await?;
-        out.push(CallCustomer { number, snapshot });
+        let call_id = match (&st.records, line.record) {
+            (Some(records), Some(key)) => records.id_of(key).await,
+            _ => None,
+        };
+        out.push(CallCustomer { number, snapshot, call_id });
     }
     Ok(Json(out))
 }
@@ -149,6 +158,67 @@ async fn link(
     Ok((StatusCode::CREATED, Json(snapshot(&st, p.account_id, customer).await?)))
 }
 
+/// The outcomes to choose from after a call, and what I saved on this one.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct WrapUpForm {
+    pub codes: Vec<String>,
+    pub mine: Option<WrapUp>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WrapUpRequest {
+    /// One of the account's wrap-up codes.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// Checks that the user may write on call `id` (agents: their own calls) and returns the
+/// account's wrap-up codes.
+async fn writable(st: &AppState, p: &Principal, id: i64) -> Result<Vec<String>, Error> {
+    calls::get(&st.db, p.account_id, id, p.agent_scope()?).await?;
+    let account = crate::store::accounts::get(&st.db, p.account_id).await?;
+    Ok(account.settings.wrap_up_codes)
+}
+
+async fn get_wrap_up(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+) -> ApiResult<Json<WrapUpForm>> {
+    let user = p.user_id.ok_or_else(|| Error::Forbidden("notes are written by signed-in users".into()))?;
+    let codes = writable(&st, &p, id).await?;
+    Ok(Json(WrapUpForm { codes, mine: wrapups::mine(&st.db, id, user).await? }))
+}
+
+/// Saves my outcome and notes on a call (agents: on their own calls).
+async fn put_wrap_up(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+    JsonBody(req): JsonBody<WrapUpRequest>,
+) -> ApiResult<Json<WrapUp>> {
+    let user = p.user_id.ok_or_else(|| Error::Forbidden("notes are written by signed-in users".into()))?;
+    let codes = writable(&st, &p, id).await?;
+    let outcome = req.outcome.as_deref().map(str::trim).filter(|o| !o.is_empty());
+    if let Some(o) = outcome {
+        if !codes.iter().any(|c| c == o) {
+            return Err(Error::invalid("outcome", format!("must be one of: {}", codes.join(", "))).into());
+        }
+    }
+    let notes = req.notes.trim();
+    if notes.chars().count() > 5000 {
+        return Err(Error::invalid("notes", "must be at most 5000 characters").into());
+    }
+    if outcome.is_none() && notes.is_empty() {
+        return Err(Error::invalid("outcome", "choose an outcome or write a note").into());
+    }
+    let author = wrapups::Author { user_id: user, name: &p.name, extension: p.agent_extension.as_deref() };
+    Ok(Json(wrapups::save(&st.db, id, &author, outcome, notes).await?))
+}
+
 pub fn routes(api: &mut Api) {
     let (customers, found, link_body, linked) = (
         api.schema::<Vec<CallCustomer>>(),
@@ -175,6 +245,28 @@ pub fn routes(api: &mut Api) {
         None,
         found,
         search,
+    );
+    let (form, wrap_body, wrap) =
+        (api.schema::<WrapUpForm>(), api.schema::<WrapUpRequest>(), api.schema::<WrapUp>());
+    api.add(
+        Method::GET,
+        "/api/calls/{id}/wrap-up",
+        Access::AtLeast(Role::Agent),
+        "calls",
+        "The outcomes to choose from after a call, and my notes on it (agents: their own calls)",
+        None,
+        form,
+        get_wrap_up,
+    );
+    api.add(
+        Method::PUT,
+        "/api/calls/{id}/wrap-up",
+        Access::AtLeast(Role::Agent),
+        "calls",
+        "Save my outcome and notes on a call (agents: their own calls)",
+        wrap_body,
+        wrap,
+        put_wrap_up,
     );
     api.add(
         Method::POST,

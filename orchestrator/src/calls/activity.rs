@@ -6,19 +6,34 @@
 //! timelines).
 
 use crate::clock::now_ms;
+use crate::store::calls::RecordKey;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use switchboard_telephony::sip::b2bua::CallId;
 use tokio::sync::mpsc;
 
+/// One of an agent's calls: the other party's number when known, and the call's record (for
+/// the notes the agent writes on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub call: CallId,
+    pub peer: Option<String>,
+    pub record: Option<RecordKey>,
+}
+
+impl Line {
+    pub fn new(call: CallId, peer: Option<String>, record: Option<RecordKey>) -> Line {
+        Line { call, peer, record }
+    }
+}
+
 /// What an agent is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Doing {
-    /// On one or more calls since `since` (unix ms), each with the other party's number when
-    /// known; the wrap-up owed when the last one ends.
-    OnCall { calls: Vec<(CallId, Option<String>)>, since: i64, wrap_up_ms: i64 },
-    /// Wrapping up a call (with the other party's number) until `until` (unix ms).
-    WrapUp { since: i64, until: i64, peer: Option<String> },
+    /// On one or more calls since `since` (unix ms); the wrap-up owed when the last one ends.
+    OnCall { calls: Vec<Line>, since: i64, wrap_up_ms: i64 },
+    /// Wrapping up the last call until `until` (unix ms).
+    WrapUp { since: i64, until: i64, last: Line },
 }
 
 impl Doing {
@@ -99,29 +114,23 @@ impl Activity {
         });
     }
 
-    /// `extension` answered `call` with `peer` (the other party's number); `wrap_up_seconds`
-    /// are owed when it ends (queue calls).
-    pub fn answered(
-        &self,
-        account: i64,
-        extension: &str,
-        call: CallId,
-        wrap_up_seconds: u32,
-        peer: Option<String>,
-    ) {
+    /// `extension` answered the call of `line`; `wrap_up_seconds` are owed when it ends (queue
+    /// calls).
+    pub fn answered(&self, account: i64, extension: &str, line: Line, wrap_up_seconds: u32) {
+        let call = line.call;
         let now = now_ms();
         let agent = (account, extension.to_string());
         let mut inner = self.lock();
         let wrap = wrap_up_seconds as i64 * 1000;
         match inner.agents.get_mut(&agent) {
             Some(Doing::OnCall { calls, wrap_up_ms, .. }) => {
-                if !calls.iter().any(|(c, _)| *c == call) {
-                    calls.push((call, peer));
+                if !calls.iter().any(|l| l.call == call) {
+                    calls.push(line);
                 }
                 *wrap_up_ms = (*wrap_up_ms).max(wrap);
             }
             _ => {
-                let calls = vec![(call, peer)];
+                let calls = vec![line];
                 inner.agents.insert(agent, Doing::OnCall { calls, since: now, wrap_up_ms: wrap });
                 inner.tell(account, extension, "on_call", now, Some(call));
             }
@@ -136,18 +145,18 @@ impl Activity {
         let mut done = Vec::new();
         for (agent, doing) in inner.agents.iter_mut() {
             if let Doing::OnCall { calls, wrap_up_ms, .. } = doing {
-                if let Some(i) = calls.iter().position(|(c, _)| *c == call) {
-                    let (_, peer) = calls.remove(i);
+                if let Some(i) = calls.iter().position(|l| l.call == call) {
+                    let last = calls.remove(i);
                     if calls.is_empty() {
-                        done.push((agent.clone(), *wrap_up_ms, peer));
+                        done.push((agent.clone(), *wrap_up_ms, last));
                     }
                 }
             }
         }
-        for (agent, wrap, peer) in done {
+        for (agent, wrap, last) in done {
             if wrap > 0 {
                 let until = now + wrap;
-                inner.agents.insert(agent.clone(), Doing::WrapUp { since: now, until, peer });
+                inner.agents.insert(agent.clone(), Doing::WrapUp { since: now, until, last });
                 inner.tell(agent.0, &agent.1, "wrap_up", now, Some(call));
                 let me = self.clone();
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -183,13 +192,18 @@ impl Activity {
         inner.agents.get(&agent).cloned()
     }
 
-    /// The other parties' numbers of the agent's calls now (or of the call they wrap up).
-    pub fn peers(&self, account: i64, extension: &str) -> Vec<String> {
+    /// The agent's calls now (or the call they wrap up).
+    pub fn lines(&self, account: i64, extension: &str) -> Vec<Line> {
         match self.doing(account, extension) {
-            Some(Doing::OnCall { calls, .. }) => calls.into_iter().filter_map(|(_, p)| p).collect(),
-            Some(Doing::WrapUp { peer, .. }) => peer.into_iter().collect(),
+            Some(Doing::OnCall { calls, .. }) => calls,
+            Some(Doing::WrapUp { last, .. }) => vec![last],
             None => Vec::new(),
         }
+    }
+
+    /// The other parties' numbers of the agent's calls now (or of the call they wrap up).
+    pub fn peers(&self, account: i64, extension: &str) -> Vec<String> {
+        self.lines(account, extension).into_iter().filter_map(|l| l.peer).collect()
     }
 
     /// Whether the agent is on a call or wrapping up (queues do not offer them calls).
@@ -224,11 +238,11 @@ mod tests {
     async fn a_queue_call_is_on_call_then_wrap_up_then_ready() {
         let activity = Activity::default();
         let mut changes = activity.subscribe();
-        activity.answered(1, "101", CallId(7), 30, Some("+12025550100".into()));
+        activity.answered(1, "101", Line::new(CallId(7), Some("+12025550100".into()), None), 30);
         assert!(activity.busy(1, "101"));
         assert!(!activity.busy(1, "102") && !activity.busy(2, "101"));
         // A second call on the other line: still one stretch on calls.
-        activity.answered(1, "101", CallId(8), 0, Some("102".into()));
+        activity.answered(1, "101", Line::new(CallId(8), Some("102".into()), None), 0);
         assert_eq!(activity.peers(1, "101"), ["+12025550100", "102"]);
         activity.call_ended(CallId(7));
         assert_eq!(activity.doing(1, "101").map(|d| d.name()), Some("on_call"));
@@ -249,7 +263,7 @@ mod tests {
     async fn a_direct_call_owes_no_wrap_up() {
         let activity = Activity::default();
         let mut changes = activity.subscribe();
-        activity.answered(1, "102", CallId(1), 0, None);
+        activity.answered(1, "102", Line::new(CallId(1), None, None), 0);
         assert_eq!(activity.of_account(1).len(), 1);
         activity.call_ended(CallId(1));
         assert!(!activity.busy(1, "102"));
@@ -261,7 +275,7 @@ mod tests {
     async fn wrap_up_ends_by_itself() {
         let activity = Activity::default();
         let mut changes = activity.subscribe();
-        activity.answered(1, "101", CallId(3), 20, None);
+        activity.answered(1, "101", Line::new(CallId(3), None, None), 20);
         activity.call_ended(CallId(3));
         tokio::time::sleep(std::time::Duration::from_secs(21)).await;
         tokio::task::yield_now().await;

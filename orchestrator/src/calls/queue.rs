@@ -8,6 +8,7 @@
 //! the caller goes to the overflow target (or the queue's voicemail box) through the
 //! dispatcher.
 
+use crate::calls::activity::Line;
 use crate::calls::answered::{AnsweredCall, Next, Party, Rang, NOBODY};
 use crate::model::{Prompt, Queue, Target};
 use serde_json::json;
@@ -121,14 +122,8 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
         let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
         match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms, opt_out).await {
             Rang::Answered => {
-                let caller = call.caller.clone();
-                call.live.agents().answered(
-                    call.account,
-                    &agent.extension,
-                    call.call,
-                    spec.wrap_up_seconds,
-                    caller,
-                );
+                let line = Line::new(call.call, call.caller.clone(), call.record);
+                call.live.agents().answered(call.account, &agent.extension, line, spec.wrap_up_seconds);
                 return Round::Answered(agent.extension);
             }
             Rang::CallerLeft => return Round::CallerLeft,

@@ -3,6 +3,7 @@
 //! out: rung, dialled, refused, or answered and handed to the dispatcher; what the engine
 //! reports about each call turned into its record.
 
+use crate::calls::activity::Line;
 use crate::calls::answered::{AnsweredCall, LegEvent, Legs, Verdict};
 use crate::calls::planner::{Plan, Planner, Prepared};
 use crate::db::Db;
@@ -491,10 +492,12 @@ impl CallRouter {
                     // has only its caller).
                     let answered_by_person = contact != "switchboard";
                     if let Some((account, extension)) = &active.placed_by {
-                        self.live.agents().answered(*account, extension, call, 0, Some(active.to.clone()));
+                        let line = Line::new(call, Some(active.to.clone()), active.record);
+                        self.live.agents().answered(*account, extension, line, 0);
                     }
                     if let Some((account, extension)) = active.rung.as_ref().filter(|_| answered_by_person) {
-                        self.live.agents().answered(*account, extension, call, 0, Some(active.from.clone()));
+                        let line = Line::new(call, Some(active.from.clone()), active.record);
+                        self.live.agents().answered(*account, extension, line, 0);
                     }
                     if let Some(id) = active.record {
                         self.records.answered(id);

@@ -66,6 +66,23 @@ pub struct AccountSettings {
     /// hold chime when unset or unplayable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_music: Option<String>,
+    /// The outcomes an agent chooses from after a call (with their notes), in the order shown.
+    #[serde(default = "default_wrap_up_codes")]
+    pub wrap_up_codes: Vec<String>,
+}
+
+fn default_wrap_up_codes() -> Vec<String> {
+    [
+        "Resolved",
+        "Follow-up needed",
+        "Order question",
+        "Return or refund",
+        "Complaint",
+        "Wrong number",
+        "Other",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn default_tz() -> String {
@@ -86,6 +103,7 @@ impl AccountSettings {
             plan: default_plan(),
             allow_private_webhooks: false,
             hold_music: None,
+            wrap_up_codes: default_wrap_up_codes(),
         }
     }
 
@@ -107,6 +125,19 @@ impl AccountSettings {
         }
         if !["trial", "standard", "enterprise"].contains(&self.plan.as_str()) {
             p.push("plan", "must be one of trial, standard, enterprise");
+        }
+        if self.wrap_up_codes.len() > 50 {
+            p.push("wrap_up_codes", "at most 50 codes");
+        }
+        for (i, code) in self.wrap_up_codes.iter().enumerate() {
+            let path = format!("wrap_up_codes/{i}");
+            p.text(&path, code, true, 60);
+            if code.trim() != code {
+                p.push(&path, "must not start or end with spaces");
+            }
+            if self.wrap_up_codes[..i].contains(code) {
+                p.push(&path, "appears twice");
+            }
         }
     }
 }

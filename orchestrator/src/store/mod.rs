@@ -9,6 +9,7 @@ pub mod presence;
 pub mod softphone;
 pub mod users;
 pub mod voicemail;
+pub mod wrapups;
 
 use sqlx::Row;
 

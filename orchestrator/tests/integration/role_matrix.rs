@@ -230,6 +230,9 @@ async fn request_for(
         (Method::POST, "/api/auth/logout" | "/api/me/ready" | "/api/me/softphone") => None,
         (Method::POST, "/api/me/customers/link") => Some(json!({"number": "+12025550100", "customer_id": 1})),
         (Method::PUT, "/api/me/status") => Some(json!({"status": "available"})),
+        (Method::PUT, "/api/calls/{id}/wrap-up") => {
+            Some(json!({"outcome": "Resolved", "notes": "Refund sent"}))
+        }
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
         (Method::PUT, "/api/account") => {
@@ -313,6 +316,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/auth/login" | "/api/auth/logout" => return Access::Public,
         "/api/me" | "/api/me/status" | "/api/me/ready" | "/api/me/softphone" | "/api/calls"
         | "/api/calls/{id}" => Agent,
+        // Notes and outcome after a call (agents: on their own calls, checked by the handler).
+        "/api/calls/{id}/wrap-up" => Agent,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
         p if p.starts_with("/api/me/customers") => Agent,
         "/api/account" if read => Agent,
@@ -420,6 +425,7 @@ async fn matrix(db: Db) {
             let other = b.ids[&collection];
             let body = match e.method {
                 Method::PUT if collection == "/api/voicemail" => Some(json!({"heard": true})),
+                Method::PUT if e.path.ends_with("/wrap-up") => Some(json!({"notes": "peek"})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
                 Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),
                 _ => None,

@@ -5,6 +5,7 @@ use crate::common::{app_with_live, call, on_each_db};
 use crate::role_matrix::fixture;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
+use switchboard::calls::activity::Line;
 use switchboard::live::Live;
 use switchboard::model::Role;
 use switchboard_telephony::sip::b2bua::CallId;
@@ -31,7 +32,7 @@ async fn agents_read_and_link_the_customer_of_their_own_call_only() {
         assert_eq!(r.status, StatusCode::FORBIDDEN);
 
         // The agent (101) answers the customer's call: the snapshot has orders and tickets.
-        live.agents().answered(f.account_id, "101", CallId(1), 30, Some(number.clone()));
+        live.agents().answered(f.account_id, "101", Line::new(CallId(1), Some(number.clone()), None), 30);
         let r = call(&app, Method::GET, "/api/me/customers", agent, None).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         let snap = &r.json[0]["snapshot"];
@@ -45,7 +46,8 @@ async fn agents_read_and_link_the_customer_of_their_own_call_only() {
         assert_eq!(r.json, json!([]));
 
         // A second call from an unknown number: not matched; found by name and linked.
-        live.agents().answered(f.account_id, "101", CallId(2), 0, Some("+19995550123".into()));
+        let line = Line::new(CallId(2), Some("+19995550123".into()), None);
+        live.agents().answered(f.account_id, "101", line, 0);
         let r = call(&app, Method::GET, "/api/me/customers", agent, None).await;
         assert!(r.json[1]["snapshot"].is_null(), "{}", r.text);
         let name = customer.json["name"].as_str().unwrap();
@@ -74,6 +76,93 @@ async fn agents_read_and_link_the_customer_of_their_own_call_only() {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         let r = call(&app, Method::GET, "/api/me/customers", agent, None).await;
         assert_eq!(r.json, json!([]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn notes_and_an_outcome_are_saved_on_the_call_record() {
+    on_each_db(|db| async move {
+        let f = fixture(&db, "acme", "+1555").await;
+        let app = app_with_live(&db, Live::new());
+        let (agent, supervisor) =
+            (Some(f.cookies[&Role::Agent].as_str()), Some(f.cookies[&Role::Supervisor].as_str()));
+        let mine = f.ids["/api/calls"];
+        let path = format!("/api/calls/{mine}/wrap-up");
+
+        // The form: the account's codes (the defaults), nothing saved yet.
+        let r = call(&app, Method::GET, &path, agent, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json["codes"][0], "Resolved", "{}", r.text);
+        assert!(r.json["mine"].is_null());
+
+        // The agent who took the call saves an outcome and notes; saving again replaces them.
+        let body = json!({"outcome": "Follow-up needed", "notes": "Replacement zip to ship"});
+        let r = call(&app, Method::PUT, &path, agent, Some(&body)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let body = json!({"outcome": "Resolved", "notes": "  Replacement zip shipped  "});
+        let r = call(&app, Method::PUT, &path, agent, Some(&body)).await;
+        assert_eq!(
+            (r.json["outcome"].clone(), r.json["notes"].clone()),
+            (json!("Resolved"), json!("Replacement zip shipped"))
+        );
+        let r = call(&app, Method::GET, &path, agent, None).await;
+        assert_eq!(r.json["mine"]["notes"], "Replacement zip shipped", "{}", r.text);
+
+        // Bad input is refused at the field it concerns.
+        let r = call(&app, Method::PUT, &path, agent, Some(&json!({"outcome": "Sold a yacht"}))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("outcome") && r.text.contains("Resolved"), "{}", r.text);
+        let r = call(&app, Method::PUT, &path, agent, Some(&json!({"notes": "   "}))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let long = json!({"notes": "x".repeat(5001)});
+        let r = call(&app, Method::PUT, &path, agent, Some(&long)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+        // Another agent's call: invisible to this agent; a supervisor may add their own notes.
+        let theirs = switchboard::store::calls::create(
+            &db,
+            f.account_id,
+            &switchboard::store::calls::NewCall {
+                direction: "inbound".into(),
+                from_number: "+12025550111".into(),
+                to_number: "+15555550100".into(),
+                customer_id: None,
+                agent_extension: Some("102".into()),
+                ai_agent: None,
+            },
+        )
+        .await
+        .unwrap();
+        let other = format!("/api/calls/{theirs}/wrap-up");
+        let r = call(&app, Method::PUT, &other, agent, Some(&json!({"notes": "peek"}))).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+        let r =
+            call(&app, Method::PUT, &path, supervisor, Some(&json!({"notes": "Coached on refunds"}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+        // The record shows both, and its timeline each save with who saved it.
+        let r = call(&app, Method::GET, &format!("/api/calls/{mine}"), agent, None).await;
+        let wraps = r.json["wrap_ups"].as_array().unwrap();
+        assert_eq!(wraps.len(), 2, "{}", r.text);
+        assert_eq!(wraps[0]["outcome"], "Resolved");
+        assert_eq!(wraps[0]["extension"], "101");
+        assert_eq!(wraps[1]["notes"], "Coached on refunds");
+        let saves = r.json["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "wrap_up").count();
+        assert_eq!(saves, 3, "{}", r.text);
+
+        // An account whose codes were changed offers those.
+        let mut settings = serde_json::to_value(switchboard::demo::config().settings).unwrap();
+        settings["wrap_up_codes"] = json!(["Sale", "No sale"]);
+        let owner = Some(f.cookies[&Role::Owner].as_str());
+        let r = call(&app, Method::PUT, "/api/account", owner, Some(&settings)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let r = call(&app, Method::GET, &path, agent, None).await;
+        assert_eq!(r.json["codes"], json!(["Sale", "No sale"]));
+        settings["wrap_up_codes"] = json!(["Sale", "Sale", " x"]);
+        let r = call(&app, Method::PUT, "/api/account", owner, Some(&settings)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("wrap_up_codes/1") && r.text.contains("wrap_up_codes/2"), "{}", r.text);
     })
     .await;
 }
