@@ -481,7 +481,8 @@ impl Live {
         }
         let data = json!({ "by": by, "extension": extension });
         self.with_entry(id, |e| {
-            e.tile.supervisor = Some(format!("{by} ({extension})"));
+            let phone = if extension.starts_with("user-") { "browser" } else { extension };
+            e.tile.supervisor = Some(format!("{by} ({phone})"));
             e.event(kind, data)
         });
         Some(())

@@ -226,8 +226,8 @@ export const grid = {
       case "approval_needed": text = `${d.tool} waits for approval`; break;
       case "approval_given": text = `${d.by} approved ${d.tool}`; break;
       case "approval_refused": text = `${d.by} refused ${d.tool}`; break;
-      case "supervisor_takeover": text = `${d.by} takes over on ${d.extension}`; break;
-      case "supervisor_listen": text = `${d.by} listens in on ${d.extension}`; break;
+      case "supervisor_takeover": text = `${d.by} takes over on ${phoneName(d.extension)}`; break;
+      case "supervisor_listen": text = `${d.by} listens in on ${phoneName(d.extension)}`; break;
       case "latency": text = `first audio ${d.first_audio_ms ?? "–"} ms after end of turn`; break;
       case "handoff": text = `hand-off: ${d.reason || ""}`; break;
       default: text = "";
@@ -261,14 +261,19 @@ $("d-note").addEventListener("submit", async (ev) => {
 $("d-approve").addEventListener("click", () => sendNote("approve", ""));
 $("d-deny").addEventListener("click", () => sendNote("deny", ""));
 
+/** A supervisor's phone as people say it: an extension, or (a personal line) their browser. */
+const phoneName = (extension) => (String(extension).startsWith("user-") ? "their browser" : extension);
+
 async function phoneAction(action) {
   const id = grid.opened;
   const extension = $("d-takeover").elements.extension.value.trim();
   localStorage.setItem("takeover-extension", extension);
   try {
-    await api("POST", `/api/live/calls/${id}/${action}`, { extension: extension || null });
-    // The extension's desk phone and this browser's softphone (when it is on) both ring.
-    const where = phone.status === "registered" && extension === phone.extension ? `${extension} (and this browser)` : extension;
+    const rung = await api("POST", `/api/live/calls/${id}/${action}`, { extension: extension || null });
+    // The extension's desk phone and this browser's softphone (when it is on) both ring; a
+    // supervisor without an extension has only the browser.
+    const browser = phone.status === "registered" && rung.extension === phone.extension;
+    const where = !browser ? rung.extension : phone.personal ? "this browser" : `${rung.extension} (and this browser)`;
     $("d-takeover-status").textContent = action === "takeover"
       ? `Ringing ${where}: answer to hear a briefing, then the caller.`
       : `Ringing ${where}: answer to listen in.`;

@@ -32,8 +32,9 @@ async function route() {
   }
   $("nav-grid").hidden = !atLeast("supervisor");
   $("nav-workspace").hidden = !me.agent_extension;
-  // The phone rings wherever the agent is in the app.
-  if (me.agent_extension) phone.start();
+  // The phone rings wherever the agent is in the app. Supervisors without an extension get a
+  // personal line for listening in and taking over.
+  if (me.agent_extension || atLeast("supervisor")) phone.start();
   const page = location.hash.replace(/^#/, "") || (me.agent_extension ? "/workspace" : "/");
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === "#" + page);
   if (page !== "/grid") grid.stop();

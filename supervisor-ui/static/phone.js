@@ -65,6 +65,8 @@ export const phone = {
     });
     this.ua = ua;
     this.extension = creds.extension;
+    // A supervisor's personal line (no extension): no workspace, calls only extensions.
+    this.personal = creds.extension.startsWith("user-");
     ua.on("registered", () => { this.status = "registered"; this.error = ""; this.changed(); });
     ua.on("unregistered", () => { if (this.ua === ua) { this.status = "connecting"; this.changed(); } });
     ua.on("registrationFailed", (e) => { this.status = "failed"; this.error = e.cause || "registration failed"; this.changed(); });
@@ -297,12 +299,13 @@ function renderBanner(p) {
     const actions = l.state === "ringing"
       ? [el("button", { class: "accept", onclick: () => p.answer(l.index) }, "Accept"),
         el("button", { class: "danger", onclick: () => p.decline(l.index) }, "Decline")]
-      : [el("button", { class: "danger", onclick: () => p.hangup(l.index) }, "Hang up")];
+      : [el("button", { class: `ghost-b ${l.muted ? "on" : ""}`, onclick: () => p.toggleMute(l.index) }, l.muted ? "Unmute" : "Mute"),
+        el("button", { class: "danger", onclick: () => p.hangup(l.index) }, "Hang up")];
     return el("div", { class: `banner-line ${l.state}`, "data-line": String(l.index) },
       el("span", { class: "banner-state" }, STATE_TEXT[l.state] || l.state),
       el("strong", {}, who),
       el("span", { class: "sub banner-time", "data-since": String(l.started || "") }, l.started ? since(l.started) : ""),
-      el("a", { href: "#/workspace" }, `Line ${l.index + 1}`),
+      p.personal ? null : el("a", { href: "#/workspace" }, `Line ${l.index + 1}`),
       ...actions);
   }));
 }

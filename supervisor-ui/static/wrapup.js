@@ -23,8 +23,10 @@ export const wrapUp = {
     try {
       form = await api("GET", `/api/calls/${callId}/wrap-up`);
     } catch {
-      this.callId = null;
-      return;
+      // Not a call of mine to write on (an internal call someone else took): no card, and no
+      // asking again for this call.
+      box.hidden = true;
+      return box.replaceChildren();
     }
     if (callId !== this.callId) return;
     render(box, form, number);

@@ -692,3 +692,28 @@ pub fn screenshot_dir() -> PathBuf {
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
+
+/// A 48 kHz mono tone for the browser's fake microphone.
+pub fn browser_tone(path: &Path, hz: f32, seconds: f32) {
+    let n = (48_000.0 * seconds) as usize;
+    let samples: Vec<i16> =
+        (0..n).map(|i| ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12000.0) as i16).collect();
+    std::fs::write(path, switchboard_telephony::media::wav::encode_pcm16(&samples, 48_000, 1)).unwrap();
+}
+
+/// Waits until the browser's active line hears `hz` as its loudest frequency.
+pub async fn browser_hears(b: &mut Browser, hz: f64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = b
+            .run(serde_json::json!({"do": "evaluate", "expression": format!("window.switchboardPhone.listen({hz})")}))
+            .await;
+        let v = r["value"].clone();
+        let peak = v["peak_hz"].as_f64().unwrap_or(0.0);
+        if v["peak_level"].as_f64().unwrap_or(0.0) > 100.0 && (peak - hz).abs() < hz * 0.06 {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "the browser never heard {hz} Hz: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

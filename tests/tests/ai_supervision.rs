@@ -1,6 +1,7 @@
 //! Supervisors and AI calls, on real calls as in `ai_calls.rs`: the supervisors' grid in
-//! Chromium (watching, guiding and taking over an AI call) and listening in from a desk phone
-//! (unheard, the call going on after). The scripted LLM, the phone and the PBX rig are in
+//! Chromium (watching, guiding and taking over an AI call), listening in from a desk phone
+//! (unheard, the call going on after), and a supervisor with no desk phone doing both from the
+//! browser's softphone. The scripted LLM, the phone and the PBX rig are in
 //! `ai_support`.
 mod ai_support;
 
@@ -8,8 +9,8 @@ use ai_support::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    demo_account, find_file, get_json, login, mic_and_recorder, require_program, screenshot_dir, Baresip,
-    Browser, PhoneOptions,
+    browser_hears, browser_tone, demo_account, find_file, get_json, login, mic_and_recorder, require_program,
+    screenshot_dir, Baresip, Browser, PhoneOptions,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,4 +282,94 @@ async fn a_supervisor_listens_in_unheard_and_the_call_goes_on_after() {
     assert!(lookups.len() >= 2, "one lookup per question: {lookups:?}");
     assert!(lookups.iter().all(|l| l["data"]["error"].is_null()), "the lookups ran: {lookups:?}");
     assert_eq!((&call["disposition"], &call["hung_up_by"]), (&json!("answered"), &json!("caller")), "{call}");
+}
+
+/// A supervisor with no desk phone (the demo's Sam has no extension): the grid's listen-in and
+/// takeover ring their browser (a personal line). Listening, the browser hears the caller and
+/// the caller does not hear the browser; after the takeover they hear each other. Checked by
+/// frequency: 500 Hz from the caller, 1 kHz from the browser's microphone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_without_a_desk_phone_listens_and_takes_over_in_the_browser() {
+    let _serial = SERIAL.lock().await;
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mic = dir.path().join("supervisor-mic.wav");
+    browser_tone(&mic, 1000.0, 90.0);
+    let tone: Vec<i16> = (0..8000 * 4)
+        .map(|i| ((i as f32 * 500.0 * std::f32::consts::TAU / 8000.0).sin() * 9000.0) as i16)
+        .collect();
+    let rig = rig(dir).await;
+    let Some(mut browser) = Browser::start_with(&rig.server.url(""), Some(&mic)).await else { return };
+    browser
+        .run(json!({"do": "login", "email": "supervisor@demo.example", "password": "switchboard-demo"}))
+        .await;
+    browser.run(json!({"do": "goto", "hash": "/grid"})).await;
+    browser.run(json!({"do": "waitText", "selector": "#feed-status", "text": "live"})).await;
+    let registered = "window.switchboardPhone.status === 'registered' && window.switchboardPhone.personal";
+    browser.run(json!({"do": "waitUntil", "expression": registered, "timeout": 15000})).await;
+
+    let phone = RtpPhone::start().await;
+    let sipp = rig.call_until_bye("+15555550177", &phone);
+    let tile = browser.run(json!({"do": "waitTile", "timeout": 15000})).await;
+    let id = tile["id"].clone();
+    browser.run(json!({"do": "open", "id": id})).await;
+    phone.wait_for_speech_then_quiet(0, 800, Duration::from_secs(20)).await;
+    let supervisor =
+        login(&rig.client, &rig.server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
+
+    // Listen in with no extension given: this browser rings.
+    browser.run(json!({"do": "click", "selector": "#d-listen"})).await;
+    browser.run(json!({"do": "waitText", "selector": "#d-takeover-status", "text": "this browser"})).await;
+    browser.run(json!({"do": "click", "selector": "#call-banner button.accept", "timeout": 15000})).await;
+    live_event(&rig, &supervisor, &id, "listen_connected").await;
+    let listening_from = phone.heard_len();
+    let (_, heard) = tokio::join!(phone.say(&tone), browser_hears(&mut browser, 500.0));
+    assert!(heard["peak_level"].as_f64().unwrap() > 100.0, "{heard}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let while_listening = rig._dir.path().join("while-listening.wav");
+    phone.save(listening_from, &while_listening);
+    let leaked = tone_seconds(&while_listening, 950.0, 1050.0);
+    assert!(leaked < 0.1, "the caller heard the listening supervisor's microphone for {leaked} s");
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("grid-listening-in-browser.png")}))
+        .await;
+
+    // Take over from listening: connected at once; now the caller hears the browser.
+    browser.run(json!({"do": "click", "selector": "#d-takeover button[type=submit]"})).await;
+    browser
+        .run(json!({"do": "waitText", "selector": "#d-events", "text": "takeover connected", "timeout": 15000}))
+        .await;
+    let taken_at = phone.heard_len();
+    let (_, heard) = tokio::join!(phone.say(&tone), browser_hears(&mut browser, 500.0));
+    assert!(heard["peak_level"].as_f64().unwrap() > 100.0, "{heard}");
+    let after = rig._dir.path().join("after-takeover.wav");
+    phone.save(taken_at, &after);
+    let spoke = tone_seconds(&after, 950.0, 1050.0);
+    assert!(
+        spoke >= 2.0,
+        "the caller heard {spoke} s of the supervisor's 1 kHz microphone after the takeover"
+    );
+
+    // The supervisor hangs up from the banner: the call ends.
+    browser.run(json!({"do": "click", "selector": "#call-banner button.danger"})).await;
+    sipp_ok(sipp.await.unwrap());
+    let call = rig.last_call().await;
+    let kinds: Vec<&str> =
+        call["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["supervisor_listen", "listen_connected", "supervisor_takeover", "takeover_connected"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let listen =
+        call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "supervisor_listen").unwrap();
+    assert!(listen["data"]["extension"].as_str().unwrap().starts_with("user-"), "{listen}");
+    // The personal line calls no outside number, and says why.
+    browser
+        .run(json!({"do": "evaluate", "expression": "window.switchboardPhone.call('+12025550123')"}))
+        .await;
+    let refused = "(window.switchboardPhone.lines[0].lastEnded || {}).why";
+    let why = browser.run(json!({"do": "waitUntil", "expression": refused, "timeout": 10000})).await;
+    assert!(why["value"].as_str().unwrap().contains("agent extension"), "{why}");
+    browser.close().await;
 }

@@ -9,17 +9,10 @@ use std::time::{Duration, Instant};
 const PASSWORD: &str = "switchboard-demo";
 
 use switchboard_tests::{
-    demo_account, find_file, free_udp_port, get_json as json_of, last_call, login, mic_and_recorder,
-    require_program, screenshot_dir, tone_of, Baresip, Browser, PhoneOptions, Server,
+    browser_hears, browser_tone, demo_account, find_file, free_udp_port, get_json as json_of, last_call,
+    login, mic_and_recorder, require_program, screenshot_dir, tone_of, Baresip, Browser, PhoneOptions,
+    Server,
 };
-
-/// A 48 kHz mono tone for the browser's fake microphone.
-fn browser_tone(path: &Path, hz: f32, seconds: f32) {
-    let n = (48_000.0 * seconds) as usize;
-    let samples: Vec<i16> =
-        (0..n).map(|i| ((i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin() * 12000.0) as i16).collect();
-    std::fs::write(path, switchboard_telephony::media::wav::encode_pcm16(&samples, 48_000, 1)).unwrap();
-}
 
 /// Alice (extension 101) signed in to the workspace in a browser whose microphone plays `hz`,
 /// her softphone registered.
@@ -51,23 +44,6 @@ async fn wait_line(b: &mut Browser, line: usize, state: &str) {
             line_state(b, line).await,
             last["value"]
         );
-    }
-}
-
-/// Waits until the browser's active line hears `hz` as its loudest frequency.
-async fn browser_hears(b: &mut Browser, hz: f64) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = b
-            .run(json!({"do": "evaluate", "expression": format!("window.switchboardPhone.listen({hz})")}))
-            .await;
-        let v = r["value"].clone();
-        let peak = v["peak_hz"].as_f64().unwrap_or(0.0);
-        if v["peak_level"].as_f64().unwrap_or(0.0) > 100.0 && (peak - hz).abs() < hz * 0.06 {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "the browser never heard {hz} Hz: {v}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -163,9 +163,11 @@ async fn list_presence(
 }
 
 /// What a browser softphone needs to register: SIP credentials valid for some hours, issued
-/// to the signed-in agent (no SIP password is typed into the page).
+/// to the signed-in user (no SIP password is typed into the page).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Softphone {
+    /// The agent's extension, or a supervisor's personal line (`user-<id>`: it rings for their
+    /// listen-ins and takeovers and calls only extensions).
     pub extension: String,
     pub display_name: String,
     /// The SIP user name and password to register with (digest authentication).
@@ -180,7 +182,7 @@ async fn my_softphone(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Softphone>)> {
-    let extension = p.own_extension()?;
+    let extension = p.phone_line()?;
     let user = p.user_id.ok_or_else(|| Error::Forbidden("a softphone is for signed-in users".into()))?;
     let c = crate::store::softphone::issue(&st.db, p.account_id, user, &extension, now_ms()).await?;
     // The SIP directory is reloaded before the page registers.

@@ -48,6 +48,18 @@ impl Principal {
             .ok_or_else(|| Error::Forbidden("this user is not linked to an agent extension".into()))
     }
 
+    /// Where this user's browser phone registers and rings: their agent extension, or for a
+    /// supervisor (and up) without one, a personal line (for listen-ins and takeovers).
+    pub fn phone_line(&self) -> Result<String, Error> {
+        match (&self.agent_extension, self.user_id) {
+            (Some(x), _) => Ok(x.clone()),
+            (None, Some(user)) if self.role >= Role::Supervisor => {
+                Ok(crate::store::softphone::personal_line(user))
+            }
+            _ => Err(Error::Forbidden("this user is not linked to an agent extension".into())),
+        }
+    }
+
     /// For the agent role: the only agent whose data may be seen. Higher roles see all.
     pub fn agent_scope(&self) -> Result<Option<&str>, Error> {
         if self.role > Role::Agent {

@@ -74,7 +74,8 @@ async fn note(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TakeoverRequest {
-    /// The supervisor's phone (an agent extension); default: the extension linked to the user.
+    /// The supervisor's phone (an agent extension); default: the extension linked to the user,
+    /// or without one their browser phone.
     #[serde(default)]
     pub extension: Option<String>,
 }
@@ -110,22 +111,38 @@ async fn phone_action(
     Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
 }
 
-/// The engagement and the supervisor's phone: the extension asked for, or the user's own.
+/// The engagement and the supervisor's phone: the extension asked for, or the user's own
+/// (their agent extension, or their browser's personal line, which must be registered).
 async fn phone_for(
     st: &AppState,
     p: &Principal,
     id: i64,
     req: TakeoverRequest,
 ) -> Result<(u64, String), crate::Error> {
-    let extension = req
-        .extension
-        .map(|e| e.trim().to_string())
-        .filter(|e| !e.is_empty())
-        .or(p.agent_extension.clone())
-        .ok_or_else(|| {
+    let asked = req.extension.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
+    let extension = match asked {
+        Some(x) => x,
+        None => p.phone_line().map_err(|_| {
             crate::Error::invalid("extension", "say which extension to ring (no phone is linked to you)")
-        })?;
-    if crate::store::config::get_by_key::<Agent>(&st.db, p.account_id, &extension).await?.is_none() {
+        })?,
+    };
+    let personal = p.user_id.map(crate::store::softphone::personal_line);
+    if personal.as_deref() == Some(extension.as_str()) {
+        let registered = match &st.sip {
+            Some(sip) => sip
+                .registrations()
+                .await
+                .iter()
+                .any(|r| r.account == p.account_id && r.extension == extension),
+            None => false,
+        };
+        if !registered {
+            return Err(crate::Error::invalid(
+                "extension",
+                "your browser phone is not connected: allow the microphone and wait for \"Phone ready\", or give an extension",
+            ));
+        }
+    } else if crate::store::config::get_by_key::<Agent>(&st.db, p.account_id, &extension).await?.is_none() {
         return Err(crate::Error::invalid("extension", format!("no agent extension {extension}")));
     }
     let id = u64::try_from(id).map_err(|_| crate::Error::NotFound)?;

@@ -87,6 +87,19 @@ async fn my_customers(
     Ok(Json(out))
 }
 
+/// The records of my calls now (or of the call I wrap up).
+async fn my_call_ids(st: &AppState, p: &Principal) -> Vec<i64> {
+    let (Some(records), Some(extension)) = (&st.records, &p.agent_extension) else { return Vec::new() };
+    let mut out = Vec::new();
+    for line in st.live.agents().lines(p.account_id, extension) {
+        let Some(key) = line.record else { continue };
+        if let Some(id) = records.id_of(key).await {
+            out.push(id);
+        }
+    }
+    out
+}
+
 /// The numbers of my calls now; refused when I am on none.
 fn my_numbers(st: &AppState, p: &Principal) -> Result<Vec<String>, Error> {
     let numbers = st.live.agents().peers(p.account_id, &p.own_extension()?);
@@ -175,10 +188,16 @@ pub struct WrapUpRequest {
     pub notes: String,
 }
 
-/// Checks that the user may write on call `id` (agents: their own calls) and returns the
-/// account's wrap-up codes.
+/// Checks that the user may write on call `id` and returns the account's wrap-up codes.
+/// Agents write on their own calls: those whose record is theirs, and those they are on or
+/// wrapping up now (a call they placed that someone else answered, say).
 async fn writable(st: &AppState, p: &Principal, id: i64) -> Result<Vec<String>, Error> {
-    calls::get(&st.db, p.account_id, id, p.agent_scope()?).await?;
+    let scope = p.agent_scope()?;
+    match calls::get(&st.db, p.account_id, id, scope).await {
+        Ok(_) => {}
+        Err(Error::NotFound) if scope.is_some() && my_call_ids(st, p).await.contains(&id) => {}
+        Err(e) => return Err(e),
+    }
     let account = crate::store::accounts::get(&st.db, p.account_id).await?;
     Ok(account.settings.wrap_up_codes)
 }

@@ -266,7 +266,12 @@ impl Planner {
         if snap.owner_of_number(&number) == Some(account) {
             return self.plan_did(account, number, None, notes).await;
         }
-        let agent = snap.agent(account, extension);
+        let Some(agent) = snap.agent(account, extension) else {
+            // A supervisor's personal browser line: for listening in and taking over.
+            let why = "calling out needs an agent extension (ask an admin to link one)".to_string();
+            return Ok(reject(403, why, number));
+        };
+        let agent = Some(agent);
         let cos = match agent.and_then(|a| a.class_of_service.clone()) {
             Some(name) => snap.class_of_service(account, &name).cloned(),
             None => None,
@@ -349,7 +354,8 @@ impl Planner {
         let record = account.map(|account| {
             let agent = match (&plan, &inc.caller) {
                 (Plan::Ring { extension, .. }, _) => Some(extension.clone()),
-                (Plan::Dial { .. }, Caller::User { extension, .. }) => Some(extension.clone()),
+                // A call an agent placed is theirs (their history, their notes), wherever it went.
+                (_, Caller::User { extension, .. }) => Some(extension.clone()),
                 _ => None,
             };
             let call = calls::NewCall {

@@ -1,7 +1,9 @@
-//! Browser softphones' SIP credentials: issued to a signed-in agent, valid for hours.
+//! Browser softphones' SIP credentials: issued to a signed-in user, valid for hours. An agent's
+//! browser registers as their extension; a supervisor without one gets a personal line.
 
 use crate::db::Db;
 use crate::error::Result;
+use crate::model::Role;
 use sqlx::Row;
 
 /// How long a softphone credential registers.
@@ -47,25 +49,43 @@ pub async fn issue(db: &Db, account: i64, user: i64, extension: &str, now: i64) 
     Ok(Credential { account_id: account, extension: extension.to_string(), username, password, expires_at })
 }
 
-/// Credentials still valid at `now`, of users still linked to that extension and not disabled.
+/// The browser phone of a supervisor (or above) who works without an agent extension: it
+/// registers under this name, rings for their listen-ins and takeovers, and is not dialable
+/// (extensions are digits).
+pub fn personal_line(user_id: i64) -> String {
+    format!("user-{user_id}")
+}
+
+/// Credentials still valid at `now`, of users not disabled and still linked to that extension
+/// (or, for a personal line, still supervisors or above).
 pub async fn valid(db: &Db, now: i64) -> Result<Vec<Credential>> {
     let rows = sqlx::query(
-        "SELECT c.account_id, c.extension, c.username, c.password, c.expires_at \
+        "SELECT c.account_id, c.user_id, c.extension, c.username, c.password, c.expires_at, \
+         u.agent_extension, u.role \
          FROM softphone_credentials c JOIN users u ON u.id = c.user_id \
-         WHERE c.expires_at > $1 AND u.disabled = 0 AND u.agent_extension = c.extension",
+         WHERE c.expires_at > $1 AND u.disabled = 0",
     )
     .bind(now)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Credential {
-                account_id: r.try_get("account_id")?,
-                extension: r.try_get("extension")?,
-                username: r.try_get("username")?,
-                password: r.try_get("password")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for r in &rows {
+        let extension: String = r.try_get("extension")?;
+        let linked: Option<String> = r.try_get("agent_extension")?;
+        let role = r.try_get::<String, _>("role")?.parse::<Role>().ok();
+        let personal = extension == personal_line(r.try_get("user_id")?)
+            && linked.is_none()
+            && role.is_some_and(|r| r >= Role::Supervisor);
+        if linked.as_deref() != Some(extension.as_str()) && !personal {
+            continue;
+        }
+        out.push(Credential {
+            account_id: r.try_get("account_id")?,
+            extension,
+            username: r.try_get("username")?,
+            password: r.try_get("password")?,
+            expires_at: r.try_get("expires_at")?,
+        });
+    }
+    Ok(out)
 }

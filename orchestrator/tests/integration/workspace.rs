@@ -166,3 +166,43 @@ async fn notes_and_an_outcome_are_saved_on_the_call_record() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_supervisor_without_an_extension_gets_a_personal_browser_line() {
+    on_each_db(|db| async move {
+        use switchboard::store::{softphone, users};
+        let f = fixture(&db, "acme", "+1555").await;
+        let app = app_with_live(&db, Live::new());
+        let mut input = users::UserInput {
+            email: "sam@acme.example".into(),
+            name: "Sam".into(),
+            role: Role::Supervisor,
+            password: Some("a long enough password".into()),
+            agent_extension: None,
+            disabled: false,
+        };
+        let sam = users::create(&db, f.account_id, &input).await.unwrap();
+        let cookie = format!("sb_session={}", users::create_session(&db, sam.id).await.unwrap());
+        let r = call(&app, Method::POST, "/api/me/softphone", Some(&cookie), None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let line = format!("user-{}", sam.id);
+        assert_eq!(r.json["extension"], line.as_str());
+        let registers = |creds: &[softphone::Credential]| creds.iter().any(|c| c.extension == line);
+        assert!(registers(&softphone::valid(&db, 0).await.unwrap()));
+
+        // Listening in needs that browser registered (nothing runs SIP here): a clear refusal.
+        let r = call(&app, Method::POST, "/api/live/calls/1/listen", Some(&cookie), Some(&json!({}))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("browser phone is not connected"), "{}", r.text);
+
+        // Made an agent (still without an extension): the line stops registering, none is issued.
+        input.role = Role::Agent;
+        users::update(&db, f.account_id, sam.id, &input).await.unwrap();
+        assert!(!registers(&softphone::valid(&db, 0).await.unwrap()));
+        // (Changing a user's role ends their sessions: they sign in again.)
+        let cookie = format!("sb_session={}", users::create_session(&db, sam.id).await.unwrap());
+        let r = call(&app, Method::POST, "/api/me/softphone", Some(&cookie), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    })
+    .await;
+}
