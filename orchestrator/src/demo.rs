@@ -57,6 +57,7 @@ fn queue(name: &str, description: &str, greeting: &str) -> Queue {
         overflow_target: Some(Target::VoicemailBox { name: name.into() }),
         voicemail_box: Some(name.into()),
         opt_out_digit: None,
+        recording: RecordingPreference::Inherit,
     }
 }
 
@@ -221,12 +222,14 @@ pub fn config() -> ConfigFile {
             description: "Main line".into(),
             target: Target::Schedule { name: "business-hours".into() },
             trunk: Some("carrier".into()),
+            recording: RecordingPreference::Inherit,
         },
         PhoneNumber {
             number: AI_NUMBER.into(),
             description: "Order hotline (AI assistant)".into(),
             target: Target::AiAgent { name: "order-assistant".into() },
             trunk: Some("carrier".into()),
+            recording: RecordingPreference::Inherit,
         },
     ];
     f

@@ -304,6 +304,8 @@ pub struct Live {
 struct Inner {
     /// What agents are doing (on a call, wrapping up), beside the AI engagements.
     agents: crate::calls::activity::Activity,
+    /// Calls that can be recorded now, and their recordings.
+    recordings: crate::calls::recording::Recordings,
     entries: Mutex<HashMap<u64, Entry>>,
     updates: broadcast::Sender<Update>,
     next: AtomicU64,
@@ -340,11 +342,17 @@ impl Live {
         &self.inner.agents
     }
 
+    /// Calls that can be recorded now, and their recordings.
+    pub fn recordings(&self) -> &crate::calls::recording::Recordings {
+        &self.inner.recordings
+    }
+
     pub fn new() -> Live {
         let (updates, _) = broadcast::channel(4096);
         let live = Live {
             inner: Arc::new(Inner {
                 agents: Default::default(),
+                recordings: Default::default(),
                 entries: Mutex::default(),
                 updates,
                 next: AtomicU64::new(1),

@@ -4,6 +4,7 @@
 import { $, api, el, session, since } from "./lib.js";
 import { phone } from "./phone.js";
 import { wrapUp } from "./wrapup.js";
+import { recording } from "./recording.js";
 
 const STATUS = [
   ["available", "Available"],
@@ -59,6 +60,7 @@ export const workspace = {
       this.customers = [];
       this.shown = null;
       wrapUp.show(null);
+      recording.show(null);
       return renderCustomer(null);
     }
     try {
@@ -69,6 +71,7 @@ export const workspace = {
     const peer = phone.lines[phone.active].peer;
     const shown = this.customers.find((c) => c.number === peer) || this.customers[0] || null;
     wrapUp.show(shown ? shown.call_id : null, shown ? shown.number : "");
+    recording.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
     // Keep a search the agent is typing.
     if (shown && this.shown && shown.number === this.shown.number && !shown.snapshot && !this.shown.snapshot) return;
     if (JSON.stringify(shown) !== JSON.stringify(this.shown)) renderCustomer(shown);

@@ -27,6 +27,8 @@ pub struct CallView {
     pub detail: CallDetail,
     /// Outcomes and notes, one per person who saved some.
     pub wrap_ups: Vec<WrapUp>,
+    /// The call's recordings (audio at each one's `audio_url`).
+    pub recordings: Vec<crate::store::recordings::Recording>,
 }
 
 async fn get(
@@ -37,7 +39,8 @@ async fn get(
     let scope = p.agent_scope()?;
     let detail = calls::get(&st.db, p.account_id, id, scope).await?;
     let wrap_ups = crate::store::wrapups::of_call(&st.db, id).await?;
-    Ok(Json(CallView { detail, wrap_ups }))
+    let recordings = crate::store::recordings::of_call(&st.db, id).await?;
+    Ok(Json(CallView { detail, wrap_ups, recordings }))
 }
 
 pub fn routes(api: &mut Api) {

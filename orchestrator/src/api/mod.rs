@@ -15,6 +15,7 @@ mod extract;
 pub mod metrics;
 mod openapi;
 mod people;
+mod recordings;
 mod registrations;
 mod sipws;
 pub use sipws::Secure;
@@ -173,6 +174,7 @@ fn declare(api: &mut Api) {
     commerce::routes(api);
     workspace::routes(api);
     calls::routes(api);
+    recordings::routes(api);
     registrations::routes(api);
     live::routes(api);
     voicemail::routes(api);

@@ -88,6 +88,18 @@ async fn my_customers(
 }
 
 /// The records of my calls now (or of the call I wrap up).
+/// Checks that call `id` is one the user handles: any of the account's for supervisors and up;
+/// for agents, calls whose record is theirs and calls they are on or wrapping up now (a call
+/// they placed that someone else answered, say).
+pub(super) async fn handled(st: &AppState, p: &Principal, id: i64) -> Result<(), Error> {
+    let scope = p.agent_scope()?;
+    match calls::get(&st.db, p.account_id, id, scope).await {
+        Ok(_) => Ok(()),
+        Err(Error::NotFound) if scope.is_some() && my_call_ids(st, p).await.contains(&id) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 async fn my_call_ids(st: &AppState, p: &Principal) -> Vec<i64> {
     let (Some(records), Some(extension)) = (&st.records, &p.agent_extension) else { return Vec::new() };
     let mut out = Vec::new();
@@ -192,12 +204,7 @@ pub struct WrapUpRequest {
 /// Agents write on their own calls: those whose record is theirs, and those they are on or
 /// wrapping up now (a call they placed that someone else answered, say).
 async fn writable(st: &AppState, p: &Principal, id: i64) -> Result<Vec<String>, Error> {
-    let scope = p.agent_scope()?;
-    match calls::get(&st.db, p.account_id, id, scope).await {
-        Ok(_) => {}
-        Err(Error::NotFound) if scope.is_some() && my_call_ids(st, p).await.contains(&id) => {}
-        Err(e) => return Err(e),
-    }
+    handled(st, p, id).await?;
     let account = crate::store::accounts::get(&st.db, p.account_id).await?;
     Ok(account.settings.wrap_up_codes)
 }

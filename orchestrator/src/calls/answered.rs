@@ -254,6 +254,8 @@ impl AnsweredCall {
         if rang == Rang::Answered {
             if let (Some(key), Party::Agent(extension)) = (self.record, &party) {
                 self.records.answered_by(key, extension);
+                // The agent's own recording setting (a queue adds its own: `queue`).
+                self.live.recordings().answered(key, None, extension);
             }
         }
         rang

@@ -10,7 +10,8 @@
 //!   connected or gone;
 //! - the services: `ivr`, `queue`, `voicemail` here, and the AI voice agent in
 //!   `crate::agent::voice`. None of them constructs another: each returns `Next`.
-//! - `prompts`: what a prompt sounds like (recordings, synthesised text, cached).
+//! - `prompts`: what a prompt sounds like (recordings, synthesised text, cached);
+//! - `recording`: which calls are recorded, and the recordings being written now.
 
 pub mod activity;
 pub mod answered;
@@ -19,6 +20,7 @@ pub mod ivr;
 pub mod planner;
 pub mod prompts;
 pub mod queue;
+pub mod recording;
 pub mod router;
 pub mod snapshot;
 #[cfg(test)]

@@ -124,6 +124,9 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
             Rang::Answered => {
                 let line = Line::new(call.call, call.caller.clone(), call.record);
                 call.live.agents().answered(call.account, &agent.extension, line, spec.wrap_up_seconds);
+                if let Some(key) = call.record {
+                    call.live.recordings().answered(key, Some(queue), &agent.extension);
+                }
                 return Round::Answered(agent.extension);
             }
             Rang::CallerLeft => return Round::CallerLeft,

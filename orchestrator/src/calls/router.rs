@@ -260,6 +260,12 @@ pub async fn start(
     let records = calls::RecordWriter::start_supervised(router_db.clone(), health);
     // What calls make agents do (on a call, wrap-up, ready) goes into their timelines.
     live.agents().write_timelines(router_db.clone());
+    live.recordings().attach(crate::calls::recording::Env {
+        db: router_db.clone(),
+        records: records.clone(),
+        data_dir: options.data_dir.clone(),
+        snapshot: snapshot_rx.clone(),
+    });
     let flush_on_exit = records.clone();
     let router = CallRouter {
         db: router_db.clone(),
@@ -499,6 +505,11 @@ impl CallRouter {
                         let line = Line::new(call, Some(active.from.clone()), active.record);
                         self.live.agents().answered(*account, extension, line, 0);
                     }
+                    // Recorded from now if the number's or the agent's setting says so.
+                    let agent = active.rung.as_ref().or(active.placed_by.as_ref()).map(|(_, e)| e.clone());
+                    if let (Some(key), Some(extension), true) = (active.record, agent, answered_by_person) {
+                        self.live.recordings().answered(key, None, &extension);
+                    }
                     if let Some(id) = active.record {
                         self.records.answered(id);
                     }
@@ -611,6 +622,9 @@ impl CallRouter {
             CallEvent::Ended { call, outcome } => {
                 self.live.agents().call_ended(call);
                 let active = self.calls.remove(&call);
+                if let Some(key) = active.as_ref().and_then(|a| a.record) {
+                    self.live.recordings().call_ended(key);
+                }
                 let verdict =
                     active.as_ref().and_then(|a| *a.verdict.lock().unwrap_or_else(|e| e.into_inner()));
                 let ending = ending(outcome, verdict);
@@ -714,6 +728,14 @@ impl CallRouter {
             }
         });
         let media = MediaPorts { a: relay.a_local, b: relay.b_local };
+        if let (Some(key), Some(account)) = (record, account) {
+            // The customer is whoever the agent called, or the caller; the number they called
+            // (an account's number) may want every call recorded.
+            let placed = active.placed_by.is_some();
+            let customer = if placed { MediaSide::B } else { MediaSide::A };
+            let number = (!placed).then_some(to.as_str());
+            self.live.recordings().register(key, account, &relay, customer, number);
+        }
         active.relay = Some(relay);
         active.keys = Some(keys);
         let decision = match plan {

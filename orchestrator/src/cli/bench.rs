@@ -152,6 +152,7 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
             description: "benchmark".into(),
             target: Target::External { number: "+12025550199".into() },
             trunk: None,
+            recording: Default::default(),
         },
     )
     .await?;

@@ -171,6 +171,18 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         data_dir: opts.data.data_dir.clone(),
         flood: opts.flood(),
     };
+    // Calls a previous run left up (it died): their records and recordings are closed, and
+    // recordings past their account's retention go, now and daily.
+    let closed = crate::store::calls::close_abandoned(&db).await?;
+    let recordings = crate::store::recordings::close_abandoned(&db).await?;
+    if closed + recordings > 0 {
+        tracing::warn!(
+            calls = closed,
+            recordings,
+            "closed what a previous run left open (it stopped mid-call)"
+        );
+    }
+    crate::calls::recording::spawn_daily_clean_up(db.clone(), opts.data.data_dir.clone());
     let started = crate::calls::router::start(
         db.clone(),
         sip_options,

@@ -69,6 +69,13 @@ pub struct AccountSettings {
     /// The outcomes an agent chooses from after a call (with their notes), in the order shown.
     #[serde(default = "default_wrap_up_codes")]
     pub wrap_up_codes: Vec<String>,
+    /// Days call recordings are kept; a daily clean-up deletes older ones (0 keeps them).
+    #[serde(default = "default_retention")]
+    pub recording_retention_days: u32,
+}
+
+fn default_retention() -> u32 {
+    90
 }
 
 fn default_wrap_up_codes() -> Vec<String> {
@@ -103,6 +110,7 @@ impl AccountSettings {
             plan: default_plan(),
             allow_private_webhooks: false,
             hold_music: None,
+            recording_retention_days: default_retention(),
             wrap_up_codes: default_wrap_up_codes(),
         }
     }
@@ -125,6 +133,9 @@ impl AccountSettings {
         }
         if !["trial", "standard", "enterprise"].contains(&self.plan.as_str()) {
             p.push("plan", "must be one of trial, standard, enterprise");
+        }
+        if self.recording_retention_days > 3650 {
+            p.push("recording_retention_days", "at most 3650 days (ten years); 0 keeps recordings");
         }
         if self.wrap_up_codes.len() > 50 {
             p.push("wrap_up_codes", "at most 50 codes");

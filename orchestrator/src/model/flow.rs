@@ -2,7 +2,7 @@
 
 use super::target::{check_opt_prompt, check_opt_target, check_target, prompt_refs, target_refs};
 use super::validate::is_email;
-use super::{ConfigKind, Problems, Prompt, Reference, Target};
+use super::{ConfigKind, Problems, Prompt, RecordingPreference, Reference, Target};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +186,9 @@ pub struct Queue {
     /// (or the voicemail box): "press 1 to leave a message".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opt_out_digit: Option<String>,
+    /// Whether the queue's calls are recorded (the agent's own choice wins).
+    #[serde(default, skip_serializing_if = "RecordingPreference::is_inherit")]
+    pub recording: RecordingPreference,
 }
 
 fn default_announce_every() -> u32 {

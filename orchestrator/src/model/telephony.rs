@@ -62,7 +62,10 @@ impl ConfigKind for ClassOfService {
     }
 }
 
-/// How an agent's calls are recorded.
+/// Whether calls are recorded: an agent's choice wins over their queue's, a queue's over the
+/// number's; `always` records from the moment a person answers (for a number: from the
+/// moment Switchboard answers), `never` refuses to record, and both `on_demand` and `inherit`
+/// (everywhere) leave it to the agent's record button.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordingPreference {
@@ -73,6 +76,12 @@ pub enum RecordingPreference {
     Never,
     /// The agent starts and stops recording during the call.
     OnDemand,
+}
+
+impl RecordingPreference {
+    pub fn is_inherit(&self) -> bool {
+        *self == RecordingPreference::Inherit
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -361,6 +370,9 @@ pub struct PhoneNumber {
     /// The trunk this number arrives on (any trunk when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk: Option<String>,
+    /// Whether calls to this number are recorded (a queue's or agent's own choice wins).
+    #[serde(default, skip_serializing_if = "RecordingPreference::is_inherit")]
+    pub recording: RecordingPreference,
 }
 
 impl ConfigKind for PhoneNumber {

@@ -303,6 +303,49 @@ pub async fn get(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) ->
     Ok(CallDetail { record, legs, timeline, transcript })
 }
 
+/// Closes the call records a previous run of the process left open (it died with calls up):
+/// each ends as failed where its timeline ends, with an `interrupted` event. Returns how many.
+pub async fn close_abandoned(db: &Db) -> Result<u64> {
+    let open: Vec<i64> = sqlx::query("SELECT id FROM call_records WHERE ended_at IS NULL")
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<std::result::Result<_, _>>()?;
+    for id in &open {
+        let mut tx = db.pool().begin().await?;
+        let last: Option<i64> = sqlx::query("SELECT MAX(at) AS last FROM call_events WHERE call_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("last")?;
+        let event = serde_json::json!({ "reason": "Switchboard stopped during the call" });
+        sqlx::query(
+            "UPDATE call_records SET ended_at = COALESCE($1, started_at), disposition = 'failed', \
+             hung_up_by = 'system' WHERE id = $2 AND ended_at IS NULL",
+        )
+        .bind(last)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE call_legs SET ended_at = (SELECT ended_at FROM call_records WHERE id = $1), \
+             outcome = COALESCE(outcome, 'failed') WHERE call_id = $1 AND ended_at IS NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO call_events (call_id, at, kind, data) VALUES ($1, $2, 'interrupted', $3)")
+            .bind(id)
+            .bind(last.unwrap_or_else(now_ms))
+            .bind(event.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(open.len() as u64)
+}
+
 /// A call record the writer creates: a handle, resolved to the row id inside the writer, so
 /// that routing never waits for the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,6 +6,7 @@ pub mod calls;
 pub mod commerce;
 pub mod config;
 pub mod presence;
+pub mod recordings;
 pub mod softphone;
 pub mod users;
 pub mod voicemail;

@@ -79,6 +79,7 @@ pub struct Resp {
     pub headers: axum::http::HeaderMap,
     pub json: serde_json::Value,
     pub text: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Sends one request to the app. `auth` is a cookie header value or `Bearer …`.
@@ -134,7 +135,7 @@ pub async fn raw(app: &axum::Router, req: Request<Body>) -> Resp {
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes).to_string();
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    Resp { status, headers, json, text }
+    Resp { status, headers, json, text, bytes: bytes.to_vec() }
 }
 
 /// The HTTP application over `db`, with files in a fresh temporary directory.

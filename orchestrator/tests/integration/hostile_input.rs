@@ -28,6 +28,7 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
             (Method::POST, p) if p.starts_with("/api/live/") => live_body(p),
             (Method::PUT, "/api/voicemail/{id}") => json!({"heard": true}),
             (Method::POST, "/api/me/customers/link") => json!({"number": "+12025550999", "customer_id": 1}),
+            (Method::POST, "/api/calls/{id}/recording") => json!({"action": "pause"}),
             (Method::PUT, "/api/calls/{id}/wrap-up") => {
                 json!({"outcome": "Resolved", "notes": "Refund sent"})
             }

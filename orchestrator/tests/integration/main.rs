@@ -9,6 +9,7 @@ mod health;
 mod hostile_input;
 mod live;
 mod llm;
+mod recordings;
 mod role_matrix;
 mod webhooks;
 mod workspace;

@@ -215,6 +215,18 @@ async fn voicemail_message(db: &Db, f: &Fixture, data_dir: &std::path::Path) -> 
         .unwrap()
 }
 
+/// A recording of the agent's call in `f`'s account, with its file under `data_dir`.
+async fn call_recording(db: &Db, f: &Fixture, data_dir: &std::path::Path) -> i64 {
+    let call = f.ids["/api/calls"];
+    let path = format!("recordings/{}/{call}-1.wav", f.account_id);
+    std::fs::create_dir_all(data_dir.join(format!("recordings/{}", f.account_id))).unwrap();
+    std::fs::write(data_dir.join(&path), tone_wav(300)).unwrap();
+    let id =
+        switchboard::store::recordings::create(db, f.account_id, call, &path, "automatic").await.unwrap();
+    switchboard::store::recordings::update(db, id, 300, &[], true).await.unwrap();
+    id
+}
+
 async fn request_for(
     app: &axum::Router,
     db: &Db,
@@ -233,6 +245,7 @@ async fn request_for(
         (Method::PUT, "/api/calls/{id}/wrap-up") => {
             Some(json!({"outcome": "Resolved", "notes": "Refund sent"}))
         }
+        (Method::POST, "/api/calls/{id}/recording") => Some(json!({"action": "start"})),
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
         (Method::PUT, "/api/account") => {
@@ -299,6 +312,8 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::POST, "/api/auth/logout") => StatusCode::NO_CONTENT,
         // Allowed, but the agent is not wrapping up a call.
         (Method::POST, "/api/me/ready") => StatusCode::CONFLICT,
+        // Allowed, but the call has ended: nothing to record.
+        (Method::POST, "/api/calls/{id}/recording") => StatusCode::CONFLICT,
         // Allowed, but the user is on no call: no caller to look up or link.
         (_, "/api/me/customers/search" | "/api/me/customers/link") => StatusCode::CONFLICT,
         (Method::POST, _) => StatusCode::CREATED,
@@ -318,6 +333,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         | "/api/calls/{id}" => Agent,
         // Notes and outcome after a call (agents: on their own calls, checked by the handler).
         "/api/calls/{id}/wrap-up" => Agent,
+        // Recording a call and its recordings (agents: calls they handle, checked by the handler).
+        "/api/calls/{id}/recording" | "/api/recordings/{id}/audio" => Agent,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
         p if p.starts_with("/api/me/customers") => Agent,
         "/api/account" if read => Agent,
@@ -365,6 +382,8 @@ async fn matrix(db: Db) {
     for f in [&mut a, &mut b] {
         let id = voicemail_message(&db, f, &data_dir).await;
         f.ids.insert("/api/voicemail".into(), id);
+        let id = call_recording(&db, f, &data_dir).await;
+        f.ids.insert("/api/recordings".into(), id);
     }
     let app = crate::common::app_in(&db, live, data_dir.clone());
     // Both accounts' first audio entries get a recording, so downloads have something to return.
@@ -426,6 +445,7 @@ async fn matrix(db: Db) {
             let body = match e.method {
                 Method::PUT if collection == "/api/voicemail" => Some(json!({"heard": true})),
                 Method::PUT if e.path.ends_with("/wrap-up") => Some(json!({"notes": "peek"})),
+                Method::POST if e.path.ends_with("/recording") => Some(json!({"action": "start"})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
                 Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),
                 _ => None,

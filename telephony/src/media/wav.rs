@@ -1,4 +1,5 @@
-//! WAV files for the audio library and players: header validation and decoding to 16-bit PCM.
+//! WAV files for the audio library and players: header validation and decoding to 16-bit PCM;
+//! and recordings written as a call goes ([`WavWriter`]).
 //!
 //! Accepts RIFF/WAVE with PCM (8, 16, 24 or 32 bit integer), IEEE float (32 bit), μ-law or
 //! A-law samples, 1 or 2 channels, 8 to 48 kHz. Anything else is refused with a reason.
@@ -167,6 +168,88 @@ pub fn encode_pcm16(samples: &[i16], sample_rate: u32, channels: u16) -> Vec<u8>
     out
 }
 
+/// A 16-bit PCM WAV file written as audio arrives (a call's recording). The header's sizes are
+/// brought up to date by [`WavWriter::commit`], which the owner calls every second or so: if
+/// the process dies, the file is still a valid WAV holding everything up to the last commit
+/// (readers ignore the bytes after the data size the header gives).
+pub struct WavWriter<W: std::io::Write + std::io::Seek> {
+    out: W,
+    channels: u16,
+    /// Sample frames written (one sample per channel each).
+    frames: u64,
+    committed: u64,
+}
+
+/// The most audio one file holds: the RIFF sizes are 32-bit.
+const WAV_MAX_DATA: u64 = u32::MAX as u64 - 36;
+
+impl<W: std::io::Write + std::io::Seek> WavWriter<W> {
+    /// Writes the header (no audio yet) at the start of `out`.
+    pub fn new(mut out: W, sample_rate: u32, channels: u16) -> std::io::Result<Self> {
+        out.write_all(&encode_pcm16(&[], sample_rate, channels))?;
+        Ok(WavWriter { out, channels: channels.max(1), frames: 0, committed: 0 })
+    }
+
+    /// Appends interleaved samples (whole frames; a partial last frame is padded with
+    /// silence). Audio beyond the format's 4 GiB limit is dropped.
+    pub fn write(&mut self, interleaved: &[i16]) -> std::io::Result<()> {
+        let ch = self.channels as usize;
+        let frames = interleaved.len().div_ceil(ch) as u64;
+        if (self.frames + frames) * ch as u64 * 2 > WAV_MAX_DATA {
+            return Ok(());
+        }
+        let mut bytes = Vec::with_capacity(frames as usize * ch * 2);
+        for s in interleaved {
+            bytes.extend_from_slice(&s.to_le_bytes());
+        }
+        bytes.resize(frames as usize * ch * 2, 0);
+        self.out.write_all(&bytes)?;
+        self.frames += frames;
+        Ok(())
+    }
+
+    /// Appends `frames` frames of silence.
+    pub fn silence(&mut self, frames: u64) -> std::io::Result<()> {
+        let zeros = vec![0i16; 160 * self.channels as usize];
+        let mut left = frames;
+        while left > 0 {
+            let n = left.min(160);
+            self.write(&zeros[..n as usize * self.channels as usize])?;
+            left -= n;
+        }
+        Ok(())
+    }
+
+    /// Sample frames written so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Puts the current sizes into the header and flushes: what was written is now a valid
+    /// file whatever happens next.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        use std::io::SeekFrom;
+        if self.committed == self.frames {
+            return self.out.flush();
+        }
+        let data = (self.frames * self.channels as u64 * 2) as u32;
+        self.out.seek(SeekFrom::Start(4))?;
+        self.out.write_all(&(36 + data).to_le_bytes())?;
+        self.out.seek(SeekFrom::Start(40))?;
+        self.out.write_all(&data.to_le_bytes())?;
+        self.out.seek(SeekFrom::End(0))?;
+        self.out.flush()?;
+        self.committed = self.frames;
+        Ok(())
+    }
+
+    /// Commits and hands back the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.commit()?;
+        Ok(self.out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +306,31 @@ mod tests {
         let err: i32 =
             samples.iter().zip(&decoded).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap();
         assert!(err < 300, "μ-law error {err}");
+    }
+
+    #[test]
+    fn a_file_written_as_it_goes_is_valid_at_every_commit() {
+        let mut w = WavWriter::new(std::io::Cursor::new(Vec::new()), 8000, 2).unwrap();
+        let stereo: Vec<i16> = (0..320).map(|i| if i % 2 == 0 { 1000 } else { -1000 }).collect();
+        w.write(&stereo).unwrap();
+        w.commit().unwrap();
+        // More audio after the commit: a reader that sees the file now (a crash) gets what
+        // was committed, and the header stays valid.
+        w.write(&stereo).unwrap();
+        w.silence(80).unwrap();
+        let snapshot = w.out.get_ref().clone();
+        let (info, samples) = decode(&snapshot).unwrap();
+        assert_eq!((info.channels, info.frames), (2, 160));
+        assert_eq!(&samples[..4], &[1000, -1000, 1000, -1000]);
+        let bytes = w.finish().unwrap().into_inner();
+        let (info, samples) = decode(&bytes).unwrap();
+        assert_eq!(info.frames, 400);
+        assert_eq!(info.duration_ms(), 50);
+        assert!(samples[640..].iter().all(|s| *s == 0), "silence at the end");
+        // An odd sample count is padded to whole frames.
+        let mut w = WavWriter::new(std::io::Cursor::new(Vec::new()), 8000, 2).unwrap();
+        w.write(&[5, 6, 7]).unwrap();
+        let (info, samples) = decode(&w.finish().unwrap().into_inner()).unwrap();
+        assert_eq!((info.frames, samples), (2, vec![5, 6, 7, 0]));
     }
 }

@@ -175,6 +175,9 @@ pub enum RelayCommand {
     Monitor { side: MediaSide, on: bool },
     /// Send the next 20 ms now, and count the packet clock from now.
     SendNow,
+    /// Record the call: every 20 ms, one stereo frame (interleaved) with what `customer` said
+    /// on the left and what it heard on the right, until the receiver is dropped.
+    Record { customer: MediaSide, frames: mpsc::UnboundedSender<Vec<i16>> },
 }
 
 impl Relay {
@@ -267,6 +270,16 @@ impl Relay {
     pub fn tap(&self, side: MediaSide) -> mpsc::UnboundedReceiver<Vec<i16>> {
         let (frames, rx) = mpsc::unbounded_channel();
         let _ = self.commands.send(RelayCommand::Tap { side, frames });
+        rx
+    }
+
+    /// Records the call from now until the receiver is dropped: 8 kHz stereo frames of 20 ms,
+    /// interleaved, what `customer` says on the left and everything it hears on the right (the
+    /// other side, prompts, hold music). One frame per 20 ms of the call, silence where nobody
+    /// spoke or packets were lost, so that a recording's times are the call's.
+    pub fn record(&self, customer: MediaSide) -> mpsc::UnboundedReceiver<Vec<i16>> {
+        let (frames, rx) = mpsc::unbounded_channel();
+        let _ = self.commands.send(RelayCommand::Record { customer, frames });
         rx
     }
 
@@ -523,6 +536,43 @@ fn mix(a: &[Vec<i16>], b: &[Vec<i16>]) -> Vec<Vec<i16>> {
         .collect()
 }
 
+/// A recording the relay feeds (see `Relay::record`).
+struct Recording {
+    customer: usize,
+    frames: mpsc::UnboundedSender<Vec<i16>>,
+    started_ms: u64,
+    /// 20 ms frames handed over so far.
+    written: u64,
+}
+
+/// The most silence one tick pads a recording with when the relay fell behind (a minute).
+const RECORDING_CATCH_UP: u64 = 3000;
+
+impl Recording {
+    /// Hands over this tick's audio: what the customer said and what they were sent, paired
+    /// frame by frame, padded with silence up to the time elapsed since the recording began.
+    /// Returns false once the receiver has gone.
+    fn feed(&mut self, now_ms: u64, said: &[Vec<i16>], heard: &[Vec<i16>]) -> bool {
+        let due = now_ms.saturating_sub(self.started_ms) / 20 + 1;
+        let behind = due.saturating_sub(self.written).min(RECORDING_CATCH_UP) as usize;
+        let n = said.len().max(heard.len()).max(behind);
+        if n == 0 {
+            return true;
+        }
+        let mut out = vec![0i16; n * 320];
+        for (i, pair) in out.chunks_exact_mut(320).enumerate() {
+            for (k, s) in said.get(i).map(Vec::as_slice).unwrap_or_default().iter().take(160).enumerate() {
+                pair[2 * k] = *s;
+            }
+            for (k, s) in heard.get(i).map(Vec::as_slice).unwrap_or_default().iter().take(160).enumerate() {
+                pair[2 * k + 1] = *s;
+            }
+        }
+        self.written += n as u64;
+        self.frames.send(out).is_ok()
+    }
+}
+
 /// What one 20 ms tick of a bridged call sends to a side; `sent` gets the audio frames.
 async fn send_tick(
     legs: &mut [Leg; 2],
@@ -587,6 +637,7 @@ async fn run(
     let mut reports = tokio::time::interval(std::time::Duration::from_millis(1000));
     reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut bridging = false;
+    let mut recording: Option<Recording> = None;
     #[cfg(feature = "fault-injection")]
     let generation = CRASH_GENERATION.load(Ordering::SeqCst);
     let counters = [&stats.b_to_a, &stats.a_to_b]; // packets sent to A came from B, and so on
@@ -596,8 +647,10 @@ async fn run(
         q[1] = legs[1].endpoint.quality();
     };
     loop {
-        let want_bridge =
-            legs[0].attached() || legs[1].attached() || legs[0].endpoint.codec() != legs[1].endpoint.codec();
+        let want_bridge = legs[0].attached()
+            || legs[1].attached()
+            || recording.is_some()
+            || legs[0].endpoint.codec() != legs[1].endpoint.codec();
         if want_bridge && !bridging {
             // Playout restarts from what arrives next.
             legs[0].endpoint.reset_playout();
@@ -644,6 +697,14 @@ async fn run(
                     counters[to].fetch_add(sent, Ordering::Relaxed);
                     PACKETS_FORWARDED.fetch_add(sent, Ordering::Relaxed);
                 }
+                if let Some(r) = &mut recording {
+                    let c = r.customer;
+                    // What a listening side says is heard by nobody, so it is not recorded.
+                    let said = if legs[c].monitor { &[][..] } else { &heard[c][..] };
+                    if !r.feed(now, said, &sent_audio[c]) {
+                        recording = None;
+                    }
+                }
                 continue;
             }
             _ = reports.tick() => {
@@ -678,6 +739,10 @@ async fn run(
                     }
                     Some(RelayCommand::Monitor { side, on }) => legs[side.index()].monitor = on,
                     Some(RelayCommand::SendNow) => ticker.reset_immediately(),
+                    Some(RelayCommand::Record { customer, frames }) => {
+                        recording =
+                            Some(Recording { customer: customer.index(), frames, started_ms: now_ms(), written: 0 });
+                    }
                     Some(RelayCommand::Digits { side, digits }) => legs[side.index()]
                         .digits_out
                         .extend(digits.chars().filter(|c| super::dtmf::digit_event(*c).is_some())),

@@ -213,3 +213,59 @@ async fn a_side_listening_in_hears_both_and_is_not_heard() {
         "the caller hears the AI ({a_ai}), never the listener ({a_listener})"
     );
 }
+
+/// Recording: the customer's voice on the left, what they hear on the right, one stereo frame
+/// per 20 ms even while nobody speaks (times in the file are the call's), and no recording
+/// once its receiver is gone.
+#[tokio::test]
+async fn records_the_customer_left_and_what_they_hear_right() {
+    let pool = PortPool::new(40800, 40900);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+    let (phone_a, phone_b) =
+        (UdpSocket::bind("127.0.0.1:0").await.unwrap(), UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    relay.update(Some(phone_a.local_addr().unwrap()), Some(phone_b.local_addr().unwrap()), None, None);
+    relay.set_payload_type(0);
+    let mut recorded = relay.record(MediaSide::A);
+    let tone = |hz: f32| -> Vec<u8> {
+        (0..160)
+            .map(|i| {
+                crate::media::g711::linear_to_ulaw(
+                    ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16,
+                )
+            })
+            .collect()
+    };
+    // A (the customer) says 1 kHz, B (the agent) 2 kHz, for a second; then half a second of
+    // nobody sending anything.
+    let started = std::time::Instant::now();
+    for i in 0..50u16 {
+        let pa = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xa, &tone(1000.0));
+        let pb = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xb, &tone(2000.0));
+        phone_a.send_to(&pa, relay.a_local).await.unwrap();
+        phone_b.send_to(&pb, relay.b_local).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let elapsed_ms = started.elapsed().as_millis() as usize;
+    let mut stereo = Vec::new();
+    while let Ok(frames) = recorded.try_recv() {
+        assert_eq!(frames.len() % 320, 0, "whole stereo frames");
+        stereo.extend(frames);
+    }
+    let (left, right): (Vec<i16>, Vec<i16>) = stereo.chunks_exact(2).map(|p| (p[0], p[1])).unzip();
+    let ms = left.len() / 8;
+    assert!(ms + 100 >= elapsed_ms && ms <= elapsed_ms + 40, "{ms} ms recorded over {elapsed_ms} ms");
+    let (l_own, l_other) = (power(&left, 1000.0), power(&left, 2000.0));
+    let (r_own, r_other) = (power(&right, 2000.0), power(&right, 1000.0));
+    assert!(l_own > 1e5 && l_other < l_own / 100.0, "left is the customer: {l_own} vs {l_other}");
+    assert!(r_own > 1e5 && r_other < r_own / 100.0, "right is what they hear: {r_own} vs {r_other}");
+    // The last 300 ms, when nobody sent anything, are silence in both channels.
+    let tail = &stereo[stereo.len() - 2 * 8 * 300..];
+    assert!(tail.iter().all(|s| *s == 0), "silence while nobody speaks");
+    // Dropping the receiver ends the recording; the relay goes on relaying.
+    drop(recorded);
+    let pa = crate::media::rtp::write(false, 0, 60, 60 * 160, 0xa, &tone(1000.0));
+    phone_a.send_to(&pa, relay.a_local).await.unwrap();
+    assert!(!collect(&phone_b, 2, |got| !got.is_empty()).await.is_empty());
+}

@@ -1,0 +1,151 @@
+//! Call recordings: one row per recording file (a call may have several: stopped and started
+//! again), with who started it, how long it is and when it was paused. The files live under
+//! the data directory (`recordings/<account>/…`); the rows say where.
+
+use crate::clock::now_ms;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use schemars::JsonSchema;
+use serde::Serialize;
+use sqlx::Row;
+
+/// A recording of a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Recording {
+    pub id: i64,
+    pub call_id: i64,
+    pub started_at: i64,
+    /// Unset while the call is still being recorded.
+    pub ended_at: Option<i64>,
+    pub duration_ms: i64,
+    /// Intervals paused, in milliseconds from the start of the file (silence there).
+    pub paused: Vec<[i64; 2]>,
+    /// Who started it: `automatic` (the number's, queue's or agent's setting) or a user's name.
+    pub started_by: String,
+    /// Where the audio is served (WAV, 8 kHz, two channels: the customer left, what they
+    /// heard right).
+    pub audio_url: String,
+}
+
+const COLS: &str = "id, call_id, path, started_at, ended_at, duration_ms, paused, started_by";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<(Recording, String)> {
+    let id: i64 = row.try_get("id")?;
+    let paused: String = row.try_get("paused")?;
+    Ok((
+        Recording {
+            id,
+            call_id: row.try_get("call_id")?,
+            started_at: row.try_get("started_at")?,
+            ended_at: row.try_get("ended_at")?,
+            duration_ms: row.try_get("duration_ms")?,
+            paused: serde_json::from_str(&paused).unwrap_or_default(),
+            started_by: row.try_get("started_by")?,
+            audio_url: format!("/api/recordings/{id}/audio"),
+        },
+        row.try_get("path")?,
+    ))
+}
+
+/// Adds a recording of call `call_id` whose file is `path` (relative to the data directory).
+pub async fn create(db: &Db, account_id: i64, call_id: i64, path: &str, started_by: &str) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO call_recordings (account_id, call_id, path, started_at, started_by) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(call_id)
+    .bind(path)
+    .bind(now_ms())
+    .bind(started_by)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Brings a recording's length and pauses up to date; `ended` closes it.
+pub async fn update(db: &Db, id: i64, duration_ms: i64, paused: &[[i64; 2]], ended: bool) -> Result<()> {
+    let paused = serde_json::to_string(paused).unwrap_or_else(|_| "[]".into());
+    let ended_at = ended.then(now_ms);
+    sqlx::query(
+        "UPDATE call_recordings SET duration_ms = $1, paused = $2, ended_at = COALESCE($3, ended_at) \
+         WHERE id = $4",
+    )
+    .bind(duration_ms)
+    .bind(paused)
+    .bind(ended_at)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The recordings of a call, oldest first.
+pub async fn of_call(db: &Db, call_id: i64) -> Result<Vec<Recording>> {
+    let rows = sqlx::query(&format!("SELECT {COLS} FROM call_recordings WHERE call_id = $1 ORDER BY id"))
+        .bind(call_id)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(|r| from_row(r).map(|(rec, _)| rec)).collect()
+}
+
+/// One recording of the account, with its file's path.
+pub async fn get(db: &Db, account_id: i64, id: i64) -> Result<(Recording, String)> {
+    let row = sqlx::query(&format!("SELECT {COLS} FROM call_recordings WHERE account_id = $1 AND id = $2"))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound)?;
+    from_row(&row)
+}
+
+/// Recordings past their account's retention at `now_ms` (the account setting; 0 keeps
+/// them), with their files' paths.
+pub async fn expired(db: &Db, now_ms: i64) -> Result<Vec<(i64, i64, String)>> {
+    let mut out = Vec::new();
+    for account in crate::store::accounts::list(db).await? {
+        let days = account.settings.recording_retention_days;
+        if days == 0 {
+            continue;
+        }
+        let before = now_ms - days as i64 * 86_400_000;
+        let rows = sqlx::query(
+            "SELECT id, call_id, path FROM call_recordings WHERE account_id = $1 AND started_at < $2 \
+             AND ended_at IS NOT NULL",
+        )
+        .bind(account.id)
+        .bind(before)
+        .fetch_all(db.pool())
+        .await?;
+        for r in rows {
+            out.push((r.try_get("id")?, r.try_get("call_id")?, r.try_get("path")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a recording's row, leaving a `recording_deleted` event in its call's timeline.
+pub async fn delete(db: &Db, id: i64, call_id: i64, why: &str) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("DELETE FROM call_recordings WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    let event = serde_json::json!({ "recording": id, "reason": why });
+    sqlx::query("INSERT INTO call_events (call_id, at, kind, data) VALUES ($1, $2, 'recording_deleted', $3)")
+        .bind(call_id)
+        .bind(now_ms())
+        .bind(event.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Closes recordings a previous run left open (the process died mid-call): they end where
+/// their last update put them. Returns how many.
+pub async fn close_abandoned(db: &Db) -> Result<u64> {
+    let done =
+        sqlx::query("UPDATE call_recordings SET ended_at = started_at + duration_ms WHERE ended_at IS NULL")
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected())
+}
