@@ -49,8 +49,13 @@ async fn wait_line(b: &mut Browser, line: usize, state: &str) {
 
 /// A carrier caller (sipp) from `port` calling `number`, who stays until Switchboard hangs up.
 fn carrier_caller(sip: &str, port: u16, number: &str) -> tokio::process::Child {
+    carrier_caller_at(sip, port, number, free_udp_port())
+}
+
+/// The same, its SDP offering media at `rtp_port` (where the test itself talks and listens).
+fn carrier_caller_at(sip: &str, port: u16, number: &str, rtp_port: u16) -> tokio::process::Child {
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
-    let rtp_port = free_udp_port().to_string();
+    let rtp_port = rtp_port.to_string();
     tokio::process::Command::new("sipp")
         .args(["-sf", scenario, sip, "-i", "127.0.0.1", "-p", &port.to_string(), "-mi", "127.0.0.1"])
         .args(["-mp", &free_udp_port().to_string(), "-s", number, "-key", "rtp_port", &rtp_port])
@@ -413,12 +418,57 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     .await;
     let caller_port = free_udp_port();
     switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
-    let caller = carrier_caller(&sip, caller_port, "+15555550144");
+    // The caller's voice is a 500 Hz tone the test sends from the port the caller's SDP offers,
+    // to wherever Switchboard's media comes from.
+    // (A thread of its own: the browser's commands block this test's runtime.)
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let caller = carrier_caller_at(&sip, caller_port, "+15555550144", media.local_addr().unwrap().port());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let talking = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let _ = media.set_read_timeout(Some(Duration::from_secs(60)));
+            let Ok((_, relay)) = media.recv_from(&mut buf) else { return };
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let payload: Vec<u8> = (0..160u32)
+                    .map(|k| {
+                        let t = (i * 160 + k) as f32 / 8000.0;
+                        switchboard_telephony::media::g711::linear_to_ulaw(
+                            ((t * 500.0 * std::f32::consts::TAU).sin() * 8000.0) as i16,
+                        )
+                    })
+                    .collect();
+                let packet =
+                    switchboard_telephony::media::rtp::write(false, 0, i as u16, i * 160, 0x5eed, &payload);
+                let _ = media.send_to(&packet, relay);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
     // Bob (first in the queue) has no phone on: the queue offers the caller to Alice.
     wait_line(&mut browser, 0, "ringing").await;
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
     wait_line(&mut browser, 0, "talking").await;
     browser.run(json!({"do": "waitText", "selector": "#ws-activity", "text": "On call"})).await;
+    // Alice's calls are recorded (the demo's setting): the workspace says so, and she pauses
+    // the recording for a moment (taking a card number, say) and resumes it.
+    let recording_is = |state: &str| {
+        json!({"do": "waitUntil", "timeout": 10000,
+               "expression": format!("document.getElementById('ws-recording').dataset.state === '{state}'")})
+    };
+    browser.run(recording_is("on")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    browser.run(json!({"do": "click", "selector": "#ws-recording button[data-action='pause']"})).await;
+    browser.run(recording_is("paused")).await;
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("workspace-recording-paused.png").display().to_string()}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.run(json!({"do": "click", "selector": "#ws-recording button[data-action='resume']"})).await;
+    browser.run(recording_is("on")).await;
     // The caller (+12025550100) is a demo customer: her record and orders show beside the call.
     browser.run(json!({"do": "waitText", "selector": "#ws-customer", "text": "Maria"})).await;
     let panel = browser.run(json!({"do": "text", "selector": "#ws-customer"})).await;
@@ -438,6 +488,8 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
     let out = caller.wait_with_output().await.unwrap();
     assert!(out.status.success(), "caller: {}", String::from_utf8_lossy(&out.stdout));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = talking.join();
     // The demo support queue gives 15 s of wrap-up; Alice is ready sooner.
     browser.run(json!({"do": "waitText", "selector": "#ws-activity", "text": "Wrap-up"})).await;
     browser.run(json!({"do": "select", "selector": "#ws-wrapup select", "value": "Order question"})).await;
@@ -470,6 +522,37 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     );
     assert_eq!(wrap["extension"], "101", "{record}");
     assert!(record["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "wrap_up"), "{record}");
+    // The recording: the caller's 500 Hz on the left, Alice's 1 kHz (through Opus and the
+    // relay) on the right, and silence in both while it was paused.
+    let rec = &record["recordings"][0];
+    assert_eq!(rec["started_by"], "automatic", "{record}");
+    let paused = rec["paused"].as_array().and_then(|p| p.first()).cloned().unwrap_or_default();
+    let (from, to) = (paused[0].as_i64().unwrap_or(0), paused[1].as_i64().unwrap_or(0));
+    assert!(to - from >= 1000, "paused {paused} in {record}");
+    let wav = client
+        .get(server.url(rec["audio_url"].as_str().unwrap()))
+        .header("cookie", &supervisor)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (info, samples) = switchboard_telephony::media::wav::decode(&wav).unwrap();
+    assert_eq!((info.channels, info.sample_rate), (2, 8000));
+    assert!(info.duration_ms() as i64 >= rec["duration_ms"].as_i64().unwrap() - 20, "{record}");
+    let channel = |c: usize, path: &Path| {
+        let mono: Vec<i16> = samples.iter().skip(c).step_by(2).copied().collect();
+        std::fs::write(path, switchboard_telephony::media::wav::encode_pcm16(&mono, 8000, 1)).unwrap();
+        tone_of(path).unwrap()
+    };
+    let (_, left_hz) = channel(0, &dir.path().join("left.wav"));
+    let (_, right_hz) = channel(1, &dir.path().join("right.wav"));
+    assert!((left_hz - 500.0).abs() < 30.0, "the caller on the left: {left_hz:.0} Hz");
+    assert!((right_hz - 1000.0).abs() < 60.0, "Alice on the right: {right_hz:.0} Hz");
+    let inside = |ms: i64| (ms * 16) as usize;
+    let pause = samples.get(inside(from + 60)..inside(to - 60)).unwrap_or_default();
+    assert!(!pause.is_empty() && pause.iter().all(|s| *s == 0), "silence while paused");
     assert_no_page_errors(&mut browser).await;
     browser.close().await;
 }

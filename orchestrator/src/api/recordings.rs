@@ -89,6 +89,9 @@ fn byte_range(headers: &HeaderMap, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(if range.0 > range.1 || range.0 >= len { Err(()) } else { Ok(range) })
 }
 
+/// What was read of a file: its length, the range sent (none: all of it), the bytes.
+type FilePart = (u64, Option<(u64, u64)>, Vec<u8>);
+
 /// The most one ranged response carries (a player asks again for the rest).
 const CHUNK: u64 = 4 * 1024 * 1024;
 
@@ -102,7 +105,7 @@ async fn audio(
     super::workspace::handled(&st, &p, rec.call_id).await?;
     let missing = || ApiError::new(StatusCode::NOT_FOUND, "the recording's audio is missing");
     let path = st.data_dir.join(path);
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<(u64, u64)>, Vec<u8>)> {
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<FilePart> {
         let mut file = std::fs::File::open(&path)?;
         let len = file.metadata()?.len();
         match byte_range(&headers, len) {

@@ -332,7 +332,7 @@ impl Job {
                         break;
                     }
                     commits += 1;
-                    if commits % ROW_EVERY == 0 {
+                    if commits.is_multiple_of(ROW_EVERY) {
                         let _ = crate::store::recordings::update(&env.db, id, ms(&wav), &paused, false).await;
                     }
                 }

@@ -96,14 +96,23 @@ impl JitterBuffer {
             }
         }
         self.transit = Some(transit);
+        // Newer than anything before it (not a reordered straggler).
+        let in_order = self.last_seq_ext.is_none_or(|l| ext > l);
         self.last_seq_ext = Some(self.last_seq_ext.map_or(ext, |l| l.max(ext)));
         if self.next.is_none() {
             self.next = Some(ext);
             self.next_due_ms = Some(now_ms + self.stats.delay_ms);
         }
         if self.next.is_some_and(|n| ext < n) {
-            self.stats.late += 1;
-            return;
+            if !in_order || !self.packets.is_empty() {
+                self.stats.late += 1;
+                return;
+            }
+            // The newest packet yet, late, with nothing buffered: the sender is slower than our
+            // clock (or came back from a stall without a burst). Playout follows it from here,
+            // a little later, instead of staying ahead of everything it sends from now on.
+            self.next = Some(ext);
+            self.next_due_ms = Some(now_ms + self.stats.delay_ms);
         }
         if self.packets.insert(ext, payload).is_some() {
             self.stats.duplicates += 1;
@@ -284,6 +293,24 @@ mod tests {
     }
 
     #[test]
+    fn a_sender_slower_than_our_clock_is_followed_not_dropped() {
+        // 21 ms between packets instead of 20: playout runs out of packets every so often;
+        // each time it waits for the sender rather than dropping the rest of the stream.
+        let mut jb = JitterBuffer::new();
+        let arrivals: Vec<_> = (0..500u16).map(|i| (i as u64 * 21, i, i as u32 * 160, 1)).collect();
+        let out = simulate(&mut jb, &arrivals, 500 * 21 + 100);
+        let played = frames(&out).iter().filter(|f| **f == 1).count();
+        assert!(played >= 480, "played {played} of 500: {:?}", jb.stats());
+        // And after a stall with no burst (packets simply resume), the stream plays again.
+        let mut jb = JitterBuffer::new();
+        let mut arrivals: Vec<_> = (0..50u16).map(|i| (i as u64 * 20, i, i as u32 * 160, 1)).collect();
+        arrivals.extend((50..100u16).map(|i| (1_500 + (i as u64 - 50) * 20, i, i as u32 * 160, 2)));
+        let out = simulate(&mut jb, &arrivals, 3_000);
+        let after = frames(&out).iter().filter(|f| **f == 2).count();
+        assert!(after >= 45, "played {after} of the 50 after the stall: {:?}", jb.stats());
+    }
+
+    #[test]
     fn in_order_stream_plays_out_after_the_delay() {
         let mut jb = JitterBuffer::new();
         let arrivals: Vec<_> =
@@ -314,14 +341,15 @@ mod tests {
     #[test]
     fn late_packets_and_a_burst_ahead_of_time_are_counted() {
         let mut jb = JitterBuffer::new();
-        // Ten packets on time; nothing for 300 ms, and what was due then comes late; then the
-        // sender hurries: fifteen packets at once, ahead of their time.
+        // Ten packets on time; nothing for 300 ms, and what was due then comes late (playout
+        // follows the sender from the first of them); then the sender hurries: fifteen packets
+        // at once, ahead of their time.
         let mut arrivals: Vec<_> = (0..10u16).map(|i| (i as u64 * 20, i, i as u32 * 160, 1)).collect();
         arrivals.extend((10..25u16).map(|i| (500, i, i as u32 * 160, 2)));
         arrivals.extend((25..40u16).map(|i| (520, i, i as u32 * 160, 3)));
         let out = simulate(&mut jb, &arrivals, 1_500);
         let s = jb.stats().clone();
-        assert!(s.late > 0 && s.missing > 0, "the stall was concealed: {s:?}");
+        assert!(s.missing > 0, "the stall was concealed: {s:?}");
         assert!(s.dropped > 0, "the delay came back down: {s:?}");
         assert_eq!(s.played + s.dropped + s.late, 40, "every packet is played or counted: {s:?}");
         assert_eq!(frames(&out).iter().rev().find(|f| **f != 0), Some(&3));
