@@ -1,12 +1,13 @@
 // Switchboard's web application: sign-in and the page router. Each page is its own module
-// (`workspace.js`, `grid.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
+// (`workspace.js`, `grid.js`, `history.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
 // stays connected while the agent moves between pages.
 import { $, api, atLeast, session } from "./lib.js";
 import { grid } from "./grid.js";
+import { history } from "./history.js";
 import { phone } from "./phone.js";
 import { workspace } from "./workspace.js";
 
-const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page"];
+const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page", "calls-page"];
 
 function showOnly(id) {
   for (const s of PAGES) $(s).hidden = s !== id;
@@ -35,13 +36,17 @@ async function route() {
   // The phone rings wherever the agent is in the app. Supervisors without an extension get a
   // personal line for listening in and taking over.
   if (me.agent_extension || atLeast("supervisor")) phone.start();
-  const page = location.hash.replace(/^#/, "") || (me.agent_extension ? "/workspace" : "/");
+  const page = location.hash.replace(/^#/, "").split("?")[0] || (me.agent_extension ? "/workspace" : "/");
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === "#" + page);
   if (page !== "/grid") grid.stop();
   if (page === "/grid") {
     if (!atLeast("supervisor")) return showOnly("forbidden");
     showOnly("grid-page");
     return grid.start();
+  }
+  if (page === "/calls") {
+    showOnly("calls-page");
+    return history.start();
   }
   if (page === "/workspace") {
     showOnly("workspace-page");

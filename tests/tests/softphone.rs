@@ -553,6 +553,43 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     let inside = |ms: i64| (ms * 16) as usize;
     let pause = samples.get(inside(from + 60)..inside(to - 60)).unwrap_or_default();
     assert!(!pause.is_empty() && pause.iter().all(|s| *s == 0), "silence while paused");
+
+    // Alice finds the call in her history (recorded calls, then by words in her notes), opens
+    // it and plays the recording from the middle (the player seeks with byte ranges).
+    browser
+        .run(json!({"do": "evaluate", "expression": "location.hash = '#/calls?has_recording=true'"}))
+        .await;
+    browser.run(json!({"do": "waitText", "selector": "#calls-rows", "text": "Rec"})).await;
+    browser
+        .run(json!({"do": "fill", "selector": "#calls-filters input[name=q]", "value": "tracking sent"}))
+        .await;
+    browser.run(json!({"do": "click", "selector": "#calls-filters button[type=submit]"})).await;
+    browser
+        .run(json!({"do": "waitUntil", "timeout": 10000,
+                    "expression": "location.hash.includes('q=tracking') && document.querySelectorAll('#calls-rows tr').length === 1"}))
+        .await;
+    browser.run(json!({"do": "click", "selector": "#calls-rows tr"})).await;
+    let audio = "document.querySelector('#call-detail audio')";
+    browser
+        .run(json!({"do": "waitUntil", "timeout": 10000, "expression": format!("!!{audio} && {audio}.duration > 3")}))
+        .await;
+    browser.run(json!({"do": "evaluate", "expression": format!("{audio}.currentTime = 2.5")})).await;
+    browser
+        .run(json!({"do": "waitUntil", "timeout": 10000,
+                    "expression": format!("!{audio}.seeking && Math.abs({audio}.currentTime - 2.5) < 0.2 && !{audio}.error")}))
+        .await;
+    let detail = browser.run(json!({"do": "text", "selector": "#call-detail"})).await;
+    let detail = detail["text"].as_str().unwrap();
+    assert!(detail.contains("Order question") && detail.contains("recording paused"), "{detail}");
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("call-history.png").display().to_string()}))
+        .await;
+    // A search that finds nothing says so.
+    browser
+        .run(json!({"do": "fill", "selector": "#calls-filters input[name=q]", "value": "no such words"}))
+        .await;
+    browser.run(json!({"do": "click", "selector": "#calls-filters button[type=submit]"})).await;
+    browser.run(json!({"do": "waitText", "selector": "#calls-status", "text": "No calls match"})).await;
     assert_no_page_errors(&mut browser).await;
     browser.close().await;
 }

@@ -1,10 +1,10 @@
-//! Call history. Agents see only their own calls.
+//! Call history. Agents see only the calls they handled (`store::calls::handled_by`).
 
 use super::error::ApiResult;
 use super::extract::{Id, QueryParams};
 use super::{Access, Api, AppState, Principal};
 use crate::model::Role;
-use crate::store::calls::{self, CallDetail, CallQuery, CallRecord};
+use crate::store::calls::{self, CallDetail, CallListItem, CallQuery};
 use crate::store::wrapups::WrapUp;
 use axum::extract::State;
 use axum::http::Method;
@@ -15,7 +15,7 @@ async fn list(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     QueryParams(q): QueryParams<CallQuery>,
-) -> ApiResult<Json<Vec<CallRecord>>> {
+) -> ApiResult<Json<Vec<CallListItem>>> {
     let scope = p.agent_scope()?;
     Ok(Json(calls::list(&st.db, p.account_id, &q, scope).await?))
 }
@@ -44,19 +44,34 @@ async fn get(
 }
 
 pub fn routes(api: &mut Api) {
-    let (one, many) = (api.schema::<CallView>(), api.schema::<Vec<CallRecord>>());
+    let (one, many) = (api.schema::<CallView>(), api.schema::<Vec<CallListItem>>());
     let any = Access::AtLeast(Role::Agent);
     api.add(
         Method::GET,
         "/api/calls",
         any,
         "calls",
-        "Call records, newest first (agents: their own)",
+        "Call records, newest first, with filters (agents: their own)",
         None,
         many,
         list,
     )
-    .query = vec!["agent_extension", "limit", "offset"];
+    .query = vec![
+        "agent_extension",
+        "from",
+        "to",
+        "direction",
+        "number",
+        "customer_id",
+        "queue",
+        "ai_agent",
+        "disposition",
+        "has_recording",
+        "has_voicemail",
+        "q",
+        "limit",
+        "offset",
+    ];
     api.add(
         Method::GET,
         "/api/calls/{id}",

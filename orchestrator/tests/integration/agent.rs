@@ -191,7 +191,7 @@ async fn turn(s: &mut Session, text: &str) -> (Vec<String>, Next) {
 
 async fn newest_call(db: &Db, account: i64) -> calls::CallDetail {
     let list = calls::list(db, account, &calls::CallQuery::default(), None).await.unwrap();
-    calls::get(db, account, list[0].id, None).await.unwrap()
+    calls::get(db, account, list[0].record.id, None).await.unwrap()
 }
 
 #[tokio::test]

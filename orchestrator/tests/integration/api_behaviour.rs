@@ -462,7 +462,12 @@ async fn record_writer(db: Db) {
     );
     // Once flushed, everything queued before is in the database (shutdown relies on this).
     tokio::time::timeout(std::time::Duration::from_secs(10), writer.flush()).await.unwrap();
-    let list = calls::list(&db, f.account_id, &calls::CallQuery::default(), None).await.unwrap();
+    let list: Vec<calls::CallRecord> = calls::list(&db, f.account_id, &calls::CallQuery::default(), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.record)
+        .collect();
     let find = |from: &str| list.iter().find(|c| c.from_number == from && c.ended_at.is_some()).cloned();
     let (Some(a), Some(b)) = (find("+12025550999"), find("+12025550000")) else {
         panic!("records not written by the flush: {list:?}")

@@ -275,3 +275,89 @@ async fn old_recordings_are_deleted_and_what_a_dead_process_left_open_is_closed(
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_call_list_filters_by_every_field_and_pages() {
+    on_each_db(|db| async move {
+        let f = fixture(&db, "acme", "+1555").await;
+        let app = crate::common::app(&db);
+        let (agent, supervisor) =
+            (Some(f.cookies[&Role::Agent].as_str()), Some(f.cookies[&Role::Supervisor].as_str()));
+        let new = |direction: &str, from: &str, agent: Option<&str>, ai: Option<&str>| NewCall {
+            direction: direction.into(),
+            from_number: from.into(),
+            to_number: "+15555550100".into(),
+            customer_id: None,
+            agent_extension: agent.map(str::to_string),
+            ai_agent: ai.map(str::to_string),
+        };
+        let store = |c: NewCall| {
+            let db = db.clone();
+            async move { switchboard::store::calls::create(&db, f.account_id, &c).await.unwrap() }
+        };
+        let queued = store(new("inbound", "+12025550171", Some("101"), None)).await;
+        let out = store(new("outbound", "+15555550100", Some("102"), None)).await;
+        let ai = store(new("inbound", "+442079460958", None, Some("order-assistant"))).await;
+        switchboard::store::calls::add_event(&db, queued, "queue_joined", &json!({"queue": "returns_50%", "position": 1}))
+            .await
+            .unwrap();
+        switchboard::store::calls::add_event(&db, out, "queue_joined", &json!({"queue": "returns", "position": 1}))
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO transcripts (call_id, speaker, start_ms, end_ms, text) VALUES ($1, 'caller', 0, 900, $2)")
+            .bind(ai)
+            .bind("Where is my Blue Kettle?")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        switchboard::store::recordings::create(&db, f.account_id, out, "recordings/x.wav", "automatic")
+            .await
+            .unwrap();
+        let ids = |path: &str, who: Option<&str>| {
+            let app = app.clone();
+            let path = path.to_string();
+            let who = who.map(str::to_string);
+            async move {
+                let r = call(&app, Method::GET, &path, who.as_deref(), None).await;
+                assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+                r.json.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>()
+            }
+        };
+        let only = |list: Vec<i64>, want: &[i64]| {
+            let mine: Vec<i64> = list.into_iter().filter(|i| [queued, out, ai].contains(i)).collect();
+            assert_eq!(mine, want);
+        };
+        only(ids("/api/calls?direction=outbound", supervisor).await, &[out]);
+        only(ids("/api/calls?number=202-555-0171", supervisor).await, &[queued]);
+        only(ids("/api/calls?number=%2B44%2020%207946", supervisor).await, &[ai]);
+        only(ids("/api/calls?ai_agent=order-assistant", supervisor).await, &[ai]);
+        // The queue's name is matched exactly (a `%` in it is not a wildcard).
+        only(ids("/api/calls?queue=returns_50%25", supervisor).await, &[queued]);
+        only(ids("/api/calls?queue=returns", supervisor).await, &[out]);
+        only(ids("/api/calls?has_recording=true", supervisor).await, &[out]);
+        only(ids("/api/calls?q=blue%20kettle", supervisor).await, &[ai]);
+        only(ids("/api/calls?q=0171", supervisor).await, &[queued]);
+        only(ids("/api/calls?disposition=answered", supervisor).await, &[]);
+        // Agents see their own calls whatever they ask for.
+        only(ids("/api/calls?agent_extension=102", agent).await, &[queued]);
+        // Paging: newest first, one at a time.
+        let first = ids("/api/calls?limit=1", supervisor).await;
+        let second = ids("/api/calls?limit=1&offset=1", supervisor).await;
+        assert_eq!((first.len(), second.len()), (1, 1));
+        assert_ne!(first, second);
+        // Time bounds.
+        let now = switchboard::clock::now_ms();
+        only(ids(&format!("/api/calls?from={}", now + 60_000), supervisor).await, &[]);
+        only(ids(&format!("/api/calls?from={}&to={}", now - 60_000, now + 60_000), supervisor).await, &[ai, out, queued]);
+        // Bad filters get a clear error.
+        let r = call(&app, Method::GET, "/api/calls?disposition=maybe", supervisor, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert!(r.text.contains("disposition") && r.text.contains("voicemail"), "{}", r.text);
+        let r = call(&app, Method::GET, "/api/calls?colour=blue", supervisor, None).await;
+        assert!(r.status.is_client_error(), "{}", r.text);
+        // The list says who the customer is and whether it was recorded.
+        let r = call(&app, Method::GET, "/api/calls?has_recording=true", supervisor, None).await;
+        assert_eq!(r.json[0]["recordings"], 1, "{}", r.text);
+    })
+    .await;
+}
