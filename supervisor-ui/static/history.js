@@ -149,8 +149,9 @@ function detail(c) {
       const audio = el("audio", { controls: true, preload: "metadata", src: r.audio_url, "data-recording": String(r.id) });
       players.push({ audio, start: r.started_at });
       const paused = r.paused.map(([a, b]) => `${clock(a)}–${clock(b)}`).join(", ");
+      const words = { pending: " · transcript on its way", failed: " · no transcript" }[r.transcript] || "";
       return el("div", { class: "recording" },
-        el("div", { class: "sub" }, `Recording ${i + 1} · ${clock(r.duration_ms)} · started ${r.started_by === "automatic" ? "automatically" : `by ${r.started_by}`}${paused ? ` · paused ${paused}` : ""} · caller left, agent right`),
+        el("div", { class: "sub" }, `Recording ${i + 1} · ${clock(r.duration_ms)} · started ${r.started_by === "automatic" ? "automatically" : `by ${r.started_by}`}${paused ? ` · paused ${paused}` : ""} · caller left, agent right${words}`),
         audio);
     })
     : [el("p", { class: "sub" }, "Not recorded.")];
@@ -163,7 +164,7 @@ function detail(c) {
   // A transcript line jumps the player to where it was said.
   const transcript = c.transcript.length
     ? c.transcript.map((t) => {
-      const li = el("li", { class: t.speaker === "ai" ? "ai" : "" }, el("span", { class: "speaker" }, t.speaker), el("span", { class: "sub" }, clock(t.start_ms)), " ", t.text);
+      const li = el("li", { class: t.speaker === "ai" ? "ai" : "" }, el("span", { class: "speaker" }, t.name || t.speaker), el("span", { class: "sub" }, clock(t.start_ms)), " ", t.text);
       if (players.length) {
         li.classList.add("seekable");
         li.addEventListener("click", () => {

@@ -19,7 +19,12 @@ use switchboard_tests::{
 async fn alice_in_browser(server: &Server, dir: &Path, hz: f32) -> Option<Browser> {
     let mic = dir.join("browser-mic.wav");
     browser_tone(&mic, hz, 30.0);
-    let mut b = Browser::start_with(&server.url(""), Some(&mic)).await?;
+    alice_with_microphone(server, &mic).await
+}
+
+/// The same, her microphone playing (and looping) the WAV file `mic`.
+async fn alice_with_microphone(server: &Server, mic: &Path) -> Option<Browser> {
+    let mut b = Browser::start_with(&server.url(""), Some(mic)).await?;
     b.run(json!({"do": "login", "email": "alice@demo.example", "password": PASSWORD})).await;
     b.run(json!({"do": "visible", "selector": "#workspace-page"})).await;
     b.run(json!({"do": "waitUntil", "expression": "window.switchboardPhone.status === 'registered'", "timeout": 15000}))
@@ -45,6 +50,50 @@ async fn wait_line(b: &mut Browser, line: usize, state: &str) {
             last["value"]
         );
     }
+}
+
+/// Speech made with espeak-ng at `rate`, between `before` and `after` ms of silence.
+fn speech(dir: &Path, text: &str, rate: u32, before: u32, after: u32) -> Vec<i16> {
+    let file = dir.join(format!("speech-{rate}-{}.wav", text.len()));
+    let r = rate.to_string();
+    let o = switchboard_tests::run(
+        &["say", text, "--voice", "espeak", "--rate", &r, "-o", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let words = switchboard_telephony::media::wav::decode(&std::fs::read(&file).unwrap()).unwrap().1;
+    let gap = |ms: u32| vec![0i16; (rate * ms / 1000) as usize];
+    [gap(before), words, gap(after)].concat()
+}
+
+/// Sends `samples` (8 kHz) as PCMU from `socket`, over and over, to wherever Switchboard's media
+/// first comes from, until `stop` (a thread: the browser's commands block the test's runtime).
+fn talk_in_a_loop(
+    socket: std::net::UdpSocket,
+    samples: Vec<i16>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let _ = socket.set_read_timeout(Some(Duration::from_secs(60)));
+        let Ok((_, relay)) = socket.recv_from(&mut buf) else { return };
+        let mut i = 0u32;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let at = (i as usize * 160) % samples.len().max(1);
+            let payload: Vec<u8> = (0..160)
+                .map(|k| {
+                    switchboard_telephony::media::g711::linear_to_ulaw(
+                        samples.get(at + k).copied().unwrap_or(0),
+                    )
+                })
+                .collect();
+            let packet =
+                switchboard_telephony::media::rtp::write(false, 0, i as u16, i * 160, 0x5eed, &payload);
+            let _ = socket.send_to(&packet, relay);
+            i += 1;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
 }
 
 /// A carrier caller (sipp) from `port` calling `number`, who stays until Switchboard hangs up.
@@ -424,30 +473,10 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let caller = carrier_caller_at(&sip, caller_port, "+15555550144", media.local_addr().unwrap().port());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let talking = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            let _ = media.set_read_timeout(Some(Duration::from_secs(60)));
-            let Ok((_, relay)) = media.recv_from(&mut buf) else { return };
-            let mut i = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let payload: Vec<u8> = (0..160u32)
-                    .map(|k| {
-                        let t = (i * 160 + k) as f32 / 8000.0;
-                        switchboard_telephony::media::g711::linear_to_ulaw(
-                            ((t * 500.0 * std::f32::consts::TAU).sin() * 8000.0) as i16,
-                        )
-                    })
-                    .collect();
-                let packet =
-                    switchboard_telephony::media::rtp::write(false, 0, i as u16, i * 160, 0x5eed, &payload);
-                let _ = media.send_to(&packet, relay);
-                i += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
+    let tone: Vec<i16> = (0..8000)
+        .map(|i| ((i as f32 * 500.0 * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let talking = talk_in_a_loop(media, tone, stop.clone());
     // Bob (first in the queue) has no phone on: the queue offers the caller to Alice.
     wait_line(&mut browser, 0, "ringing").await;
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
@@ -591,5 +620,92 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     browser.run(json!({"do": "click", "selector": "#calls-filters button[type=submit]"})).await;
     browser.run(json!({"do": "waitText", "selector": "#calls-status", "text": "No calls match"})).await;
     assert_no_page_errors(&mut browser).await;
+    browser.close().await;
+}
+
+/// A recorded call is transcribed after it ends, channel by channel: the caller's words as the
+/// caller's, Alice's under her name; and the call is found by what was said.
+#[tokio::test]
+async fn a_recorded_call_is_transcribed_with_both_speakers_and_found_by_search() {
+    if !require_program("sipp") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
+    let supervisor = login(&client, &server, "supervisor@demo.example", PASSWORD).await.unwrap();
+    let mic = dir.path().join("alice-says.wav");
+    let alice_says = speech(dir.path(), "I will send you a refund today.", 48_000, 1000, 1500);
+    std::fs::write(&mic, switchboard_telephony::media::wav::encode_pcm16(&alice_says, 48_000, 1)).unwrap();
+    let Some(mut browser) = alice_with_microphone(&server, &mic).await else { return };
+    browser.run(json!({"do": "click", "selector": "#ws-status button.available"})).await;
+    browser
+        .run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "Queues offer you calls"}))
+        .await;
+    switchboard_tests::add_number(
+        &client,
+        &server,
+        &admin,
+        "+15555550145",
+        json!({"type": "queue", "name": "support"}),
+    )
+    .await;
+    let caller_port = free_udp_port();
+    switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let caller = carrier_caller_at(&sip, caller_port, "+15555550145", media.local_addr().unwrap().port());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let words = speech(dir.path(), "My kettle arrived broken.", 8000, 600, 1200);
+    let talking = talk_in_a_loop(media, words, stop.clone());
+    wait_line(&mut browser, 0, "ringing").await;
+    browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
+    wait_line(&mut browser, 0, "talking").await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
+    let out = caller.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "caller: {}", String::from_utf8_lossy(&out.stdout));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = talking.join();
+
+    // The transcript arrives in the background, within moments.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let record = loop {
+        let record = last_call(&client, &server, &supervisor).await;
+        if record["recordings"][0]["transcript"] != "pending" {
+            break record;
+        }
+        assert!(Instant::now() < deadline, "no transcript: {record}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(record["recordings"][0]["transcript"], "done", "{record}");
+    let lines = record["transcript"].as_array().unwrap();
+    let said = |who: &dyn Fn(&serde_json::Value) -> bool| -> String {
+        lines
+            .iter()
+            .filter(|l| who(l))
+            .filter_map(|l| l["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let caller_said = said(&|l| l["speaker"] == "caller");
+    let alice_said = said(&|l| l["speaker"] == "agent" && l["name"] == "Alice Nguyen");
+    assert!(
+        caller_said.contains("kettle") || caller_said.contains("broken"),
+        "the caller: {caller_said:?} in {record}"
+    );
+    assert!(alice_said.contains("refund"), "Alice: {alice_said:?} in {record}");
+    // Lines carry the call's time: within the call, in order.
+    let length = record["ended_at"].as_i64().unwrap() - record["started_at"].as_i64().unwrap();
+    assert!(
+        lines.iter().all(|l| l["start_ms"].as_i64().unwrap() < l["end_ms"].as_i64().unwrap()
+            && l["end_ms"].as_i64().unwrap() <= length + 500),
+        "{record}"
+    );
+    // Found by what was said.
+    let found = json_of(&client, &server, &supervisor, "/api/calls?q=refund").await;
+    assert!(found.as_array().unwrap().iter().any(|c| c["id"] == record["id"]), "{found}");
     browser.close().await;
 }

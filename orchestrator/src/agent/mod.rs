@@ -253,6 +253,7 @@ impl Session {
                 key,
                 TranscriptLine {
                     speaker: speaker.into(),
+                    name: None,
                     start_ms,
                     end_ms,
                     text: prompt::redact_cards(text),

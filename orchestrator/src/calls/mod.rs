@@ -1,7 +1,8 @@
 //! A call's journey, in one place. Read in this order:
 //!
 //! - `router`: the telephony engine's events in, each new call's plan carried out (rung,
-//!   dialled, refused, or answered and handed to the dispatcher), records kept;
+//!   dialled, refused, or answered and handed to the dispatcher), records kept (`directory`:
+//!   who may register, for the SIP engine);
 //! - `planner`: where a new call goes (numbers, extensions, schedules, outside numbers and
 //!   class of service), prepared beside the router so that it never waits on the database;
 //! - `snapshot`: the configuration the planner and the dispatcher read, reloaded on change;
@@ -11,10 +12,12 @@
 //! - the services: `ivr`, `queue`, `voicemail` here, and the AI voice agent in
 //!   `crate::agent::voice`. None of them constructs another: each returns `Next`.
 //! - `prompts`: what a prompt sounds like (recordings, synthesised text, cached);
-//! - `recording`: which calls are recorded, and the recordings being written now.
+//! - `recording`: which calls are recorded, and the recordings being written now;
+//!   `transcribe`: their transcripts, after the call.
 
 pub mod activity;
 pub mod answered;
+pub mod directory;
 pub mod dispatch;
 pub mod ivr;
 pub mod planner;
@@ -25,6 +28,7 @@ pub mod router;
 pub mod snapshot;
 #[cfg(test)]
 pub mod testing;
+pub mod transcribe;
 pub mod voicemail;
 
 pub use answered::{AnsweredCall, LegEvent, Next};

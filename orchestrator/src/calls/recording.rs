@@ -356,6 +356,8 @@ impl Job {
         if let Err(e) = crate::store::recordings::update(&env.db, id, length, &paused, true).await {
             tracing::warn!(error = %e, "a call recording's length was not saved");
         }
+        // Its transcript is made next (in the background).
+        crate::calls::transcribe::WAKE.notify_one();
     }
 }
 

@@ -183,6 +183,8 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         );
     }
     crate::calls::recording::spawn_daily_clean_up(db.clone(), opts.data.data_dir.clone());
+    // Recordings are transcribed after their calls (and what an earlier run left, now).
+    crate::calls::transcribe::spawn(db.clone(), opts.data.data_dir.clone());
     let started = crate::calls::router::start(
         db.clone(),
         sip_options,

@@ -22,12 +22,15 @@ pub struct Recording {
     pub paused: Vec<[i64; 2]>,
     /// Who started it: `automatic` (the number's, queue's or agent's setting) or a user's name.
     pub started_by: String,
+    /// Its transcript: pending (after the call, in the background), done or failed.
+    pub transcript: String,
     /// Where the audio is served (WAV, 8 kHz, two channels: the customer left, what they
     /// heard right).
     pub audio_url: String,
 }
 
-const COLS: &str = "id, call_id, path, started_at, ended_at, duration_ms, paused, started_by";
+const COLS: &str =
+    "id, call_id, path, started_at, ended_at, duration_ms, paused, started_by, transcript_state";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<(Recording, String)> {
     let id: i64 = row.try_get("id")?;
@@ -41,6 +44,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<(Recording, String)> {
             duration_ms: row.try_get("duration_ms")?,
             paused: serde_json::from_str(&paused).unwrap_or_default(),
             started_by: row.try_get("started_by")?,
+            transcript: row.try_get("transcript_state")?,
             audio_url: format!("/api/recordings/{id}/audio"),
         },
         row.try_get("path")?,
@@ -148,4 +152,86 @@ pub async fn close_abandoned(db: &Db) -> Result<u64> {
             .execute(db.pool())
             .await?;
     Ok(done.rows_affected())
+}
+
+/// A finished recording waiting to be transcribed, with what naming its lines needs.
+#[derive(Debug, Clone)]
+pub struct ToTranscribe {
+    pub id: i64,
+    pub account_id: i64,
+    pub call_id: i64,
+    pub path: String,
+    /// The recording's start in the call's time (ms after the call started).
+    pub offset_ms: i64,
+    /// The agent whose call it is (their name goes on the right channel's lines).
+    pub agent_extension: Option<String>,
+}
+
+/// The oldest finished recording not transcribed yet.
+pub async fn next_to_transcribe(db: &Db) -> Result<Option<ToTranscribe>> {
+    let row = sqlx::query(
+        "SELECT r.id, r.account_id, r.call_id, r.path, r.started_at - c.started_at AS offset_ms, \
+                c.agent_extension \
+         FROM call_recordings r JOIN call_records c ON c.id = r.call_id \
+         WHERE r.transcript_state = 'pending' AND r.ended_at IS NOT NULL ORDER BY r.id LIMIT 1",
+    )
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(ToTranscribe {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        call_id: r.try_get("call_id")?,
+        path: r.try_get("path")?,
+        offset_ms: r.try_get::<i64, _>("offset_ms")?.max(0),
+        agent_extension: r.try_get("agent_extension")?,
+    }))
+}
+
+/// Stores a recording's transcript (lines in the call's time) and marks it done, with a
+/// `recording_transcribed` event; or marks it failed with the reason.
+pub async fn transcribed(
+    db: &Db,
+    job: &ToTranscribe,
+    outcome: std::result::Result<&[crate::store::calls::TranscriptLine], &str>,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    let (state, error, event) = match outcome {
+        Ok(lines) => {
+            for l in lines {
+                sqlx::query(
+                    "INSERT INTO transcripts (call_id, speaker, name, start_ms, end_ms, text) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(job.call_id)
+                .bind(&l.speaker)
+                .bind(&l.name)
+                .bind(l.start_ms)
+                .bind(l.end_ms)
+                .bind(&l.text)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ("done", None, serde_json::json!({ "recording": job.id, "lines": lines.len() }))
+        }
+        Err(why) => {
+            ("failed", Some(why.to_string()), serde_json::json!({ "recording": job.id, "error": why }))
+        }
+    };
+    sqlx::query("UPDATE call_recordings SET transcript_state = $1, transcript_error = $2 WHERE id = $3")
+        .bind(state)
+        .bind(error)
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+    let kind = if state == "done" { "recording_transcribed" } else { "recording_not_transcribed" };
+    sqlx::query("INSERT INTO call_events (call_id, at, kind, data) VALUES ($1, $2, $3, $4)")
+        .bind(job.call_id)
+        .bind(now_ms())
+        .bind(kind)
+        .bind(event.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

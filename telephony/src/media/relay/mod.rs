@@ -16,12 +16,15 @@ use super::endpoint::{LegQuality, RtpEndpoint, G711};
 use super::player::{Source, Tone};
 use super::rtcp;
 use super::rtp::RtpHeader;
+use recording::Recording;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
+
+mod recording;
 
 /// Hands out even RTP ports (with the odd port above for RTCP) from a range, round robin,
 /// skipping ports in use.
@@ -534,43 +537,6 @@ fn mix(a: &[Vec<i16>], b: &[Vec<i16>]) -> Vec<Vec<i16>> {
                 .collect()
         })
         .collect()
-}
-
-/// A recording the relay feeds (see `Relay::record`).
-struct Recording {
-    customer: usize,
-    frames: mpsc::UnboundedSender<Vec<i16>>,
-    started_ms: u64,
-    /// 20 ms frames handed over so far.
-    written: u64,
-}
-
-/// The most silence one tick pads a recording with when the relay fell behind (a minute).
-const RECORDING_CATCH_UP: u64 = 3000;
-
-impl Recording {
-    /// Hands over this tick's audio: what the customer said and what they were sent, paired
-    /// frame by frame, padded with silence up to the time elapsed since the recording began.
-    /// Returns false once the receiver has gone.
-    fn feed(&mut self, now_ms: u64, said: &[Vec<i16>], heard: &[Vec<i16>]) -> bool {
-        let due = now_ms.saturating_sub(self.started_ms) / 20 + 1;
-        let behind = due.saturating_sub(self.written).min(RECORDING_CATCH_UP) as usize;
-        let n = said.len().max(heard.len()).max(behind);
-        if n == 0 {
-            return true;
-        }
-        let mut out = vec![0i16; n * 320];
-        for (i, pair) in out.chunks_exact_mut(320).enumerate() {
-            for (k, s) in said.get(i).map(Vec::as_slice).unwrap_or_default().iter().take(160).enumerate() {
-                pair[2 * k] = *s;
-            }
-            for (k, s) in heard.get(i).map(Vec::as_slice).unwrap_or_default().iter().take(160).enumerate() {
-                pair[2 * k + 1] = *s;
-            }
-        }
-        self.written += n as u64;
-        self.frames.send(out).is_ok()
-    }
 }
 
 /// What one 20 ms tick of a bridged call sends to a side; `sent` gets the audio frames.

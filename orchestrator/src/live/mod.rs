@@ -11,6 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
+pub use words::{asks_for_human, sounds_negative};
+
+mod words;
 
 /// A quiet line longer than this while the AI listens is a warning; twice as long, a problem.
 pub const LONG_SILENCE_MS: i64 = 10_000;
@@ -134,69 +137,6 @@ impl Health {
 /// Severity for sorting: problems weigh more than warnings.
 pub fn severity(alerts: &[Alert]) -> u32 {
     alerts.iter().map(|a| if a.level == Level::Problem { 10 } else { 1 }).sum()
-}
-
-/// Words that mark an unhappy caller (a word list, not a model: cheap and predictable).
-pub fn sounds_negative(text: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "angry",
-        "annoyed",
-        "awful",
-        "terrible",
-        "horrible",
-        "ridiculous",
-        "useless",
-        "frustrated",
-        "frustrating",
-        "unacceptable",
-        "worst",
-        "hate",
-        "furious",
-        "disgusting",
-        "scam",
-        "complaint",
-        "rubbish",
-        "stupid",
-        "pathetic",
-        "fed up",
-        "sick of",
-        "not happy",
-        "unhappy",
-        "upset",
-        "disappointed",
-        "lawyer",
-        "refund now",
-        "waste of time",
-    ];
-    let t = text.to_lowercase();
-    WORDS.iter().any(|w| {
-        t.match_indices(w).any(|(i, _)| {
-            let (before, after) = (t.get(..i).unwrap_or_default(), t.get(i + w.len()..).unwrap_or_default());
-            let before = before.chars().next_back().is_none_or(|c| !c.is_alphanumeric());
-            let after = after.chars().next().is_none_or(|c| !c.is_alphanumeric());
-            before && after
-        })
-    })
-}
-
-/// Whether the caller asks for a person.
-pub fn asks_for_human(text: &str) -> bool {
-    let t = text.to_lowercase();
-    [
-        "a person",
-        "a human",
-        "real person",
-        "an agent",
-        "a representative",
-        "someone real",
-        "operator",
-        "talk to somebody",
-        "speak to somebody",
-        "speak to someone",
-        "talk to someone",
-    ]
-    .iter()
-    .any(|w| t.contains(w))
 }
 
 /// The summary of an engagement that the grid shows.
