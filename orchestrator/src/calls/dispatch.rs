@@ -20,6 +20,15 @@ const UNREACHABLE: &str = "I'm sorry, that number cannot be reached right now. G
 
 /// Runs an answered call from `first` until no service has anything more for it.
 pub async fn run(mut call: AnsweredCall, first: Target) {
+    // The account's word on recording comes before anything else the caller hears.
+    let announcement = {
+        let snapshot = call.snapshot.borrow().clone();
+        snapshot.account(call.account).and_then(|a| a.settings.as_ref()?.recording_announcement.clone())
+    };
+    if let Some(prompt) = announcement {
+        call.event("recording_announced", json!({}));
+        call.say(&prompt).await;
+    }
     let mut next = Next::To(first);
     for _ in 0..MAX_HOPS {
         if call.caller_left() {
@@ -264,6 +273,23 @@ schedules:
         call.hang_up();
         call.finished().await;
         assert!(call.events_of("forwarded").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_recording_announcement_comes_before_anything_else() {
+        const SAID: &str = "This call may be recorded.";
+        prompt(SAID);
+        prompt("Main menu.");
+        let config = format!(
+            "settings: {{name: Test, recording_announcement: {{type: text, text: \"{SAID}\"}}}}\n{CONFIG}"
+        );
+        let mut call = Call::start(&config, &[], Target::IvrMenu { name: "main".into() }).await;
+        assert_eq!(call.hears().await, Heard::Prompt(SAID.into()));
+        assert_eq!(call.hears().await, Heard::Prompt("Main menu.".into()));
+        call.press('1');
+        assert_eq!(call.asked().await, Asked::HangUp);
+        call.finished().await;
+        assert_eq!(call.events_of("recording_announced").len(), 1);
     }
 
     #[tokio::test]

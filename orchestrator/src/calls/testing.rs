@@ -184,8 +184,10 @@ impl Call {
     /// config file's sections), with the agents in `away` not available. Call it before
     /// pausing the clock (the temporary database is opened on the real one).
     pub async fn start(yaml: &str, away: &[&str], first: Target) -> Call {
-        let file = ConfigFile::from_yaml(&format!("account: test\nsettings: {{name: Test}}\n{yaml}"))
-            .expect("a valid config");
+        // The account's settings are the test's own when it gives some.
+        let settings = if yaml.starts_with("settings:") { "" } else { "settings: {name: Test}\n" };
+        let file =
+            ConfigFile::from_yaml(&format!("account: test\n{settings}{yaml}")).expect("a valid config");
         let mut snapshot = Snapshot::default();
         snapshot.insert(ACCOUNT, AccountConfig::from_file(&file, away.iter().map(|a| a.to_string())));
         let dir = tempfile::tempdir().unwrap();

@@ -5,9 +5,10 @@
 //! the process stops is done after it starts again. Card numbers are redacted from the text,
 //! as everywhere a transcript is written.
 //!
-//! One recording at a time, one utterance at a time: live calls share the recogniser fairly
-//! (each caller's requests queue on their own), so a backlog of recordings never holds up a
-//! caller's answer by more than one utterance.
+//! One recording at a time, one utterance at a time, and only while no AI call is live (an
+//! utterance would hold the recogniser's cores while a caller waits for an answer): the
+//! transcripts wait, for five minutes at most per utterance, then go ahead one utterance at a
+//! time under a queue of their own (the recogniser serves its queues in turn).
 
 use crate::db::Db;
 use crate::model::Agent;
@@ -36,8 +37,10 @@ const END_SILENCE_MS: u64 = 700;
 const MIN_SPEECH_MS: u64 = 250;
 /// Audio kept before and after the voiced frames (word onsets and tails).
 const PAD_MS: u64 = 150;
-/// The longest utterance recognised at once (the short-window mode's limit).
-const MAX_UTTERANCE_MS: u64 = 25_000;
+/// The longest utterance recognised at once (bounds how long one holds the recogniser).
+const MAX_UTTERANCE_MS: u64 = 15_000;
+/// The longest an utterance waits for the AI calls to end.
+const MAX_DEFER: Duration = Duration::from_secs(300);
 
 /// The stretches of speech in a channel, as (start, end) in ms, from VAD frame scores.
 pub fn utterances(scores: &[(u64, f32)]) -> Vec<(u64, u64)> {
@@ -67,12 +70,12 @@ pub fn utterances(scores: &[(u64, f32)]) -> Vec<(u64, u64)> {
 }
 
 /// Runs the transcriber for the life of the process.
-pub fn spawn(db: Db, data_dir: PathBuf) {
+pub fn spawn(db: Db, data_dir: PathBuf, live: crate::live::Live) {
     tokio::spawn(async move {
         let mut unavailable_logged = false;
         loop {
             match recordings::next_to_transcribe(&db).await {
-                Ok(Some(job)) => match transcribe(&db, &data_dir, &job).await {
+                Ok(Some(job)) => match transcribe(&db, &data_dir, &job, &live).await {
                     Ok(lines) => {
                         unavailable_logged = false;
                         if let Err(e) = recordings::transcribed(&db, &job, Ok(&lines)).await {
@@ -109,7 +112,12 @@ enum Failure {
 }
 
 /// One recording's lines, both channels, in the call's time.
-async fn transcribe(db: &Db, data_dir: &Path, job: &ToTranscribe) -> Result<Vec<TranscriptLine>, Failure> {
+async fn transcribe(
+    db: &Db,
+    data_dir: &Path,
+    job: &ToTranscribe,
+    live: &crate::live::Live,
+) -> Result<Vec<TranscriptLine>, Failure> {
     let bytes = tokio::fs::read(data_dir.join(&job.path))
         .await
         .map_err(|e| Failure::Unusable(format!("the file cannot be read: {e}")))?;
@@ -140,6 +148,10 @@ async fn transcribe(db: &Db, data_dir: &Path, job: &ToTranscribe) -> Result<Vec<
         for (start, end) in utterances(&scores) {
             let from = (start as usize * 16).min(wide.len());
             let to = (end as usize * 16).min(wide.len());
+            let deferred = tokio::time::Instant::now();
+            while live.engagements() > 0 && deferred.elapsed() < MAX_DEFER {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
             let audio = AudioFrame { rate: 16_000, samples: wide[from..to].to_vec(), at_ms: start };
             let rx = recognizer.submit(QUEUE, audio, true).result;
             let heard = tokio::task::spawn_blocking(move || rx.recv())

@@ -184,7 +184,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     }
     crate::calls::recording::spawn_daily_clean_up(db.clone(), opts.data.data_dir.clone());
     // Recordings are transcribed after their calls (and what an earlier run left, now).
-    crate::calls::transcribe::spawn(db.clone(), opts.data.data_dir.clone());
+    crate::calls::transcribe::spawn(db.clone(), opts.data.data_dir.clone(), live.clone());
     let started = crate::calls::router::start(
         db.clone(),
         sip_options,

@@ -368,6 +368,11 @@ impl Live {
     }
 
     /// Updates for feeds (filter by account).
+    /// AI calls live now, in every account.
+    pub fn engagements(&self) -> usize {
+        self.inner.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Update> {
         self.inner.updates.subscribe()
     }

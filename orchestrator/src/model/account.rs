@@ -72,6 +72,11 @@ pub struct AccountSettings {
     /// Days call recordings are kept; a daily clean-up deletes older ones (0 keeps them).
     #[serde(default = "default_retention")]
     pub recording_retention_days: u32,
+    /// Said to callers before anything else on the calls Switchboard answers (numbers leading
+    /// to an IVR, a queue, an AI agent...), e.g. "This call may be recorded for quality and
+    /// training."; unset: nothing is said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_announcement: Option<super::Prompt>,
 }
 
 fn default_retention() -> u32 {
@@ -111,6 +116,7 @@ impl AccountSettings {
             allow_private_webhooks: false,
             hold_music: None,
             recording_retention_days: default_retention(),
+            recording_announcement: None,
             wrap_up_codes: default_wrap_up_codes(),
         }
     }
@@ -134,6 +140,7 @@ impl AccountSettings {
         if !["trial", "standard", "enterprise"].contains(&self.plan.as_str()) {
             p.push("plan", "must be one of trial, standard, enterprise");
         }
+        super::target::check_opt_prompt(p, "recording_announcement", &self.recording_announcement);
         if self.recording_retention_days > 3650 {
             p.push("recording_retention_days", "at most 3650 days (ten years); 0 keeps recordings");
         }
