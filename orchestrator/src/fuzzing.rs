@@ -164,6 +164,22 @@ pub fn cookie_header(data: &[u8]) {
     }
 }
 
+/// A `Range` header on a recording's audio (a browser's player seeking), against files of a
+/// few lengths: a range given back lies inside the file and reads forwards.
+pub fn range_header(data: &[u8]) {
+    let mut headers = HeaderMap::new();
+    for line in data.split(|b| *b == b'\n') {
+        if let Ok(value) = HeaderValue::from_bytes(line) {
+            headers.append(header::RANGE, value);
+        }
+    }
+    for len in [0, 1, 44, 1_000_000, u64::MAX] {
+        if let Some(Ok((from, to))) = crate::api::byte_range(&headers, len) {
+            assert!(from <= to && to < len, "range {from}-{to} of {len} bytes");
+        }
+    }
+}
+
 /// A message from a browser on the live view's WebSocket feed (a text frame): a command, or
 /// the error the feed sends back.
 pub fn live_command(data: &[u8]) {

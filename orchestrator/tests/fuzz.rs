@@ -99,6 +99,8 @@ fn query() {
         "customer_id=1&open=true",
         "agent_extension=101&limit=50",
         "limit=lots",
+        "from=1796371300350&to=1796371400000&direction=inbound&disposition=voicemail",
+        "number=%2B44%2020%207946&queue=returns_50%25&has_recording=true&has_voicemail=false&q=kettle",
     ]);
     run("query", fuzzing::query, &seeds, 8_000, 2);
 }
@@ -137,6 +139,13 @@ fn cookie_header() {
         "a=b;sb_session=;sb_session=x\nsb_session=y",
     ]);
     run("cookie_header", fuzzing::cookie_header, &seeds, 20_000, 5);
+}
+
+#[test]
+fn range_header() {
+    let seeds =
+        seeds(&["bytes=0-99", "bytes=-10", "bytes=44-", "bytes=5-1", "bytes=0-1,4-5", "items=0-1\nbytes=9-"]);
+    run("range_header", fuzzing::range_header, &seeds, 20_000, 8);
 }
 
 #[test]

@@ -96,6 +96,55 @@ fn talk_in_a_loop(
     })
 }
 
+/// Alice chooses Available: queues offer her calls.
+async fn be_available(b: &mut Browser) {
+    b.run(json!({"do": "click", "selector": "#ws-status button.available"})).await;
+    b.run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "Queues offer you calls"})).await;
+}
+
+/// A carrier caller to a new number of the demo account that leads to the support queue,
+/// saying `samples` (8 kHz) over and over from the port its SDP offers (see `talk_in_a_loop`).
+struct QueueCaller {
+    sipp: tokio::process::Child,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    talking: std::thread::JoinHandle<()>,
+}
+
+impl QueueCaller {
+    async fn start(
+        client: &reqwest::Client,
+        server: &Server,
+        admin: &str,
+        sip: &str,
+        number: &str,
+        samples: Vec<i16>,
+    ) -> QueueCaller {
+        switchboard_tests::add_number(
+            client,
+            server,
+            admin,
+            number,
+            json!({"type": "queue", "name": "support"}),
+        )
+        .await;
+        let caller_port = free_udp_port();
+        switchboard_tests::set_demo_trunk(client, server, admin, None, Some(caller_port)).await;
+        let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sipp = carrier_caller_at(sip, caller_port, number, media.local_addr().unwrap().port());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let talking = talk_in_a_loop(media, samples, stop.clone());
+        QueueCaller { sipp, stop, talking }
+    }
+
+    /// Waits for the caller to be hung up on (successfully), then stops talking.
+    async fn finished(self) {
+        let out = self.sipp.wait_with_output().await.unwrap();
+        assert!(out.status.success(), "caller: {}", String::from_utf8_lossy(&out.stdout));
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.talking.join();
+    }
+}
+
 /// A carrier caller (sipp) from `port` calling `number`, who stays until Switchboard hangs up.
 fn carrier_caller(sip: &str, port: u16, number: &str) -> tokio::process::Child {
     carrier_caller_at(sip, port, number, free_udp_port())
@@ -452,31 +501,12 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
     let supervisor = login(&client, &server, "supervisor@demo.example", PASSWORD).await.unwrap();
     let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
-    browser.run(json!({"do": "click", "selector": "#ws-status button.available"})).await;
-    browser
-        .run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "Queues offer you calls"}))
-        .await;
-
-    switchboard_tests::add_number(
-        &client,
-        &server,
-        &admin,
-        "+15555550144",
-        json!({"type": "queue", "name": "support"}),
-    )
-    .await;
-    let caller_port = free_udp_port();
-    switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
-    // The caller's voice is a 500 Hz tone the test sends from the port the caller's SDP offers,
-    // to wherever Switchboard's media comes from.
-    // (A thread of its own: the browser's commands block this test's runtime.)
-    let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let caller = carrier_caller_at(&sip, caller_port, "+15555550144", media.local_addr().unwrap().port());
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    be_available(&mut browser).await;
+    // The caller's voice is a 500 Hz tone.
     let tone: Vec<i16> = (0..8000)
         .map(|i| ((i as f32 * 500.0 * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16)
         .collect();
-    let talking = talk_in_a_loop(media, tone, stop.clone());
+    let caller = QueueCaller::start(&client, &server, &admin, &sip, "+15555550144", tone).await;
     // Bob (first in the queue) has no phone on: the queue offers the caller to Alice.
     wait_line(&mut browser, 0, "ringing").await;
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
@@ -515,10 +545,7 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     let notes = "Asked where order 1001 is; tracking sent by e-mail";
     browser.run(json!({"do": "fill", "selector": "#ws-wrapup textarea", "value": notes})).await;
     browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
-    let out = caller.wait_with_output().await.unwrap();
-    assert!(out.status.success(), "caller: {}", String::from_utf8_lossy(&out.stdout));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = talking.join();
+    caller.finished().await;
     // The demo support queue gives 15 s of wrap-up; Alice is ready sooner.
     browser.run(json!({"do": "waitText", "selector": "#ws-activity", "text": "Wrap-up"})).await;
     browser.run(json!({"do": "select", "selector": "#ws-wrapup select", "value": "Order question"})).await;
@@ -642,34 +669,15 @@ async fn a_recorded_call_is_transcribed_with_both_speakers_and_found_by_search()
     let alice_says = speech(dir.path(), "Thank you for calling. Have a nice day.", 48_000, 1000, 1500);
     std::fs::write(&mic, switchboard_telephony::media::wav::encode_pcm16(&alice_says, 48_000, 1)).unwrap();
     let Some(mut browser) = alice_with_microphone(&server, &mic).await else { return };
-    browser.run(json!({"do": "click", "selector": "#ws-status button.available"})).await;
-    browser
-        .run(json!({"do": "waitText", "selector": "#ws-status-note", "text": "Queues offer you calls"}))
-        .await;
-    switchboard_tests::add_number(
-        &client,
-        &server,
-        &admin,
-        "+15555550145",
-        json!({"type": "queue", "name": "support"}),
-    )
-    .await;
-    let caller_port = free_udp_port();
-    switchboard_tests::set_demo_trunk(&client, &server, &admin, None, Some(caller_port)).await;
-    let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let caller = carrier_caller_at(&sip, caller_port, "+15555550145", media.local_addr().unwrap().port());
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    be_available(&mut browser).await;
     let words = speech(dir.path(), "My kettle arrived broken.", 8000, 600, 1200);
-    let talking = talk_in_a_loop(media, words, stop.clone());
+    let caller = QueueCaller::start(&client, &server, &admin, &sip, "+15555550145", words).await;
     wait_line(&mut browser, 0, "ringing").await;
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
     wait_line(&mut browser, 0, "talking").await;
     tokio::time::sleep(Duration::from_secs(9)).await;
     browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
-    let out = caller.wait_with_output().await.unwrap();
-    assert!(out.status.success(), "caller: {}", String::from_utf8_lossy(&out.stdout));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = talking.join();
+    caller.finished().await;
 
     // The transcript arrives in the background, within moments.
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -28,6 +28,7 @@ pub(crate) use {
     auth::{bearer_token, cookie_token, LoginRequest},
     extract::{parse_json, parse_query},
     live::{parse_command, NoteRequest},
+    recordings::byte_range,
 };
 
 pub use auth::{Principal, SESSION_COOKIE};

@@ -71,7 +71,7 @@ async fn act(
 }
 
 /// A byte range a client asked for: `bytes=a-b`, `bytes=a-` or `bytes=-n` (one range).
-fn byte_range(headers: &HeaderMap, len: u64) -> Option<Result<(u64, u64), ()>> {
+pub(crate) fn byte_range(headers: &HeaderMap, len: u64) -> Option<Result<(u64, u64), ()>> {
     let value = headers.get(header::RANGE)?.to_str().ok()?;
     let spec = value.strip_prefix("bytes=")?;
     if spec.contains(',') || len == 0 {

@@ -93,8 +93,8 @@ async fn my_customers(
 /// they placed that someone else answered, say).
 pub(super) async fn handled(st: &AppState, p: &Principal, id: i64) -> Result<(), Error> {
     let scope = p.agent_scope()?;
-    match calls::get(&st.db, p.account_id, id, scope).await {
-        Ok(_) => Ok(()),
+    match calls::visible(&st.db, p.account_id, id, scope).await {
+        Ok(()) => Ok(()),
         Err(Error::NotFound) if scope.is_some() && my_call_ids(st, p).await.contains(&id) => Ok(()),
         Err(e) => Err(e),
     }

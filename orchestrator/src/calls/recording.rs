@@ -74,6 +74,16 @@ struct CallMedia {
     made: u32,
 }
 
+impl CallMedia {
+    fn state(&self) -> RecordingState {
+        RecordingState {
+            recording: self.running.is_some(),
+            paused: self.running.as_ref().is_some_and(|r| r.paused),
+            refused: self.refused.clone(),
+        }
+    }
+}
+
 /// The calls that can be recorded now, by call record.
 #[derive(Clone, Default)]
 pub struct Recordings {
@@ -176,13 +186,7 @@ impl Recordings {
 
     /// Whether the call is live here, and its recording's state.
     pub fn state(&self, key: RecordKey) -> Option<RecordingState> {
-        let calls = self.lock();
-        let m = calls.get(&key)?;
-        Some(RecordingState {
-            recording: m.running.is_some(),
-            paused: m.running.as_ref().is_some_and(|r| r.paused),
-            refused: m.refused.clone(),
-        })
+        self.lock().get(&key).map(CallMedia::state)
     }
 
     /// The live calls of an account that can be recorded.
@@ -232,11 +236,7 @@ impl Recordings {
                 }
             }
         }
-        Ok(RecordingState {
-            recording: m.running.is_some(),
-            paused: m.running.as_ref().is_some_and(|r| r.paused),
-            refused: m.refused.clone(),
-        })
+        Ok(m.state())
     }
 }
 

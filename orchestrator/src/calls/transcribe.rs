@@ -141,8 +141,7 @@ async fn transcribe(
         let mono: Vec<i16> = samples.iter().skip(channel).step_by(2).copied().collect();
         let wide = switchboard_speech::resample::resample(&mono, 8000, 16_000)
             .map_err(|e| Failure::Unusable(e.to_string()))?;
-        let audio = wide.clone();
-        let scores = tokio::task::spawn_blocking(move || Vad::default().handle(0, &audio))
+        let (scores, wide) = tokio::task::spawn_blocking(move || (Vad::default().handle(0, &wide), wide))
             .await
             .map_err(|e| Failure::Unusable(e.to_string()))?;
         for (start, end) in utterances(&scores) {

@@ -5,7 +5,7 @@
 use super::calls::{record_from_row, CallRecord, Disposition, CALL_COLS};
 use crate::clock::now_ms;
 use crate::db::Db;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -64,12 +64,26 @@ fn contains_pattern(text: &str) -> String {
 /// is theirs (they answered it), they placed it (a call from their extension, to a colleague,
 /// an outside number or one of the account's numbers, answered by someone else), or they
 /// answered a leg of it.
-pub(super) fn handled_by(p: &str) -> String {
+fn handled_by(p: &str) -> String {
     format!(
         "(c.agent_extension = {p} OR c.from_number = {p} \
          OR EXISTS (SELECT 1 FROM call_legs l WHERE l.call_id = c.id AND l.kind IN ('agent', 'supervisor') \
          AND l.endpoint = {p} AND l.answered_at IS NOT NULL))"
     )
+}
+
+/// Checks that call `id` is the account's and, for an agent (`only_agent`), one they handled:
+/// `NotFound` otherwise. One small query, for access checks that need nothing of the call.
+pub async fn visible(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) -> Result<()> {
+    let mut sql = "SELECT 1 AS yes FROM call_records c WHERE c.account_id = $1 AND c.id = $2".to_string();
+    if only_agent.is_some() {
+        sql = format!("{sql} AND {}", handled_by("$3"));
+    }
+    let mut q = sqlx::query(&sql).bind(account_id).bind(id);
+    if let Some(agent) = only_agent {
+        q = q.bind(agent.to_string());
+    }
+    q.fetch_optional(db.pool()).await?.map(|_| ()).ok_or(Error::NotFound)
 }
 
 /// A query's conditions and their values, numbered as they are added.

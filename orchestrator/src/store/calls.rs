@@ -221,18 +221,8 @@ pub async fn get(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) ->
         .await?
         .ok_or(Error::NotFound)?;
     let record = record_from_row(&row)?;
-    if let Some(agent) = only_agent {
-        let handled = sqlx::query(&format!(
-            "SELECT 1 AS yes FROM call_records c WHERE c.id = $1 AND {}",
-            handled_by("$2")
-        ))
-        .bind(id)
-        .bind(agent)
-        .fetch_optional(db.pool())
-        .await?;
-        if handled.is_none() {
-            return Err(Error::NotFound);
-        }
+    if only_agent.is_some() {
+        visible(db, account_id, id, only_agent).await?;
     }
     let legs = sqlx::query(
         "SELECT id, kind, endpoint, started_at, answered_at, ended_at, outcome FROM call_legs WHERE call_id = $1 ORDER BY id",
@@ -287,8 +277,7 @@ pub async fn get(db: &Db, account_id: i64, id: i64, only_agent: Option<&str>) ->
     Ok(CallDetail { record, legs, timeline, transcript })
 }
 
-use super::call_history::handled_by;
-pub use super::call_history::{close_abandoned, list, list_for_customer, CallListItem, CallQuery};
+pub use super::call_history::{close_abandoned, list, list_for_customer, visible, CallListItem, CallQuery};
 
 /// A call record the writer creates: a handle, resolved to the row id inside the writer, so
 /// that routing never waits for the database.

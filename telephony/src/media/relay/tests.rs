@@ -154,6 +154,17 @@ fn power(x: &[i16], hz: f64) -> f64 {
     (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len() as f64).powi(2)
 }
 
+/// 20 ms of a sine at `hz` as a PCMU payload.
+fn pcmu_tone(hz: f32) -> Vec<u8> {
+    (0..160)
+        .map(|i| {
+            crate::media::g711::linear_to_ulaw(
+                ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16,
+            )
+        })
+        .collect()
+}
+
 struct Sine(f32, u32);
 impl Source for Sine {
     fn next_frame(&mut self) -> Option<Vec<i16>> {
@@ -180,18 +191,9 @@ async fn a_side_listening_in_hears_both_and_is_not_heard() {
     drop(relay.play(MediaSide::A, Box::new(Sine(440.0, 0))));
     relay.monitor(MediaSide::B, true);
     // A says 1 kHz, B says 2 kHz, for a second each.
-    let tone = |hz: f32| -> Vec<u8> {
-        (0..160)
-            .map(|i| {
-                crate::media::g711::linear_to_ulaw(
-                    ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16,
-                )
-            })
-            .collect()
-    };
     for i in 0..50u16 {
-        let pa = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xa, &tone(1000.0));
-        let pb = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xb, &tone(2000.0));
+        let pa = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xa, &pcmu_tone(1000.0));
+        let pb = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xb, &pcmu_tone(2000.0));
         phone_a.send_to(&pa, relay.a_local).await.unwrap();
         phone_b.send_to(&pb, relay.b_local).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -227,21 +229,12 @@ async fn records_the_customer_left_and_what_they_hear_right() {
     relay.update(Some(phone_a.local_addr().unwrap()), Some(phone_b.local_addr().unwrap()), None, None);
     relay.set_payload_type(0);
     let mut recorded = relay.record(MediaSide::A);
-    let tone = |hz: f32| -> Vec<u8> {
-        (0..160)
-            .map(|i| {
-                crate::media::g711::linear_to_ulaw(
-                    ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * 8000.0) as i16,
-                )
-            })
-            .collect()
-    };
     // A (the customer) says 1 kHz, B (the agent) 2 kHz, for a second; then half a second of
     // nobody sending anything.
     let started = std::time::Instant::now();
     for i in 0..50u16 {
-        let pa = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xa, &tone(1000.0));
-        let pb = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xb, &tone(2000.0));
+        let pa = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xa, &pcmu_tone(1000.0));
+        let pb = crate::media::rtp::write(false, 0, i, i as u32 * 160, 0xb, &pcmu_tone(2000.0));
         phone_a.send_to(&pa, relay.a_local).await.unwrap();
         phone_b.send_to(&pb, relay.b_local).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -265,7 +258,7 @@ async fn records_the_customer_left_and_what_they_hear_right() {
     assert!(tail.iter().all(|s| *s == 0), "silence while nobody speaks");
     // Dropping the receiver ends the recording; the relay goes on relaying.
     drop(recorded);
-    let pa = crate::media::rtp::write(false, 0, 60, 60 * 160, 0xa, &tone(1000.0));
+    let pa = crate::media::rtp::write(false, 0, 60, 60 * 160, 0xa, &pcmu_tone(1000.0));
     phone_a.send_to(&pa, relay.a_local).await.unwrap();
     assert!(!collect(&phone_b, 2, |got| !got.is_empty()).await.is_empty());
 }
