@@ -125,6 +125,11 @@ pub struct RtpEndpoint {
     quality: LegQuality,
     /// The event being sent: its key (the source's event timestamp) and our timestamp for it.
     event: Option<(u32, u32)>,
+    /// Forwarded sources (see [`RtpEndpoint::forward`]): their SSRC and what maps their
+    /// timestamps into ours, most recent first.
+    forwarded: Vec<(u32, u32)>,
+    /// When we last sent a packet, for the timestamp a new forwarded source starts at.
+    last_sent_ms: Option<u64>,
 }
 
 impl RtpEndpoint {
@@ -147,6 +152,8 @@ impl RtpEndpoint {
             last_sr: None,
             quality: LegQuality::default(),
             event: None,
+            forwarded: Vec::new(),
+            last_sent_ms: None,
         }
     }
 
@@ -237,6 +244,47 @@ impl RtpEndpoint {
         packet
     }
 
+    /// Makes a packet passed through from the other side (`packet`, already parsed as RTP) a
+    /// packet of our stream: our SSRC, our next sequence number, its timestamp moved into ours.
+    /// The peer then hears one stream whether the relay copies packets or makes its own, and a
+    /// change of source on the other side (a new SSRC, a second stream for telephone-events)
+    /// does not reach it: phones' jitter buffers take a new SSRC with older sequence numbers for
+    /// late packets and drop them.
+    pub fn forward(&mut self, now_ms: u64, packet: &mut [u8]) {
+        let Some(h) = RtpHeader::parse(packet) else { return };
+        let offset = match self.forwarded.iter().position(|(ssrc, _)| *ssrc == h.ssrc) {
+            Some(i) => {
+                let entry = self.forwarded.remove(i);
+                self.forwarded.insert(0, entry);
+                entry.1
+            }
+            None => {
+                // A new source starts where our stream is now (media time went on since our
+                // last packet).
+                let since = self.last_sent_ms.map_or(0, |t| now_ms.saturating_sub(t));
+                let start = self.timestamp.wrapping_add((since as u32).wrapping_mul(8));
+                let offset = start.wrapping_sub(h.timestamp);
+                self.forwarded.insert(0, (h.ssrc, offset));
+                self.forwarded.truncate(4);
+                offset
+            }
+        };
+        let ts = h.timestamp.wrapping_add(offset);
+        packet[2..4].copy_from_slice(&self.seq.to_be_bytes());
+        packet[4..8].copy_from_slice(&ts.to_be_bytes());
+        packet[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        self.seq = self.seq.wrapping_add(1);
+        let payload = h.payload(packet).len() as u32;
+        if h.payload_type == self.codec.payload_type() {
+            // G.711: a byte per sample.
+            self.timestamp = ts.wrapping_add(payload);
+        }
+        self.last_sent_ms = Some(now_ms);
+        self.sent_packets = self.sent_packets.wrapping_add(1);
+        self.sent_octets = self.sent_octets.wrapping_add(payload);
+        self.quality.packets_sent = self.sent_packets;
+    }
+
     /// Lets `samples` of media time pass without sending audio (e.g. while an event is sent).
     pub fn skip_frame(&mut self, samples: u32) {
         self.timestamp = self.timestamp.wrapping_add(samples);
@@ -268,8 +316,7 @@ impl RtpEndpoint {
             if let Some(sender) = report.sender {
                 self.last_sr = Some((rtcp::ntp_middle(sender.ntp), now_ms));
             }
-            // Passed-through media carries the other side's SSRC, so take the block about us
-            // if there is one, else the first.
+            // Take the block about our stream if there is one, else the first.
             let block = report.blocks.iter().find(|b| b.ssrc == self.ssrc).or(report.blocks.first());
             if let Some(b) = block {
                 self.quality.remote_fraction_lost = Some(b.fraction_lost as f64 / 256.0);

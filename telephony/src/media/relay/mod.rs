@@ -751,6 +751,7 @@ async fn run(
         }
         let out = if !bridging {
             legs[i].endpoint.observe_rtp(now, &h);
+            legs[j].endpoint.forward(now, packet);
             Some(&packet[..])
         } else if Some(h.payload_type) == own_dtmf {
             // A telephone-event crosses into the other side's stream with its payload type.

@@ -28,13 +28,15 @@ async fn relays_both_ways_and_latches() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((&buf[..n], from), (&from_b[..], relay.a_local));
+    // Passed through: the same payload, in the relay's own stream toward A.
+    assert_eq!((&buf[12..n], from), (&from_b[12..], relay.a_local));
+    assert_ne!(RtpHeader::parse(&buf[..n]).unwrap().ssrc, 0xb);
     phone_a.send_to(&from_a, relay.a_local).await.unwrap();
     let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), phone_b.recv_from(&mut buf))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((&buf[..n], from), (&from_a[..], relay.b_local));
+    assert_eq!((&buf[12..n], from), (&from_a[12..], relay.b_local));
     assert_eq!(relay.stats.a_to_b.load(Ordering::Relaxed), 1);
     assert_eq!(relay.stats.b_to_a.load(Ordering::Relaxed), 1);
     // A telephone-event from A: reported once, passed to B with B's payload type.
@@ -261,4 +263,59 @@ async fn records_the_customer_left_and_what_they_hear_right() {
     let pa = crate::media::rtp::write(false, 0, 60, 60 * 160, 0xa, &pcmu_tone(1000.0));
     phone_a.send_to(&pa, relay.a_local).await.unwrap();
     assert!(!collect(&phone_b, 2, |got| !got.is_empty()).await.is_empty());
+}
+
+/// What a side hears is one stream (one SSRC, consecutive sequence numbers, timestamps that
+/// move forward) whether the relay passes packets through, the other side changes source
+/// mid-call (a carrier's telephone-events in a second stream), or the relay starts making its
+/// own packets (a recording starts): phones drop a new SSRC whose sequence numbers look old.
+#[tokio::test]
+async fn a_side_hears_one_stream_across_source_changes_and_bridging() {
+    let pool = PortPool::new(41000, 41100);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+    let (phone_a, phone_b) =
+        (UdpSocket::bind("127.0.0.1:0").await.unwrap(), UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    relay.update(
+        Some(phone_a.local_addr().unwrap()),
+        Some(phone_b.local_addr().unwrap()),
+        Some(101),
+        Some(101),
+    );
+    relay.set_payload_type(0);
+    // A sends from a high sequence number, then a second source (events) with a low one.
+    let mut seq = 60000u16;
+    for i in 0..10u32 {
+        let p = crate::media::rtp::write(false, 0, seq, 5000 + i * 160, 0xa, &pcmu_tone(1000.0));
+        phone_a.send_to(&p, relay.a_local).await.unwrap();
+        seq = seq.wrapping_add(1);
+        if i == 5 {
+            let e = crate::media::rtp::write(true, 101, 3, 99, 0xe, &[4, 0x0a, 0, 160]);
+            phone_a.send_to(&e, relay.a_local).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let passed = collect(&phone_b, 2, |got| got.len() >= 11).await;
+    // Then the relay bridges (a recording starts) and A goes on.
+    let _recorded = relay.record(MediaSide::A);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for i in 10..30u32 {
+        let p = crate::media::rtp::write(false, 0, seq, 5000 + i * 160, 0xa, &pcmu_tone(1000.0));
+        phone_a.send_to(&p, relay.a_local).await.unwrap();
+        seq = seq.wrapping_add(1);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let bridged = collect(&phone_b, 2, |got| got.len() >= 20).await;
+    let headers: Vec<_> = passed.iter().chain(&bridged).map(|p| RtpHeader::parse(p).unwrap()).collect();
+    assert!(headers.len() >= 31, "{} packets", headers.len());
+    let ssrcs: std::collections::BTreeSet<_> = headers.iter().map(|h| h.ssrc).collect();
+    assert_eq!(ssrcs.len(), 1, "one stream: {ssrcs:x?}");
+    for w in headers.windows(2) {
+        assert_eq!(w[1].sequence, w[0].sequence.wrapping_add(1), "consecutive sequence numbers");
+    }
+    let audio: Vec<_> = headers.iter().filter(|h| h.payload_type == 0).map(|h| h.timestamp).collect();
+    for w in audio.windows(2) {
+        let step = w[1].wrapping_sub(w[0]);
+        assert!(step > 0 && step < 8000, "audio timestamps move forward: {audio:?}");
+    }
 }
