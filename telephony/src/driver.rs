@@ -88,6 +88,7 @@ pub enum DriverCommand {
     KeepCaller(CallId, bool),
     ReportUnreached(CallId, bool),
     StopRinging(CallId),
+    ReleaseCallee(CallId, oneshot::Sender<bool>),
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
@@ -233,6 +234,16 @@ impl SipHandle {
     /// Stops ringing whoever is rung for a call we answered (see `B2bua::stop_ringing`).
     pub async fn stop_ringing(&self, call: CallId) {
         let _ = self.commands.send(DriverCommand::StopRinging(call)).await;
+    }
+
+    /// Takes the caller back from the person connected to a call (see
+    /// `B2bua::release_callee`); false when nobody is connected.
+    pub async fn release_callee(&self, call: CallId) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(DriverCommand::ReleaseCallee(call, tx)).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -557,6 +568,13 @@ impl SipDriver {
             }
             Some(DriverCommand::StopRinging(call)) => {
                 guarded(&self.counters, "stop ringing", b"", || server.stop_ringing(now, call));
+            }
+            Some(DriverCommand::ReleaseCallee(call, reply)) => {
+                let mut released = false;
+                guarded(&self.counters, "release callee", b"", || {
+                    released = server.release_callee(now, call)
+                });
+                let _ = reply.send(released);
             }
             Some(DriverCommand::KeepCaller(call, keep)) => server.keep_caller(call, keep),
             Some(DriverCommand::ReportUnreached(call, report)) => server.report_unreached(call, report),

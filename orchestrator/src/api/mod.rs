@@ -21,6 +21,7 @@ mod sipws;
 pub use sipws::Secure;
 mod live;
 mod throttle;
+mod transfers;
 mod ui;
 mod voicemail;
 mod workspace;
@@ -176,6 +177,7 @@ fn declare(api: &mut Api) {
     workspace::routes(api);
     calls::routes(api);
     recordings::routes(api);
+    transfers::routes(api);
     registrations::routes(api);
     live::routes(api);
     voicemail::routes(api);

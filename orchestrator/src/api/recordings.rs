@@ -33,7 +33,7 @@ pub struct CallRecordings {
 }
 
 /// The live call whose record is `id`, if it is live in this process.
-async fn live_key(st: &AppState, account: i64, id: i64) -> Option<RecordKey> {
+pub(super) async fn live_key(st: &AppState, account: i64, id: i64) -> Option<RecordKey> {
     let records = st.records.as_ref()?;
     for key in st.live.recordings().live_calls(account) {
         if records.id_of(key).await == Some(id) {

@@ -172,6 +172,13 @@ impl Activity {
         }
     }
 
+    /// The agents on `call` now.
+    pub fn on(&self, call: CallId) -> Vec<(i64, String)> {
+        let inner = self.lock();
+        let on = |d: &Doing| matches!(d, Doing::OnCall { calls, .. } if calls.iter().any(|l| l.call == call));
+        inner.agents.iter().filter(|(_, d)| on(d)).map(|(a, _)| a.clone()).collect()
+    }
+
     /// The agent is ready before their wrap-up time is up; `false` if they were not wrapping up.
     pub fn ready(&self, account: i64, extension: &str) -> bool {
         let agent = (account, extension.to_string());

@@ -29,6 +29,11 @@ pub async fn run(mut call: AnsweredCall, first: Target) {
         call.event("recording_announced", json!({}));
         call.say(&prompt).await;
     }
+    resume(call, first).await
+}
+
+/// Runs a call that was already someone's (a transfer) from `first`.
+pub async fn resume(mut call: AnsweredCall, first: Target) {
     let mut next = Next::To(first);
     for _ in 0..MAX_HOPS {
         if call.caller_left() {

@@ -29,6 +29,7 @@ pub mod snapshot;
 #[cfg(test)]
 pub mod testing;
 pub mod transcribe;
+pub mod transfer;
 pub mod voicemail;
 
 pub use answered::{AnsweredCall, LegEvent, Next};

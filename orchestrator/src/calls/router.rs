@@ -22,6 +22,8 @@ use switchboard_telephony::sip::registrar::{RegistrarConfig, RegistrarEvent};
 use switchboard_telephony::sip::server::ServerEvent;
 use tokio::sync::mpsc;
 
+mod transfer;
+
 /// How often the directory is reloaded even without a change notice (covers changes made by
 /// another process, such as `switchboard import`).
 pub const REFRESH: Duration = Duration::from_secs(10);
@@ -101,6 +103,7 @@ struct RouterTask {
     router: CallRouter,
     events: mpsc::Receiver<ServerEvent>,
     planned: tokio::sync::mpsc::UnboundedReceiver<Prepared>,
+    transfers: mpsc::UnboundedReceiver<crate::calls::transfer::Request>,
     /// What it handled last, for the log.
     last: String,
 }
@@ -113,6 +116,11 @@ impl crate::supervise::Supervised for RouterTask {
                     Some(e) => e,
                     None => break,
                 },
+                Some(request) = self.transfers.recv() => {
+                    self.last = "a transfer".into();
+                    self.router.transfer_request(request).await;
+                    continue;
+                }
                 Some(prepared) = self.planned.recv() => {
                     self.last = format!("the plan of call {:?} from {}", prepared.inc.call, prepared.from);
                     self.router.apply(prepared).await;
@@ -216,8 +224,11 @@ pub async fn start(
         live,
         call_log: CallLog { window_start: None, logged: 0, quiet: 0 },
     };
-    let router_task =
-        health.supervise("router", RouterTask { router, events, planned: planned_rx, last: String::new() });
+    let transfers = router.live.transfers().attach();
+    let router_task = health.supervise(
+        "router",
+        RouterTask { router, events, planned: planned_rx, transfers, last: String::new() },
+    );
     // Done when SIP has stopped, the router has seen its last event and every call record
     // update it queued is written.
     let task = tokio::spawn(async move {
@@ -252,8 +263,9 @@ struct ActiveCall {
     leg: Option<calls::LegKey>,
     /// Digits the caller presses, kept until someone serves the call.
     keys: Option<mpsc::UnboundedReceiver<char>>,
-    /// Where the caller's SIP INFO digits join the ones heard in the media (a browser's keypad).
-    info_keys: Option<mpsc::UnboundedSender<char>>,
+    /// Where the caller's digits go, SIP INFO ones (a browser's keypad) with those heard in the
+    /// media; a new receiver when the call is handed over again (a transfer).
+    info_keys: Option<KeySink>,
     /// The agent who placed the call, and the agent rung for it directly: on a call once it is
     /// answered (see `calls::activity`).
     placed_by: Option<(i64, String)>,
@@ -280,6 +292,9 @@ impl ActiveCall {
         }
     }
 }
+
+/// Where a call's keypad digits are sent (replaced when the call is handed over again).
+type KeySink = Arc<std::sync::Mutex<mpsc::UnboundedSender<char>>>;
 
 /// How a call ended, from the engine's outcome and what the services decided.
 fn ending(outcome: Outcome, verdict: Option<Disposition>) -> Ending {
@@ -380,13 +395,29 @@ fn media_quality(relay: &Relay) -> serde_json::Value {
 impl CallRouter {
     /// Answers a call that the PBX serves itself and hands it to the dispatcher, from `target`.
     async fn serve_here(&mut self, call: CallId, target: crate::model::Target) {
-        let Some(active) = self.calls.get_mut(&call) else { return };
-        let (Some(account), Some(relay)) = (active.account, active.relay.clone()) else { return };
+        let Some(answered) = self.answered_call(call) else { return };
+        let media = MediaPorts { a: answered.relay.a_local, b: answered.relay.b_local };
+        self.sip.route(call, RouteDecision::Answer { media }).await;
+        tokio::spawn(crate::calls::dispatch::run(answered, target));
+    }
+
+    /// The call as a service gets it (new channels for its end, its legs and its digits).
+    fn answered_call(&mut self, call: CallId) -> Option<AnsweredCall> {
+        let active = self.calls.get_mut(&call)?;
+        let (Some(account), Some(relay)) = (active.account, active.relay.clone()) else { return None };
         let (ended_tx, ended) = tokio::sync::oneshot::channel();
         let (legs_tx, legs) = mpsc::unbounded_channel();
         active.ended = Some(ended_tx);
         active.legs = Some(legs_tx);
-        let answered = AnsweredCall {
+        let digits = active.keys.take().unwrap_or_else(|| {
+            // Served before: the digits go to the new service from now on.
+            let (tx, rx) = mpsc::unbounded_channel();
+            if let Some(sink) = &active.info_keys {
+                *sink.lock().unwrap_or_else(|e| e.into_inner()) = tx;
+            }
+            rx
+        });
+        Some(AnsweredCall {
             db: self.db.clone(),
             sip: self.sip.clone(),
             call,
@@ -395,7 +426,7 @@ impl CallRouter {
             data_dir: self.data_dir.clone(),
             records: self.records.clone(),
             record: active.record,
-            digits: active.keys.take().unwrap_or_else(|| mpsc::unbounded_channel().1),
+            digits,
             caller: crate::calls::planner::as_e164(&active.from),
             ended,
             legs: Legs::new(legs),
@@ -403,10 +434,7 @@ impl CallRouter {
             live: self.live.clone(),
             lead_in: None,
             verdict: active.verdict.clone(),
-        };
-        let media = MediaPorts { a: relay.a_local, b: relay.b_local };
-        self.sip.route(call, RouteDecision::Answer { media }).await;
-        tokio::spawn(crate::calls::dispatch::run(answered, target));
+        })
     }
 
     async fn handle(&mut self, e: CallEvent) {
@@ -531,6 +559,7 @@ impl CallRouter {
                     drop(relay.play(other, music));
                 });
             }
+            CallEvent::TransferRequested { call, target, .. } => self.refer(call, &target).await,
             CallEvent::CalleeLeft { call } => {
                 // Someone listening in hung up; the caller stays with the AI agent.
                 self.event(call, "callee_left", serde_json::json!({})).await;
@@ -543,7 +572,7 @@ impl CallRouter {
                 // opt-out key) whichever way they came.
                 if side == Side::Caller {
                     if let Some(keys) = self.calls.get(&call).and_then(|c| c.info_keys.as_ref()) {
-                        let _ = keys.send(digit);
+                        let _ = keys.lock().unwrap_or_else(|e| e.into_inner()).send(digit);
                     }
                 }
                 let side = if side == Side::Caller { "caller" } else { "callee" };
@@ -645,8 +674,9 @@ impl CallRouter {
             _ => None,
         };
         let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
-        active.info_keys = Some(keys_tx.clone());
-        spawn_digit_recorder(self.records.clone(), inc.call, record, digits, keys_tx);
+        let sink: KeySink = Arc::new(std::sync::Mutex::new(keys_tx));
+        active.info_keys = Some(sink.clone());
+        spawn_digit_recorder(self.records.clone(), inc.call, record, digits, sink);
         let Some(relay) = relay else {
             tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
             self.calls.insert(inc.call, active);
@@ -713,7 +743,7 @@ fn spawn_digit_recorder(
     call: CallId,
     record: Option<calls::RecordKey>,
     mut digits: tokio::sync::mpsc::UnboundedReceiver<switchboard_telephony::media::relay::Digit>,
-    keys: tokio::sync::mpsc::UnboundedSender<char>,
+    keys: KeySink,
 ) {
     use switchboard_telephony::media::relay::MediaSide;
     tokio::spawn(async move {
@@ -723,7 +753,7 @@ fn spawn_digit_recorder(
             let via = if d.event { "rfc4733" } else { "inband" };
             tracing::debug!(%call, digit = %d.digit, side, via, "DTMF");
             if d.side == MediaSide::A {
-                let _ = keys.send(d.digit);
+                let _ = keys.lock().unwrap_or_else(|e| e.into_inner()).send(d.digit);
             }
             if let Some(id) = record {
                 records.event(

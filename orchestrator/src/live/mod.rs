@@ -246,6 +246,8 @@ struct Inner {
     agents: crate::calls::activity::Activity,
     /// Calls that can be recorded now, and their recordings.
     recordings: crate::calls::recording::Recordings,
+    /// Where the web app's transfers go (the call router).
+    transfers: crate::calls::transfer::Transfers,
     entries: Mutex<HashMap<u64, Entry>>,
     updates: broadcast::Sender<Update>,
     next: AtomicU64,
@@ -287,12 +289,18 @@ impl Live {
         &self.inner.recordings
     }
 
+    /// Transfers of live calls (see `calls::transfer`).
+    pub fn transfers(&self) -> &crate::calls::transfer::Transfers {
+        &self.inner.transfers
+    }
+
     pub fn new() -> Live {
         let (updates, _) = broadcast::channel(4096);
         let live = Live {
             inner: Arc::new(Inner {
                 agents: Default::default(),
                 recordings: Default::default(),
+                transfers: Default::default(),
                 entries: Mutex::default(),
                 updates,
                 next: AtomicU64::new(1),

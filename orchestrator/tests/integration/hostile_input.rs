@@ -29,6 +29,9 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
             (Method::PUT, "/api/voicemail/{id}") => json!({"heard": true}),
             (Method::POST, "/api/me/customers/link") => json!({"number": "+12025550999", "customer_id": 1}),
             (Method::POST, "/api/calls/{id}/recording") => json!({"action": "pause"}),
+            (Method::POST, "/api/calls/{id}/transfer") => {
+                json!({"target": {"type": "agent", "extension": "102"}})
+            }
             (Method::PUT, "/api/calls/{id}/wrap-up") => {
                 json!({"outcome": "Resolved", "notes": "Refund sent"})
             }

@@ -246,6 +246,9 @@ async fn request_for(
             Some(json!({"outcome": "Resolved", "notes": "Refund sent"}))
         }
         (Method::POST, "/api/calls/{id}/recording") => Some(json!({"action": "start"})),
+        (Method::POST, "/api/calls/{id}/transfer") => {
+            Some(json!({"target": {"type": "queue", "name": "support"}}))
+        }
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
         (Method::PUT, "/api/account") => {
@@ -314,6 +317,8 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::POST, "/api/me/ready") => StatusCode::CONFLICT,
         // Allowed, but the call has ended: nothing to record.
         (Method::POST, "/api/calls/{id}/recording") => StatusCode::CONFLICT,
+        // Allowed, but the call has ended: nobody to transfer.
+        (Method::POST, "/api/calls/{id}/transfer") => StatusCode::CONFLICT,
         // Allowed, but the user is on no call: no caller to look up or link.
         (_, "/api/me/customers/search" | "/api/me/customers/link") => StatusCode::CONFLICT,
         (Method::POST, _) => StatusCode::CREATED,
@@ -335,6 +340,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/calls/{id}/wrap-up" => Agent,
         // Recording a call and its recordings (agents: calls they handle, checked by the handler).
         "/api/calls/{id}/recording" | "/api/recordings/{id}/audio" => Agent,
+        // Transferring a live call (agents: calls they are on, checked by the handler).
+        "/api/calls/{id}/transfer" => Agent,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
         p if p.starts_with("/api/me/customers") => Agent,
         "/api/account" if read => Agent,
@@ -446,6 +453,9 @@ async fn matrix(db: Db) {
                 Method::PUT if collection == "/api/voicemail" => Some(json!({"heard": true})),
                 Method::PUT if e.path.ends_with("/wrap-up") => Some(json!({"notes": "peek"})),
                 Method::POST if e.path.ends_with("/recording") => Some(json!({"action": "start"})),
+                Method::POST if e.path.ends_with("/transfer") => {
+                    Some(json!({"target": {"type": "queue", "name": "support"}}))
+                }
                 Method::PUT => Some(b.bodies[&collection].clone()),
                 Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),
                 _ => None,

@@ -178,6 +178,14 @@ impl RtpEndpoint {
         if h.payload_type != self.codec.payload_type() {
             return;
         }
+        if self.remote_ssrc.is_some_and(|ssrc| ssrc != h.ssrc) {
+            // A new source (the call was transferred to someone else): its sequence numbers
+            // and timestamps have nothing to do with the last one's, so playout starts over.
+            self.reset_playout();
+            if let Some((reorder, _)) = &mut self.eager {
+                *reorder = Reorder::new(40);
+            }
+        }
         self.observe_rtp(now_ms, &h);
         let payload = h.payload(packet).to_vec();
         if let Some((reorder, _)) = &mut self.eager {
@@ -400,6 +408,29 @@ mod tests {
         bob.stop_hearing_eagerly();
         bob.handle_rtp(120, &alice.send_frame(&loud));
         assert!(bob.poll_heard(120).is_none());
+    }
+
+    /// A new source mid-call (a transfer connects someone else) is played from its first
+    /// packet, whatever its sequence numbers and timestamps; before, its packets all looked
+    /// late and the caller heard nothing more.
+    #[test]
+    fn a_new_source_is_played_from_its_first_packet() {
+        let mut bob = RtpEndpoint::new(G711::Ulaw, 1, 60_000, 4_000_000_000, 0);
+        let mut carol = RtpEndpoint::new(G711::Ulaw, 3, 10, 500, 0);
+        let mut alice = RtpEndpoint::new(G711::Ulaw, 2, 1, 0, 0);
+        let loud = vec![8000i16; 160];
+        let mut t = 0;
+        let mut heard = 0;
+        for (speaker, frames) in [(&mut bob, 50), (&mut carol, 50)] {
+            for _ in 0..frames {
+                alice.handle_rtp(t, &speaker.send_frame(&loud));
+                t += 20;
+                while let Some(f) = alice.poll_frame(t) {
+                    heard += usize::from(f[0] > 7000);
+                }
+            }
+        }
+        assert!(heard >= 90, "{heard} of 100 frames heard");
     }
 
     /// Two endpoints talking over a lossy, jittery link on a virtual clock.

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 pub const TIMER_J_MS: u64 = 32_000;
 /// Most transactions remembered at once (oldest forgotten first).
 const MAX_TRANSACTIONS: usize = 100_000;
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER";
 
 /// Bytes to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +183,13 @@ impl SipServer {
     /// See `B2bua::keep_caller`.
     pub fn keep_caller(&mut self, call: CallId, keep: bool) {
         self.b2bua.keep_caller(call, keep);
+    }
+
+    /// See `B2bua::release_callee`.
+    pub fn release_callee(&mut self, now_ms: u64, call: CallId) -> bool {
+        let released = self.b2bua.release_callee(now_ms, call);
+        self.drain_b2bua();
+        released
     }
 
     /// See `B2bua::stop_ringing`.
@@ -453,7 +460,7 @@ impl SipServer {
                         None => return,
                     }
                 }
-                Method::Bye | Method::Cancel | Method::Info => {
+                Method::Bye | Method::Cancel | Method::Info | Method::Refer => {
                     let answer = self.b2bua.handle_in_call(now_ms, &req, source);
                     self.drain_b2bua();
                     match answer {

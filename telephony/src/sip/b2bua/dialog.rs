@@ -1,4 +1,4 @@
-//! Requests inside a call's dialogs: ACK, CANCEL, BYE, INFO and re-INVITE from either side,
+//! Requests inside a call's dialogs: ACK, CANCEL, BYE, INFO, REFER and re-INVITE from either side,
 //! and the BYEs we send.
 
 use super::*;
@@ -82,6 +82,7 @@ impl B2bua {
             }
             Method::Invite => Some(self.reinvite(id, Side::Caller, req, source)),
             Method::Info => Some(self.info(id, Side::Caller, req)),
+            Method::Refer => Some(self.refer(id, Side::Caller, None, req)),
             _ => Some(reject(req, 200, "OK")),
         }
     }
@@ -102,7 +103,12 @@ impl B2bua {
                     o.state = OutState::Done;
                     o.tx = None;
                 }
-                if call.keep_caller && call.answered_by_us && call.answered == Some(idx) {
+                if call.answered != Some(idx) {
+                    // A leg no longer connected (transferred away; a fork that lost): only its
+                    // own dialog ends.
+                    return Some(reject(req, 200, "OK"));
+                }
+                if call.keep_caller && call.answered_by_us {
                     // Only the person leaves: the caller stays with us, ready for another.
                     call.answered = None;
                     call.state = CallState::Answered;
@@ -122,6 +128,7 @@ impl B2bua {
             }
             Method::Invite => Some(self.reinvite(id, Side::Callee, req, source)),
             Method::Info => Some(self.info(id, Side::Callee, req)),
+            Method::Refer => Some(self.refer(id, Side::Callee, Some(idx), req)),
             _ => Some(reject(req, 200, "OK")),
         }
     }

@@ -5,7 +5,7 @@
 //! The application decides where calls go ([`RouteDecision`]); this core runs the SIP: INVITE
 //! transactions with retransmission timers (RFC 3261 §17), provisional and final responses,
 //! ACK, CANCEL, BYE from either side, re-INVITE (hold/resume), forking to every registered
-//! contact, no-answer timeout, and busy lines.
+//! contact, no-answer timeout, busy lines, and transfers (REFER; `release_callee`).
 
 use super::header::{self, NameAddr, Via};
 use super::message::{Method, Request, Response};
@@ -20,6 +20,7 @@ mod dialog;
 mod messages;
 mod responses;
 mod timers;
+mod transfer;
 mod types;
 use messages::{ack_non_2xx, cancel_of, reject};
 pub use types::*;
@@ -142,6 +143,8 @@ struct Call {
     held: [bool; 2],
     /// Why the application refused the call (added to the final response's reason phrase).
     reason: Option<String>,
+    /// The callee's leg whose REFER awaits the application (see `release_callee`).
+    referred: Option<usize>,
     /// Browsers' sides of the call (WebRTC legs), once made.
     webrtc_a: Option<WebRtcSide>,
     webrtc_b: Option<WebRtcSide>,
@@ -351,6 +354,7 @@ impl B2bua {
             payload_type: 0,
             held: [false; 2],
             reason: None,
+            referred: None,
             webrtc_a: None,
             webrtc_b: None,
             ended: false,

@@ -138,6 +138,14 @@ pub enum CallEvent {
     CalleeLeft {
         call: CallId,
     },
+    /// The person connected to the call asked (REFER, answered 202) to transfer the caller to
+    /// `target` (the Refer-To user: an extension or a number). The application sends the
+    /// caller there (`B2bua::release_callee`, then a route) or hangs up on the transferor.
+    TransferRequested {
+        call: CallId,
+        side: Side,
+        target: String,
+    },
 }
 
 /// A browser's side of a call as the B2BUA sees it: our session description for the browser,

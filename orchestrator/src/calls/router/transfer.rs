@@ -1,0 +1,83 @@
+//! The router's side of transfers (see `calls::transfer`): the caller is taken back from the
+//! person connected to the call and handed to the dispatcher from the target.
+
+use super::*;
+use crate::calls::transfer;
+use crate::model::Target;
+use serde_json::json;
+
+impl CallRouter {
+    /// A transfer asked by the web app (checked there).
+    pub(super) async fn transfer_request(&mut self, request: transfer::Request) {
+        let call = self.calls.iter().find(|(_, c)| c.record == Some(request.record)).map(|(id, _)| *id);
+        let result = match call {
+            Some(call) => {
+                self.transfer(call, request.target, &request.by, request.extension.as_deref()).await
+            }
+            None => Err("the call has ended".into()),
+        };
+        let _ = request.reply.send(result);
+    }
+
+    /// A desk phone's REFER (already accepted): where it points, checked as for the agent on
+    /// the call. A transfer that cannot go ahead leaves the call as it was.
+    pub(super) async fn refer(&mut self, call: CallId, user: &str) {
+        let Some(active) = self.calls.get(&call) else { return };
+        let Some(account) = active.account else { return };
+        // The callee asked: the agent rung for the call, or one on it who did not place it.
+        let placed_by = active.placed_by.as_ref().map(|(_, e)| e.clone());
+        let agent = active.rung.as_ref().map(|(_, e)| e.clone()).or_else(|| {
+            let on = self.live.agents().on(call);
+            on.into_iter().find(|(a, e)| *a == account && Some(e) != placed_by.as_ref()).map(|(_, e)| e)
+        });
+        let snapshot = self.planner.snapshot.borrow().clone();
+        let target = transfer::dialled(&snapshot, account, user);
+        let by = agent.clone().map_or_else(|| "the callee's phone".to_string(), |e| format!("extension {e}"));
+        let result = match transfer::check(&snapshot, account, agent.as_deref(), target) {
+            Ok(target) => self.transfer(call, target, &by, agent.as_deref()).await,
+            Err(why) => Err(why),
+        };
+        if let Err(reason) = result {
+            tracing::info!(%call, target = user, %reason, "transfer refused");
+            self.event(call, "transfer_failed", json!({ "target": user, "by": by, "reason": reason })).await;
+        }
+    }
+
+    /// Sends the caller of `call` to `target`; the person connected (the callee) leaves.
+    /// `extension`: the agent who asked, if one did.
+    async fn transfer(
+        &mut self,
+        call: CallId,
+        target: Target,
+        by: &str,
+        extension: Option<&str>,
+    ) -> Result<(), String> {
+        let Some(active) = self.calls.get(&call) else { return Err("the call has ended".into()) };
+        // The caller's leg is the one kept: an agent who placed the call would be the one sent
+        // on (asking themselves, or a call out that no agent of ours answered).
+        let placed_by = active.placed_by.as_ref().map(|(_, e)| e.as_str());
+        let dialled_out = active.rung.is_none() && active.ended.is_none();
+        if placed_by.is_some() && (dialled_out || placed_by == extension) {
+            return Err("a call you placed cannot be transferred yet".into());
+        }
+        if active.relay.is_none() || active.account.is_none() {
+            return Err("the call has no media here".into());
+        }
+        if !self.sip.release_callee(call).await {
+            return Err("nobody is connected to this call".into());
+        }
+        tracing::debug!(%call, ?target, by, "transferred");
+        self.event(call, "transferred", json!({ "kind": "blind", "by": by, "target": target })).await;
+        // The person who left is free (or wraps up); whoever answers next is rung afresh.
+        self.live.agents().call_ended(call);
+        if let Some(active) = self.calls.get_mut(&call) {
+            active.rung = None;
+            active.ringing = None;
+        }
+        let Some(answered) = self.answered_call(call) else {
+            return Err("the call has ended".into());
+        };
+        tokio::spawn(crate::calls::dispatch::resume(answered, target));
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! Transfers on a virtual clock: the callee's REFER, and the caller taken back and connected to
+//! someone else.
+
+use super::*;
+
+fn refer(inv: &Request, to: &str, branch: &str) -> Vec<u8> {
+    let mut r = callee_request(inv, Method::Refer, "");
+    r.headers.set("Via", format!("SIP/2.0/UDP {CALLEE};branch=z9hG4bK{branch}"));
+    r.headers.push("Refer-To", to);
+    r.headers.push("Referred-By", format!("<sip:102@{CALLEE}>"));
+    r.to_bytes()
+}
+
+#[test]
+fn the_callee_refers_the_caller_on_and_the_caller_is_connected_to_someone_else() {
+    let mut w = World::new();
+    let call = w.invite("t1");
+    let (inv, tag) = w.answer("t1", call);
+    assert!(!w.pbx.release_callee(w.now, CallId(999)), "no such call");
+    // The caller cannot transfer the person they called; attended transfer by REFER with
+    // Replaces is not taken yet; a Refer-To without anyone in it is refused.
+    let from_caller = caller_request("REFER", "t1", 2, Some(&tag), "")
+        .replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nRefer-To: <sip:103@127.0.0.1>\r\n");
+    w.deliver(CALLER, from_caller.as_bytes());
+    w.take_response(CALLER, 403);
+    w.deliver(CALLEE, &refer(&inv, "<sip:103@127.0.0.1?Replaces=abc%3Bto-tag%3Dx%3Bfrom-tag%3Dy>", "r1"));
+    w.take_response(CALLEE, 501);
+    w.deliver(CALLEE, &refer(&inv, "<sip:127.0.0.1>", "r2"));
+    w.take_response(CALLEE, 400);
+    w.nothing_sent();
+    assert!(w.events.is_empty(), "{:?}", w.events);
+    // A blind transfer to 103: accepted and reported; the call goes on until the application acts.
+    w.deliver(CALLEE, &refer(&inv, "<sip:103@127.0.0.1>", "r3"));
+    w.take_response(CALLEE, 202);
+    assert_eq!(
+        w.take_event(),
+        CallEvent::TransferRequested { call, side: Side::Callee, target: "103".into() }
+    );
+    w.nothing_sent();
+    // The application takes the caller back: NOTIFY (the transfer went ahead), then BYE to the
+    // transferor; the caller hears nothing of it and the transferor's line is free.
+    assert!(w.pbx.release_callee(w.now, call));
+    w.collect();
+    let notify = w.take_request(CALLEE, Method::Notify);
+    assert_eq!(notify.headers.get("Event"), Some("refer"));
+    assert!(notify.headers.get("Subscription-State").unwrap().starts_with("terminated"));
+    assert_eq!(String::from_utf8_lossy(&notify.body), "SIP/2.0 200 OK\r\n");
+    let bye = w.take_request(CALLEE, Method::Bye);
+    assert_eq!(bye.headers.get("Call-ID"), inv.headers.get("Call-ID"));
+    w.nothing_sent();
+    assert!(w.events.is_empty(), "{:?}", w.events);
+    assert_eq!(w.pbx.b2bua().calls_for(1, "102"), 0);
+    assert_eq!(w.pbx.b2bua().active_calls(), 1);
+    assert!(!w.pbx.release_callee(w.now, call), "nobody is connected any more");
+    w.deliver(CALLEE, &callee_response(&bye, 200, "").to_bytes());
+    // The transferor's phone hangs up on its own too (crossing our BYE): only its leg ends.
+    let own_bye = callee_request(&inv, Method::Bye, "").to_bytes();
+    let own_bye = String::from_utf8_lossy(&own_bye).replace("z9hG4bKcalleeBYE", "z9hG4bKcalleeBYE1");
+    w.deliver(CALLEE, own_bye.as_bytes());
+    w.take_response(CALLEE, 200);
+    w.nothing_sent();
+    assert!(w.events.is_empty(), "{:?}", w.events);
+    // Someone new is rung for the caller (here the same extension): offered the call's codec.
+    w.pbx.route(
+        w.now,
+        call,
+        RouteDecision::Ring {
+            account: 1,
+            extension: "102".into(),
+            max_lines: 1,
+            ring_timeout_ms: 20_000,
+            media: media(),
+        },
+    );
+    w.collect();
+    let second = w.take_request(CALLEE, Method::Invite);
+    assert_ne!(second.headers.get("Call-ID"), inv.headers.get("Call-ID"));
+    assert!(String::from_utf8_lossy(&second.body).contains("RTP/AVP 0 101"), "the call's codec");
+    w.deliver(CALLEE, &callee_response(&second, 200, ANSWER).to_bytes());
+    w.take_request(CALLEE, Method::Ack);
+    assert!(matches!(w.take_event(), CallEvent::Media { b_remote: Some(_), .. }));
+    assert!(matches!(w.take_event(), CallEvent::Answered { .. }));
+    w.nothing_sent();
+    // When the new person hangs up, the call ends for the caller too.
+    let bye = callee_request(&second, Method::Bye, "").to_bytes();
+    let bye = String::from_utf8_lossy(&bye).replace("z9hG4bKcalleeBYE", "z9hG4bKcalleeBYE2");
+    w.deliver(CALLEE, bye.as_bytes());
+    w.take_response(CALLEE, 200);
+    w.take_request(CALLER, Method::Bye);
+    assert!(matches!(
+        w.take_event(),
+        CallEvent::Ended { outcome: Outcome::Completed { hung_up_by: Side::Callee }, .. }
+    ));
+}
+
+#[test]
+fn a_refer_for_a_call_that_is_not_connected_is_refused() {
+    let mut w = World::new();
+    let call = w.invite("t2");
+    let inv = w.take_request(CALLEE, Method::Invite);
+    w.deliver(CALLEE, &callee_response(&inv, 180, "").to_bytes());
+    w.take_response(CALLER, 180);
+    assert_eq!(w.take_event(), CallEvent::Ringing { call });
+    // Still ringing: a REFER in the early dialog is refused, and there is nobody to release.
+    w.deliver(CALLEE, &refer(&inv, "<sip:103@127.0.0.1>", "r4"));
+    w.take_response(CALLEE, 403);
+    assert!(!w.pbx.release_callee(w.now, call));
+    w.nothing_sent();
+    assert!(w.events.is_empty(), "{:?}", w.events);
+}

@@ -1,0 +1,103 @@
+//! Transfers. A person connected to a call asks for one with REFER (RFC 3515; a desk phone's
+//! blind transfer), which is reported to the application as `CallEvent::TransferRequested`;
+//! the application, for that or for its own reasons (a transfer from the web app), takes the
+//! caller back from whoever is connected with `release_callee` and sends the caller on with a
+//! new `RouteDecision`, as for a call it answered itself.
+
+use super::*;
+
+impl B2bua {
+    /// A REFER inside a call's dialog, from `side` (`idx`: the callee's leg it came on).
+    pub(super) fn refer(&mut self, id: CallId, side: Side, idx: Option<usize>, req: &Request) -> Response {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return reject(req, 481, "Call/Transaction Does Not Exist");
+        };
+        let refer_to = req.headers.get("Refer-To").or_else(|| req.headers.get("r"));
+        let Some(to) = refer_to.and_then(|v| NameAddr::parse(v).ok()) else {
+            return reject(req, 400, "Bad Request (no usable Refer-To)");
+        };
+        if to.uri.headers.as_deref().is_some_and(|h| h.to_ascii_lowercase().contains("replaces=")) {
+            return reject(
+                req,
+                501,
+                "Not Implemented (REFER with Replaces; use the web app's consult transfer)",
+            );
+        }
+        if side == Side::Caller {
+            return reject(req, 403, "Forbidden (only the person who took the call can transfer it)");
+        }
+        let connected = call.answered.is_some()
+            && call.answered == idx
+            && !call.ended
+            && call.state == CallState::Answered
+            && call.inbound.final_status == Some(200);
+        if !connected {
+            return reject(req, 403, "Forbidden (the call is not connected)");
+        }
+        let Some(target) = to.uri.user.clone().filter(|u| !u.is_empty()) else {
+            return reject(req, 400, "Bad Request (Refer-To names nobody)");
+        };
+        call.referred = idx;
+        self.events.push_back(CallEvent::TransferRequested { call: id, side, target });
+        reject(req, 202, "Accepted")
+    }
+
+    /// Takes the caller back from the person connected to the call: BYE to them (after the
+    /// NOTIFY that completes their REFER, if they asked), and the call is ours again, as if we
+    /// had answered it ourselves: a later `Ring` or `Dial` connects someone else. False when
+    /// nobody is connected (still ringing, ended, or never answered).
+    pub fn release_callee(&mut self, now: u64, id: CallId) -> bool {
+        let released = self.take_caller_back(now, id);
+        self.touched.push(id);
+        self.rearm_touched();
+        released
+    }
+
+    fn take_caller_back(&mut self, now: u64, id: CallId) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else { return false };
+        let Some(idx) = call.answered else { return false };
+        if call.ended || call.state != CallState::Answered || call.inbound.final_status != Some(200) {
+            return false;
+        }
+        if call.referred.take() == Some(idx) {
+            self.notify_referrer(id, idx);
+        }
+        self.bye_outbound(now, id, idx);
+        let Some(call) = self.calls.get_mut(&id) else { return false };
+        call.answered = None;
+        call.answered_by_us = true;
+        call.keep_caller = false;
+        call.ring_deadline = None;
+        call.held[1] = false;
+        if let Some(target) = call.target.take() {
+            release_line(&mut self.lines, &target);
+        }
+        // Whoever is rung next gets a fresh offer if a browser.
+        self.release_callee_browser(id);
+        true
+    }
+
+    /// The NOTIFY that ends a REFER's implicit subscription: the transfer went ahead.
+    fn notify_referrer(&mut self, id: CallId, idx: usize) {
+        let transport = self.calls.get(&id).and_then(|c| c.outbound.get(idx)).map_or("UDP", |o| o.transport);
+        let (via, _) = self.via(transport);
+        let contact = self.contact();
+        let Some(o) = self.calls.get_mut(&id).and_then(|c| c.outbound.get_mut(idx)) else { return };
+        o.cseq += 1;
+        let mut req =
+            Request::new(Method::Notify, o.remote_target.clone().unwrap_or_else(|| o.contact.clone()));
+        req.headers.push("Via", via);
+        req.headers.push("Max-Forwards", "70");
+        req.headers.push("From", format!("{};tag={}", o.from, o.local_tag));
+        req.headers.push("To", format!("{};tag={}", o.to, o.remote_tag.clone().unwrap_or_default()));
+        req.headers.push("Call-ID", o.call_id.clone());
+        req.headers.push("CSeq", format!("{} NOTIFY", o.cseq));
+        req.headers.push("Contact", contact);
+        req.headers.push("Event", "refer");
+        req.headers.push("Subscription-State", "terminated;reason=noresource");
+        req.headers.push("Content-Type", "message/sipfrag;version=2.0");
+        req.body = b"SIP/2.0 200 OK\r\n".to_vec();
+        let peer = o.peer;
+        self.out.push_back((peer, req.to_bytes()));
+    }
+}

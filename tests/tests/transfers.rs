@@ -1,0 +1,171 @@
+//! Blind transfers with real phones (baresip): a desk phone's REFER, and the web app's
+//! transfer through the API, each proven by who hears whom.
+
+use std::time::{Duration, Instant};
+use switchboard_telephony::media::wav;
+use switchboard_tests::{
+    demo_account, get_json as json, login, mic_and_recorder, require_program, Baresip, PhoneOptions, Server,
+};
+
+async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let regs = json(client, server, cookie, "/api/registrations").await;
+        let have: Vec<&str> =
+            regs.as_array().unwrap().iter().filter_map(|r| r["extension"].as_str()).collect();
+        if extensions.iter().all(|e| have.contains(e)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not registered: {regs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Power of `hz` in what a phone heard (all of its `*-dec.wav` files), by the Goertzel filter.
+fn heard(dir: &std::path::Path, hz: f64) -> f64 {
+    let mut samples = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
+        if entry.path().to_string_lossy().ends_with("-dec.wav") {
+            if let Ok((_, s)) = wav::decode(&std::fs::read(entry.path()).unwrap()) {
+                samples.extend(s);
+            }
+        }
+    }
+    // Per 20 ms frame, so that loud and quiet stretches of a long file count alike.
+    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
+    let frames = samples.chunks_exact(160).map(|f| {
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in f {
+            let s0 = v as f64 / 32768.0 + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (160.0 * 160.0)
+    });
+    frames.filter(|p| *p > 1e-3).count() as f64 * 0.02
+}
+
+/// Alice calls Bob; Bob's phone transfers her to Carol (REFER): Bob's phone is hung up, Alice
+/// hears Carol and Carol hears Alice. Then an admin transfers Alice back to Bob from the web
+/// app. The record shows both transfers, with who and where.
+#[tokio::test]
+async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", switchboard_tests::free_udp_port());
+    let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let r = client
+        .post(server.url("/api/agents"))
+        .header("cookie", &admin)
+        .json(&serde_json::json!({"extension": "103", "display_name": "Carol Diaz", "sip_password": "carol-sip-103-secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 14.0);
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 30.0);
+    let (tone_c, rec_c) = mic_and_recorder(dir.path(), "c", 700.0, 30.0);
+    let bob = Baresip::start_with(
+        &demo_account(&sip, "102", ";answermode=auto"),
+        PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
+    )
+    .unwrap();
+    let carol = Baresip::start_with(
+        &format!(
+            "<sip:103@{sip}>;auth_pass=carol-sip-103-secret;regint=600;audio_codecs=PCMU;answermode=auto"
+        ),
+        PhoneOptions { microphone: Some(tone_c), record_dir: Some(rec_c.clone()), ..Default::default() },
+    )
+    .unwrap();
+    wait_registered(&client, &server, &admin, &["102", "103"]).await;
+    let alice = Baresip::start_with(
+        &demo_account(&sip, "101", ""),
+        PhoneOptions {
+            microphone: Some(tone_a),
+            record_dir: Some(rec_a.clone()),
+            commands: vec![format!("/dial sip:102@{sip}")],
+        },
+    )
+    .unwrap();
+    alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Bob's phone transfers Alice to Carol.
+    bob.command("transfer", &format!("sip:103@{sip}")).unwrap();
+    if let Err(e) = carol.wait_for("Call established", Duration::from_secs(10)) {
+        panic!("{e}\nBob:\n{}\nServer:\n{}", bob.log(), server.log_text());
+    }
+    bob.wait_for("terminated", Duration::from_secs(5)).unwrap();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+
+    // The admin sends her back to Bob from the web app.
+    let calls = json(&client, &server, &admin, "/api/calls").await;
+    let id = calls[0]["id"].as_i64().unwrap();
+    let r = client
+        .post(server.url(&format!("/api/calls/{id}/transfer")))
+        .header("cookie", &admin)
+        .json(&serde_json::json!({"target": {"type": "agent", "extension": "102"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    carol.wait_for("terminated", Duration::from_secs(5)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bob.log().matches("Call established").count() < 2 {
+        assert!(Instant::now() < deadline, "Bob never got Alice back:\n{}", bob.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A transfer of a call that is not connected to anyone is refused, and one to nobody.
+    let r = client
+        .post(server.url(&format!("/api/calls/{id}/transfer")))
+        .header("cookie", &admin)
+        .json(&serde_json::json!({"target": {"type": "agent", "extension": "999"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
+    // Alice's 14 s tone ends and hangs up.
+    alice.wait_for("terminated", Duration::from_secs(20)).unwrap();
+    bob.wait_for("terminated", Duration::from_secs(5)).unwrap();
+    let r = client
+        .post(server.url(&format!("/api/calls/{id}/transfer")))
+        .header("cookie", &admin)
+        .json(&serde_json::json!({"target": {"type": "agent", "extension": "103"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "the call has ended: {}", r.text().await.unwrap());
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let call = loop {
+        let call = json(&client, &server, &admin, &format!("/api/calls/{id}")).await;
+        if !call["ended_at"].is_null() {
+            break call;
+        }
+        assert!(Instant::now() < deadline, "the call never ended: {call}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let transfers: Vec<&serde_json::Value> =
+        call["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "transferred").collect();
+    assert_eq!(transfers.len(), 2, "{call}");
+    assert_eq!(transfers[0]["data"]["by"], "extension 102", "{call}");
+    assert_eq!(transfers[0]["data"]["target"], serde_json::json!({"type": "agent", "extension": "103"}));
+    assert_eq!(transfers[1]["data"]["target"], serde_json::json!({"type": "agent", "extension": "102"}));
+    assert_eq!(call["disposition"], "answered", "{call}");
+
+    // Who heard whom: Alice heard Bob, then Carol, then Bob; Carol heard Alice.
+    drop((alice, bob, carol));
+    std::thread::sleep(Duration::from_millis(300));
+    let (a_bob, a_carol) = (heard(&rec_a, 1000.0), heard(&rec_a, 700.0));
+    assert!(a_bob > 2.0 && a_carol > 1.5, "Alice heard Bob {a_bob:.1} s and Carol {a_carol:.1} s");
+    let c_alice = heard(&rec_c, 440.0);
+    assert!(c_alice > 1.5, "Carol heard Alice for {c_alice:.1} s");
+    let c_bob = heard(&rec_c, 1000.0);
+    assert!(c_bob < 0.5, "Carol never heard Bob ({c_bob:.1} s)");
+}
