@@ -168,10 +168,18 @@ export const phone = {
     if (line.held) {
       this.holdOthers(index);
       this.active = index;
-      line.session.unhold();
+      this.reoffer(line, () => line.session.unhold());
     } else {
-      line.session.hold();
+      this.reoffer(line, () => line.session.hold());
     }
+  },
+
+  /** Runs a re-INVITE (hold, resume); while the previous one is still being answered (a slow
+   *  server, a quick second click) JsSIP refuses it, so it is tried again for a few seconds. */
+  reoffer(line, attempt, tries = 30) {
+    const session = line.session;
+    if (!session || session.isEnded() || attempt() !== false || tries <= 0) return;
+    setTimeout(() => { if (line.session === session) this.reoffer(line, attempt, tries - 1); }, 150);
   },
 
   /** Makes `index` the line being talked on: the other goes on hold. */

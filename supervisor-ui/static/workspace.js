@@ -5,6 +5,7 @@ import { $, api, el, session, since } from "./lib.js";
 import { phone } from "./phone.js";
 import { wrapUp } from "./wrapup.js";
 import { recording } from "./recording.js";
+import { transfer } from "./transfer.js";
 
 const STATUS = [
   ["available", "Available"],
@@ -61,6 +62,7 @@ export const workspace = {
       this.shown = null;
       wrapUp.show(null);
       recording.show(null);
+      transfer.show(null);
       return renderCustomer(null);
     }
     try {
@@ -72,6 +74,9 @@ export const workspace = {
     const shown = this.customers.find((c) => c.number === peer) || this.customers[0] || null;
     wrapUp.show(shown ? shown.call_id : null, shown ? shown.number : "");
     recording.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
+    // A call the agent placed cannot be transferred (yet): only callers who called in.
+    const incoming = phone.lines[phone.active].direction === "in";
+    transfer.show(shown && incoming && this.presence.activity === "on_call" ? shown.call_id : null);
     // Keep a search the agent is typing.
     if (shown && this.shown && shown.number === this.shown.number && !shown.snapshot && !this.shown.snapshot) return;
     if (JSON.stringify(shown) !== JSON.stringify(this.shown)) renderCustomer(shown);

@@ -468,6 +468,46 @@ pub fn tone_of(path: &Path) -> Result<(f64, f64)> {
     Ok((rms, hz))
 }
 
+/// How many seconds of `hz` a baresip phone heard (all of its `*-dec.wav` files in `dir`): 20 ms
+/// frames where the tone stands out, by the Goertzel filter.
+pub fn seconds_heard(dir: &std::path::Path, hz: f64) -> f64 {
+    let mut samples = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
+        if entry.path().to_string_lossy().ends_with("-dec.wav") {
+            if let Ok((_, s)) =
+                switchboard_telephony::media::wav::decode(&std::fs::read(entry.path()).unwrap())
+            {
+                samples.extend(s);
+            }
+        }
+    }
+    // Per 20 ms frame, so that loud and quiet stretches of a long file count alike.
+    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
+    let frames = samples.chunks_exact(160).map(|f| {
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in f {
+            let s0 = v as f64 / 32768.0 + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (160.0 * 160.0)
+    });
+    frames.filter(|p| *p > 1e-3).count() as f64 * 0.02
+}
+
+/// Nothing went wrong in the page but the expected 401 of `/api/me` before signing in.
+pub async fn assert_no_page_errors(b: &mut Browser) {
+    let errors = b.run(serde_json::json!({"do": "errors"})).await;
+    let unexpected: Vec<&str> = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .filter(|e| *e != "HTTP 401 /api/me" && !e.contains("status of 401"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
+}
+
 /// The file in `dir` whose name ends with `suffix`.
 pub fn find_file(dir: &Path, suffix: &str) -> Result<PathBuf> {
     std::fs::read_dir(dir)?

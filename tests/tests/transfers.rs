@@ -2,9 +2,9 @@
 //! transfer through the API, each proven by who hears whom.
 
 use std::time::{Duration, Instant};
-use switchboard_telephony::media::wav;
 use switchboard_tests::{
-    demo_account, get_json as json, login, mic_and_recorder, require_program, Baresip, PhoneOptions, Server,
+    demo_account, get_json as json, login, mic_and_recorder, require_program, seconds_heard, Baresip,
+    PhoneOptions, Server,
 };
 
 async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
@@ -19,30 +19,6 @@ async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str
         assert!(Instant::now() < deadline, "not registered: {regs}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Power of `hz` in what a phone heard (all of its `*-dec.wav` files), by the Goertzel filter.
-fn heard(dir: &std::path::Path, hz: f64) -> f64 {
-    let mut samples = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
-        if entry.path().to_string_lossy().ends_with("-dec.wav") {
-            if let Ok((_, s)) = wav::decode(&std::fs::read(entry.path()).unwrap()) {
-                samples.extend(s);
-            }
-        }
-    }
-    // Per 20 ms frame, so that loud and quiet stretches of a long file count alike.
-    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
-    let frames = samples.chunks_exact(160).map(|f| {
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in f {
-            let s0 = v as f64 / 32768.0 + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (160.0 * 160.0)
-    });
-    frames.filter(|p| *p > 1e-3).count() as f64 * 0.02
 }
 
 /// Alice calls Bob; Bob's phone transfers her to Carol (REFER): Bob's phone is hung up, Alice
@@ -162,10 +138,10 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     // Who heard whom: Alice heard Bob, then Carol, then Bob; Carol heard Alice.
     drop((alice, bob, carol));
     std::thread::sleep(Duration::from_millis(300));
-    let (a_bob, a_carol) = (heard(&rec_a, 1000.0), heard(&rec_a, 700.0));
+    let (a_bob, a_carol) = (seconds_heard(&rec_a, 1000.0), seconds_heard(&rec_a, 700.0));
     assert!(a_bob > 2.0 && a_carol > 1.5, "Alice heard Bob {a_bob:.1} s and Carol {a_carol:.1} s");
-    let c_alice = heard(&rec_c, 440.0);
+    let c_alice = seconds_heard(&rec_c, 440.0);
     assert!(c_alice > 1.5, "Carol heard Alice for {c_alice:.1} s");
-    let c_bob = heard(&rec_c, 1000.0);
+    let c_bob = seconds_heard(&rec_c, 1000.0);
     assert!(c_bob < 0.5, "Carol never heard Bob ({c_bob:.1} s)");
 }

@@ -341,7 +341,7 @@ fn expected_access(method: &Method, path: &str) -> Access {
         // Recording a call and its recordings (agents: calls they handle, checked by the handler).
         "/api/calls/{id}/recording" | "/api/recordings/{id}/audio" => Agent,
         // Transferring a live call (agents: calls they are on, checked by the handler).
-        "/api/calls/{id}/transfer" => Agent,
+        "/api/calls/{id}/transfer" | "/api/me/transfer-targets" => Agent,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
         p if p.starts_with("/api/me/customers") => Agent,
         "/api/account" if read => Agent,
