@@ -1,13 +1,14 @@
 // Switchboard's web application: sign-in and the page router. Each page is its own module
-// (`workspace.js`, `grid.js`, `history.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
+// (`workspace.js`, `grid.js`, `history.js`, `voicemail.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
 // stays connected while the agent moves between pages.
 import { $, api, atLeast, session } from "./lib.js";
 import { grid } from "./grid.js";
 import { history } from "./history.js";
+import { voicemail } from "./voicemail.js";
 import { phone } from "./phone.js";
 import { workspace } from "./workspace.js";
 
-const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page", "calls-page"];
+const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page", "calls-page", "voicemail-page"];
 
 function showOnly(id) {
   for (const s of PAGES) $(s).hidden = s !== id;
@@ -29,6 +30,7 @@ async function route() {
     grid.stop();
     workspace.stop();
     phone.stop();
+    voicemail.stop();
     return showOnly("login");
   }
   $("nav-grid").hidden = !atLeast("supervisor");
@@ -43,6 +45,11 @@ async function route() {
     if (!atLeast("supervisor")) return showOnly("forbidden");
     showOnly("grid-page");
     return grid.start();
+  }
+  voicemail.watch();
+  if (page === "/voicemail") {
+    showOnly("voicemail-page");
+    return voicemail.start();
   }
   if (page === "/calls") {
     showOnly("calls-page");

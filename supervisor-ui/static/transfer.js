@@ -46,7 +46,7 @@ export const transfer = {
     this.open = true;
     const option = (value, label) => el("option", { value: JSON.stringify(value) }, label);
     const group = (label, items) => items.length ? el("optgroup", { label }, ...items) : null;
-    const select = el("select", { name: "target", required: "" },
+    const select = el("select", { name: "target", required: true },
       el("option", { value: "" }, "Choose…"),
       group("Agents", targets.agents.map((a) =>
         option({ type: "agent", extension: a.extension }, `${a.name} · ${a.extension} — ${STATUS[a.status] || a.status}`))),
@@ -56,7 +56,7 @@ export const transfer = {
       group("Voicemail", targets.voicemail_boxes.map((n) => option({ type: "voicemail_box", name: n }, n))),
       el("option", { value: "external" }, "Outside number…"),
     );
-    const number = el("input", { name: "number", inputmode: "tel", autocomplete: "off", placeholder: "+1 202 555 0123", hidden: "" });
+    const number = el("input", { name: "number", inputMode: "tel", autocomplete: "off", placeholder: "+1 202 555 0123", hidden: true });
     select.addEventListener("change", () => {
       number.hidden = select.value !== "external";
       number.required = !number.hidden;

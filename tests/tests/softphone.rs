@@ -760,6 +760,8 @@ async fn an_agent_transfers_a_caller_to_a_colleague_from_the_workspace() {
         .run(json!({"do": "click", "selector": "#ws-transfer button[data-action='open']", "timeout": 10000}))
         .await;
     browser.run(json!({"do": "visible", "selector": "#ws-transfer select"})).await;
+    let number = browser.run(json!({"do": "evaluate", "expression": "document.querySelector('#ws-transfer input[name=number]').hidden"})).await;
+    assert_eq!(number["value"], true, "the number field waits for \"Outside number…\"");
     let listed = browser.run(json!({"do": "text", "selector": "#ws-transfer select"})).await;
     let listed = listed["text"].as_str().unwrap().to_string();
     assert!(listed.contains("Carol Diaz · 103 — available"), "{listed}");
