@@ -18,6 +18,8 @@ export const phone = {
   listeners: new Set(),
   devices: { input: localStorage.getItem("phone-input") || "", output: localStorage.getItem("phone-output") || "" },
   ringtone: null,
+  /** Whether the active call is recorded (`on`, `paused`, null), as the workspace last heard. */
+  recording: null,
 
   on(fn) {
     this.listeners.add(fn);
@@ -309,8 +311,14 @@ function renderBanner(p) {
         el("button", { class: "danger", onclick: () => p.decline(l.index) }, "Decline")]
       : [el("button", { class: `ghost-b ${l.muted ? "on" : ""}`, onclick: () => p.toggleMute(l.index) }, l.muted ? "Unmute" : "Mute"),
         el("button", { class: "danger", onclick: () => p.hangup(l.index) }, "Hang up")];
+    // The line being talked on shows whether the call is recorded (what the workspace knows).
+    const rec = p.recording && l.index === p.active && l.state !== "ringing"
+      ? el("span", { class: `banner-rec ${p.recording}`, "data-state": p.recording, title: p.recording === "paused" ? "Recording paused" : "This call is being recorded" },
+        p.recording === "paused" ? "REC paused" : "REC")
+      : null;
     return el("div", { class: `banner-line ${l.state}`, "data-line": String(l.index) },
       el("span", { class: "banner-state" }, STATE_TEXT[l.state] || l.state),
+      rec,
       el("strong", {}, who),
       el("span", { class: "sub banner-time", "data-since": String(l.started || "") }, l.started ? since(l.started) : ""),
       p.personal ? null : el("a", { href: "#/workspace" }, `Line ${l.index + 1}`),

@@ -3,6 +3,7 @@
 // resume and stop it. The server decides who may record (a setting may say never) and says why
 // when it refuses.
 import { $, api, el } from "./lib.js";
+import { phone } from "./phone.js";
 
 export const recording = {
   callId: null,
@@ -13,6 +14,7 @@ export const recording = {
     const box = $("ws-recording");
     if (!callId) {
       this.callId = null;
+      this.banner(null);
       box.hidden = true;
       return box.replaceChildren();
     }
@@ -27,6 +29,7 @@ export const recording = {
     }
     if (callId !== this.callId) return;
     if (!got.live) {
+      this.banner(null);
       box.hidden = true;
       return box.replaceChildren();
     }
@@ -41,6 +44,13 @@ export const recording = {
     } catch (e) {
       if (callId === this.callId) this.render(this.state, e.message);
     }
+  },
+
+  /** The call banner's REC mark (on every page): `on`, `paused` or none. */
+  banner(state) {
+    if (phone.recording === state) return;
+    phone.recording = state;
+    phone.changed();
   },
 
   render(state, problem) {
@@ -58,6 +68,7 @@ export const recording = {
     } else {
       [dot, text, buttons] = ["off", "Not recorded", [b("Record", "start")]];
     }
+    this.banner(dot === "off" ? null : dot);
     box.className = `rec ${dot}`;
     box.setAttribute("data-state", dot);
     box.replaceChildren(...[

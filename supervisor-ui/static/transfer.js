@@ -27,10 +27,10 @@ export const transfer = {
 
   closed(note) {
     const box = $("ws-transfer");
-    box.replaceChildren(
+    box.replaceChildren(...[
       el("button", { class: "ghost-b", "data-action": "open", onclick: () => this.pick() }, "Transfer…"),
       note ? el("span", { class: "sub", role: "status" }, note) : null,
-    );
+    ].filter(Boolean));
     box.hidden = false;
   },
 

@@ -89,6 +89,7 @@ pub enum DriverCommand {
     ReportUnreached(CallId, bool),
     StopRinging(CallId),
     ReleaseCallee(CallId, oneshot::Sender<bool>),
+    RefuseTransfer(CallId, u16),
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
@@ -244,6 +245,11 @@ impl SipHandle {
             return false;
         }
         rx.await.unwrap_or(false)
+    }
+
+    /// Tells a phone whose REFER will not be carried out (see `B2bua::refuse_transfer`).
+    pub async fn refuse_transfer(&self, call: CallId, status: u16) {
+        let _ = self.commands.send(DriverCommand::RefuseTransfer(call, status)).await;
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -575,6 +581,9 @@ impl SipDriver {
                     released = server.release_callee(now, call)
                 });
                 let _ = reply.send(released);
+            }
+            Some(DriverCommand::RefuseTransfer(call, status)) => {
+                guarded(&self.counters, "refuse transfer", b"", || server.refuse_transfer(call, status));
             }
             Some(DriverCommand::KeepCaller(call, keep)) => server.keep_caller(call, keep),
             Some(DriverCommand::ReportUnreached(call, report)) => server.report_unreached(call, report),

@@ -509,6 +509,8 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     browser.run(json!({"do": "click", "selector": "#ws-recording button[data-action='pause']"})).await;
     browser.run(recording_is("paused")).await;
+    // The call banner (on every page) says so too.
+    browser.run(json!({"do": "waitText", "selector": "#call-banner .banner-rec[data-state='paused']", "text": "REC paused"})).await;
     browser
         .run(json!({"do": "screenshot", "path": screenshot_dir().join("workspace-recording-paused.png").display().to_string()}))
         .await;
@@ -756,9 +758,11 @@ async fn an_agent_transfers_a_caller_to_a_colleague_from_the_workspace() {
     wait_line(&mut browser, 0, "talking").await;
     bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
 
-    browser
-        .run(json!({"do": "click", "selector": "#ws-transfer button[data-action='open']", "timeout": 10000}))
-        .await;
+    let open = "#ws-transfer button[data-action='open']";
+    browser.run(json!({"do": "visible", "selector": open, "timeout": 10000})).await;
+    let closed = browser.run(json!({"do": "text", "selector": "#ws-transfer"})).await;
+    assert_eq!(closed["text"].as_str().map(str::trim), Some("Transfer…"), "no stray text: {closed}");
+    browser.run(json!({"do": "click", "selector": open})).await;
     browser.run(json!({"do": "visible", "selector": "#ws-transfer select"})).await;
     let number = browser.run(json!({"do": "evaluate", "expression": "document.querySelector('#ws-transfer input[name=number]').hidden"})).await;
     assert_eq!(number["value"], true, "the number field waits for \"Outside number…\"");

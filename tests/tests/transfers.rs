@@ -106,7 +106,11 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
         .await
         .unwrap();
     assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
-    // Alice's 14 s tone ends and hangs up.
+    // Bob's phone tries a transfer to nobody: refused, and the phone is told by the NOTIFY
+    // that ends its REFER (baresip then hangs up by itself, which ends the call).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bob.command("transfer", &format!("sip:999@{sip}")).unwrap();
+    bob.wait_for("transfer failure: 403 Forbidden", Duration::from_secs(5)).unwrap();
     alice.wait_for("terminated", Duration::from_secs(20)).unwrap();
     bob.wait_for("terminated", Duration::from_secs(5)).unwrap();
     let r = client
@@ -130,6 +134,9 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     let transfers: Vec<&serde_json::Value> =
         call["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "transferred").collect();
     assert_eq!(transfers.len(), 2, "{call}");
+    let failed = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "transfer_failed");
+    let failed = failed.unwrap_or_else(|| panic!("no refused transfer in {call}"));
+    assert_eq!(failed["data"]["target"], "999", "{call}");
     assert_eq!(transfers[0]["data"]["by"], "extension 102", "{call}");
     assert_eq!(transfers[0]["data"]["target"], serde_json::json!({"type": "agent", "extension": "103"}));
     assert_eq!(transfers[1]["data"]["target"], serde_json::json!({"type": "agent", "extension": "102"}));

@@ -192,6 +192,12 @@ impl SipServer {
         released
     }
 
+    /// See `B2bua::refuse_transfer`.
+    pub fn refuse_transfer(&mut self, call: CallId, status: u16) {
+        self.b2bua.refuse_transfer(call, status);
+        self.drain_b2bua();
+    }
+
     /// See `B2bua::stop_ringing`.
     pub fn stop_ringing(&mut self, now_ms: u64, call: CallId) {
         self.b2bua.stop_ringing(now_ms, call);

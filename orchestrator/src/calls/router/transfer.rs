@@ -39,6 +39,8 @@ impl CallRouter {
         };
         if let Err(reason) = result {
             tracing::info!(%call, target = user, %reason, "transfer refused");
+            // The phone hears why not (its REFER's NOTIFY); the call goes on.
+            self.sip.refuse_transfer(call, 403).await;
             self.event(call, "transfer_failed", json!({ "target": user, "by": by, "reason": reason })).await;
         }
     }

@@ -60,7 +60,7 @@ impl B2bua {
             return false;
         }
         if call.referred.take() == Some(idx) {
-            self.notify_referrer(id, idx);
+            self.notify_referrer(id, idx, 200);
         }
         self.bye_outbound(now, id, idx);
         let Some(call) = self.calls.get_mut(&id) else { return false };
@@ -77,8 +77,17 @@ impl B2bua {
         true
     }
 
-    /// The NOTIFY that ends a REFER's implicit subscription: the transfer went ahead.
-    fn notify_referrer(&mut self, id: CallId, idx: usize) {
+    /// The application will not carry out the REFER the callee sent (`status`, e.g. 403: a
+    /// target they may not call): a NOTIFY saying so ends its subscription, and the call goes
+    /// on as it was. Nothing happens without a REFER waiting.
+    pub fn refuse_transfer(&mut self, id: CallId, status: u16) {
+        let Some(idx) = self.calls.get_mut(&id).and_then(|c| c.referred.take()) else { return };
+        self.notify_referrer(id, idx, status);
+    }
+
+    /// The NOTIFY that ends a REFER's implicit subscription with the transfer's outcome (RFC
+    /// 3515 §2.4.5: a sipfrag status line).
+    fn notify_referrer(&mut self, id: CallId, idx: usize, status: u16) {
         let transport = self.calls.get(&id).and_then(|c| c.outbound.get(idx)).map_or("UDP", |o| o.transport);
         let (via, _) = self.via(transport);
         let contact = self.contact();
@@ -96,7 +105,8 @@ impl B2bua {
         req.headers.push("Event", "refer");
         req.headers.push("Subscription-State", "terminated;reason=noresource");
         req.headers.push("Content-Type", "message/sipfrag;version=2.0");
-        req.body = b"SIP/2.0 200 OK\r\n".to_vec();
+        let reason = crate::sip::message::reason_phrase(status);
+        req.body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
         let peer = o.peer;
         self.out.push_back((peer, req.to_bytes()));
     }

@@ -29,6 +29,19 @@ fn the_callee_refers_the_caller_on_and_the_caller_is_connected_to_someone_else()
     w.take_response(CALLEE, 400);
     w.nothing_sent();
     assert!(w.events.is_empty(), "{:?}", w.events);
+    // A transfer the application refuses (a number the agent may not call): the phone is told
+    // by NOTIFY, the call goes on; refusing again sends nothing.
+    w.deliver(CALLEE, &refer(&inv, "<sip:+447700900123@127.0.0.1>", "r5"));
+    w.take_response(CALLEE, 202);
+    assert!(matches!(w.take_event(), CallEvent::TransferRequested { .. }));
+    w.pbx.refuse_transfer(call, 403);
+    w.collect();
+    let refused = w.take_request(CALLEE, Method::Notify);
+    assert_eq!(String::from_utf8_lossy(&refused.body), "SIP/2.0 403 Forbidden\r\n");
+    w.pbx.refuse_transfer(call, 403);
+    w.collect();
+    w.nothing_sent();
+    assert!(w.events.is_empty(), "{:?}", w.events);
     // A blind transfer to 103: accepted and reported; the call goes on until the application acts.
     w.deliver(CALLEE, &refer(&inv, "<sip:103@127.0.0.1>", "r3"));
     w.take_response(CALLEE, 202);
