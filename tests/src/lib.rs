@@ -590,6 +590,35 @@ pub async fn add_number(
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
 }
 
+/// Waits until every one of `extensions` has a registered phone.
+pub async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let regs = get_json(client, server, cookie, "/api/registrations").await;
+        let have: Vec<&str> =
+            regs.as_array().unwrap().iter().filter_map(|r| r["extension"].as_str()).collect();
+        if extensions.iter().all(|e| have.contains(e)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not registered: {regs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Adds agent 103, Carol Diaz, as `admin`; the baresip account line of her auto-answering phone
+/// registering at `sip`.
+pub async fn add_carol(client: &reqwest::Client, server: &Server, admin: &str, sip: &str) -> String {
+    let r = client
+        .post(server.url("/api/agents"))
+        .header("cookie", admin)
+        .json(&serde_json::json!({"extension": "103", "display_name": "Carol Diaz", "sip_password": "carol-sip-103-secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    format!("<sip:103@{sip}>;auth_pass=carol-sip-103-secret;regint=600;audio_codecs=PCMU;answermode=auto")
+}
+
 /// The baresip account line of a demo agent (101 Alice, 102 Bob) registering at `sip`, with
 /// extra parameters such as `;answermode=auto` or `;transport=tcp` (in the URI when it starts with
 /// `;transport`).

@@ -1,24 +1,11 @@
 //! Calls between real SIP phones (baresip) through the PBX, with media anchored in it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_tests::{
     add_number, demo_account, find_file, free_tcp_port, free_udp_port, get_json as json, last_call, login,
-    mic_and_recorder, require_program, set_demo_trunk, tone_of, write_tone, Baresip, PhoneOptions, Server,
+    mic_and_recorder, require_program, set_demo_trunk, tone_of, wait_registered, write_tone, Baresip,
+    PhoneOptions, Server,
 };
-
-async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let regs = json(client, server, cookie, "/api/registrations").await;
-        let have: Vec<&str> =
-            regs.as_array().unwrap().iter().filter_map(|r| r["extension"].as_str()).collect();
-        if extensions.iter().all(|e| have.contains(e)) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not registered: {regs}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test]
 async fn extension_calls_extension_and_both_hear_each_other() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 const PASSWORD: &str = "switchboard-demo";
 
 use switchboard_tests::{
-    assert_no_page_errors, browser_hears, browser_tone, demo_account, find_file, free_udp_port,
+    add_carol, assert_no_page_errors, browser_hears, browser_tone, demo_account, find_file, free_udp_port,
     get_json as json_of, last_call, login, mic_and_recorder, require_program, screenshot_dir, seconds_heard,
     tone_of, Baresip, Browser, PhoneOptions, Server,
 };
@@ -725,19 +725,10 @@ async fn an_agent_transfers_a_caller_to_a_colleague_from_the_workspace() {
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
     let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
-    let r = client
-        .post(server.url("/api/agents"))
-        .header("cookie", &admin)
-        .json(&json!({"extension": "103", "display_name": "Carol Diaz", "sip_password": "carol-sip-103-secret"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let carol_account = add_carol(&client, &server, &admin, &sip).await;
     let (tone_c, rec_c) = mic_and_recorder(dir.path(), "carol", 700.0, 30.0);
     let carol = Baresip::start_with(
-        &format!(
-            "<sip:103@{sip}>;auth_pass=carol-sip-103-secret;regint=600;audio_codecs=PCMU;answermode=auto"
-        ),
+        &carol_account,
         PhoneOptions { microphone: Some(tone_c), record_dir: Some(rec_c), ..Default::default() },
     )
     .unwrap();

@@ -3,22 +3,26 @@
 
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    demo_account, get_json as json, login, mic_and_recorder, require_program, seconds_heard, Baresip,
-    PhoneOptions, Server,
+    add_carol, demo_account, get_json as json, login, mic_and_recorder, require_program, seconds_heard,
+    wait_registered, Baresip, PhoneOptions, Server,
 };
 
-async fn wait_registered(client: &reqwest::Client, server: &Server, cookie: &str, extensions: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let regs = json(client, server, cookie, "/api/registrations").await;
-        let have: Vec<&str> =
-            regs.as_array().unwrap().iter().filter_map(|r| r["extension"].as_str()).collect();
-        if extensions.iter().all(|e| have.contains(e)) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not registered: {regs}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// The admin's transfer of call `id` to agent `extension` through the API: status and body.
+async fn transfer(
+    client: &reqwest::Client,
+    server: &Server,
+    admin: &str,
+    id: i64,
+    extension: &str,
+) -> (u16, String) {
+    let r = client
+        .post(server.url(&format!("/api/calls/{id}/transfer")))
+        .header("cookie", admin)
+        .json(&serde_json::json!({"target": {"type": "agent", "extension": extension}}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
 /// Alice calls Bob; Bob's phone transfers her to Carol (REFER): Bob's phone is hung up, Alice
@@ -34,14 +38,7 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
     let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
-    let r = client
-        .post(server.url("/api/agents"))
-        .header("cookie", &admin)
-        .json(&serde_json::json!({"extension": "103", "display_name": "Carol Diaz", "sip_password": "carol-sip-103-secret"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let carol_account = add_carol(&client, &server, &admin, &sip).await;
 
     let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 14.0);
     let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 30.0);
@@ -52,9 +49,7 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     )
     .unwrap();
     let carol = Baresip::start_with(
-        &format!(
-            "<sip:103@{sip}>;auth_pass=carol-sip-103-secret;regint=600;audio_codecs=PCMU;answermode=auto"
-        ),
+        &carol_account,
         PhoneOptions { microphone: Some(tone_c), record_dir: Some(rec_c.clone()), ..Default::default() },
     )
     .unwrap();
@@ -83,29 +78,17 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     // The admin sends her back to Bob from the web app.
     let calls = json(&client, &server, &admin, "/api/calls").await;
     let id = calls[0]["id"].as_i64().unwrap();
-    let r = client
-        .post(server.url(&format!("/api/calls/{id}/transfer")))
-        .header("cookie", &admin)
-        .json(&serde_json::json!({"target": {"type": "agent", "extension": "102"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (status, text) = transfer(&client, &server, &admin, id, "102").await;
+    assert_eq!(status, 200, "{text}");
     carol.wait_for("terminated", Duration::from_secs(5)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while bob.log().matches("Call established").count() < 2 {
         assert!(Instant::now() < deadline, "Bob never got Alice back:\n{}", bob.log());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // A transfer of a call that is not connected to anyone is refused, and one to nobody.
-    let r = client
-        .post(server.url(&format!("/api/calls/{id}/transfer")))
-        .header("cookie", &admin)
-        .json(&serde_json::json!({"target": {"type": "agent", "extension": "999"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
+    // A transfer to nobody is refused.
+    let (status, text) = transfer(&client, &server, &admin, id, "999").await;
+    assert_eq!(status, 422, "{text}");
     // Bob's phone tries a transfer to nobody: refused, and the phone is told by the NOTIFY
     // that ends its REFER (baresip then hangs up by itself, which ends the call).
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -113,14 +96,8 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     bob.wait_for("transfer failure: 403 Forbidden", Duration::from_secs(5)).unwrap();
     alice.wait_for("terminated", Duration::from_secs(20)).unwrap();
     bob.wait_for("terminated", Duration::from_secs(5)).unwrap();
-    let r = client
-        .post(server.url(&format!("/api/calls/{id}/transfer")))
-        .header("cookie", &admin)
-        .json(&serde_json::json!({"target": {"type": "agent", "extension": "103"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409, "the call has ended: {}", r.text().await.unwrap());
+    let (status, text) = transfer(&client, &server, &admin, id, "103").await;
+    assert_eq!(status, 409, "the call has ended: {text}");
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let call = loop {

@@ -3,6 +3,7 @@
 
 use super::extract::{Id, JsonBody};
 use super::{error::ApiResult, Access, Api, AppState, Principal};
+use crate::calls::transfer::Refused;
 use crate::error::Error;
 use crate::model::{Agent, AiAgent, IvrMenu, Queue, Role, Target, VoicemailBox};
 use crate::store::{config, presence};
@@ -89,15 +90,13 @@ async fn transfer(
     let key = super::recordings::live_key(&st, p.account_id, id)
         .await
         .ok_or_else(|| Error::Conflict("the call has ended".into()))?;
-    let snapshot = crate::calls::snapshot::Snapshot::load(&st.db).await?;
-    let target =
-        crate::calls::transfer::check(&snapshot, p.account_id, p.agent_extension.as_deref(), req.target)
-            .map_err(|why| Error::invalid("/target", why))?;
-    let transfers = st.live.transfers();
-    transfers
-        .transfer(key, target.clone(), &p.name, p.agent_extension.as_deref())
-        .await
-        .map_err(Error::Conflict)?;
+    // The router checks the target against the configuration it routes with.
+    let transferred =
+        st.live.transfers().transfer(key, req.target, &p.name, p.agent_extension.as_deref()).await;
+    let target = transferred.map_err(|refused| match refused {
+        Refused::Target(why) => Error::invalid("/target", why),
+        Refused::Call(why) => Error::Conflict(why),
+    })?;
     Ok(Json(Transferred { target }))
 }
 

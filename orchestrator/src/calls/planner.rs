@@ -76,6 +76,17 @@ fn country_prefix(e164: &str) -> &str {
     e164.get(..len).unwrap_or(e164)
 }
 
+/// The number (E.164) someone dialled from an account whose own number is `home`: ten digits
+/// in a +1 account are a national (NANP) number.
+pub fn dialled_number(dialled: &str, home: &str) -> Option<String> {
+    let digits: String = dialled.chars().filter(|c| c.is_ascii_digit()).collect();
+    if !dialled.starts_with('+') && digits.len() == 10 && home.starts_with("+1") {
+        Some(format!("+1{digits}"))
+    } else {
+        as_e164(dialled)
+    }
+}
+
 /// Whether a class of service lets an agent dial `number` (E.164); the reason when not.
 pub fn may_dial(cos: Option<&ClassOfService>, number: &str, home: &str) -> std::result::Result<(), String> {
     let Some(cos) = cos else { return Ok(()) };
@@ -253,13 +264,7 @@ impl Planner {
             });
         };
         let home = settings.caller_id.clone().unwrap_or_else(|| "+1".into());
-        let digits: String = dialled.chars().filter(|c| c.is_ascii_digit()).collect();
-        // Ten digits in a +1 account are a national (NANP) number.
-        let number = if !dialled.starts_with('+') && digits.len() == 10 && home.starts_with("+1") {
-            Some(format!("+1{digits}"))
-        } else {
-            as_e164(dialled)
-        };
+        let number = dialled_number(dialled, &home);
         let reject = |status: u16, why: String, to: String| outbound_reject(account, status, why, to);
         let Some(number) = number else { return Ok(reject(404, "not a number".into(), dialled.to_string())) };
         // One of the account's own numbers: handled here like a call from outside.

@@ -5,7 +5,7 @@
 //! dispatcher, from the target, as for a call Switchboard answered itself (a target that does
 //! not answer follows that target's own rules: forwarding, voicemail, a queue's overflow).
 
-use crate::calls::planner::{as_e164, may_dial};
+use crate::calls::planner::{as_e164, dialled_number, may_dial};
 use crate::calls::snapshot::Snapshot;
 use crate::model::Target;
 use crate::store::calls::RecordKey;
@@ -19,7 +19,24 @@ pub struct Request {
     /// Who asked, for the timeline, and their extension if they have one.
     pub by: String,
     pub extension: Option<String>,
-    pub reply: oneshot::Sender<Result<(), String>>,
+    pub reply: oneshot::Sender<Result<Target, Refused>>,
+}
+
+/// Why a transfer did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The target: it does not exist, or the agent may not call it.
+    Target(String),
+    /// The call: it ended, nobody is connected, the agent placed it.
+    Call(String),
+}
+
+impl Refused {
+    pub fn reason(&self) -> &str {
+        match self {
+            Refused::Target(why) | Refused::Call(why) => why,
+        }
+    }
 }
 
 /// Where transfers asked by the web app go: the call router, once it runs.
@@ -36,22 +53,24 @@ impl Transfers {
         rx
     }
 
-    /// Transfers the live call with this record; the reason when it cannot be.
+    /// Transfers the live call with this record (the router checks the target against its
+    /// configuration); the target as dialled, or why not.
     pub async fn transfer(
         &self,
         record: RecordKey,
         target: Target,
         by: &str,
         extension: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<Target, Refused> {
+        let refused = |why: &str| Refused::Call(why.to_string());
         let router = self.router.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let Some(router) = router else { return Err("calls are not handled by this process".into()) };
+        let Some(router) = router else { return Err(refused("calls are not handled by this process")) };
         let (reply, answer) = oneshot::channel();
         let extension = extension.map(str::to_string);
         if router.send(Request { record, target, by: by.to_string(), extension, reply }).is_err() {
-            return Err("the call router is not running".into());
+            return Err(refused("the call router is not running"));
         }
-        answer.await.unwrap_or_else(|_| Err("the call router did not answer".into()))
+        answer.await.unwrap_or_else(|_| Err(refused("the call router did not answer")))
     }
 }
 
@@ -83,10 +102,7 @@ pub fn check(
             let Some(number) = as_e164(&number) else {
                 return Err(format!("{number:?} is not a phone number"));
             };
-            let home = snapshot
-                .account(account)
-                .and_then(|a| a.settings.as_ref()?.caller_id.clone())
-                .unwrap_or_else(|| "+1".into());
+            let home = home(snapshot, account);
             let cos = extension
                 .and_then(|e| snapshot.agent(account, e))
                 .and_then(|a| a.class_of_service.clone())
@@ -102,19 +118,20 @@ pub fn check(
     }
 }
 
+/// The account's own number (its caller ID), `+1` when it has none (as the planner reads it).
+fn home(snapshot: &Snapshot, account: i64) -> String {
+    snapshot
+        .account(account)
+        .and_then(|a| a.settings.as_ref()?.caller_id.clone())
+        .unwrap_or_else(|| "+1".into())
+}
+
 /// What a desk phone's REFER names (the Refer-To user part): an agent's extension, or a number
 /// (ten digits are a national number in a +1 account).
 pub fn dialled(snapshot: &Snapshot, account: i64, user: &str) -> Target {
     if snapshot.agent(account, user).is_some() {
         return Target::Agent { extension: user.to_string() };
     }
-    let digits: String = user.chars().filter(|c| c.is_ascii_digit()).collect();
-    let home =
-        snapshot.account(account).and_then(|a| a.settings.as_ref()?.caller_id.clone()).unwrap_or_default();
-    let number = if !user.starts_with('+') && digits.len() == 10 && home.starts_with("+1") {
-        format!("+1{digits}")
-    } else {
-        user.to_string()
-    };
+    let number = dialled_number(user, &home(snapshot, account)).unwrap_or_else(|| user.to_string());
     Target::External { number }
 }

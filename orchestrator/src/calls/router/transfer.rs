@@ -2,21 +2,38 @@
 //! person connected to the call and handed to the dispatcher from the target.
 
 use super::*;
-use crate::calls::transfer;
+use crate::calls::transfer::{self, Refused};
 use crate::model::Target;
 use serde_json::json;
 
 impl CallRouter {
-    /// A transfer asked by the web app (checked there).
+    /// A transfer asked by the web app.
     pub(super) async fn transfer_request(&mut self, request: transfer::Request) {
         let call = self.calls.iter().find(|(_, c)| c.record == Some(request.record)).map(|(id, _)| *id);
         let result = match call {
             Some(call) => {
-                self.transfer(call, request.target, &request.by, request.extension.as_deref()).await
+                self.checked_transfer(call, request.target, &request.by, request.extension.as_deref()).await
             }
-            None => Err("the call has ended".into()),
+            None => Err(Refused::Call("the call has ended".into())),
         };
         let _ = request.reply.send(result);
+    }
+
+    /// The target checked against the configuration in force, for the agent who asked (see
+    /// `transfer::check`), then the transfer; the target as dialled.
+    async fn checked_transfer(
+        &mut self,
+        call: CallId,
+        target: Target,
+        by: &str,
+        extension: Option<&str>,
+    ) -> Result<Target, Refused> {
+        let account = self.calls.get(&call).and_then(|c| c.account);
+        let account = account.ok_or_else(|| Refused::Call("the call has no account here".into()))?;
+        let snapshot = self.planner.snapshot.borrow().clone();
+        let target = transfer::check(&snapshot, account, extension, target).map_err(Refused::Target)?;
+        self.transfer(call, target.clone(), by, extension).await.map_err(Refused::Call)?;
+        Ok(target)
     }
 
     /// A desk phone's REFER (already accepted): where it points, checked as for the agent on
@@ -33,11 +50,8 @@ impl CallRouter {
         let snapshot = self.planner.snapshot.borrow().clone();
         let target = transfer::dialled(&snapshot, account, user);
         let by = agent.clone().map_or_else(|| "the callee's phone".to_string(), |e| format!("extension {e}"));
-        let result = match transfer::check(&snapshot, account, agent.as_deref(), target) {
-            Ok(target) => self.transfer(call, target, &by, agent.as_deref()).await,
-            Err(why) => Err(why),
-        };
-        if let Err(reason) = result {
+        if let Err(refused) = self.checked_transfer(call, target, &by, agent.as_deref()).await {
+            let reason = refused.reason();
             tracing::info!(%call, target = user, %reason, "transfer refused");
             // The phone hears why not (its REFER's NOTIFY); the call goes on.
             self.sip.refuse_transfer(call, 403).await;

@@ -257,16 +257,8 @@ impl B2bua {
         let (via, _) = self.via(transport);
         let Some(call) = self.calls.get_mut(&id) else { return };
         let Some(o) = call.outbound.get_mut(idx) else { return };
-        o.cseq += 1;
         o.state = OutState::Done;
-        let mut req = Request::new(Method::Bye, o.remote_target.clone().unwrap_or_else(|| o.contact.clone()));
-        req.headers.push("Via", via);
-        req.headers.push("Max-Forwards", "70");
-        req.headers.push("From", format!("{};tag={}", o.from, o.local_tag));
-        req.headers.push("To", format!("{};tag={}", o.to, o.remote_tag.clone().unwrap_or_default()));
-        req.headers.push("Call-ID", o.call_id.clone());
-        req.headers.push("CSeq", format!("{} BYE", o.cseq));
-        let bytes = req.to_bytes();
+        let bytes = super::messages::in_dialog(o, Method::Bye, via).to_bytes();
         let to = o.peer;
         call.byes.push((o.call_id.clone(), Retransmit::new(bytes.clone(), to, now, T2)));
         self.out.push_back((to, bytes));

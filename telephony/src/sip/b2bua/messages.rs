@@ -23,6 +23,20 @@ pub(super) fn cancel_of(o: &Outbound) -> (SocketAddr, Request) {
     (o.peer, req)
 }
 
+/// A new request of ours inside an outbound leg's dialog (BYE, NOTIFY): the next CSeq, to the
+/// remote target, with `via` on top.
+pub(super) fn in_dialog(o: &mut Outbound, method: Method, via: String) -> Request {
+    o.cseq += 1;
+    let mut req = Request::new(method.clone(), o.remote_target.clone().unwrap_or_else(|| o.contact.clone()));
+    req.headers.push("Via", via);
+    req.headers.push("Max-Forwards", "70");
+    req.headers.push("From", format!("{};tag={}", o.from, o.local_tag));
+    req.headers.push("To", format!("{};tag={}", o.to, o.remote_tag.clone().unwrap_or_default()));
+    req.headers.push("Call-ID", o.call_id.clone());
+    req.headers.push("CSeq", format!("{} {method}", o.cseq));
+    req
+}
+
 /// ACK for a non-2xx final response: same branch as the INVITE, To with the response's tag.
 pub(super) fn ack_non_2xx(o: &Outbound, resp: &Response) -> Vec<u8> {
     let mut ack = Request::new(Method::Ack, o.invite.uri.clone());

@@ -92,15 +92,7 @@ impl B2bua {
         let (via, _) = self.via(transport);
         let contact = self.contact();
         let Some(o) = self.calls.get_mut(&id).and_then(|c| c.outbound.get_mut(idx)) else { return };
-        o.cseq += 1;
-        let mut req =
-            Request::new(Method::Notify, o.remote_target.clone().unwrap_or_else(|| o.contact.clone()));
-        req.headers.push("Via", via);
-        req.headers.push("Max-Forwards", "70");
-        req.headers.push("From", format!("{};tag={}", o.from, o.local_tag));
-        req.headers.push("To", format!("{};tag={}", o.to, o.remote_tag.clone().unwrap_or_default()));
-        req.headers.push("Call-ID", o.call_id.clone());
-        req.headers.push("CSeq", format!("{} NOTIFY", o.cseq));
+        let mut req = super::messages::in_dialog(o, Method::Notify, via);
         req.headers.push("Contact", contact);
         req.headers.push("Event", "refer");
         req.headers.push("Subscription-State", "terminated;reason=noresource");
