@@ -203,6 +203,12 @@ pub fn rtp(data: &[u8]) {
     let codec = G711::from_payload_type(h.payload_type);
     let mut leg = RtpEndpoint::new(codec, 7, 0, 0, 0);
     leg.hear_eagerly();
+    // The relay passing it through: the same packet in our stream (our SSRC, our sequence).
+    let mut forwarded = data.to_vec();
+    let mut relay_side = RtpEndpoint::new(codec, 9, 500, 9000, 0);
+    relay_side.forward(h.timestamp as u64, &mut forwarded);
+    let f = RtpHeader::parse(&forwarded).expect("a forwarded packet parses");
+    assert_eq!((f.ssrc, f.sequence, f.payload(&forwarded)), (9, 500, payload), "forwarded as ours");
     let mut packet = data.to_vec();
     let (mut seq, mut ts) = (h.sequence, h.timestamp);
     let mut rng = XorShift::from_bytes(data);
