@@ -50,6 +50,7 @@ const SANS_IO: &[&str] = &[
     "telephony/src/media/dtmf.rs",
     "telephony/src/media/g711.rs",
     "telephony/src/media/jitter.rs",
+    "telephony/src/media/mixer.rs",
     "telephony/src/media/rtcp.rs",
     "telephony/src/media/rtp.rs",
     "telephony/src/media/wav.rs",

@@ -121,7 +121,7 @@ const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
 const KEYS: [[char; 4]; 4] =
     [['1', '2', '3', 'A'], ['4', '5', '6', 'B'], ['7', '8', '9', 'C'], ['*', '0', '#', 'D']];
 
-fn goertzel(samples: &[i16], freq: f32, rate: f32) -> f32 {
+pub(crate) fn goertzel(samples: &[i16], freq: f32, rate: f32) -> f32 {
     let k = 2.0 * (std::f32::consts::TAU * freq / rate).cos();
     let (mut s1, mut s2) = (0.0f32, 0.0f32);
     for &x in samples {

@@ -1,11 +1,14 @@
 //! Media: RTP and RTCP, the jitter buffer, a leg as PCM frames (`endpoint`), players, codecs,
-//! DTMF, WAV files (all sans-IO), and the RTP relay driver. (Mixing and recording join here.)
+//! DTMF, WAV files, the conference mixer (all sans-IO), the RTP relay driver and the conference
+//! bridge that drives the mixer.
 
+pub mod conference;
 pub mod dtmf;
 pub mod endpoint;
 pub mod g711;
 pub mod gateway;
 pub mod jitter;
+pub mod mixer;
 pub mod player;
 pub mod relay;
 pub mod rtcp;

@@ -1,5 +1,5 @@
 //! The RTP relay driver: one RTP and one RTCP socket per side of a call (`A` faces the caller,
-//! `B` the callee), each side an [`RtpEndpoint`]. While both sides use the same codec and nothing
+//! `B` the callee), each side an [`RtpEndpoint`](super::endpoint::RtpEndpoint). While both sides use the same codec and nothing
 //! is attached, packets are copied across unchanged (pass-through, the cheap path). When a
 //! player, a tap or outgoing DTMF is attached, or the codecs differ, the relay bridges frames
 //! instead: each side's packets go through its jitter buffer and are decoded, and every 20 ms
@@ -11,20 +11,22 @@
 //! where its packets actually come from (symmetric RTP through NAT); RTCP multiplexed on the RTP
 //! port (RFC 5761) is recognised and answered the same way.
 
-use super::dtmf::{EventReceiver, EventSender, ToneDetector};
-use super::endpoint::{LegQuality, RtpEndpoint, G711};
-use super::player::{Source, Tone};
+use super::conference::Port;
+use super::endpoint::LegQuality;
+use super::player::Source;
 use super::rtcp;
 use super::rtp::RtpHeader;
 use recording::Recording;
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
+mod leg;
 mod recording;
+
+use leg::{apply_targets, Leg, Playing};
 
 /// Hands out even RTP ports (with the odd port above for RTCP) from a range, round robin,
 /// skipping ports in use.
@@ -178,6 +180,9 @@ pub enum RelayCommand {
     Monitor { side: MediaSide, on: bool },
     /// Send the next 20 ms now, and count the packet clock from now.
     SendNow,
+    /// Put `side` in a conference (`None`: take it out): it hears the bridge's mix for it, and
+    /// what it says goes to the bridge instead of the other side.
+    Join { side: MediaSide, port: Option<Port> },
     /// Record the call: every 20 ms, one stereo frame (interleaved) with what `customer` said
     /// on the left and what it heard on the right, until the receiver is dropped.
     Record { customer: MediaSide, frames: mpsc::UnboundedSender<Vec<i16>> },
@@ -267,6 +272,13 @@ impl Relay {
         let _ = self.commands.send(RelayCommand::Monitor { side, on });
     }
 
+    /// Puts `side` in a conference (see `conference::Bridge::join`), or takes it out (`None`):
+    /// it then hears the conference instead of the other side, and the other side, unless
+    /// joined too, stops hearing it (a side whose person left a joined call hears nothing).
+    pub fn join(&self, side: MediaSide, port: Option<Port>) {
+        let _ = self.commands.send(RelayCommand::Join { side, port });
+    }
+
     /// Decoded audio from one side, 20 ms at a time (for recording and speech recognition), in
     /// sequence and as soon as it arrives: no playout delay (a lost packet is waited for 40 ms,
     /// then concealed).
@@ -321,189 +333,9 @@ impl Relay {
     }
 }
 
-/// Per-direction DTMF listening and payload-type translation.
-struct DigitWatch {
-    side: MediaSide,
-    events: EventReceiver,
-    tones: ToneDetector,
-}
-
-impl DigitWatch {
-    fn new(side: MediaSide) -> Self {
-        DigitWatch { side, events: EventReceiver::default(), tones: ToneDetector::default() }
-    }
-
-    /// Looks at a packet from this side; rewrites the telephone-event payload type for the
-    /// other side when they differ.
-    fn inspect(&mut self, packet: &mut [u8], own_dtmf: Option<u8>, other_dtmf: Option<u8>) -> Option<Digit> {
-        let h = RtpHeader::parse(packet)?;
-        if Some(h.payload_type) == own_dtmf {
-            let digit = self.events.handle(&h, h.payload(packet));
-            if let Some(pt) = other_dtmf.filter(|pt| Some(*pt) != own_dtmf) {
-                packet[1] = (packet[1] & 0x80) | (pt & 0x7F);
-            }
-            return digit.map(|digit| Digit { side: self.side, digit, event: true });
-        }
-        if own_dtmf.is_some() {
-            return None; // events negotiated: in-band tones are not looked for
-        }
-        if h.payload_type != 0 && h.payload_type != 8 {
-            return None;
-        }
-        let samples = G711::from_payload_type(h.payload_type).decode(h.payload(packet));
-        self.tones.handle_block(&samples).map(|digit| Digit { side: self.side, digit, event: false })
-    }
-}
-
 impl Drop for Relay {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-/// Where decoded frames of one side go.
-type FrameTap = mpsc::UnboundedSender<Vec<i16>>;
-
-/// A player attached to one side.
-struct Playing {
-    source: Box<dyn Source + Send>,
-    done: Option<oneshot::Sender<()>>,
-}
-
-/// The state of one side of the relay (its sockets live beside it).
-struct Leg {
-    signalled: Option<SocketAddr>,
-    latched: Option<SocketAddr>,
-    rtcp_latched: Option<SocketAddr>,
-    /// The peer sends RTCP on the RTP port.
-    mux: bool,
-    dtmf: Option<u8>,
-    digits: DigitWatch,
-    endpoint: RtpEndpoint,
-    player: Option<Playing>,
-    tap: Option<FrameTap>,
-    digits_out: VecDeque<char>,
-    /// The telephone-event being sent, with its key.
-    event_out: Option<(EventSender, u32)>,
-    /// An in-band DTMF tone being sent (the side has no telephone-events).
-    tone_out: Option<Tone>,
-    /// Listening in (see `Relay::monitor`).
-    monitor: bool,
-}
-
-impl Leg {
-    fn new(side: MediaSide, seed: u32) -> Self {
-        let ssrc = seed.wrapping_mul(2654435761) ^ (side.index() as u32 * 0x9E37_79B9);
-        Leg {
-            signalled: None,
-            latched: None,
-            rtcp_latched: None,
-            mux: false,
-            dtmf: None,
-            digits: DigitWatch::new(side),
-            endpoint: RtpEndpoint::new(G711::Ulaw, ssrc, (ssrc >> 7) as u16, ssrc >> 3, 0),
-            player: None,
-            tap: None,
-            monitor: false,
-            digits_out: VecDeque::new(),
-            event_out: None,
-            tone_out: None,
-        }
-    }
-
-    fn to(&self) -> Option<SocketAddr> {
-        self.latched.or(self.signalled)
-    }
-
-    fn rtcp_to(&self) -> Option<SocketAddr> {
-        if self.mux {
-            return self.to();
-        }
-        self.rtcp_latched.or(self.to().map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))))
-    }
-
-    /// Something needs frames from or to this side.
-    fn attached(&self) -> bool {
-        self.player.is_some()
-            || self.monitor
-            || self.tap.is_some()
-            || self.event_out.is_some()
-            || self.tone_out.is_some()
-            || !self.digits_out.is_empty()
-    }
-
-    fn set_codec(&mut self, pt: u8) {
-        let codec = G711::from_payload_type(pt);
-        if codec != self.endpoint.codec() {
-            let ssrc = self.endpoint.ssrc();
-            self.endpoint = RtpEndpoint::new(codec, ssrc, (ssrc >> 7) as u16, ssrc >> 3, 0);
-            if self.tap.is_some() {
-                self.endpoint.hear_eagerly();
-            }
-        }
-    }
-
-    /// Gives the tap what arrived: in sequence, as soon as it arrives (whoever taps follows the
-    /// audio, it does not play it, so a playout delay would only make it hear later).
-    fn feed_tap(&mut self, now_ms: u64) {
-        let Some(tap) = &self.tap else { return };
-        while let Some(frame) = self.endpoint.poll_heard(now_ms) {
-            if tap.send(frame).is_err() {
-                self.tap = None;
-                self.endpoint.stop_hearing_eagerly();
-                return;
-            }
-        }
-    }
-
-    /// The audio this side gets for the next 20 ms when something other than the other side
-    /// speaks to it (a DTMF tone, then a player), and whether it is silenced for an event.
-    fn own_audio(&mut self) -> (Option<Vec<i16>>, bool) {
-        if self.tone_out.is_none() && self.event_out.is_none() {
-            if let Some(d) = self.digits_out.pop_front() {
-                if self.dtmf.is_some() {
-                    self.event_out = EventSender::new(d, 100).map(|e| (e, u32::MAX - d as u32));
-                } else {
-                    self.tone_out = Tone::dtmf(8000, d, 100);
-                }
-            }
-        }
-        if self.event_out.is_some() {
-            return (None, true);
-        }
-        if let Some(t) = &mut self.tone_out {
-            match t.next_frame() {
-                Some(f) => return (Some(f), false),
-                None => self.tone_out = None,
-            }
-        }
-        if let Some(p) = &mut self.player {
-            match p.source.next_frame() {
-                Some(f) => return (Some(f), false),
-                None => {
-                    if let Some(done) = p.done.take() {
-                        let _ = done.send(());
-                    }
-                    self.player = None;
-                }
-            }
-        }
-        (None, false)
-    }
-}
-
-/// New signalling: addresses (a new one resets that side's latches), payload types.
-fn apply_targets(legs: &mut [Leg; 2], old: &Targets, new: &Targets) {
-    let sides = [(new.a, old.a, new.a_dtmf, new.a_pt), (new.b, old.b, new.b_dtmf, new.b_pt)];
-    for (leg, (addr, old_addr, dtmf, pt)) in legs.iter_mut().zip(sides) {
-        if addr != old_addr {
-            leg.latched = None;
-            leg.rtcp_latched = None;
-            leg.mux = false;
-        }
-        leg.signalled = addr;
-        leg.dtmf = dtmf;
-        leg.set_codec(pt.unwrap_or(0));
     }
 }
 
@@ -648,9 +480,20 @@ async fn run(
                 // A side that listens in goes second: it hears what the other side was sent.
                 let order = if legs[0].monitor { [1, 0] } else { [0, 1] };
                 let mut sent_audio: [Vec<Vec<i16>>; 2] = [Vec::new(), Vec::new()];
+                // What a side in a conference says goes to the bridge.
+                for (i, leg) in legs.iter().enumerate() {
+                    if let (Some(port), false) = (&leg.port, leg.monitor) {
+                        heard[i].iter().for_each(|f| port.say(f.clone()));
+                    }
+                }
                 for to in order {
                     let other = 1 - to;
-                    let hears = if legs[other].monitor {
+                    let hears = if let Some(port) = legs[to].port.as_mut() {
+                        // The bridge's mix for this side, or silence while it has none yet.
+                        vec![port.next(2).unwrap_or_else(|| vec![0; 160])]
+                    } else if legs[other].port.is_some() {
+                        Vec::new() // the other side talks to the conference, not to this one
+                    } else if legs[other].monitor {
                         Vec::new() // a side listening in is not heard
                     } else if legs[to].monitor {
                         mix(&heard[other], &sent_audio[other])
@@ -704,6 +547,7 @@ async fn run(
                         leg.endpoint.hear_eagerly();
                     }
                     Some(RelayCommand::Monitor { side, on }) => legs[side.index()].monitor = on,
+                    Some(RelayCommand::Join { side, port }) => legs[side.index()].port = port,
                     Some(RelayCommand::SendNow) => ticker.reset_immediately(),
                     Some(RelayCommand::Record { customer, frames }) => {
                         recording =
@@ -753,6 +597,8 @@ async fn run(
             legs[i].endpoint.observe_rtp(now, &h);
             legs[j].endpoint.forward(now, packet);
             Some(&packet[..])
+        } else if Some(h.payload_type) == own_dtmf && (legs[i].port.is_some() || legs[j].port.is_some()) {
+            None // a conference party's keys are heard (reported), not passed to one other party
         } else if Some(h.payload_type) == own_dtmf {
             // A telephone-event crosses into the other side's stream with its payload type.
             let payload = h.payload(packet).to_vec();

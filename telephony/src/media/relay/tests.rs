@@ -2,6 +2,7 @@
 //! digits and quality reports; a side listening in.
 
 use super::*;
+use crate::media::endpoint::G711;
 
 #[tokio::test]
 async fn relays_both_ways_and_latches() {
@@ -318,4 +319,117 @@ async fn a_side_hears_one_stream_across_source_changes_and_bridging() {
         let step = w[1].wrapping_sub(w[0]);
         assert!(step > 0 && step < 8000, "audio timestamps move forward: {audio:?}");
     }
+}
+
+/// A phone on loopback that sends a sine at `hz` (PCMU, 20 ms packets) to `to` while it keeps
+/// what it receives; `hz` 0 sends silence.
+struct TonePhone {
+    socket: Arc<UdpSocket>,
+    heard: Arc<Mutex<Vec<i16>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl TonePhone {
+    async fn start(hz: f32, to: SocketAddr) -> TonePhone {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let (s, h) = (socket.clone(), heard.clone());
+        let receiving = tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, _)) = s.recv_from(&mut buf).await {
+                if let Some(rtp) = RtpHeader::parse(&buf[..n]) {
+                    let samples = crate::media::endpoint::G711::Ulaw.decode(rtp.payload(&buf[..n]));
+                    h.lock().unwrap().extend(samples);
+                }
+            }
+        });
+        let s = socket.clone();
+        let sending = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+            for k in 0u32.. {
+                tick.tick().await;
+                let frame: Vec<i16> = (0..160)
+                    .map(|i| {
+                        let t = (k * 160 + i) as f32 / 8000.0;
+                        (8000.0 * (std::f32::consts::TAU * hz * t).sin()) as i16
+                    })
+                    .collect();
+                let payload = crate::media::endpoint::G711::Ulaw.encode(&frame);
+                let packet =
+                    crate::media::rtp::write(false, 0, k as u16, k * 160, 0x5eed + hz as u32, &payload);
+                let _ = s.send_to(&packet, to).await;
+            }
+        });
+        TonePhone { socket, heard, tasks: vec![receiving, sending] }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    /// Relative power at `hz` over what was heard in the last second.
+    fn power(&self, hz: f32) -> f32 {
+        let heard = self.heard.lock().unwrap();
+        let tail = &heard[heard.len().saturating_sub(8000)..];
+        crate::media::dtmf::goertzel(tail, hz, 8000.0) / tail.len().max(1) as f32
+    }
+
+    fn hears(&self, hz: f32) -> bool {
+        self.power(hz) > 1.0
+    }
+}
+
+impl Drop for TonePhone {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(|t| t.abort());
+    }
+}
+
+/// Three parties over two relays (a call's caller and agent, and a third call's callee) in one
+/// bridge: each hears both others and not itself; a muted party is heard by nobody and still
+/// hears; a side taken out of the conference is heard by nobody.
+#[tokio::test]
+async fn a_conference_over_two_relays_mixes_minus_each_party_and_mutes_in_the_mixer() {
+    let pool = PortPool::new(40700, 40800);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let x = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+    let y = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
+    let caller = TonePhone::start(500.0, x.a_local).await;
+    let agent = TonePhone::start(900.0, x.b_local).await;
+    let third = TonePhone::start(1300.0, y.b_local).await;
+    x.update(Some(caller.addr()), Some(agent.addr()), None, None);
+    y.update(None, Some(third.addr()), None, None);
+    let bridge = crate::media::conference::Bridge::start();
+    let mut ids = Vec::new();
+    for (relay, side) in [(&x, MediaSide::A), (&x, MediaSide::B), (&y, MediaSide::B)] {
+        let (id, port) = bridge.join();
+        relay.join(side, Some(port));
+        ids.push(id);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let who = [(&caller, 500.0), (&agent, 900.0), (&third, 1300.0)];
+    for (phone, own) in who {
+        for (_, other) in who {
+            let power = phone.power(other);
+            if other == own {
+                assert!(power < 0.05, "a party hears itself at {other} Hz: {power}");
+            } else {
+                assert!(power > 1.0, "the party at {own} Hz does not hear {other} Hz: {power}");
+            }
+        }
+    }
+    // The agent muted: nobody hears 900 Hz, and the agent still hears both.
+    bridge.mute(ids[1], true);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert!(!caller.hears(900.0) && !third.hears(900.0), "a muted party is heard");
+    assert!(agent.hears(500.0) && agent.hears(1300.0), "a muted party hears nobody");
+    assert!(caller.hears(1300.0) && third.hears(500.0));
+    // The agent leaves the conference (their side taken out): the others go on without them.
+    bridge.mute(ids[1], false);
+    x.join(MediaSide::B, None);
+    bridge.leave(ids[1]);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert!(caller.hears(1300.0) && third.hears(500.0));
+    assert!(!caller.hears(900.0) && !third.hears(900.0));
+    assert_eq!(bridge.stats.parties.load(Ordering::Relaxed), 2);
 }
