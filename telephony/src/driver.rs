@@ -2,7 +2,7 @@
 //! address, the clock, and a command channel. It feeds messages and timeouts in, sends what
 //! comes out (over the TCP connection a peer uses, else UDP), and forwards events.
 
-use crate::sip::b2bua::{CallId, RouteDecision};
+use crate::sip::b2bua::{CallId, RouteDecision, Side};
 use crate::sip::flood::FloodConfig;
 use crate::sip::parse::{parse_stream, ParseError, MAX_MESSAGE};
 use crate::sip::registrar::{Directory, RegistrarConfig};
@@ -89,6 +89,8 @@ pub enum DriverCommand {
     ReportUnreached(CallId, bool),
     StopRinging(CallId),
     ReleaseCallee(CallId, oneshot::Sender<bool>),
+    KeepLegs(CallId, bool),
+    Release(CallId, Side, oneshot::Sender<bool>),
     RefuseTransfer(CallId, u16),
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
@@ -235,6 +237,20 @@ impl SipHandle {
     /// Stops ringing whoever is rung for a call we answered (see `B2bua::stop_ringing`).
     pub async fn stop_ringing(&self, call: CallId) {
         let _ = self.commands.send(DriverCommand::StopRinging(call)).await;
+    }
+
+    /// Lets either person of a call leave without ending it (see `B2bua::keep_legs`).
+    pub async fn keep_legs(&self, call: CallId, keep: bool) {
+        let _ = self.commands.send(DriverCommand::KeepLegs(call, keep)).await;
+    }
+
+    /// Sends one person of a connected call away while the other stays (see `B2bua::release`).
+    pub async fn release(&self, call: CallId, side: Side) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(DriverCommand::Release(call, side, tx)).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 
     /// Takes the caller back from the person connected to a call (see
@@ -586,6 +602,12 @@ impl SipDriver {
                 guarded(&self.counters, "refuse transfer", b"", || server.refuse_transfer(call, status));
             }
             Some(DriverCommand::KeepCaller(call, keep)) => server.keep_caller(call, keep),
+            Some(DriverCommand::KeepLegs(call, keep)) => server.keep_legs(call, keep),
+            Some(DriverCommand::Release(call, side, reply)) => {
+                let mut released = false;
+                guarded(&self.counters, "release a leg", b"", || released = server.release(now, call, side));
+                let _ = reply.send(released);
+            }
             Some(DriverCommand::ReportUnreached(call, report)) => server.report_unreached(call, report),
             Some(DriverCommand::Registrations(reply)) => {
                 let list = server

@@ -185,6 +185,18 @@ impl SipServer {
         self.b2bua.keep_caller(call, keep);
     }
 
+    /// See `B2bua::keep_legs`.
+    pub fn keep_legs(&mut self, call: CallId, keep: bool) {
+        self.b2bua.keep_legs(call, keep);
+    }
+
+    /// See `B2bua::release`.
+    pub fn release(&mut self, now_ms: u64, call: CallId, side: crate::sip::b2bua::Side) -> bool {
+        let released = self.b2bua.release(now_ms, call, side);
+        self.drain_b2bua();
+        released
+    }
+
     /// See `B2bua::release_callee`.
     pub fn release_callee(&mut self, now_ms: u64, call: CallId) -> bool {
         let released = self.b2bua.release_callee(now_ms, call);

@@ -69,6 +69,10 @@ impl B2bua {
             Method::Bye => {
                 let call = self.calls.get_mut(&id)?;
                 call.inbound.final_tx = None;
+                if self.caller_leaves(id) {
+                    return Some(reject(req, 200, "OK"));
+                }
+                let call = self.calls.get_mut(&id)?;
                 let answered = call.answered;
                 call.state = CallState::Ending;
                 if let Some(idx) = answered {
@@ -106,6 +110,17 @@ impl B2bua {
                 if call.answered != Some(idx) {
                     // A leg no longer connected (transferred away; a fork that lost): only its
                     // own dialog ends.
+                    return Some(reject(req, 200, "OK"));
+                }
+                if call.caller_gone {
+                    // The caller left before (a call kept for its callee): nobody is left.
+                    call.state = CallState::Ending;
+                    self.end(id, Outcome::Completed { hung_up_by: Side::Callee });
+                    self.reap(id);
+                    return Some(reject(req, 200, "OK"));
+                }
+                if call.keep_legs {
+                    self.callee_leaves(id);
                     return Some(reject(req, 200, "OK"));
                 }
                 if call.keep_caller && call.answered_by_us {

@@ -9,6 +9,7 @@ use crate::sip::registrar::{Directory, RegistrarConfig, SipUser};
 use crate::sip::server::{ServerEvent, SipServer};
 
 mod browsers;
+mod parties;
 mod transfer;
 
 const PBX: &str = "127.0.0.1:5060";

@@ -87,7 +87,7 @@ impl B2bua {
 
     /// The NOTIFY that ends a REFER's implicit subscription with the transfer's outcome (RFC
     /// 3515 §2.4.5: a sipfrag status line).
-    fn notify_referrer(&mut self, id: CallId, idx: usize, status: u16) {
+    pub(super) fn notify_referrer(&mut self, id: CallId, idx: usize, status: u16) {
         let transport = self.calls.get(&id).and_then(|c| c.outbound.get(idx)).map_or("UDP", |o| o.transport);
         let (via, _) = self.via(transport);
         let contact = self.contact();

@@ -146,6 +146,12 @@ pub enum CallEvent {
         side: Side,
         target: String,
     },
+    /// In a call that keeps its legs (`B2bua::keep_legs`), one person hung up and the other
+    /// stays on (the call ends when both have gone).
+    LegLeft {
+        call: CallId,
+        side: Side,
+    },
 }
 
 /// A browser's side of a call as the B2BUA sees it: our session description for the browser,
