@@ -19,6 +19,7 @@ mod recordings;
 mod registrations;
 mod sipws;
 pub use sipws::Secure;
+mod conference;
 mod live;
 mod throttle;
 mod transfers;
@@ -178,6 +179,7 @@ fn declare(api: &mut Api) {
     calls::routes(api);
     recordings::routes(api);
     transfers::routes(api);
+    conference::routes(api);
     registrations::routes(api);
     live::routes(api);
     voicemail::routes(api);

@@ -140,10 +140,23 @@ impl Activity {
     /// `call` ended: agents with no other call go to wrap-up (when owed) or are free again.
     /// A wrap-up ends by itself when its time is up (a timer tells subscribers).
     pub fn call_ended(&self, call: CallId) {
+        self.leave(call, None);
+    }
+
+    /// One agent left `call` while it goes on (a transfer they completed, a conference they
+    /// left); as `call_ended` for them.
+    pub fn left(&self, call: CallId, account: i64, extension: &str) {
+        self.leave(call, Some((account, extension.to_string())));
+    }
+
+    fn leave(&self, call: CallId, only: Option<Agent>) {
         let now = now_ms();
         let mut inner = self.lock();
         let mut done = Vec::new();
         for (agent, doing) in inner.agents.iter_mut() {
+            if only.as_ref().is_some_and(|o| o != agent) {
+                continue;
+            }
             if let Doing::OnCall { calls, wrap_up_ms, .. } = doing {
                 if let Some(i) = calls.iter().position(|l| l.call == call) {
                     let last = calls.remove(i);

@@ -17,6 +17,7 @@
 
 pub mod activity;
 pub mod answered;
+pub mod conference;
 pub mod directory;
 pub mod dispatch;
 pub mod ivr;

@@ -22,6 +22,7 @@ use switchboard_telephony::sip::registrar::{RegistrarConfig, RegistrarEvent};
 use switchboard_telephony::sip::server::ServerEvent;
 use tokio::sync::mpsc;
 
+mod conference;
 mod transfer;
 
 /// How often the directory is reloaded even without a change notice (covers changes made by
@@ -104,6 +105,7 @@ struct RouterTask {
     events: mpsc::Receiver<ServerEvent>,
     planned: tokio::sync::mpsc::UnboundedReceiver<Prepared>,
     transfers: mpsc::UnboundedReceiver<crate::calls::transfer::Request>,
+    conferences: mpsc::UnboundedReceiver<crate::calls::conference::Request>,
     /// What it handled last, for the log.
     last: String,
 }
@@ -116,6 +118,11 @@ impl crate::supervise::Supervised for RouterTask {
                     Some(e) => e,
                     None => break,
                 },
+                Some(request) = self.conferences.recv() => {
+                    self.last = "a conference or warm transfer".into();
+                    self.router.conference_request(request).await;
+                    continue;
+                }
                 Some(request) = self.transfers.recv() => {
                     self.last = "a transfer".into();
                     self.router.transfer_request(request).await;
@@ -223,12 +230,12 @@ pub async fn start(
         ended_early: HashMap::new(),
         live,
         call_log: CallLog { window_start: None, logged: 0, quiet: 0 },
+        confs: Default::default(),
     };
-    let transfers = router.live.transfers().attach();
-    let router_task = health.supervise(
-        "router",
-        RouterTask { router, events, planned: planned_rx, transfers, last: String::new() },
-    );
+    let (transfers, conferences) = (router.live.transfers().attach(), router.live.conferences().attach());
+    let task =
+        RouterTask { router, events, planned: planned_rx, transfers, conferences, last: String::new() };
+    let router_task = health.supervise("router", task);
     // Done when SIP has stopped, the router has seen its last event and every call record
     // update it queued is written.
     let task = tokio::spawn(async move {
@@ -326,6 +333,8 @@ struct CallRouter {
     /// Live AI engagements (the supervisors' view).
     live: crate::live::Live,
     call_log: CallLog,
+    /// Joined calls and conferences (see `router/conference.rs`).
+    confs: conference::Confs,
 }
 
 /// A call's disposition as the log shows it.
@@ -545,6 +554,9 @@ impl CallRouter {
             CallEvent::Hold { call, side, on } => {
                 let who = if side == Side::Caller { "caller" } else { "callee" };
                 self.event(call, if on { "hold" } else { "resume" }, serde_json::json!({ "by": who })).await;
+                if self.party_holds(call, side, on) {
+                    return; // a conference party: not heard meanwhile, and no music into the conference
+                }
                 let Some(active) = self.calls.get(&call) else { return };
                 let Some(relay) = active.relay.clone() else { return };
                 // The other side hears the account's hold music (or the hold chime) meanwhile.
@@ -560,6 +572,7 @@ impl CallRouter {
                 });
             }
             CallEvent::TransferRequested { call, target, .. } => self.refer(call, &target).await,
+            CallEvent::LegLeft { call, side } => self.party_left(call, side).await,
             CallEvent::CalleeLeft { call } => {
                 // Someone listening in hung up; the caller stays with the AI agent.
                 self.event(call, "callee_left", serde_json::json!({})).await;
@@ -586,6 +599,7 @@ impl CallRouter {
             }
             CallEvent::Ended { call, outcome } => {
                 self.live.agents().call_ended(call);
+                self.conference_call_ended(call).await;
                 let active = self.calls.remove(&call);
                 if let Some(key) = active.as_ref().and_then(|a| a.record) {
                     self.live.recordings().call_ended(key);

@@ -248,6 +248,8 @@ struct Inner {
     recordings: crate::calls::recording::Recordings,
     /// Where the web app's transfers go (the call router).
     transfers: crate::calls::transfer::Transfers,
+    /// Warm transfers and conferences asked by the web app, and the live conferences.
+    conferences: crate::calls::conference::Conferences,
     entries: Mutex<HashMap<u64, Entry>>,
     updates: broadcast::Sender<Update>,
     next: AtomicU64,
@@ -294,6 +296,11 @@ impl Live {
         &self.inner.transfers
     }
 
+    /// Joined calls and conferences (see `calls::conference`).
+    pub fn conferences(&self) -> &crate::calls::conference::Conferences {
+        &self.inner.conferences
+    }
+
     pub fn new() -> Live {
         let (updates, _) = broadcast::channel(4096);
         let live = Live {
@@ -301,6 +308,7 @@ impl Live {
                 agents: Default::default(),
                 recordings: Default::default(),
                 transfers: Default::default(),
+                conferences: Default::default(),
                 entries: Mutex::default(),
                 updates,
                 next: AtomicU64::new(1),

@@ -32,6 +32,8 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
             (Method::POST, "/api/calls/{id}/transfer") => {
                 json!({"target": {"type": "agent", "extension": "102"}})
             }
+            (Method::POST, "/api/calls/{id}/transfer/complete") => json!({"consult": 1}),
+            (Method::POST, "/api/calls/{id}/conference") => json!({"add": 1}),
             (Method::PUT, "/api/calls/{id}/wrap-up") => {
                 json!({"outcome": "Resolved", "notes": "Refund sent"})
             }

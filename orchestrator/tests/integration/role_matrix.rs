@@ -249,6 +249,9 @@ async fn request_for(
         (Method::POST, "/api/calls/{id}/transfer") => {
             Some(json!({"target": {"type": "queue", "name": "support"}}))
         }
+        (Method::POST, "/api/calls/{id}/transfer/complete") => Some(json!({"consult": f.ids["/api/calls"]})),
+        (Method::POST, "/api/calls/{id}/conference") => Some(json!({"add": f.ids["/api/calls"]})),
+        (Method::PATCH, "/api/calls/{id}/conference/parties/{party}") => Some(json!({"muted": true})),
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
         (Method::PUT, "/api/account") => {
@@ -264,6 +267,9 @@ async fn request_for(
         e.path.replace("{extension}", "101")
     } else if !e.path.contains("{id}") {
         e.path.clone()
+    } else if e.path.contains("{party}") {
+        // A conference party of the fixture's call (which has ended: the handler says so).
+        e.path.replace("{id}", &f.ids["/api/calls"].to_string()).replace("{party}", "1")
     } else if e.method == Method::DELETE && collection == "/api/voicemail" {
         e.path.replace("{id}", &voicemail_message(db, f, data_dir).await.to_string())
     } else if e.method == Method::DELETE {
@@ -319,6 +325,10 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::POST, "/api/calls/{id}/recording") => StatusCode::CONFLICT,
         // Allowed, but the call has ended: nobody to transfer.
         (Method::POST, "/api/calls/{id}/transfer") => StatusCode::CONFLICT,
+        // Allowed, but the call has ended: nothing to join or confer.
+        (_, p) if p == "/api/calls/{id}/transfer/complete" || p.starts_with("/api/calls/{id}/conference") => {
+            StatusCode::CONFLICT
+        }
         // Allowed, but the user is on no call: no caller to look up or link.
         (_, "/api/me/customers/search" | "/api/me/customers/link") => StatusCode::CONFLICT,
         (Method::POST, _) => StatusCode::CREATED,
@@ -342,6 +352,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/calls/{id}/recording" | "/api/recordings/{id}/audio" => Agent,
         // Transferring a live call (agents: calls they are on, checked by the handler).
         "/api/calls/{id}/transfer" | "/api/me/transfer-targets" => Agent,
+        // Warm transfers and conferences (agents: their own two calls, checked by the handler).
+        p if p == "/api/calls/{id}/transfer/complete" || p.starts_with("/api/calls/{id}/conference") => Agent,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
         p if p.starts_with("/api/me/customers") => Agent,
         "/api/account" if read => Agent,
@@ -456,11 +468,14 @@ async fn matrix(db: Db) {
                 Method::POST if e.path.ends_with("/transfer") => {
                     Some(json!({"target": {"type": "queue", "name": "support"}}))
                 }
+                Method::POST if e.path.ends_with("/transfer/complete") => Some(json!({"consult": other})),
+                Method::POST if e.path.ends_with("/conference") => Some(json!({"add": other})),
+                Method::PATCH => Some(json!({"held": true})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
                 Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),
                 _ => None,
             };
-            let path = e.path.replace("{id}", &other.to_string());
+            let path = e.path.replace("{id}", &other.to_string()).replace("{party}", "1");
             let r = call(&app, e.method.clone(), &path, Some(&a.cookies[&Role::Owner]), body.as_ref()).await;
             assert_eq!(
                 r.status,
