@@ -1,8 +1,10 @@
 // Blind transfer from the workspace: the agent picks where the caller goes (a colleague, with
 // whether they are free; a queue; an IVR menu; an AI agent; a voicemail box; or an outside
 // number) and leaves the call. The server checks the target and the agent's class of service
-// and says why when it refuses; on success the agent's line ends and wrap-up begins.
+// and says why when it refuses; on success the agent's line ends and wrap-up begins. "Consult
+// first" calls a colleague or a number on the other line instead (a warm transfer: consult.js).
 import { $, api, el } from "./lib.js";
+import { consult } from "./consult.js";
 
 const STATUS = { available: "available", busy: "on a call", unavailable: "unavailable" };
 
@@ -68,9 +70,28 @@ export const transfer = {
       number,
       el("div", { class: "row" },
         el("button", { type: "submit", "data-action": "transfer" }, "Transfer"),
+        el("button", { type: "button", class: "ghost-b", "data-action": "consult", onclick: () => consultFirst() }, "Consult first"),
         el("button", { type: "button", class: "ghost-b", onclick: () => { this.open = false; this.closed(""); } }, "Cancel")),
       problem,
     );
+    // A warm transfer: talk to the colleague (or the number) first, on the other line.
+    const consultFirst = () => {
+      problem.textContent = "";
+      const external = select.value === "external";
+      const target = external ? { type: "external", number: number.value.trim() } : select.value && JSON.parse(select.value);
+      if (!target || (target.type !== "agent" && target.type !== "external")) {
+        problem.textContent = "Only a colleague or a number can be consulted first.";
+        return;
+      }
+      const label = external ? target.number : select.selectedOptions[0].textContent.split(" · ")[0];
+      try {
+        consult.start(target.type === "agent" ? target.extension : target.number, label);
+        this.open = false;
+        this.closed("");
+      } catch (e) {
+        problem.textContent = e.message;
+      }
+    };
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const target = select.value === "external" ? { type: "external", number: number.value.trim() } : JSON.parse(select.value);

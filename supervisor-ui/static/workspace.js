@@ -6,6 +6,7 @@ import { phone } from "./phone.js";
 import { wrapUp } from "./wrapup.js";
 import { recording } from "./recording.js";
 import { transfer } from "./transfer.js";
+import { consult } from "./consult.js";
 
 const STATUS = [
   ["available", "Available"],
@@ -27,7 +28,7 @@ export const workspace = {
       $("ws-phone-status").textContent = "Your user is not linked to an agent extension: ask an admin to link one.";
       return;
     }
-    if (!this.unsubscribe) this.unsubscribe = phone.on(() => { this.render(); this.refreshStatus(); });
+    if (!this.unsubscribe) this.unsubscribe = phone.on(() => { this.render(); consult.phoneChanged(); this.refreshStatus(); });
     phone.start();
     this.render();
     this.devices();
@@ -63,6 +64,7 @@ export const workspace = {
       wrapUp.show(null);
       recording.show(null);
       transfer.show(null);
+      consult.update([]);
       return renderCustomer(null);
     }
     try {
@@ -70,12 +72,14 @@ export const workspace = {
     } catch {
       return;
     }
+    consult.update(this.customers);
     const peer = phone.lines[phone.active].peer;
     const shown = this.customers.find((c) => c.number === peer) || this.customers[0] || null;
     wrapUp.show(shown ? shown.call_id : null, shown ? shown.number : "");
     recording.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
-    // A call the agent placed cannot be transferred (yet): only callers who called in.
-    const incoming = phone.lines[phone.active].direction === "in";
+    // A call the agent placed cannot be transferred (yet): only callers who called in; a
+    // conference is managed from its own card.
+    const incoming = phone.lines[phone.active].direction === "in" && !consult.conference;
     transfer.show(shown && incoming && this.presence.activity === "on_call" ? shown.call_id : null);
     // Keep a search the agent is typing.
     if (shown && this.shown && shown.number === this.shown.number && !shown.snapshot && !this.shown.snapshot) return;

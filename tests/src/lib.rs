@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests: run the real `switchboard` binary, talk to it over HTTP,
 //! and get a fresh PostgreSQL database when one is configured.
 
+pub mod workspace;
+
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -8,49 +8,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 const PASSWORD: &str = "switchboard-demo";
 
+use switchboard_tests::workspace::{alice_in_browser, alice_with_microphone, line_state, wait_line};
 use switchboard_tests::{
-    add_carol, assert_no_page_errors, browser_hears, browser_tone, demo_account, find_file, free_udp_port,
+    add_carol, assert_no_page_errors, browser_hears, demo_account, find_file, free_udp_port,
     get_json as json_of, last_call, login, mic_and_recorder, require_program, screenshot_dir, seconds_heard,
     tone_of, Baresip, Browser, PhoneOptions, Server,
 };
-
-/// Alice (extension 101) signed in to the workspace in a browser whose microphone plays `hz`,
-/// her softphone registered.
-async fn alice_in_browser(server: &Server, dir: &Path, hz: f32) -> Option<Browser> {
-    let mic = dir.join("browser-mic.wav");
-    browser_tone(&mic, hz, 30.0);
-    alice_with_microphone(server, &mic).await
-}
-
-/// The same, her microphone playing (and looping) the WAV file `mic`.
-async fn alice_with_microphone(server: &Server, mic: &Path) -> Option<Browser> {
-    let mut b = Browser::start_with(&server.url(""), Some(mic)).await?;
-    b.run(json!({"do": "login", "email": "alice@demo.example", "password": PASSWORD})).await;
-    b.run(json!({"do": "visible", "selector": "#workspace-page"})).await;
-    b.run(json!({"do": "waitUntil", "expression": "window.switchboardPhone.status === 'registered'", "timeout": 15000}))
-        .await;
-    Some(b)
-}
-
-async fn line_state(b: &mut Browser, line: usize) -> String {
-    let r = b
-        .run(json!({"do": "evaluate", "expression": format!("window.switchboardPhone.lines[{line}].state")}))
-        .await;
-    r["value"].as_str().unwrap_or_default().to_string()
-}
-
-async fn wait_line(b: &mut Browser, line: usize, state: &str) {
-    let expression = format!("window.switchboardPhone.lines[{line}].state === '{state}'");
-    let r = b.try_run(json!({"do": "waitUntil", "expression": expression, "timeout": 15000})).await;
-    if r["ok"] != true {
-        let last = b.run(json!({"do": "evaluate", "expression": format!("window.switchboardPhone.lines[{line}].lastEnded")})).await;
-        panic!(
-            "line {line} never became {state} (it is {}; last call {})",
-            line_state(b, line).await,
-            last["value"]
-        );
-    }
-}
 
 /// Speech made with espeak-ng at `rate`, between `before` and `after` ms of silence.
 fn speech(dir: &Path, text: &str, rate: u32, before: u32, after: u32) -> Vec<i16> {
