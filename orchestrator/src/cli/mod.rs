@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_agent;
+pub mod bench_mixer;
 pub mod bench_webrtc;
 pub mod chat;
 pub mod options;
@@ -114,6 +115,8 @@ pub enum BenchCommand {
     Agent(bench_agent::BenchAgentOptions),
     /// Browser calls (WebRTC, Opus) bridged to G.711 carrier legs: CPU per call and loss.
     Webrtc(bench_webrtc::BenchWebrtcOptions),
+    /// Conference mixing: CPU per party, for the mixer alone and the bridge as calls use it.
+    Mixer(bench_mixer::BenchMixerOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +187,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Sip(opts)) => bench::sip(opts).await,
         Command::Bench(BenchCommand::Agent(opts)) => bench_agent::agent(opts).await,
         Command::Bench(BenchCommand::Webrtc(opts)) => bench_webrtc::webrtc(opts).await,
+        Command::Bench(BenchCommand::Mixer(opts)) => bench_mixer::mixer(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
             tokio::task::spawn_blocking(move || bench::speech(opts)).await?
         }

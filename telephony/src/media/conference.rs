@@ -140,6 +140,15 @@ impl Port {
         let _ = self.said.send(frame);
     }
 
+    /// For benchmarks: what a relay does each tick (hand in a frame, take the mix).
+    pub fn bench_say(&self, frame: Vec<i16>) {
+        self.say(frame);
+    }
+
+    pub fn bench_next(&mut self) -> Option<Vec<i16>> {
+        self.next(2)
+    }
+
     /// The next mixed frame for this party; frames beyond the newest `keep` are dropped so
     /// that a relay ticking behind the bridge does not build up delay.
     pub(crate) fn next(&mut self, keep: usize) -> Option<Vec<i16>> {
