@@ -573,6 +573,9 @@ impl CallRouter {
             }
             CallEvent::TransferRequested { call, target, .. } => self.refer(call, &target).await,
             CallEvent::LegLeft { call, side } => self.party_left(call, side).await,
+            CallEvent::AttendedTransferRequested { call, replaces } => {
+                self.attended_refer(call, replaces).await
+            }
             CallEvent::CalleeLeft { call } => {
                 // Someone listening in hung up; the caller stays with the AI agent.
                 self.event(call, "callee_left", serde_json::json!({})).await;

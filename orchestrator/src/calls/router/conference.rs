@@ -192,6 +192,31 @@ impl CallRouter {
         Ok(self.publish(conf))
     }
 
+    /// A desk phone's attended transfer (REFER with Replaces, accepted): the agent on both
+    /// calls completes it as from the web app; refused (NOTIFY 403) when that cannot be.
+    pub(super) async fn attended_refer(&mut self, call: CallId, replaces: CallId) {
+        let on_other = self.live.agents().on(replaces);
+        let agent = self.live.agents().on(call).into_iter().find(|a| on_other.contains(a));
+        let records =
+            (self.calls.get(&call).and_then(|c| c.record), self.calls.get(&replaces).and_then(|c| c.record));
+        let result = match (agent, records) {
+            (Some((account, extension)), (Some(record), Some(consult))) => {
+                let snapshot = self.planner.snapshot.borrow().clone();
+                let by =
+                    snapshot.agent(account, &extension).map_or(extension.clone(), |a| a.display_name.clone());
+                self.conference_ask(record, Ask::Complete { consult }, &by, Some(&extension))
+                    .await
+                    .map(|_| ())
+            }
+            _ => Err("the phone's two calls do not share an agent".to_string()),
+        };
+        if let Err(reason) = result {
+            tracing::info!(%call, %replaces, %reason, "attended transfer refused");
+            self.sip.refuse_transfer(call, 403).await;
+            self.event(call, "transfer_failed", json!({ "kind": "warm", "reason": reason })).await;
+        }
+    }
+
     fn add_party(
         &mut self,
         conf: u64,

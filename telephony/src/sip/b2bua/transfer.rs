@@ -16,13 +16,7 @@ impl B2bua {
         let Some(to) = refer_to.and_then(|v| NameAddr::parse(v).ok()) else {
             return reject(req, 400, "Bad Request (no usable Refer-To)");
         };
-        if to.uri.headers.as_deref().is_some_and(|h| h.to_ascii_lowercase().contains("replaces=")) {
-            return reject(
-                req,
-                501,
-                "Not Implemented (REFER with Replaces; use the web app's consult transfer)",
-            );
-        }
+        let replaces = to.uri.headers.as_deref().and_then(replaces_call_id);
         if side == Side::Caller {
             return reject(req, 403, "Forbidden (only the person who took the call can transfer it)");
         }
@@ -34,6 +28,27 @@ impl B2bua {
         if !connected {
             return reject(req, 403, "Forbidden (the call is not connected)");
         }
+        if let Some(other) = replaces {
+            // The transferor's other call: one where they placed the call (our inbound dialog)
+            // or took it (an answered outbound leg).
+            let found =
+                self.by_inbound.iter().find(|((cid, _), _)| *cid == other).map(|(_, c)| *c).or_else(|| {
+                    let (c, leg) = *self.by_outbound.get(&other)?;
+                    (self.calls.get(&c)?.answered == Some(leg)).then_some(c)
+                });
+            let Some(replaces) = found.filter(|c| *c != id && self.calls.get(c).is_some_and(|c| !c.ended))
+            else {
+                return reject(req, 481, "Call/Transaction Does Not Exist (the call to replace)");
+            };
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.referred = idx;
+            }
+            self.events.push_back(CallEvent::AttendedTransferRequested { call: id, replaces });
+            return reject(req, 202, "Accepted");
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return reject(req, 481, "Call/Transaction Does Not Exist");
+        };
         let Some(target) = to.uri.user.clone().filter(|u| !u.is_empty()) else {
             return reject(req, 400, "Bad Request (Refer-To names nobody)");
         };
@@ -102,4 +117,36 @@ impl B2bua {
         let peer = o.peer;
         self.out.push_back((peer, req.to_bytes()));
     }
+}
+
+/// The Call-ID named by a Refer-To URI's `Replaces` header (RFC 3891; percent-encoded in the
+/// URI's headers: `Replaces=abc%40host%3Bto-tag%3Dx%3Bfrom-tag%3Dy`).
+fn replaces_call_id(headers: &str) -> Option<String> {
+    let value = headers.split('&').find_map(|h| {
+        let (name, value) = h.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("replaces").then_some(value)
+    })?;
+    let decoded = percent_decode(value);
+    let call_id = decoded.split(';').next()?.trim().to_string();
+    (!call_id.is_empty()).then_some(call_id)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, ..) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -146,6 +146,14 @@ pub enum CallEvent {
         side: Side,
         target: String,
     },
+    /// The person connected to the call asked (REFER with Replaces, answered 202) to join the
+    /// caller with whoever they are talking to on their other call, `replaces` (an attended
+    /// transfer from a desk phone). The application joins them (`release` of the transferor on
+    /// both calls) or refuses (`refuse_transfer`).
+    AttendedTransferRequested {
+        call: CallId,
+        replaces: CallId,
+    },
     /// In a call that keeps its legs (`B2bua::keep_legs`), one person hung up and the other
     /// stays on (the call ends when both have gone).
     LegLeft {

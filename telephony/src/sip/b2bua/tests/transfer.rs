@@ -18,13 +18,13 @@ fn the_callee_refers_the_caller_on_and_the_caller_is_connected_to_someone_else()
     let (inv, tag) = w.answer("t1", call);
     assert!(!w.pbx.release_callee(w.now, CallId(999)), "no such call");
     // The caller cannot transfer the person they called; attended transfer by REFER with
-    // Replaces is not taken yet; a Refer-To without anyone in it is refused.
+    // Replaces naming no call of ours is refused; a Refer-To without anyone in it is refused.
     let from_caller = caller_request("REFER", "t1", 2, Some(&tag), "")
         .replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nRefer-To: <sip:103@127.0.0.1>\r\n");
     w.deliver(CALLER, from_caller.as_bytes());
     w.take_response(CALLER, 403);
     w.deliver(CALLEE, &refer(&inv, "<sip:103@127.0.0.1?Replaces=abc%3Bto-tag%3Dx%3Bfrom-tag%3Dy>", "r1"));
-    w.take_response(CALLEE, 501);
+    w.take_response(CALLEE, 481);
     w.deliver(CALLEE, &refer(&inv, "<sip:127.0.0.1>", "r2"));
     w.take_response(CALLEE, 400);
     w.nothing_sent();
@@ -120,4 +120,34 @@ fn a_refer_for_a_call_that_is_not_connected_is_refused() {
     assert!(!w.pbx.release_callee(w.now, call));
     w.nothing_sent();
     assert!(w.events.is_empty(), "{:?}", w.events);
+}
+
+#[test]
+fn a_refer_with_replaces_names_the_transferors_other_call_and_is_completed_by_release() {
+    let mut w = World::new();
+    let call = w.invite("x1");
+    let (inv, _) = w.answer("x1", call);
+    // The transferor's other call: one they placed (its Call-ID is our inbound dialog's).
+    let other = w.invite("y1");
+    w.answer("y1", other);
+    w.deliver(CALLEE, &refer(&inv, "<sip:103@127.0.0.1?Replaces=y1%3Bto-tag%3Dabc%3Bfrom-tag%3Ddef>", "a1"));
+    w.take_response(CALLEE, 202);
+    assert_eq!(w.take_event(), CallEvent::AttendedTransferRequested { call, replaces: other });
+    w.nothing_sent();
+    // The application joins the two calls' other people: the transferor hears the NOTIFY that
+    // ends the REFER, then BYE, on this call (and, released, on the other).
+    assert!(w.pbx.release(w.now, call, Side::Callee));
+    w.collect();
+    let notify = w.take_request(CALLEE, Method::Notify);
+    assert_eq!(String::from_utf8_lossy(&notify.body), "SIP/2.0 200 OK\r\n");
+    w.take_request(CALLEE, Method::Bye);
+    assert!(w.pbx.release(w.now, other, Side::Caller));
+    w.collect();
+    let bye = w.take_request(CALLER, Method::Bye);
+    assert_eq!(bye.headers.get("Call-ID"), Some("y1"));
+    // A Replaces naming the call itself is refused.
+    let third = w.invite("z1");
+    let (inv3, _) = w.answer("z1", third);
+    w.deliver(CALLEE, &refer(&inv3, "<sip:103@127.0.0.1?Replaces=z1%3Bto-tag%3Da>", "a2"));
+    w.take_response(CALLEE, 481);
 }
