@@ -379,6 +379,23 @@ pub async fn clean_up(db: &Db, data_dir: &std::path::Path, now_ms: i64) -> crate
 }
 
 /// Runs `clean_up` at start and then daily.
+/// Closes the recordings a previous run left open (it died mid-call): each ends where its
+/// file does (the header is committed every second, so the file says more than the row, which
+/// is updated every few seconds). Returns how many.
+pub async fn close_abandoned(db: &Db, data_dir: &std::path::Path) -> crate::error::Result<u64> {
+    for (id, path, row_ms) in crate::store::recordings::still_open(db).await? {
+        // (Read whole: a header's size is believed only as far as the data is there.)
+        let Ok(bytes) = std::fs::read(data_dir.join(&path)) else { continue };
+        if let Ok(info) = switchboard_telephony::media::wav::parse(&bytes) {
+            let ms = info.duration_ms() as i64;
+            if ms > row_ms {
+                crate::store::recordings::set_length(db, id, ms).await?;
+            }
+        }
+    }
+    crate::store::recordings::close_abandoned(db).await
+}
+
 pub fn spawn_daily_clean_up(db: Db, data_dir: PathBuf) {
     tokio::spawn(async move {
         let mut day = tokio::time::interval(Duration::from_secs(86_400));

@@ -174,7 +174,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     // Calls a previous run left up (it died): their records and recordings are closed, and
     // recordings past their account's retention go, now and daily.
     let closed = crate::store::calls::close_abandoned(&db).await?;
-    let recordings = crate::store::recordings::close_abandoned(&db).await?;
+    let recordings = crate::calls::recording::close_abandoned(&db, &opts.data.data_dir).await?;
     if closed + recordings > 0 {
         tracing::warn!(
             calls = closed,

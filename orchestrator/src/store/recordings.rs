@@ -144,6 +144,25 @@ pub async fn delete(db: &Db, id: i64, call_id: i64, why: &str) -> Result<()> {
     Ok(())
 }
 
+/// Recordings still open (a previous run died mid-call): id, path and length as last written
+/// into the row.
+pub async fn still_open(db: &Db) -> Result<Vec<(i64, String, i64)>> {
+    let rows = sqlx::query("SELECT id, path, duration_ms FROM call_recordings WHERE ended_at IS NULL")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("path")?, r.try_get("duration_ms")?))).collect()
+}
+
+/// Sets an open recording's length (what its file holds, found after a crash).
+pub async fn set_length(db: &Db, id: i64, duration_ms: i64) -> Result<()> {
+    sqlx::query("UPDATE call_recordings SET duration_ms = $1 WHERE id = $2 AND ended_at IS NULL")
+        .bind(duration_ms)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// Closes recordings a previous run left open (the process died mid-call): they end where
 /// their last update put them. Returns how many.
 pub async fn close_abandoned(db: &Db) -> Result<u64> {
