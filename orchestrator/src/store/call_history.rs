@@ -4,7 +4,7 @@
 
 use super::calls::{record_from_row, CallRecord, Disposition, CALL_COLS};
 use crate::clock::now_ms;
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,12 @@ fn contains_pattern(text: &str) -> String {
     }
     out.push('%');
     out
+}
+
+/// The words of a search, for full-text search: letters and digits only (whatever else the
+/// user typed separates words and cannot reach the search syntax), lowercased, at most eight.
+fn words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(8).map(str::to_lowercase).collect()
 }
 
 /// The condition that the agent whose extension is bound at `p` handled call `c`: the record
@@ -167,20 +173,56 @@ pub async fn list(
         w.sql.push(format!("{not}EXISTS (SELECT 1 FROM voicemails v WHERE v.call_id = c.id)"));
     }
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // Numbers and the customer's name as substrings; what was said and written (the
+        // transcript, notes and outcome, the summary) by full-text search: every word of the
+        // query, each as a word or the start of one.
         let p = w.arg(Arg::Text(contains_pattern(q)));
         let like = |col: &str| format!("LOWER({col}) LIKE {p} ESCAPE '\\'");
-        w.sql.push(format!(
-            "({} OR {} OR {} OR EXISTS (SELECT 1 FROM customers cu WHERE cu.id = c.customer_id AND {}) \
-             OR EXISTS (SELECT 1 FROM call_wrap_ups n WHERE n.call_id = c.id AND ({} OR {})) \
-             OR EXISTS (SELECT 1 FROM transcripts t WHERE t.call_id = c.id AND {}))",
+        let mut any = vec![
             like("c.from_number"),
             like("c.to_number"),
-            like("c.summary"),
-            like("cu.name"),
-            like("n.notes"),
-            like("n.outcome"),
-            like("t.text"),
-        ));
+            format!(
+                "EXISTS (SELECT 1 FROM customers cu WHERE cu.id = c.customer_id AND {})",
+                like("cu.name")
+            ),
+        ];
+        let words = words(q);
+        if !words.is_empty() {
+            match db.backend() {
+                Backend::Sqlite => {
+                    let m = w.arg(Arg::Text(
+                        words.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" "),
+                    ));
+                    any.push(format!(
+                        "c.id IN (SELECT t.call_id FROM transcripts t WHERE t.id IN \
+                         (SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH {m}))"
+                    ));
+                    any.push(format!(
+                        "c.id IN (SELECT n.call_id FROM call_wrap_ups n WHERE n.id IN \
+                         (SELECT rowid FROM wrap_ups_fts WHERE wrap_ups_fts MATCH {m}))"
+                    ));
+                    any.push(format!(
+                        "c.id IN (SELECT rowid FROM call_summaries_fts WHERE call_summaries_fts MATCH {m})"
+                    ));
+                }
+                Backend::Postgres => {
+                    let m = w.arg(Arg::Text(
+                        words.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & "),
+                    ));
+                    let tsq = format!("to_tsquery('simple', {m})");
+                    any.push(format!(
+                        "EXISTS (SELECT 1 FROM transcripts t WHERE t.call_id = c.id \
+                         AND to_tsvector('simple', t.text) @@ {tsq})"
+                    ));
+                    any.push(format!(
+                        "EXISTS (SELECT 1 FROM call_wrap_ups n WHERE n.call_id = c.id \
+                         AND to_tsvector('simple', COALESCE(n.outcome, '') || ' ' || n.notes) @@ {tsq})"
+                    ));
+                    any.push(format!("to_tsvector('simple', COALESCE(c.summary, '')) @@ {tsq}"));
+                }
+            }
+        }
+        w.sql.push(format!("({})", any.join(" OR ")));
     }
     let limit = w.arg(Arg::Int(query.limit.unwrap_or(100).clamp(1, 1000)));
     let offset = w.arg(Arg::Int(query.offset.unwrap_or(0).max(0)));

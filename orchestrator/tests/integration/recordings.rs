@@ -337,6 +337,28 @@ async fn the_call_list_filters_by_every_field_and_pages() {
         only(ids("/api/calls?has_recording=true", supervisor).await, &[out]);
         only(ids("/api/calls?q=blue%20kettle", supervisor).await, &[ai]);
         only(ids("/api/calls?q=0171", supervisor).await, &[queued]);
+        // Full-text search: words in any order, each also as the start of a longer word, and
+        // whatever else was typed only separates words (never search syntax).
+        only(ids("/api/calls?q=kettle%20BLUE", supervisor).await, &[ai]);
+        only(ids("/api/calls?q=kett", supervisor).await, &[ai]);
+        only(ids("/api/calls?q=%22kettle%22%20OR%20*%20(NEAR", supervisor).await, &[]);
+        only(ids("/api/calls?q=blue%20teapot", supervisor).await, &[]);
+        sqlx::query("UPDATE call_records SET summary = $1 WHERE id = $2")
+            .bind("Refund approved for a damaged tent")
+            .bind(out)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        only(ids("/api/calls?q=damaged%20refund", supervisor).await, &[out]);
+        // The index follows edits: the old words no longer find the call.
+        sqlx::query("UPDATE transcripts SET text = $1 WHERE call_id = $2")
+            .bind("Where is my red teapot?")
+            .bind(ai)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        only(ids("/api/calls?q=blue%20kettle", supervisor).await, &[]);
+        only(ids("/api/calls?q=red%20teapot", supervisor).await, &[ai]);
         only(ids("/api/calls?disposition=answered", supervisor).await, &[]);
         // Agents see their own calls whatever they ask for.
         only(ids("/api/calls?agent_extension=102", agent).await, &[queued]);
