@@ -129,6 +129,8 @@ pub fn config() -> ConfigFile {
         inbound_ips: vec!["127.0.0.1:5080".into()],
         caller_id: Some(MAIN_NUMBER.into()),
         max_channels: Some(30),
+        inbound_usd_per_minute: Some(0.0045),
+        outbound_usd_per_minute: Some(0.012),
     }];
     f.schedules = vec![Schedule {
         name: "business-hours".into(),

@@ -182,6 +182,7 @@ function detail(c) {
   return [
     head,
     el("h4", {}, "Recording"), ...recs,
+    cost(c),
     el("div", { class: "cols" },
       el("section", {}, el("h4", {}, "People"), el("ul", { class: "events" }, ...people)),
       el("section", {}, el("h4", {}, "Notes and outcome"), el("ul", { class: "events" }, ...notes))),
@@ -189,6 +190,35 @@ function detail(c) {
       el("section", {}, el("h4", {}, "Transcript"), el("ol", { class: "transcript" }, ...transcript)),
       el("section", {}, el("h4", {}, "Timeline"), el("ol", { class: "events", id: "call-timeline" }, ...timeline))),
   ];
+}
+
+const usd = (micros) => `$${(micros / 1e6).toFixed(micros && Math.abs(micros) < 10000 ? 4 : 2)}`;
+const perMinute = (micros) => `$${(micros / 1e6).toFixed(4)}/min`;
+
+/** What the call cost, by what it used: carrier minutes, AI tokens, cloud speech. */
+function cost(c) {
+  const rows = [];
+  for (const e of c.timeline) {
+    const d = e.data || {};
+    if (e.kind === "carrier_usage") {
+      const parts = [];
+      if (d.inbound_seconds) parts.push(`in ${clock(d.inbound_seconds * 1000)} at ${perMinute(d.inbound_micros_per_minute)}`);
+      if (d.outbound_seconds) parts.push(`out ${clock(d.outbound_seconds * 1000)} at ${perMinute(d.outbound_micros_per_minute)}`);
+      rows.push(["Carrier", parts.join(", "), d.cost_micros]);
+    } else if (e.kind === "ai_usage") {
+      rows.push([`AI (${d.brain || "agent"})`, `${d.prompt_tokens || 0} prompt + ${d.completion_tokens || 0} completion tokens`, d.cost_micros]);
+    } else if (e.kind === "speech_usage") {
+      const parts = [];
+      if (d.stt_seconds) parts.push(`recognition ${clock(d.stt_seconds * 1000)}`);
+      if (d.tts_seconds) parts.push(`synthesis ${clock(d.tts_seconds * 1000)}`);
+      rows.push(["Cloud speech", parts.join(", "), d.cost_micros]);
+    }
+  }
+  const table = el("table", { class: "cost", id: "call-cost" },
+    el("tbody", {},
+      ...rows.map(([what, how, micros]) => el("tr", {}, el("th", {}, what), el("td", { class: "sub" }, how), el("td", { class: "num" }, usd(micros || 0)))),
+      el("tr", { class: "total" }, el("th", {}, "Total"), el("td", {}, ""), el("td", { class: "num" }, usd(c.cost_micros || 0)))));
+  return el("section", {}, el("h4", {}, "Cost"), rows.length ? table : el("p", { class: "sub" }, `Nothing billable (${usd(c.cost_micros || 0)}).`));
 }
 
 /** A timeline event's data in a few words. */

@@ -589,6 +589,8 @@ async fn a_queue_call_makes_the_agent_on_call_then_wrap_up_until_ready() {
     let detail = browser.run(json!({"do": "text", "selector": "#call-detail"})).await;
     let detail = detail["text"].as_str().unwrap();
     assert!(detail.contains("Order question") && detail.contains("recording paused"), "{detail}");
+    // Its cost: the carrier's minutes at the demo trunk's inbound rate.
+    assert!(detail.contains("Carrier") && detail.contains("at $0.0045/min"), "{detail}");
     browser
         .run(json!({"do": "screenshot", "path": screenshot_dir().join("call-history.png").display().to_string()}))
         .await;

@@ -23,6 +23,7 @@ use switchboard_telephony::sip::server::ServerEvent;
 use tokio::sync::mpsc;
 
 mod conference;
+mod cost;
 mod transfer;
 
 /// How often the directory is reloaded even without a change notice (covers changes made by
@@ -315,7 +316,7 @@ fn ending(outcome: Outcome, verdict: Option<Disposition>) -> Ending {
         Outcome::Rejected(486) | Outcome::Rejected(600) => (Disposition::Busy, None),
         Outcome::Rejected(_) => (Disposition::Failed, None),
     };
-    Ending { disposition: verdict.unwrap_or(disposition), hung_up_by }
+    Ending { disposition: verdict.unwrap_or(disposition), hung_up_by, carrier: None }
 }
 
 /// Turns call events into routing decisions, media relays and call records.
@@ -609,7 +610,8 @@ impl CallRouter {
                 }
                 let verdict =
                     active.as_ref().and_then(|a| *a.verdict.lock().unwrap_or_else(|e| e.into_inner()));
-                let ending = ending(outcome, verdict);
+                let mut ending = ending(outcome, verdict);
+                ending.carrier = active.as_ref().and_then(|a| a.account).and_then(|a| self.carrier_rates(a));
                 let disposition = ending_text(&ending);
                 if self.call_log.allow(std::time::Instant::now()) {
                     tracing::info!(%call, %disposition, "call ended");

@@ -148,6 +148,7 @@ pub async fn chat(opts: ChatOptions) -> anyhow::Result<()> {
     let ending = crate::store::calls::Ending {
         disposition: crate::store::calls::Disposition::Answered,
         hung_up_by: Some(ended_by.0),
+        carrier: None,
     };
     records.event(
         record,

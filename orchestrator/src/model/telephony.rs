@@ -273,7 +273,7 @@ pub enum TrunkTransport {
 }
 
 /// An upstream SIP trunk: carries inbound DIDs and outbound calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trunk {
     pub name: String,
@@ -299,6 +299,13 @@ pub struct Trunk {
     pub caller_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_channels: Option<u32>,
+    /// What the carrier charges per minute for calls it brings in (US dollars; billed by the
+    /// second from answer), for each call's cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_usd_per_minute: Option<f64>,
+    /// What the carrier charges per minute for calls out through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_usd_per_minute: Option<f64>,
 }
 
 fn default_sip_port() -> u16 {
@@ -340,6 +347,16 @@ impl ConfigKind for Trunk {
         }
         if let Some(m) = self.max_channels {
             p.range("max_channels", m, 1, 10_000);
+        }
+        for (field, rate) in [
+            ("inbound_usd_per_minute", self.inbound_usd_per_minute),
+            ("outbound_usd_per_minute", self.outbound_usd_per_minute),
+        ] {
+            if let Some(r) = rate {
+                if !(0.0..=100.0).contains(&r) {
+                    p.push(field, "must be between 0 and 100 (US dollars per minute)");
+                }
+            }
         }
     }
 

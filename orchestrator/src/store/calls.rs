@@ -76,11 +76,20 @@ impl HungUpBy {
     }
 }
 
-/// How a call ended: its disposition and who hung up.
+/// How a call ended: its disposition and who hung up, and what its carrier charges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ending {
     pub disposition: Disposition,
     pub hung_up_by: Option<HungUpBy>,
+    /// The account trunk's rates, when it has any: carrier time is priced as the call ends.
+    pub carrier: Option<CarrierRates>,
+}
+
+/// A trunk's rates in micro-dollars per minute (inbound, outbound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarrierRates {
+    pub inbound_micros_per_minute: i64,
+    pub outbound_micros_per_minute: i64,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -713,6 +722,9 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Written
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if let Some(rates) = ending.carrier {
+                super::call_cost::price_carrier_time(&mut tx, id, at, rates).await?;
+            }
         }
     }
     for op in batch {

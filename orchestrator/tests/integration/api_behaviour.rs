@@ -447,7 +447,10 @@ async fn record_writer(db: Db) {
     writer.answered_by(known, "102");
     writer.event(known, "answered", json!({"contact": "x"}));
     writer.event(stranger, "refused", json!({"status": 404}));
-    writer.finish(stranger, calls::Ending { disposition: calls::Disposition::Failed, hung_up_by: None });
+    writer.finish(
+        stranger,
+        calls::Ending { disposition: calls::Disposition::Failed, hung_up_by: None, carrier: None },
+    );
     // ...and one updated later, after its record is in the database.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     for i in 0..250 {
@@ -458,6 +461,7 @@ async fn record_writer(db: Db) {
         calls::Ending {
             disposition: calls::Disposition::Answered,
             hung_up_by: Some(calls::HungUpBy::Caller),
+            carrier: None,
         },
     );
     // Once flushed, everything queued before is in the database (shutdown relies on this).

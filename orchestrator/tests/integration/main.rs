@@ -3,6 +3,7 @@
 
 mod agent;
 mod api_behaviour;
+mod call_cost;
 mod common;
 mod config_as_code;
 mod health;
