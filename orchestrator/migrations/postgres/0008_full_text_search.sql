@@ -1,3 +1,4 @@
+-- Backend-specific: each database's own full-text search (the schema test lets this pair differ).
 -- Full-text search over what was said and written about calls: transcripts, wrap-up notes and
 -- outcomes, and AI summaries, by PostgreSQL's text search ('simple' configuration: no
 -- language's stemming, as callers mix languages), with GIN indexes on the same expressions

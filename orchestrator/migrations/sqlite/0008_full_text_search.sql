@@ -1,3 +1,4 @@
+-- Backend-specific: each database's own full-text search (the schema test lets this pair differ).
 -- Full-text search over what was said and written about calls: transcripts, wrap-up notes and
 -- outcomes, and AI summaries, each indexed by FTS5 over its own table (external content, kept
 -- current by triggers). Numbers and customer names are matched as substrings instead.

@@ -20,6 +20,7 @@ mod registrations;
 mod sipws;
 pub use sipws::Secure;
 mod conference;
+mod conversations;
 mod live;
 mod throttle;
 mod transfers;
@@ -180,6 +181,7 @@ fn declare(api: &mut Api) {
     recordings::routes(api);
     transfers::routes(api);
     conference::routes(api);
+    conversations::routes(api);
     registrations::routes(api);
     live::routes(api);
     voicemail::routes(api);

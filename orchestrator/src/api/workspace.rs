@@ -87,6 +87,20 @@ async fn my_customers(
     Ok(Json(out))
 }
 
+/// The customers (matched by the other party's number) of my calls now.
+pub(super) async fn my_customer_ids(st: &AppState, p: &Principal) -> Vec<i64> {
+    let Some(extension) = &p.agent_extension else { return Vec::new() };
+    let mut out = Vec::new();
+    for line in st.live.agents().lines(p.account_id, extension) {
+        let Some(number) = line.peer else { continue };
+        let query = CustomerQuery { phone: Some(number), limit: Some(1), ..Default::default() };
+        if let Ok(found) = commerce::list_customers(&st.db, p.account_id, &query).await {
+            out.extend(found.into_iter().map(|c| c.id));
+        }
+    }
+    out
+}
+
 /// The records of my calls now (or of the call I wrap up).
 /// Checks that call `id` is one the user handles: any of the account's for supervisors and up;
 /// for agents, calls whose record is theirs and calls they are on or wrapping up now (a call

@@ -7,6 +7,7 @@ pub mod call_history;
 pub mod calls;
 pub mod commerce;
 pub mod config;
+pub mod conversations;
 pub mod presence;
 pub mod recordings;
 pub mod softphone;

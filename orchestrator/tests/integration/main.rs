@@ -6,6 +6,7 @@ mod api_behaviour;
 mod call_cost;
 mod common;
 mod config_as_code;
+mod conversations;
 mod health;
 mod hostile_input;
 mod live;

@@ -252,6 +252,10 @@ async fn request_for(
         (Method::POST, "/api/calls/{id}/transfer/complete") => Some(json!({"consult": f.ids["/api/calls"]})),
         (Method::POST, "/api/calls/{id}/conference") => Some(json!({"add": f.ids["/api/calls"]})),
         (Method::PATCH, "/api/calls/{id}/conference/parties/{party}") => Some(json!({"muted": true})),
+        (Method::POST, "/api/conversations" | "/api/hooks/conversations/{account}") => {
+            Some(conversation_body())
+        }
+        (Method::POST, "/api/account/conversation-webhook/rotate") => None,
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
         (Method::PUT, "/api/account") => {
@@ -267,6 +271,8 @@ async fn request_for(
         e.path.replace("{extension}", "101")
     } else if !e.path.contains("{id}") {
         e.path.clone()
+    } else if e.path.contains("{account}") {
+        e.path.replace("{account}", "no-such-account")
     } else if e.path.contains("{party}") {
         // A conference party of the fixture's call (which has ended: the handler says so).
         e.path.replace("{id}", &f.ids["/api/calls"].to_string()).replace("{party}", "1")
@@ -303,6 +309,13 @@ fn tempfile_dir() -> std::path::PathBuf {
     dir
 }
 
+/// A conversation from another channel, with a message id of its own.
+pub fn conversation_body() -> Value {
+    let n = FRESH.fetch_add(1, Ordering::Relaxed);
+    json!({"message_id": format!("chat-{n}"), "channel": "chat", "direction": "inbound",
+           "time": "2026-12-01T10:00:00Z", "text": "Hello", "participants": [{"address": "+12025550999"}]})
+}
+
 /// Bodies for the live view's actions.
 pub fn live_body(path: &str) -> Value {
     if path.ends_with("/takeover") || path.ends_with("/listen") {
@@ -325,6 +338,9 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::POST, "/api/calls/{id}/recording") => StatusCode::CONFLICT,
         // Allowed, but the call has ended: nobody to transfer.
         (Method::POST, "/api/calls/{id}/transfer") => StatusCode::CONFLICT,
+        // Public, but unsigned: refused (the signature is the credential).
+        (Method::POST, "/api/hooks/conversations/{account}") => StatusCode::UNAUTHORIZED,
+        (Method::POST, "/api/account/conversation-webhook/rotate") => StatusCode::OK,
         // Allowed, but the call has ended: nothing to join or confer.
         (_, p) if p == "/api/calls/{id}/transfer/complete" || p.starts_with("/api/calls/{id}/conference") => {
             StatusCode::CONFLICT
@@ -352,6 +368,11 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/calls/{id}/recording" | "/api/recordings/{id}/audio" => Agent,
         // Transferring a live call (agents: calls they are on, checked by the handler).
         "/api/calls/{id}/transfer" | "/api/me/transfer-targets" => Agent,
+        // Conversations from other channels: posted by the merchant's systems (a signed webhook,
+        // or an admin's token); the customer's timeline for agents who handled their calls.
+        "/api/hooks/conversations/{account}" => return Access::Public,
+        "/api/customers/{id}/timeline" => Agent,
+        p if p.starts_with("/api/account/conversation-webhook") => Admin,
         // Warm transfers and conferences (agents: their own two calls, checked by the handler).
         p if p == "/api/calls/{id}/transfer/complete" || p.starts_with("/api/calls/{id}/conference") => Agent,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
