@@ -27,6 +27,7 @@ const ASSETS: &[Asset] = &[
     Asset { path: "transfer.js", mime: JS, body: include_bytes!("../static/transfer.js") },
     Asset { path: "history.js", mime: JS, body: include_bytes!("../static/history.js") },
     Asset { path: "voicemail.js", mime: JS, body: include_bytes!("../static/voicemail.js") },
+    Asset { path: "customer.js", mime: JS, body: include_bytes!("../static/customer.js") },
     Asset {
         path: "vendor/jssip-3.13.6.min.js",
         mime: JS,

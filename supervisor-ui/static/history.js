@@ -119,7 +119,10 @@ export const history = {
 };
 
 function row(c, open) {
-  const who = c.customer_name ? `${c.customer_name}` : "";
+  // The customer's page is a click away (not opening the call on the way).
+  const who = c.customer_name && c.customer_id
+    ? el("a", { href: `#/customers/${c.customer_id}`, class: "cust-link", onclick: (e) => e.stopPropagation() }, c.customer_name)
+    : "";
   const tr = el("tr", { "data-call": String(c.id), class: c.id === open ? "open" : "", tabIndex: 0 },
     el("td", { class: "nowrap" }, when(c.started_at)),
     el("td", {}, el("span", { class: `dir ${c.direction}` }, c.direction)),
@@ -141,6 +144,7 @@ function detail(c) {
   const head = el("div", { class: "detail-head" },
     el("div", {},
       el("h3", {}, `${c.from_number} → ${c.to_number}`),
+      c.customer_id ? el("a", { href: `#/customers/${c.customer_id}`, class: "cust-link" }, "Customer's page: calls and conversations") : null,
       el("div", { class: "sub" }, `${when(c.started_at)} · ${c.direction} · ${c.disposition ? DISPOSITION[c.disposition] : "in progress"}${c.hung_up_by ? ` (hung up by ${c.hung_up_by})` : ""} · talk time ${duration(c)}`)),
     el("button", { class: "ghost", title: "Close", onclick: () => history.navigate() }, "✕"));
   const players = [];

@@ -1,14 +1,15 @@
 // Switchboard's web application: sign-in and the page router. Each page is its own module
-// (`workspace.js`, `grid.js`, `history.js`, `voicemail.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
+// (`workspace.js`, `grid.js`, `history.js`, `voicemail.js`, `customer.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
 // stays connected while the agent moves between pages.
 import { $, api, atLeast, session } from "./lib.js";
 import { grid } from "./grid.js";
 import { history } from "./history.js";
 import { voicemail } from "./voicemail.js";
+import { customerPage } from "./customer.js";
 import { phone } from "./phone.js";
 import { workspace } from "./workspace.js";
 
-const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page", "calls-page", "voicemail-page"];
+const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page", "calls-page", "voicemail-page", "customer-page"];
 
 function showOnly(id) {
   for (const s of PAGES) $(s).hidden = s !== id;
@@ -50,6 +51,11 @@ async function route() {
   if (page === "/voicemail") {
     showOnly("voicemail-page");
     return voicemail.start();
+  }
+  const customer = page.match(/^\/customers\/(\d+)$/);
+  if (customer) {
+    showOnly("customer-page");
+    return customerPage.start(customer[1]);
   }
   if (page === "/calls") {
     showOnly("calls-page");

@@ -199,7 +199,7 @@ function renderCustomer(entry) {
   // (replaceChildren writes a null child as the text "null": leave those out.)
   box.replaceChildren(...[
     el("div", { class: "cust-head" },
-      el("h3", { id: "ws-customer-name" }, c.name),
+      el("h3", { id: "ws-customer-name" }, el("a", { href: `#/customers/${c.id}`, title: "Everything this customer said to you" }, c.name)),
       el("span", { class: c.balance_cents ? "balance owed" : "balance" }, `Balance ${money(c.balance_cents, c.currency)}`)),
     el("div", { class: "sub" }, contact),
     c.notes ? el("p", { class: "cust-notes" }, c.notes) : null,
