@@ -207,13 +207,41 @@ pub async fn next_to_transcribe(db: &Db) -> Result<Option<ToTranscribe>> {
     }))
 }
 
-/// Stores a recording's transcript (lines in the call's time) and marks it done, with a
-/// `recording_transcribed` event; or marks it failed with the reason.
+/// Whether a line transcribed from a recording says again what the call's live transcript
+/// already has: the same side (the customer; or the agent, AI or person) at an overlapping time.
+/// An AI call keeps its live transcript; its recording adds only what the live one lacks (a
+/// person who took over, say).
+pub fn already_said(line: &crate::store::calls::TranscriptLine, live: &[(String, i64, i64)]) -> bool {
+    let side = |speaker: &str| if speaker == "caller" { "caller" } else { "agent" };
+    live.iter().any(|(speaker, start, end)| {
+        side(speaker) == side(&line.speaker) && *start < line.end_ms && line.start_ms < *end
+    })
+}
+
+/// Stores a recording's transcript (lines in the call's time, less what the live transcript
+/// already has: see `already_said`) and marks it done, with a `recording_transcribed` event;
+/// or marks it failed with the reason.
 pub async fn transcribed(
     db: &Db,
     job: &ToTranscribe,
     outcome: std::result::Result<&[crate::store::calls::TranscriptLine], &str>,
 ) -> Result<()> {
+    let live: Vec<(String, i64, i64)> =
+        sqlx::query("SELECT speaker, start_ms, end_ms FROM transcripts WHERE call_id = $1")
+            .bind(job.call_id)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("speaker")?, r.try_get("start_ms")?, r.try_get("end_ms")?)))
+            .collect::<Result<_>>()?;
+    let kept: Vec<crate::store::calls::TranscriptLine>;
+    let outcome = match outcome {
+        Ok(lines) => {
+            kept = lines.iter().filter(|l| !already_said(l, &live)).cloned().collect();
+            Ok(&kept[..])
+        }
+        Err(why) => Err(why),
+    };
     let mut tx = db.pool().begin().await?;
     let (state, error, event) = match outcome {
         Ok(lines) => {
@@ -253,4 +281,28 @@ pub async fn transcribed(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::already_said;
+    use crate::store::calls::TranscriptLine;
+
+    fn line(speaker: &str, start_ms: i64, end_ms: i64) -> TranscriptLine {
+        TranscriptLine { speaker: speaker.into(), name: None, start_ms, end_ms, text: "x".into() }
+    }
+
+    #[test]
+    fn a_recordings_lines_that_the_live_transcript_has_are_left_out() {
+        // An AI call's live transcript: the caller, then the AI.
+        let live = vec![("caller".to_string(), 1000, 3000), ("ai".to_string(), 3500, 6000)];
+        assert!(already_said(&line("caller", 1100, 2900), &live));
+        assert!(already_said(&line("agent", 3600, 5000), &live), "the AI, heard on the agent's channel");
+        // The same time on the other side is something else said; later lines are new (a
+        // person who took the call over).
+        assert!(!already_said(&line("agent", 1100, 2900), &live));
+        assert!(!already_said(&line("caller", 6500, 8000), &live));
+        assert!(!already_said(&line("agent", 9000, 9500), &live));
+        assert!(!already_said(&line("caller", 3000, 3400), &live), "touching is not overlapping");
+    }
 }
