@@ -483,7 +483,12 @@ pub fn seconds_heard(dir: &std::path::Path, hz: f64) -> f64 {
             }
         }
     }
-    // Per 20 ms frame, so that loud and quiet stretches of a long file count alike.
+    tone_seconds(&samples, hz)
+}
+
+/// Seconds of 8 kHz audio in which `hz` stands out: 20 ms frames by the Goertzel filter, so that
+/// loud and quiet stretches of a long file count alike.
+pub fn tone_seconds(samples: &[i16], hz: f64) -> f64 {
     let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
     let frames = samples.chunks_exact(160).map(|f| {
         let (mut s1, mut s2) = (0.0, 0.0);

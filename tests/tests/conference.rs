@@ -61,17 +61,7 @@ fn seconds_in(file: &Path, hz: f64, window: (f64, f64)) -> f64 {
     let Ok((_, samples)) = switchboard_telephony::media::wav::decode(&bytes) else { return 0.0 };
     let (from, to) = ((window.0 * 8000.0) as usize, (window.1 * 8000.0) as usize);
     let part = samples.get(from.min(samples.len())..to.min(samples.len())).unwrap_or_default();
-    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
-    let frames = part.chunks_exact(160).map(|f| {
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in f {
-            let s0 = v as f64 / 32768.0 + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (160.0 * 160.0)
-    });
-    frames.filter(|p| *p > 1e-3).count() as f64 * 0.02
+    switchboard_tests::tone_seconds(part, hz)
 }
 
 /// Adds agent 104, Dave Evans; his auto-answering phone's account line.

@@ -491,10 +491,9 @@ async fn run(
                     let hears = if let Some(port) = legs[to].port.as_mut() {
                         // The bridge's mix for this side, or silence while it has none yet.
                         vec![port.next(2).unwrap_or_else(|| vec![0; 160])]
-                    } else if legs[other].port.is_some() {
-                        Vec::new() // the other side talks to the conference, not to this one
-                    } else if legs[other].monitor {
-                        Vec::new() // a side listening in is not heard
+                    } else if legs[other].port.is_some() || legs[other].monitor {
+                        // The other side talks to the conference, or listens in: not heard here.
+                        Vec::new()
                     } else if legs[to].monitor {
                         mix(&heard[other], &sent_audio[other])
                     } else {
