@@ -173,14 +173,15 @@ pub async fn list(
         w.sql.push(format!("{not}EXISTS (SELECT 1 FROM voicemails v WHERE v.call_id = c.id)"));
     }
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // Numbers and the customer's name as substrings; what was said and written (the
-        // transcript, notes and outcome, the summary) by full-text search: every word of the
+        // Numbers, the customer's name and the AI's summary as substrings; what was said and
+        // written (the transcript, notes and outcome) by full-text search: every word of the
         // query, each as a word or the start of one.
         let p = w.arg(Arg::Text(contains_pattern(q)));
         let like = |col: &str| format!("LOWER({col}) LIKE {p} ESCAPE '\\'");
         let mut any = vec![
             like("c.from_number"),
             like("c.to_number"),
+            like("c.summary"),
             format!(
                 "EXISTS (SELECT 1 FROM customers cu WHERE cu.id = c.customer_id AND {})",
                 like("cu.name")
@@ -201,9 +202,6 @@ pub async fn list(
                         "c.id IN (SELECT n.call_id FROM call_wrap_ups n WHERE n.id IN \
                          (SELECT rowid FROM wrap_ups_fts WHERE wrap_ups_fts MATCH {m}))"
                     ));
-                    any.push(format!(
-                        "c.id IN (SELECT rowid FROM call_summaries_fts WHERE call_summaries_fts MATCH {m})"
-                    ));
                 }
                 Backend::Postgres => {
                     let m = w.arg(Arg::Text(
@@ -218,7 +216,6 @@ pub async fn list(
                         "EXISTS (SELECT 1 FROM call_wrap_ups n WHERE n.call_id = c.id \
                          AND to_tsvector('simple', COALESCE(n.outcome, '') || ' ' || n.notes) @@ {tsq})"
                     ));
-                    any.push(format!("to_tsvector('simple', COALESCE(c.summary, '')) @@ {tsq}"));
                 }
             }
         }

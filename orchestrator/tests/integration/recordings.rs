@@ -349,7 +349,7 @@ async fn the_call_list_filters_by_every_field_and_pages() {
             .execute(db.pool())
             .await
             .unwrap();
-        only(ids("/api/calls?q=damaged%20refund", supervisor).await, &[out]);
+        only(ids("/api/calls?q=damaged%20tent", supervisor).await, &[out]);
         // The index follows edits: the old words no longer find the call.
         sqlx::query("UPDATE transcripts SET text = $1 WHERE call_id = $2")
             .bind("Where is my red teapot?")

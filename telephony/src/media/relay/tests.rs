@@ -331,6 +331,11 @@ struct TonePhone {
 
 impl TonePhone {
     async fn start(hz: f32, to: SocketAddr) -> TonePhone {
+        Self::start_at(hz, to, 8000.0).await
+    }
+
+    /// At a given amplitude (a mix of many loud tones clips, and clipping makes tones of its own).
+    async fn start_at(hz: f32, to: SocketAddr, amplitude: f32) -> TonePhone {
         let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let heard = Arc::new(Mutex::new(Vec::new()));
         let (s, h) = (socket.clone(), heard.clone());
@@ -351,7 +356,7 @@ impl TonePhone {
                 let frame: Vec<i16> = (0..160)
                     .map(|i| {
                         let t = (k * 160 + i) as f32 / 8000.0;
-                        (8000.0 * (std::f32::consts::TAU * hz * t).sin()) as i16
+                        (amplitude * (std::f32::consts::TAU * hz * t).sin()) as i16
                     })
                     .collect();
                 let payload = crate::media::endpoint::G711::Ulaw.encode(&frame);
@@ -432,4 +437,61 @@ async fn a_conference_over_two_relays_mixes_minus_each_party_and_mutes_in_the_mi
     assert!(caller.hears(1300.0) && third.hears(500.0));
     assert!(!caller.hears(900.0) && !third.hears(900.0));
     assert_eq!(bridge.stats.parties.load(Ordering::Relaxed), 2);
+}
+
+/// Six parties (four calls: two with both people in, two with one) each hear the five others
+/// and not themselves; a muted one is heard by nobody.
+#[tokio::test]
+async fn six_parties_each_hear_the_five_others() {
+    let pool = PortPool::new(40900, 41100);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let bridge = crate::media::conference::Bridge::start();
+    let tones = [400.0, 650.0, 900.0, 1150.0, 1400.0, 1650.0];
+    // (relay, side) per party: calls 0 and 3 have both people in the conference.
+    let layout = [
+        (0, MediaSide::A),
+        (0, MediaSide::B),
+        (1, MediaSide::B),
+        (2, MediaSide::B),
+        (3, MediaSide::A),
+        (3, MediaSide::B),
+    ];
+    let mut relays = Vec::new();
+    for _ in 0..4 {
+        relays.push(Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap());
+    }
+    let mut phones = Vec::new();
+    let mut ids = Vec::new();
+    for (&(r, side), &hz) in layout.iter().zip(&tones) {
+        let relay = &relays[r];
+        let local = if side == MediaSide::A { relay.a_local } else { relay.b_local };
+        let phone = TonePhone::start_at(hz, local, 5000.0).await;
+        let addr = Some(phone.addr());
+        match side {
+            MediaSide::A => relay.update(addr, None, None, None),
+            MediaSide::B => relay.update(None, addr, None, None),
+        }
+        let (id, port) = bridge.join();
+        relay.join(side, Some(port));
+        phones.push(phone);
+        ids.push(id);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for (i, phone) in phones.iter().enumerate() {
+        for (j, &hz) in tones.iter().enumerate() {
+            let power = phone.power(hz);
+            if i == j {
+                assert!(power < 0.05, "party {i} hears itself: {power}");
+            } else {
+                assert!(power > 0.3, "party {i} does not hear party {j} ({hz} Hz): {power}");
+            }
+        }
+    }
+    bridge.mute(ids[3], true);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    for (i, phone) in phones.iter().enumerate().filter(|(i, _)| *i != 3) {
+        assert!(phone.power(tones[3]) < 0.05, "party {i} hears the muted party");
+    }
+    assert!(phones[3].hears(tones[0]) && phones[3].hears(tones[5]), "the muted party still hears");
+    assert_eq!(bridge.stats.parties.load(Ordering::Relaxed), 6);
 }
