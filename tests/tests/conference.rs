@@ -192,6 +192,11 @@ async fn a_four_party_conference_mixes_minus_each_party_and_mutes_and_holds_in_t
     let party =
         |name: &str| parties.iter().find(|p| p["name"] == name).and_then(|p| p["id"].as_u64()).unwrap();
     let (carol_id, dave_id) = (party("Carol Diaz"), party("Dave Evans"));
+    // A conference is not blind-transferred (that would take the caller out of it).
+    let transfer = format!("/api/calls/{x}/transfer");
+    let queue = serde_json::json!({"target": {"type": "queue", "name": "support"}});
+    let (status, body) = send(&client, &server, &bob_web, reqwest::Method::POST, &transfer, queue).await;
+    assert_eq!(status, 409, "{body}");
 
     std::thread::sleep(Duration::from_millis(500));
     let all = pause(3.0);

@@ -85,7 +85,7 @@ impl CallRouter {
         found.map(|(id, _)| *id).ok_or_else(|| "the call has ended".to_string())
     }
 
-    fn conf_of(&self, call: CallId) -> Option<u64> {
+    pub(super) fn conf_of(&self, call: CallId) -> Option<u64> {
         self.confs.all.values().find(|c| c.has(call)).map(|c| c.id)
     }
 

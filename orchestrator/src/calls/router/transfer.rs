@@ -76,6 +76,9 @@ impl CallRouter {
         if placed_by.is_some() && (dialled_out || placed_by == extension) {
             return Err("a call you placed cannot be transferred yet".into());
         }
+        if self.conf_of(call).is_some() {
+            return Err("the call is in a conference: remove its parties or leave it".into());
+        }
         if active.relay.is_none() || active.account.is_none() {
             return Err("the call has no media here".into());
         }
