@@ -1,0 +1,77 @@
+//! The softphone's microphone and speaker choice and its ringtone in the workspace (headless Chromium with
+//! fake devices): the agent picks a microphone, the choice is kept and used for the next call
+//! (its track is that device's); an incoming call rings in the page until it is answered.
+
+use serde_json::json;
+use std::time::Duration;
+use switchboard_tests::workspace::{alice_in_browser, wait_line};
+use switchboard_tests::{
+    assert_no_page_errors, demo_account, free_udp_port, mic_and_recorder, require_program, Baresip,
+    PhoneOptions, Server,
+};
+
+#[tokio::test]
+async fn a_chosen_microphone_is_kept_and_used_and_a_call_rings_until_answered() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let Some(mut b) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    // The device lists are filled once the page may see them (the fake devices).
+    let options = "[...document.querySelectorAll('#ws-mic option')].map((o) => o.value).filter(Boolean)";
+    b.run(json!({"do": "waitUntil", "expression": format!("{options}.length > 0"), "timeout": 10000})).await;
+    // A particular microphone rather than the system's default one.
+    let chosen = b.run(json!({"do": "evaluate", "expression": format!("{options}.filter((v) => v !== 'default').concat({options}).shift()")})).await;
+    let chosen = chosen["value"].as_str().unwrap().to_string();
+    b.run(json!({"do": "click", "selector": "details.devices summary"})).await;
+    b.run(json!({"do": "select", "selector": "#ws-mic", "value": chosen})).await;
+    let kept = b.run(json!({"do": "evaluate", "expression": "localStorage.getItem('phone-input')"})).await;
+    assert_eq!(kept["value"], chosen.as_str());
+    let asked = b
+        .run(json!({"do": "evaluate", "expression": "window.switchboardPhone.mediaOptions().mediaConstraints.audio.deviceId.exact"}))
+        .await;
+    assert_eq!(asked["value"], chosen.as_str(), "the next call asks for the chosen microphone");
+
+    // Bob calls: the page rings until Alice answers.
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "bob", 440.0, 30.0);
+    let bob = Baresip::start_with(
+        &demo_account(&sip, "102", ""),
+        PhoneOptions {
+            microphone: Some(tone_b),
+            record_dir: Some(rec_b.clone()),
+            commands: vec![format!("/dial sip:101@{sip}")],
+        },
+    )
+    .unwrap();
+    wait_line(&mut b, 0, "ringing").await;
+    let ringing =
+        b.run(json!({"do": "evaluate", "expression": "window.switchboardPhone.ringtone !== null"})).await;
+    assert_eq!(ringing["value"], true, "no ringtone while a call rings");
+    b.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
+    wait_line(&mut b, 0, "talking").await;
+    let ringing =
+        b.run(json!({"do": "evaluate", "expression": "window.switchboardPhone.ringtone === null"})).await;
+    assert_eq!(ringing["value"], true, "the ringtone goes on after the answer");
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    // The call's microphone track is the chosen device.
+    let used = b
+        .run(json!({"do": "evaluate", "expression":
+            "window.switchboardPhone.lines[0].session.connection.getSenders().map((s) => s.track && s.track.getSettings().deviceId).filter(Boolean)[0]"}))
+        .await;
+    assert_eq!(used["value"], chosen.as_str(), "the call did not use the chosen microphone");
+    // A speaker chosen during the call: the line's audio goes there at once.
+    let outputs = "[...document.querySelectorAll('#ws-speaker option')].map((o) => o.value).filter((v) => v && v !== 'default')";
+    let speaker = b.run(json!({"do": "evaluate", "expression": format!("{outputs}[0] || null")})).await;
+    let speaker = speaker["value"].as_str().expect("Chromium's fake devices include a speaker").to_string();
+    b.run(json!({"do": "select", "selector": "#ws-speaker", "value": speaker})).await;
+    let sink = format!("window.switchboardPhone.lines[0].audio.sinkId === '{speaker}'");
+    b.run(json!({"do": "waitUntil", "expression": sink, "timeout": 5000})).await;
+    let kept = b.run(json!({"do": "evaluate", "expression": "localStorage.getItem('phone-output')"})).await;
+    assert_eq!(kept["value"], speaker.as_str());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_no_page_errors(&mut b).await;
+    bob.stop();
+    b.close().await;
+}
