@@ -1,5 +1,6 @@
 //! Browser softphones' SIP credentials: issued to a signed-in user, valid for hours. An agent's
 //! browser registers as their extension; a supervisor without one gets a personal line.
+//! Passwords are sealed at rest like configuration secrets (SIP digest needs them back).
 
 use crate::db::Db;
 use crate::error::Result;
@@ -41,7 +42,7 @@ pub async fn issue(db: &Db, account: i64, user: i64, extension: &str, now: i64) 
     .bind(user)
     .bind(extension)
     .bind(&username)
-    .bind(&password)
+    .bind(db.seal(&password))
     .bind(expires_at)
     .execute(&mut *tx)
     .await?;
@@ -79,11 +80,13 @@ pub async fn valid(db: &Db, now: i64) -> Result<Vec<Credential>> {
         if linked.as_deref() != Some(extension.as_str()) && !personal {
             continue;
         }
+        // Sealed at rest; one that cannot be opened (another secret key) is left out.
+        let Ok(password) = db.unseal(&r.try_get::<String, _>("password")?) else { continue };
         out.push(Credential {
             account_id: r.try_get("account_id")?,
             extension,
             username: r.try_get("username")?,
-            password: r.try_get("password")?,
+            password,
             expires_at: r.try_get("expires_at")?,
         });
     }

@@ -511,6 +511,33 @@ async fn llm_keys_and_webhook_secrets_are_sealed_at_rest() {
         let raw = raw.join("\n");
         assert!(!raw.contains("sk-very-secret") && !raw.contains("hook-secret"), "{raw}");
         assert!(raw.contains("sealed:v1:"), "{raw}");
+        // Browser softphones' SIP passwords too (the directory gets them back in the clear).
+        let user = switchboard::store::users::create(
+            &keyed,
+            account,
+            &switchboard::store::users::UserInput {
+                email: "web@sealed.example".into(),
+                name: "Web".into(),
+                role: switchboard::model::Role::Supervisor,
+                password: Some("a-long-password-1".into()),
+                agent_extension: None,
+                disabled: false,
+            },
+        )
+        .await
+        .unwrap();
+        let line = switchboard::store::softphone::personal_line(user.id);
+        let issued =
+            switchboard::store::softphone::issue(&keyed, account, user.id, &line, 1000).await.unwrap();
+        let raw: String =
+            sqlx::query_scalar("SELECT password FROM softphone_credentials WHERE username = $1")
+                .bind(&issued.username)
+                .fetch_one(keyed.pool())
+                .await
+                .unwrap();
+        assert!(raw.starts_with("sealed:v1:") && !raw.contains(&issued.password), "{raw}");
+        let valid = switchboard::store::softphone::valid(&keyed, 2000).await.unwrap();
+        assert!(valid.iter().any(|c| c.username == issued.username && c.password == issued.password));
         let stored = config::get_by_key::<AiAgent>(&keyed, account, "keyed").await.unwrap().unwrap();
         assert_eq!(stored.spec.llm.unwrap().api_key.as_deref(), Some("sk-very-secret"));
         // Without the key (or with another) the secret cannot be read.
