@@ -1,9 +1,9 @@
 //! The agent workspace in a browser, for end-to-end tests: Alice signed in with her softphone
 //! registered, and her phone's lines.
 
-use crate::{browser_tone, Browser, Server};
+use crate::{browser_tone, demo_account, mic_and_recorder, Baresip, Browser, PhoneOptions, Server};
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const PASSWORD: &str = "switchboard-demo";
 
@@ -43,4 +43,16 @@ pub async fn wait_line(b: &mut Browser, line: usize, state: &str) {
             last["value"]
         );
     }
+}
+
+/// Bob's desk phone (extension 102, playing 440 Hz for `seconds`) calls Alice at `sip`: the
+/// phone and the folder where it records what it hears.
+pub fn bob_calls_alice(dir: &Path, sip: &str, seconds: f32) -> (Baresip, PathBuf) {
+    let (tone, rec) = mic_and_recorder(dir, "bob", 440.0, seconds);
+    let options = PhoneOptions {
+        microphone: Some(tone),
+        record_dir: Some(rec.clone()),
+        commands: vec![format!("/dial sip:101@{sip}")],
+    };
+    (Baresip::start_with(&demo_account(sip, "102", ""), options).unwrap(), rec)
 }

@@ -133,6 +133,42 @@ fn pause(secs: f64) -> (Instant, Instant) {
     (from, Instant::now())
 }
 
+/// A demo server with its SIP address, an HTTP client, and the admin's and Bob's sessions.
+struct Rig {
+    dir: tempfile::TempDir,
+    sip: String,
+    server: Server,
+    client: reqwest::Client,
+    admin: String,
+    bob_web: String,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", switchboard_tests::free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let bob_web = login(&client, &server, "bob@demo.example", "switchboard-demo").await.unwrap();
+    Rig { dir, sip, server, client, admin, bob_web }
+}
+
+/// Alice calls Bob, whose phone answers by itself: her phone and the call's record id.
+async fn alice_calls_bob(
+    dir: &Path,
+    sip: &str,
+    server: &mut Server,
+    client: &reqwest::Client,
+    admin: &str,
+    bob: &mut Phone,
+) -> (Phone, i64) {
+    let dial = vec![format!("/dial sip:102@{sip}")];
+    let mut alice = Phone::start(dir, "alice", ALICE, &demo_account(sip, "101", ""), dial);
+    alice.established(server);
+    bob.established(server);
+    (alice, live_call(client, server, admin, "101", "102").await)
+}
+
 /// Alice calls Bob; Bob calls Carol, then Dave, merging each into a conference. Everyone hears
 /// the three others and not themselves; Carol muted is heard by nobody and still hears; Dave
 /// held hears hold music and is heard by nobody; Dave removed is hung up on; Bob (who started
@@ -142,12 +178,7 @@ async fn a_four_party_conference_mixes_minus_each_party_and_mutes_and_holds_in_t
     if !require_program("baresip") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", switchboard_tests::free_udp_port());
-    let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = switchboard_tests::http();
-    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
-    let bob_web = login(&client, &server, "bob@demo.example", "switchboard-demo").await.unwrap();
+    let Rig { dir, sip, mut server, client, admin, bob_web } = rig().await;
     let (carol_account, dave_account) =
         (add_carol(&client, &server, &admin, &sip).await, add_dave(&client, &server, &admin, &sip).await);
     let mut bob =
@@ -155,11 +186,7 @@ async fn a_four_party_conference_mixes_minus_each_party_and_mutes_and_holds_in_t
     let mut carol = Phone::start(dir.path(), "carol", CAROL, &carol_account, vec![]);
     let mut dave = Phone::start(dir.path(), "dave", DAVE, &dave_account, vec![]);
     wait_registered(&client, &server, &admin, &["102", "103", "104"]).await;
-    let dial = vec![format!("/dial sip:102@{sip}")];
-    let mut alice = Phone::start(dir.path(), "alice", ALICE, &demo_account(&sip, "101", ""), dial);
-    alice.established(&mut server);
-    bob.established(&mut server);
-    let x = live_call(&client, &server, &admin, "101", "102").await;
+    let (alice, x) = alice_calls_bob(dir.path(), &sip, &mut server, &client, &admin, &mut bob).await;
 
     // Bob calls Carol on his other line, then merges her in; then Dave the same way.
     for (phone, extension) in [(&mut carol, "103"), (&mut dave, "104")] {
@@ -314,22 +341,13 @@ async fn a_warm_transfer_joins_the_caller_and_the_person_consulted() {
     if !require_program("baresip") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", switchboard_tests::free_udp_port());
-    let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = switchboard_tests::http();
-    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
-    let bob_web = login(&client, &server, "bob@demo.example", "switchboard-demo").await.unwrap();
+    let Rig { dir, sip, mut server, client, admin, bob_web } = rig().await;
     let carol_account = add_carol(&client, &server, &admin, &sip).await;
     let mut bob =
         Phone::start(dir.path(), "bob", BOB, &demo_account(&sip, "102", ";answermode=auto"), vec![]);
     let mut carol = Phone::start(dir.path(), "carol", CAROL, &carol_account, vec![]);
     wait_registered(&client, &server, &admin, &["102", "103"]).await;
-    let dial = vec![format!("/dial sip:102@{sip}")];
-    let mut alice = Phone::start(dir.path(), "alice", ALICE, &demo_account(&sip, "101", ""), dial);
-    alice.established(&mut server);
-    bob.established(&mut server);
-    let x = live_call(&client, &server, &admin, "101", "102").await;
+    let (alice, x) = alice_calls_bob(dir.path(), &sip, &mut server, &client, &admin, &mut bob).await;
     bob.phone.command("dial", &format!("sip:103@{sip}")).unwrap();
     carol.established(&mut server);
     let y = live_call(&client, &server, &admin, "102", "103").await;

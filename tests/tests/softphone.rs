@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 const PASSWORD: &str = "switchboard-demo";
 
-use switchboard_tests::workspace::{alice_in_browser, alice_with_microphone, line_state, wait_line};
+use switchboard_tests::workspace::{
+    alice_in_browser, alice_with_microphone, bob_calls_alice, line_state, wait_line,
+};
 use switchboard_tests::{
     add_carol, assert_no_page_errors, browser_hears, demo_account, find_file, free_udp_port,
     get_json as json_of, last_call, login, mic_and_recorder, require_program, screenshot_dir, seconds_heard,
@@ -168,16 +170,7 @@ async fn a_browser_answers_a_phone_and_both_hear_each_other() {
     let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
 
     // Bob's desk phone plays 440 Hz and records what it hears.
-    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "bob", 440.0, 30.0);
-    let bob = Baresip::start_with(
-        &demo_account(&sip, "102", ""),
-        PhoneOptions {
-            microphone: Some(tone_b),
-            record_dir: Some(rec_b.clone()),
-            commands: vec![format!("/dial sip:101@{sip}")],
-        },
-    )
-    .unwrap();
+    let (bob, rec_b) = bob_calls_alice(dir.path(), &sip, 30.0);
     wait_line(&mut browser, 0, "ringing").await;
     // One registration per browser, however many pages asked for the phone: one line rings.
     assert_eq!(line_state(&mut browser, 1).await, "idle");
@@ -699,16 +692,7 @@ async fn an_agent_transfers_a_caller_to_a_colleague_from_the_workspace() {
     .unwrap();
     carol.wait_for("200 OK", Duration::from_secs(15)).unwrap();
     let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
-    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "bob", 440.0, 30.0);
-    let bob = Baresip::start_with(
-        &demo_account(&sip, "102", ""),
-        PhoneOptions {
-            microphone: Some(tone_b),
-            record_dir: Some(rec_b.clone()),
-            commands: vec![format!("/dial sip:101@{sip}")],
-        },
-    )
-    .unwrap();
+    let (bob, rec_b) = bob_calls_alice(dir.path(), &sip, 30.0);
     wait_line(&mut browser, 0, "ringing").await;
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
     wait_line(&mut browser, 0, "talking").await;

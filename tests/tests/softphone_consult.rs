@@ -4,10 +4,10 @@
 
 use serde_json::json;
 use std::time::Duration;
-use switchboard_tests::workspace::{alice_in_browser, wait_line};
+use switchboard_tests::workspace::{alice_in_browser, bob_calls_alice, wait_line};
 use switchboard_tests::{
-    add_carol, assert_no_page_errors, demo_account, free_udp_port, get_json as json_of, login,
-    mic_and_recorder, require_program, screenshot_dir, seconds_heard, Baresip, PhoneOptions, Server,
+    add_carol, assert_no_page_errors, free_udp_port, get_json as json_of, login, mic_and_recorder,
+    require_program, screenshot_dir, seconds_heard, Baresip, PhoneOptions, Server,
 };
 
 /// Alice picks Carol in the transfer picker and consults her first (a call on line 2).
@@ -41,16 +41,7 @@ async fn an_agent_consults_cancels_merges_a_conference_and_leaves_it_from_the_wo
     .unwrap();
     carol.wait_for("200 OK", Duration::from_secs(15)).unwrap();
     let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
-    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "bob", 440.0, 60.0);
-    let bob = Baresip::start_with(
-        &demo_account(&sip, "102", ""),
-        PhoneOptions {
-            microphone: Some(tone_b),
-            record_dir: Some(rec_b.clone()),
-            commands: vec![format!("/dial sip:101@{sip}")],
-        },
-    )
-    .unwrap();
+    let (bob, rec_b) = bob_calls_alice(dir.path(), &sip, 60.0);
     wait_line(&mut browser, 0, "ringing").await;
     browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
     wait_line(&mut browser, 0, "talking").await;

@@ -1,14 +1,12 @@
-//! The softphone's microphone and speaker choice and its ringtone in the workspace (headless Chromium with
-//! fake devices): the agent picks a microphone, the choice is kept and used for the next call
-//! (its track is that device's); an incoming call rings in the page until it is answered.
+//! The softphone's microphone and speaker choice and its ringtone in the workspace (headless
+//! Chromium with fake devices): the agent picks a microphone, the choice is kept and used for
+//! the next call (its track is that device's), a speaker chosen during a call takes its audio;
+//! an incoming call rings in the page until it is answered.
 
 use serde_json::json;
 use std::time::Duration;
-use switchboard_tests::workspace::{alice_in_browser, wait_line};
-use switchboard_tests::{
-    assert_no_page_errors, demo_account, free_udp_port, mic_and_recorder, require_program, Baresip,
-    PhoneOptions, Server,
-};
+use switchboard_tests::workspace::{alice_in_browser, bob_calls_alice, wait_line};
+use switchboard_tests::{assert_no_page_errors, free_udp_port, require_program, Server};
 
 #[tokio::test]
 async fn a_chosen_microphone_is_kept_and_used_and_a_call_rings_until_answered() {
@@ -35,16 +33,7 @@ async fn a_chosen_microphone_is_kept_and_used_and_a_call_rings_until_answered() 
     assert_eq!(asked["value"], chosen.as_str(), "the next call asks for the chosen microphone");
 
     // Bob calls: the page rings until Alice answers.
-    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "bob", 440.0, 30.0);
-    let bob = Baresip::start_with(
-        &demo_account(&sip, "102", ""),
-        PhoneOptions {
-            microphone: Some(tone_b),
-            record_dir: Some(rec_b.clone()),
-            commands: vec![format!("/dial sip:101@{sip}")],
-        },
-    )
-    .unwrap();
+    let (bob, _) = bob_calls_alice(dir.path(), &sip, 30.0);
     wait_line(&mut b, 0, "ringing").await;
     let ringing =
         b.run(json!({"do": "evaluate", "expression": "window.switchboardPhone.ringtone !== null"})).await;

@@ -558,19 +558,9 @@ impl CallRouter {
                 if self.party_holds(call, side, on) {
                     return; // a conference party: not heard meanwhile, and no music into the conference
                 }
-                let Some(active) = self.calls.get(&call) else { return };
-                let Some(relay) = active.relay.clone() else { return };
                 // The other side hears the account's hold music (or the hold chime) meanwhile.
                 let other = if side == Side::Caller { MediaSide::B } else { MediaSide::A };
-                if !on {
-                    return relay.stop_playing(other);
-                }
-                let (account, snapshot, data_dir) =
-                    (active.account, self.planner.snapshot.clone(), self.data_dir.clone());
-                tokio::spawn(async move {
-                    let music = crate::calls::prompts::hold_music(&snapshot, &data_dir, account).await;
-                    drop(relay.play(other, music));
-                });
+                self.hold_music(call, other, on);
             }
             CallEvent::TransferRequested { call, target, .. } => self.refer(call, &target).await,
             CallEvent::LegLeft { call, side } => self.party_left(call, side).await,
@@ -650,6 +640,21 @@ impl CallRouter {
             }
             None => self.sip.route(call, RouteDecision::Reject { status, reason: None }).await,
         }
+    }
+
+    /// Plays the account's hold music to `side` of `call` (`on`), or stops it.
+    fn hold_music(&self, call: CallId, side: MediaSide, on: bool) {
+        let Some(active) = self.calls.get(&call) else { return };
+        let Some(relay) = active.relay.clone() else { return };
+        if !on {
+            return relay.stop_playing(side);
+        }
+        let (account, snapshot, data_dir) =
+            (active.account, self.planner.snapshot.clone(), self.data_dir.clone());
+        tokio::spawn(async move {
+            let music = crate::calls::prompts::hold_music(&snapshot, &data_dir, account).await;
+            drop(relay.play(side, music));
+        });
     }
 
     async fn event(&self, call: CallId, kind: &str, data: serde_json::Value) {

@@ -65,8 +65,8 @@ pub async fn mixer(opts: BenchMixerOptions) -> anyhow::Result<()> {
         while wall0.elapsed() < Duration::from_secs(opts.seconds) {
             tick.tick().await;
             for (port, f) in ports.iter_mut().zip(&frames) {
-                port.bench_say(f.clone());
-                heard += port.bench_next().is_some() as u64;
+                port.say(f.clone());
+                heard += port.next(2).is_some() as u64;
             }
         }
         let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());

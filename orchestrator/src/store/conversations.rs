@@ -80,22 +80,18 @@ async fn customer_of(db: &Db, account_id: i64, c: &NewConversation) -> Result<Op
     }
     for p in &c.participants {
         let address = p.address.trim();
-        let row = if address.contains('@') {
-            sqlx::query("SELECT customer_id FROM customer_emails WHERE account_id = $1 AND LOWER(email) = $2")
-                .bind(account_id)
-                .bind(address.to_lowercase())
-                .fetch_optional(db.pool())
-                .await?
+        let query = if address.contains('@') {
+            super::commerce::CustomerQuery {
+                email: Some(address.to_string()),
+                limit: Some(1),
+                ..Default::default()
+            }
         } else {
             let digits: String = address.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
-            sqlx::query("SELECT customer_id FROM customer_phones WHERE account_id = $1 AND number = $2")
-                .bind(account_id)
-                .bind(digits)
-                .fetch_optional(db.pool())
-                .await?
+            super::commerce::CustomerQuery { phone: Some(digits), limit: Some(1), ..Default::default() }
         };
-        if let Some(row) = row {
-            return Ok(Some(row.try_get("customer_id")?));
+        if let Some(found) = super::commerce::list_customers(db, account_id, &query).await?.first() {
+            return Ok(Some(found.id));
         }
     }
     Ok(None)

@@ -46,12 +46,6 @@ impl Drop for Bridge {
     }
 }
 
-impl Default for Bridge {
-    fn default() -> Self {
-        Self::start()
-    }
-}
-
 impl Bridge {
     pub fn start() -> Bridge {
         let (commands, rx) = mpsc::unbounded_channel();
@@ -135,23 +129,14 @@ async fn run(mut commands: mpsc::UnboundedReceiver<Command>, stats: Arc<BridgeSt
 }
 
 impl Port {
-    /// What this party said (a relay's tick).
-    pub(crate) fn say(&self, frame: Vec<i16>) {
+    /// What this party said (a relay's tick; benchmarks play a relay with it).
+    pub fn say(&self, frame: Vec<i16>) {
         let _ = self.said.send(frame);
-    }
-
-    /// For benchmarks: what a relay does each tick (hand in a frame, take the mix).
-    pub fn bench_say(&self, frame: Vec<i16>) {
-        self.say(frame);
-    }
-
-    pub fn bench_next(&mut self) -> Option<Vec<i16>> {
-        self.next(2)
     }
 
     /// The next mixed frame for this party; frames beyond the newest `keep` are dropped so
     /// that a relay ticking behind the bridge does not build up delay.
-    pub(crate) fn next(&mut self, keep: usize) -> Option<Vec<i16>> {
+    pub fn next(&mut self, keep: usize) -> Option<Vec<i16>> {
         while let Ok(f) = self.hears.try_recv() {
             self.pending.push_back(f);
         }

@@ -67,6 +67,13 @@ fn sip_side(side: MediaSide) -> Side {
     }
 }
 
+fn media_side(side: Side) -> MediaSide {
+    match side {
+        Side::Caller => MediaSide::A,
+        Side::Callee => MediaSide::B,
+    }
+}
+
 fn other(side: MediaSide) -> MediaSide {
     match side {
         MediaSide::A => MediaSide::B,
@@ -98,6 +105,12 @@ impl CallRouter {
         }
         let placed = active.placed_by.as_ref().is_some_and(|(_, e)| e == extension);
         Ok(if placed { MediaSide::A } else { MediaSide::B })
+    }
+
+    /// An agent's name (their extension when the configuration has none).
+    fn agent_name(&self, account: i64, extension: &str) -> String {
+        let snapshot = self.planner.snapshot.borrow().clone();
+        snapshot.agent(account, extension).map_or_else(|| extension.to_string(), |a| a.display_name.clone())
     }
 
     /// Who is on `side` of `call`: an agent of the account (name, extension) or a number.
@@ -157,10 +170,8 @@ impl CallRouter {
                 parties.insert(0, (call, other(mine), caller));
                 if stay {
                     self.sip.keep_legs(call, true).await;
-                    let snapshot = self.planner.snapshot.borrow().clone();
-                    let name =
-                        snapshot.agent(account, extension).map_or(extension, |a| a.display_name.as_str());
-                    parties.insert(1, (call, mine, (name.to_string(), Some(extension.to_string()))));
+                    let name = self.agent_name(account, extension);
+                    parties.insert(1, (call, mine, (name, Some(extension.to_string()))));
                 } else if !self.sip.release(call, sip_side(mine)).await {
                     // The caller left meanwhile: the person consulted has nobody to talk to.
                     self.sip.hangup(consult).await;
@@ -201,9 +212,7 @@ impl CallRouter {
             (self.calls.get(&call).and_then(|c| c.record), self.calls.get(&replaces).and_then(|c| c.record));
         let result = match (agent, records) {
             (Some((account, extension)), (Some(record), Some(consult))) => {
-                let snapshot = self.planner.snapshot.borrow().clone();
-                let by =
-                    snapshot.agent(account, &extension).map_or(extension.clone(), |a| a.display_name.clone());
+                let by = self.agent_name(account, &extension);
                 self.conference_ask(record, Ask::Complete { consult }, &by, Some(&extension))
                     .await
                     .map(|_| ())
@@ -275,23 +284,7 @@ impl CallRouter {
             PartyAction::Hold(on) => {
                 p.held = on;
                 c.silence(party, false);
-                let relay = self.calls.get(&pcall).and_then(|c| c.relay.clone());
-                if let Some(relay) = relay {
-                    if on {
-                        let (account, snapshot, data_dir) = (
-                            self.calls.get(&pcall).and_then(|c| c.account),
-                            self.planner.snapshot.clone(),
-                            self.data_dir.clone(),
-                        );
-                        tokio::spawn(async move {
-                            let music =
-                                crate::calls::prompts::hold_music(&snapshot, &data_dir, account).await;
-                            drop(relay.play(side, music));
-                        });
-                    } else {
-                        relay.stop_playing(side);
-                    }
-                }
+                self.hold_music(pcall, side, on);
                 self.event(
                     call,
                     if on { "party_held" } else { "party_resumed" },
@@ -314,7 +307,7 @@ impl CallRouter {
     /// A party's own phone holds or resumes: not heard while held, and no hold music goes into
     /// the conference. False when the side is no conference party (ordinary hold).
     pub(super) fn party_holds(&mut self, call: CallId, side: Side, on: bool) -> bool {
-        let side = if side == Side::Caller { MediaSide::A } else { MediaSide::B };
+        let side = media_side(side);
         let Some(conf) = self.conf_of(call) else { return false };
         let Some(c) = self.confs.all.get(&conf) else { return false };
         let Some(p) = c.parties.iter().find(|p| p.call == call && p.side == side) else { return false };
@@ -324,7 +317,7 @@ impl CallRouter {
 
     /// One person of a joined call hung up.
     pub(super) async fn party_left(&mut self, call: CallId, side: Side) {
-        let side = if side == Side::Caller { MediaSide::A } else { MediaSide::B };
+        let side = media_side(side);
         let Some(conf) = self.conf_of(call) else { return };
         if let Some(p) = self
             .confs

@@ -126,27 +126,7 @@ fn replaces_call_id(headers: &str) -> Option<String> {
         let (name, value) = h.split_once('=')?;
         name.trim().eq_ignore_ascii_case("replaces").then_some(value)
     })?;
-    let decoded = percent_decode(value);
+    let decoded = crate::sip::uri::unescape(value);
     let call_id = decoded.split(';').next()?.trim().to_string();
     (!call_id.is_empty()).then_some(call_id)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, ..) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
