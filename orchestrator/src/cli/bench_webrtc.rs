@@ -1,11 +1,12 @@
 //! `switchboard bench webrtc`: browser calls (Opus over DTLS-SRTP, through our WebRTC legs)
 //! bridged to G.711 carrier legs through the media relay, many at once: Switchboard's CPU per
-//! call and the packets lost, to set beside the plain G.711 relay of `bench sip --concurrent`.
-//! A benchmark prints numbers; it never fails a build.
+//! call and the packets lost; then as many plain G.711 calls through the same relays (a phone
+//! on each side), the figure to set it beside. A benchmark prints numbers; it never fails a
+//! build.
 //!
 //! The browsers (str0m peers with full ICE, sending one pre-encoded Opus packet of a tone every
-//! 20 ms) and the carriers (PCMU every 20 ms) run in a child process of this binary
-//! (`--peers`, talking JSON lines over its stdin and stdout), so the CPU measured here is
+//! 20 ms), the carriers and the phones (a PCMU tone every 20 ms) run in a child process of this
+//! binary (`--peers`, talking JSON lines over its stdin and stdout), so the CPU measured here is
 //! Switchboard's own: WebRTC legs (ICE, DTLS, SRTP, Opus decode and encode, PCMU), relays,
 //! sockets.
 
@@ -64,6 +65,13 @@ pub async fn webrtc(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
     );
     let mut relays = Vec::new();
     let (mut cpu0, mut wall0) = (0.0, Instant::now());
+    let loss = |sent: u64, got: u64| {
+        if sent == 0 {
+            100.0
+        } else {
+            sent.saturating_sub(got) as f64 / sent as f64 * 100.0
+        }
+    };
     while let Some(line) = from_child.next_line().await? {
         let msg: serde_json::Value = serde_json::from_str(&line).context("the browsers' process")?;
         if let (Some(i), Some(offer), Some(carrier)) =
@@ -78,27 +86,44 @@ pub async fn webrtc(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
             let reply = json!({"call": i, "answer": side.sdp, "relay": relay.b_local.to_string()});
             to_child.write_all(format!("{reply}\n").as_bytes()).await?;
             relays.push(relay);
+        } else if let (Some(i), Some(a), Some(b)) =
+            (msg["plain"].as_u64(), msg["a"].as_str(), msg["b"].as_str())
+        {
+            let relay = Relay::start(pool.bind(ip).await?, pool.bind(ip).await?, None)?;
+            relay.update(Some(a.parse()?), Some(b.parse()?), None, None);
+            relay.set_payload_type(0);
+            let reply = json!({"plain": i, "a": relay.a_local.to_string(), "b": relay.b_local.to_string()});
+            to_child.write_all(format!("{reply}\n").as_bytes()).await?;
+            relays.push(relay);
+        } else if msg["plain_connected"].is_u64() {
+            (cpu0, wall0) = (cpu_seconds(), Instant::now());
+        } else if msg["a_sent"].is_u64() {
+            let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
+            let n = |k: &str| msg[k].as_u64().unwrap_or(0);
+            let (a_sent, b_got, b_sent, a_got) = (n("a_sent"), n("b_received"), n("b_sent"), n("a_received"));
+            println!(
+                "plain G.711 (a phone on each side, {} calls): loss {:.3} % and {:.3} %; Switchboard CPU \
+                 {cpu:.1} s over {wall:.1} s => {:.3} % of a core per call",
+                relays.len(),
+                loss(a_sent, b_got),
+                loss(b_sent, a_got),
+                cpu / wall / relays.len().max(1) as f64 * 100.0
+            );
+            break;
         } else if msg["browser_sent"].is_u64() {
             let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
             let n = |k: &str| msg[k].as_u64().unwrap_or(0);
-            let loss = |sent: u64, got: u64| {
-                if sent == 0 {
-                    100.0
-                } else {
-                    sent.saturating_sub(got) as f64 / sent as f64 * 100.0
-                }
-            };
             let (bs, br, cs, cr) =
                 (n("browser_sent"), n("browser_received"), n("carrier_sent"), n("carrier_received"));
             println!("browser → carrier: {bs} packets sent, {cr} arrived (loss {:.3} %)", loss(bs, cr));
             println!("carrier → browser: {cs} packets sent, {br} arrived (loss {:.3} %)", loss(cs, br));
             let calls = n("connected").max(1) as f64;
             println!(
-                "Switchboard CPU {cpu:.1} s over {wall:.1} s => {:.3} % of a core per browser call \
-                 (plain G.711 relaying: `switchboard bench sip --concurrent N`)",
+                "Switchboard CPU {cpu:.1} s over {wall:.1} s => {:.3} % of a core per browser call",
                 cpu / wall / calls * 100.0
             );
-            break;
+            // The browsers' relays go; the plain calls come next.
+            relays.clear();
         } else if let Some(connected) = msg["connected"].as_u64() {
             println!("connected {connected} of {} (ICE and DTLS up)", opts.calls);
             (cpu0, wall0) = (cpu_seconds(), Instant::now());
@@ -118,21 +143,31 @@ async fn peers(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
     let mut stdout = tokio::io::stdout();
     let mut answers = Vec::new();
     let mut calls = Vec::new();
+    let mut plain_replies = Vec::new();
+    let mut plain_calls = Vec::new();
     for _ in 0..opts.calls {
         let (tx, rx) = tokio::sync::oneshot::channel::<(String, SocketAddr)>();
         answers.push(Some(tx));
         calls.push(rx);
+        let (tx, rx) = tokio::sync::oneshot::channel::<(SocketAddr, SocketAddr)>();
+        plain_replies.push(Some(tx));
+        plain_calls.push(rx);
     }
     // Answers are read while offers are still being written (either pipe may fill up).
     let reader = tokio::spawn(async move {
         let mut stdin = BufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(line)) = stdin.next_line().await {
             let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { break };
-            let (Some(i), Some(answer), Some(Ok(relay))) = (
-                msg["call"].as_u64(),
-                msg["answer"].as_str(),
-                msg["relay"].as_str().map(str::parse::<SocketAddr>),
-            ) else {
+            let addr = |k: &str| msg[k].as_str().and_then(|a| a.parse::<SocketAddr>().ok());
+            if let (Some(i), Some(a), Some(b)) = (msg["plain"].as_u64(), addr("a"), addr("b")) {
+                if let Some(tx) = plain_replies.get_mut(i as usize).and_then(Option::take) {
+                    let _ = tx.send((a, b));
+                }
+                continue;
+            }
+            let (Some(i), Some(answer), Some(relay)) =
+                (msg["call"].as_u64(), msg["answer"].as_str(), addr("relay"))
+            else {
                 break;
             };
             if let Some(tx) = answers.get_mut(i as usize).and_then(Option::take) {
@@ -181,8 +216,87 @@ async fn peers(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
     for t in tasks {
         t.abort();
     }
+    plain(opts, plain_calls, &mut stdout).await?;
     reader.abort();
     Ok(())
+}
+
+/// The plain calls: two phones per relay, each sending a PCMU tone every 20 ms.
+async fn plain(
+    opts: BenchWebrtcOptions,
+    replies: Vec<tokio::sync::oneshot::Receiver<(SocketAddr, SocketAddr)>>,
+    stdout: &mut tokio::io::Stdout,
+) -> anyhow::Result<()> {
+    let counts = Arc::new(Counts::default());
+    let mut phones = Vec::new();
+    for (i, reply) in replies.into_iter().enumerate() {
+        let (a, b) = (UdpSocket::bind("127.0.0.1:0").await?, UdpSocket::bind("127.0.0.1:0").await?);
+        let line = json!({"plain": i, "a": a.local_addr()?.to_string(), "b": b.local_addr()?.to_string()});
+        stdout.write_all(format!("{line}\n").as_bytes()).await?;
+        stdout.flush().await?;
+        phones.push((a, b, reply));
+    }
+    let (go_tx, go) = tokio::sync::watch::channel(true);
+    let mut tasks = Vec::new();
+    for (n, (a, b, reply)) in phones.into_iter().enumerate() {
+        let Ok((relay_a, relay_b)) = reply.await else { continue };
+        let (counts, go) = (counts.clone(), go.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut buf_a, mut buf_b) = (vec![0u8; 2048], vec![0u8; 2048]);
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let mut k = 0usize;
+            let ssrc = 0x6000_0000 + n as u32;
+            while *go.borrow() {
+                tokio::select! {
+                    r = a.recv_from(&mut buf_a) => if r.is_ok() { counts.browser_received.fetch_add(1, Relaxed); },
+                    r = b.recv_from(&mut buf_b) => if r.is_ok() { counts.carrier_received.fetch_add(1, Relaxed); },
+                    _ = tick.tick() => {
+                        let (seq, ts) = (k as u16, (k * 160) as u32);
+                        let payload = tone_frame(k);
+                        if a.send_to(&rtp::write(false, 0, seq, ts, ssrc, &payload), relay_a).await.is_ok() {
+                            counts.browser_sent.fetch_add(1, Relaxed);
+                        }
+                        if b.send_to(&rtp::write(false, 0, seq, ts, ssrc + 1, &payload), relay_b).await.is_ok() {
+                            counts.carrier_sent.fetch_add(1, Relaxed);
+                        }
+                        k += 1;
+                    }
+                }
+            }
+        }));
+    }
+    // The relays start forwarding with the first packets: measure from a second later.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let c = &counts;
+    let start =
+        [&c.browser_sent, &c.browser_received, &c.carrier_sent, &c.carrier_received].map(|x| x.load(Relaxed));
+    stdout.write_all(format!("{}\n", json!({"plain_connected": tasks.len()})).as_bytes()).await?;
+    stdout.flush().await?;
+    tokio::time::sleep(Duration::from_secs(opts.seconds)).await;
+    let sent = [c.browser_sent.load(Relaxed), c.carrier_sent.load(Relaxed)];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = go_tx.send(false);
+    let result = json!({
+        "a_sent": sent[0] - start[0], "b_received": c.carrier_received.load(Relaxed) - start[3],
+        "b_sent": sent[1] - start[2], "a_received": c.browser_received.load(Relaxed) - start[1],
+    });
+    stdout.write_all(format!("{result}\n").as_bytes()).await?;
+    stdout.flush().await?;
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
+}
+
+/// The `k`th 20 ms of a 440 Hz tone in μ-law (440 whole cycles a second, so 50 frames repeat).
+fn tone_frame(k: usize) -> Vec<u8> {
+    (0..160)
+        .map(|i| {
+            let t = ((k % 50) * 160 + i) as f64 / 8000.0;
+            let s = (t * 440.0 * std::f64::consts::TAU).sin() * 8000.0;
+            switchboard_telephony::media::g711::linear_to_ulaw(s as i16)
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -230,6 +344,8 @@ async fn call(
     let (mut seq, mut ts, ssrc) = (0u16, 0u32, 0x5000_0000 + n);
     let mut counted_connection = false;
     let mut phase = Phase::Waiting;
+    // Speech-like work for the encoder toward the browser: a tone, not a constant.
+    let tone: Vec<Vec<u8>> = (0..50).map(tone_frame).collect();
     loop {
         let wake = tokio::time::Instant::from_std(base + Duration::from_millis(peer.poll_timeout()));
         let drained = match phase {
@@ -251,7 +367,7 @@ async fn call(
             _ = tick.tick() => {
                 if matches!(phase, Phase::Talking { .. }) {
                     peer.send_frame(now_ms());
-                    let packet = rtp::write(false, 0, seq, ts, ssrc, &[0xD5; 160]);
+                    let packet = rtp::write(false, 0, seq, ts, ssrc, &tone[seq as usize % 50]);
                     (seq, ts) = (seq.wrapping_add(1), ts.wrapping_add(160));
                     if carrier.send_to(&packet, relay).await.is_ok() {
                         counts.carrier_sent.fetch_add(1, Relaxed);

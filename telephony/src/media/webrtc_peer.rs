@@ -185,6 +185,11 @@ mod tests {
             if now % 20 == 0 {
                 peer.send_frame(now);
                 leg.send_frame(now, &[1000i16; 160]);
+                // The frame is on its way at once (str0m packetizes on a timeout that is due
+                // now: the leg handles it rather than wait for a wake-up of its own).
+                if leg.is_connected() {
+                    assert!(leg.poll_timeout().unwrap() > now, "a timeout due now was left");
+                }
             }
             // Deliver everything in flight, both ways, until quiet.
             loop {

@@ -23,9 +23,12 @@ use std::sync::{Arc, Mutex};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
+mod browser;
 mod leg;
 mod recording;
 
+use browser::Browser;
+pub use browser::{attach, Attached, BrowserLink};
 use leg::{apply_targets, Leg, Playing};
 
 /// Hands out even RTP ports (with the odd port above for RTCP) from a range, round robin,
@@ -186,6 +189,8 @@ pub enum RelayCommand {
     /// Record the call: every 20 ms, one stereo frame (interleaved) with what `customer` said
     /// on the left and what it heard on the right, until the receiver is dropped.
     Record { customer: MediaSide, frames: mpsc::UnboundedSender<Vec<i16>> },
+    /// A browser is `side` from now on (`None`: no more); see [`attach`].
+    Browser { side: MediaSide, link: Option<BrowserLink> },
 }
 
 impl Relay {
@@ -214,6 +219,8 @@ impl Relay {
         let stats = Arc::new(RelayStats::default());
         let quality = Arc::new(Mutex::new([LegQuality::default(); 2]));
         let (died_tx, died) = watch::channel(false);
+        browser::register(a_local.port(), MediaSide::A, commands.clone());
+        browser::register(b_local.port(), MediaSide::B, commands.clone());
         let relaying = tokio::spawn(run([a, b], rx, command_rx, stats.clone(), quality.clone(), digits));
         // A panic in the relay costs its call only: it is logged and reported on `died`, so
         // that the application ends the call rather than leave it silent.
@@ -335,6 +342,8 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
+        browser::unregister(self.a_local.port(), &self.commands);
+        browser::unregister(self.b_local.port(), &self.commands);
         self.task.abort();
     }
 }
@@ -375,6 +384,7 @@ fn mix(a: &[Vec<i16>], b: &[Vec<i16>]) -> Vec<Vec<i16>> {
 async fn send_tick(
     legs: &mut [Leg; 2],
     sockets: &[MediaSockets; 2],
+    browsers: &mut [Option<Browser>; 2],
     to: usize,
     heard: &[Vec<i16>],
     sent: &mut Vec<Vec<i16>>,
@@ -407,11 +417,19 @@ async fn send_tick(
     let Some(addr) = leg.to() else { return 0 };
     let mut sent = 0;
     for p in packets {
-        if sockets[to].rtp.send_to(&p, addr).await.is_ok() {
+        if send(&sockets[to], &mut browsers[to], &p, addr).await {
             sent += 1;
         }
     }
     sent
+}
+
+/// Sends an RTP packet to a side: to its browser, or from its socket to `to`.
+async fn send(socket: &MediaSockets, browser: &mut Option<Browser>, packet: &[u8], to: SocketAddr) -> bool {
+    match browser {
+        Some(b) => b.send(packet).await,
+        None => socket.rtp.send_to(packet, to).await.is_ok(),
+    }
 }
 
 async fn run(
@@ -424,6 +442,8 @@ async fn run(
 ) {
     let mut buf = [vec![0u8; 2048], vec![0u8; 2048]];
     let mut rtcp_buf = [vec![0u8; 1500], vec![0u8; 1500]];
+    let mut browser_buf = [vec![0u8; 2048], vec![0u8; 2048]];
+    let mut browsers: [Option<Browser>; 2] = [None, None];
     let seed = sockets[0].rtp.local_addr().map(|x| x.port() as u32).unwrap_or(1);
     let mut legs = [Leg::new(MediaSide::A, seed), Leg::new(MediaSide::B, seed)];
     let mut current = *targets.borrow_and_update();
@@ -458,115 +478,161 @@ async fn run(
         // going back to copying the other side's packets would change all three mid-call,
         // which phones' jitter buffers take for a broken stream.
         bridging = bridging || want_bridge;
+        // What a browser said is handled as if it had arrived on its side's socket.
+        let heard = browsers.iter_mut().enumerate().find_map(|(i, b)| {
+            let b = b.as_mut()?;
+            Some((i, b.next_heard()?, b.from))
+        });
         let [buf_a, buf_b] = &mut buf;
         let [rtcp_a, rtcp_b] = &mut rtcp_buf;
-        let (side, n, from, is_rtcp) = tokio::select! {
-            r = sockets[0].rtp.recv_from(buf_a) => match r { Ok((n, from)) => (0, n, from, false), Err(_) => continue },
-            r = sockets[1].rtp.recv_from(buf_b) => match r { Ok((n, from)) => (1, n, from, false), Err(_) => continue },
-            r = recv_opt(&sockets[0].rtcp, rtcp_a) => match r { Ok((n, from)) => (0, n, from, true), Err(_) => continue },
-            r = recv_opt(&sockets[1].rtcp, rtcp_b) => match r { Ok((n, from)) => (1, n, from, true), Err(_) => continue },
-            _ = ticker.tick(), if bridging => {
-                let now = now_ms();
-                let mut heard: [Vec<Vec<i16>>; 2] = [Vec::new(), Vec::new()];
-                for (i, leg) in legs.iter_mut().enumerate() {
-                    // Up to a few frames if the clock slipped; the jitter buffer paces them.
-                    while heard[i].len() < 4 {
-                        let Some(frame) = leg.endpoint.poll_frame(now) else { break };
-                        heard[i].push(frame);
+        let [browser_a, browser_b] = &mut browsers;
+        let (socket_a, wake_a) = browser_a.as_mut().map(Browser::parts).unzip();
+        let (socket_b, wake_b) = browser_b.as_mut().map(Browser::parts).unzip();
+        let [bbuf_a, bbuf_b] = &mut browser_buf;
+        let (side, n, from, is_rtcp) = if let Some((i, packet, from)) = heard {
+            let target = if i == 0 { buf_a } else { buf_b };
+            let n = packet.len().min(target.len());
+            target[..n].copy_from_slice(&packet[..n]);
+            (i, n, from, false)
+        } else {
+            tokio::select! {
+                r = browser::recv(socket_a, bbuf_a) => {
+                    if let (Ok((n, from)), Some(b)) = (r, browsers[0].as_mut()) {
+                        b.on_datagram(from, &browser_buf[0][..n]).await;
                     }
-                    // A reordered packet's gap may have timed out.
-                    leg.feed_tap(now);
+                    continue;
                 }
-                // A side that listens in goes second: it hears what the other side was sent.
-                let order = if legs[0].monitor { [1, 0] } else { [0, 1] };
-                let mut sent_audio: [Vec<Vec<i16>>; 2] = [Vec::new(), Vec::new()];
-                // What a side in a conference says goes to the bridge.
-                for (i, leg) in legs.iter().enumerate() {
-                    if let (Some(port), false) = (&leg.port, leg.monitor) {
-                        heard[i].iter().for_each(|f| port.say(f.clone()));
+                r = browser::recv(socket_b, bbuf_b) => {
+                    if let (Ok((n, from)), Some(b)) = (r, browsers[1].as_mut()) {
+                        b.on_datagram(from, &browser_buf[1][..n]).await;
                     }
+                    continue;
                 }
-                for to in order {
-                    let other = 1 - to;
-                    let hears = if let Some(port) = legs[to].port.as_mut() {
-                        // The bridge's mix for this side, or silence while it has none yet.
-                        vec![port.next(2).unwrap_or_else(|| vec![0; 160])]
-                    } else if legs[other].port.is_some() || legs[other].monitor {
-                        // The other side talks to the conference, or listens in: not heard here.
-                        Vec::new()
-                    } else if legs[to].monitor {
-                        mix(&heard[other], &sent_audio[other])
-                    } else {
-                        heard[other].clone()
-                    };
-                    let mut out = Vec::new();
-                    let sent = send_tick(&mut legs, &sockets, to, &hears, &mut out).await;
-                    sent_audio[to] = out;
-                    counters[to].fetch_add(sent, Ordering::Relaxed);
-                    PACKETS_FORWARDED.fetch_add(sent, Ordering::Relaxed);
-                }
-                if let Some(r) = &mut recording {
-                    let c = r.customer;
-                    // What a listening side says is heard by nobody, so it is not recorded.
-                    let said = if legs[c].monitor { &[][..] } else { &heard[c][..] };
-                    if !r.feed(now, said, &sent_audio[c]) {
-                        recording = None;
+                _ = browser::timer(wake_a) => {
+                    if let Some(b) = browsers[0].as_mut() {
+                        b.on_timeout().await;
                     }
+                    continue;
                 }
-                continue;
-            }
-            _ = reports.tick() => {
-                #[cfg(feature = "fault-injection")]
-                if CRASH_GENERATION.load(Ordering::SeqCst) != generation {
-                    panic!("injected fault: a media relay crashes");
+                _ = browser::timer(wake_b) => {
+                    if let Some(b) = browsers[1].as_mut() {
+                        b.on_timeout().await;
+                    }
+                    continue;
                 }
-                let (now, ntp) = (now_ms(), now_ntp());
-                for (i, leg) in legs.iter_mut().enumerate() {
-                    let Some(to) = leg.rtcp_to() else { continue };
-                    let Some(report) = leg.endpoint.poll_rtcp(now, ntp) else { continue };
-                    let socket = if leg.mux { Some(&sockets[i].rtp) } else { sockets[i].rtcp.as_ref() };
-                    if let Some(socket) = socket {
-                        if socket.send_to(&report, to).await.is_ok() {
-                            stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
+                r = sockets[0].rtp.recv_from(buf_a) => match r { Ok((n, from)) => (0, n, from, false), Err(_) => continue },
+                r = sockets[1].rtp.recv_from(buf_b) => match r { Ok((n, from)) => (1, n, from, false), Err(_) => continue },
+                r = recv_opt(&sockets[0].rtcp, rtcp_a) => match r { Ok((n, from)) => (0, n, from, true), Err(_) => continue },
+                r = recv_opt(&sockets[1].rtcp, rtcp_b) => match r { Ok((n, from)) => (1, n, from, true), Err(_) => continue },
+                _ = ticker.tick(), if bridging => {
+                    let now = now_ms();
+                    let mut heard: [Vec<Vec<i16>>; 2] = [Vec::new(), Vec::new()];
+                    for (i, leg) in legs.iter_mut().enumerate() {
+                        // Up to a few frames if the clock slipped; the jitter buffer paces them.
+                        while heard[i].len() < 4 {
+                            let Some(frame) = leg.endpoint.poll_frame(now) else { break };
+                            heard[i].push(frame);
+                        }
+                        // A reordered packet's gap may have timed out.
+                        leg.feed_tap(now);
+                    }
+                    // A side that listens in goes second: it hears what the other side was sent.
+                    let order = if legs[0].monitor { [1, 0] } else { [0, 1] };
+                    let mut sent_audio: [Vec<Vec<i16>>; 2] = [Vec::new(), Vec::new()];
+                    // What a side in a conference says goes to the bridge.
+                    for (i, leg) in legs.iter().enumerate() {
+                        if let (Some(port), false) = (&leg.port, leg.monitor) {
+                            heard[i].iter().for_each(|f| port.say(f.clone()));
                         }
                     }
-                }
-                publish(&legs);
-                continue;
-            }
-            command = commands.recv() => {
-                match command {
-                    Some(RelayCommand::Play { side, source, done }) => {
-                        legs[side.index()].player = Some(Playing { source, done: Some(done) });
+                    for to in order {
+                        let other = 1 - to;
+                        let hears = if let Some(port) = legs[to].port.as_mut() {
+                            // The bridge's mix for this side, or silence while it has none yet.
+                            vec![port.next(2).unwrap_or_else(|| vec![0; 160])]
+                        } else if legs[other].port.is_some() || legs[other].monitor {
+                            // The other side talks to the conference, or listens in: not heard here.
+                            Vec::new()
+                        } else if legs[to].monitor {
+                            mix(&heard[other], &sent_audio[other])
+                        } else {
+                            heard[other].clone()
+                        };
+                        let mut out = Vec::new();
+                        let sent = send_tick(&mut legs, &sockets, &mut browsers, to, &hears, &mut out).await;
+                        sent_audio[to] = out;
+                        counters[to].fetch_add(sent, Ordering::Relaxed);
+                        PACKETS_FORWARDED.fetch_add(sent, Ordering::Relaxed);
                     }
-                    Some(RelayCommand::Stop { side }) => legs[side.index()].player = None,
-                    Some(RelayCommand::Tap { side, frames }) => {
-                        let leg = &mut legs[side.index()];
-                        leg.tap = Some(frames);
-                        leg.endpoint.hear_eagerly();
+                    if let Some(r) = &mut recording {
+                        let c = r.customer;
+                        // What a listening side says is heard by nobody, so it is not recorded.
+                        let said = if legs[c].monitor { &[][..] } else { &heard[c][..] };
+                        if !r.feed(now, said, &sent_audio[c]) {
+                            recording = None;
+                        }
                     }
-                    Some(RelayCommand::Monitor { side, on }) => legs[side.index()].monitor = on,
-                    Some(RelayCommand::Join { side, port }) => legs[side.index()].port = port,
-                    Some(RelayCommand::SendNow) => ticker.reset_immediately(),
-                    Some(RelayCommand::Record { customer, frames }) => {
-                        recording =
-                            Some(Recording { customer: customer.index(), frames, started_ms: now_ms(), written: 0 });
+                    continue;
+                }
+                _ = reports.tick() => {
+                    #[cfg(feature = "fault-injection")]
+                    if CRASH_GENERATION.load(Ordering::SeqCst) != generation {
+                        panic!("injected fault: a media relay crashes");
                     }
-                    Some(RelayCommand::Digits { side, digits }) => legs[side.index()]
-                        .digits_out
-                        .extend(digits.chars().filter(|c| super::dtmf::digit_event(*c).is_some())),
-                    None => {}
+                    let (now, ntp) = (now_ms(), now_ntp());
+                    for (i, leg) in legs.iter_mut().enumerate() {
+                        if browsers[i].is_some() {
+                            continue; // a browser's RTCP is its WebRTC leg's
+                        }
+                        let Some(to) = leg.rtcp_to() else { continue };
+                        let Some(report) = leg.endpoint.poll_rtcp(now, ntp) else { continue };
+                        let socket = if leg.mux { Some(&sockets[i].rtp) } else { sockets[i].rtcp.as_ref() };
+                        if let Some(socket) = socket {
+                            if socket.send_to(&report, to).await.is_ok() {
+                                stats.rtcp_sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    publish(&legs);
+                    continue;
                 }
-                continue;
-            }
-            changed = targets.changed() => {
-                if changed.is_err() {
-                    break;
+                command = commands.recv() => {
+                    match command {
+                        Some(RelayCommand::Play { side, source, done }) => {
+                            legs[side.index()].player = Some(Playing { source, done: Some(done) });
+                        }
+                        Some(RelayCommand::Stop { side }) => legs[side.index()].player = None,
+                        Some(RelayCommand::Tap { side, frames }) => {
+                            let leg = &mut legs[side.index()];
+                            leg.tap = Some(frames);
+                            leg.endpoint.hear_eagerly();
+                        }
+                        Some(RelayCommand::Monitor { side, on }) => legs[side.index()].monitor = on,
+                        Some(RelayCommand::Join { side, port }) => legs[side.index()].port = port,
+                        Some(RelayCommand::SendNow) => ticker.reset_immediately(),
+                        Some(RelayCommand::Record { customer, frames }) => {
+                            recording =
+                                Some(Recording { customer: customer.index(), frames, started_ms: now_ms(), written: 0 });
+                        }
+                        Some(RelayCommand::Browser { side, link }) => {
+                            browsers[side.index()] = link.map(Browser::new);
+                        }
+                        Some(RelayCommand::Digits { side, digits }) => legs[side.index()]
+                            .digits_out
+                            .extend(digits.chars().filter(|c| super::dtmf::digit_event(*c).is_some())),
+                        None => {}
+                    }
+                    continue;
                 }
-                let next = *targets.borrow_and_update();
-                apply_targets(&mut legs, &current, &next);
-                current = next;
-                continue;
+                changed = targets.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let next = *targets.borrow_and_update();
+                    apply_targets(&mut legs, &current, &next);
+                    current = next;
+                    continue;
+                }
             }
         };
         let now = now_ms();
@@ -588,7 +654,11 @@ async fn run(
         let (own_dtmf, other_dtmf) = (legs[i].dtmf, legs[j].dtmf);
         let buf_event: Vec<u8>;
         let packet = &mut buf[i][..n];
-        let digit = legs[i].digits.inspect(packet, own_dtmf, if bridging { own_dtmf } else { other_dtmf });
+        // A browser's keys come by SIP INFO: its audio is not searched for tones.
+        let digit = match browsers[i] {
+            Some(_) => None,
+            None => legs[i].digits.inspect(packet, own_dtmf, if bridging { own_dtmf } else { other_dtmf }),
+        };
         if let (Some(d), Some(tx)) = (digit, &digits) {
             let _ = tx.send(d);
         }
@@ -610,7 +680,7 @@ async fn run(
             None
         };
         if let (Some(out), Some(to)) = (out, legs[j].to()) {
-            if sockets[j].rtp.send_to(out, to).await.is_ok() {
+            if send(&sockets[j], &mut browsers[j], out, to).await {
                 counters[j].fetch_add(1, Ordering::Relaxed);
                 PACKETS_FORWARDED.fetch_add(1, Ordering::Relaxed);
             }

@@ -163,7 +163,8 @@ pub enum CallEvent {
 }
 
 /// A browser's side of a call as the B2BUA sees it: our session description for the browser,
-/// and the address that stands for the browser toward the relay (plain PCMU RTP).
+/// and the address that stands for the browser toward the relay (the relay itself drives the
+/// browser's leg; the address marks that side as reached).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebRtcSide {
     pub sdp: String,
