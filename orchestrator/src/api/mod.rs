@@ -22,6 +22,7 @@ pub use sipws::Secure;
 mod conference;
 mod conversations;
 mod live;
+mod supervision;
 mod throttle;
 mod transfers;
 mod ui;
@@ -181,6 +182,7 @@ fn declare(api: &mut Api) {
     recordings::routes(api);
     transfers::routes(api);
     conference::routes(api);
+    supervision::routes(api);
     conversations::routes(api);
     registrations::routes(api);
     live::routes(api);

@@ -8,6 +8,12 @@
 //! nobody), remove; the agent who started it can leave and the others go on. The router owns
 //! the conferences (it owns the calls); the web app asks through this hub and reads the
 //! conferences' views from it.
+//!
+//! Supervision of a human call uses the same bridge: a supervisor asks to supervise a call and
+//! gets a one-time code to dial (`*77` and six digits) from their browser phone or desk phone;
+//! the router answers that call and puts it in a bridge with the call's two people, in one of
+//! three modes, switched without redialling: listen (heard by nobody), whisper (heard by the
+//! agent only) or barge (heard by both).
 
 use crate::store::calls::RecordKey;
 use serde::Serialize;
@@ -26,6 +32,47 @@ pub enum Ask {
     Merge { consult: RecordKey },
     /// One party of `call`'s conference.
     Party { party: u32, action: PartyAction },
+    /// The supervisor on `call` (the one who asks) listens, whispers or barges from now on.
+    Supervise { mode: Mode },
+}
+
+/// How a supervisor is in a human call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Hears both, heard by nobody.
+    Listen,
+    /// Heard by the agent only (coaching); hears both.
+    Whisper,
+    /// A party like the others: heard by both.
+    Barge,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Listen => "listen",
+            Mode::Whisper => "whisper",
+            Mode::Barge => "barge",
+        }
+    }
+}
+
+/// What the dialled code `*77` + six digits stands for (see `Conferences::ticket`).
+pub const SUPERVISE_PREFIX: &str = "*77";
+
+/// How long a supervision code may be dialled.
+const TICKET_LIFETIME: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A supervision asked for and not yet dialled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub account: i64,
+    pub call: RecordKey,
+    pub mode: Mode,
+    /// The supervisor's name, for the timeline.
+    pub by: String,
+    expires: std::time::Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +107,9 @@ pub struct PartyView {
     pub extension: Option<String>,
     pub muted: bool,
     pub held: bool,
+    /// A supervisor, and how they are in the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervising: Option<Mode>,
 }
 
 /// Where the web app's asks go (the router, once it runs), and the live conferences' views by
@@ -68,6 +118,7 @@ pub struct PartyView {
 pub struct Conferences {
     router: Mutex<Option<mpsc::UnboundedSender<Request>>>,
     views: Mutex<HashMap<RecordKey, View>>,
+    tickets: Mutex<HashMap<String, Ticket>>,
 }
 
 impl Conferences {
@@ -94,6 +145,34 @@ impl Conferences {
             return Err("the call router is not running".into());
         }
         answer.await.unwrap_or_else(|_| Err("the call router did not answer".into()))
+    }
+
+    /// A one-time code for a supervisor of `account` to dial (after `SUPERVISE_PREFIX`) to
+    /// supervise `call` in `mode`; valid for two minutes.
+    pub fn ticket(&self, account: i64, call: RecordKey, mode: Mode, by: &str) -> String {
+        let mut tickets = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        tickets.retain(|_, t| t.expires > now);
+        let code = loop {
+            let mut b = [0u8; 4];
+            let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+            let code = format!("{:06}", u32::from_le_bytes(b) % 1_000_000);
+            if !tickets.contains_key(&code) {
+                break code;
+            }
+        };
+        let ticket = Ticket { account, call, mode, by: by.to_string(), expires: now + TICKET_LIFETIME };
+        tickets.insert(code.clone(), ticket);
+        code
+    }
+
+    /// The supervision a dialled code stands for (once: the code is spent), for a phone of
+    /// `account`.
+    pub fn redeem(&self, account: i64, code: &str) -> Option<Ticket> {
+        let mut tickets = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket =
+            tickets.get(code).filter(|t| t.account == account && t.expires > std::time::Instant::now());
+        ticket.is_some().then(|| tickets.remove(code)).flatten()
     }
 
     /// The conference `call` is in, if any.

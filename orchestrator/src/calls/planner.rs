@@ -2,6 +2,7 @@
 //! schedules, IVR menus, outside numbers through a trunk, class of service), its call record and
 //! its media ports, prepared beside the call router so that it never waits on this work.
 
+use crate::calls::conference::SUPERVISE_PREFIX;
 use crate::error::Result;
 use crate::model::{validate::is_e164, ClassOfService, Target};
 use crate::store::calls;
@@ -46,6 +47,13 @@ pub(crate) enum Plan {
         direction: &'static str,
         to: String,
         why: String,
+    },
+    /// A supervisor's phone dialled a supervision code (see `calls::conference::Ticket`):
+    /// answer it and put it in the supervised call.
+    Supervise {
+        account: i64,
+        code: String,
+        to: String,
     },
 }
 
@@ -148,6 +156,10 @@ impl Planner {
         notes: &mut Vec<(&'static str, serde_json::Value)>,
     ) -> Result<Plan> {
         match &inc.caller {
+            Caller::User { account, .. } if inc.dialled.starts_with(SUPERVISE_PREFIX) => {
+                let code = inc.dialled.trim_start_matches(SUPERVISE_PREFIX).to_string();
+                Ok(Plan::Supervise { account: *account, code, to: inc.dialled.clone() })
+            }
             Caller::User { account, extension } => {
                 let snap = self.snapshot.borrow().clone();
                 match snap.agent(*account, &inc.dialled) {
@@ -355,6 +367,7 @@ impl Planner {
             ),
             Plan::Serve { account, to, .. } => (Some(*account), "inbound", to.clone()),
             Plan::Reject { account, direction, to, .. } => (*account, *direction, to.clone()),
+            Plan::Supervise { account, to, .. } => (Some(*account), "internal", to.clone()),
         };
         let record = account.map(|account| {
             let agent = match (&plan, &inc.caller) {

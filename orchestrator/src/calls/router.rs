@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 mod conference;
 mod cost;
+mod supervision;
 mod transfer;
 
 /// How often the directory is reloaded even without a change notice (covers changes made by
@@ -675,9 +676,10 @@ impl CallRouter {
             return;
         }
         let account = match &plan {
-            Plan::Ring { account, .. } | Plan::Dial { account, .. } | Plan::Serve { account, .. } => {
-                Some(*account)
-            }
+            Plan::Ring { account, .. }
+            | Plan::Dial { account, .. }
+            | Plan::Serve { account, .. }
+            | Plan::Supervise { account, .. } => Some(*account),
             Plan::Reject { account, .. } => *account,
         };
         let mut active = ActiveCall::new(account, record, &from, &to);
@@ -748,6 +750,10 @@ impl CallRouter {
                 tracing::debug!(call = %inc.call, %from, %to, ?target, "answered by Switchboard");
                 self.calls.insert(inc.call, active);
                 return self.serve_here(inc.call, target).await;
+            }
+            Plan::Supervise { code, .. } => {
+                self.calls.insert(inc.call, active);
+                return self.supervise_here(inc.call, &code).await;
             }
             Plan::Reject { status, why, .. } => RouteDecision::Reject { status, reason: Some(why) },
         };

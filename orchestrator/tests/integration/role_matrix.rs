@@ -252,6 +252,7 @@ async fn request_for(
         (Method::POST, "/api/calls/{id}/transfer/complete") => Some(json!({"consult": f.ids["/api/calls"]})),
         (Method::POST, "/api/calls/{id}/conference") => Some(json!({"add": f.ids["/api/calls"]})),
         (Method::PATCH, "/api/calls/{id}/conference/parties/{party}") => Some(json!({"muted": true})),
+        (_, "/api/calls/{id}/supervise") => Some(json!({"mode": "whisper"})),
         (Method::POST, "/api/conversations" | "/api/hooks/conversations/{account}") => {
             Some(conversation_body())
         }
@@ -341,8 +342,12 @@ fn success(e: &Endpoint) -> StatusCode {
         // Public, but unsigned: refused (the signature is the credential).
         (Method::POST, "/api/hooks/conversations/{account}") => StatusCode::UNAUTHORIZED,
         (Method::POST, "/api/account/conversation-webhook/rotate") => StatusCode::OK,
-        // Allowed, but the call has ended: nothing to join or confer.
-        (_, p) if p == "/api/calls/{id}/transfer/complete" || p.starts_with("/api/calls/{id}/conference") => {
+        // Allowed, but the call has ended: nothing to join, confer or supervise.
+        (_, p)
+            if p == "/api/calls/{id}/transfer/complete"
+                || p.starts_with("/api/calls/{id}/conference")
+                || p == "/api/calls/{id}/supervise" =>
+        {
             StatusCode::CONFLICT
         }
         // Allowed, but the user is on no call: no caller to look up or link.
@@ -375,6 +380,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         p if p.starts_with("/api/account/conversation-webhook") => Admin,
         // Warm transfers and conferences (agents: their own two calls, checked by the handler).
         p if p == "/api/calls/{id}/transfer/complete" || p.starts_with("/api/calls/{id}/conference") => Agent,
+        // Listening to, whispering in or barging into a human call.
+        "/api/calls/{id}/supervise" => Supervisor,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
         p if p.starts_with("/api/me/customers") => Agent,
         "/api/account" if read => Agent,
@@ -491,6 +498,7 @@ async fn matrix(db: Db) {
                 }
                 Method::POST if e.path.ends_with("/transfer/complete") => Some(json!({"consult": other})),
                 Method::POST if e.path.ends_with("/conference") => Some(json!({"add": other})),
+                _ if e.path.ends_with("/supervise") => Some(json!({"mode": "listen"})),
                 Method::PATCH => Some(json!({"held": true})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
                 Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),

@@ -22,6 +22,7 @@ enum Command {
     Join { id: PartyId, said: mpsc::UnboundedReceiver<Vec<i16>>, hears: mpsc::UnboundedSender<Vec<i16>> },
     Leave(PartyId),
     Mute(PartyId, bool),
+    Whisper(PartyId, Option<PartyId>),
 }
 
 /// Mixing figures, for tests and benchmarks.
@@ -71,6 +72,11 @@ impl Bridge {
     pub fn mute(&self, id: PartyId, muted: bool) {
         let _ = self.commands.send(Command::Mute(id, muted));
     }
+
+    /// A party that whispers to `to` is heard by that party only (`None`: by everyone).
+    pub fn whisper(&self, id: PartyId, to: Option<PartyId>) {
+        let _ = self.commands.send(Command::Whisper(id, to));
+    }
 }
 
 struct Member {
@@ -96,6 +102,7 @@ async fn run(mut commands: mpsc::UnboundedReceiver<Command>, stats: Arc<BridgeSt
                     members.retain(|m| m.id != id);
                 }
                 Some(Command::Mute(id, on)) => mixer.set_muted(id, on),
+                Some(Command::Whisper(id, to)) => mixer.set_whisper(id, to),
                 None => break,
             },
             _ = ticker.tick() => {

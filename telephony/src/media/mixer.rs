@@ -1,6 +1,7 @@
 //! A conference's mixer, sans-IO: each party hands in what it says, 20 ms at a time, and every
 //! tick each party gets everyone else (mix-minus: never its own voice back). A muted party is
-//! heard by nobody and still hears the others. The driver calls `poll_mix` once per 20 ms; time
+//! heard by nobody and still hears the others; a party that whispers is heard by one other
+//! party only (a supervisor coaching an agent whom the caller must not hear). The driver calls `poll_mix` once per 20 ms; time
 //! is the number of ticks, nothing here reads a clock.
 //!
 //! Parties' frames arrive on their own clocks (each leg's relay ticks by itself), so each party
@@ -19,6 +20,8 @@ pub const MAX_QUEUE: usize = 3;
 struct Party {
     id: PartyId,
     muted: bool,
+    /// Heard by this party only (a whisper); by everyone when `None`.
+    only_to: Option<PartyId>,
     queue: VecDeque<Vec<i16>>,
 }
 
@@ -38,7 +41,7 @@ impl Mixer {
     /// Adds a party (a party already there is left as it is).
     pub fn add(&mut self, id: PartyId) {
         if !self.parties.iter().any(|p| p.id == id) {
-            self.parties.push(Party { id, muted: false, queue: VecDeque::new() });
+            self.parties.push(Party { id, muted: false, only_to: None, queue: VecDeque::new() });
         }
     }
 
@@ -59,6 +62,13 @@ impl Mixer {
         if let Some(p) = self.parties.iter_mut().find(|p| p.id == id) {
             p.muted = muted;
             p.queue.clear();
+        }
+    }
+
+    /// A party that whispers to `to` is heard by that party only (`None`: by everyone again).
+    pub fn set_whisper(&mut self, id: PartyId, to: Option<PartyId>) {
+        if let Some(p) = self.parties.iter_mut().find(|p| p.id == id) {
+            p.only_to = to;
         }
     }
 
@@ -87,25 +97,37 @@ impl Mixer {
         let frame = self.frame;
         self.total.iter_mut().for_each(|s| *s = 0);
         let mut own: Vec<Option<Vec<i16>>> = Vec::with_capacity(self.parties.len());
+        // Whispers: heard by one party only, so not in the total.
+        let mut whispers: Vec<(PartyId, Vec<i16>)> = Vec::new();
         for p in &mut self.parties {
             let f = if p.muted { None } else { p.queue.pop_front() };
-            if let Some(f) = &f {
-                for (t, s) in self.total.iter_mut().zip(f) {
-                    *t += *s as i32;
+            match (f, p.only_to) {
+                (Some(f), Some(to)) => {
+                    whispers.push((to, f));
+                    own.push(None);
+                }
+                (f, _) => {
+                    if let Some(f) = &f {
+                        for (t, s) in self.total.iter_mut().zip(f) {
+                            *t += *s as i32;
+                        }
+                    }
+                    own.push(f);
                 }
             }
-            own.push(f);
         }
         self.parties
             .iter()
             .zip(own)
             .map(|(p, own)| {
-                let mixed = match own {
-                    Some(own) => {
-                        self.total.iter().zip(&own).map(|(t, s)| clip(*t - *s as i32)).collect::<Vec<_>>()
-                    }
-                    None => self.total.iter().map(|t| clip(*t)).collect(),
+                let mut sum: Vec<i32> = match own {
+                    Some(own) => self.total.iter().zip(&own).map(|(t, s)| *t - *s as i32).collect(),
+                    None => self.total.clone(),
                 };
+                for (_, w) in whispers.iter().filter(|(to, _)| *to == p.id) {
+                    sum.iter_mut().zip(w).for_each(|(t, s)| *t += *s as i32);
+                }
+                let mixed: Vec<i16> = sum.into_iter().map(clip).collect();
                 debug_assert_eq!(mixed.len(), frame);
                 (p.id, mixed)
             })
@@ -163,6 +185,27 @@ mod tests {
         m.set_muted(2, false);
         m.handle_frame(2, &frame(200));
         assert_eq!(out(&m.poll_mix(), 1), 200);
+    }
+
+    #[test]
+    fn a_whisper_is_heard_by_one_party_only() {
+        let mut m = Mixer::new(160);
+        for id in 1..=3 {
+            m.add(id);
+        }
+        // 3 (a supervisor) whispers to 2 (the agent); 1 (the caller) does not hear it.
+        m.set_whisper(3, Some(2));
+        for id in 1..=3 {
+            m.handle_frame(id, &frame(id as i16 * 100));
+        }
+        let mix = m.poll_mix();
+        assert_eq!(out(&mix, 1), 200, "the caller hears the agent only");
+        assert_eq!(out(&mix, 2), 100 + 300, "the agent hears the caller and the whisper");
+        assert_eq!(out(&mix, 3), 100 + 200, "the one who whispers hears both");
+        // Back to everyone.
+        m.set_whisper(3, None);
+        m.handle_frame(3, &frame(300));
+        assert_eq!(out(&m.poll_mix(), 1), 300);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! two calls, the people left on them joined in a bridge, and what happens when one leaves.
 
 use super::*;
-use crate::calls::conference::{Ask, PartyAction, PartyView, Request, View};
+use crate::calls::conference::{Ask, Mode, PartyAction, PartyView, Request, View};
 use crate::store::calls::RecordKey;
 use serde_json::json;
 use switchboard_telephony::media::conference::Bridge;
@@ -11,25 +11,37 @@ use switchboard_telephony::media::conference::Bridge;
 #[derive(Default)]
 pub(super) struct Confs {
     next: u64,
-    all: HashMap<u64, Conf>,
+    pub(super) all: HashMap<u64, Conf>,
 }
 
-struct Conf {
-    id: u64,
-    bridge: Bridge,
-    parties: Vec<Party>,
+impl Confs {
+    /// A new conference, empty, and its id.
+    pub(super) fn start(&mut self) -> u64 {
+        self.next += 1;
+        let id = self.next;
+        self.all.insert(id, Conf { id, bridge: Bridge::start(), parties: Vec::new(), records: Vec::new() });
+        id
+    }
+}
+
+pub(super) struct Conf {
+    pub(super) id: u64,
+    pub(super) bridge: Bridge,
+    pub(super) parties: Vec<Party>,
     /// Every call record that has been in it (their views are cleared when they leave).
     records: Vec<(CallId, RecordKey)>,
 }
 
-struct Party {
-    id: u32,
-    call: CallId,
-    side: MediaSide,
-    name: String,
+pub(super) struct Party {
+    pub(super) id: u32,
+    pub(super) call: CallId,
+    pub(super) side: MediaSide,
+    pub(super) name: String,
     extension: Option<String>,
-    muted: bool,
+    pub(super) muted: bool,
     held: bool,
+    /// A supervisor's party, and their mode.
+    pub(super) supervising: Option<Mode>,
 }
 
 impl Conf {
@@ -43,12 +55,21 @@ impl Conf {
                 extension: p.extension.clone(),
                 muted: p.muted,
                 held: p.held,
+                supervising: p.supervising,
             })
             .collect();
         View { id: self.id, parties }
     }
 
-    fn has(&self, call: CallId) -> bool {
+    /// Only a call's own two people and supervisors: nothing for the web app to show as a
+    /// conference.
+    fn supervision_only(&self) -> bool {
+        let mut people = self.parties.iter().filter(|p| p.supervising.is_none()).map(|p| p.call);
+        let first = people.next();
+        people.all(|c| Some(c) == first)
+    }
+
+    pub(super) fn has(&self, call: CallId) -> bool {
         self.parties.iter().any(|p| p.call == call)
     }
 
@@ -87,7 +108,7 @@ impl CallRouter {
         let _ = r.reply.send(result);
     }
 
-    fn live_call(&self, record: RecordKey) -> Result<CallId, String> {
+    pub(super) fn live_call(&self, record: RecordKey) -> Result<CallId, String> {
         let found = self.calls.iter().find(|(_, c)| c.record == Some(record) && c.relay.is_some());
         found.map(|(id, _)| *id).ok_or_else(|| "the call has ended".to_string())
     }
@@ -114,7 +135,7 @@ impl CallRouter {
     }
 
     /// Who is on `side` of `call`: an agent of the account (name, extension) or a number.
-    fn who(&self, call: CallId, side: MediaSide) -> (String, Option<String>) {
+    pub(super) fn who(&self, call: CallId, side: MediaSide) -> (String, Option<String>) {
         let Some(active) = self.calls.get(&call) else { return ("someone".into(), None) };
         let party = match side {
             MediaSide::A => {
@@ -139,6 +160,7 @@ impl CallRouter {
         let call = self.live_call(record)?;
         let (consult, stay) = match ask {
             Ask::Party { party, action } => return self.party_action(call, party, action, by).await,
+            Ask::Supervise { mode } => return self.supervision_mode(call, mode, by).await,
             Ask::Complete { consult } => (consult, false),
             Ask::Merge { consult } => (consult, true),
         };
@@ -177,13 +199,7 @@ impl CallRouter {
                     self.sip.hangup(consult).await;
                     return Err("the caller has hung up".into());
                 }
-                self.confs.next += 1;
-                let id = self.confs.next;
-                self.confs.all.insert(
-                    id,
-                    Conf { id, bridge: Bridge::start(), parties: Vec::new(), records: Vec::new() },
-                );
-                id
+                self.confs.start()
             }
         };
         if !stay {
@@ -226,7 +242,7 @@ impl CallRouter {
         }
     }
 
-    fn add_party(
+    pub(super) fn add_party(
         &mut self,
         conf: u64,
         call: CallId,
@@ -241,7 +257,16 @@ impl CallRouter {
         relay.join(side, Some(port));
         // Whatever played to them (hold music while the agent consulted) stops.
         relay.stop_playing(side);
-        c.parties.push(Party { id, call, side, name, extension, muted: false, held: false });
+        c.parties.push(Party {
+            id,
+            call,
+            side,
+            name,
+            extension,
+            muted: false,
+            held: false,
+            supervising: None,
+        });
         if let Some(record) = record.filter(|r| !c.records.iter().any(|(_, k)| k == r)) {
             c.records.push((call, record));
         }
@@ -249,10 +274,11 @@ impl CallRouter {
 
     /// The web app's view of a conference, published for each of its calls (cleared for calls
     /// no longer in it).
-    fn publish(&self, conf: u64) -> View {
+    pub(super) fn publish(&self, conf: u64) -> View {
         let Some(c) = self.confs.all.get(&conf) else { return View { id: conf, parties: Vec::new() } };
         let view = c.view();
-        let (inside, gone): (Vec<_>, Vec<_>) = c.records.iter().partition(|(call, _)| c.has(*call));
+        let (inside, gone): (Vec<_>, Vec<_>) =
+            c.records.iter().partition(|(call, _)| c.has(*call) && !c.supervision_only());
         let conferences = self.live.conferences();
         conferences.publish(&inside.iter().map(|(_, k)| *k).collect::<Vec<_>>(), Some(&view));
         conferences.publish(&gone.iter().map(|(_, k)| *k).collect::<Vec<_>>(), None);
@@ -347,6 +373,7 @@ impl CallRouter {
     /// Takes `call`'s party on `side` (both with `None`) out of the conference, then settles
     /// what is left: one person alone is hung up on, two on one call talk directly again.
     async fn remove_party(&mut self, conf: u64, call: CallId, side: Option<MediaSide>) {
+        self.supervisors_leave(conf, call).await;
         let relay = self.calls.get(&call).and_then(|c| c.relay.clone());
         let Some(c) = self.confs.all.get_mut(&conf) else { return };
         let leaving: Vec<(u32, MediaSide)> = c

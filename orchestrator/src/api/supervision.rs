@@ -1,0 +1,90 @@
+//! Supervising human calls (see `calls::conference`): a supervisor asks for a code to dial from
+//! their phone (browser or desk phone), then switches between listen, whisper and barge without
+//! redialling.
+
+use super::extract::{Id, JsonBody};
+use super::{error::ApiResult, Access, Api, AppState, Principal};
+use crate::calls::conference::{Ask, Mode, View, SUPERVISE_PREFIX};
+use crate::error::Error;
+use crate::model::Role;
+use crate::store::calls::RecordKey;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseRequest {
+    /// listen (hears both, heard by nobody), whisper (heard by the agent only) or barge (heard
+    /// by both).
+    pub mode: Mode,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SuperviseTicket {
+    /// What the supervisor's phone dials (once, within two minutes).
+    pub dial: String,
+    pub mode: Mode,
+}
+
+/// A live call of the supervisor's account, by its record id.
+async fn live(st: &AppState, p: &Principal, id: i64) -> Result<RecordKey, Error> {
+    super::workspace::handled(st, p, id).await?;
+    super::recordings::live_key(st, p.account_id, id)
+        .await
+        .ok_or_else(|| Error::Conflict("the call has ended".into()))
+}
+
+async fn start(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+    JsonBody(req): JsonBody<SuperviseRequest>,
+) -> ApiResult<(StatusCode, Json<SuperviseTicket>)> {
+    let call = live(&st, &p, id).await?;
+    let code = st.live.conferences().ticket(p.account_id, call, req.mode, &p.name);
+    Ok((
+        StatusCode::CREATED,
+        Json(SuperviseTicket { dial: format!("{SUPERVISE_PREFIX}{code}"), mode: req.mode }),
+    ))
+}
+
+async fn switch(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Id(id): Id,
+    JsonBody(req): JsonBody<SuperviseRequest>,
+) -> ApiResult<Json<View>> {
+    let call = live(&st, &p, id).await?;
+    let view = st.live.conferences().ask(call, Ask::Supervise { mode: req.mode }, &p.name, None).await;
+    Ok(Json(view.map_err(Error::Conflict)?))
+}
+
+pub fn routes(api: &mut Api) {
+    let (body, ticket, view) =
+        (api.schema::<SuperviseRequest>(), api.schema::<SuperviseTicket>(), api.schema::<View>());
+    let supervisor = Access::AtLeast(Role::Supervisor);
+    api.add(
+        Method::POST,
+        "/api/calls/{id}/supervise",
+        supervisor,
+        "calls",
+        "Supervise a live call: a one-time code for the supervisor's phone to dial (within two \
+         minutes); answered, it listens (heard by nobody), whispers (heard by the agent only) or \
+         barges in (heard by both)",
+        body.clone(),
+        ticket,
+        start,
+    );
+    api.add(
+        Method::PATCH,
+        "/api/calls/{id}/supervise",
+        supervisor,
+        "calls",
+        "Switch the supervisor on this call between listen, whisper and barge, without redialling",
+        body,
+        view,
+        switch,
+    );
+}
