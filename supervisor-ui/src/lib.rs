@@ -25,6 +25,7 @@ const ASSETS: &[Asset] = &[
     Asset { path: "recording.js", mime: JS, body: include_bytes!("../static/recording.js") },
     Asset { path: "consult.js", mime: JS, body: include_bytes!("../static/consult.js") },
     Asset { path: "transfer.js", mime: JS, body: include_bytes!("../static/transfer.js") },
+    Asset { path: "supervise.js", mime: JS, body: include_bytes!("../static/supervise.js") },
     Asset { path: "history.js", mime: JS, body: include_bytes!("../static/history.js") },
     Asset { path: "voicemail.js", mime: JS, body: include_bytes!("../static/voicemail.js") },
     Asset { path: "customer.js", mime: JS, body: include_bytes!("../static/customer.js") },

@@ -3,6 +3,7 @@
 // timeline, transcript, notes and outcome. The filters live in the address (`#/calls?…`) so a
 // search can be shared and survives a reload.
 import { $, api, atLeast, el } from "./lib.js";
+import { superviseBar } from "./supervise.js";
 
 const PAGE = 25;
 const DISPOSITION = {
@@ -113,7 +114,7 @@ export const history = {
       return box.replaceChildren(el("p", { class: "error" }, `Could not open the call: ${e.message}`));
     }
     if (this.open !== id) return;
-    box.replaceChildren(...detail(c));
+    box.replaceChildren(...detail(c).filter(Boolean));
     box.hidden = false;
   },
 };
@@ -185,6 +186,7 @@ function detail(c) {
     Object.keys(e.data || {}).length ? el("span", { class: "sub" }, ` ${summary(e.data)}`) : null));
   return [
     head,
+    superviseBar(c),
     el("h4", {}, "Recording"), ...recs,
     cost(c),
     el("div", { class: "cols" },

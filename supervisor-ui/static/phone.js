@@ -101,8 +101,9 @@ export const phone = {
       direction: originator === "remote" ? "in" : "out",
       state: originator === "remote" ? "ringing" : "calling",
       peer: remote && remote.uri ? remote.uri.user : "",
-      name: (remote && remote.display_name) || "",
+      name: (originator === "local" && this.label) || (remote && remote.display_name) || "",
     });
+    this.label = "";
     if (originator === "remote") this.ring(true);
     const attach = () => {
       const pc = session.connection;
@@ -208,8 +209,9 @@ export const phone = {
     if (line.session && line.state === "talking") line.session.sendDTMF(digit, { transportType: "INFO", duration: 120 });
   },
 
-  /** Calls a number or extension on a free line (the other goes on hold). */
-  call(target) {
+  /** Calls a number or extension on a free line (the other goes on hold); `label` names the
+   * call in the banner instead of the number dialled (a supervision code). */
+  call(target, label = "") {
     if (!this.ua || this.status !== "registered") throw new Error("the phone is not connected");
     const line = this.freeLine();
     if (!line) throw new Error("both lines are busy");
@@ -217,6 +219,7 @@ export const phone = {
     if (!/^\+?[0-9*#]{2,20}$/.test(clean)) throw new Error("enter a number or an extension");
     this.holdOthers(-1);
     const uri = `sip:${encodeURIComponent(clean)}@${location.hostname}`;
+    this.label = label;
     this.ua.call(uri, this.mediaOptions());
   },
 

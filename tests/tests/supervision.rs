@@ -4,6 +4,7 @@
 //! whispering, Bob hears her and Alice does not; barging, both hear her. She switches without
 //! redialling; when she hangs up, Alice and Bob talk on; every step is in the call's timeline.
 
+use serde_json::json;
 use switchboard_tests::tones::{
     alice_calls_bob, live_call, pause, rig, send, timeline, Phone, Rig, ALICE, BOB, CAROL,
 };
@@ -92,4 +93,70 @@ async fn a_supervisor_listens_whispers_and_barges_in_without_redialling() {
     assert_eq!(modes, ["listen", "whisper", "barge"], "{kinds:?}");
     assert!(kinds.contains(&"supervision_ended"), "{kinds:?}");
     assert!(!kinds.contains(&"conference_joined"), "{kinds:?}");
+}
+
+/// The same from the web app: a supervisor without a desk phone opens the live call's page and
+/// presses Listen (the browser phone dials the code the server gave), then Whisper (no
+/// redialling): Bob hears the browser's microphone, Alice does not.
+#[tokio::test]
+async fn a_supervisor_supervises_from_the_calls_page_with_the_browser_phone() {
+    if !require_program("baresip") {
+        return;
+    }
+    let Rig { dir, sip, mut server, client, admin, .. } = rig().await;
+    let mic = dir.path().join("supervisor-mic.wav");
+    // Bursts (a quarter second on, a quarter off), as speech comes: a browser's noise
+    // suppression fades a steady tone out after a few seconds.
+    let samples: Vec<i16> = (0..48_000 * 90)
+        .map(|i| {
+            let on = (i / 12_000) % 2 == 0;
+            if on {
+                ((i as f32 * CAROL as f32 * std::f32::consts::TAU / 48_000.0).sin() * 12000.0) as i16
+            } else {
+                0
+            }
+        })
+        .collect();
+    std::fs::write(&mic, switchboard_telephony::media::wav::encode_pcm16(&samples, 48_000, 1)).unwrap();
+    let Some(mut b) = switchboard_tests::Browser::start_with(&server.url(""), Some(&mic)).await else {
+        return;
+    };
+    b.run(json!({"do": "login", "email": "supervisor@demo.example", "password": "switchboard-demo"})).await;
+    let registered = "window.switchboardPhone.status === 'registered' && window.switchboardPhone.personal";
+    b.run(json!({"do": "waitUntil", "expression": registered, "timeout": 15000})).await;
+    let mut bob =
+        Phone::start(dir.path(), "bob", BOB, &demo_account(&sip, "102", ";answermode=auto"), vec![]);
+    wait_registered(&client, &server, &admin, &["102"]).await;
+    let (alice, x) = alice_calls_bob(dir.path(), &sip, &mut server, &client, &admin, &mut bob).await;
+
+    b.run(json!({"do": "evaluate", "expression": format!("location.hash = '#/calls?call={x}'")})).await;
+    b.run(json!({"do": "visible", "selector": "#supervise-bar"})).await;
+    b.run(json!({"do": "click", "selector": "#supervise-bar button[data-mode=listen]"})).await;
+    switchboard_tests::workspace::wait_line(&mut b, 0, "talking").await;
+    b.run(json!({"do": "waitText", "selector": "#supervise-status", "text": "listening"})).await;
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let listening = pause(3.0);
+    b.run(json!({"do": "click", "selector": "#supervise-bar button[data-mode=whisper]"})).await;
+    b.run(json!({"do": "waitText", "selector": "#supervise-status", "text": "whispering"})).await;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let whispering = pause(3.0);
+    b.run(json!({"do": "screenshot", "path": switchboard_tests::screenshot_dir().join("call-page-supervising.png").display().to_string()}))
+        .await;
+    switchboard_tests::assert_no_page_errors(&mut b).await;
+    b.run(json!({"do": "evaluate", "expression": "window.switchboardPhone.hangup(0)"})).await;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    alice.phone.command("hangup", "").unwrap();
+
+    let heard = |p: &Phone, w: (std::time::Instant, std::time::Instant)| p.heard(CAROL, w.0, w.1);
+    assert!(heard(&bob, listening) < 0.3, "Bob heard the listening supervisor");
+    assert!(heard(&alice, listening) < 0.3, "Alice heard the listening supervisor");
+    assert!(heard(&bob, whispering) > 1.0, "Bob did not hear the whisper: {:.2} s", heard(&bob, whispering));
+    assert!(heard(&alice, whispering) < 0.3, "Alice heard the whisper");
+    let events = timeline(&client, &server, &admin, x).await;
+    let modes: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "supervision_started" || e["kind"] == "supervision_mode")
+        .filter_map(|e| e["data"]["mode"].as_str())
+        .collect();
+    assert_eq!(modes, ["listen", "whisper"]);
 }
