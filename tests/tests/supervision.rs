@@ -2,7 +2,8 @@
 //! (the caller, 440 Hz) calls Bob (the agent, 1000 Hz); the admin asks to supervise and Carol's
 //! desk phone (700 Hz) dials the code. Listening, Carol hears both and nobody hears her;
 //! whispering, Bob hears her and Alice does not; barging, both hear her. She switches without
-//! redialling; when she hangs up, Alice and Bob talk on; every step is in the call's timeline.
+//! redialling (through the API, or by a key on her phone); when she hangs up, Alice and Bob
+//! talk on; every step is in the call's timeline.
 
 use serde_json::json;
 use switchboard_tests::tones::{
@@ -45,9 +46,9 @@ async fn a_supervisor_listens_whispers_and_barges_in_without_redialling() {
     assert_eq!(status, 200, "{view}");
     std::thread::sleep(std::time::Duration::from_millis(500));
     let whispering = pause(3.0);
-    let (status, view) = send(&client, &server, &admin, reqwest::Method::PATCH, &path, mode("barge")).await;
-    assert_eq!(status, 200, "{view}");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Barge by a key on the desk phone (4 listen, 5 whisper, 6 barge).
+    carol.phone.command("sndcode", "6").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     let barging = pause(3.0);
 
     // Carol hangs up: Alice and Bob go on talking.

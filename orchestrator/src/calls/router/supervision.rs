@@ -5,7 +5,7 @@
 
 use super::conference::Conf;
 use super::*;
-use crate::calls::conference::{Mode, View};
+use crate::calls::conference::{Ask, Mode, View};
 use serde_json::json;
 
 impl Conf {
@@ -72,6 +72,25 @@ impl CallRouter {
         let data = json!({ "by": ticket.by, "mode": ticket.mode.as_str() });
         self.event(target, "supervision_started", data).await;
         self.publish(conf);
+        // Keys on the supervisor's phone switch modes, as Asterisk's ChanSpy does: 4 listen,
+        // 5 whisper, 6 barge.
+        if let Some(mut keys) = self.calls.get_mut(&call).and_then(|c| c.keys.take()) {
+            let (live, record, by) = (self.live.clone(), ticket.call, ticket.by);
+            tokio::spawn(async move {
+                while let Some(key) = keys.recv().await {
+                    let mode = match key {
+                        '4' => Mode::Listen,
+                        '5' => Mode::Whisper,
+                        '6' => Mode::Barge,
+                        _ => continue,
+                    };
+                    if let Err(why) = live.conferences().ask(record, Ask::Supervise { mode }, &by, None).await
+                    {
+                        tracing::debug!(%why, "a supervisor's key changed nothing");
+                    }
+                }
+            });
+        }
     }
 
     async fn refuse(&mut self, call: CallId, status: u16, why: &str) {
