@@ -62,10 +62,27 @@ type Agent = (i64, String);
 struct Inner {
     agents: HashMap<Agent, Doing>,
     subscribers: Vec<mpsc::UnboundedSender<Change>>,
+    /// What queue strategies weigh: when each agent was last free again, calls answered today.
+    tally: HashMap<Agent, Tally>,
 }
+
+/// An agent's figures for queue strategies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// When they last became free (unix ms); `None` when not since this process started.
+    pub free_since: Option<i64>,
+    /// Calls answered on `day` (days since 1970, UTC).
+    pub calls: u32,
+    pub day: i64,
+}
+
+const DAY_MS: i64 = 86_400_000;
 
 impl Inner {
     fn tell(&mut self, account: i64, extension: &str, status: &'static str, at: i64, call: Option<CallId>) {
+        if status == "ready" {
+            self.tally.entry((account, extension.to_string())).or_default().free_since = Some(at);
+        }
         let change = Change { account, extension: extension.to_string(), status, at, call };
         self.subscribers.retain(|s| s.send(change.clone()).is_ok());
     }
@@ -122,6 +139,11 @@ impl Activity {
         let agent = (account, extension.to_string());
         let mut inner = self.lock();
         let wrap = wrap_up_seconds as i64 * 1000;
+        let tally = inner.tally.entry(agent.clone()).or_default();
+        if tally.day != now / DAY_MS {
+            (tally.day, tally.calls) = (now / DAY_MS, 0);
+        }
+        tally.calls += 1;
         match inner.agents.get_mut(&agent) {
             Some(Doing::OnCall { calls, wrap_up_ms, .. }) => {
                 if !calls.iter().any(|l| l.call == call) {
@@ -183,6 +205,16 @@ impl Activity {
                 inner.tell(agent.0, &agent.1, "ready", now, Some(call));
             }
         }
+    }
+
+    /// An agent's figures for queue strategies (calls counted today only).
+    pub fn tally(&self, account: i64, extension: &str) -> Tally {
+        let inner = self.lock();
+        let mut t = inner.tally.get(&(account, extension.to_string())).copied().unwrap_or_default();
+        if t.day != now_ms() / DAY_MS {
+            t.calls = 0;
+        }
+        t
     }
 
     /// The agents on `call` now.
@@ -277,6 +309,22 @@ mod tests {
         assert!(!activity.ready(1, "101"));
         assert_eq!(changes.try_recv().map(|c| c.status), Ok("ready"));
         assert!(activity.of_account(1).is_empty());
+    }
+
+    /// What queue strategies weigh: calls answered today, and since when an agent is free.
+    #[tokio::test(start_paused = true)]
+    async fn the_tally_counts_calls_and_when_an_agent_became_free() {
+        let activity = Activity::default();
+        assert_eq!(activity.tally(1, "101"), Tally::default());
+        activity.answered(1, "101", Line::new(CallId(1), None, None), 0);
+        activity.answered(1, "101", Line::new(CallId(2), None, None), 0);
+        assert_eq!(activity.tally(1, "101").calls, 2);
+        assert_eq!(activity.tally(1, "101").free_since, None, "on calls, not free yet");
+        let before = now_ms();
+        activity.call_ended(CallId(1));
+        activity.call_ended(CallId(2));
+        assert!(activity.tally(1, "101").free_since.is_some_and(|t| t >= before));
+        assert_eq!(activity.tally(1, "102").calls, 0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -27,6 +27,7 @@ pub mod queue;
 pub mod recording;
 pub mod router;
 pub mod snapshot;
+pub mod strategy;
 #[cfg(test)]
 pub mod testing;
 pub mod transcribe;

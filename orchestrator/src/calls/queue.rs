@@ -110,6 +110,8 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
     // Agents on a call or wrapping one up are not offered another.
     let members: Vec<_> =
         members.into_iter().filter(|a| !call.live.agents().busy(call.account, &a.extension)).collect();
+    let members =
+        crate::calls::strategy::order(spec.strategy, call.account, queue, members, call.live.agents());
     for agent in members {
         let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
         let decision = RouteDecision::Ring {
@@ -122,6 +124,7 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
         let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
         match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms, opt_out).await {
             Rang::Answered => {
+                crate::calls::strategy::answered(call.account, queue, &agent.extension);
                 let line = Line::new(call.call, call.caller.clone(), call.record);
                 call.live.agents().answered(call.account, &agent.extension, line, spec.wrap_up_seconds);
                 if let Some(key) = call.record {
@@ -294,10 +297,15 @@ mod journey {
 
     /// A queue of its own per test (callers wait in one process-wide line per queue).
     fn config(queue: &str) -> String {
+        config_with(queue, "ring_all")
+    }
+
+    fn config_with(queue: &str, strategy: &str) -> String {
         format!(
             r#"
 queues:
   - name: {queue}
+    strategy: {strategy}
     greeting: {{type: text, text: "Welcome to support."}}
     ring_timeout_seconds: 10
     max_wait_seconds: 60
@@ -349,6 +357,27 @@ voicemail_boxes:
         let offers: Vec<_> = call.events_of("queue_offer").iter().map(|e| e["agent"].clone()).collect();
         assert_eq!(offers, vec!["102"]);
         assert_eq!(call.events_of("queue_answered")[0]["agent"], "101");
+    }
+
+    /// Round robin with memory: the next caller is offered first to the member after the one
+    /// who answered the last call (here, with 103 away: 102 answers, then 101 is first).
+    #[tokio::test]
+    async fn round_robin_starts_after_whoever_answered_last() {
+        let mut first_rings = Vec::new();
+        for _ in 0..3 {
+            prompt("Welcome to support.");
+            prompt("Leave a message.");
+            let target = Target::Queue { name: "rr".into() };
+            let mut call = Call::start(&config_with("rr", "round_robin"), &["103"], target).await;
+            assert_eq!(call.hears().await, Heard::Prompt("Welcome to support.".into()));
+            let Asked::Ring { extension, .. } = call.asked().await else { panic!("no ring") };
+            first_rings.push(extension);
+            call.leg(LegEvent::Answered);
+            call.finished().await;
+            // The next call's database opens on the real clock.
+            tokio::time::resume();
+        }
+        assert_eq!(first_rings, ["102", "101", "102"]);
     }
 
     #[tokio::test]
