@@ -95,6 +95,11 @@ export const phone = {
       if (originator === "remote") session.terminate({ status_code: 486, reason_phrase: "Busy Here" });
       return;
     }
+    // JsSIP ends a session whose re-INVITE (hold, resume) is refused, and throws if the far
+    // end's BYE ended it first (a hold crossing the server's release of the line): ending an
+    // ended session is nothing to do.
+    const terminate = session.terminate.bind(session);
+    session.terminate = (options) => { if (!session.isEnded()) terminate(options); };
     const remote = session.remote_identity;
     Object.assign(line, newLine(line.index), {
       session,
@@ -152,13 +157,11 @@ export const phone = {
   },
 
   decline(index) {
-    const line = this.lines[index];
-    if (line.session) line.session.terminate({ status_code: 486, reason_phrase: "Busy Here" });
+    endLine(this.lines[index], { status_code: 486, reason_phrase: "Busy Here" });
   },
 
   hangup(index = this.active) {
-    const line = this.lines[index];
-    if (line.session) line.session.terminate();
+    endLine(this.lines[index]);
   },
 
   holdOthers(index) {
@@ -332,5 +335,17 @@ function renderBanner(p) {
 setInterval(() => {
   for (const d of document.querySelectorAll("[data-since]")) if (d.dataset.since) d.textContent = since(Number(d.dataset.since));
 }, 1000);
+
+/** Ends a line's call; one the other side (or the server) has just ended is left alone (a click
+ *  that races the far end's BYE is not an error). */
+function endLine(line, options) {
+  const s = line.session;
+  if (!s || s.isEnded()) return;
+  try {
+    s.terminate(options);
+  } catch (e) {
+    if (!s.isEnded()) throw e;
+  }
+}
 
 window.switchboardPhone = phone;

@@ -42,7 +42,8 @@ const commands = {
     });
     page = context.pages()[0] || (await context.newPage());
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    // An uncaught error with where it was thrown (the first frames of its stack).
+    page.on("pageerror", (e) => consoleErrors.push([String(e), ...String(e.stack || "").split("\n").slice(1, 6)].join("\n")));
     page.on("response", (r) => r.status() >= 400 && consoleErrors.push(`HTTP ${r.status()} ${new URL(r.url()).pathname}`));
     await page.goto(`${base}/`);
     return {};
