@@ -157,11 +157,13 @@ export const phone = {
   },
 
   decline(index) {
-    endLine(this.lines[index], { status_code: 486, reason_phrase: "Busy Here" });
+    const line = this.lines[index];
+    if (line.session) line.session.terminate({ status_code: 486, reason_phrase: "Busy Here" });
   },
 
   hangup(index = this.active) {
-    endLine(this.lines[index]);
+    const line = this.lines[index];
+    if (line.session) line.session.terminate();
   },
 
   holdOthers(index) {
@@ -335,17 +337,5 @@ function renderBanner(p) {
 setInterval(() => {
   for (const d of document.querySelectorAll("[data-since]")) if (d.dataset.since) d.textContent = since(Number(d.dataset.since));
 }, 1000);
-
-/** Ends a line's call; one the other side (or the server) has just ended is left alone (a click
- *  that races the far end's BYE is not an error). */
-function endLine(line, options) {
-  const s = line.session;
-  if (!s || s.isEnded()) return;
-  try {
-    s.terminate(options);
-  } catch (e) {
-    if (!s.isEnded()) throw e;
-  }
-}
 
 window.switchboardPhone = phone;

@@ -37,7 +37,7 @@ pub struct PartyChange {
 }
 
 /// A live call of mine (or, for supervisors, of the account) by its record id.
-async fn live(st: &AppState, p: &Principal, id: i64) -> Result<RecordKey, Error> {
+pub(super) async fn live(st: &AppState, p: &Principal, id: i64) -> Result<RecordKey, Error> {
     super::workspace::handled(st, p, id).await?;
     super::recordings::live_key(st, p.account_id, id)
         .await

@@ -7,7 +7,6 @@ use super::{error::ApiResult, Access, Api, AppState, Principal};
 use crate::calls::conference::{Ask, Mode, View, SUPERVISE_PREFIX};
 use crate::error::Error;
 use crate::model::Role;
-use crate::store::calls::RecordKey;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::{Extension, Json};
@@ -28,21 +27,13 @@ pub struct SuperviseTicket {
     pub mode: Mode,
 }
 
-/// A live call of the supervisor's account, by its record id.
-async fn live(st: &AppState, p: &Principal, id: i64) -> Result<RecordKey, Error> {
-    super::workspace::handled(st, p, id).await?;
-    super::recordings::live_key(st, p.account_id, id)
-        .await
-        .ok_or_else(|| Error::Conflict("the call has ended".into()))
-}
-
 async fn start(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
     JsonBody(req): JsonBody<SuperviseRequest>,
 ) -> ApiResult<(StatusCode, Json<SuperviseTicket>)> {
-    let call = live(&st, &p, id).await?;
+    let call = super::conference::live(&st, &p, id).await?;
     let code = st.live.conferences().ticket(p.account_id, call, req.mode, &p.name);
     Ok((
         StatusCode::CREATED,
@@ -56,7 +47,7 @@ async fn switch(
     Id(id): Id,
     JsonBody(req): JsonBody<SuperviseRequest>,
 ) -> ApiResult<Json<View>> {
-    let call = live(&st, &p, id).await?;
+    let call = super::conference::live(&st, &p, id).await?;
     let view = st.live.conferences().ask(call, Ask::Supervise { mode: req.mode }, &p.name, None).await;
     Ok(Json(view.map_err(Error::Conflict)?))
 }

@@ -170,9 +170,13 @@ impl Conferences {
     /// `account`.
     pub fn redeem(&self, account: i64, code: &str) -> Option<Ticket> {
         let mut tickets = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        let ticket =
-            tickets.get(code).filter(|t| t.account == account && t.expires > std::time::Instant::now());
-        ticket.is_some().then(|| tickets.remove(code)).flatten()
+        let valid =
+            tickets.get(code).is_some_and(|t| t.account == account && t.expires > std::time::Instant::now());
+        if valid {
+            tickets.remove(code)
+        } else {
+            None
+        }
     }
 
     /// The conference `call` is in, if any.

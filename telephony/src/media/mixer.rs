@@ -120,15 +120,15 @@ impl Mixer {
             .iter()
             .zip(own)
             .map(|(p, own)| {
-                let mut sum: Vec<i32> = match own {
-                    Some(own) => self.total.iter().zip(&own).map(|(t, s)| *t - *s as i32).collect(),
-                    None => self.total.clone(),
-                };
-                for (_, w) in whispers.iter().filter(|(to, _)| *to == p.id) {
-                    sum.iter_mut().zip(w).for_each(|(t, s)| *t += *s as i32);
-                }
-                let mixed: Vec<i16> = sum.into_iter().map(clip).collect();
-                debug_assert_eq!(mixed.len(), frame);
+                let to_me: Vec<&Vec<i16>> =
+                    whispers.iter().filter(|(to, _)| *to == p.id).map(|(_, w)| w).collect();
+                let mixed: Vec<i16> = (0..frame)
+                    .map(|k| {
+                        let mine = own.as_ref().map_or(0, |o| o[k] as i32);
+                        let whispered: i32 = to_me.iter().map(|w| w[k] as i32).sum();
+                        clip(self.total[k] - mine + whispered)
+                    })
+                    .collect();
                 (p.id, mixed)
             })
             .collect()

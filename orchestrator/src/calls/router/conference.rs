@@ -74,7 +74,7 @@ impl Conf {
     }
 
     /// Heard by nobody while muted or held (by us, or by their own phone).
-    fn silence(&self, party: u32, phone_held: bool) {
+    pub(super) fn silence(&self, party: u32, phone_held: bool) {
         if let Some(p) = self.parties.iter().find(|p| p.id == party) {
             self.bridge.mute(p.id, p.muted || p.held || phone_held);
         }

@@ -18,7 +18,7 @@ impl Conf {
         let p = &mut self.parties[sup];
         p.supervising = Some(mode);
         p.muted = mode == Mode::Listen;
-        self.bridge.mute(party, mode == Mode::Listen);
+        self.silence(party, false);
         self.bridge.whisper(party, if mode == Mode::Whisper { agent } else { None });
     }
 }
@@ -127,6 +127,7 @@ impl CallRouter {
             .map(|p| p.name.clone())
             .collect();
         let mut others: Vec<CallId> = c.parties.iter().map(|p| p.call).filter(|c| *c != call).collect();
+        others.sort();
         others.dedup();
         for by in leaving {
             for other in &others {
