@@ -45,6 +45,8 @@ pub struct ConfigFile {
     pub ai_agents: Vec<AiAgent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phone_numbers: Vec<PhoneNumber>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payment_gateways: Vec<PaymentGateway>,
 }
 
 /// Gives generic code the section of a kind.
@@ -65,7 +67,8 @@ macro_rules! sections {
 sections!(
     classes_of_service: ClassOfService, voicemail_boxes: VoicemailBox, audio: AudioEntry,
     trunks: Trunk, schedules: Schedule, queues: Queue, ivr_menus: IvrMenu, agents: Agent,
-    tools: ToolDefinition, ai_agents: AiAgent, phone_numbers: PhoneNumber
+    tools: ToolDefinition, ai_agents: AiAgent, phone_numbers: PhoneNumber,
+    payment_gateways: PaymentGateway
 );
 
 impl ConfigFile {
@@ -84,6 +87,7 @@ impl ConfigFile {
             tools: vec![],
             ai_agents: vec![],
             phone_numbers: vec![],
+            payment_gateways: vec![],
         }
     }
 

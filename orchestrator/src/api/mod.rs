@@ -14,6 +14,7 @@ pub mod error;
 mod extract;
 pub mod metrics;
 mod openapi;
+mod payments;
 mod people;
 mod recordings;
 mod registrations;
@@ -180,6 +181,7 @@ fn declare(api: &mut Api) {
     workspace::routes(api);
     calls::routes(api);
     recordings::routes(api);
+    payments::routes(api);
     transfers::routes(api);
     conference::routes(api);
     supervision::routes(api);

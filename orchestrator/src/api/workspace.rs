@@ -114,7 +114,7 @@ pub(super) async fn handled(st: &AppState, p: &Principal, id: i64) -> Result<(),
     }
 }
 
-async fn my_call_ids(st: &AppState, p: &Principal) -> Vec<i64> {
+pub(super) async fn my_call_ids(st: &AppState, p: &Principal) -> Vec<i64> {
     let (Some(records), Some(extension)) = (&st.records, &p.agent_extension) else { return Vec::new() };
     let mut out = Vec::new();
     for line in st.live.agents().lines(p.account_id, extension) {

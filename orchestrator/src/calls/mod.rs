@@ -13,7 +13,8 @@
 //!   `crate::agent::voice`. None of them constructs another: each returns `Next`.
 //! - `prompts`: what a prompt sounds like (recordings, synthesised text, cached);
 //! - `recording`: which calls are recorded, and the recordings being written now;
-//!   `transcribe`: their transcripts, after the call.
+//!   `transcribe`: their transcripts, after the call;
+//! - `keypad`: where a call's digits go; `payment`: taking a card by keypad, masked.
 
 pub mod activity;
 pub mod answered;
@@ -21,6 +22,8 @@ pub mod conference;
 pub mod directory;
 pub mod dispatch;
 pub mod ivr;
+pub mod keypad;
+pub mod payment;
 pub mod planner;
 pub mod prompts;
 pub mod queue;

@@ -137,7 +137,11 @@ impl crate::supervise::Supervised for RouterTask {
                     continue;
                 }
             };
-            self.last = format!("{e:?}").chars().take(300).collect();
+            self.last = match &e {
+                // A keypad digit may be a card's: never in a log.
+                ServerEvent::Call(CallEvent::Dtmf { call, .. }) => format!("a keypad digit on {call}"),
+                e => format!("{e:?}").chars().take(300).collect(),
+            };
             match e {
                 ServerEvent::Call(e) => self.router.handle(e).await,
                 ServerEvent::Registrar(RegistrarEvent::Registered {
@@ -219,6 +223,7 @@ pub async fn start(
         data_dir: options.data_dir.clone(),
         snapshot: snapshot_rx.clone(),
     });
+    live.payments().attach(crate::calls::payment::Env { db: router_db.clone(), records: records.clone() });
     let flush_on_exit = records.clone();
     let router = CallRouter {
         db: router_db.clone(),
@@ -274,7 +279,7 @@ struct ActiveCall {
     keys: Option<mpsc::UnboundedReceiver<char>>,
     /// Where the caller's digits go, SIP INFO ones (a browser's keypad) with those heard in the
     /// media; a new receiver when the call is handed over again (a transfer).
-    info_keys: Option<KeySink>,
+    info_keys: Option<Arc<Keypad>>,
     /// The agent who placed the call, and the agent rung for it directly: on a call once it is
     /// answered (see `calls::activity`).
     placed_by: Option<(i64, String)>,
@@ -302,8 +307,7 @@ impl ActiveCall {
     }
 }
 
-/// Where a call's keypad digits are sent (replaced when the call is handed over again).
-type KeySink = Arc<std::sync::Mutex<mpsc::UnboundedSender<char>>>;
+use crate::calls::keypad::{Keypad, Pressed};
 
 /// How a call ended, from the engine's outcome and what the services decided.
 fn ending(outcome: Outcome, verdict: Option<Disposition>) -> Ending {
@@ -423,8 +427,8 @@ impl CallRouter {
         let digits = active.keys.take().unwrap_or_else(|| {
             // Served before: the digits go to the new service from now on.
             let (tx, rx) = mpsc::unbounded_channel();
-            if let Some(sink) = &active.info_keys {
-                *sink.lock().unwrap_or_else(|e| e.into_inner()) = tx;
+            if let Some(keypad) = &active.info_keys {
+                keypad.serve(tx);
             }
             rx
         });
@@ -577,11 +581,11 @@ impl CallRouter {
             }
             CallEvent::Dtmf { call, side, digit } => {
                 // The caller's keys reach whoever serves the call (an IVR menu, a queue's
-                // opt-out key) whichever way they came.
-                if side == Side::Caller {
-                    if let Some(keys) = self.calls.get(&call).and_then(|c| c.info_keys.as_ref()) {
-                        let _ = keys.lock().unwrap_or_else(|e| e.into_inner()).send(digit);
-                    }
+                // opt-out key) whichever way they came; a card's digits reach its capture only.
+                let media_side = if side == Side::Caller { MediaSide::A } else { MediaSide::B };
+                let keypad = self.calls.get(&call).and_then(|c| c.info_keys.as_ref());
+                if keypad.is_some_and(|k| k.press(media_side, digit) == Pressed::Captured) {
+                    return;
                 }
                 let side = if side == Side::Caller { "caller" } else { "callee" };
                 tracing::debug!(%call, %digit, side, "DTMF (SIP INFO)");
@@ -598,6 +602,7 @@ impl CallRouter {
                 let active = self.calls.remove(&call);
                 if let Some(key) = active.as_ref().and_then(|a| a.record) {
                     self.live.recordings().call_ended(key);
+                    self.live.payments().call_ended(key);
                 }
                 let verdict =
                     active.as_ref().and_then(|a| *a.verdict.lock().unwrap_or_else(|e| e.into_inner()));
@@ -700,9 +705,15 @@ impl CallRouter {
             _ => None,
         };
         let (keys_tx, keys) = tokio::sync::mpsc::unbounded_channel();
-        let sink: KeySink = Arc::new(std::sync::Mutex::new(keys_tx));
-        active.info_keys = Some(sink.clone());
-        spawn_digit_recorder(self.records.clone(), inc.call, record, digits, sink);
+        let keypad = Arc::new(Keypad::new(keys_tx));
+        active.info_keys = Some(keypad.clone());
+        crate::calls::keypad::spawn_digit_recorder(
+            self.records.clone(),
+            inc.call,
+            record,
+            digits,
+            keypad.clone(),
+        );
         let Some(relay) = relay else {
             tracing::error!(call = %inc.call, "no RTP ports left; refusing the call");
             self.calls.insert(inc.call, active);
@@ -727,6 +738,7 @@ impl CallRouter {
             let customer = if placed { MediaSide::B } else { MediaSide::A };
             let number = (!placed).then_some(to.as_str());
             self.live.recordings().register(key, account, &relay, customer, number);
+            self.live.payments().register(key, account, &relay, customer, keypad);
         }
         active.relay = Some(relay);
         active.keys = Some(keys);
@@ -765,33 +777,4 @@ impl CallRouter {
 /// The timeline's "ended" event.
 fn ended_event(e: &Ending) -> serde_json::Value {
     serde_json::json!({ "disposition": e.disposition, "hung_up_by": e.hung_up_by })
-}
-
-/// Writes the digits a call's media relay hears into the call's timeline.
-fn spawn_digit_recorder(
-    records: calls::RecordWriter,
-    call: CallId,
-    record: Option<calls::RecordKey>,
-    mut digits: tokio::sync::mpsc::UnboundedReceiver<switchboard_telephony::media::relay::Digit>,
-    keys: KeySink,
-) {
-    use switchboard_telephony::media::relay::MediaSide;
-    tokio::spawn(async move {
-        // Ends when the relay (and with it the sender) is dropped at the end of the call.
-        while let Some(d) = digits.recv().await {
-            let side = if d.side == MediaSide::A { "caller" } else { "callee" };
-            let via = if d.event { "rfc4733" } else { "inband" };
-            tracing::debug!(%call, digit = %d.digit, side, via, "DTMF");
-            if d.side == MediaSide::A {
-                let _ = keys.lock().unwrap_or_else(|e| e.into_inner()).send(d.digit);
-            }
-            if let Some(id) = record {
-                records.event(
-                    id,
-                    "dtmf",
-                    serde_json::json!({ "digit": d.digit.to_string(), "side": side, "via": via }),
-                );
-            }
-        }
-    });
 }

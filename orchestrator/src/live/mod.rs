@@ -246,6 +246,8 @@ struct Inner {
     agents: crate::calls::activity::Activity,
     /// Calls that can be recorded now, and their recordings.
     recordings: crate::calls::recording::Recordings,
+    /// Calls a card payment can be taken on, and the payments being taken.
+    payments: crate::calls::payment::Payments,
     /// Where the web app's transfers go (the call router).
     transfers: crate::calls::transfer::Transfers,
     /// Warm transfers and conferences asked by the web app, and the live conferences.
@@ -291,6 +293,11 @@ impl Live {
         &self.inner.recordings
     }
 
+    /// Card payments on live calls (see `calls::payment`).
+    pub fn payments(&self) -> &crate::calls::payment::Payments {
+        &self.inner.payments
+    }
+
     /// Transfers of live calls (see `calls::transfer`).
     pub fn transfers(&self) -> &crate::calls::transfer::Transfers {
         &self.inner.transfers
@@ -307,6 +314,7 @@ impl Live {
             inner: Arc::new(Inner {
                 agents: Default::default(),
                 recordings: Default::default(),
+                payments: Default::default(),
                 transfers: Default::default(),
                 conferences: Default::default(),
                 entries: Mutex::default(),

@@ -4,6 +4,7 @@
 mod account;
 mod ai;
 mod flow;
+mod payment;
 mod schedule;
 mod target;
 mod telephony;
@@ -15,6 +16,7 @@ pub use ai::{
     GUIDED_INTENTS, GUIDED_TEMPLATES,
 };
 pub use flow::{AudioEntry, IvrMenu, IvrOption, Queue, QueueStrategy, VoicemailBox};
+pub use payment::{acceptable_api_url, PaymentGateway};
 pub use schedule::{Holiday, OpenHours, Schedule, Weekday};
 pub use target::{Prompt, Target};
 pub use telephony::{
@@ -137,6 +139,7 @@ macro_rules! for_each_config_kind {
         $mac!($crate::model::ToolDefinition);
         $mac!($crate::model::AiAgent);
         $mac!($crate::model::PhoneNumber);
+        $mac!($crate::model::PaymentGateway);
     };
 }
 

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod commerce;
 pub mod config;
 pub mod conversations;
+pub mod payments;
 pub mod presence;
 pub mod recordings;
 pub mod softphone;

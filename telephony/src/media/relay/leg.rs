@@ -50,6 +50,17 @@ impl DigitWatch {
     }
 }
 
+/// Replaces the audio of an RTP packet from a masked side by silence in its codec (the
+/// packet keeps its header, so playout and loss counting go on as before).
+pub(super) fn silence_payload(packet: &mut [u8], codec: G711) {
+    let Some(h) = RtpHeader::parse(packet) else { return };
+    let end = packet.len().saturating_sub(h.padding);
+    if let Some(payload) = packet.get_mut(h.payload_offset..end) {
+        let silence = codec.encode(&[0]);
+        payload.fill(silence.first().copied().unwrap_or(0xFF));
+    }
+}
+
 /// Where decoded frames of one side go.
 pub(super) type FrameTap = mpsc::UnboundedSender<Vec<i16>>;
 
@@ -80,6 +91,9 @@ pub(super) struct Leg {
     pub(super) monitor: bool,
     /// In a conference: what this side says goes to the bridge, and it hears the bridge's mix.
     pub(super) port: Option<Port>,
+    /// Masked (see `Relay::mask`): its audio is replaced by silence before anything hears it,
+    /// and its telephone-events are reported but not passed on.
+    pub(super) masked: bool,
 }
 
 impl Leg {
@@ -97,6 +111,7 @@ impl Leg {
             tap: None,
             monitor: false,
             port: None,
+            masked: false,
             digits_out: VecDeque::new(),
             event_out: None,
             tone_out: None,
@@ -119,6 +134,7 @@ impl Leg {
         self.player.is_some()
             || self.monitor
             || self.port.is_some()
+            || self.masked
             || self.tap.is_some()
             || self.event_out.is_some()
             || self.tone_out.is_some()

@@ -189,6 +189,8 @@ pub enum RelayCommand {
     /// Record the call: every 20 ms, one stereo frame (interleaved) with what `customer` said
     /// on the left and what it heard on the right, until the receiver is dropped.
     Record { customer: MediaSide, frames: mpsc::UnboundedSender<Vec<i16>> },
+    /// Mask `side` (see [`Relay::mask`]).
+    Mask { side: MediaSide, on: bool },
     /// A browser is `side` from now on (`None`: no more); see [`attach`].
     Browser { side: MediaSide, link: Option<BrowserLink> },
 }
@@ -277,6 +279,14 @@ impl Relay {
     /// (an AI agent's voice), and nothing it says reaches the other side.
     pub fn monitor(&self, side: MediaSide, on: bool) {
         let _ = self.commands.send(RelayCommand::Monitor { side, on });
+    }
+
+    /// Masks what `side` says (`on`), for taking a card number by keypad: from the next packet
+    /// its audio is replaced by silence before the other side, a listener, a conference, the
+    /// recording or a tap hears it, and its RFC 4733 events are not passed on; its digits are
+    /// still reported (on the relay's digit channel, to whoever captures them). Until `off`.
+    pub fn mask(&self, side: MediaSide, on: bool) {
+        let _ = self.commands.send(RelayCommand::Mask { side, on });
     }
 
     /// Puts `side` in a conference (see `conference::Bridge::join`), or takes it out (`None`):
@@ -609,6 +619,7 @@ async fn run(
                         }
                         Some(RelayCommand::Monitor { side, on }) => legs[side.index()].monitor = on,
                         Some(RelayCommand::Join { side, port }) => legs[side.index()].port = port,
+                        Some(RelayCommand::Mask { side, on }) => legs[side.index()].masked = on,
                         Some(RelayCommand::SendNow) => ticker.reset_immediately(),
                         Some(RelayCommand::Record { customer, frames }) => {
                             recording =
@@ -662,7 +673,9 @@ async fn run(
         if let (Some(d), Some(tx)) = (digit, &digits) {
             let _ = tx.send(d);
         }
-        let out = if !bridging {
+        let out = if legs[i].masked && Some(h.payload_type) == own_dtmf {
+            None // a masked side's keys are reported only
+        } else if !bridging {
             legs[i].endpoint.observe_rtp(now, &h);
             legs[j].endpoint.forward(now, packet);
             Some(&packet[..])
@@ -675,6 +688,9 @@ async fn run(
             buf_event = event.unwrap_or_default();
             (!buf_event.is_empty()).then_some(&buf_event[..])
         } else {
+            if legs[i].masked {
+                leg::silence_payload(packet, legs[i].endpoint.codec());
+            }
             legs[i].endpoint.handle_rtp(now, packet);
             legs[i].feed_tap(now);
             None

@@ -495,3 +495,91 @@ async fn six_parties_each_hear_the_five_others() {
     assert!(phones[3].hears(tones[0]) && phones[3].hears(tones[5]), "the muted party still hears");
     assert_eq!(bridge.stats.parties.load(Ordering::Relaxed), 6);
 }
+
+/// Taking a card number: while A is masked its in-band tones and telephone-events are reported
+/// on the digit channel and reach nobody else (B, the recording, a tap hear silence; B gets no
+/// event packets), and A is heard again once unmasked.
+#[tokio::test]
+async fn a_masked_side_is_heard_by_nobody_and_its_digits_only_reported() {
+    use crate::media::player::Tone;
+    let pool = PortPool::new(41200, 41300);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let (tx, mut digits) = mpsc::unbounded_channel();
+    let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), Some(tx)).unwrap();
+    let (phone_a, phone_b) =
+        (UdpSocket::bind("127.0.0.1:0").await.unwrap(), UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    relay.update(Some(phone_a.local_addr().unwrap()), Some(phone_b.local_addr().unwrap()), None, None);
+    relay.set_payload_type(0);
+    relay.mask(MediaSide::A, true);
+    let mut recorded = relay.record(MediaSide::A);
+    let mut tapped = relay.tap(MediaSide::A);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // A keys 5 as a tone (no telephone-events negotiated yet), then says 1 kHz.
+    let mut seq = 0u16;
+    let mut frames: Vec<Vec<i16>> = Vec::new();
+    let mut tone = Tone::dtmf(8000, '5', 120).unwrap();
+    while let Some(f) = tone.next_frame() {
+        frames.push(f);
+    }
+    frames.extend((0..10).map(|_| vec![0i16; 160]));
+    for f in &frames {
+        let p = crate::media::rtp::write(false, 0, seq, seq as u32 * 160, 0xa, &G711::Ulaw.encode(f));
+        phone_a.send_to(&p, relay.a_local).await.unwrap();
+        seq += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for _ in 0..25 {
+        let p = crate::media::rtp::write(false, 0, seq, seq as u32 * 160, 0xa, &pcmu_tone(1000.0));
+        phone_a.send_to(&p, relay.a_local).await.unwrap();
+        seq += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let d = tokio::time::timeout(std::time::Duration::from_secs(2), digits.recv()).await.unwrap().unwrap();
+    assert_eq!((d.side, d.digit, d.event), (MediaSide::A, '5', false));
+    // Now with telephone-events: A keys 7, reported and not passed on.
+    relay.update(None, None, Some(96), Some(101));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for end in [false, false, true, true, true] {
+        let flags = if end { 0x8a } else { 0x0a };
+        let p = crate::media::rtp::write(false, 96, seq, 9000 * 160, 0xa, &[7, flags, 0, 160]);
+        phone_a.send_to(&p, relay.a_local).await.unwrap();
+        seq += 1;
+    }
+    let d = tokio::time::timeout(std::time::Duration::from_secs(2), digits.recv()).await.unwrap().unwrap();
+    assert_eq!((d.digit, d.event), ('7', true));
+    let at_b = collect(&phone_b, 1, |_| false).await;
+    assert!(at_b.iter().all(|p| RtpHeader::parse(p).unwrap().payload_type == 0), "no event reached B");
+    let heard: Vec<i16> = at_b
+        .iter()
+        .filter_map(|p| RtpHeader::parse(p).map(|h| G711::Ulaw.decode(h.payload(p))))
+        .flatten()
+        .collect();
+    let mut taps = Vec::new();
+    while let Ok(f) = tapped.try_recv() {
+        taps.extend(f);
+    }
+    let mut left = Vec::new();
+    while let Ok(f) = recorded.try_recv() {
+        left.extend(f.chunks_exact(2).map(|p| p[0]));
+    }
+    for (what, audio) in [("B", &heard), ("the tap", &taps), ("the recording", &left)] {
+        assert!(!audio.is_empty(), "{what} got frames");
+        assert!(audio.iter().all(|s| s.abs() < 16), "{what} heard only silence");
+    }
+    // Unmasked, A is heard again.
+    relay.mask(MediaSide::A, false);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for _ in 0..25 {
+        let p = crate::media::rtp::write(false, 0, seq, seq as u32 * 160, 0xa, &pcmu_tone(1000.0));
+        phone_a.send_to(&p, relay.a_local).await.unwrap();
+        seq += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let at_b = collect(&phone_b, 1, |_| false).await;
+    let heard: Vec<i16> = at_b
+        .iter()
+        .filter_map(|p| RtpHeader::parse(p).map(|h| G711::Ulaw.decode(h.payload(p))))
+        .flatten()
+        .collect();
+    assert!(power(&heard, 1000.0) > 1e5, "A is heard once unmasked");
+}
