@@ -23,6 +23,7 @@ const ASSETS: &[Asset] = &[
     Asset { path: "workspace.js", mime: JS, body: include_bytes!("../static/workspace.js") },
     Asset { path: "wrapup.js", mime: JS, body: include_bytes!("../static/wrapup.js") },
     Asset { path: "recording.js", mime: JS, body: include_bytes!("../static/recording.js") },
+    Asset { path: "payment.js", mime: JS, body: include_bytes!("../static/payment.js") },
     Asset { path: "consult.js", mime: JS, body: include_bytes!("../static/consult.js") },
     Asset { path: "transfer.js", mime: JS, body: include_bytes!("../static/transfer.js") },
     Asset { path: "supervise.js", mime: JS, body: include_bytes!("../static/supervise.js") },

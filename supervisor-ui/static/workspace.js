@@ -5,6 +5,7 @@ import { $, api, el, session, since } from "./lib.js";
 import { phone } from "./phone.js";
 import { wrapUp } from "./wrapup.js";
 import { recording } from "./recording.js";
+import { payment } from "./payment.js";
 import { transfer } from "./transfer.js";
 import { consult } from "./consult.js";
 
@@ -63,6 +64,7 @@ export const workspace = {
       this.shown = null;
       wrapUp.show(null);
       recording.show(null);
+      payment.show(null);
       transfer.show(null);
       consult.update([]);
       return renderCustomer(null);
@@ -77,6 +79,7 @@ export const workspace = {
     const shown = this.customers.find((c) => c.number === peer) || this.customers[0] || null;
     wrapUp.show(shown ? shown.call_id : null, shown ? shown.number : "");
     recording.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
+    payment.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
     // A call the agent placed cannot be transferred (yet): only callers who called in; a
     // conference is managed from its own card.
     const incoming = phone.lines[phone.active].direction === "in" && !consult.conference;

@@ -1,0 +1,299 @@
+//! Agent-assisted keypad payments end to end: Alice (Chromium, the workspace) takes a payment
+//! while Bob (a customer calling through the carrier on a baresip phone, RFC 4733 keys) keys a canary card number; a scripted
+//! payment processor speaking the Stripe-compatible token and charge API gets the card. Then
+//! the canary is searched for everywhere else it must not be: the database files, the server's
+//! debug log, the call's record and timeline, the payment API, the page; and the recording is
+//! silent on the customer's side while the card was keyed.
+
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard_tests::workspace::{alice_in_browser, wait_line};
+use switchboard_tests::{
+    add_number, assert_no_page_errors, free_udp_port, get_json, last_call, login, mic_and_recorder,
+    require_program, screenshot_dir, set_demo_trunk, Baresip, PhoneOptions, Server,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PASSWORD: &str = "switchboard-demo";
+/// A card number that passes the Luhn check and appears nowhere by chance.
+const CANARY: &str = "4000056655665556";
+
+/// What the processor was sent: (path, authorization, body).
+type Requests = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// A payment processor speaking the Stripe-compatible API (HTTP/1.1, form bodies, JSON back).
+async fn processor() -> (String, Requests) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests: Requests = Arc::default();
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() < length {
+                        continue;
+                    }
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let auth = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().starts_with("authorization:").then(|| l.to_string())
+                        })
+                        .unwrap_or_default();
+                    seen.lock().unwrap().push((path.clone(), auth, body.to_string()));
+                    let reply = if path == "/v1/tokens" {
+                        json!({"id": "tok_canary", "object": "token",
+                               "card": {"brand": "Visa", "last4": "5556", "exp_month": 12, "exp_year": 2030}})
+                    } else {
+                        json!({"id": "ch_canary", "object": "charge", "status": "succeeded", "paid": true})
+                    };
+                    let body = reply.to_string();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    return;
+                }
+            });
+        }
+    });
+    (url, requests)
+}
+
+/// Whether `text` holds the canary: as digits with anything between them (spaces, dashes,
+/// JSON), or spoken as words.
+fn holds_canary(text: &str) -> bool {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    let spoken: Vec<&str> = CANARY.bytes().map(|b| words[(b - b'0') as usize]).collect();
+    digits.contains(CANARY) || text.to_lowercase().contains(&spoken[..8].join(" "))
+}
+
+/// Energy of the left channel (the customer) over a window of a stereo 8 kHz recording.
+fn left_rms(samples: &[i16], from_s: f64, to_s: f64) -> f64 {
+    let (a, b) = ((from_s * 8000.0) as usize * 2, (to_s * 8000.0) as usize * 2);
+    let left: Vec<f64> =
+        samples.get(a..b.min(samples.len())).unwrap_or(&[]).iter().step_by(2).map(|s| *s as f64).collect();
+    (left.iter().map(|s| s * s).sum::<f64>() / left.len().max(1) as f64).sqrt()
+}
+
+async fn keys(bob: &switchboard_tests::Baresip, keys: &str) {
+    for k in keys.chars() {
+        bob.command("sndcode", &k.to_string()).unwrap();
+        tokio::time::sleep(Duration::from_millis(350)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_caller_pays_by_keypad_and_the_card_number_is_nowhere_but_at_the_processor() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data, &["--demo", "--sip", &sip], &[("RUST_LOG", "debug")]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
+    let supervisor = login(&client, &server, "supervisor@demo.example", PASSWORD).await.unwrap();
+    let (url, requests) = processor().await;
+    let gateway =
+        json!({"name": "stripe", "api_url": url, "secret_key": "sk_test_switchboard", "currency": "usd"});
+    let r = client
+        .post(server.url("/api/payment_gateways"))
+        .header("cookie", &admin)
+        .json(&gateway)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let shown = get_json(&client, &server, &admin, "/api/payment_gateways").await;
+    assert!(shown[0]["secret_key"].is_null(), "the key is write-only: {shown}");
+
+    let Some(mut browser) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    // The customer (Bob, a demo customer's mobile) calls a number of the account that rings
+    // Alice, through the carrier: a baresip phone whose SIP port the trunk trusts.
+    add_number(&client, &server, &admin, "+15555550177", json!({"type": "agent", "extension": "101"})).await;
+    let (tone, rec) = mic_and_recorder(dir.path(), "bob", 440.0, 90.0);
+    let options = PhoneOptions { microphone: Some(tone), record_dir: Some(rec), commands: vec![] };
+    let bob =
+        Baresip::start_with("<sip:+12025550100@127.0.0.1>;regint=0;audio_codecs=PCMU", options).unwrap();
+    set_demo_trunk(&client, &server, &admin, None, Some(bob.sip_port)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    bob.command("dial", &format!("sip:+15555550177@{sip}")).unwrap();
+    wait_line(&mut browser, 0, "ringing").await;
+    browser.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
+    wait_line(&mut browser, 0, "talking").await;
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    // Alice's calls are recorded (the demo's setting).
+    browser
+        .run(json!({"do": "waitUntil", "timeout": 10000,
+                    "expression": "document.getElementById('ws-recording').dataset.state === 'on'"}))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Alice asks for 25.00; Bob keys the card (the first prompt is cut short by his first key).
+    browser.run(json!({"do": "click", "selector": "#ws-payment button[data-action='pay-open']"})).await;
+    browser.run(json!({"do": "fill", "selector": "#ws-payment input[name=amount]", "value": "25.00"})).await;
+    browser.run(json!({"do": "click", "selector": "#ws-payment button[data-action='pay-start']"})).await;
+    browser.run(json!({"do": "visible", "selector": "#ws-payment[data-state='capturing']"})).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    keys(&bob, &format!("{CANARY}#")).await;
+    let entered = browser
+        .try_run(json!({"do": "visible", "selector": ".pay-step[data-step='card_number'][data-status='entered']", "timeout": 10000}))
+        .await;
+    if entered["ok"] != true {
+        let card = browser
+            .run(json!({"do": "evaluate", "expression": "document.getElementById('ws-payment').innerText"}))
+            .await;
+        panic!("the card number was not entered: {card}\n{}", bob.log());
+    }
+    let card = browser.run(json!({"do": "text", "selector": ".pay-step[data-step='card_number']"})).await;
+    assert!(card["text"].as_str().unwrap().contains("•••• •••• •••• 5556"), "{card}");
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("payment-capturing.png").display().to_string()}))
+        .await;
+    keys(&bob, "1230").await;
+    // Alice has Bob key the expiry again (the customer misread it, say).
+    browser
+        .run(json!({"do": "visible", "selector": ".pay-step[data-step='expiry'][data-status='entered']"}))
+        .await;
+    browser.run(json!({"do": "visible", "selector": ".pay-step[data-step='security_code'][data-status='entering']"})).await;
+    browser.run(json!({"do": "click", "selector": "button[data-restart='expiry']"})).await;
+    browser
+        .run(json!({"do": "visible", "selector": ".pay-step[data-step='expiry'][data-status='entering']"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    keys(&bob, "1230").await;
+    keys(&bob, "737").await;
+    browser
+        .run(json!({"do": "visible", "selector": "#ws-payment[data-state='succeeded']", "timeout": 20000}))
+        .await;
+    browser
+        .run(json!({"do": "screenshot", "path": screenshot_dir().join("payment-taken.png").display().to_string()}))
+        .await;
+    let page = browser.run(json!({"do": "evaluate", "expression": "document.body.innerText"})).await;
+    assert!(page["value"].as_str().unwrap().contains("VISA •••• 5556"), "{page}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    browser.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
+    wait_line(&mut browser, 0, "idle").await;
+
+    // The processor, and only the processor, got the card: tokenised, then charged 25.00.
+    let sent = requests.lock().unwrap().clone();
+    assert_eq!(
+        sent.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["/v1/tokens", "/v1/charges"],
+        "{sent:?}"
+    );
+    assert!(sent[0].1.contains("Bearer sk_test_switchboard"), "{sent:?}");
+    assert!(sent[0].2.contains(&format!("card%5Bnumber%5D={CANARY}")), "the processor gets the number");
+    assert!(sent[0].2.contains("card%5Bexp_month%5D=12") && sent[0].2.contains("card%5Bcvc%5D=737"));
+    assert!(sent[1].2.contains("amount=2500") && sent[1].2.contains("source=tok_canary"), "{sent:?}");
+
+    // Stored as the processor returned it, for order entry.
+    let record = last_call(&client, &server, &supervisor).await;
+    let payments =
+        get_json(&client, &server, &supervisor, &format!("/api/payments?call_id={}", record["id"])).await;
+    let p = &payments[0];
+    assert_eq!(
+        (&p["token"], &p["last4"], &p["brand"], &p["status"]),
+        (&json!("tok_canary"), &json!("5556"), &json!("visa"), &json!("succeeded")),
+        "{payments}"
+    );
+    assert_eq!((&p["amount_minor"], &p["taken_by"]), (&json!(2500), &json!("Alice Nguyen")), "{payments}");
+
+    // The timeline has the payment and none of its keys.
+    let timeline = record["timeline"].as_array().unwrap();
+    let kinds: Vec<&str> = timeline.iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["payment_started", "payment_step_restarted", "payment_completed"] {
+        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+    }
+    assert!(!kinds.contains(&"dtmf"), "a card's keys are not in the timeline: {kinds:?}");
+
+    // The canary is nowhere else: database files, debug log, record, API, page.
+    let call_payment =
+        get_json(&client, &server, &supervisor, &format!("/api/calls/{}/payment", record["id"])).await;
+    for (what, text) in [
+        ("the call record", record.to_string()),
+        ("the payment API", format!("{payments} {call_payment}")),
+        ("the page", page.to_string()),
+    ] {
+        assert!(!holds_canary(&text), "the card number is in {what}");
+    }
+    let log = server.log_text();
+    assert!(log.contains("\"level\":\"DEBUG\""), "the log is at debug level");
+    assert!(!holds_canary(&log), "the card number is in the log");
+    assert!(!log.contains("\"DTMF"), "a card's keys are not logged");
+    assert_no_page_errors(&mut browser).await;
+    browser.close().await;
+    drop(server);
+    for entry in std::fs::read_dir(&data).unwrap().filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !holds_canary(&String::from_utf8_lossy(&bytes)),
+                "the card number is in {}",
+                path.display()
+            );
+        }
+    }
+
+    // The recording: Bob's tone before the payment, silence on his side while he keyed.
+    let recording = &record["recordings"][0];
+    let at = |kind: &str| timeline.iter().find(|e| e["kind"] == kind).and_then(|e| e["at"].as_i64()).unwrap();
+    let started = recording["started_at"].as_i64().unwrap();
+    let (from, to) = (
+        (at("payment_started") - started) as f64 / 1000.0,
+        (at("payment_completed") - started) as f64 / 1000.0,
+    );
+    let wav = std::fs::read(recording_path(&data)).unwrap();
+    let (_, samples) = switchboard_telephony::media::wav::decode(&wav).unwrap();
+    let (before, during) = (left_rms(&samples, 0.2, from - 0.2), left_rms(&samples, from + 0.3, to - 0.3));
+    assert!(before > 300.0, "Bob's tone is recorded before the payment ({before:.0})");
+    assert!(
+        during < 20.0,
+        "nothing of Bob is recorded while he keys the card ({during:.0}, {from:.1}–{to:.1} s)"
+    );
+}
+
+/// The one recording file under the data directory.
+fn recording_path(data: &std::path::Path) -> std::path::PathBuf {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().filter_map(|e| e.ok()) {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "wav") && p.to_string_lossy().contains("recordings")
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(data, &mut found);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
