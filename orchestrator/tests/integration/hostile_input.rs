@@ -35,6 +35,8 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
             (Method::POST, "/api/calls/{id}/transfer/complete") => json!({"consult": 1}),
             (Method::POST, "/api/calls/{id}/conference") => json!({"add": 1}),
             (Method::POST, "/api/calls/{id}/supervise") => json!({"mode": "barge"}),
+            (Method::POST, "/api/calls/{id}/payment") => json!({"amount_minor": 100}),
+            (Method::POST, "/api/calls/{id}/payment/restart") => json!({"step": "card_number"}),
             (Method::POST, "/api/conversations" | "/api/hooks/conversations/{account}") => {
                 crate::role_matrix::conversation_body()
             }

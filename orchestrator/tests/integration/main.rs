@@ -11,6 +11,7 @@ mod health;
 mod hostile_input;
 mod live;
 mod llm;
+mod payments;
 mod recordings;
 mod role_matrix;
 mod webhooks;

@@ -42,6 +42,13 @@ fn with_tool(mut f: ConfigFile) -> ConfigFile {
         requires_approval: false,
         cancel_on_interruption: true,
     });
+    f.payment_gateways.push(PaymentGateway {
+        name: "stripe".into(),
+        api_url: "https://api.stripe.example".into(),
+        secret_key: Some("sk_test_secret".into()),
+        currency: "usd".into(),
+        postal_code: false,
+    });
     f
 }
 
@@ -246,6 +253,8 @@ async fn request_for(
             Some(json!({"outcome": "Resolved", "notes": "Refund sent"}))
         }
         (Method::POST, "/api/calls/{id}/recording") => Some(json!({"action": "start"})),
+        (Method::POST, "/api/calls/{id}/payment") => Some(json!({"amount_minor": 2500, "currency": "usd"})),
+        (Method::POST, "/api/calls/{id}/payment/restart") => Some(json!({"step": "expiry"})),
         (Method::POST, "/api/calls/{id}/transfer") => {
             Some(json!({"target": {"type": "queue", "name": "support"}}))
         }
@@ -277,6 +286,9 @@ async fn request_for(
     } else if e.path.contains("{party}") {
         // A conference party of the fixture's call (which has ended: the handler says so).
         e.path.replace("{id}", &f.ids["/api/calls"].to_string()).replace("{party}", "1")
+    } else if e.method == Method::DELETE && e.path == "/api/calls/{id}/payment" {
+        // Cancelling a payment: on the fixture's call (which has ended: the handler says so).
+        e.path.replace("{id}", &f.ids["/api/calls"].to_string())
     } else if e.method == Method::DELETE && collection == "/api/voicemail" {
         e.path.replace("{id}", &voicemail_message(db, f, data_dir).await.to_string())
     } else if e.method == Method::DELETE {
@@ -342,11 +354,12 @@ fn success(e: &Endpoint) -> StatusCode {
         // Public, but unsigned: refused (the signature is the credential).
         (Method::POST, "/api/hooks/conversations/{account}") => StatusCode::UNAUTHORIZED,
         (Method::POST, "/api/account/conversation-webhook/rotate") => StatusCode::OK,
-        // Allowed, but the call has ended: nothing to join, confer or supervise.
+        // Allowed, but the call has ended: nothing to join, confer, supervise or take a payment on.
         (_, p)
             if p == "/api/calls/{id}/transfer/complete"
                 || p.starts_with("/api/calls/{id}/conference")
-                || p == "/api/calls/{id}/supervise" =>
+                || p == "/api/calls/{id}/supervise"
+                || (p.starts_with("/api/calls/{id}/payment") && e.method != Method::GET) =>
         {
             StatusCode::CONFLICT
         }
@@ -371,6 +384,9 @@ fn expected_access(method: &Method, path: &str) -> Access {
         "/api/calls/{id}/wrap-up" => Agent,
         // Recording a call and its recordings (agents: calls they handle, checked by the handler).
         "/api/calls/{id}/recording" | "/api/recordings/{id}/audio" => Agent,
+        // Card payments by keypad on a live call (agents: calls they are on, checked by the
+        // handler); the payments taken, for order entry, are supervisors' (read by default).
+        p if p.starts_with("/api/calls/{id}/payment") => Agent,
         // Transferring a live call (agents: calls they are on, checked by the handler).
         "/api/calls/{id}/transfer" | "/api/me/transfer-targets" => Agent,
         // Conversations from other channels: posted by the merchant's systems (a signed webhook,
@@ -499,6 +515,8 @@ async fn matrix(db: Db) {
                 Method::POST if e.path.ends_with("/transfer/complete") => Some(json!({"consult": other})),
                 Method::POST if e.path.ends_with("/conference") => Some(json!({"add": other})),
                 _ if e.path.ends_with("/supervise") => Some(json!({"mode": "listen"})),
+                Method::POST if e.path.ends_with("/payment") => Some(json!({"amount_minor": 100})),
+                Method::POST if e.path.ends_with("/payment/restart") => Some(json!({"step": "expiry"})),
                 Method::PATCH => Some(json!({"held": true})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
                 Method::POST if e.path.starts_with("/api/live/") => Some(live_body(&e.path)),
