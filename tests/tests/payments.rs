@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_tests::workspace::{alice_in_browser, wait_line};
 use switchboard_tests::{
-    add_number, assert_no_page_errors, free_udp_port, get_json, last_call, login, mic_and_recorder,
-    require_program, screenshot_dir, set_demo_trunk, Baresip, PhoneOptions, Server,
+    add_number, assert_no_page_errors, free_udp_port, fresh_postgres, get_json, last_call, login,
+    mic_and_recorder, require_program, screenshot_dir, set_demo_trunk, Baresip, PhoneOptions, Server,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -106,15 +106,27 @@ async fn keys(bob: &switchboard_tests::Baresip, keys: &str) {
     }
 }
 
+/// On SQLite, then on PostgreSQL (a fresh database; `CI=true` insists on it).
 #[tokio::test]
 async fn a_caller_pays_by_keypad_and_the_card_number_is_nowhere_but_at_the_processor() {
     if !require_program("baresip") {
         return;
     }
+    pay_and_search(None).await;
+    if let Some(url) = fresh_postgres().await {
+        pay_and_search(Some(url)).await;
+    }
+}
+
+async fn pay_and_search(postgres: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let data = dir.path().join("data");
-    let mut server = Server::start(&data, &["--demo", "--sip", &sip], &[("RUST_LOG", "debug")]).unwrap();
+    let mut env = vec![("RUST_LOG", "debug")];
+    if let Some(url) = &postgres {
+        env.push(("DATABASE_URL", url.as_str()));
+    }
+    let mut server = Server::start(&data, &["--demo", "--sip", &sip], &env).unwrap();
     let client = switchboard_tests::http();
     let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
     let supervisor = login(&client, &server, "supervisor@demo.example", PASSWORD).await.unwrap();
@@ -249,16 +261,33 @@ async fn a_caller_pays_by_keypad_and_the_card_number_is_nowhere_but_at_the_proce
     assert_no_page_errors(&mut browser).await;
     browser.close().await;
     drop(server);
+    // The database: its files (SQLite), or a dump (PostgreSQL). The processor's key is sealed.
+    let mut stored = Vec::new();
     for entry in std::fs::read_dir(&data).unwrap().filter_map(|e| e.ok()) {
         let path = entry.path();
         if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            assert!(
-                !holds_canary(&String::from_utf8_lossy(&bytes)),
-                "the card number is in {}",
-                path.display()
-            );
+            stored.push((
+                path.display().to_string(),
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_string(),
+            ));
         }
+    }
+    if let Some(url) = &postgres {
+        let dump =
+            std::process::Command::new("pg_dump").arg("--data-only").arg(url).output().expect("pg_dump");
+        assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+        let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+        assert!(dump.contains("tok_canary"), "the dump holds the payment");
+        stored.push(("the PostgreSQL dump".into(), dump));
+    } else {
+        assert!(
+            stored.iter().any(|(_, text)| text.contains("tok_canary")),
+            "the database files hold the payment"
+        );
+    }
+    for (what, text) in &stored {
+        assert!(!holds_canary(text), "the card number is in {what}");
+        assert!(!text.contains("sk_test_switchboard"), "the processor's key is in {what} unsealed");
     }
 
     // The recording: Bob's tone before the payment, silence on his side while he keyed.
