@@ -140,6 +140,24 @@ function row(c, open) {
   return tr;
 }
 
+/** When card payments were keyed during recording `r` (ms from its start): the caller's side
+ * is silent there, from each payment's start to its end. */
+function maskedIntervals(c, r) {
+  const ends = ["payment_completed", "payment_declined", "payment_failed", "payment_cancelled"];
+  const out = [];
+  let from = null;
+  for (const e of c.timeline) {
+    if (e.kind === "payment_started") from = e.at;
+    else if (from != null && ends.includes(e.kind)) {
+      const a = Math.max(0, from - r.started_at);
+      const b = Math.min(r.duration_ms, e.at - r.started_at);
+      if (b > a) out.push([a, b]);
+      from = null;
+    }
+  }
+  return out;
+}
+
 /** The open call: header, recordings, people, notes, transcript and timeline. */
 function detail(c) {
   const head = el("div", { class: "detail-head" },
@@ -154,9 +172,10 @@ function detail(c) {
       const audio = el("audio", { controls: true, preload: "metadata", src: r.audio_url, "data-recording": String(r.id) });
       players.push({ audio, start: r.started_at });
       const paused = r.paused.map(([a, b]) => `${clock(a)}–${clock(b)}`).join(", ");
+      const masked = maskedIntervals(c, r).map(([a, b]) => `${clock(a)}–${clock(b)}`).join(", ");
       const words = { pending: " · transcript on its way", failed: " · no transcript" }[r.transcript] || "";
       return el("div", { class: "recording" },
-        el("div", { class: "sub" }, `Recording ${i + 1} · ${clock(r.duration_ms)} · started ${r.started_by === "automatic" ? "automatically" : `by ${r.started_by}`}${paused ? ` · paused ${paused}` : ""} · caller left, agent right${words}`),
+        el("div", { class: "sub" }, `Recording ${i + 1} · ${clock(r.duration_ms)} · started ${r.started_by === "automatic" ? "automatically" : `by ${r.started_by}`}${paused ? ` · paused ${paused}` : ""}${masked ? ` · card keyed ${masked} (the caller's side silenced)` : ""} · caller left, agent right${words}`),
         audio);
     })
     : [el("p", { class: "sub" }, "Not recorded.")];

@@ -254,6 +254,15 @@ async fn pay_and_search(postgres: Option<String>) {
     ] {
         assert!(!holds_canary(&text), "the card number is in {what}");
     }
+    // The call's page marks when the card was keyed in its recording.
+    browser.run(json!({"do": "evaluate", "expression": format!("location.hash = '#/calls?call={}'", record["id"])})).await;
+    browser.run(json!({"do": "waitText", "selector": ".recording", "text": "card keyed"})).await;
+    let call_page = browser.run(json!({"do": "evaluate", "expression": "document.body.innerText"})).await;
+    assert!(!holds_canary(&call_page.to_string()), "the card number is on the call's page");
+    if postgres.is_none() {
+        let shot = screenshot_dir().join("payment-call-page.png");
+        browser.run(json!({"do": "screenshot", "path": shot.display().to_string()})).await;
+    }
     let log = server.log_text();
     assert!(log.contains("\"level\":\"DEBUG\""), "the log is at debug level");
     assert!(!holds_canary(&log), "the card number is in the log");
