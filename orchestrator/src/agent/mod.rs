@@ -191,6 +191,14 @@ impl Session {
         self
     }
 
+    /// Gives the agent a tool only a live call has (`take_payment`), if it lists that tool.
+    pub fn add_call_tool(&mut self, tool: Arc<dyn Tool>) {
+        let name = tool.spec().name.clone();
+        if self.agent.tools.contains(&name) && !self.tools.iter().any(|t| t.spec().name == name) {
+            self.tools.push(tool);
+        }
+    }
+
     /// The customer the caller was matched to.
     pub fn customer(&self) -> Option<&Value> {
         self.facts.customer.as_ref()

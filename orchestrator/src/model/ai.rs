@@ -17,10 +17,13 @@ pub enum BuiltinTool {
     Transfer,
     TakeMessage,
     EndCall,
+    /// A card payment by keypad on the call (voice calls only; the model sees the result, never
+    /// the card).
+    TakePayment,
 }
 
 impl BuiltinTool {
-    pub const ALL: [BuiltinTool; 7] = [
+    pub const ALL: [BuiltinTool; 8] = [
         BuiltinTool::LookupCustomer,
         BuiltinTool::LookupOrder,
         BuiltinTool::AccountBalance,
@@ -28,6 +31,7 @@ impl BuiltinTool {
         BuiltinTool::Transfer,
         BuiltinTool::TakeMessage,
         BuiltinTool::EndCall,
+        BuiltinTool::TakePayment,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +43,7 @@ impl BuiltinTool {
             BuiltinTool::Transfer => "transfer",
             BuiltinTool::TakeMessage => "take_message",
             BuiltinTool::EndCall => "end_call",
+            BuiltinTool::TakePayment => "take_payment",
         }
     }
 

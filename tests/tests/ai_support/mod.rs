@@ -43,6 +43,20 @@ pub(crate) fn spoken_digits(text: &str) -> String {
         .collect()
 }
 
+/// Every request the scripted LLM got (its JSON), for tests that check what the model saw.
+pub(crate) static LLM_REQUESTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Digits as words, the way the agent says them.
+fn spoken(digits: &str) -> String {
+    let words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    digits
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| words[(b - b'0') as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One event of a streamed answer, carrying `text`.
 pub(crate) fn sse_delta(text: &str) -> String {
     format!(
@@ -80,6 +94,7 @@ pub(crate) async fn scripted_llm() -> String {
     let app = axum::Router::new().route(
         "/v1/chat/completions",
         axum::routing::post(|axum::Json(req): axum::Json<Value>| async move {
+            LLM_REQUESTS.lock().unwrap().push(req.to_string());
             let messages = req["messages"].as_array().cloned().unwrap_or_default();
             let last = messages.last().cloned().unwrap_or_default();
             // What the caller said since the model last spoke (one turn, or several when the
@@ -99,10 +114,17 @@ pub(crate) async fn scripted_llm() -> String {
             let body = if last["role"] == "tool" {
                 let result: Value =
                     serde_json::from_str(last["content"].as_str().unwrap_or("{}")).unwrap_or_default();
-                match result["order"]["status"].as_str() {
-                    Some(status) => sse_text(&format!("Good news: your order has been {status}.")),
-                    None => sse_text("I could not find that order."),
+                match (result["order"]["status"].as_str(), result["status"].as_str()) {
+                    (Some(status), _) => sse_text(&format!("Good news: your order has been {status}.")),
+                    (None, Some("succeeded")) => sse_text(&format!(
+                        "Thank you, your payment went through on the card ending {}.",
+                        spoken(result["last4"].as_str().unwrap_or(""))
+                    )),
+                    (None, Some(_)) => sse_text("Sorry, the payment did not go through."),
+                    (None, None) => sse_text("I could not find that order."),
                 }
+            } else if text.contains("pay") {
+                sse_tool("take_payment", json!({"amount_minor": 1999, "currency": "usd"}))
             } else if text.contains("message") {
                 sse_tool("take_message", json!({"summary": "Maria wants a call back"}))
             } else if ["person", "human", "talk to"].iter().any(|w| text.contains(w)) {
@@ -145,7 +167,30 @@ pub(crate) async fn scripted_llm() -> String {
 pub(crate) struct RtpPhone {
     pub(crate) port: u16,
     pub(crate) to_say: Arc<Mutex<std::collections::VecDeque<i16>>>,
+    /// Keys to press, sent as RFC 4733 telephone-events (payload type 101) instead of audio.
+    pub(crate) to_key: Arc<Mutex<std::collections::VecDeque<char>>>,
     pub(crate) heard: Arc<Mutex<Vec<i16>>>,
+}
+
+/// The packets of one key press: 100 ms of a telephone-event, its end sent three times.
+fn key_packets(key: char, seq: &mut u16, ts: u32) -> Vec<Vec<u8>> {
+    let event = match key {
+        '0'..='9' => key as u8 - b'0',
+        '*' => 10,
+        _ => 11,
+    };
+    let mut out = Vec::new();
+    for i in 1..=5u16 {
+        let duration = (i * 160).to_be_bytes();
+        out.push(rtp::write(i == 1, 101, *seq, ts, 0x5eed, &[event, 10, duration[0], duration[1]]));
+        *seq = seq.wrapping_add(1);
+    }
+    for _ in 0..3 {
+        let duration = 800u16.to_be_bytes();
+        out.push(rtp::write(false, 101, *seq, ts, 0x5eed, &[event, 0x80 | 10, duration[0], duration[1]]));
+        *seq = seq.wrapping_add(1);
+    }
+    out
 }
 
 impl RtpPhone {
@@ -172,13 +217,26 @@ impl RtpPhone {
                 }
             });
         }
+        let to_key = Arc::new(Mutex::new(std::collections::VecDeque::new()));
         {
-            let to_say = to_say.clone();
+            let (to_say, to_key) = (to_say.clone(), to_key.clone());
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(20));
                 let (mut seq, mut ts) = (0u16, 0u32);
                 loop {
                     tick.tick().await;
+                    let key = to_key.lock().unwrap().pop_front();
+                    let target = *peer.lock().unwrap();
+                    if let (Some(key), Some(to)) = (key, target) {
+                        // A key: its event packets (over 100 ms of timestamps), then a pause.
+                        for packet in key_packets(key, &mut seq, ts) {
+                            let _ = socket.send_to(&packet, to).await;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        ts = ts.wrapping_add(800 + 160 * 6);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
                     let frame: Vec<u8> = {
                         let mut q = to_say.lock().unwrap();
                         (0..160).map(|_| g711::linear_to_ulaw(q.pop_front().unwrap_or(0))).collect()
@@ -192,7 +250,7 @@ impl RtpPhone {
                 }
             });
         }
-        RtpPhone { port, to_say, heard }
+        RtpPhone { port, to_say, to_key, heard }
     }
 
     pub(crate) fn heard_len(&self) -> usize {
@@ -243,6 +301,15 @@ impl RtpPhone {
     pub(crate) async fn say(&self, samples: &[i16]) {
         self.to_say.lock().unwrap().extend(samples);
         tokio::time::sleep(Duration::from_millis(samples.len() as u64 / 8 + 40)).await;
+    }
+
+    /// Presses keys (RFC 4733 events); returns when they have been sent.
+    pub(crate) async fn key(&self, keys: &str) {
+        self.to_key.lock().unwrap().extend(keys.chars());
+        while !self.to_key.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
     /// What was heard from sample `from` on, as an 8 kHz WAV file.
@@ -304,7 +371,7 @@ pub(crate) async fn rig(dir: tempfile::TempDir) -> Rig {
             "/api/ai_agents",
             json!({"name": "llm-assistant", "system_prompt": "You help Acme's callers.",
                 "greeting": "Hello, this is Acme.", "llm": {"base_url": llm, "model": "scripted"},
-                "tools": ["lookup_order", "take_message"], "escalation_target": {"type": "agent", "extension": "101"},
+                "tools": ["lookup_order", "take_message", "take_payment"], "escalation_target": {"type": "agent", "extension": "101"},
                 "fallback_target": {"type": "agent", "extension": "102"}, "voicemail_box": "support"}),
         ),
         (

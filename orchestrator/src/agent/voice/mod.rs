@@ -235,6 +235,16 @@ impl VoiceCall {
         if let Some(client) = llm {
             session = session.with_llm(client);
         }
+        if let Some(key) = record {
+            // A card payment's prompts take the caller's ear; the agent's voice gets it back after.
+            let (relay, playback) = (relay.clone(), playback.clone());
+            let restore =
+                Box::new(move || drop(relay.play(MediaSide::A, Box::new(Player(playback.clone())))));
+            let by = format!("AI agent {}", session.agent.name);
+            let tool =
+                crate::calls::payment::tool::PaymentTool::new(live.payments().clone(), key, &by, restore);
+            session.add_call_tool(Arc::new(tool));
+        }
         // Supervisors see the call from here on, and can send notes and take it over.
         let (live_call, inbox) = live.start(crate::live::Start {
             account,

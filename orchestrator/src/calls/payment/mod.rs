@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod gateway;
+pub mod tool;
 
 use crate::calls::keypad::Keypad;
 use crate::db::Db;
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use switchboard_telephony::media::player::{Tone, WavPlayer};
 use switchboard_telephony::media::relay::{MediaSide, Relay};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// What a payment task needs, given once by the router.
 #[derive(Clone)]
@@ -63,7 +64,7 @@ pub struct PaymentView {
 }
 
 impl PaymentView {
-    fn finished(&self) -> bool {
+    pub fn finished(&self) -> bool {
         !matches!(self.state.as_str(), "capturing" | "processing")
     }
 }
@@ -80,6 +81,9 @@ struct CallPay {
     keypad: Arc<Keypad>,
     control: Option<mpsc::UnboundedSender<Control>>,
     view: Option<Arc<Mutex<PaymentView>>>,
+    /// Becomes `true` once the payment's task has ended (its last words said, the caller
+    /// unmasked and their keypad given back).
+    done: Option<watch::Receiver<bool>>,
 }
 
 /// The live calls a payment can be taken on, by call record.
@@ -121,8 +125,15 @@ impl Payments {
         customer: MediaSide,
         keypad: Arc<Keypad>,
     ) {
-        let call =
-            CallPay { account, relay: Arc::downgrade(relay), customer, keypad, control: None, view: None };
+        let call = CallPay {
+            account,
+            relay: Arc::downgrade(relay),
+            customer,
+            keypad,
+            control: None,
+            view: None,
+            done: None,
+        };
         lock(&self.calls).insert(key, call);
     }
 
@@ -193,8 +204,10 @@ impl Payments {
             started_by: by.to_string(),
         }));
         let (control, controls) = mpsc::unbounded_channel();
+        let (done_tx, done) = watch::channel(false);
         call.control = Some(control);
         call.view = Some(view.clone());
+        call.done = Some(done);
         let amount = req.amount_minor.map(|minor| Amount { minor, currency: currency.clone() });
         let task = Task {
             env,
@@ -208,9 +221,18 @@ impl Payments {
             amount,
             by: by.to_string(),
         };
-        tokio::spawn(task.run(capture, controls));
+        tokio::spawn(task.run(capture, controls, done_tx));
         let shown = lock(&view).clone();
         Ok(shown)
+    }
+
+    /// Waits until the payment on the call has ended altogether (the caller's side is theirs
+    /// again); at once when none runs.
+    pub async fn finished(&self, key: RecordKey) {
+        let done = lock(&self.calls).get(&key).and_then(|c| c.done.clone());
+        if let Some(mut done) = done {
+            let _ = done.wait_for(|d| *d).await;
+        }
     }
 
     /// The agent asks the customer for a step again.
@@ -266,6 +288,7 @@ struct Unmask {
     relay: Weak<Relay>,
     side: MediaSide,
     keypad: Arc<Keypad>,
+    done: watch::Sender<bool>,
 }
 
 impl Drop for Unmask {
@@ -275,6 +298,7 @@ impl Drop for Unmask {
             relay.stop_playing(self.side);
             relay.mask(self.side, false);
         }
+        let _ = self.done.send(true);
     }
 }
 
@@ -302,12 +326,21 @@ impl Task {
         Some(self.relay.upgrade()?.play(self.customer, source))
     }
 
-    async fn run(self, mut capture: Capture, mut controls: mpsc::UnboundedReceiver<Control>) {
-        let Some(relay) = self.relay.upgrade() else { return };
+    async fn run(
+        self,
+        mut capture: Capture,
+        mut controls: mpsc::UnboundedReceiver<Control>,
+        done: watch::Sender<bool>,
+    ) {
+        let Some(relay) = self.relay.upgrade() else {
+            let _ = done.send(true);
+            return;
+        };
         relay.mask(self.customer, true);
         let mut keys = self.keypad.capture(self.customer);
         drop(relay);
-        let _unmask = Unmask { relay: self.relay.clone(), side: self.customer, keypad: self.keypad.clone() };
+        let _unmask =
+            Unmask { relay: self.relay.clone(), side: self.customer, keypad: self.keypad.clone(), done };
         self.event(
             "payment_started",
             json!({ "by": self.by, "gateway": self.gateway.0, "amount_minor": self.amount.as_ref().map(|a| a.minor),
