@@ -58,6 +58,7 @@ fn queue(name: &str, description: &str, greeting: &str) -> Queue {
         voicemail_box: Some(name.into()),
         opt_out_digit: None,
         recording: RecordingPreference::Inherit,
+        service_level_seconds: 20,
     }
 }
 
@@ -97,6 +98,8 @@ pub fn config() -> ConfigFile {
         allow_premium: false,
         max_call_minutes: Some(120),
         blocked_prefixes: vec!["+1900".into()],
+        block_outbound: false,
+        outbound_hours: None,
     }];
     f.voicemail_boxes = vec![
         vm("after-hours", "Messages left outside business hours"),

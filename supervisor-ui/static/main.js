@@ -1,5 +1,5 @@
 // Switchboard's web application: sign-in and the page router. Each page is its own module
-// (`workspace.js`, `grid.js`, `history.js`, `voicemail.js`, `customer.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
+// (`workspace.js`, `grid.js`, `dashboard.js`, `history.js`, `voicemail.js`, `customer.js`); `lib.js` is the shared layer and `phone.js` the softphone, which
 // stays connected while the agent moves between pages.
 import { $, api, atLeast, session } from "./lib.js";
 import { grid } from "./grid.js";
@@ -8,8 +8,10 @@ import { voicemail } from "./voicemail.js";
 import { customerPage } from "./customer.js";
 import { phone } from "./phone.js";
 import { workspace } from "./workspace.js";
+import { overrideRequests } from "./override.js";
+import { dashboard } from "./dashboard.js";
 
-const PAGES = ["login", "home", "forbidden", "grid-page", "workspace-page", "calls-page", "voicemail-page", "customer-page"];
+const PAGES = ["login", "home", "forbidden", "grid-page", "queues-page", "workspace-page", "calls-page", "voicemail-page", "customer-page"];
 
 function showOnly(id) {
   for (const s of PAGES) $(s).hidden = s !== id;
@@ -29,19 +31,30 @@ async function route() {
   $("who").textContent = me ? `${me.name} · ${me.role}` : "";
   if (!me) {
     grid.stop();
+    dashboard.stop();
     workspace.stop();
     phone.stop();
     voicemail.stop();
+    overrideRequests.stop();
     return showOnly("login");
   }
   $("nav-grid").hidden = !atLeast("supervisor");
+  $("nav-queues").hidden = !atLeast("supervisor");
   $("nav-workspace").hidden = !me.agent_extension;
   // The phone rings wherever the agent is in the app. Supervisors without an extension get a
   // personal line for listening in and taking over.
   if (me.agent_extension || atLeast("supervisor")) phone.start();
+  // Supervisors see agents' override requests wherever they are in the app.
+  overrideRequests.start();
   const page = location.hash.replace(/^#/, "").split("?")[0] || (me.agent_extension ? "/workspace" : "/");
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === "#" + page);
   if (page !== "/grid") grid.stop();
+  if (page !== "/queues") dashboard.stop();
+  if (page === "/queues") {
+    if (!atLeast("supervisor")) return showOnly("forbidden");
+    showOnly("queues-page");
+    return dashboard.start();
+  }
   if (page === "/grid") {
     if (!atLeast("supervisor")) return showOnly("forbidden");
     showOnly("grid-page");

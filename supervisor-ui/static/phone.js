@@ -131,7 +131,9 @@ export const phone = {
       // A refusal says why in its reason phrase (e.g. "Forbidden (international calls are not allowed)").
       const phrase = e && e.originator === "remote" && e.message && e.message.reason_phrase;
       const why = phrase && e.message.status_code >= 300 ? phrase : e && e.cause && e.cause !== JsSIP.C.causes.BYE ? e.cause : "";
-      Object.assign(line, newLine(line.index), { lastEnded: { peer: line.peer, why, at: Date.now() } });
+      const status = e && e.originator === "remote" && e.message ? e.message.status_code : 0;
+      const ended = { peer: line.peer, why, at: Date.now(), status, direction: line.direction, answered: Boolean(line.started) };
+      Object.assign(line, newLine(line.index), { lastEnded: ended });
       const other = this.lines.find((l) => l.session);
       if (other) this.active = other.index;
       this.changed();

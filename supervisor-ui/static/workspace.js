@@ -6,6 +6,7 @@ import { phone } from "./phone.js";
 import { wrapUp } from "./wrapup.js";
 import { recording } from "./recording.js";
 import { payment } from "./payment.js";
+import { overrideCard } from "./override.js";
 import { transfer } from "./transfer.js";
 import { consult } from "./consult.js";
 
@@ -29,7 +30,7 @@ export const workspace = {
       $("ws-phone-status").textContent = "Your user is not linked to an agent extension: ask an admin to link one.";
       return;
     }
-    if (!this.unsubscribe) this.unsubscribe = phone.on(() => { this.render(); consult.phoneChanged(); this.refreshStatus(); });
+    if (!this.unsubscribe) this.unsubscribe = phone.on(() => { this.render(); consult.phoneChanged(); overrideCard.update(); this.refreshStatus(); });
     phone.start();
     this.render();
     this.devices();

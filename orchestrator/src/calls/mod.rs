@@ -23,6 +23,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod ivr;
 pub mod keypad;
+pub mod overrides;
 pub mod payment;
 pub mod planner;
 pub mod prompts;
@@ -33,8 +34,10 @@ pub mod snapshot;
 pub mod strategy;
 #[cfg(test)]
 pub mod testing;
+pub mod time_limit;
 pub mod transcribe;
 pub mod transfer;
 pub mod voicemail;
+pub mod waiting;
 
 pub use answered::{AnsweredCall, LegEvent, Next};

@@ -33,6 +33,8 @@ pub(crate) enum Plan {
         caller_id: String,
         credentials: Option<(String, String)>,
         to: String,
+        /// The caller's class of service limits the call (minutes).
+        limit_minutes: Option<u32>,
     },
     /// Answer the call and hand it to the dispatcher (IVR, queue, voicemail, AI agent, hang-up,
     /// an agent whose calls are forwarded unconditionally).
@@ -115,6 +117,72 @@ pub fn may_dial(cos: Option<&ClassOfService>, number: &str, home: &str) -> std::
     Ok(())
 }
 
+/// Whether an agent's class of service lets them call `number` (E.164) out now: outside calls
+/// at all, the hours they are allowed in, then the number's rules (`may_dial`).
+pub fn may_call_out(
+    snap: &crate::calls::snapshot::Snapshot,
+    account: i64,
+    cos: Option<&ClassOfService>,
+    number: &str,
+    home: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<(), String> {
+    let Some(c) = cos else { return Ok(()) };
+    if c.block_outbound {
+        return Err("outside calls are not allowed".into());
+    }
+    if let Some(hours) = &c.outbound_hours {
+        if !snap.schedule(account, hours).is_some_and(|s| s.is_open(now)) {
+            return Err(format!("outside calls are allowed only while {hours} is open"));
+        }
+    }
+    may_dial(cos, number, home)
+}
+
+/// Why `extension`'s class of service refuses a call to `destination` (an extension or a
+/// number) now, if it does: what an override request is for.
+pub fn refusal(
+    snap: &crate::calls::snapshot::Snapshot,
+    account: i64,
+    extension: &str,
+    destination: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let cos = class_of(snap, account, extension)?;
+    if snap.agent(account, destination).is_some() {
+        return (!cos.allow_internal).then(|| "internal calls are not allowed".to_string());
+    }
+    let home = snap.account(account)?.settings.as_ref()?.caller_id.clone().unwrap_or_else(|| "+1".into());
+    let number = dialled_number(destination, &home)?;
+    may_call_out(snap, account, Some(cos), &number, &home, now).err()
+}
+
+/// The class of service of an agent, if they have one.
+fn class_of<'a>(
+    snap: &'a crate::calls::snapshot::Snapshot,
+    account: i64,
+    extension: &str,
+) -> Option<&'a ClassOfService> {
+    let name = snap.agent(account, extension)?.class_of_service.as_deref()?;
+    snap.class_of_service(account, name)
+}
+
+/// A call an agent's class of service refused, let through by a supervisor's approval (taken:
+/// it lets one call through); what the record keeps of it.
+fn overridden(
+    overrides: &crate::calls::overrides::Overrides,
+    account: i64,
+    extension: &str,
+    destination: &str,
+    rule: &str,
+) -> Option<serde_json::Value> {
+    let grant = overrides.take_grant(account, extension, destination, crate::clock::now_ms())?;
+    Some(serde_json::json!({
+        "rule": rule, "request": grant.id, "requested_by": grant.requested_by, "reason": grant.reason,
+        "approved_by": grant.decided_by, "requested_at": grant.requested_at, "approved_at": grant.decided_at,
+    }))
+}
+
 /// An outside call refused, for the call record.
 fn outbound_reject(account: i64, status: u16, why: String, to: String) -> Plan {
     Plan::Reject { status, account: Some(account), direction: "outbound", to, why }
@@ -135,6 +203,8 @@ pub(crate) struct Planner {
     pub(crate) records: calls::RecordWriter,
     pub(crate) pool: Arc<PortPool>,
     pub(crate) media_ip: IpAddr,
+    /// Supervisors' approvals of calls a class of service refuses.
+    pub(crate) overrides: crate::calls::overrides::Overrides,
 }
 
 /// A new call, its plan, its call record and (unless refused) its media ports.
@@ -163,13 +233,30 @@ impl Planner {
             Caller::User { account, extension } => {
                 let snap = self.snapshot.borrow().clone();
                 match snap.agent(*account, &inc.dialled) {
-                    Some(agent) if agent.extension != *extension => Ok(ring_plan(
-                        &snap,
-                        *account,
-                        agent.extension.clone(),
-                        "internal",
-                        inc.dialled.clone(),
-                    )),
+                    Some(agent) if agent.extension != *extension => {
+                        if class_of(&snap, *account, extension).is_some_and(|c| !c.allow_internal) {
+                            let rule = "internal calls are not allowed";
+                            match overridden(&self.overrides, *account, extension, &inc.dialled, rule) {
+                                Some(note) => notes.push(("class_of_service_override", note)),
+                                None => {
+                                    return Ok(Plan::Reject {
+                                        status: 403,
+                                        account: Some(*account),
+                                        direction: "internal",
+                                        to: inc.dialled.clone(),
+                                        why: rule.into(),
+                                    })
+                                }
+                            }
+                        }
+                        Ok(ring_plan(
+                            &snap,
+                            *account,
+                            agent.extension.clone(),
+                            "internal",
+                            inc.dialled.clone(),
+                        ))
+                    }
                     Some(_) => Ok(Plan::Reject {
                         status: 486,
                         account: Some(*account),
@@ -288,16 +375,20 @@ impl Planner {
             let why = "calling out needs an agent extension (ask an admin to link one)".to_string();
             return Ok(reject(403, why, number));
         };
-        let agent = Some(agent);
-        let cos = match agent.and_then(|a| a.class_of_service.clone()) {
-            Some(name) => snap.class_of_service(account, &name).cloned(),
-            None => None,
-        };
-        if let Err(why) = may_dial(cos.as_ref(), &number, &home) {
-            return Ok(reject(403, why, number));
+        let cos =
+            agent.class_of_service.as_deref().and_then(|name| snap.class_of_service(account, name)).cloned();
+        if let Err(why) = may_call_out(&snap, account, cos.as_ref(), &number, &home, crate::clock::now()) {
+            match overridden(&self.overrides, account, extension, &number, &why) {
+                Some(note) => notes.push(("class_of_service_override", note)),
+                None => return Ok(reject(403, why, number)),
+            }
         }
         let caller_id = settings.caller_id.unwrap_or_else(|| extension.to_string());
-        self.through_trunk(account, number, caller_id, false).await
+        let mut plan = self.through_trunk(account, number, caller_id, false).await?;
+        if let Plan::Dial { limit_minutes, .. } = &mut plan {
+            *limit_minutes = cos.and_then(|c| c.max_call_minutes);
+        }
+        Ok(plan)
     }
 
     /// A call to `number` through the account's trunk. `keep_caller_id` presents `caller_id`
@@ -332,6 +423,7 @@ impl Planner {
             caller_id,
             credentials,
             to: number,
+            limit_minutes: None,
         })
     }
 
@@ -419,6 +511,8 @@ mod tests {
             allow_premium: false,
             max_call_minutes: None,
             blocked_prefixes: vec!["+1212555".into()],
+            block_outbound: false,
+            outbound_hours: None,
         }
     }
 

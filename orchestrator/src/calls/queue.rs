@@ -1,19 +1,20 @@
 //! Call queues: a caller we answered waits in line (the queue's greeting, then hold music or
-//! the hold chime, with their position announced now and then) while the first caller in line
-//! is offered to the queue's members one at a time, by membership priority, skipping agents
-//! whose status is away, on a break or offline. When a member answers, the caller is connected
-//! and the member is the call's agent. When nobody can take calls (no member could even ring:
-//! all unregistered or unavailable), the caller has waited `max_wait_seconds`, or the caller
-//! presses the queue's opt-out key (also while a member's phone rings: the ringing stops),
-//! the caller goes to the overflow target (or the queue's voicemail box) through the
-//! dispatcher.
+//! the hold chime, with their position and estimated wait announced now and then) while the
+//! first caller in line is offered to the queue's members one at a time, by the queue's
+//! strategy, skipping agents whose status is away, on a break or offline. When a member
+//! answers, the caller is connected and the member is the call's agent. When nobody can take
+//! calls (no member could even ring: all unregistered or unavailable; members busy on calls
+//! are there, and the caller waits for them), the caller has waited `max_wait_seconds`, or
+//! the caller presses the queue's opt-out key (also while a member's phone rings: the ringing
+//! stops), the caller goes to the overflow target (or the queue's voicemail box) through the
+//! dispatcher. A supervisor may pick a waiting caller (`calls::waiting`): whoever they name
+//! rings next, ahead of the line.
 
 use crate::calls::activity::Line;
 use crate::calls::answered::{AnsweredCall, Next, Party, Rang, NOBODY};
+use crate::calls::waiting::{self, Place};
 use crate::model::{Prompt, Queue, Target};
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::Duration;
 use switchboard_telephony::media::player::{Source, Tone};
 use switchboard_telephony::media::relay::MediaSide;
@@ -22,56 +23,6 @@ use tokio::time::Instant;
 
 /// Pause between rounds of offering the first caller to the members (all busy or not answering).
 const RETRY: Duration = Duration::from_secs(3);
-
-/// Callers waiting, per (account, queue), in arrival order.
-#[derive(Default)]
-struct Waiting {
-    waiting: HashMap<(i64, String), VecDeque<u64>>,
-    next: u64,
-}
-
-fn waiting() -> &'static Mutex<Waiting> {
-    static WAITING: std::sync::OnceLock<Mutex<Waiting>> = std::sync::OnceLock::new();
-    WAITING.get_or_init(Mutex::default)
-}
-
-fn lock() -> std::sync::MutexGuard<'static, Waiting> {
-    waiting().lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A caller's place in line; leaving (drop) frees it.
-struct Place {
-    key: (i64, String),
-    id: u64,
-}
-
-impl Place {
-    fn join(account: i64, queue: &str) -> Place {
-        let mut l = lock();
-        l.next += 1;
-        let id = l.next;
-        let key = (account, queue.to_string());
-        l.waiting.entry(key.clone()).or_default().push_back(id);
-        Place { key, id }
-    }
-
-    /// 1 for the first caller in line.
-    fn position(&self) -> usize {
-        lock().waiting.get(&self.key).and_then(|q| q.iter().position(|&i| i == self.id)).map_or(1, |p| p + 1)
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut l = lock();
-        if let Some(q) = l.waiting.get_mut(&self.key) {
-            q.retain(|&i| i != self.id);
-            if q.is_empty() {
-                l.waiting.remove(&self.key);
-            }
-        }
-    }
-}
 
 /// How offering the call to the members went.
 enum Round {
@@ -105,33 +56,18 @@ async fn hold(call: &AnsweredCall, spec: &Queue) -> Box<dyn Source + Send> {
 
 /// Offers the call to each member in turn until one answers.
 async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
-    let mut rang = false;
     let members = call.snapshot.borrow().queue_members(call.account, queue);
-    // Agents on a call or wrapping one up are not offered another.
+    // Agents on a call or wrapping one up are not offered another; but they are there, so the
+    // caller waits for them (as Asterisk's leavewhenempty=unavailable: busy is not empty).
+    let total = members.len();
     let members: Vec<_> =
         members.into_iter().filter(|a| !call.live.agents().busy(call.account, &a.extension)).collect();
+    let mut rang = members.len() < total;
     let members =
         crate::calls::strategy::order(spec.strategy, call.account, queue, members, call.live.agents());
     for agent in members {
-        let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
-        let decision = RouteDecision::Ring {
-            account: call.account,
-            extension: agent.extension.clone(),
-            max_lines: agent.lines as usize,
-            ring_timeout_ms: ring_ms,
-            media: call.media(),
-        };
-        let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
-        match call.offer(Party::Agent(agent.extension.clone()), decision, ring_ms, opt_out).await {
-            Rang::Answered => {
-                crate::calls::strategy::answered(call.account, queue, &agent.extension);
-                let line = Line::new(call.call, call.caller.clone(), call.record);
-                call.live.agents().answered(call.account, &agent.extension, line, spec.wrap_up_seconds);
-                if let Some(key) = call.record {
-                    call.live.recordings().answered(key, Some(queue), &agent.extension);
-                }
-                return Round::Answered(agent.extension);
-            }
+        match ring(call, queue, spec, &agent.extension, agent.lines as usize).await {
+            Rang::Answered => return Round::Answered(agent.extension),
             Rang::CallerLeft => return Round::CallerLeft,
             Rang::Key(_) => return Round::OptedOut,
             Rang::Unreached(status) => {
@@ -149,6 +85,41 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
     } else {
         Round::NobodyThere
     }
+}
+
+/// Rings one extension for the caller: a member in turn, or whoever a supervisor picked. An
+/// answer makes them the call's agent (on a call, then wrap-up).
+async fn ring(call: &mut AnsweredCall, queue: &str, spec: &Queue, extension: &str, lines: usize) -> Rang {
+    let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
+    let decision = RouteDecision::Ring {
+        account: call.account,
+        extension: extension.to_string(),
+        max_lines: lines,
+        ring_timeout_ms: ring_ms,
+        media: call.media(),
+    };
+    let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
+    let rang = call.offer(Party::Agent(extension.to_string()), decision, ring_ms, opt_out).await;
+    if let Rang::Answered = rang {
+        crate::calls::strategy::answered(call.account, queue, extension);
+        let line = Line::new(call.call, call.caller.clone(), call.record);
+        call.live.agents().answered(call.account, extension, line, spec.wrap_up_seconds);
+        if let Some(key) = call.record {
+            call.live.recordings().answered(key, Some(queue), extension);
+        }
+    }
+    rang
+}
+
+/// The caller is connected to `agent` after waiting since `joined`.
+fn connected(call: &mut AnsweredCall, queue: &str, agent: &str, joined: Instant) -> Next {
+    tracing::debug!(call = %call.call, queue, %agent, "queue call answered");
+    let waited_ms = joined.elapsed().as_millis() as u64;
+    waiting::answered_after(call.account, queue, waited_ms);
+    // The member hears the caller (the hold music stops).
+    call.relay.stop_playing(MediaSide::A);
+    call.event("queue_answered", json!({ "queue": queue, "agent": agent, "waited_ms": waited_ms }));
+    Next::Done
 }
 
 /// Waits `d`, or less when the caller hangs up or presses a key (returned).
@@ -174,7 +145,7 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
     };
     call.finish_lead_in(Duration::from_secs(15)).await;
     let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
-    let place = Place::join(call.account, queue);
+    let mut place = Place::join(call.account, queue, call.caller.clone(), call.record);
     tracing::debug!(call = %call.call, queue, position = place.position(), "waiting in queue");
     let joined = Instant::now();
     let waited = |joined: Instant| joined.elapsed().as_millis() as u64;
@@ -204,13 +175,36 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
         if (spec.announce_position || spec.announce_wait_time) && Instant::now() >= next_announcement {
             next_announcement = Instant::now() + every;
             let n = place.position();
-            let text = if n <= 1 {
-                "You are next in line. Thank you for waiting.".to_string()
-            } else {
-                format!("You are caller number {n} in line. Thank you for waiting.")
+            let mut text = match (spec.announce_position, n) {
+                (false, _) => String::new(),
+                (true, 0 | 1) => "You are next in line. ".to_string(),
+                (true, n) => format!("You are caller number {n} in line. "),
             };
+            // Asterisk's announce-holdtime: the queue's recent hold time less what they waited.
+            let estimate = waiting::estimated_minutes(call.account, queue, waited(joined));
+            if let (true, Some(minutes)) = (spec.announce_wait_time, estimate) {
+                let unit = if minutes == 1 { "minute" } else { "minutes" };
+                text.push_str(&format!("Your estimated wait is about {minutes} {unit}. "));
+            }
+            text.push_str("Thank you for waiting.");
             call.say(&Prompt::Text { text, voice: None }).await;
             drop(call.relay.play(MediaSide::A, hold(call, &spec).await));
+        }
+        // A supervisor picked this caller: their phone (or the agent they chose) rings now.
+        if let Ok(extension) = place.picked.try_recv() {
+            call.event("queue_picked", json!({ "queue": queue, "extension": extension }));
+            match ring(call, queue, &spec, &extension, 2).await {
+                Rang::Answered => return connected(call, queue, &extension, joined),
+                Rang::CallerLeft => break Leave::Abandoned,
+                Rang::Key(_) => break Leave::OptedOut,
+                Rang::Unreached(status) => {
+                    call.event(
+                        "queue_offer",
+                        json!({ "queue": queue, "agent": extension, "status": status }),
+                    );
+                }
+            }
+            continue;
         }
         if place.position() > 1 {
             if let Some(k) = pause(call, Duration::from_millis(500)).await {
@@ -221,16 +215,7 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
             continue;
         }
         match offer(call, queue, &spec).await {
-            Round::Answered(agent) => {
-                tracing::debug!(call = %call.call, queue, %agent, "queue call answered");
-                // The member hears the caller (the hold music stops).
-                call.relay.stop_playing(MediaSide::A);
-                call.event(
-                    "queue_answered",
-                    json!({ "queue": queue, "agent": agent, "waited_ms": waited(joined) }),
-                );
-                return Next::Done;
-            }
+            Round::Answered(agent) => return connected(call, queue, &agent, joined),
             Round::CallerLeft => break Leave::Abandoned,
             Round::OptedOut => break Leave::OptedOut,
             Round::NobodyThere => break Leave::Overflow("nobody can take calls"),
@@ -266,25 +251,6 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
             call.say_text(NOBODY).await;
             Next::To(Target::Hangup)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Place;
-
-    #[test]
-    fn callers_wait_in_arrival_order_and_leaving_moves_the_line_up() {
-        let first = Place::join(9_001, "line");
-        let second = Place::join(9_001, "line");
-        let elsewhere = Place::join(9_001, "other");
-        let third = Place::join(9_001, "line");
-        assert_eq!((first.position(), second.position(), third.position()), (1, 2, 3));
-        assert_eq!(elsewhere.position(), 1, "each queue has its own line");
-        drop(first);
-        assert_eq!((second.position(), third.position()), (1, 2));
-        drop(second);
-        assert_eq!(third.position(), 1);
     }
 }
 

@@ -232,7 +232,13 @@ pub async fn start(
         relays_open,
         data_dir: options.data_dir,
         records: records.clone(),
-        planner: Planner { snapshot: snapshot_rx, records: records.clone(), pool, media_ip },
+        planner: Planner {
+            snapshot: snapshot_rx,
+            records: records.clone(),
+            pool,
+            media_ip,
+            overrides: live.overrides().clone(),
+        },
         planned: planned_tx,
         ended_early: HashMap::new(),
         live,
@@ -284,6 +290,8 @@ struct ActiveCall {
     /// answered (see `calls::activity`).
     placed_by: Option<(i64, String)>,
     rung: Option<(i64, String)>,
+    /// The placing agent's class of service limits the call (minutes from the answer).
+    limit_minutes: Option<u32>,
 }
 
 impl ActiveCall {
@@ -303,6 +311,7 @@ impl ActiveCall {
             info_keys: None,
             placed_by: None,
             rung: None,
+            limit_minutes: None,
         }
     }
 }
@@ -491,6 +500,20 @@ impl CallRouter {
                     }
                     if let Some(id) = active.record {
                         self.records.answered(id);
+                    }
+                    // A class of service's longest call counts from the answer.
+                    if let (Some(minutes), Some(relay)) = (active.limit_minutes.take(), &active.relay) {
+                        let (relay, records) = (Arc::downgrade(relay), self.records.clone());
+                        let sip = self.sip.clone();
+                        crate::calls::time_limit::enforce(
+                            sip,
+                            call,
+                            relay,
+                            MediaSide::A,
+                            records,
+                            active.record,
+                            minutes,
+                        );
                     }
                     // Whoever was rung directly took the call: no forwarding any more.
                     active.ringing = None;
@@ -753,7 +776,8 @@ impl CallRouter {
                 }
                 RouteDecision::Ring { account, extension, max_lines: lines, ring_timeout_ms: ring_ms, media }
             }
-            Plan::Dial { uri, peer, caller_id, credentials, outside, .. } => {
+            Plan::Dial { uri, peer, caller_id, credentials, outside, limit_minutes, .. } => {
+                active.limit_minutes = limit_minutes;
                 tracing::debug!(call = %inc.call, %from, %to, %caller_id, "dialling out");
                 active.leg = record.map(|r| self.records.leg(r, "external", &outside));
                 RouteDecision::Dial { uri, peer, caller_id, credentials, ring_timeout_ms: 60_000, media }

@@ -5,7 +5,7 @@
 //! dispatcher, from the target, as for a call Switchboard answered itself (a target that does
 //! not answer follows that target's own rules: forwarding, voicemail, a queue's overflow).
 
-use crate::calls::planner::{as_e164, dialled_number, may_dial};
+use crate::calls::planner::{as_e164, dialled_number, may_call_out};
 use crate::calls::snapshot::Snapshot;
 use crate::model::Target;
 use crate::store::calls::RecordKey;
@@ -107,7 +107,7 @@ pub fn check(
                 .and_then(|e| snapshot.agent(account, e))
                 .and_then(|a| a.class_of_service.clone())
                 .and_then(|name| snapshot.class_of_service(account, &name).cloned());
-            may_dial(cos.as_ref(), &number, &home)?;
+            may_call_out(snapshot, account, cos.as_ref(), &number, &home, crate::clock::now())?;
             // One of the account's own numbers: where that number goes (not out and back in).
             match snapshot.number(account, &number) {
                 Some(own) => Ok(own.target.clone()),

@@ -248,6 +248,8 @@ struct Inner {
     recordings: crate::calls::recording::Recordings,
     /// Calls a card payment can be taken on, and the payments being taken.
     payments: crate::calls::payment::Payments,
+    /// Agents' requests to let a call their class of service refused through.
+    overrides: crate::calls::overrides::Overrides,
     /// Where the web app's transfers go (the call router).
     transfers: crate::calls::transfer::Transfers,
     /// Warm transfers and conferences asked by the web app, and the live conferences.
@@ -293,6 +295,11 @@ impl Live {
         &self.inner.recordings
     }
 
+    /// Class-of-service override requests (see `calls::overrides`).
+    pub fn overrides(&self) -> &crate::calls::overrides::Overrides {
+        &self.inner.overrides
+    }
+
     /// Card payments on live calls (see `calls::payment`).
     pub fn payments(&self) -> &crate::calls::payment::Payments {
         &self.inner.payments
@@ -315,6 +322,7 @@ impl Live {
                 agents: Default::default(),
                 recordings: Default::default(),
                 payments: Default::default(),
+                overrides: Default::default(),
                 transfers: Default::default(),
                 conferences: Default::default(),
                 entries: Mutex::default(),

@@ -189,6 +189,13 @@ pub struct Queue {
     /// Whether the queue's calls are recorded (the agent's own choice wins).
     #[serde(default, skip_serializing_if = "RecordingPreference::is_inherit")]
     pub recording: RecordingPreference,
+    /// The service level's threshold: the share of callers answered within this many seconds.
+    #[serde(default = "default_service_level")]
+    pub service_level_seconds: u32,
+}
+
+fn default_service_level() -> u32 {
+    20
 }
 
 fn default_announce_every() -> u32 {
@@ -224,6 +231,7 @@ impl ConfigKind for Queue {
         p.range("ring_timeout_seconds", self.ring_timeout_seconds, 5, 120);
         p.range("wrap_up_seconds", self.wrap_up_seconds, 0, 3600);
         p.range("max_wait_seconds", self.max_wait_seconds, 0, 86_400);
+        p.range("service_level_seconds", self.service_level_seconds, 1, 3_600);
         check_opt_target(p, "overflow_target", &self.overflow_target);
         if let Some(d) = &self.opt_out_digit {
             if !(d.len() == 1 && d.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')) {

@@ -73,16 +73,34 @@ fn parse_hhmm(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s, "%H:%M").ok()
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hours {
+    Open,
+    Closed,
+    Holiday,
+}
+
 impl Schedule {
     /// Where a call arriving at `now` goes. Invalid stored data counts as closed.
     pub fn target_at(&self, now: DateTime<Utc>) -> &Target {
-        let Ok(tz) = self.time_zone.parse::<chrono_tz::Tz>() else {
-            return &self.closed_target;
-        };
+        match self.state_at(now) {
+            Hours::Holiday => self.holiday_target.as_ref().unwrap_or(&self.closed_target),
+            Hours::Open => &self.open_target,
+            Hours::Closed => &self.closed_target,
+        }
+    }
+
+    /// Whether the schedule is open at `now` (a holiday is closed).
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.state_at(now) == Hours::Open
+    }
+
+    fn state_at(&self, now: DateTime<Utc>) -> Hours {
+        let Ok(tz) = self.time_zone.parse::<chrono_tz::Tz>() else { return Hours::Closed };
         let local = tz.from_utc_datetime(&now.naive_utc());
         let date = local.date_naive().format("%Y-%m-%d").to_string();
         if self.holidays.iter().any(|h| h.date == date) {
-            return self.holiday_target.as_ref().unwrap_or(&self.closed_target);
+            return Hours::Holiday;
         }
         let day = Weekday::from_chrono(local.weekday());
         let time = local.time();
@@ -92,9 +110,9 @@ impl Schedule {
                     (Some(o), Some(c)) if o <= time && time < c)
         });
         if open {
-            &self.open_target
+            Hours::Open
         } else {
-            &self.closed_target
+            Hours::Closed
         }
     }
 }

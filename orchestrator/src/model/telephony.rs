@@ -28,6 +28,12 @@ pub struct ClassOfService {
     /// E.164 prefixes always refused, e.g. `+1900`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_prefixes: Vec<String>,
+    /// No outside calls at all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub block_outbound: bool,
+    /// Outside calls only while this schedule is open (business hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_hours: Option<String>,
 }
 
 fn yes() -> bool {
@@ -49,6 +55,9 @@ impl ConfigKind for ClassOfService {
         if let Some(m) = self.max_call_minutes {
             p.range("max_call_minutes", m, 1, 1440);
         }
+        if let Some(s) = &self.outbound_hours {
+            p.name("outbound_hours", s);
+        }
         p.field("blocked_prefixes", |p| {
             for (i, prefix) in self.blocked_prefixes.iter().enumerate() {
                 let ok = prefix
@@ -59,6 +68,13 @@ impl ConfigKind for ClassOfService {
                 }
             }
         });
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        let hours = self.outbound_hours.iter();
+        hours
+            .map(|s| Reference { path: "outbound_hours".into(), kind: "schedules", key: s.clone() })
+            .collect()
     }
 }
 

@@ -211,6 +211,21 @@ async fn insert_record<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     Ok(row.try_get("id")?)
 }
 
+/// The agent's latest call to `to` that was refused (within the last hour), if any.
+pub async fn latest_refused(db: &Db, account_id: i64, extension: &str, to: &str) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT id FROM call_records WHERE account_id = $1 AND agent_extension = $2 AND to_number = $3 \
+         AND disposition = 'failed' AND started_at > $4 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(account_id)
+    .bind(extension)
+    .bind(to)
+    .bind(now_ms() - 3_600_000)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
 pub async fn add_event(db: &Db, call_id: i64, kind: &str, data: &serde_json::Value) -> Result<()> {
     sqlx::query("INSERT INTO call_events (call_id, at, kind, data) VALUES ($1, $2, $3, $4)")
         .bind(call_id)

@@ -10,6 +10,7 @@ pub mod config;
 pub mod conversations;
 pub mod payments;
 pub mod presence;
+pub mod queue_stats;
 pub mod recordings;
 pub mod softphone;
 pub mod users;

@@ -37,6 +37,10 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
             (Method::POST, "/api/calls/{id}/supervise") => json!({"mode": "barge"}),
             (Method::POST, "/api/calls/{id}/payment") => json!({"amount_minor": 100}),
             (Method::POST, "/api/calls/{id}/payment/restart") => json!({"step": "card_number"}),
+            (Method::POST, "/api/overrides") => json!({"destination": "+442079460000", "reason": "abroad"}),
+            (Method::POST, "/api/overrides/{id}/decision") => json!({"approve": true}),
+            (Method::POST, "/api/queues-live/pick") => json!({"caller": 1}),
+            (Method::PUT, "/api/presence/{extension}") => json!({"status": "away"}),
             (Method::POST, "/api/conversations" | "/api/hooks/conversations/{account}") => {
                 crate::role_matrix::conversation_body()
             }

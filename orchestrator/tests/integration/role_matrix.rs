@@ -148,6 +148,8 @@ pub async fn fixture(db: &Db, slug: &str, did_prefix: &str) -> Fixture {
     .unwrap();
     calls::add_event(db, call_id, "answered", &json!({"by": "101"})).await.unwrap();
     ids.insert("/api/calls".into(), call_id);
+    // Override requests live in memory: the fixture's is one that does not exist (404).
+    ids.insert("/api/overrides".into(), 999_999);
 
     Fixture { account_id, cookies, emails, ids, bodies, customer_id: cu.id }
 }
@@ -255,6 +257,10 @@ async fn request_for(
         (Method::POST, "/api/calls/{id}/recording") => Some(json!({"action": "start"})),
         (Method::POST, "/api/calls/{id}/payment") => Some(json!({"amount_minor": 2500, "currency": "usd"})),
         (Method::POST, "/api/calls/{id}/payment/restart") => Some(json!({"step": "expiry"})),
+        (Method::POST, "/api/overrides") => Some(json!({"destination": "+442079460000", "reason": "abroad"})),
+        (Method::POST, "/api/overrides/{id}/decision") => Some(json!({"approve": true})),
+        (Method::POST, "/api/queues-live/pick") => Some(json!({"caller": 1})),
+        (Method::PUT, "/api/presence/{extension}") => Some(json!({"status": "available"})),
         (Method::POST, "/api/calls/{id}/transfer") => {
             Some(json!({"target": {"type": "queue", "name": "support"}}))
         }
@@ -363,6 +369,10 @@ fn success(e: &Endpoint) -> StatusCode {
         {
             StatusCode::CONFLICT
         }
+        // Allowed, but nobody is waiting in a queue.
+        (Method::POST, "/api/queues-live/pick") => StatusCode::CONFLICT,
+        // Allowed, but there is no such request (they live in memory; see the fixture).
+        (Method::POST, "/api/overrides/{id}/decision") => StatusCode::NOT_FOUND,
         // Allowed, but the user is on no call: no caller to look up or link.
         (_, "/api/me/customers/search" | "/api/me/customers/link") => StatusCode::CONFLICT,
         (Method::POST, _) => StatusCode::CREATED,
@@ -396,6 +406,12 @@ fn expected_access(method: &Method, path: &str) -> Access {
         p if p.starts_with("/api/account/conversation-webhook") => Admin,
         // Warm transfers and conferences (agents: their own two calls, checked by the handler).
         p if p == "/api/calls/{id}/transfer/complete" || p.starts_with("/api/calls/{id}/conference") => Agent,
+        // The live queue dashboard and what supervisors do from it.
+        p if p.starts_with("/api/queues-live") => Supervisor,
+        "/api/presence/{extension}" => Supervisor,
+        // Class-of-service overrides: agents ask (and see their own), supervisors decide.
+        "/api/overrides" => Agent,
+        "/api/overrides/{id}/decision" => Supervisor,
         // Listening to, whispering in or barging into a human call.
         "/api/calls/{id}/supervise" => Supervisor,
         // The customer of the agent's own call (checked by the handler: 409 when on none).
@@ -516,6 +532,7 @@ async fn matrix(db: Db) {
                 Method::POST if e.path.ends_with("/conference") => Some(json!({"add": other})),
                 _ if e.path.ends_with("/supervise") => Some(json!({"mode": "listen"})),
                 Method::POST if e.path.ends_with("/payment") => Some(json!({"amount_minor": 100})),
+                Method::POST if e.path.ends_with("/decision") => Some(json!({"approve": false})),
                 Method::POST if e.path.ends_with("/payment/restart") => Some(json!({"step": "expiry"})),
                 Method::PATCH => Some(json!({"held": true})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
