@@ -59,6 +59,7 @@ fn queue(name: &str, description: &str, greeting: &str) -> Queue {
         opt_out_digit: None,
         recording: RecordingPreference::Inherit,
         service_level_seconds: 20,
+        max_missed_offers: 3,
     }
 }
 

@@ -178,7 +178,8 @@ function renderStatus(p) {
     note.textContent = "Queues offer you calls again when wrap-up ends.";
   } else {
     box.replaceChildren();
-    note.textContent = !p ? "" : chosen === "available" ? "Queues offer you calls." : "Queues do not offer you calls.";
+    note.textContent = !p ? "" : chosen === "available" ? "Queues offer you calls."
+      : p.note ? `Queues do not offer you calls: ${p.note}. Choose Available when you are back.` : "Queues do not offer you calls.";
   }
 }
 

@@ -60,6 +60,9 @@ pub struct Presence {
     pub activity_since: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrap_up_until: Option<i64>,
+    /// Why a queue set them unavailable (calls rang unanswered), until they choose a status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Presence {
@@ -71,7 +74,7 @@ impl Presence {
             }
             None => (None, None, None),
         };
-        Presence { extension, status, updated_at, activity, activity_since, wrap_up_until }
+        Presence { extension, status, updated_at, activity, activity_since, wrap_up_until, note: None }
     }
 }
 
@@ -89,7 +92,8 @@ async fn get_my_status(
         .map(|(s, at)| (status_of(&s), at))
         .unwrap_or((PresenceStatus::Available, 0));
     let doing = st.live.agents().doing(p.account_id, &extension);
-    Ok(Json(Presence::new(extension, status, at, doing)))
+    let note = crate::calls::waiting::set_away_because(p.account_id, &extension);
+    Ok(Json(Presence { note, ..Presence::new(extension, status, at, doing) }))
 }
 
 /// Ends my wrap-up now (queues offer me calls again if my status is available).
@@ -133,6 +137,7 @@ async fn set_my_status(
     let now = now_ms();
     crate::store::presence::set(&st.db, p.account_id, &extension, &status, now).await?;
     crate::store::presence::record_change(&st.db, p.account_id, &extension, &status, now).await?;
+    crate::calls::waiting::status_chosen(p.account_id, &extension);
     // Queues offer calls by it: routing's copy of the configuration is reloaded.
     st.config_changed.changed().await;
     let doing = st.live.agents().doing(p.account_id, &extension);
@@ -149,7 +154,8 @@ async fn list_presence(
         .into_iter()
         .map(|(extension, status, updated_at)| {
             let doing = agents.doing(p.account_id, &extension);
-            Presence::new(extension, status_of(&status), updated_at, doing)
+            let note = crate::calls::waiting::set_away_because(p.account_id, &extension);
+            Presence { note, ..Presence::new(extension, status_of(&status), updated_at, doing) }
         })
         .collect();
     // Agents busy on calls who never chose a status (available by default).

@@ -48,6 +48,8 @@ pub struct Member {
     pub with: Option<String>,
     /// The call's record, when on one (for listening in).
     pub call_id: Option<i64>,
+    /// Why a queue set them unavailable (calls rang unanswered), until they choose a status.
+    pub note: Option<String>,
 }
 
 /// One queue, live.
@@ -152,6 +154,7 @@ async fn live(
                 since,
                 with: line.and_then(|l| l.peer),
                 call_id,
+                note: crate::calls::waiting::set_away_because(account, &a.extension),
             });
         }
         let strategy = serde_json::to_value(q.strategy).ok().and_then(|v| v.as_str().map(str::to_string));
@@ -207,6 +210,7 @@ async fn set_agent_status(
     let now = now_ms();
     crate::store::presence::set(&st.db, p.account_id, &extension, &status, now).await?;
     crate::store::presence::record_change(&st.db, p.account_id, &extension, &status, now).await?;
+    crate::calls::waiting::status_chosen(p.account_id, &extension);
     st.config_changed.changed().await;
     tracing::info!(account = p.account_id, %extension, %status, by = %p.name, "agent status set by a supervisor");
     Ok(Json(serde_json::json!({ "extension": extension, "status": status, "by": p.name })))

@@ -63,6 +63,11 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
     let members: Vec<_> =
         members.into_iter().filter(|a| !call.live.agents().busy(call.account, &a.extension)).collect();
     let mut rang = members.len() < total;
+    // Made unavailable for missed offers (before the configuration's copy says so).
+    let members: Vec<_> = members
+        .into_iter()
+        .filter(|a| waiting::set_away_because(call.account, &a.extension).is_none())
+        .collect();
     let members =
         crate::calls::strategy::order(spec.strategy, call.account, queue, members, call.live.agents());
     for agent in members {
@@ -77,6 +82,9 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
                     "queue_offer",
                     json!({ "queue": queue, "agent": agent.extension, "status": status }),
                 );
+                if status == 408 {
+                    missed(call, spec, &agent.extension);
+                }
             }
         }
     }
@@ -102,6 +110,7 @@ async fn ring(call: &mut AnsweredCall, queue: &str, spec: &Queue, extension: &st
     let rang = call.offer(Party::Agent(extension.to_string()), decision, ring_ms, opt_out).await;
     if let Rang::Answered = rang {
         crate::calls::strategy::answered(call.account, queue, extension);
+        waiting::offer_answered(call.account, extension);
         let line = Line::new(call.call, call.caller.clone(), call.record);
         call.live.agents().answered(call.account, extension, line, spec.wrap_up_seconds);
         if let Some(key) = call.record {
@@ -109,6 +118,35 @@ async fn ring(call: &mut AnsweredCall, queue: &str, spec: &Queue, extension: &st
         }
     }
     rang
+}
+
+/// A member let the caller's offer ring out: after the queue's `max_missed_offers` in a row,
+/// they are set unavailable (their status, with the reason kept for their workspace).
+fn missed(call: &mut AnsweredCall, spec: &Queue, extension: &str) {
+    if !waiting::offer_missed(call.account, extension, spec.max_missed_offers) {
+        return;
+    }
+    // Written beside the queue (the caller's wait does not wait on the database); until the
+    // configuration's copy has it, `waiting` keeps the agent from being offered calls.
+    let (db, account, agent, now) =
+        (call.db.clone(), call.account, extension.to_string(), crate::clock::now_ms());
+    tokio::spawn(async move {
+        let set = crate::store::presence::set(&db, account, &agent, "away", now).await;
+        let noted = crate::store::presence::record_change(&db, account, &agent, "away", now).await;
+        if let Err(e) = set.and(noted) {
+            tracing::warn!(error = %e, extension = %agent, "cannot set an agent who misses calls unavailable");
+        }
+    });
+    tracing::info!(
+        account = call.account,
+        extension,
+        missed = spec.max_missed_offers,
+        "agent set unavailable after missed queue calls"
+    );
+    call.event(
+        "agent_set_unavailable",
+        json!({ "agent": extension, "missed_offers": spec.max_missed_offers }),
+    );
 }
 
 /// The caller is connected to `agent` after waiting since `joined`.
@@ -355,6 +393,42 @@ voicemail_boxes:
         call.hang_up();
         call.finished().await;
         assert_eq!(call.events_of("queue_overflow")[0]["reason"], "nobody can take calls");
+    }
+
+    /// Members who let offers ring out three times in a row are set unavailable (their status,
+    /// with the reason for their workspace), and the caller then overflows. (Extensions of
+    /// their own: the count of misses is process-wide.)
+    #[tokio::test]
+    async fn members_who_let_three_offers_ring_out_are_set_unavailable() {
+        prompt("Welcome to support.");
+        prompt("Leave a message.");
+        let yaml = config("missing").replace("\"101\"", "\"201\"").replace("\"102\"", "\"202\"");
+        let mut call = Call::start(&yaml, &["103"], Target::Queue { name: "missing".into() }).await;
+        assert_eq!(call.hears().await, Heard::Prompt("Welcome to support.".into()));
+        let (rung, _) = ring_until(&mut call, 408, "Leave a message.").await;
+        assert_eq!(rung, ["202", "201", "202", "201", "202", "201"]);
+        call.hang_up();
+        call.finished().await;
+        let set: Vec<_> =
+            call.events_of("agent_set_unavailable").iter().map(|e| e["agent"].clone()).collect();
+        assert_eq!(set, ["202", "201"]);
+        assert_eq!(call.events_of("queue_overflow")[0]["reason"], "nobody can take calls");
+        // Their statuses are written beside the queue, on the real clock.
+        tokio::time::resume();
+        for x in ["201", "202"] {
+            assert!(crate::calls::waiting::set_away_because(crate::calls::testing::ACCOUNT, x).is_some());
+            let mut chosen = None;
+            for _ in 0..100 {
+                chosen = crate::store::presence::chosen(&call.db(), crate::calls::testing::ACCOUNT, x)
+                    .await
+                    .unwrap();
+                if chosen.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(chosen.map(|(s, _)| s).as_deref(), Some("away"), "{x}'s status");
+        }
     }
 
     #[tokio::test]

@@ -69,6 +69,7 @@ pub struct Call {
     started: Instant,
     pub events: Vec<(String, serde_json::Value)>,
     task: Option<tokio::task::JoinHandle<()>>,
+    db: crate::db::Db,
     _dir: tempfile::TempDir,
 }
 
@@ -192,6 +193,9 @@ impl Call {
         snapshot.insert(ACCOUNT, AccountConfig::from_file(&file, away.iter().map(|a| a.to_string())));
         let dir = tempfile::tempdir().unwrap();
         let db = crate::db::Db::open(&crate::db::Db::sqlite_url(dir.path())).await.unwrap();
+        // The account the handlers write for (its id is ACCOUNT: the first in a new database).
+        let account = crate::store::accounts::create(&db, "test", &file.settings).await.unwrap();
+        assert_eq!(account.id, ACCOUNT);
         tokio::time::pause();
         let (sip, sip_asked) = SipHandle::detached("127.0.0.1:5060".parse().unwrap());
         let (relay, media_asked) =
@@ -215,7 +219,7 @@ impl Call {
         let (heard_tx, heard) = mpsc::unbounded_channel();
         tokio::spawn(media_side(media_asked, heard_tx));
         let call = AnsweredCall {
-            db,
+            db: db.clone(),
             sip,
             call: CallId(1),
             account: ACCOUNT,
@@ -243,6 +247,7 @@ impl Call {
             started: Instant::now(),
             events: Vec::new(),
             task: Some(task),
+            db,
             _dir: dir,
         }
     }
@@ -320,6 +325,11 @@ impl Call {
                 self.events.push((kind, data));
             }
         }
+    }
+
+    /// The call's database (the account's, with id `ACCOUNT`).
+    pub fn db(&self) -> crate::db::Db {
+        self.db.clone()
     }
 
     /// The timeline's events of one kind (after `finished`).

@@ -37,6 +37,10 @@ struct Lines {
     lines: HashMap<(i64, String), Vec<Entry>>,
     /// Per (account, queue): the average wait of answered callers (ms).
     holdtime: HashMap<(i64, String), u64>,
+    /// Per (account, extension): queue calls offered in a row that rang out unanswered.
+    missed: HashMap<(i64, String), u32>,
+    /// Per (account, extension): why a queue set the agent unavailable.
+    set_away: HashMap<(i64, String), String>,
     next: u64,
 }
 
@@ -134,6 +138,39 @@ pub fn estimated_minutes(account: i64, queue: &str, waited_ms: u64) -> Option<u6
     Some(left.div_ceil(60_000).max(1))
 }
 
+/// A queue call offered to `extension` rang out unanswered; `limit` in a row (0: no limit)
+/// makes them unavailable: true when this miss reaches it (the reason is kept for them).
+pub fn offer_missed(account: i64, extension: &str, limit: u32) -> bool {
+    let mut l = lines();
+    let key = (account, extension.to_string());
+    let n = l.missed.entry(key.clone()).or_default();
+    *n += 1;
+    let reached = limit > 0 && *n >= limit;
+    if reached {
+        let why = format!("set unavailable after {n} queue calls rang unanswered in a row");
+        l.set_away.insert(key, why);
+    }
+    reached
+}
+
+/// The agent answered a queue call: their misses start again from none.
+pub fn offer_answered(account: i64, extension: &str) {
+    lines().missed.remove(&(account, extension.to_string()));
+}
+
+/// The agent (or a supervisor) chose their status: misses and the reason are forgotten.
+pub fn status_chosen(account: i64, extension: &str) {
+    let mut l = lines();
+    let key = (account, extension.to_string());
+    l.missed.remove(&key);
+    l.set_away.remove(&key);
+}
+
+/// Why a queue made the agent unavailable, until they choose a status again.
+pub fn set_away_because(account: i64, extension: &str) -> Option<String> {
+    lines().set_away.get(&(account, extension.to_string())).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +209,19 @@ mod tests {
         assert_eq!(holdtime(9_003, "line"), Some(210_000));
         assert_eq!(estimated_minutes(9_003, "line", 30_000), Some(3));
         assert_eq!(estimated_minutes(9_003, "line", 600_000), Some(1), "at least a minute");
+    }
+
+    #[test]
+    fn misses_in_a_row_make_an_agent_unavailable_until_they_choose_a_status() {
+        assert!(!offer_missed(9_005, "101", 3));
+        offer_answered(9_005, "101");
+        assert!(!offer_missed(9_005, "101", 3) && !offer_missed(9_005, "101", 3), "an answer starts again");
+        assert_eq!(set_away_because(9_005, "101"), None);
+        assert!(offer_missed(9_005, "101", 3));
+        assert!(set_away_because(9_005, "101").unwrap().contains("3 queue calls"));
+        assert!(!offer_missed(9_006, "101", 0), "no limit");
+        status_chosen(9_005, "101");
+        assert_eq!(set_away_because(9_005, "101"), None);
+        assert!(!offer_missed(9_005, "101", 3));
     }
 }

@@ -192,6 +192,13 @@ pub struct Queue {
     /// The service level's threshold: the share of callers answered within this many seconds.
     #[serde(default = "default_service_level")]
     pub service_level_seconds: u32,
+    /// Offers a member lets ring out in a row before the queue sets them unavailable (0: never).
+    #[serde(default = "default_max_missed")]
+    pub max_missed_offers: u32,
+}
+
+fn default_max_missed() -> u32 {
+    3
 }
 
 fn default_service_level() -> u32 {
@@ -232,6 +239,7 @@ impl ConfigKind for Queue {
         p.range("wrap_up_seconds", self.wrap_up_seconds, 0, 3600);
         p.range("max_wait_seconds", self.max_wait_seconds, 0, 86_400);
         p.range("service_level_seconds", self.service_level_seconds, 1, 3_600);
+        p.range("max_missed_offers", self.max_missed_offers, 0, 20);
         check_opt_target(p, "overflow_target", &self.overflow_target);
         if let Some(d) = &self.opt_out_digit {
             if !(d.len() == 1 && d.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')) {
