@@ -12,6 +12,7 @@ mod hostile_input;
 mod live;
 mod llm;
 mod payments;
+mod queue_stats;
 mod recordings;
 mod role_matrix;
 mod webhooks;
