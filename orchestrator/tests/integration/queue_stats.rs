@@ -53,9 +53,9 @@ async fn a_scripted_day_is_counted_as_the_dashboard_shows_it() {
         let e = writer.create(other.account_id, caller(5), None);
         writer.event(e, "queue_joined", json!({"queue": "support", "position": 1}));
         tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-        writer.finish(a, ended.clone());
-        writer.finish(c, Ending { disposition: Disposition::Abandoned, ..ended.clone() });
-        writer.finish(d, ended.clone());
+        writer.finish(a, ended);
+        writer.finish(c, Ending { disposition: Disposition::Abandoned, ..ended });
+        writer.finish(d, ended);
         writer.flush().await;
 
         let thresholds: HashMap<String, u32> = [("support".to_string(), 20)].into();
