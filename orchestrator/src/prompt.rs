@@ -39,7 +39,8 @@ pub async fn caller_facts(
     facts
 }
 
-fn luhn(digits: &[u8]) -> bool {
+/// The Luhn check of card numbers, over digit values (0 to 9).
+pub(crate) fn luhn(digits: &[u8]) -> bool {
     let sum: u32 = digits
         .iter()
         .rev()

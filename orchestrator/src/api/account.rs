@@ -132,16 +132,28 @@ async fn set_my_status(
     JsonBody(req): JsonBody<StatusRequest>,
 ) -> ApiResult<Json<Presence>> {
     let extension = p.own_extension()?;
-    let status = serde_json::to_value(req.status).map_err(|e| Error::Internal(e.to_string()))?;
-    let status = status.as_str().unwrap_or("offline").to_string();
-    let now = now_ms();
-    crate::store::presence::set(&st.db, p.account_id, &extension, &status, now).await?;
-    crate::store::presence::record_change(&st.db, p.account_id, &extension, &status, now).await?;
-    crate::calls::waiting::status_chosen(p.account_id, &extension);
-    // Queues offer calls by it: routing's copy of the configuration is reloaded.
-    st.config_changed.changed().await;
+    let now = set_status(&st, p.account_id, &extension, req.status).await?;
     let doing = st.live.agents().doing(p.account_id, &extension);
     Ok(Json(Presence::new(extension, req.status, now, doing)))
+}
+
+/// Sets an agent's chosen status (by themselves or a supervisor): stored, in their timeline,
+/// missed-offer counts forgotten, and routing's copy of the configuration reloaded (queues
+/// offer calls by it). When it was set.
+pub(super) async fn set_status(
+    st: &AppState,
+    account: i64,
+    extension: &str,
+    status: PresenceStatus,
+) -> crate::error::Result<i64> {
+    let status = serde_json::to_value(status).map_err(|e| Error::Internal(e.to_string()))?;
+    let status = status.as_str().unwrap_or("offline");
+    let now = now_ms();
+    crate::store::presence::set(&st.db, account, extension, status, now).await?;
+    crate::store::presence::record_change(&st.db, account, extension, status, now).await?;
+    crate::calls::waiting::status_chosen(account, extension);
+    st.config_changed.changed().await;
+    Ok(now)
 }
 
 async fn list_presence(

@@ -205,14 +205,9 @@ async fn set_agent_status(
     if config::get_by_key::<Agent>(&st.db, p.account_id, &extension).await?.is_none() {
         return Err(Error::NotFound.into());
     }
+    super::account::set_status(&st, p.account_id, &extension, req.status).await?;
     let status = serde_json::to_value(req.status).map_err(|e| Error::Internal(e.to_string()))?;
-    let status = status.as_str().unwrap_or("offline").to_string();
-    let now = now_ms();
-    crate::store::presence::set(&st.db, p.account_id, &extension, &status, now).await?;
-    crate::store::presence::record_change(&st.db, p.account_id, &extension, &status, now).await?;
-    crate::calls::waiting::status_chosen(p.account_id, &extension);
-    st.config_changed.changed().await;
-    tracing::info!(account = p.account_id, %extension, %status, by = %p.name, "agent status set by a supervisor");
+    tracing::info!(account = p.account_id, %extension, status = ?req.status, by = %p.name, "agent status set by a supervisor");
     Ok(Json(serde_json::json!({ "extension": extension, "status": status, "by": p.name })))
 }
 

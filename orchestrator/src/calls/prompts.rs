@@ -170,14 +170,17 @@ pub async fn hold_music(
 pub async fn source(call: &AnsweredCall, prompt: &Prompt) -> Box<dyn Source + Send> {
     let played = match prompt {
         Prompt::Audio { name } => audio_entry(call, name, false).await,
-        Prompt::Text { text, voice } => match spoken(text, voice.as_deref()).await {
-            Some(wav) => {
-                WavPlayer::new(&wav, 8000, false).ok().map(|p| Box::new(p) as Box<dyn Source + Send>)
-            }
-            None => None,
-        },
+        Prompt::Text { text, voice } => return spoken_source(text, voice.as_deref()).await,
     };
     played.unwrap_or_else(|| Box::new(Tone::beep(8000, 300)))
+}
+
+/// `text` spoken by `voice` as a source to play (a short tone when it cannot be spoken).
+pub async fn spoken_source(text: &str, voice: Option<&str>) -> Box<dyn Source + Send> {
+    match spoken(text, voice).await.and_then(|wav| WavPlayer::new(&wav, 8000, false).ok()) {
+        Some(p) => Box::new(p),
+        None => Box::new(Tone::beep(8000, 300)),
+    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use switchboard_telephony::media::player::{Tone, WavPlayer};
 use switchboard_telephony::media::relay::{MediaSide, Relay};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -315,14 +314,7 @@ impl Task {
     async fn say(&self, say: Say) -> Option<oneshot::Receiver<()>> {
         let amount = self.amount.as_ref().map(|a| spoken_amount(a.minor, &a.currency));
         let text = say.text(amount.as_deref());
-        let source: Box<dyn switchboard_telephony::media::player::Source + Send> =
-            match crate::calls::prompts::spoken(&text, None).await {
-                Some(wav) => match WavPlayer::new(&wav, 8000, false) {
-                    Ok(p) => Box::new(p),
-                    Err(_) => Box::new(Tone::beep(8000, 300)),
-                },
-                None => Box::new(Tone::beep(8000, 300)),
-            };
+        let source = crate::calls::prompts::spoken_source(&text, None).await;
         Some(self.relay.upgrade()?.play(self.customer, source))
     }
 
@@ -495,15 +487,8 @@ impl Task {
                 "Sorry, the payment did not go through. You are back with your agent."
             }
         };
+        let source = crate::calls::prompts::spoken_source(said, None).await;
         if let Some(relay) = self.relay.upgrade() {
-            let source: Box<dyn switchboard_telephony::media::player::Source + Send> =
-                match crate::calls::prompts::spoken(said, None)
-                    .await
-                    .and_then(|w| WavPlayer::new(&w, 8000, false).ok())
-                {
-                    Some(p) => Box::new(p),
-                    None => Box::new(Tone::beep(8000, 300)),
-                };
             let done = relay.play(self.customer, source);
             drop(relay);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(8), done).await;
