@@ -60,6 +60,37 @@ fn queue(name: &str, description: &str, greeting: &str) -> Queue {
         recording: RecordingPreference::Inherit,
         service_level_seconds: 20,
         max_missed_offers: 3,
+        coach: Some(coach()),
+    }
+}
+
+/// The demo queues' coach: the usual checklist and a few written answers (no LLM).
+fn coach() -> CoachSettings {
+    let answer = |when: &[&str], say: &str| CoachAnswer {
+        when: when.iter().map(|s| s.to_string()).collect(),
+        say: say.into(),
+    };
+    CoachSettings {
+        enabled: true,
+        checklist: CoachSettings::standard_checklist(),
+        answers: vec![
+            answer(
+                &["how do I return something", "can I send it back", "I want a refund", "what is your return policy"],
+                "Returns are free within 30 days: we email a prepaid label, and the refund reaches the card \
+                 within 5 business days of the parcel arriving.",
+            ),
+            answer(
+                &["how long does shipping take", "when will it arrive", "how fast do you deliver"],
+                "Standard shipping takes 3 to 5 business days; express (USD 15) arrives the next business day \
+                 when ordered before 2 pm.",
+            ),
+            answer(
+                &["it arrived broken", "the item is damaged", "something is missing from my order"],
+                "Apologise, offer a free replacement or a refund, and open a ticket with photos if the caller \
+                 has them; no need to send the broken item back.",
+            ),
+        ],
+        llm: None,
     }
 }
 

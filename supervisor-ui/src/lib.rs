@@ -24,6 +24,7 @@ const ASSETS: &[Asset] = &[
     Asset { path: "wrapup.js", mime: JS, body: include_bytes!("../static/wrapup.js") },
     Asset { path: "recording.js", mime: JS, body: include_bytes!("../static/recording.js") },
     Asset { path: "payment.js", mime: JS, body: include_bytes!("../static/payment.js") },
+    Asset { path: "coach.js", mime: JS, body: include_bytes!("../static/coach.js") },
     Asset { path: "override.js", mime: JS, body: include_bytes!("../static/override.js") },
     Asset { path: "dashboard.js", mime: JS, body: include_bytes!("../static/dashboard.js") },
     Asset { path: "consult.js", mime: JS, body: include_bytes!("../static/consult.js") },

@@ -104,7 +104,8 @@ export const dashboard = {
       return el("li", { class: `member ${cls}`, "data-member": m.extension },
         el("span", { class: `dot ${cls}`, "aria-hidden": "true" }),
         el("div", { class: "member-who" }, el("strong", {}, m.name), el("span", { class: "sub" }, ` ${m.extension}`), el("div", { class: "member-state" }, state),
-          m.note ? el("div", { class: "member-note" }, m.note) : null),
+          m.note ? el("div", { class: "member-note" }, m.note) : null,
+          m.alerts && m.alerts.length ? el("div", { class: "member-alerts" }, ...m.alerts.map((a) => el("span", { class: "chip problem", "data-alert": a.kind }, a.text))) : null),
         m.call_id ? el("a", { class: "ghost-b small", href: `#/calls?call=${m.call_id}`, title: "Listen, whisper or barge from the call's page" }, "Supervise") : null,
         choose);
     }));

@@ -6,6 +6,7 @@ import { phone } from "./phone.js";
 import { wrapUp } from "./wrapup.js";
 import { recording } from "./recording.js";
 import { payment } from "./payment.js";
+import { coach } from "./coach.js";
 import { overrideCard } from "./override.js";
 import { transfer } from "./transfer.js";
 import { consult } from "./consult.js";
@@ -66,6 +67,7 @@ export const workspace = {
       wrapUp.show(null);
       recording.show(null);
       payment.show(null);
+      coach.show(null);
       transfer.show(null);
       consult.update([]);
       return renderCustomer(null);
@@ -81,6 +83,7 @@ export const workspace = {
     wrapUp.show(shown ? shown.call_id : null, shown ? shown.number : "");
     recording.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
     payment.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
+    coach.show(shown ? shown.call_id : null);
     // A call the agent placed cannot be transferred (yet): only callers who called in; a
     // conference is managed from its own card.
     const incoming = phone.lines[phone.active].direction === "in" && !consult.conference;

@@ -299,7 +299,7 @@ fn embedded() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec
 }
 
 /// The vectors of `texts`, embedding only those not seen before.
-fn embed_cached(embedder: &MiniLm, texts: &[&str]) -> switchboard_models::Result<Vec<Vec<f32>>> {
+pub(crate) fn embed_cached(embedder: &MiniLm, texts: &[&str]) -> switchboard_models::Result<Vec<Vec<f32>>> {
     let missing: Vec<&str> = {
         let known = embedded().lock().unwrap_or_else(|e| e.into_inner());
         let mut m: Vec<&str> = texts.iter().copied().filter(|t| !known.contains_key(*t)).collect();

@@ -8,6 +8,7 @@ mod account;
 mod audio;
 mod auth;
 mod calls;
+mod coaching;
 mod commerce;
 mod config;
 pub mod error;
@@ -184,6 +185,7 @@ fn declare(api: &mut Api) {
     calls::routes(api);
     recordings::routes(api);
     payments::routes(api);
+    coaching::routes(api);
     overrides::routes(api);
     queues_live::routes(api);
     transfers::routes(api);

@@ -50,6 +50,9 @@ pub struct Member {
     pub call_id: Option<i64>,
     /// Why a queue set them unavailable (calls rang unanswered), until they choose a status.
     pub note: Option<String>,
+    /// What the live coach noticed on their call (caller asks for a manager, cancelling,
+    /// chargeback, upset).
+    pub alerts: Vec<crate::calls::coach::CoachAlert>,
 }
 
 /// One queue, live.
@@ -103,6 +106,7 @@ async fn live(
     let mut today = queue_stats::since(&st.db, account, midnight(now), &thresholds).await?;
     let mut waiting = crate::calls::waiting::waiting(account);
     let mut out = Vec::new();
+    let alerts = st.live.coaching().alerts(account);
     for q in queues {
         let mut callers = Vec::new();
         for w in waiting.remove(&q.name).unwrap_or_default() {
@@ -155,6 +159,11 @@ async fn live(
                 with: line.and_then(|l| l.peer),
                 call_id,
                 note: crate::calls::waiting::set_away_because(account, &a.extension),
+                alerts: if activity == Some("on_call") {
+                    alerts.get(&a.extension).cloned().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
             });
         }
         let strategy = serde_json::to_value(q.strategy).ok().and_then(|v| v.as_str().map(str::to_string));

@@ -14,10 +14,12 @@
 //! - `prompts`: what a prompt sounds like (recordings, synthesised text, cached);
 //! - `recording`: which calls are recorded, and the recordings being written now;
 //!   `transcribe`: their transcripts, after the call;
-//! - `keypad`: where a call's digits go; `payment`: taking a card by keypad, masked.
+//! - `keypad`: where a call's digits go; `payment`: taking a card by keypad, masked;
+//! - `coach`: live AI coaching of the agent on a queue call (transcripts, cards, checklist).
 
 pub mod activity;
 pub mod answered;
+pub mod coach;
 pub mod conference;
 pub mod directory;
 pub mod dispatch;

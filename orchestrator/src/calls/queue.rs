@@ -115,6 +115,7 @@ async fn ring(call: &mut AnsweredCall, queue: &str, spec: &Queue, extension: &st
         call.live.agents().answered(call.account, extension, line, spec.wrap_up_seconds);
         if let Some(key) = call.record {
             call.live.recordings().answered(key, Some(queue), extension);
+            call.live.coaching().answered(key, queue, extension);
         }
     }
     rang

@@ -226,6 +226,11 @@ pub async fn start(
         snapshot: snapshot_rx.clone(),
     });
     live.payments().attach(crate::calls::payment::Env { db: router_db.clone(), records: records.clone() });
+    live.coaching().attach(crate::calls::coach::Env {
+        db: router_db.clone(),
+        records: records.clone(),
+        snapshot: snapshot_rx.clone(),
+    });
     let flush_on_exit = records.clone();
     let router = CallRouter {
         db: router_db.clone(),
@@ -564,6 +569,7 @@ impl CallRouter {
                 if let Some(key) = active.as_ref().and_then(|a| a.record) {
                     self.live.recordings().call_ended(key);
                     self.live.payments().call_ended(key);
+                    self.live.coaching().call_ended(key);
                 }
                 let verdict =
                     active.as_ref().and_then(|a| *a.verdict.lock().unwrap_or_else(|e| e.into_inner()));
@@ -700,6 +706,7 @@ impl CallRouter {
             let number = (!placed).then_some(to.as_str());
             self.live.recordings().register(key, account, &relay, customer, number);
             self.live.payments().register(key, account, &relay, customer, keypad);
+            self.live.coaching().register(key, account, &relay, customer);
         }
         active.relay = Some(relay);
         active.keys = Some(keys);

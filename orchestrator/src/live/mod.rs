@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
-pub use words::{asks_for_human, sounds_negative};
+pub use words::{
+    asks_for_human, asks_for_manager, mentions_cancelling, mentions_chargeback, mentions_problem, says_any,
+    sounds_negative,
+};
 
 mod words;
 
@@ -254,6 +257,8 @@ struct Inner {
     transfers: crate::calls::transfer::Transfers,
     /// Warm transfers and conferences asked by the web app, and the live conferences.
     conferences: crate::calls::conference::Conferences,
+    /// Coaching of agents on queue calls.
+    coaching: crate::calls::coach::Coaching,
     entries: Mutex<HashMap<u64, Entry>>,
     updates: broadcast::Sender<Update>,
     next: AtomicU64,
@@ -315,6 +320,11 @@ impl Live {
         &self.inner.conferences
     }
 
+    /// Live AI coaching of agents on queue calls (see `calls::coach`).
+    pub fn coaching(&self) -> &crate::calls::coach::Coaching {
+        &self.inner.coaching
+    }
+
     pub fn new() -> Live {
         let (updates, _) = broadcast::channel(4096);
         let live = Live {
@@ -325,6 +335,7 @@ impl Live {
                 overrides: Default::default(),
                 transfers: Default::default(),
                 conferences: Default::default(),
+                coaching: Default::default(),
                 entries: Mutex::default(),
                 updates,
                 next: AtomicU64::new(1),

@@ -33,8 +33,13 @@ pub fn sounds_negative(text: &str) -> bool {
         "refund now",
         "waste of time",
     ];
+    says_any(text, WORDS)
+}
+
+/// Whether `text` holds one of `words` (lower case) as whole words.
+pub fn says_any(text: &str, words: &[&str]) -> bool {
     let t = text.to_lowercase();
-    WORDS.iter().any(|w| {
+    words.iter().any(|w| {
         t.match_indices(w).any(|(i, _)| {
             let (before, after) = (t.get(..i).unwrap_or_default(), t.get(i + w.len()..).unwrap_or_default());
             let before = before.chars().next_back().is_none_or(|c| !c.is_alphanumeric());
@@ -42,6 +47,55 @@ pub fn sounds_negative(text: &str) -> bool {
             before && after
         })
     })
+}
+
+/// Whether the caller asks for a manager or supervisor.
+pub fn asks_for_manager(text: &str) -> bool {
+    says_any(text, &["manager", "supervisor", "your boss", "someone in charge", "escalate"])
+}
+
+/// Whether the caller talks of cancelling (an order, a subscription, the account).
+pub fn mentions_cancelling(text: &str) -> bool {
+    says_any(text, &["cancel", "cancelling", "canceling", "cancellation", "close my account", "unsubscribe"])
+}
+
+/// Whether the caller talks of a chargeback or disputing the payment with their bank.
+pub fn mentions_chargeback(text: &str) -> bool {
+    says_any(
+        text,
+        &[
+            "chargeback",
+            "charge back",
+            "dispute",
+            "disputing",
+            "call my bank",
+            "contact my bank",
+            "credit card company",
+        ],
+    )
+}
+
+/// Whether the caller reports a problem with an order (for their open tickets).
+pub fn mentions_problem(text: &str) -> bool {
+    says_any(
+        text,
+        &[
+            "problem",
+            "issue",
+            "broken",
+            "damaged",
+            "missing",
+            "wrong",
+            "never arrived",
+            "didn't arrive",
+            "hasn't arrived",
+            "not working",
+            "doesn't work",
+            "defective",
+            "ticket",
+            "complaint",
+        ],
+    )
 }
 
 /// Whether the caller asks for a person.

@@ -72,6 +72,25 @@ pub struct LlmConfig {
     pub output_usd_per_million_tokens: f64,
 }
 
+impl LlmConfig {
+    /// Problems with the endpoint's settings (under the field that holds them).
+    pub fn check(&self, p: &mut Problems) {
+        check_url(p, "base_url", &self.base_url);
+        p.text("model", &self.model, true, 200);
+        if !(0.0..=2.0).contains(&self.temperature) {
+            p.push("temperature", "must be 0..=2");
+        }
+        for (field, price) in [
+            ("input_usd_per_million_tokens", self.input_usd_per_million_tokens),
+            ("output_usd_per_million_tokens", self.output_usd_per_million_tokens),
+        ] {
+            if !(0.0..=10_000.0).contains(&price) {
+                p.push(field, "must be 0..=10000");
+            }
+        }
+    }
+}
+
 fn default_temperature() -> f32 {
     0.3
 }
@@ -211,21 +230,7 @@ impl ConfigKind for AiAgent {
         p.text("greeting", &self.greeting, true, 1000);
         p.text("voice", &self.voice, true, 100);
         if let Some(llm) = &self.llm {
-            p.field("llm", |p| {
-                check_url(p, "base_url", &llm.base_url);
-                p.text("model", &llm.model, true, 200);
-                if !(0.0..=2.0).contains(&llm.temperature) {
-                    p.push("temperature", "must be 0..=2");
-                }
-                for (field, price) in [
-                    ("input_usd_per_million_tokens", llm.input_usd_per_million_tokens),
-                    ("output_usd_per_million_tokens", llm.output_usd_per_million_tokens),
-                ] {
-                    if !(0.0..=10_000.0).contains(&price) {
-                        p.push(field, "must be 0..=10000");
-                    }
-                }
-            });
+            p.field("llm", |p| llm.check(p));
         }
         p.field("tools", |p| {
             for (i, t) in self.tools.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! Call flow building blocks: queues, IVR menus, voicemail boxes and the audio library.
 
+use super::coach::CoachSettings;
 use super::target::{check_opt_prompt, check_opt_target, check_target, prompt_refs, target_refs};
 use super::validate::is_email;
 use super::{ConfigKind, Problems, Prompt, RecordingPreference, Reference, Target};
@@ -151,7 +152,7 @@ pub enum QueueStrategy {
 }
 
 /// A call queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Queue {
     pub name: String,
@@ -195,6 +196,9 @@ pub struct Queue {
     /// Offers a member lets ring out in a row before the queue sets them unavailable (0: never).
     #[serde(default = "default_max_missed")]
     pub max_missed_offers: u32,
+    /// Live AI coaching for the agents on this queue's calls (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coach: Option<CoachSettings>,
 }
 
 fn default_max_missed() -> u32 {
@@ -248,6 +252,33 @@ impl ConfigKind for Queue {
         }
         if matches!(&self.overflow_target, Some(Target::Queue { name }) if *name == self.name) {
             p.push("overflow_target", "must not be the queue itself");
+        }
+        if let Some(coach) = &self.coach {
+            p.field("coach", |p| coach.check(p));
+        }
+    }
+
+    fn redact(&mut self) {
+        if let Some(llm) = self.coach.as_mut().and_then(|c| c.llm.as_mut()) {
+            llm.api_key = None;
+        }
+    }
+
+    fn secrets_mut(&mut self) -> Vec<&mut String> {
+        self.coach
+            .as_mut()
+            .and_then(|c| c.llm.as_mut())
+            .and_then(|l| l.api_key.as_mut())
+            .into_iter()
+            .collect()
+    }
+
+    fn keep_secrets_from(&mut self, stored: &Self) {
+        let old = stored.coach.as_ref().and_then(|c| c.llm.as_ref());
+        if let (Some(new), Some(old)) = (self.coach.as_mut().and_then(|c| c.llm.as_mut()), old) {
+            if new.api_key.is_none() {
+                new.api_key = old.api_key.clone();
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod account;
 mod ai;
+pub mod coach;
 mod flow;
 mod payment;
 mod schedule;
@@ -15,6 +16,7 @@ pub use ai::{
     AiAgent, BuiltinTool, GuidedConfig, HttpMethod, LlmConfig, ToolDefinition, ToolImplementation,
     GUIDED_INTENTS, GUIDED_TEMPLATES,
 };
+pub use coach::{ChecklistItem, CoachAnswer, CoachSettings};
 pub use flow::{AudioEntry, IvrMenu, IvrOption, Queue, QueueStrategy, VoicemailBox};
 pub use payment::{acceptable_api_url, PaymentGateway};
 pub use schedule::{Holiday, OpenHours, Schedule, Weekday};

@@ -105,7 +105,7 @@ impl Default for Conversation {
 }
 
 /// Whisper's renderings of non-speech ("[BLANK_AUDIO]", "(coughs)", "...").
-pub(super) fn is_noise(text: &str) -> bool {
+pub(crate) fn is_noise(text: &str) -> bool {
     let t = text.trim();
     (t.starts_with('[') && t.ends_with(']'))
         || (t.starts_with('(') && t.ends_with(')'))

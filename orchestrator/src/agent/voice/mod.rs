@@ -34,6 +34,7 @@ mod conversation;
 mod playback;
 mod recognition;
 use control::*;
+pub(crate) use conversation::is_noise;
 use conversation::{AfterAnswer, AnswerEnded, Conversation, OnTurn, Playing, WhileAnswering};
 use playback::*;
 use recognition::{Recognition, Recognized, Resolved, TurnTimes};
@@ -118,6 +119,11 @@ impl Engines {
             })
             .await
             .clone()
+    }
+
+    /// A new listener's place in the recogniser's fair queue.
+    pub fn next_caller(&self) -> u64 {
+        self.callers.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Synthesises `text` for the phone at 8 kHz; espeak-ng when the voice fails.
@@ -289,7 +295,7 @@ impl VoiceCall {
                 return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
             }
         };
-        let caller_id = engines.callers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let caller_id = engines.next_caller();
         let turn = TurnConfig {
             end_ms: session.agent.end_of_turn_silence_ms as u64,
             unfinished_end_ms: (session.agent.end_of_turn_silence_ms as u64 * 2).max(1_600),

@@ -95,13 +95,6 @@ fn media_side(side: Side) -> MediaSide {
     }
 }
 
-fn other(side: MediaSide) -> MediaSide {
-    match side {
-        MediaSide::A => MediaSide::B,
-        MediaSide::B => MediaSide::A,
-    }
-}
-
 impl CallRouter {
     pub(super) async fn conference_request(&mut self, r: Request) {
         let result = self.conference_ask(r.call, r.ask, &r.by, r.extension.as_deref()).await;
@@ -183,13 +176,13 @@ impl CallRouter {
             return Err("the person you called is not connected".into());
         }
         self.live.agents().left(consult, account, extension);
-        let joining = self.who(consult, other(theirs));
-        let mut parties = vec![(consult, other(theirs), joining.clone())];
+        let joining = self.who(consult, theirs.other());
+        let mut parties = vec![(consult, theirs.other(), joining.clone())];
         let conf = match self.conf_of(call) {
             Some(conf) => conf,
             None => {
-                let caller = self.who(call, other(mine));
-                parties.insert(0, (call, other(mine), caller));
+                let caller = self.who(call, mine.other());
+                parties.insert(0, (call, mine.other(), caller));
                 if stay {
                     self.sip.keep_legs(call, true).await;
                     let name = self.agent_name(account, extension);

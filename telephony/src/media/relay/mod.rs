@@ -106,6 +106,14 @@ pub enum MediaSide {
 }
 
 impl MediaSide {
+    /// The side facing the other party.
+    pub fn other(self) -> MediaSide {
+        match self {
+            MediaSide::A => MediaSide::B,
+            MediaSide::B => MediaSide::A,
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             MediaSide::A => 0,
