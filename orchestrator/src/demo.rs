@@ -65,7 +65,7 @@ fn queue(name: &str, description: &str, greeting: &str) -> Queue {
 }
 
 /// The demo queues' coach: the usual checklist and a few written answers (no LLM).
-fn coach() -> CoachSettings {
+pub fn coach() -> CoachSettings {
     let answer = |when: &[&str], say: &str| CoachAnswer {
         when: when.iter().map(|s| s.to_string()).collect(),
         say: say.into(),
@@ -75,7 +75,13 @@ fn coach() -> CoachSettings {
         checklist: CoachSettings::standard_checklist(),
         answers: vec![
             answer(
-                &["how do I return something", "can I send it back", "I want a refund", "what is your return policy"],
+                &[
+                    "how do I return something",
+                    "I'd like to send something back",
+                    "I want to return an item",
+                    "I want a refund",
+                    "what is your return policy",
+                ],
                 "Returns are free within 30 days: we email a prepaid label, and the refund reaches the card \
                  within 5 business days of the parcel arriving.",
             ),

@@ -99,7 +99,13 @@ impl CoachSettings {
         vec![
             item(
                 "Greet the caller and give your name",
-                &["thank you for calling, my name is", "hello, you're speaking with", "hi, this is"],
+                &[
+                    "thank you for calling",
+                    "my name is",
+                    "you're speaking with",
+                    "you're through to",
+                    "good morning, this is",
+                ],
             ),
             item(
                 "Verify the caller's identity",
@@ -115,7 +121,11 @@ impl CoachSettings {
             ),
             item(
                 "Offer further help",
-                &["is there anything else I can help you with", "anything else I can do for you today"],
+                &[
+                    "is there anything else I can help you with",
+                    "anything else I can do for you today",
+                    "can I help with anything else",
+                ],
             ),
         ]
     }

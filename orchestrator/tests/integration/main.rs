@@ -4,6 +4,7 @@
 mod agent;
 mod api_behaviour;
 mod call_cost;
+mod coaching;
 mod common;
 mod config_as_code;
 mod conversations;

@@ -167,26 +167,19 @@ async fn recv(rx: &mut Option<mpsc::UnboundedReceiver<Vec<i16>>>) -> Option<Vec<
     }
 }
 
-/// The checklist's and answers' phrases embedded (empty vectors when the model is missing).
+/// The checklist's and answers' phrases embedded (no vectors when the model is missing).
 async fn prepare(settings: &CoachSettings) -> (Option<Arc<MiniLm>>, Prepared) {
     let settings = settings.clone();
-    let has_llm = settings.llm.is_some();
     let done = tokio::task::spawn_blocking(move || {
         let embedder = MiniLm::shared(&switchboard_models::catalog::default_dir()).ok();
-        let embed = |phrases: &[String]| -> Vec<Vec<f32>> {
-            let Some(e) = &embedder else { return Vec::new() };
-            let texts: Vec<&str> = phrases.iter().map(String::as_str).collect();
-            crate::agent::guided::embed_cached(e, &texts).unwrap_or_default()
-        };
-        let prepared = Prepared {
-            checklist: settings.checklist.iter().map(|i| (i.label.clone(), embed(&i.phrases))).collect(),
-            answers: settings.answers.iter().map(|a| (a.say.clone(), embed(&a.when))).collect(),
-            has_llm,
-        };
+        let prepared = Prepared::new(&settings, |texts| match &embedder {
+            Some(e) => crate::agent::guided::embed_cached(e, texts).unwrap_or_default(),
+            None => Vec::new(),
+        });
         (embedder, prepared)
     })
     .await;
-    done.unwrap_or_else(|_| (None, Prepared { has_llm, ..Default::default() }))
+    done.unwrap_or_else(|_| (None, Prepared::default()))
 }
 
 struct Ctx {
@@ -227,7 +220,7 @@ impl Ctx {
             v.partial.retain(|l| l.speaker != speaker);
             v.transcript.push(CoachLine { speaker, text: text.clone(), at_ms });
         });
-        let parts: Vec<String> = engine::sentences(&text).into_iter().map(str::to_string).collect();
+        let parts = engine::sentences(&text);
         let vectors: Vec<Option<Vec<f32>>> = match self.embedder.clone() {
             Some(e) => {
                 let p = parts.clone();
@@ -245,7 +238,9 @@ impl Ctx {
         };
         let sentences: Vec<Sentence> =
             parts.iter().zip(&vectors).map(|(t, v)| Sentence { text: t, vector: v.as_deref() }).collect();
-        for action in self.coach.handle_line(speaker, &text, &sentences) {
+        let actions = self.coach.handle_line(speaker, &text, &sentences);
+        tracing::debug!(?speaker, %text, ?actions, embedded = vectors.iter().all(Option::is_some), "coaching line");
+        for action in actions {
             self.act(action, &text).await;
         }
     }
