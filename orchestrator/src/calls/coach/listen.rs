@@ -428,14 +428,16 @@ fn label<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default()
 }
 
+/// "$196.95", "€12.00", "12.00 CHF".
 fn money(cents: i64, currency: &str) -> String {
-    format!(
-        "{}{}.{:02} {}",
-        if cents < 0 { "-" } else { "" },
-        cents.abs() / 100,
-        cents.abs() % 100,
-        currency.to_uppercase()
-    )
+    let sign = if cents < 0 { "-" } else { "" };
+    let amount = format!("{}.{:02}", cents.abs() / 100, cents.abs() % 100);
+    match currency.to_ascii_lowercase().as_str() {
+        "usd" => format!("{sign}${amount}"),
+        "eur" => format!("{sign}€{amount}"),
+        "gbp" => format!("{sign}£{amount}"),
+        other => format!("{sign}{amount} {}", other.to_uppercase()),
+    }
 }
 
 fn order_lines(o: &commerce::Order) -> Vec<String> {
