@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_agent;
+pub mod bench_coach;
 pub mod bench_mixer;
 pub mod bench_webrtc;
 pub mod chat;
@@ -117,6 +118,8 @@ pub enum BenchCommand {
     Webrtc(bench_webrtc::BenchWebrtcOptions),
     /// Conference mixing: CPU per party, for the mixer alone and the bridge as calls use it.
     Mixer(bench_mixer::BenchMixerOptions),
+    /// Live coaching: time from the caller's words to the agent's card.
+    Coach(bench_coach::BenchCoachOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +191,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Agent(opts)) => bench_agent::agent(opts).await,
         Command::Bench(BenchCommand::Webrtc(opts)) => bench_webrtc::webrtc(opts).await,
         Command::Bench(BenchCommand::Mixer(opts)) => bench_mixer::mixer(opts).await,
+        Command::Bench(BenchCommand::Coach(opts)) => bench_coach::coach(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
             tokio::task::spawn_blocking(move || bench::speech(opts)).await?
         }
