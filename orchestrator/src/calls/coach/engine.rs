@@ -175,7 +175,15 @@ impl Coach {
                 let say = self.prepared.answers[i].0.clone();
                 out.push(Action::Suggest { say, asked: text.to_string() });
             }
-            None if self.prepared.has_llm && text.split_whitespace().count() >= 3 => out.push(Action::AskLlm),
+            // A line that named an order or an e-mail has its card; the LLM is for the rest.
+            None if self.prepared.has_llm
+                && text.split_whitespace().count() >= 3
+                && !out
+                    .iter()
+                    .any(|a| matches!(a, Action::FindOrder(_) | Action::FindCustomerByEmail(_))) =>
+            {
+                out.push(Action::AskLlm)
+            }
             None => {}
         }
     }
@@ -294,8 +302,12 @@ mod tests {
         );
         // Given once; the same question again goes to the LLM.
         assert_eq!(line(&mut c, Speaker::Caller, "So how do I return them?"), vec![Action::AskLlm]);
-        // Too short to ask about.
+        // Too short to ask about; a line with an order number gets the order's card instead.
         assert_eq!(line(&mut c, Speaker::Caller, "Okay."), vec![]);
+        assert_eq!(
+            line(&mut c, Speaker::Caller, "It is order 1004."),
+            vec![Action::FindOrder("1004".into())]
+        );
         let mut offline = coach(false);
         assert_eq!(line(&mut offline, Speaker::Caller, "What colours does the tent come in?"), vec![]);
     }

@@ -48,9 +48,9 @@ pub async fn run(
     audio: Audio,
     db: Db,
     records: Option<RecordWriter>,
-    llm: Option<LlmConfig>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let llm = settings.llm.clone();
     let engines = Engines::shared().await;
     let (embedder, prepared) = prepare(settings).await;
     let labels: Vec<ChecklistView> = prepared

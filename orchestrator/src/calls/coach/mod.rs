@@ -236,9 +236,7 @@ impl Coaching {
                 "coaching_started",
                 serde_json::json!({"queue": queue, "agent": extension}),
             );
-            let llm = settings.llm.clone();
-            run(session.clone(), &settings, audio, env.db.clone(), Some(env.records.clone()), llm, stop_rx)
-                .await;
+            run(session.clone(), &settings, audio, env.db.clone(), Some(env.records.clone()), stop_rx).await;
             session.end(crate::clock::now_ms());
         });
     }
