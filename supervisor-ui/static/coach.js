@@ -31,16 +31,22 @@ export const coach = {
         const q = after == null ? "" : `?after=${after}`;
         const view = await api("GET", `/api/calls/${this.callId}/coaching${q}`);
         if (gen !== this.gen) return;
+        if (!view) {
+          // Not coached, or not yet (coaching starts a moment after the answer): ask again
+          // for a minute, then stop (a call not coached by then is not a coached queue's).
+          misses += 1;
+          if (misses > 25) return;
+          await sleep(Math.min(3000, 300 * misses));
+          continue;
+        }
         this.view = view;
         after = view.version;
         misses = 0;
         render(view);
         if (!view.live) return; // ended: what is left stays for the wrap-up
-      } catch (e) {
+      } catch {
         if (gen !== this.gen) return;
-        // 404: not coached, or not yet (coaching starts a moment after the answer).
-        misses += 1;
-        await sleep(e.status === 404 ? Math.min(3000, 300 * misses) : 2000);
+        await sleep(2000); // the server or the network: the next try says
       }
     }
   },

@@ -1,15 +1,16 @@
 //! Live AI coaching for the agent on a queue call: the live transcript, cards, checklist and
-//! alerts, for that agent only (supervisors see the alerts on the queue dashboard). Long-poll:
+//! alerts, for that agent only (supervisors see the alerts on the queue dashboard; anyone else
+//! gets 204, as for a call that is not coached). Long-poll:
 //! `?after=<version>` answers as soon as something changed (or after a while, unchanged).
 
 use super::error::ApiResult;
 use super::extract::{Id, QueryParams};
 use super::{Access, Api, AppState, Principal};
 use crate::calls::coach::CoachView;
-use crate::error::Error;
 use crate::model::Role;
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use std::time::Duration;
@@ -29,14 +30,16 @@ async fn get(
     Extension(p): Extension<Principal>,
     Id(id): Id,
     QueryParams(q): QueryParams<CoachingQuery>,
-) -> ApiResult<Json<CoachView>> {
-    let extension = p.own_extension()?;
-    let session = st.live.coaching().session(p.account_id, id, &extension).ok_or_else(|| Error::NotFound)?;
+) -> ApiResult<Response> {
+    super::workspace::handled(&st, &p, id).await?;
+    // Coaching is the agent's on the call: anyone else finds none (as for a call not coached).
+    let session = p.agent_extension.as_deref().and_then(|x| st.live.coaching().session(p.account_id, id, x));
+    let Some(session) = session else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     if let Some(after) = q.after {
         let mut changes = session.changes();
         let _ = tokio::time::timeout(WAIT, changes.wait_for(|v| *v > after)).await;
     }
-    Ok(Json(session.view()))
+    Ok(Json(session.view()).into_response())
 }
 
 pub fn routes(api: &mut Api) {
@@ -47,7 +50,8 @@ pub fn routes(api: &mut Api) {
         Access::AtLeast(Role::Agent),
         "workspace",
         "Live coaching of a queue call, for the agent on it: transcript, cards, checklist, alerts \
-         (`after`: wait up to 25 s for a newer version)",
+         (`after`: wait up to 25 s for a newer version); 204 when there is none of yours (the \
+         call is not coached, not yet, or not yours)",
         None,
         view,
         get,

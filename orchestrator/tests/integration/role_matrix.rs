@@ -369,6 +369,8 @@ fn success(e: &Endpoint) -> StatusCode {
         {
             StatusCode::CONFLICT
         }
+        // Allowed, but no call of the fixture is coached (coaching lives with the call).
+        (Method::GET, "/api/calls/{id}/coaching") => StatusCode::NO_CONTENT,
         // Allowed, but nobody is waiting in a queue.
         (Method::POST, "/api/queues-live/pick") => StatusCode::CONFLICT,
         // Allowed, but there is no such request (they live in memory; see the fixture).
@@ -397,6 +399,8 @@ fn expected_access(method: &Method, path: &str) -> Access {
         // Card payments by keypad on a live call (agents: calls they are on, checked by the
         // handler); the payments taken, for order entry, are supervisors' (read by default).
         p if p.starts_with("/api/calls/{id}/payment") => Agent,
+        // Live coaching: the agent on the call only (checked by the handler).
+        "/api/calls/{id}/coaching" => Agent,
         // Transferring a live call (agents: calls they are on, checked by the handler).
         "/api/calls/{id}/transfer" | "/api/me/transfer-targets" => Agent,
         // Conversations from other channels: posted by the merchant's systems (a signed webhook,
