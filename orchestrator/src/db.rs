@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,6 +14,37 @@ use std::time::Duration;
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// A database's schema against the migrations this build carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schema {
+    /// The SQLite file does not exist yet (`serve` creates it).
+    Missing,
+    /// Every migration applied.
+    Current { applied: usize },
+    /// Migrations `serve` will apply at start (version and description).
+    Behind { pending: Vec<(i64, String)> },
+    /// Migrated by a newer build: versions this build does not know.
+    Ahead { unknown: Vec<i64> },
+}
+
+impl Schema {
+    /// `known`: this build's migrations; `applied`: the versions the database has.
+    pub fn compare(known: &[(i64, String)], applied: &[i64]) -> Schema {
+        let unknown: Vec<i64> =
+            applied.iter().copied().filter(|v| !known.iter().any(|(k, _)| k == v)).collect();
+        if !unknown.is_empty() {
+            return Schema::Ahead { unknown };
+        }
+        let pending: Vec<(i64, String)> =
+            known.iter().filter(|(v, _)| !applied.contains(v)).cloned().collect();
+        if pending.is_empty() {
+            Schema::Current { applied: applied.len() }
+        } else {
+            Schema::Behind { pending }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -66,6 +97,42 @@ impl Db {
         let db = Db { pool, backend, secrets: None };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// What a database's schema is, read without changing anything (`switchboard doctor`): a
+    /// SQLite file that does not exist is not created.
+    pub async fn inspect(url: &str) -> Result<Schema> {
+        sqlx::any::install_default_drivers();
+        let migrator = if url.starts_with("sqlite:") {
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or_default();
+            if !path.is_empty() && path != ":memory:" && !Path::new(path).exists() {
+                return Ok(Schema::Missing);
+            }
+            &SQLITE_MIGRATIONS
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            &POSTGRES_MIGRATIONS
+        } else {
+            return Err(Error::invalid("database_url", "must start with sqlite: or postgres:"));
+        };
+        let options =
+            AnyConnectOptions::from_str(url).map_err(|e| Error::invalid("database_url", e.to_string()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        let applied: Vec<i64> = match sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(&pool)
+            .await
+        {
+            Ok(rows) => rows.iter().filter_map(|r| r.try_get::<i64, _>("version").ok()).collect(),
+            Err(_) => Vec::new(),
+        };
+        pool.close().await;
+        let known: Vec<(i64, String)> =
+            migrator.iter().map(|m| (m.version, m.description.to_string())).collect();
+        Ok(Schema::compare(&known, &applied))
     }
 
     async fn migrate(&self) -> Result<()> {

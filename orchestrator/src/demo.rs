@@ -117,6 +117,7 @@ fn agent(ext: &str, name: &str, password: &str, queues: &[(&str, u8)]) -> Agent 
         },
         class_of_service: Some("national".into()),
         lines: 2,
+        desk_phones: Vec::new(),
     }
 }
 

@@ -224,7 +224,10 @@ async fn pay_and_search(postgres: Option<String>) {
     );
     let wav = std::fs::read(recording_path(&data)).unwrap();
     let (_, samples) = switchboard_telephony::media::wav::decode(&wav).unwrap();
-    let (before, during) = (left_rms(&samples, 0.2, from - 0.2), left_rms(&samples, from + 0.3, to - 0.3));
+    // From a second after the payment started (Bob's first key comes seconds later, after the
+    // first prompt): what the jitter buffer held when the mask began still plays out, and on a
+    // loaded machine it holds a few hundred milliseconds.
+    let (before, during) = (left_rms(&samples, 0.2, from - 0.2), left_rms(&samples, from + 1.0, to - 0.3));
     assert!(before > 300.0, "Bob's tone is recorded before the payment ({before:.0})");
     assert!(
         during < 20.0,

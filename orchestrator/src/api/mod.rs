@@ -18,6 +18,7 @@ mod openapi;
 mod overrides;
 mod payments;
 mod people;
+pub mod provision;
 mod queues_live;
 mod recordings;
 mod registrations;
@@ -232,7 +233,8 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         .route("/api/openapi.json", axum::routing::get(openapi::serve))
         .route("/healthz", axum::routing::get(healthz))
         .route("/metrics", axum::routing::get(metrics::serve))
-        .route("/sip", axum::routing::get(sipws::upgrade));
+        .route("/sip", axum::routing::get(sipws::upgrade))
+        .route("/provision/{file}", axum::routing::get(provision::serve));
     #[cfg(feature = "fault-injection")]
     let router = router.route("/debug/fault/{part}", axum::routing::post(inject_fault));
     router.merge(ui::routes()).fallback(not_found).with_state(state)

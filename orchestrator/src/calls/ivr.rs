@@ -1,8 +1,12 @@
 //! IVR menus on answered calls: the menu's prompt is played, a digit chooses an option, and
 //! the option's target takes the call (through the dispatcher). A menu's option may lead to
-//! another menu, which is offered here directly. A key pressed during a prompt stops it.
+//! another menu, which is offered here directly. A key pressed during a prompt stops it. When
+//! a menu's options have phrases, the caller may also say their choice (`ivr_speech`); what
+//! is heard but chooses nothing is answered "Sorry, I didn't catch that" and counts as a wrong
+//! key.
 
 use crate::calls::answered::{AnsweredCall, Next};
+use crate::calls::ivr_speech::{Listener, Meaning};
 use crate::model::{IvrMenu, Prompt, Target};
 use serde_json::json;
 use std::time::Duration;
@@ -11,22 +15,46 @@ use switchboard_telephony::media::relay::MediaSide;
 /// Menus one visit may pass through before the call is ended (a loop of menus).
 const MAX_MENUS: usize = 20;
 
-/// Plays a prompt; a key pressed meanwhile stops it and is returned.
-async fn play(call: &mut AnsweredCall, prompt: &Prompt) -> Option<char> {
-    call.finish_lead_in(Duration::from_secs(15)).await;
-    let done = call.relay.play(MediaSide::A, crate::calls::prompts::source(call, prompt).await);
-    tokio::select! {
-        _ = done => None,
-        d = call.digits.recv() => {
-            call.relay.stop_playing(MediaSide::A);
-            d
-        }
+/// What the caller answered a menu with.
+enum Input {
+    Key(char),
+    Said(String),
+}
+
+/// What the caller says next, when the menu listens (never, when not).
+async fn said(ears: &mut Option<Listener>) -> String {
+    match ears {
+        Some(l) => l.next().await,
+        None => std::future::pending().await,
     }
 }
 
-/// Waits for a key for up to `seconds`.
-async fn key(call: &mut AnsweredCall, seconds: u32) -> Option<char> {
-    tokio::time::timeout(Duration::from_secs(seconds as u64), call.digits.recv()).await.ok().flatten()
+/// Plays a prompt; a key pressed or words said meanwhile stop it and are returned.
+async fn play(call: &mut AnsweredCall, prompt: &Prompt, ears: &mut Option<Listener>) -> Option<Input> {
+    call.finish_lead_in(Duration::from_secs(15)).await;
+    let done = call.relay.play(MediaSide::A, crate::calls::prompts::source(call, prompt).await);
+    let input = tokio::select! {
+        _ = done => return None,
+        d = call.digits.recv() => d.map(Input::Key),
+        s = said(ears) => Some(Input::Said(s)),
+    };
+    call.relay.stop_playing(MediaSide::A);
+    input
+}
+
+/// Waits for a key or words for up to `seconds`.
+async fn key(call: &mut AnsweredCall, seconds: u32, ears: &mut Option<Listener>) -> Option<Input> {
+    let wait = async {
+        tokio::select! {
+            d = call.digits.recv() => d.map(Input::Key),
+            s = said(ears) => Some(Input::Said(s)),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(seconds as u64), wait).await.ok().flatten()
+}
+
+fn sorry() -> Prompt {
+    Prompt::Text { text: "Sorry, I didn't catch that.".into(), voice: None }
 }
 
 /// What one menu leads to: another menu, or a target for the dispatcher.
@@ -44,13 +72,50 @@ fn choose(target: &Option<Target>) -> Choice {
 }
 
 /// Offers one menu up to its number of attempts.
-async fn offer(call: &mut AnsweredCall, menu: &IvrMenu) -> Choice {
+async fn offer(call: &mut AnsweredCall, menu: &IvrMenu, ears: &mut Option<Listener>) -> Choice {
+    // Spoken choices: the menu's phrases by meaning too, when the model is there.
+    let meaning = match ears {
+        Some(_) => Meaning::new(&menu.options).await,
+        None => None,
+    };
     for attempt in 1..=menu.max_attempts {
-        let key = match play(call, &menu.prompt).await {
-            Some(k) => Some(k),
-            None => key(call, menu.timeout_seconds).await,
+        let input = match play(call, &menu.prompt, ears).await {
+            Some(i) => Some(i),
+            None => key(call, menu.timeout_seconds, ears).await,
         };
         let last = attempt == menu.max_attempts;
+        // Words: the option they choose is taken like its key; words that choose nothing
+        // are a wrong answer.
+        let key = match input {
+            Some(Input::Said(text)) => {
+                let picked = match &meaning {
+                    Some(m) => m.pick(&text, &menu.options).await,
+                    None => crate::calls::ivr_speech::pick(&text, &menu.options, None),
+                };
+                let option = picked.as_ref().map(|p| &menu.options[p.option()]);
+                call.event(
+                    "ivr_said",
+                    json!({
+                        "menu": menu.name,
+                        "text": text,
+                        "option": option.map(|o| o.digit.clone()),
+                        "how": picked.as_ref().map(|p| p.how()),
+                    }),
+                );
+                if let Some(option) = option {
+                    call.event("ivr_target", json!({ "target": option.target, "after": "speech" }));
+                    return choose(&Some(option.target.clone()));
+                }
+                play(call, &sorry(), &mut None).await;
+                if last {
+                    call.event("ivr_target", json!({ "target": menu.invalid_target, "after": "invalid" }));
+                    return choose(&menu.invalid_target);
+                }
+                continue;
+            }
+            Some(Input::Key(k)) => Some(k),
+            None => None,
+        };
         match key {
             Some(k) => {
                 call.event("ivr_key", json!({ "menu": menu.name, "key": k.to_string() }));
@@ -59,7 +124,7 @@ async fn offer(call: &mut AnsweredCall, menu: &IvrMenu) -> Choice {
                     return choose(&Some(option.target.clone()));
                 }
                 if let Some(p) = &menu.invalid_prompt {
-                    play(call, p).await;
+                    play(call, p, &mut None).await;
                 }
                 if last {
                     call.event("ivr_target", json!({ "target": menu.invalid_target, "after": "invalid" }));
@@ -79,6 +144,8 @@ async fn offer(call: &mut AnsweredCall, menu: &IvrMenu) -> Choice {
 /// Runs menus from `first` until the caller leaves them for another target.
 pub async fn run(call: &mut AnsweredCall, first: &str) -> Next {
     let mut name = first.to_string();
+    // Heard from the first menu with phrases until the caller leaves the menus.
+    let mut ears: Option<Listener> = None;
     for _ in 0..MAX_MENUS {
         let menu = call.snapshot.borrow().ivr_menu(call.account, &name).cloned();
         let Some(menu) = menu else {
@@ -87,7 +154,10 @@ pub async fn run(call: &mut AnsweredCall, first: &str) -> Next {
             return Next::To(Target::Hangup);
         };
         call.event("ivr_menu", json!({ "menu": menu.name }));
-        match offer(call, &menu).await {
+        if ears.is_none() && menu.options.iter().any(|o| !o.phrases.is_empty()) {
+            ears = Some(Listener::start(&call.relay));
+        }
+        match offer(call, &menu, &mut ears).await {
             Choice::Menu(next) => name = next,
             Choice::Leave(target) => return Next::To(target),
         }

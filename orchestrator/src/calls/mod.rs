@@ -24,6 +24,7 @@ pub mod conference;
 pub mod directory;
 pub mod dispatch;
 pub mod ivr;
+pub mod ivr_speech;
 pub mod keypad;
 pub mod overrides;
 pub mod payment;

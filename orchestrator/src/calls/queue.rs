@@ -184,6 +184,8 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
     };
     call.finish_lead_in(Duration::from_secs(15)).await;
     let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
+    // A queue that lets callers leave by a key lets them leave by saying so, too.
+    let mut ears = opt_out.and_then(|_| crate::calls::ivr_speech::Listener::start_if_ready(&call.relay));
     let mut place = Place::join(call.account, queue, call.caller.clone(), call.record);
     tracing::debug!(call = %call.call, queue, position = place.position(), "waiting in queue");
     let joined = Instant::now();
@@ -204,6 +206,11 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
         let mut opted_out = false;
         while let Ok(k) = call.digits.try_recv() {
             opted_out |= Some(k) == opt_out;
+        }
+        while let Some(text) = ears.as_mut().and_then(|l| l.try_next()) {
+            let leaving = crate::calls::ivr_speech::wants_to_leave(&text);
+            call.event("queue_said", json!({ "queue": queue, "text": text, "leaves": leaving }));
+            opted_out |= leaving;
         }
         if opted_out {
             break Leave::OptedOut;

@@ -9,6 +9,7 @@ pub mod bench_coach;
 pub mod bench_mixer;
 pub mod bench_webrtc;
 pub mod chat;
+pub mod doctor;
 pub mod options;
 pub mod serve;
 pub mod speech;
@@ -85,6 +86,9 @@ pub enum Command {
     /// AI agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Check what can be checked from this machine (ports, RTP range, database, models, TLS
+    /// certificate, trunks, a SIP OPTIONS round trip), each result with its fix.
+    Doctor(doctor::DoctorOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +191,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format, cli.log_file.as_deref(), matches!(cli.command, Command::Bench(_)))?;
     match cli.command {
         Command::Serve(opts) => serve::run(opts).await,
+        Command::Doctor(opts) => {
+            if !doctor::doctor(opts).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Bench(BenchCommand::Sip(opts)) => bench::sip(opts).await,
         Command::Bench(BenchCommand::Agent(opts)) => bench_agent::agent(opts).await,
         Command::Bench(BenchCommand::Webrtc(opts)) => bench_webrtc::webrtc(opts).await,

@@ -4,6 +4,7 @@
 mod account;
 mod ai;
 pub mod coach;
+pub mod deskphone;
 mod flow;
 mod payment;
 mod schedule;
@@ -17,6 +18,7 @@ pub use ai::{
     GUIDED_INTENTS, GUIDED_TEMPLATES,
 };
 pub use coach::{ChecklistItem, CoachAnswer, CoachSettings};
+pub use deskphone::{DeskPhone, PhoneVendor};
 pub use flow::{AudioEntry, IvrMenu, IvrOption, Queue, QueueStrategy, VoicemailBox};
 pub use payment::{acceptable_api_url, PaymentGateway};
 pub use schedule::{Holiday, OpenHours, Schedule, Weekday};

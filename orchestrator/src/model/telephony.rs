@@ -170,6 +170,9 @@ pub struct Agent {
     /// Simultaneous calls before the agent counts as busy.
     #[serde(default = "default_lines")]
     pub lines: u8,
+    /// Desk phones Switchboard provisions with this agent's account, by MAC address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub desk_phones: Vec<super::DeskPhone>,
 }
 
 fn default_lines() -> u8 {
@@ -242,6 +245,21 @@ impl ConfigKind for Agent {
             p.range("no_answer_seconds", self.forwarding.no_answer_seconds, 5, 120);
         });
         p.range("lines", self.lines, 1, 8);
+        p.field("desk_phones", |p| {
+            for (i, phone) in self.desk_phones.iter().enumerate() {
+                p.index(i, |p| {
+                    phone.check(p);
+                    let mac = super::deskphone::normalize_mac(&phone.mac);
+                    if mac.is_some()
+                        && self.desk_phones[..i]
+                            .iter()
+                            .any(|o| super::deskphone::normalize_mac(&o.mac) == mac)
+                    {
+                        p.push("mac", "is listed twice");
+                    }
+                });
+            }
+        });
     }
 
     fn references(&self) -> Vec<Reference> {
@@ -267,15 +285,30 @@ impl ConfigKind for Agent {
 
     fn redact(&mut self) {
         self.sip_password = None;
+        for phone in &mut self.desk_phones {
+            phone.provisioning_password = None;
+        }
     }
 
     fn secrets_mut(&mut self) -> Vec<&mut String> {
-        self.sip_password.as_mut().into_iter().collect()
+        let phones = self.desk_phones.iter_mut().filter_map(|d| d.provisioning_password.as_mut());
+        self.sip_password.as_mut().into_iter().chain(phones).collect()
     }
 
     fn keep_secrets_from(&mut self, stored: &Self) {
         if self.sip_password.is_none() {
             self.sip_password = stored.sip_password.clone();
+        }
+        // A phone's password is kept when the phone (its MAC) is kept.
+        for phone in &mut self.desk_phones {
+            if phone.provisioning_password.is_none() {
+                let mac = super::deskphone::normalize_mac(&phone.mac);
+                phone.provisioning_password = stored
+                    .desk_phones
+                    .iter()
+                    .find(|o| super::deskphone::normalize_mac(&o.mac) == mac)
+                    .and_then(|o| o.provisioning_password.clone());
+            }
         }
     }
 }

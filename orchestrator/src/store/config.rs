@@ -239,3 +239,24 @@ pub async fn delete<K: ConfigKind>(db: &Db, account_id: i64, id: i64) -> Result<
         .await?;
     Ok(())
 }
+
+/// Every account's SIP trunks as (account slug, trunk name, host, port), read from the stored
+/// specs without opening their secrets (for `switchboard doctor`).
+pub async fn trunk_hosts(db: &Db) -> Result<Vec<(String, String, String, u16)>> {
+    let rows = sqlx::query(
+        "SELECT a.slug, e.spec FROM config_entities e JOIN accounts a ON a.id = e.account_id \
+         WHERE e.kind = 'trunks' ORDER BY a.slug, e.key",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let slug: String = r.try_get("slug")?;
+        let spec: serde_json::Value =
+            serde_json::from_str(&r.try_get::<String, _>("spec")?).unwrap_or_default();
+        let text = |k: &str| spec[k].as_str().unwrap_or_default().to_string();
+        let port = spec["port"].as_u64().and_then(|p| u16::try_from(p).ok()).unwrap_or(5060);
+        out.push((slug, text("name"), text("host"), port));
+    }
+    Ok(out)
+}

@@ -91,6 +91,11 @@ impl Engines {
         }
     }
 
+    /// The engines if they have loaded (without waiting or starting the load).
+    pub fn ready() -> Option<Arc<Engines>> {
+        ENGINES.get().cloned()
+    }
+
     /// Loads the engines once (on first use, off the async runtime).
     pub async fn shared() -> Arc<Engines> {
         ENGINES
