@@ -25,6 +25,8 @@ const ASSETS: &[Asset] = &[
     Asset { path: "recording.js", mime: JS, body: include_bytes!("../static/recording.js") },
     Asset { path: "payment.js", mime: JS, body: include_bytes!("../static/payment.js") },
     Asset { path: "coach.js", mime: JS, body: include_bytes!("../static/coach.js") },
+    Asset { path: "admin.js", mime: JS, body: include_bytes!("../static/admin.js") },
+    Asset { path: "form.js", mime: JS, body: include_bytes!("../static/form.js") },
     Asset { path: "override.js", mime: JS, body: include_bytes!("../static/override.js") },
     Asset { path: "dashboard.js", mime: JS, body: include_bytes!("../static/dashboard.js") },
     Asset { path: "consult.js", mime: JS, body: include_bytes!("../static/consult.js") },

@@ -18,7 +18,10 @@ export async function api(method, path, body) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
-  if (!res.ok) throw Object.assign(new Error((data && data.error) || res.statusText), { status: res.status });
+  if (!res.ok) {
+    const problems = (data && data.problems) || [];
+    throw Object.assign(new Error((data && data.error) || res.statusText), { status: res.status, problems });
+  }
   return data;
 }
 

@@ -10,8 +10,9 @@ import { phone } from "./phone.js";
 import { workspace } from "./workspace.js";
 import { overrideRequests } from "./override.js";
 import { dashboard } from "./dashboard.js";
+import { admin } from "./admin.js";
 
-const PAGES = ["login", "home", "forbidden", "grid-page", "queues-page", "workspace-page", "calls-page", "voicemail-page", "customer-page"];
+const PAGES = ["login", "home", "forbidden", "grid-page", "queues-page", "workspace-page", "calls-page", "voicemail-page", "customer-page", "admin-page"];
 
 function showOnly(id) {
   for (const s of PAGES) $(s).hidden = s !== id;
@@ -40,6 +41,7 @@ async function route() {
   }
   $("nav-grid").hidden = !atLeast("supervisor");
   $("nav-queues").hidden = !atLeast("supervisor");
+  $("nav-admin").hidden = !atLeast("admin");
   $("nav-workspace").hidden = !me.agent_extension;
   // The phone rings wherever the agent is in the app. Supervisors without an extension get a
   // personal line for listening in and taking over.
@@ -47,7 +49,15 @@ async function route() {
   // Supervisors see agents' override requests wherever they are in the app.
   overrideRequests.start();
   const page = location.hash.replace(/^#/, "").split("?")[0] || (me.agent_extension ? "/workspace" : "/");
-  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === "#" + page);
+  for (const a of document.querySelectorAll("header nav a")) {
+    const href = a.getAttribute("href");
+    a.classList.toggle("active", href === "#" + page || (href === "#/admin" && page.startsWith("/admin/")));
+  }
+  if (page === "/admin" || page.startsWith("/admin/")) {
+    if (!atLeast("admin")) return showOnly("forbidden");
+    showOnly("admin-page");
+    return admin.show(page);
+  }
   if (page !== "/grid") grid.stop();
   if (page !== "/queues") dashboard.stop();
   if (page === "/queues") {

@@ -73,11 +73,11 @@ fn choose(target: &Option<Target>) -> Choice {
 
 /// Offers one menu up to its number of attempts.
 async fn offer(call: &mut AnsweredCall, menu: &IvrMenu, ears: &mut Option<Listener>) -> Choice {
-    // Spoken choices: the menu's phrases by meaning too, when the model is there.
-    let meaning = match ears {
-        Some(_) => Meaning::new(&menu.options).await,
-        None => None,
-    };
+    // Spoken choices: the menu's phrases by meaning too, when the model is there. Embedded in
+    // the background (a slow machine takes seconds): the menu and its keys never wait for it,
+    // only an utterance that names no option in so many words does.
+    let mut preparing = ears.as_ref().map(|_| tokio::spawn(Meaning::new(menu.options.clone())));
+    let mut meaning: Option<Meaning> = None;
     for attempt in 1..=menu.max_attempts {
         let input = match play(call, &menu.prompt, ears).await {
             Some(i) => Some(i),
@@ -88,10 +88,15 @@ async fn offer(call: &mut AnsweredCall, menu: &IvrMenu, ears: &mut Option<Listen
         // are a wrong answer.
         let key = match input {
             Some(Input::Said(text)) => {
-                let picked = match &meaning {
-                    Some(m) => m.pick(&text, &menu.options).await,
-                    None => crate::calls::ivr_speech::pick(&text, &menu.options, None),
-                };
+                let mut picked = crate::calls::ivr_speech::pick(&text, &menu.options, None);
+                if picked.is_none() {
+                    if let Some(task) = preparing.take() {
+                        meaning = task.await.ok().flatten();
+                    }
+                    if let Some(m) = &meaning {
+                        picked = m.pick(&text, &menu.options).await;
+                    }
+                }
                 let option = picked.as_ref().map(|p| &menu.options[p.option()]);
                 call.event(
                     "ivr_said",

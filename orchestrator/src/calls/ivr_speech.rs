@@ -143,8 +143,7 @@ pub struct Meaning {
 
 impl Meaning {
     /// None when the embedding model is not usable (choices are then heard by words only).
-    pub async fn new(options: &[IvrOption]) -> Option<Meaning> {
-        let options = options.to_vec();
+    pub async fn new(options: Vec<IvrOption>) -> Option<Meaning> {
         tokio::task::spawn_blocking(move || {
             let embedder = MiniLm::shared(&switchboard_models::catalog::default_dir()).ok()?;
             let phrases = options

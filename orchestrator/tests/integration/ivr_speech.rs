@@ -23,7 +23,7 @@ async fn callers_own_words_pick_the_option_a_person_would() {
         return;
     }
     let menu = switchboard::demo::config().ivr_menus.remove(0);
-    let meaning = Meaning::new(&menu.options).await.expect("the menu's phrases embedded");
+    let meaning = Meaning::new(menu.options.clone()).await.expect("the menu's phrases embedded");
     let cases: &[(&str, Option<&str>)] = &[
         ("Support, please.", Some("2")),
         ("Two.", Some("2")),

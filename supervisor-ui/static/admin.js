@@ -1,0 +1,153 @@
+// Admin pages (admins and owners): everything a merchant configures, one kind at a time —
+// numbers, schedules, IVR menus, queues, agents, voicemail boxes, audio, AI agents, tools,
+// trunks, classes of service, payment gateways. Lists show each entity's key and what it does;
+// the editor is generated from the API's JSON Schema (`form.js`). Saving goes through the same
+// API, which applies the change to routing before it answers; a refused save shows each
+// problem at its field. Deleting asks to be pressed twice; the API refuses (409) while
+// anything refers to the entity, and says what.
+import { $, api, el } from "./lib.js";
+import { editor, humanize, resolve, segments } from "./form.js";
+
+export const KINDS = [
+  ["phone_numbers", "Numbers", "number"],
+  ["schedules", "Schedules", "name"],
+  ["ivr_menus", "IVR menus", "name"],
+  ["queues", "Queues", "name"],
+  ["agents", "Agents", "extension"],
+  ["voicemail_boxes", "Voicemail boxes", "name"],
+  ["audio", "Audio library", "name"],
+  ["ai_agents", "AI agents", "name"],
+  ["tools", "Tools", "name"],
+  ["trunks", "Trunks", "name"],
+  ["classes_of_service", "Classes of service", "name"],
+  ["payment_gateways", "Payment gateways", "name"],
+];
+
+/** What a target or prompt says, in a few words. */
+function describe(v) {
+  if (!v || typeof v !== "object") return "";
+  if (v.type === "text") return `“${v.text}”`;
+  if (v.type === "external") return `outside ${v.number}`;
+  const what = v.name || v.extension || "";
+  return `${humanize(v.type).toLowerCase()}${what ? ` ${what}` : ""}`;
+}
+
+function summary(kind, e) {
+  switch (kind) {
+    case "phone_numbers": return `→ ${describe(e.target)}`;
+    case "schedules": return `${e.time_zone} · open → ${describe(e.open_target)}, closed → ${describe(e.closed_target)}`;
+    case "ivr_menus": return e.options.map((o) => `${o.digit} → ${describe(o.target)}`).join(" · ");
+    case "queues": return `${humanize(e.strategy || "longest_idle").toLowerCase()}${e.overflow_target ? ` · overflow → ${describe(e.overflow_target)}` : ""}`;
+    case "agents": return `${e.display_name}${e.queues && e.queues.length ? ` · ${e.queues.map((q) => q.queue).join(", ")}` : ""}`;
+    default: return e.description || "";
+  }
+}
+
+export const admin = {
+  openapi: null,
+  /** Said on the next page shown (a created entity's editor says it was saved). */
+  flash: "",
+
+  async schemas() {
+    if (!this.openapi) this.openapi = await api("GET", "/api/openapi.json");
+    return this.openapi;
+  },
+
+  /** `page`: `/admin`, `/admin/{kind}`, `/admin/{kind}/new` or `/admin/{kind}/{id}`. */
+  async show(page) {
+    const [, , kind, id] = page.split("/");
+    const known = KINDS.find(([k]) => k === kind);
+    $("admin-kinds").replaceChildren(...KINDS.map(([k, label]) =>
+      el("a", { href: `#/admin/${k}`, class: k === kind ? "active" : "", "data-kind": k }, label)));
+    const main = $("admin-main");
+    if (!known) {
+      return main.replaceChildren(el("h2", {}, "Settings"), el("p", { class: "sub" },
+        "Choose what to configure. Changes reach routing as soon as they are saved: a number's next call follows them."));
+    }
+    try {
+      if (id) await this.edit(known, id === "new" ? null : Number(id));
+      else await this.list(known);
+    } catch (e) {
+      main.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
+    }
+  },
+
+  async list([kind, label, key]) {
+    const items = await api("GET", `/api/${kind}`);
+    const rows = items.map((e) => el("tr", { "data-key": e[key] },
+      el("td", {}, el("a", { href: `#/admin/${kind}/${e.id}` }, e[key])),
+      el("td", { class: "sub" }, summary(kind, e))));
+    $("admin-main").replaceChildren(
+      el("div", { class: "calls-head" }, el("h2", {}, label),
+        el("a", { class: "button", href: `#/admin/${kind}/new`, id: "admin-new" }, `New ${humanize(kind).replace(/s$/, "").toLowerCase()}`)),
+      items.length
+        ? el("table", { class: "admin-list" }, el("tbody", {}, ...rows))
+        : el("p", { class: "empty" }, "None yet."));
+  },
+
+  async edit([kind, label, key], id) {
+    const doc = await this.schemas();
+    const root = doc.components.schemas;
+    const ref = doc.paths[`/api/${kind}`].post.requestBody.content["application/json"].schema;
+    const schema = resolve(root, ref);
+    const stored = id ? await api("GET", `/api/${kind}/${id}`) : {};
+    const form = editor(root, schema, stored, "", "");
+    const status = el("p", { class: "sub", id: "admin-status", role: "status" }, this.flash);
+    this.flash = "";
+    const problems = el("p", { class: "error", id: "admin-error", role: "alert" });
+    const save = el("button", { type: "submit", id: "admin-save" }, id ? "Save" : "Create");
+    let armed = false;
+    const del = id ? el("button", { type: "button", class: "danger", id: "admin-delete", onclick: async () => {
+      if (!armed) {
+        armed = true;
+        del.textContent = "Really delete?";
+        return;
+      }
+      try {
+        await api("DELETE", `/api/${kind}/${id}`);
+        location.hash = `#/admin/${kind}`;
+      } catch (e) {
+        armed = false;
+        del.textContent = "Delete";
+        problems.textContent = e.message;
+      }
+    } }, "Delete") : null;
+    const node = el("form", { class: "admin-form", id: "admin-form", "data-kind": kind, noValidate: true },
+      el("div", { class: "calls-head" }, el("h2", {}, id ? `${label}: ${stored[key]}` : `New in ${label.toLowerCase()}`),
+        el("a", { href: `#/admin/${kind}`, class: "sub" }, `← ${label}`)),
+      form.node, problems, el("div", { class: "admin-actions" }, save, del, status));
+    node.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      for (const row of node.querySelectorAll(".has-error")) {
+        row.classList.remove("has-error");
+        row.querySelector(":scope > .field-error").textContent = "";
+      }
+      problems.textContent = "";
+      save.disabled = true;
+      status.textContent = "Saving…";
+      try {
+        const body = form.get();
+        const saved = id ? await api("PUT", `/api/${kind}/${id}`, body) : await api("POST", `/api/${kind}`, body);
+        status.textContent = "Saved: routing uses it now.";
+        if (!id) {
+          this.flash = status.textContent;
+          location.hash = `#/admin/${kind}/${saved.id}`;
+        }
+      } catch (e) {
+        status.textContent = "";
+        const unplaced = [];
+        for (const p of e.problems || []) {
+          if (!p.path || !form.mark(segments(p.path), p.message)) unplaced.push(p.path ? `${p.path}: ${p.message}` : p.message);
+        }
+        problems.textContent = e.problems && e.problems.length
+          ? `Not saved: ${e.problems.length} problem(s) shown at their fields.${unplaced.length ? ` ${unplaced.join("; ")}` : ""}`
+          : `Not saved: ${e.message}`;
+        const first = node.querySelector(".has-error");
+        if (first) first.scrollIntoView({ block: "center" });
+      } finally {
+        save.disabled = false;
+      }
+    });
+    $("admin-main").replaceChildren(node);
+  },
+};
