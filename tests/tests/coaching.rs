@@ -18,14 +18,8 @@ use switchboard_tests::{add_number, assert_no_page_errors, get_json, screenshot_
 /// Alice's microphone: her greeting in the natural voice (a person's voice, as browsers carry
 /// it), then silence (the browser plays the file in a loop).
 fn alice_mic(dir: &std::path::Path) -> std::path::PathBuf {
-    let said = dir.join("alice-said.wav");
     let text = "Thank you for calling Acme, my name is Alice. How can I help you today?";
-    let o = switchboard_tests::run(
-        &["say", text, "--voice", "piper", "--rate", "16000", "-o", said.to_str().unwrap()],
-        &[],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (_, mut samples) = switchboard_telephony::media::wav::decode(&std::fs::read(&said).unwrap()).unwrap();
+    let mut samples = natural_speech(dir, text, 16_000);
     samples.extend(std::iter::repeat_n(0i16, 16_000 * 10));
     let path = dir.join("alice-greeting.wav");
     std::fs::write(&path, switchboard_telephony::media::wav::encode_pcm16(&samples, 16_000, 1)).unwrap();

@@ -14,13 +14,7 @@ use switchboard_tests::add_number;
 
 /// What the caller says, in the piper voice at 8 kHz.
 fn said(dir: &std::path::Path, text: &str) -> Vec<i16> {
-    let file = dir.join(format!("said-{}.wav", text.len()));
-    let o = switchboard_tests::run(
-        &["say", text, "--voice", "piper", "--rate", "8000", "-o", file.to_str().unwrap()],
-        &[],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    switchboard_telephony::media::wav::decode(&std::fs::read(&file).unwrap()).unwrap().1
+    natural_speech(dir, text, 8_000)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

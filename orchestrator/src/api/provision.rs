@@ -7,13 +7,12 @@
 
 use super::AppState;
 use crate::model::deskphone::{address_allowed, normalize_mac};
-use crate::model::{Agent, DeskPhone, PhoneVendor};
+use crate::model::{Agent, PhoneVendor};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use sqlx::Row;
 use std::net::{IpAddr, SocketAddr};
 
 /// The file a phone asks for: its MAC and the format.
@@ -23,26 +22,6 @@ pub fn requested(file: &str) -> Option<(String, PhoneVendor)> {
     }
     let mac = file.strip_prefix("cfg")?.strip_suffix(".xml")?;
     normalize_mac(mac).filter(|m| m.len() == mac.len()).map(|m| (m, PhoneVendor::Grandstream))
-}
-
-/// The agent (and account) a desk phone with `mac` belongs to, secrets opened.
-async fn owner(st: &AppState, mac: &str) -> crate::Result<Option<(i64, Agent, DeskPhone)>> {
-    let rows = sqlx::query("SELECT account_id, spec FROM config_entities WHERE kind = 'agents'")
-        .fetch_all(st.db.pool())
-        .await?;
-    for r in rows {
-        let spec: String = r.try_get("spec")?;
-        let Ok(agent) = serde_json::from_str::<Agent>(&spec) else { continue };
-        if !agent.desk_phones.iter().any(|d| normalize_mac(&d.mac).as_deref() == Some(mac)) {
-            continue;
-        }
-        let agent = st.db.open_spec(agent)?;
-        let phone = agent.desk_phones.iter().find(|d| normalize_mac(&d.mac).as_deref() == Some(mac)).cloned();
-        if let Some(phone) = phone {
-            return Ok(Some((r.try_get("account_id")?, agent, phone)));
-        }
-    }
-    Ok(None)
 }
 
 /// Whether the request carries the phone's basic credentials (user = MAC, the password).
@@ -137,7 +116,7 @@ fn sip_server(st: &AppState, headers: &HeaderMap) -> (String, u16) {
 pub async fn serve(State(st): State<AppState>, Path(file): Path<String>, parts: Parts) -> Response {
     let Some((mac, vendor)) = requested(&file) else { return StatusCode::NOT_FOUND.into_response() };
     let peer: Option<IpAddr> = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let found = match owner(&st, &mac).await {
+    let found = match crate::store::config::desk_phone_owner(&st.db, &mac).await {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "provisioning: reading the agents failed");

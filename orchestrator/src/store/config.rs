@@ -260,3 +260,25 @@ pub async fn trunk_hosts(db: &Db) -> Result<Vec<(String, String, String, u16)>> 
     }
     Ok(out)
 }
+
+/// The account and agent a desk phone (`mac`, normalised) belongs to, and the phone, with their
+/// secrets opened (for provisioning; only the matching agent's are opened).
+pub async fn desk_phone_owner(db: &Db, mac: &str) -> Result<Option<(i64, model::Agent, model::DeskPhone)>> {
+    use crate::model::deskphone::normalize_mac;
+    let rows = sqlx::query("SELECT account_id, spec FROM config_entities WHERE kind = 'agents'")
+        .fetch_all(db.pool())
+        .await?;
+    for r in rows {
+        let spec: String = r.try_get("spec")?;
+        let Ok(agent) = serde_json::from_str::<model::Agent>(&spec) else { continue };
+        if !agent.desk_phones.iter().any(|d| normalize_mac(&d.mac).as_deref() == Some(mac)) {
+            continue;
+        }
+        let agent = db.open_spec(agent)?;
+        let phone = agent.desk_phones.iter().find(|d| normalize_mac(&d.mac).as_deref() == Some(mac)).cloned();
+        if let Some(phone) = phone {
+            return Ok(Some((r.try_get("account_id")?, agent, phone)));
+        }
+    }
+    Ok(None)
+}

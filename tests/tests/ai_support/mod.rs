@@ -334,6 +334,16 @@ pub(crate) fn speech(dir: &std::path::Path, text: &str) -> Vec<i16> {
     wav::decode(&std::fs::read(&file).unwrap()).unwrap().1
 }
 
+/// Speech in the natural piper voice at `rate` (a person's voice, where Whisper tiny must hear
+/// the words reliably: it mishears espeak-ng now and then).
+pub(crate) fn natural_speech(dir: &std::path::Path, text: &str, rate: u32) -> Vec<i16> {
+    let file = dir.join(format!("natural-{rate}-{}.wav", text.len()));
+    let rate_arg = rate.to_string();
+    let o = run(&["say", text, "--voice", "piper", "--rate", &rate_arg, "-o", file.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wav::decode(&std::fs::read(&file).unwrap()).unwrap().1
+}
+
 pub(crate) fn transcribe(file: &std::path::Path) -> String {
     let o = run(&["transcribe", file.to_str().unwrap()], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -245,22 +245,8 @@ impl Ctx {
         }
     }
 
-    fn card(&self, kind: &str, title: String, lines: Vec<String>, heard: &str) -> Card {
-        Card {
-            id: 0,
-            at_ms: now_ms(),
-            kind: kind.into(),
-            title,
-            lines,
-            link: None,
-            source: None,
-            heard: Some(heard.to_string()),
-        }
-    }
-
     fn show(&self, card: Card) {
-        let card = self.session.add_card(card);
-        self.event("coaching_card", json!({"kind": card.kind, "title": card.title, "source": card.source}));
+        show(&self.session, self.records.as_ref(), card);
     }
 
     async fn act(&mut self, action: Action, heard: &str) {
@@ -277,11 +263,11 @@ impl Ctx {
                         Ok(Some(o)) => {
                             self.customer.get_or_insert(o.customer_id);
                             let mut c =
-                                self.card("order", format!("Order #{}", o.number), order_lines(&o), heard);
+                                Card::new("order", format!("Order #{}", o.number), order_lines(&o), heard);
                             c.link = Some(format!("#/customers/{}", o.customer_id));
                             c
                         }
-                        Ok(None) => self.card(
+                        Ok(None) => Card::new(
                             "order",
                             format!("No order #{number}"),
                             vec!["No order has this number: ask the caller to check it.".into()],
@@ -305,27 +291,29 @@ impl Ctx {
                             let mut lines = vec![c.emails.join(", ")];
                             lines.extend(c.phones.iter().map(|p| p.number.clone()));
                             lines.push(format!("Balance {}", money(c.balance_cents, &c.currency)));
-                            let mut card = self.card("customer", c.name.clone(), lines, heard);
+                            let mut card = Card::new("customer", c.name.clone(), lines, heard);
                             card.link = Some(format!("#/customers/{}", c.id));
                             card
                         }
-                        Ok(None) => self.card("customer", format!("No customer with {email}"), vec![], heard),
+                        Ok(None) => Card::new("customer", format!("No customer with {email}"), vec![], heard),
                         Err(e) => return tracing::warn!(error = %e, "coaching: customer lookup failed"),
                     };
                 self.show(card);
             }
             Action::FindTickets => {
                 if self.customer.is_none() {
-                    if let Some(id) = self.session.key.and(Some(self.session.view().call_id)) {
-                        self.customer = crate::store::calls::get(&self.db, account, id, None)
-                            .await
-                            .ok()
-                            .and_then(|d| d.record.customer_id);
+                    // The call's own match (a call with a record; the benchmark's has none).
+                    if self.session.key.is_some() {
+                        self.customer =
+                            crate::store::calls::get(&self.db, account, self.session.call_id, None)
+                                .await
+                                .ok()
+                                .and_then(|d| d.record.customer_id);
                     }
                 }
                 let Some(customer) = self.customer else {
                     let lines = vec!["Ask for their order number or e-mail to see their tickets.".into()];
-                    return self.show(self.card(
+                    return self.show(Card::new(
                         "tickets",
                         "A problem: no customer matched yet".into(),
                         lines,
@@ -344,7 +332,7 @@ impl Ctx {
                             .iter()
                             .map(|t| format!("#{} {} ({})", t.id, t.subject, label(&t.status)))
                             .collect();
-                        let mut card = self.card("tickets", title, lines, heard);
+                        let mut card = Card::new("tickets", title, lines, heard);
                         card.link = Some(format!("#/customers/{customer}"));
                         self.show(card);
                     }
@@ -352,7 +340,7 @@ impl Ctx {
                 }
             }
             Action::Suggest { say, asked } => {
-                let mut card = self.card("suggestion", "Suggested answer".into(), vec![say], &asked);
+                let mut card = Card::new("suggestion", "Suggested answer".into(), vec![say], &asked);
                 card.source = Some("written answer".into());
                 self.show(card);
             }
@@ -374,7 +362,7 @@ impl Ctx {
                 self.session
                     .update(|v| v.alerts.push(CoachAlert { kind: kind.into(), text: text.clone(), at_ms }));
                 self.event("coaching_alert", json!({"kind": kind, "text": text}));
-                let card = self.card("alert", text, vec![], heard);
+                let card = Card::new("alert", text, vec![], heard);
                 self.session.add_card(card);
             }
         }
@@ -399,28 +387,22 @@ impl Ctx {
         tokio::spawn(async move {
             match super::suggest::ask(&llm, &transcript).await {
                 Ok(Some(text)) => {
-                    let card = session.add_card(Card {
-                        id: 0,
-                        at_ms: now_ms(),
-                        kind: "suggestion".into(),
-                        title: "Suggested answer".into(),
-                        lines: vec![text],
-                        link: None,
-                        source: Some("LLM".into()),
-                        heard: Some(heard),
-                    });
-                    if let (Some(r), Some(key)) = (records, session.key) {
-                        r.event(
-                            key,
-                            "coaching_card",
-                            json!({"kind": card.kind, "title": card.title, "source": "LLM"}),
-                        );
-                    }
+                    let mut card = Card::new("suggestion", "Suggested answer".into(), vec![text], &heard);
+                    card.source = Some("LLM".into());
+                    show(&session, records.as_ref(), card);
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "coaching: the LLM's suggestion failed"),
             }
         });
+    }
+}
+
+/// Puts a card in the agent's view and its gist in the call's timeline.
+fn show(session: &Session, records: Option<&RecordWriter>, card: Card) {
+    let card = session.add_card(card);
+    if let (Some(r), Some(key)) = (records, session.key) {
+        r.event(key, "coaching_card", json!({"kind": card.kind, "title": card.title, "source": card.source}));
     }
 }
 

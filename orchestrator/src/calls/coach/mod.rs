@@ -107,8 +107,26 @@ pub struct CoachView {
 pub struct Session {
     pub account: i64,
     pub key: Option<RecordKey>,
+    /// The call's record id (0 without one).
+    pub call_id: i64,
     view: Mutex<CoachView>,
     changed: watch::Sender<u64>,
+}
+
+impl Card {
+    /// A card brought up now by what the caller said (`heard`).
+    pub fn new(kind: &str, title: String, lines: Vec<String>, heard: &str) -> Card {
+        Card {
+            id: 0,
+            at_ms: crate::clock::now_ms(),
+            kind: kind.into(),
+            title,
+            lines,
+            link: None,
+            source: None,
+            heard: Some(heard.to_string()),
+        }
+    }
 }
 
 impl Session {
@@ -120,7 +138,7 @@ impl Session {
             live: true,
             ..Default::default()
         };
-        Arc::new(Session { account, key, view: Mutex::new(view), changed: watch::channel(0).0 })
+        Arc::new(Session { account, key, call_id, view: Mutex::new(view), changed: watch::channel(0).0 })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CoachView> {
