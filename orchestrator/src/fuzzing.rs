@@ -147,6 +147,41 @@ pub fn authorization_header(data: &[u8]) {
     }
 }
 
+/// A desk phone's provisioning request: the file it asks for (the first line) and its
+/// `Authorization` header (the second). A file names a MAC only as twelve hex digits in one of
+/// the two formats; a phone is let in only with that MAC as its user and the exact password.
+pub fn provisioning_request(data: &[u8]) {
+    let mut lines = data.splitn(2, |b| *b == b'\n');
+    let file = String::from_utf8_lossy(lines.next().unwrap_or_default());
+    if let Some((mac, vendor)) = crate::api::provision::requested(&file) {
+        assert!(
+            mac.len() == 12 && mac.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{mac:?}"
+        );
+        let asked = match vendor {
+            model::PhoneVendor::Yealink => format!("{mac}.cfg"),
+            model::PhoneVendor::Grandstream => format!("cfg{mac}.xml"),
+        };
+        assert_eq!(asked, file.to_lowercase(), "the file names the MAC as given");
+    }
+    let mut headers = HeaderMap::new();
+    if let Some(value) = lines.next().and_then(|v| HeaderValue::from_bytes(v).ok()) {
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    const MAC: &str = "805ec0123456";
+    for password in ["s3cret-pass", ""] {
+        if crate::api::provision::authenticated(&headers, MAC, password) {
+            let value = headers[header::AUTHORIZATION].to_str().expect("credentials came from ASCII");
+            let encoded = value.get(6..).unwrap_or_default().trim();
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).expect("valid base64");
+            let text = String::from_utf8(decoded).expect("UTF-8");
+            let (user, pass) = text.split_once(':').expect("user:password");
+            assert_eq!((model::deskphone::normalize_mac(user).as_deref(), pass), (Some(MAC), password));
+        }
+    }
+}
+
 /// `Cookie` headers (one per line of the input): the session token, if any, is a non-empty
 /// `sb_session` value without a separator, as sent.
 pub fn cookie_header(data: &[u8]) {

@@ -132,6 +132,18 @@ fn authorization_header() {
 }
 
 #[test]
+fn provisioning_request() {
+    let seeds = seeds(&[
+        "805ec0123456.cfg\nBasic ODA1ZWMwMTIzNDU2OnMzY3JldC1wYXNz",
+        "cfg805EC0123456.xml\nbasic ODA6NWU6YzA6MTI6MzQ6NTY6czNjcmV0LXBhc3M=",
+        "80:5e:c0:12:34:56.cfg\nBasic ODA1ZWMwMTIzNDU2Og==",
+        "y000000000000.cfg\nBearer x",
+        "cfg.xml\n",
+    ]);
+    run("provisioning_request", fuzzing::provisioning_request, &seeds, 20_000, 12);
+}
+
+#[test]
 fn cookie_header() {
     let seeds = seeds(&[
         "sb_session=0123456789abcdef",

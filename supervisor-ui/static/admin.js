@@ -5,8 +5,15 @@
 // API, which applies the change to routing before it answers; a refused save shows each
 // problem at its field. Deleting asks to be pressed twice; the API refuses (409) while
 // anything refers to the entity, and says what.
-import { $, api, el } from "./lib.js";
+import { $, api, atLeast, el } from "./lib.js";
 import { editor, humanize, resolve, segments } from "./form.js";
+import { scheduleEditor } from "./admin_schedule.js";
+import { ivrEditor } from "./admin_ivr.js";
+import { leave, sidePanel } from "./admin_side.js";
+import { tokensPage } from "./admin_tokens.js";
+
+/** Kinds with an editor made by hand instead of generated (same contract as `form.js`). */
+const HANDMADE = { schedules: scheduleEditor, ivr_menus: ivrEditor };
 
 export const KINDS = [
   ["phone_numbers", "Numbers", "number"],
@@ -21,6 +28,8 @@ export const KINDS = [
   ["trunks", "Trunks", "name"],
   ["classes_of_service", "Classes of service", "name"],
   ["payment_gateways", "Payment gateways", "name"],
+  ["users", "Users", "email", "owner"],
+  ["tokens", "API tokens", "name", "owner"],
 ];
 
 /** What a target or prompt says, in a few words. */
@@ -38,6 +47,8 @@ function summary(kind, e) {
     case "schedules": return `${e.time_zone} · open → ${describe(e.open_target)}, closed → ${describe(e.closed_target)}`;
     case "ivr_menus": return e.options.map((o) => `${o.digit} → ${describe(o.target)}`).join(" · ");
     case "queues": return `${humanize(e.strategy || "longest_idle").toLowerCase()}${e.overflow_target ? ` · overflow → ${describe(e.overflow_target)}` : ""}`;
+    case "users": return `${e.name} · ${humanize(e.role)}${e.agent_extension ? ` · extension ${e.agent_extension}` : ""}${e.disabled ? " · disabled" : ""}`;
+    case "audio": return e.file ? `recording ${e.file}` : e.tts_text ? `“${e.tts_text}”` : "nothing to play yet: upload a recording";
     case "agents": return `${e.display_name}${e.queues && e.queues.length ? ` · ${e.queues.map((q) => q.queue).join(", ")}` : ""}`;
     default: return e.description || "";
   }
@@ -56,8 +67,10 @@ export const admin = {
   /** `page`: `/admin`, `/admin/{kind}`, `/admin/{kind}/new` or `/admin/{kind}/{id}`. */
   async show(page) {
     const [, , kind, id] = page.split("/");
-    const known = KINDS.find(([k]) => k === kind);
-    $("admin-kinds").replaceChildren(...KINDS.map(([k, label]) =>
+    leave();
+    const kinds = KINDS.filter(([, , , role]) => !role || atLeast(role));
+    const known = kinds.find(([k]) => k === kind);
+    $("admin-kinds").replaceChildren(...kinds.map(([k, label]) =>
       el("a", { href: `#/admin/${k}`, class: k === kind ? "active" : "", "data-kind": k }, label)));
     const main = $("admin-main");
     if (!known) {
@@ -65,7 +78,8 @@ export const admin = {
         "Choose what to configure. Changes reach routing as soon as they are saved: a number's next call follows them."));
     }
     try {
-      if (id) await this.edit(known, id === "new" ? null : Number(id));
+      if (kind === "tokens") await tokensPage();
+      else if (id) await this.edit(known, id === "new" ? null : Number(id));
       else await this.list(known);
     } catch (e) {
       main.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
@@ -91,7 +105,8 @@ export const admin = {
     const ref = doc.paths[`/api/${kind}`].post.requestBody.content["application/json"].schema;
     const schema = resolve(root, ref);
     const stored = id ? await api("GET", `/api/${kind}/${id}`) : {};
-    const form = editor(root, schema, stored, "", "");
+    const form = HANDMADE[kind] ? HANDMADE[kind](root, stored) : editor(root, schema, stored, "", "");
+    if (kind === "audio" || kind === "ai_agents") await offerVoices(form.node);
     const status = el("p", { class: "sub", id: "admin-status", role: "status" }, this.flash);
     this.flash = "";
     const problems = el("p", { class: "error", id: "admin-error", role: "alert" });
@@ -120,8 +135,10 @@ export const admin = {
       ev.preventDefault();
       for (const row of node.querySelectorAll(".has-error")) {
         row.classList.remove("has-error");
-        row.querySelector(":scope > .field-error").textContent = "";
+        const shown = row.querySelector(":scope > .field-error");
+        if (shown) shown.textContent = "";
       }
+      for (const input of node.querySelectorAll(".invalid")) input.classList.remove("invalid");
       problems.textContent = "";
       save.disabled = true;
       status.textContent = "Saving…";
@@ -148,6 +165,18 @@ export const admin = {
         save.disabled = false;
       }
     });
-    $("admin-main").replaceChildren(node);
+    const side = sidePanel(kind, stored, id, form.node);
+    $("admin-main").replaceChildren(side ? el("div", { class: "admin-edit" }, node, side) : node);
   },
 };
+
+/** The voices there are, offered as suggestions in a form's `voice` field. */
+async function offerVoices(node) {
+  const input = node.querySelector(":scope > [data-field='voice'] input");
+  if (!input) return;
+  const voices = await api("GET", "/api/voices").catch(() => []);
+  const list = el("datalist", { id: "voices" }, ...voices.filter((v) => v.name).map((v) => el("option", { value: v.name }, v.label)));
+  input.setAttribute("list", "voices");
+  input.placeholder = voices.length ? voices[0].label : input.placeholder;
+  input.after(list);
+}

@@ -9,7 +9,8 @@ import { el } from "./lib.js";
 const LONG_TEXT = new Set(["system_prompt", "text", "say", "greeting", "description", "tts_text"]);
 const SECRET = /(password|secret|api_key|^pin$|token)/;
 
-export const humanize = (name) => name.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
+export const humanize = (name) => name.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase())
+  .replace(/\b(ivr|ai|sip|llm|api|tts|url)\b/gi, (w) => w.toUpperCase());
 
 /** The schema `s` with its `$ref` (and single `allOf`) resolved against `root`. */
 export function resolve(root, s) {

@@ -7,6 +7,9 @@ pub enum Error {
     /// A WAV file that cannot be used, and why.
     #[error("not a usable WAV file: {0}")]
     Wav(String),
+    /// An MP3 file that cannot be used, and why.
+    #[error("not a usable MP3 file: {0}")]
+    Mp3(String),
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error(transparent)]

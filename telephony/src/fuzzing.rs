@@ -323,6 +323,18 @@ pub fn wav(data: &[u8]) {
     }
 }
 
+/// An uploaded MP3 file: decoded to mono audio at a rate the players take, or refused with a
+/// reason; what decodes is stored as a WAV file that reads back the same.
+pub fn mp3(data: &[u8]) {
+    if let Ok((samples, rate)) = crate::media::mp3::decode(data) {
+        assert!((8_000..=48_000).contains(&rate), "rate {rate}");
+        assert!(!samples.is_empty(), "decoded nothing yet accepted");
+        let stored = wav::encode_pcm16(&samples, rate, 1);
+        let (info, back) = wav::decode(&stored).expect("the stored WAV decodes");
+        assert_eq!((info.sample_rate, back.len()), (rate, samples.len()), "stored WAV differs");
+    }
+}
+
 /// A call from the trusted carrier in `sip_server`, answered by us; seeds for that target are
 /// in-dialog requests of this call.
 pub const SERVER_CALL: &str = "INVITE sip:100@203.0.113.1 SIP/2.0\r\n\

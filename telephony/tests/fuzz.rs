@@ -37,6 +37,7 @@ fn targets() -> Vec<Target> {
         ("rtcp", fuzzing::rtcp, seeds::rtcp()),
         ("dtmf", fuzzing::dtmf, seeds::dtmf()),
         ("wav", fuzzing::wav, seeds::wav()),
+        ("mp3", fuzzing::mp3, seeds::mp3()),
         ("webrtc_offer", fuzzing::webrtc_offer, seeds::sdp()),
         ("webrtc_packets", fuzzing::webrtc_packets, seeds::webrtc_packets()),
     ]
@@ -150,6 +151,12 @@ fn dtmf() {
 #[test]
 fn wav() {
     run("wav", fuzzing::wav, &seeds_of("wav"), 25_000, false, 10);
+}
+
+// Each input is a whole decoder set-up and run: fewer iterations.
+#[test]
+fn mp3() {
+    run("mp3", fuzzing::mp3, &seeds_of("mp3"), 3_000, false, 13);
 }
 
 // Each input builds a WebRTC leg (a DTLS certificate, an Opus codec): fewer iterations.

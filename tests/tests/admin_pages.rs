@@ -1,6 +1,6 @@
 //! The admin pages in Chromium: an admin builds a number → IVR menu → queue flow entirely in
 //! the browser (a refused save shows each problem at its field; a sub-form for the menu's
-//! option and its target), then a carrier call (sipp, RFC 4733 keys) follows it: the menu,
+//! option and its target in the hand-made menu editor), then a carrier call (sipp, RFC 4733 keys) follows it: the menu,
 //! key 4, the new queue, its overflow. Deleting asks twice and a queue a menu still uses is
 //! refused with the reason; agents get no admin pages.
 
@@ -74,13 +74,16 @@ async fn an_admin_builds_a_number_ivr_queue_flow_in_the_browser_and_a_call_follo
         .await;
     b.run(json!({"do": "fill", "selector": format!("{top} > [data-field='prompt'] textarea"), "value": "For returns, press 4."}))
         .await;
-    b.run(json!({"do": "click", "selector": "button[data-add='options']"})).await;
-    let option = format!("{top} > [data-field='options'] .form-list-item");
-    b.run(json!({"do": "fill", "selector": format!("{option} [data-field='digit'] input"), "value": "4"}))
+    b.run(json!({"do": "click", "selector": "#ivr-add-key"})).await;
+    let option = ".ivr-option:nth-child(1)";
+    b.run(json!({"do": "select", "selector": format!("{option} select[data-part='digit']"), "value": "4"}))
         .await;
-    b.run(json!({"do": "select", "selector": format!("{option} [data-field='target'] select"), "value": "queue"})).await;
-    b.run(json!({"do": "fill", "selector": format!("{option} [data-field='target'] [data-field='name'] input"), "value": "returns"}))
+    b.run(json!({"do": "select", "selector": format!("{option} .form-tagged > select"), "value": "queue"}))
         .await;
+    b.run(
+        json!({"do": "fill", "selector": format!("{option} [data-field='name'] input"), "value": "returns"}),
+    )
+    .await;
     b.run(json!({"do": "click", "selector": "#admin-save"})).await;
     saved(&mut b).await;
     b.run(json!({"do": "screenshot", "path": screenshot_dir().join("admin-ivr.png").display().to_string()}))

@@ -135,6 +135,11 @@ const commands = {
     await page.selectOption(selector, value);
     return {};
   },
+  // Chooses a file in a file input, as a person picking it in the file dialog.
+  async upload({ selector, path }) {
+    await page.setInputFiles(selector, path);
+    return {};
+  },
   // Evaluates a JavaScript expression in the page; its (JSON) value.
   async evaluate({ expression }) {
     return { value: await page.evaluate(expression) };

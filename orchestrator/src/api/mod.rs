@@ -5,6 +5,7 @@
 //! forget it), the OpenAPI document and the role-matrix test.
 
 mod account;
+mod agent_chats;
 mod audio;
 mod auth;
 mod calls;
@@ -22,6 +23,7 @@ pub mod provision;
 mod queues_live;
 mod recordings;
 mod registrations;
+mod schedules;
 mod sipws;
 pub use sipws::Secure;
 mod conference;
@@ -104,6 +106,8 @@ pub struct AppState {
     pub health: crate::supervise::Health,
     /// The call-record writer, when SIP runs (`/healthz` checks it drains).
     pub records: Option<crate::store::calls::RecordWriter>,
+    /// Admins' "try it" chats with AI agents.
+    chats: Arc<agent_chats::Chats>,
 }
 
 /// How the HTTP application is set up.
@@ -180,6 +184,7 @@ fn declare(api: &mut Api) {
     account::routes(api);
     people::routes(api);
     config::routes(api);
+    schedules::routes(api);
     audio::routes(api);
     commerce::routes(api);
     workspace::routes(api);
@@ -193,6 +198,7 @@ fn declare(api: &mut Api) {
     conference::routes(api);
     supervision::routes(api);
     conversations::routes(api);
+    agent_chats::routes(api);
     registrations::routes(api);
     live::routes(api);
     voicemail::routes(api);
@@ -225,6 +231,7 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         live: options.live,
         health: options.health,
         records: options.records,
+        chats: Arc::default(),
     };
     let router = api
         .router

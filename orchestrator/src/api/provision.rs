@@ -25,7 +25,7 @@ pub fn requested(file: &str) -> Option<(String, PhoneVendor)> {
 }
 
 /// Whether the request carries the phone's basic credentials (user = MAC, the password).
-fn authenticated(headers: &HeaderMap, mac: &str, password: &str) -> bool {
+pub fn authenticated(headers: &HeaderMap, mac: &str, password: &str) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
     let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
         return false;

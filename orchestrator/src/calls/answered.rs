@@ -18,10 +18,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub const NOBODY: &str = "I'm sorry, nobody can take your call right now. Please call again later. Goodbye.";
 
 /// What happens to the person the call is offered to (from the call router).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegEvent {
     /// The person answered (the caller's playback is the service's to end).
     Answered,
+    /// Which extension answered (right after `Answered`, when an extension was rung).
+    AnsweredBy(String),
     /// Nobody took the call (SIP status).
     Unreached(u16),
     /// The person listening in hung up; the caller is still here.
@@ -74,7 +76,7 @@ impl Party {
         }
     }
 
-    fn endpoint(&self) -> &str {
+    pub fn endpoint(&self) -> &str {
         match self {
             Party::Agent(e) | Party::Supervisor(e) | Party::External(e) => e,
         }
@@ -199,9 +201,23 @@ impl AnsweredCall {
         ring_ms: u64,
         stop_key: Option<char>,
     ) -> Rang {
+        self.offer_to(vec![party], decision, ring_ms, stop_key).await.0
+    }
+
+    /// The same for several people rung at once (a ring group): each is a leg of the record;
+    /// the one who answered is returned with `Rang::Answered`.
+    pub async fn offer_to(
+        &mut self,
+        parties: Vec<Party>,
+        decision: RouteDecision,
+        ring_ms: u64,
+        stop_key: Option<char>,
+    ) -> (Rang, Option<Party>) {
         let mut legs = self.legs.fresh().await;
-        let leg: Option<LegKey> =
-            self.record.map(|key| self.records.leg(key, party.kind(), party.endpoint()));
+        let keys: Vec<Option<LegKey>> = parties
+            .iter()
+            .map(|p| self.record.map(|key| self.records.leg(key, p.kind(), p.endpoint())))
+            .collect();
         self.sip.route(self.call, decision).await;
         let ring_end = tokio::time::Instant::now() + Duration::from_millis(ring_ms + 5_000);
         let digits = &mut self.digits;
@@ -223,7 +239,7 @@ impl AnsweredCall {
             _ = tokio::time::sleep_until(ring_end) => Some(Ok(LegEvent::Unreached(408))),
         };
         let rang = match event {
-            Some(Ok(LegEvent::Answered)) => Rang::Answered,
+            Some(Ok(LegEvent::Answered | LegEvent::AnsweredBy(_))) => Rang::Answered,
             Some(Ok(LegEvent::Unreached(status))) => Rang::Unreached(status),
             Some(Ok(LegEvent::Left)) => Rang::Unreached(487),
             None => Rang::CallerLeft,
@@ -237,28 +253,53 @@ impl AnsweredCall {
                     _ = tokio::time::sleep(Duration::from_secs(5)) => Some(LegEvent::Unreached(487)),
                 };
                 match settled {
-                    Some(LegEvent::Answered) => Rang::Answered,
+                    Some(LegEvent::Answered | LegEvent::AnsweredBy(_)) => Rang::Answered,
                     Some(_) => Rang::Key(key),
                     None => Rang::CallerLeft,
                 }
             }
         };
-        if let Some(leg) = leg {
-            match rang {
-                Rang::Answered => self.records.leg_answered(leg),
-                Rang::Unreached(status) => self.records.leg_ended(leg, &unreached_outcome(status)),
+        // Who answered: the one person offered, or the extension the SIP core names next.
+        let answerer = match (&rang, parties.len()) {
+            (Rang::Answered, 1) => Some(0),
+            (Rang::Answered, _) => {
+                let named = tokio::time::timeout(Duration::from_secs(2), async {
+                    loop {
+                        match legs.recv().await {
+                            Some(LegEvent::AnsweredBy(extension)) => return Some(extension),
+                            Some(_) => {}
+                            None => return None,
+                        }
+                    }
+                })
+                .await
+                .ok()
+                .flatten();
+                let found = named.as_deref().and_then(|e| parties.iter().position(|p| p.endpoint() == e));
+                if found.is_none() {
+                    tracing::warn!(call = %self.call, ?named, "a ring group was answered by someone not in it");
+                }
+                found.or(Some(0))
+            }
+            _ => None,
+        };
+        for (i, leg) in keys.into_iter().enumerate() {
+            let Some(leg) = leg else { continue };
+            match &rang {
+                Rang::Answered if answerer == Some(i) => self.records.leg_answered(leg),
+                Rang::Answered => self.records.leg_ended(leg, "answered_elsewhere"),
+                Rang::Unreached(status) => self.records.leg_ended(leg, &unreached_outcome(*status)),
                 Rang::CallerLeft => self.records.leg_ended(leg, "cancelled"),
                 Rang::Key(_) => self.records.leg_ended(leg, "stopped_by_caller"),
             }
         }
-        if rang == Rang::Answered {
-            if let (Some(key), Party::Agent(extension)) = (self.record, &party) {
-                self.records.answered_by(key, extension);
-                // The agent's own recording setting (a queue adds its own: `queue`).
-                self.live.recordings().answered(key, None, extension);
-            }
+        let answered = answerer.and_then(|i| parties.into_iter().nth(i));
+        if let (Some(key), Some(Party::Agent(extension))) = (self.record, &answered) {
+            self.records.answered_by(key, extension);
+            // The agent's own recording setting (a queue adds its own: `queue`).
+            self.live.recordings().answered(key, None, extension);
         }
-        rang
+        (rang, answered)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Call queues: a caller we answered waits in line (the queue's greeting, then hold music or
 //! the hold chime, with their position and estimated wait announced now and then) while the
 //! first caller in line is offered to the queue's members one at a time, by the queue's
-//! strategy, skipping agents whose status is away, on a break or offline. When a member
+//! strategy (ring-all: to every free member at once, the first to answer takes it), skipping agents whose status is away, on a break or offline. When a member
 //! answers, the caller is connected and the member is the call's agent. When nobody can take
 //! calls (no member could even ring: all unregistered or unavailable; members busy on calls
 //! are there, and the caller waits for them), the caller has waited `max_wait_seconds`, or
@@ -13,7 +13,7 @@
 use crate::calls::activity::Line;
 use crate::calls::answered::{AnsweredCall, Next, Party, Rang, NOBODY};
 use crate::calls::waiting::{self, Place};
-use crate::model::{Prompt, Queue, Target};
+use crate::model::{Agent, Prompt, Queue, QueueStrategy, Target};
 use serde_json::json;
 use std::time::Duration;
 use switchboard_telephony::media::player::{Source, Tone};
@@ -68,6 +68,9 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
         .into_iter()
         .filter(|a| waiting::set_away_because(call.account, &a.extension).is_none())
         .collect();
+    if spec.strategy == QueueStrategy::RingAll && members.len() > 1 {
+        return ring_all(call, queue, spec, members, rang).await;
+    }
     let members =
         crate::calls::strategy::order(spec.strategy, call.account, queue, members, call.live.agents());
     for agent in members {
@@ -109,16 +112,67 @@ async fn ring(call: &mut AnsweredCall, queue: &str, spec: &Queue, extension: &st
     let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
     let rang = call.offer(Party::Agent(extension.to_string()), decision, ring_ms, opt_out).await;
     if let Rang::Answered = rang {
-        crate::calls::strategy::answered(call.account, queue, extension);
-        waiting::offer_answered(call.account, extension);
-        let line = Line::new(call.call, call.caller.clone(), call.record);
-        call.live.agents().answered(call.account, extension, line, spec.wrap_up_seconds);
-        if let Some(key) = call.record {
-            call.live.recordings().answered(key, Some(queue), extension);
-            call.live.coaching().answered(key, queue, extension);
-        }
+        took(call, queue, spec, extension);
     }
     rang
+}
+
+/// Ring-all: every free member's phones ring at once; the first to answer takes the caller
+/// (the others stop ringing). Nobody answering counts as a missed offer for each of them.
+async fn ring_all(
+    call: &mut AnsweredCall,
+    queue: &str,
+    spec: &Queue,
+    members: Vec<Agent>,
+    mut rang: bool,
+) -> Round {
+    let ring_ms = spec.ring_timeout_seconds as u64 * 1000;
+    let decision = RouteDecision::RingGroup {
+        account: call.account,
+        members: members.iter().map(|a| (a.extension.clone(), a.lines as usize)).collect(),
+        ring_timeout_ms: ring_ms,
+        media: call.media(),
+    };
+    let parties = members.iter().map(|a| Party::Agent(a.extension.clone())).collect();
+    let opt_out = spec.opt_out_digit.as_deref().and_then(|d| d.chars().next());
+    match call.offer_to(parties, decision, ring_ms, opt_out).await {
+        (Rang::Answered, party) => {
+            let extension = party.map_or_else(|| members[0].extension.clone(), |p| p.endpoint().to_string());
+            took(call, queue, spec, &extension);
+            Round::Answered(extension)
+        }
+        (Rang::CallerLeft, _) => Round::CallerLeft,
+        (Rang::Key(_), _) => Round::OptedOut,
+        (Rang::Unreached(status), _) => {
+            rang |= status != 480;
+            for agent in &members {
+                call.event(
+                    "queue_offer",
+                    json!({ "queue": queue, "agent": agent.extension, "status": status }),
+                );
+                if status == 408 {
+                    missed(call, spec, &agent.extension);
+                }
+            }
+            if rang {
+                Round::NotNow
+            } else {
+                Round::NobodyThere
+            }
+        }
+    }
+}
+
+/// `extension` answered the queue's caller: they are its agent (on a call, then wrap-up).
+fn took(call: &mut AnsweredCall, queue: &str, spec: &Queue, extension: &str) {
+    crate::calls::strategy::answered(call.account, queue, extension);
+    waiting::offer_answered(call.account, extension);
+    let line = Line::new(call.call, call.caller.clone(), call.record);
+    call.live.agents().answered(call.account, extension, line, spec.wrap_up_seconds);
+    if let Some(key) = call.record {
+        call.live.recordings().answered(key, Some(queue), extension);
+        call.live.coaching().answered(key, queue, extension);
+    }
 }
 
 /// A member let the caller's offer ring out: after the queue's `max_missed_offers` in a row,
@@ -309,7 +363,7 @@ mod journey {
 
     /// A queue of its own per test (callers wait in one process-wide line per queue).
     fn config(queue: &str) -> String {
-        config_with(queue, "ring_all")
+        config_with(queue, "linear")
     }
 
     fn config_with(queue: &str, strategy: &str) -> String {
@@ -368,6 +422,28 @@ voicemail_boxes:
         call.finished().await;
         let offers: Vec<_> = call.events_of("queue_offer").iter().map(|e| e["agent"].clone()).collect();
         assert_eq!(offers, vec!["102"]);
+        assert_eq!(call.events_of("queue_answered")[0]["agent"], "101");
+    }
+
+    /// Ring-all: every free member (103 is away) rings at once; 101 answers and is the call's
+    /// agent; the record has a leg per member. Unanswered, each of them missed the offer.
+    #[tokio::test]
+    async fn ring_all_rings_every_free_member_at_once_and_whoever_answers_takes_it() {
+        prompt("Welcome to support.");
+        prompt("Leave a message.");
+        let target = Target::Queue { name: "everyone".into() };
+        let mut call = Call::start(&config_with("everyone", "ring_all"), &["103"], target).await;
+        assert_eq!(call.hears().await, Heard::Prompt("Welcome to support.".into()));
+        let rings = Asked::RingAll { extensions: vec!["102".into(), "101".into()], ring_ms: 10_000 };
+        assert_eq!(call.asked().await, rings);
+        call.leg(LegEvent::Unreached(408));
+        // Nobody answered: both missed it; the next round rings both again.
+        assert_eq!(call.asked().await, rings);
+        call.leg(LegEvent::Answered);
+        call.leg(LegEvent::AnsweredBy("101".into()));
+        call.finished().await;
+        let offers: Vec<_> = call.events_of("queue_offer").iter().map(|e| e["agent"].clone()).collect();
+        assert_eq!(offers, vec!["102", "101"]);
         assert_eq!(call.events_of("queue_answered")[0]["agent"], "101");
     }
 

@@ -423,8 +423,12 @@ impl CallRouter {
                 });
             }
             CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,
-            CallEvent::Answered { call, contact } => {
+            CallEvent::Answered { call, contact, extension } => {
                 if let Some(active) = self.calls.get_mut(&call) {
+                    // Which member of a ring group took it (the service waiting on the ring).
+                    if let (Some(extension), Some(legs)) = (&extension, &active.legs) {
+                        let _ = legs.send(LegEvent::AnsweredBy(extension.clone()));
+                    }
                     // Agents on the call are busy until it ends (a call we answer ourselves
                     // has only its caller).
                     let answered_by_person = contact != "switchboard";

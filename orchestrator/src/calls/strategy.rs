@@ -2,8 +2,8 @@
 //! linear (by priority, then extension: the order members are configured in), longest idle
 //! (free the longest first; never free since start counts as longest), fewest calls (answered
 //! today), round robin with memory (starting after the member who answered the queue's last
-//! call) and random. Ring-all is offered in priority order, one member at a time, until the
-//! SIP core can ring several agents for one call at once (see the note in ARCHITECTURE.md).
+//! call) and random. Ring-all rings every free member at once (`queue::ring_all`); the order
+//! here is only used when a single member is free.
 
 use crate::calls::activity::{Activity, Tally};
 use crate::model::{Agent, QueueStrategy};

@@ -52,6 +52,11 @@ pub enum Asked {
     Dial {
         uri: String,
     },
+    /// Ring these extensions at once (ring-all).
+    RingAll {
+        extensions: Vec<String>,
+        ring_ms: u64,
+    },
     /// Stop ringing whoever is rung.
     StopRinging,
     HangUp,
@@ -170,6 +175,12 @@ fn describe(command: DriverCommand) -> Asked {
     match command {
         DriverCommand::Route(_, RouteDecision::Ring { extension, ring_timeout_ms, .. }) => {
             Asked::Ring { extension, ring_ms: ring_timeout_ms }
+        }
+        DriverCommand::Route(_, RouteDecision::RingGroup { members, ring_timeout_ms, .. }) => {
+            Asked::RingAll {
+                extensions: members.into_iter().map(|(e, _)| e).collect(),
+                ring_ms: ring_timeout_ms,
+            }
         }
         DriverCommand::Route(_, RouteDecision::Dial { uri, .. }) => Asked::Dial { uri },
         DriverCommand::Hangup(_) => Asked::HangUp,

@@ -121,10 +121,10 @@ impl ConfigKind for AudioEntry {
     fn validate(&self, p: &mut Problems) {
         p.name("name", &self.name);
         p.text("description", &self.description, false, 500);
-        match (&self.tts_text, &self.file) {
-            (None, None) => p.push("", "needs tts_text or file"),
-            (Some(t), _) => p.text("tts_text", t, true, 4000),
-            _ => {}
+        // Neither text nor a file yet is allowed: the entry is made, then its recording
+        // uploaded (until then a prompt naming it plays the short stand-in tone).
+        if let Some(t) = &self.tts_text {
+            p.text("tts_text", t, true, 4000);
         }
         if let Some(f) = &self.file {
             let ok = f.ends_with(".wav")

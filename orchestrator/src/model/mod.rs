@@ -21,7 +21,7 @@ pub use coach::{ChecklistItem, CoachAnswer, CoachSettings};
 pub use deskphone::{DeskPhone, PhoneVendor};
 pub use flow::{AudioEntry, IvrMenu, IvrOption, Queue, QueueStrategy, VoicemailBox};
 pub use payment::{acceptable_api_url, PaymentGateway};
-pub use schedule::{Holiday, OpenHours, Schedule, Weekday};
+pub use schedule::{Holiday, Hours, OpenHours, Schedule, Weekday};
 pub use target::{Prompt, Target};
 pub use telephony::{
     Agent, ClassOfService, Forwarding, PhoneNumber, QueueMembership, RecordingPreference, Trunk,

@@ -2,7 +2,7 @@
 
 use super::target::{check_opt_target, check_target, target_refs};
 use super::{ConfigKind, Problems, Reference, Target};
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, DurationRound, NaiveDate, NaiveTime, TimeZone, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -73,17 +73,28 @@ fn parse_hhmm(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s, "%H:%M").ok()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hours {
+/// Whether a schedule is open at an instant (a holiday is closed, with its own target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Hours {
     Open,
     Closed,
     Holiday,
 }
 
+/// How far ahead [`Schedule::next_change`] looks (a week and a day: every weekly opening and
+/// the holiday after tomorrow are found).
+pub const LOOK_AHEAD_MINUTES: i64 = 8 * 24 * 60;
+
 impl Schedule {
     /// Where a call arriving at `now` goes. Invalid stored data counts as closed.
     pub fn target_at(&self, now: DateTime<Utc>) -> &Target {
-        match self.state_at(now) {
+        self.target_for(self.hours_at(now))
+    }
+
+    /// The target calls take while the schedule is in `hours`.
+    pub fn target_for(&self, hours: Hours) -> &Target {
+        match hours {
             Hours::Holiday => self.holiday_target.as_ref().unwrap_or(&self.closed_target),
             Hours::Open => &self.open_target,
             Hours::Closed => &self.closed_target,
@@ -92,10 +103,30 @@ impl Schedule {
 
     /// Whether the schedule is open at `now` (a holiday is closed).
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
-        self.state_at(now) == Hours::Open
+        self.hours_at(now) == Hours::Open
     }
 
-    fn state_at(&self, now: DateTime<Utc>) -> Hours {
+    /// The local time at `now` as people read it (`Fri 14:05 EST`), or None for a bad zone.
+    pub fn local_time(&self, now: DateTime<Utc>) -> Option<String> {
+        let tz = self.time_zone.parse::<chrono_tz::Tz>().ok()?;
+        Some(tz.from_utc_datetime(&now.naive_utc()).format("%a %d %b %H:%M %Z").to_string())
+    }
+
+    /// The first whole minute after `now` (within [`LOOK_AHEAD_MINUTES`]) at which the hours
+    /// change, and what they become; None when they never do (always open, always closed).
+    pub fn next_change(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Hours)> {
+        let current = self.hours_at(now);
+        let minute = chrono::Duration::minutes(1);
+        let start = now.duration_trunc(minute).ok()? + minute;
+        (0..LOOK_AHEAD_MINUTES).map(|m| start + chrono::Duration::minutes(m)).find_map(|at| {
+            let hours = self.hours_at(at);
+            (hours != current).then_some((at, hours))
+        })
+    }
+
+    /// Whether the schedule is open, closed or on a holiday at `now` (invalid stored data
+    /// counts as closed).
+    pub fn hours_at(&self, now: DateTime<Utc>) -> Hours {
         let Ok(tz) = self.time_zone.parse::<chrono_tz::Tz>() else { return Hours::Closed };
         let local = tz.from_utc_datetime(&now.naive_utc());
         let date = local.date_naive().format("%Y-%m-%d").to_string();
@@ -216,6 +247,25 @@ mod tests {
         assert_eq!(s.target_at(at("2026-11-28T15:00:00Z")), &s.closed_target);
         // Christmas (a Friday) at 10:00 local.
         assert_eq!(s.target_at(at("2026-12-25T15:00:00Z")), &s.closed_target);
+    }
+
+    #[test]
+    fn the_next_change_is_the_next_opening_closing_or_holiday() {
+        let s = schedule();
+        // Wednesday 10:00 local: closes at 17:00 local (22:00 UTC).
+        let (when, hours) = s.next_change(at("2026-11-25T15:00:30Z")).unwrap();
+        assert_eq!((when, hours), (at("2026-11-25T22:00:00Z"), Hours::Closed));
+        // Saturday: opens on Monday at 09:00 local.
+        assert_eq!(s.next_change(at("2026-11-28T15:00:00Z")).unwrap().0, at("2026-11-30T14:00:00Z"));
+        // Thursday 24 December in the evening: Christmas comes at midnight.
+        let (when, hours) = s.next_change(at("2026-12-24T23:30:00Z")).unwrap();
+        assert_eq!((when, hours), (at("2026-12-25T05:00:00Z"), Hours::Holiday));
+        assert_eq!(s.target_for(hours), &s.closed_target);
+        assert_eq!(s.local_time(at("2026-11-25T15:00:00Z")).unwrap(), "Wed 25 Nov 10:00 EST");
+        // Never open: no change to announce.
+        let mut never = schedule();
+        never.weekly.clear();
+        assert_eq!(never.next_change(at("2026-11-25T15:00:00Z")), None);
     }
 
     #[test]

@@ -122,8 +122,9 @@ pub struct CallLeg {
     pub started_at: i64,
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
-    /// answered (ended with the call), no_answer, busy, cancelled, failed (status), or the
-    /// call's disposition for the caller's leg.
+    /// answered (ended with the call), no_answer, busy, cancelled, answered_elsewhere (a
+    /// ring-all member when another took it), failed (status), or the call's disposition for
+    /// the caller's leg.
     pub outcome: Option<String>,
 }
 

@@ -146,7 +146,7 @@ pub async fn referrers(db: &Db, account_id: i64, kind: &str, key: &str) -> Resul
 }
 
 /// Local validation plus reference checks against what the account holds.
-async fn validate<K: ConfigKind>(db: &Db, account_id: i64, spec: &K) -> Result<()> {
+pub async fn validate<K: ConfigKind>(db: &Db, account_id: i64, spec: &K) -> Result<()> {
     let mut p = Problems::new();
     spec.validate(&mut p);
     let mut catalog = catalog(db, account_id).await?;

@@ -43,7 +43,7 @@ fn tool_reply(text: &str, name: &str, args: Value) -> String {
 
 /// A scripted model: looks orders up when asked about one, answers from the tool result,
 /// transfers when asked for a person, stalls when told to.
-async fn scripted_llm() -> String {
+pub async fn scripted_llm() -> String {
     let app = axum::Router::new().route(
         "/v1/chat/completions",
         axum::routing::post(|axum::Json(req): axum::Json<Value>| async move {
@@ -132,7 +132,7 @@ async fn scripted_llm() -> String {
     format!("http://{addr}/v1")
 }
 
-async fn llm_agent(db: &Db, account: i64, base_url: &str) {
+pub async fn llm_agent(db: &Db, account: i64, base_url: &str) {
     let agent: AiAgent = serde_json::from_value(json!({
         "name": "llm-assistant",
         "system_prompt": "You help Acme's callers.",

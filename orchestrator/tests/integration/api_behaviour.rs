@@ -380,8 +380,10 @@ async fn audio_files_are_checked_stored_and_served() {
         let app = crate::common::app(&db);
         let admin = &f.cookies[&Role::Admin];
         let path = format!("/api/audio/{}/file", f.ids["/api/audio"]);
+        // Nothing uploaded yet: the entry's text, spoken as callers hear it.
         let r = call(&app, Method::GET, &path, Some(admin), None).await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "nothing uploaded yet");
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.headers["content-type"], "audio/wav");
         let r = crate::common::call_bytes(
             &app,
             Method::PUT,

@@ -50,6 +50,10 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
             (Method::PUT, "/api/account") => {
                 serde_json::to_value(switchboard::demo::config().settings).unwrap()
             }
+            (Method::POST, "/api/schedules/preview") => {
+                json!({"schedule": f.bodies["/api/schedules"], "at_ms": 1_764_950_400_000i64})
+            }
+            (Method::POST, "/api/agent-chats/{id}") => json!({"text": "Where is my order?"}),
             (Method::POST, _) => fresh_body(f, &collection),
             (Method::PUT, _) => f.bodies.get(&collection).cloned().unwrap_or(json!({})),
             _ => continue,

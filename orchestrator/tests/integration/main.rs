@@ -1,6 +1,7 @@
 //! Integration tests of the orchestrator library: the HTTP API through `app().oneshot()` (no
 //! port bound) and config as code, each run against SQLite and, when configured, PostgreSQL.
 
+mod admin_tools;
 mod agent;
 mod api_behaviour;
 mod call_cost;

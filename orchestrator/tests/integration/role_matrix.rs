@@ -42,6 +42,18 @@ fn with_tool(mut f: ConfigFile) -> ConfigFile {
         requires_approval: false,
         cancel_on_interruption: true,
     });
+    // An AI agent with an LLM, for "try it" chats (a session starts without reaching the LLM).
+    let mut helper = f.ai_agents[0].clone();
+    helper.name = "llm-helper".into();
+    helper.llm = Some(LlmConfig {
+        base_url: "https://llm.example/v1".into(),
+        model: "helper".into(),
+        api_key: None,
+        temperature: 0.2,
+        input_usd_per_million_tokens: 0.0,
+        output_usd_per_million_tokens: 0.0,
+    });
+    f.ai_agents.push(helper);
     f.payment_gateways.push(PaymentGateway {
         name: "stripe".into(),
         api_url: "https://api.stripe.example".into(),
@@ -150,6 +162,7 @@ pub async fn fixture(db: &Db, slug: &str, did_prefix: &str) -> Fixture {
     ids.insert("/api/calls".into(), call_id);
     // Override requests live in memory: the fixture's is one that does not exist (404).
     ids.insert("/api/overrides".into(), 999_999);
+    ids.insert("/api/agent-chats".into(), 999_999);
 
     Fixture { account_id, cookies, emails, ids, bodies, customer_id: cu.id }
 }
@@ -164,6 +177,7 @@ pub fn fresh_body(f: &Fixture, collection: &str) -> Value {
             json!({"email": format!("fresh{n}@x.example"), "name": "Fresh", "role": "agent", "password": PASSWORD})
         }
         "/api/tokens" => json!({"name": format!("token {n}"), "role": "agent"}),
+        "/api/agent-chats" => json!({"agent": "llm-helper", "caller": "+12025550100"}),
         "/api/customers" => {
             json!({"name": "Fresh Customer", "phones": [{"number": format!("+1999777{n:04}")}]})
         }
@@ -274,6 +288,8 @@ async fn request_for(
         (Method::POST, "/api/account/conversation-webhook/rotate") => None,
         (Method::POST, p) if p.starts_with("/api/live/") => Some(live_body(p)),
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
+        (Method::POST, "/api/schedules/preview") => Some(json!({"schedule": f.bodies["/api/schedules"]})),
+        (Method::POST, "/api/agent-chats/{id}") => Some(json!({"text": "Where is my order?"})),
         (Method::PUT, "/api/account") => {
             Some(serde_json::to_value(switchboard::demo::config().settings).unwrap())
         }
@@ -375,6 +391,10 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::POST, "/api/queues-live/pick") => StatusCode::CONFLICT,
         // Allowed, but there is no such request (they live in memory; see the fixture).
         (Method::POST, "/api/overrides/{id}/decision") => StatusCode::NOT_FOUND,
+        // Allowed, but no such chat (they live in memory; see the fixture).
+        (Method::POST, "/api/agent-chats/{id}") => StatusCode::NOT_FOUND,
+        // A preview is not a creation.
+        (Method::POST, "/api/schedules/preview") => StatusCode::OK,
         // Allowed, but the user is on no call: no caller to look up or link.
         (_, "/api/me/customers/search" | "/api/me/customers/link") => StatusCode::CONFLICT,
         (Method::POST, _) => StatusCode::CREATED,
@@ -537,6 +557,7 @@ async fn matrix(db: Db) {
                 _ if e.path.ends_with("/supervise") => Some(json!({"mode": "listen"})),
                 Method::POST if e.path.ends_with("/payment") => Some(json!({"amount_minor": 100})),
                 Method::POST if e.path.ends_with("/decision") => Some(json!({"approve": false})),
+                Method::POST if e.path.starts_with("/api/agent-chats/") => Some(json!({"text": "hi"})),
                 Method::POST if e.path.ends_with("/payment/restart") => Some(json!({"step": "expiry"})),
                 Method::PATCH => Some(json!({"held": true})),
                 Method::PUT => Some(b.bodies[&collection].clone()),

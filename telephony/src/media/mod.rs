@@ -9,6 +9,7 @@ pub mod g711;
 pub mod gateway;
 pub mod jitter;
 pub mod mixer;
+pub mod mp3;
 pub mod player;
 pub mod relay;
 pub mod rtcp;

@@ -111,6 +111,15 @@ pub fn dtmf() -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// MP3 files as merchants upload them: a spoken sentence (8 kHz, 8 kbit/s), the same cut
+/// short, and with an ID3 tag in front.
+pub fn mp3() -> Vec<(String, Vec<u8>)> {
+    let tiny = include_bytes!("seeds/mp3/spoken.mp3").to_vec();
+    let mut tagged = b"ID3\x03\0\0\0\0\0\x0cTIT2\0\0\0\x02\0\0\0x".to_vec();
+    tagged.extend_from_slice(&tiny);
+    vec![("tiny".into(), tiny.clone()), ("cut-short".into(), tiny[..1_200].to_vec()), ("id3".into(), tagged)]
+}
+
 pub fn wav() -> Vec<(String, Vec<u8>)> {
     let samples: Vec<i16> = tone().into_iter().cycle().take(400).collect();
     let pcm16 = wav::encode_pcm16(&samples, 8000, 1);

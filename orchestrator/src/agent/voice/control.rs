@@ -143,7 +143,7 @@ impl CallControl {
                         let _ = phase_tx.send(ListenPhase::Connected);
                         live.event("listen_connected", json!({ "by": by, "extension": ext }));
                     }
-                    LegEvent::Answered => {}
+                    LegEvent::Answered | LegEvent::AnsweredBy(_) => {}
                     LegEvent::Unreached(status) => {
                         stop("listen_failed", json!({ "by": by, "extension": ext, "status": status }));
                         break;

@@ -631,7 +631,7 @@ async fn run(
                         Some(RelayCommand::SendNow) => ticker.reset_immediately(),
                         Some(RelayCommand::Record { customer, frames }) => {
                             recording =
-                                Some(Recording { customer: customer.index(), frames, started_ms: now_ms(), written: 0 });
+                                Some(Recording::new(customer.index(), frames, now_ms()));
                         }
                         Some(RelayCommand::Browser { side, link }) => {
                             browsers[side.index()] = link.map(Browser::new);

@@ -43,6 +43,8 @@ struct OutLeg {
     /// The From user; the caller's own when unset.
     caller_id: Option<String>,
     credentials: Option<(String, String)>,
+    /// The extension rung (its lines count the call once it answers).
+    member: Option<(i64, String)>,
 }
 
 /// A message on a timer: resent with back-off until `deadline`.
@@ -111,6 +113,8 @@ struct Outbound {
     auth_tried: bool,
     /// A browser: offered our WebRTC description.
     webrtc: bool,
+    /// The extension this leg rings (None: a number dialled out).
+    member: Option<(i64, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,15 +506,23 @@ impl B2bua {
                 call.media = call.media.or(Some(media));
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
+                let member = Some((account, extension.clone()));
                 for (contact, peer, transport) in contacts {
                     let to = format!("<sip:{extension}@{}>", self.local.ip());
-                    self.add_outbound(
-                        now,
-                        id,
-                        OutLeg { uri: contact, peer, transport, to, caller_id: None, credentials: None },
-                        media.b,
-                    );
+                    let leg = OutLeg {
+                        uri: contact,
+                        peer,
+                        transport,
+                        to,
+                        caller_id: None,
+                        credentials: None,
+                        member: member.clone(),
+                    };
+                    self.add_outbound(now, id, leg, media.b);
                 }
+            }
+            RouteDecision::RingGroup { account, members, ring_timeout_ms, media } => {
+                self.ring_group(now, id, account, members, ring_timeout_ms, media, registrar)
             }
             RouteDecision::Dial { uri, peer, caller_id, credentials, ring_timeout_ms, media } => {
                 let call = self.calls.get_mut(&id).expect("checked above");
@@ -522,15 +534,78 @@ impl B2bua {
                 self.add_outbound(
                     now,
                     id,
-                    OutLeg { uri, peer, transport: "UDP", to, caller_id: Some(caller_id), credentials },
+                    OutLeg {
+                        uri,
+                        peer,
+                        transport: "UDP",
+                        to,
+                        caller_id: Some(caller_id),
+                        credentials,
+                        member: None,
+                    },
                     media.b,
                 );
             }
         }
     }
 
+    /// Rings several extensions at once; whoever answers first is counted against their lines
+    /// (`answered_leg`), the others are cancelled.
+    #[allow(clippy::too_many_arguments)]
+    fn ring_group(
+        &mut self,
+        now: u64,
+        id: CallId,
+        account: i64,
+        members: Vec<(String, usize)>,
+        ring_timeout_ms: u64,
+        media: MediaPorts,
+        registrar: &Registrar,
+    ) {
+        let mut legs = Vec::new();
+        let mut busy = false;
+        for (extension, max_lines) in members {
+            if self.calls_for(account, &extension) >= max_lines {
+                busy = true;
+                continue;
+            }
+            for b in registrar.contacts(account, &extension) {
+                legs.push((extension.clone(), b.contact.clone(), b.source, static_transport(&b.transport)));
+            }
+        }
+        if legs.is_empty() {
+            return if busy {
+                self.unreached(now, id, 486, Outcome::Busy)
+            } else {
+                self.unreached(now, id, 480, Outcome::Rejected(480))
+            };
+        }
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        call.media = call.media.or(Some(media));
+        call.state = CallState::Ringing;
+        call.ring_deadline = Some(now + ring_timeout_ms);
+        for (extension, contact, peer, transport) in legs {
+            let to = format!("<sip:{extension}@{}>", self.local.ip());
+            let member = Some((account, extension));
+            let leg =
+                OutLeg { uri: contact, peer, transport, to, caller_id: None, credentials: None, member };
+            self.add_outbound(now, id, leg, media.b);
+        }
+    }
+
+    /// Leg `idx` answered: its extension's lines count the call (a ring group's answerer; a
+    /// plain ring counted it already, which this leaves as it was). The extension, for the
+    /// `Answered` event.
+    fn answered_leg(&mut self, id: CallId, idx: usize) -> Option<String> {
+        let member = self.calls.get(&id)?.outbound.get(idx)?.member.clone()?;
+        if self.calls.get(&id)?.target.as_ref() != Some(&member) {
+            self.set_target(id, member.clone());
+        }
+        Some(member.1)
+    }
+
     fn add_outbound(&mut self, now: u64, id: CallId, leg: OutLeg, media_b: SocketAddr) {
-        let OutLeg { uri: contact, peer, transport, to, caller_id, credentials } = leg;
+        let OutLeg { uri: contact, peer, transport, to, caller_id, credentials, member } = leg;
         let call_id = format!("{}@switchboard", self.next_id("c"));
         let local_tag = self.next_id("t");
         let (via, _) = self.via(transport);
@@ -604,6 +679,7 @@ impl B2bua {
             credentials,
             auth_tried: false,
             webrtc: webrtc.is_some(),
+            member,
         });
         self.by_outbound.insert(call_id, (id, idx));
     }
@@ -652,7 +728,11 @@ impl B2bua {
             a_dtmf: call.inbound.offer.telephone_event(),
             b_dtmf: None,
         });
-        self.events.push_back(CallEvent::Answered { call: id, contact: "switchboard".into() });
+        self.events.push_back(CallEvent::Answered {
+            call: id,
+            contact: "switchboard".into(),
+            extension: None,
+        });
     }
 
     /// Nobody can take the call: refuse it, or, when we answered it, tell the application.

@@ -140,7 +140,8 @@ impl B2bua {
                     a_dtmf: None,
                     b_dtmf: answer.as_ref().and_then(|a| a.telephone_event()),
                 });
-                self.events.push_back(CallEvent::Answered { call: id, contact });
+                let extension = self.answered_leg(id, idx);
+                self.events.push_back(CallEvent::Answered { call: id, contact, extension });
                 self.cancel_outbound(now, id, Some(idx));
                 return;
             }
@@ -219,7 +220,8 @@ impl B2bua {
                 a_dtmf: call.inbound.offer.telephone_event(),
                 b_dtmf: answer.telephone_event(),
             });
-            self.events.push_back(CallEvent::Answered { call: id, contact });
+            let extension = self.answered_leg(id, idx);
+            self.events.push_back(CallEvent::Answered { call: id, contact, extension });
             self.cancel_outbound(now, id, Some(idx));
             return;
         }

@@ -10,6 +10,7 @@ use crate::sip::server::{ServerEvent, SipServer};
 
 mod browsers;
 mod parties;
+mod ring_group;
 mod transfer;
 
 const PBX: &str = "127.0.0.1:5060";
@@ -695,7 +696,7 @@ fn nobody_answering_a_ringing_call_is_reported_when_asked_and_the_caller_keeps_w
     // Nobody answers within the ring time: CANCEL to the phone, nothing final to the caller.
     let now = w.now;
     w.advance(now + 5_001);
-    assert_eq!(w.take_event(), CallEvent::Unreached { call, status: 480 });
+    assert_eq!(w.take_event(), CallEvent::Unreached { call, status: 408 });
     let cancel = w.take_request(CALLEE, Method::Cancel);
     w.deliver(CALLEE, &Response::for_request(&cancel, 200, None).to_bytes());
     w.deliver(CALLEE, &callee_response(&inv, 487, "").to_bytes());

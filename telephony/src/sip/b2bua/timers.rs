@@ -67,7 +67,12 @@ impl B2bua {
                 }
             }
             if no_answer {
-                self.unreached(now, id, 480, Outcome::NoAnswer);
+                // The application hears "no answer" (408), distinct from nobody to ring (480:
+                // a queue counts a missed offer by it); a caller we refuse is told 480.
+                let told = self.calls.get(&id).is_some_and(|c| {
+                    c.answered_by_us || (c.report_unreached && c.inbound.final_status.is_none())
+                });
+                self.unreached(now, id, if told { 408 } else { 480 }, Outcome::NoAnswer);
             }
             if final_expired {
                 // The caller never ACKed our final response (Timer H): give up on the call.

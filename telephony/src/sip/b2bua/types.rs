@@ -43,6 +43,11 @@ pub struct MediaPorts {
 pub enum RouteDecision {
     /// Ring every registered contact of an extension.
     Ring { account: i64, extension: String, max_lines: usize, ring_timeout_ms: u64, media: MediaPorts },
+    /// Ring every registered contact of several extensions at once (a queue's ring-all): the
+    /// first to answer takes the call (`CallEvent::Answered` says which extension) and the
+    /// others stop ringing. `members` are (extension, lines); one whose lines are all in use is
+    /// left out, and when every member is, the call is busy (486).
+    RingGroup { account: i64, members: Vec<(String, usize)>, ring_timeout_ms: u64, media: MediaPorts },
     /// Call one SIP destination, e.g. a number through a carrier trunk.
     Dial {
         /// The Request-URI, e.g. `sip:+12025550123@carrier.example`.
@@ -99,6 +104,9 @@ pub enum CallEvent {
     Answered {
         call: CallId,
         contact: String,
+        /// The extension whose phone answered (a `Ring` or `RingGroup`); None for a number
+        /// dialled out or a call we answered ourselves.
+        extension: Option<String>,
     },
     /// Where each side's media goes now (None: nowhere, e.g. on hold). `payload_type` is the
     /// negotiated codec on both sides; DTMF event types per side.
