@@ -237,6 +237,11 @@ pub fn spoken_text(data: &[u8]) {
     for t in [text.as_ref(), heard.as_str()] {
         let _ = (crate::live::sounds_negative(t), crate::live::asks_for_human(t));
         let _ = (crate::agent::guided::order_number(t), crate::agent::guided::email(t));
+        let _ = (switchboard_speech::spoken::amount_cents(t), switchboard_speech::spoken::month_day(t));
+        // A number read back is digits only, whatever was heard.
+        if let Some(n) = crate::agent::guided::order_number(t) {
+            assert!(n.bytes().all(|b| b.is_ascii_digit()) && (3..=12).contains(&n.len()), "{n:?}");
+        }
         let _ =
             (switchboard_speech::turn::sounds_complete(t), switchboard_speech::turn::sounds_unfinished(t));
         let _ = switchboard_speech::bargein::BargeInConfig::default().is_backchannel(t);

@@ -13,6 +13,7 @@
 //! - [`bargein`]: when caller speech pauses, resumes or interrupts what the agent says.
 //! - [`ears`]: a leg's audio in, turns out (resampler + VAD + turn detector).
 //! - [`text`]: text normalisation for phone speech, and sentence chunking for streaming TTS.
+//! - [`spoken`]: numbers, amounts, dates and e-mail addresses as callers say them.
 //! - [`stt`]: speech recognition (local Whisper) and the fair queue calls share it through.
 //! - [`tts`]: text to speech (Piper, espeak-ng).
 //! - [`phonemes`]: espeak-ng's phonemiser in process, for Piper.
@@ -28,6 +29,7 @@ pub mod ears;
 pub mod frame;
 pub mod phonemes;
 pub mod resample;
+pub mod spoken;
 pub mod stt;
 pub mod text;
 pub mod tts;

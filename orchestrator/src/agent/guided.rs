@@ -185,46 +185,11 @@ pub(crate) fn fill(template: &str, values: &Value) -> String {
     out
 }
 
-/// Spoken digits ("one zero four two", "ten forty-two" is not handled) joined into numbers.
-fn words_to_digits(text: &str) -> String {
-    let digit = |w: &str| match w {
-        "zero" | "oh" | "o" => Some('0'),
-        "one" => Some('1'),
-        "two" | "to" | "too" => Some('2'),
-        "three" => Some('3'),
-        "four" | "for" => Some('4'),
-        "five" => Some('5'),
-        "six" => Some('6'),
-        "seven" => Some('7'),
-        "eight" => Some('8'),
-        "nine" => Some('9'),
-        _ => None,
-    };
-    let words: Vec<String> = text
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < words.len() {
-        // A run of at least three spoken digits is a number ("for" and "to" alone are words).
-        let run: String = words[i..].iter().map_while(|w| digit(w)).collect();
-        if run.len() >= 3 {
-            out.push(run.clone());
-            i += run.len();
-        } else {
-            out.push(words[i].clone());
-            i += 1;
-        }
-    }
-    out.join(" ")
-}
-
 /// An order number in what the caller said: 3 to 12 digits, written or spoken, however the
-/// recogniser grouped them ("1002", "1, 0, 0, 2", "10 02", "one zero zero two").
+/// recogniser grouped them ("1002", "1, 0, 0, 2", "10 02", "one zero zero two", "one oh oh
+/// two", "ten oh two", "one thousand and two"; see `switchboard_speech::spoken`).
 pub fn order_number(text: &str) -> Option<String> {
-    let text = words_to_digits(text);
+    let text = switchboard_speech::spoken::digits_in(text);
     let mut run = String::new();
     for token in text.split(|c: char| c.is_whitespace() || c == ',' || c == '-') {
         let token = token.trim_matches(|c: char| matches!(c, '.' | '?' | '!' | '#' | ':' | ';'));
@@ -252,22 +217,9 @@ pub fn order_number(text: &str) -> Option<String> {
     (3..=12).contains(&run.len()).then_some(run)
 }
 
-/// An e-mail address, written ("pat@doe.com") or spoken ("pat at doe dot com").
+/// An e-mail address, written ("pat@doe.com"), spoken ("pat at doe dot com") or spelled.
 pub fn email(text: &str) -> Option<String> {
-    let lower = text.to_lowercase();
-    let spoken = lower.replace(" at ", "@").replace(" dot ", ".");
-    spoken
-        .split_whitespace()
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '_' && c != '-')
-        })
-        .map(|w| w.trim_end_matches('.'))
-        .find(|w| {
-            let mut parts = w.split('@');
-            matches!((parts.next(), parts.next(), parts.next()), (Some(u), Some(d), None)
-                if !u.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
-        })
-        .map(str::to_string)
+    switchboard_speech::spoken::email(text)
 }
 
 fn money(cents: &Value, currency: &Value) -> String {
@@ -476,7 +428,9 @@ impl GuidedBrain {
                             }
                         }
                         Some(_) => {
-                            out.text = self.t("order_not_found", &json!({"number": n}));
+                            // Read back digit by digit (a misheard digit is easy to hear then).
+                            let said = n.chars().map(String::from).collect::<Vec<_>>().join(" ");
+                            out.text = self.t("order_not_found", &json!({"number": said}));
                             self.waiting = Some(Waiting::OrderNumber);
                             return out;
                         }
@@ -593,6 +547,12 @@ mod tests {
         assert_eq!(order_number("and order one 002").as_deref(), Some("1002"));
         assert_eq!(order_number("it's for 1002").as_deref(), Some("1002"), "'for' is a word here");
         assert_eq!(order_number("I want to talk to four people"), None);
+        // As people say them: in pairs, with "oh", as a cardinal.
+        assert_eq!(order_number("order ten forty two please").as_deref(), Some("1042"));
+        assert_eq!(order_number("it's one oh four two").as_deref(), Some("1042"));
+        assert_eq!(order_number("number ten oh two").as_deref(), Some("1002"));
+        assert_eq!(order_number("order one thousand and two").as_deref(), Some("1002"));
+        assert_eq!(order_number("double one double oh two").as_deref(), Some("11002"));
         assert_eq!(email("it's pat at doe dot com").as_deref(), Some("pat@doe.com"));
         assert_eq!(email("my email is Pat.Doe@Example.org.").as_deref(), Some("pat.doe@example.org"));
         assert_eq!(email("I'm at home"), None);

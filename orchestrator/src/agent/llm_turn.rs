@@ -4,7 +4,7 @@
 //! turn with what the call does next; a model that does not answer in time ends it with the
 //! fallback.
 
-use super::{tool_call_data, Brain, Next, Session, FIRST_TOKEN_TIMEOUT, MAX_ROUNDS, STALL_TIMEOUT};
+use super::{tool_call_data, Brain, Next, Session, MAX_ROUNDS};
 use crate::llm::{ChatMessage, ChatRequest, LlmEvent, Role, ToolCallRequest, ToolDecl};
 use crate::prompt;
 use futures_util::StreamExt;
@@ -96,10 +96,10 @@ impl Session {
         say: &mpsc::UnboundedSender<String>,
         spoke: &mut bool,
     ) -> Result<Reply, Next> {
-        let Brain::Llm { client, model, temperature, .. } = &self.brain else {
+        let Brain::Llm { client, model, temperature, limits: (first_token, stall), .. } = &self.brain else {
             unreachable!("checked by the caller")
         };
-        let client = client.clone();
+        let (client, first_token, stall) = (client.clone(), *first_token, *stall);
         let request = ChatRequest {
             model: model.clone(),
             messages: prompt::messages(&self.agent, &self.facts, &self.guidance, &self.history),
@@ -111,7 +111,7 @@ impl Session {
         let mut reply = Reply { text: String::new(), calls: Vec::new() };
         let mut started = false;
         loop {
-            let limit = if started { STALL_TIMEOUT } else { FIRST_TOKEN_TIMEOUT };
+            let limit = if started { stall } else { first_token };
             let event = match tokio::time::timeout(limit, stream.next()).await {
                 Err(_) if started => return Err(self.fail("the LLM stopped answering mid-reply")),
                 Err(_) => {

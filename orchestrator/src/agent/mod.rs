@@ -26,11 +26,6 @@ use switchboard_tools::{CallContext, Tool};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// How long the LLM may take to start answering before the caller is sent to the fallback;
-/// short enough that apology and transfer come within 2 s of the caller's turn.
-pub const FIRST_TOKEN_TIMEOUT: Duration = Duration::from_millis(1_200);
-/// How long an answer may stall between two pieces once it has started.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(4);
 /// Tool rounds per caller turn (a model that keeps calling tools is stopped).
 const MAX_ROUNDS: usize = 4;
 /// How long a tool that needs approval waits for a supervisor before it is refused.
@@ -61,7 +56,15 @@ pub struct TurnTimes {
 
 /// Which brain answers.
 enum Brain {
-    Llm { client: Arc<dyn LlmClient>, model: String, temperature: f32, prices: (f64, f64) },
+    /// `limits`: how long the model may take to start, and stall once started (the agent's
+    /// `first_token_timeout_ms`, default 1.2 s: apology and transfer within 2 s of the turn).
+    Llm {
+        client: Arc<dyn LlmClient>,
+        model: String,
+        temperature: f32,
+        prices: (f64, f64),
+        limits: (Duration, Duration),
+    },
     Guided(guided::GuidedBrain),
 }
 
@@ -148,6 +151,10 @@ impl Session {
                 model: llm.model.clone(),
                 temperature: llm.temperature,
                 prices: (llm.input_usd_per_million_tokens, llm.output_usd_per_million_tokens),
+                limits: (
+                    Duration::from_millis(llm.first_token_timeout_ms.into()),
+                    Duration::from_millis(llm.stall_timeout_ms.into()),
+                ),
             },
             None => Brain::Guided(
                 guided::GuidedBrain::new(&agent, &tools)

@@ -70,6 +70,21 @@ pub struct LlmConfig {
     /// Price of completion tokens, US dollars per million.
     #[serde(default)]
     pub output_usd_per_million_tokens: f64,
+    /// How long the model may take to start answering before the caller goes to the fallback
+    /// (a local server reading a long prompt for the first time needs more than a cloud API).
+    #[serde(default = "default_first_token_ms")]
+    pub first_token_timeout_ms: u32,
+    /// How long an answer may stall between two pieces once it has started.
+    #[serde(default = "default_stall_ms")]
+    pub stall_timeout_ms: u32,
+}
+
+fn default_first_token_ms() -> u32 {
+    1_200
+}
+
+fn default_stall_ms() -> u32 {
+    4_000
 }
 
 impl LlmConfig {
@@ -88,6 +103,8 @@ impl LlmConfig {
                 p.push(field, "must be 0..=10000");
             }
         }
+        p.range("first_token_timeout_ms", self.first_token_timeout_ms, 200, 30_000);
+        p.range("stall_timeout_ms", self.stall_timeout_ms, 500, 60_000);
     }
 }
 

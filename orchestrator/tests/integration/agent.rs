@@ -54,6 +54,10 @@ pub async fn scripted_llm() -> String {
             if text.contains("take your time") {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
+            // A local server reading a long prompt for the first time.
+            if text.contains("slow start") {
+                tokio::time::sleep(Duration::from_millis(1_800)).await;
+            }
             let body = if last["role"] == "tool" && text.contains("approve") {
                 text_reply("I'm sorry, I can't do that right now.")
             } else if last["role"] == "tool" && text.contains("balance_cents") {
@@ -264,6 +268,20 @@ async fn llm_agent_answers_from_tools_hands_off_and_falls_back() {
             records.flush().await;
             let call = newest_call(&db, account).await;
             assert!(call.timeline.iter().any(|e| e.kind == "ai_fallback"), "recorded with its reason");
+
+            // A model that takes 1.8 s to start: past the default limit, within an agent's own.
+            let (mut s, _) = session(&db, &records, account, "llm-assistant").await;
+            let (_, next) = turn(&mut s, "slow start, hello").await;
+            assert!(matches!(next, Next::Fallback { .. }), "the default 1.2 s: {next:?}");
+            let mut patient =
+                config::get_by_key::<AiAgent>(&db, account, "llm-assistant").await.unwrap().unwrap();
+            patient.spec.name = "patient-assistant".into();
+            patient.spec.llm.as_mut().unwrap().first_token_timeout_ms = 4_000;
+            config::create(&db, account, patient.spec).await.unwrap();
+            let (mut s, _) = session(&db, &records, account, "patient-assistant").await;
+            let (said, next) = turn(&mut s, "slow start, hello").await;
+            assert_eq!(next, Next::Listen, "{said:?}");
+            assert_eq!(said.join(" "), "How can I help?");
         }
     })
     .await;

@@ -52,6 +52,8 @@ fn with_tool(mut f: ConfigFile) -> ConfigFile {
         temperature: 0.2,
         input_usd_per_million_tokens: 0.0,
         output_usd_per_million_tokens: 0.0,
+        first_token_timeout_ms: 1_200,
+        stall_timeout_ms: 4_000,
     });
     f.ai_agents.push(helper);
     f.payment_gateways.push(PaymentGateway {
