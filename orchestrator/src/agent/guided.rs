@@ -44,10 +44,13 @@ pub enum Intent {
     Balance,
     Tickets,
     Message,
+    /// Questions the agent cannot answer (opening hours, products, policies): matched so that
+    /// they do not land on the closest tool ("do you ship to Canada" is not an order).
+    OutOfScope,
 }
 
 impl Intent {
-    const ALL: [Intent; 9] = [
+    const ALL: [Intent; 10] = [
         Intent::Greet,
         Intent::Goodbye,
         Intent::Person,
@@ -57,6 +60,7 @@ impl Intent {
         Intent::Balance,
         Intent::Tickets,
         Intent::Message,
+        Intent::OutOfScope,
     ];
 
     /// The configuration name of the intent (keys of `guided.examples`).
@@ -71,6 +75,7 @@ impl Intent {
             Intent::Balance => "account_balance",
             Intent::Tickets => "open_tickets",
             Intent::Message => "take_message",
+            Intent::OutOfScope => "out_of_scope",
         }
     }
 
@@ -95,6 +100,8 @@ impl Intent {
                 "that's all, thank you",
                 "no, that's everything, thanks",
                 "have a nice day",
+                "see you later",
+                "I'm all done, thank you",
             ],
             Intent::Person => &[
                 "I want to talk to a person",
@@ -103,6 +110,9 @@ impl Intent {
                 "operator",
                 "let me talk to someone",
                 "representative please",
+                "connect me to customer service",
+                "transfer me to an agent",
+                "can I talk to somebody",
             ],
             Intent::Yes => &["yes", "yes please", "sure", "yeah", "that's right", "okay"],
             Intent::No => &["no", "no thanks", "nope", "not now"],
@@ -114,19 +124,50 @@ impl Intent {
                 "track my order",
                 "where is my last order",
                 "I'm calling about order number",
+                "I haven't received my order",
+                "when will the item I bought get here",
+                "can you check my order",
+                "is my order on the way",
+                "my package is late",
+                "did my order ship",
             ],
-            Intent::Balance => {
-                &["what is my balance", "how much do I owe", "what's my account balance", "do I have credit"]
-            }
+            Intent::Balance => &[
+                "what is my balance",
+                "how much do I owe",
+                "what's my account balance",
+                "do I have credit",
+                "how much do I still have to pay",
+                "is there an amount due on my account",
+            ],
             Intent::Tickets => &[
                 "what about my support ticket",
                 "is my complaint resolved",
                 "do I have any open tickets",
                 "status of my support request",
+                "what's happening with my support case",
+                "I contacted support about a defect, any update",
+                "my item arrived broken and I reported it",
+                "has my issue been resolved",
             ],
-            Intent::Message => {
-                &["can I leave a message", "I want to leave a voicemail", "take a message for me"]
-            }
+            Intent::Message => &[
+                "can I leave a message",
+                "I want to leave a voicemail",
+                "take a message for me",
+                "I'd like a call back",
+                "can someone ring me back later",
+            ],
+            Intent::OutOfScope => &[
+                "do you sell tents",
+                "what are your opening times",
+                "what is your refund policy",
+                "do you deliver abroad",
+                "is this item in stock",
+                "how much does the jacket cost",
+                "where are you based",
+                "can I use a coupon",
+                "what's the weather forecast",
+                "do you have a catalogue",
+            ],
         }
     }
 }
@@ -215,6 +256,71 @@ pub fn order_number(text: &str) -> Option<String> {
         run.clear();
     }
     (3..=12).contains(&run.len()).then_some(run)
+}
+
+/// Yes or no, from how an answer begins; None when it begins with neither.
+pub fn yes_or_no(text: &str) -> Option<bool> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let starts = |phrase: &str| {
+        let p: Vec<&str> = phrase.split(' ').collect();
+        words.len() >= p.len() && words.iter().zip(&p).all(|(w, x)| w == x)
+    };
+    const NO: &[&str] = &[
+        "no",
+        "nah",
+        "nope",
+        "not",
+        "negative",
+        "don't",
+        "do not",
+        "never",
+        "no need",
+        "i'm good",
+        "i'm fine",
+        "i'm okay",
+        "i'm ok",
+        "i'm alright",
+        "i'll pass",
+        "that won't",
+        "that will not",
+        "not necessary",
+    ];
+    const YES: &[&str] = &[
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "sure",
+        "ok",
+        "okay",
+        "alright",
+        "all right",
+        "please",
+        "of course",
+        "absolutely",
+        "definitely",
+        "certainly",
+        "go ahead",
+        "that would be",
+        "that'd be",
+        "why not",
+        "uh huh",
+        "sounds good",
+        "i would",
+        "i'd like that",
+        "right",
+    ];
+    if NO.iter().any(|p| starts(p)) {
+        Some(false)
+    } else if YES.iter().any(|p| starts(p)) {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 /// An e-mail address, written ("pat@doe.com"), spoken ("pat at doe dot com") or spelled.
@@ -359,7 +465,30 @@ impl GuidedBrain {
         let classified = self.classify(text).await;
         let intent = classified.filter(|(_, score)| *score >= THRESHOLD).map(|(i, _)| i);
         let waiting = self.waiting.take();
-        tracing::debug!(?classified, ?waiting, ?number, "guided agent");
+        // The answer to a yes/no question is read from its first words ("no need", "I'm good,
+        // thanks", "why not"), which sentence similarity confuses; a longer answer that is
+        // about something else keeps its meaning ("no, what's my balance").
+        let asked_yes_no = matches!(waiting, Some(Waiting::OfferedPerson | Waiting::AnythingElse));
+        let short = text.split_whitespace().count() <= 6;
+        // Asking for a person in so many words ("a real person") is that, however far the
+        // sentence is from the examples.
+        let intent = match intent {
+            None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
+            i => i,
+        };
+        let intent = match (asked_yes_no, yes_or_no(text)) {
+            (true, Some(yes))
+                if short
+                    || matches!(
+                        intent,
+                        None | Some(Intent::Yes | Intent::No | Intent::Greet | Intent::OutOfScope)
+                    ) =>
+            {
+                Some(if yes { Intent::Yes } else { Intent::No })
+            }
+            _ => intent,
+        };
+        tracing::debug!(?classified, ?waiting, ?number, ?intent, "guided agent");
         // What the caller's words mean given what we asked.
         let intent = match (waiting, intent) {
             (Some(Waiting::OrderNumber), _) if number.is_some() => Some(Intent::Order),
@@ -495,7 +624,7 @@ impl GuidedBrain {
                 out.text = "Sure, what can I help with?".into();
                 return out;
             }
-            Some(Intent::Yes | Intent::No) | None => {
+            Some(Intent::Yes | Intent::No | Intent::OutOfScope) | None => {
                 self.misunderstood += 1;
                 if self.misunderstood >= 3 {
                     out.text = self.t("transfer", &json!({}));
@@ -534,6 +663,19 @@ mod tests {
         templates.sort_unstable();
         listed.sort_unstable();
         assert_eq!(templates, listed);
+    }
+
+    #[test]
+    fn yes_and_no_are_read_from_how_an_answer_begins() {
+        for no in ["No thanks.", "nah", "I'm good, thanks", "don't bother", "not really", "no need"] {
+            assert_eq!(yes_or_no(no), Some(false), "{no}");
+        }
+        for yes in ["Yes please", "sure thing", "why not", "of course", "Okay.", "that would be great"] {
+            assert_eq!(yes_or_no(yes), Some(true), "{yes}");
+        }
+        for neither in ["where is my order", "nothing", "notably", "I want a person"] {
+            assert_eq!(yes_or_no(neither), None, "{neither}");
+        }
     }
 
     #[test]

@@ -170,6 +170,7 @@ pub const GUIDED_INTENTS: &[&str] = &[
     "account_balance",
     "open_tickets",
     "take_message",
+    "out_of_scope",
 ];
 
 /// The guided agent's answer templates, which merchants may reword.

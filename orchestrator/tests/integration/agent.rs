@@ -426,7 +426,7 @@ async fn a_caller_who_goes_on_speaking_is_answered_in_full() {
 
 /// The guided agent needs the sentence-embedding model; skipped without it (a failure under
 /// CI=true).
-fn embeddings_installed() -> bool {
+pub fn embeddings_installed() -> bool {
     let ok = switchboard_models::catalog::locate(
         &switchboard_models::catalog::default_dir(),
         &switchboard_models::catalog::MINILM,

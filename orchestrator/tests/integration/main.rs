@@ -9,6 +9,7 @@ mod coaching;
 mod common;
 mod config_as_code;
 mod conversations;
+mod guided_paraphrases;
 mod health;
 mod hostile_input;
 mod ivr_speech;
