@@ -81,19 +81,7 @@ async fn a_waiting_caller_who_asks_for_voicemail_leaves_the_queue() {
     let rig = rig(tempfile::tempdir().unwrap()).await;
     let dir = rig._dir.path().to_path_buf();
     // The sales queue lets callers leave with 1 (and so by saying so).
-    let queues = switchboard_tests::get_json(&rig.client, &rig.server, &rig.admin, "/api/queues").await;
-    let mut sales = queues.as_array().unwrap().iter().find(|q| q["name"] == "sales").cloned().unwrap();
-    let id = sales["id"].clone();
-    for field in ["id", "created_at", "updated_at"] {
-        sales.as_object_mut().unwrap().remove(field);
-    }
-    sales["opt_out_digit"] = json!("1");
-    let r = rig
-        .client
-        .put(rig.server.url(&format!("/api/queues/{id}")))
-        .header("cookie", &rig.admin)
-        .json(&sales);
-    assert_eq!(r.send().await.unwrap().status(), 200);
+    rig.update_queue("sales", |sales| sales["opt_out_digit"] = json!("1")).await;
     add_number(
         &rig.client,
         &rig.server,

@@ -9,7 +9,7 @@ mod ai_support;
 use ai_support::*;
 use serde_json::{json, Value};
 use std::time::Duration;
-use switchboard_tests::{add_number, demo_account, get_json, Baresip, PhoneOptions};
+use switchboard_tests::{add_number, demo_account, Baresip, PhoneOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_caller_hears_their_place_and_an_estimated_wait_from_real_answer_times() {
@@ -20,21 +20,12 @@ async fn a_waiting_caller_hears_their_place_and_an_estimated_wait_from_real_answ
     let rig = rig(tempfile::tempdir().unwrap()).await;
     let dir = rig._dir.path().to_path_buf();
     // Sales announces place and wait every 15 s (the shortest allowed).
-    let queues = get_json(&rig.client, &rig.server, &rig.admin, "/api/queues").await;
-    let mut sales = queues.as_array().unwrap().iter().find(|q| q["name"] == "sales").cloned().unwrap();
-    let id = sales["id"].clone();
-    for field in ["id", "created_at", "updated_at"] {
-        sales.as_object_mut().unwrap().remove(field);
-    }
-    sales["announce_position"] = json!(true);
-    sales["announce_wait_time"] = json!(true);
-    sales["announce_every_seconds"] = json!(15);
-    let r = rig
-        .client
-        .put(rig.server.url(&format!("/api/queues/{id}")))
-        .header("cookie", &rig.admin)
-        .json(&sales);
-    assert_eq!(r.send().await.unwrap().status(), 200);
+    rig.update_queue("sales", |sales| {
+        sales["announce_position"] = json!(true);
+        sales["announce_wait_time"] = json!(true);
+        sales["announce_every_seconds"] = json!(15);
+    })
+    .await;
     add_number(
         &rig.client,
         &rig.server,

@@ -78,17 +78,7 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
             Rang::Answered => return Round::Answered(agent.extension),
             Rang::CallerLeft => return Round::CallerLeft,
             Rang::Key(_) => return Round::OptedOut,
-            Rang::Unreached(status) => {
-                // Busy or not answering still counts as someone there; not registered does not.
-                rang |= status != 480;
-                call.event(
-                    "queue_offer",
-                    json!({ "queue": queue, "agent": agent.extension, "status": status }),
-                );
-                if status == 408 {
-                    missed(call, spec, &agent.extension);
-                }
-            }
+            Rang::Unreached(status) => rang |= unanswered(call, queue, spec, &agent.extension, status),
         }
     }
     if rang {
@@ -96,6 +86,16 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
     } else {
         Round::NobodyThere
     }
+}
+
+/// A member's phone did not take the offer (SIP status): recorded, a ring-out counted as a
+/// missed offer; whether they were there (busy or not answering is; not registered is not).
+fn unanswered(call: &mut AnsweredCall, queue: &str, spec: &Queue, extension: &str, status: u16) -> bool {
+    call.event("queue_offer", json!({ "queue": queue, "agent": extension, "status": status }));
+    if status == 408 {
+        missed(call, spec, extension);
+    }
+    status != 480
 }
 
 /// Rings one extension for the caller: a member in turn, or whoever a supervisor picked. An
@@ -144,15 +144,8 @@ async fn ring_all(
         (Rang::CallerLeft, _) => Round::CallerLeft,
         (Rang::Key(_), _) => Round::OptedOut,
         (Rang::Unreached(status), _) => {
-            rang |= status != 480;
             for agent in &members {
-                call.event(
-                    "queue_offer",
-                    json!({ "queue": queue, "agent": agent.extension, "status": status }),
-                );
-                if status == 408 {
-                    missed(call, spec, &agent.extension);
-                }
+                rang |= unanswered(call, queue, spec, &agent.extension, status);
             }
             if rang {
                 Round::NotNow

@@ -471,6 +471,19 @@ impl Rig {
         (heard, self.last_call().await)
     }
 
+    /// Changes the queue `name` with `change` (the API replaces the whole queue).
+    pub(crate) async fn update_queue(&self, name: &str, change: impl FnOnce(&mut Value)) {
+        let queues = get_json(&self.client, &self.server, &self.admin, "/api/queues").await;
+        let mut queue = queues.as_array().unwrap().iter().find(|q| q["name"] == name).cloned().unwrap();
+        let id = queue["id"].clone();
+        for field in ["id", "created_at", "updated_at"] {
+            queue.as_object_mut().unwrap().remove(field);
+        }
+        change(&mut queue);
+        let r = self.client.put(self.server.url(&format!("/api/queues/{id}"))).header("cookie", &self.admin);
+        assert_eq!(r.json(&queue).send().await.unwrap().status(), 200);
+    }
+
     pub(crate) async fn wait_registered(&self, extension: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !get_json(&self.client, &self.server, &self.admin, "/api/registrations")
