@@ -159,7 +159,7 @@ async fn admins_edit_schedules_menus_audio_and_try_agents_and_owners_manage_toke
 
     // --- The audio library: an MP3 picked and uploaded, then playable. ---
     b.run(json!({"do": "goto", "hash": "#/admin/audio/new"})).await;
-    b.run(json!({"do": "visible", "selector": "#admin-form"})).await;
+    b.run(json!({"do": "visible", "selector": "#admin-form[data-kind='audio']"})).await;
     b.run(json!({"do": "fill", "selector": format!("{top} > [data-field='name'] input"), "value": "thanks"}))
         .await;
     b.run(json!({"do": "click", "selector": "#admin-save"})).await;

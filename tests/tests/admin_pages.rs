@@ -54,7 +54,7 @@ async fn an_admin_builds_a_number_ivr_queue_flow_in_the_browser_and_a_call_follo
 
     // An IVR menu: first refused, with the problems at their fields.
     b.run(json!({"do": "goto", "hash": "#/admin/ivr_menus/new"})).await;
-    b.run(json!({"do": "visible", "selector": "#admin-form"})).await;
+    b.run(json!({"do": "visible", "selector": "#admin-form[data-kind='ivr_menus']"})).await;
     let top = "#admin-form > .form-object";
     b.run(
         json!({"do": "fill", "selector": format!("{top} > [data-field='name'] input"), "value": "Shop Menu"}),
@@ -91,7 +91,7 @@ async fn an_admin_builds_a_number_ivr_queue_flow_in_the_browser_and_a_call_follo
 
     // The number, to the menu.
     b.run(json!({"do": "goto", "hash": "#/admin/phone_numbers/new"})).await;
-    b.run(json!({"do": "visible", "selector": "#admin-form"})).await;
+    b.run(json!({"do": "visible", "selector": "#admin-form[data-kind='phone_numbers']"})).await;
     b.run(json!({"do": "fill", "selector": format!("{top} > [data-field='number'] input"), "value": "+15555550199"})).await;
     b.run(json!({"do": "select", "selector": format!("{top} > [data-field='target'] select"), "value": "ivr_menu"})).await;
     b.run(json!({"do": "fill", "selector": format!("{top} > [data-field='target'] [data-field='name'] input"), "value": "shop"}))
@@ -154,6 +154,7 @@ async fn an_admin_builds_a_number_ivr_queue_flow_in_the_browser_and_a_call_follo
     let queues = get_json(&client, &server, &admin, "/api/queues").await;
     let returns = queues.as_array().unwrap().iter().find(|q| q["name"] == "returns").unwrap()["id"].clone();
     b.run(json!({"do": "goto", "hash": format!("#/admin/queues/{returns}")})).await;
+    b.run(json!({"do": "visible", "selector": "#admin-form[data-kind='queues']"})).await;
     b.run(json!({"do": "click", "selector": "#admin-delete"})).await;
     b.run(json!({"do": "waitText", "selector": "#admin-delete", "text": "Really delete?"})).await;
     b.run(json!({"do": "click", "selector": "#admin-delete"})).await;
@@ -162,6 +163,7 @@ async fn an_admin_builds_a_number_ivr_queue_flow_in_the_browser_and_a_call_follo
     let number =
         numbers.as_array().unwrap().iter().find(|n| n["number"] == "+15555550199").unwrap()["id"].clone();
     b.run(json!({"do": "goto", "hash": format!("#/admin/phone_numbers/{number}")})).await;
+    b.run(json!({"do": "visible", "selector": "#admin-form[data-kind='phone_numbers']"})).await;
     b.run(json!({"do": "click", "selector": "#admin-delete"})).await;
     b.run(json!({"do": "click", "selector": "#admin-delete"})).await;
     b.run(json!({"do": "waitUntil", "expression": "location.hash === '#/admin/phone_numbers'"})).await;
