@@ -3,20 +3,23 @@
 //! thousand and five"), amounts of money, dates, and e-mail addresses spoken or spelled
 //! ("m a r i a at example dot com"). Works on what the recogniser wrote, words or digits.
 
+/// The digits' names, "zero" to "nine".
+const DIGIT_NAMES: [&str; 10] =
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+
+/// A digit's name ("four", any case) as its value; only the ten names.
+pub fn digit_word(w: &str) -> Option<u8> {
+    DIGIT_NAMES.iter().position(|n| w.eq_ignore_ascii_case(n)).map(|d| d as u8)
+}
+
 /// A word's value as a single digit ("oh" and "o" are zero). `loose` also takes the words that
 /// are more often words than digits ("to", "too", "for"): only inside a longer run.
 fn unit(w: &str, loose: bool) -> Option<u64> {
+    if let Some(d) = digit_word(w) {
+        return Some(d.into());
+    }
     Some(match w {
-        "zero" | "oh" | "o" | "nought" => 0,
-        "one" => 1,
-        "two" => 2,
-        "three" => 3,
-        "four" => 4,
-        "five" => 5,
-        "six" => 6,
-        "seven" => 7,
-        "eight" => 8,
-        "nine" => 9,
+        "oh" | "o" | "nought" => 0,
         "to" | "too" if loose => 2,
         "for" if loose => 4,
         _ => return None,
@@ -182,9 +185,12 @@ pub fn digits_in(text: &str) -> String {
 
 /// `digits` said one by one ("1042" → "one zero four two"), for reading a number back.
 pub fn say_digits(digits: &str) -> String {
-    const NAMES: [&str; 10] =
-        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
-    digits.chars().filter_map(|c| c.to_digit(10)).map(|d| NAMES[d as usize]).collect::<Vec<_>>().join(" ")
+    digits
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .map(|d| DIGIT_NAMES[d as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An amount of money said in `text`, in cents: "$20.50", "20 dollars 50", "twenty dollars

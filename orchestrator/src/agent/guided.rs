@@ -243,11 +243,8 @@ pub fn order_number(text: &str) -> Option<String> {
         }
         // A digit said as a word next to written ones ("one 002"); only unambiguous words
         // ("to" and "for" are words more often than digits).
-        let word = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-            .iter()
-            .position(|w| token.eq_ignore_ascii_case(w));
-        if let Some(d) = word {
-            run.push(char::from(b'0' + d as u8));
+        if let Some(d) = switchboard_speech::spoken::digit_word(token) {
+            run.push(char::from(b'0' + d));
             continue;
         }
         if (3..=12).contains(&run.len()) {
