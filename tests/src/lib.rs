@@ -1,7 +1,9 @@
 //! Helpers for end-to-end tests: run the real `switchboard` binary, talk to it over HTTP,
 //! and get a fresh PostgreSQL database when one is configured.
 
+pub mod linphone;
 pub mod payments;
+pub mod queues;
 pub mod tones;
 pub mod workspace;
 

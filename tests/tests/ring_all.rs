@@ -6,25 +6,11 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_tests::{
-    add_number, demo_account, free_udp_port, get_json, last_call, login, require_program, set_demo_trunk,
+    add_number, demo_account, free_udp_port, last_call, login, queues, require_program, set_demo_trunk,
     wait_registered, Baresip, Server,
 };
 
 const PASSWORD: &str = "switchboard-demo";
-
-/// Puts an existing agent in `queue` as well (the API replaces the whole agent).
-async fn join(client: &reqwest::Client, server: &Server, admin: &str, extension: &str, queue: &str) {
-    let agents = get_json(client, server, admin, "/api/agents").await;
-    let mut agent = agents.as_array().unwrap().iter().find(|a| a["extension"] == extension).cloned().unwrap();
-    let id = agent["id"].clone();
-    for field in ["id", "created_at", "updated_at", "sip_password"] {
-        agent.as_object_mut().unwrap().remove(field);
-    }
-    agent["queues"].as_array_mut().unwrap().push(json!({"queue": queue, "priority": 1}));
-    let r = client.put(server.url(&format!("/api/agents/{id}"))).header("cookie", admin).json(&agent);
-    let r = r.send().await.unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-}
 
 #[tokio::test]
 async fn a_ring_all_queue_rings_every_agent_at_once_and_the_first_to_answer_takes_the_caller() {
@@ -38,11 +24,9 @@ async fn a_ring_all_queue_rings_every_agent_at_once_and_the_first_to_answer_take
     let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
     let queue = json!({"name": "everyone", "strategy": "ring_all", "ring_timeout_seconds": 20,
         "greeting": {"type": "text", "text": "Connecting you."}, "max_wait_seconds": 60});
-    let r =
-        client.post(server.url("/api/queues")).header("cookie", &admin).json(&queue).send().await.unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-    join(&client, &server, &admin, "101", "everyone").await;
-    join(&client, &server, &admin, "102", "everyone").await;
+    queues::create(&client, &server, &admin, &queue).await;
+    queues::join(&client, &server, &admin, "101", "everyone", 1).await;
+    queues::join(&client, &server, &admin, "102", "everyone", 1).await;
     let carol = json!({"extension": "103", "display_name": "Carol Diaz", "sip_password": "carol-sip-103-secret",
         "queues": [{"queue": "everyone", "priority": 3}]});
     let r =

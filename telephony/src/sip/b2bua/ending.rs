@@ -67,6 +67,9 @@ impl B2bua {
                 if let Some(target) = &call.target {
                     release_line(&mut self.lines, target);
                 }
+                for member in std::mem::take(&mut call.ringing_members) {
+                    release_line(&mut self.lines, &member);
+                }
                 if call.webrtc_a.is_some() || call.webrtc_b.is_some() {
                     if let Some(media) = self.webrtc.as_mut() {
                         media.release(id, None);
@@ -79,6 +82,8 @@ impl B2bua {
 
     /// CANCELs every outbound leg still ringing except `keep`.
     pub(super) fn cancel_outbound(&mut self, now: u64, id: CallId, keep: Option<usize>) {
+        // Whoever is still rung stops ringing: a ring group's members have their lines back.
+        self.stop_ringing_members(id);
         let Some(call) = self.calls.get_mut(&id) else { return };
         let mut sends = Vec::new();
         for (i, o) in call.outbound.iter_mut().enumerate() {

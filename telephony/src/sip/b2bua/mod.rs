@@ -21,6 +21,7 @@ mod ending;
 mod messages;
 mod parties;
 mod responses;
+mod ring_group;
 mod timers;
 mod transfer;
 mod types;
@@ -144,6 +145,10 @@ struct Call {
     state: CallState,
     media: Option<MediaPorts>,
     target: Option<(i64, String)>,
+    /// A ring group's members while they ring: each holds one of their lines until someone
+    /// answers or the ringing stops, so that a member is not rung for more calls than they have
+    /// lines.
+    ringing_members: Vec<(i64, String)>,
     answered: Option<usize>,
     ring_deadline: Option<u64>,
     failure: Option<u16>,
@@ -360,6 +365,7 @@ impl B2bua {
             state: CallState::Routing,
             media: None,
             target: None,
+            ringing_members: Vec::new(),
             answered: None,
             ring_deadline: None,
             failure: None,
@@ -547,61 +553,6 @@ impl B2bua {
                 );
             }
         }
-    }
-
-    /// Rings several extensions at once; whoever answers first is counted against their lines
-    /// (`answered_leg`), the others are cancelled.
-    #[allow(clippy::too_many_arguments)]
-    fn ring_group(
-        &mut self,
-        now: u64,
-        id: CallId,
-        account: i64,
-        members: Vec<(String, usize)>,
-        ring_timeout_ms: u64,
-        media: MediaPorts,
-        registrar: &Registrar,
-    ) {
-        let mut legs = Vec::new();
-        let mut busy = false;
-        for (extension, max_lines) in members {
-            if self.calls_for(account, &extension) >= max_lines {
-                busy = true;
-                continue;
-            }
-            for b in registrar.contacts(account, &extension) {
-                legs.push((extension.clone(), b.contact.clone(), b.source, static_transport(&b.transport)));
-            }
-        }
-        if legs.is_empty() {
-            return if busy {
-                self.unreached(now, id, 486, Outcome::Busy)
-            } else {
-                self.unreached(now, id, 480, Outcome::Rejected(480))
-            };
-        }
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        call.media = call.media.or(Some(media));
-        call.state = CallState::Ringing;
-        call.ring_deadline = Some(now + ring_timeout_ms);
-        for (extension, contact, peer, transport) in legs {
-            let to = format!("<sip:{extension}@{}>", self.local.ip());
-            let member = Some((account, extension));
-            let leg =
-                OutLeg { uri: contact, peer, transport, to, caller_id: None, credentials: None, member };
-            self.add_outbound(now, id, leg, media.b);
-        }
-    }
-
-    /// Leg `idx` answered: its extension's lines count the call (a ring group's answerer; a
-    /// plain ring counted it already, which this leaves as it was). The extension, for the
-    /// `Answered` event.
-    fn answered_leg(&mut self, id: CallId, idx: usize) -> Option<String> {
-        let member = self.calls.get(&id)?.outbound.get(idx)?.member.clone()?;
-        if self.calls.get(&id)?.target.as_ref() != Some(&member) {
-            self.set_target(id, member.clone());
-        }
-        Some(member.1)
     }
 
     fn add_outbound(&mut self, now: u64, id: CallId, leg: OutLeg, media_b: SocketAddr) {

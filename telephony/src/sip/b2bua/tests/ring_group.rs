@@ -1,6 +1,6 @@
 //! A queue's ring-all on a virtual clock: two agents' phones ring at once for a caller we
-//! answered; the first to answer takes the call, the other phone is cancelled, and the
-//! answerer's lines count it. With every member's lines in use the group
+//! answered; each ringing member holds a line, the first to answer takes the call, the other
+//! phone is cancelled and its line is free again, and the answerer's lines count it. With every member's lines in use the group
 //! is busy; with nobody registered it is unreachable.
 
 use super::*;
@@ -73,8 +73,19 @@ fn every_member_rings_and_the_first_to_answer_takes_the_call() {
     assert_eq!(carol.headers.get("To"), Some("<sip:103@127.0.0.1>"));
     w.nothing_sent();
     ringing(&mut w, call, &[(CALLEE, &bob), (CAROL, &carol)]);
-    // Ringing lines are not in use yet.
-    assert_eq!((w.pbx.b2bua().calls_for(1, "102"), w.pbx.b2bua().calls_for(1, "103")), (0, 0));
+    // Each ringing member holds a line: with one line each, a second caller's ring-all finds
+    // the group busy instead of ringing them twice.
+    assert_eq!((w.pbx.b2bua().calls_for(1, "102"), w.pbx.b2bua().calls_for(1, "103")), (1, 1));
+    let waiting = w.answered_by_us("g0");
+    w.pbx.route(w.now, waiting, group(1));
+    w.collect();
+    assert_eq!(w.take_event(), CallEvent::Unreached { call: waiting, status: 486 });
+    w.nothing_sent();
+    w.pbx.hangup(w.now, waiting);
+    w.collect();
+    let bye = w.take_request(CALLER, Method::Bye);
+    w.deliver(CALLER, &Response::for_request(&bye, 200, None).to_bytes());
+    assert!(matches!(w.take_event(), CallEvent::Ended { call: c, .. } if c == waiting));
     // Carol answers: hers is the call, Bob's phone stops ringing.
     let mut ok = Response::for_request(&carol, 200, Some("ringing"));
     ok.headers.push("Contact", format!("<sip:103@{CAROL}>"));
@@ -140,4 +151,9 @@ fn a_group_whose_lines_are_all_in_use_is_busy_and_one_nobody_registered_is_unrea
     assert_eq!(cancels[0].headers.get("Call-ID"), bob.headers.get("Call-ID"));
     assert_eq!(cancels[1].headers.get("Call-ID"), carol.headers.get("Call-ID"));
     assert_eq!(w.take_event(), CallEvent::Unreached { call, status: 408 }, "no answer");
+    assert_eq!(
+        (w.pbx.b2bua().calls_for(1, "102"), w.pbx.b2bua().calls_for(1, "103")),
+        (0, 0),
+        "the members' lines are free once they stop ringing"
+    );
 }
