@@ -1,7 +1,9 @@
-//! Blind transfers with real phones (baresip): a desk phone's REFER, and the web app's
-//! transfer through the API, each proven by who hears whom.
+//! Transfers with real phones: a desk phone's blind REFER (baresip), the web app's transfer
+//! through the API, and a desk phone's attended transfer (linphone, REFER with Replaces), each
+//! proven by who hears whom.
 
 use std::time::{Duration, Instant};
+use switchboard_tests::linphone::Linphone;
 use switchboard_tests::{
     add_carol, demo_account, get_json as json, login, mic_and_recorder, require_program, seconds_heard,
     wait_registered, Baresip, PhoneOptions, Server,
@@ -128,4 +130,80 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     assert!(c_alice > 1.5, "Carol heard Alice for {c_alice:.1} s");
     let c_bob = seconds_heard(&rec_c, 1000.0);
     assert!(c_bob < 0.5, "Carol never heard Bob ({c_bob:.1} s)");
+}
+
+/// An attended transfer from a desk phone (linphone's REFER with Replaces): Alice calls Bob,
+/// Bob holds her, calls Carol, talks, then transfers Alice to Carol. Bob's phone is left with no
+/// call, Alice and Carol hear each other, and the record says who transferred whom.
+#[tokio::test]
+async fn a_desk_phone_completes_an_attended_transfer_with_replaces() {
+    if !require_program("baresip") || !require_program("linphonecsh") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", switchboard_tests::free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let carol_account = add_carol(&client, &server, &admin, &sip).await;
+    let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 30.0);
+    let (tone_c, rec_c) = mic_and_recorder(dir.path(), "c", 700.0, 30.0);
+    let carol = Baresip::start_with(
+        &carol_account,
+        PhoneOptions { microphone: Some(tone_c), record_dir: Some(rec_c.clone()), ..Default::default() },
+    )
+    .unwrap();
+    let bob = Linphone::start(&sip, "102", "bob-sip-102").unwrap();
+    bob.command("autoanswer enable").unwrap();
+    wait_registered(&client, &server, &admin, &["102", "103"]).await;
+    let alice = Baresip::start_with(
+        &demo_account(&sip, "101", ""),
+        PhoneOptions {
+            microphone: Some(tone_a),
+            record_dir: Some(rec_a.clone()),
+            commands: vec![format!("/dial sip:102@{sip}")],
+        },
+    )
+    .unwrap();
+    alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    bob.wait_for("calls", "StreamsRunning", Duration::from_secs(10)).unwrap();
+
+    // Bob holds Alice and consults Carol on his second line.
+    bob.command("pause 1").unwrap();
+    bob.wait_for("calls", "Paused", Duration::from_secs(10)).unwrap();
+    bob.command(&format!("call sip:103@{sip}")).unwrap();
+    carol.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let calls = json(&client, &server, &admin, "/api/calls").await;
+    let (consult, first) = (calls[0]["id"].as_i64().unwrap(), calls[1]["id"].as_i64().unwrap());
+
+    // The transfer: Bob's phone sends REFER to Alice's call naming the consult call.
+    let said = bob.command("transfer 1 --to-call 2").unwrap();
+    assert!(said.contains("attended transfer"), "{said}");
+    bob.wait_for("calls", "No active call", Duration::from_secs(10)).unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    alice.command("hangup", "").unwrap();
+    carol.wait_for("terminated", Duration::from_secs(10)).unwrap();
+
+    let call = json(&client, &server, &admin, &format!("/api/calls/{first}")).await;
+    let timeline = call["timeline"].as_array().unwrap();
+    let transfer = timeline.iter().find(|e| e["kind"] == "transferred");
+    let transfer = transfer.unwrap_or_else(|| panic!("no transfer in {call}\nBob:\n{}", bob.log()));
+    assert_eq!(transfer["data"]["kind"], "warm", "{call}");
+    assert_eq!(transfer["data"]["by"], "Bob Martinez", "{call}");
+    assert_eq!(transfer["data"]["target"], "Carol Diaz", "{call}");
+    assert!(timeline.iter().any(|e| e["kind"] == "hold"), "Bob's hold is in the record: {call}");
+    let consulted = json(&client, &server, &admin, &format!("/api/calls/{consult}")).await;
+    assert!(
+        consulted["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "transferred"),
+        "the consult call's record shows the transfer too: {consulted}"
+    );
+
+    // Alice and Carol heard each other after the transfer (Bob's phone has no microphone here).
+    drop((alice, carol, bob));
+    std::thread::sleep(Duration::from_millis(300));
+    let a_carol = seconds_heard(&rec_a, 700.0);
+    let c_alice = seconds_heard(&rec_c, 440.0);
+    assert!(a_carol > 2.5, "Alice heard Carol for {a_carol:.1} s");
+    assert!(c_alice > 2.5, "Carol heard Alice for {c_alice:.1} s");
 }
