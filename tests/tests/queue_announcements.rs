@@ -76,7 +76,11 @@ async fn a_waiting_caller_hears_their_place_and_an_estimated_wait_from_real_answ
     second.save(mark, &heard_file);
     let heard = transcribe(&heard_file).to_lowercase();
     sipp_ok(second_call.await.unwrap());
-    assert!(heard.contains("next in line"), "the place was not announced: {heard}");
+    // (Whisper tiny has heard "next in line" as "an x-line".)
+    assert!(
+        ["next in line", "x-line", "x line", "next line"].iter().any(|p| heard.contains(p)),
+        "the place was not announced: {heard}"
+    );
     // ("wait" and "weight" sound the same to the recogniser.)
     assert!(
         heard.contains("estimated wait") || heard.contains("estimated weight"),
