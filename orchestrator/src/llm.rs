@@ -63,6 +63,8 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub tools: Vec<ToolDecl>,
     pub temperature: Option<f32>,
+    /// At most this many tokens in the answer (the warm-up request asks for one).
+    pub max_tokens: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,6 +226,8 @@ fn typed_request(r: &ChatRequest) -> CreateChatCompletionRequest {
             })
         })
         .collect();
+    // Servers read one or the other (OpenAI the new name, older local servers the old one).
+    #[allow(deprecated)]
     CreateChatCompletionRequest {
         model: r.model.clone(),
         messages,
@@ -231,6 +235,8 @@ fn typed_request(r: &ChatRequest) -> CreateChatCompletionRequest {
         stream_options: Some(ChatCompletionStreamOptions { include_usage: Some(true), ..Default::default() }),
         tools: (!tools.is_empty()).then_some(tools),
         temperature: r.temperature,
+        max_completion_tokens: r.max_tokens,
+        max_tokens: r.max_tokens,
         ..Default::default()
     }
 }
@@ -476,6 +482,7 @@ mod tests {
                 parameters: json!({"type": "object"}),
             }],
             temperature: None,
+            max_tokens: None,
         };
         let body = serde_json::to_value(typed_request(&request)).unwrap();
         assert_eq!(body["stream"], true);

@@ -1,5 +1,6 @@
-//! What an LLM agent is told: its system prompt, the caller's matched customer (name, balance,
-//! recent orders, open tickets), supervisor guidance, then the conversation. Card numbers never
+//! What an LLM agent is told: its system prompt and rules (one system message, the same for
+//! every call), then the caller's matched customer (name, balance, recent orders, open tickets)
+//! and supervisor guidance (a second one), then the conversation. Card numbers never
 //! enter a prompt: anything that looks like one (13–19 digits passing the Luhn check, however
 //! spaced) is replaced before a message is built.
 
@@ -127,14 +128,22 @@ fn money(cents: &Value, currency: &Value) -> String {
     format!("{}.{:02} {}", c / 100, (c % 100).abs(), currency.as_str().unwrap_or("USD"))
 }
 
-/// The system message: the agent's prompt, the caller, and the rules every agent keeps.
-pub fn system_message(agent: &AiAgent, facts: &CallerFacts, guidance: &[String]) -> String {
+/// The agent's instructions and the rules every agent keeps: the same for every call and turn
+/// of the agent, so that a model server that caches prompt prefixes (llama.cpp, Ollama, the
+/// cloud APIs) reads it, and the tools declared after it, once (see `agent::warm_up`).
+pub fn instructions(agent: &AiAgent) -> String {
     let mut s = agent.system_prompt.trim().to_string();
     s.push_str(
         "\n\nYou are speaking on the phone: answer in one to three short sentences, no lists or markdown.",
     );
     s.push_str(" Never ask for or repeat card numbers; payments are taken by keypad.");
-    s.push_str("\n\n## The caller\n");
+    redact_cards(&s)
+}
+
+/// What this call is about: the caller (their orders and tickets) and the supervisor's
+/// guidance, in a second system message after the instructions.
+pub fn call_context(facts: &CallerFacts, guidance: &[String]) -> String {
+    let mut s = String::from("## The caller\n");
     match (&facts.customer, &facts.caller_number) {
         (Some(c), _) => {
             s.push_str(&format!(
@@ -177,15 +186,19 @@ pub fn system_message(agent: &AiAgent, facts: &CallerFacts, guidance: &[String])
     redact_cards(&s)
 }
 
-/// The messages for the next model turn: the system message, then the conversation so far
-/// (tool results included), with card numbers removed from everything the caller said.
+/// The messages for the next model turn: the instructions, the call's context, then the
+/// conversation so far (tool results included), with card numbers removed from everything the
+/// caller said.
 pub fn messages(
     agent: &AiAgent,
     facts: &CallerFacts,
     guidance: &[String],
     history: &[ChatMessage],
 ) -> Vec<ChatMessage> {
-    let mut out = vec![ChatMessage::new(Role::System, system_message(agent, facts, guidance))];
+    let mut out = vec![
+        ChatMessage::new(Role::System, instructions(agent)),
+        ChatMessage::new(Role::System, call_context(facts, guidance)),
+    ];
     out.extend(history.iter().map(|m| ChatMessage { content: redact_cards(&m.content), ..m.clone() }));
     out
 }
@@ -229,7 +242,7 @@ mod tests {
         };
         let history = vec![ChatMessage::new(Role::User, "Charge 4111 1111 1111 1111 please")];
         let msgs = messages(&agent(), &facts, &["Offer free shipping".into()], &history);
-        let system = &msgs[0].content;
+        let system = format!("{}\n{}", msgs[0].content, msgs[1].content);
         for needle in [
             "You are the assistant of Acme.",
             "Pat Doe",
@@ -241,12 +254,16 @@ mod tests {
         ] {
             assert!(system.contains(needle), "{needle} missing from:\n{system}");
         }
-        assert_eq!(msgs[1].content, "Charge [card number removed] please");
-        let stranger = system_message(
+        assert_eq!(msgs[2].content, "Charge [card number removed] please");
+        // The instructions are the same whoever calls (a model server's cache keeps them).
+        let stranger = messages(
             &agent(),
             &CallerFacts { caller_number: Some("+19995550000".into()), ..Default::default() },
             &[],
+            &[],
         );
+        assert_eq!(stranger[0].content, msgs[0].content);
+        let stranger = &stranger[1].content;
         assert!(stranger.contains("not a known customer"));
     }
 }

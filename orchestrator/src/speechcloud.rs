@@ -153,3 +153,92 @@ impl TextToSpeech for OpenAiTts {
         Ok(AudioFrame { rate: info.sample_rate, samples: mono, at_ms: 0 })
     }
 }
+
+/// Cloud speech for calls (`serve --stt-url/--tts-url`): used by AI calls and live coaching in
+/// place of the local engines, and priced per call (`speech_usage` in the call's record).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CloudSpeechOptions {
+    /// An OpenAI-compatible speech-to-text service for calls instead of the local Whisper (base
+    /// URL with the version, e.g. https://api.openai.com/v1).
+    #[arg(long = "stt-url", env = "SWITCHBOARD_STT_URL")]
+    pub stt_url: Option<String>,
+    #[arg(long = "stt-key", env = "SWITCHBOARD_STT_KEY", hide_env_values = true)]
+    pub stt_key: Option<String>,
+    #[arg(long = "stt-model", env = "SWITCHBOARD_STT_MODEL", default_value = "whisper-1")]
+    pub stt_model: String,
+    /// What the recognition service charges per minute of audio, in USD (whisper-1: 0.006).
+    #[arg(long = "stt-usd-per-minute", env = "SWITCHBOARD_STT_USD_PER_MINUTE", default_value_t = 0.006)]
+    pub stt_usd_per_minute: f64,
+    /// An OpenAI-compatible text-to-speech service for AI agents' voices.
+    #[arg(long = "tts-url", env = "SWITCHBOARD_TTS_URL")]
+    pub tts_url: Option<String>,
+    #[arg(long = "tts-key", env = "SWITCHBOARD_TTS_KEY", hide_env_values = true)]
+    pub tts_key: Option<String>,
+    #[arg(long = "tts-model", env = "SWITCHBOARD_TTS_MODEL", default_value = "tts-1")]
+    pub tts_model: String,
+    #[arg(long = "tts-voice", env = "SWITCHBOARD_TTS_VOICE", default_value = "alloy")]
+    pub tts_voice: String,
+    /// What the synthesis service charges per million characters, in USD (tts-1: 15).
+    #[arg(
+        long = "tts-usd-per-million-chars",
+        env = "SWITCHBOARD_TTS_USD_PER_MILLION_CHARS",
+        default_value_t = 15.0
+    )]
+    pub tts_usd_per_million_chars: f64,
+}
+
+/// The cloud engines in use for calls, with their prices (micro-dollars).
+pub struct CloudSpeech {
+    pub stt: Option<(OpenAiStt, i64)>,
+    pub tts: Option<(OpenAiTts, i64)>,
+}
+
+static CLOUD: std::sync::OnceLock<CloudSpeechOptions> = std::sync::OnceLock::new();
+
+impl CloudSpeechOptions {
+    /// Problems with the settings, for a clear start-up error.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, url) in [("--stt-url", &self.stt_url), ("--tts-url", &self.tts_url)] {
+            if let Some(u) = url {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(format!("{name} must be an http:// or https:// URL, not {u:?}"));
+                }
+            }
+        }
+        for (name, price) in [
+            ("--stt-usd-per-minute", self.stt_usd_per_minute),
+            ("--tts-usd-per-million-chars", self.tts_usd_per_million_chars),
+        ] {
+            if !(0.0..=10_000.0).contains(&price) {
+                return Err(format!("{name} must be between 0 and 10000"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes these the process's settings for calls (once, before the engines load).
+    pub fn install(self) {
+        let _ = CLOUD.set(self);
+    }
+}
+
+/// The cloud engines configured for calls (built off the async runtime: blocking clients).
+pub fn for_calls() -> Result<CloudSpeech, Error> {
+    let Some(o) = CLOUD.get() else { return Ok(CloudSpeech { stt: None, tts: None }) };
+    let stt = match &o.stt_url {
+        Some(url) => {
+            let endpoint = Endpoint::new(url, o.stt_key.clone(), &o.stt_model, Duration::from_secs(15))?;
+            Some((OpenAiStt(endpoint), (o.stt_usd_per_minute * 1e6).round() as i64))
+        }
+        None => None,
+    };
+    let tts = match &o.tts_url {
+        Some(url) => {
+            let endpoint = Endpoint::new(url, o.tts_key.clone(), &o.tts_model, Duration::from_secs(15))?;
+            let voice = OpenAiTts { endpoint, voice: o.tts_voice.clone() };
+            Some((voice, (o.tts_usd_per_million_chars * 1e6).round() as i64))
+        }
+        None => None,
+    };
+    Ok(CloudSpeech { stt, tts })
+}

@@ -75,9 +75,9 @@ async fn a_coached_call_gets_the_orders_card_and_the_llms_suggestion() {
     let (stop_tx, stop) = tokio::sync::oneshot::channel();
     let task = {
         let (session, db) = (session.clone(), db.clone());
-        tokio::spawn(
-            async move { coach::run(session, &settings, Audio { caller, agent }, db, None, stop).await },
-        )
+        tokio::spawn(async move {
+            coach::run(session, &settings, Audio { caller, agent }, db, None, None, stop).await
+        })
     };
     let voice = switchboard_speech::tts::Espeak::default();
     let say = |text: &str| {

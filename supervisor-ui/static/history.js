@@ -235,8 +235,9 @@ function cost(c) {
     } else if (e.kind === "speech_usage") {
       const parts = [];
       if (d.stt_seconds) parts.push(`recognition ${clock(d.stt_seconds * 1000)}`);
-      if (d.tts_seconds) parts.push(`synthesis ${clock(d.tts_seconds * 1000)}`);
-      rows.push(["Cloud speech", parts.join(", "), d.cost_micros]);
+      if (d.tts_characters) parts.push(`synthesis ${d.tts_characters} characters (${clock((d.tts_seconds || 0) * 1000)})`);
+      const what = { ai_agent: "AI agent", coaching: "coaching", recording: "recording transcript", voicemail: "voicemail transcript" }[d.for];
+      rows.push([what ? `Cloud speech (${what})` : "Cloud speech", parts.join(", "), d.cost_micros]);
     }
   }
   const table = el("table", { class: "cost", id: "call-cost" },

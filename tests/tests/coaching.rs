@@ -105,14 +105,27 @@ async fn the_coach_shows_alice_the_order_the_caller_names_a_suggested_answer_and
     // The call's timeline keeps the coaching.
     // (The coach writes its last event as the call ends: wait for it.)
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let events: Vec<Value> = loop {
+    let (events, transcript): (Vec<Value>, Vec<Value>) = loop {
         let record = rig.last_call().await;
         let events = record["timeline"].as_array().cloned().unwrap_or_default();
         if events.iter().any(|e| e["kind"] == "coaching_ended") || std::time::Instant::now() > deadline {
-            break events;
+            break (events, record["transcript"].as_array().cloned().unwrap_or_default());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // The live lines are the call's transcript: the caller's and Alice's, by name, in order.
+    let said = |speaker: &str| -> String {
+        let lines = transcript.iter().filter(|l| l["speaker"] == speaker);
+        lines.map(|l| l["text"].as_str().unwrap_or_default().to_lowercase()).collect::<Vec<_>>().join(" ")
+    };
+    assert!(said("caller").contains("manager"), "{transcript:?}");
+    assert!(said("agent").contains("help you"), "Alice's words: {transcript:?}");
+    assert!(
+        transcript.iter().filter(|l| l["speaker"] == "agent").all(|l| l["name"] == "Alice Nguyen"),
+        "{transcript:?}"
+    );
+    let starts: Vec<i64> = transcript.iter().filter_map(|l| l["start_ms"].as_i64()).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]) && starts.iter().all(|&t| t >= 0), "{transcript:?}");
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
     for kind in
         ["coaching_started", "coaching_card", "coaching_checklist", "coaching_alert", "coaching_ended"]

@@ -25,15 +25,7 @@ struct Reply {
 
 impl Session {
     pub(super) async fn respond_llm(&mut self, say: &mpsc::UnboundedSender<String>) -> Next {
-        let decls: Vec<ToolDecl> = self
-            .tools
-            .iter()
-            .map(|t| ToolDecl {
-                name: t.spec().name.clone(),
-                description: t.spec().description.clone(),
-                parameters: t.spec().parameters.clone(),
-            })
-            .collect();
+        let decls: Vec<ToolDecl> = super::warm_up::declare(&self.tools);
         let mut spoke = false;
         for _ in 0..MAX_ROUNDS {
             let Reply { text, calls } = match self.stream_reply(&decls, say, &mut spoke).await {
@@ -105,6 +97,7 @@ impl Session {
             messages: prompt::messages(&self.agent, &self.facts, &self.guidance, &self.history),
             tools: decls.to_vec(),
             temperature: Some(*temperature),
+            max_tokens: None,
         };
         let mut stream = client.stream(request);
         let mut chunker = SentenceChunker::clause_first();

@@ -7,7 +7,9 @@
 
 pub mod guided;
 mod llm_turn;
+pub mod speech_usage;
 pub mod voice;
+pub mod warm_up;
 
 use crate::db::Db;
 use crate::live::{Note, NoteKind};
@@ -105,6 +107,8 @@ pub struct Session {
     standing: std::collections::VecDeque<Note>,
     /// When the caller said the next turn (see `caller_said_at`).
     caller_span: Option<(i64, i64)>,
+    /// Cloud speech used on the call (priced by a voice call; free and empty otherwise).
+    pub speech: Arc<speech_usage::SpeechMeter>,
 }
 
 /// Errors setting a session up.
@@ -187,6 +191,7 @@ impl Session {
             unacknowledged: Vec::new(),
             standing: Default::default(),
             caller_span: None,
+            speech: Default::default(),
         })
     }
 
@@ -652,6 +657,9 @@ impl Session {
         );
         if let Some(key) = self.record {
             self.records.details(key, calls::Details { cost_micros: cost, ..Default::default() });
+        }
+        if let (Some(u), Some(key)) = (self.speech.unbilled(), self.record) {
+            u.bill(&self.records, key, "ai_agent");
         }
     }
 }

@@ -68,6 +68,11 @@ impl ConfigVersion {
         self.requested.load(Ordering::SeqCst)
     }
 
+    /// The version in effect, changing after each change is applied.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
     /// For the reloader: everything up to `version` is now in effect.
     pub fn applied(&self, version: u64) {
         self.applied.send_modify(|a| *a = (*a).max(version));

@@ -128,6 +128,7 @@ async fn transcribe(
     }
     let engines = crate::agent::voice::Engines::shared().await;
     let recognizer = engines.recognizer.as_ref().map_err(|e| Failure::NoRecogniser(e.clone()))?;
+    let meter = engines.meter();
     let agent_name = match &job.agent_extension {
         Some(ext) => crate::store::config::list::<Agent>(db, job.account_id)
             .await
@@ -152,6 +153,7 @@ async fn transcribe(
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             let audio = AudioFrame { rate: 16_000, samples: wide[from..to].to_vec(), at_ms: start };
+            meter.recognised(audio.duration_ms());
             let rx = recognizer.submit(QUEUE, audio, true).result;
             let heard = tokio::task::spawn_blocking(move || rx.recv())
                 .await
@@ -173,6 +175,14 @@ async fn transcribe(
         }
     }
     lines.sort_by_key(|l| l.start_ms);
+    if let Some(u) = meter.unbilled() {
+        // A cloud recogniser's minutes are the call's cost too.
+        let data = u.data("recording");
+        let priced = crate::store::call_cost::add_speech_usage(db, job.call_id, &data, u.cost_micros);
+        if let Err(e) = priced.await {
+            tracing::warn!(error = %e, call_id = job.call_id, "cannot add a transcription's cost to its call");
+        }
+    }
     Ok(lines)
 }
 

@@ -190,7 +190,13 @@ async fn file(
         let (db, records, record, account) =
             (call.db.clone(), call.records.clone(), call.record, call.account);
         tokio::spawn(async move {
+            let engines = crate::agent::voice::Engines::shared().await;
+            let meter = engines.meter();
+            meter.recognised(samples.len() as u64 / 8);
             let text = transcribe(samples).await;
+            if let (Some(u), Some(key), true) = (meter.unbilled(), record, text.is_ok()) {
+                u.bill(&records, key, "voicemail");
+            }
             match text {
                 Ok(text) => {
                     if let Err(e) = voicemail::set_transcript(&db, account, id, &text).await {

@@ -74,9 +74,9 @@ async fn one_call(
     let settings = crate::demo::coach();
     let task = {
         let session = session.clone();
-        tokio::spawn(
-            async move { coach::run(session, &settings, Audio { caller, agent }, db, None, stop).await },
-        )
+        tokio::spawn(async move {
+            coach::run(session, &settings, Audio { caller, agent }, db, None, None, stop).await
+        })
     };
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let silence = vec![0i16; 160];

@@ -57,6 +57,8 @@ pub struct ServeOptions {
     /// How long a source over its limit stays blocked, in seconds.
     #[arg(long, env = "SWITCHBOARD_SIP_BLOCK_SECONDS", default_value_t = FloodConfig::default().block_ms / 1000)]
     pub sip_block_seconds: u64,
+    #[command(flatten)]
+    pub speech: crate::speechcloud::CloudSpeechOptions,
 }
 
 impl ServeOptions {
@@ -134,6 +136,8 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             Some(crate::tls::load(&cert, &key)?)
         }
     };
+    opts.speech.check().map_err(|e| anyhow::anyhow!(e))?;
+    opts.speech.clone().install();
     let url = opts.data.url()?;
     let db = opts.data.open().await?;
     tracing::info!(database = %redact_url(&url), "database ready");
@@ -161,6 +165,8 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         );
     });
     let config_changed = crate::calls::snapshot::ConfigVersion::default();
+    // LLM agents' instructions and tools are read by their model servers before the first call.
+    crate::agent::warm_up::spawn(db.clone(), config_changed.subscribe());
     let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let live = crate::live::Live::new();
     let health = crate::supervise::Health::default();

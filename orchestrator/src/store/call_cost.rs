@@ -63,3 +63,27 @@ pub(super) async fn price_carrier_time(
         .await?;
     Ok(())
 }
+
+/// Adds cloud speech used after a call (its recording's transcription) to call `id`: a
+/// `speech_usage` event with `data`, and `cost` (micro-dollars) to the call's cost.
+pub async fn add_speech_usage(
+    db: &crate::db::Db,
+    id: i64,
+    data: &serde_json::Value,
+    cost: i64,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("INSERT INTO call_events (call_id, at, kind, data) VALUES ($1, $2, 'speech_usage', $3)")
+        .bind(id)
+        .bind(crate::clock::now_ms())
+        .bind(data.to_string())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE call_records SET cost_micros = cost_micros + $1 WHERE id = $2")
+        .bind(cost)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

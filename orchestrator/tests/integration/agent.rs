@@ -19,7 +19,7 @@ fn sse(chunks: &[Value]) -> String {
     s
 }
 
-fn text_reply(text: &str) -> String {
+pub fn text_reply(text: &str) -> String {
     let words: Vec<Value> = text
         .split_inclusive(' ')
         .map(|w| json!({"choices": [{"index": 0, "delta": {"content": w}, "finish_reason": null}]}))
@@ -41,6 +41,12 @@ fn tool_reply(text: &str, name: &str, args: Value) -> String {
     sse(&chunks)
 }
 
+/// Every system message of a request, joined.
+fn system_text(messages: &[Value]) -> String {
+    let system = messages.iter().filter(|m| m["role"] == "system");
+    system.filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n")
+}
+
 /// A scripted model: looks orders up when asked about one, answers from the tool result,
 /// transfers when asked for a person, stalls when told to.
 pub async fn scripted_llm() -> String {
@@ -50,7 +56,8 @@ pub async fn scripted_llm() -> String {
             let messages = req["messages"].as_array().cloned().unwrap_or_default();
             let last = messages.last().cloned().unwrap_or_default();
             let text = last["content"].as_str().unwrap_or_default().to_lowercase();
-            let system = messages[0]["content"].as_str().unwrap_or_default().to_lowercase();
+            // The agent's instructions and the call's context (caller, guidance).
+            let system = system_text(&messages).to_lowercase();
             if text.contains("take your time") {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -121,7 +128,7 @@ pub async fn scripted_llm() -> String {
                 )
             } else if let Some(n) = text.split(|c: char| !c.is_ascii_digit()).find(|t| t.len() >= 4) {
                 // The system message must carry the caller's customer, and never a card number.
-                let system = messages[0]["content"].as_str().unwrap_or_default();
+                let system = system_text(&messages);
                 assert!(system.contains("Maria Garcia"), "the caller's customer is in the prompt");
                 tool_reply("", "lookup_order", json!({"order_number": n}))
             } else {
@@ -151,7 +158,7 @@ pub async fn llm_agent(db: &Db, account: i64, base_url: &str) {
     config::create(db, account, agent).await.unwrap();
 }
 
-async fn session(
+pub async fn session(
     db: &Db,
     records: &calls::RecordWriter,
     account: i64,

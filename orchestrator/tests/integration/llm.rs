@@ -88,6 +88,7 @@ fn request(model: &str) -> ChatRequest {
             },
         ],
         temperature: Some(0.2),
+        max_tokens: None,
     }
 }
 

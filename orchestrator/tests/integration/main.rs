@@ -15,6 +15,7 @@ mod hostile_input;
 mod ivr_speech;
 mod live;
 mod llm;
+mod llm_warm_up;
 mod payments;
 mod provision;
 mod queue_stats;

@@ -106,8 +106,14 @@ pub(crate) async fn scripted_llm() -> String {
                 .filter_map(|m| m["content"].as_str())
                 .collect();
             let text = said.into_iter().rev().collect::<Vec<_>>().join(" ").to_lowercase();
-            let system =
-                messages.first().and_then(|m| m["content"].as_str()).unwrap_or_default().to_lowercase();
+            // The instructions and the call's context (the supervisor's guidance among it).
+            let system: String = messages
+                .iter()
+                .filter(|m| m["role"] == "system")
+                .filter_map(|m| m["content"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+                .to_lowercase();
             let guided_to_ship =
                 system.contains("guidance from your supervisor") && system.contains("express shipping");
             let digits = spoken_digits(&text);
@@ -367,9 +373,16 @@ pub(crate) struct Rig {
 }
 
 pub(crate) async fn rig(dir: tempfile::TempDir) -> Rig {
+    rig_with(dir, &[]).await
+}
+
+/// The rig with more `serve` arguments (cloud speech services, for one).
+pub(crate) async fn rig_with(dir: tempfile::TempDir, extra: &[&str]) -> Rig {
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let env = [("RUST_LOG", "info,sqlx=warn,switchboard::agent=debug,switchboard::calls=debug")];
-    let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &env).unwrap();
+    let mut args = vec!["--demo", "--sip", &sip];
+    args.extend_from_slice(extra);
+    let mut server = Server::start(&dir.path().join("data"), &args, &env).unwrap();
     // The engines load in the background at start; a call placed before they are ready waits for
     // them, which on a busy machine eats the time the tests give the greeting.
     server.wait_for_log("speech engines ready", Duration::from_secs(120)).unwrap();
@@ -473,15 +486,7 @@ impl Rig {
 
     /// Changes the queue `name` with `change` (the API replaces the whole queue).
     pub(crate) async fn update_queue(&self, name: &str, change: impl FnOnce(&mut Value)) {
-        let queues = get_json(&self.client, &self.server, &self.admin, "/api/queues").await;
-        let mut queue = queues.as_array().unwrap().iter().find(|q| q["name"] == name).cloned().unwrap();
-        let id = queue["id"].clone();
-        for field in ["id", "created_at", "updated_at"] {
-            queue.as_object_mut().unwrap().remove(field);
-        }
-        change(&mut queue);
-        let r = self.client.put(self.server.url(&format!("/api/queues/{id}"))).header("cookie", &self.admin);
-        assert_eq!(r.json(&queue).send().await.unwrap().status(), 200);
+        switchboard_tests::queues::change(&self.client, &self.server, &self.admin, name, change).await;
     }
 
     pub(crate) async fn wait_registered(&self, extension: &str) {

@@ -32,12 +32,14 @@ pub(super) struct CallControl {
     pub(super) legs: crate::calls::answered::Legs,
     pub(super) snapshot: tokio::sync::watch::Receiver<Arc<crate::calls::snapshot::Snapshot>>,
     pub(super) listening: Mutex<Option<Listening>>,
+    /// The call's cloud speech (the session's meter).
+    pub(super) meter: Arc<crate::agent::speech_usage::SpeechMeter>,
 }
 
 impl CallControl {
     pub(super) async fn queue(&self, engines: &Arc<Engines>, text: &str, interruptible: bool) {
-        let (e, t) = (engines.clone(), text.to_string());
-        if let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&t)).await {
+        let (e, t, m) = (engines.clone(), text.to_string(), self.meter.clone());
+        if let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&t, &m)).await {
             lock(&self.playback).push(text, audio, interruptible);
         }
     }
@@ -234,7 +236,8 @@ impl CallControl {
         }
         let briefing = {
             let (e, text) = (engines.clone(), format!("Taking over from the AI. {}", session.summary()));
-            tokio::task::spawn_blocking(move || e.speak(&text))
+            let m = self.meter.clone();
+            tokio::task::spawn_blocking(move || e.speak(&text, &m))
         };
         lock(&self.playback).stop();
         self.queue(engines, TAKEOVER, false).await;

@@ -73,6 +73,10 @@ pub struct Engines {
     pub recognizer: Result<FairRecognizer, String>,
     pub voice: Arc<dyn TextToSpeech>,
     callers: std::sync::atomic::AtomicU64,
+    /// Prices of cloud engines in use (micro-dollars per minute of recognised audio, per
+    /// million synthesised characters); None for a local engine.
+    pub stt_price: Option<i64>,
+    pub tts_price: Option<i64>,
 }
 
 static ENGINES: tokio::sync::OnceCell<Arc<Engines>> = tokio::sync::OnceCell::const_new();
@@ -102,28 +106,49 @@ impl Engines {
             .get_or_init(|| async {
                 let loaded = tokio::task::spawn_blocking(|| {
                     let dir = switchboard_models::catalog::default_dir();
+                    let cloud = crate::speechcloud::for_calls().unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "cloud speech cannot be used: the local engines are");
+                        crate::speechcloud::CloudSpeech { stt: None, tts: None }
+                    });
                     // One worker per core, one thread each: two callers' turns are recognised
                     // at once, which beats one turn on two threads when several calls talk;
-                    // a turn that finds the recogniser idle gets every core.
+                    // a turn that finds the recogniser idle gets every core. A cloud service
+                    // waits on the network, not on our cores: more at once.
                     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
-                    let recognizer = LocalWhisper::load(&dir, 1)
-                        .map(|w| FairRecognizer::new(Arc::new(w), workers))
-                        .map_err(|e| e.to_string());
+                    let (recognizer, stt_price) = match cloud.stt {
+                        Some((stt, price)) => (Ok(FairRecognizer::new(Arc::new(stt), 8)), Some(price)),
+                        None => {
+                            let local = LocalWhisper::load(&dir, 1)
+                                .map(|w| FairRecognizer::new(Arc::new(w), workers))
+                                .map_err(|e| e.to_string());
+                            (local, None)
+                        }
+                    };
                     if let Err(e) = &recognizer {
                         tracing::error!(error = %e, "speech recognition is unavailable: AI calls go to their fallback");
                     }
-                    let voice = switchboard_speech::tts::default_voice(&dir);
-                    Engines { recognizer, voice, callers: Default::default() }
+                    let (voice, tts_price): (Arc<dyn TextToSpeech>, _) = match cloud.tts {
+                        Some((tts, price)) => (Arc::new(tts), Some(price)),
+                        None => (switchboard_speech::tts::default_voice(&dir), None),
+                    };
+                    Engines { recognizer, voice, callers: Default::default(), stt_price, tts_price }
                 })
                 .await;
                 Arc::new(loaded.unwrap_or_else(|e| Engines {
                     recognizer: Err(e.to_string()),
                     voice: Arc::new(Espeak::default()),
                     callers: Default::default(),
+                    stt_price: None,
+                    tts_price: None,
                 }))
             })
             .await
             .clone()
+    }
+
+    /// A call's meter of cloud speech, priced as these engines are.
+    pub fn meter(&self) -> Arc<crate::agent::speech_usage::SpeechMeter> {
+        Arc::new(crate::agent::speech_usage::SpeechMeter::priced(self.stt_price, self.tts_price))
     }
 
     /// A new listener's place in the recogniser's fair queue.
@@ -131,8 +156,9 @@ impl Engines {
         self.callers.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Synthesises `text` for the phone at 8 kHz; espeak-ng when the voice fails.
-    fn speak(&self, text: &str) -> Option<Vec<i16>> {
+    /// Synthesises `text` for the phone at 8 kHz; espeak-ng when the voice fails. What the
+    /// (cloud) voice said is counted on `meter`.
+    fn speak(&self, text: &str, meter: &crate::agent::speech_usage::SpeechMeter) -> Option<Vec<i16>> {
         let text = switchboard_speech::text::for_phone(text);
         // A panic in the voice costs this sentence only (espeak-ng says it instead).
         let voiced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.voice.synthesize(&text)))
@@ -140,6 +166,9 @@ impl Engines {
                 let message = switchboard_telephony::driver::panic_message(payload.as_ref());
                 Err(switchboard_speech::Error::Engine(format!("the voice panicked: {message}")))
             });
+        if let Ok(a) = &voiced {
+            meter.synthesised(&text, a.duration_ms());
+        }
         let audio = voiced.or_else(|e| {
             tracing::warn!(error = %e, "voice failed; using espeak-ng");
             Espeak::default().synthesize(&text)
@@ -219,6 +248,7 @@ impl VoiceCall {
             record,
         };
         let engines = Engines::shared().await;
+        let meter = engines.meter();
         let playback = Arc::new(Mutex::new(Playback::default()));
         // From now on the caller hears whatever the agent queues (silence in between).
         drop(relay.play(MediaSide::A, Box::new(Player(playback.clone()))));
@@ -231,6 +261,7 @@ impl VoiceCall {
             legs: legs.clone(),
             snapshot: snapshot.clone(),
             listening: Mutex::new(None),
+            meter: meter.clone(),
         };
         let mut session = match Session::start(setup).await {
             Ok(s) => s,
@@ -246,6 +277,7 @@ impl VoiceCall {
         if let Some(client) = llm {
             session = session.with_llm(client);
         }
+        session.speech = meter.clone();
         if let Some(key) = record {
             // A card payment's prompts take the caller's ear; the agent's voice gets it back after.
             let (relay, playback) = (relay.clone(), playback.clone());
@@ -289,8 +321,8 @@ impl VoiceCall {
         }
         // The apology is ready before anything can fail.
         let apology = {
-            let engines = engines.clone();
-            tokio::task::spawn_blocking(move || engines.speak(APOLOGY))
+            let (engines, meter) = (engines.clone(), meter.clone());
+            tokio::task::spawn_blocking(move || engines.speak(APOLOGY, &meter))
         };
         let recognizer = match &engines.recognizer {
             Ok(r) => r,
@@ -321,7 +353,7 @@ impl VoiceCall {
         let mut tap = relay.tap(MediaSide::A);
         // The caller's audio time 0, in the session's (call's) time.
         let listening_from = session.since_start_ms();
-        let (mut recognition, mut heard_rx) = Recognition::new(recognizer, caller_id, call);
+        let (mut recognition, mut heard_rx) = Recognition::new(recognizer, caller_id, call, meter.clone());
         let greeting = session.greeting();
         let interruptible = session.agent.greeting_interruptible;
         ctx.queue(&engines, &greeting, interruptible).await;
@@ -442,7 +474,7 @@ impl VoiceCall {
                 }
             };
             // The answer streams sentence by sentence into synthesis and playback.
-            let (say_tx, speaker) = speak_answer(&engines, &playback, &relay);
+            let (say_tx, speaker) = speak_answer(&engines, &playback, &relay, &meter);
             // The answer runs while the caller's audio keeps being heard: a barge-in cancels it.
             hearing.set_thinking(true);
             let mut command = None;

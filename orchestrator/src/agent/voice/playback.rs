@@ -235,15 +235,16 @@ pub(super) fn speak_answer(
     engines: &Arc<Engines>,
     playback: &Arc<Mutex<Playback>>,
     relay: &Arc<Relay>,
+    meter: &Arc<crate::agent::speech_usage::SpeechMeter>,
 ) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<Option<Instant>>) {
     let (say_tx, mut say_rx) = mpsc::unbounded_channel::<String>();
-    let (engines, playback, relay) = (engines.clone(), playback.clone(), relay.clone());
+    let (engines, playback, relay, meter) = (engines.clone(), playback.clone(), relay.clone(), meter.clone());
     let speaker = tokio::spawn(async move {
         let mut first_audio: Option<Instant> = None;
         while let Some(sentence) = say_rx.recv().await {
-            let e = engines.clone();
+            let (e, m) = (engines.clone(), meter.clone());
             let s = sentence.clone();
-            let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s)).await else {
+            let Ok(Some(audio)) = tokio::task::spawn_blocking(move || e.speak(&s, &m)).await else {
                 continue;
             };
             let silent = {

@@ -6,7 +6,9 @@
 //! resolved here into turns.
 
 use super::playback::Hearing;
+use crate::agent::speech_usage::SpeechMeter;
 use crate::live::LiveCall;
+use std::sync::Arc;
 use switchboard_speech::frame::{AudioFrame, Frame};
 use switchboard_speech::stt::{Cancel, FairRecognizer};
 use switchboard_telephony::sip::b2bua::CallId;
@@ -88,6 +90,8 @@ pub(super) struct Recognition<'a> {
     partial: Option<Cancel>,
     early: Option<Early>,
     early_turns: u64,
+    /// Audio sent to a cloud recogniser is counted for the call's cost.
+    meter: Arc<SpeechMeter>,
 }
 
 impl<'a> Recognition<'a> {
@@ -95,17 +99,29 @@ impl<'a> Recognition<'a> {
         recognizer: &'a FairRecognizer,
         caller: u64,
         call: CallId,
+        meter: Arc<SpeechMeter>,
     ) -> (Self, mpsc::UnboundedReceiver<Heard>) {
         let (heard, rx) = mpsc::unbounded_channel();
-        (Recognition { recognizer, caller, call, heard, partial: None, early: None, early_turns: 0 }, rx)
+        let r = Recognition {
+            recognizer,
+            caller,
+            call,
+            heard,
+            partial: None,
+            early: None,
+            early_turns: 0,
+            meter,
+        };
+        (r, rx)
     }
 
     /// Acts on one of the ears' frames while the caller has the floor.
     pub(super) fn on_frame(&mut self, frame: Frame, hearing: &mut Hearing) {
         match frame {
-            // Partials are a nicety: skipped while callers wait for finals.
+            // Partials are a nicety: skipped while callers wait for finals, and never paid for
+            // (a cloud recogniser hears whole turns only).
             Frame::PartialRequest { audio, .. }
-                if self.partial.is_none() && self.recognizer.waiting() == 0 =>
+                if self.partial.is_none() && self.recognizer.waiting() == 0 && !self.meter.stt_is_cloud() =>
             {
                 let pending = self.recognizer.submit_partial(audio);
                 self.partial = Some(pending.cancel);
@@ -161,6 +177,7 @@ impl<'a> Recognition<'a> {
         self.early_turns += 1;
         let turn = self.early_turns;
         let span = span_of(&audio);
+        self.meter.recognised(audio.duration_ms());
         let pending = self.recognizer.submit(self.caller, audio, true);
         let rx = pending.result;
         let early =
@@ -182,6 +199,7 @@ impl<'a> Recognition<'a> {
     /// Recognises a whole turn; the result comes back as `Heard::Final` (or `Heard::Failed`).
     pub(super) fn recognise_turn(&self, audio: AudioFrame, times: TurnTimes) {
         let span = span_of(&audio);
+        self.meter.recognised(audio.duration_ms());
         let rx = self.recognizer.submit(self.caller, audio, true).result;
         let tx = self.heard.clone();
         tokio::task::spawn_blocking(move || {

@@ -35,8 +35,15 @@ pub struct Audio {
 
 enum Heard {
     Partial(usize, Option<String>),
-    /// (side, text, when the speech ended: epoch ms)
-    Final(usize, Result<String, String>, i64),
+    /// (side, text, when the speech started and ended: epoch ms)
+    Final(usize, Result<String, String>, (i64, i64)),
+}
+
+/// Writing the live lines into the call's transcript: when the call started (epoch ms; lines
+/// are timed from it) and the agent's name for their lines.
+pub struct IntoTranscript {
+    pub call_started_ms: i64,
+    pub agent_name: String,
 }
 
 const SPEAKERS: [Speaker; 2] = [Speaker::Caller, Speaker::Agent];
@@ -48,6 +55,7 @@ pub async fn run(
     audio: Audio,
     db: Db,
     records: Option<RecordWriter>,
+    transcript: Option<IntoTranscript>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let llm = settings.llm.clone();
@@ -75,7 +83,8 @@ pub async fn run(
             v.notice = Some("the meaning model is unavailable: no checklist ticks or written answers".into());
         }
     });
-    let mut ctx = Ctx { session, db, records, llm, embedder, coach: Coach::new(prepared), customer: None };
+    let mut ctx =
+        Ctx { session, db, records, transcript, llm, embedder, coach: Coach::new(prepared), customer: None };
     let turn = TurnConfig {
         end_ms: LINE_END_MS,
         unfinished_end_ms: LINE_END_MS,
@@ -94,6 +103,8 @@ pub async fn run(
         }
     }
     let ids = [engines.next_caller(), engines.next_caller()];
+    // Both sides' lines sent to a cloud recogniser are the call's cost (no partials then).
+    let meter = engines.meter();
     // Audio time 0 of both sides, in epoch ms (the taps start together).
     let origin = now_ms();
     let mut heard_ms = [0u64; 2];
@@ -117,7 +128,7 @@ pub async fn run(
                         partial_busy[side] = false;
                         ctx.partial(side, text);
                     }
-                    Heard::Final(side, Ok(text), at_ms) => ctx.line(SPEAKERS[side], text, at_ms).await,
+                    Heard::Final(side, Ok(text), span) => ctx.line(SPEAKERS[side], text, span).await,
                     Heard::Final(_, Err(e), _) => tracing::debug!(error = %e, "a coaching line was not recognised"),
                 }
                 continue;
@@ -127,7 +138,9 @@ pub async fn run(
         heard_ms[side] += frame.duration_ms();
         for f in ears[side].handle_audio(&frame) {
             match f {
-                Frame::PartialRequest { audio, .. } if !partial_busy[side] && recognizer.waiting() == 0 => {
+                Frame::PartialRequest { audio, .. }
+                    if !partial_busy[side] && recognizer.waiting() == 0 && !meter.stt_is_cloud() =>
+                {
                     partial_busy[side] = true;
                     let rx = recognizer.submit_partial(audio).result;
                     let tx = tx.clone();
@@ -139,6 +152,8 @@ pub async fn run(
                 Frame::EndOfTurn { audio, .. } => {
                     let said_end =
                         origin + (audio.at_ms + audio.duration_ms()).saturating_sub(LINE_END_MS) as i64;
+                    let said = ((origin + audio.at_ms as i64).min(said_end), said_end);
+                    meter.recognised(audio.duration_ms());
                     let rx = recognizer.submit(ids[side], audio, true).result;
                     let tx = tx.clone();
                     tokio::task::spawn_blocking(move || {
@@ -147,7 +162,7 @@ pub async fn run(
                             Ok(Err(e)) => Err(e.to_string()),
                             Err(_) => Err("the recogniser stopped".into()),
                         };
-                        let _ = tx.send(Heard::Final(side, text, said_end));
+                        let _ = tx.send(Heard::Final(side, text, said));
                     });
                 }
                 _ => {}
@@ -157,6 +172,9 @@ pub async fn run(
     let open = ctx.coach.open_items();
     if let (Some(r), Some(key)) = (&ctx.records, ctx.session.key) {
         r.event(key, "coaching_ended", json!({"open_items": open}));
+        if let Some(u) = meter.unbilled() {
+            u.bill(r, key, "coaching");
+        }
     }
 }
 
@@ -186,6 +204,7 @@ struct Ctx {
     session: Arc<Session>,
     db: Db,
     records: Option<RecordWriter>,
+    transcript: Option<IntoTranscript>,
     llm: Option<LlmConfig>,
     embedder: Option<Arc<MiniLm>>,
     coach: Coach,
@@ -209,8 +228,8 @@ impl Ctx {
         });
     }
 
-    /// A finished line: shown, then read by the coach.
-    async fn line(&mut self, speaker: Speaker, text: String, at_ms: i64) {
+    /// A finished line: shown, kept in the call's transcript, then read by the coach.
+    async fn line(&mut self, speaker: Speaker, text: String, (start_ms, at_ms): (i64, i64)) {
         let text = text.trim().to_string();
         if text.is_empty() || crate::agent::voice::is_noise(&text) {
             self.session.update(|v| v.partial.retain(|l| l.speaker != speaker));
@@ -220,6 +239,22 @@ impl Ctx {
             v.partial.retain(|l| l.speaker != speaker);
             v.transcript.push(CoachLine { speaker, text: text.clone(), at_ms });
         });
+        if let (Some(r), Some(key), Some(t)) = (&self.records, self.session.key, &self.transcript) {
+            // The same words as the recording's transcript would have: a recording transcribed
+            // after the call leaves out what these lines already cover (`already_said`).
+            let (speaker, name) = match speaker {
+                Speaker::Caller => ("caller", None),
+                Speaker::Agent => ("agent", Some(t.agent_name.clone())),
+            };
+            let line = crate::store::calls::TranscriptLine {
+                speaker: speaker.into(),
+                name,
+                start_ms: (start_ms - t.call_started_ms).max(0),
+                end_ms: (at_ms - t.call_started_ms).max(0),
+                text: crate::prompt::redact_cards(&text),
+            };
+            r.transcript(key, line);
+        }
         let parts = engine::sentences(&text);
         let vectors: Vec<Option<Vec<f32>>> = match self.embedder.clone() {
             Some(e) => {

@@ -13,7 +13,7 @@ pub mod engine;
 mod listen;
 mod suggest;
 
-pub use listen::{run, Audio};
+pub use listen::{run, Audio, IntoTranscript};
 
 use crate::calls::snapshot::Snapshot;
 use crate::db::Db;
@@ -236,10 +236,24 @@ impl Coaching {
         else {
             return;
         };
+        let agent_name =
+            snap.agent(account, extension).map_or_else(|| extension.to_string(), |a| a.display_name.clone());
         let (queue, extension) = (queue.to_string(), extension.to_string());
         let sessions = self.sessions.clone();
         tokio::spawn(async move {
             let Some(call_id) = env.records.id_of(key).await else { return };
+            // The live lines are the call's transcript (timed from the call's start).
+            let started = sqlx::query_scalar::<_, i64>("SELECT started_at FROM call_records WHERE id = $1")
+                .bind(call_id)
+                .fetch_one(env.db.pool())
+                .await;
+            let transcript = match started {
+                Ok(call_started_ms) => Some(IntoTranscript { call_started_ms, agent_name }),
+                Err(e) => {
+                    tracing::warn!(error = %e, call_id, "coached call's start unknown: its live lines are not kept");
+                    None
+                }
+            };
             let session = Session::new(account, Some(key), call_id, &queue, &extension);
             {
                 let now = crate::clock::now_ms();
@@ -254,7 +268,8 @@ impl Coaching {
                 "coaching_started",
                 serde_json::json!({"queue": queue, "agent": extension}),
             );
-            run(session.clone(), &settings, audio, env.db.clone(), Some(env.records.clone()), stop_rx).await;
+            let records = Some(env.records.clone());
+            run(session.clone(), &settings, audio, env.db.clone(), records, transcript, stop_rx).await;
             session.end(crate::clock::now_ms());
         });
     }

@@ -27,6 +27,7 @@ pub async fn ask(llm: &LlmConfig, transcript: &str) -> Result<Option<String>, St
         ],
         tools: Vec::new(),
         temperature: Some(llm.temperature),
+        max_tokens: None,
     };
     let collect = async {
         let mut stream = client.stream(request);

@@ -29,27 +29,31 @@ impl PaymentTool {
         by: &str,
         restore: Box<dyn Fn() + Send + Sync>,
     ) -> PaymentTool {
-        let spec = ToolSpec {
-            name: "take_payment".into(),
-            description: "Take a card payment from the caller on their phone keypad. Tell the caller first; \
-                          recorded prompts then ask them to key the card number, expiry and security code. \
-                          You never hear or see the card. Returns the outcome: status (succeeded, declined, \
-                          failed or cancelled), card brand, last four digits and the amount. Leave out \
-                          amount_minor to only save the card."
-                .into(),
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "amount_minor": {"type": "integer", "minimum": 1, "maximum": 100000000,
-                                     "description": "Amount in the currency's smallest unit (cents)"},
-                    "currency": {"type": "string", "pattern": "^[a-z]{3}$", "description": "ISO 4217, lower case"}
-                },
-                "additionalProperties": false
-            }),
-            timeout: TIMEOUT,
-            cancel_on_interruption: false,
-        };
-        PaymentTool { spec, payments, key, by: by.to_string(), restore }
+        PaymentTool { spec: spec(), payments, key, by: by.to_string(), restore }
+    }
+}
+
+/// What the model is told of the tool (also declared by the warm-up request, before any call).
+pub fn spec() -> ToolSpec {
+    ToolSpec {
+        name: "take_payment".into(),
+        description: "Take a card payment from the caller on their phone keypad. Tell the caller first; \
+                      recorded prompts then ask them to key the card number, expiry and security code. \
+                      You never hear or see the card. Returns the outcome: status (succeeded, declined, \
+                      failed or cancelled), card brand, last four digits and the amount. Leave out \
+                      amount_minor to only save the card."
+            .into(),
+        parameters: json!({
+            "type": "object",
+            "properties": {
+                "amount_minor": {"type": "integer", "minimum": 1, "maximum": 100000000,
+                                 "description": "Amount in the currency's smallest unit (cents)"},
+                "currency": {"type": "string", "pattern": "^[a-z]{3}$", "description": "ISO 4217, lower case"}
+            },
+            "additionalProperties": false
+        }),
+        timeout: TIMEOUT,
+        cancel_on_interruption: false,
     }
 }
 
