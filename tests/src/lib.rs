@@ -3,6 +3,7 @@
 
 pub mod linphone;
 pub mod payments;
+pub mod pbx;
 pub mod queues;
 pub mod tones;
 pub mod workspace;

@@ -6,9 +6,10 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
+use switchboard_tests::pbx::{demo_pbx, DemoPbx};
 use switchboard_tests::{
-    add_number, demo_account, free_udp_port, get_json, last_call, login, queues, require_program,
-    run_carrier, set_demo_trunk, wait_registered, Baresip, Server,
+    add_number, demo_account, free_udp_port, get_json, last_call, queues, require_program, run_carrier,
+    set_demo_trunk, wait_registered, Baresip, Server,
 };
 
 const NUMBER: &str = "+15555550178";
@@ -64,10 +65,7 @@ async fn each_strategy_decides_who_is_offered_the_next_caller() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", free_udp_port());
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = switchboard_tests::http();
-    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let DemoPbx { server, client, admin, sip } = demo_pbx(dir.path(), &[]).await;
     let queue = json!({"name": "floor", "strategy": "linear", "ring_timeout_seconds": 5,
         "wrap_up_seconds": 0, "max_wait_seconds": 60, "max_missed_offers": 1});
     queues::create(&client, &server, &admin, &queue).await;

@@ -5,12 +5,11 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
+use switchboard_tests::pbx::{demo_pbx, DemoPbx};
 use switchboard_tests::{
-    add_number, demo_account, free_udp_port, last_call, login, queues, require_program, set_demo_trunk,
-    wait_registered, Baresip, Server,
+    add_number, demo_account, free_udp_port, last_call, queues, require_program, set_demo_trunk,
+    wait_registered, Baresip,
 };
-
-const PASSWORD: &str = "switchboard-demo";
 
 #[tokio::test]
 async fn a_ring_all_queue_rings_every_agent_at_once_and_the_first_to_answer_takes_the_caller() {
@@ -18,10 +17,7 @@ async fn a_ring_all_queue_rings_every_agent_at_once_and_the_first_to_answer_take
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", free_udp_port());
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = switchboard_tests::http();
-    let admin = login(&client, &server, "admin@demo.example", PASSWORD).await.unwrap();
+    let DemoPbx { server, client, admin, sip } = demo_pbx(dir.path(), &[]).await;
     let queue = json!({"name": "everyone", "strategy": "ring_all", "ring_timeout_seconds": 20,
         "greeting": {"type": "text", "text": "Connecting you."}, "max_wait_seconds": 60});
     queues::create(&client, &server, &admin, &queue).await;

@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 use switchboard_tests::linphone::Linphone;
+use switchboard_tests::pbx::{demo_pbx, DemoPbx};
 use switchboard_tests::{
-    add_carol, demo_account, get_json as json, login, mic_and_recorder, require_program, seconds_heard,
+    add_carol, demo_account, get_json as json, mic_and_recorder, require_program, seconds_heard,
     wait_registered, Baresip, PhoneOptions, Server,
 };
 
@@ -36,10 +37,7 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", switchboard_tests::free_udp_port());
-    let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = switchboard_tests::http();
-    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let DemoPbx { mut server, client, admin, sip } = demo_pbx(dir.path(), &[]).await;
     let carol_account = add_carol(&client, &server, &admin, &sip).await;
 
     let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 14.0);
@@ -141,10 +139,7 @@ async fn a_desk_phone_completes_an_attended_transfer_with_replaces() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let sip = format!("127.0.0.1:{}", switchboard_tests::free_udp_port());
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
-    let client = switchboard_tests::http();
-    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let DemoPbx { server, client, admin, sip } = demo_pbx(dir.path(), &[]).await;
     let carol_account = add_carol(&client, &server, &admin, &sip).await;
     let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 30.0);
     let (tone_c, rec_c) = mic_and_recorder(dir.path(), "c", 700.0, 30.0);

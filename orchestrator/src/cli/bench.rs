@@ -216,6 +216,7 @@ pub async fn sip(opts: BenchSipOptions) -> anyhow::Result<()> {
     if std::process::Command::new("sipp").arg("-v").output().is_err() {
         bail!("sipp is not installed (Debian package sip-tester)");
     }
+    super::options::media_threads()?;
     let mut rig = rig(&opts).await?;
     println!("Switchboard SIP benchmark: sipp carrier -> DID -> B2BUA -> trunk -> sipp (two legs per call)");
     println!(

@@ -46,6 +46,7 @@ pub async fn webrtc(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
     if opts.peers {
         return peers(opts).await;
     }
+    super::options::media_threads()?;
     let ip: IpAddr = [127, 0, 0, 1].into();
     let pool = Arc::new(PortPool::new(opts.rtp_ports.0, opts.rtp_ports.1));
     let mut gateways = Gateways::new(WebRtcConfig { pool: pool.clone(), bind: ip, advertise: None });

@@ -76,6 +76,14 @@ pub fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Relays run on media threads of their own, one per core (see
+/// `switchboard_telephony::media::relay::use_media_threads`).
+pub fn media_threads() -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    switchboard_telephony::media::relay::use_media_threads(cores)
+        .map_err(|e| anyhow::anyhow!("cannot start the media threads: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

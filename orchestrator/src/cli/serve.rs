@@ -117,6 +117,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
+    super::options::media_threads()?;
     std::fs::create_dir_all(&opts.data.data_dir)
         .with_context(|| format!("cannot create data directory {}", opts.data.data_dir.display()))?;
     // A bad certificate is a start-up error, before anything else is opened.

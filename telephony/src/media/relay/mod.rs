@@ -26,10 +26,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 mod browser;
 mod leg;
 mod recording;
+mod threads;
 
 use browser::Browser;
 pub use browser::{attach, Attached, BrowserLink};
 use leg::{apply_targets, Leg, Playing};
+pub use threads::use_media_threads;
 
 /// Hands out even RTP ports (with the odd port above for RTCP) from a range, round robin,
 /// skipping ports in use.
@@ -43,6 +45,26 @@ pub struct PortPool {
 pub struct MediaSockets {
     pub rtp: UdpSocket,
     pub rtcp: Option<UdpSocket>,
+}
+
+/// A relay side's sockets as the standard library's, to move them to another runtime.
+struct StdSockets {
+    rtp: std::net::UdpSocket,
+    rtcp: Option<std::net::UdpSocket>,
+}
+
+impl MediaSockets {
+    fn into_std(self) -> std::io::Result<StdSockets> {
+        Ok(StdSockets { rtp: self.rtp.into_std()?, rtcp: self.rtcp.map(|s| s.into_std()).transpose()? })
+    }
+
+    /// Registers the sockets with the runtime it is called on.
+    fn from_std(s: StdSockets) -> std::io::Result<MediaSockets> {
+        Ok(MediaSockets {
+            rtp: UdpSocket::from_std(s.rtp)?,
+            rtcp: s.rtcp.map(UdpSocket::from_std).transpose()?,
+        })
+    }
 }
 
 impl PortPool {
@@ -231,7 +253,20 @@ impl Relay {
         let (died_tx, died) = watch::channel(false);
         browser::register(a_local.port(), MediaSide::A, commands.clone());
         browser::register(b_local.port(), MediaSide::B, commands.clone());
-        let relaying = tokio::spawn(run([a, b], rx, command_rx, stats.clone(), quality.clone(), digits));
+        let (st, q) = (stats.clone(), quality.clone());
+        let relaying = match threads::next() {
+            // On a media thread: the sockets move to its poller.
+            Some(thread) => {
+                let (a, b) = (a.into_std()?, b.into_std()?);
+                thread.spawn(async move {
+                    match (MediaSockets::from_std(a), MediaSockets::from_std(b)) {
+                        (Ok(a), Ok(b)) => run([a, b], rx, command_rx, st, q, digits).await,
+                        (Err(e), _) | (_, Err(e)) => tracing::error!(error = %e, "a relay's sockets could not move to its media thread"),
+                    }
+                })
+            }
+            None => tokio::spawn(run([a, b], rx, command_rx, st, q, digits)),
+        };
         // A panic in the relay costs its call only: it is logged and reported on `died`, so
         // that the application ends the call rather than leave it silent.
         let task = tokio::spawn(async move {
