@@ -6,7 +6,7 @@
 //! (at start, and whenever the configuration changes) one request with that prefix and a
 //! one-token answer is sent, and the first caller does not wait for the server to read it.
 
-use super::{agent_tools, Session};
+use super::agent_tools;
 use crate::db::Db;
 use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmEvent, OpenAiCompatible, Role, ToolDecl};
 use crate::model::AiAgent;
@@ -122,11 +122,4 @@ pub fn spawn(db: Db, mut changed: tokio::sync::watch::Receiver<u64>) {
             }
         }
     });
-}
-
-impl Session {
-    /// The tools this session declares to its model, in order (what the warm-up must match).
-    pub fn declared_tools(&self) -> Vec<ToolDecl> {
-        declare(&self.tools)
-    }
 }

@@ -193,7 +193,7 @@ async fn file(
             let engines = crate::agent::voice::Engines::shared().await;
             let meter = engines.meter();
             meter.recognised(samples.len() as u64 / 8);
-            let text = transcribe(samples).await;
+            let text = transcribe(&engines, samples).await;
             if let (Some(u), Some(key), true) = (meter.unbilled(), record, text.is_ok()) {
                 u.bill(&records, key, "voicemail");
             }
@@ -214,8 +214,7 @@ async fn file(
 }
 
 /// The message's words, by the shared local recogniser (queued fairly with live calls).
-async fn transcribe(samples: Vec<i16>) -> Result<String, String> {
-    let engines = crate::agent::voice::Engines::shared().await;
+async fn transcribe(engines: &crate::agent::voice::Engines, samples: Vec<i16>) -> Result<String, String> {
     let recognizer = engines.recognizer.as_ref().map_err(|e| e.clone())?;
     let wide = switchboard_speech::resample::resample(&samples, 8000, 16_000).map_err(|e| e.to_string())?;
     let audio = switchboard_speech::frame::AudioFrame { rate: 16_000, samples: wide, at_ms: 0 };
