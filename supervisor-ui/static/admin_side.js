@@ -1,6 +1,7 @@
 // Panels beside an admin form: an audio entry's player and upload (WAV or MP3; a text-only
 // entry is played as callers hear it, spoken by its voice), and an AI agent's "try it" chat
-// (the same session a call runs, with its real tools; tool calls shown as they happen).
+// (the same session a call runs, with its real tools; tool calls shown as they happen) with a
+// replay of the agent's recent calls under its saved configuration.
 import { api, el } from "./lib.js";
 
 /** The panel for `kind`'s saved entity (null when there is none). */
@@ -140,6 +141,51 @@ function chatPanel(stored, id) {
       openChat = null;
     }
   });
-  box.append(el("div", { class: "chat-start" }, caller, start), log, form, status);
+  box.append(el("div", { class: "chat-start" }, caller, start), log, form, status, replayPanel(stored));
   return box;
+}
+
+/** "Replay recent calls": the agent's last calls said again to its saved configuration, turn
+ * by turn, with what it would now do differently (POST /api/calls/{id}/replay). */
+function replayPanel(stored) {
+  const list = el("ul", { class: "replay-calls", id: "replay-calls" });
+  const result = el("div", { class: "replay-result", id: "replay-result", "aria-live": "polite" });
+  const did = (d) => {
+    if (!d) return el("span", { class: "sub" }, "(the call would have ended before this)");
+    const tools = (d.tools || []).map((t) => `${t.tool}(${Object.entries(t.arguments || {}).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ")})`);
+    return el("span", {}, [...tools.map((t) => `[${t}] `), d.said ? `“${d.said}”` : "", d.outcome ? ` → ${d.outcome}` : ""].join(""));
+  };
+  const replay = async (call) => {
+    result.replaceChildren(el("p", { class: "sub" }, `Replaying call ${call.id}…`));
+    try {
+      const r = await api("POST", `/api/calls/${call.id}/replay`, { agent: stored.name });
+      const rows = r.turns.map((t, i) => {
+        const mark = t.acts_differently ? "different" : t.says_differently ? "reworded" : "same";
+        return el("li", { class: `replay-turn ${mark}`, "data-mark": mark },
+          el("div", {}, el("strong", {}, `${i + 1}. Caller: `), t.caller, el("span", { class: `tag ${mark}` }, mark)),
+          el("div", { class: "sub" }, "Then: ", did(t.then)),
+          el("div", {}, "Now: ", did(t.now)));
+      });
+      result.replaceChildren(el("p", { id: "replay-summary" }, r.summary), el("ol", { class: "replay-turns" }, ...rows));
+    } catch (e) {
+      result.replaceChildren(el("p", { class: "error" }, `Cannot replay: ${e.message}`));
+    }
+  };
+  const load = el("button", { type: "button", class: "ghost", id: "replay-load", onclick: async () => {
+    list.replaceChildren();
+    try {
+      const calls = await api("GET", `/api/calls?ai_agent=${encodeURIComponent(stored.name)}&limit=5`);
+      if (!calls.length) list.append(el("li", { class: "sub" }, "No recorded calls of this agent yet."));
+      for (const c of calls) {
+        list.append(el("li", {}, `${new Date(c.started_at).toLocaleString()} · ${c.from_number} `,
+          el("button", { type: "button", class: "ghost", "data-call": c.id, onclick: () => replay(c) }, "Replay")));
+      }
+    } catch (e) {
+      list.append(el("li", { class: "error" }, e.message));
+    }
+  } }, "Show recent calls");
+  return el("section", { class: "replay-panel", id: "replay-panel" },
+    el("h4", {}, "Replay recent calls"),
+    el("p", { class: "sub" }, "Their callers' words said again to the saved configuration: what it would now say and do. Webhooks are not called; nothing is recorded."),
+    load, list, result);
 }

@@ -215,9 +215,11 @@ async fn admins_edit_schedules_menus_audio_and_try_agents_and_owners_manage_toke
             json!({"do": "waitText", "selector": "#try-ended", "text": "Transferred to", "timeout": 30000}),
         )
         .await;
-        // Not a call: the history has none.
+        // Not a call: the history has none, and the replay panel finds no call to replay.
         let calls = get_json(&client, &server, &admin, "/api/calls").await;
         assert_eq!(calls, json!([]), "a chat is not a call");
+        b.run(json!({"do": "click", "selector": "#replay-load"})).await;
+        b.run(json!({"do": "waitText", "selector": "#replay-calls", "text": "No recorded calls"})).await;
     }
     let errors = b.run(json!({"do": "errors"})).await;
     let unexpected: Vec<&str> = errors["errors"]

@@ -96,6 +96,18 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
         metrics.contains("switchboard_ai_turn_latency_seconds_count{stage=\"first_packet\"} 1"),
         "{metrics}"
     );
+    // `agent replay`: the call's caller turns said again to the agent, unchanged, do the same.
+    let data = rig._dir.path().join("data").display().to_string();
+    let args = ["agent", "replay", "--account", "demo", "--last", "1", "--data-dir", &data];
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        switchboard_tests::run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    })
+    .await
+    .unwrap();
+    let replayed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{replayed}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(replayed.contains("lookup_order") && !replayed.contains("DIFFERENT"), "{replayed}");
 }
 
 /// The caller pauses after "Where is my order?" and says its number while the model is still

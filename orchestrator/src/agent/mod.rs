@@ -7,6 +7,7 @@
 
 pub mod guided;
 mod llm_turn;
+pub mod replay;
 pub mod speech_usage;
 pub mod voice;
 pub mod warm_up;

@@ -23,6 +23,7 @@ pub mod provision;
 mod queues_live;
 mod recordings;
 mod registrations;
+mod replay;
 mod schedules;
 mod sipws;
 pub use sipws::Secure;
@@ -199,6 +200,7 @@ fn declare(api: &mut Api) {
     supervision::routes(api);
     conversations::routes(api);
     agent_chats::routes(api);
+    replay::routes(api);
     registrations::routes(api);
     live::routes(api);
     voicemail::routes(api);

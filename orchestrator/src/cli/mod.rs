@@ -11,6 +11,7 @@ pub mod bench_webrtc;
 pub mod chat;
 pub mod doctor;
 pub mod options;
+pub mod replay;
 pub mod serve;
 pub mod speech;
 
@@ -96,6 +97,10 @@ pub enum AgentCommand {
     /// Talk to an AI agent in the terminal (text, no audio): the same brain, tools, caller
     /// matching and call record as a phone call. Reads lines from standard input until it ends.
     Chat(chat::ChatOptions),
+    /// Say the caller turns of recorded AI calls again to an agent as it is configured now and
+    /// show, turn by turn, what it would say and do differently (no call record is written;
+    /// merchant webhooks are not called: their recorded answers are reused).
+    Replay(replay::ReplayOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Say(opts) => tokio::task::spawn_blocking(move || speech::say(&opts)).await?,
         Command::Models(ModelsCommand::List { verify, models }) => speech::list(&models, verify),
         Command::Agent(AgentCommand::Chat(opts)) => chat::chat(opts).await,
+        Command::Agent(AgentCommand::Replay(opts)) => replay::replay(opts).await,
         Command::Export { account, include_secrets, data } => {
             let db = data.open().await?;
             let file = configfile::export(&db, &account, include_secrets).await.map_err(report)?;

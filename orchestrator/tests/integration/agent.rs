@@ -126,6 +126,11 @@ pub async fn scripted_llm() -> String {
                     "transfer",
                     json!({"summary": "Maria wants a person about order 1002", "reason": "caller asked"}),
                 )
+            } else if text.split(|c: char| !c.is_ascii_digit()).any(|t| t.len() >= 4)
+                && !req["tools"].to_string().contains("lookup_order")
+            {
+                // A model only calls the tools it was given.
+                text_reply("Sorry, I can't look orders up.")
             } else if let Some(n) = text.split(|c: char| !c.is_ascii_digit()).find(|t| t.len() >= 4) {
                 // The system message must carry the caller's customer, and never a card number.
                 let system = system_text(&messages);
@@ -189,7 +194,7 @@ pub async fn session(
 }
 
 /// One turn: what was said (sentence by sentence) and what happens next.
-async fn turn(s: &mut Session, text: &str) -> (Vec<String>, Next) {
+pub async fn turn(s: &mut Session, text: &str) -> (Vec<String>, Next) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let next = s.respond(text, &tx).await;
     drop(tx);
@@ -200,7 +205,7 @@ async fn turn(s: &mut Session, text: &str) -> (Vec<String>, Next) {
     (said, next)
 }
 
-async fn newest_call(db: &Db, account: i64) -> calls::CallDetail {
+pub async fn newest_call(db: &Db, account: i64) -> calls::CallDetail {
     let list = calls::list(db, account, &calls::CallQuery::default(), None).await.unwrap();
     calls::get(db, account, list[0].record.id, None).await.unwrap()
 }

@@ -54,6 +54,7 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
                 json!({"schedule": f.bodies["/api/schedules"], "at_ms": 1_764_950_400_000i64})
             }
             (Method::POST, "/api/agent-chats/{id}") => json!({"text": "Where is my order?"}),
+            (Method::POST, "/api/calls/{id}/replay") => json!({}),
             (Method::POST, _) => fresh_body(f, &collection),
             (Method::PUT, _) => f.bodies.get(&collection).cloned().unwrap_or(json!({})),
             _ => continue,

@@ -20,6 +20,7 @@ mod payments;
 mod provision;
 mod queue_stats;
 mod recordings;
+mod replay;
 mod role_matrix;
 mod webhooks;
 mod workspace;

@@ -292,6 +292,7 @@ async fn request_for(
         (Method::PUT, "/api/voicemail/{id}") => Some(json!({"heard": true})),
         (Method::POST, "/api/schedules/preview") => Some(json!({"schedule": f.bodies["/api/schedules"]})),
         (Method::POST, "/api/agent-chats/{id}") => Some(json!({"text": "Where is my order?"})),
+        (Method::POST, "/api/calls/{id}/replay") => Some(json!({})),
         (Method::PUT, "/api/account") => {
             Some(serde_json::to_value(switchboard::demo::config().settings).unwrap())
         }
@@ -395,6 +396,8 @@ fn success(e: &Endpoint) -> StatusCode {
         (Method::POST, "/api/overrides/{id}/decision") => StatusCode::NOT_FOUND,
         // Allowed, but no such chat (they live in memory; see the fixture).
         (Method::POST, "/api/agent-chats/{id}") => StatusCode::NOT_FOUND,
+        // Allowed, but the fixture's call was not an AI agent's: nothing to replay.
+        (Method::POST, "/api/calls/{id}/replay") => StatusCode::UNPROCESSABLE_ENTITY,
         // A preview is not a creation.
         (Method::POST, "/api/schedules/preview") => StatusCode::OK,
         // Allowed, but the user is on no call: no caller to look up or link.
@@ -560,6 +563,7 @@ async fn matrix(db: Db) {
                 Method::POST if e.path.ends_with("/payment") => Some(json!({"amount_minor": 100})),
                 Method::POST if e.path.ends_with("/decision") => Some(json!({"approve": false})),
                 Method::POST if e.path.starts_with("/api/agent-chats/") => Some(json!({"text": "hi"})),
+                Method::POST if e.path.ends_with("/replay") => Some(json!({})),
                 Method::POST if e.path.ends_with("/payment/restart") => Some(json!({"step": "expiry"})),
                 Method::PATCH => Some(json!({"held": true})),
                 Method::PUT => Some(b.bodies[&collection].clone()),
