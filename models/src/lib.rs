@@ -1,6 +1,6 @@
 //! Model files and local inference: finding and verifying the weights that registry packages
 //! ship ([`catalog`]), converting them once into the form an engine loads ([`ct2`], [`ggml`]),
-//! and running them ([`whisper`]).
+//! and running them ([`whisper`], [`moonshine`], [`piper`], [`embed`]).
 
 // `&s[a..b]` on a `str` panics inside a multi-byte character; cut text with `split_once`,
 // `strip_prefix`, `str::get` or `char_indices` instead (recognised speech and model output
@@ -11,6 +11,8 @@ pub mod catalog;
 pub mod ct2;
 pub mod embed;
 pub mod ggml;
+pub mod moonshine;
+pub mod onnx_names;
 pub mod piper;
 pub mod whisper;
 pub mod whisper_candle;

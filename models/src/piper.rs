@@ -19,7 +19,7 @@ pub struct Piper {
 
 static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
 
-fn environment(models_dir: &Path) -> Result<&'static ort::environment::Environment> {
+pub(crate) fn environment(models_dir: &Path) -> Result<&'static ort::environment::Environment> {
     let env = ENVIRONMENT.get_or_init(|| {
         let lib = catalog::onnx_runtime(models_dir).map_err(|e| e.to_string())?;
         ort::init_from(&lib)

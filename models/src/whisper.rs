@@ -2,7 +2,7 @@
 //! CTranslate2 weights are converted once into a whisper.cpp file in the cache directory, then
 //! loaded once per process. Every recognition gets its own decoder state; the weights are shared.
 
-use crate::catalog::{self, WHISPER_TINY_EN};
+use crate::catalog::{self, ModelSpec, WHISPER_BASE, WHISPER_TINY_EN};
 use crate::{ct2, ggml, Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,32 +48,62 @@ pub fn default_weights() -> ggml::Weights {
     }
 }
 
-/// Where the converted model lives.
-pub fn converted_path(cache_dir: &Path) -> PathBuf {
-    converted_path_as(cache_dir, default_weights())
+/// Which Whisper: tiny.en (English only, 39 M parameters) or base (multilingual, 74 M; told
+/// the speech is English).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Size {
+    #[default]
+    TinyEn,
+    Base,
 }
 
-fn converted_path_as(cache_dir: &Path, weights: ggml::Weights) -> PathBuf {
+impl Size {
+    pub fn spec(self) -> &'static ModelSpec {
+        match self {
+            Size::TinyEn => &WHISPER_TINY_EN,
+            Size::Base => &WHISPER_BASE,
+        }
+    }
+}
+
+/// Where the converted model lives.
+pub fn converted_path(cache_dir: &Path) -> PathBuf {
+    converted_path_as(cache_dir, Size::TinyEn, default_weights())
+}
+
+fn converted_path_as(cache_dir: &Path, size: Size, weights: ggml::Weights) -> PathBuf {
     let kind = match weights {
         ggml::Weights::F16 => "f16",
         ggml::Weights::Q8_0 => "q8_0",
     };
-    cache_dir.join(format!("whisper-tiny.en.v{CONVERTER_VERSION}.{kind}.ggml"))
+    cache_dir.join(format!("{}.v{CONVERTER_VERSION}.{kind}.ggml", size.spec().name))
 }
 
 /// Converts the installed package's weights for whisper.cpp unless that was done already.
 pub fn ensure_converted(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf> {
-    ensure_converted_as(models_dir, cache_dir, default_weights())
+    ensure_converted_as(models_dir, cache_dir, Size::TinyEn, default_weights())
 }
 
-/// The same, with the large matrices stored as `weights`.
-pub fn ensure_converted_as(models_dir: &Path, cache_dir: &Path, weights: ggml::Weights) -> Result<PathBuf> {
-    let out = converted_path_as(cache_dir, weights);
+/// The same for a size, with the large matrices stored as `weights`.
+pub fn ensure_converted_as(
+    models_dir: &Path,
+    cache_dir: &Path,
+    size: Size,
+    weights: ggml::Weights,
+) -> Result<PathBuf> {
+    let out = converted_path_as(cache_dir, size, weights);
     if out.metadata().is_ok_and(|m| m.len() > 0) {
         return Ok(out);
     }
-    let files = catalog::locate(models_dir, &WHISPER_TINY_EN)?;
-    let model = ct2::parse(&std::fs::read(&files[0])?)?;
+    let files = catalog::locate(models_dir, size.spec())?;
+    // The model file, whole or in parts (a package holds at most so many bytes): the spec
+    // lists the tokenizer second and the model's parts around it.
+    let mut bytes = std::fs::read(&files[0])?;
+    for part in files.iter().skip(2) {
+        bytes.extend(std::fs::read(part)?);
+    }
+    let model = ct2::parse(&bytes)?;
+    drop(bytes);
     let tokenizer = std::fs::read(&files[1])?;
     std::fs::create_dir_all(cache_dir)?;
     // Written beside, then renamed: a crash never leaves a half file under the real name.
@@ -156,7 +186,12 @@ fn without_word_loops(text: &str) -> String {
 impl Whisper {
     /// Loads Whisper tiny.en from the models directory (converting it on first use).
     pub fn load(models_dir: &Path, cache_dir: &Path, threads: usize) -> Result<Self> {
-        let path = ensure_converted(models_dir, cache_dir)?;
+        Self::load_size(models_dir, cache_dir, threads, Size::TinyEn)
+    }
+
+    /// Loads a Whisper of `size` from the models directory (converting it on first use).
+    pub fn load_size(models_dir: &Path, cache_dir: &Path, threads: usize, size: Size) -> Result<Self> {
+        let path = ensure_converted_as(models_dir, cache_dir, size, default_weights())?;
         Self::load_file(&path, threads)
     }
 

@@ -247,6 +247,7 @@ pub fn config() -> ConfigFile {
         greeting: "Hi, this is the Acme Outdoor Supply assistant. How can I help you today?".into(),
         greeting_interruptible: true,
         voice: "default".into(),
+        recogniser: Default::default(),
         llm: None,
         tools: ["lookup_customer", "lookup_order", "account_balance", "open_tickets", "transfer", "take_message", "end_call"]
             .iter()

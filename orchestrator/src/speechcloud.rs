@@ -185,6 +185,28 @@ pub struct CloudSpeechOptions {
         default_value_t = 15.0
     )]
     pub tts_usd_per_million_chars: f64,
+    /// The local recogniser for calls that no cloud service hears and whose AI agent names
+    /// none: `whisper` (tiny.en), `whisper-base` or `moonshine` (base-en); `bench speech`
+    /// compares them.
+    #[arg(long, env = "SWITCHBOARD_RECOGNISER", value_parser = parse_recogniser, default_value = "whisper")]
+    pub recogniser: crate::model::Recogniser,
+}
+
+fn parse_recogniser(s: &str) -> Result<crate::model::Recogniser, String> {
+    match s {
+        "whisper" => Ok(crate::model::Recogniser::Whisper),
+        "whisper-base" => Ok(crate::model::Recogniser::WhisperBase),
+        "moonshine" => Ok(crate::model::Recogniser::Moonshine),
+        _ => Err(format!("{s:?}: the recognisers are whisper, whisper-base and moonshine")),
+    }
+}
+
+/// The local recogniser for calls (see `--recogniser`): never `Default`.
+pub fn local_recogniser() -> crate::model::Recogniser {
+    match CLOUD.get().map(|o| o.recogniser) {
+        None | Some(crate::model::Recogniser::Default) => crate::model::Recogniser::Whisper,
+        Some(r) => r,
+    }
 }
 
 /// The cloud engines in use for calls, with their prices (micro-dollars).

@@ -54,23 +54,35 @@ impl Cancel {
     }
 }
 
-/// Local Whisper tiny.en.
+/// Local Whisper (tiny.en unless loaded with another size).
 pub struct LocalWhisper {
     whisper: switchboard_models::whisper::Whisper,
 }
 
 impl LocalWhisper {
+    /// Whisper tiny.en.
     pub fn load(models_dir: &std::path::Path, threads: usize) -> Result<Self> {
-        let whisper =
-            switchboard_models::whisper::Whisper::load(models_dir, &models_dir.join("converted"), threads)
-                .map_err(|e| Error::Engine(e.to_string()))?;
+        Self::load_size(models_dir, threads, switchboard_models::whisper::Size::TinyEn)
+    }
+
+    pub fn load_size(
+        models_dir: &std::path::Path,
+        threads: usize,
+        size: switchboard_models::whisper::Size,
+    ) -> Result<Self> {
+        let converted = models_dir.join("converted");
+        let whisper = switchboard_models::whisper::Whisper::load_size(models_dir, &converted, threads, size)
+            .map_err(|e| Error::Engine(e.to_string()))?;
         Ok(LocalWhisper { whisper })
     }
 }
 
 impl SpeechToText for LocalWhisper {
     fn name(&self) -> String {
-        format!("whisper.cpp ({})", self.whisper.path().display())
+        // The converted file's name says which Whisper (and its weights), not where it is.
+        let file =
+            self.whisper.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        format!("whisper.cpp ({file})")
     }
 
     fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript> {
@@ -131,6 +143,80 @@ impl LocalWhisper {
                 .collect(),
         })
     }
+}
+
+/// Local Moonshine base-en: cost grows with the utterance (no 30 s window), so short callers'
+/// turns are cheap; `sessions` recognitions run at once.
+pub struct LocalMoonshine {
+    moonshine: switchboard_models::moonshine::Moonshine,
+}
+
+impl LocalMoonshine {
+    pub fn load(models_dir: &std::path::Path, threads: usize, sessions: usize) -> Result<Self> {
+        let moonshine = switchboard_models::moonshine::Moonshine::load(
+            models_dir,
+            &models_dir.join("converted"),
+            threads,
+            sessions,
+        )
+        .map_err(|e| Error::Engine(e.to_string()))?;
+        Ok(LocalMoonshine { moonshine })
+    }
+}
+
+impl SpeechToText for LocalMoonshine {
+    fn name(&self) -> String {
+        "moonshine-base-en (ONNX Runtime)".into()
+    }
+
+    fn transcribe(&self, audio: &AudioFrame, short: bool) -> Result<Transcript> {
+        self.transcribe_unless(audio, short, &Cancel::default())
+    }
+
+    fn transcribe_unless(&self, audio: &AudioFrame, _short: bool, cancel: &Cancel) -> Result<Transcript> {
+        if audio.rate != 16_000 {
+            return Err(Error::Rate(audio.rate));
+        }
+        // Moonshine reads up to about 30 s at once: a recording is read in pieces cut at the
+        // quietest moment between 12 and 20 s into each.
+        let (mut segments, mut sure, mut weight) = (Vec::new(), 0.0f32, 0usize);
+        let mut start = 0;
+        while start < audio.samples.len() {
+            let end = cut_point(&audio.samples, start);
+            let samples: Vec<f32> = audio.samples[start..end].iter().map(|&s| s as f32 / 32768.0).collect();
+            let heard = match self.moonshine.transcribe(&samples, &cancel.0) {
+                Ok(r) => r,
+                Err(switchboard_models::Error::Cancelled) => return Err(Error::Cancelled),
+                Err(e) => return Err(Error::Engine(e.to_string())),
+            };
+            if !heard.text.is_empty() {
+                let ms = |i: usize| audio.at_ms + i as u64 * 1000 / 16_000;
+                sure += heard.confidence * heard.text.len() as f32;
+                weight += heard.text.len();
+                segments.push((ms(start), ms(end), heard.text));
+            }
+            start = end;
+        }
+        Ok(Transcript {
+            text: segments.iter().map(|s| s.2.as_str()).collect::<Vec<_>>().join(" "),
+            confidence: (weight > 0).then(|| sure / weight as f32),
+            start_ms: audio.at_ms,
+            end_ms: audio.at_ms + audio.duration_ms(),
+            segments,
+        })
+    }
+}
+
+/// Where the piece of `samples` that starts at `start` ends: the end if it is within 20 s,
+/// else the quietest 100 ms between 12 and 20 s from `start`.
+fn cut_point(samples: &[i16], start: usize) -> usize {
+    const RATE: usize = 16_000;
+    let (min, max, window) = (start + 12 * RATE, start + 20 * RATE, RATE / 10);
+    if samples.len() <= max {
+        return samples.len();
+    }
+    let energy = |at: usize| samples[at..at + window].iter().map(|&s| (s as i64).pow(2)).sum::<i64>();
+    (min..max - window).step_by(window / 2).min_by_key(|&at| energy(at)).map_or(max, |at| at + window / 2)
 }
 
 type Job = (AudioFrame, bool, Cancel, mpsc::Sender<Result<Transcript>>);
@@ -298,6 +384,19 @@ impl Drop for FairRecognizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_audio_is_cut_at_its_quietest_moment_between_12_and_20_seconds() {
+        let loud = |n: usize| vec![8_000i16; n];
+        assert_eq!(cut_point(&loud(16_000 * 19), 0), 16_000 * 19, "short enough: whole");
+        let mut audio = loud(16_000 * 15);
+        audio.extend(vec![0i16; 16_000 / 2]);
+        audio.extend(loud(16_000 * 20));
+        let cut = cut_point(&audio, 0);
+        assert!((16_000 * 15..16_000 * 15 + 8_000).contains(&cut), "{cut}");
+        let next = cut_point(&audio, cut);
+        assert!(next > cut + 16_000 * 12 && next <= cut + 16_000 * 20, "{next}");
+    }
     use std::time::Duration;
 
     /// Takes 1 ms per 100 samples and records the order it served callers in.

@@ -178,3 +178,70 @@ fn a_cancelled_recognition_stops_and_the_next_one_works() {
     let heard = stt.transcribe(&short, true).unwrap().text;
     assert!(heard.to_lowercase().contains("order"), "{heard:?}");
 }
+
+/// Moonshine base-en hears the same phone-line questions (one piece each, padded as the ears'
+/// turns are), and a recording longer than its window is read in pieces with times.
+#[test]
+fn moonshine_recognises_phone_line_questions_and_long_recordings() {
+    let dir = switchboard_models::catalog::default_dir();
+    let (stt, voice) = match (switchboard_speech::stt::LocalMoonshine::load(&dir, 2, 1), Piper::load(&dir, 2))
+    {
+        (Ok(s), Ok(v)) => (s, v.steady()),
+        (s, v) => {
+            assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", s.err(), v.err());
+            eprintln!("skipping: models not installed");
+            return;
+        }
+    };
+    assert!(stt.name().starts_with("moonshine"), "{}", stt.name());
+    let questions =
+        ["Where is my order 4572?", "Can I talk to a person?", "I want a refund for the blue jacket."];
+    let mut heard = Vec::new();
+    let mut long = Vec::new();
+    for q in questions {
+        let a = voice.synthesize(q).unwrap();
+        let line: Vec<i16> =
+            resample(&a.samples, a.rate, 8000).unwrap().iter().map(|&v| ulaw_round_trip(v)).collect();
+        let mut audio = vec![0i16; 4000];
+        audio.extend(resample(&line, 8000, 16_000).unwrap());
+        audio.extend(vec![0i16; 4000]);
+        heard.push(
+            stt.transcribe(&AudioFrame { rate: 16_000, samples: audio.clone(), at_ms: 0 }, true)
+                .unwrap()
+                .text,
+        );
+        long.extend(audio);
+    }
+    let wer = switchboard_speech::wer::wer(&questions.join(" "), &heard.join(" "));
+    eprintln!("moonshine heard {heard:?} (WER {wer:.3})");
+    assert!(wer <= 0.15, "word error rate {wer:.3}: {heard:?}");
+    // Eight times over (about 25 s): read in two pieces or more, every question still there.
+    let mut recording = Vec::new();
+    for _ in 0..8 {
+        recording.extend(&long);
+    }
+    let t = stt.transcribe(&AudioFrame { rate: 16_000, samples: recording, at_ms: 1_000 }, false).unwrap();
+    assert!(t.segments.len() >= 2, "{:?}", t.segments);
+    assert_eq!(t.segments[0].0, 1_000);
+    assert!(t.segments.windows(2).all(|w| w[0].1 == w[1].0), "pieces follow each other: {:?}", t.segments);
+    assert!(t.text.to_lowercase().matches("person").count() >= 6, "{}", t.text);
+}
+
+/// μ-law there and back (the phone line's companding), without the telephony crate (speech
+/// never depends on it).
+fn ulaw_round_trip(v: i16) -> i16 {
+    const BIAS: i32 = 0x84;
+    let sign = if v < 0 { 0x80 } else { 0 };
+    let mut x = (v as i32).abs().min(32_635) + BIAS;
+    let mut exponent = 7;
+    while exponent > 0 && x & (0x4000 >> (7 - exponent)) == 0 {
+        exponent -= 1;
+    }
+    let mantissa = (x >> (exponent + 3)) & 0x0f;
+    let byte = !(sign | (exponent << 4) | mantissa) as u8;
+    // And back.
+    let b = !byte;
+    let (sign, exponent, mantissa) = (b & 0x80, ((b >> 4) & 7) as i32, (b & 0x0f) as i32);
+    x = (((mantissa << 3) + BIAS) << exponent) - BIAS;
+    (if sign != 0 { -x } else { x }) as i16
+}

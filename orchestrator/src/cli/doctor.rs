@@ -396,6 +396,15 @@ fn model_checks(dir: &std::path::Path, quick: bool) -> Vec<Finding> {
                 Some(fix),
             ),
         });
+        out.push(match switchboard_speech::stt::LocalMoonshine::load(dir, 1, 1) {
+            Ok(_) => found(Level::Ok, "speech recognition (Moonshine)", "Moonshine loads", None),
+            Err(e) => found(
+                Level::Fail,
+                "speech recognition (Moonshine)",
+                format!("Moonshine does not load (agents set to it go to their fallback): {e}"),
+                Some(fix),
+            ),
+        });
         out.push(match switchboard_models::embed::MiniLm::load(dir) {
             Ok(_) => found(Level::Ok, "sentence embeddings", "MiniLM loads", None),
             Err(e) => {

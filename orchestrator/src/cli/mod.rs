@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_agent;
 pub mod bench_coach;
 pub mod bench_mixer;
+pub mod bench_speech;
 pub mod bench_webrtc;
 pub mod chat;
 pub mod doctor;
@@ -120,7 +121,7 @@ pub enum BenchCommand {
     /// SIP call set-up rate and concurrent relayed calls, driven by sipp on loopback.
     Sip(bench::BenchSipOptions),
     /// Speech recognition and synthesis speed, VAD cost.
-    Speech(bench::BenchSpeechOptions),
+    Speech(bench_speech::BenchSpeechOptions),
     /// AI calls: voice-to-voice latency and how many calls this machine holds.
     Agent(bench_agent::BenchAgentOptions),
     /// Browser calls (WebRTC, Opus) bridged to G.711 carrier legs: CPU per call and loss.
@@ -208,7 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Mixer(opts)) => bench_mixer::mixer(opts).await,
         Command::Bench(BenchCommand::Coach(opts)) => bench_coach::coach(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
-            tokio::task::spawn_blocking(move || bench::speech(opts)).await?
+            tokio::task::spawn_blocking(move || bench_speech::speech(opts)).await?
         }
         Command::Transcribe { file, models } => {
             tokio::task::spawn_blocking(move || speech::transcribe(&file, &models)).await?

@@ -27,6 +27,9 @@ pub struct ModelOptions {
     pub stt_key: Option<String>,
     #[arg(long, env = "SWITCHBOARD_STT_MODEL", default_value = "whisper-1")]
     pub stt_model: String,
+    /// The local recogniser: whisper (tiny.en), whisper-base or moonshine (base-en).
+    #[arg(long, default_value = "whisper", value_parser = ["whisper", "whisper-base", "moonshine"])]
+    pub recogniser: String,
 }
 
 impl ModelOptions {
@@ -69,7 +72,17 @@ pub fn transcribe(file: &PathBuf, opts: &ModelOptions) -> anyhow::Result<()> {
             &opts.stt_model,
             std::time::Duration::from_secs(120),
         )?)),
-        None => Box::new(LocalWhisper::load(&opts.dir(), opts.threads)?),
+        None => match opts.recogniser.as_str() {
+            "moonshine" => {
+                Box::new(switchboard_speech::stt::LocalMoonshine::load(&opts.dir(), opts.threads, 1)?)
+            }
+            "whisper-base" => Box::new(LocalWhisper::load_size(
+                &opts.dir(),
+                opts.threads,
+                switchboard_models::whisper::Size::Base,
+            )?),
+            _ => Box::new(LocalWhisper::load(&opts.dir(), opts.threads)?),
+        },
     };
     let channels = info.channels as usize;
     let mut lines: Vec<(u64, u64, usize, String)> = Vec::new();
@@ -184,7 +197,8 @@ pub fn list(opts: &ModelOptions, verify: bool) -> anyhow::Result<()> {
     let converted = switchboard_models::whisper::converted_path(&dir.join("converted"));
     println!("engines:");
     println!(
-        "  speech recognition  whisper.cpp with whisper-tiny.en ({})",
+        "  speech recognition  whisper.cpp with whisper-tiny.en ({}); per AI agent or `serve \
+         --recogniser`: whisper-base (whisper.cpp), moonshine-base-en (ONNX Runtime)",
         if converted.exists() {
             format!("converted: {}", converted.display())
         } else {

@@ -127,6 +127,11 @@ pub struct AiAgent {
     /// TTS voice name ("default" picks the best installed voice).
     #[serde(default = "default_voice")]
     pub voice: String,
+    /// The speech recogniser that hears callers: the server's (`default`, see `serve
+    /// --recogniser`), Whisper tiny.en, Whisper base or Moonshine base-en (`bench speech`
+    /// compares them).
+    #[serde(default)]
+    pub recogniser: Recogniser,
     /// The LLM brain. Unset: the offline guided agent (intent matching, no network).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmConfig>,
@@ -212,6 +217,21 @@ pub struct GuidedConfig {
 fn yes() -> bool {
     true
 }
+/// A local speech recogniser.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Recogniser {
+    /// The server's default recogniser.
+    #[default]
+    Default,
+    /// Whisper tiny.en (whisper.cpp).
+    Whisper,
+    /// Whisper base (whisper.cpp; multilingual, told the caller speaks English).
+    WhisperBase,
+    /// Moonshine base-en (ONNX Runtime).
+    Moonshine,
+}
+
 fn default_voice() -> String {
     "default".into()
 }

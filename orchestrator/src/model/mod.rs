@@ -14,8 +14,8 @@ pub mod validate;
 
 pub use account::{AccountSettings, Role};
 pub use ai::{
-    AiAgent, BuiltinTool, GuidedConfig, HttpMethod, LlmConfig, ToolDefinition, ToolImplementation,
-    GUIDED_INTENTS, GUIDED_TEMPLATES,
+    AiAgent, BuiltinTool, GuidedConfig, HttpMethod, LlmConfig, Recogniser, ToolDefinition,
+    ToolImplementation, GUIDED_INTENTS, GUIDED_TEMPLATES,
 };
 pub use coach::{ChecklistItem, CoachAnswer, CoachSettings};
 pub use deskphone::{DeskPhone, PhoneVendor};

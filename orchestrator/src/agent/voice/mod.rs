@@ -70,7 +70,15 @@ pub fn turn_latency() -> &'static Family<StageLabel, Histogram> {
 
 /// Speech engines shared by every AI call of the process.
 pub struct Engines {
+    /// The default recogniser (a cloud service's, or the local one `--recogniser` names).
     pub recognizer: Result<FairRecognizer, String>,
+    /// Which local recogniser `recognizer` is (None: a cloud service).
+    local: Option<crate::model::Recogniser>,
+    /// The other local recognisers, each loaded when an AI agent first asks for it.
+    others: std::collections::HashMap<
+        crate::model::Recogniser,
+        tokio::sync::OnceCell<Result<FairRecognizer, String>>,
+    >,
     pub voice: Arc<dyn TextToSpeech>,
     callers: std::sync::atomic::AtomicU64,
     /// Prices of cloud engines in use (micro-dollars per minute of recognised audio, per
@@ -80,6 +88,41 @@ pub struct Engines {
 }
 
 static ENGINES: tokio::sync::OnceCell<Arc<Engines>> = tokio::sync::OnceCell::const_new();
+
+/// One worker per core, one thread each: two callers' turns are recognised at once, which
+/// beats one turn on two threads when several calls talk.
+fn recognition_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
+}
+
+fn other_recognisers(
+) -> std::collections::HashMap<crate::model::Recogniser, tokio::sync::OnceCell<Result<FairRecognizer, String>>>
+{
+    use crate::model::Recogniser::*;
+    [Whisper, WhisperBase, Moonshine].into_iter().map(|r| (r, tokio::sync::OnceCell::new())).collect()
+}
+
+/// A local recogniser behind the fair queue, with `workers` recognitions at once.
+fn load_local(
+    kind: crate::model::Recogniser,
+    dir: &std::path::Path,
+    workers: usize,
+) -> Result<FairRecognizer, String> {
+    let loaded: Result<Arc<dyn switchboard_speech::stt::SpeechToText>, _> = match kind {
+        crate::model::Recogniser::Moonshine => {
+            switchboard_speech::stt::LocalMoonshine::load(dir, 1, workers).map(|m| Arc::new(m) as _)
+        }
+        crate::model::Recogniser::WhisperBase => {
+            LocalWhisper::load_size(dir, 1, switchboard_models::whisper::Size::Base).map(|w| Arc::new(w) as _)
+        }
+        _ => LocalWhisper::load(dir, 1).map(|w| Arc::new(w) as _),
+    };
+    let recognizer = loaded.map(|e| FairRecognizer::new(e, workers)).map_err(|e| e.to_string());
+    if let Err(e) = &recognizer {
+        tracing::error!(error = %e, recogniser = ?kind, "a speech recogniser could not be loaded");
+    }
+    recognizer
+}
 
 impl Engines {
     /// For `/healthz`: starting while the engines load (or before anything asked for them),
@@ -110,18 +153,14 @@ impl Engines {
                         tracing::error!(error = %e, "cloud speech cannot be used: the local engines are");
                         crate::speechcloud::CloudSpeech { stt: None, tts: None }
                     });
-                    // One worker per core, one thread each: two callers' turns are recognised
-                    // at once, which beats one turn on two threads when several calls talk;
-                    // a turn that finds the recogniser idle gets every core. A cloud service
+                    // A turn that finds the recogniser idle gets every core. A cloud service
                     // waits on the network, not on our cores: more at once.
-                    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
-                    let (recognizer, stt_price) = match cloud.stt {
-                        Some((stt, price)) => (Ok(FairRecognizer::new(Arc::new(stt), 8)), Some(price)),
+                    let workers = recognition_workers();
+                    let (recognizer, stt_price, local) = match cloud.stt {
+                        Some((stt, price)) => (Ok(FairRecognizer::new(Arc::new(stt), 8)), Some(price), None),
                         None => {
-                            let local = LocalWhisper::load(&dir, 1)
-                                .map(|w| FairRecognizer::new(Arc::new(w), workers))
-                                .map_err(|e| e.to_string());
-                            (local, None)
+                            let kind = crate::speechcloud::local_recogniser();
+                            (load_local(kind, &dir, workers), None, Some(kind))
                         }
                     };
                     if let Err(e) = &recognizer {
@@ -131,11 +170,21 @@ impl Engines {
                         Some((tts, price)) => (Arc::new(tts), Some(price)),
                         None => (switchboard_speech::tts::default_voice(&dir), None),
                     };
-                    Engines { recognizer, voice, callers: Default::default(), stt_price, tts_price }
+                    Engines {
+                        recognizer,
+                        local,
+                        others: other_recognisers(),
+                        voice,
+                        callers: Default::default(),
+                        stt_price,
+                        tts_price,
+                    }
                 })
                 .await;
                 Arc::new(loaded.unwrap_or_else(|e| Engines {
                     recognizer: Err(e.to_string()),
+                    local: None,
+                    others: other_recognisers(),
                     voice: Arc::new(Espeak::default()),
                     callers: Default::default(),
                     stt_price: None,
@@ -144,6 +193,22 @@ impl Engines {
             })
             .await
             .clone()
+    }
+
+    /// The recogniser an AI agent asked for: the default one, or another local one (loaded on
+    /// first use). With a cloud service, a local one only when the agent names it.
+    pub async fn recognizer_for(&self, wanted: crate::model::Recogniser) -> &Result<FairRecognizer, String> {
+        let Some(cell) = self.others.get(&wanted).filter(|_| Some(wanted) != self.local) else {
+            return &self.recognizer;
+        };
+        cell.get_or_init(|| async move {
+            let dir = switchboard_models::catalog::default_dir();
+            let workers = recognition_workers();
+            tokio::task::spawn_blocking(move || load_local(wanted, &dir, workers))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+        })
+        .await
     }
 
     /// A call's meter of cloud speech, priced as these engines are.
@@ -324,7 +389,7 @@ impl VoiceCall {
             let (engines, meter) = (engines.clone(), meter.clone());
             tokio::task::spawn_blocking(move || engines.speak(APOLOGY, &meter))
         };
-        let recognizer = match &engines.recognizer {
+        let recognizer = match engines.recognizer_for(session.agent.recogniser).await {
             Ok(r) => r,
             Err(e) => {
                 let next = session.fail(&format!("speech recognition unavailable: {e}"));
@@ -332,6 +397,7 @@ impl VoiceCall {
                 return ctx.finish(&engines, &mut session, next, apology, lead_in).await;
             }
         };
+        let heard_by = recognizer.engine_name().to_string();
         let caller_id = engines.next_caller();
         let turn = TurnConfig {
             end_ms: session.agent.end_of_turn_silence_ms as u64,
@@ -559,7 +625,7 @@ impl VoiceCall {
                 (after @ (AfterAnswer::Listen | AfterAnswer::Finish), _, None, Some(next)) => {
                     let first_audio = speaker.await.ok().flatten();
                     let first_frame = lock(&playback).first_frame_at;
-                    record_latency(&session, times, stt_done, first_audio, first_frame);
+                    record_latency(&session, &heard_by, times, stt_done, first_audio, first_frame);
                     if after == AfterAnswer::Finish {
                         let apology = match (&next, apology.take()) {
                             (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
@@ -606,6 +672,7 @@ fn call_over(ended: &mut tokio::sync::oneshot::Receiver<()>) -> bool {
 /// Writes one turn's latency waterfall into the timeline and the metrics.
 fn record_latency(
     session: &Session,
+    recogniser: &str,
     times: TurnTimes,
     stt_done: Instant,
     first_audio: Option<Instant>,
@@ -621,7 +688,8 @@ fn record_latency(
         ("first_audio", first_audio),
         ("first_packet", first_frame),
     ];
-    let mut data = json!({ "end_of_turn_silence_ms": session.agent.end_of_turn_silence_ms });
+    let mut data =
+        json!({ "end_of_turn_silence_ms": session.agent.end_of_turn_silence_ms, "recogniser": recogniser });
     for (stage, at) in stages {
         data[format!("{stage}_ms")] = json!(ms(at));
         if let Some(t) = at {
