@@ -394,7 +394,7 @@ async fn websocket_phone(secure: bool) {
     if secure {
         args.extend(tls_args);
     }
-    let server = Server::start(&dir.path().join("data"), &args, &[]).unwrap();
+    let mut server = Server::start(&dir.path().join("data"), &args, &[]).unwrap();
     let client = switchboard_tests::http();
     let cookie = login(&client, &server, "supervisor@demo.example", "switchboard-demo").await.unwrap();
     let (transport, stream) = if secure {
@@ -467,7 +467,11 @@ async fn websocket_phone(secure: bool) {
         PhoneOptions { commands: vec![format!("/dial sip:101@{sip}")], ..Default::default() },
     )
     .unwrap();
-    let Sip::Request(invite) = next_sip(&mut ws).await else { panic!("expected a request") };
+    // (Waited for here with what both sides said if it does not come: it once failed in CI.)
+    let invite = tokio::time::timeout(Duration::from_secs(15), next_sip(&mut ws)).await;
+    let Ok(Sip::Request(invite)) = invite else {
+        panic!("no INVITE over the WebSocket; Bob's phone:\n{}\nserver log:\n{}", bob.log(), server.log_text())
+    };
     assert_eq!(invite.uri, "sip:101@df7jal23ls0d.invalid;transport=ws");
     let via = invite.headers.get("Via").unwrap();
     assert!(via.starts_with(&format!("SIP/2.0/{transport} ")), "{via}");
