@@ -51,6 +51,8 @@ pub fn normalise(text: &str) -> Vec<String> {
         let bare = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase();
         match CONTRACTIONS.iter().find(|(short, _)| *short == bare) {
             Some((_, long)) => spelled.push(long.to_string()),
+            // An e-mail address as said: "maria@example.com" = "maria at example dot com".
+            None if bare.contains('@') => spelled.push(bare.replace('@', " at ").replace('.', " dot ")),
             None => spelled.push(w.to_string()),
         }
     }
@@ -105,6 +107,7 @@ mod tests {
             0.0
         );
         assert_eq!(wer("Where is my order? I can't find it.", "Where's my order? I cannot find it"), 0.0);
+        assert_eq!(wer("My email is maria at example dot com.", "My email is maria@example.com."), 0.0);
         assert!(wer("Maria's order", "Maria is order") > 0.0, "a possessive is not a contraction");
         assert_eq!(wer("", ""), 0.0);
     }

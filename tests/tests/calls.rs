@@ -470,7 +470,11 @@ async fn websocket_phone(secure: bool) {
     // (Waited for here with what both sides said if it does not come: it once failed in CI.)
     let invite = tokio::time::timeout(Duration::from_secs(15), next_sip(&mut ws)).await;
     let Ok(Sip::Request(invite)) = invite else {
-        panic!("no INVITE over the WebSocket; Bob's phone:\n{}\nserver log:\n{}", bob.log(), server.log_text())
+        panic!(
+            "no INVITE over the WebSocket; Bob's phone:\n{}\nserver log:\n{}",
+            bob.log(),
+            server.log_text()
+        )
     };
     assert_eq!(invite.uri, "sip:101@df7jal23ls0d.invalid;transport=ws");
     let via = invite.headers.get("Via").unwrap();

@@ -22,7 +22,7 @@ pub struct BenchSpeechOptions {
     pub repeat: usize,
     /// Recordings of people reading, with what they read: a directory of `NAME.wav` files
     /// (any rate) each with a `NAME.txt` transcript, heard over an 8 kHz μ-law line. Default:
-    /// the set `scripts/setup bench` installs, if it is there.
+    /// `bench-speech/human` in the models directory, if it is there.
     #[arg(long)]
     pub human_speech: Option<PathBuf>,
     /// At most this many of the recordings (in name order).
@@ -148,7 +148,7 @@ fn human_set(dir: &std::path::Path, limit: usize) -> anyhow::Result<Set> {
     Ok(Set { name: format!("people reading ({})", turns.len()), turns, live: false })
 }
 
-/// The default place of the human read-speech set (see `scripts/setup bench`).
+/// The default place of a set of people's read speech.
 fn default_human_speech(models: &std::path::Path) -> PathBuf {
     models.join("bench-speech/human")
 }
@@ -200,7 +200,7 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
     let human = opts.human_speech.clone().unwrap_or_else(|| default_human_speech(&dir));
     match human_set(&human, opts.human_limit) {
         Ok(set) => sets.push(set),
-        Err(e) => println!("(no human read speech: {e}; `scripts/setup bench` installs a set)"),
+        Err(e) => println!("(no people's read speech: {e}; give --human-speech DIR of NAME.wav + NAME.txt)"),
     }
 
     println!("\n1. recognition over an 8 kHz μ-law phone line: word error rate, time per turn (one thread)");
