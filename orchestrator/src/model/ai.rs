@@ -127,9 +127,9 @@ pub struct AiAgent {
     /// TTS voice name ("default" picks the best installed voice).
     #[serde(default = "default_voice")]
     pub voice: String,
-    /// The speech recogniser that hears callers: the server's (`default`, see `serve
-    /// --recogniser`), Whisper tiny.en, Whisper base or Moonshine base-en (`bench speech`
-    /// compares them).
+    /// Which speech recogniser hears callers: the server's default, Whisper tiny.en (the best
+    /// on our phone-line tests), Whisper base (slower) or Moonshine base-en (quicker on short
+    /// turns, weaker on robotic voices).
     #[serde(default)]
     pub recogniser: Recogniser,
     /// The LLM brain. Unset: the offline guided agent (intent matching, no network).
