@@ -45,6 +45,9 @@ pub struct BenchAgentOptions {
     /// The agent's end-of-turn silence (ms, 200..=5000).
     #[arg(long, default_value_t = 300)]
     pub end_of_turn_ms: u32,
+    /// The local recogniser: whisper (tiny.en), whisper-base or moonshine.
+    #[arg(long, default_value = "whisper", value_parser = ["whisper", "whisper-base", "moonshine"])]
+    pub recogniser: String,
     /// The caller's voice: `piper` (natural; needs its model package) or `espeak` (robotic:
     /// the recogniser often hears it without punctuation, so turns wait out the full silence).
     #[arg(long, default_value = "piper")]
@@ -277,6 +280,13 @@ fn percentile(v: &[f64], p: f64) -> f64 {
 
 pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     super::options::media_threads()?;
+    // The recogniser the engines load (the setting `serve --recogniser` makes).
+    let recogniser = match opts.recogniser.as_str() {
+        "moonshine" => crate::model::Recogniser::Moonshine,
+        "whisper-base" => crate::model::Recogniser::WhisperBase,
+        _ => crate::model::Recogniser::Whisper,
+    };
+    crate::speechcloud::CloudSpeechOptions { recogniser, ..Default::default() }.install();
     let engines = crate::agent::voice::Engines::shared().await;
     if let Err(e) = &engines.recognizer {
         bail!("speech recognition is not available ({e}); run scripts/setup");
@@ -393,6 +403,14 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     println!("   the driver's waterfall after the end of speech as it heard it, p50 / p95 ms:");
     for (stage, v) in &stages {
         println!("     {stage:<17} {:>6.0} {:>6.0}", percentile(v, 0.5), percentile(v, 0.95));
+    }
+    // What the caller waits for that the driver's clock does not see: from the caller's last
+    // voiced sample to the end of speech as the driver heard it (the jitter buffer's wait, the
+    // VAD's decision that speech stopped), and from the driver's first packet out to the
+    // caller's first voiced packet in (loopback, the first frames of the answer being quiet).
+    if let Some((_, first_packet)) = stages.iter().find(|(s, _)| *s == "first_packet") {
+        let unseen = p50 - percentile(first_packet, 0.5);
+        println!("   the caller's p50 minus the driver's first packet p50: {unseen:.0} ms before and after the driver's clock");
     }
     println!();
     let recogniser = engines.recognizer.as_ref().map(|r| r.engine_name().to_string()).unwrap_or_default();

@@ -3,7 +3,7 @@
 //! time for 2, 5 and 15 s utterances, synthesis time to first audio and real-time factor, VAD
 //! cost per frame.
 
-use super::speech::ModelOptions;
+use super::options::ModelOptions;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,12 +21,13 @@ pub struct BenchSpeechOptions {
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
     /// Recordings of people reading, with what they read: a directory of `NAME.wav` files
-    /// (any rate) each with a `NAME.txt` transcript, heard over an 8 kHz μ-law line. Default:
-    /// `bench-speech/human` in the models directory, if it is there.
+    /// (any rate) each with a `NAME.txt` transcript, or the Asterisk prompt set; heard over an
+    /// 8 kHz μ-law line. Default: the Asterisk set `scripts/setup bench` installs
+    /// (`bench-speech/asterisk` in the models directory).
     #[arg(long)]
     pub human_speech: Option<PathBuf>,
-    /// At most this many of the recordings (in name order).
-    #[arg(long, default_value_t = 60)]
+    /// At most this many of the recordings (spread over the set).
+    #[arg(long, default_value_t = 120)]
     pub human_limit: usize,
 }
 
@@ -129,28 +130,49 @@ fn score(stt: &dyn SpeechToText, set: &Set) -> anyhow::Result<Score> {
     Ok(Score { wer: errors / words.max(1.0) * 100.0, per_turn: compute / count.max(1), worst })
 }
 
-/// People reading: `NAME.wav` + `NAME.txt` pairs in `dir`, over the phone line.
+/// People reading, over the phone line: either a directory of `NAME.wav` + `NAME.txt` pairs, or
+/// the Asterisk prompt set (`core-sounds-en.txt` of `name: text` lines beside the WAV files; a
+/// person reading 500-odd prompts, which `scripts/setup bench` fetches from Debian). Only
+/// sentences of three words or more (callers speak in sentences), at most `limit`, spread over
+/// the set.
 fn human_set(dir: &std::path::Path, limit: usize) -> anyhow::Result<Set> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wav") && p.with_extension("txt").exists())
-        .collect();
-    names.sort();
+    let mut pairs: Vec<(PathBuf, String)> = Vec::new();
+    let prompts = dir.join("core-sounds-en.txt");
+    if prompts.exists() {
+        for line in std::fs::read_to_string(&prompts)?.lines() {
+            let Some((name, text)) = line.split_once(": ") else { continue };
+            // Comments, tones ("[beep]") and notes in brackets are not speech.
+            let text = text.split('[').next().unwrap_or_default().trim();
+            if name.starts_with(';') || text.is_empty() {
+                continue;
+            }
+            pairs.push((dir.join(format!("{}.wav", name.trim())), text.to_string()));
+        }
+    } else {
+        for p in std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())) {
+            if p.extension().is_some_and(|x| x == "wav") && p.with_extension("txt").exists() {
+                let text = std::fs::read_to_string(p.with_extension("txt"))?.trim().to_string();
+                pairs.push((p, text));
+            }
+        }
+    }
+    pairs.retain(|(wav, text)| wav.exists() && text.split_whitespace().count() >= 3);
+    pairs.sort();
+    anyhow::ensure!(!pairs.is_empty(), "{}: no recordings with transcripts", dir.display());
+    let step = pairs.len().div_ceil(limit.max(1));
     let mut turns = Vec::new();
-    for wav in names.into_iter().take(limit) {
+    for (wav, text) in pairs.into_iter().step_by(step) {
         let (info, samples) = switchboard_telephony::media::wav::decode(&std::fs::read(&wav)?)
             .map_err(|e| anyhow::anyhow!("{}: {e}", wav.display()))?;
         let mono: Vec<i16> = samples.iter().step_by(info.channels.max(1) as usize).copied().collect();
-        let text = std::fs::read_to_string(wav.with_extension("txt"))?.trim().to_string();
         turns.push((text, over_the_phone(&mono, info.sample_rate)?));
     }
-    anyhow::ensure!(!turns.is_empty(), "{}: no NAME.wav with NAME.txt", dir.display());
     Ok(Set { name: format!("people reading ({})", turns.len()), turns, live: false })
 }
 
-/// The default place of a set of people's read speech.
+/// Where `scripts/setup bench` puts the Asterisk prompt set.
 fn default_human_speech(models: &std::path::Path) -> PathBuf {
-    models.join("bench-speech/human")
+    models.join("bench-speech/asterisk")
 }
 
 pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
@@ -200,7 +222,9 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
     let human = opts.human_speech.clone().unwrap_or_else(|| default_human_speech(&dir));
     match human_set(&human, opts.human_limit) {
         Ok(set) => sets.push(set),
-        Err(e) => println!("(no people's read speech: {e}; give --human-speech DIR of NAME.wav + NAME.txt)"),
+        Err(e) => {
+            println!("(no people's read speech: {e}; run `scripts/setup bench` or give --human-speech DIR)")
+        }
     }
 
     println!("\n1. recognition over an 8 kHz μ-law phone line: word error rate, time per turn (one thread)");

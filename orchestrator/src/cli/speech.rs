@@ -11,32 +11,7 @@ use switchboard_speech::stt::{LocalWhisper, SpeechToText};
 use switchboard_speech::tts::{Espeak, TextToSpeech};
 use switchboard_telephony::media::wav;
 
-#[derive(Debug, Clone, Args)]
-pub struct ModelOptions {
-    /// Where model packages are installed (scripts/setup puts them there).
-    #[arg(long, env = "SWITCHBOARD_MODELS")]
-    pub models: Option<PathBuf>,
-    /// Threads for recognition.
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    /// An OpenAI-compatible speech-to-text service to use instead of the local model
-    /// (base URL with the version, e.g. https://api.openai.com/v1).
-    #[arg(long, env = "SWITCHBOARD_STT_URL")]
-    pub stt_url: Option<String>,
-    #[arg(long, env = "SWITCHBOARD_STT_KEY", hide_env_values = true)]
-    pub stt_key: Option<String>,
-    #[arg(long, env = "SWITCHBOARD_STT_MODEL", default_value = "whisper-1")]
-    pub stt_model: String,
-    /// The local recogniser: whisper (tiny.en), whisper-base or moonshine (base-en).
-    #[arg(long, default_value = "whisper", value_parser = ["whisper", "whisper-base", "moonshine"])]
-    pub recogniser: String,
-}
-
-impl ModelOptions {
-    pub fn dir(&self) -> PathBuf {
-        self.models.clone().unwrap_or_else(catalog::default_dir)
-    }
-}
+pub use super::options::ModelOptions;
 
 fn clock(ms: u64) -> String {
     format!("{:02}:{:02}.{}", ms / 60_000, ms / 1000 % 60, ms % 1000 / 100)
