@@ -79,8 +79,11 @@ pub struct Moonshine {
     pairs: Vec<Mutex<Pair>>,
     next: std::sync::atomic::AtomicUsize,
     tokenizer: Tokenizer,
-    /// Decoder layers, heads and head size (from the decoder's inputs).
-    layers: usize,
+    /// The decoder's cache inputs in order (`past_key_values.{layer}.{decoder|encoder}.
+    /// {key|value}`), each with the output that feeds it next step (`present.…`), and whether
+    /// it grows each step (the decoder's own; the encoder's is computed on the first).
+    cache: Vec<(String, String, bool)>,
+    /// Heads and head size (from the decoder's inputs).
     heads: usize,
     head_dim: usize,
     dir: PathBuf,
@@ -168,7 +171,15 @@ impl Moonshine {
                 _ => return Err(Error::Format(format!("unexpected cache shape {shape:?}"))),
             }
         };
-        Ok(Moonshine { pairs, next: Default::default(), tokenizer, layers, heads, head_dim, dir })
+        let cache = (0..layers)
+            .flat_map(|l| {
+                ["decoder.key", "decoder.value", "encoder.key", "encoder.value"].map(move |k| (l, k))
+            })
+            .map(|(l, k)| {
+                (format!("past_key_values.{l}.{k}"), format!("present.{l}.{k}"), k.starts_with("decoder"))
+            })
+            .collect();
+        Ok(Moonshine { pairs, next: Default::default(), tokenizer, cache, heads, head_dim, dir })
     }
 
     /// Where the converted model was loaded from.
@@ -204,14 +215,7 @@ impl Moonshine {
                 .map_err(err)?
                 .into_dyn())
         };
-        // past_key_values.{layer}.{decoder|encoder}.{key|value}, in that order.
-        let names: Vec<String> = (0..self.layers)
-            .flat_map(|l| {
-                ["decoder.key", "decoder.value", "encoder.key", "encoder.value"]
-                    .map(|k| format!("past_key_values.{l}.{k}"))
-            })
-            .collect();
-        let mut cache: Vec<DynValue> = names.iter().map(|_| empty()).collect::<Result<_>>()?;
+        let mut cache: Vec<DynValue> = self.cache.iter().map(|_| empty()).collect::<Result<_>>()?;
         let mut ids = Vec::new();
         let mut last = START;
         let mut sure = 0.0f32;
@@ -227,7 +231,7 @@ impl Moonshine {
                     Tensor::from_array(([1usize], vec![step > 0])).map_err(err)?.into(),
                 ),
             ];
-            for (name, value) in names.iter().zip(&cache) {
+            for ((name, _, _), value) in self.cache.iter().zip(&cache) {
                 inputs.push((name.as_str().into(), value.into()));
             }
             let mut out = decoder.run(inputs).map_err(err)?;
@@ -236,9 +240,8 @@ impl Moonshine {
             let row = logits.get(logits.len().saturating_sub(vocab)..).unwrap_or_default();
             let (best, p) = argmax_softmax(row);
             // The decoder's own cache grows each step; the encoder's is computed on the first.
-            for (i, name) in names.iter().enumerate() {
-                if step == 0 || name.contains(".decoder.") {
-                    let present = name.replacen("past_key_values", "present", 1);
+            for (i, (_, present, grows)) in self.cache.iter().enumerate() {
+                if step == 0 || *grows {
                     cache[i] = out.remove(present.as_str()).ok_or_else(|| err(format!("no {present}")))?;
                 }
             }

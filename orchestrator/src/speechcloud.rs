@@ -192,7 +192,8 @@ pub struct CloudSpeechOptions {
     pub recogniser: crate::model::Recogniser,
 }
 
-fn parse_recogniser(s: &str) -> Result<crate::model::Recogniser, String> {
+/// `whisper`, `whisper-base` or `moonshine`, as the command line names them.
+pub fn parse_recogniser(s: &str) -> Result<crate::model::Recogniser, String> {
     match s {
         "whisper" => Ok(crate::model::Recogniser::Whisper),
         "whisper-base" => Ok(crate::model::Recogniser::WhisperBase),

@@ -46,8 +46,8 @@ pub struct BenchAgentOptions {
     #[arg(long, default_value_t = 300)]
     pub end_of_turn_ms: u32,
     /// The local recogniser: whisper (tiny.en), whisper-base or moonshine.
-    #[arg(long, default_value = "whisper", value_parser = ["whisper", "whisper-base", "moonshine"])]
-    pub recogniser: String,
+    #[arg(long, default_value = "whisper", value_parser = crate::speechcloud::parse_recogniser)]
+    pub recogniser: crate::model::Recogniser,
     /// The caller's voice: `piper` (natural; needs its model package) or `espeak` (robotic:
     /// the recogniser often hears it without punctuation, so turns wait out the full silence).
     #[arg(long, default_value = "piper")]
@@ -281,12 +281,7 @@ fn percentile(v: &[f64], p: f64) -> f64 {
 pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     super::options::media_threads()?;
     // The recogniser the engines load (the setting `serve --recogniser` makes).
-    let recogniser = match opts.recogniser.as_str() {
-        "moonshine" => crate::model::Recogniser::Moonshine,
-        "whisper-base" => crate::model::Recogniser::WhisperBase,
-        _ => crate::model::Recogniser::Whisper,
-    };
-    crate::speechcloud::CloudSpeechOptions { recogniser, ..Default::default() }.install();
+    crate::speechcloud::CloudSpeechOptions { recogniser: opts.recogniser, ..Default::default() }.install();
     let engines = crate::agent::voice::Engines::shared().await;
     if let Err(e) = &engines.recognizer {
         bail!("speech recognition is not available ({e}); run scripts/setup");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use switchboard_speech::frame::AudioFrame;
 use switchboard_speech::resample::resample;
-use switchboard_speech::stt::{LocalMoonshine, LocalWhisper, SpeechToText};
+use switchboard_speech::stt::SpeechToText;
 use switchboard_speech::tts::{Espeak, Piper, TextToSpeech};
 use switchboard_telephony::media::g711;
 
@@ -179,18 +179,16 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
     let dir = opts.models.dir();
     let threads = opts.models.threads;
     println!("Switchboard speech benchmark ({threads} threads for recognition)");
-    let mut engines: Vec<(&str, Box<dyn SpeechToText>)> = Vec::new();
-    for name in ["whisper tiny.en", "whisper base", "moonshine base-en"] {
+    let mut engines: Vec<(&str, std::sync::Arc<dyn SpeechToText>)> = Vec::new();
+    use crate::model::Recogniser;
+    let kinds = [
+        ("whisper tiny.en", Recogniser::Whisper),
+        ("whisper base", Recogniser::WhisperBase),
+        ("moonshine base-en", Recogniser::Moonshine),
+    ];
+    for (name, kind) in kinds {
         let load = Instant::now();
-        let engine: anyhow::Result<Box<dyn SpeechToText>> = match name {
-            "whisper tiny.en" => {
-                LocalWhisper::load(&dir, threads).map(|e| Box::new(e) as _).map_err(Into::into)
-            }
-            "whisper base" => LocalWhisper::load_size(&dir, threads, switchboard_models::whisper::Size::Base)
-                .map(|e| Box::new(e) as _)
-                .map_err(Into::into),
-            _ => LocalMoonshine::load(&dir, threads, 1).map(|e| Box::new(e) as _).map_err(Into::into),
-        };
+        let engine = crate::agent::voice::local_recogniser(kind, &dir, threads, 1);
         match engine {
             Ok(e) => {
                 println!("{name}: loaded in {:.2} s (conversion on first use)", load.elapsed().as_secs_f64());

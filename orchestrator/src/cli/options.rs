@@ -102,8 +102,8 @@ pub struct ModelOptions {
     #[arg(long, env = "SWITCHBOARD_STT_MODEL", default_value = "whisper-1")]
     pub stt_model: String,
     /// The local recogniser: whisper (tiny.en), whisper-base or moonshine (base-en).
-    #[arg(long, default_value = "whisper", value_parser = ["whisper", "whisper-base", "moonshine"])]
-    pub recogniser: String,
+    #[arg(long, default_value = "whisper", value_parser = crate::speechcloud::parse_recogniser)]
+    pub recogniser: crate::model::Recogniser,
 }
 
 impl ModelOptions {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use switchboard_models::catalog;
 use switchboard_speech::frame::AudioFrame;
 use switchboard_speech::resample::resample;
-use switchboard_speech::stt::{LocalWhisper, SpeechToText};
+use switchboard_speech::stt::SpeechToText;
 use switchboard_speech::tts::{Espeak, TextToSpeech};
 use switchboard_telephony::media::wav;
 
@@ -40,24 +40,14 @@ pub fn transcribe(file: &PathBuf, opts: &ModelOptions) -> anyhow::Result<()> {
             clipped * 100 / samples.len()
         );
     }
-    let stt: Box<dyn SpeechToText> = match &opts.stt_url {
-        Some(url) => Box::new(crate::speechcloud::OpenAiStt(crate::speechcloud::Endpoint::new(
+    let stt: std::sync::Arc<dyn SpeechToText> = match &opts.stt_url {
+        Some(url) => std::sync::Arc::new(crate::speechcloud::OpenAiStt(crate::speechcloud::Endpoint::new(
             url,
             opts.stt_key.clone(),
             &opts.stt_model,
             std::time::Duration::from_secs(120),
         )?)),
-        None => match opts.recogniser.as_str() {
-            "moonshine" => {
-                Box::new(switchboard_speech::stt::LocalMoonshine::load(&opts.dir(), opts.threads, 1)?)
-            }
-            "whisper-base" => Box::new(LocalWhisper::load_size(
-                &opts.dir(),
-                opts.threads,
-                switchboard_models::whisper::Size::Base,
-            )?),
-            _ => Box::new(LocalWhisper::load(&opts.dir(), opts.threads)?),
-        },
+        None => crate::agent::voice::local_recogniser(opts.recogniser, &opts.dir(), opts.threads, 1)?,
     };
     let channels = info.channels as usize;
     let mut lines: Vec<(u64, u64, usize, String)> = Vec::new();

@@ -102,21 +102,32 @@ fn other_recognisers(
     [Whisper, WhisperBase, Moonshine].into_iter().map(|r| (r, tokio::sync::OnceCell::new())).collect()
 }
 
+/// A local recogniser of `kind` (`Default` is Whisper tiny.en): `threads` per recognition,
+/// `sessions` recognitions at once where the engine keeps a session each (Moonshine).
+pub fn local_recogniser(
+    kind: crate::model::Recogniser,
+    dir: &std::path::Path,
+    threads: usize,
+    sessions: usize,
+) -> Result<Arc<dyn switchboard_speech::stt::SpeechToText>, switchboard_speech::Error> {
+    Ok(match kind {
+        crate::model::Recogniser::Moonshine => {
+            Arc::new(switchboard_speech::stt::LocalMoonshine::load(dir, threads, sessions)?)
+        }
+        crate::model::Recogniser::WhisperBase => {
+            Arc::new(LocalWhisper::load_size(dir, threads, switchboard_models::whisper::Size::Base)?)
+        }
+        _ => Arc::new(LocalWhisper::load(dir, threads)?),
+    })
+}
+
 /// A local recogniser behind the fair queue, with `workers` recognitions at once.
 fn load_local(
     kind: crate::model::Recogniser,
     dir: &std::path::Path,
     workers: usize,
 ) -> Result<FairRecognizer, String> {
-    let loaded: Result<Arc<dyn switchboard_speech::stt::SpeechToText>, _> = match kind {
-        crate::model::Recogniser::Moonshine => {
-            switchboard_speech::stt::LocalMoonshine::load(dir, 1, workers).map(|m| Arc::new(m) as _)
-        }
-        crate::model::Recogniser::WhisperBase => {
-            LocalWhisper::load_size(dir, 1, switchboard_models::whisper::Size::Base).map(|w| Arc::new(w) as _)
-        }
-        _ => LocalWhisper::load(dir, 1).map(|w| Arc::new(w) as _),
-    };
+    let loaded = local_recogniser(kind, dir, 1, workers);
     let recognizer = loaded.map(|e| FairRecognizer::new(e, workers)).map_err(|e| e.to_string());
     if let Err(e) = &recognizer {
         tracing::error!(error = %e, recogniser = ?kind, "a speech recogniser could not be loaded");
