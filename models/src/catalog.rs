@@ -138,10 +138,24 @@ pub const MOONSHINE_BASE_EN: ModelSpec = ModelSpec {
     ],
 };
 
+/// Smart Turn v3.2 (BSD-2, from pipecat): whether a pause ends the caller's turn, from the sound
+/// of the last 8 seconds (intonation, a trailing "and", a half-said number).
+pub const SMART_TURN: ModelSpec = ModelSpec {
+    name: "smart-turn-v3.2",
+    purpose: "end of turn (semantic)",
+    package: "pipecat-ai==1.14.0",
+    files: &[ModelFile {
+        path: "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+        size: 8_679_182,
+        sha256: "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+    }],
+};
+
 /// The ONNX Runtime library the Piper voice and Moonshine run on (from the `onnxruntime` package).
 pub const ONNX_RUNTIME_PACKAGE: &str = "onnxruntime==1.32.0";
 
-pub const ALL: &[ModelSpec] = &[WHISPER_TINY_EN, WHISPER_BASE, MOONSHINE_BASE_EN, PIPER_JOE, MINILM];
+pub const ALL: &[ModelSpec] =
+    &[WHISPER_TINY_EN, WHISPER_BASE, MOONSHINE_BASE_EN, PIPER_JOE, MINILM, SMART_TURN];
 
 /// The ONNX Runtime shared library in the models directory, if installed.
 pub fn onnx_runtime(dir: &Path) -> Result<PathBuf> {

@@ -1,6 +1,6 @@
 //! Model files and local inference: finding and verifying the weights that registry packages
 //! ship ([`catalog`]), converting them once into the form an engine loads ([`ct2`], [`ggml`]),
-//! and running them ([`whisper`], [`moonshine`], [`piper`], [`embed`]).
+//! and running them ([`whisper`], [`moonshine`], [`piper`], [`embed`], [`smart_turn`]).
 
 // `&s[a..b]` on a `str` panics inside a multi-byte character; cut text with `split_once`,
 // `strip_prefix`, `str::get` or `char_indices` instead (recognised speech and model output
@@ -14,6 +14,7 @@ pub mod ggml;
 pub mod moonshine;
 pub mod onnx_names;
 pub mod piper;
+pub mod smart_turn;
 pub mod whisper;
 pub mod whisper_candle;
 

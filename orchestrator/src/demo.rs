@@ -258,6 +258,7 @@ pub fn config() -> ConfigFile {
         voicemail_box: Some("support".into()),
         end_of_turn_silence_ms: 700,
         end_turn_on_finished_sentence: true,
+        end_of_turn_model: false,
         max_call_minutes: 15,
         guided: None,
     }];

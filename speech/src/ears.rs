@@ -36,6 +36,8 @@ pub struct Ears {
     /// Start of the current turn, and when the last partial was asked for.
     turn_start_ms: Option<u64>,
     last_partial_ms: u64,
+    /// The pause (by the time speech stopped) the turn model was last asked to score.
+    scored_pause: Option<u64>,
 }
 
 impl Ears {
@@ -53,6 +55,7 @@ impl Ears {
             partial_every_ms: Some(640),
             turn_start_ms: None,
             last_partial_ms: 0,
+            scored_pause: None,
         })
     }
 
@@ -126,6 +129,36 @@ impl Ears {
         out
     }
 
+    /// The turn model's score of the pause that began at `speech_end_ms` (see
+    /// [`TurnDetector::handle_turn_score`]): if it lets the pause end the turn now, the
+    /// `EndOfTurn` is returned.
+    pub fn handle_turn_score(&mut self, speech_end_ms: u64, score: f32) -> Vec<Frame> {
+        self.turn.handle_turn_score(speech_end_ms, score);
+        let mut out = Vec::new();
+        self.turn_events(&mut out);
+        out
+    }
+
+    /// Asks for the turn model's score of the pause going on, once per pause, when it has
+    /// lasted the model's `score_after_ms`.
+    fn score_request(&mut self, now: u64, out: &mut Vec<Frame>) {
+        let Some(after) = self.turn.config().model.as_ref().map(|m| m.score_after_ms) else { return };
+        let Some(speech_end_ms) = self.turn.silent_since() else { return };
+        if self.scored_pause == Some(speech_end_ms) || now.saturating_sub(speech_end_ms) < after {
+            return;
+        }
+        self.scored_pause = Some(speech_end_ms);
+        if let Some(start) = self.turn_start_ms {
+            let audio = self.slice(start.saturating_sub(PRE_ROLL_MS), now);
+            out.push(Frame::TurnScoreRequest { speech_end_ms, audio });
+        }
+    }
+
+    /// Whether pauses are scored by a turn model.
+    pub fn wants_turn_scores(&self) -> bool {
+        self.turn.config().model.is_some()
+    }
+
     /// Turns the turn detector's events into frames.
     fn turn_events(&mut self, out: &mut Vec<Frame>) {
         while let Some(e) = self.turn.poll_event() {
@@ -195,6 +228,7 @@ impl Ears {
                 });
             }
             self.turn_events(&mut out);
+            self.score_request(t + crate::vad::FRAME_MS, &mut out);
             // While the caller speaks, ask for a partial transcript now and then.
             if let (Some(every), Some(start), true) =
                 (self.partial_every_ms, self.turn_start_ms, self.turn.speaking())

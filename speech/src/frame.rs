@@ -53,6 +53,13 @@ pub enum Frame {
         at_ms: u64,
         audio: AudioFrame,
     },
+    /// Time for the turn model to score the pause that began at `speech_end_ms` (the driver
+    /// runs it and feeds the score back with `Ears::handle_turn_score`); `audio` is the turn up
+    /// to now at 16 kHz, with the pre-roll before the speech began.
+    TurnScoreRequest {
+        speech_end_ms: u64,
+        audio: AudioFrame,
+    },
     /// Recognition results.
     PartialTranscript(Transcript),
     FinalTranscript(Transcript),

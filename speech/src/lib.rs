@@ -10,6 +10,7 @@
 //! - [`resample`]: streaming sample-rate conversion (8/48 kHz ↔ 16 kHz ↔ TTS rates).
 //! - [`vad`]: voice activity per 16 ms of 16 kHz audio.
 //! - [`turn`]: speech start/stop and end of turn from VAD scores and partial transcripts.
+//! - [`turn_model`]: the turn model (Smart Turn) that scores pauses for the detector.
 //! - [`bargein`]: when caller speech pauses, resumes or interrupts what the agent says.
 //! - [`ears`]: a leg's audio in, turns out (resampler + VAD + turn detector).
 //! - [`text`]: text normalisation for phone speech, and sentence chunking for streaming TTS.
@@ -34,6 +35,7 @@ pub mod stt;
 pub mod text;
 pub mod tts;
 pub mod turn;
+pub mod turn_model;
 pub mod vad;
 pub mod wer;
 

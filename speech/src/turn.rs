@@ -5,6 +5,12 @@
 //! comes back and reads as a finished sentence ("Where is my order?"), the turn may end sooner
 //! (`complete_end_ms`): the driver recognises at every pause, so a finished question is answered
 //! about as soon as it is recognised instead of after the full silence.
+//!
+//! With a turn model ([`TurnModel`]: Smart Turn, which hears intonation and rhythm rather than
+//! words) the pause's score is a third signal: a pause the model hears as unfinished waits
+//! `hesitant_end_ms` even when the words read as a finished sentence ("I'm calling about my
+//! order." said with a rising voice, before the number), and a finished-sounding transcript ends
+//! the turn early only once the model agrees.
 
 use crate::vad::FRAME_MS;
 use std::collections::VecDeque;
@@ -28,6 +34,30 @@ pub struct TurnConfig {
     pub complete_end_ms: Option<u64>,
     /// A turn never runs longer than this (one long monologue is cut into turns).
     pub max_turn_ms: u64,
+    /// The turn model's part, when one scores pauses (`None`: words and silence only).
+    pub model: Option<TurnModel>,
+}
+
+/// How a turn model's score of a pause (the probability that the caller has finished) counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnModel {
+    /// Scores at or above this mean "finished".
+    pub threshold: f32,
+    /// Silence after which the model hears a pause (the model was trained on turns that end
+    /// with a little silence).
+    pub score_after_ms: u64,
+    /// Silence that ends the turn when the model hears the caller as not finished.
+    pub hesitant_end_ms: u64,
+    /// Silence that ends the turn when the model hears the caller as finished and the words
+    /// neither read as a finished sentence nor as unfinished (no transcript yet, or no
+    /// punctuation): between `complete_end_ms` and `end_ms`.
+    pub finished_end_ms: u64,
+}
+
+impl Default for TurnModel {
+    fn default() -> Self {
+        TurnModel { threshold: 0.5, score_after_ms: 64, hesitant_end_ms: 1_280, finished_end_ms: 480 }
+    }
 }
 
 impl Default for TurnConfig {
@@ -40,6 +70,7 @@ impl Default for TurnConfig {
             unfinished_end_ms: 1_600,
             complete_end_ms: Some(0),
             max_turn_ms: 30_000,
+            model: None,
         }
     }
 }
@@ -70,6 +101,8 @@ pub struct TurnDetector {
     partial: String,
     /// A finished-sounding transcript of the turn up to the pause that ended at this time.
     complete_at: Option<u64>,
+    /// The turn model's score of the pause that began at this time.
+    score: Option<(u64, f32)>,
     /// End of the last frame scored (the detector's clock).
     now_ms: u64,
     /// The pause restarted after a blip of voice: report it once it is `stop_ms` long.
@@ -118,6 +151,7 @@ impl TurnDetector {
             state: State::Idle { voiced_since: None },
             partial: String::new(),
             complete_at: None,
+            score: None,
             now_ms: 0,
             restop: false,
             events: VecDeque::new(),
@@ -139,21 +173,69 @@ impl TurnDetector {
     /// silence, at once if that much has passed.
     pub fn handle_transcript(&mut self, speech_end_ms: u64, text: &str) {
         self.partial = text.to_string();
+        if sounds_complete(text) {
+            self.complete_at = Some(speech_end_ms);
+        }
+        self.end_if_waited(speech_end_ms);
+    }
+
+    /// The turn model's score (probability that the caller has finished) for the pause that
+    /// began at `speech_end_ms`: it decides how long that pause must last to end the turn, and
+    /// ends it at once if it has lasted that long. `NaN`: the model could not say (the pause is
+    /// decided as without a model).
+    pub fn handle_turn_score(&mut self, speech_end_ms: u64, score: f32) {
+        self.score = Some((speech_end_ms, score));
+        self.end_if_waited(speech_end_ms);
+    }
+
+    /// Ends the turn now if the pause that began at `speech_end_ms` is still going on and has
+    /// lasted as long as what is known of it asks.
+    fn end_if_waited(&mut self, speech_end_ms: u64) {
         let State::Pausing { turn_start, last_voice_end, voiced_since } = self.state else { return };
-        if last_voice_end != speech_end_ms || !sounds_complete(text) {
+        // Not while the caller is voicing again, nor for a pause that is over.
+        if last_voice_end != speech_end_ms || voiced_since.is_some() {
             return;
         }
-        let Some(needed) = self.config.complete_end_ms else { return };
-        self.complete_at = Some(speech_end_ms);
-        // Not while the caller is voicing again.
-        if voiced_since.is_none() && self.now_ms.saturating_sub(last_voice_end) >= needed {
+        if self.now_ms.saturating_sub(last_voice_end) >= self.needed(last_voice_end) {
             self.state = self.end(self.now_ms, turn_start, last_voice_end);
+        }
+    }
+
+    /// How much silence the pause that began at `speech_end_ms` needs to end the turn, from
+    /// what is known of it: the words so far, whether they read as a finished sentence, and
+    /// the turn model's score.
+    fn needed(&self, speech_end_ms: u64) -> u64 {
+        let c = &self.config;
+        let complete = c.complete_end_ms.filter(|_| self.complete_at == Some(speech_end_ms));
+        let unfinished = sounds_unfinished(&self.partial);
+        let words = || match complete {
+            Some(ms) => ms,
+            None if unfinished => c.unfinished_end_ms,
+            None => c.end_ms,
+        };
+        let Some(model) = &c.model else { return words() };
+        match self.score.filter(|s| s.0 == speech_end_ms).map(|s| s.1) {
+            _ if unfinished => c.unfinished_end_ms,
+            // The model could not say: as if there were none.
+            Some(p) if !p.is_finite() => words(),
+            Some(p) if p < model.threshold => model.hesitant_end_ms,
+            Some(_) => complete.unwrap_or(model.finished_end_ms),
+            // The model has not scored this pause yet: the words alone do not end it early.
+            None => c.end_ms,
         }
     }
 
     /// Whether the caller is in a turn (speaking or pausing).
     pub fn in_turn(&self) -> bool {
         !matches!(self.state, State::Idle { .. })
+    }
+
+    /// The pause going on now, if the caller is silent in a turn: when their voice stopped.
+    pub fn silent_since(&self) -> Option<u64> {
+        match self.state {
+            State::Pausing { last_voice_end, voiced_since: None, .. } => Some(last_voice_end),
+            _ => None,
+        }
     }
 
     /// Whether the caller is voicing right now (after the start threshold).
@@ -214,11 +296,7 @@ impl TurnDetector {
                         self.restop = false;
                         self.events.push_back(TurnEvent::SpeechStopped { at_ms: last_voice_end });
                     }
-                    let needed = match c.complete_end_ms {
-                        Some(ms) if self.complete_at == Some(last_voice_end) => ms,
-                        _ if sounds_unfinished(&self.partial) => c.unfinished_end_ms,
-                        _ => c.end_ms,
-                    };
+                    let needed = self.needed(last_voice_end);
                     if frame_end.saturating_sub(last_voice_end) >= needed {
                         self.end(frame_end, turn_start, last_voice_end)
                     } else {
@@ -248,6 +326,7 @@ impl TurnDetector {
         self.events.push_back(TurnEvent::EndOfTurn { at_ms, start_ms, speech_end_ms });
         self.partial.clear();
         self.complete_at = None;
+        self.score = None;
         State::Idle { voiced_since: None }
     }
 
@@ -465,6 +544,82 @@ mod tests {
         // The caller goes on ("one thousand …") with voicing in runs shorter than speech needs.
         let script: Vec<(u64, f32)> = (0..10).flat_map(|_| [(64, 0.9), (32, 0.0)]).collect();
         let events = run_from(&mut d, &mut t, &script);
+        assert!(ends(&events).is_empty(), "{events:?}");
+    }
+
+    fn with_model() -> TurnDetector {
+        TurnDetector::new(TurnConfig { model: Some(TurnModel::default()), ..Default::default() })
+    }
+
+    #[test]
+    fn a_finished_sentence_said_as_unfinished_waits_the_hesitant_silence() {
+        // "I'm calling about my order." with the voice still up: the words read as finished,
+        // the turn model hears more coming.
+        let mut d = with_model();
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (160, 0.0)]);
+        d.handle_turn_score(800, 0.2);
+        d.handle_transcript(800, "I'm calling about my order.");
+        assert_eq!(d.poll_event(), None);
+        let events = run_from(&mut d, &mut t, &[(960, 0.0)]);
+        assert!(ends(&events).is_empty(), "{events:?}");
+        let events = run_from(&mut d, &mut t, &[(160, 0.0)]);
+        assert_eq!(
+            ends(&events),
+            vec![TurnEvent::EndOfTurn { at_ms: 800 + 1_280, start_ms: 0, speech_end_ms: 800 }]
+        );
+    }
+
+    #[test]
+    fn a_finished_sentence_ends_the_turn_once_the_model_agrees() {
+        let mut d = with_model();
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (96, 0.0)]);
+        // The transcript alone does not end it while a model is to be heard...
+        d.handle_transcript(800, "Where is my order?");
+        assert_eq!(d.poll_event(), None);
+        run_from(&mut d, &mut t, &[(64, 0.0)]);
+        // ...its score does, at once.
+        d.handle_turn_score(800, 0.93);
+        assert_eq!(
+            d.poll_event(),
+            Some(TurnEvent::EndOfTurn { at_ms: 960, start_ms: 0, speech_end_ms: 800 })
+        );
+        // A stale score (of an earlier pause) counts for nothing.
+        let mut d = with_model();
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (160, 0.0), (480, 0.9), (96, 0.0)]);
+        d.handle_turn_score(800, 0.99);
+        d.handle_transcript(1_440, "Where is my order?");
+        assert_eq!(d.poll_event(), None);
+    }
+
+    #[test]
+    fn a_finished_sounding_pause_without_punctuation_ends_sooner_than_silence_alone() {
+        let mut d = with_model();
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (96, 0.0)]);
+        d.handle_turn_score(800, 0.8);
+        d.handle_transcript(800, "one zero four two");
+        let events = run_from(&mut d, &mut t, &[(480, 0.0)]);
+        assert_eq!(
+            ends(&events),
+            vec![TurnEvent::EndOfTurn { at_ms: 800 + 480, start_ms: 0, speech_end_ms: 800 }]
+        );
+        // A model that could not say leaves it to the words.
+        let mut d = with_model();
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (96, 0.0)]);
+        d.handle_transcript(800, "Where is my order?");
+        d.handle_turn_score(800, f32::NAN);
+        assert!(matches!(d.poll_event(), Some(TurnEvent::EndOfTurn { speech_end_ms: 800, .. })));
+        // Words that cannot end a sentence outweigh the model.
+        let mut d = with_model();
+        let mut t = 0;
+        run_from(&mut d, &mut t, &[(800, 0.9), (96, 0.0)]);
+        d.handle_turn_score(800, 0.9);
+        d.handle_transcript(800, "my order number is");
+        let events = run_from(&mut d, &mut t, &[(1_400, 0.0)]);
         assert!(ends(&events).is_empty(), "{events:?}");
     }
 }

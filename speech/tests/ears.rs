@@ -219,3 +219,58 @@ fn the_turn_audio_at_speech_stop_is_the_end_of_turn_audio() {
     assert_eq!(early.samples, end.samples);
     assert!(e.turn_audio(t).is_none(), "no turn after the end");
 }
+
+#[test]
+fn each_pause_is_offered_to_the_turn_model_once_and_its_score_decides() {
+    if !have_espeak() {
+        return;
+    }
+    use switchboard_speech::turn::TurnModel;
+    let model = TurnModel { score_after_ms: 96, hesitant_end_ms: 1_500, ..TurnModel::default() };
+    let config = TurnConfig { model: Some(model), ..TurnConfig::default() };
+    let mut e = Ears::new(8000, config, BargeInConfig::default()).unwrap();
+    assert!(e.wants_turn_scores());
+    let (speech, rate) = speak("My order number is");
+    let mut audio = vec![0i16; 4000];
+    audio.extend(phone_line(&speech, rate));
+    audio.extend(vec![0i16; 8000]); // a second of silence: the model says "not finished"
+    let mut t = 0;
+    let mut requests = Vec::new();
+    for chunk in audio.chunks(160) {
+        let frame = AudioFrame { rate: 8000, samples: chunk.to_vec(), at_ms: t };
+        t += 20;
+        for f in e.handle_audio(&frame) {
+            match f {
+                Frame::TurnScoreRequest { speech_end_ms, audio } => {
+                    requests.push((t, speech_end_ms, audio.clone()));
+                    // The caller's voice sounds unfinished.
+                    let out = e.handle_turn_score(speech_end_ms, 0.1);
+                    assert!(out.is_empty(), "{out:?}");
+                }
+                Frame::EndOfTurn { .. } => panic!("ended after {t} ms despite the score"),
+                _ => {}
+            }
+        }
+    }
+    let mut pauses: Vec<u64> = requests.iter().map(|r| r.1).collect();
+    pauses.dedup();
+    assert_eq!(pauses.len(), requests.len(), "once per pause");
+    let (asked_at, speech_end, turn) = requests.last().expect("the pause was offered");
+    assert!(asked_at - speech_end >= 96 && asked_at - speech_end <= 96 + 40, "{asked_at} {speech_end}");
+    assert_eq!(turn.rate, 16000);
+    // The turn from a little before the speech began (500 ms) up to the request.
+    assert!(
+        turn.at_ms < 500 && turn.at_ms + turn.duration_ms() + 40 >= *asked_at,
+        "{} {}",
+        turn.at_ms,
+        turn.duration_ms()
+    );
+    // The hesitant wait runs out: the turn ends 1.5 s after the speech.
+    let frames = listen(&mut e, &vec![0i16; 8000], &mut t);
+    let end =
+        frames.iter().find_map(|f| if let Frame::EndOfTurn { at_ms, .. } = f { Some(*at_ms) } else { None });
+    assert!(
+        end.is_some_and(|at| at >= *speech_end + 1_500 && at <= *speech_end + 1_540),
+        "{end:?} {speech_end}"
+    );
+}

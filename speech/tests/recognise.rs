@@ -245,3 +245,34 @@ fn ulaw_round_trip(v: i16) -> i16 {
     x = (((mantissa << 3) + BIAS) << exponent) - BIAS;
     (if sign != 0 { -x } else { x }) as i16
 }
+
+/// Smart Turn hears a sentence left hanging on "and" as unfinished and a question as finished,
+/// over the phone line, as the ears hand it a pause (16 kHz, lead-in, a little silence after).
+#[test]
+fn the_turn_model_hears_a_hanging_and_as_unfinished() {
+    use switchboard_speech::turn_model::{LocalSmartTurn, TurnScorer};
+    let dir = switchboard_models::catalog::default_dir();
+    let (model, voice) = match (LocalSmartTurn::load(&dir, 1), Piper::load(&dir, 1)) {
+        (Ok(m), Ok(v)) => (m, v.steady()),
+        (m, v) => {
+            assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", m.err(), v.err());
+            eprintln!("skipping: models not installed");
+            return;
+        }
+    };
+    let score = |text: &str| {
+        let a = voice.synthesize(text).unwrap();
+        let line: Vec<i16> =
+            resample(&a.samples, a.rate, 8000).unwrap().iter().map(|&v| ulaw_round_trip(v)).collect();
+        let mut audio = vec![0i16; 4000];
+        audio.extend(resample(&line, 8000, 16_000).unwrap());
+        audio.extend(vec![0i16; 3200]);
+        model.score(&AudioFrame { rate: 16_000, samples: audio, at_ms: 0 }).unwrap()
+    };
+    let hanging = score("I ordered a blue jacket, a pair of shoes, and");
+    let question = score("Where is my order?");
+    eprintln!("hanging {hanging:.3}, question {question:.3}");
+    assert!(hanging < 0.2, "{hanging}");
+    assert!(question > 0.6, "{question}");
+    assert!(model.score(&AudioFrame { rate: 8_000, samples: vec![0; 800], at_ms: 0 }).is_err());
+}

@@ -1,7 +1,8 @@
 //! Which recogniser hears callers: the server's default (`serve --recogniser`) and an AI agent's
 //! own choice (`recogniser` in its configuration), each on a real call: a Piper caller heard by
 //! Moonshine through the guided agent, an espeak-ng caller heard by Whisper through the LLM
-//! agent; both callers' order numbers come through and the order's status is given.
+//! agent (which also listens for the end of turn with the turn model); both callers' order
+//! numbers come through and the order's status is given.
 
 mod ai_support;
 
@@ -10,9 +11,13 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_tests::get_json;
 
-fn latency_recogniser(call: &Value) -> String {
+fn latency(call: &Value) -> Value {
     let latency = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "latency");
-    latency.and_then(|l| l["data"]["recogniser"].as_str()).unwrap_or_default().to_string()
+    latency.map(|l| l["data"].clone()).unwrap_or_default()
+}
+
+fn latency_recogniser(call: &Value) -> String {
+    latency(call)["recogniser"].as_str().unwrap_or_default().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,6 +56,7 @@ async fn the_servers_recogniser_and_an_agents_own_each_hear_the_callers_order_nu
     };
     assert!(ai_said(&call).iter().any(|l| l.contains("Order 1002 is shipped")), "{}", call["transcript"]);
     assert!(latency_recogniser(&call).starts_with("moonshine"), "{}", call["timeline"]);
+    assert_eq!(latency(&call)["turn_score"], Value::Null, "the turn model is off by default");
 
     // The LLM agent asks for Whisper: an espeak-ng caller, heard by Whisper tiny.en.
     let agents = get_json(&rig.client, &rig.server, &rig.admin, "/api/ai_agents").await;
@@ -64,6 +70,9 @@ async fn the_servers_recogniser_and_an_agents_own_each_hear_the_callers_order_nu
     assert_eq!(agent["recogniser"], "default", "{agent}");
     let id = agent["id"].clone();
     agent["recogniser"] = json!("whisper");
+    // ...and listens for the end of turn in the caller's voice too.
+    assert_eq!(agent["end_of_turn_model"], false, "{agent}");
+    agent["end_of_turn_model"] = json!(true);
     for key in ["id", "created_at", "updated_at"] {
         agent.as_object_mut().unwrap().remove(key);
     }
@@ -92,4 +101,7 @@ async fn the_servers_recogniser_and_an_agents_own_each_hear_the_callers_order_nu
     );
     assert!(ai_said(&call).iter().any(|l| l.contains("shipped")), "{}", call["transcript"]);
     assert!(latency_recogniser(&call).starts_with("whisper.cpp (whisper-tiny.en"), "{}", call["timeline"]);
+    // The pause that ended the turn was scored by the turn model.
+    let score = latency(&call)["turn_score"].as_f64();
+    assert!(score.is_some_and(|p| (0.0..=1.0).contains(&p)), "{}", call["timeline"]);
 }

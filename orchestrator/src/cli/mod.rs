@@ -122,6 +122,8 @@ pub enum BenchCommand {
     Sip(bench::BenchSipOptions),
     /// Speech recognition and synthesis speed, VAD cost.
     Speech(bench_speech::BenchSpeechOptions),
+    /// End of turn: hesitations taken for the end against the wait after a real end.
+    Turns(bench_speech::turns::BenchTurnsOptions),
     /// AI calls: voice-to-voice latency and how many calls this machine holds.
     Agent(bench_agent::BenchAgentOptions),
     /// Browser calls (WebRTC, Opus) bridged to G.711 carrier legs: CPU per call and loss.
@@ -210,6 +212,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Coach(opts)) => bench_coach::coach(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
             tokio::task::spawn_blocking(move || bench_speech::speech(opts)).await?
+        }
+        Command::Bench(BenchCommand::Turns(opts)) => {
+            tokio::task::spawn_blocking(move || bench_speech::turns::turns(opts)).await?
         }
         Command::Transcribe { file, models } => {
             tokio::task::spawn_blocking(move || speech::transcribe(&file, &models)).await?

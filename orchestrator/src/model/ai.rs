@@ -155,6 +155,13 @@ pub struct AiAgent {
     /// and not on a word like "is" or "and"). False: always wait `end_of_turn_silence_ms`.
     #[serde(default = "yes")]
     pub end_turn_on_finished_sentence: bool,
+    /// Also listen to how the caller says it: at each pause a local turn model (Smart Turn)
+    /// judges from the voice whether the caller has finished; a pause it hears as unfinished
+    /// waits longer even when the words read as a finished sentence. Off by default: on phone
+    /// audio it tells hesitations from ends only a little better than the words do (see
+    /// `bench turns`), and turns it misjudges as unfinished wait about 1.3 s.
+    #[serde(default)]
+    pub end_of_turn_model: bool,
     #[serde(default = "default_max_minutes")]
     pub max_call_minutes: u32,
     /// The offline guided agent's extra example phrases per intent and reply templates (used

@@ -21,7 +21,8 @@ use switchboard_speech::ears::Ears;
 use switchboard_speech::frame::{AudioFrame, Frame};
 use switchboard_speech::stt::{FairRecognizer, LocalWhisper};
 use switchboard_speech::tts::{Espeak, TextToSpeech};
-use switchboard_speech::turn::TurnConfig;
+use switchboard_speech::turn::{TurnConfig, TurnModel};
+use switchboard_speech::turn_model::{LocalSmartTurn, TurnScorer};
 use switchboard_telephony::driver::SipHandle;
 use switchboard_telephony::media::player::{resample, Source, Tone};
 use switchboard_telephony::media::relay::{MediaSide, Relay};
@@ -80,6 +81,9 @@ pub struct Engines {
         tokio::sync::OnceCell<Result<FairRecognizer, String>>,
     >,
     pub voice: Arc<dyn TextToSpeech>,
+    /// Scores callers' pauses (Smart Turn) for agents that listen for the end of turn in the
+    /// caller's voice; None when it could not be loaded (silence and words decide).
+    pub turn_model: Option<Arc<dyn TurnScorer>>,
     callers: std::sync::atomic::AtomicU64,
     /// Prices of cloud engines in use (micro-dollars per minute of recognised audio, per
     /// million synthesised characters); None for a local engine.
@@ -181,11 +185,19 @@ impl Engines {
                         Some((tts, price)) => (Arc::new(tts), Some(price)),
                         None => (switchboard_speech::tts::default_voice(&dir), None),
                     };
+                    let turn_model = match LocalSmartTurn::load(&dir, workers) {
+                        Ok(m) => Some(Arc::new(m) as Arc<dyn TurnScorer>),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "no turn model: silence and words decide when callers have finished");
+                            None
+                        }
+                    };
                     Engines {
                         recognizer,
                         local,
                         others: other_recognisers(),
                         voice,
+                        turn_model,
                         callers: Default::default(),
                         stt_price,
                         tts_price,
@@ -197,6 +209,7 @@ impl Engines {
                     local: None,
                     others: other_recognisers(),
                     voice: Arc::new(Espeak::default()),
+                    turn_model: None,
                     callers: Default::default(),
                     stt_price: None,
                     tts_price: None,
@@ -410,7 +423,9 @@ impl VoiceCall {
         };
         let heard_by = recognizer.engine_name().to_string();
         let caller_id = engines.next_caller();
+        let turn_model = engines.turn_model.clone().filter(|_| session.agent.end_of_turn_model);
         let turn = TurnConfig {
+            model: turn_model.as_ref().map(|_| TurnModel::default()),
             end_ms: session.agent.end_of_turn_silence_ms as u64,
             unfinished_end_ms: (session.agent.end_of_turn_silence_ms as u64 * 2).max(1_600),
             complete_end_ms: session
@@ -430,7 +445,8 @@ impl VoiceCall {
         let mut tap = relay.tap(MediaSide::A);
         // The caller's audio time 0, in the session's (call's) time.
         let listening_from = session.since_start_ms();
-        let (mut recognition, mut heard_rx) = Recognition::new(recognizer, caller_id, call, meter.clone());
+        let (mut recognition, mut heard_rx) =
+            Recognition::new(recognizer, caller_id, call, meter.clone(), turn_model);
         let greeting = session.greeting();
         let interruptible = session.agent.greeting_interruptible;
         ctx.queue(&engines, &greeting, interruptible).await;
@@ -515,6 +531,7 @@ impl VoiceCall {
                 }
             };
             let Recognized { text, confidence, said: (said_from, said_to) } = text;
+            let turn_score = recognition.take_turn_score();
             let text = text.trim().to_string();
             tracing::debug!(%call, %text, "caller's turn recognised");
             let playing = {
@@ -636,7 +653,8 @@ impl VoiceCall {
                 (after @ (AfterAnswer::Listen | AfterAnswer::Finish), _, None, Some(next)) => {
                     let first_audio = speaker.await.ok().flatten();
                     let first_frame = lock(&playback).first_frame_at;
-                    record_latency(&session, &heard_by, times, stt_done, first_audio, first_frame);
+                    let heard = HeardBy { recogniser: &heard_by, turn_score };
+                    record_latency(&session, heard, times, stt_done, first_audio, first_frame);
                     if after == AfterAnswer::Finish {
                         let apology = match (&next, apology.take()) {
                             (Next::Fallback { .. }, Some(a)) => a.await.ok().flatten(),
@@ -680,10 +698,17 @@ fn call_over(ended: &mut tokio::sync::oneshot::Receiver<()>) -> bool {
     !matches!(ended.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty))
 }
 
+/// How a turn was heard: by which recogniser, and the turn model's score of the pause that
+/// ended it (when the agent listens for the end of turn in the caller's voice).
+struct HeardBy<'a> {
+    recogniser: &'a str,
+    turn_score: Option<f32>,
+}
+
 /// Writes one turn's latency waterfall into the timeline and the metrics.
 fn record_latency(
     session: &Session,
-    recogniser: &str,
+    heard: HeardBy,
     times: TurnTimes,
     stt_done: Instant,
     first_audio: Option<Instant>,
@@ -699,8 +724,11 @@ fn record_latency(
         ("first_audio", first_audio),
         ("first_packet", first_frame),
     ];
-    let mut data =
-        json!({ "end_of_turn_silence_ms": session.agent.end_of_turn_silence_ms, "recogniser": recogniser });
+    let mut data = json!({
+        "end_of_turn_silence_ms": session.agent.end_of_turn_silence_ms,
+        "recogniser": heard.recogniser,
+        "turn_score": heard.turn_score.map(|p| (p * 1000.0).round() / 1000.0),
+    });
     for (stage, at) in stages {
         data[format!("{stage}_ms")] = json!(ms(at));
         if let Some(t) = at {

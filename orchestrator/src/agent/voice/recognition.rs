@@ -2,8 +2,10 @@
 //! shared recogniser: partial transcripts while the caller speaks (when nobody waits for a
 //! final), the turn so far as soon as speech stops (so that its transcript is ready, or nearly,
 //! when the turn ends, and a finished sentence can end the turn early), and the whole turn when
-//! the earlier result cannot be used. Results come back on one channel as `Heard` and are
-//! resolved here into turns.
+//! the earlier result cannot be used. With a turn model, each pause is also scored (is the
+//! caller's voice finished?) and the score goes back to the ears, which weigh it with the
+//! silence and the words. Results come back on one channel as `Heard` and are resolved here
+//! into turns.
 
 use super::playback::Hearing;
 use crate::agent::speech_usage::SpeechMeter;
@@ -11,6 +13,7 @@ use crate::live::LiveCall;
 use std::sync::Arc;
 use switchboard_speech::frame::{AudioFrame, Frame};
 use switchboard_speech::stt::{Cancel, FairRecognizer};
+use switchboard_speech::turn_model::TurnScorer;
 use switchboard_telephony::sip::b2bua::CallId;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,6 +34,12 @@ pub(super) enum Heard {
         stt_done: Instant,
     },
     Failed(String),
+    /// The turn model's score of the pause that began at `speech_end_ms` (`NaN`: it could
+    /// not say).
+    TurnScore {
+        speech_end_ms: u64,
+        score: f32,
+    },
 }
 
 /// When the caller stopped speaking and when the turn was known over.
@@ -92,6 +101,11 @@ pub(super) struct Recognition<'a> {
     early_turns: u64,
     /// Audio sent to a cloud recogniser is counted for the call's cost.
     meter: Arc<SpeechMeter>,
+    /// Scores pauses when the agent listens for the end of turn in the caller's voice.
+    turn_model: Option<Arc<dyn TurnScorer>>,
+    /// The turn model's latest score in this turn (the pause that ended it, when it came in
+    /// before the end).
+    turn_score: Option<f32>,
 }
 
 impl<'a> Recognition<'a> {
@@ -100,6 +114,7 @@ impl<'a> Recognition<'a> {
         caller: u64,
         call: CallId,
         meter: Arc<SpeechMeter>,
+        turn_model: Option<Arc<dyn TurnScorer>>,
     ) -> (Self, mpsc::UnboundedReceiver<Heard>) {
         let (heard, rx) = mpsc::unbounded_channel();
         let r = Recognition {
@@ -111,6 +126,8 @@ impl<'a> Recognition<'a> {
             early: None,
             early_turns: 0,
             meter,
+            turn_model,
+            turn_score: None,
         };
         (r, rx)
     }
@@ -150,6 +167,19 @@ impl<'a> Recognition<'a> {
                     self.recognise_pause(audio, at_ms);
                 }
             }
+            // Scored off the async runtime; a model that fails leaves the pause to the silence
+            // and the words.
+            Frame::TurnScoreRequest { speech_end_ms, audio } => {
+                let Some(model) = self.turn_model.clone() else { return };
+                let (tx, call) = (self.heard.clone(), self.call);
+                tokio::task::spawn_blocking(move || {
+                    let score = model.score(&audio).unwrap_or_else(|e| {
+                        tracing::warn!(%call, error = %e, "the turn model could not score a pause");
+                        f32::NAN
+                    });
+                    let _ = tx.send(Heard::TurnScore { speech_end_ms, score });
+                });
+            }
             Frame::EndOfTurn { audio, .. } => {
                 let times = hearing.turn_times(&audio);
                 if let Some(e) = self.early.as_mut() {
@@ -170,6 +200,11 @@ impl<'a> Recognition<'a> {
             }
             _ => {}
         }
+    }
+
+    /// The turn model's score of the pause that ended the turn just resolved, if it scored one.
+    pub(super) fn take_turn_score(&mut self) -> Option<f32> {
+        self.turn_score.take()
     }
 
     /// Recognises the turn so far when the caller's speech stops at `at_ms`.
@@ -264,6 +299,17 @@ impl<'a> Recognition<'a> {
             }
             Heard::Failed(e) => Resolved::Failed(e),
             Heard::Final { text, times, stt_done } => Resolved::Turn(text, times, stt_done),
+            Heard::TurnScore { speech_end_ms, score } => {
+                let call = self.call;
+                tracing::debug!(%call, speech_end_ms, score, heard_ms = hearing.audio_ms, "pause scored");
+                self.turn_score = score.is_finite().then_some(score);
+                // If the score ends the turn, it ends as a turn ended by silence does (with
+                // the pause's transcript when it is in, else once it is).
+                for frame in hearing.ears.handle_turn_score(speech_end_ms, score) {
+                    self.on_frame(frame, hearing);
+                }
+                Resolved::Pending
+            }
         }
     }
 }

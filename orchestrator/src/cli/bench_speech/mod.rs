@@ -13,6 +13,8 @@ use switchboard_speech::stt::SpeechToText;
 use switchboard_speech::tts::{Espeak, Piper, TextToSpeech};
 use switchboard_telephony::media::g711;
 
+pub mod turns;
+
 #[derive(Debug, Clone, Args)]
 pub struct BenchSpeechOptions {
     #[command(flatten)]
@@ -136,14 +138,28 @@ fn score(stt: &dyn SpeechToText, set: &Set) -> anyhow::Result<Score> {
 /// sentences of three words or more (callers speak in sentences), at most `limit`, spread over
 /// the set.
 fn human_set(dir: &std::path::Path, limit: usize) -> anyhow::Result<Set> {
+    let mut pairs = people_reading(dir)?;
+    pairs.retain(|(_, text)| text.split_whitespace().count() >= 3);
+    anyhow::ensure!(!pairs.is_empty(), "{}: no recordings with transcripts", dir.display());
+    let step = pairs.len().div_ceil(limit.max(1));
+    let mut turns = Vec::new();
+    for (wav, text) in pairs.into_iter().step_by(step) {
+        turns.push((text, line_audio(&wav)?));
+    }
+    Ok(Set { name: format!("people reading ({})", turns.len()), turns, live: false })
+}
+
+/// The recordings of people reading in `dir` with what they read (see [`human_set`]), sorted.
+fn people_reading(dir: &std::path::Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let mut pairs: Vec<(PathBuf, String)> = Vec::new();
     let prompts = dir.join("core-sounds-en.txt");
     if prompts.exists() {
         for line in std::fs::read_to_string(&prompts)?.lines() {
             let Some((name, text)) = line.split_once(": ") else { continue };
-            // Comments, tones ("[beep]") and notes in brackets are not speech.
+            // Comments, tones ("[beep]") and notes in brackets are not speech, nor are
+            // entries that describe a sound ("(2 seconds of silence)").
             let text = text.split('[').next().unwrap_or_default().trim();
-            if name.starts_with(';') || text.is_empty() {
+            if name.starts_with(';') || text.is_empty() || text.starts_with('(') {
                 continue;
             }
             pairs.push((dir.join(format!("{}.wav", name.trim())), text.to_string()));
@@ -156,18 +172,17 @@ fn human_set(dir: &std::path::Path, limit: usize) -> anyhow::Result<Set> {
             }
         }
     }
-    pairs.retain(|(wav, text)| wav.exists() && text.split_whitespace().count() >= 3);
+    pairs.retain(|(wav, _)| wav.exists());
     pairs.sort();
-    anyhow::ensure!(!pairs.is_empty(), "{}: no recordings with transcripts", dir.display());
-    let step = pairs.len().div_ceil(limit.max(1));
-    let mut turns = Vec::new();
-    for (wav, text) in pairs.into_iter().step_by(step) {
-        let (info, samples) = switchboard_telephony::media::wav::decode(&std::fs::read(&wav)?)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", wav.display()))?;
-        let mono: Vec<i16> = samples.iter().step_by(info.channels.max(1) as usize).copied().collect();
-        turns.push((text, over_the_phone(&mono, info.sample_rate)?));
-    }
-    Ok(Set { name: format!("people reading ({})", turns.len()), turns, live: false })
+    Ok(pairs)
+}
+
+/// A recording (WAV, any rate, first channel) as the phone line carries it.
+fn line_audio(wav: &std::path::Path) -> anyhow::Result<Vec<i16>> {
+    let (info, samples) = switchboard_telephony::media::wav::decode(&std::fs::read(wav)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", wav.display()))?;
+    let mono: Vec<i16> = samples.iter().step_by(info.channels.max(1) as usize).copied().collect();
+    over_the_phone(&mono, info.sample_rate)
 }
 
 /// Where `scripts/setup bench` puts the Asterisk prompt set.
