@@ -157,9 +157,9 @@ pub struct AiAgent {
     pub end_turn_on_finished_sentence: bool,
     /// Also listen to how the caller says it: at each pause a local turn model (Smart Turn)
     /// judges from the voice whether the caller has finished; a pause it hears as unfinished
-    /// waits longer even when the words read as a finished sentence. Off by default: on phone
-    /// audio it tells hesitations from ends only a little better than the words do (see
-    /// `bench turns`), and turns it misjudges as unfinished wait about 1.3 s.
+    /// waits longer even when the words read as a finished sentence. Fewer callers cut off
+    /// mid-sentence, but on phone audio the model is often unsure, and an answer it misjudges
+    /// waits about 1.3 s, so it is off by default.
     #[serde(default)]
     pub end_of_turn_model: bool,
     #[serde(default = "default_max_minutes")]
