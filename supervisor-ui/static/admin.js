@@ -56,8 +56,10 @@ function summary(kind, e) {
 
 export const admin = {
   openapi: null,
-  /** Said on the next page shown (a created entity's editor says it was saved). */
-  flash: "",
+  /** Said on a created entity's editor when it opens: `{ kind, id, text }`. */
+  flash: null,
+  gen: 0,
+  current: () => true,
 
   async schemas() {
     if (!this.openapi) this.openapi = await api("GET", "/api/openapi.json");
@@ -67,6 +69,10 @@ export const admin = {
   /** `page`: `/admin`, `/admin/{kind}`, `/admin/{kind}/new` or `/admin/{kind}/{id}`. */
   async show(page) {
     const [, , kind, id] = page.split("/");
+    // Pages load asynchronously: only the latest one shown may fill the page (a slow earlier
+    // one, e.g. the page a save moves to, must not replace the page the user went to since).
+    const gen = ++this.gen;
+    this.current = () => gen === this.gen;
     leave();
     const kinds = KINDS.filter(([, , , role]) => !role || atLeast(role));
     const known = kinds.find(([k]) => k === kind);
@@ -82,12 +88,14 @@ export const admin = {
       else if (id) await this.edit(known, id === "new" ? null : Number(id));
       else await this.list(known);
     } catch (e) {
-      main.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
+      if (this.current()) main.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
     }
   },
 
   async list([kind, label, key]) {
+    const current = this.current;
     const items = await api("GET", `/api/${kind}`);
+    if (!current()) return;
     const rows = items.map((e) => el("tr", { "data-key": e[key] },
       el("td", {}, el("a", { href: `#/admin/${kind}/${e.id}` }, e[key])),
       el("td", { class: "sub" }, summary(kind, e))));
@@ -100,6 +108,7 @@ export const admin = {
   },
 
   async edit([kind, label, key], id) {
+    const current = this.current;
     const doc = await this.schemas();
     const root = doc.components.schemas;
     const ref = doc.paths[`/api/${kind}`].post.requestBody.content["application/json"].schema;
@@ -107,8 +116,10 @@ export const admin = {
     const stored = id ? await api("GET", `/api/${kind}/${id}`) : {};
     const form = HANDMADE[kind] ? HANDMADE[kind](root, stored) : editor(root, schema, stored, "", "");
     if (kind === "audio" || kind === "ai_agents") await offerVoices(form.node);
-    const status = el("p", { class: "sub", id: "admin-status", role: "status" }, this.flash);
-    this.flash = "";
+    if (!current()) return;
+    const flash = this.flash && this.flash.kind === kind && this.flash.id === id ? this.flash.text : "";
+    this.flash = null;
+    const status = el("p", { class: "sub", id: "admin-status", role: "status" }, flash);
     const problems = el("p", { class: "error", id: "admin-error", role: "alert" });
     const save = el("button", { type: "submit", id: "admin-save" }, id ? "Save" : "Create");
     let armed = false;
@@ -147,7 +158,7 @@ export const admin = {
         const saved = id ? await api("PUT", `/api/${kind}/${id}`, body) : await api("POST", `/api/${kind}`, body);
         status.textContent = "Saved: routing uses it now.";
         if (!id) {
-          this.flash = status.textContent;
+          this.flash = { kind, id: saved.id, text: status.textContent };
           location.hash = `#/admin/${kind}/${saved.id}`;
         }
       } catch (e) {
