@@ -10,8 +10,7 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 pub struct Piper {
-    sessions: Vec<Mutex<ort::session::Session>>,
-    next: std::sync::atomic::AtomicUsize,
+    sessions: SessionPool,
     ids: HashMap<char, Vec<i64>>,
     pub sample_rate: u32,
     scales: [f32; 3],
@@ -33,6 +32,49 @@ pub(crate) fn environment(models_dir: &Path) -> Result<&'static ort::environment
 
 fn err(e: impl std::fmt::Display) -> Error {
     Error::Inference(format!("piper: {e}"))
+}
+
+/// A few sessions of one ONNX model shared by every call: each runs one request at a time.
+pub(crate) struct SessionPool {
+    sessions: Vec<Mutex<ort::session::Session>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl SessionPool {
+    /// `count` sessions of `file` with `threads` threads each (the weights load once per
+    /// session); errors name the model as `what`.
+    pub(crate) fn load(
+        env: &ort::environment::Environment,
+        file: &Path,
+        threads: usize,
+        count: usize,
+        what: &str,
+    ) -> Result<Self> {
+        let err = |e: &dyn std::fmt::Display| Error::Inference(format!("{what}: {e}"));
+        let sessions = (0..count.max(1))
+            .map(|_| {
+                ort::session::Session::builder(env)
+                    .map_err(|e| err(&e))?
+                    .with_intra_threads(threads.max(1))
+                    .map_err(|e| err(&e))?
+                    .commit_from_file(file)
+                    .map(Mutex::new)
+                    .map_err(|e| err(&e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SessionPool { sessions, next: Default::default() })
+    }
+
+    /// A free session if there is one; otherwise waits for the next in turn.
+    pub(crate) fn get(&self) -> std::sync::MutexGuard<'_, ort::session::Session> {
+        match self.sessions.iter().find_map(|s| s.try_lock().ok()) {
+            Some(s) => s,
+            None => {
+                let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.sessions.len();
+                self.sessions[i].lock().unwrap_or_else(|e| e.into_inner())
+            }
+        }
+    }
 }
 
 impl Piper {
@@ -65,18 +107,8 @@ impl Piper {
             inference["noise_w"].as_f64().unwrap_or(0.8) as f32,
         ];
         let sample_rate = config["audio"]["sample_rate"].as_u64().unwrap_or(22_050) as u32;
-        let sessions = (0..sessions.max(1))
-            .map(|_| {
-                ort::session::Session::builder(env)
-                    .map_err(err)?
-                    .with_intra_threads(threads.max(1))
-                    .map_err(err)?
-                    .commit_from_file(&files[0])
-                    .map(Mutex::new)
-                    .map_err(err)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Piper { sessions, next: Default::default(), ids, sample_rate, scales })
+        let sessions = SessionPool::load(env, &files[0], threads, sessions, "piper")?;
+        Ok(Piper { sessions, ids, sample_rate, scales })
     }
 
     /// Without the voice's random variation (the same text always gives the same audio), for
@@ -113,14 +145,7 @@ impl Piper {
         let input = ort::value::Tensor::from_array(([1usize, n], ids)).map_err(err)?;
         let lengths = ort::value::Tensor::from_array(([1usize], vec![n as i64])).map_err(err)?;
         let scales = ort::value::Tensor::from_array(([3usize], self.scales.to_vec())).map_err(err)?;
-        // A free session if there is one; otherwise wait for the next in turn.
-        let mut session = match self.sessions.iter().find_map(|s| s.try_lock().ok()) {
-            Some(s) => s,
-            None => {
-                let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.sessions.len();
-                self.sessions[i].lock().unwrap_or_else(|e| e.into_inner())
-            }
-        };
+        let mut session = self.sessions.get();
         let outputs = session
             .run(ort::inputs!["input" => input, "input_lengths" => lengths, "scales" => scales])
             .map_err(err)?;

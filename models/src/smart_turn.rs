@@ -9,7 +9,7 @@ use crate::catalog::{self, SMART_TURN};
 use crate::{Error, Result};
 use realfft::{RealFftPlanner, RealToComplex};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// The model's audio rate.
 pub const SAMPLE_RATE: usize = 16_000;
@@ -77,9 +77,8 @@ impl Extractor {
             out.fill(-10.0);
             return;
         }
-        let power: Vec<f32> = spectrum.iter().map(|c| c.norm_sqr()).collect();
         for (o, (first, weights)) in out.iter_mut().zip(&self.filters) {
-            let e: f32 = weights.iter().zip(&power[*first..]).map(|(w, p)| w * p).sum();
+            let e: f32 = weights.iter().zip(&spectrum[*first..]).map(|(w, c)| w * c.norm_sqr()).sum();
             *o = e.max(1e-10).log10();
         }
     }
@@ -127,7 +126,7 @@ pub fn features(audio: &[f32]) -> Vec<f32> {
 
 /// The turn model, loaded once and shared by every call.
 pub struct SmartTurn {
-    sessions: Vec<Mutex<ort::session::Session>>,
+    sessions: crate::piper::SessionPool,
 }
 
 impl SmartTurn {
@@ -135,17 +134,7 @@ impl SmartTurn {
     pub fn load(models_dir: &Path, threads: usize, sessions: usize) -> Result<Self> {
         let files = catalog::locate(models_dir, &SMART_TURN)?;
         let env = crate::piper::environment(models_dir)?;
-        let sessions = (0..sessions.max(1))
-            .map(|_| {
-                ort::session::Session::builder(env)
-                    .map_err(err)?
-                    .with_intra_threads(threads.max(1))
-                    .map_err(err)?
-                    .commit_from_file(&files[0])
-                    .map(Mutex::new)
-                    .map_err(err)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let sessions = crate::piper::SessionPool::load(env, &files[0], threads, sessions, "smart turn")?;
         Ok(SmartTurn { sessions })
     }
 
@@ -160,10 +149,7 @@ impl SmartTurn {
             return Err(err(format!("{} features, expected {}", features.len(), BANDS * FRAMES)));
         }
         let input = ort::value::Tensor::from_array(([1usize, BANDS, FRAMES], features)).map_err(err)?;
-        let mut session = match self.sessions.iter().find_map(|s| s.try_lock().ok()) {
-            Some(s) => s,
-            None => self.sessions[0].lock().unwrap_or_else(|e| e.into_inner()),
-        };
+        let mut session = self.sessions.get();
         let outputs = session.run(ort::inputs!["input_features" => input]).map_err(err)?;
         let (_, p) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
         p.first().copied().filter(|p| p.is_finite()).ok_or_else(|| err("no probability"))

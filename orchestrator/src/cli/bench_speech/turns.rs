@@ -290,14 +290,15 @@ fn run(
                 Answer::Score(at, p) => frames.extend(ears.handle_turn_score(at, p)),
             }
         }
-        let mut ended_by_answer = !frames.is_empty();
+        // Frames the answers caused come first: an end they cause is known now.
+        let answered = frames.len();
         frames.extend(ears.handle_audio(&AudioFrame {
             rate: LINE_RATE as u32,
             samples: chunk.to_vec(),
             at_ms: now,
         }));
         let done = now + 20;
-        for f in frames {
+        for (k, f) in frames.into_iter().enumerate() {
             match f {
                 Frame::SpeechStopped { at_ms } if deciding.words() => {
                     if let Some(audio) = ears.turn_audio(at_ms) {
@@ -312,12 +313,11 @@ fn run(
                 }
                 Frame::EndOfTurn { at_ms, audio } => {
                     let speech_end = audio.at_ms + audio.duration_ms() - ears.post_roll_ms();
-                    ends.push((if ended_by_answer { now } else { at_ms }, speech_end));
+                    ends.push((if k < answered { now } else { at_ms }, speech_end));
                     pending.clear();
                 }
                 _ => {}
             }
-            ended_by_answer = false;
         }
     }
     let is_end = |speech_end: u64| speech_end + 150 >= turn.end_ms;
