@@ -1,7 +1,8 @@
 // Supervising a live human call from its page (supervisors and up): Listen (hears both, heard
 // by nobody), Whisper (heard by the agent only), Barge (heard by both). The first choice asks
-// the server for a one-time code and the browser phone dials it (or, without one, the page says
-// what to dial on a desk phone); later choices switch the mode without redialling.
+// the server for a one-time code and the browser phone dials it (or, without one, the server
+// rings the supervisor's desk phone, and the page also says what to dial); later choices switch
+// the mode without redialling.
 import { api, atLeast, el } from "./lib.js";
 import { phone } from "./phone.js";
 
@@ -42,16 +43,26 @@ async function choose(call, label, mode, buttons, status) {
         current = null; // the supervisor's phone hung up meanwhile: dial again
       }
     }
-    const ticket = await api("POST", `/api/calls/${call}/supervise`, { mode });
     if (phone.status === "registered") {
+      const ticket = await api("POST", `/api/calls/${call}/supervise`, { mode });
       phone.call(ticket.dial, label);
       current = { call, mode };
       mark(call, buttons, status);
-    } else {
-      status.textContent = `Dial ${ticket.dial} on your desk phone within two minutes.`;
-      current = { call, mode };
-      for (const b of buttons) b.classList.toggle("on", b.dataset.mode === mode);
+      return;
     }
+    // No browser phone: the server rings the supervisor's desk phone; when none is linked to
+    // them, they dial the code themselves.
+    let ticket;
+    try {
+      ticket = await api("POST", `/api/calls/${call}/supervise`, { mode, ring: true });
+    } catch {
+      ticket = await api("POST", `/api/calls/${call}/supervise`, { mode });
+    }
+    status.textContent = ticket.ringing
+      ? `Ringing your phone (${ticket.ringing}): answer it to start. Or dial ${ticket.dial} within two minutes.`
+      : `Dial ${ticket.dial} on your desk phone within two minutes.`;
+    current = { call, mode };
+    for (const b of buttons) b.classList.toggle("on", b.dataset.mode === mode);
   } catch (e) {
     status.textContent = `Could not supervise: ${e.message}`;
     status.classList.add("error");

@@ -95,6 +95,7 @@ pub enum DriverCommand {
     Stats(oneshot::Sender<SipStats>),
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
+    Originate(crate::sip::b2bua::Originate, oneshot::Sender<Option<CallId>>),
     Registrations(oneshot::Sender<Vec<Registration>>),
     /// Runs an OPTIONS request through the core and answers with its response status.
     Probe(oneshot::Sender<u16>),
@@ -266,6 +267,14 @@ impl SipHandle {
     /// Tells a phone whose REFER will not be carried out (see `B2bua::refuse_transfer`).
     pub async fn refuse_transfer(&self, call: CallId, status: u16) {
         let _ = self.commands.send(DriverCommand::RefuseTransfer(call, status)).await;
+    }
+
+    /// Places a call (see `B2bua::originate`): its id, before any of its events is reported;
+    /// None when the decision rings nobody or the driver has stopped.
+    pub async fn originate(&self, o: crate::sip::b2bua::Originate) -> Option<CallId> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(DriverCommand::Originate(o, tx)).await.ok()?;
+        rx.await.ok().flatten()
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -584,6 +593,11 @@ impl SipDriver {
             }
             Some(DriverCommand::Route(call, decision)) => {
                 guarded(&self.counters, "route", b"", || server.route(now, call, decision));
+            }
+            Some(DriverCommand::Originate(o, reply)) => {
+                let mut placed = None;
+                guarded(&self.counters, "originate", b"", || placed = server.originate(now, o));
+                let _ = reply.send(placed);
             }
             Some(DriverCommand::Hangup(call)) => {
                 guarded(&self.counters, "hangup", b"", || server.hangup(now, call));

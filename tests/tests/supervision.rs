@@ -96,6 +96,93 @@ async fn a_supervisor_listens_whispers_and_barges_in_without_redialling() {
     assert!(!kinds.contains(&"conference_joined"), "{kinds:?}");
 }
 
+/// The PBX rings the supervisor's desk phone instead of waiting for it to dial: Carol's phone
+/// (auto-answer) is rung for the admin's listen-in and joins on answering; a key on it switches
+/// to whisper (her keys come from the side of a call we placed); a phone nobody can answer is
+/// in the timeline; an admin whose browser phone is not connected is told to name one.
+#[tokio::test]
+async fn the_pbx_rings_the_supervisors_desk_phone_and_answering_joins_the_call() {
+    if !require_program("baresip") {
+        return;
+    }
+    let Rig { dir, sip, mut server, client, admin, .. } = rig().await;
+    let carol_account = add_carol(&client, &server, &admin, &sip).await;
+    let mut bob =
+        Phone::start(dir.path(), "bob", BOB, &demo_account(&sip, "102", ";answermode=auto"), vec![]);
+    let mut carol = Phone::start(dir.path(), "carol", CAROL, &carol_account, vec![]);
+    wait_registered(&client, &server, &admin, &["102", "103"]).await;
+    let (alice, x) = alice_calls_bob(dir.path(), &sip, &mut server, &client, &admin, &mut bob).await;
+    let path = format!("/api/calls/{x}/supervise");
+    let post = |body: serde_json::Value| send(&client, &server, &admin, reqwest::Method::POST, &path, body);
+
+    // The admin's own phone would be their browser phone, which is not connected: they are told
+    // to connect it or name a phone.
+    let (status, body) = post(json!({"mode": "listen", "ring": true})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("give an extension"), "{body}");
+    // A phone nobody answers (no phone registered for 104): the timeline says so.
+    let r = client
+        .post(server.url("/api/agents"))
+        .header("cookie", &admin)
+        .json(&json!({"extension": "104", "display_name": "Dan Evans", "sip_password": "dan-sip-104-secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (status, body) = post(json!({"mode": "listen", "ring": true, "extension": "104"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["ringing"], "104", "{body}");
+
+    // Carol's desk phone rings and answers by itself.
+    let (status, body) = post(json!({"mode": "listen", "ring": true, "extension": "103"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["ringing"], "103", "{body}");
+    carol.established(&mut server);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let listening = pause(3.0);
+    // Whisper by a key on her phone.
+    carol.phone.command("sndcode", "5").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let whispering = pause(3.0);
+    carol.phone.command("hangup", "").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let after = pause(2.0);
+    assert_eq!(live_call(&client, &server, &admin, "101", "102").await, x);
+    alice.phone.command("hangup", "").unwrap();
+
+    let report = |what: &str, p: &Phone, hz: f64, w: (std::time::Instant, std::time::Instant)| {
+        let s = p.heard(hz, w.0, w.1);
+        eprintln!("{what}: {s:.2} s");
+        s
+    };
+    assert!(report("listen: Carol hears Alice", &carol, ALICE, listening) > 2.0);
+    assert!(report("listen: Carol hears Bob", &carol, BOB, listening) > 2.0);
+    assert!(report("listen: Alice hears Carol", &alice, CAROL, listening) < 0.3);
+    assert!(report("listen: Bob hears Carol", &bob, CAROL, listening) < 0.3);
+    assert!(report("listen: Alice hears Bob", &alice, BOB, listening) > 2.0);
+    assert!(report("whisper: Bob hears Carol", &bob, CAROL, whispering) > 2.0);
+    assert!(report("whisper: Alice hears Carol", &alice, CAROL, whispering) < 0.3);
+    assert!(report("after: Bob hears Alice", &bob, ALICE, after) > 1.2);
+
+    let events = timeline(&client, &server, &admin, x).await;
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    let rung: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "supervision_ringing")
+        .filter_map(|e| e["data"]["extension"].as_str())
+        .collect();
+    assert_eq!(rung, ["104", "103"], "{kinds:?}");
+    let unanswered = events.iter().find(|e| e["kind"] == "supervision_unanswered");
+    assert_eq!(unanswered.map(|e| e["data"]["extension"].clone()), Some(json!("104")), "{kinds:?}");
+    let modes: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "supervision_started" || e["kind"] == "supervision_mode")
+        .filter_map(|e| e["data"]["mode"].as_str())
+        .collect();
+    assert_eq!(modes, ["listen", "whisper"], "{kinds:?}");
+    assert!(kinds.contains(&"supervision_ended"), "{kinds:?}");
+}
+
 /// The same from the web app: a supervisor without a desk phone opens the live call's page and
 /// presses Listen (the browser phone dials the code the server gave), then Whisper (no
 /// redialling): Bob hears the browser's microphone, Alice does not.

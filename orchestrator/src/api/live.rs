@@ -111,15 +111,26 @@ async fn phone_action(
     Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
 }
 
-/// The engagement and the supervisor's phone: the extension asked for, or the user's own
-/// (their agent extension, or their browser's personal line, which must be registered).
+/// The engagement and the supervisor's phone (see `supervisor_phone`).
 async fn phone_for(
     st: &AppState,
     p: &Principal,
     id: i64,
     req: TakeoverRequest,
 ) -> Result<(u64, String), crate::Error> {
-    let asked = req.extension.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
+    let extension = supervisor_phone(st, p, req.extension).await?;
+    let id = u64::try_from(id).map_err(|_| crate::Error::NotFound)?;
+    Ok((id, extension))
+}
+
+/// The phone to ring for a supervisor: the extension asked for (an agent's), or the user's own
+/// (their agent extension, or their browser's personal line, which must be registered).
+pub(super) async fn supervisor_phone(
+    st: &AppState,
+    p: &Principal,
+    asked: Option<String>,
+) -> Result<String, crate::Error> {
+    let asked = asked.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
     let extension = match asked {
         Some(x) => x,
         None => p.phone_line().map_err(|_| {
@@ -145,8 +156,7 @@ async fn phone_for(
     } else if crate::store::config::get_by_key::<Agent>(&st.db, p.account_id, &extension).await?.is_none() {
         return Err(crate::Error::invalid("extension", format!("no agent extension {extension}")));
     }
-    let id = u64::try_from(id).map_err(|_| crate::Error::NotFound)?;
-    Ok((id, extension))
+    Ok(extension)
 }
 
 async fn feed(

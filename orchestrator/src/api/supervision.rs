@@ -1,6 +1,6 @@
 //! Supervising human calls (see `calls::conference`): a supervisor asks for a code to dial from
-//! their phone (browser or desk phone), then switches between listen, whisper and barge without
-//! redialling.
+//! their phone (browser or desk phone), or asks the PBX to ring their phone, then switches
+//! between listen, whisper and barge without redialling.
 
 use super::extract::{Id, JsonBody};
 use super::{error::ApiResult, Access, Api, AppState, Principal};
@@ -18,13 +18,24 @@ pub struct SuperviseRequest {
     /// listen (hears both, heard by nobody), whisper (heard by the agent only) or barge (heard
     /// by both).
     pub mode: Mode,
+    /// Ring the supervisor's phone instead of waiting for it to dial the code: answering it
+    /// joins the call. Only when starting (a POST).
+    #[serde(default)]
+    pub ring: bool,
+    /// The phone to ring (an agent extension); default: the extension linked to the user, or
+    /// without one their browser phone.
+    #[serde(default)]
+    pub extension: Option<String>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SuperviseTicket {
-    /// What the supervisor's phone dials (once, within two minutes).
+    /// What the supervisor's phone dials (once, within two minutes), unless it is rung.
     pub dial: String,
     pub mode: Mode,
+    /// The extension whose phones ring (when asked to ring).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ringing: Option<String>,
 }
 
 async fn start(
@@ -34,11 +45,15 @@ async fn start(
     JsonBody(req): JsonBody<SuperviseRequest>,
 ) -> ApiResult<(StatusCode, Json<SuperviseTicket>)> {
     let call = super::conference::live(&st, &p, id).await?;
+    let phone =
+        if req.ring { Some(super::live::supervisor_phone(&st, &p, req.extension).await?) } else { None };
     let code = st.live.conferences().ticket(p.account_id, call, req.mode, &p.name);
-    Ok((
-        StatusCode::CREATED,
-        Json(SuperviseTicket { dial: format!("{SUPERVISE_PREFIX}{code}"), mode: req.mode }),
-    ))
+    if let Some(extension) = &phone {
+        let ring = Ask::Ring { code: code.clone() };
+        st.live.conferences().ask(call, ring, &p.name, Some(extension)).await.map_err(Error::Conflict)?;
+    }
+    let dial = format!("{SUPERVISE_PREFIX}{code}");
+    Ok((StatusCode::CREATED, Json(SuperviseTicket { dial, mode: req.mode, ringing: phone })))
 }
 
 async fn switch(
@@ -62,8 +77,8 @@ pub fn routes(api: &mut Api) {
         supervisor,
         "calls",
         "Supervise a live call: a one-time code for the supervisor's phone to dial (within two \
-         minutes); answered, it listens (heard by nobody), whispers (heard by the agent only) or \
-         barges in (heard by both)",
+         minutes), or with `ring` the PBX rings the supervisor's phone; answered, it listens \
+         (heard by nobody), whispers (heard by the agent only) or barges in (heard by both)",
         body.clone(),
         ticket,
         start,

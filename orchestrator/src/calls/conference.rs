@@ -13,7 +13,8 @@
 //! gets a one-time code to dial (`*77` and six digits) from their browser phone or desk phone;
 //! the router answers that call and puts it in a bridge with the call's two people, in one of
 //! three modes, switched without redialling: listen (heard by nobody), whisper (heard by the
-//! agent only) or barge (heard by both).
+//! agent only) or barge (heard by both). Or the PBX rings the supervisor's phone (desk phone or
+//! browser: every phone of their extension) and answering it does the same.
 
 use crate::store::calls::RecordKey;
 use serde::Serialize;
@@ -34,6 +35,9 @@ pub enum Ask {
     Party { party: u32, action: PartyAction },
     /// The supervisor on `call` (the one who asks) listens, whispers or barges from now on.
     Supervise { mode: Mode },
+    /// Ring the supervisor's phone (the request's extension) for the supervision `code` stands
+    /// for (see `Conferences::ticket`): answering joins them to `call`.
+    Ring { code: String },
 }
 
 /// How a supervisor is in a human call.

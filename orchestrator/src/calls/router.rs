@@ -424,6 +424,9 @@ impl CallRouter {
             }
             CallEvent::Ringing { call } => self.event(call, "ringing", serde_json::json!({})).await,
             CallEvent::Answered { call, contact, extension } => {
+                if self.supervisor_answered(call).await {
+                    return; // a supervisor's phone we rang: joined to the call they supervise
+                }
                 if let Some(active) = self.calls.get_mut(&call) {
                     // Which member of a ring group took it (the service waiting on the ring).
                     if let (Some(extension), Some(legs)) = (&extension, &active.legs) {

@@ -175,6 +175,13 @@ impl SipServer {
         self.drain_b2bua();
     }
 
+    /// Places a call (see `B2bua::originate`).
+    pub fn originate(&mut self, now_ms: u64, o: crate::sip::b2bua::Originate) -> Option<CallId> {
+        let id = self.b2bua.originate(now_ms, o, &self.registrar);
+        self.drain_b2bua();
+        id
+    }
+
     /// See `B2bua::report_unreached`.
     pub fn report_unreached(&mut self, call: CallId, report: bool) {
         self.b2bua.report_unreached(call, report);

@@ -12,6 +12,8 @@ use switchboard_telephony::media::conference::Bridge;
 pub(super) struct Confs {
     next: u64,
     pub(super) all: HashMap<u64, Conf>,
+    /// Supervisors' phones we ring, until they answer (see `router/supervision.rs`).
+    pub(super) ringing: HashMap<CallId, super::supervision::Ringing>,
 }
 
 impl Confs {
@@ -45,7 +47,7 @@ pub(super) struct Party {
 }
 
 impl Conf {
-    fn view(&self) -> View {
+    pub(super) fn view(&self) -> View {
         let parties = self
             .parties
             .iter()
@@ -154,6 +156,7 @@ impl CallRouter {
         let (consult, stay) = match ask {
             Ask::Party { party, action } => return self.party_action(call, party, action, by).await,
             Ask::Supervise { mode } => return self.supervision_mode(call, mode, by).await,
+            Ask::Ring { code } => return self.ring_supervisor(call, code, by, extension).await,
             Ask::Complete { consult } => (consult, false),
             Ask::Merge { consult } => (consult, true),
         };
@@ -358,6 +361,7 @@ impl CallRouter {
 
     /// A call ended: its parties leave whatever conference they were in.
     pub(super) async fn conference_call_ended(&mut self, call: CallId) {
+        self.supervisor_unanswered(call).await;
         if let Some(conf) = self.conf_of(call) {
             self.remove_party(conf, call, None).await;
         }

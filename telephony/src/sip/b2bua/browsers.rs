@@ -52,6 +52,8 @@ impl B2bua {
     pub(super) fn caller_media(call: &Call) -> Option<SocketAddr> {
         match &call.webrtc_a {
             Some(side) => Some(side.relay_peer),
+            // A call we placed has nobody on the caller's side (our own offer stands there).
+            None if call.originated => None,
             None => call.inbound.offer.remote(),
         }
     }

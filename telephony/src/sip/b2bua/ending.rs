@@ -29,7 +29,9 @@ impl B2bua {
             if !self.calls.get(&id).is_some_and(|c| c.caller_gone) {
                 self.bye_inbound(now, id);
             }
-            self.end(id, Outcome::HungUpBySystem);
+            // A call we placed that nobody took yet was called off, not hung up.
+            let called_off = self.calls.get(&id).is_some_and(|c| c.originated) && answered.is_none();
+            self.end(id, if called_off { Outcome::Cancelled } else { Outcome::HungUpBySystem });
         } else {
             self.fail_inbound(now, id, 480, Outcome::Rejected(480));
         }

@@ -19,6 +19,7 @@ mod browsers;
 mod dialog;
 mod ending;
 mod messages;
+mod originate;
 mod parties;
 mod responses;
 mod ring_group;
@@ -26,6 +27,7 @@ mod timers;
 mod transfer;
 mod types;
 use messages::{ack_non_2xx, cancel_of, reject};
+pub use originate::Originate;
 pub use types::*;
 
 #[cfg(test)]
@@ -116,6 +118,9 @@ struct Outbound {
     webrtc: bool,
     /// The extension this leg rings (None: a number dialled out).
     member: Option<(i64, String)>,
+    /// A final response to our INVITE arrived (a cancelled leg's 487 is still awaited, to be
+    /// ACKed, until then).
+    finished: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +172,40 @@ struct Call {
     ended: bool,
     /// The time this call's earliest entry in `B2bua::timers` is for (None: not queued).
     armed: Option<u64>,
+    /// Placed by Switchboard itself (see `originate.rs`): no caller's dialog, only the person rung.
+    originated: bool,
+}
+
+impl Call {
+    /// A call that has just begun: its caller's leg, nothing decided yet.
+    fn fresh(inbound: Inbound) -> Call {
+        Call {
+            inbound,
+            outbound: Vec::new(),
+            answered_by_us: false,
+            keep_caller: false,
+            keep_legs: false,
+            caller_gone: false,
+            report_unreached: false,
+            state: CallState::Routing,
+            media: None,
+            target: None,
+            ringing_members: Vec::new(),
+            answered: None,
+            ring_deadline: None,
+            failure: None,
+            byes: Vec::new(),
+            payload_type: 0,
+            held: [false; 2],
+            reason: None,
+            referred: None,
+            webrtc_a: None,
+            webrtc_b: None,
+            ended: false,
+            armed: None,
+            originated: false,
+        }
+    }
 }
 
 pub struct B2bua {
@@ -338,47 +377,23 @@ impl B2bua {
         self.counter += 1;
         let id = CallId(self.counter);
         let local_tag = self.next_id("t");
-        let call = Call {
-            inbound: Inbound {
-                invite: req,
-                source,
-                transport,
-                branch: branch.clone(),
-                call_id: call_id.clone(),
-                local_tag,
-                remote_tag: remote_tag.clone(),
-                remote_target,
-                offer,
-                last_provisional: None,
-                final_status: None,
-                final_bytes: None,
-                final_tx: None,
-                local_cseq: 1,
-                sdp_version: 1,
-            },
-            outbound: Vec::new(),
-            answered_by_us: false,
-            keep_caller: false,
-            keep_legs: false,
-            caller_gone: false,
-            report_unreached: false,
-            state: CallState::Routing,
-            media: None,
-            target: None,
-            ringing_members: Vec::new(),
-            answered: None,
-            ring_deadline: None,
-            failure: None,
-            byes: Vec::new(),
-            payload_type: 0,
-            held: [false; 2],
-            reason: None,
-            referred: None,
-            webrtc_a: None,
-            webrtc_b: None,
-            ended: false,
-            armed: None,
-        };
+        let call = Call::fresh(Inbound {
+            invite: req,
+            source,
+            transport,
+            branch: branch.clone(),
+            call_id: call_id.clone(),
+            local_tag,
+            remote_tag: remote_tag.clone(),
+            remote_target,
+            offer,
+            last_provisional: None,
+            final_status: None,
+            final_bytes: None,
+            final_tx: None,
+            local_cseq: 1,
+            sdp_version: 1,
+        });
         let trying = self.inbound_response(&call, 100);
         let bytes = self.send_response(source, &trying);
         let mut call = call;
@@ -569,7 +584,7 @@ impl B2bua {
             .into_iter()
             .filter(|(c, _)| SUPPORTED.contains(c))
             // A call we answered already has its codec: the callee must use the same one.
-            .filter(|(c, _)| !call.answered_by_us || c.static_pt() == call.payload_type)
+            .filter(|(c, _)| !call.answered_by_us || call.originated || c.static_pt() == call.payload_type)
             .map(|(c, _)| (c, c.static_pt()))
             .collect();
         let offer = LocalAudio {
@@ -631,6 +646,7 @@ impl B2bua {
             auth_tried: false,
             webrtc: webrtc.is_some(),
             member,
+            finished: false,
         });
         self.by_outbound.insert(call_id, (id, idx));
     }
@@ -689,6 +705,10 @@ impl B2bua {
     /// Nobody can take the call: refuse it, or, when we answered it, tell the application.
     fn unreached(&mut self, now: u64, id: CallId, status: u16, outcome: Outcome) {
         let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.originated {
+            // Nobody to send on: a call we placed ends when nobody takes it.
+            return self.originated_unreached(now, id, outcome);
+        }
         if call.answered_by_us {
             call.state = CallState::Answered;
             call.ring_deadline = None;

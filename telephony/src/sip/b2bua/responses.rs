@@ -37,7 +37,8 @@ impl B2bua {
         self.touched.push(id);
         match method.as_str() {
             "INVITE" => self.invite_response(now, id, idx, resp),
-            "BYE" | "CANCEL" => self.bye_done(id, cseq, call_id),
+            "BYE" => self.bye_done(id, cseq, call_id),
+            "CANCEL" => self.cancel_done(now, id, idx, cseq, call_id),
             _ => {}
         }
     }
@@ -52,6 +53,19 @@ impl B2bua {
         self.reap(id);
     }
 
+    /// The callee confirmed our CANCEL: its 487 is still to come (and to be ACKed), so the call
+    /// waits for it, a transaction's time at most, before it can be forgotten.
+    fn cancel_done(&mut self, now: u64, id: CallId, idx: usize, cseq: u32, call_id: &str) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            if call.outbound.get(idx).is_some_and(|o| !o.finished) {
+                let peer = call.outbound[idx].peer;
+                let wait = Retransmit { next_at: u64::MAX, ..Retransmit::new(Vec::new(), peer, now, T2) };
+                call.byes.push((call_id.to_string(), wait));
+            }
+        }
+        self.bye_done(id, cseq, call_id);
+    }
+
     fn invite_response(&mut self, now: u64, id: CallId, idx: usize, resp: &Response) {
         let status = resp.status;
         let to_tag = resp
@@ -61,6 +75,9 @@ impl B2bua {
             .and_then(|t| t.tag().map(str::to_string));
         let Some(call) = self.calls.get_mut(&id) else { return };
         let Some(o) = call.outbound.get_mut(idx) else { return };
+        if status >= 200 {
+            o.finished = true;
+        }
         if status < 200 {
             if o.state == OutState::Calling {
                 o.state = OutState::Proceeding;
@@ -123,6 +140,11 @@ impl B2bua {
                 call.answered = Some(idx);
                 call.state = CallState::Answered;
                 call.ring_deadline = None;
+                if call.originated {
+                    // Nobody else's codec to match: the one the person's phone chose.
+                    let chosen = answer.as_ref().and_then(|a| a.codecs().first().map(|(c, _)| c.static_pt()));
+                    call.payload_type = chosen.unwrap_or(call.payload_type);
+                }
                 let contact = call.outbound[idx].contact.clone();
                 let b_remote = match self.callee_media(id, idx, &resp.body) {
                     Ok(peer) => peer.or(answer.as_ref().and_then(|a| a.remote())),
@@ -280,7 +302,10 @@ impl B2bua {
         o.state = OutState::Done;
         self.out.push_back((peer, ack));
         if !first {
-            return;
+            // A cancelled leg's 487, awaited (see `cancel_done`): nothing is left to wait for.
+            let leg = call.outbound[idx].call_id.clone();
+            call.byes.retain(|(c, r)| *c != leg || !r.bytes.is_empty());
+            return self.reap(id);
         }
         call.failure = Some(pick_failure(call.failure, status));
         let everyone_failed = call.outbound.iter().all(|o| o.state == OutState::Done);

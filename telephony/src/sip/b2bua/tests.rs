@@ -9,6 +9,7 @@ use crate::sip::registrar::{Directory, RegistrarConfig, SipUser};
 use crate::sip::server::{ServerEvent, SipServer};
 
 mod browsers;
+mod originate;
 mod parties;
 mod ring_group;
 mod transfer;
