@@ -186,9 +186,9 @@ pub struct CloudSpeechOptions {
     )]
     pub tts_usd_per_million_chars: f64,
     /// The local recogniser for calls that no cloud service hears and whose AI agent names
-    /// none: `whisper` (tiny.en), `whisper-base` or `moonshine` (base-en); `bench speech`
-    /// compares them.
-    #[arg(long, env = "SWITCHBOARD_RECOGNISER", value_parser = parse_recogniser, default_value = "whisper")]
+    /// none: `moonshine` (base-en: hears people best), `whisper` (tiny.en: hears robotic
+    /// voices best) or `whisper-base`; `bench speech` compares them.
+    #[arg(long, env = "SWITCHBOARD_RECOGNISER", value_parser = parse_recogniser, default_value = "moonshine")]
     pub recogniser: crate::model::Recogniser,
 }
 
@@ -202,7 +202,8 @@ pub fn parse_recogniser(s: &str) -> Result<crate::model::Recogniser, String> {
     }
 }
 
-/// The local recogniser for calls (see `--recogniser`): never `Default`.
+/// The local recogniser for calls (see `--recogniser`, Moonshine unless told): never `Default`.
+/// A process that installed no options (in-process tests, library use) gets Whisper tiny.en.
 pub fn local_recogniser() -> crate::model::Recogniser {
     match CLOUD.get().map(|o| o.recogniser) {
         None | Some(crate::model::Recogniser::Default) => crate::model::Recogniser::Whisper,

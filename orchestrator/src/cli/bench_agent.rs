@@ -3,7 +3,7 @@
 //!
 //! Set-up, in process: the demo account in a temporary SQLite database, an LLM agent whose LLM
 //! is a scripted OpenAI-compatible server on loopback that answers at once (real HTTP and
-//! server-sent events), the real speech engines (Whisper, the default voice), and per call a
+//! server-sent events), the real speech engines (the recogniser asked for, the default voice), and per call a
 //! real RTP relay with the AI driver on its caller side. Each simulated caller is an RTP
 //! endpoint: it waits for the greeting, says its question (espeak-ng, trailing silence cut),
 //! and measures from the last packet of its speech to the first packet of the agent's answer
@@ -45,8 +45,9 @@ pub struct BenchAgentOptions {
     /// The agent's end-of-turn silence (ms, 200..=5000).
     #[arg(long, default_value_t = 300)]
     pub end_of_turn_ms: u32,
-    /// The local recogniser: whisper (tiny.en), whisper-base or moonshine.
-    #[arg(long, default_value = "whisper", value_parser = crate::speechcloud::parse_recogniser)]
+    /// The local recogniser: moonshine (base-en, the server's default), whisper (tiny.en) or
+    /// whisper-base.
+    #[arg(long, default_value = "moonshine", value_parser = crate::speechcloud::parse_recogniser)]
     pub recogniser: crate::model::Recogniser,
     /// The caller's voice: `piper` (natural; needs its model package) or `espeak` (robotic:
     /// the recogniser often hears it without punctuation, so turns wait out the full silence).
@@ -353,7 +354,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     .await??;
     let speech = Arc::new(speech);
     let eot = opts.end_of_turn_ms as f64;
-    println!("Switchboard AI agent benchmark: RTP caller -> relay -> VAD/end of turn -> Whisper -> LLM (scripted, instant) -> TTS -> RTP");
+    println!("Switchboard AI agent benchmark: RTP caller -> relay -> VAD/end of turn -> recogniser -> LLM (scripted, instant) -> TTS -> RTP");
     println!(
         "host: {} CPU cores; agent voice: {}; caller voice: {}; end-of-turn silence {} ms",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
