@@ -84,10 +84,12 @@ export const workspace = {
     recording.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
     payment.show(shown && this.presence.activity === "on_call" ? shown.call_id : null);
     coach.show(shown ? shown.call_id : null);
-    // A call the agent placed cannot be transferred (yet): only callers who called in; a
-    // conference is managed from its own card.
-    const incoming = phone.lines[phone.active].direction === "in" && !consult.conference;
-    transfer.show(shown && incoming && this.presence.activity === "on_call" ? shown.call_id : null);
+    // Any call can be sent on (one the agent placed sends the person called); a call placed
+    // while another line is in use is a consult, and a conference is managed from its own card.
+    const line = phone.lines[phone.active];
+    const otherBusy = phone.lines.some((l) => l !== line && l.state !== "idle");
+    const transferable = !consult.conference && (line.direction === "in" || !otherBusy);
+    transfer.show(shown && transferable && this.presence.activity === "on_call" ? shown.call_id : null);
     // Keep a search the agent is typing.
     if (shown && this.shown && shown.number === this.shown.number && !shown.snapshot && !this.shown.snapshot) return;
     if (JSON.stringify(shown) !== JSON.stringify(this.shown)) renderCustomer(shown);

@@ -96,6 +96,7 @@ pub enum DriverCommand {
     SetDirectory(Directory),
     Route(CallId, RouteDecision),
     Originate(crate::sip::b2bua::Originate, oneshot::Sender<Option<CallId>>),
+    TurnAround(CallId, oneshot::Sender<Result<(), crate::sip::b2bua::TurnRefused>>),
     Registrations(oneshot::Sender<Vec<Registration>>),
     /// Runs an OPTIONS request through the core and answers with its response status.
     Probe(oneshot::Sender<u16>),
@@ -275,6 +276,17 @@ impl SipHandle {
         let (tx, rx) = oneshot::channel();
         self.commands.send(DriverCommand::Originate(o, tx)).await.ok()?;
         rx.await.ok().flatten()
+    }
+
+    /// Turns a call around (see `B2bua::turn_around`): the person who placed it leaves, the
+    /// person called is its caller from now on.
+    pub async fn turn_around(&self, call: CallId) -> Result<(), crate::sip::b2bua::TurnRefused> {
+        let (tx, rx) = oneshot::channel();
+        let refused = Err(crate::sip::b2bua::TurnRefused::NotConnected);
+        if self.commands.send(DriverCommand::TurnAround(call, tx)).await.is_err() {
+            return refused;
+        }
+        rx.await.unwrap_or(refused)
     }
 
     /// Where an incoming call goes (answer to `CallEvent::Incoming`).
@@ -598,6 +610,11 @@ impl SipDriver {
                 let mut placed = None;
                 guarded(&self.counters, "originate", b"", || placed = server.originate(now, o));
                 let _ = reply.send(placed);
+            }
+            Some(DriverCommand::TurnAround(call, reply)) => {
+                let mut turned = Err(crate::sip::b2bua::TurnRefused::NotConnected);
+                guarded(&self.counters, "turn around", b"", || turned = server.turn_around(now, call));
+                let _ = reply.send(turned);
             }
             Some(DriverCommand::Hangup(call)) => {
                 guarded(&self.counters, "hangup", b"", || server.hangup(now, call));

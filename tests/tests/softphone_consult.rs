@@ -117,3 +117,62 @@ async fn an_agent_consults_cancels_merges_a_conference_and_leaves_it_from_the_wo
         assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
     }
 }
+
+/// Alice calls Bob from the browser and sends him to Carol from the workspace's transfer picker:
+/// the call turns around (Bob becomes its caller), Alice's line ends, Carol's phone rings and
+/// answers, and Bob hears Carol.
+#[tokio::test]
+async fn an_agent_sends_the_person_she_called_to_a_colleague_from_the_workspace() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let client = switchboard_tests::http();
+    let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let carol_account = add_carol(&client, &server, &admin, &sip).await;
+    let (tone_c, rec_c) = mic_and_recorder(dir.path(), "carol", 700.0, 30.0);
+    let carol = Baresip::start_with(
+        &carol_account,
+        PhoneOptions { microphone: Some(tone_c), record_dir: Some(rec_c.clone()), ..Default::default() },
+    )
+    .unwrap();
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "bob", 1000.0, 30.0);
+    let bob = Baresip::start_with(
+        &switchboard_tests::demo_account(&sip, "102", ";answermode=auto"),
+        PhoneOptions { microphone: Some(tone_b), record_dir: Some(rec_b.clone()), ..Default::default() },
+    )
+    .unwrap();
+    switchboard_tests::wait_registered(&client, &server, &admin, &["102", "103"]).await;
+    let Some(mut b) = alice_in_browser(&server, dir.path(), 440.0).await else { return };
+    b.run(json!({"do": "fill", "selector": "#ws-dial input[name=number]", "value": "102"})).await;
+    b.run(json!({"do": "click", "selector": "#ws-dial button[type=submit]"})).await;
+    wait_line(&mut b, 0, "talking").await;
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+
+    let open = "#ws-transfer button[data-action='open']";
+    b.run(json!({"do": "visible", "selector": open, "timeout": 10000})).await;
+    b.run(json!({"do": "click", "selector": open})).await;
+    b.run(json!({"do": "visible", "selector": "#ws-transfer select"})).await;
+    b.run(json!({"do": "select", "selector": "#ws-transfer select", "value": r#"{"type":"agent","extension":"103"}"#}))
+        .await;
+    b.run(json!({"do": "click", "selector": "#ws-transfer button[data-action='transfer']"})).await;
+    if let Err(e) = carol.wait_for("Call established", Duration::from_secs(10)) {
+        panic!("{e}\nServer:\n{}", server.log_text());
+    }
+    wait_line(&mut b, 0, "idle").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_no_page_errors(&mut b).await;
+    bob.stop();
+    carol.wait_for("terminated", Duration::from_secs(5)).unwrap();
+    let (b_carol, c_bob) = (seconds_heard(&rec_b, 700.0), seconds_heard(&rec_c, 1000.0));
+    assert!(b_carol > 1.5, "Bob heard Carol for {b_carol:.1} s");
+    assert!(c_bob > 1.5, "Carol heard Bob for {c_bob:.1} s");
+    assert!(seconds_heard(&rec_c, 440.0) < 0.5, "Carol never heard Alice");
+    let calls = json_of(&client, &server, &admin, "/api/calls").await;
+    let call = json_of(&client, &server, &admin, &format!("/api/calls/{}", calls[0]["id"])).await;
+    let transferred = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "transferred");
+    let transferred = transferred.unwrap_or_else(|| panic!("no transfer in {call}"));
+    assert_eq!(transferred["data"]["by"], "Alice Nguyen", "{call}");
+}

@@ -130,6 +130,82 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     assert!(c_bob < 0.5, "Carol never heard Bob ({c_bob:.1} s)");
 }
 
+/// An agent blind-transfers the person she called: Alice (101) calls Bob (102) from her desk
+/// phone, then sends him to Carol from the web app. The call turns around: Alice's phone is
+/// hung up, Bob (now the caller) is rung through to Carol, and they hear each other; the record
+/// says Alice transferred it.
+#[tokio::test]
+async fn an_agent_transfers_the_person_she_called() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let DemoPbx { mut server, client, admin, sip } = demo_pbx(dir.path(), &[]).await;
+    let carol_account = add_carol(&client, &server, &admin, &sip).await;
+    let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 30.0);
+    let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 30.0);
+    let (tone_c, rec_c) = mic_and_recorder(dir.path(), "c", 700.0, 30.0);
+    let options = |mic, rec: &std::path::Path| PhoneOptions {
+        microphone: Some(mic),
+        record_dir: Some(rec.to_path_buf()),
+        ..Default::default()
+    };
+    let bob =
+        Baresip::start_with(&demo_account(&sip, "102", ";answermode=auto"), options(tone_b, &rec_b)).unwrap();
+    let carol = Baresip::start_with(&carol_account, options(tone_c, &rec_c)).unwrap();
+    wait_registered(&client, &server, &admin, &["102", "103"]).await;
+    let alice = Baresip::start_with(
+        &demo_account(&sip, "101", ""),
+        PhoneOptions { commands: vec![format!("/dial sip:102@{sip}")], ..options(tone_a, &rec_a) },
+    )
+    .unwrap();
+    alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let alice_web =
+        switchboard_tests::login(&client, &server, "alice@demo.example", "switchboard-demo").await.unwrap();
+    let calls = json(&client, &server, &admin, "/api/calls").await;
+    let id = calls[0]["id"].as_i64().unwrap();
+    let (status, text) = transfer(&client, &server, &alice_web, id, "103").await;
+    assert_eq!(status, 200, "{text}");
+    let waited = alice
+        .wait_for("terminated", Duration::from_secs(5))
+        .and_then(|_| carol.wait_for("Call established", Duration::from_secs(10)));
+    if let Err(e) = waited {
+        panic!("{e}\nAlice:\n{}\nCarol:\n{}\nServer:\n{}", alice.log(), carol.log(), server.log_text());
+    }
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    bob.command("hangup", "").unwrap();
+    if let Err(e) = carol.wait_for("terminated", Duration::from_secs(5)) {
+        panic!("{e}\nBob:\n{}\nServer:\n{}", bob.log(), server.log_text());
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let call = loop {
+        let call = json(&client, &server, &admin, &format!("/api/calls/{id}")).await;
+        if !call["ended_at"].is_null() {
+            break call;
+        }
+        assert!(Instant::now() < deadline, "the call never ended: {call}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let transferred = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "transferred");
+    let transferred = transferred.unwrap_or_else(|| panic!("no transfer in {call}"));
+    assert_eq!(transferred["data"]["by"], "Alice Nguyen", "{call}");
+    assert_eq!(transferred["data"]["target"], serde_json::json!({"type": "agent", "extension": "103"}));
+
+    drop((alice, bob, carol));
+    std::thread::sleep(Duration::from_millis(300));
+    let (b_carol, c_bob) = (seconds_heard(&rec_b, 700.0), seconds_heard(&rec_c, 1000.0));
+    assert!(b_carol > 1.5, "Bob heard Carol for {b_carol:.1} s");
+    assert!(c_bob > 1.5, "Carol heard Bob for {c_bob:.1} s");
+    let c_alice = seconds_heard(&rec_c, 440.0);
+    assert!(c_alice < 0.5, "Carol never heard Alice ({c_alice:.1} s)");
+    let a_carol = seconds_heard(&rec_a, 700.0);
+    assert!(a_carol < 0.5, "Alice, gone, never heard Carol ({a_carol:.1} s)");
+}
+
 /// An attended transfer from a desk phone (linphone's REFER with Replaces): Alice calls Bob,
 /// Bob holds her, calls Carol, talks, then transfers Alice to Carol. Bob's phone is left with no
 /// call, Alice and Carol hear each other, and the record says who transferred whom.

@@ -184,6 +184,14 @@ impl Recordings {
         self.lock().remove(&key);
     }
 
+    /// The call was turned around (a placed call's blind transfer): its customer is on side A
+    /// now. A recording running goes on (the relay keeps its channels with the people).
+    pub fn turned_around(&self, key: RecordKey) {
+        if let Some(m) = self.lock().get_mut(&key) {
+            m.customer = MediaSide::A;
+        }
+    }
+
     /// Whether the call is live here, and its recording's state.
     pub fn state(&self, key: RecordKey) -> Option<RecordingState> {
         self.lock().get(&key).map(CallMedia::state)

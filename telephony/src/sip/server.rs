@@ -182,6 +182,13 @@ impl SipServer {
         id
     }
 
+    /// See `B2bua::turn_around`.
+    pub fn turn_around(&mut self, now_ms: u64, call: CallId) -> Result<(), crate::sip::b2bua::TurnRefused> {
+        let turned = self.b2bua.turn_around(now_ms, call);
+        self.drain_b2bua();
+        turned
+    }
+
     /// See `B2bua::report_unreached`.
     pub fn report_unreached(&mut self, call: CallId, report: bool) {
         self.b2bua.report_unreached(call, report);

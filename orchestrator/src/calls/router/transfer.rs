@@ -73,16 +73,17 @@ impl CallRouter {
         // on (asking themselves, or a call out that no agent of ours answered).
         let placed_by = active.placed_by.as_ref().map(|(_, e)| e.as_str());
         let dialled_out = active.rung.is_none() && active.ended.is_none();
-        if placed_by.is_some() && (dialled_out || placed_by == extension) {
-            return Err("a call you placed cannot be transferred yet".into());
-        }
+        let turn = placed_by.is_some() && (dialled_out || placed_by == extension);
         if self.conf_of(call).is_some() {
             return Err("the call is in a conference: remove its parties or leave it".into());
         }
         if active.relay.is_none() || active.account.is_none() {
             return Err("the call has no media here".into());
         }
-        if !self.sip.release_callee(call).await {
+        if turn {
+            // The person called goes on; the one who placed the call leaves.
+            self.turn_around(call).await?;
+        } else if !self.sip.release_callee(call).await {
             return Err("nobody is connected to this call".into());
         }
         tracing::debug!(%call, ?target, by, "transferred");
@@ -97,6 +98,37 @@ impl CallRouter {
             return Err("the call has ended".into());
         };
         tokio::spawn(crate::calls::dispatch::resume(answered, target));
+        Ok(())
+    }
+
+    /// A call someone placed, turned around for its blind transfer (see the B2BUA's
+    /// `turn_around`): the person called is its caller from now on, on side A of the relay, and
+    /// the call's services (recording, payments, coaching) know their customer there.
+    async fn turn_around(&mut self, call: CallId) -> Result<(), String> {
+        use switchboard_telephony::sip::b2bua::TurnRefused;
+        match self.sip.turn_around(call).await {
+            Ok(()) => {}
+            Err(TurnRefused::NotConnected) => return Err("nobody is connected to this call".into()),
+            Err(TurnRefused::CalleeIsBrowser) => {
+                return Err("the person you called is on a browser phone: they can transfer the call themselves, or use a warm transfer".into())
+            }
+        }
+        let Some(active) = self.calls.get_mut(&call) else { return Err("the call has ended".into()) };
+        let Some(relay) = active.relay.clone() else { return Err("the call has no media here".into()) };
+        relay.turn_around();
+        // The caller is whoever was called (their number, for the customer's match).
+        active.from = std::mem::take(&mut active.to);
+        active.to = active.placed_by.take().map(|(_, e)| e).unwrap_or_default();
+        active.limit_minutes = None;
+        if let (Some(key), Some(account)) = (active.record, active.account) {
+            self.live.recordings().turned_around(key);
+            self.live.payments().call_ended(key);
+            self.live.coaching().call_ended(key);
+            if let Some(keypad) = active.info_keys.clone() {
+                self.live.payments().register(key, account, &relay, MediaSide::A, keypad);
+            }
+            self.live.coaching().register(key, account, &relay, MediaSide::A);
+        }
         Ok(())
     }
 }

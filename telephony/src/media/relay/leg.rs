@@ -201,6 +201,14 @@ impl Leg {
     }
 }
 
+/// The call was turned around (see `Relay::turn_around`): the legs trade places, each with all
+/// it has, and the digits each hears are reported as its new side's.
+pub(super) fn turn_legs(legs: &mut [Leg; 2]) {
+    legs.swap(0, 1);
+    legs[0].digits.side = MediaSide::A;
+    legs[1].digits.side = MediaSide::B;
+}
+
 /// New signalling: addresses (a new one resets that side's latches), payload types.
 pub(super) fn apply_targets(legs: &mut [Leg; 2], old: &Targets, new: &Targets) {
     let sides = [(new.a, old.a, new.a_dtmf, new.a_pt), (new.b, old.b, new.b_dtmf, new.b_pt)];

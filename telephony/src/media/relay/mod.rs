@@ -118,6 +118,23 @@ pub struct Targets {
     /// The G.711 payload type of each side (PCMU when unknown).
     pub a_pt: Option<u8>,
     pub b_pt: Option<u8>,
+    /// How many times the call was turned around (see [`Relay::turn_around`]).
+    pub turns: u32,
+}
+
+impl Targets {
+    /// The same with the sides traded.
+    fn turned(self) -> Targets {
+        Targets {
+            a: self.b,
+            b: self.a,
+            a_dtmf: self.b_dtmf,
+            b_dtmf: self.a_dtmf,
+            a_pt: self.b_pt,
+            b_pt: self.a_pt,
+            turns: self.turns,
+        }
+    }
 }
 
 /// Which side of a call: `A` faces the caller, `B` the callee.
@@ -376,6 +393,17 @@ impl Relay {
         self.quality.lock().unwrap_or_else(|e| e.into_inner())[side.index()]
     }
 
+    /// The call was turned around (the B2BUA's `turn_around`: the person called is the caller
+    /// now): the sides trade sockets and everything attached (a recording keeps its customer,
+    /// a player its listener), so side `A` is the person who was `B`. Side `B` (the one who
+    /// left) loses its address and browser until signalled again. `a_local`/`b_local` keep the
+    /// ports as first bound: side `A` is reached on `b_local` from now on.
+    pub fn turn_around(&self) {
+        // The one who left is sent nothing more; whoever is connected next is signalled.
+        self.targets
+            .send_modify(|t| *t = Targets { turns: t.turns + 1, b: None, b_dtmf: None, ..t.turned() });
+    }
+
     /// New addresses and DTMF payload types from signalling; `None` keeps what was there.
     pub fn update(
         &self,
@@ -486,7 +514,7 @@ async fn send(socket: &MediaSockets, browser: &mut Option<Browser>, packet: &[u8
 }
 
 async fn run(
-    sockets: [MediaSockets; 2],
+    mut sockets: [MediaSockets; 2],
     mut targets: watch::Receiver<Targets>,
     mut commands: mpsc::UnboundedReceiver<RelayCommand>,
     stats: Arc<RelayStats>,
@@ -683,6 +711,16 @@ async fn run(
                         break;
                     }
                     let next = *targets.borrow_and_update();
+                    if next.turns != current.turns {
+                        sockets.swap(0, 1);
+                        browsers.swap(0, 1);
+                        browsers[1] = None;
+                        leg::turn_legs(&mut legs);
+                        if let Some(r) = recording.as_mut() {
+                            r.customer = 1 - r.customer;
+                        }
+                        current = current.turned();
+                    }
                     apply_targets(&mut legs, &current, &next);
                     current = next;
                     continue;

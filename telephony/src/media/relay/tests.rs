@@ -583,3 +583,55 @@ async fn a_masked_side_is_heard_by_nobody_and_its_digits_only_reported() {
         .collect();
     assert!(power(&heard, 1000.0) > 1e5, "A is heard once unmasked");
 }
+
+/// A call turned around (the blind transfer of a placed call): the person called keeps
+/// talking to the port they know, which is side A now (their digits are A's); the one who left
+/// hears nothing more; whoever is connected next is side B, on the other port.
+#[tokio::test]
+async fn a_call_turned_around_keeps_the_person_called_on_their_port() {
+    let pool = PortPool::new(40400, 40500);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let (tx, mut digits) = mpsc::unbounded_channel();
+    let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), Some(tx)).unwrap();
+    let agent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let called = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let next = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    relay.update(Some(agent.local_addr().unwrap()), Some(called.local_addr().unwrap()), None, Some(101));
+    let from_called = crate::media::rtp::write(false, 0, 1, 0, 0xc, &[0x11; 160]);
+    called.send_to(&from_called, relay.b_local).await.unwrap();
+    let got = collect(&agent, 2, |g| !g.is_empty()).await;
+    assert_eq!(got.len(), 1, "before: the agent hears the person called");
+
+    relay.turn_around();
+    relay.update(None, Some(next.local_addr().unwrap()), None, None);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for seq in 2..5u16 {
+        let p = crate::media::rtp::write(false, 0, seq, seq as u32 * 160, 0xc, &[0x22; 160]);
+        called.send_to(&p, relay.b_local).await.unwrap();
+    }
+    let got = collect(&next, 2, |g| g.len() >= 3).await;
+    assert_eq!(got.len(), 3, "the next person hears them");
+    assert!(got.iter().all(|p| p[12..] == [0x22; 160]));
+    let from_next = crate::media::rtp::write(false, 0, 1, 0, 0xd, &[0x33; 160]);
+    next.send_to(&from_next, relay.a_local).await.unwrap();
+    let mut buf = [0u8; 512];
+    let (n, from) = tokio::time::timeout(std::time::Duration::from_secs(2), called.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (&buf[12..n], from),
+        (&[0x33u8; 160][..], relay.b_local),
+        "they hear the next person on their port"
+    );
+    assert!(collect(&agent, 1, |g| !g.is_empty()).await.is_empty(), "the one who left hears nothing");
+    // Their keypad is the caller's now.
+    for _ in 0..3 {
+        called
+            .send_to(&crate::media::rtp::write(false, 101, 9, 800, 0xc, &[4, 0x8a, 0, 160]), relay.b_local)
+            .await
+            .unwrap();
+    }
+    let d = tokio::time::timeout(std::time::Duration::from_secs(2), digits.recv()).await.unwrap().unwrap();
+    assert_eq!(d, Digit { side: MediaSide::A, digit: '4', event: true });
+}

@@ -26,6 +26,14 @@ impl B2bua {
             .and_then(|v| Via::parse(v).ok())
             .and_then(|v| v.branch().map(str::to_string))
             .unwrap_or_default();
+        if self.retired.contains_key(&(call_id.clone(), from_tag.clone())) {
+            // A caller who left a call that goes on without them (see `turn_around`).
+            return match req.method {
+                Method::Ack => None,
+                Method::Bye => Some(reject(req, 200, "OK")),
+                _ => Some(reject(req, 481, "Call/Transaction Does Not Exist")),
+            };
+        }
         // The caller's side: matched by Call-ID and the caller's tag (or the INVITE's branch for CANCEL).
         let inbound = self.by_inbound.get(&(call_id.clone(), from_tag)).copied().or_else(|| {
             (req.method == Method::Cancel).then(|| self.by_branch.get(&branch).copied()).flatten()

@@ -25,9 +25,11 @@ mod responses;
 mod ring_group;
 mod timers;
 mod transfer;
+mod turn_around;
 mod types;
 use messages::{ack_non_2xx, cancel_of, reject};
 pub use originate::Originate;
+pub use turn_around::TurnRefused;
 pub use types::*;
 
 #[cfg(test)]
@@ -121,6 +123,8 @@ struct Outbound {
     /// A final response to our INVITE arrived (a cancelled leg's 487 is still awaited, to be
     /// ACKed, until then).
     finished: bool,
+    /// The callee's session description in their 2xx (kept for `turn_around`).
+    answer: Option<AudioMedia>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +220,9 @@ pub struct B2bua {
     by_inbound: HashMap<(String, String), CallId>,
     by_branch: HashMap<String, CallId>,
     by_outbound: HashMap<String, (CallId, usize)>,
+    /// Dialogs of callers who left a call that went on without them (`turn_around`), by
+    /// (Call-ID, their tag): their BYE is answered, our BYE's answer is taken, nothing else.
+    retired: HashMap<(String, String), CallId>,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<CallEvent>,
     /// Calls by when they next need `handle_timeout`; an entry is live only while it matches
@@ -276,6 +283,7 @@ impl B2bua {
             by_inbound: HashMap::new(),
             by_branch: HashMap::new(),
             by_outbound: HashMap::new(),
+            retired: HashMap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -525,6 +533,8 @@ impl B2bua {
                 self.set_target(id, (account, extension.clone()));
                 let call = self.calls.get_mut(&id).expect("checked above");
                 call.media = call.media.or(Some(media));
+                // A call's ports stay as first given (a call turned around has them swapped).
+                let media = call.media.expect("just set");
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
                 let member = Some((account, extension.clone()));
@@ -647,6 +657,7 @@ impl B2bua {
             webrtc: webrtc.is_some(),
             member,
             finished: false,
+            answer: None,
         });
         self.by_outbound.insert(call_id, (id, idx));
     }

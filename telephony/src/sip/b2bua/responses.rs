@@ -27,7 +27,8 @@ impl B2bua {
                     .and_then(|v| NameAddr::parse(v).ok())
                     .and_then(|t| t.tag().map(str::to_string))
                     .unwrap_or_default();
-                if let Some(id) = self.by_inbound.get(&(call_id.to_string(), their_tag)).copied() {
+                let key = (call_id.to_string(), their_tag);
+                if let Some(id) = self.by_inbound.get(&key).or_else(|| self.retired.get(&key)).copied() {
                     self.touched.push(id);
                     self.bye_done(id, cseq, call_id);
                 }
@@ -136,6 +137,7 @@ impl B2bua {
             if call.answered.is_none() && call.answered_by_us && call.state == CallState::Ringing {
                 // Someone takes a call we answered: media now flows between them and the caller.
                 let answer = std::str::from_utf8(&resp.body).ok().and_then(|b| sdp::parse_audio(b).ok());
+                call.outbound[idx].answer = answer.clone();
                 call.outbound[idx].state = OutState::Answered;
                 call.answered = Some(idx);
                 call.state = CallState::Answered;
@@ -185,6 +187,7 @@ impl B2bua {
                 return self.fail_inbound(now, id, 488, Outcome::Rejected(488));
             };
             call.outbound[idx].state = OutState::Answered;
+            call.outbound[idx].answer = Some(answer.clone());
             call.answered = Some(idx);
             call.state = CallState::Answered;
             call.ring_deadline = None;

@@ -38,6 +38,7 @@ impl B2bua {
         }
         let Some(call) = self.calls.get_mut(&id) else { return };
         call.media = call.media.or(Some(media));
+        let media = call.media.expect("just set");
         call.state = CallState::Ringing;
         call.ring_deadline = Some(now + ring_timeout_ms);
         let mut ringing: Vec<(i64, String)> = legs.iter().map(|(e, ..)| (account, e.clone())).collect();

@@ -13,6 +13,7 @@ mod originate;
 mod parties;
 mod ring_group;
 mod transfer;
+mod turn_around;
 
 const PBX: &str = "127.0.0.1:5060";
 const CALLER: &str = "127.0.0.1:5080"; // the trusted carrier

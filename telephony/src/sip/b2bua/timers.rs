@@ -110,5 +110,8 @@ impl B2bua {
         for o in &call.outbound {
             self.by_outbound.remove(&o.call_id);
         }
+        if !self.retired.is_empty() {
+            self.retired.retain(|_, c| *c != id);
+        }
     }
 }
