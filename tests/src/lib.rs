@@ -4,6 +4,7 @@
 pub mod linphone;
 pub mod payments;
 pub mod pbx;
+pub use pbx::{add_number, set_demo_trunk};
 pub mod queues;
 pub mod tones;
 pub mod workspace;
@@ -83,7 +84,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `serve` on a free port with JSON logs and waits until it listens.
+    /// Starts `serve` on a free port with JSON logs and waits until it listens; it hears callers
+    /// with Whisper tiny.en (most test callers are espeak-ng voices) unless `extra` says.
     pub fn start(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Result<Server> {
         let mut cmd = Command::new(bin());
         cmd.arg("--log-format").arg("json").arg("serve").arg("--http").arg("127.0.0.1:0");
@@ -95,9 +97,7 @@ impl Server {
             cmd.arg("--sip").arg(format!("127.0.0.1:{}", free_udp_port()));
         }
         cmd.env_remove("DATABASE_URL").env("RUST_LOG", "info");
-        // The end-to-end callers are mostly espeak-ng voices, which Whisper tiny.en hears best;
-        // the server's default (Moonshine, for people) is used where a test names it.
-        cmd.env("SWITCHBOARD_RECOGNISER", "whisper");
+        cmd.env("SWITCHBOARD_RECOGNISER", "whisper"); // hears the espeak-ng callers best
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -554,55 +554,6 @@ pub async fn last_call(client: &reqwest::Client, server: &Server, cookie: &str) 
         assert!(Instant::now() < deadline, "no ended call: {calls}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Points the demo trunk at a carrier: outbound calls go to `port` on 127.0.0.1, and SIP from
-/// 127.0.0.1:`trusted_port` is trusted as the carrier.
-pub async fn set_demo_trunk(
-    client: &reqwest::Client,
-    server: &Server,
-    admin: &str,
-    port: Option<u16>,
-    trusted_port: Option<u16>,
-) {
-    let trunks = get_json(client, server, admin, "/api/trunks").await;
-    let mut trunk = trunks[0].clone();
-    let id = trunk["id"].clone();
-    for k in ["id", "created_at", "updated_at"] {
-        trunk.as_object_mut().unwrap().remove(k);
-    }
-    if let Some(p) = port {
-        trunk["port"] = serde_json::json!(p);
-    }
-    if let Some(p) = trusted_port {
-        trunk["inbound_ips"] = serde_json::json!([format!("127.0.0.1:{p}")]);
-    }
-    let r = client
-        .put(server.url(&format!("/api/trunks/{id}")))
-        .header("cookie", admin)
-        .json(&trunk)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-}
-
-/// Adds a phone number routed to `target`.
-pub async fn add_number(
-    client: &reqwest::Client,
-    server: &Server,
-    admin: &str,
-    number: &str,
-    target: serde_json::Value,
-) {
-    let r = client
-        .post(server.url("/api/phone_numbers"))
-        .header("cookie", admin)
-        .json(&serde_json::json!({"number": number, "target": target}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
 }
 
 /// Waits until every one of `extensions` has a registered phone.
