@@ -130,17 +130,22 @@ async fn a_desk_phone_and_the_web_app_transfer_a_caller_blind() {
     assert!(c_bob < 0.5, "Carol never heard Bob ({c_bob:.1} s)");
 }
 
-/// An agent blind-transfers the person she called: Alice (101) calls Bob (102) from her desk
-/// phone, then sends him to Carol from the web app. The call turns around: Alice's phone is
-/// hung up, Bob (now the caller) is rung through to Carol, and they hear each other; the record
-/// says Alice transferred it.
-#[tokio::test]
-async fn an_agent_transfers_the_person_she_called() {
-    if !require_program("baresip") {
-        return;
-    }
+/// Alice (101) has called Bob (102, auto-answer) from her desk phone; Carol (103, auto-answer)
+/// is free. Each phone plays its own tone and records what it hears.
+struct PlacedCall {
+    server: Server,
+    client: reqwest::Client,
+    admin: String,
+    sip: String,
+    phones: [Baresip; 3],
+    recordings: [std::path::PathBuf; 3],
+    id: i64,
+    _dir: tempfile::TempDir,
+}
+
+async fn alice_has_called_bob() -> PlacedCall {
     let dir = tempfile::tempdir().unwrap();
-    let DemoPbx { mut server, client, admin, sip } = demo_pbx(dir.path(), &[]).await;
+    let DemoPbx { server, client, admin, sip } = demo_pbx(dir.path(), &[]).await;
     let carol_account = add_carol(&client, &server, &admin, &sip).await;
     let (tone_a, rec_a) = mic_and_recorder(dir.path(), "a", 440.0, 30.0);
     let (tone_b, rec_b) = mic_and_recorder(dir.path(), "b", 1000.0, 30.0);
@@ -162,48 +167,97 @@ async fn an_agent_transfers_the_person_she_called() {
     alice.wait_for("Call established", Duration::from_secs(10)).unwrap();
     bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-
-    let alice_web =
-        switchboard_tests::login(&client, &server, "alice@demo.example", "switchboard-demo").await.unwrap();
-    let calls = json(&client, &server, &admin, "/api/calls").await;
-    let id = calls[0]["id"].as_i64().unwrap();
-    let (status, text) = transfer(&client, &server, &alice_web, id, "103").await;
-    assert_eq!(status, 200, "{text}");
-    let waited = alice
-        .wait_for("terminated", Duration::from_secs(5))
-        .and_then(|_| carol.wait_for("Call established", Duration::from_secs(10)));
-    if let Err(e) = waited {
-        panic!("{e}\nAlice:\n{}\nCarol:\n{}\nServer:\n{}", alice.log(), carol.log(), server.log_text());
+    let id = json(&client, &server, &admin, "/api/calls").await[0]["id"].as_i64().unwrap();
+    PlacedCall {
+        server,
+        client,
+        admin,
+        sip,
+        phones: [alice, bob, carol],
+        recordings: [rec_a, rec_b, rec_c],
+        id,
+        _dir: dir,
     }
-    tokio::time::sleep(Duration::from_millis(3000)).await;
-    bob.command("hangup", "").unwrap();
-    if let Err(e) = carol.wait_for("terminated", Duration::from_secs(5)) {
-        panic!("{e}\nBob:\n{}\nServer:\n{}", bob.log(), server.log_text());
-    }
+}
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let call = loop {
-        let call = json(&client, &server, &admin, &format!("/api/calls/{id}")).await;
-        if !call["ended_at"].is_null() {
-            break call;
+impl PlacedCall {
+    /// After Alice's transfer of Bob to Carol: her phone is hung up, Carol's answers, they talk
+    /// and Bob hangs up; who heard whom, and the record's transfer by `by`.
+    async fn bob_and_carol_talked(self, by: &str) {
+        let PlacedCall {
+            mut server,
+            client,
+            admin,
+            phones: [alice, bob, carol],
+            recordings: [rec_a, rec_b, rec_c],
+            id,
+            ..
+        } = self;
+        let waited = alice
+            .wait_for("terminated", Duration::from_secs(5))
+            .and_then(|_| carol.wait_for("Call established", Duration::from_secs(10)));
+        if let Err(e) = waited {
+            panic!("{e}\nAlice:\n{}\nCarol:\n{}\nServer:\n{}", alice.log(), carol.log(), server.log_text());
         }
-        assert!(Instant::now() < deadline, "the call never ended: {call}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let transferred = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "transferred");
-    let transferred = transferred.unwrap_or_else(|| panic!("no transfer in {call}"));
-    assert_eq!(transferred["data"]["by"], "Alice Nguyen", "{call}");
-    assert_eq!(transferred["data"]["target"], serde_json::json!({"type": "agent", "extension": "103"}));
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        bob.command("hangup", "").unwrap();
+        if let Err(e) = carol.wait_for("terminated", Duration::from_secs(5)) {
+            panic!("{e}\nBob:\n{}\nServer:\n{}", bob.log(), server.log_text());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let call = loop {
+            let call = json(&client, &server, &admin, &format!("/api/calls/{id}")).await;
+            if !call["ended_at"].is_null() {
+                break call;
+            }
+            assert!(Instant::now() < deadline, "the call never ended: {call}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let transferred = call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "transferred");
+        let transferred = transferred.unwrap_or_else(|| panic!("no transfer in {call}"));
+        assert_eq!(transferred["data"]["by"], by, "{call}");
+        assert_eq!(transferred["data"]["target"], serde_json::json!({"type": "agent", "extension": "103"}));
 
-    drop((alice, bob, carol));
-    std::thread::sleep(Duration::from_millis(300));
-    let (b_carol, c_bob) = (seconds_heard(&rec_b, 700.0), seconds_heard(&rec_c, 1000.0));
-    assert!(b_carol > 1.5, "Bob heard Carol for {b_carol:.1} s");
-    assert!(c_bob > 1.5, "Carol heard Bob for {c_bob:.1} s");
-    let c_alice = seconds_heard(&rec_c, 440.0);
-    assert!(c_alice < 0.5, "Carol never heard Alice ({c_alice:.1} s)");
-    let a_carol = seconds_heard(&rec_a, 700.0);
-    assert!(a_carol < 0.5, "Alice, gone, never heard Carol ({a_carol:.1} s)");
+        drop((alice, bob, carol));
+        std::thread::sleep(Duration::from_millis(300));
+        let (b_carol, c_bob) = (seconds_heard(&rec_b, 700.0), seconds_heard(&rec_c, 1000.0));
+        assert!(b_carol > 1.5, "Bob heard Carol for {b_carol:.1} s");
+        assert!(c_bob > 1.5, "Carol heard Bob for {c_bob:.1} s");
+        let c_alice = seconds_heard(&rec_c, 440.0);
+        assert!(c_alice < 0.5, "Carol never heard Alice ({c_alice:.1} s)");
+        let a_carol = seconds_heard(&rec_a, 700.0);
+        assert!(a_carol < 0.5, "Alice, gone, never heard Carol ({a_carol:.1} s)");
+    }
+}
+
+/// An agent blind-transfers the person she called from the web app: the call turns around
+/// (Bob becomes its caller) and is rung through to Carol; the record says Alice did it.
+#[tokio::test]
+async fn an_agent_transfers_the_person_she_called() {
+    if !require_program("baresip") {
+        return;
+    }
+    let placed = alice_has_called_bob().await;
+    let alice_web =
+        switchboard_tests::login(&placed.client, &placed.server, "alice@demo.example", "switchboard-demo")
+            .await
+            .unwrap();
+    let (status, text) = transfer(&placed.client, &placed.server, &alice_web, placed.id, "103").await;
+    assert_eq!(status, 200, "{text}");
+    placed.bob_and_carol_talked("Alice Nguyen").await;
+}
+
+/// The same from the desk phone that placed the call: its REFER (from the caller's side) sends
+/// Bob to Carol, and the phone is told it went ahead.
+#[tokio::test]
+async fn the_phone_that_placed_a_call_transfers_it_by_refer() {
+    if !require_program("baresip") {
+        return;
+    }
+    let placed = alice_has_called_bob().await;
+    let alice = &placed.phones[0];
+    alice.command("transfer", &format!("sip:103@{}", placed.sip)).unwrap();
+    placed.bob_and_carol_talked("extension 101").await;
 }
 
 /// An attended transfer from a desk phone (linphone's REFER with Replaces): Alice calls Bob,

@@ -540,7 +540,7 @@ impl CallRouter {
                 let other = if side == Side::Caller { MediaSide::B } else { MediaSide::A };
                 self.hold_music(call, other, on);
             }
-            CallEvent::TransferRequested { call, target, .. } => self.refer(call, &target).await,
+            CallEvent::TransferRequested { call, side, target } => self.refer(call, side, &target).await,
             CallEvent::LegLeft { call, side } => self.party_left(call, side).await,
             CallEvent::AttendedTransferRequested { call, replaces } => {
                 self.attended_refer(call, replaces).await

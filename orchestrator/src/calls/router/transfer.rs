@@ -38,15 +38,28 @@ impl CallRouter {
 
     /// A desk phone's REFER (already accepted): where it points, checked as for the agent on
     /// the call. A transfer that cannot go ahead leaves the call as it was.
-    pub(super) async fn refer(&mut self, call: CallId, user: &str) {
+    pub(super) async fn refer(&mut self, call: CallId, side: Side, user: &str) {
         let Some(active) = self.calls.get(&call) else { return };
         let Some(account) = active.account else { return };
-        // The callee asked: the agent rung for the call, or one on it who did not place it.
         let placed_by = active.placed_by.as_ref().map(|(_, e)| e.clone());
-        let agent = active.rung.as_ref().map(|(_, e)| e.clone()).or_else(|| {
-            let on = self.live.agents().on(call);
-            on.into_iter().find(|(a, e)| *a == account && Some(e) != placed_by.as_ref()).map(|(_, e)| e)
-        });
+        let agent = if side == Side::Caller {
+            // The caller asked: only an agent of ours who placed the call sends on the person
+            // they called.
+            if placed_by.is_none() {
+                self.sip.refuse_transfer(call, 403).await;
+                let reason = "only an agent who placed the call can transfer it from the caller's side";
+                return self
+                    .event(call, "transfer_failed", json!({ "target": user, "reason": reason }))
+                    .await;
+            }
+            placed_by
+        } else {
+            // The callee asked: the agent rung for the call, or one on it who did not place it.
+            active.rung.as_ref().map(|(_, e)| e.clone()).or_else(|| {
+                let on = self.live.agents().on(call);
+                on.into_iter().find(|(a, e)| *a == account && Some(e) != placed_by.as_ref()).map(|(_, e)| e)
+            })
+        };
         let snapshot = self.planner.snapshot.borrow().clone();
         let target = transfer::dialled(&snapshot, account, user);
         let by = agent.clone().map_or_else(|| "the callee's phone".to_string(), |e| format!("extension {e}"));

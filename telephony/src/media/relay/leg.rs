@@ -74,6 +74,9 @@ pub(super) struct Playing {
 pub(super) struct Leg {
     pub(super) signalled: Option<SocketAddr>,
     pub(super) latched: Option<SocketAddr>,
+    /// Where a person who left this side (the call turned around) sent from: their late
+    /// packets are dropped, so they cannot latch the side away from whoever comes next.
+    pub(super) departed: Vec<SocketAddr>,
     pub(super) rtcp_latched: Option<SocketAddr>,
     /// The peer sends RTCP on the RTP port.
     pub(super) mux: bool,
@@ -102,6 +105,7 @@ impl Leg {
         Leg {
             signalled: None,
             latched: None,
+            departed: Vec::new(),
             rtcp_latched: None,
             mux: false,
             dtmf: None,
@@ -207,6 +211,18 @@ pub(super) fn turn_legs(legs: &mut [Leg; 2]) {
     legs.swap(0, 1);
     legs[0].digits.side = MediaSide::A;
     legs[1].digits.side = MediaSide::B;
+    let left = &mut legs[1];
+    let gone = [left.signalled, left.latched, left.rtcp_latched];
+    left.departed.extend(gone.into_iter().flatten());
+    // Nothing the one who left had (a player, a tap, a listen-in, a mask, digits being sent)
+    // applies to whoever comes next.
+    left.player = None;
+    left.tap = None;
+    left.monitor = false;
+    left.masked = false;
+    left.digits_out.clear();
+    left.event_out = None;
+    left.tone_out = None;
 }
 
 /// New signalling: addresses (a new one resets that side's latches), payload types.
@@ -217,6 +233,8 @@ pub(super) fn apply_targets(legs: &mut [Leg; 2], old: &Targets, new: &Targets) {
             leg.latched = None;
             leg.rtcp_latched = None;
             leg.mux = false;
+            // Someone who left and is signalled again (called back) is heard again.
+            leg.departed.retain(|d| Some(*d) != addr);
         }
         leg.signalled = addr;
         leg.dtmf = dtmf;

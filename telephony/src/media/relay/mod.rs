@@ -729,6 +729,9 @@ async fn run(
         };
         let now = now_ms();
         let (i, j) = (side, 1 - side);
+        if !legs[i].departed.is_empty() && legs[i].departed.contains(&from) {
+            continue; // someone who left this side (see `turn_legs`)
+        }
         let packet = if is_rtcp { &rtcp_buf[i][..n] } else { &buf[i][..n] };
         if is_rtcp || RtpHeader::is_rtcp(packet) {
             if !is_rtcp {

@@ -170,6 +170,8 @@ struct Call {
     reason: Option<String>,
     /// The callee's leg whose REFER awaits the application (see `release_callee`).
     referred: Option<usize>,
+    /// The caller's REFER awaits the application (see `turn_around`, `release`).
+    caller_referred: bool,
     /// Browsers' sides of the call (WebRTC legs), once made.
     webrtc_a: Option<WebRtcSide>,
     webrtc_b: Option<WebRtcSide>,
@@ -203,6 +205,7 @@ impl Call {
             held: [false; 2],
             reason: None,
             referred: None,
+            caller_referred: false,
             webrtc_a: None,
             webrtc_b: None,
             ended: false,

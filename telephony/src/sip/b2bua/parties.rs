@@ -30,6 +30,7 @@ impl B2bua {
         call.keep_legs = true;
         match side {
             Side::Caller => {
+                self.notify_caller_referrer(id, 200);
                 self.bye_inbound(now, id);
                 self.caller_gone(id);
             }

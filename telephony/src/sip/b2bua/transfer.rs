@@ -17,11 +17,14 @@ impl B2bua {
             return reject(req, 400, "Bad Request (no usable Refer-To)");
         };
         let replaces = to.uri.headers.as_deref().and_then(replaces_call_id);
-        if side == Side::Caller {
-            return reject(req, 403, "Forbidden (only the person who took the call can transfer it)");
-        }
+        // The callee transfers the caller; the caller (who placed the call) the person called:
+        // the application decides whether they may (see `turn_around`).
+        let asker_connected = match side {
+            Side::Caller => !call.caller_gone && !call.originated,
+            Side::Callee => call.answered == idx,
+        };
         let connected = call.answered.is_some()
-            && call.answered == idx
+            && asker_connected
             && !call.ended
             && call.state == CallState::Answered
             && call.inbound.final_status == Some(200);
@@ -42,6 +45,7 @@ impl B2bua {
             };
             if let Some(call) = self.calls.get_mut(&id) {
                 call.referred = idx;
+                call.caller_referred = side == Side::Caller;
             }
             self.events.push_back(CallEvent::AttendedTransferRequested { call: id, replaces });
             return reject(req, 202, "Accepted");
@@ -53,6 +57,7 @@ impl B2bua {
             return reject(req, 400, "Bad Request (Refer-To names nobody)");
         };
         call.referred = idx;
+        call.caller_referred = side == Side::Caller;
         self.events.push_back(CallEvent::TransferRequested { call: id, side, target });
         reject(req, 202, "Accepted")
     }
@@ -96,8 +101,42 @@ impl B2bua {
     /// target they may not call): a NOTIFY saying so ends its subscription, and the call goes
     /// on as it was. Nothing happens without a REFER waiting.
     pub fn refuse_transfer(&mut self, id: CallId, status: u16) {
+        if self.calls.get(&id).is_some_and(|c| c.caller_referred) {
+            return self.notify_caller_referrer(id, status);
+        }
         let Some(idx) = self.calls.get_mut(&id).and_then(|c| c.referred.take()) else { return };
         self.notify_referrer(id, idx, status);
+    }
+
+    /// The same NOTIFY to a caller who asked (REFER on their own dialog, as the UAS's side).
+    pub(super) fn notify_caller_referrer(&mut self, id: CallId, status: u16) {
+        let transport = self.calls.get(&id).map_or("UDP", |c| c.inbound.transport);
+        let (via, _) = self.via(transport);
+        let contact = self.contact();
+        let Some(call) = self.calls.get_mut(&id).filter(|c| c.caller_referred && !c.caller_gone) else {
+            return;
+        };
+        call.caller_referred = false;
+        call.inbound.local_cseq += 1;
+        let inv = &call.inbound.invite;
+        let mut req = Request::new(Method::Notify, call.inbound.remote_target.clone());
+        req.headers.push("Via", via);
+        req.headers.push("Max-Forwards", "70");
+        req.headers.push(
+            "From",
+            format!("{};tag={}", inv.headers.get("To").unwrap_or_default(), call.inbound.local_tag),
+        );
+        req.headers.push("To", inv.headers.get("From").unwrap_or_default());
+        req.headers.push("Call-ID", call.inbound.call_id.clone());
+        req.headers.push("CSeq", format!("{} NOTIFY", call.inbound.local_cseq));
+        req.headers.push("Contact", contact);
+        req.headers.push("Event", "refer");
+        req.headers.push("Subscription-State", "terminated;reason=noresource");
+        req.headers.push("Content-Type", "message/sipfrag;version=2.0");
+        let reason = crate::sip::message::reason_phrase(status);
+        req.body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
+        let to = call.inbound.source;
+        self.out.push_back((to, req.to_bytes()));
     }
 
     /// The NOTIFY that ends a REFER's implicit subscription with the transfer's outcome (RFC

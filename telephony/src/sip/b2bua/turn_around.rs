@@ -45,7 +45,9 @@ impl B2bua {
         if call.webrtc_b.is_some() {
             return Err(TurnRefused::CalleeIsBrowser);
         }
-        // The caller leaves; their dialog only answers its own BYE from now on.
+        // The caller leaves (told first that the transfer they asked for went ahead); their
+        // dialog only answers its own BYE from now on.
+        self.notify_caller_referrer(id, 200);
         self.bye_inbound(now, id);
         let call = self.calls.get_mut(&id).expect("checked above");
         let old = (call.inbound.call_id.clone(), call.inbound.remote_tag.clone());

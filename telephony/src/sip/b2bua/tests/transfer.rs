@@ -17,12 +17,24 @@ fn the_callee_refers_the_caller_on_and_the_caller_is_connected_to_someone_else()
     let call = w.invite("t1");
     let (inv, tag) = w.answer("t1", call);
     assert!(!w.pbx.release_callee(w.now, CallId(999)), "no such call");
-    // The caller cannot transfer the person they called; attended transfer by REFER with
-    // Replaces naming no call of ours is refused; a Refer-To without anyone in it is refused.
+    // The caller's REFER (the person they called sent on: a call they placed) is reported for
+    // the application to judge; refused, the caller is told by NOTIFY in their own dialog.
     let from_caller = caller_request("REFER", "t1", 2, Some(&tag), "")
         .replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nRefer-To: <sip:103@127.0.0.1>\r\n");
     w.deliver(CALLER, from_caller.as_bytes());
-    w.take_response(CALLER, 403);
+    w.take_response(CALLER, 202);
+    assert_eq!(
+        w.take_event(),
+        CallEvent::TransferRequested { call, side: Side::Caller, target: "103".into() }
+    );
+    w.pbx.refuse_transfer(call, 403);
+    w.collect();
+    let told = w.take_request(CALLER, Method::Notify);
+    assert_eq!(String::from_utf8_lossy(&told.body), "SIP/2.0 403 Forbidden\r\n");
+    assert_eq!(told.headers.get("Call-ID"), Some("t1"));
+    assert!(told.headers.get("From").unwrap().ends_with(&format!(";tag={tag}")), "our tag in their dialog");
+    // Attended transfer by REFER with Replaces naming no call of ours is refused; a Refer-To
+    // without anyone in it is refused.
     w.deliver(CALLEE, &refer(&inv, "<sip:103@127.0.0.1?Replaces=abc%3Bto-tag%3Dx%3Bfrom-tag%3Dy>", "r1"));
     w.take_response(CALLEE, 481);
     w.deliver(CALLEE, &refer(&inv, "<sip:127.0.0.1>", "r2"));

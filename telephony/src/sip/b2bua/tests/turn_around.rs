@@ -127,3 +127,28 @@ fn only_a_connected_call_is_turned_around() {
     w.nothing_sent();
     assert!(w.events.is_empty());
 }
+
+#[test]
+fn a_caller_who_asked_by_refer_is_told_it_went_ahead_before_the_bye() {
+    let mut w = World::new();
+    let call = w.invite("t4");
+    let (_inv, tag) = w.answer("t4", call);
+    let refer = caller_request("REFER", "t4", 2, Some(&tag), "")
+        .replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nRefer-To: <sip:103@127.0.0.1>\r\n");
+    w.deliver(CALLER, refer.as_bytes());
+    w.take_response(CALLER, 202);
+    assert_eq!(
+        w.take_event(),
+        CallEvent::TransferRequested { call, side: Side::Caller, target: "103".into() }
+    );
+    assert_eq!(w.pbx.turn_around(w.now, call), Ok(()));
+    w.collect();
+    let method_at =
+        |m: Method| w.sent.iter().position(|(_, s)| matches!(s, Message::Request(r) if r.method == m));
+    let (notify, bye) = (method_at(Method::Notify).expect("NOTIFY"), method_at(Method::Bye).expect("BYE"));
+    assert!(notify < bye, "told before the BYE");
+    let told = w.take_request(CALLER, Method::Notify);
+    assert_eq!(String::from_utf8_lossy(&told.body), "SIP/2.0 200 OK\r\n");
+    w.take_request(CALLER, Method::Bye);
+    w.nothing_sent();
+}
