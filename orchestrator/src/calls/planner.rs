@@ -488,12 +488,15 @@ impl Planner {
         // Media ports for a call that will be connected or answered.
         let media = match plan {
             Plan::Reject { .. } => None,
-            _ => Some(match self.pool.bind(self.media_ip).await {
-                Ok(a) => self.pool.bind(self.media_ip).await.map(|b| (a, b)),
-                Err(e) => Err(e),
-            }),
+            _ => Some(self.bind_media().await),
         };
         Prepared { inc, plan, record, from, to, media }
+    }
+
+    /// A call's two media ports (its relay's sides).
+    pub(crate) async fn bind_media(&self) -> std::io::Result<(MediaSockets, MediaSockets)> {
+        let a = self.pool.bind(self.media_ip).await?;
+        Ok((a, self.pool.bind(self.media_ip).await?))
     }
 }
 

@@ -147,12 +147,7 @@ impl CallRouter {
         if self.live.agents().on(target).is_empty() {
             return Err("nobody of ours is on that call".into());
         }
-        let media_ip = self.planner.media_ip;
-        let pool = self.planner.pool.clone();
-        let sockets = match pool.bind(media_ip).await {
-            Ok(a) => pool.bind(media_ip).await.map(|b| (a, b)),
-            Err(e) => Err(e),
-        };
+        let sockets = self.planner.bind_media().await;
         // The supervisor's keys (4 listen, 5 whisper, 6 barge) come from their side, `b`.
         let (digits_tx, mut digits) = mpsc::unbounded_channel();
         let relay = sockets.and_then(|(a, b)| Relay::start(a, b, Some(digits_tx))).map_err(|e| {

@@ -58,6 +58,16 @@ impl B2bua {
         }
     }
 
+    /// The browser side of the caller is over (they left a call that goes on): its leg goes.
+    pub(super) fn release_caller_browser(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.webrtc_a.take().is_some() {
+            if let Some(media) = self.webrtc.as_mut() {
+                media.release(id, Some(Side::Caller));
+            }
+        }
+    }
+
     /// The browser side of the callee is over (nobody answered, or the person left a call we
     /// keep): its leg goes.
     pub(super) fn release_callee_browser(&mut self, id: CallId) {

@@ -258,18 +258,7 @@ impl B2bua {
             self.fail_inbound(now, id, 487, Outcome::Cancelled);
             return;
         }
-        call.inbound.local_cseq += 1;
-        let inv = &call.inbound.invite;
-        let mut req = Request::new(Method::Bye, call.inbound.remote_target.clone());
-        req.headers.push("Via", via);
-        req.headers.push("Max-Forwards", "70");
-        let to_with_tag =
-            format!("{};tag={}", inv.headers.get("To").unwrap_or_default(), call.inbound.local_tag);
-        req.headers.push("From", to_with_tag);
-        req.headers.push("To", inv.headers.get("From").unwrap_or_default());
-        req.headers.push("Call-ID", call.inbound.call_id.clone());
-        req.headers.push("CSeq", format!("{} BYE", call.inbound.local_cseq));
-        let bytes = req.to_bytes();
+        let bytes = super::messages::in_caller_dialog(&mut call.inbound, Method::Bye, via).to_bytes();
         let to = call.inbound.source;
         call.byes.push((call.inbound.call_id.clone(), Retransmit::new(bytes.clone(), to, now, T2)));
         self.out.push_back((to, bytes));

@@ -1,6 +1,6 @@
 //! Requests and responses built from a leg's dialog state.
 
-use super::Outbound;
+use super::{Inbound, Outbound};
 use crate::sip::message::{Method, Request, Response};
 use std::net::SocketAddr;
 
@@ -35,6 +35,33 @@ pub(super) fn in_dialog(o: &mut Outbound, method: Method, via: String) -> Reques
     req.headers.push("Call-ID", o.call_id.clone());
     req.headers.push("CSeq", format!("{} {method}", o.cseq));
     req
+}
+
+/// A new request of ours inside the caller's dialog (BYE, NOTIFY), where we are the UAS: our
+/// tag in From, theirs in To, the next CSeq of ours, to their target.
+pub(super) fn in_caller_dialog(inbound: &mut Inbound, method: Method, via: String) -> Request {
+    inbound.local_cseq += 1;
+    let inv = &inbound.invite;
+    let mut req = Request::new(method.clone(), inbound.remote_target.clone());
+    req.headers.push("Via", via);
+    req.headers.push("Max-Forwards", "70");
+    req.headers
+        .push("From", format!("{};tag={}", inv.headers.get("To").unwrap_or_default(), inbound.local_tag));
+    req.headers.push("To", inv.headers.get("From").unwrap_or_default());
+    req.headers.push("Call-ID", inbound.call_id.clone());
+    req.headers.push("CSeq", format!("{} {method}", inbound.local_cseq));
+    req
+}
+
+/// Makes `req` (a NOTIFY) the one that ends a REFER's implicit subscription with the transfer's
+/// outcome (RFC 3515 §2.4.5: a sipfrag status line).
+pub(super) fn refer_outcome(req: &mut Request, contact: String, status: u16) {
+    req.headers.push("Contact", contact);
+    req.headers.push("Event", "refer");
+    req.headers.push("Subscription-State", "terminated;reason=noresource");
+    req.headers.push("Content-Type", "message/sipfrag;version=2.0");
+    let reason = crate::sip::message::reason_phrase(status);
+    req.body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
 }
 
 /// ACK for a non-2xx final response: same branch as the INVITE, To with the response's tag.

@@ -74,11 +74,7 @@ impl B2bua {
         call.caller_gone = true;
         call.inbound.final_tx = None;
         call.held[0] = false;
-        if call.webrtc_a.take().is_some() {
-            if let Some(media) = self.webrtc.as_mut() {
-                media.release(id, Some(Side::Caller));
-            }
-        }
+        self.release_caller_browser(id);
     }
 
     fn callee_gone(&mut self, id: CallId) {

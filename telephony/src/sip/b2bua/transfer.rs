@@ -117,24 +117,8 @@ impl B2bua {
             return;
         };
         call.caller_referred = false;
-        call.inbound.local_cseq += 1;
-        let inv = &call.inbound.invite;
-        let mut req = Request::new(Method::Notify, call.inbound.remote_target.clone());
-        req.headers.push("Via", via);
-        req.headers.push("Max-Forwards", "70");
-        req.headers.push(
-            "From",
-            format!("{};tag={}", inv.headers.get("To").unwrap_or_default(), call.inbound.local_tag),
-        );
-        req.headers.push("To", inv.headers.get("From").unwrap_or_default());
-        req.headers.push("Call-ID", call.inbound.call_id.clone());
-        req.headers.push("CSeq", format!("{} NOTIFY", call.inbound.local_cseq));
-        req.headers.push("Contact", contact);
-        req.headers.push("Event", "refer");
-        req.headers.push("Subscription-State", "terminated;reason=noresource");
-        req.headers.push("Content-Type", "message/sipfrag;version=2.0");
-        let reason = crate::sip::message::reason_phrase(status);
-        req.body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
+        let mut req = super::messages::in_caller_dialog(&mut call.inbound, Method::Notify, via);
+        super::messages::refer_outcome(&mut req, contact, status);
         let to = call.inbound.source;
         self.out.push_back((to, req.to_bytes()));
     }
@@ -147,12 +131,7 @@ impl B2bua {
         let contact = self.contact();
         let Some(o) = self.calls.get_mut(&id).and_then(|c| c.outbound.get_mut(idx)) else { return };
         let mut req = super::messages::in_dialog(o, Method::Notify, via);
-        req.headers.push("Contact", contact);
-        req.headers.push("Event", "refer");
-        req.headers.push("Subscription-State", "terminated;reason=noresource");
-        req.headers.push("Content-Type", "message/sipfrag;version=2.0");
-        let reason = crate::sip::message::reason_phrase(status);
-        req.body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
+        super::messages::refer_outcome(&mut req, contact, status);
         let peer = o.peer;
         self.out.push_back((peer, req.to_bytes()));
     }

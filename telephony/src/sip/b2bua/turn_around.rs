@@ -54,11 +54,7 @@ impl B2bua {
         self.by_inbound.remove(&old);
         self.by_branch.remove(&call.inbound.branch);
         self.retired.insert(old, id);
-        if call.webrtc_a.take().is_some() {
-            if let Some(media) = self.webrtc.as_mut() {
-                media.release(id, Some(Side::Caller));
-            }
-        }
+        self.release_caller_browser(id);
         let call = self.calls.get_mut(&id).expect("checked above");
         let o = &mut call.outbound[idx];
         o.state = OutState::Done;
