@@ -77,17 +77,12 @@ impl Gateways {
         let (leg, sdp) = make(self.base, self.now_ms(), local, advertised)?;
         tracing::debug!(%call, ?side, %local, %relay, "browser leg opened");
         let leg = Arc::new(Mutex::new(leg));
-        let link = BrowserLink { socket: to_tokio(public)?, leg: leg.clone(), base: self.base };
+        let link = BrowserLink { socket: public, leg: leg.clone(), base: self.base };
         let attached = relay::attach(relay, link).map_err(|_| format!("no media relay at {relay}"))?;
         self.legs.insert((call, side), Running { leg, relay: attached });
         // The relay stands in for the browser itself: the address only marks the side as reached.
         Ok(WebRtcSide { sdp, relay_peer: local })
     }
-}
-
-fn to_tokio(socket: std::net::UdpSocket) -> Result<UdpSocket, String> {
-    socket.set_nonblocking(true).map_err(|e| e.to_string())?;
-    UdpSocket::from_std(socket).map_err(|e| e.to_string())
 }
 
 impl WebRtcMedia for Gateways {

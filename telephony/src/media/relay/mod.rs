@@ -697,7 +697,7 @@ async fn run(
                                 Some(Recording::new(customer.index(), frames, now_ms()));
                         }
                         Some(RelayCommand::Browser { side, link }) => {
-                            browsers[side.index()] = link.map(Browser::new);
+                            browsers[side.index()] = link.and_then(Browser::new);
                         }
                         Some(RelayCommand::Digits { side, digits }) => legs[side.index()]
                             .digits_out
