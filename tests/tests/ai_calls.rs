@@ -122,11 +122,14 @@ async fn a_caller_who_goes_on_speaking_while_the_ai_thinks_is_answered_in_full()
     let dir = tempfile::tempdir().unwrap();
     let question = speech(dir.path(), "Where is my order?");
     let number = speech(dir.path(), "Order number one zero zero two.");
-    let rig = rig(dir).await;
+    let mut rig = rig(dir).await;
     let (phone, sipp) = rig.greeted_call("+15555550177", 20_000).await;
     phone.say(&question).await;
-    // The turn ends after 0.2 s of silence (a finished sentence); the model answers slowly.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The turn ends after 0.2 s of silence (a finished sentence) and the model answers slowly:
+    // the caller goes on once the turn has been taken (waiting a fixed time instead failed in
+    // CI on a busy machine, where the turn ended only after the caller had gone on, so both
+    // were one turn and the case under test never happened).
+    rig.server.wait_for_log("caller's turn recognised", Duration::from_secs(10)).unwrap();
     phone.say(&number).await;
     let asked = phone.heard_len();
     let (heard, call) = rig.answer_and_record(&phone, sipp, asked, 1200, Duration::from_secs(15)).await;

@@ -53,6 +53,18 @@ pub struct BenchAgentOptions {
     /// the recogniser often hears it without punctuation, so turns wait out the full silence).
     #[arg(long, default_value = "piper")]
     pub caller_voice: String,
+    /// Measure a real OpenAI-compatible LLM instead of the scripted instant one (a llama.cpp or
+    /// Ollama server on this machine, say): the agent gets the demo order assistant's
+    /// instructions and tools, its server is warmed up first, and the tools it chose are
+    /// counted.
+    #[arg(long)]
+    pub llm_url: Option<String>,
+    /// The model name sent to `--llm-url`.
+    #[arg(long, default_value = "local")]
+    pub llm_model: String,
+    /// The agent's first-token limit in ms with `--llm-url` (the agents' default is 1200).
+    #[arg(long, default_value_t = 1200)]
+    pub first_token_timeout_ms: u32,
 }
 
 async fn scripted_llm() -> anyhow::Result<String> {
@@ -294,13 +306,36 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     let db = Db::open(&Db::sqlite_url(dir.path())).await?;
     crate::demo::ensure(&db).await?;
     let account = accounts::by_slug(&db, crate::demo::ACCOUNT).await?.context("demo account")?.id;
-    let llm = scripted_llm().await?;
-    let agent: crate::model::AiAgent = serde_json::from_value(serde_json::json!({
+    let mut agent: crate::model::AiAgent = serde_json::from_value(serde_json::json!({
         "name": "bench-agent", "system_prompt": "You help callers.", "greeting": "Hello.",
-        "llm": {"base_url": llm, "model": "scripted"},
+        "llm": {"base_url": scripted_llm().await?, "model": "scripted"},
         "escalation_target": {"type": "agent", "extension": "101"},
         "end_of_turn_silence_ms": opts.end_of_turn_ms
     }))?;
+    let brain = match &opts.llm_url {
+        None => "LLM (scripted, instant)".to_string(),
+        Some(url) => {
+            let demo = config::get_by_key::<crate::model::AiAgent>(&db, account, "order-assistant")
+                .await?
+                .context("the demo's order assistant")?
+                .spec;
+            (agent.system_prompt, agent.tools) = (demo.system_prompt, demo.tools);
+            agent.llm = Some(serde_json::from_value(serde_json::json!({
+                "base_url": url, "model": opts.llm_model,
+                "first_token_timeout_ms": opts.first_token_timeout_ms,
+                "stall_timeout_ms": opts.first_token_timeout_ms.max(2000)
+            }))?);
+            let warm = crate::agent::warm_up::request(&db, account, &agent).await?.context("an LLM agent")?;
+            let client = crate::llm::OpenAiCompatible::new(url, None);
+            match crate::agent::warm_up::send(&client, warm).await {
+                Ok(took) => {
+                    println!("LLM warm-up (instructions and tools read once): {} ms", took.as_millis())
+                }
+                Err(why) => println!("LLM warm-up failed: {why}"),
+            }
+            format!("LLM {} at {url}, first-token limit {} ms", opts.llm_model, opts.first_token_timeout_ms)
+        }
+    };
     config::create(&db, account, agent).await?;
     let (events_tx, mut events) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while events.recv().await.is_some() {} });
@@ -354,7 +389,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     .await??;
     let speech = Arc::new(speech);
     let eot = opts.end_of_turn_ms as f64;
-    println!("Switchboard AI agent benchmark: RTP caller -> relay -> VAD/end of turn -> recogniser -> LLM (scripted, instant) -> TTS -> RTP");
+    println!("Switchboard AI agent benchmark: RTP caller -> relay -> VAD/end of turn -> recogniser -> {brain} -> TTS -> RTP");
     println!(
         "host: {} CPU cores; agent voice: {}; caller voice: {}; end-of-turn silence {} ms",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -369,6 +404,9 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     );
     let mut updates = rig.live.subscribe();
     let (lat, missed) = rig.call(speech.clone(), opts.turns).await?;
+    // The tools the LLM chose for the caller's question ("Where is my order?"), and turns it
+    // gave up on.
+    let mut tools: std::collections::BTreeMap<String, usize> = Default::default();
     // The driver's own waterfall of each turn (ms after the caller's speech ended, as heard).
     let mut stages: Vec<(&str, Vec<f64>)> =
         ["end_of_turn", "final_transcript", "first_token", "first_sentence", "first_audio", "first_packet"]
@@ -382,6 +420,11 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
             Err(_) => break,
         };
         let e = &u.message["event"];
+        if u.message["type"] == "event" && (e["kind"] == "tool_call" || e["kind"] == "ai_fallback") {
+            let name =
+                e["data"]["tool"].as_str().map_or("gave up (fallback)".to_string(), |t| format!("tool {t}"));
+            *tools.entry(name).or_default() += 1;
+        }
         if u.message["type"] == "event" && e["kind"] == "latency" {
             for (stage, v) in stages.iter_mut() {
                 if let Some(ms) = e["data"][format!("{stage}_ms")].as_f64() {
@@ -392,6 +435,13 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     }
     let (p50, p95) = (percentile(&lat, 0.5), percentile(&lat, 0.95));
     println!("   answered {} of {} turns", lat.len(), lat.len() + missed);
+    if opts.llm_url.is_some() {
+        let chosen: Vec<String> = tools.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+        println!(
+            "   the LLM's choices over the turns: {}",
+            if chosen.is_empty() { "no tool".into() } else { chosen.join(", ") }
+        );
+    }
     println!("   p50 {p50:.0} ms, p95 {p95:.0} ms");
     println!(
         "   (a turn recognised as a finished sentence ends then; others wait the {eot:.0} ms end-of-turn silence)"

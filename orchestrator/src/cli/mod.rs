@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod bench_agent;
 pub mod bench_coach;
+pub mod bench_intents;
 pub mod bench_mixer;
 pub mod bench_speech;
 pub mod bench_webrtc;
@@ -132,6 +133,9 @@ pub enum BenchCommand {
     Mixer(bench_mixer::BenchMixerOptions),
     /// Live coaching: time from the caller's words to the agent's card.
     Coach(bench_coach::BenchCoachOptions),
+    /// Understanding callers: the guided agent (and an LLM, with --llm-url) on held-out
+    /// phrasings, several conversations at once: accuracy and time per turn.
+    Intents(bench_intents::BenchIntentsOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,6 +214,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Webrtc(opts)) => bench_webrtc::webrtc(opts).await,
         Command::Bench(BenchCommand::Mixer(opts)) => bench_mixer::mixer(opts).await,
         Command::Bench(BenchCommand::Coach(opts)) => bench_coach::coach(opts).await,
+        Command::Bench(BenchCommand::Intents(opts)) => bench_intents::intents(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
             tokio::task::spawn_blocking(move || bench_speech::speech(opts)).await?
         }

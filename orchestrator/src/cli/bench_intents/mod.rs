@@ -1,0 +1,318 @@
+//! `switchboard bench intents`: how well an AI agent understands callers who do not use its
+//! example phrases, and how long it takes to decide. The held-out phrasings ([`phrases`]) are
+//! each said as the first turn of a fresh conversation with the demo's order assistant as Maria
+//! (the same sessions as `agent chat`), several conversations at once; what the agent did
+//! (a tool, a transfer, a message, a goodbye, or nothing) is scored against the intent.
+//!
+//! Measured for the offline guided agent always, and with `--llm-url` for an OpenAI-compatible
+//! LLM (a llama.cpp or Ollama server on this machine, say) deciding instead: the issue's
+//! question of whether a small local model routes callers better than the guided agent. A
+//! benchmark prints numbers; it never fails a build (the guided agent's floor is a test).
+
+pub mod phrases;
+
+use crate::agent::{Next, Session, SessionSetup};
+use crate::db::Db;
+use crate::store::{accounts, calls, config};
+use anyhow::Context;
+use clap::Args;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchIntentsOptions {
+    /// An OpenAI-compatible LLM to measure as the agent's brain beside the guided agent, e.g.
+    /// a llama.cpp server's `http://127.0.0.1:8080/v1`.
+    #[arg(long)]
+    pub llm_url: Option<String>,
+    /// The model name sent to that server.
+    #[arg(long, default_value = "local")]
+    pub llm_model: String,
+    /// Conversations at once (ten is what one two-core node holds in AI calls).
+    #[arg(long, default_value_t = 10)]
+    pub parallel: usize,
+    /// The LLM's first-token limit in ms (the agents' default is 1200); a turn past it falls
+    /// back to a person and counts as a miss.
+    #[arg(long, default_value_t = 1200)]
+    pub first_token_timeout_ms: u32,
+}
+
+/// A phrasing the agent got wrong.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Miss {
+    pub said: &'static str,
+    pub want: &'static str,
+    pub got: String,
+}
+
+/// What one measurement found.
+#[derive(Debug, Default)]
+pub struct Score {
+    /// (intent, right, phrasings).
+    pub per_intent: Vec<(&'static str, usize, usize)>,
+    pub misses: Vec<Miss>,
+    /// How long each scored turn took to answer in full, ms.
+    pub turn_ms: Vec<f64>,
+    /// Turns the agent gave up on (the LLM did not answer in time, or failed).
+    pub fallbacks: usize,
+}
+
+impl Score {
+    pub fn right(&self) -> usize {
+        self.per_intent.iter().map(|(_, r, _)| r).sum()
+    }
+
+    pub fn all(&self) -> usize {
+        self.per_intent.iter().map(|(_, _, n)| n).sum()
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        self.right() as f64 / self.all().max(1) as f64
+    }
+
+    /// Out-of-scope questions the agent answered with an action.
+    pub fn out_of_scope_acted_on(&self) -> usize {
+        self.misses.iter().filter(|m| m.want == "unknown").count()
+    }
+}
+
+/// What the agent did with a turn: an intent's name, or `none: <what it said>`.
+fn label(next: &Next, tools: &[String], said: &str) -> String {
+    let by_tool = tools.iter().rev().find_map(|t| match t.as_str() {
+        "lookup_order" => Some("order"),
+        "account_balance" => Some("balance"),
+        "open_tickets" => Some("tickets"),
+        _ => None,
+    });
+    match (next, by_tool) {
+        (Next::Fallback { .. }, _) => "fallback".into(),
+        (Next::Transfer { .. }, _) => "person".into(),
+        (Next::TakeMessage { .. }, _) => "message".into(),
+        (Next::Hangup { .. }, _) => "goodbye".into(),
+        (_, Some(intent)) => intent.into(),
+        // The guided agent's own answers to a greeting and to a refused offer.
+        _ if said.starts_with("Okay. What else") => "no".into(),
+        _ if said.starts_with("Hello!") => "greet".into(),
+        _ => format!("none: {said}"),
+    }
+}
+
+/// Whether `got` is right for a phrasing of `want`. An LLM answers greetings and refusals in
+/// words of its own (`llm`): any turn without an action is right for them; the guided agent
+/// must give its own answers.
+fn is_right(want: &str, got: &str, llm: bool) -> bool {
+    match want {
+        "yes" => got == "person",
+        "unknown" => got.starts_with("none"),
+        "greet" | "no" if llm => got == want || got.starts_with("none"),
+        w => got == w,
+    }
+}
+
+/// Says `turns` to a fresh session of `agent` as Maria: what it did with the last one, and
+/// how long that turn took (ms).
+async fn outcome(
+    db: &Db,
+    records: &calls::RecordWriter,
+    account: i64,
+    agent: &str,
+    turns: &[&str],
+) -> anyhow::Result<(String, f64)> {
+    let setup = SessionSetup {
+        db: db.clone(),
+        records: records.clone(),
+        account,
+        agent: agent.into(),
+        caller_number: Some(crate::demo::customer_phone(0)),
+        record: None,
+    };
+    let mut s = Session::start(setup).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut events = s.observe();
+    s.greeting();
+    let mut last = (String::new(), Next::Listen, 0.0);
+    for text in turns {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let started = Instant::now();
+        let next = s.respond(text, &tx).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        drop(tx);
+        let mut said = Vec::new();
+        while let Some(x) = rx.recv().await {
+            said.push(x);
+        }
+        last = (said.join(" "), next, ms);
+    }
+    let mut tools = Vec::new();
+    while let Ok((kind, data)) = events.try_recv() {
+        if kind == "tool_call" {
+            tools.push(data["tool"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    let (said, next, ms) = last;
+    Ok((label(&next, &tools, &said), ms))
+}
+
+/// Every held-out phrasing said to `agent` of the demo account, `parallel` conversations at
+/// once. The demo account must exist in `db`.
+pub async fn measure(db: &Db, agent: &str, parallel: usize) -> anyhow::Result<Score> {
+    let account = accounts::by_slug(db, crate::demo::ACCOUNT).await?.context("the demo account")?.id;
+    let llm = config::get_by_key::<crate::model::AiAgent>(db, account, agent)
+        .await?
+        .with_context(|| format!("no AI agent {agent}"))?
+        .spec
+        .llm
+        .is_some();
+    let records = calls::RecordWriter::start(db.clone());
+    let jobs: Vec<(&'static str, &'static str)> =
+        phrases::SETS.iter().flat_map(|(want, set)| set.iter().map(move |p| (*want, *p))).collect();
+    let jobs = Arc::new(jobs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..parallel.max(1) {
+        let (db, records, jobs, next, agent) =
+            (db.clone(), records.clone(), jobs.clone(), next.clone(), agent.to_string());
+        workers.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(want, phrase)) = jobs.get(i) else { break };
+                // Yes and no answer the agent's offer of a person, made after a question it
+                // cannot help with.
+                let turns: Vec<&str> = if want == "yes" || want == "no" {
+                    vec!["what's the meaning of life", phrase]
+                } else {
+                    vec![phrase]
+                };
+                let got = outcome(&db, &records, account, &agent, &turns).await?;
+                done.push((i, got));
+            }
+            anyhow::Ok(done)
+        }));
+    }
+    let mut results = vec![None; jobs.len()];
+    for w in workers {
+        for (i, got) in w.await?? {
+            results[i] = Some(got);
+        }
+    }
+    let mut score = Score::default();
+    for (want, set) in phrases::SETS {
+        score.per_intent.push((want, 0, set.len()));
+    }
+    for (&(want, said), got) in jobs.iter().zip(results) {
+        let (got, ms) = got.context("a phrasing was not measured")?;
+        score.turn_ms.push(ms);
+        score.fallbacks += usize::from(got == "fallback");
+        let entry = score.per_intent.iter_mut().find(|(w, _, _)| *w == want).context("intent")?;
+        if is_right(want, &got, llm) {
+            entry.1 += 1;
+        } else {
+            score.misses.push(Miss { said, want, got });
+        }
+    }
+    Ok(score)
+}
+
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n => v[((n as f64 * p).ceil() as usize).clamp(1, n) - 1],
+    }
+}
+
+fn print(title: &str, score: &Score) {
+    println!("{title}");
+    let per: Vec<String> = score.per_intent.iter().map(|(w, r, n)| format!("{w} {r}/{n}")).collect();
+    println!("  {}", per.join(", "));
+    println!(
+        "  accuracy {:.1} % ({}/{}); out-of-scope questions acted on: {}; turns given up (fallback): {}",
+        score.accuracy() * 100.0,
+        score.right(),
+        score.all(),
+        score.out_of_scope_acted_on(),
+        score.fallbacks
+    );
+    println!(
+        "  time to decide and answer a turn: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        percentile(&score.turn_ms, 0.5),
+        percentile(&score.turn_ms, 0.95),
+        score.turn_ms.iter().cloned().fold(0.0, f64::max)
+    );
+    for m in &score.misses {
+        println!("  missed: {:?} wanted {}, got {}", m.said, m.want, m.got);
+    }
+}
+
+pub async fn intents(opts: BenchIntentsOptions) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = Db::open(&Db::sqlite_url(dir.path())).await?;
+    crate::demo::ensure(&db).await?;
+    let all: usize = phrases::SETS.iter().map(|(_, s)| s.len()).sum();
+    println!(
+        "Switchboard intents benchmark: {all} held-out phrasings (10 intents, out-of-scope questions \
+         included), each the first turn of a new conversation; {} conversations at once; {} CPU cores",
+        opts.parallel,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    println!();
+    let guided = measure(&db, "order-assistant", opts.parallel).await?;
+    print("1. the offline guided agent (sentence embeddings and rules)", &guided);
+    let Some(url) = opts.llm_url else {
+        println!();
+        println!("(give --llm-url and --llm-model to measure an LLM deciding instead)");
+        return Ok(());
+    };
+    let account = accounts::by_slug(&db, crate::demo::ACCOUNT).await?.context("the demo account")?.id;
+    let mut agent = config::get_by_key::<crate::model::AiAgent>(&db, account, "order-assistant")
+        .await?
+        .context("the demo's order assistant")?
+        .spec;
+    agent.name = "order-assistant-llm".into();
+    agent.llm = Some(serde_json::from_value(serde_json::json!({
+        "base_url": url, "model": opts.llm_model,
+        "first_token_timeout_ms": opts.first_token_timeout_ms,
+        "stall_timeout_ms": opts.first_token_timeout_ms.max(2000)
+    }))?);
+    let request = crate::agent::warm_up::request(&db, account, &agent).await?.context("an LLM agent")?;
+    config::create(&db, account, agent).await?;
+    let client = crate::llm::OpenAiCompatible::new(&url, None);
+    println!();
+    match crate::agent::warm_up::send(&client, request).await {
+        Ok(took) => println!("LLM warm-up (system prompt and tools read once): {} ms", took.as_millis()),
+        Err(why) => println!("LLM warm-up failed: {why}"),
+    }
+    let llm = measure(&db, "order-assistant-llm", opts.parallel).await?;
+    print(
+        &format!(
+            "2. the same agent deciding with the LLM {} at {url} (first-token limit {} ms)",
+            opts.llm_model, opts.first_token_timeout_ms
+        ),
+        &llm,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_are_scored_by_what_the_agent_did() {
+        let listen = Next::Listen;
+        assert_eq!(label(&listen, &["lookup_customer".into(), "lookup_order".into()], "x"), "order");
+        assert_eq!(label(&listen, &["lookup_customer".into()], "Hi"), "none: Hi");
+        assert_eq!(label(&Next::Hangup { reason: "bye".into() }, &[], ""), "goodbye");
+        let fallback = Next::Fallback { target: crate::model::Target::Hangup, reason: "llm".into() };
+        assert_eq!(label(&fallback, &["lookup_order".into()], ""), "fallback");
+        assert!(is_right("yes", "person", false) && !is_right("yes", "none: ok", true));
+        assert!(is_right("greet", "none: Hello there", true) && is_right("greet", "greet", false));
+        assert!(!is_right("greet", "none: Hello there", false), "the guided agent answers greetings itself");
+        assert!(
+            is_right("unknown", "none: We ship to the US only.", true) && !is_right("unknown", "order", true)
+        );
+        assert!(!is_right("order", "fallback", true));
+    }
+}
