@@ -53,6 +53,9 @@ pub struct Db {
     backend: Backend,
     /// Seals configuration secrets at rest; without it they are written as given.
     secrets: Option<std::sync::Arc<crate::secrets::SecretKey>>,
+    /// This process's node of a cluster sharing the database (`serve --node-id`): the calls it
+    /// records are its own. `None` for a single node.
+    node: Option<i64>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -94,7 +97,7 @@ impl Db {
             pool_options = pool_options.max_connections(10);
         }
         let pool = pool_options.connect_with(options).await?;
-        let db = Db { pool, backend, secrets: None };
+        let db = Db { pool, backend, secrets: None, node: None };
         db.migrate().await?;
         Ok(db)
     }
@@ -145,6 +148,17 @@ impl Db {
     }
 
     /// Seals configuration secrets with `key` from now on (and opens sealed ones).
+    /// The same database as node `node` of a cluster.
+    pub fn with_node(mut self, node: i64) -> Db {
+        self.node = Some(node);
+        self
+    }
+
+    /// This process's node of a cluster, if it is one.
+    pub fn node(&self) -> Option<i64> {
+        self.node
+    }
+
     pub fn with_secrets(mut self, key: crate::secrets::SecretKey) -> Db {
         self.secrets = Some(std::sync::Arc::new(key));
         self

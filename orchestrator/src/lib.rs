@@ -11,6 +11,7 @@ pub mod agenttools;
 pub mod api;
 pub mod calls;
 pub mod clock;
+pub mod cluster;
 pub mod db;
 pub mod error;
 pub mod live;

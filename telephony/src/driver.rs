@@ -101,6 +101,7 @@ pub enum DriverCommand {
     /// Runs an OPTIONS request through the core and answers with its response status.
     Probe(oneshot::Sender<u16>),
     SetFloodLimits(FloodConfig),
+    SetDraining(bool),
     /// Test builds only: panics the driver task outside any message's handling.
     #[cfg(feature = "fault-injection")]
     Crash,
@@ -187,6 +188,13 @@ impl SipHandle {
     /// Replaces the per-source request limits.
     pub async fn set_flood_limits(&self, config: FloodConfig) {
         let _ = self.commands.send(DriverCommand::SetFloodLimits(config)).await;
+    }
+
+    /// Stops (or resumes) taking new calls: OPTIONS and new INVITEs are answered 503 with
+    /// `Retry-After` (a dispatcher in front takes the node out), calls up go on, phones still
+    /// register.
+    pub async fn set_draining(&self, draining: bool) {
+        let _ = self.commands.send(DriverCommand::SetDraining(draining)).await;
     }
 
     /// Test builds only: makes the driver task panic outside any message's handling (its
@@ -590,6 +598,7 @@ impl SipDriver {
                 guarded(&self.counters, "directory", b"", || server.set_directory(now, d));
             }
             Some(DriverCommand::SetFloodLimits(config)) => server.set_flood_limits(config),
+            Some(DriverCommand::SetDraining(on)) => server.set_draining(on),
             Some(DriverCommand::Stats(reply)) => {
                 let uplinks = server.uplink_status();
                 let registered = uplinks

@@ -9,6 +9,7 @@ mod agent_chats;
 mod audio;
 mod auth;
 mod calls;
+mod cluster;
 mod coaching;
 mod commerce;
 mod config;
@@ -202,6 +203,7 @@ fn declare(api: &mut Api) {
     agent_chats::routes(api);
     replay::routes(api);
     registrations::routes(api);
+    cluster::routes(api);
     live::routes(api);
     voicemail::routes(api);
 }

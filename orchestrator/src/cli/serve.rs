@@ -28,6 +28,17 @@ pub struct ServeOptions {
     /// Load the demo account (idempotent) and print its logins.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
+    /// This process's node of a cluster sharing one PostgreSQL database behind a SIP
+    /// dispatcher (see deploy/kamailio): its calls are its own, a dead node's calls are closed
+    /// by the others, and SIGTERM drains it (no new calls; it stops when its calls have ended).
+    #[arg(long, env = "SWITCHBOARD_NODE_ID", value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub node_id: Option<i64>,
+    /// A node's lease in seconds: a node that has not renewed it for this long is dead.
+    #[arg(long, env = "SWITCHBOARD_NODE_LEASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=600))]
+    pub node_lease_seconds: u64,
+    /// How long a draining node waits for its calls to end before it stops anyway.
+    #[arg(long, env = "SWITCHBOARD_DRAIN_SECONDS", default_value_t = 3600)]
+    pub drain_seconds: u64,
     /// Address for HTTPS (API, web UI and SIP over secure WebSocket at `/sip`), with the given
     /// certificate, or a self-signed one made in the data directory when none is given.
     #[arg(long, env = "SWITCHBOARD_HTTPS", default_value = "127.0.0.1:8443")]
@@ -142,6 +153,20 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let url = opts.data.url()?;
     let db = opts.data.open().await?;
     tracing::info!(database = %redact_url(&url), "database ready");
+    // A node of a cluster joins before it takes a call (its calls carry its id).
+    let node = match opts.node_id {
+        Some(id) => {
+            let lease = std::time::Duration::from_secs(opts.node_lease_seconds);
+            let node =
+                crate::cluster::Node::join(&db, id, lease, &opts.sip.to_string(), &opts.http.to_string())
+                    .await
+                    .context("cannot join the cluster")?;
+            tracing::info!(node = id, lease_seconds = opts.node_lease_seconds, "joined the cluster");
+            Some(node)
+        }
+        None => None,
+    };
+    let db = node.as_ref().map_or(db, |n| n.db().clone());
     let demo_logins = match opts.demo {
         true => Some(demo::ensure(&db).await.context("cannot load the demo account")?),
         false => None,
@@ -257,8 +282,14 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let (drain_sip, drain_node) = (sip.clone(), node.clone());
+    let drain_limit = std::time::Duration::from_secs(opts.drain_seconds);
     tokio::spawn(async move {
         shutdown.await;
+        // A node of a cluster drains first: no new calls, the calls up finish.
+        if let Some(node) = drain_node {
+            node.drain(&drain_sip, drain_limit).await;
+        }
         let _ = stop_tx.send(true);
     });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -272,6 +303,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     sip.shutdown().await;
     let _ = sip_task.await;
     tracing::info!("SIP stopped and call records written; closing the database");
+    if let Some(node) = &node {
+        node.leave().await;
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

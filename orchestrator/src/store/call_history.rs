@@ -269,9 +269,24 @@ pub async fn list_for_customer(
 }
 
 /// Closes the call records a previous run of the process left open (it died with calls up):
-/// each ends as failed where its timeline ends, with an `interrupted` event. Returns how many.
+/// each ends as failed where its timeline ends, with an `interrupted` event. On a node of a
+/// cluster, only its own. Returns how many.
 pub async fn close_abandoned(db: &Db) -> Result<u64> {
-    let open: Vec<i64> = sqlx::query("SELECT id FROM call_records WHERE ended_at IS NULL")
+    close_open(db, db.node(), "Switchboard stopped during the call").await
+}
+
+/// Closes the open call records of `node` (every open record when `None`) as failed, with an
+/// `interrupted` event giving `reason`. Returns how many.
+pub async fn close_open(db: &Db, node: Option<i64>, reason: &str) -> Result<u64> {
+    let sql = match node {
+        Some(_) => "SELECT id FROM call_records WHERE ended_at IS NULL AND node_id = $1",
+        None => "SELECT id FROM call_records WHERE ended_at IS NULL",
+    };
+    let mut query = sqlx::query(sql);
+    if let Some(node) = node {
+        query = query.bind(node);
+    }
+    let open: Vec<i64> = query
         .fetch_all(db.pool())
         .await?
         .iter()
@@ -284,7 +299,7 @@ pub async fn close_abandoned(db: &Db) -> Result<u64> {
             .fetch_one(&mut *tx)
             .await?
             .try_get("last")?;
-        let event = serde_json::json!({ "reason": "Switchboard stopped during the call" });
+        let event = serde_json::json!({ "reason": reason });
         sqlx::query(
             "UPDATE call_records SET ended_at = COALESCE($1, started_at), disposition = 'failed', \
              hung_up_by = 'system' WHERE id = $2 AND ended_at IS NULL",

@@ -109,6 +109,8 @@ pub struct CallRecord {
     /// Cost in millionths of the account currency.
     pub cost_micros: i64,
     pub summary: Option<String>,
+    /// The node of a cluster that carried the call (`serve --node-id`); none on a single node.
+    pub node_id: Option<i64>,
 }
 
 /// One party of a call: the caller, or someone rung for them.
@@ -158,7 +160,7 @@ pub struct NewCall {
 
 pub(super) const CALL_COLS: &str =
     "id, direction, from_number, to_number, customer_id, agent_extension, ai_agent, \
-                         started_at, answered_at, ended_at, disposition, hung_up_by, cost_micros, summary";
+                         started_at, answered_at, ended_at, disposition, hung_up_by, cost_micros, summary, node_id";
 
 pub(super) fn record_from_row(row: &sqlx::any::AnyRow) -> Result<CallRecord> {
     Ok(CallRecord {
@@ -176,11 +178,12 @@ pub(super) fn record_from_row(row: &sqlx::any::AnyRow) -> Result<CallRecord> {
         hung_up_by: row.try_get::<Option<String>, _>("hung_up_by")?.as_deref().and_then(HungUpBy::parse),
         cost_micros: row.try_get("cost_micros")?,
         summary: row.try_get("summary")?,
+        node_id: row.try_get("node_id")?,
     })
 }
 
 pub async fn create(db: &Db, account_id: i64, call: &NewCall) -> Result<i64> {
-    insert_record(db.pool(), account_id, call, None, now_ms()).await
+    insert_record(db.pool(), account_id, call, None, now_ms(), db.node()).await
 }
 
 /// Inserts a call record; `match_phone` (E.164) links it to the account's customer with that
@@ -191,12 +194,13 @@ async fn insert_record<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     call: &NewCall,
     match_phone: Option<&str>,
     at: i64,
+    node: Option<i64>,
 ) -> Result<i64> {
     let row = sqlx::query(
         "INSERT INTO call_records (account_id, direction, from_number, to_number, customer_id, \
-         agent_extension, ai_agent, started_at) VALUES ($1, $2, $3, $4, \
+         agent_extension, ai_agent, started_at, node_id) VALUES ($1, $2, $3, $4, \
          COALESCE($5, (SELECT MIN(customer_id) FROM customer_phones WHERE account_id = $1 AND number = $9)), \
-         $6, $7, $8) RETURNING id",
+         $6, $7, $8, $10) RETURNING id",
     )
     .bind(account_id)
     .bind(&call.direction)
@@ -207,6 +211,7 @@ async fn insert_record<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     .bind(&call.ai_agent)
     .bind(at)
     .bind(match_phone)
+    .bind(node)
     .fetch_one(ex)
     .await?;
     Ok(row.try_get("id")?)
@@ -606,7 +611,7 @@ async fn write_batch(db: &Db, batch: &[RecordOp], known: &Ids) -> Result<Written
     // its caller's leg.
     for op in batch {
         let RecordOp::Create { key, account, call, match_phone, at } = op else { continue };
-        let id = insert_record(&mut *tx, *account, call, match_phone.as_deref(), *at).await?;
+        let id = insert_record(&mut *tx, *account, call, match_phone.as_deref(), *at, db.node()).await?;
         sqlx::query(
             "INSERT INTO call_legs (call_id, kind, endpoint, started_at) VALUES ($1, 'caller', $2, $3)",
         )

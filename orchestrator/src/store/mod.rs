@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod call_cost;
 pub mod call_history;
 pub mod calls;
+pub mod cluster;
 pub mod commerce;
 pub mod config;
 pub mod conversations;

@@ -147,9 +147,18 @@ pub async fn delete(db: &Db, id: i64, call_id: i64, why: &str) -> Result<()> {
 /// Recordings still open (a previous run died mid-call): id, path and length as last written
 /// into the row.
 pub async fn still_open(db: &Db) -> Result<Vec<(i64, String, i64)>> {
-    let rows = sqlx::query("SELECT id, path, duration_ms FROM call_recordings WHERE ended_at IS NULL")
-        .fetch_all(db.pool())
-        .await?;
+    let sql = match db.node() {
+        Some(_) => {
+            "SELECT id, path, duration_ms FROM call_recordings WHERE ended_at IS NULL \
+             AND call_id IN (SELECT id FROM call_records WHERE node_id = $1)"
+        }
+        None => "SELECT id, path, duration_ms FROM call_recordings WHERE ended_at IS NULL",
+    };
+    let mut query = sqlx::query(sql);
+    if let Some(node) = db.node() {
+        query = query.bind(node);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("path")?, r.try_get("duration_ms")?))).collect()
 }
 
@@ -164,12 +173,27 @@ pub async fn set_length(db: &Db, id: i64, duration_ms: i64) -> Result<()> {
 }
 
 /// Closes recordings a previous run left open (the process died mid-call): they end where
-/// their last update put them. Returns how many.
+/// their last update put them (on a node of a cluster, only those of its own calls). Returns
+/// how many.
 pub async fn close_abandoned(db: &Db) -> Result<u64> {
-    let done =
-        sqlx::query("UPDATE call_recordings SET ended_at = started_at + duration_ms WHERE ended_at IS NULL")
-            .execute(db.pool())
-            .await?;
+    close_open(db, db.node()).await
+}
+
+/// Closes the open recordings of `node`'s calls (every open recording when `None`) where
+/// their last update put them. Returns how many.
+pub async fn close_open(db: &Db, node: Option<i64>) -> Result<u64> {
+    let sql = match node {
+        Some(_) => {
+            "UPDATE call_recordings SET ended_at = started_at + duration_ms WHERE ended_at IS NULL \
+             AND call_id IN (SELECT id FROM call_records WHERE node_id = $1)"
+        }
+        None => "UPDATE call_recordings SET ended_at = started_at + duration_ms WHERE ended_at IS NULL",
+    };
+    let mut query = sqlx::query(sql);
+    if let Some(node) = node {
+        query = query.bind(node);
+    }
+    let done = query.execute(db.pool()).await?;
     Ok(done.rows_affected())
 }
 

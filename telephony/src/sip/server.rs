@@ -71,6 +71,9 @@ pub struct SipServer {
     server_name: String,
     flood: FloodGuard,
     dropped: Dropped,
+    /// Taking no new calls (a node of a cluster being drained): OPTIONS and new INVITEs are
+    /// answered 503, so that a dispatcher in front sends calls elsewhere; calls up go on.
+    draining: bool,
 }
 
 fn is_request_like(buf: &[u8]) -> bool {
@@ -126,7 +129,18 @@ impl SipServer {
             server_name: server_name.into(),
             flood: FloodGuard::new(FloodConfig::default()),
             dropped: Dropped::default(),
+            draining: false,
         }
+    }
+
+    /// Stops (or resumes) taking new calls; see `draining`.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+    }
+
+    /// Whether a request belongs to a dialog (its To has a tag).
+    fn in_dialog(req: &Request) -> bool {
+        req.headers.get("To").and_then(|v| NameAddr::parse(v).ok()).is_some_and(|t| t.tag().is_some())
     }
 
     /// Replaces the flood limits (see `flood::FloodConfig`).
@@ -451,6 +465,12 @@ impl SipServer {
                 Method::Register => {
                     self.registrar.handle_register(now_ms, &req, source, transport, &self.directory)
                 }
+                Method::Options | Method::Invite if self.draining && !Self::in_dialog(&req) => {
+                    let mut r = Response::for_request(&req, 503, Some("drain"));
+                    r.reason = "Draining".into();
+                    r.headers.push("Retry-After", "30");
+                    r
+                }
                 Method::Options => {
                     let mut r = Response::for_request(&req, 200, Some("opt"));
                     r.headers.push("Allow", ALLOW);
@@ -458,12 +478,7 @@ impl SipServer {
                     r
                 }
                 Method::Invite => {
-                    let in_dialog = req
-                        .headers
-                        .get("To")
-                        .and_then(|v| NameAddr::parse(v).ok())
-                        .is_some_and(|t| t.tag().is_some());
-                    let answer = if in_dialog {
+                    let answer = if Self::in_dialog(&req) {
                         self.b2bua.handle_in_call(now_ms, &req, source)
                     } else {
                         // A carrier is trusted by address; a registered phone at that very address
@@ -576,6 +591,29 @@ mod tests {
              Max-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
         )
         .into_bytes()
+    }
+
+    #[test]
+    fn a_draining_server_refuses_new_calls_and_probes_but_not_registrations() {
+        let mut s = server();
+        s.set_draining(true);
+        s.handle_datagram(0, src(), "UDP", &msg("OPTIONS", "z9hG4bKd1", ""));
+        let r = response(&mut s);
+        assert_eq!((r.status, r.reason.as_str()), (503, "Draining"));
+        assert_eq!(r.headers.get("Retry-After"), Some("30"));
+        let invite = msg("INVITE", "z9hG4bKd2", "Contact: <sip:x@127.0.0.1:5062>\r\n");
+        s.handle_datagram(0, src(), "UDP", &invite);
+        assert_eq!(response(&mut s).status, 503);
+        s.handle_datagram(
+            0,
+            src(),
+            "UDP",
+            &msg("REGISTER", "z9hG4bKd3", "Contact: <sip:101@127.0.0.1:5062>\r\n"),
+        );
+        assert_eq!(response(&mut s).status, 401, "phones still register on a draining node");
+        s.set_draining(false);
+        s.handle_datagram(0, src(), "UDP", &msg("OPTIONS", "z9hG4bKd4", ""));
+        assert_eq!(response(&mut s).status, 200);
     }
 
     #[test]

@@ -1,0 +1,217 @@
+//! Three Switchboard nodes on one PostgreSQL database behind Kamailio's dispatcher, configured
+//! by the repository's own `deploy/kamailio/kamailio.cfg`: a carrier (sipp) calls the entry;
+//! calls spread over the nodes; a node killed with SIGKILL during a call is taken out (new
+//! calls succeed on the others) and its call's record is closed as failed by another node once
+//! its lease lapses; a drained node (SIGTERM) takes no new call, finishes the one it has and
+//! stops; restarted, it rejoins and takes calls again.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use switchboard_tests::{
+    add_number, free_udp_port, fresh_postgres, get_json, login, require_program, run_carrier, set_demo_trunk,
+    sipp_counts, Server,
+};
+
+const NUMBER: &str = "+15557770100";
+
+/// Kamailio in the foreground, stopped when dropped.
+struct Entry(Child);
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_entry(dir: &Path, port: u16, nodes: &[u16]) -> Entry {
+    let list = dir.join("dispatcher.list");
+    let lines: Vec<String> = nodes.iter().map(|p| format!("1 sip:127.0.0.1:{p}")).collect();
+    std::fs::write(&list, lines.join("\n") + "\n").unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kamailio/kamailio.cfg");
+    let log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
+    let child = Command::new("kamailio")
+        .args(["-DD", "-E", "-f"])
+        .arg(&cfg)
+        .arg("-A")
+        .arg(format!("SIP_LISTEN=udp:127.0.0.1:{port}"))
+        .arg("-A")
+        .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
+        .args(["-A", "PROBE_SECONDS=1", "-Y", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start kamailio");
+    Entry(child)
+}
+
+fn node(dir: &Path, id: u16, sip: u16, pg: &str, demo: bool) -> Server {
+    let data = dir.join(format!("node{id}"));
+    let (id, sip) = (id.to_string(), format!("127.0.0.1:{sip}"));
+    let mut args = vec!["--node-id", &id, "--node-lease-seconds", "3", "--sip", &sip, "--no-https"];
+    if demo {
+        args.push("--demo");
+    }
+    // The nodes share the key that seals configuration secrets (trunk passwords) at rest.
+    let key = "5b".repeat(32);
+    Server::start(&data, &args, &[("DATABASE_URL", pg), ("SWITCHBOARD_SECRET_KEY", &key)])
+        .expect("start a node")
+}
+
+/// The account's calls, newest first.
+async fn calls(client: &reqwest::Client, server: &Server, cookie: &str) -> Vec<serde_json::Value> {
+    get_json(client, server, cookie, "/api/calls?limit=100").await.as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until `f` holds for the account's calls.
+async fn wait_calls(
+    client: &reqwest::Client,
+    server: &Server,
+    cookie: &str,
+    what: &str,
+    f: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let c = calls(client, server, cookie).await;
+        if f(&c) {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "{what}: {c:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn on_node(calls: &[serde_json::Value], node: i64) -> Vec<&serde_json::Value> {
+    calls.iter().filter(|c| c["node_id"] == node).collect()
+}
+
+fn carrier(entry: u16, calls: u32, hold_ms: u32) -> tokio::task::JoinHandle<std::process::Output> {
+    let (calls, hold) = (calls.to_string(), hold_ms.to_string());
+    let entry = format!("127.0.0.1:{entry}");
+    tokio::spawn(async move {
+        run_carrier(
+            "cluster_call.xml",
+            &entry,
+            free_udp_port(),
+            NUMBER,
+            &["-m", &calls, "-r", "5", "-d", &hold, "-timeout", "60", "-timeout_error"],
+        )
+        .await
+    })
+}
+
+#[tokio::test]
+async fn calls_spread_over_nodes_and_survive_a_killed_and_a_drained_node() {
+    if !require_program("kamailio") || !require_program("sipp") {
+        return;
+    }
+    let Some(pg) = fresh_postgres().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let entry_port = free_udp_port();
+    let ports = [free_udp_port(), free_udp_port(), free_udp_port()];
+    // Node 1 loads the demo account; the carrier's trunk trusts the entry, and a number goes
+    // to voicemail (it answers and keeps the caller until they hang up).
+    let n1 = node(dir.path(), 1, ports[0], &pg, true);
+    let client = switchboard_tests::http();
+    let admin = login(&client, &n1, "admin@demo.example", "switchboard-demo").await.unwrap();
+    set_demo_trunk(&client, &n1, &admin, None, Some(entry_port)).await;
+    add_number(&client, &n1, &admin, NUMBER, serde_json::json!({"type": "voicemail_box", "name": "support"}))
+        .await;
+    let n2 = node(dir.path(), 2, ports[1], &pg, false);
+    let mut n3 = node(dir.path(), 3, ports[2], &pg, false);
+    let mut n2 = Some(n2);
+    let nodes = get_json(&client, &n1, &admin, "/api/cluster/nodes").await;
+    let ids: Vec<i64> = nodes.as_array().unwrap().iter().map(|n| n["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3], "{nodes}");
+    let _entry = start_entry(dir.path(), entry_port, &ports);
+    tokio::time::sleep(Duration::from_secs(2)).await; // the first probes
+
+    // Six calls spread over the three nodes.
+    let out = carrier(entry_port, 6, 1500).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(sipp_counts(&stdout), (6, 0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let c = wait_calls(&client, &n1, &admin, "six ended calls", |c| {
+        c.len() == 6 && c.iter().all(|c| !c["ended_at"].is_null())
+    })
+    .await;
+    for id in 1..=3 {
+        assert_eq!(on_node(&c, id).len(), 2, "round robin: two calls each: {c:#?}");
+    }
+
+    // Node 2 is killed while it holds a call (three long calls: one on each node).
+    let long = carrier(entry_port, 3, 8_000);
+    let c = wait_calls(&client, &n1, &admin, "a call up on node 2", |c| {
+        (1..=3).all(|n| on_node(c, n).iter().any(|c| c["ended_at"].is_null()))
+    })
+    .await;
+    let lost = on_node(&c, 2).into_iter().find(|c| c["ended_at"].is_null()).unwrap()["id"].clone();
+    n2.as_mut().unwrap().signal_and_wait(libc::SIGKILL, Duration::from_secs(5)).unwrap();
+    // New calls succeed on the others (the entry fails over, then its probes take node 2 out).
+    let out = carrier(entry_port, 4, 500).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(sipp_counts(&stdout), (4, 0), "calls after node 2 died: {stdout}");
+    // Its call's record is closed as failed by another node once its lease lapsed.
+    let lost_call = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let call = get_json(&client, &n1, &admin, &format!("/api/calls/{lost}")).await;
+            if !call["ended_at"].is_null() {
+                break call;
+            }
+            assert!(Instant::now() < deadline, "node 2's call still open: {call}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    assert_eq!(lost_call["disposition"], "failed", "{lost_call}");
+    let timeline = lost_call["timeline"].to_string();
+    assert!(timeline.contains("interrupted") && timeline.contains("node 2"), "{timeline}");
+    let nodes = get_json(&client, &n1, &admin, "/api/cluster/nodes").await;
+    let ids: Vec<i64> = nodes.as_array().unwrap().iter().map(|n| n["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [1, 3], "node 2 is gone from the cluster: {nodes}");
+    // The long calls on nodes 1 and 3 end as their caller hangs up (the one on node 2 cannot).
+    wait_calls(&client, &n1, &admin, "the long calls ended", |c| c.iter().all(|c| !c["ended_at"].is_null()))
+        .await;
+    long.abort();
+
+    // Node 3 is drained while it holds a call: the call finishes, no new call goes to it,
+    // and it stops by itself.
+    let held = carrier(entry_port, 2, 6000);
+    let c = wait_calls(&client, &n1, &admin, "a new call up on node 3", |c| {
+        on_node(c, 3).iter().any(|c| c["ended_at"].is_null() && c["to_number"] == NUMBER)
+            && on_node(c, 1).iter().any(|c| c["ended_at"].is_null())
+    })
+    .await;
+    let drained_call = on_node(&c, 3).into_iter().find(|c| c["ended_at"].is_null()).unwrap()["id"].clone();
+    let before = calls(&client, &n1, &admin).await.len();
+    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+    unsafe {
+        libc::kill(n3.pid(), libc::SIGTERM);
+    }
+    n3.wait_for_log("draining", Duration::from_secs(5)).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await; // the entry's probe sees the 503
+    let out = carrier(entry_port, 2, 300).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(sipp_counts(&stdout), (2, 0), "calls while node 3 drains: {stdout}");
+    // (Signal 0 sends nothing: this only waits for the node to exit.)
+    let status = n3.signal_and_wait(0, Duration::from_secs(20)).unwrap();
+    assert!(status.success(), "node 3 stopped cleanly once its call ended: {status}");
+    let out = held.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(sipp_counts(&stdout), (2, 0), "the calls up during the drain finished: {stdout}");
+    let call = get_json(&client, &n1, &admin, &format!("/api/calls/{drained_call}")).await;
+    assert_ne!(call["disposition"], "failed", "{call}");
+    let after = calls(&client, &n1, &admin).await;
+    let new_on_3 = after.iter().take(after.len() - before).filter(|c| c["node_id"] == 3).count();
+    assert_eq!(new_on_3, 0, "no new call went to the draining node: {after:#?}");
+
+    // Restarted, node 3 rejoins without any step and takes calls again.
+    let _n3 = node(dir.path(), 3, ports[2], &pg, false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = calls(&client, &n1, &admin).await.len();
+    let out = carrier(entry_port, 4, 300).await.unwrap();
+    assert_eq!(sipp_counts(&String::from_utf8_lossy(&out.stdout)), (4, 0));
+    let after = wait_calls(&client, &n1, &admin, "four more calls", |c| c.len() == before + 4).await;
+    assert!(after.iter().take(4).any(|c| c["node_id"] == 3), "node 3 takes calls again: {after:#?}");
+}
