@@ -6,6 +6,7 @@
 //! stops; restarted, it rejoins and takes calls again.
 
 use std::path::Path;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use switchboard_tests::{
@@ -15,12 +16,25 @@ use switchboard_tests::{
 
 const NUMBER: &str = "+15557770100";
 
-/// Kamailio in the foreground, stopped when dropped.
+/// Kamailio in the foreground, in a process group of its own (it forks its workers), stopped
+/// with all of them when dropped.
 struct Entry(Child);
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = -(self.0.id() as i32);
+        // SAFETY: kill(2) on our own child's process group has no memory-safety preconditions.
+        unsafe {
+            libc::kill(group, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(group, libc::SIGKILL);
+        }
         let _ = self.0.wait();
     }
 }
@@ -39,6 +53,7 @@ fn start_entry(dir: &Path, port: u16, nodes: &[u16]) -> Entry {
         .arg("-A")
         .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
         .args(["-A", "PROBE_SECONDS=1", "-Y", dir.to_str().unwrap()])
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
