@@ -56,12 +56,12 @@ fn resident_bytes() -> f64 {
         .map_or(0.0, |kb| kb * 1024.0)
 }
 
-fn free_udp_port() -> anyhow::Result<u16> {
+pub(super) fn free_udp_port() -> anyhow::Result<u16> {
     Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// (successful, failed) from sipp's final statistics screen.
-fn sipp_counts(stdout: &str) -> (u64, u64) {
+pub(super) fn sipp_counts(stdout: &str) -> (u64, u64) {
     let last_number = |label: &str| {
         stdout
             .lines()
@@ -73,7 +73,7 @@ fn sipp_counts(stdout: &str) -> (u64, u64) {
     (last_number("Successful call"), last_number("Failed call"))
 }
 
-const CALL: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+pub(super) const CALL: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="bench call">
   <send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0

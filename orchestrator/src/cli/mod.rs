@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_agent;
+pub mod bench_cluster;
 pub mod bench_coach;
 pub mod bench_intents;
 pub mod bench_mixer;
@@ -133,6 +134,9 @@ pub enum BenchCommand {
     Mixer(bench_mixer::BenchMixerOptions),
     /// Live coaching: time from the caller's words to the agent's card.
     Coach(bench_coach::BenchCoachOptions),
+    /// Several nodes behind Kamailio on one PostgreSQL: set-up rate and held calls with one
+    /// node and with several, side by side (needs sipp and kamailio).
+    Cluster(bench_cluster::BenchClusterOptions),
     /// Understanding callers: the guided agent (and an LLM, with --llm-url) on held-out
     /// phrasings, several conversations at once: accuracy and time per turn.
     Intents(bench_intents::BenchIntentsOptions),
@@ -215,6 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Mixer(opts)) => bench_mixer::mixer(opts).await,
         Command::Bench(BenchCommand::Coach(opts)) => bench_coach::coach(opts).await,
         Command::Bench(BenchCommand::Intents(opts)) => bench_intents::intents(opts).await,
+        Command::Bench(BenchCommand::Cluster(opts)) => bench_cluster::cluster(opts).await,
         Command::Bench(BenchCommand::Speech(opts)) => {
             tokio::task::spawn_blocking(move || bench_speech::speech(opts)).await?
         }

@@ -67,7 +67,16 @@ pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
 
 /// CPU seconds this process has used (user + system), for benchmarks.
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_at("/proc/self/stat")
+}
+
+/// CPU time (user and system) process `pid` has used so far, in seconds (0 once it is gone).
+pub fn cpu_seconds_of(pid: u32) -> f64 {
+    cpu_seconds_at(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_seconds_at(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();
