@@ -35,7 +35,12 @@ impl Floor {
             &["-m", "1", "-d", &hold, "-timeout", "40s"],
         )
         .await;
-        assert!(out.status.success(), "sipp: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "sipp: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         // The call has ended: the agent is free again before the next one (no wrap-up here).
         tokio::time::sleep(Duration::from_millis(400)).await;
         let record = last_call(&self.client, &self.server, &self.admin).await;
