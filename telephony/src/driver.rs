@@ -69,6 +69,10 @@ pub struct Registration {
     pub transport: String,
     pub expires_in_s: u64,
     pub user_agent: Option<String>,
+    /// The proxies the REGISTER came through (`Path`), nearest first.
+    pub path: Vec<String>,
+    /// Registered through another node of a cluster (this node reaches it through its path).
+    pub remote: bool,
 }
 
 /// Counts for monitoring.
@@ -102,6 +106,9 @@ pub enum DriverCommand {
     Probe(oneshot::Sender<u16>),
     SetFloodLimits(FloodConfig),
     SetDraining(bool),
+    /// Devices registered through other nodes of a cluster: (account, extension, binding,
+    /// milliseconds until it expires; the binding's own `expires_at_ms` is ignored).
+    SetRemoteBindings(Vec<(i64, String, crate::sip::registrar::Binding, u64)>),
     /// Test builds only: panics the driver task outside any message's handling.
     #[cfg(feature = "fault-injection")]
     Crash,
@@ -195,6 +202,16 @@ impl SipHandle {
     /// register.
     pub async fn set_draining(&self, draining: bool) {
         let _ = self.commands.send(DriverCommand::SetDraining(draining)).await;
+    }
+
+    /// Replaces the devices registered through other nodes of a cluster, so that calls here
+    /// ring them too (through their `Path`).
+    /// Each comes with the milliseconds until it expires.
+    pub async fn set_remote_bindings(
+        &self,
+        bindings: Vec<(i64, String, crate::sip::registrar::Binding, u64)>,
+    ) {
+        let _ = self.commands.send(DriverCommand::SetRemoteBindings(bindings)).await;
     }
 
     /// Test builds only: makes the driver task panic outside any message's handling (its
@@ -599,6 +616,13 @@ impl SipDriver {
             }
             Some(DriverCommand::SetFloodLimits(config)) => server.set_flood_limits(config),
             Some(DriverCommand::SetDraining(on)) => server.set_draining(on),
+            Some(DriverCommand::SetRemoteBindings(list)) => server.set_remote_bindings(
+                list.into_iter()
+                    .map(|(account, ext, b, left_ms)| {
+                        (account, ext, crate::sip::registrar::Binding { expires_at_ms: now + left_ms, ..b })
+                    })
+                    .collect(),
+            ),
             Some(DriverCommand::Stats(reply)) => {
                 let uplinks = server.uplink_status();
                 let registered = uplinks
@@ -650,10 +674,11 @@ impl SipDriver {
             }
             Some(DriverCommand::ReportUnreached(call, report)) => server.report_unreached(call, report),
             Some(DriverCommand::Registrations(reply)) => {
-                let list = server
-                    .registrar()
-                    .all()
-                    .map(|(account, ext, b)| Registration {
+                let registrar = server.registrar();
+                let local = registrar.all().map(|r| (r, false));
+                let list = local
+                    .chain(registrar.remote().map(|r| (r, true)))
+                    .map(|((account, ext, b), remote)| Registration {
                         account,
                         extension: ext.to_string(),
                         contact: b.contact.clone(),
@@ -661,6 +686,8 @@ impl SipDriver {
                         transport: b.transport.clone(),
                         expires_in_s: b.expires_at_ms.saturating_sub(now) / 1000,
                         user_agent: b.user_agent.clone(),
+                        path: b.path.clone(),
+                        remote,
                     })
                     .collect();
                 let _ = reply.send(list);

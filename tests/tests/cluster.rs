@@ -3,15 +3,17 @@
 //! calls spread over the nodes; a node killed with SIGKILL during a call is taken out (new
 //! calls succeed on the others) and its call's record is closed as failed by another node once
 //! its lease lapses; a drained node (SIGTERM) takes no new call, finishes the one it has and
-//! stops; restarted, it rejoins and takes calls again.
+//! stops; restarted, it rejoins and takes calls again. A phone registered through the entry
+//! (which adds `Path`) is rung by queue calls on every node, also after the node that took its
+//! registration died.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use switchboard_tests::{
-    add_number, free_udp_port, fresh_postgres, get_json, login, require_program, run_carrier, set_demo_trunk,
-    sipp_counts, Server,
+    add_number, demo_account, free_udp_port, fresh_postgres, get_json, login, queues, require_program,
+    run_carrier, set_demo_trunk, sipp_counts, Baresip, Server,
 };
 
 const NUMBER: &str = "+15557770100";
@@ -103,30 +105,36 @@ fn on_node(calls: &[serde_json::Value], node: i64) -> Vec<&serde_json::Value> {
 }
 
 fn carrier(entry: u16, calls: u32, hold_ms: u32) -> tokio::task::JoinHandle<std::process::Output> {
-    let (calls, hold) = (calls.to_string(), hold_ms.to_string());
+    carrier_to(entry, NUMBER, calls, hold_ms, &["-r", "5"])
+}
+
+/// A carrier placing `calls` calls to `number` through the entry at the sipp rate options
+/// `rate` (e.g. `-r 5`), each held for `hold_ms` after it is answered.
+fn carrier_to(
+    entry: u16,
+    number: &'static str,
+    calls: u32,
+    hold_ms: u32,
+    rate: &[&str],
+) -> tokio::task::JoinHandle<std::process::Output> {
+    let mut args: Vec<String> = vec!["-m".into(), calls.to_string()];
+    args.extend(rate.iter().map(|s| s.to_string()));
+    // (Kamailio's workers may pass a node's 180 on after its 200; a caller ignores it.)
+    for a in [
+        "-d",
+        &hold_ms.to_string(),
+        "-timeout",
+        "60",
+        "-timeout_error",
+        "-default_behaviors",
+        "all,-abortunexp",
+    ] {
+        args.push(a.to_string());
+    }
     let entry = format!("127.0.0.1:{entry}");
     tokio::spawn(async move {
-        run_carrier(
-            "cluster_call.xml",
-            &entry,
-            free_udp_port(),
-            NUMBER,
-            // (Kamailio's workers may pass a node's 180 on after its 200; a caller ignores it.)
-            &[
-                "-m",
-                &calls,
-                "-r",
-                "5",
-                "-d",
-                &hold,
-                "-timeout",
-                "60",
-                "-timeout_error",
-                "-default_behaviors",
-                "all,-abortunexp",
-            ],
-        )
-        .await
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_carrier("cluster_call.xml", &entry, free_udp_port(), number, &args).await
     })
 }
 
@@ -242,4 +250,147 @@ async fn calls_spread_over_nodes_and_survive_a_killed_and_a_drained_node() {
     assert_eq!(sipp_counts(&String::from_utf8_lossy(&out.stdout)), (4, 0));
     let after = wait_calls(&client, &n1, &admin, "four more calls", |c| c.len() == before + 4).await;
     assert!(after.iter().take(4).any(|c| c["node_id"] == 3), "node 3 takes calls again: {after:#?}");
+}
+
+const QUEUE_NUMBER: &str = "+15557770200";
+
+/// The account's registrations of `extension` as node `server` sees them.
+async fn registrations(
+    client: &reqwest::Client,
+    server: &Server,
+    cookie: &str,
+    extension: &str,
+) -> Vec<serde_json::Value> {
+    let all = get_json(client, server, cookie, "/api/registrations").await;
+    all.as_array().unwrap().iter().filter(|r| r["extension"] == extension).cloned().collect()
+}
+
+/// Ends `calls` queue calls through the entry, one every six seconds, each held four seconds
+/// once answered; returns the new call records.
+async fn queue_calls(
+    client: &reqwest::Client,
+    server: &Server,
+    cookie: &str,
+    entry: u16,
+    calls: u32,
+    dir: &Path,
+) -> Vec<serde_json::Value> {
+    let before = get_json(client, server, cookie, "/api/calls?limit=100").await.as_array().unwrap().len();
+    let out = carrier_to(entry, QUEUE_NUMBER, calls, 4000, &["-r", "1", "-rp", "6000"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let entry_log = std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(sipp_counts(&stdout), (calls, 0), "{stdout}\n{stderr}\nthe entry's log:\n{entry_log}");
+    let all = wait_calls(client, server, cookie, "the queue calls ended", |c| {
+        c.len() == before + calls as usize && c.iter().all(|c| !c["ended_at"].is_null())
+    })
+    .await;
+    let mut new = Vec::new();
+    for c in all.iter().take(calls as usize) {
+        new.push(get_json(client, server, cookie, &format!("/api/calls/{}", c["id"])).await);
+    }
+    new
+}
+
+/// The agent a queue call was answered by, per its timeline.
+fn answered_by(call: &serde_json::Value) -> String {
+    let timeline = call["timeline"].as_array().cloned().unwrap_or_default();
+    let answered = timeline.iter().find(|e| e["kind"] == "queue_answered");
+    answered.map(|e| e["data"]["agent"].as_str().unwrap_or_default().to_string()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_node() {
+    if !require_program("kamailio") || !require_program("sipp") || !require_program("baresip") {
+        return;
+    }
+    let Some(pg) = fresh_postgres().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let entry_port = free_udp_port();
+    let ports = [free_udp_port(), free_udp_port()];
+    let mut n1 = Some(node(dir.path(), 1, ports[0], &pg, true));
+    let client = switchboard_tests::http();
+    let admin = login(&client, n1.as_ref().unwrap(), "admin@demo.example", "switchboard-demo").await.unwrap();
+    {
+        let n1 = n1.as_ref().unwrap();
+        set_demo_trunk(&client, n1, &admin, None, Some(entry_port)).await;
+        // (No spoken greeting or announcements: the nodes' voices may still be loading.)
+        let queue = serde_json::json!({"name": "cluster", "strategy": "ring_all", "ring_timeout_seconds": 20,
+            "announce_position": false, "announce_wait_time": false, "max_wait_seconds": 60});
+        queues::create(&client, n1, &admin, &queue).await;
+        queues::join(&client, n1, &admin, "101", "cluster", 1).await;
+        add_number(
+            &client,
+            n1,
+            &admin,
+            QUEUE_NUMBER,
+            serde_json::json!({"type": "queue", "name": "cluster"}),
+        )
+        .await;
+    }
+    let mut n2 = node(dir.path(), 2, ports[1], &pg, false);
+    let _entry = start_entry(dir.path(), entry_port, &ports);
+    tokio::time::sleep(Duration::from_secs(2)).await; // the first probes
+
+    // Alice's phone registers through the entry, which adds its Path and picks one node.
+    let alice =
+        Baresip::start(&demo_account(&format!("127.0.0.1:{entry_port}"), "101", ";answermode=auto")).unwrap();
+    alice.wait_for("200 OK", Duration::from_secs(10)).unwrap();
+    let cookie2 = login(&client, &n2, "admin@demo.example", "switchboard-demo").await.unwrap();
+    let (mut owner, deadline) = (None, Instant::now() + Duration::from_secs(10));
+    while owner.is_none() {
+        let r1 = registrations(&client, n1.as_ref().unwrap(), &admin, "101").await;
+        let r2 = registrations(&client, &n2, &cookie2, "101").await;
+        let local = |r: &[serde_json::Value]| r.len() == 1 && r[0]["remote"] == false;
+        let remote = |r: &[serde_json::Value]| r.len() == 1 && r[0]["remote"] == true;
+        if local(&r1) && remote(&r2) {
+            owner = Some((1, r1[0].clone()));
+        } else if local(&r2) && remote(&r1) {
+            owner = Some((2, r2[0].clone()));
+        }
+        assert!(Instant::now() < deadline, "each node knows Alice's phone: node 1 {r1:?}, node 2 {r2:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (owner, registration) = owner.unwrap();
+    let path = registration["path"].to_string();
+    assert!(path.contains(&format!("127.0.0.1:{entry_port}")), "the entry is on the path: {registration}");
+
+    // Two queue callers, one on each node (round robin): both reach Alice.
+    let calls = queue_calls(&client, &n2, &cookie2, entry_port, 2, dir.path()).await;
+    let mut nodes: Vec<i64> = calls.iter().map(|c| c["node_id"].as_i64().unwrap_or_default()).collect();
+    nodes.sort();
+    let entry_log = || std::fs::read_to_string(dir.path().join("kamailio.log")).unwrap_or_default();
+    assert_eq!(nodes, [1, 2], "one caller on each node: {calls:#?}\n{}", entry_log());
+    for call in &calls {
+        let node = call["node_id"].clone();
+        assert_eq!(
+            answered_by(call),
+            "101",
+            "Alice took the caller on node {node}: {call:#}\n{}",
+            entry_log()
+        );
+    }
+
+    // The node that took her registration dies: the other still rings her through the entry.
+    let (survivor, survivor_cookie) = match owner {
+        1 => {
+            n1.as_mut().unwrap().signal_and_wait(libc::SIGKILL, Duration::from_secs(5)).unwrap();
+            (&n2, &cookie2)
+        }
+        _ => {
+            n2.signal_and_wait(libc::SIGKILL, Duration::from_secs(5)).unwrap();
+            (n1.as_ref().unwrap(), &admin)
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(4)).await; // its lease lapses; the entry's probes see it
+    let calls = queue_calls(&client, survivor, survivor_cookie, entry_port, 1, dir.path()).await;
+    assert_ne!(calls[0]["node_id"].as_i64(), Some(owner), "{calls:#?}");
+    let call = &calls[0];
+    assert_eq!(
+        answered_by(call),
+        "101",
+        "Alice still reached after node {owner} died: {call:#}\n{}",
+        entry_log()
+    );
+    alice.stop();
 }

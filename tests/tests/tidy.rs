@@ -117,8 +117,21 @@ fn anyhow_stays_in_commands_binaries_and_tests() {
 fn commands_share_only_the_options_module() {
     // Each command in `cli/` stands alone: what two share lives in the leaf `options`, and only
     // `cli/mod.rs` (the command line itself) names the commands.
-    let commands =
-        ["serve", "bench", "bench_agent", "bench_speech", "bench_webrtc", "chat", "speech", "replay"];
+    let commands = [
+        "serve",
+        "bench",
+        "bench_agent",
+        "bench_cluster",
+        "bench_coach",
+        "bench_intents",
+        "bench_mixer",
+        "bench_speech",
+        "bench_webrtc",
+        "chat",
+        "doctor",
+        "speech",
+        "replay",
+    ];
     let mut found = Vec::new();
     for file in rust_files("orchestrator/src/cli") {
         let rel = relative(&file);

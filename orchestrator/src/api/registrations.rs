@@ -16,6 +16,10 @@ pub struct RegistrationView {
     pub transport: String,
     pub expires_in_s: u64,
     pub user_agent: Option<String>,
+    /// Registered through another node of a cluster (this node rings it through its path).
+    pub remote: bool,
+    /// The SIP proxies its REGISTER came through (`Path`), nearest first.
+    pub path: Vec<String>,
 }
 
 async fn list(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Json<Vec<RegistrationView>> {
@@ -32,6 +36,8 @@ async fn list(State(st): State<AppState>, Extension(p): Extension<Principal>) ->
             transport: r.transport,
             expires_in_s: r.expires_in_s,
             user_agent: r.user_agent,
+            remote: r.remote,
+            path: r.path,
         })
         .collect();
     out.sort_by(|a, b| a.extension.cmp(&b.extension).then(a.contact.cmp(&b.contact)));

@@ -7,7 +7,7 @@
 //! sipp UAS answers (and echoes RTP). Every call so crosses the B2BUA twice over (inbound and
 //! outbound leg) with media relayed both ways.
 
-use super::options::cpu_seconds;
+use super::options::{cpu_seconds, free_udp_port, sipp_counts, CALL};
 use crate::db::Db;
 use crate::model::{PhoneNumber, Target, Trunk};
 use crate::store::{accounts, config};
@@ -55,73 +55,6 @@ fn resident_bytes() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb * 1024.0)
 }
-
-pub(super) fn free_udp_port() -> anyhow::Result<u16> {
-    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// (successful, failed) from sipp's final statistics screen.
-pub(super) fn sipp_counts(stdout: &str) -> (u64, u64) {
-    let last_number = |label: &str| {
-        stdout
-            .lines()
-            .filter(|l| l.trim_start().starts_with(label))
-            .filter_map(|l| l.split('|').nth(2).and_then(|v| v.trim().parse::<u64>().ok()))
-            .next_back()
-            .unwrap_or(0)
-    };
-    (last_number("Successful call"), last_number("Failed call"))
-}
-
-pub(super) const CALL: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="bench call">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:+12025550104@[local_ip]:[local_port]>;tag=[pid]T[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:carrier@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=carrier 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[local_ip_type] [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200"/>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:+12025550104@[local_ip]:[local_port]>;tag=[pid]T[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  HOLD
-  <send retrans="500"><![CDATA[
-BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:+12025550104@[local_ip]:[local_port]>;tag=[pid]T[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  <recv response="200"/>
-</scenario>
-"#;
 
 struct Rig {
     dir: tempfile::TempDir,

@@ -6,8 +6,8 @@
 //! show what the extra hop and the coordination cost per call. A benchmark prints numbers; it
 //! never fails a build.
 
-use super::bench::{free_udp_port, sipp_counts, CALL};
 use super::options::cpu_seconds_of;
+use super::options::{free_udp_port, sipp_counts, CALL};
 use crate::db::Db;
 use crate::model::{PhoneNumber, Target, Trunk};
 use crate::store::{accounts, config};

@@ -228,6 +228,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("cannot listen for SIP on {}", opts.sip))?;
     let (sip, sip_task) = (started.sip, started.task);
+    if let Some(node) = &node {
+        node.share_registrations(sip.clone(), url.clone());
+    }
     tokio::spawn(summarise_sip(sip.clone()));
     tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP and TCP; WebSocket at /sip on the HTTP port)");
     let listener = tokio::net::TcpListener::bind(opts.http)

@@ -2,6 +2,7 @@
 //! `account_id`: nothing here can return another account's rows.
 
 pub mod accounts;
+pub mod bindings;
 pub mod call_cost;
 pub mod call_history;
 pub mod calls;

@@ -88,6 +88,35 @@ pub struct Binding {
     pub call_id: String,
     pub cseq: u32,
     pub user_agent: Option<String>,
+    /// The proxies the REGISTER came through (RFC 3327 `Path`, first the one nearest us):
+    /// requests to the device go through them, as a preloaded route set.
+    pub path: Vec<String>,
+}
+
+impl Binding {
+    /// Where a request to this device is sent: the first `Path` proxy, or else the address the
+    /// REGISTER came from.
+    pub fn next_hop(&self) -> SocketAddr {
+        self.path
+            .first()
+            .and_then(|p| super::uri::SipUri::parse(p).ok())
+            .and_then(|u| {
+                let ip: IpAddr = u.host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+                Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
+            })
+            .unwrap_or(self.source)
+    }
+
+    /// The transport to the next hop (the `Path` proxy's, UDP unless its URI says otherwise).
+    pub fn next_hop_transport(&self) -> &str {
+        match self.path.first() {
+            Some(p) => match super::header::param(p, "transport") {
+                Some(t) if t.eq_ignore_ascii_case("tcp") => "TCP",
+                _ => "UDP",
+            },
+            None => &self.transport,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +184,9 @@ pub struct Registrar {
     config: RegistrarConfig,
     nonces: NonceSource,
     bindings: HashMap<(i64, String), Vec<Binding>>,
+    /// Devices registered through other nodes of a cluster (reached through their `Path`),
+    /// replaced as a whole by the application; they never expire here nor raise events.
+    remote: HashMap<(i64, String), Vec<Binding>>,
     failures: HashMap<IpAddr, Failures>,
     events: Vec<RegistrarEvent>,
 }
@@ -170,27 +202,63 @@ impl Registrar {
             config,
             nonces: NonceSource::new(secret),
             bindings: HashMap::new(),
+            remote: HashMap::new(),
             failures: HashMap::new(),
             events: Vec::new(),
         }
     }
 
-    /// Current contacts of an extension, most recent registration first.
-    pub fn contacts(&self, account: i64, extension: &str) -> &[Binding] {
+    /// Current contacts of an extension, most recent registration first, then those registered
+    /// through other nodes (a contact registered here too is taken from here).
+    pub fn contacts(&self, account: i64, extension: &str) -> Vec<&Binding> {
+        let key = (account, extension.to_string());
+        let local = self.bindings.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        let remote = self.remote.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        let mut out: Vec<&Binding> = local.iter().collect();
+        out.extend(remote.iter().filter(|r| !local.iter().any(|l| l.contact == r.contact)));
+        out
+    }
+
+    /// Contacts of this node's registrations only, most recent first.
+    pub fn local_contacts(&self, account: i64, extension: &str) -> &[Binding] {
         self.bindings.get(&(account, extension.to_string())).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Whether a registered phone sends from exactly this address.
+    /// Replaces the devices registered through other nodes: (account, extension, binding).
+    pub fn set_remote(&mut self, bindings: impl IntoIterator<Item = (i64, String, Binding)>) {
+        self.remote.clear();
+        for (account, extension, b) in bindings {
+            let list = self.remote.entry((account, extension)).or_default();
+            if list.len() < self.config.max_contacts {
+                list.push(b);
+            }
+        }
+    }
+
+    /// Every (account, extension, binding) registered through other nodes (less the devices
+    /// registered here too).
+    pub fn remote(&self) -> impl Iterator<Item = (i64, &str, &Binding)> {
+        self.remote.iter().flat_map(move |(key, bs)| {
+            let local = self.bindings.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            bs.iter()
+                .filter(move |b| !local.iter().any(|l| l.contact == b.contact))
+                .map(move |b| (key.0, key.1.as_str(), b))
+        })
+    }
+
+    /// Whether a registered phone sends from exactly this address. A phone registered through
+    /// a proxy (`Path`) does not count: the address is the proxy's, which carriers share.
     pub fn is_registered_source(&self, source: SocketAddr) -> bool {
-        self.bindings.values().flatten().any(|b| b.source == source)
+        self.bindings.values().flatten().any(|b| b.source == source && b.path.is_empty())
     }
 
-    /// Whether any registered phone sends from this IP address (any port).
+    /// Whether any registered phone sends from this IP address (any port), not counting phones
+    /// registered through a proxy.
     pub fn is_registered_ip(&self, ip: std::net::IpAddr) -> bool {
-        self.bindings.values().flatten().any(|b| b.source.ip() == ip)
+        self.bindings.values().flatten().any(|b| b.source.ip() == ip && b.path.is_empty())
     }
 
-    /// Every (account, extension, binding).
+    /// Every (account, extension, binding) registered here.
     pub fn all(&self) -> impl Iterator<Item = (i64, &str, &Binding)> {
         self.bindings.iter().flat_map(|((a, e), bs)| bs.iter().map(move |b| (*a, e.as_str(), b)))
     }
@@ -368,6 +436,12 @@ impl Registrar {
             }
             return respond(req, 200, tag);
         }
+        // RFC 3327: the proxies on the way, nearest first; requests to the device retrace them.
+        let mut path = Vec::new();
+        for p in req.headers.get_all("Path") {
+            let Ok(na) = NameAddr::parse(p) else { return respond(req, 400, tag) };
+            path.push(na.uri_text);
+        }
         let mut parsed = Vec::new();
         for c in &contacts {
             let Ok(na) = NameAddr::parse(c) else { return respond(req, 400, tag) };
@@ -414,6 +488,7 @@ impl Registrar {
                     call_id: call_id.clone(),
                     cseq,
                     user_agent: req.headers.get("User-Agent").map(str::to_string),
+                    path: path.clone(),
                 },
             );
         }
@@ -422,6 +497,14 @@ impl Registrar {
         for b in list.iter() {
             let left = b.expires_at_ms.saturating_sub(now_ms) / 1000;
             r.headers.push("Contact", format!("<{}>;expires={left}", b.contact));
+        }
+        // The path we stored, given back to a device that supports it (RFC 3327 §5.3).
+        let supports_path =
+            req.headers.get_all("Supported").iter().any(|o| o.trim().eq_ignore_ascii_case("path"));
+        if supports_path {
+            for p in &path {
+                r.headers.push("Path", format!("<{p}>"));
+            }
         }
         if list.is_empty() {
             self.bindings.remove(&key);
@@ -573,5 +656,76 @@ mod tests {
         assert_eq!(d.lookup("102", "other.example").map(|u| u.account), Some(2));
         assert_eq!(d.lookup("102", "127.0.0.1"), None);
         assert_eq!(d.lookup("101", "127.0.0.1").map(|u| u.account), Some(1));
+    }
+    #[test]
+    fn a_path_is_kept_given_back_and_routes_requests_to_the_device() {
+        let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+        let d = dir();
+        let with_path = |cseq, auth| {
+            let mut r = register("101", cseq, "<sip:101@10.0.0.9:5062>", Some(120), auth);
+            r.headers.push("Supported", "replaces, path");
+            r.headers.push("Path", "<sip:198.51.100.1:5070;lr;received=sip:10.0.0.9:5062>");
+            r
+        };
+        let r = reg.handle_register(0, &with_path(1, None), src(), "UDP", &d);
+        let ch = r.headers.get("WWW-Authenticate").unwrap().to_string();
+        let auth = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", "101", "alice-pw-101", "c", 1).unwrap();
+        let ok = reg.handle_register(0, &with_path(2, Some(auth)), src(), "UDP", &d);
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.headers.get("Path"), Some("<sip:198.51.100.1:5070;lr;received=sip:10.0.0.9:5062>"));
+        let b = reg.contacts(1, "101")[0].clone();
+        assert_eq!(b.path, ["sip:198.51.100.1:5070;lr;received=sip:10.0.0.9:5062"]);
+        assert_eq!(b.next_hop(), "198.51.100.1:5070".parse().unwrap());
+        assert_eq!(b.next_hop_transport(), "UDP");
+        // The proxy's address is not a phone's (carriers come through it too).
+        assert!(!reg.is_registered_source(src()) && !reg.is_registered_ip(src().ip()));
+        // Without a path, requests go where the REGISTER came from; a bad Path is refused.
+        assert_eq!(Binding { path: Vec::new(), ..b.clone() }.next_hop(), src());
+        let bad = |cseq, auth| {
+            let mut r = register("101", cseq, "<sip:101@10.0.0.30>", None, auth);
+            r.headers.push("Path", "<sip:unterminated");
+            r
+        };
+        let r = reg.handle_register(0, &bad(3, None), src(), "UDP", &d);
+        let ch = r.headers.get("WWW-Authenticate").unwrap().to_string();
+        let auth = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", "101", "alice-pw-101", "c", 1).unwrap();
+        assert_eq!(reg.handle_register(0, &bad(4, Some(auth)), src(), "UDP", &d).status, 400);
+        assert_eq!(reg.contacts(1, "101").len(), 1, "nothing registered from a bad request");
+    }
+
+    #[test]
+    fn devices_registered_through_other_nodes_are_rung_too_without_events() {
+        let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+        login(&mut reg, 0, "101", "alice-pw-101", 1, "<sip:101@10.0.0.9:5062>", Some(120));
+        while reg.poll_event().is_some() {}
+        let remote = |contact: &str| Binding {
+            contact: contact.into(),
+            source: "192.0.2.1:5060".parse().unwrap(),
+            transport: "UDP".into(),
+            expires_at_ms: 1,
+            call_id: "x".into(),
+            cseq: 1,
+            user_agent: None,
+            path: vec!["sip:192.0.2.1:5060;lr".into()],
+        };
+        reg.set_remote([
+            (1, "101".to_string(), remote("sip:101@10.0.0.20:5062")),
+            // The same device as a local binding (it moved here): counted once, the local one.
+            (1, "101".to_string(), remote("sip:101@10.0.0.9:5062")),
+            (1, "102".to_string(), remote("sip:102@10.0.0.21:5062")),
+        ]);
+        let contacts: Vec<&str> = reg.contacts(1, "101").iter().map(|b| b.contact.as_str()).collect();
+        assert_eq!(contacts, ["sip:101@10.0.0.9:5062", "sip:101@10.0.0.20:5062"]);
+        assert_eq!(reg.contacts(1, "101")[0].source, src());
+        assert_eq!(reg.contacts(1, "102").len(), 1);
+        assert!(reg.local_contacts(1, "102").is_empty());
+        assert_eq!(reg.all().count(), 1, "only this node's registrations");
+        assert_eq!(reg.remote().count(), 2, "less the device registered here too");
+        // Remote bindings neither expire here nor raise events; a new set replaces the old.
+        reg.handle_timeout(10_000);
+        assert_eq!(reg.contacts(1, "102").len(), 1);
+        assert!(reg.poll_event().is_none());
+        reg.set_remote([]);
+        assert!(reg.contacts(1, "102").is_empty());
     }
 }

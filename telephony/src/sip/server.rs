@@ -174,6 +174,12 @@ impl SipServer {
         &self.registrar
     }
 
+    /// Replaces the devices registered through other nodes of a cluster (see
+    /// `Registrar::set_remote`).
+    pub fn set_remote_bindings(&mut self, bindings: Vec<(i64, String, super::registrar::Binding)>) {
+        self.registrar.set_remote(bindings);
+    }
+
     /// Lets browsers call and be called (see `B2bua::set_webrtc`).
     pub fn set_webrtc(&mut self, media: Box<dyn super::b2bua::WebRtcMedia>) {
         self.b2bua.set_webrtc(media);

@@ -18,6 +18,10 @@ pub(super) fn cancel_of(o: &Outbound) -> (SocketAddr, Request) {
             req.headers.push(h, v);
         }
     }
+    // The same route as the INVITE (RFC 3261 §9.1).
+    for r in o.invite.headers.lines("Route") {
+        req.headers.push("Route", r);
+    }
     req.headers.push("Max-Forwards", "70");
     req.headers.push("CSeq", format!("{} CANCEL", o.cseq));
     (o.peer, req)
@@ -73,6 +77,9 @@ pub(super) fn ack_non_2xx(o: &Outbound, resp: &Response) -> Vec<u8> {
         }
     }
     ack.headers.push("To", resp.headers.get("To").unwrap_or_default());
+    for r in o.invite.headers.lines("Route") {
+        ack.headers.push("Route", r);
+    }
     ack.headers.push("Max-Forwards", "70");
     ack.headers.push("CSeq", format!("{} ACK", o.cseq));
     ack.to_bytes()

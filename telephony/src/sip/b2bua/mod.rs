@@ -50,6 +50,8 @@ struct OutLeg {
     credentials: Option<(String, String)>,
     /// The extension rung (its lines count the call once it answers).
     member: Option<(i64, String)>,
+    /// A preloaded route set (`Route` headers): the registration's `Path`.
+    route: Vec<String>,
 }
 
 /// A message on a timer: resent with back-off until `deadline`.
@@ -525,10 +527,17 @@ impl B2bua {
                 if self.calls_for(account, &extension) >= max_lines {
                     return self.unreached(now, id, 486, Outcome::Busy);
                 }
-                let contacts: Vec<(String, SocketAddr, &'static str)> = registrar
+                let contacts: Vec<(String, SocketAddr, &'static str, Vec<String>)> = registrar
                     .contacts(account, &extension)
-                    .iter()
-                    .map(|b| (b.contact.clone(), b.source, static_transport(&b.transport)))
+                    .into_iter()
+                    .map(|b| {
+                        (
+                            b.contact.clone(),
+                            b.next_hop(),
+                            static_transport(b.next_hop_transport()),
+                            b.path.clone(),
+                        )
+                    })
                     .collect();
                 if contacts.is_empty() {
                     return self.unreached(now, id, 480, Outcome::Rejected(480));
@@ -541,7 +550,7 @@ impl B2bua {
                 call.state = CallState::Ringing;
                 call.ring_deadline = Some(now + ring_timeout_ms);
                 let member = Some((account, extension.clone()));
-                for (contact, peer, transport) in contacts {
+                for (contact, peer, transport, route) in contacts {
                     let to = format!("<sip:{extension}@{}>", self.local.ip());
                     let leg = OutLeg {
                         uri: contact,
@@ -551,6 +560,7 @@ impl B2bua {
                         caller_id: None,
                         credentials: None,
                         member: member.clone(),
+                        route,
                     };
                     self.add_outbound(now, id, leg, media.b);
                 }
@@ -576,6 +586,7 @@ impl B2bua {
                         caller_id: Some(caller_id),
                         credentials,
                         member: None,
+                        route: Vec::new(),
                     },
                     media.b,
                 );
@@ -584,7 +595,7 @@ impl B2bua {
     }
 
     fn add_outbound(&mut self, now: u64, id: CallId, leg: OutLeg, media_b: SocketAddr) {
-        let OutLeg { uri: contact, peer, transport, to, caller_id, credentials, member } = leg;
+        let OutLeg { uri: contact, peer, transport, to, caller_id, credentials, member, route } = leg;
         let call_id = format!("{}@switchboard", self.next_id("c"));
         let local_tag = self.next_id("t");
         let (via, _) = self.via(transport);
@@ -618,6 +629,9 @@ impl B2bua {
         let from = format!("{display}<sip:{from_user}@{}>", self.local.ip());
         let mut req = Request::new(Method::Invite, contact.clone());
         req.headers.push("Via", via);
+        for r in &route {
+            req.headers.push("Route", format!("<{r}>"));
+        }
         req.headers.push("Max-Forwards", "70");
         req.headers.push("From", format!("{from};tag={local_tag}"));
         req.headers.push("To", to.clone());

@@ -26,7 +26,8 @@ impl B2bua {
                 continue;
             }
             for b in registrar.contacts(account, &extension) {
-                legs.push((extension.clone(), b.contact.clone(), b.source, static_transport(&b.transport)));
+                let transport = static_transport(b.next_hop_transport());
+                legs.push((extension.clone(), b.contact.clone(), b.next_hop(), transport, b.path.clone()));
             }
         }
         if legs.is_empty() {
@@ -48,11 +49,19 @@ impl B2bua {
         }
         let call = self.calls.get_mut(&id).expect("checked above");
         call.ringing_members.extend(ringing);
-        for (extension, contact, peer, transport) in legs {
+        for (extension, contact, peer, transport, route) in legs {
             let to = format!("<sip:{extension}@{}>", self.local.ip());
             let member = Some((account, extension));
-            let leg =
-                OutLeg { uri: contact, peer, transport, to, caller_id: None, credentials: None, member };
+            let leg = OutLeg {
+                uri: contact,
+                peer,
+                transport,
+                to,
+                caller_id: None,
+                credentials: None,
+                member,
+                route,
+            };
             self.add_outbound(now, id, leg, media.b);
         }
     }

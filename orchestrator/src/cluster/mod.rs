@@ -12,6 +12,8 @@
 //! dispatcher's probes take the node out and new calls go to the others; calls that are up
 //! go on until they end; then the node stops and leaves the cluster.
 
+mod registrations;
+
 use crate::db::Db;
 use crate::store::{call_history, cluster, recordings};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,6 +145,12 @@ impl Node {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Shares the devices registered with this node with the others, and lets calls here ring
+    /// theirs (see `registrations`).
+    pub fn share_registrations(&self, sip: SipHandle, database_url: String) {
+        registrations::share(self.db.clone(), self.id, sip, database_url);
     }
 
     /// Leaves the cluster (a clean stop).
