@@ -277,6 +277,23 @@ pub fn free_udp_port() -> u16 {
     panic!("no port free for both UDP and TCP")
 }
 
+/// A media port for sipp (`-mp`): sipp binds it and the three above it (RTP and RTCP for audio
+/// and video) and quits at once, placing no call, when one is taken. Chosen with all four free
+/// and below baresip's RTP range (50000-59998), where a phone could take one meanwhile.
+pub fn free_media_port() -> u16 {
+    for _ in 0..200 {
+        let port = free_udp_port() & !1;
+        if (50_000..60_000).contains(&port) || port > u16::MAX - 4 {
+            continue;
+        }
+        let all_free = (port..port + 4).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return port;
+        }
+    }
+    panic!("no four free UDP ports for sipp's media")
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -624,7 +641,7 @@ pub async fn run_carrier(
         .arg("-sf")
         .arg(scenario)
         .args([sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-s", service, "-nostdin"])
+        .args(["-mp", &free_media_port().to_string(), "-s", service, "-nostdin"])
         .args(extra)
         .output()
         .await

@@ -7,8 +7,7 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_tests::{
-    free_udp_port, get_json, login, require_program, screenshot_dir, set_demo_trunk, Browser, Server,
-};
+    free_udp_port, get_json, login, require_program, screenshot_dir, set_demo_trunk, Browser, Server, free_media_port};
 
 const PASSWORD: &str = "switchboard-demo";
 
@@ -113,7 +112,7 @@ async fn an_admin_builds_a_number_ivr_queue_flow_in_the_browser_and_a_call_follo
         .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
         .args([
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
             "-s",
             "15555550199",
             "-m",

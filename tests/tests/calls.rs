@@ -4,8 +4,7 @@ use std::time::Duration;
 use switchboard_tests::{
     add_number, demo_account, find_file, free_tcp_port, free_udp_port, get_json as json, last_call, login,
     mic_and_recorder, require_program, set_demo_trunk, tone_of, wait_registered, write_tone, Baresip,
-    PhoneOptions, Server,
-};
+    PhoneOptions, Server, free_media_port};
 
 #[tokio::test]
 async fn extension_calls_extension_and_both_hear_each_other() {
@@ -153,7 +152,7 @@ async fn carrier_call_to_a_did_reaches_the_agent_with_digits_and_sees_the_agents
         .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
         .args([
             "-mp",
-            &free_udp_port().to_string(),
+            &free_media_port().to_string(),
             "-s",
             "15555550199",
             "-m",
@@ -231,7 +230,7 @@ async fn an_agent_dials_out_through_the_trunk_with_the_business_caller_id() {
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_uas.xml");
     let carrier = tokio::process::Command::new("sipp")
         .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
+        .args(["-mp", &free_media_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

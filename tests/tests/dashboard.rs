@@ -9,8 +9,7 @@ use std::time::Duration;
 use switchboard_tests::workspace::{alice_in_browser, bob_calls_alice, wait_line};
 use switchboard_tests::{
     add_number, assert_no_page_errors, browser_tone, free_udp_port, get_json, login, require_program,
-    screenshot_dir, set_demo_trunk, Browser, Server,
-};
+    screenshot_dir, set_demo_trunk, Browser, Server, free_media_port};
 
 const PASSWORD: &str = "switchboard-demo";
 
@@ -49,7 +48,7 @@ async fn a_supervisor_watches_the_queues_sets_a_status_and_answers_a_waiting_cal
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
     let caller = tokio::process::Command::new("sipp")
         .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-s", "+15555550188", "-key", "rtp_port"])
+        .args(["-mp", &free_media_port().to_string(), "-s", "+15555550188", "-key", "rtp_port"])
         .args([&free_udp_port().to_string(), "-m", "1", "-nostdin", "-timeout", "60s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -12,8 +12,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_tests::{
     free_udp_port, get_json, login, mic_and_recorder, require_program, set_demo_trunk, Baresip, PhoneOptions,
-    Server,
-};
+    Server, free_media_port};
 
 const OUTSIDE: &str = "+12025550123";
 
@@ -411,7 +410,7 @@ async fn every_target_is_reached_from_every_place_that_names_one() {
         .arg("-sf")
         .arg(&outside_file)
         .args(["-i", "127.0.0.1", "-p", &outside_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-rtp_echo", "-nostdin", "-timeout", "600s"])
+        .args(["-mp", &free_media_port().to_string(), "-rtp_echo", "-nostdin", "-timeout", "600s"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -453,7 +452,7 @@ async fn every_target_is_reached_from_every_place_that_names_one() {
             .arg("-inf")
             .arg(&csv)
             .args([sip.as_str(), "-i", "127.0.0.1", "-p", &caller_port.to_string(), "-mi", "127.0.0.1"])
-            .args(["-mp", &free_udp_port().to_string(), "-m", &numbers.len().to_string()])
+            .args(["-mp", &free_media_port().to_string(), "-m", &numbers.len().to_string()])
             .args(["-l", &numbers.len().to_string(), "-r", "20", "-nostdin", "-timeout", "90s"])
             .output()
             .await

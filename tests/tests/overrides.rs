@@ -9,8 +9,7 @@ use serde_json::json;
 use switchboard_tests::workspace::{alice_in_browser, wait_line};
 use switchboard_tests::{
     assert_no_page_errors, browser_tone, free_udp_port, get_json, login, require_program, screenshot_dir,
-    set_demo_trunk, Browser, Server,
-};
+    set_demo_trunk, Browser, Server, free_media_port};
 
 const PASSWORD: &str = "switchboard-demo";
 const ABROAD: &str = "+442079460000";
@@ -94,7 +93,7 @@ async fn a_supervisor_lets_one_refused_call_through_and_denies_the_next() {
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_uas_abroad.xml");
     let carrier = tokio::process::Command::new("sipp")
         .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
+        .args(["-mp", &free_media_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

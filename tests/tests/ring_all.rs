@@ -8,8 +8,7 @@ use std::time::Duration;
 use switchboard_tests::pbx::{demo_pbx, DemoPbx};
 use switchboard_tests::{
     add_number, demo_account, free_udp_port, last_call, queues, require_program, set_demo_trunk,
-    wait_registered, Baresip,
-};
+    wait_registered, Baresip, free_media_port};
 
 #[tokio::test]
 async fn a_ring_all_queue_rings_every_agent_at_once_and_the_first_to_answer_takes_the_caller() {
@@ -44,7 +43,7 @@ async fn a_ring_all_queue_rings_every_agent_at_once_and_the_first_to_answer_take
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ai_caller_until_bye.xml");
     let caller = tokio::process::Command::new("sipp")
         .args(["-sf", scenario, &sip, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-s", "+15555550177", "-key", "rtp_port"])
+        .args(["-mp", &free_media_port().to_string(), "-s", "+15555550177", "-key", "rtp_port"])
         .args([&free_udp_port().to_string(), "-m", "1", "-nostdin", "-timeout", "60s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

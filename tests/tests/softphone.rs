@@ -14,8 +14,7 @@ use switchboard_tests::workspace::{
 use switchboard_tests::{
     add_carol, assert_no_page_errors, browser_hears, demo_account, find_file, free_udp_port,
     get_json as json_of, last_call, login, mic_and_recorder, require_program, screenshot_dir, seconds_heard,
-    tone_of, Baresip, Browser, PhoneOptions, Server,
-};
+    tone_of, Baresip, Browser, PhoneOptions, Server, free_media_port};
 
 /// Speech made with espeak-ng at `rate`, between `before` and `after` ms of silence.
 fn speech(dir: &Path, text: &str, rate: u32, before: u32, after: u32) -> Vec<i16> {
@@ -121,7 +120,7 @@ fn carrier_caller_at(sip: &str, port: u16, number: &str, rtp_port: u16) -> tokio
     let rtp_port = rtp_port.to_string();
     tokio::process::Command::new("sipp")
         .args(["-sf", scenario, sip, "-i", "127.0.0.1", "-p", &port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-s", number, "-key", "rtp_port", &rtp_port])
+        .args(["-mp", &free_media_port().to_string(), "-s", number, "-key", "rtp_port", &rtp_port])
         .args(["-m", "1", "-nostdin", "-timeout", "60s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -302,7 +301,7 @@ async fn a_browser_calls_out_through_a_trunk_and_into_an_ivr_with_its_keypad_on_
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/carrier_uas.xml");
     let carrier = tokio::process::Command::new("sipp")
         .args(["-sf", scenario, "-i", "127.0.0.1", "-p", &carrier_port.to_string(), "-mi", "127.0.0.1"])
-        .args(["-mp", &free_udp_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
+        .args(["-mp", &free_media_port().to_string(), "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "40s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -11,6 +11,7 @@ use crate::sip::server::{ServerEvent, SipServer};
 mod browsers;
 mod originate;
 mod parties;
+mod path;
 mod ring_group;
 mod transfer;
 mod turn_around;
