@@ -135,7 +135,7 @@ export const grid = {
       el("div", { class: "top" },
         el("span", { class: "who" }, t.customer || t.caller || "Unknown caller"),
         el("span", { class: "dur", "data-since": String(t.started_at) }, since(t.started_at))),
-      el("div", { class: "sub" }, `${t.caller || "number withheld"} · ${t.agent} (${t.brain})`),
+      el("div", { class: "sub" }, `${t.caller || "number withheld"} · ${t.agent} (${t.brain})${t.node != null ? ` · node ${t.node}` : ""}`),
       el("span", { class: `state ${t.state}` }, STATE_TEXT[t.state] || t.state),
       el("div", { class: "metrics" },
         el("span", {}, `last ${h.last_latency_ms != null ? h.last_latency_ms + " ms" : "–"}`),
@@ -188,7 +188,9 @@ export const grid = {
     const t = this.detail.tile;
     $("d-title").textContent = t.customer || t.caller || "Unknown caller";
     const callLink = t.call_id != null ? ` · call #${t.call_id}` : "";
-    $("d-sub").textContent = `${t.caller || "number withheld"} · ${t.agent} · ${STATE_TEXT[t.state] || t.state}${callLink}`;
+    // A call on another node of a cluster: what a supervisor does here is carried out there.
+    const where = t.node != null ? ` · on node ${t.node}` : "";
+    $("d-sub").textContent = `${t.caller || "number withheld"} · ${t.agent} · ${STATE_TEXT[t.state] || t.state}${callLink}${where}`;
     $("d-alerts").replaceChildren(...t.alerts.map((a) => el("span", { class: `chip ${a.level}` }, a.text)));
     $("d-approval").hidden = !t.approval;
     if (t.approval) $("d-approval-text").textContent = `${t.approval.tool} ${JSON.stringify(t.approval.arguments)}`;

@@ -7,7 +7,9 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_tests::{
-    free_udp_port, get_json, login, require_program, screenshot_dir, set_demo_trunk, Browser, Server, free_media_port};
+    free_media_port, free_udp_port, get_json, login, require_program, screenshot_dir, set_demo_trunk,
+    Browser, Server,
+};
 
 const PASSWORD: &str = "switchboard-demo";
 

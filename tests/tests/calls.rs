@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 use switchboard_tests::{
-    add_number, demo_account, find_file, free_tcp_port, free_udp_port, get_json as json, last_call, login,
-    mic_and_recorder, require_program, set_demo_trunk, tone_of, wait_registered, write_tone, Baresip,
-    PhoneOptions, Server, free_media_port};
+    add_number, demo_account, find_file, free_media_port, free_tcp_port, free_udp_port, get_json as json,
+    last_call, login, mic_and_recorder, require_program, set_demo_trunk, tone_of, wait_registered,
+    write_tone, Baresip, PhoneOptions, Server,
+};
 
 #[tokio::test]
 async fn extension_calls_extension_and_both_hear_each_other() {

@@ -253,6 +253,7 @@ async fn calls_spread_over_nodes_and_survive_a_killed_and_a_drained_node() {
 }
 
 const QUEUE_NUMBER: &str = "+15557770200";
+const AI_NUMBER: &str = "+15557770300";
 
 /// The account's registrations of `extension` as node `server` sees them.
 async fn registrations(
@@ -316,7 +317,7 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
         set_demo_trunk(&client, n1, &admin, None, Some(entry_port)).await;
         // (No spoken greeting or announcements: the nodes' voices may still be loading.)
         let queue = serde_json::json!({"name": "cluster", "strategy": "ring_all", "ring_timeout_seconds": 20,
-            "announce_position": false, "announce_wait_time": false, "max_wait_seconds": 60});
+            "announce_position": false, "announce_wait_time": false, "max_wait_seconds": 60, "wrap_up_seconds": 0});
         queues::create(&client, n1, &admin, &queue).await;
         queues::join(&client, n1, &admin, "101", "cluster", 1).await;
         add_number(
@@ -327,6 +328,8 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
             serde_json::json!({"type": "queue", "name": "cluster"}),
         )
         .await;
+        let ai = serde_json::json!({"type": "ai_agent", "name": "order-assistant"});
+        add_number(&client, n1, &admin, AI_NUMBER, ai).await;
     }
     let mut n2 = node(dir.path(), 2, ports[1], &pg, false);
     let _entry = start_entry(dir.path(), entry_port, &ports);
@@ -356,12 +359,12 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
     assert!(path.contains(&format!("127.0.0.1:{entry_port}")), "the entry is on the path: {registration}");
 
     // Two queue callers, one on each node (round robin): both reach Alice.
-    let calls = queue_calls(&client, &n2, &cookie2, entry_port, 2, dir.path()).await;
-    let mut nodes: Vec<i64> = calls.iter().map(|c| c["node_id"].as_i64().unwrap_or_default()).collect();
+    let two = queue_calls(&client, &n2, &cookie2, entry_port, 2, dir.path()).await;
+    let mut nodes: Vec<i64> = two.iter().map(|c| c["node_id"].as_i64().unwrap_or_default()).collect();
     nodes.sort();
     let entry_log = || std::fs::read_to_string(dir.path().join("kamailio.log")).unwrap_or_default();
-    assert_eq!(nodes, [1, 2], "one caller on each node: {calls:#?}\n{}", entry_log());
-    for call in &calls {
+    assert_eq!(nodes, [1, 2], "one caller on each node: {two:#?}\n{}", entry_log());
+    for call in &two {
         let node = call["node_id"].clone();
         assert_eq!(
             answered_by(call),
@@ -369,6 +372,106 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
             "Alice took the caller on node {node}: {call:#}\n{}",
             entry_log()
         );
+    }
+
+    // On a call through one node, Alice is busy for the other: a caller arriving there
+    // meanwhile waits until she is free (no node offers her a second call).
+    let before = calls(&client, &n2, &cookie2).await.len();
+    let first = carrier_to(entry_port, QUEUE_NUMBER, 1, 6000, &["-r", "1"]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = carrier_to(entry_port, QUEUE_NUMBER, 1, 14_000, &["-r", "1"]);
+    for (out, which) in [(first.await.unwrap(), "first"), (second.await.unwrap(), "second")] {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(sipp_counts(&stdout), (1, 0), "the {which} caller: {stdout}");
+    }
+    let listed = wait_calls(&client, &n2, &cookie2, "both callers' calls ended", |c| {
+        c.len() == before + 2 && c.iter().all(|c| !c["ended_at"].is_null())
+    })
+    .await;
+    let (second, first) = (
+        get_json(&client, &n2, &cookie2, &format!("/api/calls/{}", listed[0]["id"])).await,
+        get_json(&client, &n2, &cookie2, &format!("/api/calls/{}", listed[1]["id"])).await,
+    );
+    assert_ne!(first["node_id"], second["node_id"], "one caller on each node");
+    let answered_at = |call: &serde_json::Value| {
+        let timeline = call["timeline"].as_array().cloned().unwrap_or_default();
+        let e = timeline.iter().find(|e| e["kind"] == "queue_answered").cloned();
+        e.unwrap_or_else(|| panic!("not answered: {call:#}"))["at"].as_i64().unwrap()
+    };
+    assert_eq!((answered_by(&first), answered_by(&second)), ("101".into(), "101".into()));
+    assert!(
+        answered_at(&second) >= first["ended_at"].as_i64().unwrap(),
+        "the second caller reached Alice only once her first call ended: {first:#}\n{second:#}"
+    );
+
+    // An AI call on one node is on the supervisors' grid of both (the other shows its node).
+    for node in [n1.as_mut().unwrap(), &mut n2] {
+        node.wait_for_log("speech engines ready", Duration::from_secs(120)).unwrap();
+    }
+    let ai_call = carrier_to(entry_port, AI_NUMBER, 1, 8000, &["-r", "1"]);
+    let supervisor = login(&client, &n2, "supervisor@demo.example", "switchboard-demo").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (shown_here, shown_there) = loop {
+        let t1 = get_json(&client, n1.as_ref().unwrap(), &admin, "/api/live/calls").await;
+        let t2 = get_json(&client, &n2, &supervisor, "/api/live/calls").await;
+        let (t1, t2) =
+            (t1.as_array().cloned().unwrap_or_default(), t2.as_array().cloned().unwrap_or_default());
+        if t1.len() == 1 && t2.len() == 1 {
+            // The node that carries it shows it as its own; the other names that node.
+            let (local, remote) = if t1[0]["node"].is_null() { (&t1[0], &t2[0]) } else { (&t2[0], &t1[0]) };
+            if !remote["node"].is_null() {
+                break (local.clone(), remote.clone());
+            }
+        }
+        assert!(Instant::now() < deadline, "the AI call on both grids: node 1 {t1:?}, node 2 {t2:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(shown_there["id"], shown_here["id"], "{shown_there}");
+    assert_eq!(shown_there["agent"], "order-assistant");
+    let owner_of_ai = shown_there["node"].as_i64().unwrap();
+    // Its detail opens from the other node; a supervisor's note given there reaches the AI on
+    // the node that carries the call (and shows in the call's events on both).
+    let (other, other_cookie) =
+        if owner_of_ai == 1 { (&n2, &supervisor) } else { (n1.as_ref().unwrap(), &admin) };
+    let id = shown_there["id"].as_u64().unwrap();
+    let detail = get_json(&client, other, other_cookie, &format!("/api/live/calls/{id}")).await;
+    assert_eq!(detail["tile"]["id"], shown_there["id"], "{detail}");
+    let r = client
+        .post(other.url(&format!("/api/live/calls/{id}/notes")))
+        .header("cookie", other_cookie.as_str())
+        .json(&serde_json::json!({"kind": "advice", "text": "offer express shipping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let accepted: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(accepted["forwarded_to_node"], owner_of_ai, "{accepted}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let detail = get_json(&client, other, other_cookie, &format!("/api/live/calls/{id}")).await;
+        let noted = detail["events"].as_array().is_some_and(|events| {
+            events
+                .iter()
+                .any(|e| e["kind"] == "supervisor_note" && e["data"]["text"] == "offer express shipping")
+        });
+        if noted {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the note never reached the AI: {detail:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = ai_call.await.unwrap();
+    assert_eq!(sipp_counts(&String::from_utf8_lossy(&out.stdout)), (1, 0), "the AI call");
+    // Ended, it leaves both grids.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t1 = get_json(&client, n1.as_ref().unwrap(), &admin, "/api/live/calls").await;
+        let t2 = get_json(&client, &n2, &supervisor, "/api/live/calls").await;
+        if t1.as_array().is_some_and(Vec::is_empty) && t2.as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "an ended AI call still on a grid: {t1} {t2}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // The node that took her registration dies: the other still rings her through the entry.

@@ -8,8 +8,9 @@ use serde_json::json;
 use std::time::Duration;
 use switchboard_tests::workspace::{alice_in_browser, bob_calls_alice, wait_line};
 use switchboard_tests::{
-    add_number, assert_no_page_errors, browser_tone, free_udp_port, get_json, login, require_program,
-    screenshot_dir, set_demo_trunk, Browser, Server, free_media_port};
+    add_number, assert_no_page_errors, browser_tone, free_media_port, free_udp_port, get_json, login,
+    require_program, screenshot_dir, set_demo_trunk, Browser, Server,
+};
 
 const PASSWORD: &str = "switchboard-demo";
 

@@ -11,8 +11,9 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_tests::{
-    free_udp_port, get_json, login, mic_and_recorder, require_program, set_demo_trunk, Baresip, PhoneOptions,
-    Server, free_media_port};
+    free_media_port, free_udp_port, get_json, login, mic_and_recorder, require_program, set_demo_trunk,
+    Baresip, PhoneOptions, Server,
+};
 
 const OUTSIDE: &str = "+12025550123";
 

@@ -8,8 +8,9 @@
 use serde_json::json;
 use switchboard_tests::workspace::{alice_in_browser, wait_line};
 use switchboard_tests::{
-    assert_no_page_errors, browser_tone, free_udp_port, get_json, login, require_program, screenshot_dir,
-    set_demo_trunk, Browser, Server, free_media_port};
+    assert_no_page_errors, browser_tone, free_media_port, free_udp_port, get_json, login, require_program,
+    screenshot_dir, set_demo_trunk, Browser, Server,
+};
 
 const PASSWORD: &str = "switchboard-demo";
 const ABROAD: &str = "+442079460000";

@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_tests::pbx::{demo_pbx, DemoPbx};
 use switchboard_tests::{
-    add_number, demo_account, free_udp_port, last_call, queues, require_program, set_demo_trunk,
-    wait_registered, Baresip, free_media_port};
+    add_number, demo_account, free_media_port, free_udp_port, last_call, queues, require_program,
+    set_demo_trunk, wait_registered, Baresip,
+};
 
 #[tokio::test]
 async fn a_ring_all_queue_rings_every_agent_at_once_and_the_first_to_answer_takes_the_caller() {

@@ -12,9 +12,10 @@ use switchboard_tests::workspace::{
     alice_in_browser, alice_with_microphone, bob_calls_alice, line_state, wait_line,
 };
 use switchboard_tests::{
-    add_carol, assert_no_page_errors, browser_hears, demo_account, find_file, free_udp_port,
+    add_carol, assert_no_page_errors, browser_hears, demo_account, find_file, free_media_port, free_udp_port,
     get_json as json_of, last_call, login, mic_and_recorder, require_program, screenshot_dir, seconds_heard,
-    tone_of, Baresip, Browser, PhoneOptions, Server, free_media_port};
+    tone_of, Baresip, Browser, PhoneOptions, Server,
+};
 
 /// Speech made with espeak-ng at `rate`, between `before` and `after` ms of silence.
 fn speech(dir: &Path, text: &str, rate: u32, before: u32, after: u32) -> Vec<i16> {

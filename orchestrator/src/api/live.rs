@@ -21,17 +21,39 @@ use tokio::sync::broadcast::error::RecvError;
 /// How often a feed checks that its login is still valid.
 const RECHECK: Duration = Duration::from_secs(30);
 
-async fn tiles(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Json<Vec<Tile>> {
-    Json(st.live.tiles(p.account_id))
+/// The account's tiles on every node of a cluster (`Tile`s; another node's carry its `node`).
+async fn tiles(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Json<Vec<Value>> {
+    Json(st.live.all_tiles(p.account_id))
 }
 
 async fn detail(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
-) -> ApiResult<Json<Detail>> {
+) -> ApiResult<Json<Value>> {
     let id = u64::try_from(id).map_err(|_| crate::Error::NotFound)?;
-    Ok(Json(st.live.detail(p.account_id, id).ok_or(crate::Error::NotFound)?))
+    Ok(Json(st.live.any_detail(p.account_id, id).ok_or(crate::Error::NotFound)?))
+}
+
+/// An action on an AI call another node of a cluster carries goes to that node (which carries
+/// it out within moments); the node, when it was forwarded.
+async fn forwarded(
+    st: &AppState,
+    p: &Principal,
+    id: u64,
+    kind: &str,
+    body: &str,
+) -> Result<Option<i64>, crate::Error> {
+    let Some(node) = st.live.remote_node(p.account_id, id) else { return Ok(None) };
+    let f = crate::store::shared_live::Forwarded {
+        account: p.account_id,
+        engagement: id,
+        kind: kind.to_string(),
+        by: who(p),
+        body: body.to_string(),
+    };
+    crate::store::shared_live::forward(&st.db, node, &f).await?;
+    Ok(Some(node))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -46,7 +68,11 @@ pub struct NoteRequest {
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct NoteAccepted {
+    /// 0 when the note went to another node of the cluster.
     pub note_id: u64,
+    /// The node of the cluster that carries the call, when it is not this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded_to_node: Option<i64>,
 }
 
 fn who(p: &Principal) -> String {
@@ -67,8 +93,17 @@ async fn note(
         return Err(crate::Error::invalid("text", "must be at most 1000 characters").into());
     }
     let id = u64::try_from(id).map_err(|_| crate::Error::NotFound)?;
+    let kind = match req.kind {
+        NoteKind::Advice => "advice",
+        NoteKind::Approve => "approve",
+        NoteKind::Deny => "deny",
+    };
+    if let Some(node) = forwarded(&st, &p, id, kind, text).await? {
+        let accepted = NoteAccepted { note_id: 0, forwarded_to_node: Some(node) };
+        return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
+    }
     let note_id = st.live.note(p.account_id, id, &who(&p), req.kind, text).ok_or(crate::Error::NotFound)?;
-    Ok((StatusCode::ACCEPTED, Json(NoteAccepted { note_id })).into_response())
+    Ok((StatusCode::ACCEPTED, Json(NoteAccepted { note_id, forwarded_to_node: None })).into_response())
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -86,7 +121,7 @@ async fn takeover(
     Id(id): Id,
     JsonBody(req): JsonBody<TakeoverRequest>,
 ) -> ApiResult<Response> {
-    phone_action(&st, &p, id, req, Live::take_over).await
+    phone_action(&st, &p, id, req, "takeover", Live::take_over).await
 }
 
 async fn listen(
@@ -95,7 +130,7 @@ async fn listen(
     Id(id): Id,
     JsonBody(req): JsonBody<TakeoverRequest>,
 ) -> ApiResult<Response> {
-    phone_action(&st, &p, id, req, Live::listen).await
+    phone_action(&st, &p, id, req, "listen", Live::listen).await
 }
 
 /// Asks the call to ring the supervisor's phone (to take over, or to listen in).
@@ -104,9 +139,14 @@ async fn phone_action(
     p: &Principal,
     id: i64,
     req: TakeoverRequest,
+    kind: &str,
     action: fn(&Live, i64, u64, &str, &str) -> Option<()>,
 ) -> ApiResult<Response> {
     let (id, extension) = phone_for(st, p, id, req).await?;
+    if let Some(node) = forwarded(st, p, id, kind, &extension).await? {
+        let body = json!({ "extension": extension, "forwarded_to_node": node });
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
     action(&st.live, p.account_id, id, &who(p), &extension).ok_or(crate::Error::NotFound)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "extension": extension }))).into_response())
 }
@@ -189,7 +229,7 @@ async fn serve_feed(socket: WebSocket, st: AppState, p: Principal, headers: Head
     // Subscribe before the snapshot, so nothing falls between them.
     let mut updates = st.live.subscribe();
     let account = p.account_id;
-    let snapshot = |st: &AppState| json!({ "type": "snapshot", "tiles": st.live.tiles(account) });
+    let snapshot = |st: &AppState| json!({ "type": "snapshot", "tiles": st.live.all_tiles(account) });
     if send(&mut out, &snapshot(&st)).await.is_err() {
         return;
     }
@@ -208,7 +248,7 @@ async fn serve_feed(socket: WebSocket, st: AppState, p: Principal, headers: Head
                 Err(RecvError::Lagged(_)) => {
                     // Too slow to keep up: start again from a fresh snapshot.
                     let mut messages = vec![snapshot(&st)];
-                    if let Some(d) = opened.and_then(|id| st.live.detail(account, id)) {
+                    if let Some(d) = opened.and_then(|id| st.live.any_detail(account, id)) {
                         messages.push(json!({ "type": "detail", "detail": d }));
                     }
                     for m in messages {
@@ -223,7 +263,7 @@ async fn serve_feed(socket: WebSocket, st: AppState, p: Principal, headers: Head
                 Some(Ok(Message::Text(text))) => match parse_command(&text) {
                     Ok(ClientMessage::Open { id }) => {
                         opened = Some(id);
-                        let reply = match st.live.detail(account, id) {
+                        let reply = match st.live.any_detail(account, id) {
                             Some(d) => json!({ "type": "detail", "detail": d }),
                             None => json!({ "type": "error", "error": "no such live call" }),
                         };

@@ -64,6 +64,8 @@ struct Inner {
     subscribers: Vec<mpsc::UnboundedSender<Change>>,
     /// What queue strategies weigh: when each agent was last free again, calls answered today.
     tally: HashMap<Agent, Tally>,
+    /// Agents on a call or wrapping one up on other nodes of a cluster.
+    busy_elsewhere: std::collections::HashSet<Agent>,
 }
 
 /// An agent's figures for queue strategies.
@@ -258,9 +260,29 @@ impl Activity {
         self.lines(account, extension).into_iter().filter_map(|l| l.peer).collect()
     }
 
-    /// Whether the agent is on a call or wrapping up (queues do not offer them calls).
+    /// Whether the agent is on a call or wrapping up, here or on another node of a cluster
+    /// (queues do not offer them calls).
     pub fn busy(&self, account: i64, extension: &str) -> bool {
         self.doing(account, extension).is_some()
+            || self.lock().busy_elsewhere.contains(&(account, extension.to_string()))
+    }
+
+    /// Agents on a call or wrapping one up here, to share with the other nodes.
+    pub fn busy_here(&self) -> Vec<Agent> {
+        let now = now_ms();
+        let mut inner = self.lock();
+        let keys: Vec<Agent> = inner.agents.keys().cloned().collect();
+        for k in &keys {
+            inner.expire(k, now);
+        }
+        let mut out: Vec<Agent> = inner.agents.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
+    /// Replaces the agents busy on other nodes.
+    pub fn set_busy_elsewhere(&self, agents: impl IntoIterator<Item = Agent>) {
+        self.lock().busy_elsewhere = agents.into_iter().collect();
     }
 
     /// Everyone in the account doing something, by extension.
@@ -285,6 +307,17 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agents_busy_on_other_nodes_are_busy_here_too() {
+        let activity = Activity::default();
+        activity.answered(1, "101", Line::new(CallId(7), None, None), 0);
+        activity.set_busy_elsewhere([(1, "102".to_string())]);
+        assert!(activity.busy(1, "101") && activity.busy(1, "102") && !activity.busy(1, "103"));
+        assert_eq!(activity.busy_here(), [(1, "101".to_string())], "only this node's are shared");
+        activity.set_busy_elsewhere([]);
+        assert!(!activity.busy(1, "102"));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_queue_call_is_on_call_then_wrap_up_then_ready() {

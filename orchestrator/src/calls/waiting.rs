@@ -3,6 +3,10 @@
 //! caller, or send them to an agent, ahead of the line), and each queue's recent hold time
 //! (an average of the waits of answered callers, as Asterisk's `holdtime`) for the estimated
 //! wait callers hear.
+//!
+//! In a cluster, each node's waiting callers are shared (see `crate::cluster`) and handed back
+//! to the others as remote waiters: a caller's place counts the callers on every node who came
+//! before them, so only the first in line anywhere is offered to the members.
 
 use crate::store::calls::RecordKey;
 use serde::Serialize;
@@ -21,7 +25,11 @@ pub struct Waiter {
     pub since: i64,
     #[serde(skip)]
     pub record: Option<RecordKey>,
+    /// Waiting on another node of the cluster (it cannot be picked from this one).
+    pub remote: bool,
 }
+
+pub use crate::store::shared_queues::RemoteWaiter;
 
 struct Entry {
     id: u64,
@@ -42,6 +50,59 @@ struct Lines {
     /// Per (account, extension): why a queue set the agent unavailable.
     set_away: HashMap<(i64, String), String>,
     next: u64,
+    /// This process's node of a cluster (0 for a single node): the high bits of place ids, so
+    /// that places are unique across nodes, and the tie-break between equal arrival times.
+    node: i64,
+    /// Per (account, queue): callers waiting on other nodes, by arrival.
+    remote: HashMap<(i64, String), Vec<RemoteWaiter>>,
+}
+
+/// Bits of a place id below the node's.
+const NODE_SHIFT: u32 = 40;
+
+/// Makes this process node `node` of a cluster (place ids carry it).
+pub fn set_node(node: i64) {
+    lines().node = node;
+}
+
+/// Replaces the callers waiting on other nodes.
+pub fn set_remote(waiters: Vec<RemoteWaiter>) {
+    let mut l = lines();
+    l.remote.clear();
+    for w in waiters {
+        l.remote.entry((w.account, w.queue.clone())).or_default().push(w);
+    }
+}
+
+/// This node's waiting callers, to share: (account, queue, place id, caller, since).
+pub fn local() -> Vec<RemoteWaiter> {
+    let l = lines();
+    let node = l.node;
+    let mut out: Vec<RemoteWaiter> = l
+        .lines
+        .iter()
+        .flat_map(|((account, queue), entries)| {
+            entries.iter().map(move |e| RemoteWaiter {
+                node,
+                account: *account,
+                queue: queue.clone(),
+                id: e.id,
+                caller: e.caller.clone(),
+                since: e.since,
+            })
+        })
+        .collect();
+    out.sort_by_key(|w| w.id);
+    out
+}
+
+impl Lines {
+    /// Callers on other nodes who came before a caller here that arrived at `since`.
+    fn remote_ahead(&self, key: &(i64, String), since: i64) -> usize {
+        let node = self.node;
+        let ahead = |w: &&RemoteWaiter| w.since < since || (w.since == since && w.node < node);
+        self.remote.get(key).map_or(0, |r| r.iter().filter(ahead).count())
+    }
 }
 
 fn lines() -> std::sync::MutexGuard<'static, Lines> {
@@ -61,7 +122,7 @@ impl Place {
     pub fn join(account: i64, queue: &str, caller: Option<String>, record: Option<RecordKey>) -> Place {
         let mut l = lines();
         l.next += 1;
-        let id = l.next;
+        let id = ((l.node.max(0) as u64) << NODE_SHIFT) | l.next;
         let key = (account, queue.to_string());
         let (pick, picked) = mpsc::unbounded_channel();
         let entry = Entry { id, caller, since: crate::clock::now_ms(), record, pick };
@@ -69,9 +130,12 @@ impl Place {
         Place { key, id, picked }
     }
 
-    /// 1 for the first caller in line.
+    /// 1 for the first caller in line (on any node of a cluster).
     pub fn position(&self) -> usize {
-        lines().lines.get(&self.key).and_then(|q| q.iter().position(|e| e.id == self.id)).map_or(1, |p| p + 1)
+        let l = lines();
+        let Some(q) = l.lines.get(&self.key) else { return 1 };
+        let Some(here) = q.iter().position(|e| e.id == self.id) else { return 1 };
+        here + 1 + l.remote_ahead(&self.key, q[here].since)
     }
 }
 
@@ -87,25 +151,45 @@ impl Drop for Place {
     }
 }
 
-/// The callers waiting in each of the account's queues, in order.
+/// The callers waiting in each of the account's queues (on every node), in order.
 pub fn waiting(account: i64) -> HashMap<String, Vec<Waiter>> {
     let l = lines();
-    l.lines
-        .iter()
-        .filter(|((a, _), _)| *a == account)
-        .map(|((_, q), entries)| {
-            let waiters = entries
-                .iter()
-                .enumerate()
-                .map(|(i, e)| Waiter {
-                    id: e.id,
-                    position: i + 1,
-                    caller: e.caller.clone(),
-                    since: e.since,
-                    record: e.record,
-                })
-                .collect();
-            (q.clone(), waiters)
+    let mut out: HashMap<String, Vec<(i64, Waiter)>> = HashMap::new();
+    for ((_, q), entries) in l.lines.iter().filter(|((a, _), _)| *a == account) {
+        let list = out.entry(q.clone()).or_default();
+        list.extend(entries.iter().map(|e| {
+            let w = Waiter {
+                id: e.id,
+                position: 0,
+                caller: e.caller.clone(),
+                since: e.since,
+                record: e.record,
+                remote: false,
+            };
+            (l.node, w)
+        }));
+    }
+    for ((_, q), entries) in l.remote.iter().filter(|((a, _), _)| *a == account) {
+        let list = out.entry(q.clone()).or_default();
+        list.extend(entries.iter().map(|e| {
+            let w = Waiter {
+                id: e.id,
+                position: 0,
+                caller: e.caller.clone(),
+                since: e.since,
+                record: None,
+                remote: true,
+            };
+            (e.node, w)
+        }));
+    }
+    out.into_iter()
+        .map(|(q, mut list)| {
+            // Arrival order; on one node, the order they joined in.
+            list.sort_by_key(|(node, w)| (w.since, *node, w.id));
+            let waiters =
+                list.into_iter().enumerate().map(|(i, (_, w))| Waiter { position: i + 1, ..w }).collect();
+            (q, waiters)
         })
         .collect()
 }
@@ -223,5 +307,28 @@ mod tests {
         status_chosen(9_005, "101");
         assert_eq!(set_away_because(9_005, "101"), None);
         assert!(!offer_missed(9_005, "101", 3));
+    }
+
+    #[test]
+    fn callers_on_other_nodes_who_came_first_are_ahead_in_line() {
+        let mine = Place::join(9_007, "line", None, None);
+        let since = waiting(9_007)["line"][0].since;
+        let remote = |node, id, since| RemoteWaiter {
+            node,
+            account: 9_007,
+            queue: "line".into(),
+            id,
+            caller: Some(format!("+1202555{id:04}")),
+            since,
+        };
+        set_remote(vec![remote(7, 1, since - 5_000), remote(7, 2, since + 5_000), remote(8, 3, since - 1)]);
+        assert_eq!(mine.position(), 3, "two came before on other nodes");
+        let shown = &waiting(9_007)["line"];
+        assert_eq!(shown.iter().map(|w| w.remote).collect::<Vec<_>>(), [true, true, false, true]);
+        assert_eq!(shown.iter().map(|w| w.position).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert!(!pick(9_007, 3, "102"), "a caller on another node is not picked here");
+        assert!(local().iter().any(|w| w.account == 9_007 && w.queue == "line"));
+        set_remote(Vec::new());
+        assert_eq!(mine.position(), 1);
     }
 }

@@ -195,6 +195,10 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     crate::agent::warm_up::spawn(db.clone(), config_changed.subscribe());
     let media_relays = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let live = crate::live::Live::new();
+    if let Some(node) = &node {
+        // Before any call: engagement ids carry the node; the grid shows every node's calls.
+        node.share_live(live.clone(), url.clone());
+    }
     let health = crate::supervise::Health::default();
     let sip_options = crate::calls::router::SipOptions {
         bind: opts.sip,
@@ -230,6 +234,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let (sip, sip_task) = (started.sip, started.task);
     if let Some(node) = &node {
         node.share_registrations(sip.clone(), url.clone());
+        node.share_queues(live.clone(), url.clone());
     }
     tokio::spawn(summarise_sip(sip.clone()));
     tracing::info!(sip_addr = %sip.local_addr(), "SIP listening (UDP and TCP; WebSocket at /sip on the HTTP port)");

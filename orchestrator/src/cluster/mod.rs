@@ -12,6 +12,8 @@
 //! dispatcher's probes take the node out and new calls go to the others; calls that are up
 //! go on until they end; then the node stops and leaves the cluster.
 
+mod live;
+mod queues;
 mod registrations;
 
 use crate::db::Db;
@@ -47,7 +49,12 @@ impl Node {
         http: &str,
     ) -> crate::error::Result<Node> {
         let db = db.clone().with_node(id);
+        // Queue places carry the node (unique across the cluster) from the first caller on.
+        crate::calls::waiting::set_node(id);
         cluster::join(&db, id, sip, http, crate::clock::now_ms(), lease_until(lease)).await?;
+        // What an earlier run of this node shared about its queues and AI calls is gone with it.
+        crate::store::shared_queues::forget(&db, id).await?;
+        crate::store::shared_live::forget(&db, id).await?;
         let node = Node { id, db, lease, draining: Arc::default(), left: Arc::default() };
         let keeper = node.clone();
         let (sip, http) = (sip.to_string(), http.to_string());
@@ -111,6 +118,8 @@ impl Node {
                 format!("Switchboard node {node} stopped answering during the call (its lease lapsed)");
             let calls = call_history::close_open(&self.db, Some(node), &reason).await?;
             let recorded = recordings::close_open(&self.db, Some(node)).await?;
+            crate::store::shared_queues::forget(&self.db, node).await?;
+            crate::store::shared_live::forget(&self.db, node).await?;
             tracing::warn!(
                 dead_node = node,
                 calls,
@@ -153,11 +162,45 @@ impl Node {
         registrations::share(self.db.clone(), self.id, sip, database_url);
     }
 
+    /// Shares this node's waiting queue callers and busy agents with the others, and takes
+    /// theirs (see `queues`).
+    pub fn share_queues(&self, live: crate::live::Live, database_url: String) {
+        queues::share(self.db.clone(), self.id, live, database_url);
+    }
+
+    /// Shares this node's live AI calls with the other nodes' supervisor grids, and shows
+    /// theirs in this node's (see `live`).
+    pub fn share_live(&self, live: crate::live::Live, database_url: String) {
+        live.set_node(self.id);
+        live::share(self.db.clone(), self.id, live, database_url);
+    }
+
     /// Leaves the cluster (a clean stop).
     pub async fn leave(&self) {
         self.left.store(true, Ordering::Relaxed);
         if let Err(e) = cluster::leave(&self.db, self.id).await {
             tracing::warn!(error = %e, "cannot leave the cluster cleanly (its lease will lapse)");
         }
+    }
+}
+
+/// Wakes a sharing loop whenever a node announces a change on `channel` (PostgreSQL `LISTEN`),
+/// listening again after a lost connection.
+async fn listen(url: String, channel: &'static str, wake: tokio::sync::mpsc::Sender<()>) {
+    loop {
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect(&url).await?;
+            l.listen(channel).await?;
+            loop {
+                l.recv().await?;
+                let _ = wake.try_send(());
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        if let Err(e) = listener.await {
+            tracing::warn!(error = %e, channel, "lost the cluster's change announcements; listening again");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

@@ -84,7 +84,7 @@ fn to_remote(rows: Vec<SharedBinding>, now: i64) -> Vec<(i64, String, Binding, u
 pub fn share(db: Db, node: i64, sip: SipHandle, database_url: String) {
     let (wake_tx, mut wake) = tokio::sync::mpsc::channel::<()>(1);
     if db.backend() == Backend::Postgres {
-        tokio::spawn(listen(database_url, wake_tx.clone()));
+        tokio::spawn(super::listen(database_url, CHANNEL, wake_tx));
     }
     tokio::spawn(async move {
         let mut published: Published = HashMap::new();
@@ -144,27 +144,6 @@ pub fn share(db: Db, node: i64, sip: SipHandle, database_url: String) {
             }
         }
     });
-}
-
-/// Wakes the sharing loop whenever another node announces a change (PostgreSQL `LISTEN`),
-/// reconnecting after a lost connection.
-async fn listen(url: String, wake: tokio::sync::mpsc::Sender<()>) {
-    loop {
-        let listener = async {
-            let mut l = sqlx::postgres::PgListener::connect(&url).await?;
-            l.listen(CHANNEL).await?;
-            loop {
-                l.recv().await?;
-                let _ = wake.try_send(());
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), sqlx::Error>(())
-        };
-        if let Err(e) = listener.await {
-            tracing::warn!(error = %e, "lost the cluster's change announcements; listening again");
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ pub use words::{
     sounds_negative,
 };
 
+mod remote;
 mod words;
+pub use remote::RemoteEngagement;
 
 /// A quiet line longer than this while the AI listens is a warning; twice as long, a problem.
 pub const LONG_SILENCE_MS: i64 = 10_000;
@@ -262,6 +264,8 @@ struct Inner {
     entries: Mutex<HashMap<u64, Entry>>,
     updates: broadcast::Sender<Update>,
     next: AtomicU64,
+    /// Engagements on other nodes of a cluster, by id.
+    remote: Mutex<HashMap<u64, RemoteEngagement>>,
 }
 
 impl Default for Live {
@@ -339,6 +343,7 @@ impl Live {
                 entries: Mutex::default(),
                 updates,
                 next: AtomicU64::new(1),
+                remote: Mutex::default(),
             }),
         };
         // Silence grows with time: re-evaluate quiet tiles every second.

@@ -14,6 +14,8 @@ pub mod payments;
 pub mod presence;
 pub mod queue_stats;
 pub mod recordings;
+pub mod shared_live;
+pub mod shared_queues;
 pub mod softphone;
 pub mod users;
 pub mod voicemail;
