@@ -161,6 +161,17 @@ async fn calls_spread_over_nodes_and_survive_a_killed_and_a_drained_node() {
     let nodes = get_json(&client, &n1, &admin, "/api/cluster/nodes").await;
     let ids: Vec<i64> = nodes.as_array().unwrap().iter().map(|n| n["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [1, 2, 3], "{nodes}");
+    // Password guesses count on every node: five wrong on node 1 lock the e-mail on node 3.
+    for _ in 0..5 {
+        assert!(login(&client, &n1, "alice@demo.example", "guess").await.is_err());
+    }
+    let r = client
+        .post(n3.url("/api/auth/login"))
+        .json(&serde_json::json!({"email": "alice@demo.example", "password": "switchboard-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "locked out on another node too");
     let _entry = start_entry(dir.path(), entry_port, &ports);
     tokio::time::sleep(Duration::from_secs(2)).await; // the first probes
 

@@ -118,8 +118,8 @@ pub struct LoginRequest {
 }
 
 async fn login(State(state): State<AppState>, JsonBody(req): JsonBody<LoginRequest>) -> ApiResult<Response> {
-    let now = std::time::Instant::now();
-    if let Some(wait) = state.login_throttle.retry_after(&req.email, now) {
+    let now = crate::clock::now_ms();
+    if let Some(wait) = super::throttle::retry_after(&state.db, &req.email, now).await? {
         let mut resp = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!("too many failed logins; try again in {wait} s"),
@@ -131,10 +131,10 @@ async fn login(State(state): State<AppState>, JsonBody(req): JsonBody<LoginReque
     let Some(user) = users::check_login(&state.db, &req.email, &req.password).await? else {
         tracing::info!(email = %req.email, "failed login");
         state.metrics.login_failures.inc();
-        state.login_throttle.failed(&req.email, now);
+        super::throttle::failed(&state.db, &req.email, now).await?;
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong e-mail or password"));
     };
-    state.login_throttle.succeeded(&req.email);
+    super::throttle::succeeded(&state.db, &req.email).await?;
     let token = users::create_session(&state.db, user.id).await?;
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",

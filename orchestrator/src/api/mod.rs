@@ -95,7 +95,6 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Where files (audio library, recordings, voicemail) live.
     pub data_dir: PathBuf,
-    login_throttle: Arc<throttle::LoginThrottle>,
     /// The SIP engine, when running.
     pub sip: Option<switchboard_telephony::driver::SipHandle>,
     /// Signalled after configuration writes (the SIP directory reloads).
@@ -228,7 +227,6 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         openapi: Arc::new(openapi),
         secure_cookies: options.secure_cookies,
         data_dir: options.data_dir,
-        login_throttle: Arc::default(),
         sip: options.sip,
         config_changed: options.config_changed,
         media_relays: options.media_relays,

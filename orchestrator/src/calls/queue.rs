@@ -69,12 +69,34 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
         .filter(|a| waiting::set_away_because(call.account, &a.extension).is_none())
         .collect();
     if spec.strategy == QueueStrategy::RingAll && members.len() > 1 {
-        return ring_all(call, queue, spec, members, rang).await;
+        let mut claimed = Vec::new();
+        for agent in members {
+            match claim(call, spec, &agent.extension).await {
+                true => claimed.push(agent),
+                false => rang = true,
+            }
+        }
+        if claimed.is_empty() {
+            return Round::NotNow;
+        }
+        let round = ring_all(call, queue, spec, claimed.clone(), rang).await;
+        for agent in &claimed {
+            let answered = matches!(&round, Round::Answered(x) if *x == agent.extension);
+            release(call, &agent.extension, answered).await;
+        }
+        return round;
     }
     let members =
         crate::calls::strategy::order(spec.strategy, call.account, queue, members, call.live.agents());
     for agent in members {
-        match ring(call, queue, spec, &agent.extension, agent.lines as usize).await {
+        // Another node of the cluster is offering them a caller right now: they are there.
+        if !claim(call, spec, &agent.extension).await {
+            rang = true;
+            continue;
+        }
+        let rung = ring(call, queue, spec, &agent.extension, agent.lines as usize).await;
+        release(call, &agent.extension, matches!(rung, Rang::Answered)).await;
+        match rung {
             Rang::Answered => return Round::Answered(agent.extension),
             Rang::CallerLeft => return Round::CallerLeft,
             Rang::Key(_) => return Round::OptedOut,
@@ -85,6 +107,44 @@ async fn offer(call: &mut AnsweredCall, queue: &str, spec: &Queue) -> Round {
         Round::NotNow
     } else {
         Round::NobodyThere
+    }
+}
+
+/// On a node of a cluster, claims the member for this offer, so that no other node rings them
+/// meanwhile (exactly one node wins; a claim never released runs out after the ring time). A
+/// single node needs no claim; with the database unreachable the offer goes ahead.
+async fn claim(call: &AnsweredCall, spec: &Queue, extension: &str) -> bool {
+    let Some(node) = call.db.node() else { return true };
+    let now = crate::clock::now_ms();
+    let until = now + spec.ring_timeout_seconds as i64 * 1000 + 5_000;
+    match crate::store::shared_queues::claim_agent(&call.db, node, call.account, extension, now, until).await
+    {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            tracing::warn!(error = %e, extension, "cannot claim a queue member; offering the call anyway");
+            true
+        }
+    }
+}
+
+/// The offer to `extension` ended: other nodes may offer them callers again. After an answer
+/// the claim is held a moment longer, until every node has heard they are busy (shared within
+/// half a second), so that none rings them meanwhile.
+async fn release(call: &AnsweredCall, extension: &str, answered: bool) {
+    let Some(node) = call.db.node() else { return };
+    let (db, account, extension) = (call.db.clone(), call.account, extension.to_string());
+    let release = async move {
+        if answered {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        let released = crate::store::shared_queues::release_agent(&db, node, account, &extension).await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, %extension, "cannot release a queue member (the claim runs out by itself)");
+        }
+    };
+    match answered {
+        true => drop(tokio::spawn(release)),
+        false => release.await,
     }
 }
 

@@ -91,3 +91,61 @@ pub async fn forget(db: &Db, node: i64) -> Result<()> {
     sqlx::query("DELETE FROM agents_busy WHERE node_id = $1").bind(node).execute(db.pool()).await?;
     Ok(())
 }
+
+/// Claims `extension` for node `node` until `until` to offer them a caller: true when this
+/// node holds the claim now (no other node's claim runs past `now`). Exactly one node wins a
+/// race (the row's primary key and the conditional update decide).
+pub async fn claim_agent(
+    db: &Db,
+    node: i64,
+    account: i64,
+    extension: &str,
+    now: i64,
+    until: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO agent_claims (account_id, extension, node_id, until) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (account_id, extension) DO UPDATE SET node_id = $3, until = $4 \
+         WHERE agent_claims.until < $5 OR agent_claims.node_id = $3",
+    )
+    .bind(account)
+    .bind(extension)
+    .bind(node)
+    .bind(until)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Node `node` lets `extension` go (the offer ended unanswered).
+pub async fn release_agent(db: &Db, node: i64, account: i64, extension: &str) -> Result<()> {
+    sqlx::query("DELETE FROM agent_claims WHERE account_id = $1 AND extension = $2 AND node_id = $3")
+        .bind(account)
+        .bind(extension)
+        .bind(node)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_node_at_a_time_claims_an_agent_until_released_or_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&Db::sqlite_url(dir.path())).await.unwrap();
+        assert!(claim_agent(&db, 1, 7, "101", 1_000, 30_000).await.unwrap());
+        assert!(!claim_agent(&db, 2, 7, "101", 2_000, 32_000).await.unwrap(), "node 1 holds it");
+        assert!(claim_agent(&db, 2, 7, "102", 2_000, 32_000).await.unwrap(), "another agent");
+        assert!(claim_agent(&db, 2, 8, "101", 2_000, 32_000).await.unwrap(), "another account");
+        assert!(claim_agent(&db, 1, 7, "101", 3_000, 33_000).await.unwrap(), "its holder renews it");
+        release_agent(&db, 2, 7, "101").await.unwrap();
+        assert!(!claim_agent(&db, 2, 7, "101", 4_000, 34_000).await.unwrap(), "only the holder releases");
+        release_agent(&db, 1, 7, "101").await.unwrap();
+        assert!(claim_agent(&db, 2, 7, "101", 5_000, 35_000).await.unwrap(), "released");
+        assert!(claim_agent(&db, 1, 7, "101", 35_001, 65_000).await.unwrap(), "expired");
+    }
+}
