@@ -221,6 +221,15 @@ impl Db {
         self.pool.close().await;
     }
 
+    /// Tells the other nodes of a cluster listening on `channel` that something changed
+    /// (PostgreSQL `NOTIFY`; nothing on SQLite, where nobody listens).
+    pub async fn notify(&self, channel: &str) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query(&format!("NOTIFY {channel}")).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// A cheap query that proves the database answers.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -466,7 +466,7 @@ fn header_value(name: &str, value: &str) {
                 via(v);
             }
         }
-        "From" | "To" | "Contact" | "Route" | "Record-Route" => {
+        "From" | "To" | "Contact" | "Route" | "Record-Route" | "Path" => {
             for v in split_list(value) {
                 name_addr(v);
             }

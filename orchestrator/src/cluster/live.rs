@@ -4,7 +4,7 @@
 //! living nodes' beside its own (`crate::live::remote`). A supervisor's note, listen-in or
 //! takeover asked on another node arrives as a `live_commands` row and is carried out here.
 
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use crate::live::{Live, RemoteEngagement};
 use crate::store::shared_live;
 use std::collections::HashMap;
@@ -14,24 +14,12 @@ const CHANNEL: &str = "switchboard_live";
 
 /// Shares this node's engagements and takes the others' until the process ends.
 pub fn share(db: Db, node: i64, live: Live, database_url: String) {
-    let (wake_tx, mut wake) = tokio::sync::mpsc::channel::<()>(1);
-    if db.backend() == Backend::Postgres {
-        tokio::spawn(super::listen(database_url, CHANNEL, wake_tx));
-    }
+    let mut pulse = super::Pulse::start(&db, database_url, CHANNEL, Duration::from_millis(500));
     tokio::spawn(async move {
         let mut published: HashMap<u64, (i64, serde_json::Value)> = HashMap::new();
         let mut taken: Option<Vec<RemoteEngagement>> = None;
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ticks = 0u64;
         loop {
-            let announced = tokio::select! {
-                _ = tick.tick() => {
-                    ticks += 1;
-                    false
-                }
-                Some(()) = wake.recv() => true,
-            };
+            let announced = pulse.next().await;
             let mine: HashMap<u64, (i64, serde_json::Value)> =
                 live.shared(node).into_iter().map(|(account, id, detail)| (id, (account, detail))).collect();
             if mine != published {
@@ -44,9 +32,7 @@ pub fn share(db: Db, node: i64, live: Live, database_url: String) {
                 match shared_live::publish(&db, node, &changed, &gone).await {
                     Ok(()) => {
                         published = mine;
-                        if db.backend() == Backend::Postgres {
-                            let _ = sqlx::query(&format!("NOTIFY {CHANNEL}")).execute(db.pool()).await;
-                        }
+                        let _ = db.notify(CHANNEL).await;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot share this node's live AI calls; trying again")
@@ -61,7 +47,7 @@ pub fn share(db: Db, node: i64, live: Live, database_url: String) {
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read supervisors' actions from other nodes"),
             }
-            if announced || ticks % 2 == 1 {
+            if announced || pulse.every(2) {
                 match shared_live::others(&db, node).await {
                     Ok(theirs) if taken.as_ref() != Some(&theirs) => {
                         live.set_remote(theirs.clone());

@@ -184,8 +184,43 @@ impl Node {
     }
 }
 
-/// Wakes a sharing loop whenever a node announces a change on `channel` (PostgreSQL `LISTEN`),
-/// listening again after a lost connection.
+/// A sharing loop's beat: a tick every `every`, or at once when another node announces a
+/// change on the loop's channel (PostgreSQL `LISTEN`, listening again after a lost connection).
+struct Pulse {
+    tick: tokio::time::Interval,
+    wake: tokio::sync::mpsc::Receiver<()>,
+    /// Ticks so far (the first comes at once).
+    ticks: u64,
+}
+
+impl Pulse {
+    fn start(db: &Db, database_url: String, channel: &'static str, every: Duration) -> Pulse {
+        let (wake_tx, wake) = tokio::sync::mpsc::channel::<()>(1);
+        if db.backend() == crate::db::Backend::Postgres {
+            tokio::spawn(listen(database_url, channel, wake_tx));
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Pulse { tick, wake, ticks: 0 }
+    }
+
+    /// Waits for the next beat: true when it is another node's announcement.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.tick.tick() => {
+                self.ticks += 1;
+                false
+            }
+            Some(()) = self.wake.recv() => true,
+        }
+    }
+
+    /// Whether this beat is the first of each `n` ticks (for work done less often).
+    fn every(&self, n: u64) -> bool {
+        self.ticks % n == 1
+    }
+}
+
 async fn listen(url: String, channel: &'static str, wake: tokio::sync::mpsc::Sender<()>) {
     loop {
         let listener = async {

@@ -6,7 +6,7 @@
 //! the others' at once when announced, and every second anyway.
 
 use crate::calls::waiting::{self, RemoteWaiter};
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use crate::live::Live;
 use crate::store::shared_queues;
 use std::time::Duration;
@@ -18,37 +18,23 @@ type Shared = (Vec<RemoteWaiter>, Vec<(i64, String)>);
 
 /// Shares this node's queues and takes the others' until the process ends.
 pub fn share(db: Db, node: i64, live: Live, database_url: String) {
-    let (wake_tx, mut wake) = tokio::sync::mpsc::channel::<()>(1);
-    if db.backend() == Backend::Postgres {
-        tokio::spawn(super::listen(database_url, CHANNEL, wake_tx));
-    }
+    let mut pulse = super::Pulse::start(&db, database_url, CHANNEL, Duration::from_millis(250));
     tokio::spawn(async move {
         let mut published: Option<Shared> = None;
         let mut taken: Option<Shared> = None;
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ticks = 0u64;
         loop {
-            let announced = tokio::select! {
-                _ = tick.tick() => {
-                    ticks += 1;
-                    false
-                }
-                Some(()) = wake.recv() => true,
-            };
+            let announced = pulse.next().await;
             let mine = (waiting::local(), live.agents().busy_here());
             if published.as_ref() != Some(&mine) {
                 match shared_queues::publish(&db, node, &mine.0, &mine.1).await {
                     Ok(()) => {
                         published = Some(mine);
-                        if db.backend() == Backend::Postgres {
-                            let _ = sqlx::query(&format!("NOTIFY {CHANNEL}")).execute(db.pool()).await;
-                        }
+                        let _ = db.notify(CHANNEL).await;
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot share this node's queues; trying again"),
                 }
             }
-            if announced || ticks % 4 == 1 {
+            if announced || pulse.every(4) {
                 match shared_queues::others(&db, node).await {
                     Ok(theirs) if taken.as_ref() != Some(&theirs) => {
                         waiting::set_remote(theirs.0.clone());

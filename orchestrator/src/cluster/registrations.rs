@@ -8,7 +8,7 @@
 //! PostgreSQL a node announces its changes with `NOTIFY switchboard_bindings` and the others,
 //! listening, read them at once; otherwise (and as a safety net) they read every two seconds.
 
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use crate::store::bindings::{self, SharedBinding};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -82,24 +82,12 @@ fn to_remote(rows: Vec<SharedBinding>, now: i64) -> Vec<(i64, String, Binding, u
 
 /// Shares this node's registrations and takes the others' until the process ends.
 pub fn share(db: Db, node: i64, sip: SipHandle, database_url: String) {
-    let (wake_tx, mut wake) = tokio::sync::mpsc::channel::<()>(1);
-    if db.backend() == Backend::Postgres {
-        tokio::spawn(super::listen(database_url, CHANNEL, wake_tx));
-    }
+    let mut pulse = super::Pulse::start(&db, database_url, CHANNEL, Duration::from_millis(500));
     tokio::spawn(async move {
         let mut published: Published = HashMap::new();
         let mut handed: Option<Vec<SharedBinding>> = None;
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ticks = 0u64;
         loop {
-            let announced = tokio::select! {
-                _ = tick.tick() => {
-                    ticks += 1;
-                    false
-                }
-                Some(()) = wake.recv() => true,
-            };
+            let announced = pulse.next().await;
             let now = crate::clock::now_ms();
             // Publish what changed here.
             let current = local_rows(node, &sip.registrations().await, now);
@@ -122,14 +110,14 @@ pub fn share(db: Db, node: i64, sip: SipHandle, database_url: String) {
                     Err(e) => tracing::warn!(error = %e, "cannot share a registration; trying again"),
                 }
             }
-            if wrote && db.backend() == Backend::Postgres {
-                if let Err(e) = sqlx::query(&format!("NOTIFY {CHANNEL}")).execute(db.pool()).await {
+            if wrote {
+                if let Err(e) = db.notify(CHANNEL).await {
                     tracing::debug!(error = %e, "cannot announce a registration change");
                 }
             }
             // Take the others' (every two seconds, or at once when announced).
-            if announced || ticks % 4 == 1 {
-                if ticks % 240 == 1 {
+            if announced || pulse.every(4) {
+                if pulse.every(240) {
                     let _ = bindings::purge_expired(&db, now).await;
                 }
                 match bindings::reachable(&db, node, now).await {

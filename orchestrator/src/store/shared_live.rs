@@ -91,10 +91,7 @@ pub async fn forward(db: &Db, node: i64, f: &Forwarded) -> Result<()> {
     .bind(crate::clock::now_ms())
     .execute(db.pool())
     .await?;
-    if db.backend() == crate::db::Backend::Postgres {
-        sqlx::query("NOTIFY switchboard_live").execute(db.pool()).await?;
-    }
-    Ok(())
+    db.notify("switchboard_live").await
 }
 
 /// Takes the actions asked of node `me`, oldest first (each is taken once).
