@@ -164,6 +164,12 @@ impl Db {
         self
     }
 
+    /// The secret that signs SIP digest nonces, derived from the sealing key that every node
+    /// of a cluster shares: a phone's answer to one node's challenge is good on another.
+    pub fn sip_nonce_secret(&self) -> Option<String> {
+        self.secrets.as_ref().map(|k| k.derive("sip digest nonces"))
+    }
+
     /// A secret as stored: sealed when the database has a key.
     pub fn seal(&self, plain: &str) -> String {
         match &self.secrets {

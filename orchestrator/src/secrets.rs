@@ -16,6 +16,8 @@ pub const KEY_ENV: &str = "SWITCHBOARD_SECRET_KEY";
 pub struct SecretKey {
     key: LessSafeKey,
     rng: SystemRandom,
+    /// HMAC key for secrets derived from this one (`derive`).
+    derivation: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -27,7 +29,8 @@ impl std::fmt::Debug for SecretKey {
 impl SecretKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> SecretKey {
         let key = UnboundKey::new(&CHACHA20_POLY1305, bytes).expect("a 32-byte key");
-        SecretKey { key: LessSafeKey::new(key), rng: SystemRandom::new() }
+        let derivation = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes);
+        SecretKey { key: LessSafeKey::new(key), rng: SystemRandom::new(), derivation }
     }
 
     fn from_hex(text: &str, origin: &str) -> Result<SecretKey> {
@@ -63,6 +66,12 @@ impl SecretKey {
             }
             Err(e) => Err(Error::Internal(format!("cannot read {}: {e}", path.display()))),
         }
+    }
+
+    /// A secret for one purpose, the same wherever this key is (HMAC-SHA256 of `purpose`),
+    /// which does not reveal the key.
+    pub fn derive(&self, purpose: &str) -> String {
+        hex::encode(ring::hmac::sign(&self.derivation, purpose.as_bytes()).as_ref())
     }
 
     /// Seals a value (already sealed values are left as they are).
@@ -127,6 +136,12 @@ mod tests {
         let mut damaged = sealed.clone();
         damaged.pop();
         assert!(key.open(&damaged).is_err());
+        // Derived secrets: the same for the same key and purpose, otherwise unrelated.
+        let twin = SecretKey::from_bytes(&[7; 32]);
+        assert_eq!(key.derive("sip digest nonces"), twin.derive("sip digest nonces"));
+        assert_ne!(key.derive("sip digest nonces"), other.derive("sip digest nonces"));
+        assert_ne!(key.derive("sip digest nonces"), key.derive("something else"));
+        assert_eq!(key.derive("x").len(), 64);
     }
 
     #[test]

@@ -85,17 +85,19 @@ export const dashboard = {
             el("td", {}, String(w.position)),
             el("td", {}, w.customer_id ? el("a", { href: `#/customers/${w.customer_id}` }, w.customer) : el("span", {}, w.customer || ""),
               el("div", { class: "sub" }, w.caller || "unknown number")),
-            el("td", { class: "num" }, mmss(w.waited_ms)),
+            el("td", { class: "num" }, mmss(w.waited_ms), w.node ? el("div", { class: "sub" }, `node ${w.node}`) : null),
             el("td", { class: "row" },
-              el("button", { type: "button", class: "accept small", "data-action": "answer", disabled: phone.status !== "registered",
-                title: phone.status === "registered" ? "Your phone rings for this caller" : "Your browser phone is not connected",
+              el("button", { type: "button", class: "accept small", "data-action": "answer", disabled: phone.status !== "registered" || Boolean(w.node),
+                title: w.node ? `Waiting on node ${w.node}, which cannot ring a browser connected here: send them to an agent's desk phone`
+                  : phone.status === "registered" ? "Your phone rings for this caller" : "Your browser phone is not connected",
                 onclick: () => this.act("POST", "/api/queues-live/pick", { caller: w.id }, `Your phone rings for ${w.caller || "the caller"}.`) }, "Answer"),
               send));
         })))
       : el("p", { class: "sub empty-line" }, "Nobody waiting.");
     const members = el("ul", { class: "dash-members" }, ...q.members.map((m) => {
-      const state = m.activity === "on_call" ? `On call${m.with ? ` with ${m.with}` : ""} · ${mmss(Date.now() - m.since)}`
-        : m.activity === "wrap_up" ? `Wrap-up · ${mmss(Date.now() - m.since)}`
+      const where = m.node ? ` · node ${m.node}` : "";
+      const state = m.activity === "on_call" ? `On call${m.with ? ` with ${m.with}` : ""} · ${mmss(Date.now() - m.since)}${where}`
+        : m.activity === "wrap_up" ? `Wrap-up · ${mmss(Date.now() - m.since)}${where}`
           : (STATUS.find(([s]) => s === m.status) || [null, m.status])[1];
       const cls = m.activity || m.status;
       const choose = el("select", { "aria-label": `Status of ${m.name}`, "data-extension": m.extension, onchange: (e) =>

@@ -51,8 +51,12 @@ impl StreamLink {
 pub struct SipConfig {
     pub bind: SocketAddr,
     pub registrar: RegistrarConfig,
-    /// Signs digest nonces; random per process.
+    /// Prefixes the identifiers this process makes (Call-IDs, tags, branches); random per
+    /// process. It signs digest nonces too, unless `nonce_secret` is given.
     pub secret: String,
+    /// Signs digest nonces when several nodes must accept each other's: behind one SIP entry a
+    /// phone's answer to one node's challenge may reach another node.
+    pub nonce_secret: Option<String>,
     /// The `Server` header value.
     pub server_name: String,
     /// Browsers' media (WebRTC legs); without it browsers' offers are refused.
@@ -361,6 +365,9 @@ pub async fn bind(
     let (tx, rx) = mpsc::channel(64);
     let (stream_tx, stream_rx) = mpsc::channel::<StreamEvent>(1024);
     let mut server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
+    if let Some(nonces) = config.nonce_secret {
+        server.set_nonce_secret(nonces);
+    }
     if let Some(webrtc) = config.webrtc {
         server.set_webrtc(Box::new(crate::media::gateway::Gateways::new(webrtc)));
     }

@@ -5,7 +5,10 @@
 //! its lease lapses; a drained node (SIGTERM) takes no new call, finishes the one it has and
 //! stops; restarted, it rejoins and takes calls again. A phone registered through the entry
 //! (which adds `Path`) is rung by queue calls on every node, also after the node that took its
-//! registration died.
+//! registration died; it places calls through the entry as a phone (not as a carrier); the
+//! queue dashboards of both nodes show what its agent does on either, and a caller waiting on
+//! one node is sent to another agent from the other's dashboard. A flood from one address is
+//! cut off at the entry while a carrier's call goes through.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -485,6 +488,99 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Bob's phone registers through the entry too (he is not in the queue).
+    let bob =
+        Baresip::start(&demo_account(&format!("127.0.0.1:{entry_port}"), "102", ";answermode=auto")).unwrap();
+    bob.wait_for("200 OK", Duration::from_secs(10)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while registrations(&client, n1.as_ref().unwrap(), &admin, "102").await.len() != 1
+        || registrations(&client, &n2, &cookie2, "102").await.len() != 1
+    {
+        assert!(Instant::now() < deadline, "both nodes know Bob's phone");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Alice calls Bob: her call reaches a node from the entry's address, as carriers' calls do,
+    // and is still hers (her extension, challenged and authenticated: an internal call). The
+    // entry picks nodes in turn, so her answer to one node's challenge reaches the other.
+    let to_bob_via_entry = format!("INVITE sip:102@127.0.0.1:{entry_port} ");
+    let invites_before = entry_log().matches(&to_bob_via_entry).count();
+    let before = calls(&client, &n2, &cookie2).await.len();
+    alice.command("dial", &format!("sip:102@127.0.0.1:{entry_port}")).unwrap();
+    let listed =
+        wait_calls(&client, &n2, &cookie2, "Alice's call to Bob recorded", |c| c.len() > before).await;
+    let to_bob = &listed[0];
+    assert_eq!(
+        (to_bob["direction"].as_str(), to_bob["from_number"].as_str(), to_bob["to_number"].as_str()),
+        (Some("internal"), Some("101"), Some("102")),
+        "a phone's own call, not a carrier's: {to_bob:#}\n{}",
+        entry_log()
+    );
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    alice.command("hangup", "").unwrap();
+    // (Ended by the node's BYE, or by the node's media port closing just before it.)
+    bob.wait_for("sip:101@127.0.0.1: session closed", Duration::from_secs(10)).unwrap();
+    let log = entry_log();
+    let tried: Vec<&str> =
+        log.lines().filter(|l| l.contains(&to_bob_via_entry)).skip(invites_before).collect();
+    assert!(tried.len() >= 2, "challenged, then answered: {tried:#?}");
+    let node_of = |l: &str| l.rsplit("to node ").next().unwrap_or_default().to_string();
+    assert_ne!(node_of(tried[0]), node_of(tried[1]), "the challenge and the answer on two nodes: {tried:#?}");
+
+    // The queue dashboards of both nodes show what Alice does on either, and a caller waiting
+    // on one node can be sent to Bob from the other's dashboard.
+    let dashboards = [(n1.as_ref().unwrap(), &admin), (&n2, &cookie2)];
+    let before = calls(&client, &n2, &cookie2).await.len();
+    let busy = carrier_to(entry_port, QUEUE_NUMBER, 1, 12_000, &["-r", "1"]);
+    let alice_on = wait_dashboards(&client, &dashboards, "Alice on a call on both dashboards", |q| {
+        let alice = q["members"].as_array()?.iter().find(|m| m["extension"] == "101")?.clone();
+        (alice["activity"] == "on_call").then_some(alice)
+    })
+    .await;
+    let local: Vec<&serde_json::Value> = alice_on.iter().filter(|m| m["node"].is_null()).collect();
+    assert_eq!(local.len(), 1, "her own node shows her call, the other names that node: {alice_on:#?}");
+    let carrying = if alice_on[0]["node"].is_null() { 1 } else { 2 };
+    assert_eq!(alice_on[2 - carrying]["node"], carrying, "{alice_on:#?}");
+    assert!(alice_on.iter().all(|m| m["with"].as_str().is_some_and(|w| !w.is_empty())), "{alice_on:#?}");
+    let waiting = carrier_to(entry_port, QUEUE_NUMBER, 1, 3000, &["-r", "1"]);
+    let seen = wait_dashboards(&client, &dashboards, "the waiting caller on both dashboards", |q| {
+        q["waiting"].as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(seen[0]["id"], seen[1]["id"], "{seen:#?}");
+    let remote_on = if seen[0]["node"].is_null() { 1 } else { 0 };
+    let waits_on = seen[remote_on]["node"].as_i64().expect("the other node names where they wait");
+    let (server, cookie) = dashboards[remote_on];
+    let r = client
+        .post(server.url("/api/queues-live/pick"))
+        .header("cookie", cookie.as_str())
+        .json(&serde_json::json!({"caller": seen[0]["id"], "extension": "102"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let picked: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(picked["forwarded_to_node"], waits_on, "{picked}");
+    for (out, which) in [(waiting.await.unwrap(), "picked"), (busy.await.unwrap(), "busy")] {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(sipp_counts(&stdout), (1, 0), "the {which} caller: {stdout}");
+    }
+    let listed = wait_calls(&client, &n2, &cookie2, "both queue calls ended", |c| {
+        c.len() >= before + 2 && c.iter().take(2).all(|c| !c["ended_at"].is_null())
+    })
+    .await;
+    let picked_call = get_json(&client, &n2, &cookie2, &format!("/api/calls/{}", listed[0]["id"])).await;
+    let busy_call = get_json(&client, &n2, &cookie2, &format!("/api/calls/{}", listed[1]["id"])).await;
+    assert_eq!(picked_call["node_id"], waits_on, "{picked_call:#}");
+    assert_eq!(answered_by(&picked_call), "102", "sent to Bob from the other node: {picked_call:#}");
+    let timeline = picked_call["timeline"].as_array().cloned().unwrap_or_default();
+    assert!(timeline.iter().any(|e| e["kind"] == "queue_picked" && e["data"]["extension"] == "102"));
+    assert!(
+        timeline.iter().all(|e| e["data"]["agent"] != "101"),
+        "busy on the other node, Alice was not offered this caller: {picked_call:#}"
+    );
+    assert_eq!(answered_by(&busy_call), "101", "{busy_call:#}");
+
     // The node that took her registration dies: the other still rings her through the entry.
     let (survivor, survivor_cookie) = match owner {
         1 => {
@@ -507,4 +603,90 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
         entry_log()
     );
     alice.stop();
+    bob.stop();
+}
+
+/// Polls `/api/queues-live` of each node until `f` finds what it waits for in the queue
+/// "cluster" of every one; returns what it found, per node.
+async fn wait_dashboards(
+    client: &reqwest::Client,
+    dashboards: &[(&Server, &String)],
+    what: &str,
+    f: impl Fn(&serde_json::Value) -> Option<serde_json::Value>,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut found = Vec::new();
+        let mut seen = Vec::new();
+        for (server, cookie) in dashboards {
+            let all = get_json(client, server, cookie, "/api/queues-live").await;
+            let queue = all.as_array().and_then(|a| a.iter().find(|q| q["name"] == "cluster")).cloned();
+            found.extend(queue.as_ref().and_then(&f));
+            seen.push(queue);
+        }
+        if found.len() == dashboards.len() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: {seen:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An OPTIONS request for a user, which the entry passes to a node (which answers it).
+fn probe(from: std::net::SocketAddr, entry: u16, i: u32) -> String {
+    format!(
+        "OPTIONS sip:flood@127.0.0.1:{entry} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKflood{i};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:scanner@example.invalid>;tag=f{i}\r\nTo: <sip:flood@127.0.0.1>\r\n\
+         Call-ID: flood-{i}@example.invalid\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// Answers `socket` receives within `wait` (one per request answered).
+async fn answers(socket: &tokio::net::UdpSocket, wait: Duration) -> usize {
+    let (mut n, mut buf, deadline) = (0, vec![0u8; 4096], tokio::time::Instant::now() + wait);
+    while let Ok(Ok(len)) = tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+        n += usize::from(buf[..len].starts_with(b"SIP/2.0 200"));
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_flood_is_cut_off_at_the_entry_while_calls_go_on() {
+    if !require_program("kamailio") || !require_program("sipp") {
+        return;
+    }
+    let Some(pg) = fresh_postgres().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (entry_port, port) = (free_udp_port(), free_udp_port());
+    let n1 = node(dir.path(), 1, port, &pg, true);
+    let client = switchboard_tests::http();
+    let admin = login(&client, &n1, "admin@demo.example", "switchboard-demo").await.unwrap();
+    set_demo_trunk(&client, &n1, &admin, None, Some(entry_port)).await;
+    add_number(&client, &n1, &admin, NUMBER, serde_json::json!({"type": "voicemail_box", "name": "support"}))
+        .await;
+    let _entry = start_entry(dir.path(), entry_port, &[port]);
+    tokio::time::sleep(Duration::from_secs(2)).await; // the first probe
+
+    // A scanner on another address (the loopback network is all ours) sends 400 requests in
+    // about half a second; behind the entry the node would see them all as the entry's.
+    let flooder = tokio::net::UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    flooder.connect(("127.0.0.1", entry_port)).await.unwrap();
+    let me = flooder.local_addr().unwrap();
+    let call = carrier_to(entry_port, NUMBER, 1, 3000, &["-r", "1"]);
+    for i in 0..400 {
+        flooder.send(probe(me, entry_port, i).as_bytes()).await.unwrap();
+        if i % 20 == 19 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    let answered = answers(&flooder, Duration::from_secs(2)).await;
+    let log = std::fs::read_to_string(dir.path().join("kamailio.log")).unwrap_or_default();
+    assert!(log.contains("flood: 127.0.0.2 banned"), "{log}");
+    assert!((1..=150).contains(&answered), "the entry passed {answered} of the flood's 400 requests on");
+    // Banned, the scanner gets nothing more; the carrier's call (another address) went through.
+    flooder.send(probe(me, entry_port, 1000).as_bytes()).await.unwrap();
+    assert_eq!(answers(&flooder, Duration::from_secs(1)).await, 0, "still banned");
+    let out = call.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(sipp_counts(&stdout), (1, 0), "the carrier's call during the flood: {stdout}");
 }

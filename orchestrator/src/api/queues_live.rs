@@ -31,6 +31,10 @@ pub struct WaitingCaller {
     /// When they joined (unix ms) and how long they have waited.
     pub since: i64,
     pub waited_ms: i64,
+    /// The node of a cluster they wait on, when it is another node: a pick rings a phone from
+    /// there (a desk phone registered through the SIP entry; not a browser connected here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<i64>,
 }
 
 /// A member of a queue and what they are doing.
@@ -48,6 +52,10 @@ pub struct Member {
     pub with: Option<String>,
     /// The call's record, when on one (for listening in).
     pub call_id: Option<i64>,
+    /// The node of a cluster they are on a call through, when it is another node (their call
+    /// cannot be listened in on from here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<i64>,
     /// Why a queue set them unavailable (calls rang unanswered), until they choose a status.
     pub note: Option<String>,
     /// What the live coach noticed on their call (caller asks for a manager, cancelling,
@@ -121,7 +129,9 @@ async fn live(
                 }
                 None => None,
             };
+            let node = if w.remote { crate::calls::waiting::remote_node(account, w.id) } else { None };
             callers.push(WaitingCaller {
+                node,
                 id: w.id,
                 position: w.position,
                 caller: w.caller,
@@ -143,6 +153,14 @@ async fn live(
                 }
                 None => (None, None, None),
             };
+            let elsewhere =
+                if doing.is_none() { st.live.agents().elsewhere(account, &a.extension) } else { None };
+            let activity = activity.or(match elsewhere.as_ref().map(|b| b.activity.as_str()) {
+                Some("wrap_up") => Some("wrap_up"),
+                Some(_) => Some("on_call"),
+                None => None,
+            });
+            let since = since.or(elsewhere.as_ref().map(|b| b.since));
             let call_id = match (&line, &st.records, activity) {
                 (Some(l), Some(records), Some("on_call")) => match l.record {
                     Some(key) => records.id_of(key).await,
@@ -156,8 +174,9 @@ async fn live(
                 status: chosen.get(&a.extension).cloned().unwrap_or_else(|| "available".into()),
                 activity: activity.map(str::to_string),
                 since,
-                with: line.and_then(|l| l.peer),
+                with: line.and_then(|l| l.peer).or(elsewhere.as_ref().and_then(|b| b.peer.clone())),
                 call_id,
+                node: elsewhere.map(|b| b.node),
                 note: crate::calls::waiting::set_away_because(account, &a.extension),
                 alerts: if activity == Some("on_call") {
                     alerts.get(&a.extension).cloned().unwrap_or_default()
@@ -197,6 +216,19 @@ async fn pick(
         }
         None => p.phone_line()?,
     };
+    // A caller waiting on another node of a cluster: that node rings the extension for them.
+    if let Some(node) = crate::calls::waiting::remote_node(p.account_id, req.caller) {
+        let f = crate::store::shared_live::Forwarded {
+            account: p.account_id,
+            engagement: req.caller,
+            kind: "pick".into(),
+            by: p.name.clone(),
+            body: extension.clone(),
+        };
+        crate::store::shared_live::forward(&st.db, node, &f).await?;
+        tracing::info!(account = p.account_id, caller = req.caller, %extension, node, by = %p.name, "waiting caller on another node picked");
+        return Ok(Json(serde_json::json!({ "ringing": extension, "forwarded_to_node": node })));
+    }
     if !crate::calls::waiting::pick(p.account_id, req.caller, &extension) {
         return Err(Error::Conflict("the caller is no longer waiting".into()).into());
     }

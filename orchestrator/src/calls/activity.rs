@@ -58,6 +58,21 @@ pub struct Change {
 
 type Agent = (i64, String);
 
+/// An agent on a call or wrapping one up, as shared with (or by) the other nodes of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    pub account: i64,
+    pub extension: String,
+    /// `on_call` or `wrap_up`.
+    pub activity: String,
+    /// Since when (unix ms).
+    pub since: i64,
+    /// Who they are talking with, when known.
+    pub peer: Option<String>,
+    /// The node they are busy on (another node's; 0 for this node's own, as shared).
+    pub node: i64,
+}
+
 #[derive(Default)]
 struct Inner {
     agents: HashMap<Agent, Doing>,
@@ -65,7 +80,7 @@ struct Inner {
     /// What queue strategies weigh: when each agent was last free again, calls answered today.
     tally: HashMap<Agent, Tally>,
     /// Agents on a call or wrapping one up on other nodes of a cluster.
-    busy_elsewhere: std::collections::HashSet<Agent>,
+    busy_elsewhere: HashMap<Agent, Busy>,
 }
 
 /// An agent's figures for queue strategies.
@@ -264,25 +279,50 @@ impl Activity {
     /// (queues do not offer them calls).
     pub fn busy(&self, account: i64, extension: &str) -> bool {
         self.doing(account, extension).is_some()
-            || self.lock().busy_elsewhere.contains(&(account, extension.to_string()))
+            || self.lock().busy_elsewhere.contains_key(&(account, extension.to_string()))
+    }
+
+    /// What the agent is doing on another node of a cluster, if anything (and nothing here).
+    pub fn elsewhere(&self, account: i64, extension: &str) -> Option<Busy> {
+        self.lock().busy_elsewhere.get(&(account, extension.to_string())).cloned()
     }
 
     /// Agents on a call or wrapping one up here, to share with the other nodes.
-    pub fn busy_here(&self) -> Vec<Agent> {
+    pub fn busy_here(&self) -> Vec<Busy> {
         let now = now_ms();
         let mut inner = self.lock();
         let keys: Vec<Agent> = inner.agents.keys().cloned().collect();
         for k in &keys {
             inner.expire(k, now);
         }
-        let mut out: Vec<Agent> = inner.agents.keys().cloned().collect();
-        out.sort();
+        let mut out: Vec<Busy> = inner
+            .agents
+            .iter()
+            .map(|((account, extension), doing)| {
+                let (since, peer) = match doing {
+                    Doing::OnCall { calls, since, .. } => {
+                        (*since, calls.first().and_then(|l| l.peer.clone()))
+                    }
+                    Doing::WrapUp { since, last, .. } => (*since, last.peer.clone()),
+                };
+                Busy {
+                    account: *account,
+                    extension: extension.clone(),
+                    activity: doing.name().to_string(),
+                    since,
+                    peer,
+                    node: 0,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.account, &a.extension).cmp(&(b.account, &b.extension)));
         out
     }
 
     /// Replaces the agents busy on other nodes.
-    pub fn set_busy_elsewhere(&self, agents: impl IntoIterator<Item = Agent>) {
-        self.lock().busy_elsewhere = agents.into_iter().collect();
+    pub fn set_busy_elsewhere(&self, agents: impl IntoIterator<Item = Busy>) {
+        self.lock().busy_elsewhere =
+            agents.into_iter().map(|b| ((b.account, b.extension.clone()), b)).collect();
     }
 
     /// Everyone in the account doing something, by extension.
@@ -311,12 +351,24 @@ mod tests {
     #[test]
     fn agents_busy_on_other_nodes_are_busy_here_too() {
         let activity = Activity::default();
-        activity.answered(1, "101", Line::new(CallId(7), None, None), 0);
-        activity.set_busy_elsewhere([(1, "102".to_string())]);
+        activity.answered(1, "101", Line::new(CallId(7), Some("+15550001".into()), None), 0);
+        let bob = Busy {
+            account: 1,
+            extension: "102".into(),
+            activity: "wrap_up".into(),
+            since: 5,
+            peer: Some("+15550002".into()),
+            node: 3,
+        };
+        activity.set_busy_elsewhere([bob.clone()]);
         assert!(activity.busy(1, "101") && activity.busy(1, "102") && !activity.busy(1, "103"));
-        assert_eq!(activity.busy_here(), [(1, "101".to_string())], "only this node's are shared");
+        let here = activity.busy_here();
+        assert_eq!(here.len(), 1, "only this node's are shared: {here:?}");
+        assert_eq!((here[0].extension.as_str(), here[0].activity.as_str()), ("101", "on_call"));
+        assert_eq!(here[0].peer.as_deref(), Some("+15550001"));
+        assert_eq!(activity.elsewhere(1, "102"), Some(bob), "what they do there, for dashboards");
         activity.set_busy_elsewhere([]);
-        assert!(!activity.busy(1, "102"));
+        assert!(!activity.busy(1, "102") && activity.elsewhere(1, "102").is_none());
     }
 
     #[tokio::test(start_paused = true)]

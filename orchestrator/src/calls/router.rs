@@ -205,6 +205,7 @@ pub async fn start(
         bind: options.bind,
         registrar: RegistrarConfig::default(),
         secret: random_secret(),
+        nonce_secret: db.sip_nonce_secret(),
         server_name: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
     };
     let (handle, sip_driver) = driver::bind(config, events_tx).await?;

@@ -203,6 +203,14 @@ pub fn pick(account: i64, id: u64, extension: &str) -> bool {
     entry.is_some_and(|e| e.pick.send(extension.to_string()).is_ok())
 }
 
+/// The node of a cluster where the account's caller `id` waits, when it is another node
+/// (a pick for them goes there).
+pub fn remote_node(account: i64, id: u64) -> Option<i64> {
+    let l = lines();
+    let mut remote = l.remote.iter().filter(|((a, _), _)| *a == account).flat_map(|(_, q)| q.iter());
+    remote.find(|w| w.id == id).map(|w| w.node)
+}
+
 /// A caller was answered after waiting `waited_ms`: the queue's hold time moves toward it.
 pub fn answered_after(account: i64, queue: &str, waited_ms: u64) {
     let mut l = lines();

@@ -344,6 +344,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
             bind: "127.0.0.1:0".parse()?,
             registrar: Default::default(),
             secret: "bench".into(),
+            nonce_secret: None,
             server_name: "bench".into(),
             webrtc: None,
         },

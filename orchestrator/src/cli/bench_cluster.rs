@@ -3,8 +3,11 @@
 //! side by side. The nodes are `switchboard serve --node-id N` processes of this binary on one
 //! PostgreSQL database; the carrier and the far end are sipp, as in `bench sip`. On a small
 //! machine the cluster cannot be faster (every process shares the same cores): the figures
-//! show what the extra hop and the coordination cost per call. A benchmark prints numbers; it
-//! never fails a build.
+//! show what the extra hop and the coordination cost per call. The shared PostgreSQL's work is
+//! measured too (transactions and rows per call set-up from its statistics, its CPU when it
+//! runs on this machine, and its idle load from the nodes' leases and sharing loops), which is
+//! where the capacity model's database limit comes from. A benchmark prints numbers; it never
+//! fails a build.
 
 use super::options::cpu_seconds_of;
 use super::options::{free_udp_port, sipp_counts, CALL};
@@ -142,7 +145,8 @@ fn entry(dir: &Path, port: u16, nodes: &[u16]) -> anyhow::Result<Proc> {
         .arg(format!("SIP_LISTEN=udp:127.0.0.1:{port}"))
         .arg("-A")
         .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
-        .args(["-A", "PROBE_SECONDS=1", "-Y"])
+        // The bench's carrier is a trunk, exempt from the entry's flood limit.
+        .args(["-A", "TRUSTED_NETS=\"127.0.0.1/32\"", "-A", "PROBE_SECONDS=1", "-Y"])
         .arg(dir);
     spawn(&mut cmd, &dir.join("kamailio.log")).context("start kamailio (Debian package kamailio)")
 }
@@ -199,12 +203,51 @@ async fn carrier(
     Ok((ok, failed, start.elapsed().as_secs_f64()))
 }
 
+/// CPU seconds of every PostgreSQL server process on this machine (0 when it runs elsewhere).
+fn postgres_cpu() -> f64 {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == "postgres") {
+            total += cpu_seconds_of(pid);
+        }
+    }
+    total
+}
+
+/// The shared database's work so far: (transactions, rows written), from its statistics
+/// (which a server publishes within about a second).
+async fn database_work(pool: &sqlx::PgPool) -> (f64, f64) {
+    let row: Result<(i64, i64), _> = sqlx::query_as(
+        "SELECT (xact_commit + xact_rollback)::bigint, (tup_inserted + tup_updated + tup_deleted)::bigint \
+         FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await;
+    row.map_or((0.0, 0.0), |(t, w)| (t as f64, w as f64))
+}
+
+/// The shared database's load: (transactions, rows written, its CPU seconds).
+async fn database_load(pool: &sqlx::PgPool) -> (f64, f64, f64) {
+    let (t, w) = database_work(pool).await;
+    (t, w, postgres_cpu())
+}
+
 /// What one run measured.
 #[derive(Default)]
 struct Figures {
     rate: f64,
     rate_nodes_cpu: f64,
     rate_entry_cpu: f64,
+    /// With no calls: the database's transactions per second (the nodes' leases and sync
+    /// loops) and its CPU (% of a core).
+    idle_db_tps: f64,
+    idle_db_cpu: f64,
+    /// Per completed call set-up over the rate steps, less the idle load: transactions, rows
+    /// written, and the database's CPU milliseconds.
+    db_tx_per_call: f64,
+    db_writes_per_call: f64,
+    db_cpu_ms_per_call: f64,
     held_ok: u64,
     held_failed: u64,
     held_nodes_cpu_per_call: f64,
@@ -222,6 +265,20 @@ async fn measure(
     let short = dir.join("short.xml");
     std::fs::write(&short, scenario("<pause milliseconds=\"100\"/>"))?;
     let mut f = Figures::default();
+    let pool = sqlx::PgPool::connect(&opts.database_url).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let idle = Duration::from_secs(5);
+    let (t0, _, c0) = database_load(&pool).await;
+    tokio::time::sleep(idle).await;
+    let (t1, _, c1) = database_load(&pool).await;
+    (f.idle_db_tps, f.idle_db_cpu) = ((t1 - t0) / idle.as_secs_f64(), (c1 - c0) / idle.as_secs_f64() * 100.0);
+    println!(
+        "idle: the database commits {:.1} transactions a second for {} node(s) (leases, sharing), {:.1} % of a core",
+        f.idle_db_tps,
+        nodes.len(),
+        f.idle_db_cpu
+    );
+    let (mut steps_calls, mut steps_wall, mut db_delta) = (0u64, 0.0, (0.0, 0.0, 0.0));
     println!(
         "{:>10} {:>10} {:>8} {:>12} {:>11} {:>13}",
         "offered/s", "completed", "failed", "completed/s", "nodes' CPU", "Kamailio CPU"
@@ -230,15 +287,34 @@ async fn measure(
     while rate <= opts.max_rate {
         let calls = rate * opts.step_seconds;
         let (n0, k0) = (cpu(nodes), kam.cpu());
+        let before = database_load(&pool).await;
         let (ok, failed, wall) = carrier(dir, &short, entry_port, rate, calls, rate.max(10) * 2).await?;
         let (ncpu, kcpu) = ((cpu(nodes) - n0) / wall * 100.0, (kam.cpu() - k0) / wall * 100.0);
+        // (The last records are written, and the statistics published, within a second.)
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let after = database_load(&pool).await;
         let per_s = ok as f64 / wall;
         println!("{rate:>10} {ok:>10} {failed:>8} {per_s:>12.1} {ncpu:>10.0}% {kcpu:>12.0}%");
         if failed > 0 || ok < calls as u64 || per_s < rate as f64 * 0.8 {
             break;
         }
         (f.rate, f.rate_nodes_cpu, f.rate_entry_cpu) = (per_s, ncpu, kcpu);
+        steps_calls += ok;
+        steps_wall += wall + 1.5;
+        db_delta.0 += after.0 - before.0;
+        db_delta.1 += after.1 - before.1;
+        db_delta.2 += after.2 - before.2;
         rate *= 2;
+    }
+    if steps_calls > 0 {
+        let calls = steps_calls as f64;
+        f.db_tx_per_call = (db_delta.0 - f.idle_db_tps * steps_wall).max(0.0) / calls;
+        f.db_writes_per_call = db_delta.1 / calls;
+        f.db_cpu_ms_per_call = (db_delta.2 - f.idle_db_cpu / 100.0 * steps_wall).max(0.0) / calls * 1000.0;
+        println!(
+            "the database per call set-up: {:.1} transactions, {:.1} rows written, {:.2} ms of its CPU",
+            f.db_tx_per_call, f.db_writes_per_call, f.db_cpu_ms_per_call
+        );
     }
     if opts.concurrent > 0 {
         let tone: Vec<u8> = vec![0xFF; 8000 * (opts.hold_seconds.saturating_sub(1).max(1) as usize)];
@@ -368,5 +444,18 @@ pub async fn cluster(opts: BenchClusterOptions) -> anyhow::Result<()> {
     });
     row("  nodes' CPU per held call (% of a core)", &|f| format!("{:.3}", f.held_nodes_cpu_per_call));
     row("  Kamailio's CPU while they were held (% of a core)", &|f| format!("{:.1}", f.held_entry_cpu));
+    row("database transactions per second, idle", &|f| format!("{:.1}", f.idle_db_tps));
+    row("  its CPU, idle (% of a core)", &|f| format!("{:.1}", f.idle_db_cpu));
+    row("database transactions per call set-up", &|f| format!("{:.1}", f.db_tx_per_call));
+    row("  rows written per call set-up", &|f| format!("{:.1}", f.db_writes_per_call));
+    row("  its CPU per call set-up (ms)", &|f| format!("{:.2}", f.db_cpu_ms_per_call));
+    // Where one PostgreSQL server becomes the limit, if its CPU per call stays what it was here.
+    row("  set-ups per second one database core would carry", &|f| {
+        if f.db_cpu_ms_per_call > 0.0 {
+            format!("{:.0}", 1000.0 / f.db_cpu_ms_per_call)
+        } else {
+            "n/a".into()
+        }
+    });
     Ok(())
 }

@@ -70,6 +70,8 @@ fn act(live: &Live, f: &shared_live::Forwarded) {
         "deny" => live.note(f.account, f.engagement, &f.by, NoteKind::Deny, &f.body).map(|_| ()),
         "takeover" => live.take_over(f.account, f.engagement, &f.by, &f.body),
         "listen" => live.listen(f.account, f.engagement, &f.by, &f.body),
+        // A queue dashboard's pick of a caller waiting here (`engagement` is their place).
+        "pick" => crate::calls::waiting::pick(f.account, f.engagement, &f.body).then_some(()),
         _ => None,
     };
     if done.is_none() {

@@ -5,6 +5,7 @@
 //! (checked every 250 ms) and announces it with `NOTIFY switchboard_queues`; every node reads
 //! the others' at once when announced, and every second anyway.
 
+use crate::calls::activity::Busy;
 use crate::calls::waiting::{self, RemoteWaiter};
 use crate::db::Db;
 use crate::live::Live;
@@ -14,7 +15,7 @@ use std::time::Duration;
 const CHANNEL: &str = "switchboard_queues";
 
 /// A node's waiting callers and busy agents.
-type Shared = (Vec<RemoteWaiter>, Vec<(i64, String)>);
+type Shared = (Vec<RemoteWaiter>, Vec<Busy>);
 
 /// Shares this node's queues and takes the others' until the process ends.
 pub fn share(db: Db, node: i64, live: Live, database_url: String) {

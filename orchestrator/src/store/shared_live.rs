@@ -64,12 +64,14 @@ pub async fn forget(db: &Db, node: i64) -> Result<()> {
     Ok(())
 }
 
-/// A supervisor's action on an AI call, asked on one node for the node that carries it.
+/// A supervisor's action on an AI call (or on a waiting caller), asked on one node for the
+/// node that carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forwarded {
     pub account: i64,
     pub engagement: u64,
-    /// advice, approve, deny (notes), takeover or listen.
+    /// advice, approve, deny (notes), takeover or listen; or pick (a queue dashboard's pick of
+    /// a caller waiting on that node: `engagement` is their place's id).
     pub kind: String,
     pub by: String,
     /// A note's text, or the extension to ring.

@@ -1,6 +1,7 @@
 //! Queue state shared between the nodes of a cluster: the callers waiting on each node and the
 //! agents busy on each (see `crate::cluster`).
 
+use crate::calls::activity::Busy;
 use crate::db::Db;
 use crate::error::Result;
 use sqlx::Row;
@@ -19,7 +20,7 @@ pub struct RemoteWaiter {
 }
 
 /// Replaces node `node`'s waiting callers and busy agents.
-pub async fn publish(db: &Db, node: i64, waiting: &[RemoteWaiter], busy: &[(i64, String)]) -> Result<()> {
+pub async fn publish(db: &Db, node: i64, waiting: &[RemoteWaiter], busy: &[Busy]) -> Result<()> {
     let mut tx = db.pool().begin().await?;
     sqlx::query("DELETE FROM queue_waiting WHERE node_id = $1").bind(node).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM agents_busy WHERE node_id = $1").bind(node).execute(&mut *tx).await?;
@@ -37,20 +38,26 @@ pub async fn publish(db: &Db, node: i64, waiting: &[RemoteWaiter], busy: &[(i64,
         .execute(&mut *tx)
         .await?;
     }
-    for (account, extension) in busy {
-        sqlx::query("INSERT INTO agents_busy (node_id, account_id, extension) VALUES ($1, $2, $3)")
-            .bind(node)
-            .bind(account)
-            .bind(extension)
-            .execute(&mut *tx)
-            .await?;
+    for b in busy {
+        sqlx::query(
+            "INSERT INTO agents_busy (node_id, account_id, extension, activity, since, peer) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(node)
+        .bind(b.account)
+        .bind(&b.extension)
+        .bind(&b.activity)
+        .bind(b.since)
+        .bind(&b.peer)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 /// The other living nodes' waiting callers and busy agents.
-pub async fn others(db: &Db, me: i64) -> Result<(Vec<RemoteWaiter>, Vec<(i64, String)>)> {
+pub async fn others(db: &Db, me: i64) -> Result<(Vec<RemoteWaiter>, Vec<Busy>)> {
     let living = "node_id <> $1 AND node_id IN (SELECT id FROM cluster_nodes)";
     let rows = sqlx::query(&format!(
         "SELECT node_id, place_id, account_id, queue, caller, since FROM queue_waiting WHERE {living} \
@@ -72,16 +79,29 @@ pub async fn others(db: &Db, me: i64) -> Result<(Vec<RemoteWaiter>, Vec<(i64, St
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    // (An agent busy on two nodes at once: the latest.)
     let rows = sqlx::query(&format!(
-        "SELECT DISTINCT account_id, extension FROM agents_busy WHERE {living} ORDER BY account_id, extension"
+        "SELECT node_id, account_id, extension, activity, since, peer FROM agents_busy WHERE {living} \
+         ORDER BY account_id, extension, since, node_id"
     ))
     .bind(me)
     .fetch_all(db.pool())
     .await?;
-    let busy = rows
-        .iter()
-        .map(|r| Ok((r.try_get("account_id")?, r.try_get("extension")?)))
-        .collect::<Result<Vec<_>>>()?;
+    let mut busy: Vec<Busy> = Vec::new();
+    for r in &rows {
+        let b = Busy {
+            account: r.try_get("account_id")?,
+            extension: r.try_get("extension")?,
+            activity: r.try_get("activity")?,
+            since: r.try_get("since")?,
+            peer: r.try_get("peer")?,
+            node: r.try_get("node_id")?,
+        };
+        match busy.last_mut() {
+            Some(last) if (last.account, &last.extension) == (b.account, &b.extension) => *last = b,
+            _ => busy.push(b),
+        }
+    }
     Ok((waiting, busy))
 }
 

@@ -77,6 +77,26 @@ impl Directory {
     }
 }
 
+/// The address a request came from before the trusted proxy at `source` relayed it: the
+/// second `Via`, with the `received` and `rport` the proxy stamped on it (RFC 3581). Only a
+/// trusted address (a cluster's SIP entry is configured as a trunk address) is believed about
+/// its previous hop; any other sender is its own client.
+pub fn client_address(req: &Request, source: SocketAddr, dir: &Directory) -> SocketAddr {
+    if dir.trusted(source).is_none() {
+        return source;
+    }
+    previous_hop(req).unwrap_or(source)
+}
+
+fn previous_hop(req: &Request) -> Option<SocketAddr> {
+    let vias = req.headers.get_all("Via");
+    let via = header::Via::parse(vias.get(1)?).ok()?;
+    let host = via.param("received").flatten().unwrap_or(&via.host);
+    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let rport = via.param("rport").flatten().and_then(|p| p.parse::<u16>().ok());
+    Some(SocketAddr::new(ip, rport.or(via.port).unwrap_or(5060)))
+}
+
 /// How a registered device is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
@@ -105,6 +125,15 @@ impl Binding {
                 Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
             })
             .unwrap_or(self.source)
+    }
+
+    /// Where the device registered from as the first `Path` proxy saw it (its `received`
+    /// parameter, as Kamailio's `add_path_received` writes it), for a device behind a proxy.
+    pub fn path_received(&self) -> Option<SocketAddr> {
+        let received = super::uri::unescape(&header::param(self.path.first()?, "received")?);
+        let uri = super::uri::SipUri::parse(&received).ok()?;
+        let ip: IpAddr = uri.host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+        Some(SocketAddr::new(ip, uri.port.unwrap_or(5060)))
     }
 
     /// The transport to the next hop (the `Path` proxy's, UDP unless its URI says otherwise).
@@ -208,6 +237,11 @@ impl Registrar {
         }
     }
 
+    /// Signs nonces with `secret` from now on (those issued before are no longer accepted).
+    pub fn set_nonce_secret(&mut self, secret: impl Into<String>) {
+        self.nonces = NonceSource::new(secret);
+    }
+
     /// Current contacts of an extension, most recent registration first, then those registered
     /// through other nodes (a contact registered here too is taken from here).
     pub fn contacts(&self, account: i64, extension: &str) -> Vec<&Binding> {
@@ -256,6 +290,17 @@ impl Registrar {
     /// registered through a proxy.
     pub fn is_registered_ip(&self, ip: std::net::IpAddr) -> bool {
         self.bindings.values().flatten().any(|b| b.source.ip() == ip && b.path.is_empty())
+    }
+
+    /// Whether a phone registered through the proxy at `proxy` (here or on another node) is
+    /// the one at `client`, the address that proxy received a request from (see
+    /// [`client_address`]): its own calls come from the proxy's address, like carriers' calls.
+    pub fn is_registered_behind(&self, proxy: SocketAddr, client: SocketAddr) -> bool {
+        let local = self.bindings.values().flatten();
+        let remote = self.remote.values().flatten();
+        local.chain(remote).any(|b| {
+            !b.path.is_empty() && b.next_hop().ip() == proxy.ip() && b.path_received() == Some(client)
+        })
     }
 
     /// Every (account, extension, binding) registered here.
@@ -331,6 +376,9 @@ impl Registrar {
     ) -> Result<SipUser, Response> {
         let tag = format!("r{now_ms:x}");
         let register = req.method == super::message::Method::Register;
+        // Through a proxy, failures count against the phone behind it, not the proxy that
+        // every phone and carrier shares.
+        let source = client_address(req, source, dir);
         if self.blocked(source.ip(), now_ms) {
             let mut r = respond(req, 403, &tag);
             r.reason = "Forbidden (too many failed attempts)".into();
@@ -657,6 +705,50 @@ mod tests {
         assert_eq!(d.lookup("102", "127.0.0.1"), None);
         assert_eq!(d.lookup("101", "127.0.0.1").map(|u| u.account), Some(1));
     }
+    #[test]
+    fn behind_a_trusted_proxy_the_phone_is_its_client_address() {
+        let proxy: SocketAddr = "198.51.100.1:5070".parse().unwrap();
+        let mut d = dir();
+        d.trust(proxy.ip(), None, 1);
+        let relayed = |client: &str, cseq, auth| {
+            let mut r = register("101", cseq, "<sip:101@10.0.0.9:5062>", Some(120), auth);
+            // The proxy's own Via on top; the phone's below, stamped where it came from.
+            let (ip, port) = client.split_once(':').unwrap();
+            let phone = format!("SIP/2.0/UDP 10.0.0.9:5062;rport={port};received={ip};branch=z9hG4bK{cseq}");
+            r.headers.remove("Via");
+            r.headers.push_front("Via", phone);
+            r.headers.push_front("Via", "SIP/2.0/UDP 198.51.100.1:5070;branch=z9hG4bKp".to_string());
+            r.headers
+                .push("Path", format!("<sip:198.51.100.1:5070;lr;received=sip:{client}%3Btransport%3Dudp>"));
+            r
+        };
+        let phone: SocketAddr = "203.0.113.5:61000".parse().unwrap();
+        assert_eq!(client_address(&relayed("203.0.113.5:61000", 1, None), proxy, &d), phone);
+        // An untrusted sender is not believed about who came before it.
+        assert_eq!(client_address(&relayed("203.0.113.5:61000", 1, None), src(), &d), src());
+        // Wrong passwords from one phone behind the proxy block that phone, not the proxy.
+        let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+        for cseq in 1..=5 {
+            let r = reg.handle_register(0, &relayed("203.0.113.66:5060", cseq, None), proxy, "UDP", &d);
+            let ch = r.headers.get("WWW-Authenticate").unwrap().to_string();
+            let bad = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", "101", "guess", "c", 1).unwrap();
+            let r = reg.handle_register(0, &relayed("203.0.113.66:5060", cseq, Some(bad)), proxy, "UDP", &d);
+            assert_eq!(r.status, 403);
+        }
+        let r = reg.handle_register(0, &relayed("203.0.113.66:5060", 6, None), proxy, "UDP", &d);
+        assert!(r.reason.contains("too many failed"), "{}", r.reason);
+        let r = reg.handle_register(0, &relayed("203.0.113.5:61000", 7, None), proxy, "UDP", &d);
+        let ch = r.headers.get("WWW-Authenticate").expect("another phone is only challenged").to_string();
+        let auth = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", "101", "alice-pw-101", "c", 1).unwrap();
+        let r = reg.handle_register(0, &relayed("203.0.113.5:61000", 8, Some(auth)), proxy, "UDP", &d);
+        assert_eq!(r.status, 200);
+        // Its calls come from the proxy like a carrier's; its address behind it tells them apart.
+        assert_eq!(reg.contacts(1, "101")[0].path_received(), Some(phone));
+        assert!(reg.is_registered_behind(proxy, phone));
+        assert!(!reg.is_registered_behind(proxy, "203.0.113.66:5060".parse().unwrap()));
+        assert!(!reg.is_registered_behind(src(), phone), "another proxy");
+    }
+
     #[test]
     fn a_path_is_kept_given_back_and_routes_requests_to_the_device() {
         let mut reg = Registrar::new(RegistrarConfig::default(), "k");

@@ -8,7 +8,7 @@ use super::flood::{FloodConfig, FloodGuard, FloodStats, SourceClass, Verdict};
 use super::header::{self, NameAddr, Via};
 use super::message::{Message, Method, Request, Response};
 use super::parse::{parse_datagram, ParseError};
-use super::registrar::{Directory, Registrar, RegistrarConfig, RegistrarEvent};
+use super::registrar::{self, Directory, Registrar, RegistrarConfig, RegistrarEvent};
 use super::uplink::{UplinkState, Uplinks};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -176,6 +176,12 @@ impl SipServer {
 
     /// Replaces the devices registered through other nodes of a cluster (see
     /// `Registrar::set_remote`).
+    /// Signs digest nonces with this secret instead of the process's own (a cluster's nodes
+    /// share one, so that each accepts an answer to another's challenge).
+    pub fn set_nonce_secret(&mut self, secret: impl Into<String>) {
+        self.registrar.set_nonce_secret(secret);
+    }
+
     pub fn set_remote_bindings(&mut self, bindings: Vec<(i64, String, super::registrar::Binding)>) {
         self.registrar.set_remote(bindings);
     }
@@ -488,11 +494,12 @@ impl SipServer {
                         self.b2bua.handle_in_call(now_ms, &req, source)
                     } else {
                         // A carrier is trusted by address; a registered phone at that very address
-                        // (a PBX and its phones can share a host) still authenticates as a user.
-                        let trunk = self
-                            .directory
-                            .trusted(source)
-                            .filter(|_| !self.registrar.is_registered_source(source));
+                        // (a PBX and its phones can share a host), or one registered through the
+                        // proxy that relays this request, still authenticates as a user.
+                        let client = registrar::client_address(&req, source, &self.directory);
+                        let phone = self.registrar.is_registered_source(source)
+                            || (client != source && self.registrar.is_registered_behind(source, client));
+                        let trunk = self.directory.trusted(source).filter(|_| !phone);
                         let caller = match trunk {
                             Some(accounts) => Ok(Caller::Trunk { accounts: accounts.to_vec() }),
                             None => self
