@@ -54,7 +54,8 @@ export const phone = {
       return this.changed();
     }
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new JsSIP.WebSocketInterface(`${proto}//${location.host}${creds.websocket_path}`);
+    // A cluster's SIP entry when the server names one (every node reaches the browser there).
+    const socket = new JsSIP.WebSocketInterface(creds.websocket_url || `${proto}//${location.host}${creds.websocket_path}`);
     const ua = new JsSIP.UA({
       sockets: [socket],
       uri: `sip:${creds.username}@${location.hostname}`,

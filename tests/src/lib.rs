@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests: run the real `switchboard` binary, talk to it over HTTP,
 //! and get a fresh PostgreSQL database when one is configured.
 
+pub mod cluster;
 pub mod linphone;
 pub mod payments;
 pub mod pbx;

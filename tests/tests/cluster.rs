@@ -10,74 +10,15 @@
 //! one node is sent to another agent from the other's dashboard. A flood from one address is
 //! cut off at the entry while a carrier's call goes through.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use switchboard_tests::cluster::{node, start_entry};
 use switchboard_tests::{
     add_number, demo_account, free_udp_port, fresh_postgres, get_json, login, queues, require_program,
     run_carrier, set_demo_trunk, sipp_counts, Baresip, Server,
 };
 
 const NUMBER: &str = "+15557770100";
-
-/// Kamailio in the foreground, in a process group of its own (it forks its workers), stopped
-/// with all of them when dropped.
-struct Entry(Child);
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        let group = -(self.0.id() as i32);
-        // SAFETY: kill(2) on our own child's process group has no memory-safety preconditions.
-        unsafe {
-            libc::kill(group, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(group, libc::SIGKILL);
-        }
-        let _ = self.0.wait();
-    }
-}
-
-fn start_entry(dir: &Path, port: u16, nodes: &[u16]) -> Entry {
-    let list = dir.join("dispatcher.list");
-    let lines: Vec<String> = nodes.iter().map(|p| format!("1 sip:127.0.0.1:{p}")).collect();
-    std::fs::write(&list, lines.join("\n") + "\n").unwrap();
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kamailio/kamailio.cfg");
-    let log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
-    let child = Command::new("kamailio")
-        .args(["-DD", "-E", "-f"])
-        .arg(&cfg)
-        .arg("-A")
-        .arg(format!("SIP_LISTEN=udp:127.0.0.1:{port}"))
-        .arg("-A")
-        .arg(format!("DISPATCHER_LIST=\"{}\"", list.display()))
-        .args(["-A", "PROBE_SECONDS=1", "-Y", dir.to_str().unwrap()])
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start kamailio");
-    Entry(child)
-}
-
-fn node(dir: &Path, id: u16, sip: u16, pg: &str, demo: bool) -> Server {
-    let data = dir.join(format!("node{id}"));
-    let (id, sip) = (id.to_string(), format!("127.0.0.1:{sip}"));
-    let mut args = vec!["--node-id", &id, "--node-lease-seconds", "3", "--sip", &sip, "--no-https"];
-    if demo {
-        args.push("--demo");
-    }
-    // The nodes share the key that seals configuration secrets (trunk passwords) at rest.
-    let key = "5b".repeat(32);
-    Server::start(&data, &args, &[("DATABASE_URL", pg), ("SWITCHBOARD_SECRET_KEY", &key)])
-        .expect("start a node")
-}
 
 /// The account's calls, newest first.
 async fn calls(client: &reqwest::Client, server: &Server, cookie: &str) -> Vec<serde_json::Value> {
@@ -152,14 +93,14 @@ async fn calls_spread_over_nodes_and_survive_a_killed_and_a_drained_node() {
     let ports = [free_udp_port(), free_udp_port(), free_udp_port()];
     // Node 1 loads the demo account; the carrier's trunk trusts the entry, and a number goes
     // to voicemail (it answers and keeps the caller until they hang up).
-    let n1 = node(dir.path(), 1, ports[0], &pg, true);
+    let n1 = node(dir.path(), 1, ports[0], &pg, true, &[]);
     let client = switchboard_tests::http();
     let admin = login(&client, &n1, "admin@demo.example", "switchboard-demo").await.unwrap();
     set_demo_trunk(&client, &n1, &admin, None, Some(entry_port)).await;
     add_number(&client, &n1, &admin, NUMBER, serde_json::json!({"type": "voicemail_box", "name": "support"}))
         .await;
-    let n2 = node(dir.path(), 2, ports[1], &pg, false);
-    let mut n3 = node(dir.path(), 3, ports[2], &pg, false);
+    let n2 = node(dir.path(), 2, ports[1], &pg, false, &[]);
+    let mut n3 = node(dir.path(), 3, ports[2], &pg, false, &[]);
     let mut n2 = Some(n2);
     let nodes = get_json(&client, &n1, &admin, "/api/cluster/nodes").await;
     let ids: Vec<i64> = nodes.as_array().unwrap().iter().map(|n| n["id"].as_i64().unwrap()).collect();
@@ -175,7 +116,7 @@ async fn calls_spread_over_nodes_and_survive_a_killed_and_a_drained_node() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429, "locked out on another node too");
-    let _entry = start_entry(dir.path(), entry_port, &ports);
+    let _entry = start_entry(dir.path(), entry_port, &ports, &[]);
     tokio::time::sleep(Duration::from_secs(2)).await; // the first probes
 
     // Six calls spread over the three nodes.
@@ -257,7 +198,7 @@ async fn calls_spread_over_nodes_and_survive_a_killed_and_a_drained_node() {
     assert_eq!(new_on_3, 0, "no new call went to the draining node: {after:#?}");
 
     // Restarted, node 3 rejoins without any step and takes calls again.
-    let _n3 = node(dir.path(), 3, ports[2], &pg, false);
+    let _n3 = node(dir.path(), 3, ports[2], &pg, false, &[]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = calls(&client, &n1, &admin).await.len();
     let out = carrier(entry_port, 4, 300).await.unwrap();
@@ -323,7 +264,7 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
     let dir = tempfile::tempdir().unwrap();
     let entry_port = free_udp_port();
     let ports = [free_udp_port(), free_udp_port()];
-    let mut n1 = Some(node(dir.path(), 1, ports[0], &pg, true));
+    let mut n1 = Some(node(dir.path(), 1, ports[0], &pg, true, &[]));
     let client = switchboard_tests::http();
     let admin = login(&client, n1.as_ref().unwrap(), "admin@demo.example", "switchboard-demo").await.unwrap();
     {
@@ -345,8 +286,8 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
         let ai = serde_json::json!({"type": "ai_agent", "name": "order-assistant"});
         add_number(&client, n1, &admin, AI_NUMBER, ai).await;
     }
-    let mut n2 = node(dir.path(), 2, ports[1], &pg, false);
-    let _entry = start_entry(dir.path(), entry_port, &ports);
+    let mut n2 = node(dir.path(), 2, ports[1], &pg, false, &[]);
+    let _entry = start_entry(dir.path(), entry_port, &ports, &[]);
     tokio::time::sleep(Duration::from_secs(2)).await; // the first probes
 
     // Alice's phone registers through the entry, which adds its Path and picks one node.
@@ -658,13 +599,13 @@ async fn a_flood_is_cut_off_at_the_entry_while_calls_go_on() {
     let Some(pg) = fresh_postgres().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let (entry_port, port) = (free_udp_port(), free_udp_port());
-    let n1 = node(dir.path(), 1, port, &pg, true);
+    let n1 = node(dir.path(), 1, port, &pg, true, &[]);
     let client = switchboard_tests::http();
     let admin = login(&client, &n1, "admin@demo.example", "switchboard-demo").await.unwrap();
     set_demo_trunk(&client, &n1, &admin, None, Some(entry_port)).await;
     add_number(&client, &n1, &admin, NUMBER, serde_json::json!({"type": "voicemail_box", "name": "support"}))
         .await;
-    let _entry = start_entry(dir.path(), entry_port, &[port]);
+    let _entry = start_entry(dir.path(), entry_port, &[port], &[]);
     tokio::time::sleep(Duration::from_secs(2)).await; // the first probe
 
     // A scanner on another address (the loopback network is all ours) sends 400 requests in

@@ -193,6 +193,9 @@ pub struct Softphone {
     pub password: String,
     /// Path of SIP over WebSocket on this server (`ws://` or `wss://` as the page was loaded).
     pub websocket_path: String,
+    /// Where to connect instead, when set (a cluster's SIP entry, `serve --sip-websocket-url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub websocket_url: Option<String>,
     pub expires_at: i64,
 }
 
@@ -213,6 +216,7 @@ async fn my_softphone(
             username: c.username,
             password: c.password,
             websocket_path: "/sip".into(),
+            websocket_url: st.sip_websocket_url.clone(),
             expires_at: c.expires_at,
         }),
     ))

@@ -109,6 +109,8 @@ pub struct AppState {
     pub records: Option<crate::store::calls::RecordWriter>,
     /// Admins' "try it" chats with AI agents.
     chats: Arc<agent_chats::Chats>,
+    /// Where browsers' softphones connect (a cluster's SIP entry), when not here.
+    pub sip_websocket_url: Option<String>,
 }
 
 /// How the HTTP application is set up.
@@ -123,6 +125,8 @@ pub struct AppOptions {
     pub live: crate::live::Live,
     pub health: crate::supervise::Health,
     pub records: Option<crate::store::calls::RecordWriter>,
+    /// Where browsers' softphones connect their SIP WebSocket, when not this server's `/sip`.
+    pub sip_websocket_url: Option<String>,
 }
 
 /// Collects endpoints while building the router.
@@ -234,6 +238,7 @@ pub fn app(db: Db, options: AppOptions) -> Router {
         health: options.health,
         records: options.records,
         chats: Arc::default(),
+        sip_websocket_url: options.sip_websocket_url,
     };
     let router = api
         .router

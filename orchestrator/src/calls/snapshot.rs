@@ -27,6 +27,8 @@ pub struct ConfigVersion {
     applied: watch::Sender<u64>,
     /// A reloader is running (without one, nobody would ever apply a version).
     live: Arc<AtomicBool>,
+    /// Told of each change made here (a cluster's nodes announce it to the others).
+    announce: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<()>>>>,
 }
 
 impl Default for ConfigVersion {
@@ -36,6 +38,7 @@ impl Default for ConfigVersion {
             wake: Default::default(),
             applied: watch::channel(0).0,
             live: Default::default(),
+            announce: Default::default(),
         }
     }
 }
@@ -49,6 +52,9 @@ impl ConfigVersion {
     pub async fn changed(&self) {
         let version = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
         self.wake.notify_one();
+        if let Some(announce) = self.announce.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = announce.send(());
+        }
         if !self.live.load(Ordering::SeqCst) {
             return;
         }
@@ -56,6 +62,19 @@ impl ConfigVersion {
         if tokio::time::timeout(APPLY_WAIT, applied.wait_for(|a| *a >= version)).await.is_err() {
             tracing::warn!(version, "configuration change not yet applied to call routing");
         }
+    }
+
+    /// Another node changed the configuration: reload now (without announcing it again).
+    pub fn reload(&self) {
+        self.requested.fetch_add(1, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Each change made here from now on (for announcing it to a cluster's other nodes).
+    pub fn announcements(&self) -> tokio::sync::mpsc::UnboundedReceiver<()> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.announce.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
     }
 
     /// For the reloader: waits for a change or `period`, then returns the version to load.
@@ -227,6 +246,17 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_made_here_are_announced_and_reloads_for_others_are_not() {
+        let version = ConfigVersion::default();
+        let mut announced = version.announcements();
+        version.changed().await;
+        assert!(announced.try_recv().is_ok(), "a change made here is announced");
+        version.reload();
+        assert!(announced.try_recv().is_err(), "another node's change is not announced again");
+        assert_eq!(version.next(Duration::from_secs(10)).await, 2, "both are reloaded");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_change_returns_once_the_reloader_applied_it() {

@@ -159,6 +159,7 @@ async fn carrier(
     rate: u32,
     calls: u32,
     limit: u32,
+    timeout_s: u32,
 ) -> anyhow::Result<(u64, u64, f64)> {
     let start = Instant::now();
     let out = tokio::process::Command::new("sipp")
@@ -176,7 +177,9 @@ async fn carrier(
             NUMBER.trim_start_matches('+'),
         ])
         .args(["-r", &rate.to_string(), "-m", &calls.to_string(), "-l", &limit.to_string()])
-        .args(["-nostdin", "-max_socket", "65000", "-timeout", "300s", "-trace_err"])
+        // A call refused by an overloaded entry (500) would wait for its 200 until sipp gives
+        // up: sipp gives up soon after the step's calls should have ended.
+        .args(["-nostdin", "-max_socket", "65000", "-timeout", &format!("{timeout_s}s"), "-trace_err"])
         // Kamailio's workers may pass a node's 180 on after its 200 (UDP, two processes): a
         // caller ignores it, and so does this one.
         .args(["-default_behaviors", "all,-abortunexp"])
@@ -288,7 +291,9 @@ async fn measure(
         let calls = rate * opts.step_seconds;
         let (n0, k0) = (cpu(nodes), kam.cpu());
         let before = database_load(&pool).await;
-        let (ok, failed, wall) = carrier(dir, &short, entry_port, rate, calls, rate.max(10) * 2).await?;
+        let timeout = opts.step_seconds * 2 + 20;
+        let (ok, failed, wall) =
+            carrier(dir, &short, entry_port, rate, calls, rate.max(10) * 2, timeout).await?;
         let (ncpu, kcpu) = ((cpu(nodes) - n0) / wall * 100.0, (kam.cpu() - k0) / wall * 100.0);
         // (The last records are written, and the statistics published, within a second.)
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -327,8 +332,16 @@ async fn measure(
         std::fs::write(&held, scenario(&hold))?;
         let ramp = (opts.concurrent / 10).max(opts.concurrent * 3 / opts.hold_seconds.max(1)).max(1);
         let (n0, k0) = (cpu(nodes), kam.cpu());
-        let (ok, failed, wall) =
-            carrier(dir, &held, entry_port, ramp, opts.concurrent, opts.concurrent).await?;
+        let (ok, failed, wall) = carrier(
+            dir,
+            &held,
+            entry_port,
+            ramp,
+            opts.concurrent,
+            opts.concurrent,
+            opts.hold_seconds * 3 + 60,
+        )
+        .await?;
         let call_seconds = ok as f64 * opts.hold_seconds as f64;
         f.held_ok = ok;
         f.held_failed = failed;

@@ -50,7 +50,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start everything: HTTP API and web UI, SIP and RTP.
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
     /// Print an account's configuration as YAML.
     Export {
         #[arg(long)]
@@ -206,7 +206,7 @@ fn report(e: crate::Error) -> anyhow::Error {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format, cli.log_file.as_deref(), matches!(cli.command, Command::Bench(_)))?;
     match cli.command {
-        Command::Serve(opts) => serve::run(opts).await,
+        Command::Serve(opts) => serve::run(*opts).await,
         Command::Doctor(opts) => {
             if !doctor::doctor(opts).await? {
                 std::process::exit(1);

@@ -52,6 +52,17 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Checks a `LO-HI` RTP port range.
+/// A `ws://` or `wss://` URL (where browsers connect their SIP WebSocket).
+pub fn parse_websocket_url(s: &str) -> Result<String, String> {
+    let rest = s.strip_prefix("wss://").or_else(|| s.strip_prefix("ws://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => {
+            Ok(s.to_string())
+        }
+        _ => Err("expected a ws:// or wss:// URL, e.g. wss://sip.example.com:8089".into()),
+    }
+}
+
 pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     let (lo, hi) = s.split_once('-').ok_or("expected LO-HI, e.g. 10000-20000")?;
     let lo: u16 = lo.trim().parse().map_err(|_| format!("'{lo}' is not a port"))?;
@@ -199,6 +210,14 @@ mod tests {
         assert!(parse_port_range("80-90").is_err());
         assert!(parse_port_range("10000").is_err());
         assert!(parse_port_range("10000-x").is_err());
+        assert_eq!(
+            parse_websocket_url("wss://sip.example.com:8089").as_deref(),
+            Ok("wss://sip.example.com:8089")
+        );
+        assert!(parse_websocket_url("ws://127.0.0.1:8088/").is_ok());
+        for bad in ["https://x", "wss://", "ws:///x", "wss://a b", "sip.example.com"] {
+            assert!(parse_websocket_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

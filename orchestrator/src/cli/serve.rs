@@ -1,7 +1,7 @@
 //! `switchboard serve`: one process with the HTTP API and web UI, and (as telephony lands)
 //! SIP and RTP.
 
-use super::options::{parse_port_range, redact_url, DataOptions};
+use super::options::{parse_port_range, parse_websocket_url, redact_url, DataOptions};
 use crate::{api, demo};
 use anyhow::Context;
 use clap::Args;
@@ -33,6 +33,11 @@ pub struct ServeOptions {
     /// by the others, and SIGTERM drains it (no new calls; it stops when its calls have ended).
     #[arg(long, env = "SWITCHBOARD_NODE_ID", value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub node_id: Option<i64>,
+    /// Where browsers' softphones connect their SIP WebSocket instead of this server's `/sip`
+    /// (a cluster's SIP entry, e.g. `wss://sip.example.com:8089`): registered through the
+    /// entry, a browser is reachable from every node.
+    #[arg(long, env = "SWITCHBOARD_SIP_WEBSOCKET_URL", value_parser = parse_websocket_url)]
+    pub sip_websocket_url: Option<String>,
     /// A node's lease in seconds: a node that has not renewed it for this long is dead.
     #[arg(long, env = "SWITCHBOARD_NODE_LEASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=600))]
     pub node_lease_seconds: u64,
@@ -234,6 +239,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     let (sip, sip_task) = (started.sip, started.task);
     if let Some(node) = &node {
         node.share_registrations(sip.clone(), url.clone());
+        node.share_config(config_changed.clone(), url.clone());
         node.share_queues(live.clone(), url.clone());
     }
     tokio::spawn(summarise_sip(sip.clone()));
@@ -268,6 +274,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             live,
             health,
             records: Some(started.records),
+            sip_websocket_url: opts.sip_websocket_url.clone(),
         },
     );
     let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -12,6 +12,7 @@
 //! dispatcher's probes take the node out and new calls go to the others; calls that are up
 //! go on until they end; then the node stops and leaves the cluster.
 
+mod config;
 mod live;
 mod queues;
 mod registrations;
@@ -160,6 +161,12 @@ impl Node {
     /// theirs (see `registrations`).
     pub fn share_registrations(&self, sip: SipHandle, database_url: String) {
         registrations::share(self.db.clone(), self.id, sip, database_url);
+    }
+
+    /// Announces configuration changes made through this node to the others, and reloads at
+    /// once when they announce theirs (see `config`).
+    pub fn share_config(&self, changed: crate::calls::snapshot::ConfigVersion, database_url: String) {
+        config::share(self.db.clone(), changed, database_url);
     }
 
     /// Shares this node's waiting queue callers and busy agents with the others, and takes

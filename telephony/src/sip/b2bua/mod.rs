@@ -640,8 +640,12 @@ impl B2bua {
         req.headers.push("Contact", contact_hdr);
         req.headers.push("Allow", super::server::ALLOW);
         req.headers.push("Content-Type", "application/sdp");
-        // A browser (registered over WebSocket) gets our WebRTC offer when we can make one.
-        let browser = matches!(transport, "WS" | "WSS") && self.webrtc.is_some();
+        // A browser (registered over WebSocket, here or with a proxy that holds its connection
+        // and says so in its Contact) gets our WebRTC offer when we can make one.
+        let over_websocket = matches!(transport, "WS" | "WSS")
+            || crate::sip::header::param(&contact, "transport")
+                .is_some_and(|t| t.eq_ignore_ascii_case("ws") || t.eq_ignore_ascii_case("wss"));
+        let browser = over_websocket && self.webrtc.is_some();
         let webrtc = if browser { self.webrtc_for_callee(id, media_b) } else { None };
         req.body = match &webrtc {
             Some(side) => side.sdp.clone().into_bytes(),

@@ -1,7 +1,9 @@
 //! Browsers in the B2BUA with a scripted `WebRtcMedia`: a browser registered over WebSocket
 //! beside a desk phone gets the WebRTC offer while the phone gets plain RTP; the browser's
 //! answer goes to the WebRTC leg and the relay is pointed at the leg; the leg is released when
-//! the call ends, and a desk phone's answer releases it at once.
+//! the call ends, and a desk phone's answer releases it at once. A browser registered through
+//! a proxy that holds its WebSocket (its Contact says `transport=ws`) gets the WebRTC offer
+//! too, sent to the proxy.
 
 use super::*;
 use std::sync::{Arc, Mutex};
@@ -115,4 +117,36 @@ fn a_desk_phone_answering_releases_the_browsers_offer() {
         "the WebRTC leg made for the browser goes: {:?}",
         script.asked()
     );
+}
+
+#[test]
+fn a_browser_registered_through_a_proxy_gets_the_webrtc_offer_there() {
+    let mut w = World::new();
+    let script = Script::default();
+    w.pbx.set_webrtc(Box::new(script.clone()));
+    const PROXY: &str = "127.0.0.1:5070";
+    let path = "<sip:127.0.0.1:5070;lr;received=sip:127.0.0.1:55001%3Btransport%3Dws>";
+    let reg = |auth: Option<String>, cseq: u32| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PROXY};branch=z9hG4bKp{cseq}\r\n\
+             Via: SIP/2.0/WS df7jal23ls0d.invalid;rport=55001;received=127.0.0.1;branch=z9hG4bKws{cseq}\r\n\
+             Path: {path}\r\nFrom: <sip:102@127.0.0.1>;tag=w\r\nTo: <sip:102@127.0.0.1>\r\nCall-ID: ws-reg\r\n\
+             CSeq: {cseq} REGISTER\r\nContact: <sip:b0b@df7jal23ls0d.invalid;transport=ws>\r\nExpires: 600\r\n\
+             {}Content-Length: 0\r\n\r\n",
+            auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default()
+        )
+    };
+    w.deliver(PROXY, reg(None, 1).as_bytes());
+    let challenge = w.take_response(PROXY, 401);
+    let www = challenge.headers.get("WWW-Authenticate").unwrap();
+    let auth = digest::answer(www, "REGISTER", "sip:127.0.0.1", "102", "bob-password", "c", 1);
+    w.deliver(PROXY, reg(auth, 2).as_bytes());
+    w.take_response(PROXY, 200);
+    let call = w.invite("b3");
+    let phone = w.take_request(CALLEE, Method::Invite);
+    let browser = w.take_request(PROXY, Method::Invite);
+    assert!(String::from_utf8_lossy(&phone.body).contains("RTP/AVP"), "the desk phone gets plain RTP");
+    assert_eq!(browser.uri, "sip:b0b@df7jal23ls0d.invalid;transport=ws");
+    assert!(String::from_utf8_lossy(&browser.body).contains("UDP/TLS/RTP/SAVPF"), "the browser gets WebRTC");
+    assert_eq!(script.asked(), [format!("offer {call} Callee relay 127.0.0.1:20002")]);
 }

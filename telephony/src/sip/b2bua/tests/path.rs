@@ -110,3 +110,42 @@ fn phones_registered_through_other_nodes_ring_with_the_local_ones() {
     );
     w.nothing_sent();
 }
+
+#[test]
+fn behind_a_trusted_proxy_a_registered_phone_calls_as_itself_and_a_carrier_as_a_carrier() {
+    let mut w = world_with_104();
+    // The proxy is the carriers' entry too: trusted like a trunk.
+    let user = |name: &str, password: &str| SipUser {
+        account: 1,
+        domain: None,
+        username: name.into(),
+        password: password.into(),
+        extension: name.into(),
+    };
+    let mut dir = Directory::new([user("102", "bob-password"), user("104", "dan-password")]);
+    dir.trust(addr(PROXY).ip(), Some(addr(PROXY).port()), 1);
+    w.pbx.set_directory(w.now, dir);
+    w.collect();
+    // The proxy's Via on top; below, the sender's, stamped with where the proxy received it.
+    let invite = |client: &str, call_id: &str, from: &str| {
+        let (ip, port) = client.split_once(':').unwrap();
+        format!(
+            "INVITE sip:102@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PROXY};branch=z9hG4bKpx{call_id}\r\n\
+             Via: SIP/2.0/UDP 10.9.9.9:5060;rport={port};received={ip};branch=z9hG4bK{call_id}\r\n\
+             From: <sip:{from}@127.0.0.1>;tag=a\r\nTo: <sip:102@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:{from}@{client}>\r\nMax-Forwards: 69\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{OFFER}",
+            OFFER.len()
+        )
+    };
+    // Dan's phone (registered through the proxy): challenged, as a phone is.
+    w.deliver(PROXY, invite(PHONE, "x1", "104").as_bytes());
+    let challenge = w.take_response(PROXY, 407);
+    assert!(challenge.headers.get("Proxy-Authenticate").is_some());
+    assert!(w.events.is_empty(), "no call before it authenticates");
+    // Anyone else behind the same proxy is a carrier's caller.
+    w.deliver(PROXY, invite("127.0.0.1:7777", "x2", "+12025550111").as_bytes());
+    w.take_response(PROXY, 100);
+    let CallEvent::Incoming(inc) = w.take_event() else { panic!("expected Incoming") };
+    assert_eq!(inc.caller, Caller::Trunk { accounts: vec![1] });
+}
