@@ -365,8 +365,13 @@ pub async fn bind(
     let (tx, rx) = mpsc::channel(64);
     let (stream_tx, stream_rx) = mpsc::channel::<StreamEvent>(1024);
     let mut server = SipServer::new(local_addr, config.registrar, config.secret, config.server_name);
+    let start = Instant::now();
     if let Some(nonces) = config.nonce_secret {
-        server.set_nonce_secret(nonces);
+        // The server's time is counted from `start`; shared nonces carry Unix time.
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        server.set_nonce_secret(nonces, unix_ms);
     }
     if let Some(webrtc) = config.webrtc {
         server.set_webrtc(Box::new(crate::media::gateway::Gateways::new(webrtc)));
@@ -381,7 +386,7 @@ pub async fn bind(
         stream_tx: stream_tx.clone(),
         stream_rx,
         connections: HashMap::new(),
-        start: Instant::now(),
+        start,
         buf: vec![0u8; MAX_MESSAGE],
         counters: counters.clone(),
         last_input: Vec::new(),

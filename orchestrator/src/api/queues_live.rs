@@ -160,7 +160,8 @@ async fn live(
                 Some(_) => Some("on_call"),
                 None => None,
             });
-            let since = since.or(elsewhere.as_ref().map(|b| b.since));
+            // (0: a row from a node older than the column: since when is not known.)
+            let since = since.or(elsewhere.as_ref().map(|b| b.since).filter(|s| *s > 0));
             let call_id = match (&line, &st.records, activity) {
                 (Some(l), Some(records), Some("on_call")) => match l.record {
                     Some(key) => records.id_of(key).await,

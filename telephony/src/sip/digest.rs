@@ -151,7 +151,12 @@ pub struct NonceSource {
     secret: String,
     /// Nonce lifetime in milliseconds.
     pub lifetime_ms: u64,
+    /// Added to `now_ms` in nonces (see `shared`).
+    epoch_ms: u64,
 }
+
+/// How far ahead of ours another process's clock may be for its nonces to be fresh here.
+const CLOCK_SKEW_MS: u64 = 10_000;
 
 /// How a nonce checked out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,11 +169,18 @@ pub enum NonceCheck {
 
 impl NonceSource {
     pub fn new(secret: impl Into<String>) -> Self {
-        NonceSource { secret: secret.into(), lifetime_ms: 5 * 60 * 1000 }
+        NonceSource { secret: secret.into(), lifetime_ms: 5 * 60 * 1000, epoch_ms: 0 }
+    }
+
+    /// Nonces several processes accept from each other: one `secret`, and the time in them
+    /// counted from the Unix epoch (`epoch_ms`: the Unix time of this process's `now_ms` 0), so
+    /// that processes started at different times, or restarted, agree on a nonce's age.
+    pub fn shared(secret: impl Into<String>, epoch_ms: u64) -> Self {
+        NonceSource { epoch_ms, ..NonceSource::new(secret) }
     }
 
     pub fn issue(&self, now_ms: u64) -> String {
-        let t = format!("{now_ms:x}");
+        let t = format!("{:x}", now_ms.saturating_add(self.epoch_ms));
         format!("{t}{}", nonce_mac(&self.secret, &t))
     }
 
@@ -179,8 +191,14 @@ impl NonceSource {
         if t.is_empty() || !constant_time_eq(nonce_mac(&self.secret, t).as_bytes(), mac.as_bytes()) {
             return NonceCheck::Forged;
         }
+        let now_ms = now_ms.saturating_add(self.epoch_ms);
+        // (Another process's clock may be a little ahead of ours.)
         match u64::from_str_radix(t, 16) {
-            Ok(issued) if issued <= now_ms && now_ms - issued <= self.lifetime_ms => NonceCheck::Fresh,
+            Ok(issued)
+                if issued <= now_ms + CLOCK_SKEW_MS && now_ms.saturating_sub(issued) <= self.lifetime_ms =>
+            {
+                NonceCheck::Fresh
+            }
             Ok(_) => NonceCheck::Stale,
             Err(_) => NonceCheck::Forged,
         }
@@ -285,6 +303,23 @@ mod tests {
         assert_eq!(ns.check(&forged, 2_000), NonceCheck::Forged);
         assert_eq!(ns.check("x", 2_000), NonceCheck::Forged);
         assert_eq!(NonceSource::new("other").check(&creds.nonce, 2_000), NonceCheck::Forged);
+    }
+
+    #[test]
+    fn nodes_started_at_different_times_accept_each_others_nonces() {
+        // Node A started at Unix time 1_700_000_000_000, node B ten minutes later: each counts
+        // its own time from its start, the nonces carry Unix time.
+        let a = NonceSource::shared("cluster", 1_700_000_000_000);
+        let b = NonceSource::shared("cluster", 1_700_000_600_000);
+        let from_a = a.issue(700_000); // Unix 1_700_000_700_000
+        assert_eq!(b.check(&from_a, 100_500), NonceCheck::Fresh, "half a second later on B");
+        let from_b = b.issue(100_000);
+        assert_eq!(a.check(&from_b, 699_000), NonceCheck::Fresh, "A's clock a second behind B's");
+        assert_eq!(a.check(&from_b, 700_000 + a.lifetime_ms + 1), NonceCheck::Stale);
+        assert_eq!(a.check(&from_b, 650_000), NonceCheck::Stale, "from far in A's future");
+        // A node restarted: its old nonces stay old (Unix time does not start again).
+        let restarted = NonceSource::shared("cluster", 1_700_001_000_000);
+        assert_eq!(restarted.check(&from_a, 1_000), NonceCheck::Stale);
     }
 
     #[test]

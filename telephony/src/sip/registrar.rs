@@ -216,6 +216,9 @@ pub struct Registrar {
     /// Devices registered through other nodes of a cluster (reached through their `Path`),
     /// replaced as a whole by the application; they never expire here nor raise events.
     remote: HashMap<(i64, String), Vec<Binding>>,
+    /// (proxy IP, the address it received the device at) of every device registered through a
+    /// proxy, here or on another node (see `is_registered_behind`).
+    behind: std::collections::HashSet<(IpAddr, SocketAddr)>,
     failures: HashMap<IpAddr, Failures>,
     events: Vec<RegistrarEvent>,
 }
@@ -232,14 +235,17 @@ impl Registrar {
             nonces: NonceSource::new(secret),
             bindings: HashMap::new(),
             remote: HashMap::new(),
+            behind: std::collections::HashSet::new(),
             failures: HashMap::new(),
             events: Vec::new(),
         }
     }
 
-    /// Signs nonces with `secret` from now on (those issued before are no longer accepted).
-    pub fn set_nonce_secret(&mut self, secret: impl Into<String>) {
-        self.nonces = NonceSource::new(secret);
+    /// Signs nonces with `secret` from now on (those issued before are no longer accepted),
+    /// their time counted from the Unix epoch (`epoch_ms`: the Unix time of `now_ms` 0), so
+    /// that every process with the secret accepts them (see `NonceSource::shared`).
+    pub fn set_nonce_secret(&mut self, secret: impl Into<String>, epoch_ms: u64) {
+        self.nonces = NonceSource::shared(secret, epoch_ms);
     }
 
     /// Current contacts of an extension, most recent registration first, then those registered
@@ -267,6 +273,7 @@ impl Registrar {
                 list.push(b);
             }
         }
+        self.reindex();
     }
 
     /// Every (account, extension, binding) registered through other nodes (less the devices
@@ -296,11 +303,21 @@ impl Registrar {
     /// the one at `client`, the address that proxy received a request from (see
     /// [`client_address`]): its own calls come from the proxy's address, like carriers' calls.
     pub fn is_registered_behind(&self, proxy: SocketAddr, client: SocketAddr) -> bool {
+        self.behind.contains(&(proxy.ip(), client))
+    }
+
+    /// Rebuilds the index `is_registered_behind` reads (after the bindings changed). Only a
+    /// path that came with the REGISTER from that very proxy counts: a `Path` is the sender's
+    /// word, and a user registering straight to a node must not make a carrier's address
+    /// look like their phone's.
+    fn reindex(&mut self) {
         let local = self.bindings.values().flatten();
         let remote = self.remote.values().flatten();
-        local.chain(remote).any(|b| {
-            !b.path.is_empty() && b.next_hop().ip() == proxy.ip() && b.path_received() == Some(client)
-        })
+        self.behind = local
+            .chain(remote)
+            .filter(|b| !b.path.is_empty() && b.next_hop().ip() == b.source.ip())
+            .filter_map(|b| Some((b.source.ip(), b.path_received()?)))
+            .collect();
     }
 
     /// Every (account, extension, binding) registered here.
@@ -324,10 +341,12 @@ impl Registrar {
     /// Drops bindings that have expired by `now_ms`.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         let events = &mut self.events;
+        let mut expired = false;
         self.bindings.retain(|(account, ext), list| {
             list.retain(|b| {
                 let live = b.expires_at_ms > now_ms;
                 if !live {
+                    expired = true;
                     events.push(RegistrarEvent::Expired {
                         account: *account,
                         extension: ext.clone(),
@@ -338,6 +357,9 @@ impl Registrar {
             });
             !list.is_empty()
         });
+        if expired {
+            self.reindex();
+        }
         let window = self.config.failure_window_ms;
         self.failures.retain(|_, f| {
             f.blocked_until_ms.is_some_and(|t| t > now_ms) || now_ms - f.since_ms.min(now_ms) < window
@@ -453,7 +475,9 @@ impl Registrar {
             // Credentials of one user may not register another's address.
             return respond(req, 403, &tag);
         }
-        self.update_bindings(now_ms, req, source, transport, &user, &tag)
+        let answer = self.update_bindings(now_ms, req, source, transport, &user, &tag);
+        self.reindex();
+        answer
     }
 
     fn update_bindings(

@@ -178,8 +178,9 @@ impl SipServer {
     /// `Registrar::set_remote`).
     /// Signs digest nonces with this secret instead of the process's own (a cluster's nodes
     /// share one, so that each accepts an answer to another's challenge).
-    pub fn set_nonce_secret(&mut self, secret: impl Into<String>) {
-        self.registrar.set_nonce_secret(secret);
+    /// `epoch_ms` is the Unix time of `now_ms` 0.
+    pub fn set_nonce_secret(&mut self, secret: impl Into<String>, epoch_ms: u64) {
+        self.registrar.set_nonce_secret(secret, epoch_ms);
     }
 
     pub fn set_remote_bindings(&mut self, bindings: Vec<(i64, String, super::registrar::Binding)>) {

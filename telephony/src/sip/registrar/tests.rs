@@ -181,6 +181,19 @@ fn behind_a_trusted_proxy_the_phone_is_its_client_address() {
     assert!(reg.is_registered_behind(proxy, phone));
     assert!(!reg.is_registered_behind(proxy, "203.0.113.66:5060".parse().unwrap()));
     assert!(!reg.is_registered_behind(src(), phone), "another proxy");
+    // A user registering straight to us with a Path that names the proxy and a carrier's
+    // address does not make that carrier's calls look like a phone's.
+    let carrier = "198.51.100.77:5060";
+    let r = reg.handle_register(0, &relayed(carrier, 9, None), src(), "UDP", &d);
+    let ch = r.headers.get("WWW-Authenticate").unwrap().to_string();
+    let auth = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", "101", "alice-pw-101", "c", 1).unwrap();
+    let r = reg.handle_register(0, &relayed(carrier, 10, Some(auth)), src(), "UDP", &d);
+    assert_eq!(r.status, 200, "registered");
+    assert_eq!(reg.contacts(1, "101")[0].path_received(), Some(carrier.parse().unwrap()));
+    assert!(
+        !reg.is_registered_behind(proxy, carrier.parse().unwrap()),
+        "the Path did not come from the proxy"
+    );
 }
 
 #[test]
