@@ -40,16 +40,21 @@ async fn a_supervisor_listens_whispers_and_barges_in_without_redialling() {
     carol.established(&mut server);
     std::thread::sleep(std::time::Duration::from_millis(800));
     let listening = pause(3.0);
+    // (A margin before each switch, so that no window holds the moment of switching: under
+    // load a recording's clock may run a little ahead of the test's.)
+    std::thread::sleep(std::time::Duration::from_millis(500));
 
     let mode = |m: &str| serde_json::json!({"mode": m});
     let (status, view) = send(&client, &server, &admin, reqwest::Method::PATCH, &path, mode("whisper")).await;
     assert_eq!(status, 200, "{view}");
     std::thread::sleep(std::time::Duration::from_millis(500));
     let whispering = pause(3.0);
+    std::thread::sleep(std::time::Duration::from_millis(500));
     // Barge by a key on the desk phone (4 listen, 5 whisper, 6 barge).
     carol.phone.command("sndcode", "6").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1000));
     let barging = pause(3.0);
+    std::thread::sleep(std::time::Duration::from_millis(500));
 
     // Carol hangs up: Alice and Bob go on talking.
     carol.phone.command("hangup", "").unwrap();
