@@ -229,21 +229,16 @@ fn postgres_cpu() -> f64 {
     total
 }
 
-/// The shared database's work so far: (transactions, rows written), from its statistics
-/// (which a server publishes within about a second).
-async fn database_work(pool: &sqlx::PgPool) -> (f64, f64) {
+/// The shared database's load so far: (transactions, rows written, its CPU seconds), from its
+/// statistics (which a server publishes within about a second) and its processes here.
+async fn database_load(pool: &sqlx::PgPool) -> (f64, f64, f64) {
     let row: Result<(i64, i64), _> = sqlx::query_as(
         "SELECT (xact_commit + xact_rollback)::bigint, (tup_inserted + tup_updated + tup_deleted)::bigint \
          FROM pg_stat_database WHERE datname = current_database()",
     )
     .fetch_one(pool)
     .await;
-    row.map_or((0.0, 0.0), |(t, w)| (t as f64, w as f64))
-}
-
-/// The shared database's load: (transactions, rows written, its CPU seconds).
-async fn database_load(pool: &sqlx::PgPool) -> (f64, f64, f64) {
-    let (t, w) = database_work(pool).await;
+    let (t, w) = row.map_or((0.0, 0.0), |(t, w)| (t as f64, w as f64));
     (t, w, postgres_cpu())
 }
 

@@ -11,8 +11,8 @@ const PROXY: &str = "127.0.0.1:5070";
 const PHONE: &str = "127.0.0.1:6104";
 const PATH: &str = "sip:127.0.0.1:5070;lr;received=sip:127.0.0.1:6104";
 
-fn world_with_104() -> World {
-    let mut w = World::new();
+/// Users 102 and 104, calls from `trusted` taken as a carrier's.
+fn directory(trusted: &str) -> Directory {
     let user = |name: &str, password: &str| SipUser {
         account: 1,
         domain: None,
@@ -21,8 +21,13 @@ fn world_with_104() -> World {
         extension: name.into(),
     };
     let mut dir = Directory::new([user("102", "bob-password"), user("104", "dan-password")]);
-    dir.trust(addr(CALLER).ip(), Some(addr(CALLER).port()), 1);
-    w.pbx.set_directory(w.now, dir);
+    dir.trust(addr(trusted).ip(), Some(addr(trusted).port()), 1);
+    dir
+}
+
+fn world_with_104() -> World {
+    let mut w = World::new();
+    w.pbx.set_directory(w.now, directory(CALLER));
     w.collect();
     // 104's REGISTER, relayed by the proxy (its Via on top, its Path added).
     let reg = |auth: Option<String>, cseq: u32| {
@@ -115,16 +120,7 @@ fn phones_registered_through_other_nodes_ring_with_the_local_ones() {
 fn behind_a_trusted_proxy_a_registered_phone_calls_as_itself_and_a_carrier_as_a_carrier() {
     let mut w = world_with_104();
     // The proxy is the carriers' entry too: trusted like a trunk.
-    let user = |name: &str, password: &str| SipUser {
-        account: 1,
-        domain: None,
-        username: name.into(),
-        password: password.into(),
-        extension: name.into(),
-    };
-    let mut dir = Directory::new([user("102", "bob-password"), user("104", "dan-password")]);
-    dir.trust(addr(PROXY).ip(), Some(addr(PROXY).port()), 1);
-    w.pbx.set_directory(w.now, dir);
+    w.pbx.set_directory(w.now, directory(PROXY));
     w.collect();
     // The proxy's Via on top; below, the sender's, stamped with where the proxy received it.
     let invite = |client: &str, call_id: &str, from: &str| {
