@@ -716,9 +716,13 @@ impl Browser {
         use tokio::io::AsyncWriteExt;
         let line = format!("{command}\n");
         self.stdin.write_all(line.as_bytes()).await.expect("the browser driver reads commands");
-        let reply = tokio::time::timeout(Duration::from_secs(60), self.stdout.next_line())
+        // The driver answers a command that waits (`timeout` in ms) when it gives up: give it
+        // that long and a margin, so that its own error (what it waited for) is what fails.
+        let waits = command["timeout"].as_u64().unwrap_or(0) / 1000;
+        let limit = Duration::from_secs(60.max(waits + 20));
+        let reply = tokio::time::timeout(limit, self.stdout.next_line())
             .await
-            .expect("the browser driver answers within 60 s")
+            .expect("the browser driver answers in time")
             .expect("the browser driver's output is readable")
             .expect("the browser driver is running");
         serde_json::from_str(&reply).expect("the browser driver answers JSON")

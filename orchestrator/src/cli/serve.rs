@@ -180,10 +180,13 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
     // does not wait for them.
     let warm_db = db.clone();
     tokio::spawn(async move {
+        let started = std::time::Instant::now();
         let engines = crate::agent::voice::Engines::shared().await;
+        let engines_ms = started.elapsed().as_millis();
         let dir = switchboard_models::catalog::default_dir();
         let embeddings =
             tokio::task::spawn_blocking(move || crate::agent::guided::warm(&dir)).await.unwrap_or(false);
+        let intents_ms = started.elapsed().as_millis() - engines_ms;
         // The audio library's spoken entries are synthesised now too, so that the first callers
         // to a greeting or hold announcement do not wait for (or all run) its synthesis.
         let prompts = crate::calls::prompts::warm(&warm_db).await;
@@ -192,6 +195,9 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
             voice = %engines.voice.name(),
             intent_model = embeddings,
             prompts,
+            engines_ms,
+            intents_ms,
+            total_ms = started.elapsed().as_millis(),
             "speech engines ready"
         );
     });
