@@ -64,16 +64,28 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
     assert_eq!(tool["data"]["arguments"]["order_number"], "1002", "{tool}");
     let latency =
         call["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "latency").expect("latency");
-    // The waterfall runs from the end of the caller's speech, stage after stage; the turn cannot
-    // end before speech counted as stopped (64 ms of silence).
-    let stages =
-        ["end_of_turn_ms", "final_transcript_ms", "first_token_ms", "first_audio_ms", "first_packet_ms"];
+    // The waterfall runs from the end of the caller's speech, stage after stage: the voice
+    // activity detector's decision that it stopped, then the end of the turn, which cannot come
+    // before speech counted as stopped (64 ms of silence).
+    let stages = [
+        "speech_stopped_ms",
+        "end_of_turn_ms",
+        "final_transcript_ms",
+        "first_token_ms",
+        "first_audio_ms",
+        "first_packet_ms",
+    ];
     let at: Vec<u64> = stages
         .iter()
         .map(|s| latency["data"][s].as_u64().unwrap_or_else(|| panic!("{s} missing: {latency}")))
         .collect();
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "stages out of order: {latency}");
-    assert!(at[0] >= 60, "the turn ended {} ms after speech: {latency}", at[0]);
+    assert!(at[1] >= 60, "the turn ended {} ms after speech: {latency}", at[1]);
+    // Where the caller's speech ended on the wall clock, so that a caller's own clock can
+    // place the stages (it was during this call).
+    let end = latency["data"]["speech_end_unix_ms"].as_f64().expect("speech_end_unix_ms");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    assert!((now - 120_000.0..now).contains(&end), "{end} vs now {now}");
     assert!(kinds.contains(&"ai_usage"), "{kinds:?}");
     let transcript = call["transcript"].as_array().unwrap();
     assert!(

@@ -1,5 +1,6 @@
 //! Live AI coaching, end to end: a carrier caller (sipp's call, the test's RTP phone speaking
-//! espeak-ng audio) reaches the demo's sales queue and Alice answers in Chromium, her
+//! in the natural voice: Whisper tiny mishears espeak-ng now and then, and a CI run heard "How
+//! do I return something?" as "I'm doing something") reaches the demo's sales queue and Alice answers in Chromium, her
 //! microphone playing her greeting. Both sides are transcribed live; the caller names an order
 //! and Alice's workspace shows that order's card; asks how to return something and gets the
 //! merchant's written answer as a suggestion; asks for a manager, and the alert shows in her
@@ -64,11 +65,11 @@ async fn the_coach_shows_alice_the_order_the_caller_names_a_suggested_answer_and
     alice.run(json!({"do": "visible", "selector": "#ws-coach"})).await;
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    phone.say(&speech(&dir, "Hi. Order number one zero zero two.")).await;
+    phone.say(&natural_speech(&dir, "Hi, I'm calling about order 1002.", 8000)).await;
     wait_for(&mut alice, &mut rig, "#coach-cards", "Order #1002").await;
-    phone.say(&speech(&dir, "How do I return something?")).await;
+    phone.say(&natural_speech(&dir, "How do I return something?", 8000)).await;
     wait_for(&mut alice, &mut rig, "#coach-cards", "Returns are free within 30 days").await;
-    phone.say(&speech(&dir, "This is not good enough. I want to speak to your manager.")).await;
+    phone.say(&natural_speech(&dir, "This is not good enough. I want to speak to your manager.", 8000)).await;
     wait_for(&mut alice, &mut rig, ".coach-alerts", "manager").await;
     wait_for(&mut alice, &mut rig, "#coach-checklist li.done", "Greet the caller").await;
 

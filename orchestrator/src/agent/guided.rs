@@ -13,6 +13,8 @@ use switchboard_models::embed::{similarity, MiniLm};
 use switchboard_tools::control::ControlRequest;
 use switchboard_tools::{CallContext, Tool, ToolCall};
 
+mod examples;
+
 /// Below this similarity an utterance matches no intent.
 const THRESHOLD: f32 = 0.45;
 
@@ -90,85 +92,23 @@ impl Intent {
             _ => None,
         }
     }
+}
 
-    fn examples(self) -> &'static [&'static str] {
-        match self {
-            Intent::Greet => &["hello", "hi there", "good morning", "hey, how are you"],
-            Intent::Goodbye => &[
-                "goodbye",
-                "bye",
-                "that's all, thank you",
-                "no, that's everything, thanks",
-                "have a nice day",
-                "see you later",
-                "I'm all done, thank you",
-            ],
-            Intent::Person => &[
-                "I want to talk to a person",
-                "can I speak to a human",
-                "get me a real agent",
-                "operator",
-                "let me talk to someone",
-                "representative please",
-                "connect me to customer service",
-                "transfer me to an agent",
-                "can I talk to somebody",
-            ],
-            Intent::Yes => &["yes", "yes please", "sure", "yeah", "that's right", "okay"],
-            Intent::No => &["no", "no thanks", "nope", "not now"],
-            Intent::Order => &[
-                "where is my order",
-                "what is the status of my order",
-                "has my package shipped",
-                "when will my order arrive",
-                "track my order",
-                "where is my last order",
-                "I'm calling about order number",
-                "I haven't received my order",
-                "when will the item I bought get here",
-                "can you check my order",
-                "is my order on the way",
-                "my package is late",
-                "did my order ship",
-            ],
-            Intent::Balance => &[
-                "what is my balance",
-                "how much do I owe",
-                "what's my account balance",
-                "do I have credit",
-                "how much do I still have to pay",
-                "is there an amount due on my account",
-            ],
-            Intent::Tickets => &[
-                "what about my support ticket",
-                "is my complaint resolved",
-                "do I have any open tickets",
-                "status of my support request",
-                "what's happening with my support case",
-                "I contacted support about a defect, any update",
-                "my item arrived broken and I reported it",
-                "has my issue been resolved",
-            ],
-            Intent::Message => &[
-                "can I leave a message",
-                "I want to leave a voicemail",
-                "take a message for me",
-                "I'd like a call back",
-                "can someone ring me back later",
-            ],
-            Intent::OutOfScope => &[
-                "do you sell tents",
-                "what are your opening times",
-                "what is your refund policy",
-                "do you deliver abroad",
-                "is this item in stock",
-                "how much does the jacket cost",
-                "where are you based",
-                "can I use a coupon",
-                "what's the weather forecast",
-                "do you have a catalogue",
-            ],
-        }
+/// The caller's words as the intent model reads them: hesitations ("um", "uh", "erm") left
+/// out, since they carry no meaning and pull short utterances toward each other.
+fn without_fillers(text: &str) -> String {
+    const FILLERS: &[&str] = &["um", "umm", "uh", "uhh", "uhm", "erm", "er", "hmm", "mm", "ah"];
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| {
+            let bare = w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+            !FILLERS.contains(&bare.as_str())
+        })
+        .collect();
+    if words.is_empty() {
+        text.to_string()
+    } else {
+        words.join(" ")
     }
 }
 
@@ -426,7 +366,7 @@ impl GuidedBrain {
 
     /// The closest intent and its similarity.
     async fn classify(&self, text: &str) -> Option<(Intent, f32)> {
-        let (embedder, text) = (self.embedder.clone(), text.to_string());
+        let (embedder, text) = (self.embedder.clone(), without_fillers(text));
         let v = tokio::task::spawn_blocking(move || embedder.embed(&[&text])).await.ok()?.ok()?.pop()?;
         self.examples
             .iter()
@@ -473,7 +413,7 @@ impl GuidedBrain {
             None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
             i => i,
         };
-        let intent = match (asked_yes_no, yes_or_no(text)) {
+        let intent = match (asked_yes_no, yes_or_no(&without_fillers(text))) {
             (true, Some(yes))
                 if short
                     || matches!(
@@ -650,6 +590,17 @@ impl GuidedBrain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hesitations_are_left_out_of_what_the_intent_model_reads() {
+        assert_eq!(without_fillers("um, so uh where's my order, erm"), "so where's my order,");
+        assert_eq!(without_fillers("Uh... yes please"), "yes please");
+        assert_eq!(yes_or_no(&without_fillers("uh yeah go on")), Some(true));
+        // An utterance of nothing but hesitation stays as it was.
+        assert_eq!(without_fillers("um"), "um");
+        // "oh" is a zero in order numbers: kept.
+        assert_eq!(without_fillers("ten oh two"), "ten oh two");
+    }
 
     #[test]
     fn the_configuration_model_lists_the_intents_and_templates_this_agent_knows() {

@@ -107,8 +107,9 @@ impl Metrics {
         registry.register("process_resident_bytes", "Resident memory of the process", resident_bytes.clone());
         registry.register(
             "ai_turn_latency_seconds",
-            "AI agent turns: time from the detected end of the caller's turn to each stage \
-             (final_transcript, first_token, first_sentence, first_audio, first_packet)",
+            "AI agent turns: time from the end of the caller's speech to each stage \
+             (speech_stopped, end_of_turn, final_transcript, first_token, first_sentence, \
+             first_audio, first_packet)",
             crate::agent::voice::turn_latency().clone(),
         );
         Metrics {

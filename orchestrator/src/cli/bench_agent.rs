@@ -181,8 +181,9 @@ impl Caller {
         false
     }
 
-    /// Says `speech`; returns the voice-to-voice latency (ms) of the agent's answer.
-    async fn turn(&self, speech: &[i16], limit: Duration) -> Option<f64> {
+    /// Says `speech`; returns the voice-to-voice latency (ms) of the agent's answer, and when
+    /// the last voiced sample went out.
+    async fn turn(&self, speech: &[i16], limit: Duration) -> Option<(f64, Instant)> {
         *self.said_at.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.to_say.lock().unwrap_or_else(|e| e.into_inner()).extend(speech);
         let deadline = Instant::now() + limit;
@@ -207,7 +208,7 @@ impl Caller {
                 let latency = t.duration_since(said).as_secs_f64() * 1000.0;
                 // Let the answer play out before the next question.
                 self.wait_spoken_then_quiet(said, Duration::from_millis(500), limit).await;
-                return Some(latency);
+                return Some((latency, said));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -228,9 +229,9 @@ struct Rig {
 }
 
 impl Rig {
-    /// One AI call with `turns` turns; the latencies (ms) of the turns that were answered, and
-    /// how many were not.
-    async fn call(&self, speech: Arc<Vec<i16>>, turns: usize) -> anyhow::Result<(Vec<f64>, usize)> {
+    /// One AI call with `turns` turns; the turns that were answered (their latency in ms, and
+    /// when the caller's last voiced sample went out, unix ms), and how many were not.
+    async fn call(&self, speech: Arc<Vec<i16>>, turns: usize) -> anyhow::Result<(Vec<(f64, f64)>, usize)> {
         let caller = Caller::start().await?;
         let ip = "127.0.0.1".parse()?;
         let (a, b) = (self.pool.bind(ip).await?, self.pool.bind(ip).await?);
@@ -269,7 +270,7 @@ impl Rig {
         if caller.wait_spoken_then_quiet(started, Duration::from_millis(400), Duration::from_secs(20)).await {
             for _ in 0..turns {
                 match caller.turn(&speech, Duration::from_secs(15)).await {
-                    Some(ms) => latencies.push(ms),
+                    Some((ms, said)) => latencies.push((ms, crate::clock::unix_ms_of(said))),
                     None => missed += 1,
                 }
             }
@@ -279,6 +280,65 @@ impl Rig {
         drop(ended_tx);
         let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
         Ok((latencies, missed))
+    }
+}
+
+/// The stages of a turn as the caller lives them: ms after its last voiced sample went out,
+/// each stage's p50 and p95 over the turns.
+#[derive(Default)]
+struct Waterfall {
+    stages: Vec<(&'static str, Vec<f64>)>,
+}
+
+impl Waterfall {
+    /// The stages in order: (the agent's latency event's field, or none for the caller's own
+    /// measurements; what it is).
+    const STAGES: [(Option<&'static str>, &'static str); 9] = [
+        (None, "speech end heard by the agent (network, relay, jitter buffer)"),
+        (Some("speech_stopped"), "voice activity detector: speech stopped"),
+        (Some("end_of_turn"), "end of turn"),
+        (Some("final_transcript"), "final transcript"),
+        (Some("first_token"), "LLM's first token"),
+        (Some("first_sentence"), "first sentence"),
+        (Some("first_audio"), "first audio synthesised"),
+        (Some("first_packet"), "first packet sent"),
+        (None, "first voiced packet heard by the caller"),
+    ];
+
+    /// One turn's latency event, placed on the caller's clock by the turn whose last voiced
+    /// sample went out just before the agent heard speech end (both clocks are this machine's).
+    fn add(&mut self, data: &serde_json::Value, turns: &[(f64, f64)]) {
+        if self.stages.is_empty() {
+            self.stages = Self::STAGES.iter().map(|(_, what)| (*what, Vec::new())).collect();
+        }
+        let Some(heard) = data["speech_end_unix_ms"].as_f64() else { return };
+        let Some(&(latency, said)) = turns
+            .iter()
+            .filter(|(_, said)| (heard - said).abs() < 1000.0)
+            .min_by(|a, b| (heard - a.1).abs().total_cmp(&(heard - b.1).abs()))
+        else {
+            return;
+        };
+        let offset = heard - said;
+        let last = self.stages.len() - 1;
+        for (i, ((field, _), (_, v))) in Self::STAGES.iter().zip(self.stages.iter_mut()).enumerate() {
+            let at = match field {
+                Some(f) => data[format!("{f}_ms")].as_f64().map(|ms| offset + ms),
+                None if i == 0 => Some(offset),
+                None if i == last => Some(latency),
+                None => None,
+            };
+            v.extend(at);
+        }
+    }
+
+    fn print(&self) {
+        println!("   the turn on the caller's clock, ms after its last voiced sample went out (p50 / p95):");
+        for (what, v) in &self.stages {
+            if !v.is_empty() {
+                println!("     {what:<62} {:>6.0} {:>6.0}", percentile(v, 0.5), percentile(v, 0.95));
+            }
+        }
     }
 }
 
@@ -404,16 +464,13 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
         opts.turns
     );
     let mut updates = rig.live.subscribe();
-    let (lat, missed) = rig.call(speech.clone(), opts.turns).await?;
+    let (turns, missed) = rig.call(speech.clone(), opts.turns).await?;
+    let lat: Vec<f64> = turns.iter().map(|(ms, _)| *ms).collect();
     // The tools the LLM chose for the caller's question ("Where is my order?"), and turns it
     // gave up on.
     let mut tools: std::collections::BTreeMap<String, usize> = Default::default();
-    // The driver's own waterfall of each turn (ms after the caller's speech ended, as heard).
-    let mut stages: Vec<(&str, Vec<f64>)> =
-        ["end_of_turn", "final_transcript", "first_token", "first_sentence", "first_audio", "first_packet"]
-            .into_iter()
-            .map(|s| (s, Vec::new()))
-            .collect();
+    // Each turn's waterfall on the caller's clock: ms after its last voiced sample went out.
+    let mut waterfall = Waterfall::default();
     loop {
         let u = match updates.try_recv() {
             Ok(u) => u,
@@ -427,11 +484,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
             *tools.entry(name).or_default() += 1;
         }
         if u.message["type"] == "event" && e["kind"] == "latency" {
-            for (stage, v) in stages.iter_mut() {
-                if let Some(ms) = e["data"][format!("{stage}_ms")].as_f64() {
-                    v.push(ms);
-                }
-            }
+            waterfall.add(&e["data"], &turns);
         }
     }
     let (p50, p95) = (percentile(&lat, 0.5), percentile(&lat, 0.95));
@@ -447,18 +500,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     println!(
         "   (a turn recognised as a finished sentence ends then; others wait the {eot:.0} ms end-of-turn silence)"
     );
-    println!("   the driver's waterfall after the end of speech as it heard it, p50 / p95 ms:");
-    for (stage, v) in &stages {
-        println!("     {stage:<17} {:>6.0} {:>6.0}", percentile(v, 0.5), percentile(v, 0.95));
-    }
-    // What the caller waits for that the driver's clock does not see: from the caller's last
-    // voiced sample to the end of speech as the driver heard it (the jitter buffer's wait, the
-    // VAD's decision that speech stopped), and from the driver's first packet out to the
-    // caller's first voiced packet in (loopback, the first frames of the answer being quiet).
-    if let Some((_, first_packet)) = stages.iter().find(|(s, _)| *s == "first_packet") {
-        let unseen = p50 - percentile(first_packet, 0.5);
-        println!("   the caller's p50 minus the driver's first packet p50: {unseen:.0} ms before and after the driver's clock");
-    }
+    waterfall.print();
     println!();
     let recogniser = engines.recognizer.as_ref().map(|r| r.engine_name().to_string()).unwrap_or_default();
     println!(
@@ -496,7 +538,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
             let (mut all, mut missed) = (Vec::new(), 0);
             for t in tasks {
                 let (l, m) = t.await??;
-                all.extend(l);
+                all.extend(l.into_iter().map(|(ms, _)| ms));
                 missed += m;
             }
             // Calls whose supervisor tile showed "slow answers" (what a supervisor would see).
@@ -533,4 +575,30 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     }
     println!("=> {held} simultaneous AI calls with every turn answered and p95 under 1 s");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_is_placed_on_the_callers_clock_by_when_its_speech_ended() {
+        let mut w = Waterfall::default();
+        // Two turns: said at 10,000 and 20,000 (unix ms), answered after 300 and 280 ms.
+        let turns = [(300.0, 10_000.0), (280.0, 20_000.0)];
+        let event = serde_json::json!({
+            "speech_end_unix_ms": 20_030.0, "speech_stopped_ms": 40, "end_of_turn_ms": 70,
+            "final_transcript_ms": 150, "first_token_ms": 160, "first_sentence_ms": 170,
+            "first_audio_ms": 220, "first_packet_ms": 230,
+        });
+        w.add(&event, &turns);
+        // An event far from any turn is not placed.
+        w.add(&serde_json::json!({"speech_end_unix_ms": 50_000.0, "end_of_turn_ms": 1}), &turns);
+        let got: Vec<(&str, Vec<f64>)> = w.stages.iter().map(|(s, v)| (*s, v.clone())).collect();
+        assert_eq!(got[0].1, vec![30.0], "heard 30 ms after the second turn's speech went out");
+        assert_eq!(got[1].1, vec![70.0]);
+        assert_eq!(got[7].1, vec![260.0], "first packet");
+        assert_eq!(got[8].1, vec![280.0], "the caller's own measurement of the second turn");
+        assert!(got.iter().all(|(_, v)| v.len() == 1));
+    }
 }

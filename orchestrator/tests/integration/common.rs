@@ -27,7 +27,7 @@ impl TestDb {
     }
 }
 
-async fn sqlite() -> TestDb {
+pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&Db::sqlite_url(dir.path())).await.unwrap();
     TestDb { db, cleanup: None, _dir: Some(dir) }

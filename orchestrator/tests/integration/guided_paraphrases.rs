@@ -1,21 +1,22 @@
 //! How well the offline guided agent understands callers who do not use its example phrases:
-//! the held-out set of `switchboard bench intents` (at least 20 phrasings per intent, written
-//! apart from the examples and never used to choose them, and out-of-scope questions that must
-//! not trigger a tool), each said as the first turn of a fresh `agent chat`-style session as
-//! Maria, ten conversations at once as on a busy node. Prints the accuracy per intent and each
-//! miss.
+//! the two sets of `switchboard bench intents` (at least 20 phrasings per intent, written apart
+//! from the examples, and out-of-scope questions that must not trigger a tool), each said as the
+//! first turn of a fresh `agent chat`-style session as Maria, ten conversations at once as on a
+//! busy node. Set A was looked at while the agent was tuned (a development set); set B was
+//! written afterwards by someone else and is never tuned on: it is the honest figure. Prints
+//! the accuracy per intent and each miss.
 
-use crate::common::on_each_db;
-use switchboard::cli::bench_intents::{measure, phrases};
+use crate::common::{on_each_db, sqlite};
+use switchboard::cli::bench_intents::{measure, phrases, phrases_fresh, Phrasings, Score};
 
-async fn check(db: switchboard::db::Db) {
-    switchboard::demo::ensure(&db).await.unwrap();
-    for (want, set) in phrases::SETS {
-        assert!(set.len() >= 20, "{want}: at least 20 phrasings");
+async fn score(db: &switchboard::db::Db, set: &'static Phrasings) -> Score {
+    switchboard::demo::ensure(db).await.unwrap();
+    for (want, phrasings) in set {
+        assert!(phrasings.len() >= 20, "{want}: at least 20 phrasings");
     }
-    let score = measure(&db, "order-assistant", 10).await.unwrap();
+    let score = measure(db, "order-assistant", 10, set).await.unwrap();
     eprintln!(
-        "guided agent, held-out phrasings: {:.1} % ({}/{}); {:?}",
+        "guided agent: {:.1} % ({}/{}); {:?}",
         score.accuracy() * 100.0,
         score.right(),
         score.all(),
@@ -24,22 +25,44 @@ async fn check(db: switchboard::db::Db) {
     for m in &score.misses {
         eprintln!("  missed: {m:?}");
     }
-    // The target is 95 %; measured 85.0 % before this set was used, 94.0 % since (the
-    // embeddings are exact per text, so the figure does not move between runs or with ten
-    // conversations at once). A guard against going back, until the target is met.
-    assert!(score.accuracy() >= 0.94, "{:.1} % < 94 %: {:#?}", score.accuracy() * 100.0, score.misses);
-    assert!(
-        score.out_of_scope_acted_on() <= 1,
+    assert_eq!(score.fallbacks, 0, "the guided agent never gives up on a turn");
+    score
+}
+
+/// Set A, on both databases (the agent's configuration and the demo's data come from them).
+async fn development_set(db: switchboard::db::Db) {
+    let score = score(&db, &phrases::SETS).await;
+    // 85.0 % before this set was used, 94.0 % after its misses were looked at, 99.5 % once a
+    // few of them were among the examples: it shows nothing is lost, not how well callers are
+    // understood (set B does).
+    assert!(score.accuracy() >= 0.99, "{:.1} % < 99 %: {:#?}", score.accuracy() * 100.0, score.misses);
+    assert_eq!(
+        score.out_of_scope_acted_on(),
+        0,
         "out-of-scope questions answered with a tool: {:#?}",
         score.misses
     );
-    assert_eq!(score.fallbacks, 0, "the guided agent never gives up on a turn");
 }
 
 #[tokio::test]
-async fn the_guided_agent_understands_held_out_phrasings() {
+async fn the_guided_agent_understands_the_development_phrasings() {
     if !crate::agent::embeddings_installed() {
         return;
     }
-    on_each_db(check).await;
+    on_each_db(development_set).await;
+}
+
+#[tokio::test]
+async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
+    if !crate::agent::embeddings_installed() {
+        return;
+    }
+    let t = sqlite().await;
+    let score = score(&t.db, &phrases_fresh::SETS).await;
+    // Measured once before and once after the examples were widened with set A's lessons:
+    // 83.7 % then 88.4 % (the target is 95 %, not met). The embeddings are exact per
+    // text, so the figure does not move between runs or with ten conversations at once: a
+    // guard against going back.
+    assert!(score.accuracy() >= 0.884, "{:.1} % < 88.4 %", score.accuracy() * 100.0);
+    assert!(score.out_of_scope_acted_on() <= 4, "out-of-scope questions answered with a tool");
 }

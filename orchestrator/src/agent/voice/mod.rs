@@ -460,6 +460,7 @@ impl VoiceCall {
             thinking: false,
             shown: None,
             heard_at: Instant::now(),
+            stopped_at: None,
         };
         let mut conversation = Conversation::default();
         let deadline = tokio::time::sleep(Duration::from_secs(session.agent.max_call_minutes as u64 * 60));
@@ -717,6 +718,7 @@ fn record_latency(
     let from = times.speech_end;
     let ms = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(from).as_millis() as u64);
     let stages = [
+        ("speech_stopped", times.speech_stopped),
         ("end_of_turn", Some(times.turn_end)),
         ("final_transcript", Some(stt_done)),
         ("first_token", session.times.first_token),
@@ -728,6 +730,9 @@ fn record_latency(
         "end_of_turn_silence_ms": session.agent.end_of_turn_silence_ms,
         "recogniser": heard.recogniser,
         "turn_score": heard.turn_score.map(|p| (p * 1000.0).round() / 1000.0),
+        // The stages are relative to this: lets a caller's own clock (the bench's RTP caller)
+        // place them after its last voiced sample.
+        "speech_end_unix_ms": crate::clock::unix_ms_of(from.into_std()),
     });
     for (stage, at) in stages {
         data[format!("{stage}_ms")] = json!(ms(at));

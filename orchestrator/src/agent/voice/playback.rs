@@ -101,6 +101,9 @@ pub(super) struct Hearing {
     pub(super) shown: Option<AiState>,
     /// When the newest frame (ending at `audio_ms`) was heard.
     pub(super) heard_at: Instant,
+    /// When the voice activity detector last said the caller's speech stopped (cleared when
+    /// it starts again): the waterfall's "VAD end" stage.
+    pub(super) stopped_at: Option<Instant>,
 }
 
 impl Hearing {
@@ -123,8 +126,14 @@ impl Hearing {
         self.show();
         for f in &frames {
             match f {
-                Frame::SpeechStarted { .. } => self.live.caller_speaking(true),
-                Frame::SpeechStopped { .. } => self.live.caller_speaking(false),
+                Frame::SpeechStarted { .. } => {
+                    self.stopped_at = None;
+                    self.live.caller_speaking(true)
+                }
+                Frame::SpeechStopped { .. } => {
+                    self.stopped_at = Some(self.heard_at);
+                    self.live.caller_speaking(false)
+                }
                 _ => {}
             }
         }
@@ -168,7 +177,11 @@ impl Hearing {
     /// When the caller stopped speaking in a turn that ends now (`audio` is the turn's).
     pub(super) fn turn_times(&self, audio: &AudioFrame) -> TurnTimes {
         let speech_end_ms = (audio.at_ms + audio.duration_ms()).saturating_sub(self.ears.post_roll_ms());
-        TurnTimes { speech_end: self.instant_of(speech_end_ms), turn_end: Instant::now() }
+        TurnTimes {
+            speech_end: self.instant_of(speech_end_ms),
+            speech_stopped: self.stopped_at,
+            turn_end: Instant::now(),
+        }
     }
 
     pub(super) fn set_thinking(&mut self, thinking: bool) {

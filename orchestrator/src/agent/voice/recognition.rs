@@ -45,7 +45,10 @@ pub(super) enum Heard {
 /// When the caller stopped speaking and when the turn was known over.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct TurnTimes {
+    /// Where the caller's speech ended, at the time its audio was heard.
     pub(super) speech_end: Instant,
+    /// When the voice activity detector decided it had stopped.
+    pub(super) speech_stopped: Option<Instant>,
     pub(super) turn_end: Instant,
 }
 
@@ -274,6 +277,7 @@ impl<'a> Recognition<'a> {
                         if frames.iter().any(|f| matches!(f, Frame::EndOfTurn { .. })) {
                             let times = TurnTimes {
                                 speech_end: hearing.instant_of(e.speech_end_ms),
+                                speech_stopped: hearing.stopped_at,
                                 turn_end: Instant::now(),
                             };
                             self.early = None;
