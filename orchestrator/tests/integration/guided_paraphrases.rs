@@ -4,7 +4,7 @@
 //! first turn of a fresh `agent chat`-style session as Maria, ten conversations at once as on a
 //! busy node. Set A was looked at while the agent was tuned (a development set); set B was
 //! written afterwards by someone else and is never tuned on: it is the honest figure. Prints
-//! the accuracy per intent and each miss.
+//! the accuracy per intent; set A's misses when it fails.
 
 use crate::common::{on_each_db, sqlite};
 use switchboard::cli::bench_intents::{measure, phrases, phrases_fresh, Phrasings, Score};
@@ -22,9 +22,6 @@ async fn score(db: &switchboard::db::Db, set: &'static Phrasings) -> Score {
         score.all(),
         score.per_intent
     );
-    for m in &score.misses {
-        eprintln!("  missed: {m:?}");
-    }
     assert_eq!(score.fallbacks, 0, "the guided agent never gives up on a turn");
     score
 }
@@ -36,6 +33,7 @@ async fn development_set(db: switchboard::db::Db) {
     // few of them were among the examples: it shows nothing is lost, not how well callers are
     // understood (set B does).
     assert!(score.accuracy() >= 0.99, "{:.1} % < 99 %: {:#?}", score.accuracy() * 100.0, score.misses);
+    // (Set B's misses are never printed: whoever reads them would be tuning on it.)
     assert_eq!(
         score.out_of_scope_acted_on(),
         0,
