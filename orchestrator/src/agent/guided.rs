@@ -366,7 +366,7 @@ impl GuidedBrain {
 
     /// The closest intent and its similarity.
     async fn classify(&self, text: &str) -> Option<(Intent, f32)> {
-        let (embedder, text) = (self.embedder.clone(), without_fillers(text));
+        let (embedder, text) = (self.embedder.clone(), text.to_string());
         let v = tokio::task::spawn_blocking(move || embedder.embed(&[&text])).await.ok()?.ok()?.pop()?;
         self.examples
             .iter()
@@ -399,7 +399,9 @@ impl GuidedBrain {
         let mut out = GuidedAnswer::default();
         let number = order_number(text);
         let mail = email(text);
-        let classified = self.classify(text).await;
+        // Hesitations carry no meaning for the intent or for yes/no.
+        let words = without_fillers(text);
+        let classified = self.classify(&words).await;
         let intent = classified.filter(|(_, score)| *score >= THRESHOLD).map(|(i, _)| i);
         let waiting = self.waiting.take();
         // The answer to a yes/no question is read from its first words ("no need", "I'm good,
@@ -413,7 +415,7 @@ impl GuidedBrain {
             None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
             i => i,
         };
-        let intent = match (asked_yes_no, yes_or_no(&without_fillers(text))) {
+        let intent = match (asked_yes_no, yes_or_no(&words)) {
             (true, Some(yes))
                 if short
                     || matches!(

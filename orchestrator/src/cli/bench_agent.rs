@@ -283,34 +283,44 @@ impl Rig {
     }
 }
 
+/// Where a stage's time comes from.
+#[derive(Clone, Copy)]
+enum At {
+    /// The agent heard the end of speech (`speech_end_unix_ms` on the caller's clock).
+    Heard,
+    /// A stage of the agent's latency event (`{name}_ms` after the end of speech).
+    Event(&'static str),
+    /// The caller heard the answer (its own measurement).
+    Answered,
+}
+
 /// The stages of a turn as the caller lives them: ms after its last voiced sample went out,
 /// each stage's p50 and p95 over the turns.
-#[derive(Default)]
 struct Waterfall {
     stages: Vec<(&'static str, Vec<f64>)>,
 }
 
 impl Waterfall {
-    /// The stages in order: (the agent's latency event's field, or none for the caller's own
-    /// measurements; what it is).
-    const STAGES: [(Option<&'static str>, &'static str); 9] = [
-        (None, "speech end heard by the agent (network, relay, jitter buffer)"),
-        (Some("speech_stopped"), "voice activity detector: speech stopped"),
-        (Some("end_of_turn"), "end of turn"),
-        (Some("final_transcript"), "final transcript"),
-        (Some("first_token"), "LLM's first token"),
-        (Some("first_sentence"), "first sentence"),
-        (Some("first_audio"), "first audio synthesised"),
-        (Some("first_packet"), "first packet sent"),
-        (None, "first voiced packet heard by the caller"),
+    /// The stages in order: where each comes from, and what it is.
+    const STAGES: [(At, &'static str); 9] = [
+        (At::Heard, "speech end heard by the agent (network, relay, jitter buffer)"),
+        (At::Event("speech_stopped"), "voice activity detector: speech stopped"),
+        (At::Event("end_of_turn"), "end of turn"),
+        (At::Event("final_transcript"), "final transcript"),
+        (At::Event("first_token"), "LLM's first token"),
+        (At::Event("first_sentence"), "first sentence"),
+        (At::Event("first_audio"), "first audio synthesised"),
+        (At::Event("first_packet"), "first packet sent"),
+        (At::Answered, "first voiced packet heard by the caller"),
     ];
+
+    fn new() -> Waterfall {
+        Waterfall { stages: Self::STAGES.iter().map(|(_, what)| (*what, Vec::new())).collect() }
+    }
 
     /// One turn's latency event, placed on the caller's clock by the turn whose last voiced
     /// sample went out just before the agent heard speech end (both clocks are this machine's).
     fn add(&mut self, data: &serde_json::Value, turns: &[(f64, f64)]) {
-        if self.stages.is_empty() {
-            self.stages = Self::STAGES.iter().map(|(_, what)| (*what, Vec::new())).collect();
-        }
         let Some(heard) = data["speech_end_unix_ms"].as_f64() else { return };
         let Some(&(latency, said)) = turns
             .iter()
@@ -320,15 +330,12 @@ impl Waterfall {
             return;
         };
         let offset = heard - said;
-        let last = self.stages.len() - 1;
-        for (i, ((field, _), (_, v))) in Self::STAGES.iter().zip(self.stages.iter_mut()).enumerate() {
-            let at = match field {
-                Some(f) => data[format!("{f}_ms")].as_f64().map(|ms| offset + ms),
-                None if i == 0 => Some(offset),
-                None if i == last => Some(latency),
-                None => None,
-            };
-            v.extend(at);
+        for ((at, _), (_, v)) in Self::STAGES.iter().zip(self.stages.iter_mut()) {
+            v.extend(match at {
+                At::Heard => Some(offset),
+                At::Event(f) => data[format!("{f}_ms")].as_f64().map(|ms| offset + ms),
+                At::Answered => Some(latency),
+            });
         }
     }
 
@@ -470,7 +477,7 @@ pub async fn agent(opts: BenchAgentOptions) -> anyhow::Result<()> {
     // gave up on.
     let mut tools: std::collections::BTreeMap<String, usize> = Default::default();
     // Each turn's waterfall on the caller's clock: ms after its last voiced sample went out.
-    let mut waterfall = Waterfall::default();
+    let mut waterfall = Waterfall::new();
     loop {
         let u = match updates.try_recv() {
             Ok(u) => u,
@@ -583,7 +590,7 @@ mod tests {
 
     #[test]
     fn a_turn_is_placed_on_the_callers_clock_by_when_its_speech_ended() {
-        let mut w = Waterfall::default();
+        let mut w = Waterfall::new();
         // Two turns: said at 10,000 and 20,000 (unix ms), answered after 300 and 280 ms.
         let turns = [(300.0, 10_000.0), (280.0, 20_000.0)];
         let event = serde_json::json!({

@@ -231,18 +231,3 @@ pub const OUT_OF_SCOPE: &[&str] = &[
     "what time is it",
     "is there a store near Denver",
 ];
-
-/// Every set, by the outcome it should have. "yes" and "no" answer the agent's offer of a
-/// person (said after a question it cannot help with); "unknown" must not trigger a tool.
-pub const SETS: [(&str, &[&str]); 10] = [
-    ("order", ORDER),
-    ("balance", BALANCE),
-    ("tickets", TICKETS),
-    ("person", PERSON),
-    ("message", MESSAGE),
-    ("greet", GREET),
-    ("goodbye", GOODBYE),
-    ("yes", YES),
-    ("no", NO),
-    ("unknown", OUT_OF_SCOPE),
-];

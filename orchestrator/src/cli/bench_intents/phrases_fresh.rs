@@ -326,19 +326,3 @@ pub const OUT_OF_SCOPE: &[&str] = &[
     "do you sponsor hiking clubs",
     "is it going to rain in the Lake District this weekend",
 ];
-
-/// Every set, by the outcome it should have. "yes" and "no" answer the agent's offer of a
-/// person ("Would you like me to put you through to someone?"); "unknown" must not trigger a
-/// tool.
-pub const SETS: [(&str, &[&str]); 10] = [
-    ("order", ORDER),
-    ("balance", BALANCE),
-    ("tickets", TICKETS),
-    ("person", PERSON),
-    ("message", MESSAGE),
-    ("greet", GREET),
-    ("goodbye", GOODBYE),
-    ("yes", YES),
-    ("no", NO),
-    ("unknown", OUT_OF_SCOPE),
-];
