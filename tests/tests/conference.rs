@@ -77,7 +77,9 @@ async fn a_four_party_conference_mixes_minus_each_party_and_mutes_and_holds_in_t
     )
     .await;
     assert_eq!(status, 200, "{view}");
-    std::thread::sleep(Duration::from_millis(500));
+    // A second for what was already on its way (the phones' own buffers grow under load: a CI
+    // run heard 0.4 s of Carol after half a second).
+    std::thread::sleep(Duration::from_millis(1000));
     let muted = pause(3.0);
     send(
         &client,
@@ -103,7 +105,7 @@ async fn a_four_party_conference_mixes_minus_each_party_and_mutes_and_holds_in_t
         view["parties"].as_array().unwrap().iter().find(|p| p["id"] == dave_id).unwrap()["held"],
         true
     );
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     let held = pause(3.0);
     // Dave removed: his phone is hung up on.
     let (status, view) =

@@ -1,13 +1,13 @@
 //! How well the offline guided agent understands callers who do not use its example phrases:
-//! the two sets of `switchboard bench intents` (at least 20 phrasings per intent, written apart
-//! from the examples, and out-of-scope questions that must not trigger a tool), each said as the
-//! first turn of a fresh `agent chat`-style session as Maria, ten conversations at once as on a
-//! busy node. Set A was looked at while the agent was tuned (a development set); set B was
-//! written afterwards by someone else and is never tuned on: it is the honest figure. Prints
-//! the accuracy per intent; set A's misses when it fails.
+//! the three sets of `switchboard bench intents` (at least 20 phrasings per intent, written
+//! apart from the examples, and out-of-scope questions that must not trigger a tool), each said
+//! as the first turn of a fresh `agent chat`-style session as Maria, ten conversations at once
+//! as on a busy node. Sets A and C were looked at while the agent was tuned (development sets);
+//! set B was written by someone else and is never tuned on: it is the honest figure. Prints the
+//! accuracy per intent; a development set's misses when it fails.
 
 use crate::common::{on_each_db, sqlite};
-use switchboard::cli::bench_intents::{measure, Phrasings, Score, SET_A, SET_B};
+use switchboard::cli::bench_intents::{measure, Phrasings, Score, SET_A, SET_B, SET_C};
 
 async fn score(db: &switchboard::db::Db, set: &'static Phrasings) -> Score {
     switchboard::demo::ensure(db).await.unwrap();
@@ -51,16 +51,34 @@ async fn the_guided_agent_understands_the_development_phrasings() {
 }
 
 #[tokio::test]
+async fn the_guided_agent_understands_the_second_development_set() {
+    if !crate::agent::embeddings_installed() {
+        return;
+    }
+    let t = sqlite().await;
+    let score = score(&t.db, &SET_C).await;
+    // 87.2 % when it was written (set B then measured 88.4 %), 98.1 % once examples were
+    // written for the kinds of request it missed (refunds and returns followed up, "is this the
+    // shop?", sales and ordering by phone out of scope).
+    assert!(score.accuracy() >= 0.98, "{:.1} % < 98 %: {:#?}", score.accuracy() * 100.0, score.misses);
+    assert!(
+        score.out_of_scope_acted_on() <= 3,
+        "out-of-scope questions answered with a tool: {:#?}",
+        score.misses
+    );
+}
+
+#[tokio::test]
 async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
     if !crate::agent::embeddings_installed() {
         return;
     }
     let t = sqlite().await;
     let score = score(&t.db, &SET_B).await;
-    // Measured once before and once after the examples were widened with set A's lessons:
-    // 83.7 % then 88.4 % (the issue's target is 95 %, not met). The embeddings are exact per
-    // text, so the figure does not move between runs or with ten conversations at once: a
-    // guard against going back.
-    assert!(score.accuracy() >= 0.884, "{:.1} % < 88.4 %", score.accuracy() * 100.0);
+    // Measured once before and once after each round of tuning on a development set: 83.7 %,
+    // 88.4 % after set A's lessons, 90.1 % after set C's (the issue's target is 95 %, not met).
+    // The embeddings are exact per text, so the figure does not move between runs or with ten
+    // conversations at once: a guard against going back.
+    assert!(score.accuracy() >= 0.901, "{:.1} % < 90.1 %", score.accuracy() * 100.0);
     assert!(score.out_of_scope_acted_on() <= 4, "out-of-scope questions answered with a tool");
 }
