@@ -20,6 +20,9 @@ export const phone = {
   ringtone: null,
   /** Whether the active call is recorded (`on`, `paused`, null), as the workspace last heard. */
   recording: null,
+  /** Registrations refused in a row (the next try waits longer), and that try's timer. */
+  failures: 0,
+  retry: null,
 
   on(fn) {
     this.listeners.add(fn);
@@ -51,7 +54,8 @@ export const phone = {
     } catch (e) {
       this.status = "failed";
       this.error = e.message;
-      return this.changed();
+      this.changed();
+      return this.renew(null);
     }
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     // A cluster's SIP entry when the server names one (every node reaches the browser there).
@@ -70,15 +74,38 @@ export const phone = {
     this.extension = creds.extension;
     // A supervisor's personal line (no extension): no workspace, calls only extensions.
     this.personal = creds.extension.startsWith("user-");
-    ua.on("registered", () => { this.status = "registered"; this.error = ""; this.changed(); });
+    ua.on("registered", () => { this.status = "registered"; this.error = ""; this.failures = 0; this.changed(); });
     ua.on("unregistered", () => { if (this.ua === ua) { this.status = "connecting"; this.changed(); } });
-    ua.on("registrationFailed", (e) => { this.status = "failed"; this.error = e.cause || "registration failed"; this.changed(); });
+    ua.on("registrationFailed", (e) => {
+      this.status = "failed";
+      this.error = e.cause || "registration failed";
+      this.changed();
+      this.renew(ua);
+    });
     ua.on("disconnected", () => { if (this.status === "registered") { this.status = "connecting"; this.changed(); } });
     ua.on("newRTCSession", (e) => this.session(e.session, e.originator));
     ua.start();
   },
 
+  // A refused registration (credentials past their hours, the agent moved to another extension,
+  // a cluster node that had not yet heard of them) is retried with fresh credentials, sooner
+  // first: 2 s, 4 s … at most a minute apart. A call in progress is never cut for it: the
+  // phone waits until its lines are free.
+  renew(ua) {
+    clearTimeout(this.retry);
+    const wait = Math.min(60000, 2000 * 2 ** Math.min(this.failures, 5));
+    this.failures += 1;
+    this.retry = setTimeout(() => {
+      if (this.ua !== ua) return;
+      if (this.lines.some((l) => l.state !== "idle")) return this.renew(ua);
+      if (ua) ua.stop();
+      this.ua = null;
+      this.start();
+    }, wait);
+  },
+
   stop() {
+    clearTimeout(this.retry);
     for (const line of this.lines) if (line.session) try { line.session.terminate(); } catch {}
     if (this.ua) this.ua.stop();
     this.ua = null;

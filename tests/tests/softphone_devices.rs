@@ -1,12 +1,16 @@
 //! The softphone's microphone and speaker choice and its ringtone in the workspace (headless
 //! Chromium with fake devices): the agent picks a microphone, the choice is kept and used for
 //! the next call (its track is that device's), a speaker chosen during a call takes its audio;
-//! an incoming call rings in the page until it is answered.
+//! an incoming call rings in the page until it is answered. A registration the server refuses
+//! is retried with fresh credentials (the agent moved to another extension meanwhile).
 
 use serde_json::json;
 use std::time::Duration;
 use switchboard_tests::workspace::{alice_in_browser, bob_calls_alice, wait_line};
-use switchboard_tests::{assert_no_page_errors, free_udp_port, require_program, Server};
+use switchboard_tests::{
+    add_carol, assert_no_page_errors, free_udp_port, get_json, http, login, require_program, wait_registered,
+    Server,
+};
 
 #[tokio::test]
 async fn a_chosen_microphone_is_kept_and_used_and_a_call_rings_until_answered() {
@@ -63,4 +67,38 @@ async fn a_chosen_microphone_is_kept_and_used_and_a_call_rings_until_answered() 
     assert_no_page_errors(&mut b).await;
     bob.stop();
     b.close().await;
+}
+
+/// Alice's browser phone is registered as 101 when the owner moves her to extension 103: the
+/// phone's next refresh is refused, and it registers again with fresh credentials, as 103,
+/// without the page being reloaded.
+#[tokio::test]
+async fn a_refused_registration_is_retried_with_fresh_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let Some(mut b) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    let client = http();
+    let owner = login(&client, &server, "owner@demo.example", "switchboard-demo").await.unwrap();
+    add_carol(&client, &server, &owner, &sip).await;
+    let users = get_json(&client, &server, &owner, "/api/users").await;
+    let alice = users.as_array().unwrap().iter().find(|u| u["email"] == "alice@demo.example").unwrap();
+    let moved = json!({"email": "alice@demo.example", "name": "Alice Nguyen", "role": "agent", "agent_extension": "103"});
+    let r = client
+        .put(server.url(&format!("/api/users/{}", alice["id"])))
+        .header("cookie", &owner)
+        .json(&moved)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    // The refresh JsSIP would send within minutes, now.
+    b.run(json!({"do": "evaluate", "expression": "(window.switchboardPhone.ua.register(), true)"})).await;
+    b.run(json!({"do": "waitUntil", "expression": "window.switchboardPhone.failures > 0", "timeout": 10000}))
+        .await;
+    let renewed =
+        "window.switchboardPhone.status === 'registered' && window.switchboardPhone.extension === '103'";
+    b.run(json!({"do": "waitUntil", "expression": renewed, "timeout": 20000})).await;
+    wait_registered(&client, &server, &owner, &["103"]).await;
+    assert_no_page_errors(&mut b).await;
 }

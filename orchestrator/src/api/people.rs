@@ -63,7 +63,11 @@ async fn update_user(
     JsonBody(input): JsonBody<UserInput>,
 ) -> ApiResult<Json<User>> {
     keep_an_owner(&st, p.account_id, id, input.role == Role::Owner && !input.disabled).await?;
-    Ok(Json(users::update(&st.db, p.account_id, id, &input).await?))
+    let user = users::update(&st.db, p.account_id, id, &input).await?;
+    // A user disabled or moved to another extension: their browser phone's credentials stop
+    // registering now, not at the SIP directory's next refresh.
+    st.config_changed.changed().await;
+    Ok(Json(user))
 }
 
 async fn delete_user(
@@ -74,6 +78,7 @@ async fn delete_user(
     users::get(&st.db, p.account_id, id).await?;
     keep_an_owner(&st, p.account_id, id, false).await?;
     users::delete(&st.db, p.account_id, id).await?;
+    st.config_changed.changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
