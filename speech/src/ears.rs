@@ -65,6 +65,17 @@ impl Ears {
         self
     }
 
+    /// The caller went on after a pause that was taken for their end: wait longer for them
+    /// from now on ([`crate::turn::TurnConfig::patient`]).
+    pub fn be_patient(&mut self) {
+        self.turn.be_patient();
+    }
+
+    /// The silence that ends a turn when nothing shortens or lengthens it.
+    pub fn end_of_turn_ms(&self) -> u64 {
+        self.turn.config().end_ms
+    }
+
     pub fn input_rate(&self) -> u32 {
         self.input_rate
     }

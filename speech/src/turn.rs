@@ -60,6 +60,31 @@ impl Default for TurnModel {
     }
 }
 
+/// The least silence that ends a turn of a caller who hesitates: one who was heard going on
+/// after a pause the agent took for their end (`bench turns`: silence alone of 1 s cut off no
+/// hesitation of up to 1 s).
+pub const PATIENT_END_MS: u64 = 1_000;
+
+impl TurnConfig {
+    /// The same for a caller who hesitates: nothing ends their turn before `PATIENT_END_MS` of
+    /// silence, not a finished-sounding sentence nor the turn model's "finished" (longer waits
+    /// stay as they are). Their answers come later; they are not cut off again.
+    pub fn patient(&self) -> TurnConfig {
+        let at_least = |ms: u64| ms.max(PATIENT_END_MS);
+        TurnConfig {
+            end_ms: at_least(self.end_ms),
+            unfinished_end_ms: at_least(self.unfinished_end_ms),
+            complete_end_ms: self.complete_end_ms.map(at_least),
+            model: self.model.clone().map(|m| TurnModel {
+                finished_end_ms: at_least(m.finished_end_ms),
+                hesitant_end_ms: at_least(m.hesitant_end_ms),
+                ..m
+            }),
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for TurnConfig {
     fn default() -> Self {
         TurnConfig {
@@ -160,6 +185,11 @@ impl TurnDetector {
 
     pub fn config(&self) -> &TurnConfig {
         &self.config
+    }
+
+    /// From now on, wait for this caller as for one who hesitates ([`TurnConfig::patient`]).
+    pub fn be_patient(&mut self) {
+        self.config = self.config.patient();
     }
 
     /// What the recogniser has heard of this turn so far.
@@ -400,6 +430,48 @@ mod tests {
             d.poll_event(),
             Some(TurnEvent::EndOfTurn { at_ms: 1136, start_ms: 0, speech_end_ms: 944 })
         );
+    }
+
+    #[test]
+    fn a_patient_detector_waits_a_second_even_for_a_finished_sentence() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        let mut t = 0;
+        // "I'm calling about my order." then a pause: a finished sentence ends the turn at once.
+        let mut events = run_from(&mut d, &mut t, &[(800, 0.9), (64, 0.0)]);
+        d.handle_transcript(800, "I'm calling about my order.");
+        events.extend(run_from(&mut d, &mut t, &[(32, 0.0)]));
+        assert!(
+            events.iter().any(|e| matches!(e, TurnEvent::EndOfTurn { speech_end_ms: 800, .. })),
+            "{events:?}"
+        );
+        // The caller went on: from now on the same words and pause wait a second of silence.
+        d.be_patient();
+        assert_eq!(d.config().complete_end_ms, Some(PATIENT_END_MS));
+        let mut events = run_from(&mut d, &mut t, &[(1_000, 0.0), (800, 0.9), (64, 0.0)]);
+        let stop = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                TurnEvent::SpeechStopped { at_ms } => Some(*at_ms),
+                _ => None,
+            })
+            .expect("speech stopped");
+        d.handle_transcript(stop, "I'm calling about my order.");
+        events.extend(run_from(&mut d, &mut t, &[(800, 0.0)]));
+        assert!(!events.iter().any(|e| matches!(e, TurnEvent::EndOfTurn { .. })), "{events:?}");
+        // ... and a caller who hesitates that long goes on: still one turn.
+        events.extend(run_from(&mut d, &mut t, &[(600, 0.9), (1_100, 0.0)]));
+        let ends: Vec<_> = events.iter().filter(|e| matches!(e, TurnEvent::EndOfTurn { .. })).collect();
+        assert_eq!(ends.len(), 1, "{events:?}");
+    }
+
+    #[test]
+    fn patience_only_lengthens_waits() {
+        let long = TurnConfig { end_ms: 1_500, complete_end_ms: None, ..TurnConfig::default() };
+        assert_eq!(long.patient(), TurnConfig { unfinished_end_ms: 1_600, ..long.clone() });
+        let model = TurnConfig { model: Some(TurnModel::default()), ..TurnConfig::default() };
+        let m = model.patient().model.unwrap();
+        assert_eq!((m.finished_end_ms, m.hesitant_end_ms, m.threshold), (PATIENT_END_MS, 1_280, 0.5));
     }
 
     #[test]

@@ -124,7 +124,8 @@ async fn a_caller_asks_an_llm_agent_about_an_order_and_hears_its_real_status() {
 
 /// The caller pauses after "Where is my order?" and says its number while the model is still
 /// working on an answer: nothing the caller said is lost, the model gets both turns, the cut
-/// answer is never heard, and the caller hears the order's status.
+/// answer is never heard, the caller hears the order's status, and their later turns are
+/// waited for longer (they hesitate).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_goes_on_speaking_while_the_ai_thinks_is_answered_in_full() {
     let _serial = SERIAL.lock().await;
@@ -150,6 +151,9 @@ async fn a_caller_who_goes_on_speaking_while_the_ai_thinks_is_answered_in_full()
     assert!(heard.contains("ship"), "order 1002 is shipped; the caller heard: {heard:?}; {transcript:?}");
     assert!(!heard.contains("you mean"), "the cut answer was played: {heard:?}");
     assert!(timeline.iter().any(|e| e["kind"] == "caller_continued"), "{timeline:?}");
+    // Cut off once, the caller is waited for longer from then on (a second of silence).
+    let patient = timeline.iter().find(|e| e["kind"] == "caller_hesitates").expect("caller_hesitates");
+    assert_eq!(patient["data"]["end_of_turn_silence_ms"], 1000, "{patient}");
     let said: Vec<String> = transcript
         .iter()
         .filter(|l| l["speaker"] == "caller")

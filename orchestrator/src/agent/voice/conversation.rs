@@ -91,16 +91,25 @@ pub(super) enum AfterAnswer {
     Gone,
 }
 
+/// How soon after the end of their turn's speech a caller who cuts into the answer is taken
+/// to have gone on with what they were saying (a hesitation taken for the end), rather than to
+/// have replied to the answer: a pause of up to a second, and the time barge-in takes to hear
+/// them.
+const WENT_ON_MS: u64 = 1_500;
+
 #[derive(Debug, Clone)]
 pub(super) struct Conversation {
     phase: Phase,
     /// The answer to the last turn was given up because the caller went on speaking.
     continued: bool,
+    /// The caller has been heard going on after a pause taken for their end: their turns are
+    /// waited for longer from then on.
+    hesitates: bool,
 }
 
 impl Default for Conversation {
     fn default() -> Self {
-        Conversation { phase: Phase::Listening, continued: false }
+        Conversation { phase: Phase::Listening, continued: false, hesitates: false }
     }
 }
 
@@ -143,6 +152,22 @@ impl Conversation {
             Frame::EndOfTurn { audio, .. } => WhileAnswering::RecogniseLater(audio),
             _ => WhileAnswering::GoOn,
         }
+    }
+
+    /// Whether `frame`, heard while the turn whose speech ended at `turn_end_ms` (the caller's
+    /// audio time) is answered, shows a caller who hesitates: they went on before any of the
+    /// answer was heard, or cut into it within `WENT_ON_MS`. True once per call: the driver
+    /// then waits longer for the end of their turns.
+    pub(super) fn hesitated(&mut self, frame: &Frame, was_playing: bool, turn_end_ms: u64) -> bool {
+        if self.hesitates {
+            return false;
+        }
+        self.hesitates = match frame {
+            Frame::EndOfTurn { .. } => !was_playing,
+            Frame::Interruption { at_ms } => at_ms.saturating_sub(turn_end_ms) <= WENT_ON_MS,
+            _ => false,
+        };
+        self.hesitates
     }
 
     /// The answer ended (`end`).
@@ -254,6 +279,24 @@ mod tests {
         // Only once.
         c.answer_ended(AnswerEnded::Finished { listen_on: true });
         assert_eq!(c.turn("[BLANK_AUDIO]", false, QUIET), OnTurn::Ignore);
+    }
+
+    #[test]
+    fn a_caller_who_goes_on_after_a_pause_is_one_who_hesitates_once_per_call() {
+        // Cut into the answer 0.9 s after their words ended: they were going on.
+        let mut c = Conversation::default();
+        c.turn("I'm calling about my order.", false, QUIET);
+        assert!(c.hesitated(&Frame::Interruption { at_ms: 3_000 }, true, 2_100));
+        assert!(!c.hesitated(&Frame::Interruption { at_ms: 9_000 }, true, 8_500), "said once");
+        // Going on before any of the answer played is the same.
+        let mut c = Conversation::default();
+        assert!(c.hesitated(&Frame::EndOfTurn { at_ms: 900, audio: audio() }, false, 0));
+        // Cutting in 3 s after their words ended is replying to the answer; a turn heard while
+        // the answer plays, and any other frame, say nothing about hesitating.
+        let mut c = Conversation::default();
+        assert!(!c.hesitated(&Frame::Interruption { at_ms: 5_100 }, true, 2_100));
+        assert!(!c.hesitated(&Frame::EndOfTurn { at_ms: 5_100, audio: audio() }, true, 2_100));
+        assert!(!c.hesitated(&Frame::SpeechStarted { at_ms: 2_300 }, false, 2_100));
     }
 
     #[test]

@@ -575,6 +575,8 @@ impl VoiceCall {
             let mut command = None;
             // Words the caller went on to say before any of the answer was heard.
             let mut more: Option<AudioFrame> = None;
+            // The caller turned out to hesitate: the wait for their turns' end from now on.
+            let mut hesitates: Option<u64> = None;
             let outcome = {
                 let respond = async {
                     match again {
@@ -599,6 +601,11 @@ impl VoiceCall {
                             let Some(samples) = frame else { break None };
                             let mut cut = false;
                             for f in hearing.hear(samples) {
+                                if conversation.hesitated(&f, hearing.was_playing, said_to) {
+                                    // Cut off once: this caller's turns are waited for longer.
+                                    hearing.ears.be_patient();
+                                    hesitates = Some(hearing.ears.end_of_turn_ms());
+                                }
                                 match conversation.while_answering(f, hearing.was_playing) {
                                     WhileAnswering::Cut => cut = true,
                                     WhileAnswering::MoreWords(audio) => {
@@ -621,6 +628,9 @@ impl VoiceCall {
             };
             hearing.set_thinking(false);
             drop(say_tx);
+            if let Some(wait) = hesitates {
+                session.event("caller_hesitates", json!({ "end_of_turn_silence_ms": wait }));
+            }
             let end = match (&command, &more, &outcome) {
                 (Some(_), _, _) => AnswerEnded::TakeOver,
                 (None, Some(_), _) => AnswerEnded::MoreWords,
