@@ -23,6 +23,8 @@ export const phone = {
   /** Registrations refused in a row (the next try waits longer), and that try's timer. */
   failures: 0,
   retry: null,
+  /** Counts stops (sign-out): a request or retry begun before one is dropped after it. */
+  generation: 0,
 
   on(fn) {
     this.listeners.add(fn);
@@ -49,14 +51,17 @@ export const phone = {
     this.status = "connecting";
     this.changed();
     let creds;
+    const generation = this.generation;
     try {
       creds = await api("POST", "/api/me/softphone");
     } catch (e) {
+      if (generation !== this.generation) return;
       this.status = "failed";
       this.error = e.message;
       this.changed();
       return this.renew(null);
     }
+    if (generation !== this.generation) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     // A cluster's SIP entry when the server names one (every node reaches the browser there).
     const socket = new JsSIP.WebSocketInterface(creds.websocket_url || `${proto}//${location.host}${creds.websocket_path}`);
@@ -77,10 +82,14 @@ export const phone = {
     ua.on("registered", () => { this.status = "registered"; this.error = ""; this.failures = 0; this.changed(); });
     ua.on("unregistered", () => { if (this.ua === ua) { this.status = "connecting"; this.changed(); } });
     ua.on("registrationFailed", (e) => {
+      if (this.ua !== ua) return;
       this.status = "failed";
       this.error = e.cause || "registration failed";
       this.changed();
-      this.renew(ua);
+      // Refused credentials are renewed; a registration that timed out or lost its connection
+      // is tried again as it is (JsSIP reconnects by itself).
+      const refused = [JsSIP.C.causes.AUTHENTICATION_ERROR, JsSIP.C.causes.REJECTED, JsSIP.C.causes.NOT_FOUND];
+      this.renew(ua, refused.includes(e.cause));
     });
     ua.on("disconnected", () => { if (this.status === "registered") { this.status = "connecting"; this.changed(); } });
     ua.on("newRTCSession", (e) => this.session(e.session, e.originator));
@@ -88,16 +97,19 @@ export const phone = {
   },
 
   // A refused registration (credentials past their hours, the agent moved to another extension,
-  // a cluster node that had not yet heard of them) is retried with fresh credentials, sooner
-  // first: 2 s, 4 s … at most a minute apart. A call in progress is never cut for it: the
-  // phone waits until its lines are free.
-  renew(ua) {
+  // a cluster node that had not yet heard of them) is retried with fresh credentials (`fresh`),
+  // any other failure with the same ones, sooner first: 2 s, 4 s … at most a minute apart. A
+  // call in progress is never cut for new credentials: the phone waits until its lines are
+  // free. Signing out (`stop`) ends the retries.
+  renew(ua, fresh = true) {
     clearTimeout(this.retry);
     const wait = Math.min(60000, 2000 * 2 ** Math.min(this.failures, 5));
+    const generation = this.generation;
     this.failures += 1;
     this.retry = setTimeout(() => {
-      if (this.ua !== ua) return;
-      if (this.lines.some((l) => l.state !== "idle")) return this.renew(ua);
+      if (this.ua !== ua || generation !== this.generation) return;
+      if (ua && !fresh) return ua.register();
+      if (this.lines.some((l) => l.state !== "idle")) return this.renew(ua, fresh);
       if (ua) ua.stop();
       this.ua = null;
       this.start();
@@ -106,6 +118,8 @@ export const phone = {
 
   stop() {
     clearTimeout(this.retry);
+    this.generation += 1;
+    this.failures = 0;
     for (const line of this.lines) if (line.session) try { line.session.terminate(); } catch {}
     if (this.ua) this.ua.stop();
     this.ua = null;

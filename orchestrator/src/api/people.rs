@@ -64,8 +64,9 @@ async fn update_user(
 ) -> ApiResult<Json<User>> {
     keep_an_owner(&st, p.account_id, id, input.role == Role::Owner && !input.disabled).await?;
     let user = users::update(&st.db, p.account_id, id, &input).await?;
-    // A user disabled or moved to another extension: their browser phone's credentials stop
-    // registering now, not at the SIP directory's next refresh.
+    // A user disabled or moved to another extension: their browser phone's credentials are
+    // refused from its next REGISTER on, not only after the SIP directory's next refresh (a
+    // registration already made lasts until it expires or is refreshed).
     st.config_changed.changed().await;
     Ok(Json(user))
 }

@@ -105,11 +105,13 @@ pub(super) struct Conversation {
     /// The caller has been heard going on after a pause taken for their end: their turns are
     /// waited for longer from then on.
     hesitates: bool,
+    /// Where the caller's latest speech while answering began (the caller's audio time).
+    spoke_at: Option<u64>,
 }
 
 impl Default for Conversation {
     fn default() -> Self {
-        Conversation { phase: Phase::Listening, continued: false, hesitates: false }
+        Conversation { phase: Phase::Listening, continued: false, hesitates: false, spoke_at: None }
     }
 }
 
@@ -140,6 +142,7 @@ impl Conversation {
             return OnTurn::Acknowledge;
         }
         self.phase = Phase::Answering;
+        self.spoke_at = None;
         OnTurn::Answer { again, cut: playing.playing && playing.interruptible }
     }
 
@@ -156,15 +159,22 @@ impl Conversation {
 
     /// Whether `frame`, heard while the turn whose speech ended at `turn_end_ms` (the caller's
     /// audio time) is answered, shows a caller who hesitates: they went on before any of the
-    /// answer was heard, or cut into it within `WENT_ON_MS`. True once per call: the driver
-    /// then waits longer for the end of their turns.
-    pub(super) fn hesitated(&mut self, frame: &Frame, was_playing: bool, turn_end_ms: u64) -> bool {
+    /// answer was heard (`answer_heard`: some of it has played), or cut into it with speech
+    /// that began within `WENT_ON_MS` of their words' end (barge-in decides later than the
+    /// speech begins). True once per call: the driver then waits longer for their turns.
+    pub(super) fn hesitated(&mut self, frame: &Frame, answer_heard: bool, turn_end_ms: u64) -> bool {
         if self.hesitates {
             return false;
         }
         self.hesitates = match frame {
-            Frame::EndOfTurn { .. } => !was_playing,
-            Frame::Interruption { at_ms } => at_ms.saturating_sub(turn_end_ms) <= WENT_ON_MS,
+            Frame::SpeechStarted { at_ms } => {
+                self.spoke_at = Some(*at_ms);
+                false
+            }
+            Frame::EndOfTurn { .. } => !answer_heard,
+            Frame::Interruption { at_ms } => {
+                self.spoke_at.unwrap_or(*at_ms).saturating_sub(turn_end_ms) <= WENT_ON_MS
+            }
             _ => false,
         };
         self.hesitates
@@ -283,20 +293,28 @@ mod tests {
 
     #[test]
     fn a_caller_who_goes_on_after_a_pause_is_one_who_hesitates_once_per_call() {
-        // Cut into the answer 0.9 s after their words ended: they were going on.
+        // Spoke again 0.8 s after their words ended and cut into the answer (barge-in decided
+        // 1.7 s later): they were going on.
         let mut c = Conversation::default();
         c.turn("I'm calling about my order.", false, QUIET);
-        assert!(c.hesitated(&Frame::Interruption { at_ms: 3_000 }, true, 2_100));
+        assert!(!c.hesitated(&Frame::SpeechStarted { at_ms: 2_900 }, true, 2_100));
+        assert!(c.hesitated(&Frame::Interruption { at_ms: 4_600 }, true, 2_100));
         assert!(!c.hesitated(&Frame::Interruption { at_ms: 9_000 }, true, 8_500), "said once");
-        // Going on before any of the answer played is the same.
+        // Going on before any of the answer was heard is the same.
         let mut c = Conversation::default();
         assert!(c.hesitated(&Frame::EndOfTurn { at_ms: 900, audio: audio() }, false, 0));
-        // Cutting in 3 s after their words ended is replying to the answer; a turn heard while
-        // the answer plays, and any other frame, say nothing about hesitating.
+        // Speaking up 3 s after their words ended is replying to the answer (the speech that
+        // cut in counts, not an earlier "mm" that did not); a turn once some of the answer was
+        // heard says nothing about hesitating.
         let mut c = Conversation::default();
-        assert!(!c.hesitated(&Frame::Interruption { at_ms: 5_100 }, true, 2_100));
+        c.turn("What's my balance?", false, QUIET);
+        c.hesitated(&Frame::SpeechStarted { at_ms: 2_400 }, true, 2_100);
+        c.hesitated(&Frame::SpeechStarted { at_ms: 5_100 }, true, 2_100);
+        assert!(!c.hesitated(&Frame::Interruption { at_ms: 5_500 }, true, 2_100));
         assert!(!c.hesitated(&Frame::EndOfTurn { at_ms: 5_100, audio: audio() }, true, 2_100));
-        assert!(!c.hesitated(&Frame::SpeechStarted { at_ms: 2_300 }, false, 2_100));
+        // Each answer starts afresh.
+        c.turn("And my last order?", false, QUIET);
+        assert!(!c.hesitated(&Frame::Interruption { at_ms: 9_000 }, true, 6_000));
     }
 
     #[test]

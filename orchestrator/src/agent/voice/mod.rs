@@ -601,7 +601,8 @@ impl VoiceCall {
                             let Some(samples) = frame else { break None };
                             let mut cut = false;
                             for f in hearing.hear(samples) {
-                                if conversation.hesitated(&f, hearing.was_playing, said_to) {
+                                let answer_heard = lock(&playback).first_frame_at.is_some();
+                                if conversation.hesitated(&f, answer_heard, said_to) {
                                     // Cut off once: this caller's turns are waited for longer.
                                     hearing.ears.be_patient();
                                     hesitates = Some(hearing.ears.end_of_turn_ms());

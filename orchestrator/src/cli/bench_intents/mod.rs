@@ -83,8 +83,16 @@ pub struct BenchIntentsOptions {
     pub per_intent: Option<usize>,
     /// Which sets to measure (A, B, C). Tuning runs leave out B, so that not even its score
     /// steers a change.
-    #[arg(long, value_delimiter = ',', default_value = "A,C,B")]
+    #[arg(long, value_delimiter = ',', default_value = "A,C,B", value_parser = set_name)]
     pub sets: Vec<char>,
+}
+
+/// A set's name as given on the command line (`a` or `A`).
+fn set_name(s: &str) -> Result<char, String> {
+    match s.trim().to_ascii_uppercase().as_str() {
+        one @ ("A" | "B" | "C") => Ok(one.chars().next().unwrap_or('A')),
+        other => Err(format!("no set {other:?}: the sets are A, B and C")),
+    }
 }
 
 /// A phrasing the agent got wrong.
