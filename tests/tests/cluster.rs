@@ -483,7 +483,9 @@ async fn a_phone_registered_through_the_entry_is_rung_by_queue_calls_on_every_no
     let carrying = if alice_on[0]["node"].is_null() { 1 } else { 2 };
     assert_eq!(alice_on[2 - carrying]["node"], carrying, "{alice_on:#?}");
     assert!(alice_on.iter().all(|m| m["with"].as_str().is_some_and(|w| !w.is_empty())), "{alice_on:#?}");
-    let waiting = carrier_to(entry_port, QUEUE_NUMBER, 1, 3000, &["-r", "1"]);
+    // Long enough for both dashboards to show them and the pick to reach the other node on a
+    // busy machine (a CI run's caller hung up at 3 s as Bob's phone began to ring).
+    let waiting = carrier_to(entry_port, QUEUE_NUMBER, 1, 9000, &["-r", "1"]);
     let seen = wait_dashboards(&client, &dashboards, "the waiting caller on both dashboards", |q| {
         q["waiting"].as_array()?.first().cloned()
     })
