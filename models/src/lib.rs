@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod ct2;
 pub mod embed;
 pub mod ggml;
+pub mod linear;
 pub mod moonshine;
 pub mod onnx_names;
 pub mod piper;

@@ -1,6 +1,8 @@
 //! The offline guided agent: no LLM, no network. Each caller utterance is mapped to an intent
-//! (the agent's enabled tools, plus greet, goodbye, ask for a person, yes/no) by sentence-
-//! embedding similarity to example phrases (all-MiniLM-L6-v2); arguments (order numbers, e-mail
+//! (the agent's enabled tools, plus greet, goodbye, ask for a person, yes/no) from its sentence
+//! embedding (all-MiniLM-L6-v2): a softmax classifier trained on the example phrases' vectors
+//! decides when it is fairly sure and the utterance is like some example; otherwise the nearest
+//! example does, if it is close enough ([`Classified::intent`]); arguments (order numbers, e-mail
 //! addresses, yes/no) are taken from the words; what is missing is asked for; answers are reply
 //! templates filled from the tool's result. Merchants add example phrases and edit templates
 //! per agent (`guided` in the AI agent's configuration).
@@ -10,13 +12,42 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchboard_models::embed::{similarity, MiniLm};
+use switchboard_models::linear::SoftmaxClassifier;
 use switchboard_tools::control::ControlRequest;
 use switchboard_tools::{CallContext, Tool, ToolCall};
 
 mod examples;
 
-/// Below this similarity an utterance matches no intent.
+/// Below this similarity an utterance matches no intent by its nearest example.
 const THRESHOLD: f32 = 0.45;
+/// The classifier decides when it gives its intent at least this probability...
+const MODEL_SURE: f32 = 0.4;
+/// ...and the utterance is at least this similar to some example (below, it is about something
+/// else, however the classifier leans).
+const RELATED: f32 = 0.3;
+
+/// How an utterance was classified: its nearest example's intent and similarity, and the
+/// classifier's intent and probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Classified {
+    nearest: (Intent, f32),
+    model: (Intent, f32),
+}
+
+impl Classified {
+    /// The intent: the classifier's when it is fairly sure of an utterance like the examples
+    /// (it weighs all of an intent's examples, so a phrasing unlike any single one is still
+    /// placed), else the nearest example's when it is close; None when neither holds.
+    fn intent(&self) -> Option<Intent> {
+        if self.nearest.1 >= RELATED && self.model.1 >= MODEL_SURE {
+            Some(self.model.0)
+        } else if self.nearest.1 >= THRESHOLD {
+            Some(self.nearest.0)
+        } else {
+            None
+        }
+    }
+}
 
 /// What the guided agent says and does for one utterance.
 #[derive(Debug, Default)]
@@ -250,14 +281,18 @@ pub fn yes_or_no(text: &str) -> Option<bool> {
         "i would",
         "i'd like that",
         "right",
+        "too right",
+        "spot on",
+        "you bet",
+        "correct",
+        "exactly",
     ];
+    // "Absolutely not", "of course not": a yes word negated is a no.
+    let negated = |phrase: &str| words.get(phrase.split(' ').count()).is_some_and(|w| w == "not");
     if NO.iter().any(|p| starts(p)) {
-        Some(false)
-    } else if YES.iter().any(|p| starts(p)) {
-        Some(true)
-    } else {
-        None
+        return Some(false);
     }
+    YES.iter().find(|p| starts(p)).map(|yes| !negated(yes))
 }
 
 /// An e-mail address, written ("pat@doe.com"), spoken ("pat at doe dot com") or spelled.
@@ -280,6 +315,8 @@ pub struct GuidedBrain {
     embedder: Arc<MiniLm>,
     /// (intent, example embedding) for every example of every enabled intent.
     examples: Vec<(Intent, Vec<f32>)>,
+    /// Trained on `examples`.
+    model: Arc<SoftmaxClassifier>,
     templates: BTreeMap<String, String>,
     waiting: Option<Waiting>,
     misunderstood: u32,
@@ -318,12 +355,38 @@ pub(crate) fn embed_cached(embedder: &MiniLm, texts: &[&str]) -> switchboard_mod
         .collect()
 }
 
-/// Loads the intent model and embeds the built-in examples (at start, so that the first
-/// guided call does not wait for them); whether the model is usable.
+/// The classifier trained on `phrases` (their texts and vectors), trained once per process
+/// for each set of examples (a second or so; every call of an agent shares it).
+fn trained(phrases: &[(Intent, String)], vectors: &[Vec<f32>]) -> Arc<SoftmaxClassifier> {
+    type Models = std::sync::Mutex<std::collections::HashMap<String, Arc<SoftmaxClassifier>>>;
+    static TRAINED: std::sync::OnceLock<Models> = std::sync::OnceLock::new();
+    let key: String = phrases.iter().map(|(i, p)| format!("{}\u{1f}{p}\u{1e}", i.name())).collect();
+    let models = TRAINED.get_or_init(Default::default);
+    if let Some(m) = models.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return m.clone();
+    }
+    let class = |i: &Intent| Intent::ALL.iter().position(|x| x == i).unwrap_or(0);
+    let examples: Vec<(usize, &[f32])> =
+        phrases.iter().zip(vectors).map(|((i, _), v)| (class(i), v.as_slice())).collect();
+    let model = Arc::new(SoftmaxClassifier::train(&examples, Intent::ALL.len()));
+    models.lock().unwrap_or_else(|e| e.into_inner()).insert(key, model.clone());
+    model
+}
+
+/// Loads the intent model, embeds the built-in examples and trains the classifier on them (at
+/// start, so that the first guided call does not wait); whether the model is usable.
 pub fn warm(dir: &std::path::Path) -> bool {
     let Ok(embedder) = MiniLm::shared(dir) else { return false };
-    let texts: Vec<&str> = Intent::ALL.iter().flat_map(|i| i.examples().iter().copied()).collect();
-    embed_cached(&embedder, &texts).is_ok()
+    let phrases: Vec<(Intent, String)> =
+        Intent::ALL.iter().flat_map(|i| i.examples().iter().map(|e| (*i, e.to_string()))).collect();
+    let texts: Vec<&str> = phrases.iter().map(|(_, p)| p.as_str()).collect();
+    match embed_cached(&embedder, &texts) {
+        Ok(vectors) => {
+            trained(&phrases, &vectors);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 impl GuidedBrain {
@@ -346,32 +409,37 @@ impl GuidedBrain {
             .map(|(k, v)| (k.to_string(), config.templates.get(k).cloned().unwrap_or_else(|| v.to_string())))
             .collect();
         let dir = switchboard_models::catalog::default_dir();
-        let (embedder, vectors) = tokio::task::spawn_blocking(move || {
+        let (embedder, vectors, model) = tokio::task::spawn_blocking(move || {
             let embedder = MiniLm::shared(&dir)?;
             let texts: Vec<&str> = phrases.iter().map(|(_, p)| p.as_str()).collect();
             let vectors = embed_cached(&embedder, &texts)?;
+            let model = trained(&phrases, &vectors);
             Ok::<_, switchboard_models::Error>((
                 embedder,
                 phrases.into_iter().map(|(i, _)| i).zip(vectors).collect(),
+                model,
             ))
         })
         .await
         .map_err(|e| switchboard_models::Error::Inference(e.to_string()))??;
-        Ok(GuidedBrain { embedder, examples: vectors, templates, waiting: None, misunderstood: 0 })
+        Ok(GuidedBrain { embedder, examples: vectors, model, templates, waiting: None, misunderstood: 0 })
     }
 
     fn t(&self, key: &str, values: &Value) -> String {
         fill(self.templates.get(key).map(String::as_str).unwrap_or(""), values)
     }
 
-    /// The closest intent and its similarity.
-    async fn classify(&self, text: &str) -> Option<(Intent, f32)> {
+    /// The nearest example's intent and the classifier's, each with its score.
+    async fn classify(&self, text: &str) -> Option<Classified> {
         let (embedder, text) = (self.embedder.clone(), text.to_string());
         let v = tokio::task::spawn_blocking(move || embedder.embed(&[&text])).await.ok()?.ok()?.pop()?;
-        self.examples
+        let nearest = self
+            .examples
             .iter()
             .map(|(intent, e)| (*intent, similarity(&v, e)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        let (class, p) = self.model.predict(&v)?;
+        Some(Classified { nearest, model: (*Intent::ALL.get(class)?, p) })
     }
 
     async fn run(
@@ -402,7 +470,7 @@ impl GuidedBrain {
         // Hesitations carry no meaning for the intent or for yes/no.
         let words = without_fillers(text);
         let classified = self.classify(&words).await;
-        let intent = classified.filter(|(_, score)| *score >= THRESHOLD).map(|(i, _)| i);
+        let intent = classified.and_then(|c| c.intent());
         let waiting = self.waiting.take();
         // The answer to a yes/no question is read from its first words ("no need", "I'm good,
         // thanks", "why not"), which sentence similarity confuses; a longer answer that is
@@ -413,6 +481,8 @@ impl GuidedBrain {
         // sentence is from the examples.
         let intent = match intent {
             None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
+            // "Put me through to returns", whatever it is about.
+            _ if crate::live::asks_to_be_put_through(text) => Some(Intent::Person),
             i => i,
         };
         let intent = match (asked_yes_no, yes_or_no(&words)) {
@@ -617,15 +687,40 @@ mod tests {
 
     #[test]
     fn yes_and_no_are_read_from_how_an_answer_begins() {
-        for no in ["No thanks.", "nah", "I'm good, thanks", "don't bother", "not really", "no need"] {
+        for no in [
+            "No thanks.",
+            "nah",
+            "I'm good, thanks",
+            "don't bother",
+            "not really",
+            "no need",
+            "absolutely not",
+            "Of course not!",
+            "definitely not, thanks",
+        ] {
             assert_eq!(yes_or_no(no), Some(false), "{no}");
         }
-        for yes in ["Yes please", "sure thing", "why not", "of course", "Okay.", "that would be great"] {
+        for yes in
+            ["Yes please", "sure thing", "why not", "of course", "Okay.", "that would be great", "spot on"]
+        {
             assert_eq!(yes_or_no(yes), Some(true), "{yes}");
         }
         for neither in ["where is my order", "nothing", "notably", "I want a person"] {
             assert_eq!(yes_or_no(neither), None, "{neither}");
         }
+    }
+
+    #[test]
+    fn the_classifier_decides_when_sure_of_an_utterance_like_the_examples_else_the_nearest_example() {
+        let c = |nearest: (Intent, f32), model: (Intent, f32)| Classified { nearest, model }.intent();
+        // Sure, and like some example: the classifier, even where the nearest example differs.
+        assert_eq!(c((Intent::Order, 0.40), (Intent::Tickets, 0.7)), Some(Intent::Tickets));
+        assert_eq!(c((Intent::Order, 0.60), (Intent::Tickets, 0.5)), Some(Intent::Tickets));
+        // Unsure: the nearest example when it is close, nothing when it is not.
+        assert_eq!(c((Intent::Order, 0.60), (Intent::Tickets, 0.3)), Some(Intent::Order));
+        assert_eq!(c((Intent::Order, 0.40), (Intent::Tickets, 0.3)), None);
+        // Unlike every example: nothing, however sure the classifier is.
+        assert_eq!(c((Intent::Order, 0.25), (Intent::Tickets, 0.9)), None);
     }
 
     #[test]

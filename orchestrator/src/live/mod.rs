@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
 pub use words::{
-    asks_for_human, asks_for_manager, mentions_cancelling, mentions_chargeback, mentions_problem, says_any,
-    sounds_negative,
+    asks_for_human, asks_for_manager, asks_to_be_put_through, mentions_cancelling, mentions_chargeback,
+    mentions_problem, says_any, sounds_negative,
 };
 
 mod remote;
@@ -775,6 +775,10 @@ mod tests {
         assert!(!sounds_negative("Where is my order?"));
         assert!(asks_for_human("Can I talk to a person please"));
         assert!(!asks_for_human("Where is my order?"));
+        assert!(asks_for_human("could you put me through to returns"));
+        assert!(asks_to_be_put_through("Can you connect me with your warranty team?"));
+        assert!(!asks_to_be_put_through("my order is connected to my old account"));
+        assert!(!asks_to_be_put_through("put me through to voicemail"));
     }
 
     #[tokio::test]

@@ -113,7 +113,23 @@ pub fn asks_for_human(text: &str) -> bool {
         "speak to somebody",
         "speak to someone",
         "talk to someone",
+        "a word with someone",
+        "a word with somebody",
     ]
     .iter()
     .any(|w| t.contains(w))
+        || asks_to_be_put_through(text)
+}
+
+/// Whether the caller asks in so many words to be transferred ("put me through to returns",
+/// "transfer my call", "connect me with sales"): a request for a person whatever it is about
+/// (to voicemail or to leave a message, it is not).
+pub fn asks_to_be_put_through(text: &str) -> bool {
+    let t = text.to_lowercase();
+    if t.contains("voicemail") || t.contains("message") {
+        return false;
+    }
+    ["transfer me", "transfer my call", "transfer this call", "put me through", "put me on to", "connect me"]
+        .iter()
+        .any(|w| t.contains(w))
 }

@@ -119,6 +119,8 @@ impl Intent {
                 "my order is taking ages",
                 "any idea when the thing I ordered gets here",
                 "I bought something ten days ago and it still hasn't come",
+                "is the thing I ordered on its way yet",
+                "have the things I bought gone out",
             ],
             Intent::Balance => &[
                 "what is my balance",
@@ -136,6 +138,8 @@ impl Intent {
                 "how much money is on my account",
                 "what's left to pay on my bill",
                 "what's still outstanding on my invoice",
+                "how much store credit have I got",
+                "how much is left on the gift card on my account",
             ],
             Intent::Tickets => &[
                 "what about my support ticket",

@@ -43,6 +43,18 @@ pub const SET_B: Phrasings = by_outcome!(phrases_fresh);
 /// Set C: written later still by someone else, to tune on (what was close to set B left out).
 pub const SET_C: Phrasings = by_outcome!(phrases_dev);
 
+/// Set D: written later still by someone else, apart from the examples and sets A to C (what
+/// was close to any of them left out), and tuned on: a development set, in the file format
+/// `--phrasings` reads.
+pub fn set_d() -> anyhow::Result<&'static Phrasings> {
+    static SET_D: std::sync::OnceLock<&'static Phrasings> = std::sync::OnceLock::new();
+    if let Some(set) = SET_D.get() {
+        return Ok(set);
+    }
+    let set = read_phrasings(include_str!("set_d.tsv"))?;
+    Ok(SET_D.get_or_init(|| set))
+}
+
 /// The sets measured: the first was seen while the guided agent was tuned (a development set
 /// now), the second was written afterwards by someone else and is never tuned on.
 /// Set B's misses are not printed: whoever reads them would be tuning on it.
@@ -81,17 +93,67 @@ pub struct BenchIntentsOptions {
     /// sets).
     #[arg(long)]
     pub per_intent: Option<usize>,
-    /// Which sets to measure (A, B, C). Tuning runs leave out B, so that not even its score
-    /// steers a change.
-    #[arg(long, value_delimiter = ',', default_value = "A,C,B", value_parser = set_name)]
-    pub sets: Vec<char>,
+    /// Which sets to measure (A, B, C, D; default all four, or none when `--phrasings` is
+    /// given). Tuning runs leave out B, so that not even its score steers a change.
+    #[arg(long, value_delimiter = ',', value_parser = set_name)]
+    pub sets: Option<Vec<char>>,
+    /// Phrasings of your own to measure: a file of `INTENT<TAB>PHRASING` lines, the intent
+    /// one of lookup_order, account_balance, open_tickets, ask_for_person, take_message,
+    /// greet, goodbye, yes, no, out_of_scope (which must not trigger a tool). Misses are shown.
+    #[arg(long)]
+    pub phrasings: Option<std::path::PathBuf>,
+}
+
+/// The outcome a phrasings file's intent name is scored by.
+fn outcome_of(intent: &str) -> Option<&'static str> {
+    Some(match intent {
+        "lookup_order" | "order" => "order",
+        "account_balance" | "balance" => "balance",
+        "open_tickets" | "tickets" => "tickets",
+        "ask_for_person" | "person" => "person",
+        "take_message" | "message" => "message",
+        "greet" => "greet",
+        "goodbye" => "goodbye",
+        "yes" => "yes",
+        "no" => "no",
+        "out_of_scope" | "unknown" => "unknown",
+        _ => return None,
+    })
+}
+
+/// Reads a phrasings file (`INTENT<TAB>PHRASING` per line; blank lines and `#` comments
+/// skipped). The text lives for the rest of the process (a benchmark's lifetime).
+pub fn read_phrasings(text: &str) -> anyhow::Result<&'static Phrasings> {
+    let mut by: Vec<(&'static str, Vec<&'static str>)> =
+        SET_A.iter().map(|(want, _)| (*want, Vec::new())).collect();
+    let text: &'static str = Box::leak(text.to_string().into_boxed_str());
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (intent, said) =
+            line.split_once('\t').with_context(|| format!("line {}: expected INTENT<TAB>PHRASING", n + 1))?;
+        let want = outcome_of(intent.trim())
+            .with_context(|| format!("line {}: no intent {:?}", n + 1, intent.trim()))?;
+        anyhow::ensure!(!said.trim().is_empty(), "line {}: no phrasing", n + 1);
+        if let Some((_, list)) = by.iter_mut().find(|(w, _)| *w == want) {
+            list.push(said.trim());
+        }
+    }
+    anyhow::ensure!(by.iter().any(|(_, l)| !l.is_empty()), "no phrasings in the file");
+    let mut set: Phrasings = SET_A;
+    for (slot, (want, list)) in set.iter_mut().zip(by) {
+        *slot = (want, Box::leak(list.into_boxed_slice()));
+    }
+    Ok(Box::leak(Box::new(set)))
 }
 
 /// A set's name as given on the command line (`a` or `A`).
 fn set_name(s: &str) -> Result<char, String> {
     match s.trim().to_ascii_uppercase().as_str() {
-        one @ ("A" | "B" | "C") => Ok(one.chars().next().unwrap_or('A')),
-        other => Err(format!("no set {other:?}: the sets are A, B and C")),
+        one @ ("A" | "B" | "C" | "D") => Ok(one.chars().next().unwrap_or('A')),
+        other => Err(format!("no set {other:?}: the sets are A, B, C and D")),
     }
 }
 
@@ -335,13 +397,35 @@ pub async fn intents(opts: BenchIntentsOptions) -> anyhow::Result<()> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     println!();
-    let sets = || SETS.iter().filter(|(id, ..)| opts.sets.contains(id));
-    for &(_, name, set, misses) in sets() {
+    let chosen = opts.sets.clone().unwrap_or_else(|| match opts.phrasings {
+        Some(_) => Vec::new(),
+        None => vec!['A', 'C', 'D', 'B'],
+    });
+    let mut measured: Vec<(String, &'static Phrasings, bool)> = SETS
+        .iter()
+        .filter(|(id, ..)| chosen.contains(id))
+        .map(|&(_, name, set, misses)| (name.to_string(), set, misses))
+        .collect();
+    if chosen.contains(&'D') {
+        let set = set_d()?;
+        let n: usize = set.iter().map(|(_, l)| l.len()).sum();
+        let name = format!(
+            "set D, {n} phrasings written apart from the examples and sets A to C (a development set)"
+        );
+        measured.insert(measured.len().saturating_sub(usize::from(chosen.contains(&'B'))), (name, set, true));
+    }
+    if let Some(path) = &opts.phrasings {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let set = read_phrasings(&text).with_context(|| path.display().to_string())?;
+        let n: usize = set.iter().map(|(_, l)| l.len()).sum();
+        measured.push((format!("{} ({n} phrasings)", path.display()), set, true));
+    }
+    for (name, set, misses) in &measured {
         let guided = measure(&db, "order-assistant", opts.parallel, set).await?;
         print(
             &format!("1. the offline guided agent (sentence embeddings and rules), {name}"),
             &guided,
-            misses,
+            *misses,
         );
     }
     let Some(url) = opts.llm_url else {
@@ -369,7 +453,7 @@ pub async fn intents(opts: BenchIntentsOptions) -> anyhow::Result<()> {
         Err(why) => println!("LLM warm-up failed: {why}"),
     }
     let sample = opts.per_intent.unwrap_or(usize::MAX);
-    for &(_, name, set, misses) in sets() {
+    for (name, set, misses) in &measured {
         let llm = measure_sample(&db, "order-assistant-llm", opts.parallel, set, sample).await?;
         print(
             &format!(
@@ -377,7 +461,7 @@ pub async fn intents(opts: BenchIntentsOptions) -> anyhow::Result<()> {
                 opts.llm_model, opts.first_token_timeout_ms
             ),
             &llm,
-            misses,
+            *misses,
         );
     }
     Ok(())
@@ -402,5 +486,23 @@ mod tests {
             is_right("unknown", "none: We ship to the US only.", true) && !is_right("unknown", "order", true)
         );
         assert!(!is_right("order", "fallback", true));
+    }
+
+    #[test]
+    fn a_phrasings_file_is_read_by_intent_and_bad_lines_are_named() {
+        let set =
+            read_phrasings("# mine\nlookup_order\twhere's my parcel\n\nout_of_scope\tdo you sell socks\n")
+                .expect("a good file");
+        assert_eq!(
+            set.iter().find(|(w, _)| *w == "order").map(|(_, l)| l.to_vec()),
+            Some(vec!["where's my parcel"])
+        );
+        assert_eq!(set.iter().find(|(w, _)| *w == "unknown").map(|(_, l)| l.len()), Some(1));
+        let bad = read_phrasings("lookup_order\tok\nrefund\tmy refund\n").expect_err("no such intent");
+        assert!(format!("{bad}").contains("line 2"), "{bad}");
+        assert!(read_phrasings("no tab here\n").is_err());
+        assert!(read_phrasings("# nothing\n").is_err());
+        let d = set_d().expect("set D reads");
+        assert_eq!(d.iter().map(|(_, l)| l.len()).sum::<usize>(), 243);
     }
 }
