@@ -148,6 +148,11 @@ async fn transcribe(
         for (start, end) in utterances(&scores) {
             let from = (start as usize * 16).min(wide.len());
             let to = (end as usize * 16).min(wide.len());
+            if to <= from {
+                // The VAD's last frames can reach past the samples: no audio, nothing said (a
+                // recogniser given none may still "hear" a word, at no length).
+                continue;
+            }
             let deferred = tokio::time::Instant::now();
             while live.engagements() > 0 && deferred.elapsed() < MAX_DEFER {
                 tokio::time::sleep(Duration::from_secs(1)).await;
