@@ -775,10 +775,6 @@ mod tests {
         assert!(!sounds_negative("Where is my order?"));
         assert!(asks_for_human("Can I talk to a person please"));
         assert!(!asks_for_human("Where is my order?"));
-        assert!(asks_for_human("could you put me through to returns"));
-        assert!(asks_to_be_put_through("Can you connect me with your warranty team?"));
-        assert!(!asks_to_be_put_through("my order is connected to my old account"));
-        assert!(!asks_to_be_put_through("put me through to voicemail"));
     }
 
     #[tokio::test]

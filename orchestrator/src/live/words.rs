@@ -133,3 +133,16 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
         .iter()
         .any(|w| t.contains(w))
 }
+
+#[cfg(test)]
+mod put_through_tests {
+    use super::*;
+
+    #[test]
+    fn asking_to_be_put_through_is_asking_for_a_person_but_not_to_voicemail() {
+        assert!(asks_for_human("could you put me through to returns"));
+        assert!(asks_to_be_put_through("Can you connect me with your warranty team?"));
+        assert!(!asks_to_be_put_through("my order is connected to my old account"));
+        assert!(!asks_to_be_put_through("put me through to voicemail"));
+    }
+}
