@@ -340,6 +340,7 @@ pub async fn run(call: &mut AnsweredCall, queue: &str) -> Next {
                 text.push_str(&format!("Your estimated wait is about {minutes} {unit}. "));
             }
             text.push_str("Thank you for waiting.");
+            call.event("queue_announced", json!({ "queue": queue, "position": n, "text": text }));
             call.say(&Prompt::Text { text, voice: None }).await;
             drop(call.relay.play(MediaSide::A, hold(call, &spec).await));
         }
