@@ -23,6 +23,22 @@ fn left_rms(samples: &[i16], from_s: f64, to_s: f64) -> f64 {
     (left.iter().map(|s| s * s).sum::<f64>() / left.len().max(1) as f64).sqrt()
 }
 
+/// Waits (20 s) for the payment panel to show `selector`; says what it shows instead.
+async fn step_done(
+    browser: &mut switchboard_tests::Browser,
+    bob: &switchboard_tests::Baresip,
+    selector: &str,
+    what: &str,
+) {
+    let shown = browser.try_run(json!({"do": "visible", "selector": selector, "timeout": 20000})).await;
+    if shown["ok"] != true {
+        let panel = browser
+            .run(json!({"do": "evaluate", "expression": "document.getElementById('ws-payment').innerText"}))
+            .await;
+        panic!("{what}: not shown ({selector}); the panel: {panel}\n{}", bob.log());
+    }
+}
+
 async fn keys(bob: &switchboard_tests::Baresip, keys: &str) {
     for k in keys.chars() {
         bob.command("sndcode", &k.to_string()).unwrap();
@@ -114,10 +130,15 @@ async fn pay_and_search(postgres: Option<String>) {
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     keys(&bob, "1230").await;
+    step_done(
+        &mut browser,
+        &bob,
+        ".pay-step[data-step='expiry'][data-status='entered']",
+        "the expiry keyed again",
+    )
+    .await;
     keys(&bob, "737").await;
-    browser
-        .run(json!({"do": "visible", "selector": "#ws-payment[data-state='succeeded']", "timeout": 20000}))
-        .await;
+    step_done(&mut browser, &bob, "#ws-payment[data-state='succeeded']", "the payment taken").await;
     browser
         .run(json!({"do": "screenshot", "path": screenshot_dir().join("payment-taken.png").display().to_string()}))
         .await;

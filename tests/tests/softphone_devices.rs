@@ -92,6 +92,17 @@ async fn a_refused_registration_is_retried_with_fresh_credentials() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    // Her browser's registration as 101 ends at once (101's callers no longer ring her), not
+    // when it would have expired.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let regs = get_json(&client, &server, &owner, "/api/registrations").await;
+        if !regs.as_array().unwrap().iter().any(|r| r["extension"] == "101") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "101 is still registered: {regs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // The refresh JsSIP would send within minutes, now.
     b.run(json!({"do": "evaluate", "expression": "(window.switchboardPhone.ua.register(), true)"})).await;
     b.run(json!({"do": "waitUntil", "expression": "window.switchboardPhone.failures > 0", "timeout": 10000}))

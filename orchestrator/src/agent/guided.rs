@@ -16,6 +16,8 @@ use switchboard_models::linear::SoftmaxClassifier;
 use switchboard_tools::control::ControlRequest;
 use switchboard_tools::{CallContext, Tool, ToolCall};
 
+mod cues;
+pub use cues::yes_or_no;
 mod examples;
 
 /// Below this similarity an utterance matches no intent by its nearest example.
@@ -226,75 +228,6 @@ pub fn order_number(text: &str) -> Option<String> {
     (3..=12).contains(&run.len()).then_some(run)
 }
 
-/// Yes or no, from how an answer begins; None when it begins with neither.
-pub fn yes_or_no(text: &str) -> Option<bool> {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let starts = |phrase: &str| {
-        let p: Vec<&str> = phrase.split(' ').collect();
-        words.len() >= p.len() && words.iter().zip(&p).all(|(w, x)| w == x)
-    };
-    const NO: &[&str] = &[
-        "no",
-        "nah",
-        "nope",
-        "not",
-        "negative",
-        "don't",
-        "do not",
-        "never",
-        "no need",
-        "i'm good",
-        "i'm fine",
-        "i'm okay",
-        "i'm ok",
-        "i'm alright",
-        "i'll pass",
-        "that won't",
-        "that will not",
-        "not necessary",
-    ];
-    const YES: &[&str] = &[
-        "yes",
-        "yeah",
-        "yep",
-        "yup",
-        "sure",
-        "ok",
-        "okay",
-        "alright",
-        "all right",
-        "please",
-        "of course",
-        "absolutely",
-        "definitely",
-        "certainly",
-        "go ahead",
-        "that would be",
-        "that'd be",
-        "why not",
-        "uh huh",
-        "sounds good",
-        "i would",
-        "i'd like that",
-        "right",
-        "too right",
-        "spot on",
-        "you bet",
-        "correct",
-        "exactly",
-    ];
-    // "Absolutely not", "of course not": a yes word negated is a no.
-    let negated = |phrase: &str| words.get(phrase.split(' ').count()).is_some_and(|w| w == "not");
-    if NO.iter().any(|p| starts(p)) {
-        return Some(false);
-    }
-    YES.iter().find(|p| starts(p)).map(|yes| !negated(yes))
-}
-
 /// An e-mail address, written ("pat@doe.com"), spoken ("pat at doe dot com") or spelled.
 pub fn email(text: &str) -> Option<String> {
     switchboard_speech::spoken::email(text)
@@ -339,29 +272,44 @@ pub(crate) fn embed_cached(embedder: &MiniLm, texts: &[&str]) -> switchboard_mod
         m.dedup();
         m
     };
-    let fresh = embedder.embed(&missing)?;
+    let fresh: std::collections::HashMap<&str, Vec<f32>> =
+        missing.iter().copied().zip(embedder.embed(&missing)?).collect();
     let mut known = embedded().lock().unwrap_or_else(|e| e.into_inner());
-    for (text, v) in missing.iter().zip(fresh) {
-        known.insert(text.to_string(), v);
-    }
-    texts
+    let vectors = texts
         .iter()
         .map(|t| {
-            known
+            fresh
                 .get(*t)
+                .or_else(|| known.get(*t))
                 .cloned()
                 .ok_or_else(|| switchboard_models::Error::Inference(format!("no vector for {t:?}")))
         })
-        .collect()
+        .collect();
+    // Bounded: a merchant editing phrases all day does not grow the process without end.
+    if known.len() + fresh.len() > MAX_EMBEDDED {
+        known.clear();
+    }
+    known.extend(fresh.into_iter().map(|(t, v)| (t.to_string(), v)));
+    vectors
+}
+
+/// At most this many example phrases' vectors are kept (384 floats each: about 30 MB).
+const MAX_EMBEDDED: usize = 20_000;
+/// At most this many trained classifiers (one per distinct set of examples) are kept.
+const MAX_TRAINED: usize = 32;
+
+type Models = std::sync::Mutex<std::collections::HashMap<String, Arc<SoftmaxClassifier>>>;
+
+fn trained_models() -> &'static Models {
+    static TRAINED: std::sync::OnceLock<Models> = std::sync::OnceLock::new();
+    TRAINED.get_or_init(Default::default)
 }
 
 /// The classifier trained on `phrases` (their texts and vectors), trained once per process
 /// for each set of examples (a second or so; every call of an agent shares it).
 fn trained(phrases: &[(Intent, String)], vectors: &[Vec<f32>]) -> Arc<SoftmaxClassifier> {
-    type Models = std::sync::Mutex<std::collections::HashMap<String, Arc<SoftmaxClassifier>>>;
-    static TRAINED: std::sync::OnceLock<Models> = std::sync::OnceLock::new();
     let key: String = phrases.iter().map(|(i, p)| format!("{}\u{1f}{p}\u{1e}", i.name())).collect();
-    let models = TRAINED.get_or_init(Default::default);
+    let models = trained_models();
     if let Some(m) = models.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return m.clone();
     }
@@ -369,7 +317,11 @@ fn trained(phrases: &[(Intent, String)], vectors: &[Vec<f32>]) -> Arc<SoftmaxCla
     let examples: Vec<(usize, &[f32])> =
         phrases.iter().zip(vectors).map(|((i, _), v)| (class(i), v.as_slice())).collect();
     let model = Arc::new(SoftmaxClassifier::train(&examples, Intent::ALL.len()));
-    models.lock().unwrap_or_else(|e| e.into_inner()).insert(key, model.clone());
+    let mut models = models.lock().unwrap_or_else(|e| e.into_inner());
+    if models.len() >= MAX_TRAINED {
+        models.clear();
+    }
+    models.insert(key, model.clone());
     model
 }
 
@@ -483,6 +435,21 @@ impl GuidedBrain {
             None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
             // "Put me through to returns", whatever it is about.
             _ if crate::live::asks_to_be_put_through(text) => Some(Intent::Person),
+            // A case named as such, not drawn to an order by its number or to a message by
+            // "ringing back"; the caller's own order or balance, however unlike the examples;
+            // word left for someone.
+            None | Some(Intent::Order | Intent::Message | Intent::Greet) if cues::about_a_case(text) => {
+                Some(Intent::Tickets)
+            }
+            None | Some(Intent::OutOfScope | Intent::Greet) if cues::about_own_order(text) => {
+                Some(Intent::Order)
+            }
+            None | Some(Intent::Order | Intent::Greet) if cues::about_own_balance(text) => {
+                Some(Intent::Balance)
+            }
+            None | Some(Intent::Order | Intent::Tickets | Intent::Greet) if cues::leaves_word(text) => {
+                Some(Intent::Message)
+            }
             i => i,
         };
         let intent = match (asked_yes_no, yes_or_no(&words)) {
@@ -662,6 +629,15 @@ impl GuidedBrain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trained_classifiers_kept_are_bounded() {
+        for n in 0..MAX_TRAINED + 3 {
+            let phrases = vec![(Intent::Yes, format!("bounded {n}")), (Intent::No, "nope".to_string())];
+            trained(&phrases, &[vec![1.0, 0.0], vec![0.0, 1.0]]);
+            assert!(trained_models().lock().unwrap().len() <= MAX_TRAINED);
+        }
+    }
 
     #[test]
     fn hesitations_are_left_out_of_what_the_intent_model_reads() {

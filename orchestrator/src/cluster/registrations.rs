@@ -74,6 +74,7 @@ fn to_remote(rows: Vec<SharedBinding>, now: i64) -> Vec<(i64, String, Binding, u
                 cseq: 0,
                 user_agent: r.user_agent,
                 path: r.path,
+                username: String::new(),
             };
             Some((r.account_id, r.extension, binding, left))
         })

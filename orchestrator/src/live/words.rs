@@ -100,8 +100,8 @@ pub fn mentions_problem(text: &str) -> bool {
 
 /// Whether the caller asks for a person.
 pub fn asks_for_human(text: &str) -> bool {
-    let t = text.to_lowercase();
-    [
+    let t = format!(" {} ", words_of(text).join(" "));
+    const ASKS: &[&str] = &[
         "a person",
         "a human",
         "real person",
@@ -115,23 +115,63 @@ pub fn asks_for_human(text: &str) -> bool {
         "talk to someone",
         "a word with someone",
         "a word with somebody",
-    ]
-    .iter()
-    .any(|w| t.contains(w))
-        || asks_to_be_put_through(text)
+    ];
+    // "For a person who is six foot", "a person of my height": a person described, not asked
+    // for, unless asked for in so many words ("talk to a real person who knows tents").
+    const DESCRIBED: &[&str] = &["who", "that", "of", "with", "like", "is", "weighs"];
+    const ASKED: &[&str] = &["to", "with", "want", "need", "get", "me", "just", "please"];
+    let mut asks = ASKS.iter().filter_map(|w| t.find(&format!(" {w} ")).map(|at| (at, w.len())));
+    asks.any(|(at, len)| {
+        let next = t.get(at + len + 2..).unwrap_or("").split(' ').next().unwrap_or("");
+        let before = t
+            .get(..at)
+            .unwrap_or("")
+            .split(' ')
+            .rev()
+            .find(|w| !["", "a", "an", "the"].contains(w))
+            .unwrap_or("");
+        !DESCRIBED.contains(&next) || ASKED.contains(&before)
+    }) || asks_to_be_put_through(text)
 }
 
 /// Whether the caller asks in so many words to be transferred ("put me through to returns",
-/// "transfer my call", "connect me with sales"): a request for a person whatever it is about
-/// (to voicemail or to leave a message, it is not).
+/// "transfer my call", "connect me with sales", "I need the billing department"): a request
+/// for a person whatever it is about (to voicemail or to leave a message, it is not).
 pub fn asks_to_be_put_through(text: &str) -> bool {
-    let t = text.to_lowercase();
-    if t.contains("voicemail") || t.contains("message") {
+    let words = words_of(text);
+    let t = format!(" {} ", words.join(" "));
+    if words.iter().any(|w| w.starts_with("voicemail") || w.starts_with("message")) {
         return false;
     }
-    ["transfer me", "transfer my call", "transfer this call", "put me through", "put me on to", "connect me"]
-        .iter()
-        .any(|w| t.contains(w))
+    const ASKS: &[&str] = &[
+        "transfer me",
+        "transfer my call",
+        "transfer this call",
+        "be transferred",
+        "put me through",
+        "put me on to",
+        "connect me",
+        "get me through to",
+    ];
+    // "I need the billing department", "can I speak to your returns team": a department asked
+    // for ("does your returns department open on Sunday" only mentions one).
+    const WANTS: &[&str] =
+        &["need", "want", "speak to", "talk to", "speak with", "talk with", "reach", "get me", "get hold of"];
+    let department = words.iter().enumerate().any(|(i, w)| {
+        ["department", "team", "desk"].contains(&w.as_str()) && {
+            let before = format!(" {} ", words[i.saturating_sub(5)..i].join(" "));
+            WANTS.iter().any(|v| before.contains(&format!(" {v} ")))
+        }
+    });
+    department || ASKS.iter().any(|w| t.contains(&format!(" {w} ")))
+}
+
+/// The words of a text: lower case, punctuation (but apostrophes) trimmed.
+fn words_of(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -144,5 +184,21 @@ mod put_through_tests {
         assert!(asks_to_be_put_through("Can you connect me with your warranty team?"));
         assert!(!asks_to_be_put_through("my order is connected to my old account"));
         assert!(!asks_to_be_put_through("put me through to voicemail"));
+        assert!(asks_to_be_put_through("I'd like to be transferred to the complaints team, please."));
+        assert!(asks_to_be_put_through("i need the billing department"));
+        assert!(asks_to_be_put_through("can I talk to your returns team"));
+        assert!(!asks_to_be_put_through("does your returns department open on sunday"));
+        assert!(!asks_to_be_put_through("i had a chat with your support team about a missing part"));
+    }
+
+    #[test]
+    fn a_person_described_is_not_a_person_asked_for() {
+        assert!(asks_for_human("I want to speak to a person"));
+        assert!(asks_for_human("a person, please."));
+        assert!(asks_for_human("can I talk to a real person who knows tents"));
+        assert!(!asks_for_human("what size sleeping bag do I need for a person who is six foot four"));
+        assert!(!asks_for_human("can you engrave a personal message on the bottle"));
+        assert!(!asks_for_human("is that tent big enough for a person with a dog"));
+        assert!(!asks_for_human("my cooperator said"));
     }
 }

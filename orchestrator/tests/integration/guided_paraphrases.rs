@@ -1,18 +1,18 @@
 //! How well the offline guided agent understands callers who do not use its example phrases:
-//! the four sets of `switchboard bench intents` (at least 20 phrasings per intent, written
+//! the five sets of `switchboard bench intents` (at least 20 phrasings per intent, written
 //! apart from the examples, and out-of-scope questions that must not trigger a tool), each said
 //! as the first turn of a fresh `agent chat`-style session as Maria, ten conversations at once
-//! as on a busy node. Sets A, C and D were looked at while the agent was tuned (development sets);
+//! as on a busy node. Sets A, C, D and E were looked at while the agent was tuned (development sets);
 //! set B was written by someone else and is never tuned on: it is the honest figure. Prints the
 //! accuracy per intent; a development set's misses when it fails.
 
 use crate::common::{on_each_db, sqlite};
-use switchboard::cli::bench_intents::{measure, set_d, Phrasings, Score, SET_A, SET_B, SET_C};
+use switchboard::cli::bench_intents::{file_set, measure, Phrasings, Score, SET_A, SET_B, SET_C};
 
 async fn score(db: &switchboard::db::Db, set: &'static Phrasings) -> Score {
     switchboard::demo::ensure(db).await.unwrap();
-    // (Set D's greetings, yes and no are fewer: most it had were too like another set's.)
-    if !std::ptr::eq(set, set_d().unwrap()) {
+    // (Sets D and E have fewer greetings, yes and no: most they had were too like another set's.)
+    if !['D', 'E'].into_iter().any(|id| std::ptr::eq(set, file_set(id).unwrap())) {
         for (want, phrasings) in set {
             assert!(phrasings.len() >= 20, "{want}: at least 20 phrasings");
         }
@@ -63,8 +63,9 @@ async fn the_guided_agent_understands_the_second_development_set() {
     // 87.2 % when it was written (set B then measured 88.4 %), 98.1 % once examples were
     // written for the kinds of request it missed (refunds and returns followed up, "is this the
     // shop?", sales and ordering by phone out of scope); 97.7 % with the classifier (set D's
-    // lesson: it places more of the phrasings unlike any one example, loses one of these).
-    assert!(score.accuracy() >= 0.975, "{:.1} % < 97.5 %: {:#?}", score.accuracy() * 100.0, score.misses);
+    // lesson: it places more of the phrasings unlike any one example, loses one of these),
+    // 98.1 % with set E's word cues.
+    assert!(score.accuracy() >= 0.98, "{:.1} % < 98 %: {:#?}", score.accuracy() * 100.0, score.misses);
     assert!(
         score.out_of_scope_acted_on() <= 3,
         "out-of-scope questions answered with a tool: {:#?}",
@@ -78,13 +79,32 @@ async fn the_guided_agent_understands_the_third_development_set() {
         return;
     }
     let t = sqlite().await;
-    let score = score(&t.db, set_d().unwrap()).await;
+    let score = score(&t.db, file_set('D').unwrap()).await;
     // 85.6 % when it was written (set B then 90.1 %); 93.8 % with the classifier trained on
     // the examples deciding when it is sure (set B 93.2 %), 95.9 % once "put me through to …"
-    // asked for a person, "absolutely not" was a no, and a few examples were added.
-    assert!(score.accuracy() >= 0.955, "{:.1} % < 95.5 %: {:#?}", score.accuracy() * 100.0, score.misses);
+    // asked for a person, "absolutely not" was a no, and a few examples were added; 97.5 %
+    // with set E's word cues.
+    assert!(score.accuracy() >= 0.97, "{:.1} % < 97 %: {:#?}", score.accuracy() * 100.0, score.misses);
     assert!(
         score.out_of_scope_acted_on() <= 3,
+        "out-of-scope questions answered with a tool: {:#?}",
+        score.misses
+    );
+}
+
+#[tokio::test]
+async fn the_guided_agent_understands_the_fourth_development_set() {
+    if !crate::agent::embeddings_installed() {
+        return;
+    }
+    let t = sqlite().await;
+    let score = score(&t.db, file_set('E').unwrap()).await;
+    // 93.3 % when it was written (set B then 93.9 %); 99.2 % once word cues settled a case
+    // named as such, the caller's own order or balance, word left for someone, a department
+    // asked for, and "a person" described rather than asked for.
+    assert!(score.accuracy() >= 0.98, "{:.1} % < 98 %: {:#?}", score.accuracy() * 100.0, score.misses);
+    assert!(
+        score.out_of_scope_acted_on() <= 2,
         "out-of-scope questions answered with a tool: {:#?}",
         score.misses
     );
@@ -99,9 +119,9 @@ async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
     let score = score(&t.db, &SET_B).await;
     // Measured once before and once after each round of tuning on a development set: 83.7 %,
     // 88.4 % after set A's lessons, 90.1 % after set C's, 93.2 % with the classifier and
-    // 93.9 % after set D's (the issue's target is 95 %, not met). The embeddings are exact per
-    // text and the classifier's training is sequential, so the figure does not move between
-    // runs or with ten conversations at once: a guard against going back.
-    assert!(score.right() >= 276, "{:.1} % < 93.9 % (276 of 294)", score.accuracy() * 100.0);
+    // 93.9 % after set D's, 94.6 % after set E's (the issue's target is 95 %, not met). The
+    // embeddings are exact per text and the classifier's training is sequential, so the figure
+    // does not move between runs or with ten conversations at once: a guard against going back.
+    assert!(score.right() >= 278, "{:.1} % < 94.6 % (278 of 294)", score.accuracy() * 100.0);
     assert!(score.out_of_scope_acted_on() <= 1, "out-of-scope questions answered with a tool");
 }

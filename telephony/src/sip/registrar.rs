@@ -68,6 +68,13 @@ impl Directory {
             .or_else(|| if candidates.len() == 1 { candidates.first() } else { None })
     }
 
+    /// Whether `username` (any case) is still a user of this extension of this account.
+    pub fn registers(&self, account: i64, extension: &str, username: &str) -> bool {
+        self.by_user
+            .get(&username.to_ascii_lowercase())
+            .is_some_and(|us| us.iter().any(|u| u.account == account && u.extension == extension))
+    }
+
     pub fn len(&self) -> usize {
         self.by_user.values().map(Vec::len).sum()
     }
@@ -111,6 +118,9 @@ pub struct Binding {
     /// The proxies the REGISTER came through (RFC 3327 `Path`, first the one nearest us):
     /// requests to the device go through them, as a preloaded route set.
     pub path: Vec<String>,
+    /// The user whose credentials registered it (empty for a device registered through
+    /// another node of a cluster): a binding ends when its user leaves the extension.
+    pub username: String,
 }
 
 impl Binding {
@@ -366,6 +376,33 @@ impl Registrar {
         });
     }
 
+    /// Ends the registrations of users no longer in the directory for the extension they
+    /// registered (disabled, removed, moved to another extension): they are no longer rung,
+    /// rather than until their registration expires. Devices registered through other nodes are
+    /// left to those nodes.
+    pub fn prune(&mut self, directory: &Directory) {
+        let events = &mut self.events;
+        let mut pruned = false;
+        self.bindings.retain(|(account, ext), list| {
+            list.retain(|b| {
+                let keep = b.username.is_empty() || directory.registers(*account, ext, &b.username);
+                if !keep {
+                    pruned = true;
+                    events.push(RegistrarEvent::Unregistered {
+                        account: *account,
+                        extension: ext.clone(),
+                        contact: b.contact.clone(),
+                    });
+                }
+                keep
+            });
+            !list.is_empty()
+        });
+        if pruned {
+            self.reindex();
+        }
+    }
+
     fn blocked(&self, ip: IpAddr, now_ms: u64) -> bool {
         self.failures.get(&ip).and_then(|f| f.blocked_until_ms).is_some_and(|t| t > now_ms)
     }
@@ -561,6 +598,7 @@ impl Registrar {
                     cseq,
                     user_agent: req.headers.get("User-Agent").map(str::to_string),
                     path: path.clone(),
+                    username: user.username.clone(),
                 },
             );
         }

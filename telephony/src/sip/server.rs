@@ -161,6 +161,7 @@ impl SipServer {
     /// Who may register and which carriers we register with.
     pub fn set_directory(&mut self, now_ms: u64, directory: Directory) {
         self.uplinks.set(now_ms, directory.uplinks.clone());
+        self.registrar.prune(&directory);
         self.directory = directory;
         self.drain_b2bua();
     }

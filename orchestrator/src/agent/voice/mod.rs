@@ -664,7 +664,7 @@ impl VoiceCall {
                 }
                 (after @ (AfterAnswer::Listen | AfterAnswer::Finish), _, None, Some(next)) => {
                     let first_audio = speaker.await.ok().flatten();
-                    let first_frame = lock(&playback).first_frame_at;
+                    let first_frame = first_frame_played(&playback, first_audio.is_some()).await;
                     let heard = HeardBy { recogniser: &heard_by, turn_score };
                     record_latency(&session, heard, times, stt_done, first_audio, first_frame);
                     if after == AfterAnswer::Finish {

@@ -278,3 +278,64 @@ pub(super) fn speak_answer(
     });
     (say_tx, speaker)
 }
+
+/// When the first frame of the answer went out. The answer's last sentence is queued before
+/// the media clock pulls its first frame (a one-sentence answer is done as soon as it is
+/// synthesised): that frame is waited for, a few frame times at most.
+pub(super) async fn first_frame_played(
+    playback: &Arc<Mutex<Playback>>,
+    synthesised: bool,
+) -> Option<Instant> {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    loop {
+        let (at, playing) = {
+            let p = lock(playback);
+            (p.first_frame_at, p.playing())
+        };
+        if at.is_some() || !synthesised || !playing || Instant::now() >= deadline {
+            return at;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer_queued() -> Arc<Mutex<Playback>> {
+        let playback = Arc::new(Mutex::new(Playback::default()));
+        lock(&playback).push("Your order has shipped.", vec![100; FRAME * 10], true);
+        playback
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_frame_of_a_queued_answer_is_waited_for() {
+        // A one-sentence answer: queued (the speaker's task is over), its first frame is
+        // pulled by the media clock a frame time later.
+        let playback = answer_queued();
+        let mut player = Player(playback.clone());
+        let clock = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            player.next_frame();
+        });
+        let queued = Instant::now();
+        let at = first_frame_played(&playback, true).await.expect("the first frame was waited for");
+        assert!(at.duration_since(queued) >= Duration::from_millis(20), "{:?}", at.duration_since(queued));
+        clock.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_that_never_plays_is_not_waited_for_long() {
+        let playback = answer_queued();
+        lock(&playback).paused = true;
+        let started = Instant::now();
+        assert_eq!(first_frame_played(&playback, true).await, None);
+        assert!(started.elapsed() <= Duration::from_millis(105));
+        // Nothing synthesised (or nothing queued): nothing to wait for.
+        let started = Instant::now();
+        assert_eq!(first_frame_played(&answer_queued(), false).await, None);
+        assert_eq!(first_frame_played(&Arc::new(Mutex::new(Playback::default())), true).await, None);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+}

@@ -43,16 +43,32 @@ pub const SET_B: Phrasings = by_outcome!(phrases_fresh);
 /// Set C: written later still by someone else, to tune on (what was close to set B left out).
 pub const SET_C: Phrasings = by_outcome!(phrases_dev);
 
-/// Set D: written later still by someone else, apart from the examples and sets A to C (what
-/// was close to any of them left out), and tuned on: a development set, in the file format
-/// `--phrasings` reads.
-pub fn set_d() -> anyhow::Result<&'static Phrasings> {
-    static SET_D: std::sync::OnceLock<&'static Phrasings> = std::sync::OnceLock::new();
-    if let Some(set) = SET_D.get() {
+/// Sets D and E: written later still by someone else, apart from the examples and the sets
+/// before them (what was close to any of them left out), and tuned on: development sets, in the
+/// file format `--phrasings` reads. D was written first; E after D was tuned on.
+pub fn file_set(id: char) -> anyhow::Result<&'static Phrasings> {
+    type Sets = std::sync::Mutex<Vec<(char, &'static Phrasings)>>;
+    static READ: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
+    let mut read = READ.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, set)) = read.iter().find(|(i, _)| *i == id) {
         return Ok(set);
     }
-    let set = read_phrasings(include_str!("set_d.tsv"))?;
-    Ok(SET_D.get_or_init(|| set))
+    let text = match id {
+        'D' => include_str!("set_d.tsv"),
+        'E' => include_str!("set_e.tsv"),
+        other => anyhow::bail!("no set {other} in a file"),
+    };
+    let set = read_phrasings(text)?;
+    read.push((id, set));
+    Ok(set)
+}
+
+/// How a file set is named in the report.
+fn file_set_name(id: char, n: usize) -> String {
+    match id {
+        'D' => format!("set D, {n} phrasings written apart from the examples and sets A to C (a development set)"),
+        _ => format!("set {id}, {n} phrasings written apart from the examples and the sets before it (a development set)"),
+    }
 }
 
 /// The sets measured: the first was seen while the guided agent was tuned (a development set
@@ -152,8 +168,8 @@ pub fn read_phrasings(text: &str) -> anyhow::Result<&'static Phrasings> {
 /// A set's name as given on the command line (`a` or `A`).
 fn set_name(s: &str) -> Result<char, String> {
     match s.trim().to_ascii_uppercase().as_str() {
-        one @ ("A" | "B" | "C" | "D") => Ok(one.chars().next().unwrap_or('A')),
-        other => Err(format!("no set {other:?}: the sets are A, B, C and D")),
+        one @ ("A" | "B" | "C" | "D" | "E") => Ok(one.chars().next().unwrap_or('A')),
+        other => Err(format!("no set {other:?}: the sets are A, B, C, D and E")),
     }
 }
 
@@ -399,20 +415,19 @@ pub async fn intents(opts: BenchIntentsOptions) -> anyhow::Result<()> {
     println!();
     let chosen = opts.sets.clone().unwrap_or_else(|| match opts.phrasings {
         Some(_) => Vec::new(),
-        None => vec!['A', 'C', 'D', 'B'],
+        None => vec!['A', 'C', 'D', 'E', 'B'],
     });
-    let mut measured: Vec<(String, &'static Phrasings, bool)> = SETS
-        .iter()
-        .filter(|(id, ..)| chosen.contains(id))
-        .map(|&(_, name, set, misses)| (name.to_string(), set, misses))
-        .collect();
-    if chosen.contains(&'D') {
-        let set = set_d()?;
-        let n: usize = set.iter().map(|(_, l)| l.len()).sum();
-        let name = format!(
-            "set D, {n} phrasings written apart from the examples and sets A to C (a development set)"
-        );
-        measured.insert(measured.len().saturating_sub(usize::from(chosen.contains(&'B'))), (name, set, true));
+    // The development sets first, the held-out set B last.
+    let mut measured: Vec<(String, &'static Phrasings, bool)> = Vec::new();
+    for id in ['A', 'C', 'D', 'E', 'B'].into_iter().filter(|id| chosen.contains(id)) {
+        match SETS.iter().find(|(i, ..)| *i == id) {
+            Some(&(_, name, set, misses)) => measured.push((name.to_string(), set, misses)),
+            None => {
+                let set = file_set(id)?;
+                let n: usize = set.iter().map(|(_, l)| l.len()).sum();
+                measured.push((file_set_name(id, n), set, true));
+            }
+        }
     }
     if let Some(path) = &opts.phrasings {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -502,7 +517,8 @@ mod tests {
         assert!(format!("{bad}").contains("line 2"), "{bad}");
         assert!(read_phrasings("no tab here\n").is_err());
         assert!(read_phrasings("# nothing\n").is_err());
-        let d = set_d().expect("set D reads");
-        assert_eq!(d.iter().map(|(_, l)| l.len()).sum::<usize>(), 243);
+        let size = |id| file_set(id).expect("the set reads").iter().map(|(_, l)| l.len()).sum::<usize>();
+        assert_eq!((size('D'), size('E')), (243, 255));
+        assert!(file_set('F').is_err());
     }
 }

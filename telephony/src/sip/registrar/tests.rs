@@ -246,6 +246,7 @@ fn devices_registered_through_other_nodes_are_rung_too_without_events() {
         cseq: 1,
         user_agent: None,
         path: vec!["sip:192.0.2.1:5060;lr".into()],
+        username: String::new(),
     };
     reg.set_remote([
         (1, "101".to_string(), remote("sip:101@10.0.0.20:5062")),
@@ -266,4 +267,56 @@ fn devices_registered_through_other_nodes_are_rung_too_without_events() {
     assert!(reg.poll_event().is_none());
     reg.set_remote([]);
     assert!(reg.contacts(1, "102").is_empty());
+}
+
+#[test]
+fn a_user_who_leaves_their_extension_is_no_longer_registered_there() {
+    let user = |username: &str, extension: &str| SipUser {
+        account: 1,
+        domain: None,
+        username: username.into(),
+        password: format!("{username}-pw"),
+        extension: extension.into(),
+    };
+    let directory = Directory::new([user("101", "101"), user("web104-a1", "104")]);
+    let mut reg = Registrar::new(RegistrarConfig::default(), "k");
+    for (name, contact) in [("101", "<sip:101@10.0.0.9:5062>"), ("web104-a1", "<sip:x@10.0.0.9:5064>")] {
+        let r =
+            reg.handle_register(0, &register(name, 1, contact, Some(300), None), src(), "UDP", &directory);
+        let ch = r.headers.get("WWW-Authenticate").unwrap().to_string();
+        let auth = digest::answer(&ch, "REGISTER", "sip:127.0.0.1", name, &format!("{name}-pw"), "c0ffee", 1)
+            .unwrap();
+        let ok = reg.handle_register(
+            0,
+            &register(name, 2, contact, Some(300), Some(auth)),
+            src(),
+            "UDP",
+            &directory,
+        );
+        assert_eq!(ok.status, 200, "{name}");
+    }
+    assert_eq!(reg.contacts(1, "104")[0].username, "web104-a1");
+    let remote = Binding { username: String::new(), ..reg.contacts(1, "101")[0].clone() };
+    reg.set_remote([(1, "103".to_string(), Binding { contact: "sip:103@10.0.0.30".into(), ..remote })]);
+    while reg.poll_event().is_some() {}
+    // Unchanged users keep their registrations (a user name matches in any case, as at login).
+    reg.prune(&directory);
+    reg.prune(&Directory::new([user("101", "101"), user("WEB104-A1", "104")]));
+    assert_eq!((reg.contacts(1, "101").len(), reg.contacts(1, "104").len()), (1, 1));
+    assert!(reg.poll_event().is_none());
+    // 101 is disabled (gone from the directory); the browser's user moves to extension 105.
+    reg.prune(&Directory::new([user("web104-a1", "105")]));
+    assert!(reg.contacts(1, "101").is_empty());
+    assert!(reg.contacts(1, "104").is_empty());
+    let mut gone: Vec<String> = std::iter::from_fn(|| reg.poll_event())
+        .map(|e| match e {
+            RegistrarEvent::Unregistered { extension, contact, .. } => format!("{extension} {contact}"),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    gone.sort();
+    assert_eq!(gone, ["101 sip:101@10.0.0.9:5062", "104 sip:x@10.0.0.9:5064"].map(String::from).to_vec());
+    assert!(!reg.is_registered_source(src()), "the index was rebuilt");
+    // Another node's device is that node's to end.
+    assert_eq!(reg.contacts(1, "103").len(), 1);
 }

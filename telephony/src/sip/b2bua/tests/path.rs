@@ -95,6 +95,7 @@ fn phones_registered_through_other_nodes_ring_with_the_local_ones() {
         cseq: 1,
         user_agent: None,
         path: vec!["sip:10.0.0.1:5060;lr;received=sip:10.0.0.7:5062".into()],
+        username: String::new(),
     };
     w.pbx.set_remote_bindings(vec![(1, "102".into(), remote)]);
     call(&mut w, "p2", |media| RouteDecision::RingGroup {
