@@ -42,7 +42,8 @@ export const payment = {
       this.form = false;
       this.problem = "";
       await this.refresh();
-    } else if (!this.view) {
+    } else if (!this.view && !this.form) {
+      // (An open form is left alone: re-rendering it would lose what the agent typed.)
       this.render();
     }
   },
@@ -145,6 +146,15 @@ export const payment = {
     if (this.problem) parts.push(el("p", { class: "error", role: "alert" }, this.problem));
     box.className = `payment ${v ? v.state : "idle"}`;
     box.setAttribute("data-state", v ? v.state : "idle");
+    // A form drawn again keeps what the agent had typed into the one it replaces.
+    const before = box.querySelector("form.pay-form");
+    const after = parts.find((p) => p.matches && p.matches("form.pay-form"));
+    if (before && after) {
+      for (const name of ["amount", "currency", "save_only"]) {
+        const [from, to] = [before.elements[name], after.elements[name]];
+        if (from && to) to.type === "checkbox" ? (to.checked = from.checked) : (to.value = from.value);
+      }
+    }
     box.replaceChildren(...parts);
     box.hidden = false;
   },
