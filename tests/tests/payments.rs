@@ -100,6 +100,12 @@ async fn pay_and_search(postgres: Option<String>) {
     // Alice asks for 25.00; Bob keys the card (the first prompt is cut short by his first key).
     browser.run(json!({"do": "click", "selector": "#ws-payment button[data-action='pay-open']"})).await;
     browser.run(json!({"do": "fill", "selector": "#ws-payment input[name=amount]", "value": "25.00"})).await;
+    // The workspace refreshes itself every 2 s while she types: the form keeps her amount.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let typed = browser
+        .run(json!({"do": "evaluate", "expression": "document.querySelector('#ws-payment input[name=amount]').value"}))
+        .await;
+    assert_eq!(typed["value"], "25.00", "the amount typed was lost: {typed}");
     browser.run(json!({"do": "click", "selector": "#ws-payment button[data-action='pay-start']"})).await;
     browser.run(json!({"do": "visible", "selector": "#ws-payment[data-state='capturing']"})).await;
     tokio::time::sleep(Duration::from_secs(2)).await;

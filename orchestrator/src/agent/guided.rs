@@ -436,15 +436,16 @@ impl GuidedBrain {
             // "Put me through to returns", whatever it is about.
             _ if crate::live::asks_to_be_put_through(text) => Some(Intent::Person),
             // A case named as such, not drawn to an order by its number or to a message by
-            // "ringing back"; the caller's own order or balance, however unlike the examples;
-            // word left for someone.
+            // "ringing back"; the caller's own order or balance, however unlike the examples
+            // (changing or placing an order is not looking one up); word left for someone.
             None | Some(Intent::Order | Intent::Message | Intent::Greet) if cues::about_a_case(text) => {
                 Some(Intent::Tickets)
             }
             None | Some(Intent::OutOfScope | Intent::Greet) if cues::about_own_order(text) => {
                 Some(Intent::Order)
             }
-            None | Some(Intent::Order | Intent::Greet) if cues::about_own_balance(text) => {
+            Some(Intent::Order) if cues::changes_an_order(text) => Some(Intent::OutOfScope),
+            None | Some(Intent::Order | Intent::Tickets | Intent::Greet) if cues::about_own_balance(text) => {
                 Some(Intent::Balance)
             }
             None | Some(Intent::Order | Intent::Tickets | Intent::Greet) if cues::leaves_word(text) => {

@@ -70,6 +70,9 @@ pub fn utterances(scores: &[(u64, f32)]) -> Vec<(u64, u64)> {
 }
 
 /// Runs the transcriber for the life of the process.
+/// The least audio (16 kHz samples, 100 ms) an utterance must have to be recognised.
+const MIN_AUDIO: usize = 1_600;
+
 pub fn spawn(db: Db, data_dir: PathBuf, live: crate::live::Live) {
     tokio::spawn(async move {
         let mut unavailable_logged = false;
@@ -148,9 +151,10 @@ async fn transcribe(
         for (start, end) in utterances(&scores) {
             let from = (start as usize * 16).min(wide.len());
             let to = (end as usize * 16).min(wide.len());
-            if to <= from {
-                // The VAD's last frames can reach past the samples: no audio, nothing said (a
-                // recogniser given none may still "hear" a word, at no length).
+            if to < from + MIN_AUDIO {
+                // The VAD's last frames can reach past the samples: no audio, or a sliver of it,
+                // nothing said (a recogniser given next to none may still "hear" a word, at no
+                // length: a CI run's "May." with start = end).
                 continue;
             }
             let deferred = tokio::time::Instant::now();

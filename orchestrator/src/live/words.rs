@@ -115,10 +115,11 @@ pub fn asks_for_human(text: &str) -> bool {
         "talk to someone",
         "a word with someone",
         "a word with somebody",
+        "a human being",
     ];
     // "For a person who is six foot", "a person of my height": a person described, not asked
     // for, unless asked for in so many words ("talk to a real person who knows tents").
-    const DESCRIBED: &[&str] = &["who", "that", "of", "with", "like", "is", "weighs"];
+    const DESCRIBED: &[&str] = &["who", "who's", "whos", "that", "of", "with", "like", "is", "weighs"];
     const ASKED: &[&str] = &["to", "with", "want", "need", "get", "me", "just", "please"];
     let mut asks = ASKS.iter().filter_map(|w| t.find(&format!(" {w} ")).map(|at| (at, w.len())));
     asks.any(|(at, len)| {
@@ -152,15 +153,32 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
         "put me on to",
         "connect me",
         "get me through to",
+        "pass me to",
+        "pass me over to",
+        "put me over to",
     ];
-    // "I need the billing department", "can I speak to your returns team": a department asked
-    // for ("does your returns department open on Sunday" only mentions one).
-    const WANTS: &[&str] =
-        &["need", "want", "speak to", "talk to", "speak with", "talk with", "reach", "get me", "get hold of"];
+    // "I need the billing department", "can I speak to your returns team", "anyone in the
+    // warranty team I can talk to", "I want your manager": a department or manager asked for
+    // ("does your returns department open on Sunday" only mentions one).
+    const WANTS: &[&str] = &[
+        "need",
+        "want",
+        "like",
+        "speak to",
+        "talk to",
+        "speak with",
+        "talk with",
+        "reach",
+        "get me",
+        "get hold of",
+    ];
+    const TALK: &[&str] = &["speak to", "talk to", "speak with", "talk with"];
     let department = words.iter().enumerate().any(|(i, w)| {
-        ["department", "team", "desk"].contains(&w.as_str()) && {
-            let before = format!(" {} ", words[i.saturating_sub(5)..i].join(" "));
+        ["department", "team", "desk", "manager", "supervisor"].contains(&w.as_str()) && {
+            let before = format!(" {} ", words[i.saturating_sub(6)..i].join(" "));
+            let after = format!(" {} ", words[i + 1..(i + 6).min(words.len())].join(" "));
             WANTS.iter().any(|v| before.contains(&format!(" {v} ")))
+                || TALK.iter().any(|v| after.contains(&format!(" {v} ")))
         }
     });
     department || ASKS.iter().any(|w| t.contains(&format!(" {w} ")))
@@ -189,6 +207,12 @@ mod put_through_tests {
         assert!(asks_to_be_put_through("can I talk to your returns team"));
         assert!(!asks_to_be_put_through("does your returns department open on sunday"));
         assert!(!asks_to_be_put_through("i had a chat with your support team about a missing part"));
+        assert!(asks_to_be_put_through("id like the returns department please"));
+        assert!(asks_to_be_put_through("is there anyone in the warranty team i can talk to directly"));
+        assert!(asks_to_be_put_through("could i speak to somebody in your complaints department"));
+        assert!(asks_to_be_put_through("listen i want your complaints manager"));
+        assert!(asks_to_be_put_through("can you pass me to whoever deals with schools"));
+        assert!(!asks_to_be_put_through("my complaint was passed to your manager last week, any news"));
     }
 
     #[test]
@@ -199,6 +223,8 @@ mod put_through_tests {
         assert!(!asks_for_human("what size sleeping bag do I need for a person who is six foot four"));
         assert!(!asks_for_human("can you engrave a personal message on the bottle"));
         assert!(!asks_for_human("is that tent big enough for a person with a dog"));
+        assert!(!asks_for_human("is the sleeping bag big enough for a person whos six foot four"));
+        assert!(asks_for_human("can a human being take over this call"));
         assert!(!asks_for_human("my cooperator said"));
     }
 }

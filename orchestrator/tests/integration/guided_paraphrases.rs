@@ -1,8 +1,8 @@
 //! How well the offline guided agent understands callers who do not use its example phrases:
-//! the five sets of `switchboard bench intents` (at least 20 phrasings per intent, written
+//! the six sets of `switchboard bench intents` (at least 20 phrasings per intent, written
 //! apart from the examples, and out-of-scope questions that must not trigger a tool), each said
 //! as the first turn of a fresh `agent chat`-style session as Maria, ten conversations at once
-//! as on a busy node. Sets A, C, D and E were looked at while the agent was tuned (development sets);
+//! as on a busy node. Sets A and C to F were looked at while the agent was tuned (development sets);
 //! set B was written by someone else and is never tuned on: it is the honest figure. Prints the
 //! accuracy per intent; a development set's misses when it fails.
 
@@ -11,8 +11,8 @@ use switchboard::cli::bench_intents::{file_set, measure, Phrasings, Score, SET_A
 
 async fn score(db: &switchboard::db::Db, set: &'static Phrasings) -> Score {
     switchboard::demo::ensure(db).await.unwrap();
-    // (Sets D and E have fewer greetings, yes and no: most they had were too like another set's.)
-    if !['D', 'E'].into_iter().any(|id| std::ptr::eq(set, file_set(id).unwrap())) {
+    // (Sets D to F have fewer greetings, yes and no: most they had were too like another set's.)
+    if !['D', 'E', 'F'].into_iter().any(|id| std::ptr::eq(set, file_set(id).unwrap())) {
         for (want, phrasings) in set {
             assert!(phrasings.len() >= 20, "{want}: at least 20 phrasings");
         }
@@ -124,4 +124,23 @@ async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
     // does not move between runs or with ten conversations at once: a guard against going back.
     assert!(score.right() >= 278, "{:.1} % < 94.6 % (278 of 294)", score.accuracy() * 100.0);
     assert!(score.out_of_scope_acted_on() <= 1, "out-of-scope questions answered with a tool");
+}
+
+#[tokio::test]
+async fn the_guided_agent_understands_the_fifth_development_set() {
+    if !crate::agent::embeddings_installed() {
+        return;
+    }
+    let t = sqlite().await;
+    let score = score(&t.db, file_set('F').unwrap()).await;
+    // Long-tail phrasings, harder than the others: 83.6 % when it was written (13 out-of-scope
+    // questions acted on), 91.1 % once changing or placing an order was out of scope, more
+    // ways of leaving word, asking for a department or manager, balances and yes/no were
+    // cues (set B unchanged at 94.6 %).
+    assert!(score.accuracy() >= 0.91, "{:.1} % < 91 %: {:#?}", score.accuracy() * 100.0, score.misses);
+    assert!(
+        score.out_of_scope_acted_on() <= 8,
+        "out-of-scope questions answered with a tool: {:#?}",
+        score.misses
+    );
 }

@@ -62,6 +62,15 @@ pub(super) fn about_own_balance(text: &str) -> bool {
         "what i owe",
         "how much i owe",
         "how much do i owe",
+        "money on my account",
+        "money left on",
+        "still got money on it",
+        "money on it",
+        "left on the gift card",
+        "left on my gift card",
+        "left on the gif card",
+        "left on the voucher",
+        "left on my voucher",
     ];
     has_any(&t, BALANCE)
 }
@@ -79,8 +88,42 @@ pub(super) fn leaves_word(text: &str) -> bool {
         "call me back",
         "ring me back",
         "phone me back",
+        "hit me back",
+        "get back to me",
+        "tell her",
+        "tell him",
+        "pass a note",
+        "pass on a note",
+        "drop a note",
+        "write down that",
+        "have someone ring",
+        "ring me at",
+        "call me at",
+        "reach me at",
+        "ring my",
     ];
-    has_any(&spaced(text), WORD)
+    let t = spaced(text);
+    // "Let the warehouse know I rang".
+    let let_know = t.split(" let ").skip(1).any(|rest| rest.split(' ').take(5).any(|w| w == "know"));
+    has_any(&t, WORD) || let_know
+}
+
+/// The caller asks to change, cancel or add to an order, or to place one: not something the
+/// agent does (out of scope), though it is about an order.
+pub(super) fn changes_an_order(text: &str) -> bool {
+    let t = spaced(text);
+    const CHANGE: &[&str] = &["change", "cancel", "amend", "modify", "add", "swap", "remove"];
+    const NEW: &[&str] = &[
+        "to order a",
+        "to order an",
+        "to order some",
+        "order a new",
+        "place an order",
+        "make an order",
+        "put in an order",
+        "buy",
+    ];
+    (has_any(&t, &["order", "oder"]) && has_any(&t, CHANGE)) || has_any(&t, NEW)
 }
 
 /// The caller speaks of a support case by name ("tickit": a recogniser's spelling) and not of
@@ -99,6 +142,9 @@ pub(super) fn about_a_case(text: &str) -> bool {
         "issue reference",
         "case number",
         "reference number",
+        "reference",
+        "dispute",
+        "investigation",
     ];
     const NOT: &[&str] = &[
         "order",
@@ -119,11 +165,12 @@ pub(super) fn about_a_case(text: &str) -> bool {
 pub fn yes_or_no(text: &str) -> Option<bool> {
     let words: Vec<String> = text
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase().replace('\'', ""))
         .filter(|w| !w.is_empty())
         .collect();
+    // (Apostrophes are ignored: a recogniser writes "thats" as often as "that's".)
     let starts = |phrase: &str| {
-        let p: Vec<&str> = phrase.split(' ').collect();
+        let p: Vec<String> = phrase.split(' ').map(|x| x.replace('\'', "")).collect();
         words.len() >= p.len() && words.iter().zip(&p).all(|(w, x)| w == x)
     };
     const NO: &[&str] = &[
@@ -145,6 +192,12 @@ pub fn yes_or_no(text: &str) -> Option<bool> {
         "that won't",
         "that will not",
         "not necessary",
+        "that's not",
+        "that is not",
+        "that isn't",
+        "that's wrong",
+        "wrong",
+        "incorrect",
     ];
     const YES: &[&str] = &[
         "yes",
@@ -180,6 +233,9 @@ pub fn yes_or_no(text: &str) -> Option<bool> {
         "aye",
         "by all means",
         "go for it",
+        "mhm",
+        "mm hmm",
+        "that's the one",
     ];
     // "Absolutely not", "of course not": a yes word negated is a no.
     let negated = |phrase: &str| words.get(phrase.split(' ').count()).is_some_and(|w| w == "not");
@@ -205,7 +261,21 @@ mod tests {
     }
 
     #[test]
+    fn changing_or_placing_an_order() {
+        assert!(changes_an_order("i need to cancel the order i made this morning"));
+        assert!(changes_an_order("can i add another item to my order before it goes"));
+        assert!(changes_an_order("i want to order a new pair of walking boots"));
+        assert!(!changes_an_order("where is my order, it's been ten days"));
+        assert!(!changes_an_order("i added a note to my order, has it shipped"));
+    }
+
+    #[test]
     fn a_callers_own_balance_and_word_left() {
+        assert!(about_own_balance("is there any money on my account from that refund that i can use"));
+        assert!(about_own_balance("how much is left on the gif card ending four four two one"));
+        assert!(!about_own_balance("the parcel was left on the doorstep"));
+        assert!(leaves_word("can you let the warehouse know that i rang"));
+        assert!(leaves_word("could you tell her i rang and i'll be free after three"));
         assert!(about_own_balance("could you check my balance, there's something left on the voucher"));
         assert!(about_own_balance("how much do I owe you"));
         assert!(!about_own_balance("what is the balance of this bike like"));

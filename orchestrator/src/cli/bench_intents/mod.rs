@@ -43,9 +43,9 @@ pub const SET_B: Phrasings = by_outcome!(phrases_fresh);
 /// Set C: written later still by someone else, to tune on (what was close to set B left out).
 pub const SET_C: Phrasings = by_outcome!(phrases_dev);
 
-/// Sets D and E: written later still by someone else, apart from the examples and the sets
+/// Sets D, E and F: written later still by someone else, apart from the examples and the sets
 /// before them (what was close to any of them left out), and tuned on: development sets, in the
-/// file format `--phrasings` reads. D was written first; E after D was tuned on.
+/// file format `--phrasings` reads. D was written first, E after D was tuned on, F after E.
 pub fn file_set(id: char) -> anyhow::Result<&'static Phrasings> {
     type Sets = std::sync::Mutex<Vec<(char, &'static Phrasings)>>;
     static READ: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
@@ -56,6 +56,7 @@ pub fn file_set(id: char) -> anyhow::Result<&'static Phrasings> {
     let text = match id {
         'D' => include_str!("set_d.tsv"),
         'E' => include_str!("set_e.tsv"),
+        'F' => include_str!("set_f.tsv"),
         other => anyhow::bail!("no set {other} in a file"),
     };
     let set = read_phrasings(text)?;
@@ -168,8 +169,8 @@ pub fn read_phrasings(text: &str) -> anyhow::Result<&'static Phrasings> {
 /// A set's name as given on the command line (`a` or `A`).
 fn set_name(s: &str) -> Result<char, String> {
     match s.trim().to_ascii_uppercase().as_str() {
-        one @ ("A" | "B" | "C" | "D" | "E") => Ok(one.chars().next().unwrap_or('A')),
-        other => Err(format!("no set {other:?}: the sets are A, B, C, D and E")),
+        one @ ("A" | "B" | "C" | "D" | "E" | "F") => Ok(one.chars().next().unwrap_or('A')),
+        other => Err(format!("no set {other:?}: the sets are A to F")),
     }
 }
 
@@ -415,11 +416,11 @@ pub async fn intents(opts: BenchIntentsOptions) -> anyhow::Result<()> {
     println!();
     let chosen = opts.sets.clone().unwrap_or_else(|| match opts.phrasings {
         Some(_) => Vec::new(),
-        None => vec!['A', 'C', 'D', 'E', 'B'],
+        None => vec!['A', 'C', 'D', 'E', 'F', 'B'],
     });
     // The development sets first, the held-out set B last.
     let mut measured: Vec<(String, &'static Phrasings, bool)> = Vec::new();
-    for id in ['A', 'C', 'D', 'E', 'B'].into_iter().filter(|id| chosen.contains(id)) {
+    for id in ['A', 'C', 'D', 'E', 'F', 'B'].into_iter().filter(|id| chosen.contains(id)) {
         match SETS.iter().find(|(i, ..)| *i == id) {
             Some(&(_, name, set, misses)) => measured.push((name.to_string(), set, misses)),
             None => {
@@ -518,7 +519,7 @@ mod tests {
         assert!(read_phrasings("no tab here\n").is_err());
         assert!(read_phrasings("# nothing\n").is_err());
         let size = |id| file_set(id).expect("the set reads").iter().map(|(_, l)| l.len()).sum::<usize>();
-        assert_eq!((size('D'), size('E')), (243, 255));
-        assert!(file_set('F').is_err());
+        assert_eq!((size('D'), size('E'), size('F')), (243, 255, 292));
+        assert!(file_set('G').is_err());
     }
 }
