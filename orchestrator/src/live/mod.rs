@@ -15,6 +15,7 @@ pub use words::{
     asks_for_human, asks_for_manager, asks_to_be_put_through, mentions_cancelling, mentions_chargeback,
     mentions_problem, says_any, sounds_negative,
 };
+pub(crate) use words::{spaced, words_of};
 
 mod remote;
 mod words;

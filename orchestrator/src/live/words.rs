@@ -100,7 +100,7 @@ pub fn mentions_problem(text: &str) -> bool {
 
 /// Whether the caller asks for a person.
 pub fn asks_for_human(text: &str) -> bool {
-    let t = format!(" {} ", words_of(text).join(" "));
+    let t = spaced(text);
     const ASKS: &[&str] = &[
         "a person",
         "a human",
@@ -184,8 +184,13 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
     department || ASKS.iter().any(|w| t.contains(&format!(" {w} ")))
 }
 
+/// A text's words between single spaces (" put me through "), to find phrases as whole words.
+pub(crate) fn spaced(text: &str) -> String {
+    format!(" {} ", words_of(text).join(" "))
+}
+
 /// The words of a text: lower case, punctuation (but apostrophes) trimmed.
-fn words_of(text: &str) -> Vec<String> {
+pub(crate) fn words_of(text: &str) -> Vec<String> {
     text.split_whitespace()
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
         .filter(|w| !w.is_empty())

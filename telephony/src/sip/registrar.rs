@@ -350,26 +350,8 @@ impl Registrar {
 
     /// Drops bindings that have expired by `now_ms`.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        let events = &mut self.events;
-        let mut expired = false;
-        self.bindings.retain(|(account, ext), list| {
-            list.retain(|b| {
-                let live = b.expires_at_ms > now_ms;
-                if !live {
-                    expired = true;
-                    events.push(RegistrarEvent::Expired {
-                        account: *account,
-                        extension: ext.clone(),
-                        contact: b.contact.clone(),
-                    });
-                }
-                live
-            });
-            !list.is_empty()
-        });
-        if expired {
-            self.reindex();
-        }
+        let expired = |account, extension, contact| RegistrarEvent::Expired { account, extension, contact };
+        self.drop_bindings(|_, _, b| b.expires_at_ms <= now_ms, expired);
         let window = self.config.failure_window_ms;
         self.failures.retain(|_, f| {
             f.blocked_until_ms.is_some_and(|t| t > now_ms) || now_ms - f.since_ms.min(now_ms) < window
@@ -381,24 +363,34 @@ impl Registrar {
     /// rather than until their registration expires. Devices registered through other nodes are
     /// left to those nodes.
     pub fn prune(&mut self, directory: &Directory) {
+        let gone = |account, extension, contact| RegistrarEvent::Unregistered { account, extension, contact };
+        self.drop_bindings(
+            |account, ext, b| !b.username.is_empty() && !directory.registers(account, ext, &b.username),
+            gone,
+        );
+    }
+
+    /// Drops the local bindings `drop` picks, each with its event; rebuilds the index when any
+    /// went.
+    fn drop_bindings(
+        &mut self,
+        drop: impl Fn(i64, &str, &Binding) -> bool,
+        event: impl Fn(i64, String, String) -> RegistrarEvent,
+    ) {
         let events = &mut self.events;
-        let mut pruned = false;
+        let mut dropped = false;
         self.bindings.retain(|(account, ext), list| {
             list.retain(|b| {
-                let keep = b.username.is_empty() || directory.registers(*account, ext, &b.username);
+                let keep = !drop(*account, ext, b);
                 if !keep {
-                    pruned = true;
-                    events.push(RegistrarEvent::Unregistered {
-                        account: *account,
-                        extension: ext.clone(),
-                        contact: b.contact.clone(),
-                    });
+                    dropped = true;
+                    events.push(event(*account, ext.clone(), b.contact.clone()));
                 }
                 keep
             });
             !list.is_empty()
         });
-        if pruned {
+        if dropped {
             self.reindex();
         }
     }

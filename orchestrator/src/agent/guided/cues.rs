@@ -3,15 +3,7 @@
 //! as such ("my case", "ticket reference 2795"), word left for someone ("tell them I called"),
 //! and yes or no from how an answer begins. Word lists, not models: cheap and predictable.
 
-/// The words of a text between spaces, lower case, punctuation (but apostrophes) trimmed.
-fn spaced(text: &str) -> String {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect();
-    format!(" {} ", words.join(" "))
-}
+use crate::live::{spaced, words_of};
 
 fn has_any(t: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| t.contains(&format!(" {p} ")))
@@ -163,11 +155,8 @@ pub(super) fn about_a_case(text: &str) -> bool {
 
 /// Yes or no, from how an answer begins; None when it begins with neither.
 pub fn yes_or_no(text: &str) -> Option<bool> {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase().replace('\'', ""))
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<String> =
+        words_of(text).into_iter().map(|w| w.replace('\'', "")).filter(|w| !w.is_empty()).collect();
     // (Apostrophes are ignored: a recogniser writes "thats" as often as "that's".)
     let starts = |phrase: &str| {
         let p: Vec<String> = phrase.split(' ').map(|x| x.replace('\'', "")).collect();
