@@ -432,7 +432,16 @@ impl GuidedBrain {
         // Asking for a person in so many words ("a real person") is that, however far the
         // sentence is from the examples.
         let intent = match intent {
+            // "Are you a robot" asks about the agent; "can I leave a message for the manager"
+            // is a message, whoever it is for.
+            _ if cues::asks_what_it_is(text) => Some(Intent::OutOfScope),
+            _ if cues::asks_to_leave_a_message(text) => Some(Intent::Message),
             None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
+            None | Some(Intent::OutOfScope | Intent::Message | Intent::Greet)
+                if cues::asks_for_someone_named(text) =>
+            {
+                Some(Intent::Person)
+            }
             // "Put me through to returns", whatever it is about.
             _ if crate::live::asks_to_be_put_through(text) => Some(Intent::Person),
             // A case named as such, not drawn to an order by its number or to a message by
@@ -441,14 +450,22 @@ impl GuidedBrain {
             None | Some(Intent::Order | Intent::Message | Intent::Greet) if cues::about_a_case(text) => {
                 Some(Intent::Tickets)
             }
-            None | Some(Intent::OutOfScope | Intent::Greet) if cues::about_own_order(text) => {
+            // A problem, return or exchange told of is a case, even of an order; an order
+            // waited for, with no problem told of, is the order.
+            None | Some(Intent::Order) if cues::tells_of_a_problem(text) => Some(Intent::Tickets),
+            None | Some(Intent::OutOfScope | Intent::Greet | Intent::Tickets)
+                if cues::about_own_order(text) =>
+            {
                 Some(Intent::Order)
             }
-            Some(Intent::Order) if cues::changes_an_order(text) => Some(Intent::OutOfScope),
+            Some(Intent::Order | Intent::Tickets) if cues::changes_an_order(text) => Some(Intent::OutOfScope),
+            Some(Intent::Order | Intent::Tickets) if cues::asks_in_general(text) => Some(Intent::OutOfScope),
             None | Some(Intent::Order | Intent::Tickets | Intent::Greet) if cues::about_own_balance(text) => {
                 Some(Intent::Balance)
             }
-            None | Some(Intent::Order | Intent::Tickets | Intent::Greet) if cues::leaves_word(text) => {
+            None | Some(Intent::Order | Intent::Tickets | Intent::Greet | Intent::OutOfScope)
+                if cues::leaves_word(text) =>
+            {
                 Some(Intent::Message)
             }
             i => i,

@@ -172,7 +172,9 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
         "get me",
         "get hold of",
     ];
-    const TALK: &[&str] = &["speak to", "talk to", "speak with", "talk with"];
+    // After the department: "anyone in the warranty team I can talk to", "is Mark from the
+    // delivery team available".
+    const TALK: &[&str] = &["speak to", "talk to", "speak with", "talk with", "available"];
     let department = words.iter().enumerate().any(|(i, w)| {
         ["department", "team", "desk", "manager", "supervisor"].contains(&w.as_str()) && {
             let before = format!(" {} ", words[i.saturating_sub(6)..i].join(" "));
@@ -218,6 +220,8 @@ mod put_through_tests {
         assert!(asks_to_be_put_through("listen i want your complaints manager"));
         assert!(asks_to_be_put_through("can you pass me to whoever deals with schools"));
         assert!(!asks_to_be_put_through("my complaint was passed to your manager last week, any news"));
+        assert!(asks_to_be_put_through("is priya from the returns team available"));
+        assert!(!asks_to_be_put_through("is the green tent available in a four man"));
     }
 
     #[test]

@@ -9,6 +9,42 @@ fn has_any(t: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| t.contains(&format!(" {p} ")))
 }
 
+/// `spaced` without apostrophes: a recogniser writes "hasnt" as often as "hasn't".
+fn plain(text: &str) -> String {
+    spaced(text).replace('\'', "")
+}
+
+/// A problem, return or exchange told of (apostrophes left out): the caller's case rather than
+/// where their order is.
+const PROBLEM: &[&str] = &[
+    "sent back",
+    "sent it back",
+    "sent them back",
+    "replacement",
+    "exchange",
+    "broken",
+    "faulty",
+    "damaged",
+    "smashed",
+    "defective",
+    "wrong size",
+    "wrong item",
+    "wrong colour",
+    "wrong color",
+    "falling apart",
+    "back and forth",
+    "promised",
+    "emailed",
+    "complained",
+    "reported",
+];
+
+/// The caller tells of a problem, return or exchange already under way ("the boots I sent
+/// back", "you promised me a replacement"): a support case.
+pub(super) fn tells_of_a_problem(text: &str) -> bool {
+    has_any(&plain(text), PROBLEM)
+}
+
 /// Words about the caller's own order or its delivery ("oder": a recogniser's spelling).
 const ORDER: &[&str] = &[
     "my order",
@@ -19,14 +55,7 @@ const ORDER: &[&str] = &[
     "my package",
     "my delivery",
     "my shipment",
-    "i ordered",
-    "we ordered",
-    "ordered it",
-    "ordered them",
-    "ordered a",
-    "ordered an",
-    "ordered some",
-    "ordered the",
+    "ordered",
     "the order for",
     "order number",
 ];
@@ -36,7 +65,43 @@ const ORDER: &[&str] = &[
 pub(super) fn about_own_order(text: &str) -> bool {
     let t = spaced(text);
     const CHANGE: &[&str] = &["change", "cancel", "amend", "modify", "add", "remove", "swap"];
-    has_any(&t, ORDER) && !has_any(&t, CHANGE)
+    // Waiting for something that has not come, or asking where it is ("where's my tent",
+    // "will it make it in time"), apostrophes left out.
+    const WAITING: &[&str] = &[
+        "wheres my",
+        "where is my",
+        "where is it",
+        "wheres it",
+        "still arent here",
+        "still isnt here",
+        "still not here",
+        "still havent",
+        "still hasnt",
+        "still have nothing",
+        "still got nothing",
+        "arrive in time",
+        "make it in time",
+        "here in time",
+        "been waiting for",
+        "been waiting on",
+        "waiting for my",
+        "waiting on my",
+        "hasnt arrived",
+        "havent arrived",
+        "hasnt come",
+        "havent come",
+        "never arrived",
+        "havent received",
+        "hasnt turned up",
+        "havent turned up",
+    ];
+    const CASE: &[&str] =
+        &["refund", "refunds", "return", "returned", "complaint", "claim", "case", "ticket"];
+    let p = plain(text);
+    (has_any(&t, ORDER) || has_any(&p, WAITING))
+        && !has_any(&t, CHANGE)
+        && !has_any(&p, PROBLEM)
+        && !has_any(&p, CASE)
 }
 
 /// The caller asks about their own balance or credit by name.
@@ -93,11 +158,120 @@ pub(super) fn leaves_word(text: &str) -> bool {
         "call me at",
         "reach me at",
         "ring my",
+        "leave word",
     ];
     let t = spaced(text);
+    // "They said they'd get back to me", "you said you'd call me back" tell of a promise (a
+    // case), not a request.
+    const PROMISED: &[&str] = &[
+        "theyd get back",
+        "would get back",
+        "to get back",
+        "youd call",
+        "would call",
+        "said youd",
+        "never did",
+    ];
+    let promised = has_any(&plain(text), PROMISED);
+    // "Tell Sarah I called", "please tell the delivery team that the gate is open" (not
+    // "tell me", "tell if it fits").
+    const NOT_TOLD: &[&str] =
+        &["me", "you", "us", "if", "whether", "what", "how", "when", "where", "why", "which", "who"];
+    let words = words_of(text);
+    let tell = words.windows(2).any(|w| w[0] == "tell" && !NOT_TOLD.contains(&w[1].as_str()));
     // "Let the warehouse know I rang".
     let let_know = t.split(" let ").skip(1).any(|rest| rest.split(' ').take(5).any(|w| w == "know"));
-    has_any(&t, WORD) || let_know
+    ((has_any(&t, WORD) || tell) && !promised) || let_know
+}
+
+/// A question about how things usually go ("how long does standard delivery usually take",
+/// "if I order today will it come by Friday") with nothing of the caller's own named: a policy
+/// question, out of scope, though it speaks of deliveries or refunds.
+pub(super) fn asks_in_general(text: &str) -> bool {
+    const GENERAL: &[&str] = &[
+        "usually",
+        "normally",
+        "typically",
+        "generally",
+        "standard delivery",
+        "if i order",
+        "if i buy",
+        "if i ordered",
+        "if we order",
+    ];
+    const OWN: &[&str] =
+        &["my", "mine", "i ordered", "we ordered", "i bought", "i sent", "i returned", "our"];
+    let p = plain(text);
+    has_any(&p, GENERAL) && !has_any(&p, OWN)
+}
+
+/// The caller asks in so many words to leave a message ("can I leave a message for the
+/// manager", "put me through to voicemail"), whatever it is about or for.
+pub(super) fn asks_to_leave_a_message(text: &str) -> bool {
+    const ASKS: &[&str] = &[
+        "leave a message",
+        "leave a voicemail",
+        "take a message",
+        "relay a message",
+        "pass a message",
+        "pass on a message",
+        "take down a message",
+        "leave word",
+        "leave a note",
+        "make a note",
+        "to voicemail",
+    ];
+    let p = plain(text);
+    has_any(&p, ASKS) && !has_any(&p, &["dont want", "not leave", "dont need", "left a message"])
+}
+
+/// The caller asks for someone by name ("is Dave there", "can I speak to him again").
+pub(super) fn asks_for_someone_named(text: &str) -> bool {
+    let mut words = words_of(text);
+    while words.last().is_some_and(|w| ["today", "now", "please", "at", "all"].contains(&w.as_str())) {
+        words.pop();
+    }
+    // "Is Dave there", "is Priya in today": "is", a name or two, then where they are (not "is
+    // it there yet", "is my parcel in").
+    const NOT_NAMES: &[&str] =
+        &["it", "my", "the", "this", "that", "your", "there", "a", "an", "he", "she", "they", "anything"];
+    let is_there = words.first().is_some_and(|w| w == "is")
+        && (3..=4).contains(&words.len())
+        && !NOT_NAMES.contains(&words[1].as_str())
+        && ["there", "in", "available", "around", "about"].contains(&words[words.len() - 1].as_str());
+    let t = spaced(text);
+    let again = has_any(
+        &t,
+        &["speak to him", "speak to her", "talk to him", "talk to her", "speak with him", "speak with her"],
+    );
+    (is_there || again) && !asks_to_leave_a_message(text)
+}
+
+/// The caller asks what they are talking to ("are you a robot", "is this an AI"): a question
+/// about the agent, not a request for a person.
+pub(super) fn asks_what_it_is(text: &str) -> bool {
+    let t = plain(text);
+    const ASKS: &[&str] = &["are you", "is this", "am i talking to", "am i speaking to", "is that", "is it"];
+    const WHAT: &[&str] = &[
+        "robot",
+        "bot",
+        "ai",
+        "machine",
+        "computer",
+        "human",
+        "real person",
+        "real",
+        "automated",
+        "recording",
+        "a person",
+    ];
+    ASKS.iter().any(|a| {
+        t.find(&format!(" {a} ")).is_some_and(|at| {
+            let after = t.get(at + a.len() + 2..).unwrap_or("");
+            let rest = format!(" {} ", after.split(' ').take(5).collect::<Vec<_>>().join(" "));
+            WHAT.iter().any(|w| rest.contains(&format!(" {w} ")))
+        })
+    }) && !has_any(&t, &["i want", "i need", "can i", "could i", "let me", "put me", "get me"])
 }
 
 /// The caller asks to change, cancel or add to an order, or to place one: not something the
@@ -110,12 +284,13 @@ pub(super) fn changes_an_order(text: &str) -> bool {
         "to order an",
         "to order some",
         "order a new",
+        "new order",
         "place an order",
         "make an order",
         "put in an order",
         "buy",
     ];
-    (has_any(&t, &["order", "oder"]) && has_any(&t, CHANGE)) || has_any(&t, NEW)
+    (has_any(&t, &["order", "oder", "ordered"]) && has_any(&t, CHANGE)) || has_any(&t, NEW)
 }
 
 /// The caller speaks of a support case by name ("tickit": a recogniser's spelling) and not of
@@ -146,6 +321,10 @@ pub(super) fn about_a_case(text: &str) -> bool {
         "delivery",
         "message",
         "voicemail",
+        "a note",
+        "case for",
+        "sell",
+        "sold",
         "call me back",
         "parking",
         "speeding",
@@ -271,6 +450,47 @@ mod tests {
         assert!(leaves_word("just tell them I called, I'm on the number ending four five six"));
         assert!(leaves_word("can someone ring me back this afternoon"));
         assert!(!leaves_word("can you tell me where my order is"));
+        assert!(!leaves_word("i rang about a broken lamp and they said they'd get back to me"));
+        assert!(leaves_word("please get back to me about the tent"));
+    }
+
+    #[test]
+    fn an_order_waited_for_and_a_problem_told_of() {
+        assert!(about_own_order("wheres my sleeping bag"));
+        assert!(about_own_order("the chairs still arent here will they make it in time"));
+        assert!(about_own_order("i've been waiting on a stove since the fifth"));
+        assert!(!about_own_order("where is my refund"));
+        assert!(!about_own_order("i've been waiting on my claim for weeks"));
+        assert!(!about_own_order("my replacement still hasn't come"));
+        assert!(tells_of_a_problem("has anyone looked at the jacket i sent back"));
+        assert!(tells_of_a_problem("you promised me a replacement last month"));
+        assert!(!tells_of_a_problem("where is the jacket i ordered"));
+        assert!(asks_in_general("how long does delivery normally take"));
+        assert!(asks_in_general("if i order a tent today when will it come"));
+        assert!(!asks_in_general("my parcel usually comes by courier, where is it"));
+        assert!(changes_an_order("i want to cancel the boots i ordered yesterday"));
+        assert!(changes_an_order("i'd like to place a new order"));
+    }
+
+    #[test]
+    fn messages_names_and_what_the_agent_is() {
+        assert!(asks_to_leave_a_message("could i leave a message for the manager"));
+        assert!(asks_to_leave_a_message("just put me through to voicemail"));
+        assert!(!asks_to_leave_a_message("i don't want to leave a message i want a person"));
+        assert!(!asks_to_leave_a_message("i left a message yesterday and nobody called"));
+        assert!(leaves_word("please tell priya that i called"));
+        assert!(leaves_word("tell the driver the gate is open"));
+        assert!(!leaves_word("can you tell if it's waterproof"));
+        assert!(!leaves_word("you said you'd call me back about the stove"));
+        assert!(asks_for_someone_named("is dave there"));
+        assert!(asks_for_someone_named("is priya in today"));
+        assert!(asks_for_someone_named("i spoke to tom last week can i speak to him again"));
+        assert!(!asks_for_someone_named("is it there yet"));
+        assert!(!asks_for_someone_named("is my parcel in"));
+        assert!(asks_what_it_is("are you a robot"));
+        assert!(asks_what_it_is("um is this an ai or a real person"));
+        assert!(!asks_what_it_is("are you a robot? i want a person"));
+        assert!(!asks_what_it_is("is this tent waterproof"));
     }
 
     #[test]
@@ -282,5 +502,6 @@ mod tests {
         assert!(!about_a_case("I'd like to leave a message about my claim"));
         assert!(!about_a_case("I got a parking ticket outside your store"));
         assert!(!about_a_case("in any case, where is my parcel"));
+        assert!(!about_a_case("can I drop a note for whoever has my case"));
     }
 }

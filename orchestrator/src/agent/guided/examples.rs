@@ -29,6 +29,10 @@ impl Intent {
                 "hi, have I got the right number",
                 "hello, is this customer service",
                 "hi, am I through to the store",
+                "hello, this is Sarah speaking",
+                "hi, my name's John Peters",
+                "hi there, I'm calling from Leeds",
+                "morning, it's Tom here",
             ],
             Intent::Goodbye => &[
                 "goodbye",
@@ -78,6 +82,10 @@ impl Intent {
                 "put someone real on the phone",
                 "transfer me to one of your colleagues",
                 "this isn't helping, get me a person",
+                "can a real human take over",
+                "is Sarah from the returns team available",
+                "can I speak to Tom in accounts",
+                "get your manager on the line right now",
             ],
             Intent::Yes => &[
                 "yes",
@@ -121,6 +129,10 @@ impl Intent {
                 "I bought something ten days ago and it still hasn't come",
                 "is the thing I ordered on its way yet",
                 "have the things I bought gone out",
+                "I've been waiting weeks for the things I ordered and nobody has told me anything",
+                "the tracking hasn't changed for days, it just says in transit",
+                "I moved house, did my parcel go to my old address",
+                "we bought some gear from you last month and still have nothing, can you find out what happened",
             ],
             Intent::Balance => &[
                 "what is my balance",
@@ -172,6 +184,7 @@ impl Intent {
                 "I wrote to you about a faulty item, where are things with that",
                 "has my claim for the damaged item been approved",
                 "I requested a return online and got no response",
+                "I spoke to someone on your chat about a broken item and they said they'd get back to me",
             ],
             Intent::Message => &[
                 "can I leave a message",
@@ -190,6 +203,9 @@ impl Intent {
                 "leave a note for the manager",
                 "please give the sales team a message from me",
                 "I want to leave a recorded message for them",
+                "can you let the office know I rang and ask them to call me",
+                "please make a note that I called",
+                "could you take a message for Jo in accounts",
             ],
             Intent::OutOfScope => &[
                 "do you sell tents",
@@ -224,6 +240,11 @@ impl Intent {
                 "what payment methods do you accept",
                 "is there a warranty on your products",
                 "how much is postage overseas",
+                "I didn't get the password reset email",
+                "I can't log in to my account on your website",
+                "my review hasn't shown up on your website",
+                "can I have a gift message printed inside the card",
+                "am I talking to a machine",
             ],
         }
     }
