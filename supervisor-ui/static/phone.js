@@ -62,6 +62,7 @@ export const phone = {
       return this.renew(null);
     }
     if (generation !== this.generation) return;
+    this.movingTo = null;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     // A cluster's SIP entry when the server names one (every node reaches the browser there).
     const socket = new JsSIP.WebSocketInterface(creds.websocket_url || `${proto}//${location.host}${creds.websocket_path}`);
@@ -114,6 +115,16 @@ export const phone = {
       this.ua = null;
       this.start();
     }, wait);
+  },
+
+  /** The server says the agent now works as another extension (an admin moved them): the
+   * phone registers again as that one at once (once its lines are free), rather than at its
+   * next refresh, which the server would refuse. */
+  moved(extension) {
+    if (!this.ua || this.movingTo === extension) return;
+    this.movingTo = extension;
+    this.failures = 0;
+    this.renew(this.ua);
   },
 
   stop() {

@@ -55,6 +55,12 @@ export const workspace = {
       return;
     }
     renderStatus(this.presence);
+    // An admin moved the agent to another extension: the page and the phone follow.
+    if (session.me && session.me.agent_extension !== this.presence.extension) {
+      session.me.agent_extension = this.presence.extension;
+      $("ws-ext").textContent = `extension ${this.presence.extension}`;
+    }
+    if (phone.extension && this.presence.extension !== phone.extension) phone.moved(this.presence.extension);
     this.refreshCustomers();
   },
 

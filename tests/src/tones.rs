@@ -143,7 +143,11 @@ pub struct Rig {
 pub async fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", crate::free_udp_port());
-    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let mut server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    // The speech engines load in the background at start (seconds of both cores on a CI
+    // machine, with the other test's server doing the same): calls heard by frequency wait for
+    // that, or a phone's call may not be set up within its time (a CI run's Dave).
+    server.wait_for_log("speech engines ready", Duration::from_secs(120)).unwrap();
     let client = crate::http();
     let admin = login(&client, &server, "admin@demo.example", "switchboard-demo").await.unwrap();
     let bob_web = login(&client, &server, "bob@demo.example", "switchboard-demo").await.unwrap();

@@ -70,10 +70,10 @@ async fn a_chosen_microphone_is_kept_and_used_and_a_call_rings_until_answered() 
 }
 
 /// Alice's browser phone is registered as 101 when the owner moves her to extension 103: the
-/// phone's next refresh is refused, and it registers again with fresh credentials, as 103,
-/// without the page being reloaded.
+/// server drops the registration as 101 at once, and the phone registers again with fresh
+/// credentials, as 103, without the page being reloaded.
 #[tokio::test]
-async fn a_refused_registration_is_retried_with_fresh_credentials() {
+async fn a_moved_agents_phone_registers_again_as_the_new_extension() {
     let dir = tempfile::tempdir().unwrap();
     let sip = format!("127.0.0.1:{}", free_udp_port());
     let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
@@ -103,13 +103,34 @@ async fn a_refused_registration_is_retried_with_fresh_credentials() {
         assert!(std::time::Instant::now() < deadline, "101 is still registered: {regs}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Her workspace hears of the move (its status refresh names her extension) and her phone
+    // registers again as 103 by itself, well before JsSIP's refresh would be refused.
+    let renewed =
+        "window.switchboardPhone.status === 'registered' && window.switchboardPhone.extension === '103'";
+    b.run(json!({"do": "waitUntil", "expression": renewed, "timeout": 20000})).await;
+    wait_registered(&client, &server, &owner, &["103"]).await;
+    let shown = "document.getElementById('ws-ext').textContent === 'extension 103'";
+    b.run(json!({"do": "waitUntil", "expression": shown, "timeout": 5000})).await;
+    // Moved back to 101 while on the call history (no workspace to hear of it): the phone's
+    // next refresh is refused, and it registers again with fresh credentials.
+    b.run(json!({"do": "evaluate", "expression": "(location.hash = '#/calls', true)"})).await;
+    b.run(json!({"do": "visible", "selector": "#calls-page"})).await;
+    let back = json!({"email": "alice@demo.example", "name": "Alice Nguyen", "role": "agent", "agent_extension": "101"});
+    let r = client
+        .put(server.url(&format!("/api/users/{}", alice["id"])))
+        .header("cookie", &owner)
+        .json(&back)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     // The refresh JsSIP would send within minutes, now.
     b.run(json!({"do": "evaluate", "expression": "(window.switchboardPhone.ua.register(), true)"})).await;
     b.run(json!({"do": "waitUntil", "expression": "window.switchboardPhone.failures > 0", "timeout": 10000}))
         .await;
     let renewed =
-        "window.switchboardPhone.status === 'registered' && window.switchboardPhone.extension === '103'";
+        "window.switchboardPhone.status === 'registered' && window.switchboardPhone.extension === '101'";
     b.run(json!({"do": "waitUntil", "expression": renewed, "timeout": 20000})).await;
-    wait_registered(&client, &server, &owner, &["103"]).await;
+    wait_registered(&client, &server, &owner, &["101"]).await;
     assert_no_page_errors(&mut b).await;
 }
