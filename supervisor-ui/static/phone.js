@@ -110,7 +110,11 @@ export const phone = {
     this.retry = setTimeout(() => {
       if (this.ua !== ua || generation !== this.generation) return;
       if (ua && !fresh) return ua.register();
-      if (this.lines.some((l) => l.state !== "idle")) return this.renew(ua, fresh);
+      // A line busy: look again in 2 s (waiting on a call is not a refusal to back off from).
+      if (this.lines.some((l) => l.state !== "idle")) {
+        this.failures = 0;
+        return this.renew(ua, fresh);
+      }
       if (ua) ua.stop();
       this.ua = null;
       this.start();

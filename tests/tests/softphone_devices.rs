@@ -111,10 +111,9 @@ async fn a_moved_agents_phone_registers_again_as_the_new_extension() {
     wait_registered(&client, &server, &owner, &["103"]).await;
     let shown = "document.getElementById('ws-ext').textContent === 'extension 103'";
     b.run(json!({"do": "waitUntil", "expression": shown, "timeout": 5000})).await;
-    // Moved back to 101 while on the call history (no workspace to hear of it): the phone's
-    // next refresh is refused, and it registers again with fresh credentials.
-    b.run(json!({"do": "evaluate", "expression": "(location.hash = '#/calls', true)"})).await;
-    b.run(json!({"do": "visible", "selector": "#calls-page"})).await;
+    // Moved back to 101, the workspace's notice held back (as on a page that has not heard
+    // yet): the phone's next refresh is refused, and it registers again with fresh credentials.
+    b.run(json!({"do": "evaluate", "expression": "(window.switchboardPhone.movingTo = '101', true)"})).await;
     let back = json!({"email": "alice@demo.example", "name": "Alice Nguyen", "role": "agent", "agent_extension": "101"});
     let r = client
         .put(server.url(&format!("/api/users/{}", alice["id"])))

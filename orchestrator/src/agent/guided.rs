@@ -453,11 +453,10 @@ impl GuidedBrain {
             // A problem, return or exchange told of is a case, even of an order; an order
             // waited for, with no problem told of, is the order.
             None | Some(Intent::Order) if cues::tells_of_a_problem(text) => Some(Intent::Tickets),
-            None | Some(Intent::OutOfScope | Intent::Greet | Intent::Tickets)
-                if cues::about_own_order(text) =>
-            {
+            None | Some(Intent::OutOfScope | Intent::Greet) if cues::about_own_order(text) => {
                 Some(Intent::Order)
             }
+            Some(Intent::Tickets) if cues::waits_for_an_order(text) => Some(Intent::Order),
             Some(Intent::Order | Intent::Tickets) if cues::changes_an_order(text) => Some(Intent::OutOfScope),
             Some(Intent::Order | Intent::Tickets) if cues::asks_in_general(text) => Some(Intent::OutOfScope),
             None | Some(Intent::Order | Intent::Tickets | Intent::Greet) if cues::about_own_balance(text) => {

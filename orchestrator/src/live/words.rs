@@ -172,15 +172,16 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
         "get me",
         "get hold of",
     ];
-    // After the department: "anyone in the warranty team I can talk to", "is Mark from the
-    // delivery team available".
-    const TALK: &[&str] = &["speak to", "talk to", "speak with", "talk with", "available"];
+    // After the department: "anyone in the warranty team I can talk to"; right after it, "is
+    // Mark from the delivery team available" (not "the team said it was available").
+    const TALK: &[&str] = &["speak to", "talk to", "speak with", "talk with"];
     let department = words.iter().enumerate().any(|(i, w)| {
         ["department", "team", "desk", "manager", "supervisor"].contains(&w.as_str()) && {
             let before = format!(" {} ", words[i.saturating_sub(6)..i].join(" "));
             let after = format!(" {} ", words[i + 1..(i + 6).min(words.len())].join(" "));
             WANTS.iter().any(|v| before.contains(&format!(" {v} ")))
                 || TALK.iter().any(|v| after.contains(&format!(" {v} ")))
+                || words.get(i + 1).is_some_and(|w| w == "available")
         }
     });
     department || ASKS.iter().any(|w| t.contains(&format!(" {w} ")))
@@ -222,6 +223,7 @@ mod put_through_tests {
         assert!(!asks_to_be_put_through("my complaint was passed to your manager last week, any news"));
         assert!(asks_to_be_put_through("is priya from the returns team available"));
         assert!(!asks_to_be_put_through("is the green tent available in a four man"));
+        assert!(!asks_to_be_put_through("the returns team said an exchange was available"));
     }
 
     #[test]

@@ -124,8 +124,9 @@ async fn the_guided_agent_understands_a_second_set_it_was_never_tuned_on() {
     let t = sqlite().await;
     let score = score(&t.db, file_set('H').unwrap()).await;
     // Written after set G's round and measured before and after it, never tuned on (its
-    // misses are never printed): 88.6 % (6 acted on) before, 93.6 % (3) after.
-    assert!(score.right() >= 206, "{:.1} % < 93.6 % (206 of 220)", score.accuracy() * 100.0);
+    // misses are never printed): 88.6 % (6 acted on) before, 93.6 % (3) after, 94.1 % once a
+    // review's misfiring cues were narrowed.
+    assert!(score.right() >= 207, "{:.1} % < 94.1 % (207 of 220)", score.accuracy() * 100.0);
     assert!(score.out_of_scope_acted_on() <= 3, "out-of-scope questions answered with a tool");
 }
 

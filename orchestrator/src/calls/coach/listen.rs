@@ -150,9 +150,7 @@ pub async fn run(
                     });
                 }
                 Frame::EndOfTurn { audio, .. } => {
-                    let said_end =
-                        origin + (audio.at_ms + audio.duration_ms()).saturating_sub(LINE_END_MS) as i64;
-                    let said = ((origin + audio.at_ms as i64).min(said_end), said_end);
+                    let said = said_span(origin, audio.at_ms, audio.duration_ms());
                     meter.recognised(audio.duration_ms());
                     let rx = recognizer.submit(ids[side], audio, true).result;
                     let tx = tx.clone();
@@ -467,4 +465,32 @@ fn order_lines(o: &commerce::Order) -> Vec<String> {
         lines.push(format!("{carrier} {tracking}"));
     }
     lines
+}
+
+/// When a turn was said, in unix ms: from its first sample to its end less the silence that
+/// ended it, or to its last sample when it is shorter than that silence (a turn of a word or
+/// two: a CI run's "broken." had start = end).
+fn said_span(origin: i64, at_ms: u64, duration_ms: u64) -> (i64, i64) {
+    let start = origin + at_ms as i64;
+    let end = origin + (at_ms + duration_ms) as i64;
+    match duration_ms > LINE_END_MS + 100 {
+        true => (start, end - LINE_END_MS as i64),
+        false => (start, end.max(start + 1)),
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn a_line_always_lasts_and_ends_before_the_silence_that_ended_it() {
+        assert_eq!(said_span(1_000, 200, 2_000), (1_200, 2_600));
+        assert_eq!(said_span(1_000, 200, 650), (1_200, 1_850));
+        assert_eq!(said_span(1_000, 200, 0), (1_200, 1_201));
+        for d in 0..2_000 {
+            let (start, end) = said_span(0, 5_000, d);
+            assert!(start < end, "{d} ms: {start}..{end}");
+        }
+    }
 }
