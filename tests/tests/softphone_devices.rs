@@ -83,15 +83,16 @@ async fn a_moved_agents_phone_registers_again_as_the_new_extension() {
     add_carol(&client, &server, &owner, &sip).await;
     let users = get_json(&client, &server, &owner, "/api/users").await;
     let alice = users.as_array().unwrap().iter().find(|u| u["email"] == "alice@demo.example").unwrap();
-    let moved = json!({"email": "alice@demo.example", "name": "Alice Nguyen", "role": "agent", "agent_extension": "103"});
-    let r = client
-        .put(server.url(&format!("/api/users/{}", alice["id"])))
-        .header("cookie", &owner)
-        .json(&moved)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let move_alice = |extension: &str| {
+        let to = json!({"email": "alice@demo.example", "name": "Alice Nguyen", "role": "agent", "agent_extension": extension});
+        let put =
+            client.put(server.url(&format!("/api/users/{}", alice["id"]))).header("cookie", &owner).json(&to);
+        async move {
+            let r = put.send().await.unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        }
+    };
+    move_alice("103").await;
     // Her browser's registration as 101 ends at once (101's callers no longer ring her), not
     // when it would have expired.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -114,15 +115,7 @@ async fn a_moved_agents_phone_registers_again_as_the_new_extension() {
     // Moved back to 101, the workspace's notice held back (as on a page that has not heard
     // yet): the phone's next refresh is refused, and it registers again with fresh credentials.
     b.run(json!({"do": "evaluate", "expression": "(window.switchboardPhone.movingTo = '101', true)"})).await;
-    let back = json!({"email": "alice@demo.example", "name": "Alice Nguyen", "role": "agent", "agent_extension": "101"});
-    let r = client
-        .put(server.url(&format!("/api/users/{}", alice["id"])))
-        .header("cookie", &owner)
-        .json(&back)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    move_alice("101").await;
     // The refresh JsSIP would send within minutes, now.
     b.run(json!({"do": "evaluate", "expression": "(window.switchboardPhone.ua.register(), true)"})).await;
     b.run(json!({"do": "waitUntil", "expression": "window.switchboardPhone.failures > 0", "timeout": 10000}))

@@ -62,6 +62,20 @@ async fn development(set: &'static Phrasings, floor: f64, acted_on: usize) {
     );
 }
 
+/// A set never tuned on, on SQLite: at least `right` of it understood, at most `acted_on`
+/// out-of-scope questions answered with a tool (its misses never printed).
+async fn never_tuned_on(set: &'static Phrasings, right: usize, acted_on: usize) {
+    if !crate::agent::embeddings_installed() {
+        return;
+    }
+    let t = sqlite().await;
+    let score = score(&t.db, set).await;
+    let floor = right as f64 / score.all() as f64 * 100.0;
+    let (accuracy, all) = (score.accuracy() * 100.0, score.all());
+    assert!(score.right() >= right, "{accuracy:.1} % < {floor:.1} % ({right} of {all})");
+    assert!(score.out_of_scope_acted_on() <= acted_on, "out-of-scope questions answered with a tool");
+}
+
 #[tokio::test]
 async fn the_guided_agent_understands_the_development_phrasings() {
     if !crate::agent::embeddings_installed() {
@@ -100,11 +114,6 @@ async fn the_guided_agent_understands_the_fourth_development_set() {
 
 #[tokio::test]
 async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
-    if !crate::agent::embeddings_installed() {
-        return;
-    }
-    let t = sqlite().await;
-    let score = score(&t.db, &SET_B).await;
     // Measured once before and once after each round of tuning on a development set: 83.7 %,
     // 88.4 % after set A's lessons, 90.1 % after set C's, 93.2 % with the classifier and
     // 93.9 % after set D's, 94.6 % after set E's (the target is 95 %, not met). The
@@ -112,22 +121,15 @@ async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
     // does not move between runs or with ten conversations at once: a guard against going back.
     // After sets F and G's round: 94.2 % (277, one fewer; set H, untouched, went from 88.6 %
     // to 93.6 % with the same change, so the round was kept).
-    assert!(score.right() >= 277, "{:.1} % < 94.2 % (277 of 294)", score.accuracy() * 100.0);
-    assert!(score.out_of_scope_acted_on() <= 1, "out-of-scope questions answered with a tool");
+    never_tuned_on(&SET_B, 277, 1).await;
 }
 
 #[tokio::test]
 async fn the_guided_agent_understands_a_second_set_it_was_never_tuned_on() {
-    if !crate::agent::embeddings_installed() {
-        return;
-    }
-    let t = sqlite().await;
-    let score = score(&t.db, file_set('H').unwrap()).await;
     // Written after set G's round and measured before and after it, never tuned on (its
     // misses are never printed): 88.6 % (6 acted on) before, 93.6 % (3) after, 94.1 % once a
     // review's misfiring cues were narrowed.
-    assert!(score.right() >= 207, "{:.1} % < 94.1 % (207 of 220)", score.accuracy() * 100.0);
-    assert!(score.out_of_scope_acted_on() <= 3, "out-of-scope questions answered with a tool");
+    never_tuned_on(file_set('H').unwrap(), 207, 3).await;
 }
 
 #[tokio::test]
