@@ -53,6 +53,9 @@ async function route() {
     const href = a.getAttribute("href");
     a.classList.toggle("active", href === "#" + page || (href === "#/admin" && page.startsWith("/admin/")));
   }
+  // The workspace's status refresh runs only while it is shown (the phone keeps ringing and
+  // renewing on every page).
+  if (page !== "/workspace") workspace.stop();
   if (page === "/admin" || page.startsWith("/admin/")) {
     if (!atLeast("admin")) return showOnly("forbidden");
     showOnly("admin-page");

@@ -49,11 +49,17 @@ export const workspace = {
   },
 
   async refreshStatus() {
+    // Refreshes overlap (the phone's changes and the timer): only the latest one counts, so
+    // that a slow older answer never shows a status or extension already replaced.
+    const asked = (this.asked = (this.asked || 0) + 1);
+    let presence;
     try {
-      this.presence = await api("GET", "/api/me/status");
+      presence = await api("GET", "/api/me/status");
     } catch {
       return;
     }
+    if (asked !== this.asked || !this.poll) return;
+    this.presence = presence;
     renderStatus(this.presence);
     // An admin moved the agent to another extension: the page and the phone follow.
     if (session.me && session.me.agent_extension !== this.presence.extension) {
@@ -153,6 +159,7 @@ export const workspace = {
 };
 
 async function setStatus(status) {
+  workspace.asked = (workspace.asked || 0) + 1; // a refresh already asked answers from before
   try {
     workspace.presence = await api("PUT", "/api/me/status", { status });
   } catch (e) {
@@ -164,6 +171,7 @@ async function setStatus(status) {
 
 async function ready() {
   await wrapUp.flush();
+  workspace.asked = (workspace.asked || 0) + 1;
   try {
     workspace.presence = await api("POST", "/api/me/ready");
   } catch (e) {

@@ -126,3 +126,30 @@ async fn a_moved_agents_phone_registers_again_as_the_new_extension() {
     wait_registered(&client, &server, &owner, &["101"]).await;
     assert_no_page_errors(&mut b).await;
 }
+
+/// The workspace asks for Alice's status every 2 s while it is shown, and not at all while she
+/// is on another page (her phone stays registered there), then again when she comes back.
+#[tokio::test]
+async fn the_workspace_refreshes_the_status_only_while_it_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &[]).unwrap();
+    let Some(mut b) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    let count = "window.statusAsks = 0; const f = window.fetch; window.fetch = (u, o) => { \
+        if (String(u).includes('/api/me/status')) window.statusAsks++; return f(u, o); }; true";
+    b.run(json!({"do": "evaluate", "expression": count})).await;
+    b.run(json!({"do": "waitUntil", "expression": "window.statusAsks >= 2", "timeout": 6000})).await;
+    b.run(json!({"do": "evaluate", "expression": "(location.hash = '#/calls', true)"})).await;
+    b.run(json!({"do": "visible", "selector": "#calls-page"})).await;
+    b.run(json!({"do": "evaluate", "expression": "(window.statusAsks = 0, true)"})).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let away = b.run(json!({"do": "evaluate", "expression": "window.statusAsks"})).await;
+    assert_eq!(away["value"], 0, "the status was asked for on the call history page");
+    let phone = b.run(json!({"do": "evaluate", "expression": "window.switchboardPhone.status"})).await;
+    assert_eq!(phone["value"], "registered");
+    b.run(json!({"do": "evaluate", "expression": "(location.hash = '#/workspace', true)"})).await;
+    b.run(json!({"do": "visible", "selector": "#workspace-page"})).await;
+    b.run(json!({"do": "waitUntil", "expression": "window.statusAsks >= 2", "timeout": 6000})).await;
+    assert_no_page_errors(&mut b).await;
+    b.close().await;
+}

@@ -17,6 +17,7 @@ use switchboard_tools::control::ControlRequest;
 use switchboard_tools::{CallContext, Tool, ToolCall};
 
 mod cues;
+mod people;
 pub use cues::yes_or_no;
 mod examples;
 
@@ -434,11 +435,11 @@ impl GuidedBrain {
         let intent = match intent {
             // "Are you a robot" asks about the agent; "can I leave a message for the manager"
             // is a message, whoever it is for.
-            _ if cues::asks_what_it_is(text) => Some(Intent::OutOfScope),
-            _ if cues::asks_to_leave_a_message(text) => Some(Intent::Message),
+            _ if people::asks_what_it_is(text) => Some(Intent::OutOfScope),
+            _ if people::asks_to_leave_a_message(text) => Some(Intent::Message),
             None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
             None | Some(Intent::OutOfScope | Intent::Message | Intent::Greet)
-                if cues::asks_for_someone_named(text) =>
+                if people::asks_for_someone_named(text) =>
             {
                 Some(Intent::Person)
             }
@@ -453,7 +454,22 @@ impl GuidedBrain {
             // A problem, return or exchange told of is a case, even of an order; an order
             // waited for, with no problem told of, is the order.
             None | Some(Intent::Order) if cues::tells_of_a_problem(text) => Some(Intent::Tickets),
+            Some(Intent::Order) if cues::tells_of_a_defect(text) => Some(Intent::Tickets),
+            // Something wrong with a thing the caller has, with no order or case named.
+            None | Some(Intent::OutOfScope | Intent::Greet) if cues::tells_of_own_problem(text) => {
+                Some(Intent::Tickets)
+            }
             None | Some(Intent::OutOfScope | Intent::Greet) if cues::about_own_order(text) => {
+                Some(Intent::Order)
+            }
+            // Their order, with no word left or call back asked for ("…kindly let me know when
+            // it will reach").
+            Some(Intent::Message)
+                if cues::about_own_order(text)
+                    && !people::leaves_word(text)
+                    && !people::asks_for_a_call_back(text)
+                    && !people::asks_to_leave_a_message(text) =>
+            {
                 Some(Intent::Order)
             }
             Some(Intent::Tickets) if cues::waits_for_an_order(text) => Some(Intent::Order),
@@ -463,10 +479,14 @@ impl GuidedBrain {
                 Some(Intent::Balance)
             }
             None | Some(Intent::Order | Intent::Tickets | Intent::Greet | Intent::OutOfScope)
-                if cues::leaves_word(text) =>
+                if people::leaves_word(text) =>
             {
                 Some(Intent::Message)
             }
+            // A call back asked for is word left, not a transfer now.
+            Some(Intent::Person) if people::asks_for_a_call_back(text) => Some(Intent::Message),
+            // The balance of a pole or a chair is a product question.
+            Some(Intent::Balance) if cues::balance_of_a_thing(text) => Some(Intent::OutOfScope),
             i => i,
         };
         let intent = match (asked_yes_no, yes_or_no(&words)) {

@@ -1,16 +1,16 @@
 //! Words that settle what a caller means when the sentence model is unsure or drawn the wrong
 //! way: a caller's own order ("my order", "I ordered a tent") or balance, a support case named
-//! as such ("my case", "ticket reference 2795"), word left for someone ("tell them I called"),
-//! and yes or no from how an answer begins. Word lists, not models: cheap and predictable.
+//! as such ("my case", "ticket reference 2795"), something wrong with a thing they have, and yes
+//! or no from how an answer begins (people and messages: `people.rs`). Word lists, not models: cheap and predictable.
 
 use crate::live::{spaced, words_of};
 
-fn has_any(t: &str, phrases: &[&str]) -> bool {
+pub(super) fn has_any(t: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| t.contains(&format!(" {p} ")))
 }
 
 /// `spaced` without apostrophes: a recogniser writes "hasnt" as often as "hasn't".
-fn plain(text: &str) -> String {
+pub(super) fn plain(text: &str) -> String {
     spaced(text).replace(['\'', '\u{2019}'], "")
 }
 
@@ -20,6 +20,8 @@ const PROBLEM: &[&str] = &[
     "sent back",
     "sent it back",
     "sent them back",
+    "i returned",
+    "we returned",
     "replacement",
     "exchange",
     "broken",
@@ -47,6 +49,62 @@ const PROBLEM: &[&str] = &[
 pub(super) fn tells_of_a_problem(text: &str) -> bool {
     has_any(&plain(text), PROBLEM)
 }
+
+/// Something wrong with a thing (apostrophes left out): told of by its owner, a case.
+const DEFECT: &[&str] = &[
+    "broke",
+    "broken",
+    "cracked",
+    "a hole",
+    "holes in",
+    "torn",
+    "ripped",
+    "leak",
+    "leaks",
+    "leaking",
+    "deflating",
+    "deflates",
+    "came apart",
+    "coming apart",
+    "coming off",
+    "came off",
+    "fell apart",
+    "falling apart",
+    "doesnt work",
+    "stopped working",
+    "snapped",
+    "leaked",
+    "bent",
+    "tore",
+    "smashed",
+    "crushed",
+    "wrong size",
+    "wrong item",
+    "wrong colour",
+    "wrong color",
+    "dented",
+    "scratched",
+    "stained",
+    "faulty",
+    "defective",
+    "damaged",
+    "part missing",
+    "parts missing",
+    "piece missing",
+    "missing a part",
+    "missing part",
+    "missing parts",
+    "missing piece",
+    "instead of",
+    "wrong amount",
+    "wont turn on",
+    "wont inflate",
+    "wont light",
+    "wont zip",
+    "frayed",
+    "peeling",
+    "burst",
+];
 
 /// Words about the caller's own order or its delivery ("oder": a recogniser's spelling).
 const ORDER: &[&str] = &[
@@ -80,9 +138,13 @@ pub(super) fn waits_for_an_order(text: &str) -> bool {
 fn nothing_else(text: &str) -> bool {
     const CHANGE: &[&str] = &["change", "cancel", "amend", "modify", "add", "remove", "swap"];
     const CASE: &[&str] =
-        &["refund", "refunds", "return", "returned", "complaint", "claim", "case", "ticket"];
+        &["refund", "refunds", "return", "returned", "complaint", "claim", "case", "ticket", "repair"];
     let p = plain(text);
-    !has_any(&spaced(text), CHANGE) && !has_any(&p, PROBLEM) && !has_any(&p, CASE) && !asks_in_general(text)
+    !has_any(&spaced(text), CHANGE)
+        && !has_any(&p, PROBLEM)
+        && !has_any(&p, DEFECT)
+        && !has_any(&p, CASE)
+        && !asks_in_general(text)
 }
 
 fn waits_for_something(text: &str) -> bool {
@@ -115,8 +177,15 @@ fn waits_for_something(text: &str) -> bool {
         "havent received",
         "hasnt turned up",
         "havent turned up",
+        "whereabouts is my",
+        "whereabouts of my",
     ];
-    has_any(&plain(text), WAITING)
+    // "In transit" of the caller's own (not "how long is a parcel in transit to Ireland").
+    const ON_ITS_WAY: &[&str] = &["in transit", "out for delivery"];
+    const OWN: &[&str] = &["my", "our", "i ordered", "we ordered"];
+    let p = plain(text);
+    has_any(&p, WAITING)
+        || (has_any(&p, ON_ITS_WAY) && (has_any(&p, OWN) || super::order_number(text).is_some()))
 }
 
 /// The caller asks about their own balance or credit by name.
@@ -143,81 +212,12 @@ pub(super) fn about_own_balance(text: &str) -> bool {
         "left on the gif card",
         "left on the voucher",
         "left on my voucher",
+        "account standing",
+        "my account stands",
+        "good standing",
+        "standing of my account",
     ];
     has_any(&t, BALANCE)
-}
-
-/// The caller leaves word for someone ("tell them I called", "have them ring me back").
-pub(super) fn leaves_word(text: &str) -> bool {
-    const WORD: &[&str] = &[
-        "tell them",
-        "let them know",
-        "pass it on",
-        "pass on",
-        "have them call",
-        "have someone call",
-        "get them to call",
-        "call me back",
-        "ring me back",
-        "phone me back",
-        "hit me back",
-        "get back to me",
-        "tell her",
-        "tell him",
-        "pass a note",
-        "pass on a note",
-        "drop a note",
-        "write down that",
-        "have someone ring",
-        "ring me at",
-        "call me at",
-        "reach me at",
-        "ring my",
-        "leave word",
-    ];
-    let t = spaced(text);
-    // "They said they'd get back to me", "you said you'd call me back" tell of a promise (a
-    // case), not a request.
-    const PROMISED: &[&str] = &[
-        "theyd get back",
-        "would get back",
-        "promised to get back",
-        "supposed to get back",
-        "meant to get back",
-        "youd call",
-        "would call",
-        "said youd",
-        "never did",
-    ];
-    let promised = has_any(&plain(text), PROMISED);
-    // "Tell Sarah I called", "please tell the delivery team that the gate is open" (not
-    // "tell me", "tell if it fits").
-    const NOT_TOLD: &[&str] =
-        &["me", "you", "us", "if", "whether", "what", "how", "when", "where", "why", "which", "who"];
-    let words = words_of(text);
-    // "Tell the …" only of people ("tell the delivery team", not "tell the difference").
-    const PEOPLE: &[&str] = &[
-        "team",
-        "department",
-        "driver",
-        "manager",
-        "warehouse",
-        "office",
-        "staff",
-        "courier",
-        "owner",
-        "boss",
-    ];
-    let tell = words.iter().enumerate().any(|(i, w)| {
-        let Some(next) = words.get(i + 1) else { return false };
-        w == "tell"
-            && !NOT_TOLD.contains(&next.as_str())
-            && (!["the", "a", "an", "your", "any", "my"].contains(&next.as_str())
-                || words.iter().skip(i + 2).take(3).any(|x| PEOPLE.contains(&x.as_str())))
-    });
-    // "Let the warehouse know I rang".
-    let let_know = t.split(" let ").skip(1).any(|rest| rest.split(' ').take(5).any(|w| w == "know"));
-    ((has_any(&t, WORD) || tell) && !promised) || let_know
 }
 
 /// A question about how things usually go ("how long does standard delivery usually take",
@@ -253,78 +253,6 @@ pub(super) fn asks_in_general(text: &str) -> bool {
     ];
     let p = plain(text);
     has_any(&p, GENERAL) && !has_any(&p, OWN) && super::order_number(text).is_none()
-}
-
-/// The caller asks in so many words to leave a message ("can I leave a message for the
-/// manager", "put me through to voicemail"), whatever it is about or for.
-pub(super) fn asks_to_leave_a_message(text: &str) -> bool {
-    const ASKS: &[&str] = &[
-        "leave a message",
-        "leave a voicemail",
-        "take a message",
-        "relay a message",
-        "pass a message",
-        "pass on a message",
-        "take down a message",
-        "leave word",
-        "make a note",
-        "through to voicemail",
-        "me to voicemail",
-        "me to the voicemail",
-    ];
-    let p = plain(text);
-    const NOT: &[&str] =
-        &["dont want", "not leave", "dont need", "no need", "left a message", "didnt", "never"];
-    has_any(&p, ASKS) && !has_any(&p, NOT)
-}
-
-/// The caller asks for someone by name ("is Dave there", "can I speak to him again").
-pub(super) fn asks_for_someone_named(text: &str) -> bool {
-    let mut words = words_of(text);
-    while words.last().is_some_and(|w| ["today", "now", "please", "at", "all"].contains(&w.as_str())) {
-        words.pop();
-    }
-    // "Is Dave there", "is Priya in today": "is", a name or two, then where they are (not "is
-    // it there yet", "is my parcel in").
-    const NOT_NAMES: &[&str] =
-        &["it", "my", "the", "this", "that", "your", "there", "a", "an", "he", "she", "they", "anything"];
-    let is_there = words.first().is_some_and(|w| w == "is")
-        && (3..=4).contains(&words.len())
-        && !NOT_NAMES.contains(&words[1].as_str())
-        && ["there", "in", "around", "about"].contains(&words[words.len() - 1].as_str());
-    let t = spaced(text);
-    let again = has_any(
-        &t,
-        &["speak to him", "speak to her", "talk to him", "talk to her", "speak with him", "speak with her"],
-    );
-    (is_there || again) && !asks_to_leave_a_message(text)
-}
-
-/// The caller asks what they are talking to ("are you a robot", "is this an AI"): a question
-/// about the agent, not a request for a person.
-pub(super) fn asks_what_it_is(text: &str) -> bool {
-    let t = plain(text);
-    const ASKS: &[&str] = &["are you", "is this", "am i talking to", "am i speaking to"];
-    const WHAT: &[&str] = &[
-        "robot",
-        "bot",
-        "ai",
-        "machine",
-        "computer",
-        "human",
-        "real person",
-        "real",
-        "automated",
-        "recording",
-        "a person",
-    ];
-    ASKS.iter().any(|a| {
-        t.find(&format!(" {a} ")).is_some_and(|at| {
-            let after = t.get(at + a.len() + 2..).unwrap_or("");
-            let rest = format!(" {} ", after.split(' ').take(3).collect::<Vec<_>>().join(" "));
-            WHAT.iter().any(|w| rest.contains(&format!(" {w} ")))
-        })
-    }) && !has_any(&t, &["i want", "i need", "can i", "could i", "let me", "put me", "get me"])
 }
 
 /// The caller asks to change, cancel or add to an order, or to place one: not something the
@@ -384,6 +312,109 @@ pub(super) fn about_a_case(text: &str) -> bool {
         "speeding",
     ];
     has_any(&t, CASE) && !has_any(&t, NOT) && !has_any(&t, ORDER)
+}
+
+/// Something wrong told of an order ("I got a red jacket instead of the blue one I ordered"):
+/// a case, not where the order is.
+pub(super) fn tells_of_a_defect(text: &str) -> bool {
+    let p = plain(text);
+    has_any(&p, DEFECT) && !has_any(&p, NOT_A_THING) && !asks_in_general(text)
+}
+
+/// What breaks without being a thing bought ("the tracking link you sent doesn't work, where
+/// is my parcel"): the order, or a question about the shop.
+const NOT_A_THING: &[&str] =
+    &["link", "tracking", "website", "site", "app", "code", "password", "email", "login", "checkout"];
+
+/// Something wrong with a thing the caller has ("the zip on my new tent broke", "the water
+/// filter arrived cracked", "the stove I bought is leaking gas"): a support case, though no
+/// order or case is named. A product question ("does this tent leak in heavy rain", "do you
+/// sell a patch for my mat") or a what-if is not.
+pub(super) fn tells_of_own_problem(text: &str) -> bool {
+    // Whose it is: the caller's, or one that came to them.
+    const OWN: &[&str] = &[
+        "my",
+        "i bought",
+        "i ordered",
+        "i got",
+        "i received",
+        "i returned",
+        "sent me",
+        "we bought",
+        "we got",
+        "arrived",
+        "came with",
+        "it came",
+        "they came",
+        "turned up",
+        "got delivered",
+    ];
+    const NOT: &[&str] = &[
+        "do you sell",
+        "do you stock",
+        "do you have",
+        "do you do",
+        "can i buy",
+        "how do i",
+        "how can i",
+        "what if",
+        "if it",
+        "if my",
+        "if they",
+        "in case",
+        "does it",
+        "does the",
+        "will it",
+        "would it",
+        "torn between",
+    ];
+    let p = plain(text);
+    has_any(&p, DEFECT)
+        && has_any(&p, OWN)
+        && !has_any(&p, NOT)
+        && !has_any(&p, NOT_A_THING)
+        && !asks_in_general(text)
+}
+
+/// A "balance" that is a thing's, not the caller's money ("what's the balance like on the
+/// carbon trekking poles", "the balance of a chair"): a product question.
+pub(super) fn balance_of_a_thing(text: &str) -> bool {
+    const OF_A_THING: &[&str] = &[
+        "balance of a",
+        "balance of the",
+        "balance on a",
+        "balance on the",
+        "balance of this",
+        "balance on this",
+        "balance of these",
+        "balance on these",
+        "balance of that",
+        "balance like",
+        "balanced",
+    ];
+    const MONEY: &[&str] = &[
+        "account",
+        "owe",
+        "owing",
+        "credit",
+        "card",
+        "gift",
+        "giftcard",
+        "certificate",
+        "voucher",
+        "money",
+        "pay",
+        "paid",
+        "payment",
+        "statement",
+        "invoice",
+        "bill",
+        "outstanding",
+        "due",
+        "points",
+    ];
+    let p = plain(text);
+    has_any(&p, OF_A_THING) && !has_any(&p, MONEY)
 }
 
 /// Yes or no, from how an answer begins; None when it begins with neither.
@@ -492,20 +523,13 @@ mod tests {
     }
 
     #[test]
-    fn a_callers_own_balance_and_word_left() {
+    fn a_callers_own_balance() {
         assert!(about_own_balance("is there any money on my account from that refund that i can use"));
         assert!(about_own_balance("how much is left on the gif card ending four four two one"));
         assert!(!about_own_balance("the parcel was left on the doorstep"));
-        assert!(leaves_word("can you let the warehouse know that i rang"));
-        assert!(leaves_word("could you tell her i rang and i'll be free after three"));
         assert!(about_own_balance("could you check my balance, there's something left on the voucher"));
         assert!(about_own_balance("how much do I owe you"));
         assert!(!about_own_balance("what is the balance of this bike like"));
-        assert!(leaves_word("just tell them I called, I'm on the number ending four five six"));
-        assert!(leaves_word("can someone ring me back this afternoon"));
-        assert!(!leaves_word("can you tell me where my order is"));
-        assert!(!leaves_word("i rang about a broken lamp and they said they'd get back to me"));
-        assert!(leaves_word("please get back to me about the tent"));
     }
 
     #[test]
@@ -519,6 +543,10 @@ mod tests {
         assert!(tells_of_a_problem("has anyone looked at the jacket i sent back"));
         assert!(tells_of_a_problem("you promised me a replacement last month"));
         assert!(!tells_of_a_problem("where is the jacket i ordered"));
+        assert!(tells_of_a_problem("have you had the boots i returned yet"));
+        assert!(tells_of_a_defect("they sent a black tent instead of the green one i ordered"));
+        assert!(!tells_of_a_defect("where is the green tent i ordered"));
+        assert!(!tells_of_a_defect("the tracking link doesnt work where is my order"));
         assert!(asks_in_general("how long does delivery normally take"));
         assert!(asks_in_general("if i order a tent today when will it come"));
         assert!(!asks_in_general("my parcel usually comes by courier, where is it"));
@@ -534,34 +562,6 @@ mod tests {
     }
 
     #[test]
-    fn messages_names_and_what_the_agent_is() {
-        assert!(asks_to_leave_a_message("could i leave a message for the manager"));
-        assert!(asks_to_leave_a_message("just put me through to voicemail"));
-        assert!(!asks_to_leave_a_message("i don't want to leave a message i want a person"));
-        assert!(!asks_to_leave_a_message("i left a message yesterday and nobody called"));
-        assert!(leaves_word("please tell priya that i called"));
-        assert!(leaves_word("tell the driver the gate is open"));
-        assert!(!leaves_word("can you tell if it's waterproof"));
-        assert!(!leaves_word("you said you'd call me back about the stove"));
-        assert!(asks_for_someone_named("is dave there"));
-        assert!(asks_for_someone_named("is priya in today"));
-        assert!(asks_for_someone_named("i spoke to tom last week can i speak to him again"));
-        assert!(!asks_for_someone_named("is it there yet"));
-        assert!(!asks_for_someone_named("is my parcel in"));
-        assert!(asks_what_it_is("are you a robot"));
-        assert!(asks_what_it_is("um is this an ai or a real person"));
-        assert!(!asks_what_it_is("are you a robot? i want a person"));
-        assert!(!asks_what_it_is("is this tent waterproof"));
-        assert!(!asks_what_it_is("is it possible to get a human"));
-        assert!(!asks_what_it_is("is that robot vacuum i ordered shipped yet"));
-        assert!(!asks_to_leave_a_message("i keep getting sent to voicemail i need a real person"));
-        assert!(!asks_to_leave_a_message("the driver didn't leave a note or a message"));
-        assert!(!leaves_word("can you tell the difference between the two tents"));
-        assert!(leaves_word("could you ask someone to get back to me"));
-        assert!(!asks_for_someone_named("is saturday delivery available"));
-    }
-
-    #[test]
     fn a_support_case_named_as_such() {
         assert!(about_a_case("i'm following up on a case i opened, the reference is c s four four one two"));
         assert!(about_a_case("tickit reference two seven nine five, what's the latest"));
@@ -571,5 +571,29 @@ mod tests {
         assert!(!about_a_case("I got a parking ticket outside your store"));
         assert!(!about_a_case("in any case, where is my parcel"));
         assert!(!about_a_case("can I drop a note for whoever has my case"));
+    }
+
+    #[test]
+    fn something_wrong_with_a_thing_the_caller_has() {
+        assert!(tells_of_own_problem("the strap on my rucksack snapped on the first day"));
+        assert!(tells_of_own_problem("the lantern arrived with the glass cracked"));
+        assert!(tells_of_own_problem("the gloves i bought are coming apart at the seams"));
+        assert!(tells_of_own_problem("you sent me a green fleece instead of the navy one"));
+        assert!(!tells_of_own_problem("does this tent leak in heavy rain"));
+        assert!(!tells_of_own_problem("what if my stove stops working after the warranty"));
+        assert!(!tells_of_own_problem("do you sell a patch for my mat it has a hole"));
+        assert!(!tells_of_own_problem("is the lining torn easily on the cheaper jackets"));
+        assert!(balance_of_a_thing("how is the balance on the folding chair is it stable"));
+        assert!(!balance_of_a_thing("what's the balance on the account please"));
+        assert!(!balance_of_a_thing("can you tell me the balance on my gift card"));
+        assert!(about_own_balance("i'd like to know where my account stands"));
+        assert!(about_own_order("whereabouts is my headlamp"));
+        assert!(!about_own_order("i'm still waiting for my repair"));
+        assert!(!tells_of_own_problem("im torn between the two tents for my trip"));
+        assert!(!about_own_order("how long is a parcel in transit to ireland"));
+        assert!(about_own_order("my parcel has been in transit for a week"));
+        assert!(!waits_for_an_order("my lantern broke in transit"));
+        assert!(!balance_of_a_thing("whats the balance on the giftcard"));
+        assert!(balance_of_a_thing("what is the balance of this bike like"));
     }
 }
