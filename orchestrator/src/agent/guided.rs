@@ -485,6 +485,10 @@ impl GuidedBrain {
             }
             // A call back asked for is word left, not a transfer now.
             Some(Intent::Person) if people::asks_for_a_call_back(text) => Some(Intent::Message),
+            // A long turn with no greeting in it is not one.
+            Some(Intent::Greet) if text.split_whitespace().count() >= 8 && !cues::greets(text) => {
+                Some(Intent::OutOfScope)
+            }
             // The balance of a pole or a chair is a product question.
             Some(Intent::Balance) if cues::balance_of_a_thing(text) => Some(Intent::OutOfScope),
             i => i,

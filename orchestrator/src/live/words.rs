@@ -179,13 +179,15 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
     // Mark from the delivery team available" (not "the team said it was available").
     const TALK: &[&str] = &["speak to", "talk to", "speak with", "talk with"];
     let department = words.iter().enumerate().any(|(i, w)| {
-        ["department", "team", "desk", "manager", "supervisor"].contains(&w.as_str()) && {
-            let before = format!(" {} ", words[i.saturating_sub(6)..i].join(" "));
-            let after = format!(" {} ", words[i + 1..(i + 6).min(words.len())].join(" "));
-            WANTS.iter().any(|v| before.contains(&format!(" {v} ")))
-                || TALK.iter().any(|v| after.contains(&format!(" {v} ")))
-                || words.get(i + 1).is_some_and(|w| w == "available")
-        }
+        ["department", "team", "desk", "manager", "supervisor", "coordinator", "director"]
+            .contains(&w.as_str())
+            && {
+                let before = format!(" {} ", words[i.saturating_sub(6)..i].join(" "));
+                let after = format!(" {} ", words[i + 1..(i + 6).min(words.len())].join(" "));
+                WANTS.iter().any(|v| before.contains(&format!(" {v} ")))
+                    || TALK.iter().any(|v| after.contains(&format!(" {v} ")))
+                    || words.get(i + 1).is_some_and(|w| w == "available")
+            }
     });
     department || ASKS.iter().any(|w| t.contains(&format!(" {w} ")))
 }

@@ -11,8 +11,8 @@ use switchboard::cli::bench_intents::{file_set, measure, Phrasings, Score, SET_A
 
 async fn score(db: &switchboard::db::Db, set: &'static Phrasings) -> Score {
     switchboard::demo::ensure(db).await.unwrap();
-    // (Sets D to I have fewer greetings, yes and no: most they had were too like another set's.)
-    if !['D', 'E', 'F', 'G', 'H', 'I'].into_iter().any(|id| std::ptr::eq(set, file_set(id).unwrap())) {
+    // (Sets D to J have fewer greetings, yes and no: most they had were too like another set's.)
+    if !['D', 'E', 'F', 'G', 'H', 'I', 'J'].into_iter().any(|id| std::ptr::eq(set, file_set(id).unwrap())) {
         for (want, phrasings) in set {
             assert!(phrasings.len() >= 20, "{want}: at least 20 phrasings");
         }
@@ -120,7 +120,8 @@ async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
     // embeddings are exact per text and the classifier's training is sequential, so the figure
     // does not move between runs or with ten conversations at once: a guard against going back.
     // After sets F and G's round: 94.2 % (277, one fewer; set H, untouched, went from 88.6 %
-    // to 93.6 % with the same change, so the round was kept); 94.6 % (278) after set I's.
+    // to 93.6 % with the same change, so the round was kept); 94.6 % (278) after set I's,
+    // unchanged after set J's.
     never_tuned_on(&SET_B, 278, 1).await;
 }
 
@@ -128,8 +129,9 @@ async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
 async fn the_guided_agent_understands_a_second_set_it_was_never_tuned_on() {
     // Written after set G's round and measured before and after it, never tuned on (its
     // misses are never printed): 88.6 % (6 acted on) before, 93.6 % (3) after, 94.1 % once a
-    // review's misfiring cues were narrowed; 95.5 % (2 acted on) after set I's round.
-    never_tuned_on(file_set('H').unwrap(), 210, 2).await;
+    // review's misfiring cues were narrowed; 95.5 % (2 acted on) after set I's round, 95.9 %
+    // after set J's.
+    never_tuned_on(file_set('H').unwrap(), 211, 2).await;
 }
 
 #[tokio::test]
@@ -159,4 +161,14 @@ async fn the_guided_agent_understands_the_seventh_development_set() {
     // asked for was word left, "inform Mr Patel", "is Jo around", "speak with Mr Patel", "the
     // balance on the trekking poles" (a product question) and "my account standing" were cues.
     development(file_set('I').unwrap(), 0.98, 1).await;
+}
+
+#[tokio::test]
+async fn the_guided_agent_understands_the_eighth_development_set() {
+    // Context told first, and general or hypothetical questions about orders, refunds and
+    // tickets: 91.1 % (8 acted on) when it was written (set I's round made first), 97.5 % (1)
+    // once "in general", "hypothetically", "what happens if" and "I haven't ordered" asked in
+    // general, a long turn with no greeting in it was not one, "is he available" asked for a
+    // person, "my last payment" was the balance.
+    development(file_set('J').unwrap(), 0.97, 1).await;
 }

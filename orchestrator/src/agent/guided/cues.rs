@@ -20,6 +20,7 @@ const PROBLEM: &[&str] = &[
     "sent back",
     "sent it back",
     "sent them back",
+    "exchanged",
     "i returned",
     "we returned",
     "replacement",
@@ -77,7 +78,10 @@ const DEFECT: &[&str] = &[
     "bent",
     "tore",
     "smashed",
+    "shattered",
     "crushed",
+    "was missing",
+    "were missing",
     "wrong size",
     "wrong item",
     "wrong colour",
@@ -119,6 +123,8 @@ const ORDER: &[&str] = &[
     "ordered",
     "the order for",
     "order number",
+    "tracking for my",
+    "my tracking",
 ];
 
 /// The caller speaks of an order of theirs, and does not ask to change it (changing an order
@@ -215,6 +221,8 @@ pub(super) fn about_own_balance(text: &str) -> bool {
         "account standing",
         "my account stands",
         "good standing",
+        "my last payment",
+        "left to pay",
         "standing of my account",
     ];
     has_any(&t, BALANCE)
@@ -229,6 +237,12 @@ pub(super) fn asks_in_general(text: &str) -> bool {
         "normally",
         "typically",
         "generally",
+        "in general",
+        "hypothetically",
+        "what happens if",
+        "what happens when",
+        "havent ordered",
+        "before i order",
         "standard delivery",
         "if i order",
         "if i buy",
@@ -312,6 +326,38 @@ pub(super) fn about_a_case(text: &str) -> bool {
         "speeding",
     ];
     has_any(&t, CASE) && !has_any(&t, NOT) && !has_any(&t, ORDER)
+}
+
+/// Whether a turn has a greeting in it ("hello", "good morning", "this is Sarah", "have I
+/// reached the shop"): a long turn with none ("lovely weather for camping this weekend, isn't
+/// it", "can you tell me whether your store has bike parking") is not a greeting, however the
+/// sentence model hears it.
+pub(super) fn greets(text: &str) -> bool {
+    const GREETING: &[&str] = &[
+        "hello",
+        "hi",
+        "hiya",
+        "hey",
+        "morning",
+        "afternoon",
+        "evening",
+        "howdy",
+        "gday",
+        "yo",
+        "good day",
+        "this is",
+        "my name",
+        "its",
+        "here",
+        "speaking",
+        "calling from",
+        "right number",
+        "reached",
+        "through to",
+        "anyone there",
+        "anybody there",
+    ];
+    has_any(&plain(text), GREETING)
 }
 
 /// Something wrong told of an order ("I got a red jacket instead of the blue one I ordered"):
@@ -595,5 +641,12 @@ mod tests {
         assert!(!waits_for_an_order("my lantern broke in transit"));
         assert!(!balance_of_a_thing("whats the balance on the giftcard"));
         assert!(balance_of_a_thing("what is the balance of this bike like"));
+        assert!(asks_in_general("in general how long do you take to answer a complaint"));
+        assert!(asks_in_general("i havent ordered yet what happens if a parcel is late"));
+        assert!(!asks_in_general("what happens if my parcel never comes"));
+        assert!(about_own_balance("can you confirm the amount of my last payment"));
+        assert!(tells_of_a_problem("i ordered a small and need it exchanged for a medium"));
+        assert!(greets("good morning its helen from the scout group calling"));
+        assert!(!greets("lovely weather for a hike this weekend isnt it"));
     }
 }

@@ -27,6 +27,7 @@ impl Intent {
                 "good day to you",
                 "hello, is this the outdoor shop",
                 "hi, have I got the right number",
+                "have I reached the right shop",
                 "hello, is this customer service",
                 "hi, am I through to the store",
                 "hello, this is Sarah speaking",

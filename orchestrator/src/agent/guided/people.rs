@@ -161,7 +161,10 @@ pub(super) fn asks_for_someone_named(text: &str) -> bool {
     const OPENERS: &[&str] = &["hi", "hey", "hello", "hiya", "yeah", "um", "so", "oh", "erm", "uh"];
     // (Where they are ends the question: "is Sanjay around, I need a word", not "is delivery
     // around Christmas slower".)
-    const THEN: &[&str] = &["i", "can", "could", "please", "today", "now", "at", "mate", "love", "id", "im"];
+    const THEN: &[&str] = &[
+        "i", "can", "could", "please", "today", "now", "at", "mate", "love", "id", "im", "hes", "shes", "he",
+        "she",
+    ];
     let asked_first = words.iter().position(|w| !OPENERS.contains(&w.as_str())).is_some_and(|at| {
         words.get(at).is_some_and(|w| w == "is")
             && words.get(at + 1).is_some_and(|w| !NOT_NAMES.contains(&w.as_str()))
@@ -180,6 +183,10 @@ pub(super) fn asks_for_someone_named(text: &str) -> bool {
         "speak with her",
         "chat with him",
         "chat with her",
+        "is he available",
+        "is she available",
+        "is he there",
+        "is she there",
     ];
     // "I'd like to speak with Mr Patel".
     let titled = ["speak", "talk"].iter().any(|v| {
@@ -329,6 +336,8 @@ mod tests {
         assert!(!asks_for_someone_named("hi is delivery around christmas slower"));
         assert!(!asks_for_someone_named("hello is anybody there"));
         assert!(asks_for_someone_named("hey is dave about i need a word"));
+        assert!(asks_for_someone_named("hello is priya there shes expecting my call"));
+        assert!(asks_for_someone_named("i was told to ask for sam in accounts is he available"));
         assert!(!asks_for_someone_named("i had a chat with her yesterday just tell her the form is posted"));
         assert!(!leaves_word("can you tell the difference between that tent and the bigger one"));
         assert!(!leaves_word("can you tell a bit more about that jacket"));
