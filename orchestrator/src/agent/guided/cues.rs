@@ -1,7 +1,8 @@
 //! Words that settle what a caller means when the sentence model is unsure or drawn the wrong
 //! way: a caller's own order ("my order", "I ordered a tent") or balance, a support case named
 //! as such ("my case", "ticket reference 2795"), something wrong with a thing they have, and yes
-//! or no from how an answer begins (people and messages: `people.rs`). Word lists, not models: cheap and predictable.
+//! or no from how an answer begins (people and messages: `people.rs`). Word lists, not models:
+//! cheap and predictable.
 
 use crate::live::{spaced, words_of};
 

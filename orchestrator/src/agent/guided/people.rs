@@ -264,11 +264,7 @@ pub(super) fn asks_for_a_call_back(text: &str) -> bool {
     // "Get the manager to phone me", "have Dave ring me".
     let have_them_call = words.iter().enumerate().any(|(i, w)| {
         (w == "get" || w == "have")
-            && words
-                .iter()
-                .skip(i + 1)
-                .take(5)
-                .collect::<Vec<_>>()
+            && words[i + 1..(i + 6).min(words.len())]
                 .windows(2)
                 .any(|pair| ["call", "phone", "ring"].contains(&pair[0].as_str()) && pair[1] == "me")
     });
