@@ -17,7 +17,9 @@ use switchboard_tools::control::ControlRequest;
 use switchboard_tools::{CallContext, Tool, ToolCall};
 
 mod cues;
+mod money;
 mod people;
+mod settle;
 pub use cues::yes_or_no;
 mod examples;
 
@@ -430,69 +432,7 @@ impl GuidedBrain {
         // about something else keeps its meaning ("no, what's my balance").
         let asked_yes_no = matches!(waiting, Some(Waiting::OfferedPerson | Waiting::AnythingElse));
         let short = text.split_whitespace().count() <= 6;
-        // Asking for a person in so many words ("a real person") is that, however far the
-        // sentence is from the examples.
-        let intent = match intent {
-            // "Are you a robot" asks about the agent; "can I leave a message for the manager"
-            // is a message, whoever it is for.
-            _ if people::asks_what_it_is(text) => Some(Intent::OutOfScope),
-            _ if people::asks_to_leave_a_message(text) => Some(Intent::Message),
-            None | Some(Intent::OutOfScope) if crate::live::asks_for_human(text) => Some(Intent::Person),
-            None | Some(Intent::OutOfScope | Intent::Message | Intent::Greet)
-                if people::asks_for_someone_named(text) =>
-            {
-                Some(Intent::Person)
-            }
-            // "Put me through to returns", whatever it is about.
-            _ if crate::live::asks_to_be_put_through(text) => Some(Intent::Person),
-            // A case named as such, not drawn to an order by its number or to a message by
-            // "ringing back"; the caller's own order or balance, however unlike the examples
-            // (changing or placing an order is not looking one up); word left for someone.
-            None | Some(Intent::Order | Intent::Message | Intent::Greet) if cues::about_a_case(text) => {
-                Some(Intent::Tickets)
-            }
-            // A problem, return or exchange told of is a case, even of an order; an order
-            // waited for, with no problem told of, is the order.
-            None | Some(Intent::Order) if cues::tells_of_a_problem(text) => Some(Intent::Tickets),
-            Some(Intent::Order) if cues::tells_of_a_defect(text) => Some(Intent::Tickets),
-            // Something wrong with a thing the caller has, with no order or case named.
-            None | Some(Intent::OutOfScope | Intent::Greet) if cues::tells_of_own_problem(text) => {
-                Some(Intent::Tickets)
-            }
-            None | Some(Intent::OutOfScope | Intent::Greet) if cues::about_own_order(text) => {
-                Some(Intent::Order)
-            }
-            // Their order, with no word left or call back asked for ("…kindly let me know when
-            // it will reach").
-            Some(Intent::Message)
-                if cues::about_own_order(text)
-                    && !people::leaves_word(text)
-                    && !people::asks_for_a_call_back(text)
-                    && !people::asks_to_leave_a_message(text) =>
-            {
-                Some(Intent::Order)
-            }
-            Some(Intent::Tickets) if cues::waits_for_an_order(text) => Some(Intent::Order),
-            Some(Intent::Order | Intent::Tickets) if cues::changes_an_order(text) => Some(Intent::OutOfScope),
-            Some(Intent::Order | Intent::Tickets) if cues::asks_in_general(text) => Some(Intent::OutOfScope),
-            None | Some(Intent::Order | Intent::Tickets | Intent::Greet) if cues::about_own_balance(text) => {
-                Some(Intent::Balance)
-            }
-            None | Some(Intent::Order | Intent::Tickets | Intent::Greet | Intent::OutOfScope)
-                if people::leaves_word(text) =>
-            {
-                Some(Intent::Message)
-            }
-            // A call back asked for is word left, not a transfer now.
-            Some(Intent::Person) if people::asks_for_a_call_back(text) => Some(Intent::Message),
-            // A long turn with no greeting in it is not one.
-            Some(Intent::Greet) if text.split_whitespace().count() >= 8 && !cues::greets(text) => {
-                Some(Intent::OutOfScope)
-            }
-            // The balance of a pole or a chair is a product question.
-            Some(Intent::Balance) if cues::balance_of_a_thing(text) => Some(Intent::OutOfScope),
-            i => i,
-        };
+        let intent = settle::settle(intent, text);
         let intent = match (asked_yes_no, yes_or_no(&words)) {
             (true, Some(yes))
                 if short

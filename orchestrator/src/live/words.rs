@@ -123,7 +123,14 @@ pub fn asks_for_human(text: &str) -> bool {
     const ASKED: &[&str] = &["to", "with", "want", "need", "get", "me", "just", "please"];
     let mut asks = ASKS.iter().filter_map(|w| t.find(&format!(" {w} ")).map(|at| (at, w.len())));
     asks.any(|(at, len)| {
-        let next = t.get(at + len + 2..).unwrap_or("").split(' ').next().unwrap_or("");
+        let after = t.get(at + len + 2..).unwrap_or("").split(' ');
+        let next = after.clone().next().unwrap_or("");
+        // "Is there a person I could email about partnerships": someone to write to.
+        if ["i", "we", "to", "you"].contains(&next)
+            && after.take(4).any(|w| ["email", "e-mail", "write"].contains(&w))
+        {
+            return false;
+        }
         let before = t
             .get(..at)
             .unwrap_or("")
@@ -144,6 +151,21 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
     if words.iter().any(|w| w.starts_with("voicemail") || w.starts_with("message")) {
         return false;
     }
+    // "Don't put me through, just tell Sam to ring me"; "I'd like to drop a line to the
+    // manager".
+    let t_plain = t.replace('\'', "");
+    const NOT_NOW: &[&str] = &[
+        "dont put me",
+        "dont transfer",
+        "no need to put me",
+        "not put me",
+        "drop a line",
+        "a note",
+        "note down",
+    ];
+    if NOT_NOW.iter().any(|w| t_plain.contains(&format!(" {w} "))) {
+        return false;
+    }
     const ASKS: &[&str] = &[
         "transfer me",
         "transfer my call",
@@ -159,6 +181,18 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
         "pass me to",
         "pass me over to",
         "put me over to",
+        "put me to",
+        "put me onto",
+        "patch me through",
+        "patch me",
+        "hand me over",
+        "hand me to",
+        "someone senior",
+        "somebody senior",
+        "have extension",
+        "dial extension",
+        "try extension",
+        "take my call",
     ];
     // "I need the billing department", "can I speak to your returns team", "anyone in the
     // warranty team I can talk to", "I want your manager": a department or manager asked for
@@ -179,17 +213,44 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
     // Mark from the delivery team available" (not "the team said it was available").
     const TALK: &[&str] = &["speak to", "talk to", "speak with", "talk with"];
     let department = words.iter().enumerate().any(|(i, w)| {
-        ["department", "team", "desk", "manager", "supervisor", "coordinator", "director"]
+        ["department", "team", "desk", "manager", "supervisor", "coordinator", "director", "boss"]
             .contains(&w.as_str())
             && {
                 let before = format!(" {} ", words[i.saturating_sub(6)..i].join(" "));
                 let after = format!(" {} ", words[i + 1..(i + 6).min(words.len())].join(" "));
                 WANTS.iter().any(|v| before.contains(&format!(" {v} ")))
                     || TALK.iter().any(|v| after.contains(&format!(" {v} ")))
-                    || words.get(i + 1).is_some_and(|w| w == "available")
+                    || words.get(i + 1).is_some_and(|w| ["available", "please", "free"].contains(&w.as_str()))
+                    || (i + 1 == words.len()
+                        && words.len() <= 3
+                        && !["i", "im", "its", "this", "that", "my", "our"]
+                            .contains(&words[0].replace('\'', "").as_str()))
             }
     });
-    department || ASKS.iter().any(|w| t.contains(&format!(" {w} ")))
+    // "Put Jenny on, she dealt with me before."
+    const NOT_PUT: &[&str] = &[
+        "me",
+        "it",
+        "that",
+        "this",
+        "them",
+        "the",
+        "a",
+        "an",
+        "my",
+        "your",
+        "on",
+        "us",
+        "both",
+        "those",
+        "these",
+        "everything",
+        "all",
+    ];
+    let put_on = words.first().is_some_and(|w| w == "put")
+        && words.get(1).is_some_and(|w| !NOT_PUT.contains(&w.as_str()))
+        && words.get(2).is_some_and(|w| w == "on");
+    department || put_on || ASKS.iter().any(|w| t.contains(&format!(" {w} ")))
 }
 
 /// A text's words between single spaces (" put me through "), to find phrases as whole words.

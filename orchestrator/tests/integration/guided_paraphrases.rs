@@ -1,5 +1,5 @@
 //! How well the offline guided agent understands callers who do not use its example phrases:
-//! the eight sets of `switchboard bench intents` (at least 20 phrasings per intent, written
+//! the sets of `switchboard bench intents` (at least 20 phrasings per intent, written
 //! apart from the examples, and out-of-scope questions that must not trigger a tool), each said
 //! as the first turn of a fresh `agent chat`-style session as Maria, ten conversations at once
 //! as on a busy node. Sets A and C to G were looked at while the agent was tuned (development sets);
@@ -11,8 +11,11 @@ use switchboard::cli::bench_intents::{file_set, measure, Phrasings, Score, SET_A
 
 async fn score(db: &switchboard::db::Db, set: &'static Phrasings) -> Score {
     switchboard::demo::ensure(db).await.unwrap();
-    // (Sets D to J have fewer greetings, yes and no: most they had were too like another set's.)
-    if !['D', 'E', 'F', 'G', 'H', 'I', 'J'].into_iter().any(|id| std::ptr::eq(set, file_set(id).unwrap())) {
+    // (Sets D to L have fewer greetings, yes and no: most they had were too like another set's.)
+    if !['D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L']
+        .into_iter()
+        .any(|id| std::ptr::eq(set, file_set(id).unwrap()))
+    {
         for (want, phrasings) in set {
             assert!(phrasings.len() >= 20, "{want}: at least 20 phrasings");
         }
@@ -121,8 +124,9 @@ async fn the_guided_agent_understands_phrasings_it_was_never_tuned_on() {
     // does not move between runs or with ten conversations at once: a guard against going back.
     // After sets F and G's round: 94.2 % (277, one fewer; set H, untouched, went from 88.6 %
     // to 93.6 % with the same change, so the round was kept); 94.6 % (278) after set I's,
-    // unchanged after set J's.
-    never_tuned_on(&SET_B, 278, 1).await;
+    // unchanged after set J's, 94.9 % (279) after set K's, 95.2 % (280: the issue's 95 %)
+    // after set L's.
+    never_tuned_on(&SET_B, 280, 1).await;
 }
 
 #[tokio::test]
@@ -130,8 +134,8 @@ async fn the_guided_agent_understands_a_second_set_it_was_never_tuned_on() {
     // Written after set G's round and measured before and after it, never tuned on (its
     // misses are never printed): 88.6 % (6 acted on) before, 93.6 % (3) after, 94.1 % once a
     // review's misfiring cues were narrowed; 95.5 % (2 acted on) after set I's round, 95.9 %
-    // after set J's.
-    never_tuned_on(file_set('H').unwrap(), 211, 2).await;
+    // after set J's, 96.4 % after set K's, unchanged after set L's.
+    never_tuned_on(file_set('H').unwrap(), 212, 2).await;
 }
 
 #[tokio::test]
@@ -171,4 +175,23 @@ async fn the_guided_agent_understands_the_eighth_development_set() {
     // general, a long turn with no greeting in it was not one, "is he available" asked for a
     // person, "my last payment" was the balance.
     development(file_set('J').unwrap(), 0.97, 1).await;
+}
+
+#[tokio::test]
+async fn the_guided_agent_understands_the_ninth_development_set() {
+    // Callers of many backgrounds (non-native speakers, regional idioms, very polite or blunt,
+    // correcting themselves): 78.0 % (12 acted on) when it was written, 95.8 % (4) once a
+    // problem told without saying whose it is ("tent fabric has a tear straight out the box")
+    // was a case, "has that one shipped", "make it before Saturday", "in arrears", "billing
+    // department please", "put Jenny on", "don't put me through, just tell Sam to ring me",
+    // "jot this down for", "relay to", "out of curiosity" and "policy" were cues.
+    development(file_set('K').unwrap(), 0.95, 4).await;
+}
+
+#[tokio::test]
+async fn the_guided_agent_understands_the_tenth_development_set() {
+    // Plain phrasings with other words for things (purchase, goods, funds, carried forward,
+    // extension, patch me through, drop a line, return my call): 85.6 % (2 acted on) when it
+    // was written (set K's round made first), 100 % once tuned on.
+    development(file_set('L').unwrap(), 0.99, 0).await;
 }

@@ -20,6 +20,7 @@ pub(super) fn plain(text: &str) -> String {
 const PROBLEM: &[&str] = &[
     "sent back",
     "sent it back",
+    "my returned",
     "sent them back",
     "exchanged",
     "i returned",
@@ -109,6 +110,42 @@ const DEFECT: &[&str] = &[
     "frayed",
     "peeling",
     "burst",
+    "are missing",
+    "missing from",
+    "a tear",
+    "doesnt light",
+    "doesnt seem to work",
+    "doesnt seem to light",
+    "wont hold",
+    "doesnt hold",
+    "not working",
+    "isnt working",
+    "soaking wet",
+    "when i paid for a",
+    "came without",
+    "arrived without",
+    "puncture",
+    "punctured",
+    "letting water in",
+    "letting in water",
+    "lets water in",
+    "someone elses things",
+    "someone elses stuff",
+    "someone elses order",
+    "someone elses parcel",
+    "someone elses items",
+    "not what i ordered",
+    "not what i chose",
+    "isnt in the bag",
+    "isnt in the box",
+    "wasnt in the bag",
+    "wasnt in the box",
+    "not in the box",
+    "not in the bag",
+    "the wrong model",
+    "sent the wrong one",
+    "got the wrong one",
+    "received the wrong one",
 ];
 
 /// Words about the caller's own order or its delivery ("oder": a recogniser's spelling).
@@ -126,6 +163,11 @@ const ORDER: &[&str] = &[
     "order number",
     "tracking for my",
     "my tracking",
+    "did i buy",
+    "did i order",
+    "purchase number",
+    "my purchase",
+    "my purchases",
 ];
 
 /// The caller speaks of an order of theirs, and does not ask to change it (changing an order
@@ -149,9 +191,10 @@ fn nothing_else(text: &str) -> bool {
     let p = plain(text);
     !has_any(&spaced(text), CHANGE)
         && !has_any(&p, PROBLEM)
-        && !has_any(&p, DEFECT)
+        && (!has_any(&p, DEFECT) || has_any(&p, NOT_A_THING))
         && !has_any(&p, CASE)
         && !asks_in_general(text)
+        && !super::money::about_own_balance(text)
 }
 
 fn waits_for_something(text: &str) -> bool {
@@ -186,47 +229,41 @@ fn waits_for_something(text: &str) -> bool {
         "havent turned up",
         "whereabouts is my",
         "whereabouts of my",
+        "shipped yet",
+        "dispatched yet",
+        "has it shipped",
+        "has that shipped",
+        "has that one shipped",
+        "should those land",
+        "should it land",
+        "should they land",
+        "will it land",
+        "will they land",
+        "is bringing my",
+        "whos bringing my",
+        "happened with my",
+        "since i checked out",
     ];
     // "In transit" of the caller's own (not "how long is a parcel in transit to Ireland").
-    const ON_ITS_WAY: &[&str] = &["in transit", "out for delivery"];
-    const OWN: &[&str] = &["my", "our", "i ordered", "we ordered"];
+    const ON_ITS_WAY: &[&str] = &[
+        "in transit",
+        "out for delivery",
+        "estimated delivery",
+        "expected delivery",
+        "delivery date",
+        "eta",
+        "whats happening with",
+        "which courier",
+        "make it before",
+        "get here before",
+        "arrive before",
+        "be here by",
+        "be here before",
+    ];
+    const OWN: &[&str] = &["my", "our", "i ordered", "we ordered", "i bought", "we bought"];
     let p = plain(text);
     has_any(&p, WAITING)
         || (has_any(&p, ON_ITS_WAY) && (has_any(&p, OWN) || super::order_number(text).is_some()))
-}
-
-/// The caller asks about their own balance or credit by name.
-pub(super) fn about_own_balance(text: &str) -> bool {
-    let t = spaced(text);
-    const BALANCE: &[&str] = &[
-        "my balance",
-        "my account balance",
-        "my credit",
-        "my store credit",
-        "my account credit",
-        "credit left",
-        "credit on my account",
-        "balance on my account",
-        "what i owe",
-        "how much i owe",
-        "how much do i owe",
-        "money on my account",
-        "money left on",
-        "still got money on it",
-        "money on it",
-        "left on the gift card",
-        "left on my gift card",
-        "left on the gif card",
-        "left on the voucher",
-        "left on my voucher",
-        "account standing",
-        "my account stands",
-        "good standing",
-        "my last payment",
-        "left to pay",
-        "standing of my account",
-    ];
-    has_any(&t, BALANCE)
 }
 
 /// A question about how things usually go ("how long does standard delivery usually take",
@@ -249,7 +286,12 @@ pub(super) fn asks_in_general(text: &str) -> bool {
         "if i buy",
         "if i ordered",
         "if we order",
+        "out of curiosity",
+        "for the future",
     ];
+    // General only when nothing is told to be wrong ("this stove's faulty, what's your returns
+    // policy" is a case).
+    const POLICY: &[&str] = &["policy", "usual", "ballpark", "is that common"];
     const OWN: &[&str] = &[
         "my",
         "mine",
@@ -259,6 +301,10 @@ pub(super) fn asks_in_general(text: &str) -> bool {
         "i bought",
         "i sent",
         "i returned",
+        "i got",
+        "you sent",
+        "i owe",
+        "have i got",
         "order number",
         "still hasnt",
         "still havent",
@@ -267,7 +313,10 @@ pub(super) fn asks_in_general(text: &str) -> bool {
         "wheres",
     ];
     let p = plain(text);
-    has_any(&p, GENERAL) && !has_any(&p, OWN) && super::order_number(text).is_none()
+    let wrong = has_any(&p, DEFECT) || has_any(&p, PROBLEM);
+    (has_any(&p, GENERAL) || (has_any(&p, POLICY) && !wrong))
+        && !has_any(&p, OWN)
+        && super::order_number(text).is_none()
 }
 
 /// The caller asks to change, cancel or add to an order, or to place one: not something the
@@ -324,6 +373,7 @@ pub(super) fn about_a_case(text: &str) -> bool {
         "sold",
         "call me back",
         "parking",
+        "which courier",
         "speeding",
     ];
     has_any(&t, CASE) && !has_any(&t, NOT) && !has_any(&t, ORDER)
@@ -370,8 +420,21 @@ pub(super) fn tells_of_a_defect(text: &str) -> bool {
 
 /// What breaks without being a thing bought ("the tracking link you sent doesn't work, where
 /// is my parcel"): the order, or a question about the shop.
-const NOT_A_THING: &[&str] =
-    &["link", "tracking", "website", "site", "app", "code", "password", "email", "login", "checkout"];
+const NOT_A_THING: &[&str] = &[
+    "link",
+    "tracking",
+    "website",
+    "site",
+    "app",
+    "code",
+    "password",
+    "email",
+    "login",
+    "checkout",
+    "line",
+    "phone",
+    "connection",
+];
 
 /// Something wrong with a thing the caller has ("the zip on my new tent broke", "the water
 /// filter arrived cracked", "the stove I bought is leaking gas"): a support case, though no
@@ -395,6 +458,15 @@ pub(super) fn tells_of_own_problem(text: &str) -> bool {
         "they came",
         "turned up",
         "got delivered",
+        "brand new",
+        "out of the box",
+        "out the box",
+        "on arrival",
+        "first night",
+        "first time",
+        "first use",
+        "you sent",
+        "yall sent",
     ];
     const NOT: &[&str] = &[
         "do you sell",
@@ -414,54 +486,59 @@ pub(super) fn tells_of_own_problem(text: &str) -> bool {
         "will it",
         "would it",
         "torn between",
+        "repair kit",
+        "puncture repair",
+        "proof",
     ];
+    // Told without saying whose, unless a thing wished for ("I need a tent that won't leak")
+    // or heard of.
+    const WISHED: &[&str] = &[
+        "looking for",
+        "that wont",
+        "that doesnt",
+        "one that",
+        "i need a",
+        "i want a",
+        "i heard",
+        "reviews",
+    ];
+    // Said of anything ("pay by transfer instead of card", "this isn't working, I'll ring
+    // back"): a defect only of a thing that is the caller's.
+    const LOOSE: &[&str] = &["instead of", "not working", "isnt working"];
     let p = plain(text);
+    let told = || DEFECT.iter().any(|d| !LOOSE.contains(d) && p.contains(&format!(" {d} ")));
     has_any(&p, DEFECT)
-        && has_any(&p, OWN)
+        && (has_any(&p, OWN) || (tells(text) && told() && !has_any(&p, WISHED)))
         && !has_any(&p, NOT)
         && !has_any(&p, NOT_A_THING)
         && !asks_in_general(text)
 }
 
-/// A "balance" that is a thing's, not the caller's money ("what's the balance like on the
-/// carbon trekking poles", "the balance of a chair"): a product question.
-pub(super) fn balance_of_a_thing(text: &str) -> bool {
-    const OF_A_THING: &[&str] = &[
-        "balance of a",
-        "balance of the",
-        "balance on a",
-        "balance on the",
-        "balance of this",
-        "balance on this",
-        "balance of these",
-        "balance on these",
-        "balance of that",
-        "balance like",
-        "balanced",
+/// A turn told rather than asked ("tent fabric has a tear straight out the box", "sleeping bag
+/// zip broke first night out"): no question mark, and it does not begin as a question does.
+fn tells(text: &str) -> bool {
+    const ASKING: &[&str] = &[
+        "do", "does", "did", "is", "are", "was", "were", "will", "would", "can", "could", "should", "shall",
+        "how", "what", "whats", "which", "why", "when", "where", "who", "if", "any", "have", "has",
     ];
-    const MONEY: &[&str] = &[
-        "account",
-        "owe",
-        "owing",
-        "credit",
-        "card",
-        "gift",
-        "giftcard",
-        "certificate",
-        "voucher",
-        "money",
-        "pay",
-        "paid",
-        "payment",
-        "statement",
-        "invoice",
-        "bill",
-        "outstanding",
-        "due",
-        "points",
+    // Openers say nothing of whether it is asked ("hi do your tents leak in heavy rain").
+    const OPENERS: &[&str] = &[
+        "hi", "hello", "hey", "hiya", "so", "ok", "okay", "yeah", "yes", "well", "just", "oh", "right",
+        "morning",
     ];
+    const WONDERS: &[&str] =
+        &["wondering", "i wonder", "id like to know", "tell me", "do your", "does your", "do you", "does it"];
     let p = plain(text);
-    has_any(&p, OF_A_THING) && !has_any(&p, MONEY)
+    !text.contains('?')
+        && !has_any(&p, WONDERS)
+        && p.split_whitespace().find(|w| !OPENERS.contains(w)).is_some_and(|w| !ASKING.contains(&w))
+}
+
+/// Said "out of curiosity", "hypothetically", "in general": a question about how things go,
+/// whatever it names (a call back, a person, a payment).
+pub(super) fn only_wondering(text: &str) -> bool {
+    const WONDERING: &[&str] = &["out of curiosity", "hypothetically", "in general", "for the future"];
+    has_any(&plain(text), WONDERING) && !super::money::about_own_balance(text)
 }
 
 /// Yes or no, from how an answer begins; None when it begins with neither.
@@ -548,6 +625,7 @@ pub fn yes_or_no(text: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::guided::money::{about_own_balance, balance_of_a_thing};
 
     #[test]
     fn a_callers_own_order() {

@@ -48,6 +48,11 @@ pub(super) fn leaves_word(text: &str) -> bool {
         "passing word",
         "pass the word",
         "passing on",
+        "relay to",
+        "relay that",
+        "pass along",
+        "pass it to",
+        "drop a line",
     ];
     let t = spaced(text);
     // "They said they'd get back to me", "you said you'd call me back" tell of a promise (a
@@ -81,6 +86,7 @@ pub(super) fn leaves_word(text: &str) -> bool {
         "courier",
         "owner",
         "boss",
+        "supervisor",
     ];
     // "Inform Mr Patel that I called" is told the same way.
     let tell = words.iter().enumerate().any(|(i, w)| {
@@ -95,7 +101,7 @@ pub(super) fn leaves_word(text: &str) -> bool {
     // "Let the warehouse know I rang" (not "let me know", which asks to be told).
     let let_know = t.split(" let ").skip(1).any(|rest| {
         !["me ", "us ", "you "].iter().any(|w| rest.starts_with(w))
-            && rest.split(' ').take(5).any(|w| w == "know")
+            && rest.split(' ').take(7).any(|w| w == "know")
     });
     ((has_any(&t, WORD) || tell) && !promised) || let_know
 }
@@ -116,10 +122,39 @@ pub(super) fn asks_to_leave_a_message(text: &str) -> bool {
         "through to voicemail",
         "me to voicemail",
         "me to the voicemail",
+        "leave a note",
+        "jot this down",
+        "jot down",
+        "take this down",
+        "note this down",
+        "write this down",
+        "note down",
+        "forward a message",
+        "send a message to",
+        "get a message to",
     ];
     let p = plain(text);
-    const NOT: &[&str] =
-        &["dont want", "not leave", "dont need", "no need", "left a message", "didnt", "never"];
+    const NOT: &[&str] = &[
+        "dont want",
+        "not leave",
+        "dont need",
+        "no need",
+        "left a message",
+        "didnt",
+        "never",
+        // "Hang on, let me jot down the tracking number"; a note for the driver.
+        "let me jot",
+        "let me write",
+        "let me note",
+        "let me make a note",
+        "let me take",
+        "ill jot",
+        "ill write",
+        "ill note",
+        "hang on",
+        "driver",
+        "courier",
+    ];
     has_any(&p, ASKS) && !has_any(&p, NOT)
 }
 
@@ -202,11 +237,29 @@ pub(super) fn asks_for_someone_named(text: &str) -> bool {
         && !leaves_word(text)
 }
 
+/// The caller asks where to write ("what's the email address for press enquiries", "is there a
+/// postal address for returns"), with nothing of theirs given: a question about the shop.
+pub(super) fn asks_for_an_address(text: &str) -> bool {
+    const ADDRESS: &[&str] = &[
+        "email address",
+        "e mail address",
+        "postal address",
+        "address for",
+        "email for",
+        "could email",
+        "can email",
+        "to email",
+        "to write to",
+    ];
+    let p = plain(text);
+    has_any(&p, ADDRESS) && !has_any(&p, &["my", "me", "us", "we", "our"])
+}
+
 /// The caller asks what they are talking to ("are you a robot", "is this an AI"): a question
 /// about the agent, not a request for a person.
 pub(super) fn asks_what_it_is(text: &str) -> bool {
     let t = plain(text);
-    const ASKS: &[&str] = &["are you", "is this", "am i talking to", "am i speaking to"];
+    const ASKS: &[&str] = &["are you", "is this", "is it", "am i talking to", "am i speaking to"];
     const WHAT: &[&str] = &[
         "robot",
         "bot",
@@ -244,6 +297,11 @@ pub(super) fn asks_for_a_call_back(text: &str) -> bool {
         "ring me later",
         "call me tomorrow",
         "ring me tomorrow",
+        "holler back",
+        "give me a holler",
+        "a call back",
+        "a callback",
+        "return my call",
     ];
     const PROMISED: &[&str] = &[
         "would call",
@@ -259,11 +317,20 @@ pub(super) fn asks_for_a_call_back(text: &str) -> bool {
         "still",
         "was told",
         "were told",
+        "waiting",
+        "nobody",
+        "no one",
+        "asked",
+        "requested",
+        "already",
+        "heard nothing",
     ];
     let words = words_of(text);
     // "Get the manager to phone me", "have Dave ring me".
     let have_them_call = words.iter().enumerate().any(|(i, w)| {
-        (w == "get" || w == "have")
+        (["get", "have"].contains(&w.as_str())
+            || (["tell", "ask"].contains(&w.as_str())
+                && words.get(i + 1).is_some_and(|n| !["me", "you", "us"].contains(&n.as_str()))))
             && words[i + 1..(i + 6).min(words.len())]
                 .windows(2)
                 .any(|pair| ["call", "phone", "ring"].contains(&pair[0].as_str()) && pair[1] == "me")

@@ -62,6 +62,8 @@ pub fn file_set(id: char) -> anyhow::Result<&'static Phrasings> {
         'H' => include_str!("set_h.tsv"),
         'I' => include_str!("set_i.tsv"),
         'J' => include_str!("set_j.tsv"),
+        'K' => include_str!("set_k.tsv"),
+        'L' => include_str!("set_l.tsv"),
         other => anyhow::bail!("no set {other} in a file"),
     };
     let set = read_phrasings(text)?;
@@ -175,10 +177,10 @@ pub fn read_phrasings(text: &str) -> anyhow::Result<&'static Phrasings> {
 /// A set's name as given on the command line (`a` or `A`).
 fn set_name(s: &str) -> Result<char, String> {
     match s.trim().to_ascii_uppercase().as_str() {
-        one @ ("A" | "B" | "C" | "D" | "E" | "F" | "G" | "H" | "I" | "J") => {
+        one @ ("A" | "B" | "C" | "D" | "E" | "F" | "G" | "H" | "I" | "J" | "K" | "L") => {
             Ok(one.chars().next().unwrap_or('A'))
         }
-        other => Err(format!("no set {other:?}: the sets are A to J")),
+        other => Err(format!("no set {other:?}: the sets are A to L")),
     }
 }
 
@@ -424,12 +426,14 @@ pub async fn intents(opts: BenchIntentsOptions) -> anyhow::Result<()> {
     println!();
     let chosen = opts.sets.clone().unwrap_or_else(|| match opts.phrasings {
         Some(_) => Vec::new(),
-        None => vec!['A', 'C', 'D', 'E', 'F', 'G', 'I', 'J', 'H', 'B'],
+        None => vec!['A', 'C', 'D', 'E', 'F', 'G', 'I', 'J', 'K', 'L', 'H', 'B'],
     });
     // The development sets first, then the sets not tuned on (H, B), whose misses are not
     // printed (whoever reads them would be tuning on them).
     let mut measured: Vec<(String, &'static Phrasings, bool)> = Vec::new();
-    for id in ['A', 'C', 'D', 'E', 'F', 'G', 'I', 'J', 'H', 'B'].into_iter().filter(|id| chosen.contains(id))
+    for id in ['A', 'C', 'D', 'E', 'F', 'G', 'I', 'J', 'K', 'L', 'H', 'B']
+        .into_iter()
+        .filter(|id| chosen.contains(id))
     {
         match SETS.iter().find(|(i, ..)| *i == id) {
             Some(&(_, name, set, misses)) => measured.push((name.to_string(), set, misses)),
@@ -530,9 +534,19 @@ mod tests {
         assert!(read_phrasings("# nothing\n").is_err());
         let size = |id| file_set(id).expect("the set reads").iter().map(|(_, l)| l.len()).sum::<usize>();
         assert_eq!(
-            (size('D'), size('E'), size('F'), size('G'), size('H'), size('I'), size('J')),
-            (243, 255, 292, 244, 220, 213, 236)
+            (
+                size('D'),
+                size('E'),
+                size('F'),
+                size('G'),
+                size('H'),
+                size('I'),
+                size('J'),
+                size('K'),
+                size('L')
+            ),
+            (243, 255, 292, 244, 220, 213, 236, 214, 195)
         );
-        assert!(file_set('K').is_err());
+        assert!(file_set('M').is_err());
     }
 }
