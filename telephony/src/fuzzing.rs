@@ -144,7 +144,14 @@ pub fn webrtc_offer(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let local: SocketAddr = "192.0.2.1:40000".parse().expect("literal");
     let base = std::time::Instant::now();
-    let Ok((leg, answer)) = crate::media::webrtc::WebRtcLeg::answer(base, 0, local, local, &text) else {
+    let Ok((leg, answer)) = crate::media::webrtc::WebRtcLeg::answer(
+        crate::media::webrtc::BrowserCodecs::Opus,
+        base,
+        0,
+        local,
+        local,
+        &text,
+    ) else {
         return;
     };
     let _ = leg.codec_name();

@@ -2,14 +2,15 @@
 //! Chromium with fake devices): the agent picks a microphone, the choice is kept and used for
 //! the next call (its track is that device's), a speaker chosen during a call takes its audio;
 //! an incoming call rings in the page until it is answered. A registration the server refuses
-//! is retried with fresh credentials (the agent moved to another extension meanwhile).
+//! is retried with fresh credentials (the agent moved to another extension meanwhile). A server
+//! told to give browsers G.711 only answers Chromium with PCMU, and both ends hear each other.
 
 use serde_json::json;
 use std::time::Duration;
 use switchboard_tests::workspace::{alice_in_browser, bob_calls_alice, wait_line};
 use switchboard_tests::{
-    add_carol, assert_no_page_errors, free_udp_port, get_json, http, login, require_program, wait_registered,
-    Server,
+    add_carol, assert_no_page_errors, browser_hears, find_file, free_udp_port, get_json, http, login,
+    require_program, tone_of, wait_registered, Server,
 };
 
 #[tokio::test]
@@ -150,6 +151,40 @@ async fn the_workspace_refreshes_the_status_only_while_it_is_shown() {
     b.run(json!({"do": "evaluate", "expression": "(location.hash = '#/workspace', true)"})).await;
     b.run(json!({"do": "visible", "selector": "#workspace-page"})).await;
     b.run(json!({"do": "waitUntil", "expression": "window.statusAsks >= 2", "timeout": 6000})).await;
+    assert_no_page_errors(&mut b).await;
+    b.close().await;
+}
+
+/// `--browser-codecs g711`: Chromium's offer is answered with PCMU only (nothing transcoded
+/// toward Bob's G.711 phone), and each end hears the other's tone.
+#[tokio::test]
+async fn a_server_told_to_use_g711_for_browsers_answers_chromium_with_pcmu() {
+    if !require_program("baresip") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sip = format!("127.0.0.1:{}", free_udp_port());
+    let env = [("SWITCHBOARD_BROWSER_CODECS", "g711")];
+    let server = Server::start(&dir.path().join("data"), &["--demo", "--sip", &sip], &env).unwrap();
+    let Some(mut b) = alice_in_browser(&server, dir.path(), 1000.0).await else { return };
+    let (bob, rec_b) = bob_calls_alice(dir.path(), &sip, 30.0);
+    wait_line(&mut b, 0, "ringing").await;
+    b.run(json!({"do": "click", "selector": "#call-banner button.accept"})).await;
+    wait_line(&mut b, 0, "talking").await;
+    bob.wait_for("Call established", Duration::from_secs(10)).unwrap();
+    let sdp = b
+        .run(json!({"do": "evaluate", "expression": "window.switchboardPhone.lines[0].session.connection.remoteDescription.sdp"}))
+        .await;
+    let sdp = sdp["value"].as_str().unwrap().to_ascii_lowercase();
+    assert!(sdp.contains("pcmu/8000") && !sdp.contains("opus"), "{sdp}");
+    let heard = browser_hears(&mut b, 440.0).await;
+    eprintln!("the browser hears Bob over PCMU: {heard}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.run(json!({"do": "click", "selector": ".line[data-line='0'] button.danger"})).await;
+    wait_line(&mut b, 0, "idle").await;
+    bob.wait_for("terminated", Duration::from_secs(10)).unwrap();
+    let (rms, hz) = tone_of(&find_file(&rec_b, "-dec.wav").unwrap()).unwrap();
+    assert!((hz - 1000.0).abs() < 60.0 && rms > 0.02, "Bob heard {hz:.0} Hz at {rms:.3}");
     assert_no_page_errors(&mut b).await;
     b.close().await;
 }

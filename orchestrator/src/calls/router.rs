@@ -47,6 +47,8 @@ pub struct SipOptions {
     pub rtp_ports: (u16, u16),
     /// Advertised to browsers for media when set (NAT).
     pub public_ip: Option<IpAddr>,
+    /// What browsers' legs offer and accept.
+    pub browser_codecs: switchboard_telephony::media::webrtc::BrowserCodecs,
     pub data_dir: std::path::PathBuf,
     /// Per-source request limits (flood protection).
     pub flood: switchboard_telephony::sip::flood::FloodConfig,
@@ -199,6 +201,7 @@ pub async fn start(
         pool: pool.clone(),
         bind: if options.public_ip.is_some() { IpAddr::from([0, 0, 0, 0]) } else { media_ip },
         advertise: options.public_ip,
+        codecs: options.browser_codecs,
     };
     let config = SipConfig {
         webrtc: Some(webrtc),

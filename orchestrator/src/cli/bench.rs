@@ -96,6 +96,7 @@ async fn rig(opts: &BenchSipOptions) -> anyhow::Result<Rig> {
         bind: sip.parse()?,
         rtp_ports: opts.rtp_ports,
         public_ip: None,
+        browser_codecs: Default::default(),
         data_dir: dir.path().to_path_buf(),
         flood: Default::default(),
     };

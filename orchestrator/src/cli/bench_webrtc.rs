@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use switchboard_telephony::media::gateway::{Gateways, WebRtcConfig};
 use switchboard_telephony::media::relay::{PortPool, Relay};
 use switchboard_telephony::media::rtp;
+use switchboard_telephony::media::webrtc::BrowserCodecs;
 use switchboard_telephony::media::webrtc_peer::WebRtcPeer;
 use switchboard_telephony::sip::b2bua::{CallId, Side, WebRtcMedia};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -37,6 +38,9 @@ pub struct BenchWebrtcOptions {
     /// UDP ports for relays and WebRTC legs.
     #[arg(long, default_value = "30000-39998", value_parser = parse_port_range)]
     pub rtp_ports: (u16, u16),
+    /// What the browsers' legs use: `opus` (transcoded to G.711) or `g711` (no transcoding).
+    #[arg(long, default_value = "opus", value_parser = super::options::parse_browser_codecs)]
+    pub browser_codecs: BrowserCodecs,
     /// (Internal) be the browsers and carriers of a parent benchmark.
     #[arg(long, hide = true)]
     pub peers: bool,
@@ -49,7 +53,8 @@ pub async fn webrtc(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
     super::options::media_threads()?;
     let ip: IpAddr = [127, 0, 0, 1].into();
     let pool = Arc::new(PortPool::new(opts.rtp_ports.0, opts.rtp_ports.1));
-    let mut gateways = Gateways::new(WebRtcConfig { pool: pool.clone(), bind: ip, advertise: None });
+    let codecs = opts.browser_codecs;
+    let mut gateways = Gateways::new(WebRtcConfig { pool: pool.clone(), bind: ip, advertise: None, codecs });
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["bench", "webrtc", "--peers", "--calls", &opts.calls.to_string()])
         .args(["--seconds", &opts.seconds.to_string()])
@@ -60,8 +65,12 @@ pub async fn webrtc(opts: BenchWebrtcOptions) -> anyhow::Result<()> {
         .context("start the browsers' process")?;
     let mut to_child = child.stdin.take().context("stdin")?;
     let mut from_child = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let coding = match codecs {
+        BrowserCodecs::Opus => "Opus",
+        BrowserCodecs::G711 => "PCMU, nothing transcoded",
+    };
     println!(
-        "WebRTC: {} browser calls (Opus, DTLS-SRTP, ICE-lite) bridged to G.711 carrier legs for {} s",
+        "WebRTC: {} browser calls ({coding}, DTLS-SRTP, ICE-lite) bridged to G.711 carrier legs for {} s",
         opts.calls, opts.seconds
     );
     let mut relays = Vec::new();

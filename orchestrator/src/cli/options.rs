@@ -51,7 +51,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Checks a `LO-HI` RTP port range.
 /// A `ws://` or `wss://` URL (where browsers connect their SIP WebSocket).
 pub fn parse_websocket_url(s: &str) -> Result<String, String> {
     let rest = s.strip_prefix("wss://").or_else(|| s.strip_prefix("ws://"));
@@ -63,6 +62,18 @@ pub fn parse_websocket_url(s: &str) -> Result<String, String> {
     }
 }
 
+/// What browsers' legs use: `opus` (Opus first, G.711 for a browser without it) or `g711`
+/// (PCMU/PCMA only: no transcoding toward G.711 carriers).
+pub fn parse_browser_codecs(s: &str) -> Result<switchboard_telephony::media::webrtc::BrowserCodecs, String> {
+    use switchboard_telephony::media::webrtc::BrowserCodecs;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "opus" => Ok(BrowserCodecs::Opus),
+        "g711" | "g.711" | "pcmu" => Ok(BrowserCodecs::G711),
+        other => Err(format!("'{other}' is not a browser codec choice: opus or g711")),
+    }
+}
+
+/// Checks a `LO-HI` RTP port range.
 pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     let (lo, hi) = s.split_once('-').ok_or("expected LO-HI, e.g. 10000-20000")?;
     let lo: u16 = lo.trim().parse().map_err(|_| format!("'{lo}' is not a port"))?;
@@ -218,6 +229,15 @@ mod tests {
         for bad in ["https://x", "wss://", "ws:///x", "wss://a b", "sip.example.com"] {
             assert!(parse_websocket_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn browser_codec_choices() {
+        use switchboard_telephony::media::webrtc::BrowserCodecs;
+        assert_eq!(parse_browser_codecs("opus"), Ok(BrowserCodecs::Opus));
+        assert_eq!(parse_browser_codecs(" G711 "), Ok(BrowserCodecs::G711));
+        let bad = parse_browser_codecs("speex").unwrap_err();
+        assert!(bad.contains("opus or g711"), "{bad}");
     }
 
     #[test]

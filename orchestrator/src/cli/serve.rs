@@ -25,6 +25,11 @@ pub struct ServeOptions {
     /// (a public address in front of NAT).
     #[arg(long, env = "SWITCHBOARD_PUBLIC_IP")]
     pub public_ip: Option<std::net::IpAddr>,
+    /// Codecs for browsers' media: `opus` (Opus, G.711 for a browser without it) or `g711`
+    /// (PCMU/PCMA only: nothing to transcode toward G.711 carriers, about half the CPU per
+    /// browser call, at 64 kbit/s and without Opus's loss concealment; for good networks).
+    #[arg(long, env = "SWITCHBOARD_BROWSER_CODECS", default_value = "opus", value_parser = super::options::parse_browser_codecs)]
+    pub browser_codecs: switchboard_telephony::media::webrtc::BrowserCodecs,
     /// Load the demo account (idempotent) and print its logins.
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
@@ -215,6 +220,7 @@ pub async fn run(opts: ServeOptions) -> anyhow::Result<()> {
         bind: opts.sip,
         rtp_ports: opts.rtp_ports,
         public_ip: opts.public_ip,
+        browser_codecs: opts.browser_codecs,
         data_dir: opts.data.data_dir.clone(),
         flood: opts.flood(),
     };

@@ -8,7 +8,7 @@
 //! browser calls or is rung, and releases the leg when the call ends.
 
 use super::relay::{self, Attached, BrowserLink, PortPool};
-use super::webrtc::WebRtcLeg;
+use super::webrtc::{BrowserCodecs, WebRtcLeg};
 use crate::sip::b2bua::{CallId, Side, WebRtcMedia, WebRtcSide};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,7 +17,11 @@ use std::time::Instant;
 
 impl std::fmt::Debug for WebRtcConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebRtcConfig").field("bind", &self.bind).field("advertise", &self.advertise).finish()
+        f.debug_struct("WebRtcConfig")
+            .field("bind", &self.bind)
+            .field("advertise", &self.advertise)
+            .field("codecs", &self.codecs)
+            .finish()
     }
 }
 
@@ -29,6 +33,8 @@ pub struct WebRtcConfig {
     pub bind: IpAddr,
     /// The address in our ICE candidate (a public address in front of NAT); `bind` when None.
     pub advertise: Option<IpAddr>,
+    /// What browsers' legs offer and accept.
+    pub codecs: BrowserCodecs,
 }
 
 struct Running {
@@ -92,15 +98,16 @@ impl WebRtcMedia for Gateways {
         relay: SocketAddr,
         offer: &str,
     ) -> Result<WebRtcSide, String> {
-        let offer = offer.to_string();
+        let (offer, codecs) = (offer.to_string(), self.config.codecs);
         self.open(call, side, relay, move |base, now, local, advertised| {
-            WebRtcLeg::answer(base, now, local, advertised, &offer).map_err(|e| e.to_string())
+            WebRtcLeg::answer(codecs, base, now, local, advertised, &offer).map_err(|e| e.to_string())
         })
     }
 
     fn offer(&mut self, call: CallId, side: Side, relay: SocketAddr) -> Result<WebRtcSide, String> {
-        self.open(call, side, relay, |base, now, local, advertised| {
-            WebRtcLeg::offer(base, now, local, advertised).map_err(|e| e.to_string())
+        let codecs = self.config.codecs;
+        self.open(call, side, relay, move |base, now, local, advertised| {
+            WebRtcLeg::offer(codecs, base, now, local, advertised).map_err(|e| e.to_string())
         })
     }
 

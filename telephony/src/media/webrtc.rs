@@ -123,8 +123,19 @@ fn audio_mid(sdp: &str) -> Option<Mid> {
     None
 }
 
-fn config() -> RtcConfig {
-    RtcConfig::new()
+/// The codecs a browser leg offers and accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BrowserCodecs {
+    /// Opus first (narrowband here, FEC on), G.711 for a browser that has no Opus.
+    #[default]
+    Opus,
+    /// G.711 only (PCMU, then PCMA): nothing to transcode toward G.711 carriers and phones, at
+    /// 64 kbit/s and without Opus's concealment of lost packets; for browsers on a good network.
+    G711,
+}
+
+fn config(codecs: BrowserCodecs) -> RtcConfig {
+    let config = RtcConfig::new()
         .set_ice_lite(true)
         // Only the media id (BUNDLE): no transport-wide congestion control feedback, which a
         // single audio stream of fixed rate has no use for and which would wake the leg ten
@@ -132,22 +143,15 @@ fn config() -> RtcConfig {
         .clear_extension_map()
         .set_extension(4, Extension::RtpMid)
         .clear_codecs()
-        .enable_opus(true, false)
-        .enable_pcmu(true, false)
-        .enable_pcma(true, false)
-        .set_stats_interval(None)
+        .set_stats_interval(None);
+    let config = match codecs {
+        BrowserCodecs::Opus => config.enable_opus(true, false),
+        BrowserCodecs::G711 => config,
+    };
+    config.enable_pcmu(true, false).enable_pcma(true, false)
 }
 
 impl WebRtcLeg {
-    fn new(
-        base: Instant,
-        now_ms: u64,
-        local: SocketAddr,
-        advertised: SocketAddr,
-    ) -> Result<Self, WebRtcError> {
-        Self::with_config(config(), base, now_ms, local, advertised)
-    }
-
     fn with_config(
         config: RtcConfig,
         base: Instant,
@@ -188,13 +192,14 @@ impl WebRtcLeg {
     /// Answers a browser's offer: the leg and our answer. `local` is the socket the browser's
     /// packets reach, `advertised` the address put in our candidate (the same unless NAT).
     pub fn answer(
+        codecs: BrowserCodecs,
         base: Instant,
         now_ms: u64,
         local: SocketAddr,
         advertised: SocketAddr,
         offer: &str,
     ) -> Result<(Self, String), WebRtcError> {
-        Self::answer_with(config(), base, now_ms, local, advertised, offer)
+        Self::answer_with(config(codecs), base, now_ms, local, advertised, offer)
     }
 
     /// `answer` with our ICE credentials fixed, so that fuzzing can address STUN to us.
@@ -206,7 +211,8 @@ impl WebRtcLeg {
         offer: &str,
     ) -> Result<(Self, String), WebRtcError> {
         let creds = str0m::IceCreds { ufrag: ufrag.into(), pass: pass.into() };
-        Self::answer_with(config().set_local_ice_credentials(creds), base, 0, local, local, offer)
+        let config = config(BrowserCodecs::Opus).set_local_ice_credentials(creds);
+        Self::answer_with(config, base, 0, local, local, offer)
     }
 
     fn answer_with(
@@ -231,12 +237,13 @@ impl WebRtcLeg {
 
     /// Offers audio to a browser: the leg and our offer (see [`WebRtcLeg::accept_answer`]).
     pub fn offer(
+        codecs: BrowserCodecs,
         base: Instant,
         now_ms: u64,
         local: SocketAddr,
         advertised: SocketAddr,
     ) -> Result<(Self, String), WebRtcError> {
-        let mut leg = Self::new(base, now_ms, local, advertised)?;
+        let mut leg = Self::with_config(config(codecs), base, now_ms, local, advertised)?;
         let mut change = leg.rtc.sdp_api();
         let mid = change.add_media(MediaKind::Audio, MediaDirection::SendRecv, None, None, None);
         let (offer, pending) = change.apply().ok_or_else(|| WebRtcError::Rtc("no offer".into()))?;
@@ -513,7 +520,8 @@ mod tests {
     fn answers_a_chromium_offer() {
         let base = Instant::now();
         let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let (leg, answer) = WebRtcLeg::answer(base, 0, local, local, CHROMIUM_OFFER).unwrap();
+        let (leg, answer) =
+            WebRtcLeg::answer(BrowserCodecs::Opus, base, 0, local, local, CHROMIUM_OFFER).unwrap();
         if let Ok(path) = std::env::var("WEBRTC_ANSWER_OUT") {
             std::fs::write(path, &answer).unwrap();
         }
@@ -530,5 +538,30 @@ mod tests {
             answer.contains("useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n"),
             "{answer}"
         );
+    }
+
+    #[test]
+    fn answers_a_chromium_offer_with_g711_when_told_to() {
+        let base = Instant::now();
+        let local: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let (leg, answer) =
+            WebRtcLeg::answer(BrowserCodecs::G711, base, 0, local, local, CHROMIUM_OFFER).unwrap();
+        assert_eq!(leg.codec_name(), "PCMU");
+        assert!(!answer.to_ascii_lowercase().contains("opus"), "{answer}");
+        assert!(answer.contains("a=rtpmap:0 PCMU/8000"), "{answer}");
+        // A browser with no G.711 at all (PCMU and PCMA left out of its formats) gets a clear
+        // refusal.
+        let opus_only: String = CHROMIUM_OFFER
+            .lines()
+            .filter(|l| !l.contains("PCMU") && !l.contains("PCMA"))
+            .map(|l| match l.strip_prefix("m=audio ") {
+                Some(rest) => {
+                    let formats: Vec<&str> = rest.split(' ').filter(|f| !["0", "8"].contains(f)).collect();
+                    format!("m=audio {}\r\n", formats.join(" "))
+                }
+                None => format!("{l}\r\n"),
+            })
+            .collect();
+        assert!(WebRtcLeg::answer(BrowserCodecs::G711, base, 0, local, local, &opus_only).is_err());
     }
 }

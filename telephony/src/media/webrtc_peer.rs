@@ -1,8 +1,9 @@
 //! The browser's end of a WebRTC call, sans-IO, for benchmarks and tests that need many
-//! browsers without Chromium: full ICE (it offers, so it controls), DTLS client, SRTP, Opus
-//! (it sends one 20 ms Opus packet of a tone again and again, so a crowd of peers costs little).
-//! What it hears is counted, not decoded.
+//! browsers without Chromium: full ICE (it offers, so it controls), DTLS client, SRTP, Opus or
+//! PCMU as the answer chose (it sends one 20 ms packet of a tone again and again, so a crowd of
+//! peers costs little). What it hears is counted, not decoded.
 
+use super::endpoint::G711;
 use super::webrtc::WebRtcError;
 use audiopus::coder::Encoder;
 use audiopus::{Application, Channels, SampleRate};
@@ -22,6 +23,8 @@ pub struct WebRtcPeer {
     mid: Mid,
     pending: Option<SdpPendingOffer>,
     packet: Vec<u8>,
+    /// The same tone in PCMU, for an answer without Opus.
+    pcmu: Vec<u8>,
     sent_time: u64,
     timeout: Instant,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -37,20 +40,28 @@ pub struct WebRtcPeer {
 fn tone_packet() -> Result<Vec<u8>, WebRtcError> {
     let encoder = Encoder::new(SampleRate::Hz8000, Channels::Mono, Application::Voip)
         .map_err(|e| WebRtcError::Opus(e.to_string()))?;
-    let frame: Vec<i16> = (0..160)
-        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 8_000.0).sin() * 8000.0) as i16)
-        .collect();
+    let frame = tone();
     let mut buf = [0u8; 400];
     let n = encoder.encode(&frame, &mut buf).map_err(|e| WebRtcError::Opus(e.to_string()))?;
     Ok(buf.get(..n).unwrap_or_default().to_vec())
+}
+
+/// 20 ms of a 440 Hz tone at 8 kHz (a whole number of periods would need 50 ms; the seam once
+/// a packet is a click that a tone test does not mind).
+fn tone() -> Vec<i16> {
+    (0..160).map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 8_000.0).sin() * 8000.0) as i16).collect()
 }
 
 impl WebRtcPeer {
     /// A peer on `local` (its socket) and its offer.
     pub fn offer(base: Instant, now_ms: u64, local: SocketAddr) -> Result<(Self, String), WebRtcError> {
         let now = base + Duration::from_millis(now_ms);
-        let mut rtc =
-            RtcConfig::new().clear_codecs().enable_opus(true, false).set_stats_interval(None).build(now);
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_pcmu(true, false)
+            .set_stats_interval(None)
+            .build(now);
         let candidate = Candidate::host(local, "udp").map_err(|e| WebRtcError::Rtc(e.to_string()))?;
         rtc.add_local_candidate(candidate);
         let mut change = rtc.sdp_api();
@@ -63,6 +74,7 @@ impl WebRtcPeer {
             mid,
             pending: Some(pending),
             packet: tone_packet()?,
+            pcmu: G711::Ulaw.encode(&tone()),
             sent_time: 0,
             timeout: now,
             out: VecDeque::new(),
@@ -125,13 +137,15 @@ impl WebRtcPeer {
         }
         let now = self.at(now_ms);
         let Some(writer) = self.rtc.writer(self.mid) else { return };
-        let Some(pt) = writer.payload_params().find(|p| p.spec().codec == WireCodec::Opus).map(|p| p.pt())
-        else {
-            return;
+        let find = |codec| writer.payload_params().find(|p| p.spec().codec == codec).map(|p| p.pt());
+        let (pt, packet, clock, step) = match (find(WireCodec::Opus), find(WireCodec::PCMU)) {
+            (Some(pt), _) => (pt, &self.packet, Frequency::FORTY_EIGHT_KHZ, 960),
+            (None, Some(pt)) => (pt, &self.pcmu, Frequency::EIGHT_KHZ, 160),
+            (None, None) => return,
         };
-        let time = MediaTime::new(self.sent_time, Frequency::FORTY_EIGHT_KHZ);
-        if writer.write(pt, now, time, self.packet.clone()).is_ok() {
-            self.sent_time += 960;
+        let time = MediaTime::new(self.sent_time, clock);
+        if writer.write(pt, now, time, packet.clone()).is_ok() {
+            self.sent_time += step;
             self.sent += 1;
             self.drain();
         }
@@ -163,20 +177,30 @@ impl WebRtcPeer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::webrtc::{WebRtcEvent, WebRtcLeg};
+    use crate::media::webrtc::{BrowserCodecs, WebRtcEvent, WebRtcLeg};
 
     /// A peer and our leg, wired to each other in memory on a virtual clock: ICE, DTLS and
     /// SRTP come up, the peer's Opus arrives at the leg as 20 ms frames of the tone, and what
     /// the leg sends reaches the peer.
     #[test]
     fn a_peer_and_a_leg_connect_and_carry_audio_on_a_virtual_clock() {
+        connect_and_talk(BrowserCodecs::Opus, "opus");
+    }
+
+    /// The same with a leg told to use G.711 only: PCMU both ways, nothing transcoded.
+    #[test]
+    fn a_g711_leg_carries_pcmu_on_a_virtual_clock() {
+        connect_and_talk(BrowserCodecs::G711, "PCMU");
+    }
+
+    fn connect_and_talk(codecs: BrowserCodecs, codec: &str) {
         let base = Instant::now();
         let (peer_addr, leg_addr): (SocketAddr, SocketAddr) =
             ("127.0.0.1:50000".parse().unwrap(), "127.0.0.1:40000".parse().unwrap());
         let (mut peer, offer) = WebRtcPeer::offer(base, 0, peer_addr).unwrap();
-        let (mut leg, answer) = WebRtcLeg::answer(base, 0, leg_addr, leg_addr, &offer).unwrap();
+        let (mut leg, answer) = WebRtcLeg::answer(codecs, base, 0, leg_addr, leg_addr, &offer).unwrap();
         peer.accept_answer(&answer).unwrap();
-        assert_eq!(leg.codec_name(), "opus");
+        assert_eq!(leg.codec_name(), codec);
         let mut heard = Vec::new();
         let mut connected = false;
         for now in (0..3000u64).step_by(5) {

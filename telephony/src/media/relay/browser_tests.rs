@@ -57,7 +57,12 @@ async fn a_browser_on_a_relay_side_talks_with_a_phone_and_is_released() {
     let ip: IpAddr = [127, 0, 0, 1].into();
     let pool = Arc::new(PortPool::new(42000, 42200));
     let relay = Relay::start(pool.bind(ip).await.unwrap(), pool.bind(ip).await.unwrap(), None).unwrap();
-    let mut gateways = Gateways::new(WebRtcConfig { pool: pool.clone(), bind: ip, advertise: None });
+    let mut gateways = Gateways::new(WebRtcConfig {
+        pool: pool.clone(),
+        bind: ip,
+        advertise: None,
+        codecs: Default::default(),
+    });
     let base = Instant::now();
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let (mut peer, offer) = WebRtcPeer::offer(base, 0, socket.local_addr().unwrap()).unwrap();
