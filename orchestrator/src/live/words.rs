@@ -183,7 +183,6 @@ pub fn asks_to_be_put_through(text: &str) -> bool {
         "put me over to",
         "put me to",
         "put me onto",
-        "patch me through",
         "patch me",
         "hand me over",
         "hand me to",

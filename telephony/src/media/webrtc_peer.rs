@@ -22,15 +22,15 @@ pub struct WebRtcPeer {
     local: SocketAddr,
     mid: Mid,
     pending: Option<SdpPendingOffer>,
-    packet: Vec<u8>,
-    /// The same tone in PCMU, for an answer without Opus.
+    /// 20 ms of the tone in Opus, and the same in PCMU (for an answer without Opus).
+    opus: Vec<u8>,
     pcmu: Vec<u8>,
     sent_time: u64,
     timeout: Instant,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     connected: bool,
     failed: bool,
-    /// Opus packets sent, and media packets received.
+    /// Tone packets sent (Opus or PCMU), and media packets received.
     pub sent: u64,
     pub received: u64,
 }
@@ -73,7 +73,7 @@ impl WebRtcPeer {
             local,
             mid,
             pending: Some(pending),
-            packet: tone_packet()?,
+            opus: tone_packet()?,
             pcmu: G711::Ulaw.encode(&tone()),
             sent_time: 0,
             timeout: now,
@@ -139,7 +139,7 @@ impl WebRtcPeer {
         let Some(writer) = self.rtc.writer(self.mid) else { return };
         let find = |codec| writer.payload_params().find(|p| p.spec().codec == codec).map(|p| p.pt());
         let (pt, packet, clock, step) = match (find(WireCodec::Opus), find(WireCodec::PCMU)) {
-            (Some(pt), _) => (pt, &self.packet, Frequency::FORTY_EIGHT_KHZ, 960),
+            (Some(pt), _) => (pt, &self.opus, Frequency::FORTY_EIGHT_KHZ, 960),
             (None, Some(pt)) => (pt, &self.pcmu, Frequency::EIGHT_KHZ, 160),
             (None, None) => return,
         };

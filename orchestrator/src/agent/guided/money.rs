@@ -102,3 +102,29 @@ pub(super) fn balance_of_a_thing(text: &str) -> bool {
     let p = plain(text);
     (has_any(&p, OF_A_THING) && !has_any(&p, MONEY)) || has_any(&p, &["balance transfer"])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callers_own_balance() {
+        assert!(about_own_balance("is there any money on my account from that refund that i can use"));
+        assert!(about_own_balance("how much is left on the gif card ending four four two one"));
+        assert!(!about_own_balance("the parcel was left on the doorstep"));
+        assert!(about_own_balance("could you check my balance, there's something left on the voucher"));
+        assert!(about_own_balance("how much do I owe you"));
+        assert!(!about_own_balance("what is the balance of this bike like"));
+        assert!(about_own_balance("i'd like to know where my account stands"));
+        assert!(about_own_balance("can you confirm the amount of my last payment"));
+    }
+
+    #[test]
+    fn a_balance_that_is_a_things() {
+        assert!(balance_of_a_thing("how is the balance on the folding chair is it stable"));
+        assert!(!balance_of_a_thing("what's the balance on the account please"));
+        assert!(!balance_of_a_thing("can you tell me the balance on my gift card"));
+        assert!(!balance_of_a_thing("whats the balance on the giftcard"));
+        assert!(balance_of_a_thing("what is the balance of this bike like"));
+    }
+}
