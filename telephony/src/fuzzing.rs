@@ -138,26 +138,23 @@ pub fn sdp(data: &[u8]) {
     }
 }
 
-/// A browser's offer, any text: str0m reads it (or refuses it) and our WebRTC leg answers;
-/// an answer we give is one our own SDP layer reads as a browser's stream.
+/// A browser's offer, any text: str0m reads it (or refuses it) and our WebRTC leg answers,
+/// with Opus or with G.711 only; an answer we give is one our own SDP layer reads as a
+/// browser's stream.
 pub fn webrtc_offer(data: &[u8]) {
+    use crate::media::webrtc::{BrowserCodecs, WebRtcLeg};
     let text = String::from_utf8_lossy(data);
     let local: SocketAddr = "192.0.2.1:40000".parse().expect("literal");
     let base = std::time::Instant::now();
-    let Ok((leg, answer)) = crate::media::webrtc::WebRtcLeg::answer(
-        crate::media::webrtc::BrowserCodecs::Opus,
-        base,
-        0,
-        local,
-        local,
-        &text,
-    ) else {
-        return;
-    };
-    let _ = leg.codec_name();
-    let ours = sdp::parse_audio(&answer)
-        .unwrap_or_else(|e| panic!("our WebRTC answer does not parse: {e}\n{answer}"));
-    assert!(ours.webrtc, "our answer is not a WebRTC stream\n{answer}");
+    for codecs in [BrowserCodecs::Opus, BrowserCodecs::G711] {
+        let Ok((leg, answer)) = WebRtcLeg::answer(codecs, base, 0, local, local, &text) else {
+            continue;
+        };
+        let _ = leg.codec_name();
+        let ours = sdp::parse_audio(&answer)
+            .unwrap_or_else(|e| panic!("our WebRTC answer does not parse: {e}\n{answer}"));
+        assert!(ours.webrtc, "our answer is not a WebRTC stream\n{answer}");
+    }
 }
 
 /// Datagrams at a browser leg's socket (each input is cut into several by its own bytes):
