@@ -15,6 +15,9 @@
 use crate::vad::FRAME_MS;
 use std::collections::VecDeque;
 
+mod reading;
+pub use reading::{reading, sounds_complete, sounds_unfinished, Reading};
+
 /// Per-agent tuning (all times in ms of audio).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TurnConfig {
@@ -133,40 +136,6 @@ pub struct TurnDetector {
     /// The pause restarted after a blip of voice: report it once it is `stop_ms` long.
     restop: bool,
     events: VecDeque<TurnEvent>,
-}
-
-/// Words a sentence does not end on.
-const UNFINISHED: &[&str] = &[
-    "and", "or", "but", "so", "because", "um", "uh", "er", "erm", "hmm", "the", "a", "an", "my", "is", "to",
-    "of", "for", "with", "like", "then", "it's", "its", "number", "was", "are", "i'm", "at", "in", "on",
-    "from", "your", "our",
-];
-
-/// Whether a partial transcript sounds like the caller is still in the middle of something.
-pub fn sounds_unfinished(text: &str) -> bool {
-    let t = text.trim();
-    if t.is_empty() {
-        return false;
-    }
-    if t.ends_with(',') || t.ends_with('-') || t.ends_with("...") {
-        return true;
-    }
-    let last = t
-        .split_whitespace()
-        .next_back()
-        .unwrap_or_default()
-        .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
-        .to_lowercase();
-    UNFINISHED.contains(&last.as_str())
-}
-
-/// Whether a transcript reads as a finished sentence: it ends with a full stop, question mark or
-/// exclamation mark (the recogniser punctuates from the prosody) and not on a word sentences
-/// do not end on.
-pub fn sounds_complete(text: &str) -> bool {
-    let t = text.trim().trim_end_matches(['"', '\'', ')']);
-    let ends = t.ends_with(['.', '?', '!']) && !t.ends_with("...") && !t.ends_with('…');
-    ends && t.chars().any(char::is_alphanumeric) && !t.starts_with(['[', '(']) && !sounds_unfinished(t)
 }
 
 impl TurnDetector {
@@ -436,9 +405,9 @@ mod tests {
     fn a_patient_detector_waits_a_second_even_for_a_finished_sentence() {
         let mut d = TurnDetector::new(TurnConfig::default());
         let mut t = 0;
-        // "I'm calling about my order." then a pause: a finished sentence ends the turn at once.
+        // "I want to return the shoes." then a pause: a finished sentence ends the turn at once.
         let mut events = run_from(&mut d, &mut t, &[(800, 0.9), (64, 0.0)]);
-        d.handle_transcript(800, "I'm calling about my order.");
+        d.handle_transcript(800, "I want to return the shoes.");
         events.extend(run_from(&mut d, &mut t, &[(32, 0.0)]));
         assert!(
             events.iter().any(|e| matches!(e, TurnEvent::EndOfTurn { speech_end_ms: 800, .. })),
@@ -456,7 +425,7 @@ mod tests {
                 _ => None,
             })
             .expect("speech stopped");
-        d.handle_transcript(stop, "I'm calling about my order.");
+        d.handle_transcript(stop, "I want to return the shoes.");
         events.extend(run_from(&mut d, &mut t, &[(800, 0.0)]));
         assert!(!events.iter().any(|e| matches!(e, TurnEvent::EndOfTurn { .. })), "{events:?}");
         // ... and a caller who hesitates that long goes on: still one turn.
@@ -672,7 +641,7 @@ mod tests {
         let mut t = 0;
         run_from(&mut d, &mut t, &[(800, 0.9), (96, 0.0)]);
         d.handle_turn_score(800, 0.8);
-        d.handle_transcript(800, "one zero four two");
+        d.handle_transcript(800, "the blue one");
         let events = run_from(&mut d, &mut t, &[(480, 0.0)]);
         assert_eq!(
             ends(&events),

@@ -151,8 +151,10 @@ pub struct AiAgent {
     #[serde(default = "default_eot")]
     pub end_of_turn_silence_ms: u32,
     /// End the caller's turn after 200 ms of silence (not `end_of_turn_silence_ms`) when what
-    /// they said is recognised as a finished sentence (it ends with a full stop or question mark
-    /// and not on a word like "is" or "and"). False: always wait `end_of_turn_silence_ms`.
+    /// they said reads as finished: a question, a request, a problem, an answer (a number, an
+    /// e-mail address, a short detail) or thanks; not a greeting, a preface such as "I'm calling
+    /// about my order", a half-read number or a sentence left on "is" or "and". False: always
+    /// wait `end_of_turn_silence_ms`.
     #[serde(default = "yes")]
     pub end_turn_on_finished_sentence: bool,
     /// Also listen to how the caller says it: at each pause a local turn model (Smart Turn)

@@ -47,7 +47,25 @@ pub struct BenchTurnsOptions {
     /// Silence that ends a turn the model hears as unfinished, ms.
     #[arg(long)]
     pub hesitant_ms: Option<u64>,
+    /// Print what was heard at each cut-off and each slow end of the development set (the
+    /// held-out callers and the people reading are never shown: keep them out of tuning).
+    #[arg(long)]
+    pub explain: bool,
+    /// Only the development sets, without the turn model (quicker, for tuning).
+    #[arg(long)]
+    pub development: bool,
 }
+
+/// Callers who hesitate and callers who don't, written for this benchmark by someone who had
+/// not seen the rules or the set above, one turn a line with a comma at each pause; measured,
+/// never looked at while tuning the words' rules.
+const HELD_OUT: &str = include_str!("turns_held_out.txt");
+
+/// More callers for tuning, written the same way by another hand (these may be looked at).
+const MORE_CALLERS: &str = include_str!("turns_dev.txt");
+
+/// The sets whose turns may be shown (`--explain`) and tuned on.
+const DEVELOPMENT: [&str; 2] = ["Piper callers", "more Piper callers"];
 
 /// Callers who hesitate: a pause goes in at each comma.
 const HESITANT: &[&str] = &[
@@ -260,6 +278,8 @@ impl Judges {
 struct Outcome {
     cut_offs: usize,
     end_delay: Option<u64>,
+    /// What was heard when the turn was taken for over: (speech end, ms after it, words).
+    heard_at_ends: Vec<(u64, u64, String)>,
 }
 
 enum Answer {
@@ -279,6 +299,8 @@ fn run(
     let mut ears = Ears::new(LINE_RATE as u32, config, BargeInConfig::default())?.with_partials_every(None);
     let mut pending: Vec<(u64, Answer)> = Vec::new();
     let mut ends: Vec<(u64, u64)> = Vec::new(); // (known at, speech end)
+    let mut heard: HashMap<u64, String> = HashMap::new();
+    let mut heard_at_ends = Vec::new();
     let frame = LINE_RATE / 50;
     for (i, chunk) in turn.audio.chunks(frame).enumerate() {
         let now = i as u64 * 20;
@@ -286,7 +308,10 @@ fn run(
         pending.sort_by_key(|p| p.0);
         while pending.first().is_some_and(|p| p.0 <= now) {
             match pending.remove(0).1 {
-                Answer::Transcript(at, text) => frames.extend(ears.handle_transcript(at, &text)),
+                Answer::Transcript(at, text) => {
+                    heard.insert(at, text.clone());
+                    frames.extend(ears.handle_transcript(at, &text))
+                }
                 Answer::Score(at, p) => frames.extend(ears.handle_turn_score(at, p)),
             }
         }
@@ -313,7 +338,10 @@ fn run(
                 }
                 Frame::EndOfTurn { at_ms, audio } => {
                     let speech_end = audio.at_ms + audio.duration_ms() - ears.post_roll_ms();
-                    ends.push((if k < answered { now } else { at_ms }, speech_end));
+                    let known = if k < answered { now } else { at_ms };
+                    ends.push((known, speech_end));
+                    let words = heard.iter().max_by_key(|h| *h.0).map(|h| h.1.clone()).unwrap_or_default();
+                    heard_at_ends.push((speech_end, known.saturating_sub(speech_end), words));
                     pending.clear();
                 }
                 _ => {}
@@ -324,6 +352,7 @@ fn run(
     Ok(Outcome {
         cut_offs: ends.iter().filter(|e| !is_end(e.1)).count(),
         end_delay: ends.iter().find(|e| is_end(e.1)).map(|e| e.0.saturating_sub(turn.end_ms)),
+        heard_at_ends,
     })
 }
 
@@ -370,6 +399,8 @@ struct Row {
     p50: Option<u64>,
     p90: Option<u64>,
     missed: usize,
+    /// What was heard at each cut-off and each end known late (more than 400 ms after it).
+    notes: Vec<String>,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -383,9 +414,16 @@ fn score_set(
     config: &TurnConfig,
     judges: &mut Judges,
 ) -> anyhow::Result<Row> {
-    let (mut cut, mut pauses, mut delays, mut missed) = (0, 0, Vec::new(), 0);
+    let (mut cut, mut pauses, mut delays, mut missed, mut notes) = (0, 0, Vec::new(), 0, Vec::new());
     for (i, turn) in turns.iter().enumerate() {
         let o = run(offset + i, turn, deciding, config.clone(), judges)?;
+        for (speech_end, after, words) in &o.heard_at_ends {
+            if speech_end + 150 < turn.end_ms {
+                notes.push(format!("cut off {after:>4} ms into a pause: {words:?}  ({:?})", turn.text));
+            } else if *after > 400 {
+                notes.push(format!("slow end {after:>4} ms: {words:?}"));
+            }
+        }
         cut += o.cut_offs.min(turn.hesitations.len());
         pauses += turn.hesitations.len();
         match o.end_delay {
@@ -399,6 +437,7 @@ fn score_set(
         p50: percentile(&delays, 0.5),
         p90: percentile(&delays, 0.9),
         missed,
+        notes,
     })
 }
 
@@ -436,6 +475,21 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
                 }
             }
             sets.push(("Piper callers".into(), turns));
+            for (name, lines) in [("more Piper callers", MORE_CALLERS), ("Piper callers, held out", HELD_OUT)]
+            {
+                let mut turns = Vec::new();
+                let lines: Vec<&str> = lines.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                for (i, text) in lines.iter().enumerate() {
+                    let a = piper.synthesize(text)?;
+                    turns.extend(with_pauses(text, &over_the_phone(&a.samples, a.rate)?, i));
+                }
+                println!(
+                    "({name}: {} of {} lines have a clear pause at each comma)",
+                    turns.len(),
+                    lines.len()
+                );
+                sets.push((name.into(), turns));
+            }
         }
         Err(e) => println!("(no Piper callers: {e})"),
     }
@@ -457,6 +511,9 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
         }
         Err(e) => println!("(no people's read speech: {e}; run `scripts/setup bench`)"),
     }
+    if opts.development {
+        sets.retain(|(name, _)| DEVELOPMENT.contains(&name.as_str()));
+    }
     anyhow::ensure!(!sets.is_empty(), "no speech to test with");
     for (name, turns) in &sets {
         let pauses: usize = turns.iter().map(|t| t.hesitations.len()).sum();
@@ -466,14 +523,14 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
             PAUSES_MS,
             turns.len()
         );
-        if let Some(t) = turns.first() {
+        if let Some(t) = turns.first().filter(|_| name == "Piper callers") {
             println!("  e.g. {:?}: pauses at {:?} ms, ends at {} ms", t.text, t.hesitations, t.end_ms);
         }
     }
 
     let mut judges = Judges {
         stt,
-        scorer,
+        scorer: scorer.filter(|_| !opts.development),
         heard: HashMap::new(),
         scored: HashMap::new(),
         stt_ms: Vec::new(),
@@ -515,6 +572,7 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
     println!();
     let delays = [160u64, 240, 320, 480, 640, 800, 1_000, 1_280];
     let mut best: Vec<String> = Vec::new();
+    let mut explained: Vec<String> = Vec::new();
     for way in ways {
         let mut best_here: Vec<Option<(u64, u64)>> = vec![None; sets.len()];
         for delay in delays {
@@ -524,6 +582,14 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
             for (k, (_, turns)) in sets.iter().enumerate() {
                 let row = score_set(turns, offset, way, &config, &mut judges)?;
                 offset += turns.len();
+                if opts.explain
+                    && DEVELOPMENT.contains(&sets[k].0.as_str())
+                    && way == Deciding::Words
+                    && delay == 1_000
+                {
+                    explained.push(format!("{}:", sets[k].0));
+                    explained.extend(row.notes.iter().cloned());
+                }
                 let show = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
                 print!(
                     " | {:>7.1}% cut {:>5}/{:<5} {:>3} missed",
@@ -551,6 +617,9 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
         best.push(format!("  {:<30} {}", way.name(), summary.join("; ")));
     }
     println!("\nshortest wait at a real end (p50) with ≤ 5 % false cut-offs:\n{}", best.join("\n"));
+    if opts.explain {
+        println!("\nsilence + words at 1000 ms, development sets:\n  {}", explained.join("\n  "));
+    }
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
     println!(
         "compute per pause: recognition {:.0} ms (mean of {}), turn model {:.1} ms (mean of {})",
@@ -565,6 +634,17 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_written_sets_have_hesitant_turns_and_turns_said_in_one_go() {
+        for (set, lines, paused) in [(MORE_CALLERS, 100, 70), (HELD_OUT, 90, 70)] {
+            let turns: Vec<&str> = set.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(turns.len(), lines);
+            assert_eq!(turns.iter().filter(|l| l.contains(',')).count(), paused);
+            // Numbers are written as said, so the voice reads them the way the line means.
+            assert!(turns.iter().all(|l| !l.chars().any(|c| c.is_ascii_digit())));
+        }
+    }
 
     #[test]
     fn pauses_go_in_at_the_longest_quiet_stretches() {
