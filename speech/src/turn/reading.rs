@@ -342,8 +342,9 @@ pub fn reading(text: &str) -> Reading {
     if goes_on(&all, &last, last_text) {
         return Reading::Open;
     }
-    let question = t.ends_with('?') || last.first().is_some_and(|w| QUESTION.contains(&w.as_str()));
-    if question || makes_a_point(&all, &last, last_text) {
+    // A question anywhere in the turn ("Where is my order? I ordered it last week.") is to answer.
+    let question = t.contains('?') || last.first().is_some_and(|w| QUESTION.contains(&w.as_str()));
+    if question || makes_a_point(&all, &last, t) {
         Reading::Finished
     } else {
         Reading::Open
@@ -384,21 +385,21 @@ fn goes_on(all: &[String], last: &[String], last_text: &str) -> bool {
     {
         return true;
     }
-    half_read_number(last) || half_said_email(last, last_text) || prefaces(last)
+    half_read_number(all) || half_said_email(last, last_text) || prefaces(last)
 }
 
 /// A number being read that is shorter than any the caller would be asked for ("my phone
 /// number is 555.", "the number is one."): order, card and phone numbers have four digits or
 /// more.
-fn half_read_number(last: &[String]) -> bool {
-    if !last.iter().any(|w| NUMBER_TALK.contains(&w.as_str())) {
+fn half_read_number(words: &[String]) -> bool {
+    if !words.iter().any(|w| NUMBER_TALK.contains(&w.as_str())) {
         return false;
     }
     // Phone numbers have seven digits or more everywhere.
     let phone =
-        last.iter().any(|w| ["phone", "mobile", "telephone", "landline", "cell"].contains(&w.as_str()));
+        words.iter().any(|w| ["phone", "mobile", "telephone", "landline", "cell"].contains(&w.as_str()));
     let least = if phone { 7 } else { 4 };
-    digit_runs(last).last().is_some_and(|n| (1..least).contains(n))
+    digit_runs(words).last().is_some_and(|n| (1..least).contains(n))
 }
 
 /// The digits in each run of numbers in `words` ("1, 0, 4, 2" and "ten forty two" are one run of
@@ -477,7 +478,7 @@ fn has_long_number(words: &[String]) -> bool {
 /// A statement with something in it to answer: a request, a problem, thanks, an answer that
 /// gives what callers are asked for (a number of four digits or more, an e-mail address, "my
 /// name is …", "my address is …").
-fn makes_a_point(all: &[String], last: &[String], last_text: &str) -> bool {
+fn makes_a_point(all: &[String], last: &[String], text: &str) -> bool {
     let answer = all.iter().all(|w| ANSWERS.contains(&w.as_str()) || w == "thank" || w == "you");
     if answer || all.iter().any(|w| POINTS.contains(&w.as_str()) || w.ends_with("n't")) {
         return true;
@@ -488,7 +489,8 @@ fn makes_a_point(all: &[String], last: &[String], last_text: &str) -> bool {
     if all.iter().any(|w| w.ends_with("'d")) && all.iter().any(|w| w == "like" || w == "love") {
         return true;
     }
-    if has_long_number(last) || spoken::email(last_text).is_some() || short_answer(all) {
+    // Across the turn: a recogniser may put a full stop where the caller paused in the number.
+    if has_long_number(all) || spoken::email(text).is_some() || short_answer(all) {
         return true;
     }
     // "My name is Maria Lopez.", "Our postcode is …": the caller's own details.
@@ -562,6 +564,8 @@ mod tests {
             "Hi, I'm calling about my order 1042.",
             "I'm calling because my parcel hasn't arrived.",
             "Can you help me?",
+            "Where is my order? I ordered it last week.",
+            "It's seven three. Eight eight. Two zero one.",
             "23 June.",
             "The black one in extra large.",
             "It's BS8 4LT.",
