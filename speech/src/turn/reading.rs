@@ -170,9 +170,8 @@ const PREFACES: &[&[&str]] = &[
     &["wanted", "to", "check", "something"],
 ];
 
-/// Words of a request, a problem or thanks: what makes a statement something to answer.
-const POINTS: &[&str] = &[
-    // requests
+/// Words of a request.
+const REQUESTS: &[&str] = &[
     "want",
     "wanted",
     "need",
@@ -196,7 +195,9 @@ const POINTS: &[&str] = &[
     "send",
     "check",
     "know",
-    // problems
+];
+/// Words of something gone wrong (with any word ending in "n't").
+const PROBLEMS: &[&str] = &[
     "not",
     "never",
     "wrong",
@@ -215,6 +216,9 @@ const POINTS: &[&str] = &[
     "cracked",
     "torn",
     "ripped",
+];
+/// More such words; a topic announced with one of [`PROBLEMS`] is the point itself, with these it may still be a preface.
+const MORE_PROBLEMS: &[&str] = &[
     "leaking",
     "leaks",
     "stopped",
@@ -236,18 +240,10 @@ const POINTS: &[&str] = &[
     "disappointed",
     "unhappy",
     "complaint",
-    // thanks and goodbyes
-    "thank",
-    "thanks",
-    "bye",
-    "goodbye",
-    "cheers",
-    "appreciate",
-    "perfect",
-    "great",
-    "wonderful",
-    "lovely",
 ];
+/// Thanks and goodbyes.
+const THANKS: &[&str] =
+    &["thank", "thanks", "bye", "goodbye", "cheers", "appreciate", "perfect", "great", "wonderful", "lovely"];
 
 /// Words that speak of a number being read ("my phone number is", "the card ends in").
 const NUMBER_TALK: &[&str] = &[
@@ -351,12 +347,17 @@ pub fn reading(text: &str) -> Reading {
     }
 }
 
+/// Whether the turn is only words that answer on their own ("Yes.", "No thanks.", "Thank you.").
+fn answers_alone(all: &[String]) -> bool {
+    all.iter().all(|w| ANSWERS.contains(&w.as_str()) || w == "thank" || w == "you")
+}
+
 /// Signs that the caller has more to say even though the words form a sentence.
 fn goes_on(all: &[String], last: &[String], last_text: &str) -> bool {
     // Only greetings and lead-ins ("Hi, yes.", "Well.", "Okay, so, um."): the start of a turn,
     // unless they answer something on their own ("Yes.", "No thanks.", "Okay.").
     let lead_ins = all.iter().all(|w| LEAD_INS.contains(&w.as_str()) || ANSWERS.contains(&w.as_str()));
-    let answer = all.iter().all(|w| ANSWERS.contains(&w.as_str()) || w == "thank" || w == "you");
+    let answer = answers_alone(all);
     let greets = all.iter().any(|w| GREETINGS.contains(&w.as_str()));
     if lead_ins && (greets || !answer) {
         return true;
@@ -435,40 +436,17 @@ fn half_said_email(last: &[String], last_text: &str) -> bool {
 /// question about shipping.", "Hi, this is Maria Lopez."): a problem or an order number in the
 /// same sentence is the point itself.
 fn prefaces(last: &[String]) -> bool {
-    let announces = PREFACES.iter().any(|p| contains(last, p))
-        || last.starts_with(&["this".to_string(), "is".to_string()])
-        || last
-            .iter()
-            .position(|w| !LEAD_INS.contains(&w.as_str()))
-            .is_some_and(|i| last[i..].starts_with(&["this".to_string(), "is".to_string()]));
+    // "(Hi,) this is …" after any greetings and lead-ins.
+    let introduces = last
+        .iter()
+        .position(|w| !LEAD_INS.contains(&w.as_str()))
+        .is_some_and(|i| last[i..].starts_with(&["this".to_string(), "is".to_string()]));
+    let announces = introduces || PREFACES.iter().any(|p| contains(last, p));
     announces && !has_problem(last) && !has_long_number(last)
 }
 
 fn has_problem(words: &[String]) -> bool {
-    words.iter().any(|w| {
-        w.ends_with("n't")
-            || [
-                "not",
-                "never",
-                "wrong",
-                "broken",
-                "broke",
-                "damaged",
-                "missing",
-                "lost",
-                "late",
-                "still",
-                "yet",
-                "problem",
-                "issue",
-                "faulty",
-                "defective",
-                "cracked",
-                "torn",
-                "ripped",
-            ]
-            .contains(&w.as_str())
-    })
+    words.iter().any(|w| w.ends_with("n't") || PROBLEMS.contains(&w.as_str()))
 }
 
 fn has_long_number(words: &[String]) -> bool {
@@ -479,8 +457,9 @@ fn has_long_number(words: &[String]) -> bool {
 /// gives what callers are asked for (a number of four digits or more, an e-mail address, "my
 /// name is …", "my address is …").
 fn makes_a_point(all: &[String], last: &[String], text: &str) -> bool {
-    let answer = all.iter().all(|w| ANSWERS.contains(&w.as_str()) || w == "thank" || w == "you");
-    if answer || all.iter().any(|w| POINTS.contains(&w.as_str()) || w.ends_with("n't")) {
+    let point =
+        |w: &String| [REQUESTS, PROBLEMS, MORE_PROBLEMS, THANKS].iter().any(|l| l.contains(&w.as_str()));
+    if answers_alone(all) || all.iter().any(|w| point(w) || w.ends_with("n't")) {
         return true;
     }
     if contains(all, &["that's", "all"]) || contains(all, &["that's", "it"]) {

@@ -475,7 +475,9 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
                 }
             }
             sets.push(("Piper callers".into(), turns));
-            for (name, lines) in [("more Piper callers", MORE_CALLERS), ("Piper callers, held out", HELD_OUT)]
+            let written = [("more Piper callers", MORE_CALLERS), ("Piper callers, held out", HELD_OUT)];
+            for (name, lines) in
+                written.into_iter().filter(|(name, _)| !opts.development || DEVELOPMENT.contains(name))
             {
                 let mut turns = Vec::new();
                 let lines: Vec<&str> = lines.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
@@ -494,8 +496,10 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
         Err(e) => println!("(no Piper callers: {e})"),
     }
     let human = opts.human_speech.clone().unwrap_or_else(|| default_human_speech(&dir));
-    match people_reading(&human) {
-        Ok(pairs) => {
+    // The people reading are never tuned on: left out of a development run.
+    match (!opts.development).then(|| people_reading(&human)) {
+        None => {}
+        Some(Ok(pairs)) => {
             let mut turns = Vec::new();
             let with_commas =
                 pairs.into_iter().filter(|(_, t)| t.contains(',') && t.split_whitespace().count() >= 5);
@@ -509,10 +513,7 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
             }
             sets.push(("people reading".into(), turns));
         }
-        Err(e) => println!("(no people's read speech: {e}; run `scripts/setup bench`)"),
-    }
-    if opts.development {
-        sets.retain(|(name, _)| DEVELOPMENT.contains(&name.as_str()));
+        Some(Err(e)) => println!("(no people's read speech: {e}; run `scripts/setup bench`)"),
     }
     anyhow::ensure!(!sets.is_empty(), "no speech to test with");
     for (name, turns) in &sets {
