@@ -256,7 +256,7 @@ pub fn config() -> ConfigFile {
         escalation_target: Target::Queue { name: "support".into() },
         fallback_target: Some(Target::Queue { name: "support".into() }),
         voicemail_box: Some("support".into()),
-        end_of_turn_silence_ms: 700,
+        end_of_turn_silence_ms: 1000,
         end_turn_on_finished_sentence: true,
         end_of_turn_model: false,
         max_call_minutes: 15,

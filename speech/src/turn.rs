@@ -561,7 +561,7 @@ mod tests {
             assert!(sounds_complete(yes), "{yes}");
         }
         for no in [
-            "where is my order",
+            "about three weeks ago now",
             "My order number is.",
             "I was wondering...",
             "Um.",

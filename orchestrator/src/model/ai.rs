@@ -245,7 +245,7 @@ fn default_voice() -> String {
     "default".into()
 }
 fn default_eot() -> u32 {
-    700
+    1000
 }
 fn default_max_minutes() -> u32 {
     30

@@ -28,6 +28,96 @@ const UNFINISHED: &[&str] = &[
     "from", "your", "our", "about", "if", "whether", "than", "by", "into", "which", "whose", "were",
 ];
 
+/// Verbs that end a sentence with "on" or "in" ("log in", "turning on", "sent it in" is not
+/// one: the verb must come just before).
+const PARTICLE_VERBS: &[&str] = &[
+    "log",
+    "logged",
+    "logging",
+    "sign",
+    "signed",
+    "signing",
+    "turn",
+    "turns",
+    "turned",
+    "turning",
+    "switch",
+    "switches",
+    "switched",
+    "switching",
+    "come",
+    "comes",
+    "came",
+    "coming",
+    "check",
+    "checked",
+    "plug",
+    "plugged",
+    "go",
+    "goes",
+    "went",
+    "going",
+    "carry",
+    "logs",
+    "stay",
+    "stays",
+    "stayed",
+    "hand",
+    "handed",
+    "fill",
+    "filled",
+    "move",
+    "moved",
+    "kick",
+    "kicked",
+    "get",
+    "got",
+    "put",
+];
+
+/// Words before a question's first word that do not change it ("Sorry, could you repeat
+/// that", "So can I get a refund").
+const INTERJECTIONS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "yes",
+    "yeah",
+    "yep",
+    "no",
+    "okay",
+    "ok",
+    "right",
+    "alright",
+    "so",
+    "and",
+    "but",
+    "sorry",
+    "um",
+    "uh",
+    "er",
+    "erm",
+    "hmm",
+    "ah",
+    "oh",
+    "well",
+    "actually",
+    "also",
+    "then",
+    "now",
+    "just",
+    "please",
+    "excuse",
+    "me",
+    "listen",
+    "look",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "there",
+];
+
 /// Words that start a question.
 const QUESTION: &[&str] = &[
     "where", "what", "when", "why", "how", "who", "which", "can", "could", "would", "will", "do", "does",
@@ -297,6 +387,11 @@ pub fn sounds_unfinished(text: &str) -> bool {
     if !UNFINISHED.contains(&last.as_str()) {
         return false;
     }
+    // "I can't log in", "it stopped turning on": a particle, not a preposition waiting for more.
+    let before = w.len().checked_sub(2).map(|i| w[i].as_str()).unwrap_or("");
+    if (last == "on" || last == "in") && PARTICLE_VERBS.contains(&before) {
+        return false;
+    }
     // "what my balance is", "where it was": a question word earlier in the clause ends it.
     let copula = ["is", "are", "was", "were"].contains(&last.as_str());
     let before = &w[..w.len() - 1];
@@ -320,12 +415,12 @@ pub fn reading(text: &str) -> Reading {
         return Reading::Unfinished;
     }
     let t = text.trim().trim_end_matches(['"', '\'', ')']);
+    // Some recognisers (Moonshine) often leave the full stop off the end of a turn, so words
+    // without one are read as a sentence too; only a short answer needs the full stop (a few
+    // words without one are as often the start of something: "About three weeks ago now").
     let punctuated = t.ends_with(['.', '?', '!']);
     let all = words(t);
-    // The recogniser often leaves the full stop off a number or an address read out.
-    let read_out =
-        all.len() >= 2 && (digit_runs(&all).last().is_some_and(|&n| n >= 4) || spoken::email(t).is_some());
-    if !(punctuated || read_out) || !t.chars().any(char::is_alphanumeric) || t.starts_with(['[', '(']) {
+    if !t.chars().any(char::is_alphanumeric) || t.starts_with(['[', '(']) {
         return Reading::Open;
     }
     // The last sentence: after the last full stop, question or exclamation mark before the end.
@@ -339,12 +434,22 @@ pub fn reading(text: &str) -> Reading {
         return Reading::Open;
     }
     // A question anywhere in the turn ("Where is my order? I ordered it last week.") is to answer.
-    let question = t.contains('?') || last.first().is_some_and(|w| QUESTION.contains(&w.as_str()));
-    if question || makes_a_point(&all, &last, t) {
+    let opening = last.iter().find(|w| !INTERJECTIONS.contains(&w.as_str()));
+    let question = t.contains('?') || opening.is_some_and(|w| QUESTION.contains(&w.as_str())) || asks(&last);
+    if question || makes_a_point(&all, &last, t, punctuated) {
         Reading::Finished
     } else {
         Reading::Open
     }
+}
+
+/// A question asked inside a sentence a recogniser did not mark as one: a helping verb before
+/// its subject ("Sorry, the line is bad, did you say Thursday", "… now it's cheaper, can I get the
+/// difference back").
+fn asks(words: &[String]) -> bool {
+    const HELPERS: &[&str] =
+        &["can", "could", "would", "will", "do", "does", "did", "should", "shall", "may", "are", "have"];
+    words.windows(2).any(|w| HELPERS.contains(&w[0].as_str()) && ["you", "i", "we"].contains(&w[1].as_str()))
 }
 
 /// Whether the turn is only words that answer on their own ("Yes.", "No thanks.", "Thank you.").
@@ -456,7 +561,7 @@ fn has_long_number(words: &[String]) -> bool {
 /// A statement with something in it to answer: a request, a problem, thanks, an answer that
 /// gives what callers are asked for (a number of four digits or more, an e-mail address, "my
 /// name is …", "my address is …").
-fn makes_a_point(all: &[String], last: &[String], text: &str) -> bool {
+fn makes_a_point(all: &[String], last: &[String], text: &str, punctuated: bool) -> bool {
     let point =
         |w: &String| [REQUESTS, PROBLEMS, MORE_PROBLEMS, THANKS].iter().any(|l| l.contains(&w.as_str()));
     if answers_alone(all) || all.iter().any(|w| point(w) || w.ends_with("n't")) {
@@ -469,7 +574,7 @@ fn makes_a_point(all: &[String], last: &[String], text: &str) -> bool {
         return true;
     }
     // Across the turn: a recogniser may put a full stop where the caller paused in the number.
-    if has_long_number(all) || spoken::email(text).is_some() || short_answer(all) {
+    if has_long_number(all) || spoken::email(text).is_some() || punctuated && short_answer(all) {
         return true;
     }
     // "My name is Maria Lopez.", "Our postcode is …": the caller's own details.
@@ -503,10 +608,18 @@ mod tests {
             "I'm calling about",
             "and if",
             "Hold on.",
+            "I sent it back on",
+            "It was delivered on",
         ] {
             assert_eq!(reading(yes), Reading::Unfinished, "{yes}");
         }
-        for no in ["Could you tell me what my balance is?", "I don't know where it is.", "Who you are."] {
+        for no in [
+            "Could you tell me what my balance is?",
+            "I don't know where it is.",
+            "Who you are.",
+            "I can't log in",
+            "It stopped turning on",
+        ] {
             assert!(!sounds_unfinished(no), "{no}");
         }
     }
@@ -551,6 +664,16 @@ mod tests {
             "That's the one.",
             "34 pounds 99.",
             "My mobile is 07700 900123.",
+            // Without the full stop some recognisers leave off at the end of a turn.
+            "where is my order",
+            "I would like to cancel my order",
+            "Can you tell me when my refund will go through",
+            "Sorry could you repeat that last bit",
+            "Okay so can i get the difference back",
+            "I can't log in.",
+            "Um yeah so the Bluetooth speaker just stopped turning on",
+            "Sorry the line is bad did you say thursday",
+            "It's cheaper now can i get the difference back",
         ] {
             assert_eq!(reading(yes), Reading::Finished, "{yes}");
         }
@@ -584,7 +707,11 @@ mod tests {
             "It was Tuesday, no wait.",
             "So the package arrived.",
             "I was wondering.",
-            "where is my order",
+            // A few words without a full stop are as often the start of something.
+            "About three weeks ago now",
+            "lesson",
+            "The black one in extra large",
+            "Hi yes i have a question about shipping",
         ] {
             assert_eq!(reading(open), Reading::Open, "{open}");
         }
