@@ -82,6 +82,8 @@ struct Score {
     wer: f64,
     per_turn: Duration,
     worst: (f64, String, String),
+    /// The engine's confidence in each turn, where it says.
+    sure: Vec<f32>,
 }
 
 fn score(stt: &dyn SpeechToText, set: &Set) -> anyhow::Result<Score> {
@@ -91,6 +93,7 @@ fn score(stt: &dyn SpeechToText, set: &Set) -> anyhow::Result<Score> {
     use switchboard_speech::turn::TurnConfig;
     let (mut errors, mut words, mut compute, mut count) = (0.0, 0.0, Duration::ZERO, 0u32);
     let mut worst = (0.0, String::new(), String::new());
+    let mut sure = Vec::new();
     for (said, speech) in &set.turns {
         let alignments = if set.live { 25..29 } else { 0..1 };
         for lead_frames in alignments {
@@ -106,8 +109,10 @@ fn score(stt: &dyn SpeechToText, set: &Set) -> anyhow::Result<Score> {
                     for f in ears.handle_audio(&frame) {
                         if let Frame::EndOfTurn { audio, .. } = f {
                             let t = Instant::now();
-                            heard.push(stt.transcribe(&audio, true)?.text);
+                            let got = stt.transcribe(&audio, true)?;
                             compute += t.elapsed();
+                            sure.extend(got.confidence);
+                            heard.push(got.text);
                             count += 1;
                         }
                     }
@@ -115,8 +120,10 @@ fn score(stt: &dyn SpeechToText, set: &Set) -> anyhow::Result<Score> {
             } else {
                 let audio = AudioFrame { rate: 16_000, samples: resample(speech, 8_000, 16_000)?, at_ms: 0 };
                 let t = Instant::now();
-                heard.push(stt.transcribe(&audio, true)?.text);
+                let got = stt.transcribe(&audio, true)?;
                 compute += t.elapsed();
+                sure.extend(got.confidence);
+                heard.push(got.text);
                 count += 1;
             }
             let heard = heard.join(" ");
@@ -129,7 +136,7 @@ fn score(stt: &dyn SpeechToText, set: &Set) -> anyhow::Result<Score> {
             words += n;
         }
     }
-    Ok(Score { wer: errors / words.max(1.0) * 100.0, per_turn: compute / count.max(1), worst })
+    Ok(Score { wer: errors / words.max(1.0) * 100.0, per_turn: compute / count.max(1), worst, sure })
 }
 
 /// People reading, over the phone line: either a directory of `NAME.wav` + `NAME.txt` pairs, or
@@ -224,13 +231,22 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
         Err(e) => println!("(no Piper caller: {e})"),
     }
     voices.push(("espeak-ng", &espeak));
-    for (name, voice) in voices {
+    for &(name, voice) in &voices {
         let mut turns = Vec::new();
         for t in TURNS {
             let a = voice.synthesize(t)?;
             turns.push((t.to_string(), over_the_phone(&a.samples, a.rate)?));
         }
         sets.push(Set { name: format!("{name} callers' turns ×4"), turns, live: true });
+    }
+    // More callers, recognised whole: the written lines of `bench turns`' development set.
+    for (name, voice) in voices {
+        let mut turns = Vec::new();
+        for line in turns::MORE_CALLERS.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let a = voice.synthesize(line)?;
+            turns.push((line.to_string(), over_the_phone(&a.samples, a.rate)?));
+        }
+        sets.push(Set { name: format!("{name}, more callers (whole)"), turns, live: false });
     }
     let human = opts.human_speech.clone().unwrap_or_else(|| default_human_speech(&dir));
     match human_set(&human, opts.human_limit) {
@@ -247,11 +263,19 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
     }
     println!();
     let mut worst = Vec::new();
+    let mut sureness = Vec::new();
     for set in &sets {
         print!("{:<34}", set.name);
         for (name, stt) in &engines {
             let s = score(stt.as_ref(), set)?;
             print!(" {:>15.1}% {:>6}ms", s.wer, s.per_turn.as_millis());
+            let mut sure = s.sure.clone();
+            sure.sort_by(f32::total_cmp);
+            if !sure.is_empty() {
+                let at = |q: usize| sure[(sure.len() - 1) * q / 100];
+                let (p10, p50, p90) = (at(10), at(50), at(90));
+                sureness.push(format!("  {name}, {}: p10/p50/p90 {p10:.2}/{p50:.2}/{p90:.2}", set.name));
+            }
             if s.worst.0 > 0.0 {
                 worst.push(format!("  {name}, {}: {:?} heard as {:?}", set.name, s.worst.1, s.worst.2));
             }
@@ -260,6 +284,9 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
     }
     if !worst.is_empty() {
         println!("worst turn per engine and set:\n{}", worst.join("\n"));
+    }
+    if !sureness.is_empty() {
+        println!("the engines' confidence per turn:\n{}", sureness.join("\n"));
     }
 
     println!("\n2. recognition time by utterance length, median of {}", opts.repeat);

@@ -62,7 +62,7 @@ pub struct BenchTurnsOptions {
 const HELD_OUT: &str = include_str!("turns_held_out.txt");
 
 /// More callers for tuning, written the same way by another hand (these may be looked at).
-const MORE_CALLERS: &str = include_str!("turns_dev.txt");
+pub(super) const MORE_CALLERS: &str = include_str!("turns_dev.txt");
 
 /// The sets whose turns may be shown (`--explain`) and tuned on.
 const DEVELOPMENT: [&str; 2] = ["Piper callers", "more Piper callers"];
