@@ -388,8 +388,8 @@ pub fn sounds_unfinished(text: &str) -> bool {
         return false;
     }
     // "I can't log in", "it stopped turning on": a particle, not a preposition waiting for more.
-    let before = w.len().checked_sub(2).map(|i| w[i].as_str()).unwrap_or("");
-    if (last == "on" || last == "in") && PARTICLE_VERBS.contains(&before) {
+    let verb = w.len().checked_sub(2).map(|i| w[i].as_str()).unwrap_or("");
+    if (last == "on" || last == "in") && PARTICLE_VERBS.contains(&verb) {
         return false;
     }
     // "what my balance is", "where it was": a question word earlier in the clause ends it.

@@ -55,6 +55,13 @@ const TURNS: [&str; 18] = [
     "I am calling about order one zero four two.",
 ];
 
+/// "p10/p50/p90 a/b/c" of scores (sorted here; NaN where there are none).
+fn spread(v: &mut [f32]) -> String {
+    v.sort_by(f32::total_cmp);
+    let q = |p: f64| v.get(((v.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(f32::NAN);
+    format!("p10/p50/p90 {:.2}/{:.2}/{:.2}", q(0.1), q(0.5), q(0.9))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -269,12 +276,9 @@ pub fn speech(opts: BenchSpeechOptions) -> anyhow::Result<()> {
         for (name, stt) in &engines {
             let s = score(stt.as_ref(), set)?;
             print!(" {:>15.1}% {:>6}ms", s.wer, s.per_turn.as_millis());
-            let mut sure = s.sure.clone();
-            sure.sort_by(f32::total_cmp);
+            let mut sure = s.sure;
             if !sure.is_empty() {
-                let at = |q: usize| sure[(sure.len() - 1) * q / 100];
-                let (p10, p50, p90) = (at(10), at(50), at(90));
-                sureness.push(format!("  {name}, {}: p10/p50/p90 {p10:.2}/{p50:.2}/{p90:.2}", set.name));
+                sureness.push(format!("  {name}, {}: {}", set.name, spread(&mut sure)));
             }
             if s.worst.0 > 0.0 {
                 worst.push(format!("  {name}, {}: {:?} heard as {:?}", set.name, s.worst.1, s.worst.2));

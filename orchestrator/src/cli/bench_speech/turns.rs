@@ -549,17 +549,12 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
             let (mut mid, mut end) = score_spread(turns, offset, &model, &mut judges)?;
             offset += turns.len();
             let describe = |v: &mut Vec<f32>| {
-                v.sort_by(f32::total_cmp);
                 let finished = v.iter().filter(|&&p| p >= model.threshold).count();
-                let q =
-                    |p: f64| v.get(((v.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(f32::NAN);
                 format!(
-                    "{} pauses, {:.0} % heard as finished, scores p10/p50/p90 {:.2}/{:.2}/{:.2}",
+                    "{} pauses, {:.0} % heard as finished, scores {}",
                     v.len(),
                     finished as f64 * 100.0 / v.len().max(1) as f64,
-                    q(0.1),
-                    q(0.5),
-                    q(0.9)
+                    super::spread(v)
                 )
             };
             println!("  {name}: hesitations {}; real ends {}", describe(&mut mid), describe(&mut end));
