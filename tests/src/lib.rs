@@ -66,8 +66,12 @@ pub async fn fresh_postgres() -> Option<String> {
     };
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&admin).await.expect("reach test PostgreSQL");
+    // The process id and a counter make the name unique among this binary's parallel tests (two
+    // of them once read the same clock value and collided); the clock keeps reruns apart.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("sbe2e_{}_{}", std::process::id(), nanos % 1_000_000_000);
+    let name = format!("sbe2e_{}_{n}_{}", std::process::id(), nanos % 1_000_000_000);
     sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&pool).await.unwrap();
     pool.close().await;
     let (base, _) = admin.rsplit_once('/').unwrap();
