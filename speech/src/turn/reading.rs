@@ -379,8 +379,15 @@ pub fn sounds_unfinished(text: &str) -> bool {
     if t.is_empty() {
         return false;
     }
-    if t.ends_with(',') || t.ends_with('-') || t.ends_with("...") || t.ends_with('…') {
+    if t.ends_with('-') || t.ends_with("...") || t.ends_with('…') {
         return true;
+    }
+    if let Some(before) = t.strip_suffix(',') {
+        // A comma at a pause is a hesitation ("I'm calling about my order, … number 1042"),
+        // unless the words before it already make a request, problem or question: Moonshine
+        // ends some real ends that way ("I never received my package,"). Those wait the
+        // ordinary silence, not the unfinished sentence's.
+        return reading(before) != Reading::Finished;
     }
     let w = words(t);
     let Some(last) = w.last() else { return false };
@@ -390,6 +397,10 @@ pub fn sounds_unfinished(text: &str) -> bool {
     // "I can't log in", "it stopped turning on": a particle, not a preposition waiting for more.
     let verb = w.len().checked_sub(2).map(|i| w[i].as_str()).unwrap_or("");
     if (last == "on" || last == "in") && PARTICLE_VERBS.contains(&verb) {
+        return false;
+    }
+    // "Go on then.", "Okay then": a closing "then", not the start of what happened next.
+    if last == "then" && ["on", "okay", "ok", "right", "alright", "fine", "ahead"].contains(&verb) {
         return false;
     }
     // "what my balance is", "where it was": a question word earlier in the clause ends it.
@@ -415,6 +426,10 @@ pub fn reading(text: &str) -> Reading {
         return Reading::Unfinished;
     }
     let t = text.trim().trim_end_matches(['"', '\'', ')']);
+    // A sentence that reads finished but for a comma at its end (see `sounds_unfinished`).
+    if t.ends_with(',') {
+        return Reading::Open;
+    }
     // Some recognisers (Moonshine) often leave the full stop off the end of a turn, so words
     // without one are read as a sentence too; only a short answer needs the full stop (a few
     // words without one are as often the start of something: "About three weeks ago now").
@@ -610,8 +625,18 @@ mod tests {
             "Hold on.",
             "I sent it back on",
             "It was delivered on",
+            "and then",
+            "I checked the tracking and then",
+            "I'm calling about my order,",
+            "My order number is,",
+            "Hi, yes,",
+            "So I ordered a jacket,",
         ] {
             assert_eq!(reading(yes), Reading::Unfinished, "{yes}");
+        }
+        // A comma after a request, problem or question: neither finished nor unfinished.
+        for open in ["I never received my package,", "Do you ship to Canada,", "I want a refund,"] {
+            assert_eq!(reading(open), Reading::Open, "{open}");
         }
         for no in [
             "Could you tell me what my balance is?",
@@ -619,6 +644,8 @@ mod tests {
             "Who you are.",
             "I can't log in",
             "It stopped turning on",
+            "Yeah, go on then.",
+            "Okay then",
         ] {
             assert!(!sounds_unfinished(no), "{no}");
         }
