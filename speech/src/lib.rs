@@ -18,6 +18,7 @@
 //! - [`stt`]: speech recognition (local Whisper) and the fair queue calls share it through.
 //! - [`tts`]: text to speech (Piper, espeak-ng).
 //! - [`phonemes`]: espeak-ng's phonemiser in process, for Piper.
+//! - [`prosody`]: the pitch of the voice before a pause (fell as at a statement's end, or stayed up).
 //! - [`wer`]: word error rate, for tests and benchmarks.
 
 // `&s[a..b]` on a `str` panics inside a multi-byte character; cut text with `split_once`,
@@ -29,6 +30,7 @@ pub mod bargein;
 pub mod ears;
 pub mod frame;
 pub mod phonemes;
+pub mod prosody;
 pub mod resample;
 pub mod spoken;
 pub mod stt;

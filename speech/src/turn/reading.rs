@@ -176,6 +176,8 @@ const LEAD_INS: &[&str] = &[
     "sec",
     "moment",
     "minute",
+    "listen",
+    "look",
 ];
 
 /// Words that answer a question on their own ("yes", "no thanks", "that's right").
@@ -485,6 +487,10 @@ fn goes_on(all: &[String], last: &[String], last_text: &str) -> bool {
     if THINKING.iter().any(|tail| ends_with(last, tail)) {
         return true;
     }
+    // "First, it said out for delivery.": the first of a sequence, the rest to come.
+    if ["first", "firstly"].contains(&last[0].as_str()) && last.len() > 1 {
+        return true;
+    }
     let n = last.len();
     let end = last[n - 1].as_str();
     let before = if n >= 2 { last[n - 2].as_str() } else { "" };
@@ -739,6 +745,10 @@ mod tests {
             "lesson",
             "The black one in extra large",
             "Hi yes i have a question about shipping",
+            "Listen.",
+            "Look.",
+            "First, it said out for delivery.",
+            "Firstly the box was damaged.",
         ] {
             assert_eq!(reading(open), Reading::Open, "{open}");
         }

@@ -54,6 +54,11 @@ pub struct BenchTurnsOptions {
     /// Only the development sets, without the turn model (quicker, for tuning).
     #[arg(long)]
     pub development: bool,
+    /// Only print the pitch contour (`speech::prosody`) before each hesitation and real end of
+    /// the development sets: where it ended in the speaker's range and how it moved, and how
+    /// well one threshold on each figure tells hesitations from ends.
+    #[arg(long)]
+    pub prosody: bool,
 }
 
 /// Callers who hesitate and callers who don't, written for this benchmark by someone who had
@@ -393,6 +398,58 @@ fn score_spread(
     Ok((mid, end))
 }
 
+/// The pitch contour before the hesitations and the real ends of a set.
+fn prosody_spread(name: &str, turns: &[TestTurn]) {
+    use switchboard_speech::prosody::{contour, Contour};
+    let at = |t: &TestTurn, ms: u64| {
+        contour(&t.audio[..(ms as usize * LINE_RATE / 1000).min(t.audio.len())], LINE_RATE as u32)
+    };
+    let (mut mid, mut end, mut end_q) = (Vec::new(), Vec::new(), Vec::new());
+    for t in turns {
+        mid.extend(t.hesitations.iter().filter_map(|h| at(t, h.0)));
+        let c = at(t, t.end_ms);
+        if t.text.trim_end().ends_with('?') {
+            end_q.extend(c)
+        } else {
+            end.extend(c)
+        }
+    }
+    println!(
+        "{name}: contours at {} hesitations, {} ends (not questions), {} questions' ends",
+        mid.len(),
+        end.len(),
+        end_q.len()
+    );
+    type Feature = fn(&Contour) -> f32;
+    let features: [(&str, Feature); 3] =
+        [("end (st)", |c| c.end), ("end in range", |c| c.end_in_range), ("slope (st/s)", |c| c.slope)];
+    for (f, get) in features {
+        let mut m: Vec<f32> = mid.iter().map(get).collect();
+        let mut e: Vec<f32> = end.iter().map(get).collect();
+        let mut q: Vec<f32> = end_q.iter().map(get).collect();
+        // How well one threshold tells them apart: the mean of the shares of hesitations and
+        // of ends on their own side of it, at the best threshold, either way round (0.5: not at all).
+        let mut best = (0.5, 0.0);
+        for th in m.iter().chain(&e).copied() {
+            let above = m.iter().filter(|&&v| v > th).count() as f64 / m.len().max(1) as f64;
+            let below = e.iter().filter(|&&v| v <= th).count() as f64 / e.len().max(1) as f64;
+            let score = (above + below) / 2.0;
+            let score = score.max(1.0 - score);
+            if score > best.0 {
+                best = (score, th);
+            }
+        }
+        println!(
+            "  {f:>13}: hesitations {}; ends {}; questions' ends {}; one threshold ({:.2}) sorts {:.0} %",
+            super::spread(&mut m),
+            super::spread(&mut e),
+            super::spread(&mut q),
+            best.1,
+            best.0 * 100.0
+        );
+    }
+}
+
 /// A set's score for one way of deciding at one delay.
 struct Row {
     cut_off_pct: f64,
@@ -529,6 +586,12 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
         }
     }
 
+    if opts.prosody {
+        for (name, turns) in sets.iter().filter(|s| DEVELOPMENT.contains(&s.0.as_str())) {
+            prosody_spread(name, turns);
+        }
+        return Ok(());
+    }
     let mut judges = Judges {
         stt,
         scorer: scorer.filter(|_| !opts.development),
