@@ -3,8 +3,8 @@
 //! greedily. The registry package ships ORT-format files whose 8-bit weights are widened to
 //! floats by Cast/Mul nodes on every run (about 150 ms per token on this machine); they are
 //! converted once into ONNX files in the cache directory, and loaded with constant folding,
-//! which widens them once at load (about 14 ms per token). Memory: about 300 MB of floats per
-//! loaded session pair.
+//! which widens them once at load (about 12 ms per token), with ONNX Runtime's other graph
+//! optimisations. Memory: about 300 MB of floats per loaded session pair.
 
 use crate::catalog::{self, MOONSHINE_BASE_EN};
 use crate::{onnx_names, Error, Result};
@@ -142,7 +142,10 @@ impl Moonshine {
         let session = |name: &str| -> Result<Session> {
             Session::builder(env)
                 .map_err(err)?
-                .with_optimization_level(GraphOptimizationLevel::Level1)
+                // Every graph optimisation (ONNX Runtime's node fusions beside the folding): the
+                // same words about 4 % sooner than with the folding alone (three turns of 1.5 to
+                // 6 s, alternated five times on one thread: 3.95 s against 4.12 s).
+                .with_optimization_level(GraphOptimizationLevel::Level3)
                 .map_err(err)?
                 .with_intra_threads(threads.max(1))
                 .map_err(err)?
