@@ -81,8 +81,6 @@ pub struct Contour {
     pub end_in_range: f32,
     /// The change over the last 200 ms of voicing, semitones per second (a least-squares line).
     pub slope: f32,
-    /// Voiced windows the figures come from.
-    pub voiced: usize,
 }
 
 fn semitones(f: f32) -> f32 {
@@ -117,7 +115,6 @@ pub fn contour(samples: &[i16], rate: u32) -> Option<Contour> {
         end: end - median,
         end_in_range: if high > low { (end - low) / (high - low) } else { 0.5 },
         slope,
-        voiced: voiced.len(),
     })
 }
 
