@@ -72,14 +72,26 @@ export const consult = {
   async join(kind) {
     const pair = this.pair();
     if (!pair) return;
-    const [callId, otherId] = [this.callOf(pair.caller), this.callOf(pair.other)];
-    if (!callId || !otherId) {
-      this.note = "The calls are still being set up: try again in a moment.";
-      return this.render();
-    }
     this.busy = true;
     this.note = "";
     this.render();
+    // The workspace learns the agent's calls every few seconds: a consult answered a moment ago
+    // may not be among them yet, so ask for them now rather than make the agent click again.
+    let [callId, otherId] = [this.callOf(pair.caller), this.callOf(pair.other)];
+    for (let tries = 0; (!callId || !otherId) && tries < 10; tries++) {
+      if (tries) await new Promise((r) => setTimeout(r, 300));
+      try {
+        this.calls = await api("GET", "/api/me/customers");
+      } catch {
+        continue;
+      }
+      [callId, otherId] = [this.callOf(pair.caller), this.callOf(pair.other)];
+    }
+    if (!callId || !otherId) {
+      this.busy = false;
+      this.note = "The calls are still being set up: try again in a moment.";
+      return this.render();
+    }
     const label = this.pending ? this.pending.label : pair.other.name || pair.other.peer;
     try {
       if (kind === "complete") {

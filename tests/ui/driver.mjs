@@ -89,10 +89,14 @@ const commands = {
   // Waits until the element's text contains `text`, or one of `any` (case-insensitive).
   async waitText({ selector, text, any, timeout = 10000 }) {
     const wanted = (any ?? [text]).map((w) => w.toLowerCase());
+    let seen = "";
     const found = await waitFor(async () => {
-      const t = await page.$eval(selector, (e) => e.textContent).catch(() => "");
-      return wanted.some((w) => t.toLowerCase().includes(w)) ? t : null;
-    }, timeout, `${wanted.map((w) => `"${w}"`).join(" or ")} in ${selector}`);
+      seen = await page.$eval(selector, (e) => e.textContent).catch(() => "(no such element)");
+      return wanted.some((w) => seen.toLowerCase().includes(w)) ? seen : null;
+    }, timeout, `${wanted.map((w) => `"${w}"`).join(" or ")} in ${selector}`).catch((e) => {
+      // What the page showed instead says why.
+      throw new Error(`${e.message}; it showed ${JSON.stringify(seen.slice(0, 400))}`);
+    });
     return { text: found };
   },
   async note({ text, kind = "advice" }) {

@@ -260,7 +260,8 @@ impl B2bua {
         }
         let bytes = super::messages::in_caller_dialog(&mut call.inbound, Method::Bye, via).to_bytes();
         let to = call.inbound.source;
-        call.byes.push((call.inbound.call_id.clone(), Retransmit::new(bytes.clone(), to, now, T2)));
+        let bye = Retransmit::new(bytes.clone(), to, now, T2).over(call.inbound.transport);
+        call.byes.push((call.inbound.call_id.clone(), bye));
         self.out.push_back((to, bytes));
     }
 
@@ -272,7 +273,7 @@ impl B2bua {
         o.state = OutState::Done;
         let bytes = super::messages::in_dialog(o, Method::Bye, via).to_bytes();
         let to = o.peer;
-        call.byes.push((o.call_id.clone(), Retransmit::new(bytes.clone(), to, now, T2)));
+        call.byes.push((o.call_id.clone(), Retransmit::new(bytes.clone(), to, now, T2).over(transport)));
         self.out.push_back((to, bytes));
     }
 }

@@ -97,15 +97,16 @@ impl B2bua {
                 o.cancel_pending = true;
                 continue;
             }
-            sends.push(cancel_of(o));
+            let (to, req) = cancel_of(o);
+            sends.push((to, req, o.transport));
             o.state = OutState::Done;
         }
-        for (to, req) in sends {
+        for (to, req, transport) in sends {
             let bytes = req.to_bytes();
             self.out.push_back((to, bytes.clone()));
             let call_id = req.headers.get("Call-ID").unwrap_or_default().to_string();
             let call = self.calls.get_mut(&id).expect("exists");
-            call.byes.push((call_id, Retransmit::new(bytes, to, now, T2)));
+            call.byes.push((call_id, Retransmit::new(bytes, to, now, T2).over(transport)));
         }
     }
 }

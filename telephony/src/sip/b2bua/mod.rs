@@ -54,22 +54,7 @@ struct OutLeg {
     route: Vec<String>,
 }
 
-/// A message on a timer: resent with back-off until `deadline`.
-#[derive(Debug, Clone)]
-struct Retransmit {
-    bytes: Vec<u8>,
-    to: SocketAddr,
-    next_at: u64,
-    interval: u64,
-    cap: u64,
-    deadline: u64,
-}
-
-impl Retransmit {
-    fn new(bytes: Vec<u8>, to: SocketAddr, now: u64, cap: u64) -> Self {
-        Retransmit { bytes, to, next_at: now + T1, interval: T1, cap, deadline: now + 64 * T1 }
-    }
-}
+use timers::Retransmit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OutState {
@@ -667,7 +652,7 @@ impl B2bua {
             to,
             cseq: 1,
             invite: req,
-            tx: Some(Retransmit { cap: u64::MAX, ..Retransmit::new(bytes, peer, now, u64::MAX) }),
+            tx: Some(Retransmit::new(bytes, peer, now, u64::MAX).over(transport)),
             state: OutState::Calling,
             got_provisional: false,
             cancel_pending: false,

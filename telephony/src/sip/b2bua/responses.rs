@@ -95,7 +95,8 @@ impl B2bua {
                 let (to, req) = cancel_of(o);
                 o.state = OutState::Done;
                 let bytes = req.to_bytes();
-                call.byes.push((o.call_id.clone(), Retransmit::new(bytes.clone(), to, now, T2)));
+                call.byes
+                    .push((o.call_id.clone(), Retransmit::new(bytes.clone(), to, now, T2).over(o.transport)));
                 self.out.push_back((to, bytes));
                 return;
             }
@@ -290,7 +291,7 @@ impl B2bua {
                 let bytes = again.to_bytes();
                 o.invite = again;
                 o.state = OutState::Calling;
-                o.tx = Some(Retransmit::new(bytes.clone(), peer, now, u64::MAX));
+                o.tx = Some(Retransmit::new(bytes.clone(), peer, now, u64::MAX).over(o.transport));
                 self.out.push_back((peer, bytes));
                 return;
             }

@@ -3,6 +3,40 @@
 
 use super::*;
 
+/// A message on a timer: resent with back-off until `deadline`.
+#[derive(Debug, Clone)]
+pub(super) struct Retransmit {
+    pub(super) bytes: Vec<u8>,
+    pub(super) to: SocketAddr,
+    pub(super) next_at: u64,
+    pub(super) interval: u64,
+    pub(super) cap: u64,
+    pub(super) deadline: u64,
+}
+
+impl Retransmit {
+    pub(super) fn new(bytes: Vec<u8>, to: SocketAddr, now: u64, cap: u64) -> Self {
+        Retransmit { bytes, to, next_at: now + T1, interval: T1, cap, deadline: now + 64 * T1 }
+    }
+
+    /// A request sent over `transport`: over a stream (TCP, TLS, WebSocket) it is delivered or
+    /// the connection fails, so it is never resent (RFC 3261 §17.1.1.2 Timer A and §17.1.2.2
+    /// Timer E are for UDP only); it still times out (Timers B and F).
+    pub(super) fn over(self, transport: &str) -> Self {
+        if stream_transport(transport) {
+            Retransmit { next_at: u64::MAX, ..self }
+        } else {
+            self
+        }
+    }
+}
+
+/// A transport that delivers in order or fails: a resent request only reaches the peer twice,
+/// which a phone slow to answer (a browser, over a busy machine) may not take as a resend.
+fn stream_transport(transport: &str) -> bool {
+    matches!(transport, "TCP" | "TLS" | "WS" | "WSS")
+}
+
 impl B2bua {
     /// Timers: retransmissions, transaction timeouts and the no-answer timeout.
     pub fn handle_timeout(&mut self, now: u64) {

@@ -150,3 +150,55 @@ fn a_browser_registered_through_a_proxy_gets_the_webrtc_offer_there() {
     assert!(String::from_utf8_lossy(&browser.body).contains("UDP/TLS/RTP/SAVPF"), "the browser gets WebRTC");
     assert_eq!(script.asked(), [format!("offer {call} Callee relay 127.0.0.1:20002")]);
 }
+
+#[test]
+fn an_invite_over_websocket_is_not_resent_but_still_times_out() {
+    let (mut w, _) = world_with_browser();
+    let call = w.invite_ringing("b4", 60_000);
+    w.take_request(CALLEE, Method::Invite);
+    w.take_request(BROWSER, Method::Invite);
+    // Timer A resends over UDP only: the desk phone gets it again, the browser once.
+    w.advance(3 * T1);
+    w.take_request(CALLEE, Method::Invite);
+    w.take_request(CALLEE, Method::Invite);
+    assert!(
+        !w.sent
+            .iter()
+            .any(|(to, m)| *to == addr(BROWSER)
+                && matches!(m, Message::Request(r) if r.method == Method::Invite)),
+        "an INVITE over WebSocket was resent"
+    );
+    // Timer B still ends a leg nobody answers.
+    w.advance(64 * T1);
+    w.sent.retain(|(_, m)| !matches!(m, Message::Request(r) if r.method == Method::Invite));
+    w.take_response(CALLER, 408);
+    assert_eq!(w.take_event(), CallEvent::Ended { call, outcome: Outcome::NoAnswer });
+}
+
+#[test]
+fn a_bye_over_websocket_is_sent_once() {
+    let (mut w, _) = world_with_browser();
+    w.invite("b5");
+    let phone = w.take_request(CALLEE, Method::Invite);
+    let browser = w.take_request(BROWSER, Method::Invite);
+    let mut ok = Response::for_request(&browser, 200, Some("browser"));
+    ok.headers.push("Contact", "<sip:b0b@df7jal23ls0d.invalid;transport=ws>");
+    ok.headers.push("Content-Type", "application/sdp");
+    ok.body = BROWSER_ANSWER.as_bytes().to_vec();
+    w.pbx.handle_datagram(w.now, addr(BROWSER), "WS", &ok.to_bytes());
+    w.collect();
+    w.take_request(BROWSER, Method::Ack);
+    let _ = phone;
+    let answered = w.take_response(CALLER, 200);
+    let to_tag = NameAddr::parse(answered.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
+    w.deliver(CALLER, caller_request("ACK", "b5", 1, Some(&to_tag), "").as_bytes());
+    w.deliver(CALLER, caller_request("BYE", "b5", 2, Some(&to_tag), "").as_bytes());
+    w.take_request(BROWSER, Method::Bye);
+    w.advance(w.now + 4 * T1);
+    assert!(
+        !w.sent.iter().any(
+            |(to, m)| *to == addr(BROWSER) && matches!(m, Message::Request(r) if r.method == Method::Bye)
+        ),
+        "a BYE over WebSocket was resent"
+    );
+}
