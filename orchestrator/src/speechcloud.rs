@@ -107,6 +107,7 @@ impl SpeechToText for OpenAiStt {
             end_ms: audio.at_ms + audio.duration_ms(),
             segments,
             confidence: None,
+            continuation: None,
         })
     }
 }

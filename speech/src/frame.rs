@@ -27,6 +27,20 @@ pub struct Transcript {
     pub segments: Vec<(u64, u64, String)>,
     /// How sure the engine was (0..1), where it says.
     pub confidence: Option<f32>,
+    /// What an engine that can go on from this transcript needs to, when more of the same
+    /// audio comes (a turn's partial transcript, then the whole turn).
+    pub continuation: Option<Continuation>,
+}
+
+/// An engine's own record of a transcript, to recognise a longer piece of the same audio from
+/// it: the audio it covered (its length and fingerprint, to check the longer audio starts with
+/// it) and the engine's tokens with their probabilities.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Continuation {
+    pub samples: usize,
+    pub fingerprint: u64,
+    pub tokens: Vec<i64>,
+    pub probs: Vec<f32>,
 }
 
 /// Frames exchanged by the processors.

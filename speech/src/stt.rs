@@ -3,7 +3,7 @@
 //! call's queue is served a request at a time, in turn with the others), so a long utterance
 //! from one caller does not hold up everybody else's short turns.
 
-use crate::frame::{AudioFrame, Transcript};
+use crate::frame::{AudioFrame, Continuation, Transcript};
 use crate::{Error, Result};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +37,30 @@ pub trait SpeechToText: Send + Sync {
         let _ = threads;
         self.transcribe_unless(audio, short, cancel)
     }
+
+    /// The same, going on from `earlier`: the engine's record of an earlier transcript of the
+    /// start of this audio (a turn's partial transcript). An engine that can (Moonshine) checks
+    /// the audio starts with what `earlier` covered and decodes only what follows; the others
+    /// recognise the whole audio.
+    fn transcribe_after(
+        &self,
+        audio: &AudioFrame,
+        short: bool,
+        earlier: &Continuation,
+        cancel: &Cancel,
+    ) -> Result<Transcript> {
+        let _ = earlier;
+        self.transcribe_unless(audio, short, cancel)
+    }
+}
+
+/// A fingerprint of audio samples (FNV-1a over their bytes): a longer recording that starts
+/// with the same samples has the same fingerprint over that start.
+pub fn fingerprint(samples: &[i16]) -> u64 {
+    samples
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// Gives up a recognition nobody needs any more (the caller went on speaking after the pause
@@ -141,6 +165,7 @@ impl LocalWhisper {
                 .into_iter()
                 .map(|s| (audio.at_ms + s.start_ms, audio.at_ms + s.end_ms, s.text))
                 .collect(),
+            continuation: None,
         })
     }
 }
@@ -177,6 +202,9 @@ impl SpeechToText for LocalMoonshine {
         if audio.rate != 16_000 {
             return Err(Error::Rate(audio.rate));
         }
+        if cut_point(&audio.samples, 0) == audio.samples.len() {
+            return self.recognise(audio, (&[], &[]), cancel);
+        }
         // Moonshine reads up to about 30 s at once: a recording is read in pieces cut at the
         // quietest moment between 12 and 20 s into each.
         let (mut segments, mut sure, mut weight) = (Vec::new(), 0.0f32, 0usize);
@@ -203,6 +231,67 @@ impl SpeechToText for LocalMoonshine {
             start_ms: audio.at_ms,
             end_ms: audio.at_ms + audio.duration_ms(),
             segments,
+            continuation: None,
+        })
+    }
+
+    fn transcribe_after(
+        &self,
+        audio: &AudioFrame,
+        short: bool,
+        earlier: &Continuation,
+        cancel: &Cancel,
+    ) -> Result<Transcript> {
+        let keep = earlier.tokens.len().saturating_sub(GIVEN_BACK_TOKENS);
+        let usable = audio.rate == 16_000
+            && keep > 0
+            && earlier.probs.len() == earlier.tokens.len()
+            && cut_point(&audio.samples, 0) == audio.samples.len()
+            && audio
+                .samples
+                .get(..earlier.samples)
+                .is_some_and(|start| fingerprint(start) == earlier.fingerprint);
+        if !usable {
+            return self.transcribe_unless(audio, short, cancel);
+        }
+        match self.recognise(audio, (&earlier.tokens[..keep], &earlier.probs[..keep]), cancel) {
+            // Tokens the model refuses (not its own): the whole audio, as if nothing came before.
+            Err(Error::Engine(e)) => {
+                tracing::debug!(error = %e, "moonshine could not go on from an earlier transcript");
+                self.transcribe_unless(audio, short, cancel)
+            }
+            done => done,
+        }
+    }
+}
+
+/// Tokens of an earlier transcript decoded again: the last word of a partial may have been cut
+/// by the end of its audio, and its full stop may be where the caller went on.
+const GIVEN_BACK_TOKENS: usize = 3;
+
+impl LocalMoonshine {
+    /// One piece of up to 20 s, its text begun with `prefix` (tokens and their probabilities).
+    fn recognise(&self, audio: &AudioFrame, prefix: (&[i64], &[f32]), cancel: &Cancel) -> Result<Transcript> {
+        let samples: Vec<f32> = audio.samples.iter().map(|&s| s as f32 / 32768.0).collect();
+        let heard = match self.moonshine.transcribe_after(&samples, prefix.0, prefix.1, &cancel.0) {
+            Ok(r) => r,
+            Err(switchboard_models::Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) => return Err(Error::Engine(e.to_string())),
+        };
+        let (start_ms, end_ms) = (audio.at_ms, audio.at_ms + audio.duration_ms());
+        let said = !heard.text.is_empty();
+        Ok(Transcript {
+            segments: if said { vec![(start_ms, end_ms, heard.text.clone())] } else { Vec::new() },
+            confidence: said.then_some(heard.confidence),
+            text: heard.text,
+            start_ms,
+            end_ms,
+            continuation: Some(Continuation {
+                samples: audio.samples.len(),
+                fingerprint: fingerprint(&audio.samples),
+                tokens: heard.tokens,
+                probs: heard.probs,
+            }),
         })
     }
 }
@@ -219,7 +308,15 @@ fn cut_point(samples: &[i16], start: usize) -> usize {
     (min..max - window).step_by(window / 2).min_by_key(|&at| energy(at)).map_or(max, |at| at + window / 2)
 }
 
-type Job = (AudioFrame, bool, Cancel, mpsc::Sender<Result<Transcript>>);
+/// A queued recognition: the audio, short or a recording, the switch that gives it up, where
+/// its result goes, and an earlier transcript of the start of the audio to go on from.
+struct Job {
+    audio: AudioFrame,
+    short: bool,
+    cancel: Cancel,
+    reply: mpsc::Sender<Result<Transcript>>,
+    earlier: Option<Continuation>,
+}
 
 #[derive(Default)]
 struct Queues {
@@ -258,14 +355,14 @@ impl FairRecognizer {
                 std::thread::spawn(move || {
                     let (lock, ready) = &*shared;
                     while let Some((job, wide)) = next_job(lock, ready, cores) {
-                        let (audio, short, cancel, reply) = job;
+                        let Job { audio, short, cancel, reply, earlier } = job;
                         // A panic in the engine costs this request only: the worker answers
                         // it with an error and serves the next one.
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            if wide {
-                                engine.transcribe_wide(&audio, short, cores, &cancel)
-                            } else {
-                                engine.transcribe_unless(&audio, short, &cancel)
+                            match (&earlier, wide) {
+                                (Some(earlier), _) => engine.transcribe_after(&audio, short, earlier, &cancel),
+                                (None, true) => engine.transcribe_wide(&audio, short, cores, &cancel),
+                                (None, false) => engine.transcribe_unless(&audio, short, &cancel),
                             }
                         }))
                         .unwrap_or_else(|payload| {
@@ -304,22 +401,41 @@ impl FairRecognizer {
     /// Queues a partial-transcript request (short mode): it waits while any other request
     /// waits.
     pub fn submit_partial(&self, audio: AudioFrame) -> Pending {
-        let (tx, rx) = mpsc::channel();
+        self.submit_partial_after(audio, None)
+    }
+
+    /// The same, going on from an earlier transcript of the start of `audio` (the turn's last
+    /// partial) where the engine can.
+    pub fn submit_partial_after(&self, audio: AudioFrame, earlier: Option<Continuation>) -> Pending {
+        let (reply, result) = mpsc::channel();
         let cancel = Cancel::default();
         let (lock, ready) = &*self.shared;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).partials.push_back((audio, true, cancel.clone(), tx));
+        let job = Job { audio, short: true, cancel: cancel.clone(), reply, earlier };
+        lock.lock().unwrap_or_else(|e| e.into_inner()).partials.push_back(job);
         ready.notify_one();
-        Pending { result: rx, cancel }
+        Pending { result, cancel }
     }
 
     /// Queues `audio` for `caller`; the pending request's receiver gets the result.
     pub fn submit(&self, caller: u64, audio: AudioFrame, short: bool) -> Pending {
+        self.submit_after(caller, audio, short, None)
+    }
+
+    /// The same, going on from an earlier transcript of the start of `audio` where the engine
+    /// can.
+    pub fn submit_after(
+        &self,
+        caller: u64,
+        audio: AudioFrame,
+        short: bool,
+        earlier: Option<Continuation>,
+    ) -> Pending {
         let (tx, rx) = mpsc::channel();
         let cancel = Cancel::default();
         let (lock, ready) = &*self.shared;
         let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
         let waiting = q.waiting.entry(caller).or_default();
-        waiting.push_back((audio, short, cancel.clone(), tx));
+        waiting.push_back(Job { audio, short, cancel: cancel.clone(), reply: tx, earlier });
         if waiting.len() == 1 {
             q.order.push_back(caller);
         }
@@ -357,7 +473,7 @@ fn next_job(lock: &Mutex<Queues>, ready: &Condvar, cores: usize) -> Option<(Job,
             continue;
         };
         let alone = q.running == 0 && q.order.is_empty() && q.partials.is_empty();
-        let wide = cores > 1 && alone && !partial && !job.2.is_cancelled();
+        let wide = cores > 1 && alone && !partial && !job.cancel.is_cancelled();
         q.running += 1;
         q.wide = wide;
         return Some((job, wide));
@@ -530,6 +646,56 @@ mod tests {
             f.result.recv().unwrap().unwrap();
         }
         assert_eq!(*engine.0.lock().unwrap(), vec![1, 2, 3, 10], "the partial went last");
+    }
+
+    /// Says whether it was given an earlier transcript to go on from, and its tokens.
+    struct Continues;
+
+    impl SpeechToText for Continues {
+        fn name(&self) -> String {
+            "continues".into()
+        }
+        fn transcribe(&self, _: &AudioFrame, _: bool) -> Result<Transcript> {
+            Ok(Transcript { text: "whole".into(), ..Default::default() })
+        }
+        fn transcribe_after(
+            &self,
+            _: &AudioFrame,
+            _: bool,
+            e: &Continuation,
+            _: &Cancel,
+        ) -> Result<Transcript> {
+            Ok(Transcript { text: format!("after {:?}", e.tokens), ..Default::default() })
+        }
+    }
+
+    #[test]
+    fn an_earlier_transcript_that_can_be_continued_goes_to_the_engine() {
+        let r = FairRecognizer::new(Arc::new(Continues), 2);
+        let audio = AudioFrame { rate: 16_000, samples: vec![0; 160], at_ms: 0 };
+        let earlier = Continuation { tokens: vec![7, 8], probs: vec![0.9, 0.8], ..Default::default() };
+        let heard = |p: Pending| p.result.recv().unwrap().unwrap().text;
+        assert_eq!(heard(r.submit_after(1, audio.clone(), true, Some(earlier.clone()))), "after [7, 8]");
+        assert_eq!(heard(r.submit_partial_after(audio.clone(), Some(earlier))), "after [7, 8]");
+        assert_eq!(heard(r.submit_after(1, audio.clone(), true, None)), "whole");
+        assert_eq!(heard(r.submit(1, audio, true)), "whole");
+        // An engine that cannot go on recognises the whole audio.
+        let plain = Slow(Mutex::new(Vec::new()));
+        let cont = Continuation::default();
+        let audio = AudioFrame { rate: 16_000, samples: vec![0; 100], at_ms: 5 };
+        assert_eq!(plain.transcribe_after(&audio, true, &cont, &Cancel::default()).unwrap().text, "caller 5");
+    }
+
+    #[test]
+    fn fingerprints_tell_audio_apart() {
+        let a: Vec<i16> = (0..1_000).map(|i| (i * 37 % 2_000) as i16).collect();
+        let mut b = a.clone();
+        b[500] += 1;
+        assert_eq!(fingerprint(&a), fingerprint(&a.clone()));
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+        assert_eq!(fingerprint(&a[..500]), fingerprint(&b[..500]), "the same start");
+        assert_ne!(fingerprint(&a[..500]), fingerprint(&a[..501]));
+        assert_ne!(fingerprint(&[]), fingerprint(&[0]), "a silent sample counts");
     }
 
     #[test]

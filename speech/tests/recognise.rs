@@ -227,6 +227,68 @@ fn moonshine_recognises_phone_line_questions_and_long_recordings() {
     assert!(t.text.to_lowercase().matches("person").count() >= 6, "{}", t.text);
 }
 
+/// Moonshine goes on from a turn's partial transcript: the turn's tokens begin with the
+/// partial's (less the last few, decoded again) and the words are those of the whole turn
+/// recognised afresh; audio that does not start with the partial's, or tokens the model does
+/// not know, are recognised whole.
+#[test]
+fn moonshine_continues_a_turn_from_its_partial() {
+    use switchboard_speech::frame::Continuation;
+    use switchboard_speech::stt::{fingerprint, Cancel, LocalMoonshine};
+    let dir = switchboard_models::catalog::default_dir();
+    let (stt, voice) = match (LocalMoonshine::load(&dir, 2, 1), Piper::load(&dir, 2)) {
+        (Ok(s), Ok(v)) => (s, v.steady()),
+        (s, v) => {
+            assert!(!ci(), "CI=true but the models are missing: {:?} {:?}", s.err(), v.err());
+            eprintln!("skipping: models not installed");
+            return;
+        }
+    };
+    let on_the_line = |text: &str| {
+        let a = voice.synthesize(text).unwrap();
+        let line: Vec<i16> =
+            resample(&a.samples, a.rate, 8000).unwrap().iter().map(|&v| ulaw_round_trip(v)).collect();
+        let mut audio = vec![0i16; 4000];
+        audio.extend(resample(&line, 8000, 16_000).unwrap());
+        audio
+    };
+    let said = "I would like to return the running shoes I bought last week because they are too small.";
+    let turn = on_the_line(said);
+    let frame = |samples: &[i16]| AudioFrame { rate: 16_000, samples: samples.to_vec(), at_ms: 0 };
+    let cut = turn.len() * 2 / 3;
+    let partial = stt.transcribe(&frame(&turn[..cut]), true).unwrap();
+    let earlier = partial.continuation.clone().expect("Moonshine's transcripts can be continued");
+    assert_eq!(earlier.samples, cut);
+    assert!(earlier.tokens.len() > 5, "{partial:?}");
+    let whole = stt.transcribe(&frame(&turn), true).unwrap();
+    let after = stt.transcribe_after(&frame(&turn), true, &earlier, &Cancel::default()).unwrap();
+    let kept = earlier.tokens.len() - 3;
+    let tokens = &after.continuation.as_ref().unwrap().tokens;
+    assert_eq!(tokens[..kept], earlier.tokens[..kept], "the partial's tokens begin the turn's");
+    let (w_whole, w_after) =
+        (switchboard_speech::wer::wer(said, &whole.text), switchboard_speech::wer::wer(said, &after.text));
+    eprintln!("whole: {:?} ({w_whole:.3}); continued: {:?} ({w_after:.3})", whole.text, after.text);
+    assert!(w_after <= w_whole + 0.05 && w_after <= 0.15, "{:?} against {:?}", after.text, whole.text);
+    // The prefix is taken as given (a token the partial did not have begins the text).
+    let mut forced = earlier.clone();
+    forced.tokens[0] = earlier.tokens[1];
+    let t = stt.transcribe_after(&frame(&turn), true, &forced, &Cancel::default()).unwrap();
+    assert_eq!(t.continuation.unwrap().tokens[..2], [earlier.tokens[1], earlier.tokens[1]]);
+    // Other audio: recognised whole, as if nothing came before.
+    let other = on_the_line("Can I talk to a person about my bill please?");
+    let t = stt.transcribe_after(&frame(&other), true, &earlier, &Cancel::default()).unwrap();
+    assert_eq!(t.text, stt.transcribe(&frame(&other), true).unwrap().text);
+    // Tokens the model does not have: whole.
+    let nonsense = Continuation {
+        samples: cut,
+        fingerprint: fingerprint(&turn[..cut]),
+        tokens: vec![9_999_999; 6],
+        probs: vec![0.5; 6],
+    };
+    let t = stt.transcribe_after(&frame(&turn), true, &nonsense, &Cancel::default()).unwrap();
+    assert_eq!(t.text, whole.text);
+}
+
 /// μ-law there and back (the phone line's companding), without the telephony crate (speech
 /// never depends on it).
 fn ulaw_round_trip(v: i16) -> i16 {

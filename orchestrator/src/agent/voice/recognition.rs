@@ -5,13 +5,14 @@
 //! the earlier result cannot be used. With a turn model, each pause is also scored (is the
 //! caller's voice finished?) and the score goes back to the ears, which weigh it with the
 //! silence and the words. Results come back on one channel as `Heard` and are resolved here
-//! into turns.
+//! into turns. An engine that can go on from an earlier transcript (Moonshine) is given the
+//! turn's latest partial with each later recognition of the turn, and decodes only what follows.
 
 use super::playback::Hearing;
 use crate::agent::speech_usage::SpeechMeter;
 use crate::live::LiveCall;
 use std::sync::Arc;
-use switchboard_speech::frame::{AudioFrame, Frame};
+use switchboard_speech::frame::{AudioFrame, Continuation, Frame, Transcript};
 use switchboard_speech::stt::{Cancel, FairRecognizer};
 use switchboard_speech::turn_model::TurnScorer;
 use switchboard_telephony::sip::b2bua::CallId;
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 /// A recognition result for the loop: partial or final, with the turn it belongs to.
 pub(super) enum Heard {
     /// A partial transcript (`None`: given up, or it failed).
-    Partial(Option<String>),
+    Partial(Option<Transcript>),
     /// Recognised when speech stopped (turn `turn` of the call), before the turn was known over.
     Early {
         turn: u64,
@@ -100,6 +101,8 @@ pub(super) struct Recognition<'a> {
     heard: mpsc::UnboundedSender<Heard>,
     /// The partial transcript being worked out, if any.
     partial: Option<Cancel>,
+    /// The engine's record of the turn's latest partial transcript, to go on from.
+    earlier: Option<Continuation>,
     early: Option<Early>,
     early_turns: u64,
     /// Audio sent to a cloud recogniser is counted for the call's cost.
@@ -126,6 +129,7 @@ impl<'a> Recognition<'a> {
             call,
             heard,
             partial: None,
+            earlier: None,
             early: None,
             early_turns: 0,
             meter,
@@ -143,13 +147,12 @@ impl<'a> Recognition<'a> {
             Frame::PartialRequest { audio, .. }
                 if self.partial.is_none() && self.recognizer.waiting() == 0 && !self.meter.stt_is_cloud() =>
             {
-                let pending = self.recognizer.submit_partial(audio);
+                let pending = self.recognizer.submit_partial_after(audio, self.earlier.clone());
                 self.partial = Some(pending.cancel);
                 let rx = pending.result;
                 let tx = self.heard.clone();
                 tokio::task::spawn_blocking(move || {
-                    let text = rx.recv().ok().and_then(|r| r.ok()).map(|t| t.text);
-                    let _ = tx.send(Heard::Partial(text));
+                    let _ = tx.send(Heard::Partial(rx.recv().ok().and_then(|r| r.ok())));
                 });
             }
             // More speech: the recognition of the pause before it is stale.
@@ -184,6 +187,8 @@ impl<'a> Recognition<'a> {
                 });
             }
             Frame::EndOfTurn { audio, .. } => {
+                // The next turn starts afresh.
+                let earlier = self.earlier.take();
                 let times = hearing.turn_times(&audio);
                 if let Some(e) = self.early.as_mut() {
                     match e.result.take() {
@@ -199,7 +204,7 @@ impl<'a> Recognition<'a> {
                         Some(Err(_)) => self.early = None, // recognise again below
                     }
                 }
-                self.recognise_turn(audio, times);
+                self.recognise(audio, times, earlier);
             }
             _ => {}
         }
@@ -216,7 +221,7 @@ impl<'a> Recognition<'a> {
         let turn = self.early_turns;
         let span = span_of(&audio);
         self.meter.recognised(audio.duration_ms());
-        let pending = self.recognizer.submit(self.caller, audio, true);
+        let pending = self.recognizer.submit_after(self.caller, audio, true, self.earlier.clone());
         let rx = pending.result;
         let early =
             Early { turn, speech_end_ms: at_ms, result: None, turn_ended_at: None, cancel: pending.cancel };
@@ -236,9 +241,14 @@ impl<'a> Recognition<'a> {
 
     /// Recognises a whole turn; the result comes back as `Heard::Final` (or `Heard::Failed`).
     pub(super) fn recognise_turn(&self, audio: AudioFrame, times: TurnTimes) {
+        self.recognise(audio, times, None);
+    }
+
+    /// The same, going on from `earlier` (the turn's latest partial) where the engine can.
+    fn recognise(&self, audio: AudioFrame, times: TurnTimes, earlier: Option<Continuation>) {
         let span = span_of(&audio);
         self.meter.recognised(audio.duration_ms());
-        let rx = self.recognizer.submit(self.caller, audio, true).result;
+        let rx = self.recognizer.submit_after(self.caller, audio, true, earlier).result;
         let tx = self.heard.clone();
         tokio::task::spawn_blocking(move || {
             let _ = tx.send(match rx.recv() {
@@ -293,11 +303,13 @@ impl<'a> Recognition<'a> {
                     }
                 }
             }
-            Heard::Partial(text) => {
+            Heard::Partial(transcript) => {
                 self.partial = None;
-                if let Some(text) = text {
-                    hearing.ears.set_partial(&text);
-                    live.partial(&text);
+                if let Some(t) = transcript {
+                    hearing.ears.set_partial(&t.text);
+                    live.partial(&t.text);
+                    // Kept even when the engine gives none: an older one would not match.
+                    self.earlier = t.continuation;
                 }
                 Resolved::Pending
             }

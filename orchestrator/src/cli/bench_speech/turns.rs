@@ -6,6 +6,9 @@
 //! time they really take; scored like eot-bench: how many hesitations were taken for the end
 //! (false cut-offs) against how long the caller waits after a real end, for each way of
 //! deciding (silence alone, silence and words, and with the turn model) at a range of delays.
+//! While the caller speaks, partial transcripts are made as on a call (every 640 ms, one at a
+//! time, given up when speech stops), and a pause's recognition goes on from the latest of them
+//! where the engine can (Moonshine; `--no-continuing` recognises each pause whole).
 //!
 //! The pauses are put in where the speaker's voice already paused for a comma (the longest
 //! quiet stretches, one per comma), so the speech before them sounds as it does mid-sentence:
@@ -21,8 +24,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use switchboard_speech::bargein::BargeInConfig;
 use switchboard_speech::ears::Ears;
-use switchboard_speech::frame::{AudioFrame, Frame};
-use switchboard_speech::stt::SpeechToText;
+use switchboard_speech::frame::{AudioFrame, Continuation, Frame};
+use switchboard_speech::stt::{Cancel, SpeechToText};
 use switchboard_speech::tts::{Piper, TextToSpeech};
 use switchboard_speech::turn::{TurnConfig, TurnModel};
 use switchboard_speech::turn_model::{LocalSmartTurn, TurnScorer};
@@ -59,6 +62,9 @@ pub struct BenchTurnsOptions {
     /// well one threshold on each figure tells hesitations from ends.
     #[arg(long)]
     pub prosody: bool,
+    /// Recognise each pause whole, not going on from the turn's latest partial transcript.
+    #[arg(long)]
+    pub no_continuing: bool,
 }
 
 /// Callers who hesitate and callers who don't, written for this benchmark by someone who had
@@ -241,26 +247,41 @@ impl Deciding {
 /// time they took): the same audio comes up again under every way of deciding.
 struct Judges {
     stt: Arc<dyn SpeechToText>,
+    /// Recognitions go on from the turn's latest partial transcript.
+    continuing: bool,
     scorer: Option<LocalSmartTurn>,
-    heard: HashMap<(usize, u64, usize), (String, u64)>,
+    heard: HashMap<(usize, u64, usize, usize), Heard>,
     scored: HashMap<(usize, u64, usize), (f32, u64)>,
     /// Compute time of each recognition and score, ms.
     stt_ms: Vec<u64>,
     score_ms: Vec<u64>,
 }
 
+/// A recognition: its words, what to go on from, and the time it took (ms).
+type Heard = (String, Option<Continuation>, u64);
+
 impl Judges {
-    fn transcript(&mut self, turn: usize, audio: &AudioFrame) -> anyhow::Result<(String, u64)> {
-        let key = (turn, audio.at_ms, audio.samples.len());
+    fn transcript(
+        &mut self,
+        turn: usize,
+        audio: &AudioFrame,
+        earlier: Option<&Continuation>,
+    ) -> anyhow::Result<Heard> {
+        let earlier = earlier.filter(|_| self.continuing);
+        let key = (turn, audio.at_ms, audio.samples.len(), earlier.map_or(0, |e| e.samples));
         if let Some(r) = self.heard.get(&key) {
             return Ok(r.clone());
         }
         let t = Instant::now();
-        let text = self.stt.transcribe(audio, true)?.text;
+        let heard = match earlier {
+            Some(e) => self.stt.transcribe_after(audio, true, e, &Cancel::default())?,
+            None => self.stt.transcribe(audio, true)?,
+        };
         let ms = t.elapsed().as_millis() as u64;
         self.stt_ms.push(ms);
-        self.heard.insert(key, (text.clone(), ms));
-        Ok((text, ms))
+        let r = (heard.text, heard.continuation, ms);
+        self.heard.insert(key, r.clone());
+        Ok(r)
     }
 
     fn score(&mut self, turn: usize, audio: &AudioFrame) -> anyhow::Result<Option<(f32, u64)>> {
@@ -301,8 +322,13 @@ fn run(
     config: TurnConfig,
     judges: &mut Judges,
 ) -> anyhow::Result<Outcome> {
-    let mut ears = Ears::new(LINE_RATE as u32, config, BargeInConfig::default())?.with_partials_every(None);
+    let partials = deciding.words().then_some(640);
+    let mut ears =
+        Ears::new(LINE_RATE as u32, config, BargeInConfig::default())?.with_partials_every(partials);
     let mut pending: Vec<(u64, Answer)> = Vec::new();
+    // The partial transcript being made (when it is ready, and it), and the latest one.
+    let mut partial: Option<(u64, Heard)> = None;
+    let mut earlier: Option<Continuation> = None;
     let mut ends: Vec<(u64, u64)> = Vec::new(); // (known at, speech end)
     let mut heard: HashMap<u64, String> = HashMap::new();
     let mut heard_at_ends = Vec::new();
@@ -310,6 +336,10 @@ fn run(
     for (i, chunk) in turn.audio.chunks(frame).enumerate() {
         let now = i as u64 * 20;
         let mut frames = Vec::new();
+        if let Some((_, (text, continuation, _))) = partial.take_if(|p| p.0 <= now) {
+            ears.set_partial(&text);
+            earlier = continuation;
+        }
         pending.sort_by_key(|p| p.0);
         while pending.first().is_some_and(|p| p.0 <= now) {
             match pending.remove(0).1 {
@@ -330,9 +360,17 @@ fn run(
         let done = now + 20;
         for (k, f) in frames.into_iter().enumerate() {
             match f {
+                Frame::PartialRequest { audio, .. } if partial.is_none() => {
+                    let heard = judges.transcript(turn_no, &audio, earlier.as_ref())?;
+                    partial = Some((done + heard.2, heard));
+                }
+                // A call gives up the partial being made, and the recognition of a pause the
+                // caller went on from.
+                Frame::SpeechStarted { .. } => pending.retain(|p| !matches!(p.1, Answer::Transcript(..))),
                 Frame::SpeechStopped { at_ms } if deciding.words() => {
+                    partial = None;
                     if let Some(audio) = ears.turn_audio(at_ms) {
-                        let (text, ms) = judges.transcript(turn_no, &audio)?;
+                        let (text, _, ms) = judges.transcript(turn_no, &audio, earlier.as_ref())?;
                         pending.push((done + ms, Answer::Transcript(at_ms, text)));
                     }
                 }
@@ -348,6 +386,7 @@ fn run(
                     let words = heard.iter().max_by_key(|h| *h.0).map(|h| h.1.clone()).unwrap_or_default();
                     heard_at_ends.push((speech_end, known.saturating_sub(speech_end), words));
                     pending.clear();
+                    (partial, earlier) = (None, None);
                 }
                 _ => {}
             }
@@ -594,6 +633,7 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
     }
     let mut judges = Judges {
         stt,
+        continuing: !opts.no_continuing,
         scorer: scorer.filter(|_| !opts.development),
         heard: HashMap::new(),
         scored: HashMap::new(),
@@ -681,9 +721,10 @@ pub fn turns(opts: BenchTurnsOptions) -> anyhow::Result<()> {
     }
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
     println!(
-        "compute per pause: recognition {:.0} ms (mean of {}), turn model {:.1} ms (mean of {})",
+        "compute per pause or partial: recognition {:.0} ms (mean of {}{}), turn model {:.1} ms (mean of {})",
         mean(&judges.stt_ms),
         judges.stt_ms.len(),
+        if judges.continuing { ", going on from partials" } else { ", each whole" },
         mean(&judges.score_ms),
         judges.score_ms.len()
     );
