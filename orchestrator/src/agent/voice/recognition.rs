@@ -291,7 +291,9 @@ impl<'a> Recognition<'a> {
                                 turn_end: Instant::now(),
                             };
                             self.early = None;
-                            Resolved::Turn(text, times, done)
+                            // The transcript ended the turn: it counts as ready then (its own
+                            // moment came a little before `turn_end` was read).
+                            Resolved::Turn(text, times, done.max(times.turn_end))
                         } else {
                             e.result = Some(Ok(text));
                             Resolved::Pending
