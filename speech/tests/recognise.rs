@@ -199,11 +199,7 @@ fn moonshine_recognises_phone_line_questions_and_long_recordings() {
     let mut heard = Vec::new();
     let mut long = Vec::new();
     for q in questions {
-        let a = voice.synthesize(q).unwrap();
-        let line: Vec<i16> =
-            resample(&a.samples, a.rate, 8000).unwrap().iter().map(|&v| ulaw_round_trip(v)).collect();
-        let mut audio = vec![0i16; 4000];
-        audio.extend(resample(&line, 8000, 16_000).unwrap());
+        let mut audio = over_the_line(&voice, q);
         audio.extend(vec![0i16; 4000]);
         heard.push(
             stt.transcribe(&AudioFrame { rate: 16_000, samples: audio.clone(), at_ms: 0 }, true)
@@ -244,16 +240,8 @@ fn moonshine_continues_a_turn_from_its_partial() {
             return;
         }
     };
-    let on_the_line = |text: &str| {
-        let a = voice.synthesize(text).unwrap();
-        let line: Vec<i16> =
-            resample(&a.samples, a.rate, 8000).unwrap().iter().map(|&v| ulaw_round_trip(v)).collect();
-        let mut audio = vec![0i16; 4000];
-        audio.extend(resample(&line, 8000, 16_000).unwrap());
-        audio
-    };
     let said = "I would like to return the running shoes I bought last week because they are too small.";
-    let turn = on_the_line(said);
+    let turn = over_the_line(&voice, said);
     let frame = |samples: &[i16]| AudioFrame { rate: 16_000, samples: samples.to_vec(), at_ms: 0 };
     let cut = turn.len() * 2 / 3;
     let partial = stt.transcribe(&frame(&turn[..cut]), true).unwrap();
@@ -275,7 +263,7 @@ fn moonshine_continues_a_turn_from_its_partial() {
     let t = stt.transcribe_after(&frame(&turn), true, &forced, &Cancel::default()).unwrap();
     assert_eq!(t.continuation.unwrap().tokens[..2], [earlier.tokens[1], earlier.tokens[1]]);
     // Other audio: recognised whole, as if nothing came before.
-    let other = on_the_line("Can I talk to a person about my bill please?");
+    let other = over_the_line(&voice, "Can I talk to a person about my bill please?");
     let t = stt.transcribe_after(&frame(&other), true, &earlier, &Cancel::default()).unwrap();
     assert_eq!(t.text, stt.transcribe(&frame(&other), true).unwrap().text);
     // Tokens the model does not have: whole.
@@ -287,6 +275,17 @@ fn moonshine_continues_a_turn_from_its_partial() {
     };
     let t = stt.transcribe_after(&frame(&turn), true, &nonsense, &Cancel::default()).unwrap();
     assert_eq!(t.text, whole.text);
+}
+
+/// `text` said by `voice` over the phone line (8 kHz μ-law), back at 16 kHz after a quarter
+/// second of silence, as the ears hand audio on.
+fn over_the_line(voice: &Piper, text: &str) -> Vec<i16> {
+    let a = voice.synthesize(text).unwrap();
+    let line: Vec<i16> =
+        resample(&a.samples, a.rate, 8000).unwrap().iter().map(|&v| ulaw_round_trip(v)).collect();
+    let mut audio = vec![0i16; 4000];
+    audio.extend(resample(&line, 8000, 16_000).unwrap());
+    audio
 }
 
 /// μ-law there and back (the phone line's companding), without the telephony crate (speech
@@ -323,11 +322,7 @@ fn the_turn_model_hears_a_hanging_and_as_unfinished() {
         }
     };
     let score = |text: &str| {
-        let a = voice.synthesize(text).unwrap();
-        let line: Vec<i16> =
-            resample(&a.samples, a.rate, 8000).unwrap().iter().map(|&v| ulaw_round_trip(v)).collect();
-        let mut audio = vec![0i16; 4000];
-        audio.extend(resample(&line, 8000, 16_000).unwrap());
+        let mut audio = over_the_line(&voice, text);
         audio.extend(vec![0i16; 3200]);
         model.score(&AudioFrame { rate: 16_000, samples: audio, at_ms: 0 }).unwrap()
     };

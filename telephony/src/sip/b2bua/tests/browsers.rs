@@ -72,6 +72,24 @@ fn world_with_browser() -> (World, Script) {
     (w, script)
 }
 
+/// The browser answers its INVITE with WebRTC (over its WebSocket) and is ACKed.
+fn browser_answers(w: &mut World, invite: &Request) {
+    let mut ok = Response::for_request(invite, 200, Some("browser"));
+    ok.headers.push("Contact", "<sip:b0b@df7jal23ls0d.invalid;transport=ws>");
+    ok.headers.push("Content-Type", "application/sdp");
+    ok.body = BROWSER_ANSWER.as_bytes().to_vec();
+    w.pbx.handle_datagram(w.now, addr(BROWSER), "WS", &ok.to_bytes());
+    w.collect();
+    w.take_request(BROWSER, Method::Ack);
+}
+
+/// Whether a `method` request went to the browser (since the sent messages were last taken).
+fn sent_to_browser(w: &World, method: Method) -> bool {
+    w.sent
+        .iter()
+        .any(|(to, m)| *to == addr(BROWSER) && matches!(m, Message::Request(r) if r.method == method))
+}
+
 #[test]
 fn a_browser_gets_the_webrtc_offer_and_its_answer_points_the_relay_at_its_leg() {
     let (mut w, script) = world_with_browser();
@@ -83,13 +101,7 @@ fn a_browser_gets_the_webrtc_offer_and_its_answer_points_the_relay_at_its_leg() 
     assert_eq!(script.asked(), [format!("offer {call} Callee relay 127.0.0.1:20002")]);
     // The browser answers first: its answer goes to the leg, the relay's B side to the leg's
     // loopback address, the desk phone is cancelled.
-    let mut ok = Response::for_request(&browser, 200, Some("browser"));
-    ok.headers.push("Contact", "<sip:b0b@df7jal23ls0d.invalid;transport=ws>");
-    ok.headers.push("Content-Type", "application/sdp");
-    ok.body = BROWSER_ANSWER.as_bytes().to_vec();
-    w.pbx.handle_datagram(w.now, addr(BROWSER), "WS", &ok.to_bytes());
-    w.collect();
-    w.take_request(BROWSER, Method::Ack);
+    browser_answers(&mut w, &browser);
     let answered = w.take_response(CALLER, 200);
     assert!(String::from_utf8_lossy(&answered.body).contains("RTP/AVP 0"), "the caller keeps plain PCMU");
     assert!(matches!(
@@ -161,13 +173,7 @@ fn an_invite_over_websocket_is_not_resent_but_still_times_out() {
     w.advance(3 * T1);
     w.take_request(CALLEE, Method::Invite);
     w.take_request(CALLEE, Method::Invite);
-    assert!(
-        !w.sent
-            .iter()
-            .any(|(to, m)| *to == addr(BROWSER)
-                && matches!(m, Message::Request(r) if r.method == Method::Invite)),
-        "an INVITE over WebSocket was resent"
-    );
+    assert!(!sent_to_browser(&w, Method::Invite), "an INVITE over WebSocket was resent");
     // Timer B still ends a leg nobody answers.
     w.advance(64 * T1);
     w.sent.retain(|(_, m)| !matches!(m, Message::Request(r) if r.method == Method::Invite));
@@ -179,26 +185,14 @@ fn an_invite_over_websocket_is_not_resent_but_still_times_out() {
 fn a_bye_over_websocket_is_sent_once() {
     let (mut w, _) = world_with_browser();
     w.invite("b5");
-    let phone = w.take_request(CALLEE, Method::Invite);
+    w.take_request(CALLEE, Method::Invite);
     let browser = w.take_request(BROWSER, Method::Invite);
-    let mut ok = Response::for_request(&browser, 200, Some("browser"));
-    ok.headers.push("Contact", "<sip:b0b@df7jal23ls0d.invalid;transport=ws>");
-    ok.headers.push("Content-Type", "application/sdp");
-    ok.body = BROWSER_ANSWER.as_bytes().to_vec();
-    w.pbx.handle_datagram(w.now, addr(BROWSER), "WS", &ok.to_bytes());
-    w.collect();
-    w.take_request(BROWSER, Method::Ack);
-    let _ = phone;
+    browser_answers(&mut w, &browser);
     let answered = w.take_response(CALLER, 200);
     let to_tag = NameAddr::parse(answered.headers.get("To").unwrap()).unwrap().tag().unwrap().to_string();
     w.deliver(CALLER, caller_request("ACK", "b5", 1, Some(&to_tag), "").as_bytes());
     w.deliver(CALLER, caller_request("BYE", "b5", 2, Some(&to_tag), "").as_bytes());
     w.take_request(BROWSER, Method::Bye);
     w.advance(w.now + 4 * T1);
-    assert!(
-        !w.sent.iter().any(
-            |(to, m)| *to == addr(BROWSER) && matches!(m, Message::Request(r) if r.method == Method::Bye)
-        ),
-        "a BYE over WebSocket was resent"
-    );
+    assert!(!sent_to_browser(&w, Method::Bye), "a BYE over WebSocket was resent");
 }
